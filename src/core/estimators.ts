@@ -1,0 +1,213 @@
+/**
+ * In-context estimators of y_q, each `(batch, ...params, out: Float64Array[B])`. Notation: x_i, y_i
+ * context tokens, x_q the query, s_i = <x_q, x_i>, L context length, d dimension.
+ *
+ *   kernelEstimator   sum_h mu^h sum_i y_i softmax_i(w^h s_i)        (seed `kernel_estimator`; no 1/sqrt(E):
+ *                                                                      w^h is already the scaled QK diagonal)
+ *   oneStepGd         (eta/L) sum_i y_i s_i                          (seed `gradient_step_estimator` at eta = 1)
+ *   tunedGd           oneStepGd at eta* = L / (L + d + 1 + sigma^2/tau^2)   (theory.ts `optimalEta`)
+ *   debiasedGd        ybar * muSum + (eta/L) sum_i y_i (s_i - sbar)  the linearised kernel: softmax(w s_i)
+ *                                                                      ≈ (1 + w (s_i - sbar)) / L (THEORY.md)
+ *   ridge             x_q · (X^T X + lambda I)^{-1} X^T y            (Bayes posterior mean at lambda = sigma^2/tau^2)
+ *   ols               ridge at lambda = 0; NaN when L <= d (X^T X singular or the risk infinite)
+ *   transformer       attention.ts `forward`
+ */
+import type { Batch } from './batch.js';
+import type { AttentionParams } from './params.js';
+import { forward } from './attention.js';
+import { optimalEta } from './theory.js';
+
+/** Kernel estimator from per-head (w, mu). Dot products s_i are computed once and shared by all heads. */
+export function kernelEstimator(batch: Batch, w: ArrayLike<number>, mu: ArrayLike<number>, out: Float64Array): Float64Array {
+  const { B, L, d, E, z, zq } = batch;
+  const H = w.length;
+  if (mu.length !== H) throw new RangeError(`w has ${H} heads but mu has ${mu.length}`);
+  checkOut(out, B);
+  const s = new Float64Array(L); // [L]
+  let sMin = 0;
+  let sMax = 0;
+  for (let b = 0; b < B; b++) {
+    const q0 = b * E;
+    const z0 = b * L * E;
+    for (let i = 0; i < L; i++) {
+      let dot = 0;
+      const zi = z0 + i * E;
+      for (let c = 0; c < d; c++) dot += zq[q0 + c]! * z[zi + c]!;
+      s[i] = dot;
+      if (i === 0 || dot < sMin) sMin = dot;
+      if (i === 0 || dot > sMax) sMax = dot;
+    }
+    let acc = 0;
+    for (let h = 0; h < H; h++) {
+      const wh = w[h]!;
+      const m = wh >= 0 ? wh * sMax : wh * sMin; // max_i of w s_i, for a stable softmax
+      let num = 0;
+      let den = 0;
+      for (let i = 0; i < L; i++) {
+        const e = Math.exp(wh * s[i]! - m);
+        den += e;
+        num += e * z[z0 + i * E + d]!;
+      }
+      acc += mu[h]! * (num / den);
+    }
+    out[b] = acc;
+  }
+  return out;
+}
+
+/** One step of gradient descent from beta = 0 on the in-context squared loss: (eta/L) sum_i y_i <x_i, x_q>. */
+export function oneStepGd(batch: Batch, eta: number, out: Float64Array): Float64Array {
+  const { B, L, d, E, z, zq } = batch;
+  checkOut(out, B);
+  for (let b = 0; b < B; b++) {
+    const q0 = b * E;
+    const z0 = b * L * E;
+    let acc = 0;
+    for (let i = 0; i < L; i++) {
+      const zi = z0 + i * E;
+      let dot = 0;
+      for (let c = 0; c < d; c++) dot += zq[q0 + c]! * z[zi + c]!;
+      acc += z[zi + d]! * dot;
+    }
+    out[b] = (eta * acc) / L;
+  }
+  return out;
+}
+
+/** The seed's `gradient_step_estimator`: one-step GD with eta = 1. */
+export function gradientStepEstimator(batch: Batch, out: Float64Array): Float64Array {
+  return oneStepGd(batch, 1, out);
+}
+
+/** One-step GD at eta* (see `optimalEta`) for this batch's L and d. */
+export function tunedGd(batch: Batch, sigma2: number, priorVar: number, out: Float64Array): Float64Array {
+  return oneStepGd(batch, optimalEta(batch.L, batch.d, sigma2, priorVar), out);
+}
+
+/**
+ * Debiased (mean-centred) one-step GD, the linearisation of the kernel estimator for small w
+ * (THEORY.md): softmax_i(w s_i) ≈ (1 + w (s_i - sbar)) / L gives
+ *
+ *   ybar * muSum + (eta / L) sum_i y_i (s_i - sbar),   s_i = <x_q, x_i>, sbar = mean_i s_i,
+ *
+ * with muSum = sum_h mu^h and eta = sum_h mu^h w^h. muSum = 0 (the default) is the pure centred GD.
+ */
+export function debiasedGd(batch: Batch, eta: number, out: Float64Array, muSum = 0): Float64Array {
+  const { B, L, d, E, z, zq } = batch;
+  checkOut(out, B);
+  for (let b = 0; b < B; b++) {
+    const q0 = b * E;
+    const z0 = b * L * E;
+    let sy = 0;
+    let ss = 0;
+    let ys = 0;
+    for (let i = 0; i < L; i++) {
+      const zi = z0 + i * E;
+      let dot = 0;
+      for (let c = 0; c < d; c++) dot += zq[q0 + c]! * z[zi + c]!;
+      const y = z[zi + d]!;
+      sy += y;
+      ss += dot;
+      ys += y * dot;
+    }
+    const ybar = sy / L;
+    const sbar = ss / L;
+    // sum_i y_i (s_i - sbar) = sum_i y_i s_i - L ybar sbar
+    out[b] = ybar * muSum + (eta / L) * (ys - L * ybar * sbar);
+  }
+  return out;
+}
+
+/** lambda of the Bayes posterior mean: sigma^2 / tau^2 (seed preset: sigma^2; paper preset tau^2 = 1/d: d sigma^2). */
+export function bayesRidgeLambda(sigma2: number, priorVar = 1): number {
+  return sigma2 / priorVar;
+}
+
+/**
+ * Ridge regression on the context, evaluated at the query: x_q · (X^T X + lambda I)^{-1} X^T y.
+ * lambda = 0 is OLS (see `ols`). A singular system (lambda = 0, L < d) gives NaN.
+ */
+export function ridge(batch: Batch, lambda: number, out: Float64Array): Float64Array {
+  const { B, L, d, E, z, zq } = batch;
+  checkOut(out, B);
+  if (!(lambda >= 0)) throw new RangeError(`ridge lambda must be >= 0, got ${lambda}`);
+  const A = new Float64Array(d * d); // [d, d] X^T X + lambda I, then its Cholesky factor
+  const r = new Float64Array(d); // [d] X^T y, then the solution
+  for (let b = 0; b < B; b++) {
+    A.fill(0);
+    r.fill(0);
+    const z0 = b * L * E;
+    for (let i = 0; i < L; i++) {
+      const zi = z0 + i * E;
+      const y = z[zi + d]!;
+      for (let a = 0; a < d; a++) {
+        const xa = z[zi + a]!;
+        r[a] += xa * y;
+        for (let c = 0; c <= a; c++) A[a * d + c] += xa * z[zi + c]!;
+      }
+    }
+    for (let a = 0; a < d; a++) A[a * d + a] += lambda;
+    out[b] = choleskySolveInPlace(A, r, d) ? dotPrefix(zq, b * E, r, d) : NaN;
+  }
+  return out;
+}
+
+/** Ordinary least squares on the context at the query. Defined for L > d; NaN for every prompt when L <= d. */
+export function ols(batch: Batch, out: Float64Array): Float64Array {
+  if (batch.L <= batch.d) {
+    checkOut(out, batch.B);
+    return out.fill(NaN);
+  }
+  return ridge(batch, 0, out);
+}
+
+/** The attention model itself (no gradient work): attention.ts `forward`. */
+export function transformerEstimator(p: AttentionParams, batch: Batch, out: Float64Array): Float64Array {
+  checkOut(out, batch.B);
+  forward(p, batch, out);
+  return out;
+}
+
+/**
+ * Solve A x = r for symmetric positive definite A given by its lower triangle (row-major [n, n]),
+ * in place: A becomes its Cholesky factor, r the solution. Returns false if A is not positive
+ * definite (to working precision).
+ */
+function choleskySolveInPlace(A: Float64Array, r: Float64Array, n: number): boolean {
+  let scale = 0;
+  for (let a = 0; a < n; a++) scale = Math.max(scale, A[a * n + a]!);
+  const tiny = scale * 1e-13;
+  for (let j = 0; j < n; j++) {
+    let s = A[j * n + j]!;
+    for (let k = 0; k < j; k++) s -= A[j * n + k]! ** 2;
+    if (!(s > tiny)) return false;
+    const ljj = Math.sqrt(s);
+    A[j * n + j] = ljj;
+    for (let i = j + 1; i < n; i++) {
+      let t = A[i * n + j]!;
+      for (let k = 0; k < j; k++) t -= A[i * n + k]! * A[j * n + k]!;
+      A[i * n + j] = t / ljj;
+    }
+  }
+  for (let i = 0; i < n; i++) { // L u = r
+    let t = r[i]!;
+    for (let k = 0; k < i; k++) t -= A[i * n + k]! * r[k]!;
+    r[i] = t / A[i * n + i]!;
+  }
+  for (let i = n - 1; i >= 0; i--) { // L^T x = u
+    let t = r[i]!;
+    for (let k = i + 1; k < n; k++) t -= A[k * n + i]! * r[k]!;
+    r[i] = t / A[i * n + i]!;
+  }
+  return true;
+}
+
+function dotPrefix(a: Float64Array, offset: number, b: Float64Array, n: number): number {
+  let s = 0;
+  for (let c = 0; c < n; c++) s += a[offset + c]! * b[c]!;
+  return s;
+}
+
+function checkOut(out: Float64Array, B: number): void {
+  if (out.length !== B) throw new RangeError(`out has ${out.length} values, expected B = ${B}`);
+}

@@ -1,0 +1,230 @@
+/**
+ * Fast fused forward + analytic backward of the seed's single-layer multi-head attention (n_out = 1),
+ * float64, allocation-free after the first call with a given shape.
+ *
+ * Algebra (exact, see DESIGN.md). In PyTorch row layout head h owns the (E x E) row blocks
+ * Wq_h, Wk_h, Wv_h of q_proj/k_proj/v_proj and the E columns o_h of o_proj. Then
+ *
+ *   A_h = Wq_h^T Wk_h / sqrt(E)   [E, E]       s_hi = z_q^T A_h z_i = g_h . z_i,  g_h = A_h^T z_q
+ *   u_h = Wv_h^T o_h              [E]          v_hi = u_h . z_i
+ *   out = sum_h sum_i a_hi v_hi,   a_h = softmax_i(s_h)
+ *
+ * Backward for one prompt (dout = d loss / d out = 2 (out - y_q) / B):
+ *   zbar_h = sum_i a_hi z_i,  ybar_h = sum_i a_hi v_hi,  w_h = sum_i a_hi v_hi z_i
+ *   du_h  += dout * zbar_h                                  (d/dv_hi = dout a_hi)
+ *   ds_hi  = dout * a_hi (v_hi - ybar_h)                    (softmax backward)
+ *   dA_h  += z_q (sum_i ds_hi z_i)^T = dout * z_q (w_h - ybar_h zbar_h)^T
+ * and back to the weights (chain rule through the products above):
+ *   dWq_h = Wk_h dA_h^T / sqrt(E),   dWk_h = Wq_h dA_h / sqrt(E),
+ *   dWv_h = o_h du_h^T,              do_h  = Wv_h du_h.
+ *
+ * The softmax is stabilised by subtracting the per-head maximum score.
+ */
+import type { AttentionParams } from './params.js';
+import type { Batch } from './batch.js';
+
+// ---- scratch, grown on demand (no allocation in the training loop) -------------------------------
+let sA = new Float64Array(0); // [H, E, E]   A_h
+let sU = new Float64Array(0); // [H, E]      u_h
+let sG = new Float64Array(0); // [H, E]      g_h for the current prompt
+let sS = new Float64Array(0); // [H, L]      scores, then exp(s - max)
+let sV = new Float64Array(0); // [H, L]      values v_hi
+let sZb = new Float64Array(0); // [H, E]     sum_i e_hi z_i
+let sW = new Float64Array(0); // [H, E]      sum_i e_hi v_hi z_i
+let sYb = new Float64Array(0); // [H]        sum_i e_hi v_hi
+let sSum = new Float64Array(0); // [H]       sum_i e_hi
+let sDA = new Float64Array(0); // [H, E, E]  dA_h
+let sDU = new Float64Array(0); // [H, E]     du_h
+
+function ensureScratch(H: number, E: number, L: number): void {
+  if (sA.length < H * E * E) {
+    sA = new Float64Array(H * E * E);
+    sDA = new Float64Array(H * E * E);
+  }
+  if (sU.length < H * E) {
+    sU = new Float64Array(H * E);
+    sG = new Float64Array(H * E);
+    sZb = new Float64Array(H * E);
+    sW = new Float64Array(H * E);
+    sDU = new Float64Array(H * E);
+  }
+  if (sYb.length < H) {
+    sYb = new Float64Array(H);
+    sSum = new Float64Array(H);
+  }
+  if (sS.length < H * L) {
+    sS = new Float64Array(H * L);
+    sV = new Float64Array(H * L);
+  }
+}
+
+function checkShapes(p: AttentionParams, batch: Batch, out: Float64Array | undefined): void {
+  if (p.E !== batch.E) throw new RangeError(`model token width E=${p.E} (d=${p.d}) does not match the batch's E=${batch.E} (d=${batch.d})`);
+  if (p.nOut !== 1) throw new RangeError(`the regression model has n_out = 1, got ${p.nOut}`);
+  if (out && out.length < batch.B) throw new RangeError(`out has ${out.length} values, expected B = ${batch.B}`);
+}
+
+/** A_h = Wq_h^T Wk_h / sqrt(E) and u_h = Wv_h^T o_h for every head. */
+function circuits(p: AttentionParams): void {
+  const { E, H } = p;
+  const q = p.q, k = p.k, v = p.v, o = p.o;
+  const scale = 1 / Math.sqrt(E);
+  for (let h = 0; h < H; h++) {
+    const wb = h * E * E; // row block of head h in q/k/v
+    for (let a = 0; a < E; a++) {
+      for (let c = 0; c < E; c++) {
+        let s = 0;
+        for (let r = 0; r < E; r++) s += q[wb + r * E + a]! * k[wb + r * E + c]!;
+        sA[wb + a * E + c] = s * scale;
+      }
+    }
+    for (let c = 0; c < E; c++) {
+      let s = 0;
+      for (let r = 0; r < E; r++) s += v[wb + r * E + c]! * o[h * E + r]!;
+      sU[h * E + c] = s;
+    }
+  }
+}
+
+/**
+ * One prompt: scores, softmax numerators and the sums above for every head.
+ * Leaves e_hi = exp(s_hi - max_h) in sS, v_hi in sV, and sZb, sW (if withGrad), sYb, sSum.
+ * Returns the model output for the prompt.
+ */
+function prompt(z: Float64Array, zq: Float64Array, b: number, L: number, E: number, H: number, withGrad: boolean): number {
+  const zo = b * L * E, qo = b * E;
+  // g_h = A_h^T z_q
+  for (let h = 0; h < H; h++) {
+    const ab = h * E * E;
+    for (let c = 0; c < E; c++) {
+      let s = 0;
+      for (let a = 0; a < E; a++) s += zq[qo + a]! * sA[ab + a * E + c]!;
+      sG[h * E + c] = s;
+    }
+  }
+  let out = 0;
+  for (let h = 0; h < H; h++) {
+    const ho = h * E, lo = h * L;
+    // pass 1: scores and values
+    let mx = -Infinity;
+    for (let i = 0; i < L; i++) {
+      const t = zo + i * E;
+      let s = 0, v = 0;
+      for (let e = 0; e < E; e++) {
+        const ze = z[t + e]!;
+        s += sG[ho + e]! * ze;
+        v += sU[ho + e]! * ze;
+      }
+      sS[lo + i] = s;
+      sV[lo + i] = v;
+      if (s > mx) mx = s;
+    }
+    // pass 2: softmax numerators and weighted sums
+    let sum = 0, yb = 0;
+    for (let e = 0; e < E; e++) {
+      sZb[ho + e] = 0;
+      sW[ho + e] = 0;
+    }
+    for (let i = 0; i < L; i++) {
+      const ex = Math.exp(sS[lo + i]! - mx);
+      sS[lo + i] = ex;
+      const ev = ex * sV[lo + i]!;
+      sum += ex;
+      yb += ev;
+      if (withGrad) {
+        const t = zo + i * E;
+        for (let e = 0; e < E; e++) {
+          const ze = z[t + e]!;
+          sZb[ho + e] += ex * ze;
+          sW[ho + e] += ev * ze;
+        }
+      }
+    }
+    sSum[h] = sum;
+    sYb[h] = yb / sum;
+    out += yb / sum;
+  }
+  return out;
+}
+
+/** output [B] (and softmax weights [B, H, L] if `attn` is given). */
+export function forward(p: AttentionParams, batch: Batch, out: Float64Array, attn?: Float64Array): void {
+  checkShapes(p, batch, out);
+  const { B, L, E } = batch;
+  const H = p.H;
+  if (attn && attn.length < B * H * L) throw new RangeError(`attn has ${attn.length} values, expected B*H*L = ${B}*${H}*${L}`);
+  ensureScratch(H, E, L);
+  circuits(p);
+  for (let b = 0; b < B; b++) {
+    out[b] = prompt(batch.z, batch.zq, b, L, E, H, false);
+    if (attn) {
+      for (let h = 0; h < H; h++) {
+        const inv = 1 / sSum[h]!;
+        for (let i = 0; i < L; i++) attn[(b * H + h) * L + i] = sS[h * L + i]! * inv;
+      }
+    }
+  }
+}
+
+/**
+ * MSE loss over the batch; overwrites `grad` (theta layout [q|k|v|o]) with d loss / d theta and,
+ * if given, `out` [B] with the model outputs.
+ */
+export function lossAndGrad(p: AttentionParams, batch: Batch, grad: Float64Array, out?: Float64Array): number {
+  checkShapes(p, batch, out);
+  if (grad.length !== p.theta.length) throw new RangeError(`grad has ${grad.length} values, expected ${p.theta.length} (theta length)`);
+  const { B, L, E } = batch;
+  const H = p.H;
+  const z = batch.z, zq = batch.zq, yq = batch.yq;
+  ensureScratch(H, E, L);
+  circuits(p);
+  const EE = E * E;
+  sDA.fill(0, 0, H * EE);
+  sDU.fill(0, 0, H * E);
+  let loss = 0;
+  for (let b = 0; b < B; b++) {
+    const o = prompt(z, zq, b, L, E, H, true);
+    if (out) out[b] = o;
+    const r = o - yq[b]!;
+    loss += r * r;
+    const dout = (2 * r) / B;
+    const qo = b * E;
+    for (let h = 0; h < H; h++) {
+      const ho = h * E, ab = h * EE;
+      const inv = dout / sSum[h]!;
+      const yb = sYb[h]!;
+      for (let c = 0; c < E; c++) {
+        const zb = sZb[ho + c]!;
+        sDU[ho + c] += inv * zb;
+        const rc = inv * (sW[ho + c]! - yb * zb); // dout (w - ybar zbar), normalised
+        for (let a = 0; a < E; a++) sDA[ab + a * E + c] += zq[qo + a]! * rc;
+      }
+    }
+  }
+  // back to the weights
+  const scale = 1 / Math.sqrt(E);
+  const w = H * EE;
+  const q = p.q, k = p.k, v = p.v, ov = p.o;
+  for (let h = 0; h < H; h++) {
+    const wb = h * EE;
+    for (let r = 0; r < E; r++) {
+      for (let a = 0; a < E; a++) {
+        // dWq[r,a] = sum_c Wk[r,c] dA[a,c] / s ;  dWk[r,a] = sum_c Wq[r,c] dA[c,a] / s
+        let sq = 0, sk = 0;
+        for (let c = 0; c < E; c++) {
+          sq += k[wb + r * E + c]! * sDA[wb + a * E + c]!;
+          sk += q[wb + r * E + c]! * sDA[wb + c * E + a]!;
+        }
+        grad[wb + r * E + a] = sq * scale;
+        grad[w + wb + r * E + a] = sk * scale;
+        // dWv[r,a] = o_h[r] du_h[a]
+        grad[2 * w + wb + r * E + a] = ov[h * E + r]! * sDU[h * E + a]!;
+      }
+      // do_h[r] = sum_c Wv[r,c] du_h[c]
+      let so = 0;
+      for (let c = 0; c < E; c++) so += v[wb + r * E + c]! * sDU[h * E + c]!;
+      grad[3 * w + h * E + r] = so;
+    }
+  }
+  return loss / B;
+}

@@ -1,0 +1,216 @@
+/**
+ * Seedable pseudo-random numbers for the whole lab.
+ *
+ *   uniforms : xoshiro128** (Blackman & Vigna), four 32-bit words of state, 32-bit integer ops only
+ *   seeding  : splitmix64 of the seed, so nearby seeds give unrelated streams
+ *   normals  : 128-layer ziggurat (Marsaglia & Tsang 2000, with Doornik's 2005 fix: the layer index
+ *              and sign come from bits independent of the uniform that is scaled), exact up to the
+ *              32-bit resolution of the uniform; Marsaglia's exponential tail beyond R.
+ *
+ * The complete state (generator words + the cached layer-index bits) is a JSON-safe number[]:
+ * `Rng.fromState(rng.getState())` continues the identical stream.
+ */
+
+// ---- ziggurat tables (Doornik's ZIGNOR layout) ---------------------------------------------------
+const ZIG_C = 128; // layers
+const ZIG_R = 3.442619855899; // start of the tail: x_1
+const ZIG_V = 9.91256303526217e-3; // area of each layer
+const TWO_M32 = 2 ** -32;
+
+/** x_i, decreasing: x_0 = V / f(R) (pseudo-width of the base layer), x_1 = R, ..., x_C = 0. */
+const ZX = new Float64Array(ZIG_C + 1);
+/** Accept threshold on the raw 32-bit uniform: u32 < ZK[i]  <=>  u * x_i < x_{i+1}. */
+const ZK = new Float64Array(ZIG_C);
+/** Scale from the raw 32-bit uniform to the abscissa of layer i: x = u32 * ZW[i]. */
+const ZW = new Float64Array(ZIG_C);
+{
+  let f = Math.exp(-0.5 * ZIG_R * ZIG_R);
+  ZX[0] = ZIG_V / f;
+  ZX[1] = ZIG_R;
+  for (let i = 2; i < ZIG_C; i++) {
+    ZX[i] = Math.sqrt(-2 * Math.log(ZIG_V / ZX[i - 1] + f));
+    f = Math.exp(-0.5 * ZX[i] * ZX[i]);
+  }
+  ZX[ZIG_C] = 0;
+  for (let i = 0; i < ZIG_C; i++) {
+    ZK[i] = (ZX[i + 1] / ZX[i]) * 2 ** 32;
+    ZW[i] = ZX[i] * TWO_M32;
+  }
+}
+
+const MASK64 = (1n << 64n) - 1n;
+
+function splitmix64(state: bigint): [bigint, bigint] {
+  const s = (state + 0x9e3779b97f4a7c15n) & MASK64;
+  let z = s;
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK64;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK64;
+  return [s, z ^ (z >> 31n)];
+}
+
+/** Number of entries in `getState()`: 4 generator words, cached layer bits, how many bytes are left. */
+const STATE_LENGTH = 6;
+
+export class Rng {
+  /** xoshiro128** state s0..s3 (as int32). */
+  private readonly s = new Int32Array(4);
+  /** Cached random bits for the ziggurat's layer index + sign (one byte per normal). */
+  private zbits = 0;
+  /** Bytes left in `zbits`. */
+  private zleft = 0;
+
+  /** `seed`: any finite number (integers up to 2^53 keep all their bits; others are hashed via their float64 bits). */
+  constructor(seed = 0) {
+    if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${String(seed)}`);
+    let x: bigint;
+    if (Number.isSafeInteger(seed)) x = BigInt.asUintN(64, BigInt(seed));
+    else {
+      const dv = new DataView(new ArrayBuffer(8));
+      dv.setFloat64(0, seed);
+      x = dv.getBigUint64(0);
+    }
+    let a: bigint, b: bigint;
+    [x, a] = splitmix64(x);
+    [, b] = splitmix64(x);
+    this.s[0] = Number(a & 0xffffffffn) | 0;
+    this.s[1] = Number(a >> 32n) | 0;
+    this.s[2] = Number(b & 0xffffffffn) | 0;
+    this.s[3] = Number(b >> 32n) | 0;
+    if ((this.s[0] | this.s[1] | this.s[2] | this.s[3]) === 0) this.s[0] = 1; // all-zero is a fixed point
+  }
+
+  /** Next 32 random bits as an unsigned integer in [0, 2^32). */
+  nextUint32(): number {
+    const s = this.s;
+    const s0 = s[0]!, s1 = s[1]!, s2 = s[2]!, s3 = s[3]!;
+    const m = Math.imul(s1, 5);
+    const r = Math.imul((m << 7) | (m >>> 25), 9);
+    const t = s1 << 9;
+    const n2 = s2 ^ s0, n3 = s3 ^ s1;
+    s[1] = s1 ^ n2;
+    s[0] = s0 ^ n3;
+    s[2] = n2 ^ t;
+    s[3] = (n3 << 11) | (n3 >>> 21);
+    return r >>> 0;
+  }
+
+  /** Uniform double in [0, 1) with 53 random bits. */
+  nextDouble(): number {
+    const a = this.nextUint32() >>> 5; // 27 bits
+    const b = this.nextUint32() >>> 6; // 26 bits
+    return (a * 67108864 + b) * 1.1102230246251565e-16; // / 2^53
+  }
+
+  /** One standard normal N(0, 1) (ziggurat). */
+  normal(): number {
+    for (;;) {
+      if (this.zleft === 0) {
+        this.zbits = this.nextUint32();
+        this.zleft = 4;
+      }
+      const byte = this.zbits & 255;
+      this.zbits >>>= 8;
+      this.zleft--;
+      const i = byte & 127;
+      const u = this.nextUint32();
+      if (u < ZK[i]!) return byte & 128 ? -u * ZW[i]! : u * ZW[i]!;
+      const x = this.rareNormal(i, u);
+      if (x === x) return byte & 128 ? -x : x; // NaN = rejected, draw again
+    }
+  }
+
+  /**
+   * The slow ~1.2% of the ziggurat: the wedge test of layer i >= 1, or the tail beyond R for the base
+   * layer. Returns |x| if accepted, NaN if rejected.
+   */
+  private rareNormal(i: number, u: number): number {
+    if (i === 0) {
+      const x = u * ZW[0]!;
+      if (x < ZIG_R) return x; // unreachable in exact arithmetic, kept for safety
+      // Marsaglia (1964): exponential proposals for the tail x > R.
+      let t: number, y: number;
+      do {
+        t = -Math.log(1 - this.nextDouble()) / ZIG_R;
+        y = -Math.log(1 - this.nextDouble());
+      } while (y + y < t * t);
+      return ZIG_R + t;
+    }
+    const x = u * ZW[i]!;
+    const xi = ZX[i]!, xi1 = ZX[i + 1]!;
+    const f0 = Math.exp(-0.5 * (xi * xi - x * x)); // f(x_i)/f(x)   (< 1)
+    const f1 = Math.exp(-0.5 * (xi1 * xi1 - x * x)); // f(x_{i+1})/f(x)
+    return f1 + this.nextDouble() * (f0 - f1) < 1 ? x : NaN;
+  }
+
+  /**
+   * Fill out[start..end) with independent standard normals; allocation-free. Same stream as calling
+   * `normal()` end-start times.
+   */
+  fillNormal(out: Float64Array, start = 0, end = out.length): void {
+    const st = this.s;
+    let s0 = st[0]!, s1 = st[1]!, s2 = st[2]!, s3 = st[3]!;
+    let bits = this.zbits, left = this.zleft;
+    for (let j = start; j < end; ) {
+      let m: number, t: number, r: number;
+      if (left === 0) {
+        // inline xoshiro128**
+        m = Math.imul(s1, 5);
+        r = Math.imul((m << 7) | (m >>> 25), 9);
+        t = s1 << 9; s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = (s3 << 11) | (s3 >>> 21);
+        bits = r >>> 0;
+        left = 4;
+      }
+      const byte = bits & 255;
+      bits >>>= 8;
+      left--;
+      const i = byte & 127;
+      m = Math.imul(s1, 5);
+      r = Math.imul((m << 7) | (m >>> 25), 9);
+      t = s1 << 9; s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = (s3 << 11) | (s3 >>> 21);
+      const u = r >>> 0;
+      if (u < ZK[i]!) {
+        out[j++] = byte & 128 ? -u * ZW[i]! : u * ZW[i]!;
+        continue;
+      }
+      // rare path: hand the state back to the object, take the slow route, reload
+      st[0] = s0; st[1] = s1; st[2] = s2; st[3] = s3;
+      this.zbits = bits; this.zleft = left;
+      const x = this.rareNormal(i, u);
+      s0 = st[0]!; s1 = st[1]!; s2 = st[2]!; s3 = st[3]!;
+      if (x === x) out[j++] = byte & 128 ? -x : x;
+    }
+    st[0] = s0; st[1] = s1; st[2] = s2; st[3] = s3;
+    this.zbits = bits; this.zleft = left;
+  }
+
+  /** Complete state as JSON-safe numbers: [s0, s1, s2, s3 (uint32), cached bits (uint32), bytes left]. */
+  getState(): number[] {
+    return [this.s[0]! >>> 0, this.s[1]! >>> 0, this.s[2]! >>> 0, this.s[3]! >>> 0, this.zbits >>> 0, this.zleft];
+  }
+
+  setState(state: readonly number[]): void {
+    if (!Array.isArray(state) || state.length !== STATE_LENGTH)
+      throw new RangeError(`RNG state must be an array of ${STATE_LENGTH} numbers, got ${Array.isArray(state) ? `length ${state.length}` : typeof state}`);
+    for (let i = 0; i < 5; i++) {
+      const v = state[i]!;
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`RNG state[${i}] must be a uint32, got ${v}`);
+    }
+    const left = state[5]!;
+    if (!Number.isInteger(left) || left < 0 || left > 4) throw new RangeError(`RNG state[5] must be an integer in 0..4, got ${left}`);
+    if ((state[0]! | state[1]! | state[2]! | state[3]!) === 0) throw new RangeError('RNG state words must not all be zero');
+    for (let i = 0; i < 4; i++) this.s[i] = state[i]! | 0;
+    this.zbits = state[4]! >>> 0;
+    this.zleft = left;
+  }
+
+  static fromState(state: readonly number[]): Rng {
+    const r = new Rng(0);
+    r.setState(state);
+    return r;
+  }
+
+  /** An independent copy continuing the same stream. */
+  clone(): Rng {
+    return Rng.fromState(this.getState());
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * In-context linear-regression prompts (the seed's `LinearReg.__generatedata__`).
+ *
+ * preset 'seed'  (the notebook, default):
+ *   x_i, x_q ~ N(0, Sigma),  beta ~ N(0, I_d),
+ *   y_i = beta.x_i + sqrt(d) * noiseStd * eps_i      (context noise variance d * noiseStd^2)
+ *   y_q = beta.x_q                                    (noise-free)
+ * preset 'paper':
+ *   beta ~ N(0, I_d / d),  y_i = beta.x_i + noiseStd * eps_i,  y_q = beta.x_q + noiseStd * eps_q
+ * Sigma: identity, or with `rho` the AR(1) covariance Sigma_jk = rho^|j-k| across the d coordinates
+ *   (x_1 = g_1, x_k = rho x_{k-1} + sqrt(1 - rho^2) g_k).
+ *
+ * Tokens z_i = [x_i, y_i], query z_q = [x_q, 0] (see batch.ts).
+ */
+import { allocBatch, type Batch } from './batch.js';
+import type { Rng } from './rng.js';
+
+export type TaskPreset = 'seed' | 'paper';
+export const TASK_PRESETS: readonly TaskPreset[] = ['seed', 'paper'];
+
+export interface TaskSpec {
+  /** regression dimension (token width E = d + 1) */
+  d: number;
+  /** context length (tokens per prompt) */
+  L: number;
+  batchSize: number;
+  /** seed: context noise std is sqrt(d) * noiseStd; paper: noiseStd on context and query */
+  noiseStd: number;
+  preset: TaskPreset;
+  /** AR(1) correlation of the coordinates of x, |rho| < 1 (0 or absent = isotropic) */
+  rho?: number;
+}
+
+/** The seed's main experiment (config_1). */
+export const DEFAULT_TASK: Readonly<TaskSpec> = { d: 5, L: 40, batchSize: 128, noiseStd: 0.01, preset: 'seed' };
+
+export function validateTaskSpec(spec: TaskSpec): void {
+  const posInt = (name: string, v: number) => {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`task ${name} must be a positive integer, got ${v}`);
+  };
+  posInt('d', spec.d);
+  posInt('L', spec.L);
+  posInt('batchSize', spec.batchSize);
+  if (!(spec.noiseStd >= 0) || !Number.isFinite(spec.noiseStd)) throw new RangeError(`task noiseStd must be a finite number >= 0, got ${spec.noiseStd}`);
+  if (!TASK_PRESETS.includes(spec.preset)) throw new RangeError(`task preset must be one of ${TASK_PRESETS.join(', ')}, got ${String(spec.preset)}`);
+  const rho = spec.rho ?? 0;
+  if (!(Math.abs(rho) < 1)) throw new RangeError(`task rho must satisfy |rho| < 1, got ${rho}`);
+}
+
+/** Scratch for beta when the caller does not ask for it (grown on demand, never shrunk). */
+let betaScratch = new Float64Array(0);
+
+/**
+ * Draw a fresh batch into `out` (allocated if absent; its B, L, d must match the spec).
+ * `betaOut` (optional, [B, d]) receives each prompt's beta.
+ */
+export function sampleBatch(spec: TaskSpec, rng: Rng, out?: Batch, betaOut?: Float64Array): Batch {
+  validateTaskSpec(spec);
+  const { d, L, batchSize: B } = spec;
+  const E = d + 1;
+  const batch = out ?? allocBatch(B, L, d);
+  if (batch.B !== B || batch.L !== L || batch.d !== d)
+    throw new RangeError(`batch buffer is B=${batch.B}, L=${batch.L}, d=${batch.d}; the task needs B=${B}, L=${L}, d=${d}`);
+  let beta: Float64Array;
+  if (betaOut) {
+    if (betaOut.length !== B * d) throw new RangeError(`betaOut has ${betaOut.length} values, expected B*d = ${B}*${d}`);
+    beta = betaOut;
+  } else {
+    if (betaScratch.length < B * d) betaScratch = new Float64Array(B * d);
+    beta = betaScratch;
+  }
+  const paper = spec.preset === 'paper';
+  const rho = spec.rho ?? 0;
+  const z = batch.z, zq = batch.zq, yq = batch.yq; // [B, L, E], [B, E], [B]
+
+  // All Gaussians in three tight passes; the y slot of every token (and of the query) first holds
+  // the noise draw eps, then becomes y.
+  rng.fillNormal(z, 0, B * L * E); // x_i and eps_i
+  rng.fillNormal(zq, 0, B * E); // x_q and eps_q
+  rng.fillNormal(beta, 0, B * d);
+
+  const sigmaCtx = paper ? spec.noiseStd : Math.sqrt(d) * spec.noiseStd;
+  const betaScale = paper ? 1 / Math.sqrt(d) : 1;
+  const sigmaQ = paper ? spec.noiseStd : 0;
+  const c = Math.sqrt(1 - rho * rho);
+  for (let b = 0; b < B; b++) {
+    const bo = b * d;
+    if (betaScale !== 1) for (let j = 0; j < d; j++) beta[bo + j] *= betaScale;
+    for (let i = 0; i < L; i++) {
+      const t = (b * L + i) * E;
+      if (rho !== 0) for (let j = 1; j < d; j++) z[t + j] = rho * z[t + j - 1]! + c * z[t + j]!;
+      let y = 0;
+      for (let j = 0; j < d; j++) y += beta[bo + j]! * z[t + j]!;
+      z[t + d] = y + sigmaCtx * z[t + d]!;
+    }
+    const q = b * E;
+    if (rho !== 0) for (let j = 1; j < d; j++) zq[q + j] = rho * zq[q + j - 1]! + c * zq[q + j]!;
+    let y = 0;
+    for (let j = 0; j < d; j++) y += beta[bo + j]! * zq[q + j]!;
+    yq[b] = y + sigmaQ * zq[q + d]!;
+    zq[q + d] = 0;
+  }
+  return batch;
+}

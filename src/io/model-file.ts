@@ -1,0 +1,107 @@
+/**
+ * Model files: the seed's PyTorch state_dict in safetensors, so a model trained here loads into
+ * the seed's `MultiHeadAttentionStack` with `load_state_dict`, and one trained there loads here.
+ *
+ * One layer (n_layers = 1), the only kind supported so far:
+ *   attention_layer.q_proj.weight   [E*H, E]     head h owns rows h*E .. (h+1)*E
+ *   attention_layer.k_proj.weight   [E*H, E]
+ *   attention_layer.v_proj.weight   [E*H, E]
+ *   attention_layer.o_proj.weight   [nOut, E*H]  (nOut = 1 in the seed)
+ *   final_linear.weight             [nOut, E]    exists in the seed's model but is unused for one
+ *                                                layer; written as zeros, ignored when read
+ * Multi-layer stacks use `attention_layers.{l}.*` plus `final_linear.weight`; they are detected and
+ * refused for now (`parseModelTensors` is where a `kind: 'stack'` variant will be added).
+ */
+import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, type AttentionParams, type WeightName } from '../core/params.js';
+import { f64, FileFormatError, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from './safetensors.js';
+
+export const FINAL_LINEAR_KEY = 'final_linear.weight';
+const STACK_PREFIX = 'attention_layers.';
+
+/** What a model file holds. A discriminated union so multi-layer stacks can be added as a new kind. */
+export type ModelFile = { kind: 'single-layer'; params: AttentionParams; metadata: Record<string, string> };
+
+const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
+
+/**
+ * Interpret a state_dict (tensor name -> tensor) as a model. `source` names the file in errors.
+ * Infers E (so d = E - 1), H and nOut from the shapes and checks that all four weights agree.
+ * Keys other than the four weights (e.g. final_linear.weight) are ignored.
+ */
+export function parseModelTensors(tensors: Record<string, Tensor>, source: string, metadata: Record<string, string> = {}): ModelFile {
+  const names = Object.keys(tensors);
+  const expected = WEIGHT_NAMES.map((w) => STATE_DICT_KEYS[w]);
+  const missing = expected.filter((k) => !(k in tensors));
+  if (missing.length > 0) {
+    if (names.some((k) => k.startsWith(STACK_PREFIX))) {
+      const layers = new Set(names.filter((k) => k.startsWith(STACK_PREFIX)).map((k) => k.split('.')[1]));
+      throw new FileFormatError(`multi-layer models (${layers.size} layers, keys ${STACK_PREFIX}*) are not supported yet; expected a one-layer model with keys ${expected.join(', ')}`, source);
+    }
+    const found = names.length === 0 ? '(no tensors)' : names.map((k) => `${k} ${fmt(tensors[k]!.shape)}`).join(', ');
+    throw new FileFormatError(`not an icl-lab / seed model: missing ${missing.join(', ')}; expected ${expected.join(', ')}; found ${found}`, source);
+  }
+
+  for (const w of WEIGHT_NAMES) {
+    const t = tensors[STATE_DICT_KEYS[w]]!;
+    if (t.dtype !== 'F32' && t.dtype !== 'F64' && t.dtype !== 'F16' && t.dtype !== 'BF16') {
+      throw new FileFormatError(`${STATE_DICT_KEYS[w]} has dtype ${t.dtype}; expected a floating dtype (F32 or F64)`, source);
+    }
+    if (t.shape.length !== 2) throw new FileFormatError(`${STATE_DICT_KEYS[w]} has shape ${fmt(t.shape)}; expected a 2-D weight`, source);
+  }
+
+  const qShape = tensors[STATE_DICT_KEYS.q]!.shape;
+  const [rows, E] = qShape as [number, number];
+  if (E < 2 || rows < E || rows % E !== 0) {
+    throw new FileFormatError(`${STATE_DICT_KEYS.q} has shape ${fmt(qShape)}; expected [E*H, E] with E = d+1 >= 2 and H >= 1`, source);
+  }
+  const H = rows / E;
+  const oShape = tensors[STATE_DICT_KEYS.o]!.shape;
+  const nOut = oShape[0]!;
+  if (nOut < 1) throw new FileFormatError(`${STATE_DICT_KEYS.o} has shape ${fmt(oShape)}; expected [n_out >= 1, E*H]`, source);
+
+  const want: Record<WeightName, [number, number]> = { q: [E * H, E], k: [E * H, E], v: [E * H, E], o: [nOut, E * H] };
+  const wrong = WEIGHT_NAMES.filter((w) => {
+    const s = tensors[STATE_DICT_KEYS[w]]!.shape;
+    return s[0] !== want[w][0] || s[1] !== want[w][1];
+  });
+  if (wrong.length > 0) {
+    const lines = WEIGHT_NAMES.map((w) => `${STATE_DICT_KEYS[w]}: expected ${fmt(want[w])}, found ${fmt(tensors[STATE_DICT_KEYS[w]]!.shape)}`);
+    throw new FileFormatError(`inconsistent weight shapes for E=${E} (d=${E - 1}), H=${H} (inferred from ${STATE_DICT_KEYS.q}):\n  ${lines.join('\n  ')}`, source);
+  }
+
+  const p = allocParams(E - 1, H, nOut);
+  for (const w of WEIGHT_NAMES) p[w].set(f64(tensors[STATE_DICT_KEYS[w]]!));
+  return { kind: 'single-layer', params: p, metadata };
+}
+
+/** Read a model file (see the header comment for the layout). */
+export function readModelFile(path: string): ModelFile {
+  const { tensors, metadata } = readSafetensors(path);
+  return parseModelTensors(tensors, path, metadata);
+}
+
+/** Load a one-layer model's weights as float64 AttentionParams (F32 or F64 on disk). */
+export function loadModel(path: string): AttentionParams {
+  return readModelFile(path).params;
+}
+
+/** The state_dict of `p` under the seed's keys, including the unused (zero) `final_linear.weight`. */
+export function modelTensors(p: AttentionParams, dtype: 'F32' | 'F64' = 'F32'): Record<string, Tensor> {
+  const make = dtype === 'F32' ? tensorF32 : tensorF64;
+  const out: Record<string, Tensor> = {};
+  for (const w of WEIGHT_NAMES) {
+    const [r, c] = w === 'o' ? [p.nOut, p.E * p.H] : [p.E * p.H, p.E];
+    out[STATE_DICT_KEYS[w]] = make([r, c], Array.from(p[w])); // copy: never alias theta
+  }
+  out[FINAL_LINEAR_KEY] = make([p.nOut, p.E]);
+  return out;
+}
+
+/**
+ * Write `p` as a model file: F32 by default (what PyTorch trains in), F64 to keep every bit.
+ * `metadata` (string values) is stored in the safetensors header next to format/d/heads.
+ */
+export function saveModel(path: string, p: AttentionParams, dtype: 'F32' | 'F64' = 'F32', metadata: Record<string, string> = {}): void {
+  const meta = { icl_lab: 'model', d: String(p.d), heads: String(p.H), n_layers: '1', ...metadata };
+  writeSafetensors(path, modelTensors(p, dtype), meta);
+}

@@ -1,0 +1,231 @@
+/**
+ * Error against context length (the seed's `evaluate_errors`, done properly: SEED_NOTES #9).
+ *
+ * For each L, `samples` fresh prompts are drawn in chunks of `chunk` prompts; every method sees the
+ * SAME prompts, so differences between methods are paired. Per method and L we report the mean
+ * squared error against y_q and its standard error, sd(squared errors, ddof = 1) / sqrt(samples).
+ *
+ * Also the kernel gap of a model: how closely the kernel estimator built from its (w, mu) reproduces
+ * its outputs on fresh prompts,
+ *
+ *   kernelGap = sum_b (f_TF - f_K)^2 / sum_b (f_TF - y_q)^2
+ *
+ * i.e. the kernel's mean squared distance from the model relative to the model's own MSE (0 = the
+ * kernel regressor is the model; 0.01 = it is 10 % of the model's error in RMS terms).
+ */
+import { allocBatch, type Batch } from './batch.js';
+import type { AttentionParams } from './params.js';
+import type { Rng } from './rng.js';
+import { sampleBatch, type TaskPreset, type TaskSpec } from './task.js';
+import { layerCircuits } from './circuits.js';
+import { bayesRidgeLambda, debiasedGd, kernelEstimator, ols, oneStepGd, ridge, transformerEstimator } from './estimators.js';
+import { optimalEta, riskParams } from './theory.js';
+
+/** A named method: writes its predictions for `batch` into `out` [B]. */
+export interface EvalMethod {
+  readonly name: string;
+  run(batch: Batch, out: Float64Array): void;
+}
+
+/** The prompt distribution (TaskSpec without L and batch size). */
+export interface PromptSpec {
+  readonly d: number;
+  readonly noiseStd: number;
+  readonly preset: TaskPreset;
+  readonly rho?: number;
+}
+
+export interface MethodErrors {
+  /** Mean squared error per L (NaN where the method is undefined, e.g. OLS for L <= d). */
+  readonly mse: number[];
+  /** Standard error of that mean per L. */
+  readonly stderr: number[];
+}
+
+export interface EvaluateResult {
+  readonly lengths: number[];
+  readonly samples: number;
+  readonly methods: Record<string, MethodErrors>;
+}
+
+export interface EvaluateOptions {
+  /** Prompts per batch (bounds memory: chunk * L * (d+1) doubles). Default 1000. */
+  readonly chunk?: number;
+  /** Called after each L with (index of L done, number of L). */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** The estimator baselines, named as in the CLI: one-step-gd, tuned-gd, debiased-gd, ridge, ols. */
+export const ESTIMATOR_NAMES = ['one-step-gd', 'tuned-gd', 'debiased-gd', 'ridge', 'ols'] as const;
+
+/**
+ * Baseline estimators for a prompt distribution:
+ *   one-step-gd  eta = 1 (the seed's gradient_step_estimator)
+ *   tuned-gd     eta* = L / (L + d + 1 + sigma^2/tau^2)
+ *   debiased-gd  mean-centred one-step GD at the same eta* (sum mu = 0)
+ *   ridge        lambda = sigma^2 / tau^2 (the Bayes posterior mean)
+ *   ols          NaN for L <= d
+ * sigma^2, tau^2 from the preset (theory.ts `riskParams`).
+ */
+export function estimatorMethods(spec: PromptSpec): EvalMethod[] {
+  const r = riskParams({ d: spec.d, L: 1, noiseStd: spec.noiseStd, preset: spec.preset });
+  const tau2 = r.priorVar ?? 1;
+  const eta = (b: Batch) => optimalEta(b.L, b.d, r.sigma2, tau2);
+  const lambda = bayesRidgeLambda(r.sigma2, tau2);
+  return [
+    { name: 'one-step-gd', run: (b, out) => oneStepGd(b, 1, out) },
+    { name: 'tuned-gd', run: (b, out) => oneStepGd(b, eta(b), out) },
+    { name: 'debiased-gd', run: (b, out) => debiasedGd(b, eta(b), out) },
+    { name: 'ridge', run: (b, out) => ridge(b, lambda, out) },
+    { name: 'ols', run: (b, out) => ols(b, out) },
+  ];
+}
+
+/** A model and, unless `kernel` is false, its kernel estimator `<name>/kernel` from its (w^h, mu^h). */
+export function modelMethods(name: string, p: AttentionParams, kernel = true): EvalMethod[] {
+  const methods: EvalMethod[] = [{ name, run: (b, out) => transformerEstimator(p, b, out) }];
+  if (kernel) {
+    const heads = layerCircuits(p);
+    const w = heads.map((c) => c.w);
+    const mu = heads.map((c) => c.mu);
+    methods.push({ name: `${name}/kernel`, run: (b, out) => kernelEstimator(b, w, mu, out) });
+  }
+  return methods;
+}
+
+/** Mean squared error vs L for every method on shared prompts, with standard errors. */
+export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec, lengths: readonly number[], samples: number, rng: Rng, opts: EvaluateOptions = {}): EvaluateResult {
+  const chunk = opts.chunk ?? 1000;
+  if (!Number.isInteger(samples) || samples < 2) throw new RangeError(`samples must be an integer >= 2, got ${samples}`);
+  if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`chunk must be a positive integer, got ${chunk}`);
+  const names = new Set<string>();
+  for (const m of methods) {
+    if (names.has(m.name)) throw new RangeError(`two methods are named ${m.name}`);
+    names.add(m.name);
+  }
+  for (const L of lengths) if (!Number.isInteger(L) || L < 1) throw new RangeError(`context lengths must be positive integers, got ${L}`);
+  const result: Record<string, { mse: number[]; stderr: number[] }> = {};
+  for (const m of methods) result[m.name] = { mse: [], stderr: [] };
+  const s1 = new Float64Array(methods.length);
+  const s2 = new Float64Array(methods.length);
+  let out = new Float64Array(0);
+  lengths.forEach((L, li) => {
+    s1.fill(0);
+    s2.fill(0);
+    let batch: Batch | undefined;
+    for (let done = 0; done < samples; done += chunk) {
+      const B = Math.min(chunk, samples - done);
+      if (!batch || batch.B !== B) batch = allocBatch(B, L, spec.d); // [B, L, E]
+      if (out.length !== B) out = new Float64Array(B);
+      const task: TaskSpec = { d: spec.d, L, batchSize: B, noiseStd: spec.noiseStd, preset: spec.preset, ...(spec.rho ? { rho: spec.rho } : {}) };
+      sampleBatch(task, rng, batch);
+      methods.forEach((m, mi) => {
+        m.run(batch!, out);
+        let a = 0;
+        let q = 0;
+        for (let b = 0; b < B; b++) {
+          const e = (out[b]! - batch!.yq[b]!) ** 2;
+          a += e;
+          q += e * e;
+        }
+        s1[mi] += a;
+        s2[mi] += q;
+      });
+    }
+    methods.forEach((m, mi) => {
+      const mean = s1[mi]! / samples;
+      const variance = Math.max(0, (s2[mi]! - samples * mean * mean) / (samples - 1));
+      result[m.name]!.mse.push(mean);
+      result[m.name]!.stderr.push(Math.sqrt(variance / samples));
+    });
+    opts.onProgress?.(li + 1, lengths.length);
+  });
+  return { lengths: [...lengths], samples, methods: result };
+}
+
+/** The kernel gap of a model (see the file comment), with the numbers it is made of. */
+export interface KernelGap {
+  readonly L: number;
+  readonly samples: number;
+  /** sum (f_TF - f_K)^2 / sum (f_TF - y_q)^2. */
+  readonly relative: number;
+  /** mean (f_TF - f_K)^2. */
+  readonly meanSquaredDiff: number;
+  /** mean (f_TF - y_q)^2. */
+  readonly modelMse: number;
+  /** mean (f_K - y_q)^2. */
+  readonly kernelMse: number;
+}
+
+/** Kernel gap of model `p` against the kernel estimator from (w, mu), on `samples` fresh prompts of length L. */
+export function kernelGap(p: AttentionParams, w: ArrayLike<number>, mu: ArrayLike<number>, spec: PromptSpec, L: number, samples: number, rng: Rng, chunk = 1000): KernelGap {
+  const methods: EvalMethod[] = [
+    { name: 'model', run: (b, out) => transformerEstimator(p, b, out) },
+    { name: 'kernel', run: (b, out) => kernelEstimator(b, w, mu, out) },
+  ];
+  let diff = 0;
+  let tf = 0;
+  let k = 0;
+  const outs = [new Float64Array(0), new Float64Array(0)];
+  for (let done = 0; done < samples; done += chunk) {
+    const B = Math.min(chunk, samples - done);
+    const batch = sampleBatch({ d: spec.d, L, batchSize: B, noiseStd: spec.noiseStd, preset: spec.preset, ...(spec.rho ? { rho: spec.rho } : {}) }, rng);
+    methods.forEach((m, i) => {
+      if (outs[i]!.length !== B) outs[i] = new Float64Array(B);
+      m.run(batch, outs[i]!);
+    });
+    const [fTF, fK] = outs as [Float64Array, Float64Array];
+    for (let b = 0; b < B; b++) {
+      diff += (fTF[b]! - fK[b]!) ** 2;
+      tf += (fTF[b]! - batch.yq[b]!) ** 2;
+      k += (fK[b]! - batch.yq[b]!) ** 2;
+    }
+  }
+  return { L, samples, relative: diff / tf, meanSquaredDiff: diff / samples, modelMse: tf / samples, kernelMse: k / samples };
+}
+
+/** The seed's sweep: L = 1, 6, ..., 496 (range(1, 501, 5)). */
+export function seedLengths(): number[] {
+  const out: number[] = [];
+  for (let L = 1; L <= 500; L += 5) out.push(L);
+  return out;
+}
+
+export interface BenchEvaluateResult {
+  readonly lengths: number;
+  readonly samples: number;
+  /** Wall seconds for the whole sweep (sampling + all methods). */
+  readonly seconds: number;
+  /** Seconds in each method, and in sampling the prompts (`sampling`). */
+  readonly breakdown: Record<string, number>;
+}
+
+/**
+ * Speed goal: the seed's sweep (L = 1..500 step 5) with `samples` prompts per L (default 10,000) for
+ * the transformer, its kernel estimator and one-step GD, single-threaded. `now` is a clock in
+ * milliseconds (performance.now in Node); `params` the model (e.g. a trained H = 2 run).
+ */
+export function benchEvaluate(params: AttentionParams, rng: Rng, now: () => number, samples = 10_000, lengths = seedLengths()): BenchEvaluateResult {
+  const heads = layerCircuits(params);
+  const w = heads.map((c) => c.w);
+  const mu = heads.map((c) => c.mu);
+  const timed: Record<string, number> = { sampling: 0, transformer: 0, kernel: 0, 'one-step-gd': 0 };
+  const tick = (name: string, f: () => void) => {
+    const t0 = now();
+    f();
+    timed[name]! += (now() - t0) / 1000;
+  };
+  const methods: EvalMethod[] = [
+    { name: 'transformer', run: (b, out) => transformerEstimator(params, b, out) },
+    { name: 'kernel', run: (b, out) => kernelEstimator(b, w, mu, out) },
+    { name: 'one-step-gd', run: (b, out) => oneStepGd(b, 1, out) },
+  ];
+  const wrapped: EvalMethod[] = methods.map((m) => ({ name: m.name, run: (b, out) => tick(m.name, () => m.run(b, out)) }));
+  const spec: PromptSpec = { d: params.d, noiseStd: 0.01, preset: 'seed' };
+  // Sampling time = total minus the methods.
+  const t0 = now();
+  evaluateErrors(wrapped, spec, lengths, samples, rng);
+  const seconds = (now() - t0) / 1000;
+  timed.sampling = seconds - timed.transformer! - timed.kernel! - timed['one-step-gd']!;
+  return { lengths: lengths.length, samples, seconds, breakdown: timed };
+}

@@ -1,0 +1,182 @@
+/**
+ * `icl-lab predict`: run a saved model on prompts from a safetensors file and write its outputs,
+ * the MSE loss and (with --grad) the gradient of every weight. A thin shell around
+ * `core/attention.ts`; useful to check icl-lab against PyTorch on the same numbers.
+ *
+ *   prompts file:  z [B, L, E], z_q [B, 1, E] (or [B, E]), y_q [B, 1, 1] (or [B, 1], [B]) optional
+ *   result file:   output [B, 1, 1]; loss [1] if y_q; grad.<state_dict key> if --grad;
+ *                  attn_weights [B, H, 1, L] if --attn. All F64.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { forward, lossAndGrad } from '../../core/attention.js';
+import { batchFromArrays, type Batch } from '../../core/batch.js';
+import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, type AttentionParams } from '../../core/params.js';
+import { loadModel } from '../../io/model-file.js';
+import { f64, FileFormatError, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../../io/safetensors.js';
+import { VERSION } from '../../version.js';
+import { UsageError } from '../errors.js';
+
+export interface PredictOptions {
+  model: string;
+  prompts: string;
+  out: string;
+  /** Also write grad.<key> for every weight (needs y_q). */
+  grad?: boolean;
+  /** Also write the softmax weights attn_weights [B, H, 1, L]. */
+  attn?: boolean;
+}
+
+export interface PredictSummary {
+  B: number;
+  L: number;
+  d: number;
+  E: number;
+  H: number;
+  /** MSE over the batch, null when the prompts have no y_q. */
+  loss: number | null;
+  out: string;
+  /** Shape of every tensor written, by name. */
+  tensors: Record<string, number[]>;
+}
+
+/** Prompts read from a file: the batch (y_q zeros when absent) and whether y_q was there. */
+export interface Prompts {
+  batch: Batch;
+  hasTarget: boolean;
+}
+
+const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16']);
+const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
+const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Interpret z / z_q / y_q tensors as a batch; `source` names the file in errors. */
+export function promptsFromTensors(tensors: Record<string, Tensor>, source: string): Prompts {
+  const get = (name: string): Tensor | undefined => {
+    const t = tensors[name];
+    if (t !== undefined && !FLOAT_DTYPES.has(t.dtype)) throw new FileFormatError(`${name} has dtype ${t.dtype}; expected F32 or F64`, source);
+    return t;
+  };
+  const z = get('z');
+  const zq = get('z_q');
+  const yq = get('y_q');
+  if (z === undefined || zq === undefined) {
+    const found = Object.keys(tensors).map((k) => `${k} ${fmt(tensors[k]!.shape)}`).join(', ') || '(no tensors)';
+    throw new FileFormatError(`prompts need tensors z [B, L, E] and z_q [B, 1, E] (y_q [B, 1, 1] optional); found ${found}`, source);
+  }
+  if (z.shape.length !== 3) throw new FileFormatError(`z has shape ${fmt(z.shape)}; expected [B, L, E]`, source);
+  const [B, L, E] = z.shape as [number, number, number];
+  if (B < 1 || L < 1 || E < 2) throw new FileFormatError(`z has shape ${fmt(z.shape)}; expected B >= 1 prompts of L >= 1 tokens of width E >= 2`, source);
+  if (!same(zq.shape, [B, 1, E]) && !same(zq.shape, [B, E])) {
+    throw new FileFormatError(`z_q has shape ${fmt(zq.shape)}; expected [${B}, 1, ${E}] or [${B}, ${E}] to match z ${fmt(z.shape)}`, source);
+  }
+  if (yq !== undefined && !same(yq.shape, [B, 1, 1]) && !same(yq.shape, [B, 1]) && !same(yq.shape, [B])) {
+    throw new FileFormatError(`y_q has shape ${fmt(yq.shape)}; expected [${B}, 1, 1], [${B}, 1] or [${B}] to match z ${fmt(z.shape)}`, source);
+  }
+  // f64 returns the file's own array for F64 tensors; copy so the batch never aliases the caller's tensors.
+  const batch = batchFromArrays(B, L, E - 1, Float64Array.from(f64(z)), Float64Array.from(f64(zq)), yq ? Float64Array.from(f64(yq)) : new Float64Array(B));
+  return { batch, hasTarget: yq !== undefined };
+}
+
+/** Read a prompts file (see the header comment). */
+export function readPrompts(path: string): Prompts {
+  return promptsFromTensors(readSafetensors(path).tensors, path);
+}
+
+/**
+ * The numbers `predict` writes, computed with core/attention.ts: output [B, 1, 1], loss [1] (when
+ * the prompts have y_q), grad.<key> (when `grad`), attn_weights [B, H, 1, L] (when `attn`).
+ */
+export function predictTensors(p: AttentionParams, prompts: Prompts, opts: { grad?: boolean; attn?: boolean } = {}): Record<string, Tensor> {
+  const { batch, hasTarget } = prompts;
+  const { B, L } = batch;
+  if (opts.grad && !hasTarget) throw new UsageError('--grad needs the targets y_q [B, 1, 1] in the prompts file, which has none');
+  const out = new Float64Array(B); // [B]
+  const result: Record<string, Tensor> = {};
+  if (opts.grad) {
+    const g = allocParams(p.d, p.H, p.nOut); // views q/k/v/o onto the flat gradient
+    const loss = lossAndGrad(p, batch, g.theta, out);
+    result.loss = tensorF64([1], [loss]);
+    for (const w of WEIGHT_NAMES) {
+      const shape = w === 'o' ? [p.nOut, p.E * p.H] : [p.E * p.H, p.E];
+      result[`grad.${STATE_DICT_KEYS[w]}`] = tensorF64(shape, Float64Array.from(g[w]));
+    }
+  }
+  if (!opts.grad || opts.attn) {
+    const attn = opts.attn ? new Float64Array(B * p.H * L) : undefined; // [B, H, L]
+    forward(p, batch, out, attn);
+    if (attn) result.attn_weights = tensorF64([B, p.H, 1, L], attn);
+  }
+  if (hasTarget && result.loss === undefined) {
+    let se = 0;
+    for (let b = 0; b < B; b++) se += (out[b]! - batch.yq[b]!) ** 2;
+    result.loss = tensorF64([1], [se / B]); // torch.nn.MSELoss(), mean over B*1*1
+  }
+  // output first, then loss, grad.*, attn_weights (the order the summary lists them in)
+  const { loss, attn_weights: attnT, ...grads } = result;
+  return {
+    output: tensorF64([B, 1, 1], out),
+    ...(loss ? { loss } : {}),
+    ...grads,
+    ...(attnT ? { attn_weights: attnT } : {}),
+  };
+}
+
+/** Load, check, compute, write. Bad inputs throw UsageError (exit 2) naming the file and the problem. */
+export function runPredict(opts: PredictOptions): PredictSummary {
+  const outDir = dirname(resolve(opts.out));
+  if (!existsSync(outDir) || !statSync(outDir).isDirectory()) throw new UsageError(`--out: directory ${outDir} does not exist`);
+  let p: AttentionParams;
+  let prompts: Prompts;
+  try {
+    p = loadModel(opts.model);
+    prompts = readPrompts(opts.prompts);
+  } catch (err) {
+    if (err instanceof FileFormatError) throw new UsageError(err.message);
+    throw err;
+  }
+  const { batch } = prompts;
+  if (batch.E !== p.E) {
+    throw new UsageError(
+      `model ${opts.model} expects tokens of width E=${p.E} (d=${p.d}; ${STATE_DICT_KEYS.q} ${fmt([p.E * p.H, p.E])}) ` +
+        `but prompts ${opts.prompts} have E=${batch.E} (z ${fmt([batch.B, batch.L, batch.E])})`,
+    );
+  }
+  if (p.nOut !== 1) throw new UsageError(`model ${opts.model} has n_out=${p.nOut}; predict supports the regression model with n_out=1`);
+
+  const tensors = predictTensors(p, prompts, opts);
+  writeSafetensors(opts.out, tensors, {
+    icl_lab: 'predict',
+    icl_lab_version: VERSION,
+    model: opts.model,
+    prompts: opts.prompts,
+  });
+  const shapes: Record<string, number[]> = {};
+  for (const [k, t] of Object.entries(tensors)) shapes[k] = t.shape;
+  const loss = tensors.loss ? (tensors.loss.data as Float64Array)[0]! : null;
+  return { B: batch.B, L: batch.L, d: p.d, E: p.E, H: p.H, loss, out: opts.out, tensors: shapes };
+}
+
+/** Human-readable summary (stdout). */
+export function formatSummary(s: PredictSummary): string {
+  const loss = s.loss === null ? 'no y_q, loss not computed' : `loss (MSE) = ${s.loss.toPrecision(10)}`;
+  const written = Object.entries(s.tensors).map(([k, sh]) => `${k} ${fmt(sh)}`).join(', ');
+  return `predict: B=${s.B} prompts, L=${s.L}, d=${s.d}, H=${s.H}; ${loss}\nwrote ${s.out}: ${written}\n`;
+}
+
+export function register(program: Command): void {
+  program
+    .command('predict')
+    .description('run a saved model on prompts from a safetensors file; write outputs, MSE loss and (--grad) weight gradients')
+    .requiredOption('--model <file>', '[path] model .safetensors (seed state_dict keys, F32 or F64)')
+    .requiredOption('--prompts <file>', '[path] prompts .safetensors: z [B,L,E], z_q [B,1,E], optional y_q [B,1,1]')
+    .requiredOption('--out <file>', '[path] result .safetensors (output, loss, grad.*, attn_weights; all F64)')
+    .option('--grad', 'also write grad.<key> = d loss / d weight for every weight (needs y_q)', false)
+    .option('--attn', 'also write the softmax weights attn_weights [B,H,1,L]', false)
+    .option('--json', 'print the summary as JSON', false)
+    .action((o: PredictOptions & { json: boolean }) => {
+      const s = runPredict(o);
+      process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : formatSummary(s));
+    });
+}

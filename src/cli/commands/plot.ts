@@ -1,0 +1,42 @@
+/**
+ * `icl-lab plot RUN [--evaluation FILE.json]`: write a run's figures (SVG + PNG) into RUN/figures/.
+ * A thin shell around plots/run-figures.ts.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { relative } from 'node:path';
+import type { Command } from 'commander';
+import { renderAllRunFigures } from '../../plots/run-figures.js';
+import { UsageError } from '../errors.js';
+import { asExistingFile, asPositiveInt } from '../options.js';
+
+export interface PlotCliOptions {
+  evaluation?: string;
+  out?: string;
+  columns?: number;
+}
+
+export async function runPlot(runDir: string, o: PlotCliOptions, print: (line: string) => void): Promise<void> {
+  if (!existsSync(runDir) || !statSync(runDir).isDirectory()) throw new UsageError(`RUN ${runDir} is not a directory`);
+  const t0 = Date.now();
+  const res = await renderAllRunFigures(runDir, {
+    evaluation: o.evaluation,
+    outDir: o.out,
+    columns: o.columns,
+    onFigure: (name, files) => print(`  ${name.padEnd(24)} ${files.map((f) => relative(process.cwd(), f) || f).join('  ')}`),
+  });
+  for (const s of res.skipped) print(`  skipped: ${s}`);
+  print(`plot: ${Object.keys(res.figures).length} figures in ${relative(process.cwd(), res.outDir) || res.outDir} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+export function register(program: Command): void {
+  program
+    .command('plot')
+    .description('write a run\'s figures (loss, QK/OV dynamics, per-head circuits, QK evolution, error vs L) as SVG and PNG')
+    .argument('<run>', '[path] run directory written by `icl-lab train`')
+    .option('--evaluation <file>', '[path] evaluation JSON for the error-vs-L figure (default: RUN/evaluation.json if present)', asExistingFile('--evaluation'))
+    .option('--out <dir>', '[path] output folder (default: RUN/figures)')
+    .option('--columns <n>', '[int] snapshot steps in the QK evolution grid (default: 6)', asPositiveInt('--columns'))
+    .action(async (run: string, o: PlotCliOptions) => {
+      await runPlot(run, o, (line) => process.stdout.write(line + '\n'));
+    });
+}

@@ -1,0 +1,80 @@
+/**
+ * Figure 3: one head's circuits. The scaled QK^h ((d+1) x (d+1), row = query coordinate, column =
+ * key coordinate, so score = z_q QK^h z_i^T; not transposed) beside OV^h (d+1 entries, y last),
+ * each on its own diverging scale with symmetric limits +-max|.| (as the seed does), with the
+ * seed's green dashed separators before the y row and column.
+ */
+import { heatmapLayers, matrixCells, separators, tokenAxis } from './heatmap.js';
+import { divergingScale, maxAbs, topLevel, type VlSpec } from './theme.js';
+
+export interface HeadCircuit {
+  /** Scaled QK^h = W_Q^h W_K^h^T / sqrt(E), F64[E, E] row-major. */
+  qk: ArrayLike<number>;
+  /** OV^h (the column feeding the output), F64[E]; the last entry is mu^h. */
+  ov: ArrayLike<number>;
+  /** 1-based labels for the title. */
+  layer: number;
+  head: number;
+}
+
+export interface CircuitSpecOptions {
+  /** Print each cell's value (default: when E <= 11). */
+  showValues?: boolean;
+  /** Cell edge in pixels (default: 64, smaller for large E so QK stays <= ~460 px). */
+  cell?: number;
+  /** Where the matrices come from, shown in the subtitle (e.g. 'final weights'). */
+  note?: string;
+}
+
+/** Token width E from the OV length, checking QK is E x E. */
+export function circuitWidth(c: { qk: ArrayLike<number>; ov: ArrayLike<number> }): number {
+  const E = c.ov.length;
+  if (E < 2 || c.qk.length !== E * E) {
+    throw new Error(`circuits: expected qk of shape [E, E] and ov of shape [E] with E >= 2, got ${c.qk.length} and ${c.ov.length} values`);
+  }
+  return E;
+}
+
+export function circuitSpec(c: HeadCircuit, opts: CircuitSpecOptions = {}): VlSpec {
+  const E = circuitWidth(c);
+  const d = E - 1;
+  const cell = opts.cell ?? Math.min(64, Math.floor(460 / E));
+  const showValues = opts.showValues ?? E <= 11;
+  const fontSize = Math.max(7, Math.min(11, Math.floor(cell / 5)));
+  const mQk = maxAbs(c.qk);
+  const mOv = maxAbs(c.ov);
+
+  const legend = (title: string): VlSpec => ({
+    title, orient: 'right', direction: 'vertical', gradientLength: cell * E, gradientThickness: 14, tickCount: 5,
+  });
+
+  const qkPanel: VlSpec = {
+    title: { text: `Layer ${c.layer}, Head ${c.head}: QK^h (scaled by 1/sqrt(d+1))`, subtitle: `${opts.note ? opts.note + '; ' : ''}d+1 = ${E}, limits ±${mQk.toPrecision(3)}, not transposed` },
+    width: cell * E,
+    height: cell * E,
+    data: { values: [...matrixCells(c.qk, E, E), ...separators(d, E, E, true)] },
+    layer: heatmapLayers({
+      x: tokenAxis('x0', d, E, 'key coordinate', false),
+      y: tokenAxis('y0', d, E, 'query coordinate', true),
+      color: { field: 'v', type: 'quantitative', title: 'QK^h', scale: divergingScale(mQk), legend: legend('QK^h') },
+      maxAbs: mQk, showValues, fontSize,
+    }),
+  };
+  const ovPanel: VlSpec = {
+    title: { text: 'OV^h', subtitle: `±${mOv.toPrecision(3)}` },
+    width: cell,
+    height: cell * E,
+    data: { values: [...matrixCells(c.ov, E, 1), ...separators(d, 1, E, false)] },
+    layer: heatmapLayers({
+      x: { field: 'x0', type: 'quantitative', title: null, scale: { domain: [0, 1], nice: false, zero: false }, axis: null },
+      y: tokenAxis('y0', d, E, 'input coordinate', true),
+      color: { field: 'v', type: 'quantitative', title: 'OV^h', scale: divergingScale(mOv), legend: legend('OV^h') },
+      maxAbs: mOv, showValues, fontSize,
+    }),
+  };
+  return topLevel({
+    hconcat: [qkPanel, ovPanel],
+    spacing: 40,
+    resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
+  });
+}

@@ -1,0 +1,140 @@
+/**
+ * Figures 5, 6 and 8: error against context length, one line per model / estimator with a
+ * standard-error band (mse +- stderr), reference estimators (tuned GD, ridge, OLS) dashed, and a
+ * vertical rule at the training context length.
+ */
+import { CATEGORY, DASH_LEGEND, round, topLevel, type VlSpec } from './theme.js';
+
+/** The evaluate command's JSON: `{"lengths":[...],"methods":{"<name>":{"mse":[...],"stderr":[...]}}}`. */
+export interface Evaluation {
+  lengths: number[];
+  methods: Record<string, { mse: number[]; stderr?: number[] }>;
+}
+
+export interface ErrorCurveOptions {
+  /** Methods to draw, in legend order (default: all, in the file's order). */
+  methods?: string[];
+  /** Methods drawn as dashed reference lines (default: names containing tuned, ridge, ols or bayes). */
+  reference?: string[];
+  /** Display names (default: the method names). */
+  labels?: Record<string, string>;
+  /** Training context length: a vertical rule (omitted when undefined). */
+  trainL?: number;
+  logY?: boolean;
+  /** Log x axis (default: when max L / min L >= 20). */
+  logX?: boolean;
+  title?: string;
+  subtitle?: string;
+  width?: number;
+  height?: number;
+}
+
+/** Default rule for which methods are reference estimators (drawn dashed). */
+export function isReferenceMethod(name: string): boolean {
+  return /tuned|ridge|ols|bayes/i.test(name);
+}
+
+const SOLID = 'model / estimator';
+const DASHED = 'reference (dashed)';
+
+export function errorVsLengthSpec(ev: Evaluation, opts: ErrorCurveOptions = {}): VlSpec {
+  const names = opts.methods ?? Object.keys(ev.methods);
+  if (names.length === 0) throw new Error('errorVsLength: no methods to plot');
+  const logY = opts.logY ?? true;
+  const Ls = ev.lengths;
+  const minL = Math.min(...Ls);
+  const maxL = Math.max(...Ls);
+  const logX = opts.logX ?? (minL > 0 && maxL / minL >= 20);
+  const refSet = new Set(opts.reference ?? names.filter(isReferenceMethod));
+  const label = (n: string): string => opts.labels?.[n] ?? n;
+
+  const rows: { L: number; method: string; kind: string; mse: number; lo: number; hi: number; stderr: number }[] = [];
+  for (const name of names) {
+    const m = ev.methods[name];
+    if (!m) {
+      throw new Error(`errorVsLength: no method '${name}' in the evaluation (has: ${Object.keys(ev.methods).join(', ')})`);
+    }
+    if (m.mse.length !== Ls.length || (m.stderr && m.stderr.length !== Ls.length)) {
+      throw new Error(`errorVsLength: method '${name}' has ${m.mse.length} mse / ${m.stderr?.length ?? 0} stderr values for ${Ls.length} lengths`);
+    }
+    for (let i = 0; i < Ls.length; i++) {
+      const mse = m.mse[i]!;
+      if (!Number.isFinite(mse) || (logY && mse <= 0)) continue;
+      const se = m.stderr ? m.stderr[i]! : 0;
+      const lo = logY ? Math.max(mse - se, mse * 1e-3) : mse - se; // a log axis cannot show <= 0
+      rows.push({
+        L: Ls[i]!, method: label(name), kind: refSet.has(name) ? DASHED : SOLID,
+        mse: round(mse), lo: round(lo), hi: round(mse + se), stderr: round(se),
+      });
+    }
+  }
+  const labels = names.map(label);
+  const color = {
+    field: 'method', type: 'nominal', title: null, sort: labels,
+    scale: { domain: labels, range: labels.map((_, i) => CATEGORY[i % CATEGORY.length]) },
+    legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1, labelLimit: 320 },
+  };
+  const x = {
+    field: 'L', type: 'quantitative', title: 'Context length L',
+    scale: logX ? { type: 'log', nice: false } : { zero: false, nice: false },
+    axis: logX ? { values: Ls } : {},
+  };
+  const yScale = logY ? { type: 'log' } : { zero: true };
+  const layer: VlSpec[] = [
+    {
+      mark: { type: 'area', opacity: 0.18 },
+      encoding: { x, y: { field: 'lo', type: 'quantitative', scale: yScale }, y2: { field: 'hi' }, color },
+    },
+    {
+      mark: { type: 'line', strokeWidth: 2, point: { filled: true, size: 28 } },
+      encoding: {
+        x, color,
+        y: { field: 'mse', type: 'quantitative', scale: yScale, title: logY ? 'Mean squared error (log scale)' : 'Mean squared error' },
+        strokeDash: {
+          field: 'kind', type: 'nominal', title: null,
+          scale: { domain: [SOLID, DASHED], range: [[1, 0], [7, 4]] },
+          legend: refSet.size > 0 ? DASH_LEGEND : null,
+        },
+        tooltip: [{ field: 'method' }, { field: 'L' }, { field: 'mse' }, { field: 'stderr' }],
+      },
+    },
+  ];
+  if (opts.trainL !== undefined) {
+    layer.push(
+      {
+        data: { values: [{ L: opts.trainL }] },
+        mark: { type: 'rule', color: '#555555', strokeDash: [3, 3], strokeWidth: 1.5 },
+        encoding: { x: { field: 'L', type: 'quantitative' } },
+      },
+      {
+        data: { values: [{ L: opts.trainL, text: `training L = ${opts.trainL}` }] },
+        mark: { type: 'text', align: 'left', dx: 5, baseline: 'bottom', y: 0, dy: 14, color: '#333333', fontSize: 11 },
+        encoding: { x: { field: 'L', type: 'quantitative' }, text: { field: 'text' } },
+      },
+    );
+  }
+  return topLevel({
+    title: {
+      text: opts.title ?? 'Error against context length',
+      subtitle: opts.subtitle ?? 'lines: mean squared error over the test prompts; bands: ± one standard error',
+    },
+    width: opts.width ?? 640,
+    height: opts.height ?? 380,
+    data: { values: rows },
+    layer,
+  });
+}
+
+/** Default selection for the head-count figure: transformers named with H = n, GD and references. */
+export function headCountMethods(ev: Evaluation): string[] {
+  return Object.keys(ev.methods).filter((n) => /H\s*=\s*\d+|heads?\b/i.test(n) || /gd|gradient/i.test(n) || isReferenceMethod(n));
+}
+
+/** Figure 6: transformers with H = 1, 2, 4, 8 heads against one-step GD (same plot as figure 5). */
+export function headCountSpec(ev: Evaluation, opts: ErrorCurveOptions = {}): VlSpec {
+  return errorVsLengthSpec(ev, {
+    title: 'Transformers with H = 1, 2, 4, 8 heads against one-step gradient descent',
+    ...opts,
+    methods: opts.methods ?? headCountMethods(ev),
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * Colours, fonts and the shared Vega-Lite config for every icl-lab figure.
+ * Pure data: no I/O, so the same specs serve the CLI (SVG/PNG) and a web page.
+ */
+
+/** The seed's diverging map (`cividis_with_white`): navy at -max, white at 0, dark red at +max. */
+export const NAVY = '#0D2758';
+export const WHITE = '#FFFFFF';
+export const DARK_RED = '#A32015';
+/** The seed's separator colour (green dashed lines before the y row/column). */
+export const SEPARATOR_GREEN = '#008000';
+export const FONT_FAMILY = 'DejaVu Sans';
+
+/** Categorical colours for heads / methods (Tableau 10, colour-blind friendly enough, print-safe). */
+export const CATEGORY = [
+  '#4C78A8', '#F58518', '#E45756', '#72B7B2', '#54A24B',
+  '#EECA3B', '#B279A2', '#FF9DA6', '#9D755D', '#BAB0AC',
+];
+
+/** Legend for the solid/dashed channel: dark stroke symbols (Vega-Lite leaves them unstroked). */
+export const DASH_LEGEND = {
+  symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 300, labelLimit: 360,
+  encode: { symbols: { update: { stroke: { value: '#333333' }, opacity: { value: 1 } } } },
+};
+
+/** A loose Vega-Lite spec: plain JSON, compiled by `vega-lite` in render.ts. */
+export type VlSpec = { [key: string]: unknown };
+
+/** Largest |v| over the finite entries, or 1 when everything is zero (so the scale stays valid). */
+export function maxAbs(values: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < values.length; i++) {
+    const a = Math.abs(values[i]!);
+    if (Number.isFinite(a) && a > m) m = a;
+  }
+  return m > 0 ? m : 1;
+}
+
+/**
+ * Diverging colour scale centred at 0 with symmetric limits [-m, m].
+ * `interpolate: 'rgb'` matters: Vega's default (hcl) does not pass through white at the midpoint.
+ */
+export function divergingScale(m: number): VlSpec {
+  return { domain: [-m, 0, m], range: [NAVY, WHITE, DARK_RED], interpolate: 'rgb', clamp: true };
+}
+
+/** Shared config: one font everywhere (the same family is loaded into resvg), readable sizes. */
+export function baseConfig(): VlSpec {
+  return {
+    font: FONT_FAMILY,
+    background: 'white',
+    title: { font: FONT_FAMILY, fontSize: 15, fontWeight: 'normal', anchor: 'start', color: '#111111' },
+    axis: {
+      labelFont: FONT_FAMILY, titleFont: FONT_FAMILY, labelFontSize: 11, titleFontSize: 12,
+      titleFontWeight: 'normal', gridColor: '#E4E4E4',
+    },
+    legend: {
+      labelFont: FONT_FAMILY, titleFont: FONT_FAMILY, labelFontSize: 11, titleFontSize: 12,
+      titleFontWeight: 'normal',
+    },
+    header: {
+      labelFont: FONT_FAMILY, titleFont: FONT_FAMILY, labelFontSize: 12, titleFontSize: 12,
+      titleFontWeight: 'normal',
+    },
+    text: { font: FONT_FAMILY },
+    view: { stroke: '#BBBBBB' },
+  };
+}
+
+/** Axis label expression for step counts: 0, 500, 20k, 1.5M. */
+export const STEP_LABEL_EXPR =
+  "abs(datum.value) >= 1e6 ? format(datum.value / 1e6, '~r') + 'M' : abs(datum.value) >= 1e3 ? format(datum.value / 1e3, '~r') + 'k' : format(datum.value, '~r')";
+
+/** Wrap a spec body into a top-level spec with the schema and the shared config. */
+export function topLevel(body: VlSpec): VlSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    ...body,
+    config: baseConfig(),
+  };
+}
+
+/** Round for the data embedded in a spec (keeps SVGs small and snapshot tests stable). */
+export function round(v: number, digits = 6): number {
+  if (!Number.isFinite(v) || v === 0) return v;
+  const p = Math.pow(10, digits - 1 - Math.floor(Math.log10(Math.abs(v))));
+  return Math.round(v * p) / p;
+}

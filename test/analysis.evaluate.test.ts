@@ -64,6 +64,20 @@ describe('evaluate: Monte Carlo error vs L against the closed forms (seeded, 4,0
     expect(a).toEqual(b);
   });
 
+  it('nested prompts: the longest L sees exactly the prompts a single-L run draws; fresh draws (nested: false) agree with the closed form too', () => {
+    const m = () => estimatorMethods(seedSpec);
+    const both = evaluateErrors(m(), seedSpec, [12, 30], 500, new Rng(9));
+    const only30 = evaluateErrors(m(), seedSpec, [30], 500, new Rng(9));
+    const indep30 = evaluateErrors(m(), seedSpec, [30], 500, new Rng(9), { nested: false });
+    expect(both.methods['ridge']!.mse[1]).toBe(only30.methods['ridge']!.mse[0]);
+    expect(indep30).toEqual(only30);
+    const fresh = evaluateErrors(m(), seedSpec, [10, 40], 4000, new Rng(21), { nested: false, chunk: 700 });
+    [10, 40].forEach((L, i) => {
+      const g = fresh.methods['one-step-gd']!;
+      expect(Math.abs(g.mse[i]! - oneStepGdRisk(1, riskParams({ ...seedSpec, L })))).toBeLessThan(3 * g.stderr[i]!);
+    });
+  });
+
   it('paper preset: tuned-gd within 3 s.e. of its closed form (prior 1/d, noise on the query)', () => {
     const spec = { d: 5, noiseStd: 0.3, preset: 'paper' as const };
     const r = evaluateErrors(estimatorMethods(spec), spec, [30], 4000, new Rng(3));

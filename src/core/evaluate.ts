@@ -13,7 +13,7 @@
  * i.e. the kernel's mean squared distance from the model relative to the model's own MSE (0 = the
  * kernel regressor is the model; 0.01 = it is 10 % of the model's error in RMS terms).
  */
-import { allocBatch, type Batch } from './batch.js';
+import { allocBatch, batchFromArrays, type Batch } from './batch.js';
 import type { AttentionParams } from './params.js';
 import type { Rng } from './rng.js';
 import { sampleBatch, type TaskPreset, type TaskSpec } from './task.js';
@@ -51,9 +51,14 @@ export interface EvaluateResult {
 export interface EvaluateOptions {
   /** Prompts per batch (bounds memory: chunk * L * (d+1) doubles). Default 1000. */
   readonly chunk?: number;
-  /** Called after each L with (index of L done, number of L). */
+  /** Nested prompts across L (default true; see `evaluateErrors`). */
+  readonly nested?: boolean;
+  /** Called as work completes with (units done, total units): chunks when nested, else lengths. */
   readonly onProgress?: (done: number, total: number) => void;
 }
+
+/** Prompts per batch by default. */
+export const DEFAULT_CHUNK = 1000;
 
 /** The estimator baselines, named as in the CLI: one-step-gd, tuned-gd, debiased-gd, ridge, ols. */
 export const ESTIMATOR_NAMES = ['one-step-gd', 'tuned-gd', 'debiased-gd', 'ridge', 'ols'] as const;
@@ -93,52 +98,101 @@ export function modelMethods(name: string, p: AttentionParams, kernel = true): E
   return methods;
 }
 
-/** Mean squared error vs L for every method on shared prompts, with standard errors. */
+/**
+ * Mean squared error vs L for every method on shared prompts, with standard errors.
+ *
+ * Prompts are NESTED across L by default (`nested: true`): each chunk draws prompts of the largest
+ * L once, and the prompt at length L is the first L context tokens of that prompt (same beta, x_q,
+ * y_q). Each L then still sees `samples` prompts from exactly the right distribution, so every
+ * point and its standard error are as with fresh draws, but sampling costs one prompt per chunk
+ * instead of one per L (50× less for the seed sweep) and neighbouring L share randomness (common
+ * random numbers: the curves are smoother than independent draws, and differences between L are
+ * more precise). `nested: false` draws fresh prompts at every L, like the seed.
+ */
 export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec, lengths: readonly number[], samples: number, rng: Rng, opts: EvaluateOptions = {}): EvaluateResult {
-  const chunk = opts.chunk ?? 1000;
+  const chunk = opts.chunk ?? DEFAULT_CHUNK;
+  const nested = opts.nested ?? true;
   if (!Number.isInteger(samples) || samples < 2) throw new RangeError(`samples must be an integer >= 2, got ${samples}`);
   if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`chunk must be a positive integer, got ${chunk}`);
+  if (lengths.length === 0) throw new RangeError('no context lengths to evaluate');
   const names = new Set<string>();
   for (const m of methods) {
     if (names.has(m.name)) throw new RangeError(`two methods are named ${m.name}`);
     names.add(m.name);
   }
   for (const L of lengths) if (!Number.isInteger(L) || L < 1) throw new RangeError(`context lengths must be positive integers, got ${L}`);
-  const result: Record<string, { mse: number[]; stderr: number[] }> = {};
-  for (const m of methods) result[m.name] = { mse: [], stderr: [] };
-  const s1 = new Float64Array(methods.length);
-  const s2 = new Float64Array(methods.length);
-  let out = new Float64Array(0);
-  lengths.forEach((L, li) => {
-    s1.fill(0);
-    s2.fill(0);
-    let batch: Batch | undefined;
-    for (let done = 0; done < samples; done += chunk) {
-      const B = Math.min(chunk, samples - done);
-      if (!batch || batch.B !== B) batch = allocBatch(B, L, spec.d); // [B, L, E]
-      if (out.length !== B) out = new Float64Array(B);
-      const task: TaskSpec = { d: spec.d, L, batchSize: B, noiseStd: spec.noiseStd, preset: spec.preset, ...(spec.rho ? { rho: spec.rho } : {}) };
-      sampleBatch(task, rng, batch);
-      methods.forEach((m, mi) => {
-        m.run(batch!, out);
-        let a = 0;
-        let q = 0;
-        for (let b = 0; b < B; b++) {
-          const e = (out[b]! - batch!.yq[b]!) ** 2;
-          a += e;
-          q += e * e;
-        }
-        s1[mi] += a;
-        s2[mi] += q;
-      });
-    }
+  const M = methods.length;
+  const s1 = new Float64Array(lengths.length * M); // [nL, M] sum of squared errors
+  const s2 = new Float64Array(lengths.length * M); // [nL, M] sum of their squares
+  const outs = new Map<number, Float64Array>();
+  const outFor = (B: number) => {
+    let o = outs.get(B);
+    if (!o) outs.set(B, (o = new Float64Array(B)));
+    return o;
+  };
+  const task = (L: number, B: number): TaskSpec => ({ d: spec.d, L, batchSize: B, noiseStd: spec.noiseStd, preset: spec.preset, ...(spec.rho ? { rho: spec.rho } : {}) });
+  const score = (li: number, batch: Batch) => {
+    const out = outFor(batch.B);
     methods.forEach((m, mi) => {
-      const mean = s1[mi]! / samples;
-      const variance = Math.max(0, (s2[mi]! - samples * mean * mean) / (samples - 1));
-      result[m.name]!.mse.push(mean);
-      result[m.name]!.stderr.push(Math.sqrt(variance / samples));
+      m.run(batch, out);
+      let a = 0;
+      let q = 0;
+      for (let b = 0; b < batch.B; b++) {
+        const e = (out[b]! - batch.yq[b]!) ** 2;
+        a += e;
+        q += e * e;
+      }
+      s1[li * M + mi] += a;
+      s2[li * M + mi] += q;
     });
-    opts.onProgress?.(li + 1, lengths.length);
+  };
+  const nChunks = Math.ceil(samples / chunk);
+  if (nested) {
+    const Lmax = Math.max(...lengths);
+    const E = spec.d + 1;
+    let full: Batch | undefined;
+    let prefix = new Float64Array(0);
+    for (let c = 0; c < nChunks; c++) {
+      const B = Math.min(chunk, samples - c * chunk);
+      if (!full || full.B !== B) {
+        full = allocBatch(B, Lmax, spec.d); // [B, Lmax, E]
+        prefix = new Float64Array(B * Lmax * E); // [B, L, E] views for shorter L
+      }
+      sampleBatch(task(Lmax, B), rng, full);
+      lengths.forEach((L, li) => {
+        let batch: Batch = full!;
+        if (L !== Lmax) {
+          const z = prefix.subarray(0, B * L * E); // [B, L, E]
+          for (let b = 0; b < B; b++) z.set(full!.z.subarray(b * Lmax * E, (b * Lmax + L) * E), b * L * E);
+          batch = batchFromArrays(B, L, spec.d, z, full!.zq, full!.yq);
+        }
+        score(li, batch);
+      });
+      opts.onProgress?.(c + 1, nChunks);
+    }
+  } else {
+    lengths.forEach((L, li) => {
+      let batch: Batch | undefined;
+      for (let c = 0; c < nChunks; c++) {
+        const B = Math.min(chunk, samples - c * chunk);
+        if (!batch || batch.B !== B) batch = allocBatch(B, L, spec.d); // [B, L, E]
+        sampleBatch(task(L, B), rng, batch);
+        score(li, batch);
+      }
+      opts.onProgress?.(li + 1, lengths.length);
+    });
+  }
+  const result: Record<string, MethodErrors> = {};
+  methods.forEach((m, mi) => {
+    const mse: number[] = [];
+    const stderr: number[] = [];
+    lengths.forEach((_, li) => {
+      const mean = s1[li * M + mi]! / samples;
+      const variance = Math.max(0, (s2[li * M + mi]! - samples * mean * mean) / (samples - 1));
+      mse.push(mean);
+      stderr.push(Math.sqrt(variance / samples));
+    });
+    result[m.name] = { mse, stderr };
   });
   return { lengths: [...lengths], samples, methods: result };
 }
@@ -205,7 +259,7 @@ export interface BenchEvaluateResult {
  * the transformer, its kernel estimator and one-step GD, single-threaded. `now` is a clock in
  * milliseconds (performance.now in Node); `params` the model (e.g. a trained H = 2 run).
  */
-export function benchEvaluate(params: AttentionParams, rng: Rng, now: () => number, samples = 10_000, lengths = seedLengths()): BenchEvaluateResult {
+export function benchEvaluate(params: AttentionParams, rng: Rng, now: () => number, samples = 10_000, lengths = seedLengths(), opts: { chunk?: number; nested?: boolean } = {}): BenchEvaluateResult {
   const heads = layerCircuits(params);
   const w = heads.map((c) => c.w);
   const mu = heads.map((c) => c.mu);
@@ -224,7 +278,7 @@ export function benchEvaluate(params: AttentionParams, rng: Rng, now: () => numb
   const spec: PromptSpec = { d: params.d, noiseStd: 0.01, preset: 'seed' };
   // Sampling time = total minus the methods.
   const t0 = now();
-  evaluateErrors(wrapped, spec, lengths, samples, rng);
+  evaluateErrors(wrapped, spec, lengths, samples, rng, opts);
   const seconds = (now() - t0) / 1000;
   timed.sampling = seconds - timed.transformer! - timed.kernel! - timed['one-step-gd']!;
   return { lengths: lengths.length, samples, seconds, breakdown: timed };

@@ -134,7 +134,7 @@ describe('predict against the PyTorch fixtures', () => {
     usage(() => runPredict({ model: a.model, prompts: b.prompts, out }),
       /expects tokens of width E=6 \(d=5; attention_layer\.q_proj\.weight \[12, 6\]\) but prompts .*bad-b\.prompts\.safetensors have E=4 \(z \[4, 7, 4\]\)/);
     usage(() => runPredict({ model: b.model, prompts: b.prompts, out, grad: true }), /--grad needs the targets y_q/);
-    usage(() => runPredict({ model: a.prompts, prompts: a.prompts, out }), /bad-a\.prompts\.safetensors: not an icl-lab \/ seed model: missing attention_layer\.q_proj\.weight/);
+    usage(() => runPredict({ model: a.prompts, prompts: a.prompts, out }), /bad-a\.prompts\.safetensors: not an icl-lab \/ seed model: expected tensors attention_layer\.q_proj\.weight, .*; found y_q \[4, 1, 1\], z \[4, 40, 6\], z_q \[4, 1, 6\]$/);
     usage(() => runPredict({ model: a.model, prompts: a.model, out }), /prompts need tensors z \[B, L, E\] and z_q/);
     usage(() => runPredict({ model: join(dir, 'nope.safetensors'), prompts: a.prompts, out }), /nope\.safetensors: no such file/);
     usage(() => runPredict({ model: a.model, prompts: a.prompts, out: join(dir, 'no-dir', 'r.safetensors') }), /--out: directory .*no-dir does not exist/);
@@ -167,7 +167,7 @@ describe('icl-lab predict (compiled CLI)', () => {
   it('bad input: exit code 2, a one-line message naming the problem, no stack trace', () => {
     const cases: [string[], RegExp][] = [
       [['--model', 'missing.safetensors', '--prompts', f.prompts, '--out', 'x.safetensors'], /^icl-lab: missing\.safetensors: no such file\n$/],
-      [['--model', f.prompts, '--prompts', f.prompts, '--out', 'x.safetensors'], /missing attention_layer\.q_proj\.weight, .*found y_q \[4, 1, 1\], z \[4, 40, 6\], z_q \[4, 1, 6\]/],
+      [['--model', f.prompts, '--prompts', f.prompts, '--out', 'x.safetensors'], /expected tensors attention_layer\.q_proj\.weight, .*found y_q \[4, 1, 1\], z \[4, 40, 6\], z_q \[4, 1, 6\]/],
       [['--model', f.model, '--prompts', f.prompts], /required option '--out <file>' not specified/],
     ];
     for (const [args, re] of cases) {

@@ -38,7 +38,8 @@ export function parseModelTensors(tensors: Record<string, Tensor>, source: strin
       throw new FileFormatError(`multi-layer models (${layers.size} layers, keys ${STACK_PREFIX}*) are not supported yet; expected a one-layer model with keys ${expected.join(', ')}`, source);
     }
     const found = names.length === 0 ? '(no tensors)' : names.map((k) => `${k} ${fmt(tensors[k]!.shape)}`).join(', ');
-    throw new FileFormatError(`not an icl-lab / seed model: missing ${missing.join(', ')}; expected ${expected.join(', ')}; found ${found}`, source);
+    const what = missing.length === expected.length ? `expected tensors ${expected.join(', ')}` : `missing ${missing.join(', ')}; expected ${expected.join(', ')}`;
+    throw new FileFormatError(`not an icl-lab / seed model: ${what}; found ${found}`, source);
   }
 
   for (const w of WEIGHT_NAMES) {

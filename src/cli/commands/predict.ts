@@ -172,10 +172,10 @@ export function register(program: Command): void {
     .requiredOption('--model <file>', '[path] model .safetensors (seed state_dict keys, F32 or F64)')
     .requiredOption('--prompts <file>', '[path] prompts .safetensors: z [B,L,E], z_q [B,1,E], optional y_q [B,1,1]')
     .requiredOption('--out <file>', '[path] result .safetensors (output, loss, grad.*, attn_weights; all F64)')
-    .option('--grad', 'also write grad.<key> = d loss / d weight for every weight (needs y_q)', false)
-    .option('--attn', 'also write the softmax weights attn_weights [B,H,1,L]', false)
-    .option('--json', 'print the summary as JSON', false)
-    .action((o: PredictOptions & { json: boolean }) => {
+    .option('--grad', '[flag] also write grad.<key> = d loss / d weight for every weight (needs y_q)')
+    .option('--attn', '[flag] also write the softmax weights attn_weights [B,H,1,L]')
+    .option('--json', '[flag] print the summary as one JSON line on stdout')
+    .action((o: PredictOptions & { json?: boolean }) => {
       const s = runPredict(o);
       process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : formatSummary(s));
     });

@@ -48,7 +48,7 @@ describe('train config: defaults are the notebook main experiment (SEED_NOTES #8
     expect(FIELDS.map((f) => flagName(f.key))).toEqual(expect.arrayContaining([
       '--layers', '--heads', '--d', '--context-length', '--optimizer', '--lr', '--batch-size', '--steps', '--noise-std', '--init', '--seed',
       '--n-out', '--weight-tying', '--betas', '--eps', '--weight-decay', '--dynamics-every', '--qk-every', '--loss-every', '--val-every',
-      '--print-every', '--preset', '--val-samples', '--checkpoint-every', '--checkpoint-secs',
+      '--print-every', '--preset', '--val-samples', '--checkpoint-every', '--checkpoint-secs', '--diverge-loss',
     ]));
   });
   it('countLogged counts the steps s < steps with s % every == 0', () => {
@@ -136,6 +136,7 @@ describe('train config: every validation rule names the flag and what is allowed
     [{ valSamples: '0' }, /--val-samples must be an integer >= 1/],
     [{ checkpointEvery: '-1' }, /--checkpoint-every must be an integer >= 0/],
     [{ checkpointSecs: '-5' }, /--checkpoint-secs must be a number >= 0/],
+    [{ divergeLoss: '-1' }, /--diverge-loss must be a number >= 0/],
     [{ nOut: '2' }, /--n-out must be an integer equal to 1/],
     [{ layers: '0' }, /--layers must be an integer >= 1/],
     // combinations

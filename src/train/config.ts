@@ -44,6 +44,7 @@ export interface TrainConfig {
   printEvery: number;
   checkpointEvery: number;
   checkpointSecs: number;
+  divergeLoss: number;
 }
 
 export type FieldKey = keyof TrainConfig;
@@ -95,6 +96,7 @@ export const FIELDS: readonly Field[] = [
   { key: 'dynamicsEvery', kind: 'int', default: 1000, min: 1, max: BIG, help: 'log w^h and mu^h of every head every N steps' },
   { key: 'qkEvery', kind: 'int', default: 1000, min: 1, max: BIG, help: 'snapshot QK^h and OV^h matrices every N steps' },
   { key: 'lossEvery', kind: 'int', default: 1000, min: 1, max: BIG, resumable: true, help: 'refresh the loss shown in the progress display every N steps (train_loss itself is stored at every step)' },
+  { key: 'divergeLoss', kind: 'float', default: 1e8, min: 0, max: 1e300, resumable: true, help: 'stop the run as failed (diverged) when the training loss is not finite or above this (0 = only when not finite)' },
   { key: 'valEvery', kind: 'int', default: 1000, min: 1, max: BIG, help: 'validation loss on a fresh batch every N steps' },
   { key: 'valSamples', kind: 'int', default: null, min: 1, max: 10_000_000, help: 'prompts in each validation batch (default: --batch-size, as the seed)' },
   { key: 'printEvery', kind: 'int', default: 50_000, min: 1, max: BIG, resumable: true, help: "print the seed's 'After N steps' line every N steps (at validation steps)" },

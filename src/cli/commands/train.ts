@@ -1,0 +1,169 @@
+/**
+ * `icl-lab train`: the seed's training experiment as resumable, crash-safe runs on disk.
+ * The flags come from the field table in train/config.ts; the action is a thin call into
+ * train/runs.ts (trainRuns / resumeRuns).
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { FIELDS, fieldHelp, flagName, parseConfigText, parseFlags, resolveConfigs, type FieldKey } from '../../train/config.js';
+import { resumeRuns, trainRuns } from '../../train/runs.js';
+import type { ProgressMode } from '../../train/progress.js';
+import type { RunSummary } from '../../train/run.js';
+
+export interface TrainCliOptions extends Record<string, unknown> {
+  config?: string;
+  out?: string;
+  resume?: string;
+  force?: boolean;
+  jobs?: string;
+  json?: boolean;
+  progress?: string;
+}
+
+const PROGRESS_MODES = ['auto', 'bar', 'lines', 'none'] as const;
+
+/** A string-valued option (commander gives strings; anything else is a usage error). */
+function str(opts: TrainCliOptions, key: string): string | undefined {
+  const v = opts[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new UsageError(`--${key} needs a value`);
+  return v;
+}
+
+function parseJobs(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const s = v.trim();
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || n < 1 || n > 256) throw new UsageError(`--jobs must be an integer in 1..256, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function parseProgress(v: string | undefined, json: boolean): ProgressMode | 'auto' {
+  if (json) return 'none';
+  if (v === undefined) return 'auto';
+  if (!(PROGRESS_MODES as readonly string[]).includes(v)) throw new UsageError(`--progress must be one of ${PROGRESS_MODES.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as ProgressMode | 'auto';
+}
+
+function readConfigFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`--config ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
+  }
+}
+
+/** Everything the action needs, validated; throws UsageError. Creates nothing. */
+export type TrainPlan =
+  | { kind: 'new'; configs: ReturnType<typeof resolveConfigs>; out: string; force: boolean; jobs?: number; json: boolean; progress: ProgressMode | 'auto' }
+  | { kind: 'resume'; dir: string; steps?: number; jobs?: number; json: boolean; progress: ProgressMode | 'auto' };
+
+export function planTrain(opts: TrainCliOptions): TrainPlan {
+  const json = opts.json === true;
+  const progress = parseProgress(str(opts, 'progress'), json);
+  const jobs = parseJobs(str(opts, 'jobs'));
+  const resume = str(opts, 'resume');
+  const out = str(opts, 'out');
+  const config = str(opts, 'config');
+  const flags = parseFlags(opts);
+  const given = new Set(Object.keys(flags) as FieldKey[]);
+  if (resume !== undefined) {
+    if (resume === '') throw new UsageError('--resume needs a run directory');
+    for (const bad of ['out', 'config', 'force'] as const) {
+      if (opts[bad] !== undefined) throw new UsageError(`--${bad} cannot be used with --resume (the run directory and its config are fixed)`);
+    }
+    const fixed = [...given].filter((k) => k !== 'steps');
+    if (fixed.length > 0) {
+      throw new UsageError(`${flagName(fixed[0]!)} cannot be changed when resuming (the run's config is fixed; with --resume only --steps, --jobs, --json, --progress are allowed)`);
+    }
+    const steps = flags.steps as number | undefined;
+    return { kind: 'resume', dir: resume, ...(steps !== undefined ? { steps } : {}), ...(jobs !== undefined ? { jobs } : {}), json, progress };
+  }
+  if (out === undefined || out === '') throw new UsageError('--out DIR is required (the run directory to create), or --resume DIR to continue a run');
+  const fromFile = config !== undefined ? parseConfigText(readConfigFile(config), `--config ${config}`) : {};
+  const configs = resolveConfigs({ ...fromFile, ...flags }, given);
+  return { kind: 'new', configs, out, force: opts.force === true, ...(jobs !== undefined ? { jobs } : {}), json, progress };
+}
+
+function describe(s: RunSummary, many: boolean): string {
+  const tag = many ? `[${s.name}] ` : '';
+  if (s.note) return `${tag}${s.dir}: ${s.status} at step ${s.step}: ${s.note}`;
+  const loss = (x: number | null) => (x === null ? '-' : x.toFixed(4));
+  if (s.status === 'completed') {
+    return `${tag}completed ${s.step} steps in ${s.wall_seconds.toFixed(1)} s (${Math.round(s.steps_per_second)} steps/s this session); final training loss ${loss(s.final_train_loss)}, validation loss ${loss(s.final_val_loss)} -> ${s.dir}`;
+  }
+  if (s.status === 'failed') return `${tag}failed at step ${s.failure?.step ?? s.step}: ${s.failure?.reason ?? 'unknown reason'} (last good checkpoint kept in ${s.dir})`;
+  return `${tag}${s.status} at step ${s.step}/${s.steps}`;
+}
+
+/** Run the command; returns the exit code (0 ok, 1 a run failed, 130 interrupted). */
+export async function trainAction(opts: TrainCliOptions): Promise<number> {
+  const plan = planTrain(opts);
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      if (!plan.json) process.stderr.write(`\nicl-lab: ${sig}: finishing the current step and writing a checkpoint (again to quit at once)\n`);
+      controller.abort();
+    } else {
+      process.exit(130); // files on disk are always a consistent earlier version (atomic writes)
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const common = { progress: plan.progress, signal: controller.signal, ...(plan.jobs !== undefined ? { jobs: plan.jobs } : {}), ...(plan.json ? { onLine: null } : {}) };
+  let summaries: RunSummary[];
+  try {
+    summaries = plan.kind === 'new'
+      ? await trainRuns(plan.configs, { ...common, out: plan.out, force: plan.force })
+      : await resumeRuns(plan.dir, { ...common, ...(plan.steps !== undefined ? { steps: plan.steps } : {}) });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const many = summaries.length > 1;
+  const interrupted = summaries.some((s) => s.status === 'interrupted');
+  const failed = summaries.some((s) => s.status === 'failed');
+  const parent = plan.kind === 'new' ? plan.out : plan.dir;
+  const resume = interrupted ? `icl-lab train --resume ${many ? parent : summaries.find((s) => s.status === 'interrupted')!.dir}` : undefined;
+  if (plan.json) {
+    process.stdout.write(JSON.stringify({ runs: summaries, ...(resume ? { resume_command: resume } : {}) }) + '\n');
+  } else {
+    for (const s of summaries) (s.status === 'completed' ? process.stdout : process.stderr).write(describe(s, many) + '\n');
+    if (resume) process.stderr.write(`interrupted; resume with:\n  ${resume}\n`);
+  }
+  return interrupted ? 130 : failed ? 1 : 0;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('train')
+    .description(
+      "train the seed's one-layer multi-head attention on in-context linear regression into a run directory " +
+        '(defaults = the notebook\'s main experiment: `icl-lab train --out runs/h2` is its H=2 run). ' +
+        'Lists (--heads 1,2,4,8, --seed, --d, --context-length) train one run per combination in parallel.',
+    );
+  cmd.option('--out <dir>', '[path] run directory to create (with lists: parent of one subdirectory per run)');
+  cmd.option('--resume <dir>', '[path] continue a run (or every unfinished run below a parent) from its checkpoint; --steps N sets a new total');
+  cmd.option('--config <file>', '[path] JSON object of settings (keys as below in snake_case, e.g. {"heads": 4}); flags override it');
+  for (const f of FIELDS) {
+    const flag = flagName(f.key);
+    if (f.kind === 'bool') {
+      cmd.option(flag, fieldHelp(f));
+      cmd.option(`--no-${flag.slice(2)}`, `[flag] turn ${flag} off (e.g. over a --config file)`);
+    } else {
+      const arg = f.arg ?? (f.list ? '<list>' : f.kind === 'enum' ? '<name>' : '<n>');
+      cmd.option(`${flag} ${arg}`, fieldHelp(f));
+    }
+  }
+  cmd.option('--force', '[flag] overwrite an existing non-empty run directory');
+  cmd.option('--jobs <n>', '[int] runs trained at once, one worker thread each (default: number of cores)');
+  cmd.option('--progress <mode>', '[auto|bar|lines|none] progress on stderr (default: auto = bar on a terminal, a line every 5 s otherwise)');
+  cmd.option('--json', '[flag] print only a final JSON summary on stdout (no progress, no printed losses)');
+  cmd.action(async (opts: TrainCliOptions) => {
+    process.exitCode = await trainAction(opts);
+  });
+}

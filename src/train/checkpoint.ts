@@ -1,0 +1,80 @@
+/**
+ * checkpoint.safetensors: everything needed to continue a run bit-identically from an exact step
+ * boundary (the logs so far live in metrics.safetensors / snapshots.safetensors, cut to `step`).
+ *
+ *   attention_layer.{q,k,v,o}_proj.weight  F64   the weights (seed state_dict keys, so loadModel
+ *   final_linear.weight                    F64   and PyTorch read a checkpoint like a model file)
+ *   optimizer.<buffer>                     F64   [n_theta] torch names: exp_avg, exp_avg_sq (Adam/AdamW)
+ *   rng_state                              F64   [6] the RNG's complete state (uint32 words)
+ *   metadata: icl_lab = "checkpoint", format = "1", step, optimizer_t, rng_state (JSON), config (JSON)
+ */
+import { allocParams } from '../core/params.js';
+import { parseModelTensors, modelTensors } from '../io/model-file.js';
+import { FileFormatError, f64, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
+import { configFromJson, configToJson, type TrainConfig } from './config.js';
+import type { Resumable } from './loop.js';
+
+export const CHECKPOINT_FORMAT = '1';
+const OPT_PREFIX = 'optimizer.';
+
+export interface Checkpoint extends Resumable {
+  config: TrainConfig;
+}
+
+/** Tensors + metadata of a checkpoint (copies: safe to keep while training continues). */
+export function checkpointTensors(config: TrainConfig, r: Resumable): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+  const p = allocParams(config.d, config.heads, config.nOut, Float64Array.from(r.theta));
+  const tensors = modelTensors(p, 'F64');
+  for (const [name, buf] of Object.entries(r.optimizer.buffers)) tensors[OPT_PREFIX + name] = tensorF64([buf.length], Float64Array.from(buf));
+  tensors.rng_state = tensorF64([r.rng.length], r.rng);
+  const metadata = {
+    icl_lab: 'checkpoint',
+    format: CHECKPOINT_FORMAT,
+    step: String(r.step),
+    optimizer_t: String(r.optimizer.t),
+    rng_state: JSON.stringify(r.rng),
+    config: JSON.stringify(configToJson(config)),
+  };
+  return { tensors, metadata };
+}
+
+export function writeCheckpoint(path: string, config: TrainConfig, r: Resumable): void {
+  const { tensors, metadata } = checkpointTensors(config, r);
+  writeSafetensors(path, tensors, metadata);
+}
+
+function intMeta(meta: Record<string, string>, key: string, path: string): number {
+  const s = meta[key];
+  const n = s === undefined ? NaN : Number(s);
+  if (!Number.isSafeInteger(n) || n < 0) throw new FileFormatError(`checkpoint metadata "${key}" must be an integer >= 0, got ${JSON.stringify(s)}`, path);
+  return n;
+}
+
+export function readCheckpoint(path: string): Checkpoint {
+  const { tensors, metadata } = readSafetensors(path);
+  if (metadata.icl_lab !== 'checkpoint') throw new FileFormatError('not an icl-lab checkpoint (metadata icl_lab != "checkpoint")', path);
+  if (metadata.format !== CHECKPOINT_FORMAT) throw new FileFormatError(`checkpoint format ${metadata.format} is not supported (expected ${CHECKPOINT_FORMAT})`, path);
+  let config: TrainConfig;
+  try {
+    config = configFromJson(JSON.parse(metadata.config ?? 'null'), `${path}: config`);
+  } catch (err) {
+    throw new FileFormatError(`bad config in checkpoint metadata: ${err instanceof Error ? err.message : String(err)}`, path);
+  }
+  const model = parseModelTensors(tensors, path).params;
+  if (model.d !== config.d || model.H !== config.heads) {
+    throw new FileFormatError(`weights are d=${model.d}, H=${model.H} but the config says d=${config.d}, heads=${config.heads}`, path);
+  }
+  const buffers: Record<string, Float64Array> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    if (name.startsWith(OPT_PREFIX)) buffers[name.slice(OPT_PREFIX.length)] = Float64Array.from(f64(t));
+  }
+  const rngT = tensors.rng_state;
+  if (!rngT) throw new FileFormatError('missing tensor rng_state', path);
+  return {
+    config,
+    step: intMeta(metadata, 'step', path),
+    theta: model.theta,
+    optimizer: { t: intMeta(metadata, 'optimizer_t', path), buffers },
+    rng: Array.from(f64(rngT)),
+  };
+}

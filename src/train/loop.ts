@@ -1,0 +1,267 @@
+/**
+ * The training loop of the seed's `run_experiment`, step by step in the seed's order, so the RNG
+ * stream is defined:
+ *
+ *   for step s = 0, 1, ...:
+ *     sample batch                                    (rng)
+ *     loss, grad at the current weights; update       (train_loss[s] = loss before the update)
+ *     if s % dynamics_every == 0: w^h, mu^h           (after the update)
+ *     if s % val_every == 0:      fresh batch (same rng), validation loss (after the update);
+ *                                 if also s % print_every == 0: print the seed's line
+ *     if s % qk_every == 0:       snapshot QK^h and OV^h[:, -1]
+ *
+ * One RNG (seeded with `seed`) draws the initial weights, then every batch.
+ * No node:* imports, no I/O: state in, state out. Everything per step is preallocated (the logs
+ * grow only when a resume extends the run), so the work beyond the training step is O(1).
+ */
+import { Rng } from '../core/rng.js';
+import { allocBatch, type Batch } from '../core/batch.js';
+import { sampleBatch, type TaskSpec } from '../core/task.js';
+import { initParams } from '../core/init.js';
+import { allocParams, type AttentionParams } from '../core/params.js';
+import { forward } from '../core/attention.js';
+import { createTrainStep, type TrainStep } from '../core/train-step.js';
+import { createOptimizer, type Optimizer, type OptimizerState } from '../core/optim.js';
+import { headOV, headQK, ovDynamics, qkDynamics } from '../core/circuits.js';
+import { countLogged, type TrainConfig } from './config.js';
+
+/** Everything logged so far. Arrays have room for `capacity` steps; the first n* entries are valid. */
+export interface TrainLogs {
+  /** Steps the arrays have room for. */
+  capacity: number;
+  trainLoss: Float64Array; // [capacity]
+  nVal: number;
+  valLoss: Float64Array; // [nValCap]
+  valStep: Float64Array; // [nValCap]
+  nDyn: number;
+  qkDynamics: Float64Array; // [nDynCap, layers, H]
+  ovDynamics: Float64Array; // [nDynCap, layers, H]
+  dynStep: Float64Array; // [nDynCap]
+  nSnap: number;
+  qk: Float64Array; // [nSnapCap, layers, H, E, E]
+  ov: Float64Array; // [nSnapCap, layers, H, E]
+  snapStep: Float64Array; // [nSnapCap]
+}
+
+export interface TrainState {
+  readonly config: TrainConfig;
+  /** Steps done (= index of the next step). */
+  step: number;
+  readonly params: AttentionParams;
+  /** The core's preallocated step: batch, grad, sample(), lossAndGrad(), update(). */
+  readonly trainStep: TrainStep;
+  readonly optimizer: Optimizer;
+  readonly rng: Rng;
+  readonly task: TaskSpec;
+  readonly valTask: TaskSpec;
+  readonly valBatch: Batch;
+  readonly valOut: Float64Array; // [valSamples]
+  logs: TrainLogs;
+  /** Loss of the last step done (NaN before the first). */
+  lastLoss: number;
+  /** Last validation loss (NaN before the first) and its step. */
+  lastVal: number;
+  lastValStep: number;
+  /** Loss shown by progress displays, refreshed every loss_every steps (the seed's tqdm description). */
+  shownLoss: number;
+}
+
+export function taskSpecs(c: TrainConfig): { task: TaskSpec; valTask: TaskSpec } {
+  const task: TaskSpec = { d: c.d, L: c.contextLength, batchSize: c.batchSize, noiseStd: c.noiseStd, preset: c.preset, rho: c.rho };
+  return { task, valTask: { ...task, batchSize: c.valSamples } };
+}
+
+export function allocLogs(c: TrainConfig, capacity: number): TrainLogs {
+  const LH = c.layers * c.heads;
+  const E = c.d + 1;
+  const nVal = countLogged(capacity, c.valEvery);
+  const nDyn = countLogged(capacity, c.dynamicsEvery);
+  const nSnap = countLogged(capacity, c.qkEvery);
+  return {
+    capacity,
+    trainLoss: new Float64Array(capacity),
+    nVal: 0,
+    valLoss: new Float64Array(nVal),
+    valStep: new Float64Array(nVal),
+    nDyn: 0,
+    qkDynamics: new Float64Array(nDyn * LH),
+    ovDynamics: new Float64Array(nDyn * LH),
+    dynStep: new Float64Array(nDyn),
+    nSnap: 0,
+    qk: new Float64Array(nSnap * LH * E * E),
+    ov: new Float64Array(nSnap * LH * E),
+    snapStep: new Float64Array(nSnap),
+  };
+}
+
+/** Logs with room for `capacity` steps holding the first entries of `src` up to step `upTo` (exclusive). */
+export function copyLogs(c: TrainConfig, src: TrainLogs, capacity: number, upTo: number): TrainLogs {
+  const out = allocLogs(c, Math.max(capacity, upTo));
+  const LH = c.layers * c.heads;
+  const E = c.d + 1;
+  out.trainLoss.set(src.trainLoss.subarray(0, upTo));
+  const keep = (steps: Float64Array, n: number): number => {
+    let k = 0;
+    while (k < n && steps[k]! < upTo) k++;
+    return k;
+  };
+  out.nVal = keep(src.valStep, src.nVal);
+  out.valLoss.set(src.valLoss.subarray(0, out.nVal));
+  out.valStep.set(src.valStep.subarray(0, out.nVal));
+  out.nDyn = keep(src.dynStep, src.nDyn);
+  out.qkDynamics.set(src.qkDynamics.subarray(0, out.nDyn * LH));
+  out.ovDynamics.set(src.ovDynamics.subarray(0, out.nDyn * LH));
+  out.dynStep.set(src.dynStep.subarray(0, out.nDyn));
+  out.nSnap = keep(src.snapStep, src.nSnap);
+  out.qk.set(src.qk.subarray(0, out.nSnap * LH * E * E));
+  out.ov.set(src.ov.subarray(0, out.nSnap * LH * E));
+  out.snapStep.set(src.snapStep.subarray(0, out.nSnap));
+  return out;
+}
+
+function optimizerFor(c: TrainConfig, n: number): Optimizer {
+  return createOptimizer({ kind: c.optimizer, lr: c.lr, betas: [c.betas[0], c.betas[1]], eps: c.eps, weightDecay: c.weightDecay }, n);
+}
+
+function assemble(c: TrainConfig, params: AttentionParams, optimizer: Optimizer, rng: Rng, step: number, logs: TrainLogs): TrainState {
+  if (c.layers !== 1) throw new RangeError(`only single-layer training is implemented, got layers=${c.layers}`);
+  const { task, valTask } = taskSpecs(c);
+  return {
+    config: c,
+    step,
+    params,
+    trainStep: createTrainStep(task, params, optimizer, rng),
+    optimizer,
+    rng,
+    task,
+    valTask,
+    valBatch: allocBatch(c.valSamples, c.contextLength, c.d),
+    valOut: new Float64Array(c.valSamples),
+    logs,
+    lastLoss: step > 0 ? logs.trainLoss[step - 1]! : NaN,
+    lastVal: logs.nVal > 0 ? logs.valLoss[logs.nVal - 1]! : NaN,
+    lastValStep: logs.nVal > 0 ? logs.valStep[logs.nVal - 1]! : -1,
+    shownLoss: step > 0 ? logs.trainLoss[Math.floor((step - 1) / c.lossEvery) * c.lossEvery]! : NaN,
+  };
+}
+
+/** A fresh run at step 0: weights from `init` with an RNG seeded by `seed`. */
+export function createState(c: TrainConfig): TrainState {
+  const rng = new Rng(c.seed);
+  const params = initParams(c.d, c.heads, c.init, rng);
+  return assemble(c, params, optimizerFor(c, params.theta.length), rng, 0, allocLogs(c, c.steps));
+}
+
+/** What a checkpoint holds (see checkpoint.ts). */
+export interface Resumable {
+  step: number;
+  theta: Float64Array;
+  optimizer: OptimizerState;
+  rng: number[];
+}
+
+/** Continue from a checkpoint and the logs recorded so far (cut to the checkpoint's step). */
+export function restoreState(c: TrainConfig, ck: Resumable, logs: TrainLogs): TrainState {
+  const params = allocParams(c.d, c.heads, c.nOut, Float64Array.from(ck.theta));
+  const optimizer = optimizerFor(c, params.theta.length);
+  optimizer.setState(ck.optimizer);
+  const rng = Rng.fromState(ck.rng);
+  return assemble(c, params, optimizer, rng, ck.step, copyLogs(c, logs, c.steps, ck.step));
+}
+
+/** Make room for `steps` steps in total (a resume with a larger --steps). */
+export function ensureCapacity(s: TrainState, steps: number): void {
+  if (steps > s.logs.capacity) s.logs = copyLogs(s.config, s.logs, steps, s.step);
+}
+
+/** The resumable part of a state (views, not copies: serialise before the next step). */
+export function resumable(s: TrainState): Resumable {
+  return { step: s.step, theta: s.params.theta, optimizer: s.optimizer.getState(), rng: s.rng.getState() };
+}
+
+/** Mean squared error of `out` against the batch's y_q. */
+function mse(out: Float64Array, yq: Float64Array): number {
+  let s = 0;
+  for (let b = 0; b < yq.length; b++) {
+    const e = out[b]! - yq[b]!;
+    s += e * e;
+  }
+  return s / yq.length;
+}
+
+/** The seed's printed line (`After {step} steps, Training Loss: {loss:.4f}, Validation Loss: {val:.4f}`). */
+export function seedLine(step: number, loss: number, val: number): string {
+  const f = (x: number) => (Number.isNaN(x) ? 'nan' : x === Infinity ? 'inf' : x === -Infinity ? '-inf' : x.toFixed(4));
+  return `After ${step} steps, Training Loss: ${f(loss)}, Validation Loss: ${f(val)}`;
+}
+
+export interface Divergence {
+  step: number;
+  loss: number;
+  reason: string;
+}
+
+export interface StepHooks {
+  /** The seed's printed line, at steps where s % val_every == 0 and s % print_every == 0. */
+  onPrint?(line: string): void;
+  /** Clock in ms (default performance.now); read once per step only when `deadline` is set. */
+  now?(): number;
+}
+
+/**
+ * Run steps until `s.step === until`, or the clock passes `deadline` (ms, checked after each step),
+ * or the loss diverges (not finite, or above diverge_loss). A diverged loss stops BEFORE the update: the weights, optimizer and
+ * logs stay at the last good step; train_loss[step] holds the bad value, `s.step` does not advance.
+ */
+export function runSteps(s: TrainState, until: number, deadline = Infinity, hooks: StepHooks = {}): Divergence | null {
+  const c = s.config;
+  const { params: p, trainStep: ts, rng, valBatch, valOut, valTask } = s;
+  const logs = s.logs;
+  if (until > logs.capacity) throw new RangeError(`logs have room for ${logs.capacity} steps, asked to run to ${until}`);
+  const LH = c.layers * c.heads;
+  const E = p.E;
+  const now = hooks.now ?? (() => performance.now());
+  const timed = deadline !== Infinity;
+  const limit = c.divergeLoss > 0 ? c.divergeLoss : Infinity;
+  while (s.step < until) {
+    const step = s.step;
+    ts.sample(); // batch [B, L, E]
+    const loss = ts.lossAndGrad(); // loss before the update
+    logs.trainLoss[step] = loss;
+    if (!Number.isFinite(loss) || loss > limit) {
+      const why = Number.isFinite(loss) ? `${loss.toExponential(3)}, above --diverge-loss ${c.divergeLoss}` : String(loss);
+      return { step, loss, reason: `training loss is ${why} at step ${step} (diverged; try a smaller --lr)` };
+    }
+    ts.update();
+    s.step = step + 1;
+    s.lastLoss = loss;
+    if (step % c.lossEvery === 0) s.shownLoss = loss;
+    if (step % c.dynamicsEvery === 0) {
+      const i = logs.nDyn++;
+      logs.qkDynamics.set(qkDynamics(p), i * LH); // [H]
+      logs.ovDynamics.set(ovDynamics(p), i * LH); // [H]
+      logs.dynStep[i] = step;
+    }
+    if (step % c.valEvery === 0) {
+      sampleBatch(valTask, rng, valBatch); // [Bval, L, E]
+      forward(p, valBatch, valOut); // [Bval]
+      const val = mse(valOut, valBatch.yq);
+      const i = logs.nVal++;
+      logs.valLoss[i] = val;
+      logs.valStep[i] = step;
+      s.lastVal = val;
+      s.lastValStep = step;
+      if (step % c.printEvery === 0) hooks.onPrint?.(seedLine(step, loss, val));
+    }
+    if (step % c.qkEvery === 0) {
+      const i = logs.nSnap++;
+      for (let h = 0; h < c.heads; h++) {
+        headQK(p, h, logs.qk.subarray((i * LH + h) * E * E, (i * LH + h + 1) * E * E) as Float64Array<ArrayBuffer>); // [E, E]
+        logs.ov.set(headOV(p, h), (i * LH + h) * E); // [E]
+      }
+      logs.snapStep[i] = step;
+    }
+    if (timed && now() >= deadline) break;
+  }
+  return null;
+}

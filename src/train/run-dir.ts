@@ -1,0 +1,264 @@
+/**
+ * A run directory on disk (layout in docs/CONTRACTS.md and docs/readme/train.md):
+ *
+ *   run.json                 config, version, seed, status, step, timings, final losses
+ *   model.safetensors        float32 weights under the seed's state_dict keys
+ *   metrics.safetensors      train_loss [step], val_loss/val_step [nVal], qk_dynamics/ov_dynamics
+ *                            [nDyn, layers, H], dyn_step [nDyn]
+ *   snapshots.safetensors    qk [nSnap, layers, H, E, E], ov [nSnap, layers, H, E], snapshot_step [nSnap]
+ *   checkpoint.safetensors   see checkpoint.ts
+ *
+ * Every file is written to a temporary name and renamed (io/atomic.ts). A save writes metrics,
+ * snapshots, checkpoint, model, then run.json: a crash between two files leaves logs that are at
+ * least as long as the checkpoint, and a resume cuts them back to the checkpoint's step.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../cli/errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { saveModel } from '../io/model-file.js';
+import { FileFormatError, f64, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
+import { VERSION } from '../version.js';
+import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { configFromJson, configToJson, type TrainConfig } from './config.js';
+import { allocLogs, resumable, type TrainLogs, type TrainState } from './loop.js';
+
+export const RUN_FILES = {
+  run: 'run.json',
+  model: 'model.safetensors',
+  metrics: 'metrics.safetensors',
+  snapshots: 'snapshots.safetensors',
+  checkpoint: 'checkpoint.safetensors',
+} as const;
+
+export type RunStatus = 'running' | 'completed' | 'failed' | 'interrupted';
+
+/** run.json. Keys are snake_case for Python users. */
+export interface RunJson {
+  icl_lab_version: string;
+  format: 1;
+  status: RunStatus;
+  /** Steps done (train_loss has this many entries; the weights are after this many updates). */
+  step: number;
+  /** Target steps (= config.steps). */
+  steps: number;
+  seed: number;
+  config: Record<string, unknown>;
+  /** Steps done when checkpoint.safetensors was written (resume starts here). */
+  checkpoint_step: number;
+  timings: {
+    created_at: string;
+    updated_at: string;
+    /** Training wall time, summed over all sessions (resumes). */
+    wall_seconds: number;
+    /** Steps per second of the current (last) session. */
+    steps_per_second: number;
+    sessions: number;
+  };
+  final: {
+    train_loss: number | null;
+    val_loss: number | null;
+    val_step: number | null;
+  };
+  failure?: { step: number; reason: string };
+  resume_command?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directories
+// ---------------------------------------------------------------------------------------------
+
+/** Refuse an existing non-empty directory unless `force`. Creates nothing. */
+export function checkRunDirFree(dir: string, force: boolean, flag = '--out'): void {
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) throw new UsageError(`${flag} ${dir} exists and is not a directory`);
+  const entries = readdirSync(dir);
+  if (entries.length > 0 && !force) {
+    const what = entries.includes(RUN_FILES.run) ? 'holds a run' : `is not empty (${entries.length} entries)`;
+    throw new UsageError(`${flag} ${dir} ${what}; pass --force to overwrite it, or --resume ${dir} to continue it`);
+  }
+}
+
+export function makeRunDir(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+}
+
+export function isRunDir(dir: string): boolean {
+  return existsSync(join(dir, RUN_FILES.run));
+}
+
+// ---------------------------------------------------------------------------------------------
+// run.json
+// ---------------------------------------------------------------------------------------------
+
+export function writeRunJson(dir: string, r: RunJson): void {
+  writeFileAtomic(join(dir, RUN_FILES.run), JSON.stringify(r, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2) + '\n');
+}
+
+export function readRunJson(dir: string): RunJson {
+  const path = join(dir, RUN_FILES.run);
+  let obj: unknown;
+  try {
+    obj = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UsageError(`${dir} is not a run directory (no ${RUN_FILES.run})`);
+    throw new FileFormatError(`not valid JSON: ${err instanceof Error ? err.message : String(err)}`, path);
+  }
+  const r = obj as RunJson;
+  if (typeof r !== 'object' || r === null || typeof r.status !== 'string' || !Number.isSafeInteger(r.step) || typeof r.config !== 'object') {
+    throw new FileFormatError('not an icl-lab run.json (needs status, step, config)', path);
+  }
+  return r;
+}
+
+export function runConfig(r: RunJson, dir: string): TrainConfig {
+  return configFromJson(r.config, `${join(dir, RUN_FILES.run)}: config`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// metrics.safetensors and snapshots.safetensors
+// ---------------------------------------------------------------------------------------------
+
+/** Tensors of metrics.safetensors for the first `nSteps` train losses (views, no copy). */
+export function metricsTensors(c: TrainConfig, logs: TrainLogs, nSteps: number): Record<string, Tensor> {
+  const LH = c.layers * c.heads;
+  return {
+    train_loss: tensorF64([nSteps], logs.trainLoss.subarray(0, nSteps)),
+    val_loss: tensorF64([logs.nVal], logs.valLoss.subarray(0, logs.nVal)),
+    val_step: tensorF64([logs.nVal], logs.valStep.subarray(0, logs.nVal)),
+    qk_dynamics: tensorF64([logs.nDyn, c.layers, c.heads], logs.qkDynamics.subarray(0, logs.nDyn * LH)),
+    ov_dynamics: tensorF64([logs.nDyn, c.layers, c.heads], logs.ovDynamics.subarray(0, logs.nDyn * LH)),
+    dyn_step: tensorF64([logs.nDyn], logs.dynStep.subarray(0, logs.nDyn)),
+  };
+}
+
+export function snapshotTensors(c: TrainConfig, logs: TrainLogs): Record<string, Tensor> {
+  const LH = c.layers * c.heads;
+  const E = c.d + 1;
+  return {
+    qk: tensorF64([logs.nSnap, c.layers, c.heads, E, E], logs.qk.subarray(0, logs.nSnap * LH * E * E)),
+    ov: tensorF64([logs.nSnap, c.layers, c.heads, E], logs.ov.subarray(0, logs.nSnap * LH * E)),
+    snapshot_step: tensorF64([logs.nSnap], logs.snapStep.subarray(0, logs.nSnap)),
+  };
+}
+
+const META = (kind: string, step: number): Record<string, string> => ({ icl_lab: kind, format: '1', step: String(step) });
+
+/** Logs read back from disk (all entries stored; `step` = train_loss length). */
+export function readLogs(dir: string, c: TrainConfig): { logs: TrainLogs; step: number } {
+  const m = readSafetensors(join(dir, RUN_FILES.metrics)).tensors;
+  const s = readSafetensors(join(dir, RUN_FILES.snapshots)).tensors;
+  const need = (t: Record<string, Tensor>, k: string, file: string): Float64Array => {
+    const x = t[k];
+    if (!x) throw new FileFormatError(`missing tensor ${k}`, join(dir, file));
+    return f64(x);
+  };
+  const trainLoss = need(m, 'train_loss', RUN_FILES.metrics);
+  const logs = allocLogs(c, trainLoss.length);
+  logs.trainLoss.set(trainLoss);
+  const LH = c.layers * c.heads;
+  const E = c.d + 1;
+  const fill = (dst: Float64Array, src: Float64Array, file: string, k: string): void => {
+    if (src.length > dst.length) throw new FileFormatError(`${k} has ${src.length} values, more than ${trainLoss.length} training steps allow (${dst.length})`, join(dir, file));
+    dst.set(src);
+  };
+  const valStep = need(m, 'val_step', RUN_FILES.metrics);
+  logs.nVal = valStep.length;
+  fill(logs.valStep, valStep, RUN_FILES.metrics, 'val_step');
+  fill(logs.valLoss, need(m, 'val_loss', RUN_FILES.metrics), RUN_FILES.metrics, 'val_loss');
+  const dynStep = need(m, 'dyn_step', RUN_FILES.metrics);
+  logs.nDyn = dynStep.length;
+  fill(logs.dynStep, dynStep, RUN_FILES.metrics, 'dyn_step');
+  fill(logs.qkDynamics, need(m, 'qk_dynamics', RUN_FILES.metrics), RUN_FILES.metrics, 'qk_dynamics');
+  fill(logs.ovDynamics, need(m, 'ov_dynamics', RUN_FILES.metrics), RUN_FILES.metrics, 'ov_dynamics');
+  const snapStep = need(s, 'snapshot_step', RUN_FILES.snapshots);
+  logs.nSnap = snapStep.length;
+  fill(logs.snapStep, snapStep, RUN_FILES.snapshots, 'snapshot_step');
+  fill(logs.qk, need(s, 'qk', RUN_FILES.snapshots), RUN_FILES.snapshots, 'qk');
+  fill(logs.ov, need(s, 'ov', RUN_FILES.snapshots), RUN_FILES.snapshots, 'ov');
+  if (logs.qkDynamics.length < logs.nDyn * LH || logs.qk.length < logs.nSnap * LH * E * E) {
+    throw new FileFormatError('logs do not match the config', dir);
+  }
+  return { logs, step: trainLoss.length };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Saving a state
+// ---------------------------------------------------------------------------------------------
+
+export interface SaveInfo {
+  status: RunStatus;
+  createdAt: string;
+  wallSeconds: number;
+  stepsPerSecond: number;
+  sessions: number;
+  failure?: { step: number; reason: string };
+  resumeCommand?: string;
+}
+
+export function runJsonOf(s: TrainState, info: SaveInfo, checkpointStep: number): RunJson {
+  const fin = (x: number) => (Number.isFinite(x) ? x : null);
+  const r: RunJson = {
+    icl_lab_version: VERSION,
+    format: 1,
+    status: info.status,
+    step: s.step,
+    steps: s.config.steps,
+    seed: s.config.seed,
+    config: configToJson(s.config),
+    checkpoint_step: checkpointStep,
+    timings: {
+      created_at: info.createdAt,
+      updated_at: new Date().toISOString(),
+      wall_seconds: round(info.wallSeconds, 3),
+      steps_per_second: round(info.stepsPerSecond, 1),
+      sessions: info.sessions,
+    },
+    final: { train_loss: fin(s.lastLoss), val_loss: fin(s.lastVal), val_step: s.lastValStep >= 0 ? s.lastValStep : null },
+  };
+  if (info.failure) r.failure = info.failure;
+  if (info.resumeCommand) r.resume_command = info.resumeCommand;
+  return r;
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/**
+ * Write the whole state at its current (exact) step boundary: metrics, snapshots, checkpoint,
+ * model, run.json, each atomically.
+ */
+export function saveState(dir: string, s: TrainState, info: SaveInfo): void {
+  const c = s.config;
+  writeSafetensors(join(dir, RUN_FILES.metrics), metricsTensors(c, s.logs, s.step), META('metrics', s.step));
+  writeSafetensors(join(dir, RUN_FILES.snapshots), snapshotTensors(c, s.logs), META('snapshots', s.step));
+  writeCheckpoint(join(dir, RUN_FILES.checkpoint), c, resumable(s));
+  saveModel(join(dir, RUN_FILES.model), s.params, 'F32', { step: String(s.step) });
+  writeRunJson(dir, runJsonOf(s, info, s.step));
+}
+
+/**
+ * A failed (diverged) run: the logs go up to and including the bad step (`nSteps` train losses),
+ * run.json says failed; checkpoint and model keep the last good save.
+ */
+export function saveFailure(dir: string, s: TrainState, info: SaveInfo, nSteps: number, checkpointStep: number): void {
+  const c = s.config;
+  writeSafetensors(join(dir, RUN_FILES.metrics), metricsTensors(c, s.logs, nSteps), META('metrics', nSteps));
+  writeSafetensors(join(dir, RUN_FILES.snapshots), snapshotTensors(c, s.logs), META('snapshots', s.step));
+  writeRunJson(dir, runJsonOf(s, info, checkpointStep));
+}
+
+/** Read what a resume needs: run.json, the checkpoint, and the logs. */
+export function readRunForResume(dir: string): { run: RunJson; config: TrainConfig; checkpoint: Checkpoint; logs: TrainLogs } {
+  const run = readRunJson(dir);
+  const config = runConfig(run, dir);
+  const checkpoint = readCheckpoint(join(dir, RUN_FILES.checkpoint));
+  const { logs, step } = readLogs(dir, config);
+  if (step < checkpoint.step) {
+    throw new FileFormatError(`metrics hold ${step} steps but the checkpoint is at step ${checkpoint.step}`, dir);
+  }
+  return { run, config, checkpoint, logs };
+}

@@ -1,0 +1,185 @@
+/**
+ * One training session of one run directory: load the checkpoint, train to the target step in
+ * chunks (yielding to the event loop between chunks so signals and worker messages get through),
+ * save periodically, and finish with status completed / interrupted / failed.
+ *
+ * A new run is created on disk at step 0 first (`createRun`), so every session, fresh or resumed,
+ * starts from a checkpoint: "resume" and "start" are the same code path.
+ */
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../cli/errors.js';
+import { FileFormatError } from '../io/safetensors.js';
+import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './config.js';
+import { createState, ensureCapacity, restoreState, runSteps, type TrainState } from './loop.js';
+import { makeRunDir, readRunForResume, saveFailure, saveState, type RunStatus, type SaveInfo } from './run-dir.js';
+
+export interface ProgressInfo {
+  step: number;
+  total: number;
+  /** Step this session started from. */
+  startStep: number;
+  /** Training loss as the progress display shows it (refreshed every loss_every steps). */
+  loss: number;
+  stepsPerSecond: number;
+}
+
+export interface RunHooks {
+  /** The seed's printed lines (`After N steps, ...`). */
+  onLine?(line: string): void;
+  /** Called after every chunk (about every `chunkMs`). */
+  onProgress?(p: ProgressInfo): void;
+  /** Polled after every chunk; true = checkpoint now and stop with status interrupted. */
+  shouldStop?(): boolean;
+  /** Length of a chunk of steps between two yields (ms, default 100). */
+  chunkMs?: number;
+}
+
+/** What a session reports (also the `--json` summary of one run). */
+export interface RunSummary {
+  name: string;
+  dir: string;
+  status: RunStatus;
+  step: number;
+  steps: number;
+  final_train_loss: number | null;
+  final_val_loss: number | null;
+  wall_seconds: number;
+  steps_per_second: number;
+  failure?: { step: number; reason: string };
+  resume_command?: string;
+  /** Set when nothing was trained (a completed run resumed without a larger --steps). */
+  note?: string;
+}
+
+/** Shell-quote a path for the printed resume command. */
+export function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function resumeCommand(dir: string): string {
+  return `icl-lab train --resume ${shellQuote(dir)}`;
+}
+
+/**
+ * Create a run directory at step 0 (initial weights, empty logs) with the given status.
+ * The caller has checked that the directory is free (run-dir.ts `checkRunDirFree`).
+ */
+export function createRun(dir: string, config: TrainConfig, status: RunStatus = 'interrupted'): void {
+  makeRunDir(dir);
+  const s = createState(config);
+  const now = new Date().toISOString();
+  saveState(dir, s, { status, createdAt: now, wallSeconds: 0, stepsPerSecond: 0, sessions: 0, resumeCommand: resumeCommand(dir) });
+}
+
+/** Temporary files left by a write that a crash interrupted (io/atomic.ts names them `.<file>.<pid>.<hex>.tmp`). */
+function removeStaleTemps(dir: string): void {
+  for (const f of readdirSync(dir)) {
+    if (/^\.(run\.json|[a-z]+\.safetensors)\.\d+\.[0-9a-f]+\.tmp$/.test(f)) rmSync(join(dir, f), { force: true });
+  }
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Train the run in `dir` from its checkpoint to `steps` total steps (default: its config's steps).
+ * Throws UsageError for a run that cannot be continued (failed, or --steps below its step).
+ */
+export async function runSession(dir: string, name: string, steps: number | undefined, hooks: RunHooks = {}): Promise<RunSummary> {
+  const { run, config: saved, checkpoint, logs } = readRunForResume(dir);
+  removeStaleTemps(dir);
+  if (run.status === 'failed') {
+    const why = run.failure ? ` at step ${run.failure.step}: ${run.failure.reason}` : '';
+    throw new UsageError(`${dir}: the run failed${why}; nothing to resume (start a new run with other settings)`);
+  }
+  const target = steps ?? saved.steps;
+  if (target < checkpoint.step) {
+    throw new UsageError(`--steps ${target} is below the ${checkpoint.step} steps the run in ${dir} has already done`);
+  }
+  const stepsField = FIELD_BY_KEY.get('steps')!;
+  if (target > (stepsField.max ?? Infinity)) throw new UsageError(`--steps must be <= ${stepsField.max}, got ${target}`);
+  const config: TrainConfig = { ...saved, steps: target };
+  const diff = incompatibleFields(checkpoint.config, config);
+  if (diff.length > 0) {
+    throw new FileFormatError(`run.json and the checkpoint disagree on ${diff.map(flagName).join(', ')}`, dir);
+  }
+  const s = restoreState(config, checkpoint, logs);
+  ensureCapacity(s, target);
+  return trainState(dir, name, s, target, run.timings.created_at, run.timings.wall_seconds, run.timings.sessions + 1, hooks);
+}
+
+async function trainState(
+  dir: string, name: string, s: TrainState, target: number,
+  createdAt: string, priorWall: number, sessions: number, hooks: RunHooks,
+): Promise<RunSummary> {
+  const c = s.config;
+  const startStep = s.step;
+  const t0 = performance.now();
+  const chunkMs = hooks.chunkMs ?? 100;
+  let lastSave = t0;
+  let checkpointStep = startStep;
+  const info = (status: RunStatus, extra: Partial<SaveInfo> = {}): SaveInfo => {
+    const wall = (performance.now() - t0) / 1000;
+    return {
+      status, createdAt, wallSeconds: priorWall + wall, sessions,
+      stepsPerSecond: wall > 0 ? (s.step - startStep) / wall : 0, ...extra,
+    };
+  };
+  const summary = (status: RunStatus, extra: Partial<RunSummary> = {}): RunSummary => {
+    const i = info(status);
+    return {
+      name, dir, status, step: s.step, steps: target,
+      final_train_loss: Number.isFinite(s.lastLoss) ? s.lastLoss : null,
+      final_val_loss: Number.isFinite(s.lastVal) ? s.lastVal : null,
+      wall_seconds: Math.round(i.wallSeconds * 1000) / 1000,
+      steps_per_second: Math.round(i.stepsPerSecond * 10) / 10,
+      ...extra,
+    };
+  };
+  const progress = (): void => {
+    const wall = (performance.now() - t0) / 1000;
+    hooks.onProgress?.({ step: s.step, total: target, startStep, loss: s.shownLoss, stepsPerSecond: wall > 0 ? (s.step - startStep) / wall : 0 });
+  };
+
+  saveState(dir, s, info('running'));
+  progress();
+  const printHook = hooks.onLine ? { onPrint: hooks.onLine } : {};
+  try {
+    while (s.step < target) {
+      const nextByStep = c.checkpointEvery > 0 ? (Math.floor(s.step / c.checkpointEvery) + 1) * c.checkpointEvery : Infinity;
+      const bad = runSteps(s, Math.min(target, nextByStep), performance.now() + chunkMs, printHook);
+      if (bad) {
+        const failure = { step: bad.step, reason: bad.reason };
+        s.lastLoss = bad.loss;
+        saveFailure(dir, s, info('failed', { failure }), bad.step + 1, checkpointStep);
+        return summary('failed', { failure });
+      }
+      progress();
+      if (s.step >= target) break;
+      const stop = hooks.shouldStop?.() ?? false;
+      const due = s.step === nextByStep || (c.checkpointSecs > 0 && performance.now() - lastSave >= c.checkpointSecs * 1000);
+      if (stop) {
+        const cmd = resumeCommand(dir);
+        saveState(dir, s, info('interrupted', { resumeCommand: cmd }));
+        return summary('interrupted', { resume_command: cmd });
+      }
+      if (due) {
+        saveState(dir, s, info('running'));
+        checkpointStep = s.step;
+        lastSave = performance.now();
+      }
+      await yieldToEventLoop();
+    }
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    const reason = `error: ${err instanceof Error ? err.message : String(err)}`;
+    try {
+      saveFailure(dir, s, info('failed', { failure: { step: s.step, reason } }), s.step, checkpointStep);
+    } catch {
+      /* the original error matters more */
+    }
+    throw err;
+  }
+  saveState(dir, s, info('completed'));
+  return summary('completed');
+}

@@ -1,0 +1,213 @@
+/**
+ * Several runs at once: one run directory per config, trained in parallel worker threads (pool
+ * size = cores, or `jobs`), one session each. The library entry points used by `icl-lab train`
+ * and `icl-lab reproduce`:
+ *
+ *   trainRuns(configs, { out, ... })   new runs (every directory is created at step 0 first)
+ *   resumeRuns(dir, { steps, ... })    continue a run directory, or every unfinished run under a parent
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { UsageError } from '../cli/errors.js';
+import { FIELD_BY_KEY, runName, varyingAcross, type TrainConfig } from './config.js';
+import { autoProgressMode, ProgressDisplay, type ProgressMode } from './progress.js';
+import { checkRunDirFree, isRunDir, readRunJson } from './run-dir.js';
+import { createRun, resumeCommand, runSession, type RunSummary } from './run.js';
+import type { WorkerJob, WorkerMessage } from './worker.js';
+
+export interface RunPlan {
+  name: string;
+  dir: string;
+  config: TrainConfig;
+}
+
+export interface ExecuteOptions {
+  /** Worker threads at once (default: number of cores). 1 = train one after another in this thread. */
+  jobs?: number;
+  /** Progress on stderr (default auto: bar on a terminal, plain lines otherwise). */
+  progress?: ProgressMode | 'auto';
+  /** Where the seed's "After N steps" lines go (default: stdout; null = nowhere). */
+  onLine?: ((line: string) => void) | null;
+  /** Abort = finish the current step of every run, checkpoint, status interrupted. */
+  signal?: AbortSignal;
+  /** Steps are run in chunks of this many ms between checks for stop/progress (default 100). */
+  chunkMs?: number;
+}
+
+export interface TrainRunsOptions extends ExecuteOptions {
+  /** The run directory (one config, no names) or the parent of one subdirectory per run. */
+  out: string;
+  /** Subdirectory names (default: from the fields that vary, see config.ts runName). */
+  names?: string[];
+  /** Overwrite existing non-empty directories. */
+  force?: boolean;
+}
+
+/** Where each config goes: `out` itself for a single run, else `out/<name>`. */
+export function planRuns(configs: readonly TrainConfig[], out: string, names?: readonly string[]): RunPlan[] {
+  if (configs.length === 0) throw new UsageError('no runs to train');
+  if (names && names.length !== configs.length) throw new RangeError(`planRuns: ${names.length} names for ${configs.length} configs`);
+  if (configs.length === 1 && !names) return [{ name: basename(out), dir: out, config: configs[0]! }];
+  const vary = varyingAcross(configs);
+  const ns = names ? [...names] : configs.map((c) => runName(c, vary));
+  const dup = ns.find((n, i) => ns.indexOf(n) !== i);
+  if (dup !== undefined) throw new UsageError(`two runs would share the directory ${join(out, dup)}; give them distinct names`);
+  return configs.map((config, i) => ({ name: ns[i]!, dir: join(out, ns[i]!), config }));
+}
+
+/** Check every directory, then create every run at step 0, then train them all. */
+export async function trainRuns(configs: readonly TrainConfig[], opts: TrainRunsOptions): Promise<RunSummary[]> {
+  const plans = planRuns(configs, opts.out, opts.names);
+  for (const p of plans) checkRunDirFree(p.dir, opts.force ?? false, plans.length === 1 ? '--out' : 'run directory');
+  for (const p of plans) createRun(p.dir, p.config, 'interrupted');
+  return executeRuns(plans.map((p) => ({ dir: p.dir, name: p.name })), opts);
+}
+
+/**
+ * The run directories to continue under `dir`: `dir` itself if it holds run.json, else each
+ * subdirectory that does and is neither failed nor (unless `steps` asks for more) completed.
+ */
+export function findResumable(dir: string, steps?: number): string[] {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--resume ${dir}: no such directory`);
+  if (isRunDir(dir)) return [dir];
+  const subs = readdirSync(dir).sort().map((n) => join(dir, n)).filter((p) => statSync(p).isDirectory() && isRunDir(p));
+  if (subs.length === 0) throw new UsageError(`--resume ${dir}: not a run directory (no run.json) and no runs below it`);
+  const todo = subs.filter((p) => {
+    const r = readRunJson(p);
+    if (r.status === 'failed') return false;
+    return r.status !== 'completed' || (steps !== undefined && steps > r.step);
+  });
+  if (todo.length === 0) throw new UsageError(`--resume ${dir}: every run below it is completed or failed (pass --steps N to train longer)`);
+  return todo;
+}
+
+/** Continue `dir` (a run, or a parent of runs) to `steps` total steps (default: each run's own). */
+export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: number } = {}): Promise<RunSummary[]> {
+  const dirs = findResumable(dir, opts.steps);
+  const max = FIELD_BY_KEY.get('steps')!.max!;
+  for (const d of dirs) {
+    const r = readRunJson(d);
+    if (r.status === 'failed') {
+      throw new UsageError(`${d}: the run failed${r.failure ? ` at step ${r.failure.step}: ${r.failure.reason}` : ''}; nothing to resume`);
+    }
+    const target = opts.steps ?? r.steps;
+    if (opts.steps !== undefined && (opts.steps < 1 || opts.steps > max)) throw new UsageError(`--steps must be an integer >= 1 and <= ${max}, got ${opts.steps}`);
+    if (target < r.checkpoint_step) throw new UsageError(`--steps ${target} is below the ${r.checkpoint_step} steps the run in ${d} has already done`);
+  }
+  // a completed run asked for no more steps: nothing to do, files untouched
+  const done = (d: string): boolean => {
+    const r = readRunJson(d);
+    return r.status === 'completed' && (opts.steps === undefined || opts.steps === r.step);
+  };
+  const jobs = dirs.filter((d) => !done(d)).map((d) => ({ dir: d, name: basename(d), ...(opts.steps !== undefined ? { steps: opts.steps } : {}) }));
+  const trained = jobs.length > 0 ? await executeRuns(jobs, opts) : [];
+  return dirs.map((d) => trained.find((s) => s.dir === d) ?? { ...summaryFromDisk(d, basename(d)), note: 'already completed; nothing to do (pass --steps N to train longer)' });
+}
+
+function workerScript(): string | null {
+  const path = fileURLToPath(new URL('./worker.js', import.meta.url));
+  return existsSync(path) ? path : null; // absent when running from the .ts sources (tests): train inline
+}
+
+/** Train run directories from their checkpoints: inline for one job, else in a worker pool. */
+export async function executeRuns(jobs: readonly { dir: string; name: string; steps?: number }[], opts: ExecuteOptions = {}): Promise<RunSummary[]> {
+  const mode = opts.progress === undefined || opts.progress === 'auto' ? autoProgressMode() : opts.progress;
+  const display = new ProgressDisplay(mode);
+  const many = jobs.length > 1;
+  const tag = (name: string) => (many ? `[${name}] ` : '');
+  const printLine = opts.onLine === null ? () => {} : (opts.onLine ?? ((l: string) => display.line(l)));
+  const pool = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), jobs.length));
+  const script = workerScript();
+  try {
+    if (pool === 1 || script === null) {
+      const out: RunSummary[] = [];
+      for (const job of jobs) {
+        if (opts.signal?.aborted) {
+          out.push(summaryFromDisk(job.dir, job.name));
+          continue;
+        }
+        const s = await runSession(job.dir, job.name, job.steps, {
+          chunkMs: opts.chunkMs,
+          shouldStop: () => opts.signal?.aborted ?? false,
+          onLine: (l) => printLine(tag(job.name) + l),
+          onProgress: (p) => display.update(many ? job.name : '', p),
+        });
+        display.done(many ? job.name : '');
+        if (many) display.note(`[${job.name}] ${s.status} at step ${s.step}`);
+        out.push(s);
+      }
+      return out;
+    }
+    return await runPool(jobs, pool, script, opts, display, (name, l) => printLine(tag(name) + l));
+  } finally {
+    display.stop();
+  }
+}
+
+function summaryFromDisk(dir: string, name: string): RunSummary {
+  const r = readRunJson(dir);
+  return {
+    name, dir, status: r.status, step: r.step, steps: r.steps,
+    final_train_loss: r.final.train_loss, final_val_loss: r.final.val_loss,
+    wall_seconds: r.timings.wall_seconds, steps_per_second: 0,
+    ...(r.failure ? { failure: r.failure } : {}),
+    ...(r.status === 'interrupted' ? { resume_command: resumeCommand(dir) } : {}),
+  };
+}
+
+function runPool(
+  jobs: readonly { dir: string; name: string; steps?: number }[], size: number, script: string,
+  opts: ExecuteOptions, display: ProgressDisplay, line: (name: string, text: string) => void,
+): Promise<RunSummary[]> {
+  return new Promise((resolve, reject) => {
+    const results: (RunSummary | undefined)[] = new Array(jobs.length);
+    const errors: string[] = [];
+    const active = new Set<Worker>();
+    let next = 0;
+    const finish = (): void => {
+      for (let i = 0; i < jobs.length; i++) {
+        if (!results[i]) {
+          try {
+            results[i] = summaryFromDisk(jobs[i]!.dir, jobs[i]!.name);
+          } catch (err) {
+            errors.push(`${jobs[i]!.name}: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }
+      }
+      if (errors.length > 0) reject(new Error(errors.join('\n')));
+      else resolve(results as RunSummary[]);
+    };
+    const start = (): void => {
+      while (active.size < size && next < jobs.length && !opts.signal?.aborted) {
+        const i = next++;
+        const job = jobs[i]!;
+        const data: WorkerJob = { dir: job.dir, name: job.name, ...(job.steps !== undefined ? { steps: job.steps } : {}), ...(opts.chunkMs ? { chunkMs: opts.chunkMs } : {}) };
+        const w = new Worker(script, { workerData: data });
+        active.add(w);
+        w.on('message', (m: WorkerMessage) => {
+          if (m.type === 'progress') display.update(m.name, m);
+          else if (m.type === 'line') line(m.name, m.text);
+          else if (m.type === 'done') {
+            results[i] = m.summary;
+            display.done(m.name);
+            display.note(`[${m.name}] ${m.summary.status} at step ${m.summary.step}`);
+          } else if (m.type === 'error') errors.push(`${m.name}: ${m.message}`);
+        });
+        w.on('error', (err: Error) => errors.push(`${job.name}: ${err.message}`));
+        w.on('exit', () => {
+          active.delete(w);
+          start();
+          if (active.size === 0 && (next >= jobs.length || opts.signal?.aborted)) finish();
+        });
+      }
+    };
+    opts.signal?.addEventListener('abort', () => {
+      for (const w of active) w.postMessage({ type: 'stop' });
+    });
+    start();
+    if (active.size === 0) finish();
+  });
+}

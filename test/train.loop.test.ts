@@ -1,0 +1,169 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { forward, lossAndGrad } from '../src/core/attention.js';
+import { ovDynamics, qkDynamics } from '../src/core/circuits.js';
+import { initParams } from '../src/core/init.js';
+import { createOptimizer } from '../src/core/optim.js';
+import { Rng } from '../src/core/rng.js';
+import { sampleBatch } from '../src/core/task.js';
+import { allocBatch } from '../src/core/batch.js';
+import { parseFlags, resolveConfig, type TrainConfig } from '../src/train/config.js';
+import { readCheckpoint, writeCheckpoint } from '../src/train/checkpoint.js';
+import { createState, ensureCapacity, restoreState, resumable, runSteps, seedLine, taskSpecs } from '../src/train/loop.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'icl-train-loop-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** A small, fast config (d=3, L=10, B=16) logging every 10 steps. */
+function small(extra: Record<string, string> = {}): TrainConfig {
+  return resolveConfig(parseFlags({
+    d: '3', contextLength: '10', batchSize: '16', steps: '300', dynamicsEvery: '10', qkEvery: '20', valEvery: '10',
+    printEvery: '100', lossEvery: '10', seed: '7', ...extra,
+  }));
+}
+
+const bits = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
+
+describe('train loop: the seed run_experiment order defines the RNG stream', () => {
+  it('equals a hand-written replay: sample, loss+grad, update, (dynamics), validation batch from the same rng', () => {
+    const c = small({ steps: '40', valSamples: '24' });
+    const s = createState(c);
+    runSteps(s, 40);
+    // replay
+    const rng = new Rng(c.seed);
+    const p = initParams(c.d, c.heads, c.init, rng);
+    const opt = createOptimizer({ kind: 'adam', lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 }, p.theta.length);
+    const { task, valTask } = taskSpecs(c);
+    const batch = allocBatch(16, 10, 3);
+    const vb = allocBatch(24, 10, 3);
+    const grad = new Float64Array(p.theta.length);
+    const vout = new Float64Array(24);
+    const losses: number[] = [];
+    const vals: number[] = [];
+    const w: number[] = [];
+    for (let step = 0; step < 40; step++) {
+      sampleBatch(task, rng, batch);
+      losses.push(lossAndGrad(p, batch, grad));
+      opt.step(p.theta, grad);
+      if (step % 10 === 0) w.push(...qkDynamics(p));
+      if (step % 10 === 0) {
+        sampleBatch(valTask, rng, vb);
+        forward(p, vb, vout);
+        let m = 0;
+        for (let b = 0; b < 24; b++) m += (vout[b]! - vb.yq[b]!) ** 2;
+        vals.push(m / 24);
+      }
+    }
+    expect(Array.from(s.logs.trainLoss.subarray(0, 40))).toEqual(losses);
+    expect(Array.from(s.logs.valLoss.subarray(0, s.logs.nVal))).toEqual(vals);
+    expect(Array.from(s.logs.valStep.subarray(0, s.logs.nVal))).toEqual([0, 10, 20, 30]);
+    expect(Array.from(s.logs.qkDynamics.subarray(0, s.logs.nDyn * 2))).toEqual(w);
+    expect(bits(s.params.theta)).toBe(bits(p.theta));
+    // the loss falls on this easy task (a test that cannot fail is a defect: this one would on a broken update)
+    expect(losses.slice(-5).reduce((a, b) => a + b) / 5).toBeLessThan(losses.slice(0, 5).reduce((a, b) => a + b) / 5);
+  });
+
+  it('logs dynamics after the update, snapshots QK^h scaled by 1/sqrt(E) and OV^h[:, -1]', () => {
+    const c = small({ steps: '21', heads: '3' });
+    const s = createState(c);
+    runSteps(s, 1);
+    const E = c.d + 1;
+    expect(Array.from(s.logs.qkDynamics.subarray(0, 3))).toEqual(Array.from(qkDynamics(s.params)));
+    expect(Array.from(s.logs.ovDynamics.subarray(0, 3))).toEqual(Array.from(ovDynamics(s.params)));
+    // QK^0[a][b] = sum_c q[c, a] k[c, b] / sqrt(E)
+    const { q, k, v, o } = s.params;
+    for (const [a, b] of [[0, 0], [1, 2], [3, 3]] as const) {
+      let x = 0;
+      for (let r = 0; r < E; r++) x += q[r * E + a]! * k[r * E + b]!;
+      expect(s.logs.qk[a * E + b]).toBeCloseTo(x / Math.sqrt(E), 14);
+    }
+    // OV^1[:, -1][a] = sum_r v[(E + r) * E + a] o[E + r]
+    let ov = 0;
+    for (let r = 0; r < E; r++) ov += v[(E + r) * E + 2]! * o[E + r]!;
+    expect(s.logs.ov[1 * E + 2]).toBeCloseTo(ov, 14);
+    runSteps(s, 21);
+    expect([s.logs.nDyn, s.logs.nVal, s.logs.nSnap]).toEqual([3, 3, 2]);
+    expect(Array.from(s.logs.snapStep.subarray(0, 2))).toEqual([0, 20]);
+  });
+
+  it("prints the seed's line at validation steps that are multiples of print_every", () => {
+    const c = small({ steps: '201' });
+    const lines: string[] = [];
+    const s = createState(c);
+    runSteps(s, 201, Infinity, { onPrint: (l) => lines.push(l) });
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^After 0 steps, Training Loss: \d+\.\d{4}, Validation Loss: \d+\.\d{4}$/);
+    expect(lines[2]).toBe(seedLine(200, s.logs.trainLoss[200]!, s.logs.valLoss[20]!));
+    expect(seedLine(5, 1.23456, NaN)).toBe('After 5 steps, Training Loss: 1.2346, Validation Loss: nan');
+  });
+});
+
+describe('train loop: resume is bit-identical', () => {
+  it('300 steps straight == 150 steps, checkpoint to disk and back, 150 more (weights, every log, RNG, optimizer)', () => {
+    for (const extra of [{}, { optimizer: 'sgd', lr: '0.01' }, { optimizer: 'adamw', heads: '4', init: 'oppo_small_id' }] as Record<string, string>[]) {
+      const c = small(extra);
+      const a = createState(c);
+      runSteps(a, 300);
+
+      const b0 = createState({ ...c, steps: 150 });
+      runSteps(b0, 150);
+      const path = join(tmp, 'ck.safetensors');
+      writeCheckpoint(path, b0.config, resumable(b0));
+      const ck = readCheckpoint(path);
+      expect(ck.step).toBe(150);
+      expect(ck.config).toEqual({ ...c, steps: 150 });
+      const b = restoreState(c, ck, b0.logs);
+      ensureCapacity(b, 300);
+      runSteps(b, 300);
+
+      expect(bits(b.params.theta)).toBe(bits(a.params.theta));
+      expect(bits(b.logs.trainLoss)).toBe(bits(a.logs.trainLoss));
+      for (const k of ['valLoss', 'valStep', 'qkDynamics', 'ovDynamics', 'dynStep', 'qk', 'ov', 'snapStep'] as const) {
+        expect(bits(b.logs[k]), k).toBe(bits(a.logs[k]));
+      }
+      expect([b.logs.nVal, b.logs.nDyn, b.logs.nSnap]).toEqual([a.logs.nVal, a.logs.nDyn, a.logs.nSnap]);
+      expect(b.rng.getState()).toEqual(a.rng.getState());
+      const oa = a.optimizer.getState();
+      const ob = b.optimizer.getState();
+      expect(ob.t).toBe(oa.t);
+      for (const key of Object.keys(oa.buffers)) expect(bits(ob.buffers[key]!)).toBe(bits(oa.buffers[key]!));
+    }
+  });
+
+  it('a deadline stops between steps, and continuing gives the same result', () => {
+    const c = small({ steps: '120' });
+    const a = createState(c);
+    runSteps(a, 120);
+    const b = createState(c);
+    let t = 0;
+    const now = () => t++;
+    while (b.step < 120) runSteps(b, 120, t + 7, { now }); // stops every 7 "ms" (one per step)
+    expect(bits(b.params.theta)).toBe(bits(a.params.theta));
+    expect(bits(b.logs.trainLoss)).toBe(bits(a.logs.trainLoss));
+  });
+});
+
+describe('train loop: divergence', () => {
+  for (const [limit, re] of [['0', /training loss is (NaN|Infinity) at step/], ['1e8', /training loss is \d\.\d{3}e\+\d+, above --diverge-loss 100000000 at step/]] as const) {
+  it(`--diverge-loss ${limit}: stops before the update, reports step and reason, leaves the state at the last good step`, () => {
+    const c = small({ optimizer: 'sgd', lr: '1000', steps: '300', divergeLoss: limit });
+    const s = createState(c);
+    let before = Float64Array.from(s.params.theta);
+    let bad = null;
+    while (s.step < 300 && !bad) {
+      before = Float64Array.from(s.params.theta);
+      bad = runSteps(s, s.step + 1);
+    }
+    expect(bad).not.toBeNull();
+    expect(bad!.step).toBe(s.step);
+    expect(bad!.step).toBeGreaterThan(0);
+    expect(Number.isFinite(bad!.loss)).toBe(limit === '1e8');
+    expect(bad!.reason).toMatch(re);
+    expect(bad!.reason).toContain(`at step ${bad!.step} `);
+    expect(bits(s.params.theta)).toBe(bits(before));
+    expect(Number.isFinite(s.logs.trainLoss[bad!.step - 1]!)).toBe(true);
+  });
+  }
+});

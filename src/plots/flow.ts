@@ -45,7 +45,7 @@ function trajectoryRows(t: WMuTrajectory, source: string, what: string): Row[] {
 
 export function flowSpec(observed: WMuTrajectory, predicted: WMuTrajectory, opts: FlowSpecOptions = {}): VlSpec {
   if (observed.heads !== predicted.heads) {
-    throw new Error(`flow: observed has ${observed.heads} heads, prediction ${predicted.heads}`);
+    throw new Error(`flow: observed has ${observed.heads} heads but the prediction has ${predicted.heads}`);
   }
   const obs = opts.observedLabel ?? 'observed (training)';
   const pred = opts.predictedLabel ?? 'gradient flow on the reduced loss';

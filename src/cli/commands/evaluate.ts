@@ -1,0 +1,138 @@
+/**
+ * `icl-lab evaluate [TARGET...]`: mean squared error against context length for the given models
+ * (run directories or .safetensors files; zero or more), each model's kernel estimator
+ * (`<name>/kernel`), and the estimators one-step-gd, tuned-gd, debiased-gd, ridge, ols, all on the
+ * SAME prompts at each L, with standard errors (core/evaluate.ts).
+ *
+ *   --json / --out FILE.json:  {"lengths":[...],"samples":N,...,"methods":{"<name>":{"mse":[...],"stderr":[...]}}}
+ *   (null where a method is undefined, e.g. ols for L <= d)
+ */
+import type { Command } from 'commander';
+import { estimatorMethods, evaluateErrors, modelMethods, DEFAULT_CHUNK, type EvalMethod, type EvaluateResult, type PromptSpec } from '../../core/evaluate.js';
+import { Rng } from '../../core/rng.js';
+import { DEFAULT_TASK, TASK_PRESETS, type TaskPreset } from '../../core/task.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { VERSION } from '../../version.js';
+import { asChoice, asInteger, asIntListOrRange, asNonNegativeFloat, asPositiveInt } from '../options.js';
+import { UsageError } from '../errors.js';
+import { jsonSafe, loadTarget, type ModelTarget } from './analyze.js';
+
+export interface EvaluateCliOptions {
+  lengths: number[];
+  samples: number;
+  preset?: TaskPreset;
+  noiseStd?: number;
+  d?: number;
+  seed: number;
+  chunk: number;
+  independent?: boolean;
+  kernel: boolean;
+  json?: boolean;
+  out?: string;
+  progress?: boolean;
+}
+
+export interface EvaluateOutput extends EvaluateResult {
+  icl_lab_version: string;
+  d: number;
+  preset: TaskPreset;
+  noiseStd: number;
+  seed: number;
+  nested: boolean;
+  models: { name: string; path: string }[];
+}
+
+/** The seed's sweep, range(1, 501, 5). */
+export const DEFAULT_LENGTHS = '1:500:5';
+
+/** Models + estimators over the lengths. The task (d, preset, noise) comes from the flags, else the first run directory, else the seed config. */
+export function runEvaluate(targets: readonly ModelTarget[], o: EvaluateCliOptions, onProgress?: (done: number, total: number) => void): EvaluateOutput {
+  const ds = new Set(targets.map((t) => t.params.d));
+  if (ds.size > 1) throw new UsageError(`the models have different d (${targets.map((t) => `${t.name}: d=${t.params.d}`).join(', ')}); evaluate them separately`);
+  const d = targets[0]?.params.d ?? o.d ?? DEFAULT_TASK.d;
+  if (o.d !== undefined && o.d !== d) throw new UsageError(`--d ${o.d} does not match the models' d=${d}`);
+  const firstRun = targets.find((t) => t.run)?.run;
+  const spec: PromptSpec = {
+    d,
+    preset: o.preset ?? firstRun?.preset ?? DEFAULT_TASK.preset,
+    noiseStd: o.noiseStd ?? firstRun?.noiseStd ?? DEFAULT_TASK.noiseStd,
+    ...(firstRun?.rho ? { rho: firstRun.rho } : {}),
+  };
+  const names = new Set<string>();
+  const methods: EvalMethod[] = [];
+  for (const t of targets) {
+    if (names.has(t.name)) throw new UsageError(`two models are named ${t.name} (${t.path}); give them distinct directory or file names`);
+    names.add(t.name);
+    methods.push(...modelMethods(t.name, t.params, o.kernel));
+  }
+  methods.push(...estimatorMethods(spec));
+  const nested = !o.independent;
+  const res = evaluateErrors(methods, spec, o.lengths, o.samples, new Rng(o.seed), { chunk: o.chunk, nested, ...(onProgress ? { onProgress } : {}) });
+  return {
+    icl_lab_version: VERSION,
+    lengths: res.lengths,
+    samples: res.samples,
+    d,
+    preset: spec.preset,
+    noiseStd: spec.noiseStd,
+    seed: o.seed,
+    nested,
+    models: targets.map((t) => ({ name: t.name, path: t.path })),
+    methods: res.methods,
+  };
+}
+
+/** A table: one row per L, "mse ± stderr" per method. */
+export function formatEvaluation(r: EvaluateOutput): string {
+  const names = Object.keys(r.methods);
+  const cell = (m: number, s: number) => (Number.isFinite(m) ? `${fmt(m)} ± ${fmt(s)}` : 'n/a');
+  const cells = r.lengths.map((_, i) => names.map((n) => cell(r.methods[n]!.mse[i]!, r.methods[n]!.stderr[i]!)));
+  const widths = names.map((n, j) => Math.max(n.length, ...cells.map((row) => row[j]!.length)));
+  const lines: string[] = [];
+  lines.push(`MSE against y_q ± standard error, ${r.samples} prompts per L (${r.nested ? 'nested across L' : 'fresh at every L'}), d=${r.d}, preset ${r.preset}, noise_std ${r.noiseStd}, seed ${r.seed}`);
+  lines.push(['    L', ...names.map((n, j) => n.padStart(widths[j]!))].join('  '));
+  r.lengths.forEach((L, i) => lines.push([String(L).padStart(5), ...cells[i]!.map((c, j) => c.padStart(widths[j]!))].join('  ')));
+  return lines.join('\n') + '\n';
+}
+
+function fmt(x: number): string {
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  return a >= 1e-3 && a < 1e5 ? x.toPrecision(4) : x.toExponential(2);
+}
+
+export function register(program: Command): void {
+  program
+    .command('evaluate')
+    .argument('[targets...]', 'run directories or .safetensors models (zero or more)')
+    .description('mean squared error vs context length for models, their kernel estimators and the estimators one-step-gd, tuned-gd, debiased-gd, ridge, ols, on the same prompts, with standard errors')
+    .option('--lengths <spec>', '[list|range] context lengths: 10,40,160 or start:stop:step (stop included)', asIntListOrRange('--lengths', { min: 1 }), undefined)
+    .option('--samples <n>', '[int] prompts per L', asPositiveInt('--samples'), 10_000)
+    .option('--preset <name>', '[seed|paper] prompt distribution (default: the first run\'s, else seed)', asChoice('--preset', TASK_PRESETS))
+    .option('--noise-std <x>', '[number] noise_std (default: the first run\'s, else 0.01)', asNonNegativeFloat('--noise-std'))
+    .option('--d <n>', '[int] dimension when no model is given (default 5)', asPositiveInt('--d'))
+    .option('--seed <n>', '[int] RNG seed of the prompts', asInteger('--seed'), 0)
+    .option('--chunk <n>', '[int] prompts per batch (bounds memory)', asPositiveInt('--chunk'), DEFAULT_CHUNK)
+    .option('--independent', '[flag] fresh prompts at every L (default: nested prompts, the first L tokens of one long prompt; same distribution per L, 50x less sampling)')
+    .option('--no-kernel', '[flag] leave out each model\'s kernel estimator <name>/kernel')
+    .option('--json', '[flag] print the result as JSON instead of a table')
+    .option('--out <file>', '[path] also write the JSON result to this file')
+    .action((targets: string[], opts: Omit<EvaluateCliOptions, 'lengths'> & { lengths?: number[] }) => {
+      const lengths = opts.lengths ?? asIntListOrRange('--lengths')(DEFAULT_LENGTHS);
+      if (opts.samples < 2) throw new UsageError('--samples: need at least 2 prompts for a standard error');
+      const models = targets.map(loadTarget);
+      // A plain progress line on stderr every 5 s (none for runs shorter than that).
+      const t0 = Date.now();
+      let last = t0;
+      const progress = (done: number, total: number) => {
+        const now = Date.now();
+        if (now - last < 5000) return;
+        last = now;
+        process.stderr.write(`evaluate: ${done}/${total} ${opts.independent ? 'lengths' : 'chunks'} (${((now - t0) / 1000).toFixed(0)} s)\n`);
+      };
+      const r = runEvaluate(models, { ...opts, lengths }, progress);
+      const json = JSON.stringify(r, jsonSafe);
+      if (opts.out) writeFileAtomic(opts.out, json + '\n');
+      process.stdout.write(opts.json ? json + '\n' : formatEvaluation(r));
+    });
+}

@@ -1,0 +1,167 @@
+/**
+ * `icl-lab analyze` and `icl-lab evaluate` end to end through the compiled CLI (bin/icl-lab -> dist/;
+ * run `npx tsc -p tsconfig.json` first).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { layerCircuits } from '../src/core/circuits.js';
+import { loadModel } from '../src/io/model-file.js';
+import { tensorF32, writeSafetensors } from '../src/io/safetensors.js';
+import { fixtureParams, flat, fx } from './analysis.fixture.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = join(root, 'bin', 'icl-lab');
+const tmp = mkdtempSync(join(tmpdir(), 'icl-analysis-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The fixture's structured weights as the seed's PyTorch code would save them: float32, with final_linear and an unrelated key. */
+const seedFile = join(tmp, 'seed_h2.safetensors');
+const runDir = join(tmp, 'run-d3');
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist', 'cli', 'commands', 'analyze.js'))) throw new Error('dist/ is not built: run `npx tsc -p tsconfig.json` first');
+  const w = fx.weight_sets.structured.weights;
+  writeSafetensors(seedFile, {
+    'attention_layer.q_proj.weight': tensorF32([12, 6], flat(w.q_proj)),
+    'attention_layer.k_proj.weight': tensorF32([12, 6], flat(w.k_proj)),
+    'attention_layer.v_proj.weight': tensorF32([12, 6], flat(w.v_proj)),
+    'attention_layer.o_proj.weight': tensorF32([1, 12], flat(w.o_proj)),
+    'final_linear.weight': tensorF32([1, 6], [0.1, -0.2, 0.3, 0.4, 0.5, 0.6]),
+  });
+  // A genuine (tiny) run directory: d = 3, L = 12, 300 steps.
+  const r = cli(['train', '--out', runDir, '--heads', '2', '--d', '3', '--context-length', '12', '--batch-size', '32', '--steps', '300', '--dynamics-every', '100', '--qk-every', '100', '--val-every', '100', '--print-every', '1000', '--progress', 'none', '--noise-std', '0.05']);
+  if (r.code !== 0) throw new Error(`train failed: ${r.stderr}`);
+}, 120_000);
+
+describe('icl-lab analyze', () => {
+  it('reads a float32 seed-style file (extra keys ignored) in the seed conventions, prints its statistics lines', () => {
+    const r = cli(['analyze', seedFile, '--samples', '500']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Layer 0, Head 0: w^h = -0.1399, variance of first 5 diagonal elements = 0.0000, sup-norm of rest of d x d block entries = 0.0107');
+    expect(r.stdout).toContain('Head 1: mu^h = 3.0960, w^h = 0.1373');
+    expect(r.stdout).toContain('Hypothesized value of w^h: 1/sqrt(d) = 0.4472');
+    expect(r.stdout).toContain('Effective learning rate eta_TF = sum_h mu^h w^h = 0.8760');
+    expect(r.stdout).toContain('L/(L+d) = 0.8889, L/(L+d+1) = 0.8696');
+    expect(r.stdout).toMatch(/equivalent two-head model: w = \(\+0\.1373, -0\.1399\), mu = \(\+3\.0960, -3\.2232\)/);
+  });
+
+  it('--json: layers[l].heads[h] fields equal the fixture statistics to float32 precision; kernel gap is seeded', () => {
+    const r = cli(['analyze', seedFile, '--json', '--samples', '800', '--seed', '3', '--L', '30']);
+    expect(r.code).toBe(0);
+    const a = JSON.parse(r.stdout);
+    const ref = fx.weight_sets.structured.statistics.per_head;
+    expect(a.layers).toHaveLength(1);
+    a.layers[0].heads.forEach((h: { w: number; mu: number; var: number; supOffDiag: number; supOv: number; qk: number[][]; ov: number[] }, i: number) => {
+      expect(h.w).toBeCloseTo(ref[i]!.w_h, 6);
+      expect(h.mu).toBeCloseTo(ref[i]!.mu_h, 5);
+      expect(h.var).toBeCloseTo(ref[i]!.var_diag, 7);
+      expect(h.supOffDiag).toBeCloseTo(ref[i]!.sup_offdiag_dxd, 6);
+      expect(h.supOv).toBeCloseTo(ref[i]!.sup_OV_x_to_out, 6);
+      expect(h.qk).toHaveLength(6);
+      flat(h.qk).forEach((v, j) => expect(v).toBeCloseTo(flat(ref[i]!.QK)[j]!, 6));
+      h.ov.forEach((v, j) => expect(v).toBeCloseTo(ref[i]!.OV[j]!, 5));
+    });
+    const w = ref.map((h) => h.w_h), mu = ref.map((h) => h.mu_h);
+    expect(a.effectiveLearningRate).toBeCloseTo(w[0]! * mu[0]! + w[1]! * mu[1]!, 5);
+    expect(a.kernelGapDetail.L).toBe(30);
+    expect(a.kernelGapDetail.samples).toBe(800);
+    expect(a.kernelGap).toBeGreaterThan(0.05); // this weight set leaks x into the output (supOv 0.24)
+    expect(a.kernelGap).toBeLessThan(0.5);
+    expect(a.statistics).toHaveLength(10);
+    const again = JSON.parse(cli(['analyze', seedFile, '--json', '--samples', '800', '--seed', '3', '--L', '30']).stdout);
+    expect(again.kernelGap).toBe(a.kernelGap);
+  });
+
+  it('a run directory: task (L, noise) from run.json, statistics equal the core read-out of its model', () => {
+    const r = cli(['analyze', runDir, '--json', '--samples', '300']);
+    expect(r.code).toBe(0);
+    const a = JSON.parse(r.stdout);
+    expect(a.name).toBe('run-d3');
+    expect(a.d).toBe(3);
+    expect(a.run.L).toBe(12);
+    expect(a.run.noiseStd).toBe(0.05);
+    expect(a.kernelGapDetail.L).toBe(12);
+    const heads = layerCircuits(loadModel(join(runDir, 'model.safetensors')));
+    heads.forEach((c, i) => {
+      expect(a.layers[0].heads[i].w).toBe(c.w);
+      expect(a.layers[0].heads[i].mu).toBe(c.mu);
+    });
+    expect(a.grouping.active.length + a.grouping.dummy.length).toBe(2);
+  });
+
+  it('bad input: missing target, non-model file -> exit 2 or 1 with a message, no stack trace', () => {
+    const r = cli(['analyze', join(tmp, 'nope')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no such run directory or model file/);
+    const r2 = cli(['analyze', seedFile, '--threshold', '-1']);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/--threshold/);
+    const notModel = join(tmp, 'x.safetensors');
+    writeSafetensors(notModel, { foo: tensorF32([2], [1, 2]) });
+    const r3 = cli(['analyze', notModel]);
+    expect(r3.code).not.toBe(0);
+    expect(r3.stderr).toMatch(/attention_layer\.q_proj\.weight/);
+    expect(r3.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('icl-lab evaluate', () => {
+  it('no model: estimators only, --lengths list, --json shape, seeded and reproducible', () => {
+    const args = ['evaluate', '--lengths', '10,40', '--samples', '400', '--seed', '5', '--json'];
+    const r = cli(args);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.lengths).toEqual([10, 40]);
+    expect(Object.keys(j.methods)).toEqual(['one-step-gd', 'tuned-gd', 'debiased-gd', 'ridge', 'ols']);
+    for (const m of Object.values(j.methods) as { mse: number[]; stderr: number[] }[]) {
+      expect(m.mse).toHaveLength(2);
+      expect(m.stderr).toHaveLength(2);
+    }
+    // one-step GD at L = 10 is ~3.0 (THEORY.md), within a loose band for 400 prompts
+    expect(j.methods['one-step-gd'].mse[0]).toBeGreaterThan(2.2);
+    expect(j.methods['one-step-gd'].mse[0]).toBeLessThan(3.8);
+    expect(cli(args).stdout).toBe(r.stdout);
+  });
+
+  it('models + kernels by run name, range lengths, OLS null for L <= d, --out writes the same JSON', () => {
+    const out = join(tmp, 'eval.json');
+    const other = join(tmp, 'h2_fixture.safetensors');
+    writeSafetensors(other, {
+      'attention_layer.q_proj.weight': tensorF32([8, 4], new Array(32).fill(0).map((_, i) => Math.sin(i) * 0.3)),
+      'attention_layer.k_proj.weight': tensorF32([8, 4], new Array(32).fill(0).map((_, i) => Math.cos(i) * 0.3)),
+      'attention_layer.v_proj.weight': tensorF32([8, 4], new Array(32).fill(0).map((_, i) => Math.sin(2 * i) * 0.3)),
+      'attention_layer.o_proj.weight': tensorF32([1, 8], new Array(8).fill(0).map((_, i) => Math.cos(3 * i) * 0.3)),
+    });
+    const r = cli(['evaluate', runDir, other, '--lengths', '1:16:5', '--samples', '300', '--json', '--out', out]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.lengths).toEqual([1, 6, 11, 16]);
+    expect(Object.keys(j.methods)).toEqual(['run-d3', 'run-d3/kernel', 'h2_fixture', 'h2_fixture/kernel', 'one-step-gd', 'tuned-gd', 'debiased-gd', 'ridge', 'ols']);
+    expect(j.d).toBe(3);
+    expect(j.noiseStd).toBe(0.05); // from the run directory
+    expect(j.methods.ols.mse[0]).toBeNull(); // L = 1 <= d
+    expect(j.methods.ols.mse[3]).toBeGreaterThan(0);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(j);
+  });
+
+  it('table output and bad input', () => {
+    const r = cli(['evaluate', '--lengths', '20', '--samples', '200']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\s+L\s+one-step-gd\s+tuned-gd\s+debiased-gd\s+ridge\s+ols$/m);
+    expect(r.stdout).toMatch(/^\s+20\s+\d\.\d+ ± /m);
+    expect(cli(['evaluate', '--lengths', '5:1']).code).toBe(2);
+    expect(cli(['evaluate', '--samples', '1']).code).toBe(2);
+    const mixed = cli(['evaluate', runDir, seedFile, '--lengths', '10', '--samples', '10']);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toMatch(/different d/);
+  });
+});

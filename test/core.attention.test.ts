@@ -12,7 +12,8 @@ const FIXTURES = [
   'single_layer_H3_fwd_bwd.json',
   'single_layer_H2_d3_L7_fwd_bwd.json',
 ];
-const impls = { fast, reference: ref } as const;
+const generic = { forward: fast.forwardGeneric, lossAndGrad: fast.lossAndGradGeneric };
+const impls = { fast, generic, reference: ref } as const;
 
 describe.each(FIXTURES)('fixture %s', (file) => {
   const fx = loadFixture(file);
@@ -58,7 +59,7 @@ function randomBatch(B: number, L: number, d: number, rng: Rng): Batch {
 
 // [d, L, H, B]
 const SHAPES: [number, number, number, number][] = [
-  [1, 1, 1, 1], [1, 5, 2, 3], [2, 3, 3, 5], [5, 40, 2, 7], [3, 7, 8, 4], [4, 2, 5, 3], [7, 11, 1, 2], [5, 1, 4, 6],
+  [1, 1, 1, 1], [16, 3, 2, 2], [17, 3, 2, 2], [1, 5, 2, 3], [2, 3, 3, 5], [5, 40, 2, 7], [3, 7, 8, 4], [4, 2, 5, 3], [7, 11, 1, 2], [5, 1, 4, 6],
 ];
 
 describe('fast kernel == loop-by-loop reference', () => {
@@ -71,10 +72,17 @@ describe('fast kernel == loop-by-loop reference', () => {
     ref.forward(p, batch, o2, a2);
     expect(relErr(o1, o2)).toBeLessThan(1e-12);
     expect(relErr(a1, a2)).toBeLessThan(1e-12);
-    const g1 = new Float64Array(p.theta.length), g2 = new Float64Array(p.theta.length);
-    const l1 = fast.lossAndGrad(p, batch, g1), l2 = ref.lossAndGrad(p, batch, g2);
+    const g1 = new Float64Array(p.theta.length), g2 = new Float64Array(p.theta.length), g3 = new Float64Array(p.theta.length);
+    const l1 = fast.lossAndGrad(p, batch, g1), l2 = ref.lossAndGrad(p, batch, g2), l3 = fast.lossAndGradGeneric(p, batch, g3);
     expect(Math.abs(l1 - l2) / l2).toBeLessThan(1e-12);
     expect(relErr(g1, g2)).toBeLessThan(1e-12);
+    // the unrolled (specialised) and generic loops agree to rounding
+    expect(Math.abs(l3 - l1) / l1).toBeLessThan(1e-14);
+    expect(relErr(g3, g1)).toBeLessThan(1e-13);
+    const o3 = new Float64Array(B), a3 = new Float64Array(B * H * L);
+    fast.forwardGeneric(p, batch, o3, a3);
+    expect(relErr(o3, o1)).toBeLessThan(1e-14);
+    expect(relErr(a3, a1)).toBeLessThan(1e-14);
     // attention weights are a distribution per (b, h)
     for (let r = 0; r < B * H; r++) {
       let s = 0;

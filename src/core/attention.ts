@@ -22,6 +22,8 @@
  */
 import type { AttentionParams } from './params.js';
 import type { Batch } from './batch.js';
+import { expNeg } from './exp.js';
+import { specialisedKernel } from './attention-kernel.js';
 
 // ---- scratch, grown on demand (no allocation in the training loop) -------------------------------
 let sA = new Float64Array(0); // [H, E, E]   A_h
@@ -59,6 +61,8 @@ function ensureScratch(H: number, E: number, L: number): void {
 }
 
 function checkShapes(p: AttentionParams, batch: Batch, out: Float64Array | undefined): void {
+  if (batch.z.length !== batch.B * batch.L * batch.E || batch.zq.length !== batch.B * batch.E || batch.yq.length !== batch.B)
+    throw new RangeError(`batch arrays do not match B=${batch.B}, L=${batch.L}, E=${batch.E}`);
   if (p.E !== batch.E) throw new RangeError(`model token width E=${p.E} (d=${p.d}) does not match the batch's E=${batch.E} (d=${batch.d})`);
   if (p.nOut !== 1) throw new RangeError(`the regression model has n_out = 1, got ${p.nOut}`);
   if (out && out.length < batch.B) throw new RangeError(`out has ${out.length} values, expected B = ${batch.B}`);
@@ -69,19 +73,20 @@ function circuits(p: AttentionParams): void {
   const { E, H } = p;
   const q = p.q, k = p.k, v = p.v, o = p.o;
   const scale = 1 / Math.sqrt(E);
+  const A = sA, U = sU;
   for (let h = 0; h < H; h++) {
     const wb = h * E * E; // row block of head h in q/k/v
     for (let a = 0; a < E; a++) {
       for (let c = 0; c < E; c++) {
         let s = 0;
         for (let r = 0; r < E; r++) s += q[wb + r * E + a]! * k[wb + r * E + c]!;
-        sA[wb + a * E + c] = s * scale;
+        A[wb + a * E + c] = s * scale;
       }
     }
     for (let c = 0; c < E; c++) {
       let s = 0;
       for (let r = 0; r < E; r++) s += v[wb + r * E + c]! * o[h * E + r]!;
-      sU[h * E + c] = s;
+      U[h * E + c] = s;
     }
   }
 }
@@ -93,13 +98,14 @@ function circuits(p: AttentionParams): void {
  */
 function prompt(z: Float64Array, zq: Float64Array, b: number, L: number, E: number, H: number, withGrad: boolean): number {
   const zo = b * L * E, qo = b * E;
+  const A = sA, U = sU, G = sG, S = sS, V = sV, ZB = sZb, W = sW, SUM = sSum, YB = sYb;
   // g_h = A_h^T z_q
   for (let h = 0; h < H; h++) {
     const ab = h * E * E;
     for (let c = 0; c < E; c++) {
       let s = 0;
-      for (let a = 0; a < E; a++) s += zq[qo + a]! * sA[ab + a * E + c]!;
-      sG[h * E + c] = s;
+      for (let a = 0; a < E; a++) s += zq[qo + a]! * A[ab + a * E + c]!;
+      G[h * E + c] = s;
     }
   }
   let out = 0;
@@ -112,36 +118,36 @@ function prompt(z: Float64Array, zq: Float64Array, b: number, L: number, E: numb
       let s = 0, v = 0;
       for (let e = 0; e < E; e++) {
         const ze = z[t + e]!;
-        s += sG[ho + e]! * ze;
-        v += sU[ho + e]! * ze;
+        s += G[ho + e]! * ze;
+        v += U[ho + e]! * ze;
       }
-      sS[lo + i] = s;
-      sV[lo + i] = v;
+      S[lo + i] = s;
+      V[lo + i] = v;
       if (s > mx) mx = s;
     }
     // pass 2: softmax numerators and weighted sums
     let sum = 0, yb = 0;
     for (let e = 0; e < E; e++) {
-      sZb[ho + e] = 0;
-      sW[ho + e] = 0;
+      ZB[ho + e] = 0;
+      W[ho + e] = 0;
     }
     for (let i = 0; i < L; i++) {
-      const ex = Math.exp(sS[lo + i]! - mx);
-      sS[lo + i] = ex;
-      const ev = ex * sV[lo + i]!;
+      const ex = expNeg(S[lo + i]! - mx);
+      S[lo + i] = ex;
+      const ev = ex * V[lo + i]!;
       sum += ex;
       yb += ev;
       if (withGrad) {
         const t = zo + i * E;
         for (let e = 0; e < E; e++) {
           const ze = z[t + e]!;
-          sZb[ho + e] += ex * ze;
-          sW[ho + e] += ev * ze;
+          ZB[ho + e] += ex * ze;
+          W[ho + e] += ev * ze;
         }
       }
     }
-    sSum[h] = sum;
-    sYb[h] = yb / sum;
+    SUM[h] = sum;
+    YB[h] = yb / sum;
     out += yb / sum;
   }
   return out;
@@ -149,21 +155,7 @@ function prompt(z: Float64Array, zq: Float64Array, b: number, L: number, E: numb
 
 /** output [B] (and softmax weights [B, H, L] if `attn` is given). */
 export function forward(p: AttentionParams, batch: Batch, out: Float64Array, attn?: Float64Array): void {
-  checkShapes(p, batch, out);
-  const { B, L, E } = batch;
-  const H = p.H;
-  if (attn && attn.length < B * H * L) throw new RangeError(`attn has ${attn.length} values, expected B*H*L = ${B}*${H}*${L}`);
-  ensureScratch(H, E, L);
-  circuits(p);
-  for (let b = 0; b < B; b++) {
-    out[b] = prompt(batch.z, batch.zq, b, L, E, H, false);
-    if (attn) {
-      for (let h = 0; h < H; h++) {
-        const inv = 1 / sSum[h]!;
-        for (let i = 0; i < L; i++) attn[(b * H + h) * L + i] = sS[h * L + i]! * inv;
-      }
-    }
-  }
+  run(p, batch, null, out, attn ?? null, true);
 }
 
 /**
@@ -171,40 +163,96 @@ export function forward(p: AttentionParams, batch: Batch, out: Float64Array, att
  * if given, `out` [B] with the model outputs.
  */
 export function lossAndGrad(p: AttentionParams, batch: Batch, grad: Float64Array, out?: Float64Array): number {
-  checkShapes(p, batch, out);
-  if (grad.length !== p.theta.length) throw new RangeError(`grad has ${grad.length} values, expected ${p.theta.length} (theta length)`);
+  return run(p, batch, grad, out ?? null, null, true);
+}
+
+/** The same two functions on the generic (not unrolled) loops: for tests and benchmarks. */
+export function forwardGeneric(p: AttentionParams, batch: Batch, out: Float64Array, attn?: Float64Array): void {
+  run(p, batch, null, out, attn ?? null, false);
+}
+export function lossAndGradGeneric(p: AttentionParams, batch: Batch, grad: Float64Array, out?: Float64Array): number {
+  return run(p, batch, grad, out ?? null, null, false);
+}
+
+function run(p: AttentionParams, batch: Batch, grad: Float64Array | null, out: Float64Array | null, attn: Float64Array | null, specialise: boolean): number {
+  checkShapes(p, batch, out ?? undefined);
   const { B, L, E } = batch;
   const H = p.H;
-  const z = batch.z, zq = batch.zq, yq = batch.yq;
+  if (grad && grad.length !== p.theta.length) throw new RangeError(`grad has ${grad.length} values, expected ${p.theta.length} (theta length)`);
+  if (!grad && !out) throw new RangeError('forward needs an output buffer out [B]');
+  if (attn && attn.length < B * H * L) throw new RangeError(`attn has ${attn.length} values, expected B*H*L = ${B}*${H}*${L}`);
   ensureScratch(H, E, L);
   circuits(p);
   const EE = E * E;
-  sDA.fill(0, 0, H * EE);
-  sDU.fill(0, 0, H * E);
-  let loss = 0;
+  if (grad) {
+    sDA.fill(0, 0, H * EE);
+    sDU.fill(0, 0, H * E);
+  }
+  const kernel = specialise ? specialisedKernel(E, grad !== null) : null;
+  let sse = 0;
+  if (kernel) {
+    sse = kernel(batch.z, batch.zq, batch.yq, B, L, H, sA, sU, sS, sV, sZb, sW, sYb, sSum, sDA, sDU, out, attn);
+  } else if (grad) {
+    sse = genericGrad(batch, H, out);
+  } else {
+    genericForward(batch, H, out!, attn);
+  }
+  if (!grad) return 0;
+  backToWeights(p, grad);
+  return sse / B;
+}
+
+function genericForward(batch: Batch, H: number, out: Float64Array, attn: Float64Array | null): void {
+  const { B, L, E } = batch;
+  const S = sS, SUM = sSum;
+  for (let b = 0; b < B; b++) {
+    out[b] = prompt(batch.z, batch.zq, b, L, E, H, false);
+    if (attn) {
+      for (let h = 0; h < H; h++) {
+        const inv = 1 / SUM[h]!;
+        for (let i = 0; i < L; i++) attn[(b * H + h) * L + i] = S[h * L + i]! * inv;
+      }
+    }
+  }
+}
+
+/** Summed squared error; accumulates dA_h, du_h into sDA, sDU. */
+function genericGrad(batch: Batch, H: number, out: Float64Array | null): number {
+  const { B, L, E } = batch;
+  const z = batch.z, zq = batch.zq, yq = batch.yq;
+  const EE = E * E;
+  const DA = sDA, DU = sDU, ZB = sZb, W = sW, YB = sYb, SUM = sSum;
+  let sse = 0;
   for (let b = 0; b < B; b++) {
     const o = prompt(z, zq, b, L, E, H, true);
     if (out) out[b] = o;
     const r = o - yq[b]!;
-    loss += r * r;
+    sse += r * r;
     const dout = (2 * r) / B;
     const qo = b * E;
     for (let h = 0; h < H; h++) {
       const ho = h * E, ab = h * EE;
-      const inv = dout / sSum[h]!;
-      const yb = sYb[h]!;
+      const inv = dout / SUM[h]!;
+      const yb = YB[h]!;
       for (let c = 0; c < E; c++) {
-        const zb = sZb[ho + c]!;
-        sDU[ho + c] += inv * zb;
-        const rc = inv * (sW[ho + c]! - yb * zb); // dout (w - ybar zbar), normalised
-        for (let a = 0; a < E; a++) sDA[ab + a * E + c] += zq[qo + a]! * rc;
+        const zb = ZB[ho + c]!;
+        DU[ho + c] += inv * zb;
+        const rc = inv * (W[ho + c]! - yb * zb); // dout (w - ybar zbar), normalised
+        for (let a = 0; a < E; a++) DA[ab + a * E + c] += zq[qo + a]! * rc;
       }
     }
   }
-  // back to the weights
+  return sse;
+}
+
+/** dA_h, du_h (in sDA, sDU) -> gradients of W_Q, W_K, W_V, W_O, written into grad. */
+function backToWeights(p: AttentionParams, grad: Float64Array): void {
+  const { E, H } = p;
+  const EE = E * E;
   const scale = 1 / Math.sqrt(E);
   const w = H * EE;
   const q = p.q, k = p.k, v = p.v, ov = p.o;
+  const DA = sDA, DU = sDU;
   for (let h = 0; h < H; h++) {
     const wb = h * EE;
     for (let r = 0; r < E; r++) {
@@ -212,19 +260,18 @@ export function lossAndGrad(p: AttentionParams, batch: Batch, grad: Float64Array
         // dWq[r,a] = sum_c Wk[r,c] dA[a,c] / s ;  dWk[r,a] = sum_c Wq[r,c] dA[c,a] / s
         let sq = 0, sk = 0;
         for (let c = 0; c < E; c++) {
-          sq += k[wb + r * E + c]! * sDA[wb + a * E + c]!;
-          sk += q[wb + r * E + c]! * sDA[wb + c * E + a]!;
+          sq += k[wb + r * E + c]! * DA[wb + a * E + c]!;
+          sk += q[wb + r * E + c]! * DA[wb + c * E + a]!;
         }
         grad[wb + r * E + a] = sq * scale;
         grad[w + wb + r * E + a] = sk * scale;
         // dWv[r,a] = o_h[r] du_h[a]
-        grad[2 * w + wb + r * E + a] = ov[h * E + r]! * sDU[h * E + a]!;
+        grad[2 * w + wb + r * E + a] = ov[h * E + r]! * DU[h * E + a]!;
       }
       // do_h[r] = sum_c Wv[r,c] du_h[c]
       let so = 0;
-      for (let c = 0; c < E; c++) so += v[wb + r * E + c]! * sDU[h * E + c]!;
+      for (let c = 0; c < E; c++) so += v[wb + r * E + c]! * DU[h * E + c]!;
       grad[3 * w + h * E + r] = so;
     }
   }
-  return loss / B;
 }

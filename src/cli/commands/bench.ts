@@ -1,0 +1,68 @@
+/**
+ * `icl-lab bench`: training steps per second at the seed configuration, per head count, with the
+ * split between sampling, forward + backward and the optimizer. One thread; pin it to a quiet core
+ * (`taskset -c 1 icl-lab bench`) and compare numbers measured in the same sitting.
+ */
+import type { Command } from 'commander';
+import { runBench, type BenchRow } from '../../bench/bench.js';
+import { DEFAULT_TASK } from '../../core/task.js';
+import { VERSION } from '../../version.js';
+import { UsageError } from '../errors.js';
+
+function parseHeads(value: string): number[] {
+  const parts = value.split(',').map((s) => s.trim());
+  const heads = parts.map(Number);
+  if (parts.length === 0 || parts.some((s) => !/^\d+$/.test(s)) || heads.some((h) => h < 1 || h > 64))
+    throw new UsageError(`--heads: expected a comma-separated list of integers in 1..64, e.g. 1,2,4,8, got ${JSON.stringify(value)}`);
+  return heads;
+}
+
+function parseSeconds(value: string): number {
+  const s = Number(value);
+  if (!/^\d*\.?\d+$/.test(value.trim()) || !(s > 0) || s > 3600) throw new UsageError(`--seconds: expected a number in (0, 3600], got ${JSON.stringify(value)}`);
+  return s;
+}
+
+export function formatRow(r: BenchRow): string {
+  const f = (x: number, w: number, dgt: number) => x.toFixed(dgt).padStart(w);
+  return `${String(r.heads).padStart(5)}  ${f(r.stepsPerSecond, 8, 0)}  ${f(r.msPerStep, 8, 3)}  ${f(r.samplingMs, 9, 3)}  ${f(r.forwardBackwardMs, 9, 3)}  ${f(r.optimizerMs, 9, 3)}`;
+}
+
+export function register(program: Command): void {
+  program
+    .command('bench')
+    .description('measure training steps/s at the seed configuration (d=5, L=40, B=128, Adam lr 1e-3, fresh batch every step, one thread)')
+    .option('--heads <list>', '[ints] head counts to measure, comma-separated', '1,2,4,8')
+    .option('--seconds <s>', '[number] measured seconds per head count (after a warm-up of min(1, s/2) s)', '3')
+    .option('--seed <n>', '[int] RNG seed for the init and the batches', '0')
+    .option('--json', '[flag] print {"rows":[...]} as JSON instead of a table')
+    .action((opts: { heads: string; seconds: string; seed: string; json?: boolean }) => {
+      const heads = parseHeads(opts.heads);
+      const seconds = parseSeconds(opts.seconds);
+      if (!/^\d+$/.test(opts.seed)) throw new UsageError(`--seed: expected a non-negative integer, got ${JSON.stringify(opts.seed)}`);
+      const seed = Number(opts.seed);
+      const t = DEFAULT_TASK;
+      if (!opts.json) {
+        process.stdout.write(
+          `icl-lab ${VERSION} bench: d=${t.d} L=${t.L} B=${t.batchSize} Adam lr 1e-3, fresh batch every step, 1 thread, node ${process.version}\n` +
+            `heads   steps/s  ms/step  sampling  fwd+bwd  optimizer   (ms per step)\n`,
+        );
+      }
+      const rows = runBench({ heads, seconds, seed }, (r) => {
+        if (!opts.json) process.stdout.write(formatRow(r) + '\n');
+      });
+      if (opts.json) {
+        const out = rows.map((r) => ({
+          heads: r.heads,
+          stepsPerSecond: r.stepsPerSecond,
+          msPerStep: r.msPerStep,
+          samplingMs: r.samplingMs,
+          forwardBackwardMs: r.forwardBackwardMs,
+          optimizerMs: r.optimizerMs,
+          steps: r.steps,
+          lastLoss: r.lastLoss,
+        }));
+        process.stdout.write(JSON.stringify({ task: { ...t }, optimizer: { kind: 'adam', lr: 1e-3 }, node: process.version, rows: out }) + '\n');
+      }
+    });
+}

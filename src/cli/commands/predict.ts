@@ -93,34 +93,33 @@ export function predictTensors(p: AttentionParams, prompts: Prompts, opts: { gra
   const { B, L } = batch;
   if (opts.grad && !hasTarget) throw new UsageError('--grad needs the targets y_q [B, 1, 1] in the prompts file, which has none');
   const out = new Float64Array(B); // [B]
-  const result: Record<string, Tensor> = {};
+  let loss: number | undefined;
+  let grad: AttentionParams | undefined;
   if (opts.grad) {
-    const g = allocParams(p.d, p.H, p.nOut); // views q/k/v/o onto the flat gradient
-    const loss = lossAndGrad(p, batch, g.theta, out);
-    result.loss = tensorF64([1], [loss]);
-    for (const w of WEIGHT_NAMES) {
-      const shape = w === 'o' ? [p.nOut, p.E * p.H] : [p.E * p.H, p.E];
-      result[`grad.${STATE_DICT_KEYS[w]}`] = tensorF64(shape, Float64Array.from(g[w]));
-    }
+    grad = allocParams(p.d, p.H, p.nOut); // q/k/v/o views onto the flat gradient
+    loss = lossAndGrad(p, batch, grad.theta, out);
   }
+  let attn: Float64Array | undefined;
   if (!opts.grad || opts.attn) {
-    const attn = opts.attn ? new Float64Array(B * p.H * L) : undefined; // [B, H, L]
+    attn = opts.attn ? new Float64Array(B * p.H * L) : undefined; // [B, H, L]
     forward(p, batch, out, attn);
-    if (attn) result.attn_weights = tensorF64([B, p.H, 1, L], attn);
   }
-  if (hasTarget && result.loss === undefined) {
+  if (hasTarget && loss === undefined) {
     let se = 0;
     for (let b = 0; b < B; b++) se += (out[b]! - batch.yq[b]!) ** 2;
-    result.loss = tensorF64([1], [se / B]); // torch.nn.MSELoss(), mean over B*1*1
+    loss = se / B; // torch.nn.MSELoss(): mean over B*1*1
   }
-  // output first, then loss, grad.*, attn_weights (the order the summary lists them in)
-  const { loss, attn_weights: attnT, ...grads } = result;
-  return {
-    output: tensorF64([B, 1, 1], out),
-    ...(loss ? { loss } : {}),
-    ...grads,
-    ...(attnT ? { attn_weights: attnT } : {}),
-  };
+
+  const result: Record<string, Tensor> = { output: tensorF64([B, 1, 1], out) };
+  if (loss !== undefined) result.loss = tensorF64([1], [loss]);
+  if (grad) {
+    for (const w of WEIGHT_NAMES) {
+      const shape = w === 'o' ? [p.nOut, p.E * p.H] : [p.E * p.H, p.E];
+      result[`grad.${STATE_DICT_KEYS[w]}`] = tensorF64(shape, Float64Array.from(grad[w]));
+    }
+  }
+  if (attn) result.attn_weights = tensorF64([B, p.H, 1, L], attn);
+  return result;
 }
 
 /** Load, check, compute, write. Bad inputs throw UsageError (exit 2) naming the file and the problem. */

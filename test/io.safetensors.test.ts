@@ -193,6 +193,30 @@ describe('safetensors rejects malformed files with a clear message', () => {
     });
   }
 
+  it('random corruption never crashes the reader: it decodes or throws FileFormatError (property)', () => {
+    const base = encodeSafetensors({ w: tensorF64([3, 2], [1, 2, 3, 4, 5, 6]), b: tensorF32([2], [7, 8]), n: tensorI64([1], [9]) }, { k: 'v' });
+    const headerEnd = 8 + Number(new DataView(base.buffer).getBigUint64(0, true));
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.record({ kind: fc.constant('truncate' as const), at: fc.integer({ min: 0, max: base.length - 1 }) }),
+          fc.record({ kind: fc.constant('flip' as const), at: fc.integer({ min: 0, max: headerEnd - 1 }), byte: fc.integer({ min: 0, max: 255 }) }),
+        ),
+        (m) => {
+          const bytes = m.kind === 'truncate' ? base.slice(0, m.at) : base.slice();
+          if (m.kind === 'flip') bytes[m.at] = m.byte;
+          try {
+            const r = decodeSafetensors(bytes);
+            for (const t of Object.values(r.tensors)) expect(t.data.length).toBe(t.shape.reduce((a, b) => a * b, 1));
+          } catch (e) {
+            expect(e).toBeInstanceOf(FileFormatError);
+          }
+        },
+      ),
+      { numRuns: 500, seed: 11 },
+    );
+  });
+
   it('readSafetensors names the file (missing, directory, corrupt)', () => {
     const bad = join(dir, 'bad.safetensors');
     writeFileSync(bad, good.slice(0, 20));

@@ -147,3 +147,4 @@ describe('weight tying', () => {
     expect(Array.from(g2)).toEqual(Array.from(g1));
   });
 });
+

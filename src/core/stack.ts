@@ -304,14 +304,15 @@ export function stackDynamics(p: StackParams, w: Float64Array, mu: Float64Array)
 
 interface Workspace {
   readonly key: string;
-  readonly X: Float64Array; //  [nLayers+1, T, E]   hidden states of one batch element (X[0] = input)
-  readonly Qt: Float64Array; // [nLayers, H, T, E]  M^T x_i  (query side of the scores)
+  // Token-minor layout ([E, T]) everywhere, so that the inner loops run over tokens, contiguously.
+  readonly X: Float64Array; //  [nLayers+1, E, T]  hidden states of one batch element (layer 0 = input)
+  readonly Qt: Float64Array; // [nLayers, H, E, T]  M^T x_i  (query side of the scores)
   readonly A: Float64Array; //  [nLayers, H, T, T]  attention weights (row i, key j < i)
-  readonly R: Float64Array; //  [nLayers, H, T, E]  r_i = sum_j a_ij x_j
-  readonly G: Float64Array; //  [T, E]  d loss / d (layer output)
-  readonly Gin: Float64Array; // [T, E] d loss / d (layer input)
-  readonly dR: Float64Array; // [E]
-  readonly qa: Float64Array; // [E]
+  readonly R: Float64Array; //  [nLayers, H, E, T]  r_i = sum_j a_ij x_j
+  readonly G: Float64Array; //  [E, T]  d loss / d (layer output)
+  readonly Gin: Float64Array; // [E, T] d loss / d (layer input)
+  readonly dR: Float64Array; // [E, T]  U^T G
+  readonly QA: Float64Array; // [E, T]  sum_j dS_ij x_j
   readonly dA: Float64Array; // [T]
   readonly M: Float64Array; //  [nBlocks, H, E, E]
   readonly U: Float64Array; //  [nBlocks, H, E, E]
@@ -333,8 +334,8 @@ function workspace(E: number, H: number, nLayers: number, nBlocks: number, T: nu
     R: new Float64Array(nLayers * H * T * E),
     G: new Float64Array(T * E),
     Gin: new Float64Array(T * E),
-    dR: new Float64Array(E),
-    qa: new Float64Array(E),
+    dR: new Float64Array(T * E),
+    QA: new Float64Array(T * E),
     dA: new Float64Array(T),
     M: new Float64Array(blk),
     U: new Float64Array(blk),
@@ -384,37 +385,53 @@ function forwardElement(p: StackParams, batch: Batch, b: number, ws: Workspace, 
   const T = L + 1;
   const TE = T * E;
   const { X, Qt, A, R, M, U } = ws;
-  X.set(batch.z.subarray(b * L * E, (b + 1) * L * E), 0); //  x^0 = concat(z, z_q)   [T, E]
-  X.set(batch.zq.subarray(b * E, (b + 1) * E), L * E);
+  const z = batch.z;
+  const zq = batch.zq;
+  for (let c = 0; c < E; c++) { //  x^0 = concat(z, z_q)   [E, T]
+    for (let i = 0; i < L; i++) X[c * T + i] = z[(b * L + i) * E + c]!;
+    X[c * T + L] = zq[b * E + c]!;
+  }
   for (let l = 0; l < nLayers; l++) {
     const bl = weightTying ? 0 : l;
-    const xo = l * TE; //             layer input  x^l   [T, E]
-    const yo = (l + 1) * TE; //       layer output x^l+1 [T, E]
-    const i0 = l === nLayers - 1 && !allRows ? T - 1 : 1;
-    X.fill(0, yo, yo + TE); // row 0 (no key) stays zero
+    const xo = l * TE; //             layer input  x^l   [E, T]
+    const yo = (l + 1) * TE; //       layer output x^l+1 [E, T]
+    const i0 = l === nLayers - 1 && !allRows ? T - 1 : 1; // rows computed: i0 .. T-1 (row 0 is zero)
+    X.fill(0, yo, yo + TE);
     for (let h = 0; h < H; h++) {
       const mo = (bl * H + h) * E * E;
       const lh = l * H + h;
-      const qo = lh * TE;
+      const qo = lh * TE; // Qt, R of this layer and head  [E, T]
       const ao = lh * T * T;
-      // Qt_i = M^T x_i  [E]
-      for (let i = i0; i < T; i++) {
-        for (let c = 0; c < E; c++) {
-          let s = 0;
-          for (let a = 0; a < E; a++) s += X[xo + i * E + a]! * M[mo + a * E + c]!;
-          Qt[qo + i * E + c] = s;
+      // Qt[c, i] = sum_a M[a, c] x_i[a]
+      for (let c = 0; c < E; c++) {
+        const qc = qo + c * T;
+        const m0 = M[mo + c]!;
+        for (let i = i0; i < T; i++) Qt[qc + i] = m0 * X[xo + i]!;
+        for (let a = 1; a < E; a++) {
+          const m = M[mo + a * E + c]!;
+          const xa = xo + a * T;
+          for (let i = i0; i < T; i++) Qt[qc + i]! += m * X[xa + i]!;
         }
       }
       for (let i = i0; i < T; i++) {
-        // scores s_ij = Qt_i . x_j (j < i), one softmax, store a_ij
-        let mx = -Infinity;
         const ar = ao + i * T;
-        for (let j = 0; j < i; j++) {
-          let s = 0;
-          for (let c = 0; c < E; c++) s += Qt[qo + i * E + c]! * X[xo + j * E + c]!;
-          A[ar + j] = s;
-          if (s > mx) mx = s;
+        // scores s_ij = Qt_i . x_j (j < i), contiguous over j, coordinates in blocks of 3
+        let c = 0;
+        for (; c + 2 < E; c += 3) {
+          const q0 = Qt[qo + c * T + i]!, q1 = Qt[qo + (c + 1) * T + i]!, q2 = Qt[qo + (c + 2) * T + i]!;
+          const x0 = xo + c * T, x1 = x0 + T, x2 = x1 + T;
+          if (c === 0) for (let j = 0; j < i; j++) A[ar + j] = q0 * X[x0 + j]! + q1 * X[x1 + j]! + q2 * X[x2 + j]!;
+          else for (let j = 0; j < i; j++) A[ar + j]! += q0 * X[x0 + j]! + q1 * X[x1 + j]! + q2 * X[x2 + j]!;
         }
+        if (c === 0) for (let j = 0; j < i; j++) A[ar + j] = 0;
+        for (; c < E; c++) {
+          const qc = Qt[qo + c * T + i]!;
+          const xc = xo + c * T;
+          for (let j = 0; j < i; j++) A[ar + j]! += qc * X[xc + j]!;
+        }
+        // one softmax over j < i
+        let mx = -Infinity;
+        for (let j = 0; j < i; j++) if (A[ar + j]! > mx) mx = A[ar + j]!;
         let den = 0;
         for (let j = 0; j < i; j++) {
           const e = Math.exp(A[ar + j]! - mx);
@@ -423,26 +440,43 @@ function forwardElement(p: StackParams, batch: Batch, b: number, ws: Workspace, 
         }
         const inv = 1 / den;
         for (let j = 0; j < i; j++) A[ar + j]! *= inv;
-        // r_i = sum_j a_ij x_j  [E]
-        const ro = qo + i * E;
-        for (let c = 0; c < E; c++) R[ro + c] = 0;
-        for (let j = 0; j < i; j++) {
-          const a = A[ar + j]!;
-          for (let c = 0; c < E; c++) R[ro + c]! += a * X[xo + j * E + c]!;
+        // r_i = sum_j a_ij x_j, coordinates in blocks of 3
+        c = 0;
+        for (; c + 2 < E; c += 3) {
+          const x0 = xo + c * T, x1 = x0 + T, x2 = x1 + T;
+          let s0 = 0, s1 = 0, s2 = 0;
+          for (let j = 0; j < i; j++) {
+            const a = A[ar + j]!;
+            s0 += a * X[x0 + j]!;
+            s1 += a * X[x1 + j]!;
+            s2 += a * X[x2 + j]!;
+          }
+          R[qo + c * T + i] = s0;
+          R[qo + (c + 1) * T + i] = s1;
+          R[qo + (c + 2) * T + i] = s2;
         }
-        // x^l+1_i += U_h r_i
-        for (let c = 0; c < E; c++) {
+        for (; c < E; c++) {
+          const xc = xo + c * T;
           let s = 0;
-          for (let e = 0; e < E; e++) s += U[mo + c * E + e]! * R[ro + e]!;
-          X[yo + i * E + c]! += s;
+          for (let j = 0; j < i; j++) s += A[ar + j]! * X[xc + j]!;
+          R[qo + c * T + i] = s;
+        }
+      }
+      // x^l+1[c, i] += sum_e U[c, e] r_i[e]
+      for (let c = 0; c < E; c++) {
+        const yc = yo + c * T;
+        for (let e = 0; e < E; e++) {
+          const u = U[mo + c * E + e]!;
+          const re = qo + e * T;
+          for (let i = i0; i < T; i++) X[yc + i]! += u * R[re + i]!;
         }
       }
     }
   }
   const f = p.finalLinear;
-  const last = nLayers * TE + (T - 1) * E;
+  const last = nLayers * TE + T - 1;
   let out = 0;
-  for (let c = 0; c < E; c++) out += f[c]! * X[last + c]!;
+  for (let c = 0; c < E; c++) out += f[c]! * X[last + c * T]!;
   return out;
 }
 
@@ -454,67 +488,121 @@ function backwardElement(p: StackParams, L: number, g: number, ws: Workspace, gr
   const { E, H, nLayers, weightTying } = p;
   const T = L + 1;
   const TE = T * E;
-  const { X, Qt, A, R, M, U, dM, dU, dR, qa, dA } = ws;
+  const { X, Qt, A, R, M, U, dM, dU, dR, QA, dA } = ws;
   let G = ws.G;
   let Gin = ws.Gin;
   const f = p.finalLinear;
-  const last = nLayers * TE + (T - 1) * E;
-  for (let c = 0; c < E; c++) gradF[c]! += g * X[last + c]!;
+  const last = nLayers * TE + T - 1;
+  for (let c = 0; c < E; c++) gradF[c]! += g * X[last + c * T]!;
   G.fill(0);
-  for (let c = 0; c < E; c++) G[(T - 1) * E + c] = g * f[c]!;
+  for (let c = 0; c < E; c++) G[c * T + T - 1] = g * f[c]!;
   for (let l = nLayers - 1; l >= 0; l--) {
     const bl = weightTying ? 0 : l;
     const xo = l * TE;
     const i0 = l === nLayers - 1 ? T - 1 : 1;
-    const needIn = l > 0;
+    const needIn = l > 0; // no gradient w.r.t. the data
     if (needIn) Gin.fill(0);
     for (let h = 0; h < H; h++) {
       const mo = (bl * H + h) * E * E;
       const lh = l * H + h;
       const qo = lh * TE;
       const ao = lh * T * T;
-      for (let i = i0; i < T; i++) {
-        const go = i * E;
-        const ro = qo + i * E;
-        const ar = ao + i * T;
-        // dU += G_i r_i^T ;  dR = U^T G_i
-        for (let c = 0; c < E; c++) {
-          const gc = G[go + c]!;
-          for (let e = 0; e < E; e++) dU[mo + c * E + e]! += gc * R[ro + e]!;
-        }
+      // dU[c, e] += sum_i G[c, i] r_i[e] ;  dR[e, i] = sum_c U[c, e] G[c, i]
+      for (let c = 0; c < E; c++) {
+        const gc = c * T;
         for (let e = 0; e < E; e++) {
+          const re = qo + e * T;
           let s = 0;
-          for (let c = 0; c < E; c++) s += U[mo + c * E + e]! * G[go + c]!;
-          dR[e] = s;
+          for (let i = i0; i < T; i++) s += G[gc + i]! * R[re + i]!;
+          dU[mo + c * E + e]! += s;
         }
-        // dA_ij = dR . x_j ;  dS_ij = a_ij (dA_ij - sum_k a_ik dA_ik)
+      }
+      for (let e = 0; e < E; e++) {
+        const de = e * T;
+        const u0 = U[mo + e]!;
+        for (let i = i0; i < T; i++) dR[de + i] = u0 * G[i]!;
+        for (let c = 1; c < E; c++) {
+          const u = U[mo + c * E + e]!;
+          const gc = c * T;
+          for (let i = i0; i < T; i++) dR[de + i]! += u * G[gc + i]!;
+        }
+      }
+      for (let i = i0; i < T; i++) {
+        const ar = ao + i * T;
+        // dA_ij = dR_i . x_j  (contiguous over j, coordinates in blocks of 3)
+        let c = 0;
+        for (; c + 2 < E; c += 3) {
+          const r0 = dR[c * T + i]!, r1 = dR[(c + 1) * T + i]!, r2 = dR[(c + 2) * T + i]!;
+          const x0 = xo + c * T, x1 = x0 + T, x2 = x1 + T;
+          if (c === 0) for (let j = 0; j < i; j++) dA[j] = r0 * X[x0 + j]! + r1 * X[x1 + j]! + r2 * X[x2 + j]!;
+          else for (let j = 0; j < i; j++) dA[j]! += r0 * X[x0 + j]! + r1 * X[x1 + j]! + r2 * X[x2 + j]!;
+        }
+        if (c === 0) for (let j = 0; j < i; j++) dA[j] = 0;
+        for (; c < E; c++) {
+          const rc = dR[c * T + i]!;
+          const xc = xo + c * T;
+          for (let j = 0; j < i; j++) dA[j]! += rc * X[xc + j]!;
+        }
+        // dS_ij = a_ij (dA_ij - sum_k a_ik dA_ik), kept in dA
         let sad = 0;
-        for (let j = 0; j < i; j++) {
-          let s = 0;
-          for (let c = 0; c < E; c++) s += dR[c]! * X[xo + j * E + c]!;
-          dA[j] = s;
-          sad += A[ar + j]! * s;
-        }
-        for (let c = 0; c < E; c++) qa[c] = 0;
-        for (let j = 0; j < i; j++) {
-          const a = A[ar + j]!;
-          const ds = a * (dA[j]! - sad);
-          // qa = sum_j dS_ij x_j (query side) ; dX_j += a_ij dR (value) + dS_ij Qt_i (key)
-          for (let c = 0; c < E; c++) qa[c]! += ds * X[xo + j * E + c]!;
+        for (let j = 0; j < i; j++) sad += A[ar + j]! * dA[j]!;
+        for (let j = 0; j < i; j++) dA[j] = A[ar + j]! * (dA[j]! - sad);
+        // QA_i = sum_j dS_ij x_j (query side) ; dX_j += a_ij dR_i (value) + dS_ij Qt_i (key)
+        c = 0;
+        for (; c + 2 < E; c += 3) {
+          const x0 = xo + c * T, x1 = x0 + T, x2 = x1 + T;
+          let s0 = 0, s1 = 0, s2 = 0;
           if (needIn) {
-            for (let c = 0; c < E; c++) Gin[j * E + c]! += a * dR[c]! + ds * Qt[ro + c]!;
+            const r0 = dR[c * T + i]!, r1 = dR[(c + 1) * T + i]!, r2 = dR[(c + 2) * T + i]!;
+            const t0 = Qt[qo + c * T + i]!, t1 = Qt[qo + (c + 1) * T + i]!, t2 = Qt[qo + (c + 2) * T + i]!;
+            const g0 = c * T, g1 = g0 + T, g2 = g1 + T;
+            for (let j = 0; j < i; j++) {
+              const a = A[ar + j]!;
+              const ds = dA[j]!;
+              s0 += ds * X[x0 + j]!;
+              s1 += ds * X[x1 + j]!;
+              s2 += ds * X[x2 + j]!;
+              Gin[g0 + j]! += a * r0 + ds * t0;
+              Gin[g1 + j]! += a * r1 + ds * t1;
+              Gin[g2 + j]! += a * r2 + ds * t2;
+            }
+          } else {
+            for (let j = 0; j < i; j++) {
+              const ds = dA[j]!;
+              s0 += ds * X[x0 + j]!;
+              s1 += ds * X[x1 + j]!;
+              s2 += ds * X[x2 + j]!;
+            }
+          }
+          QA[c * T + i] = s0;
+          QA[(c + 1) * T + i] = s1;
+          QA[(c + 2) * T + i] = s2;
+        }
+        for (; c < E; c++) {
+          const xc = xo + c * T;
+          let s = 0;
+          for (let j = 0; j < i; j++) s += dA[j]! * X[xc + j]!;
+          QA[c * T + i] = s;
+          if (needIn) {
+            const r = dR[c * T + i]!;
+            const qt = Qt[qo + c * T + i]!;
+            const gc = c * T;
+            for (let j = 0; j < i; j++) Gin[gc + j]! += A[ar + j]! * r + dA[j]! * qt;
           }
         }
-        // dM += x_i qa^T ;  dX_i += M qa
-        for (let a = 0; a < E; a++) {
-          const xa = X[xo + i * E + a]!;
-          for (let c = 0; c < E; c++) dM[mo + a * E + c]! += xa * qa[c]!;
-        }
-        if (needIn) {
-          for (let a = 0; a < E; a++) {
-            let s = 0;
-            for (let c = 0; c < E; c++) s += M[mo + a * E + c]! * qa[c]!;
-            Gin[i * E + a]! += s;
+      }
+      // dM[a, c] += sum_i x_i[a] QA[c, i] ;  dX[a, i] += sum_c M[a, c] QA[c, i]
+      for (let a = 0; a < E; a++) {
+        const xa = xo + a * T;
+        for (let c = 0; c < E; c++) {
+          const qc = c * T;
+          let s = 0;
+          for (let i = i0; i < T; i++) s += X[xa + i]! * QA[qc + i]!;
+          dM[mo + a * E + c]! += s;
+          if (needIn) {
+            const m = M[mo + a * E + c]!;
+            const ga = a * T;
+            for (let i = i0; i < T; i++) Gin[ga + i]! += m * QA[qc + i]!;
           }
         }
       }
@@ -586,7 +674,11 @@ export function stackForward(p: StackParams, batch: Batch, out: Float64Array, de
     if (allRows) ws.A.fill(0);
     out[b] = forwardElement(p, batch, b, ws, allRows);
     for (let l = 0; l < nLayers; l++) {
-      if (detail?.hidden) detail.hidden.set(ws.X.subarray((l + 1) * T * E, (l + 2) * T * E), (l * B + b) * T * E);
+      if (detail?.hidden) {
+        const xo = (l + 1) * T * E;
+        const ho = (l * B + b) * T * E;
+        for (let i = 0; i < T; i++) for (let c = 0; c < E; c++) detail.hidden[ho + i * E + c] = ws.X[xo + c * T + i]!;
+      }
       if (detail?.attn) detail.attn.set(ws.A.subarray(l * H * T * T, (l + 1) * H * T * T), (l * B + b) * H * T * T);
     }
   }

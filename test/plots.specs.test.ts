@@ -8,7 +8,7 @@ import { circuitSpec } from '../src/plots/circuits.js';
 import { downsampleMinMax } from '../src/plots/downsample.js';
 import { dynamicsRows, dynamicsSpec } from '../src/plots/dynamics.js';
 import { errorVsLengthSpec, headCountMethods, headCountSpec, isReferenceMethod, type Evaluation } from '../src/plots/error-curves.js';
-import { flowSpec } from '../src/plots/flow.js';
+import { flowSpec, trajectoryFromFlow } from '../src/plots/flow.js';
 import { valueFormat } from '../src/plots/heatmap.js';
 import { lossSpec } from '../src/plots/loss.js';
 import { evenIndices, qkEvolutionSpec } from '../src/plots/qk-evolution.js';
@@ -308,5 +308,11 @@ describe('gradient-flow comparison figure', () => {
     expect(spec.data.values.filter((r: J) => r.first)).toHaveLength(4);
     expect(spec.hconcat[1].vconcat.map((p: J) => p.encoding.y.field)).toEqual(['w', 'mu']);
     expect(() => flowSpec(traj(1), { ...traj(3), heads: 3 })).toThrow(/observed has 2 heads but the prediction has 3/);
+  });
+
+  it('maps a theory FlowTrajectory (flow time = lr x steps) onto training steps', () => {
+    const f = { t: Float64Array.from([0, 0.5, 1]), w: new Float64Array(6), mu: new Float64Array(6) };
+    expect(Array.from(trajectoryFromFlow(f, 2, 1 / 1e-3).step)).toEqual([0, 500, 1000]);
+    expect(Array.from(trajectoryFromFlow(f, 2, (t) => t * t).step)).toEqual([0, 0.25, 1]);
   });
 });

@@ -107,3 +107,17 @@ export function flowSpec(observed: WMuTrajectory, predicted: WMuTrajectory, opts
     spacing: 30,
   });
 }
+
+/**
+ * Adapt a `core/theory.ts` FlowTrajectory ({t, w, mu}, [n, H]) to this figure's input. Flow time
+ * t is "learning rate x steps" for plain gradient descent on the reduced loss, so by default
+ * step = t / lr; pass `timeToStep` to map it otherwise (Adam is not plain gradient descent).
+ */
+export function trajectoryFromFlow(
+  f: { t: ArrayLike<number>; w: ArrayLike<number>; mu: ArrayLike<number> },
+  heads: number,
+  timeToStep: number | ((t: number) => number) = 1,
+): WMuTrajectory {
+  const map = typeof timeToStep === 'function' ? timeToStep : (t: number) => t * timeToStep;
+  return { step: Float64Array.from(f.t, map), w: f.w, mu: f.mu, heads };
+}

@@ -3,7 +3,7 @@
  * drawn (fonts loaded), DejaVu text widths used for layout, and the SVG/PNG files written.
  * Pixels come straight from resvg's RGBA buffer (no PNG decoder needed).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
@@ -122,5 +122,15 @@ describe('figure files', () => {
     const width = png.readUInt32BE(16);
     const svgW = Number(/width="([\d.]+)"/.exec(svgText)![1]);
     expect(width).toBe(Math.round(svgW * Math.max(2, 1600 / svgW)));
+    expect(readdirSync(dir).sort()).toEqual(['loss.png', 'loss.svg']);
+  });
+
+  it('also writes the Vega-Lite spec with its data inline on request', async () => {
+    const spec = lossSpec({ trainLoss: [3, 2, 1] });
+    const files = await renderFigure(spec, dir, 'tiny', { writeSpec: true, scale: 1, minWidth: 0 });
+    expect(files[2]).toBe(join(dir, 'tiny.vl.json'));
+    const back = JSON.parse(readFileSync(files[2]!, 'utf8'));
+    expect(back).toEqual(spec);
+    expect(back.layer[1].data.values.map((r: { loss: number }) => r.loss)).toEqual([3, 2, 1]);
   });
 });

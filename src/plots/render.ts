@@ -56,7 +56,8 @@ export function installTextMetrics(): void {
 /** Compile a Vega-Lite spec and render it to an SVG string. */
 export async function specToSvg(spec: VlSpec): Promise<string> {
   installTextMetrics();
-  const vg = compile(spec as unknown as TopLevelSpec).spec;
+  // Vega tags data rows in place (Symbol(vega_id)): compile a copy so the caller's spec stays clean.
+  const vg = compile(structuredClone(spec) as unknown as TopLevelSpec).spec;
   const view = new vega.View(vega.parse(vg), { renderer: 'none' });
   try {
     return await view.toSVG();
@@ -72,6 +73,8 @@ export interface RasterOptions {
   minWidth?: number;
   /** Load the DejaVu fonts (default true; false only to show what happens without fonts). */
   fonts?: boolean;
+  /** Also write the Vega-Lite spec (data inline) as NAME.vl.json (renderFigure only). */
+  writeSpec?: boolean;
 }
 
 /** SVG width in CSS pixels, read from the root element. */
@@ -108,7 +111,7 @@ export function svgToPixels(svg: string, opts: RasterOptions = {}): { width: num
   return { width: img.width, height: img.height, zoom: zoomFor(svg, opts), pixels: new Uint8Array(img.pixels) };
 }
 
-/** Render `spec` to `dir/name.svg` and `dir/name.png` (atomic writes); returns both paths. */
+/** Render `spec` to `dir/name.svg` and `dir/name.png` (+ `name.vl.json` with `writeSpec`), atomically; returns the paths. */
 export async function renderFigure(spec: VlSpec, dir: string, name: string, opts: RasterOptions = {}): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const svg = await specToSvg(spec);
@@ -116,5 +119,8 @@ export async function renderFigure(spec: VlSpec, dir: string, name: string, opts
   const pngPath = join(dir, `${name}.png`);
   await writeFileAtomic(svgPath, svg);
   await writeFileAtomic(pngPath, svgToPng(svg, opts));
-  return [svgPath, pngPath];
+  if (!opts.writeSpec) return [svgPath, pngPath];
+  const specPath = join(dir, `${name}.vl.json`);
+  await writeFileAtomic(specPath, JSON.stringify(spec) + '\n');
+  return [svgPath, pngPath, specPath];
 }

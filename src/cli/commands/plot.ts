@@ -13,6 +13,7 @@ export interface PlotCliOptions {
   evaluation?: string;
   out?: string;
   columns?: number;
+  vegaLite?: boolean;
 }
 
 export async function runPlot(runDir: string, o: PlotCliOptions, print: (line: string) => void): Promise<void> {
@@ -22,6 +23,7 @@ export async function runPlot(runDir: string, o: PlotCliOptions, print: (line: s
     evaluation: o.evaluation,
     outDir: o.out,
     columns: o.columns,
+    raster: { writeSpec: o.vegaLite ?? false },
     onFigure: (name, files) => print(`  ${name.padEnd(24)} ${files.map((f) => relative(process.cwd(), f) || f).join('  ')}`),
   });
   for (const s of res.skipped) print(`  skipped: ${s}`);
@@ -36,6 +38,7 @@ export function register(program: Command): void {
     .option('--evaluation <file>', '[path] evaluation JSON for the error-vs-L figure (default: RUN/evaluation.json if present)', asExistingFile('--evaluation'))
     .option('--out <dir>', '[path] output folder (default: RUN/figures)')
     .option('--columns <n>', '[int] snapshot steps in the QK evolution grid (default: 6)', asPositiveInt('--columns'))
+    .option('--vega-lite', '[flag] also write each figure\'s Vega-Lite spec, data inline, as NAME.vl.json (default: false)', false)
     .action(async (run: string, o: PlotCliOptions) => {
       await runPlot(run, o, (line) => process.stdout.write(line + '\n'));
     });

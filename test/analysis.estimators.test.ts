@@ -5,6 +5,10 @@ import {
 import { layerCircuits } from '../src/core/circuits.js';
 import { optimalEta } from '../src/core/theory.js';
 import { allocBatch } from '../src/core/batch.js';
+import { forward } from '../src/core/attention.js';
+import { initParams } from '../src/core/init.js';
+import { Rng } from '../src/core/rng.js';
+import { sampleBatch } from '../src/core/task.js';
 import { expectClose, fixtureBatch, fixtureParams, flat, fx, mse } from './analysis.fixture.js';
 
 const B = fx.B;
@@ -43,6 +47,18 @@ describe('estimators on test/fixtures/estimators.json (PyTorch float64)', () => 
       expect(mse(k, yq)).toBeCloseTo(set.mse_vs_y_q.kernel_estimator_from_statistics, 10);
     });
   }
+
+  it('transformerEstimator equals attention.ts forward (H = 1..4, L = 1..97, large weights)', () => {
+    const rng = new Rng(42);
+    for (const [H, d, L, gain] of [[1, 5, 1, 1], [2, 5, 40, 1], [3, 3, 7, 4], [4, 2, 97, 10]] as const) {
+      const p = initParams(d, H, 'random', rng);
+      for (let i = 0; i < p.theta.length; i++) p.theta[i] *= gain; // sharp softmax: the running max matters
+      const bt = sampleBatch({ d, L, batchSize: 9, noiseStd: 0.1, preset: 'seed' }, rng);
+      const ref = new Float64Array(9);
+      forward(p, bt, ref);
+      expectClose(transformerEstimator(p, bt, new Float64Array(9)), ref, 1e-12, `H=${H} L=${L} gain=${gain}`);
+    }
+  });
 
   it('kernel estimator is stable for large |w| (no overflow) and equals mu * mean(y) at w = 0', () => {
     const big = kernelEstimator(batch, [800, -800], [1, 1], new Float64Array(B));

@@ -85,7 +85,7 @@ export function runEvaluate(targets: readonly ModelTarget[], o: EvaluateCliOptio
 /** A table: one row per L, "mse ± stderr" per method. */
 export function formatEvaluation(r: EvaluateOutput): string {
   const names = Object.keys(r.methods);
-  const cell = (m: number, s: number) => (Number.isFinite(m) ? `${fmt(m)} ± ${fmt(s)}` : 'n/a');
+  const cell = (m: number, s: number) => (Number.isFinite(m) ? `${fmt(m, 4)} ± ${fmt(s, 2)}` : 'n/a');
   const cells = r.lengths.map((_, i) => names.map((n) => cell(r.methods[n]!.mse[i]!, r.methods[n]!.stderr[i]!)));
   const widths = names.map((n, j) => Math.max(n.length, ...cells.map((row) => row[j]!.length)));
   const lines: string[] = [];
@@ -95,10 +95,11 @@ export function formatEvaluation(r: EvaluateOutput): string {
   return lines.join('\n') + '\n';
 }
 
-function fmt(x: number): string {
+/** `digits` significant digits; exponent form outside [1e-3, 1e5). */
+function fmt(x: number, digits: number): string {
   if (x === 0) return '0';
   const a = Math.abs(x);
-  return a >= 1e-3 && a < 1e5 ? x.toPrecision(4) : x.toExponential(2);
+  return a >= 1e-3 && a < 1e5 ? x.toPrecision(digits) : x.toExponential(digits - 1);
 }
 
 export function register(program: Command): void {

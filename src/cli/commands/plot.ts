@@ -38,7 +38,7 @@ export function register(program: Command): void {
     .option('--evaluation <file>', '[path] evaluation JSON for the error-vs-L figure (default: RUN/evaluation.json if present)', asExistingFile('--evaluation'))
     .option('--out <dir>', '[path] output folder (default: RUN/figures)')
     .option('--columns <n>', '[int] snapshot steps in the QK evolution grid (default: 6)', asPositiveInt('--columns'))
-    .option('--vega-lite', '[flag] also write each figure\'s Vega-Lite spec, data inline, as NAME.vl.json (default: false)', false)
+    .option('--vega-lite', '[flag] also write each figure\'s Vega-Lite spec, data inline, as NAME.vl.json', false)
     .action(async (run: string, o: PlotCliOptions) => {
       await runPlot(run, o, (line) => process.stdout.write(line + '\n'));
     });

@@ -26,6 +26,7 @@
  *   then final_linear (1, E).   With weight tying there is ONE layer block.
  */
 import type { Batch } from './batch.js';
+import { expNeg } from './exp.js';
 
 /** Views of one layer block of theta (row-major, nn.Linear layout). */
 export interface StackLayerWeights {
@@ -434,7 +435,7 @@ function forwardElement(p: StackParams, batch: Batch, b: number, ws: Workspace, 
         for (let j = 0; j < i; j++) if (A[ar + j]! > mx) mx = A[ar + j]!;
         let den = 0;
         for (let j = 0; j < i; j++) {
-          const e = Math.exp(A[ar + j]! - mx);
+          const e = expNeg(A[ar + j]! - mx);
           A[ar + j] = e;
           den += e;
         }

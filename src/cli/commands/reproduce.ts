@@ -1,0 +1,99 @@
+/**
+ * `icl-lab reproduce [--steps N] [--full] [--out DIR]`: the notebook's whole experiment (train
+ * H = 2, 1, 4, 8; evaluate; figures; report; findings). `npm start` runs the quick preset.
+ */
+import type { Command } from 'commander';
+import { relative } from 'node:path';
+import { FULL_STEPS, QUICK_STEPS, REPRODUCE_HEADS, reproduce } from '../../report/reproduce.js';
+import type { Finding } from '../../report/findings.js';
+import type { ProgressMode } from '../../train/progress.js';
+import { UsageError } from '../errors.js';
+import { asChoice, asIntListOrRange, asPositiveInt } from '../options.js';
+
+interface ReproduceCliOptions {
+  steps?: number;
+  full?: boolean;
+  out?: string;
+  evalSamples?: number;
+  samples?: number;
+  lengths?: number[];
+  jobs?: number;
+  progress?: ProgressMode | 'auto';
+  json?: boolean;
+}
+
+export function findingsTable(findings: readonly Finding[]): string {
+  const rows = findings.map((f, i) => [`${i + 1}`, f.pass ? 'PASS' : 'FAIL', f.id, Number.isFinite(f.value) ? f.value.toFixed(4) : '-', f.threshold]);
+  const head = ['#', 'result', 'finding', 'value', 'threshold'];
+  const w = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]!.length)));
+  const line = (r: string[]) => r.map((c, j) => c.padEnd(w[j]!)).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('reproduce')
+    .description(
+      `reproduce the notebook: train H = ${REPRODUCE_HEADS.join(', ')} at the seed configuration in parallel, evaluate them over ` +
+        'L = 1:500:5, draw every figure, write report.html / report.md / findings.json and print the five findings. ' +
+        `Quick preset: ${QUICK_STEPS.toLocaleString('en-US')} steps per run (on the loss plateau; a few minutes on 2 cores); --full: the notebook's ${FULL_STEPS.toLocaleString('en-US')}. ` +
+        'Running it again over the same --out continues unfinished runs and redraws the report.',
+    )
+    .option('--steps <n>', `[int] steps per run (default: ${QUICK_STEPS}, or ${FULL_STEPS} with --full)`, asPositiveInt('--steps'))
+    .option('--full', `[flag] the notebook's full length: ${FULL_STEPS} steps per run, seed logging intervals`)
+    .option('--out <dir>', '[path] where runs and report go (default: runs/reproduce, or runs/reproduce-full with --full)')
+    .option('--eval-samples <n>', '[int] prompts per context length in the error sweep (default: 2000, or 10000 with --full)', asPositiveInt('--eval-samples'))
+    .option('--samples <n>', '[int] prompts at the training L shared by every model for the findings (default: 20000)', asPositiveInt('--samples'))
+    .option('--lengths <spec>', '[list|range] context lengths of the error sweep, e.g. 10,40,160 or 1:500:5 (default: 1:500:5)', asIntListOrRange('--lengths', { min: 1 }))
+    .option('--jobs <n>', '[int] runs trained at once (default: number of cores)', asPositiveInt('--jobs'))
+    .option('--progress <mode>', '[auto|bar|lines|none] training progress on stderr (default: auto)', asChoice('--progress', ['auto', 'bar', 'lines', 'none'] as const))
+    .option('--json', '[flag] print only a JSON summary (findings and file paths) on stdout')
+    .action(async (o: ReproduceCliOptions) => {
+      if (o.full && o.steps !== undefined) throw new UsageError('--full sets --steps to 500001; give one of them');
+      const steps = o.steps ?? (o.full ? FULL_STEPS : QUICK_STEPS);
+      const out = o.out ?? (o.full ? 'runs/reproduce-full' : 'runs/reproduce');
+      const log = o.json ? () => {} : (s: string) => process.stderr.write(`icl-lab: ${s}\n`);
+      const controller = new AbortController();
+      let signals = 0;
+      const onSignal = (sig: NodeJS.Signals): void => {
+        if (++signals > 1) process.exit(130);
+        process.stderr.write(`\nicl-lab: ${sig}: finishing the current step of every run and writing checkpoints (again to quit at once)\n`);
+        controller.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const t0 = performance.now();
+      let res;
+      try {
+        res = await reproduce({
+          out, steps,
+          evalSamples: o.evalSamples ?? (o.full ? 10_000 : 2_000),
+          ...(o.samples !== undefined ? { samples: o.samples } : {}),
+          ...(o.lengths ? { lengths: o.lengths } : {}),
+          ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
+          progress: o.json ? 'none' : (o.progress ?? 'auto'),
+          signal: controller.signal,
+          onLine: o.json ? null : (line: string) => process.stdout.write(`${line}\n`),
+          log,
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      if ('interrupted' in res) {
+        process.stderr.write(`interrupted; continue with:\n  icl-lab reproduce --out ${out} --steps ${steps}\n`);
+        process.exitCode = 130;
+        return;
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const { report } = res;
+      const passed = report.findings.filter((f) => f.pass).length;
+      if (o.json) {
+        process.stdout.write(JSON.stringify({ steps, out, seconds, passed, findings: report.findings.map(({ checks: _c, ...f }) => f), files: report.files, figures: report.pngs }) + '\n');
+      } else {
+        process.stdout.write(`\n${findingsTable(report.findings)}\n\n${passed} of ${report.findings.length} findings pass (${seconds.toFixed(0)} s).\n`);
+        process.stdout.write(`report: ${relative(process.cwd(), report.files.html)} (and report.md, findings.json, ${report.pngs.length} PNG figures in ${relative(process.cwd(), res.reportDir)}/figures)\n`);
+      }
+      if (passed < report.findings.length) process.exitCode = 1;
+    });
+}

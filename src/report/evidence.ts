@@ -1,0 +1,89 @@
+/**
+ * The measurements behind the findings, from trained weights: seed statistics of every head, the
+ * kernel gap, and per-prompt squared errors of every model and of one-step / tuned GD on ONE shared
+ * set of prompts at the training context length (so differences between models are paired).
+ * Pure: parameters and an explicit RNG in, numbers out.
+ */
+import { layerCircuits } from '../core/circuits.js';
+import { kernelEstimator, oneStepGd, transformerEstimator } from '../core/estimators.js';
+import type { PromptSpec } from '../core/evaluate.js';
+import type { AttentionParams } from '../core/params.js';
+import type { Rng } from '../core/rng.js';
+import { sampleBatch } from '../core/task.js';
+import { optimalEtaOf, riskParams } from '../core/theory.js';
+import type { FindingsInput, ModelEvidence } from './findings.js';
+
+export interface NamedModel {
+  name: string;
+  params: AttentionParams;
+}
+
+export interface EvidenceOptions {
+  /** Training context length: where the models are compared. */
+  L: number;
+  /** Shared prompts (default 20,000, as in REFERENCE_RUNS.md). */
+  samples?: number;
+  /** Prompts per batch (default 2,000). */
+  chunk?: number;
+}
+
+/**
+ * Squared errors of every model, its kernel estimator, one-step GD (eta = 1) and tuned GD on the same
+ * prompts, and the statistics of every head.
+ */
+export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, rng: Rng, opts: EvidenceOptions): FindingsInput {
+  const { L } = opts;
+  const samples = opts.samples ?? 20_000;
+  const chunk = Math.min(opts.chunk ?? 2_000, samples);
+  const r = riskParams({ d: spec.d, L, noiseStd: spec.noiseStd, preset: spec.preset });
+  const etaStar = optimalEtaOf(r);
+  const circuits = models.map((m) => layerCircuits(m.params));
+  const sq = models.map(() => new Float64Array(samples));
+  const kernelDiff = models.map(() => 0);
+  const tuned = new Float64Array(samples);
+  const plain = new Float64Array(samples);
+  const out = new Float64Array(chunk);
+  const kout = new Float64Array(chunk);
+  for (let done = 0; done < samples; done += chunk) {
+    const B = Math.min(chunk, samples - done);
+    const batch = sampleBatch({ d: spec.d, L, batchSize: B, noiseStd: spec.noiseStd, preset: spec.preset, ...(spec.rho ? { rho: spec.rho } : {}) }, rng);
+    const o = out.subarray(0, B);
+    const ko = kout.subarray(0, B);
+    models.forEach((m, i) => {
+      transformerEstimator(m.params, batch, o);
+      const heads = circuits[i]!;
+      kernelEstimator(batch, heads.map((c) => c.w), heads.map((c) => c.mu), ko);
+      for (let b = 0; b < B; b++) {
+        sq[i]![done + b] = (o[b]! - batch.yq[b]!) ** 2;
+        kernelDiff[i]! += (o[b]! - ko[b]!) ** 2;
+      }
+    });
+    oneStepGd(batch, etaStar, o);
+    for (let b = 0; b < B; b++) tuned[done + b] = (o[b]! - batch.yq[b]!) ** 2;
+    oneStepGd(batch, 1, o);
+    for (let b = 0; b < B; b++) plain[done + b] = (o[b]! - batch.yq[b]!) ** 2;
+  }
+  const evidence: ModelEvidence[] = models.map((m, i) => {
+    let total = 0;
+    for (const e of sq[i]!) total += e;
+    return {
+      name: m.name,
+      heads: m.params.H,
+      headStats: circuits[i]!.map((c) => ({ w: c.w, mu: c.mu, var: c.varDiag, supOffDiag: c.supOffDiag, supOv: c.supOv })),
+      kernelGap: kernelDiff[i]! / total,
+      sqErr: sq[i]!,
+    };
+  });
+  return { d: spec.d, L, models: evidence, tunedGdSqErr: tuned, oneStepGdSqErr: plain };
+}
+
+/** Mean and standard error of a sample. */
+export function meanStderr(a: Float64Array): { mean: number; stderr: number } {
+  const n = a.length;
+  let s = 0;
+  for (const x of a) s += x;
+  const m = s / n;
+  let v = 0;
+  for (const x of a) v += (x - m) ** 2;
+  return { mean: m, stderr: n > 1 ? Math.sqrt(v / (n - 1) / n) : NaN };
+}

@@ -1,0 +1,83 @@
+/**
+ * `icl-lab reproduce`: the notebook's whole experiment. Trains H = 2, 1, 4, 8 at the seed
+ * configuration (one worker thread per core), evaluates them over the seed's context-length sweep
+ * with many more prompts, draws every figure, writes the report and returns the findings.
+ *
+ *   quick (default)  20,000 steps per run: every H is on its loss plateau by then
+ *                    (REFERENCE_RUNS.md); logging every 200 steps so the curves have detail
+ *   --full           the notebook's 500,001 steps, logging every 1,000 steps as the seed does
+ *
+ * Re-running over the same --out continues unfinished runs and redraws the report; completed runs
+ * are not trained again.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultTrainConfig, type TrainConfig } from '../train/config.js';
+import { resumeRuns, trainRuns, type ExecuteOptions } from '../train/runs.js';
+import { isRunDir, readRunJson } from '../train/run-dir.js';
+import type { RunSummary } from '../train/run.js';
+import { writeReport, type ReportResult } from './report.js';
+
+export const REPRODUCE_HEADS = [2, 1, 4, 8] as const;
+export const QUICK_STEPS = 20_000;
+export const FULL_STEPS = 500_001;
+
+export interface ReproduceOptions extends ExecuteOptions {
+  out: string;
+  steps: number;
+  /** Prompts per context length in the error sweep. */
+  evalSamples: number;
+  /** Shared prompts at the training L for the findings. */
+  samples?: number;
+  lengths?: number[];
+  log?: (line: string) => void;
+}
+
+/** The seed configuration (config_1, SEED_NOTES #8) for H heads and `steps` steps. */
+export function reproduceConfig(heads: number, steps: number): TrainConfig {
+  const c = defaultTrainConfig();
+  const every = steps >= 100_000 ? c.dynamicsEvery : Math.max(1, Math.round(steps / 100));
+  return { ...c, heads, steps, dynamicsEvery: every, qkEvery: every, lossEvery: every, valEvery: every };
+}
+
+export const runDirName = (heads: number): string => `h${heads}`;
+
+export interface ReproduceResult {
+  runs: RunSummary[];
+  report: ReportResult;
+  reportDir: string;
+}
+
+export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | { runs: RunSummary[]; interrupted: true }> {
+  const log = o.log ?? (() => {});
+  const dirs = REPRODUCE_HEADS.map((h) => join(o.out, runDirName(h)));
+  const existing = dirs.filter((d) => existsSync(d) && isRunDir(d));
+  let runs: RunSummary[];
+  const exec: ExecuteOptions = { ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), ...(o.progress ? { progress: o.progress } : {}), ...(o.signal ? { signal: o.signal } : {}), onLine: o.onLine ?? null };
+  if (existing.length === 0) {
+    log(`training H = ${REPRODUCE_HEADS.join(', ')} for ${o.steps.toLocaleString('en-US')} steps each into ${o.out}`);
+    runs = await trainRuns(REPRODUCE_HEADS.map((h) => reproduceConfig(h, o.steps)), { ...exec, out: o.out, names: REPRODUCE_HEADS.map(runDirName), force: false });
+  } else {
+    if (existing.length !== dirs.length) throw new Error(`${o.out} holds only some of the runs (${existing.join(', ')}); use another --out or remove it`);
+    const unfinished = dirs.filter((d) => { const r = readRunJson(d); return r.status !== 'completed' || r.step < o.steps; });
+    if (unfinished.length > 0) {
+      log(`continuing ${unfinished.join(', ')} to ${o.steps.toLocaleString('en-US')} steps`);
+      runs = await resumeRuns(o.out, { ...exec, steps: o.steps });
+    } else {
+      log(`runs in ${o.out} are complete at ${o.steps.toLocaleString('en-US')} steps; redrawing the report`);
+      runs = [];
+    }
+  }
+  if (runs.some((r) => r.status === 'interrupted')) return { runs, interrupted: true };
+  const failed = runs.filter((r) => r.status === 'failed');
+  if (failed.length > 0) throw new Error(`training failed: ${failed.map((r) => `${r.name} at step ${r.failure?.step}: ${r.failure?.reason}`).join('; ')}`);
+  const reportDir = join(o.out, 'report');
+  const report = await writeReport(dirs, {
+    out: reportDir,
+    evalSamples: o.evalSamples,
+    ...(o.samples !== undefined ? { samples: o.samples } : {}),
+    ...(o.lengths ? { lengths: o.lengths } : {}),
+    log,
+  });
+  return { runs, report, reportDir };
+}

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { allocParams, type AttentionParams } from '../src/core/params.js';
+import { initParams } from '../src/core/init.js';
+import { Rng } from '../src/core/rng.js';
+import { gatherEvidence } from '../src/report/evidence.js';
+import { computeFindings, kernelFinding, pairedDifference, pairingFinding } from '../src/report/findings.js';
+
+const spec = { d: 5, noiseStd: 0.01, preset: 'seed' as const };
+
+/** Exact kernel regressor weights: QK^h = w^h I, OV^h = mu^h e_y (Wq = Wk = sqrt(w sqrt(E)) I, Wv = I, o = mu e_y). */
+function kernelWeights(w: number[], mu: number[], d = 5): AttentionParams {
+  const H = w.length;
+  const p = allocParams(d, H);
+  const E = p.E;
+  for (let h = 0; h < H; h++) {
+    const a = Math.sqrt(Math.abs(w[h]!) * Math.sqrt(E));
+    for (let r = 0; r < E; r++) {
+      p.q[(h * E + r) * E + r] = Math.sign(w[h]!) * a;
+      p.k[(h * E + r) * E + r] = a;
+      p.v[(h * E + r) * E + r] = 1;
+    }
+    p.o[h * E + d] = mu[h]!;
+  }
+  return p;
+}
+
+describe('findings from known weights', () => {
+  const structured = kernelWeights([-0.14, 0.142], [-3.17, 3.19]);
+  const random = initParams(5, 2, 'random', new Rng(7));
+
+  it('a kernel-structured weight set passes finding 1 and 2, a random one fails them', () => {
+    const ev = gatherEvidence(
+      [{ name: 'kernel', params: structured }, { name: 'random', params: random }],
+      spec, new Rng(1), { L: 40, samples: 2000 },
+    );
+    const [k, r] = ev.models as [typeof ev.models[0], typeof ev.models[0]];
+    expect(k.kernelGap).toBeLessThan(1e-20); // the model IS its kernel estimator
+    expect(k.headStats[0]!.w).toBeCloseTo(-0.14, 12);
+    expect(k.headStats[1]!.mu).toBeCloseTo(3.19, 12);
+    // (A random model's relative kernel gap can be small - its own error is huge - so finding 1
+    // also gates on the circuit structure, which a random weight set lacks.)
+    const failed = kernelFinding([r]).checks.filter((c) => !c.pass).map((c) => c.name);
+    expect(failed).toContain('random: max off-diagonal QK x-block / |w|');
+
+    expect(kernelFinding([k]).pass).toBe(true);
+    expect(kernelFinding([r]).pass).toBe(false);
+    expect(pairingFinding([k]).pass).toBe(true);
+    expect(pairingFinding([r]).pass).toBe(false);
+  });
+
+  it('all five findings pass for an ideal family of models and fail without a single-head gap', () => {
+    const one = kernelWeights([-0.5], [-1.55]);
+    const two = kernelWeights([-0.14, 0.142], [-3.17, 3.19]);
+    // Four heads: two sign groups that add up to the two-head model, plus two dummies.
+    const four = kernelWeights([-0.14, -0.14, 0.142, 0.01], [-1.5, -1.67, 3.19, 0.001]);
+    const ev = gatherEvidence(
+      [{ name: 'h1', params: one }, { name: 'h2', params: two }, { name: 'h4', params: four }],
+      spec, new Rng(2), { L: 40, samples: 4000 },
+    );
+    const f = computeFindings(ev);
+    expect(f.map((x) => x.id)).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head']);
+    for (const x of f) expect([x.id, x.pass, x.checks.filter((c) => !c.pass).map((c) => c.name)]).toEqual([x.id, true, []]);
+    // Without the single-head model finding 5 has nothing to check and fails.
+    const f5 = computeFindings({ ...ev, models: ev.models.filter((m) => m.heads !== 1) })[4]!;
+    expect(f5.pass).toBe(false);
+  });
+
+  it('pairedDifference is the mean difference with its standard error', () => {
+    const a = Float64Array.from([1, 2, 3, 4]);
+    const b = Float64Array.from([0, 2, 2, 3]);
+    const { diff, stderr } = pairedDifference(a, b); // differences 1, 0, 1, 1
+    expect(diff).toBeCloseTo(0.75, 15);
+    expect(stderr).toBeCloseTo(Math.sqrt(0.25 / 4), 15);
+  });
+});

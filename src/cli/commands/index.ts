@@ -1,10 +1,14 @@
 import type { Command } from 'commander';
 import { register as predict } from './predict.js';
+import { register as bench } from './bench.js';
+import { register as train } from './train.js';
 import { register as plot } from './plot.js';
 import { register as analyze } from './analyze.js';
 import { register as evaluate } from './evaluate.js';
+import { register as report } from './report.js';
+import { register as reproduce } from './reproduce.js';
 
 /** Each command lives in its own file and adds itself to the program here. */
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [predict, analyze, evaluate, plot];
+export const commands: Register[] = [reproduce, train, predict, analyze, evaluate, plot, report, bench];

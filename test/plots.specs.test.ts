@@ -9,7 +9,7 @@ import { downsampleMinMax } from '../src/plots/downsample.js';
 import { dynamicsRows, dynamicsSpec } from '../src/plots/dynamics.js';
 import { errorVsLengthSpec, headCountMethods, headCountSpec, isReferenceMethod, type Evaluation } from '../src/plots/error-curves.js';
 import { flowSpec, trajectoryFromFlow } from '../src/plots/flow.js';
-import { valueFormat } from '../src/plots/heatmap.js';
+import { NOT_FINITE_GREY, valueFormat } from '../src/plots/heatmap.js';
 import { lossSpec } from '../src/plots/loss.js';
 import { evenIndices, qkEvolutionSpec } from '../src/plots/qk-evolution.js';
 import { parseEvaluation } from '../src/plots/run-figures.js';
@@ -83,7 +83,8 @@ describe('circuit figure (scaled QK^h beside OV^h)', () => {
 
   it('prints cell values with about three significant digits, and can leave them out', () => {
     const text = layerWithMark(qkPanel, 'text');
-    expect(text.encoding.text.format).toBe(valueFormat(maxAbsOf(qk)));
+    expect(text.encoding.text.field).toBe('label');
+    expect(text.transform[3].calculate).toContain(`format(datum.v, '${valueFormat(maxAbsOf(qk))}')`);
     expect(valueFormat(0.139)).toBe('.3f');
     expect(valueFormat(3.17)).toBe('.2f');
     const bare: J = circuitSpec({ qk, ov, layer: 1, head: 1 }, { showValues: false });
@@ -96,6 +97,20 @@ describe('circuit figure (scaled QK^h beside OV^h)', () => {
     expect(cells(s.hconcat[1])).toHaveLength(4);
     expect(seps(s.hconcat[0])[0].x0).toBe(3);
     expect(() => circuitSpec({ qk: normals(15, 3), ov: normals(4, 4), layer: 1, head: 1 })).toThrow(/shape \[E, E\]/);
+  });
+
+  it('greys out and labels non-finite entries of a diverged run instead of drawing them as 0', () => {
+    const bad = Float64Array.from(qk);
+    bad[3] = Number.NaN;
+    bad[4] = -Infinity;
+    const s: J = circuitSpec({ qk: bad, ov, layer: 1, head: 1 });
+    const c = cells(s.hconcat[0]);
+    expect(c[3]).toMatchObject({ v: null, bad: 'NaN' });
+    expect(c[4]).toMatchObject({ v: null, bad: '-inf' });
+    expect(c[5].bad).toBeUndefined();
+    const grey = s.hconcat[0].layer.find((l: J) => l.transform[0].filter.includes('datum.v === null'));
+    expect(grey.mark).toMatchObject({ type: 'rect', color: NOT_FINITE_GREY });
+    expect(layerWithMark(s.hconcat[0], 'rect').encoding.color.scale.domain[2]).toBe(maxAbsOf(qk.filter((_, i) => i !== 3 && i !== 4)));
   });
 
   it('keeps the scale valid (limits +-1) for an all-zero head', () => {

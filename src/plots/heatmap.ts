@@ -5,6 +5,9 @@
  */
 import { SEPARATOR_GREEN, round, type VlSpec } from './theme.js';
 
+/** Fill of a cell whose value is NaN or infinite. */
+export const NOT_FINITE_GREY = '#9A9A9A';
+
 export interface CellRow {
   kind: 'cell';
   r: number;
@@ -13,7 +16,9 @@ export interface CellRow {
   x1: number;
   y0: number;
   y1: number;
-  v: number;
+  /** The value; null when it is not finite (a diverged run), with `bad` saying what it was. */
+  v: number | null;
+  bad?: string;
 }
 
 export interface SeparatorRow {
@@ -29,7 +34,10 @@ export function matrixCells(data: ArrayLike<number>, rows: number, cols: number,
   const out: CellRow[] = [];
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
-      out.push({ kind: 'cell', r, c, x0: c, x1: c + 1, y0: r, y1: r + 1, v: round(data[offset + r * cols + c]!) });
+      const v = data[offset + r * cols + c]!;
+      const cell: CellRow = { kind: 'cell', r, c, x0: c, x1: c + 1, y0: r, y1: r + 1, v: Number.isFinite(v) ? round(v) : null };
+      if (!Number.isFinite(v)) cell.bad = Number.isNaN(v) ? 'NaN' : v > 0 ? '+inf' : '-inf';
+      out.push(cell);
     }
   }
   return out;
@@ -86,6 +94,12 @@ export function heatmapLayers(opts: {
       mark: { type: 'rect', stroke: null },
       encoding: { ...pos, color: opts.color, tooltip: [{ field: 'r' }, { field: 'c' }, { field: 'v', type: 'quantitative' }] },
     },
+    {
+      // Non-finite entries (v = null; Vega drops them from the colour layer) are grey, never white.
+      transform: [{ filter: "datum.kind === 'cell' && datum.v === null" }],
+      mark: { type: 'rect', stroke: null, color: NOT_FINITE_GREY },
+      encoding: pos,
+    },
   ];
   if (opts.showValues) {
     layers.push({
@@ -93,12 +107,13 @@ export function heatmapLayers(opts: {
         { filter: "datum.kind === 'cell'" },
         { calculate: '(datum.x0 + datum.x1) / 2', as: 'xc' },
         { calculate: '(datum.y0 + datum.y1) / 2', as: 'yc' },
+        { calculate: `datum.v === null ? datum.bad : format(datum.v, '${valueFormat(opts.maxAbs)}')`, as: 'label' },
       ],
       mark: { type: 'text', fontSize: opts.fontSize, baseline: 'middle', align: 'center' },
       encoding: {
         x: { field: 'xc', type: 'quantitative' },
         y: { field: 'yc', type: 'quantitative' },
-        text: { field: 'v', type: 'quantitative', format: valueFormat(opts.maxAbs) },
+        text: { field: 'label', type: 'nominal' },
         color: {
           condition: { test: `abs(datum.v) > ${round(0.55 * opts.maxAbs)}`, value: 'white' },
           value: '#111111',

@@ -11,6 +11,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { Marked } from 'marked';
 import { layerCircuits, groupHeads, effectiveLearningRate } from '../core/circuits.js';
 import { estimatorMethods, evaluateErrors, modelMethods, seedLengths, type EvalMethod, type EvaluateResult, type PromptSpec } from '../core/evaluate.js';
 import { Rng } from '../core/rng.js';
@@ -73,7 +74,8 @@ const fmt = (x: number | null | undefined, digits = 4): string => (x === null ||
 const fmtList = (xs: readonly number[], digits = 4): string => xs.map((x) => fmt(x, digits)).join(', ');
 
 function mdTable(header: string[], rows: string[][]): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  const cell = (c: string) => c.replace(/\|/g, '\\|'); // GFM: a literal | in a cell is \|
+  return [`| ${header.map(cell).join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
 }
 
 /** Restrict an evaluation to some methods (keeping their order). */
@@ -194,7 +196,7 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
   sections.push({ md: `# icl-lab report\n\nicl-lab ${VERSION}. ${runs.length} run(s): ${names.join(', ')}. Task: d = ${d}, training context length L = ${L}, noise_std = ${c0.noiseStd} (${c0.preset} preset${c0.rho ? `, rho = ${c0.rho}` : ''}). Findings measured on ${samples.toLocaleString('en-US')} prompts at L = ${L} shared by every model (seed ${seed}).\n\n**${passed} of ${findings.length} findings pass.**` });
   sections.push({
     md: `## Findings\n\n${mdTable(['#', 'finding', 'value', 'threshold', 'result'], findings.map((f, i) => [String(i + 1), f.claim, fmt(f.value), f.threshold, f.pass ? '**pass**' : '**FAIL**']))}\n\n` +
-      findings.map((f, i) => `### ${i + 1}. ${f.id}\n\n${f.claim}\n\n*Threshold:* ${f.why}\n\n${mdTable(['check', 'value', 'threshold', 'result'], f.checks.map((c) => [c.name, fmt(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']))}`).join('\n\n'),
+      findings.map((f, i) => `### ${i + 1}. ${f.id}\n\n${f.claim}\n\n*Threshold:* ${f.why}\n\n${mdTable(['check', 'value', 'threshold', 'result'], f.checks.map((c) => [c.name, Number.isInteger(c.value) ? String(c.value) : fmt(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']))}`).join('\n\n'),
   });
   sections.push({
     md: `## Runs\n\n${mdTable(['run', 'H', 'steps', 'status', 'final train loss', 'final val loss', 'wall time (s)', 'steps/s', 'optimizer', 'init', 'seed'], runs.map((r) => [r.target.name, String(r.config.heads), r.runJson.step.toLocaleString('en-US'), r.runJson.status, fmt(r.runJson.final.train_loss), fmt(r.runJson.final.val_loss), fmt(r.runJson.timings.wall_seconds, 1), fmt(r.runJson.timings.steps_per_second, 0), `${r.config.optimizer} lr ${r.config.lr}`, r.config.init, String(r.config.seed)]))}\n\nTraining losses are single batches of 128 prompts: they scatter by ±30 % step to step (the notebook's printed losses too).`,
@@ -251,28 +253,19 @@ function runFigureCaption(name: string): string {
   return '';
 }
 
-/** A small Markdown-to-HTML converter for the report's own Markdown (headings, paragraphs, tables, images, bold, italics). Images are inlined. */
+/** The report's Markdown as one self-contained HTML page: GFM via `marked`, every image inlined as a PNG data URL. */
 export function markdownToHtml(md: string, baseDir: string): string {
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const inline = (s: string) => esc(s).replace(/\*\*(.+?)\*\*/g, '<strong>$1</strong>').replace(/\*(.+?)\*/g, '<em>$1</em>').replace(/`(.+?)`/g, '<code>$1</code>');
-  const out: string[] = [];
-  const blocks = md.split(/\n\n+/);
-  for (const block of blocks) {
-    const b = block.trim();
-    if (!b) continue;
-    const h = /^(#{1,6}) (.*)$/.exec(b);
-    const img = /^!\[(.*)\]\((.*)\)$/.exec(b);
-    if (h) out.push(`<h${h[1]!.length}>${inline(h[2]!)}</h${h[1]!.length}>`);
-    else if (img) {
-      const data = readFileSync(join(baseDir, img[2]!)).toString('base64');
-      out.push(`<figure><img alt="${esc(img[1]!)}" src="data:image/png;base64,${data}"></figure>`);
-    } else if (b.startsWith('|')) {
-      const rows = b.split('\n').filter((l, i) => i !== 1).map((l) => l.replace(/^\||\|$/g, '').split(' | ').map((c) => c.trim()));
-      const [head, ...body] = rows;
-      const cls = (c: string) => (c.includes('FAIL') ? ' class="fail"' : c.includes('pass') ? ' class="pass"' : '');
-      out.push(`<table><thead><tr>${head!.map((c) => `<th>${inline(c)}</th>`).join('')}</tr></thead><tbody>${body.map((r) => `<tr>${r.map((c) => `<td${cls(c)}>${inline(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`);
-    } else out.push(`<p>${inline(b).replace(/\n/g, '<br>')}</p>`);
-  }
+  const marked = new Marked({ gfm: true });
+  marked.use({
+    walkTokens(token) {
+      if (token.type === 'image' && !/^data:/.test(token.href)) {
+        token.href = `data:image/png;base64,${readFileSync(join(baseDir, token.href)).toString('base64')}`;
+      }
+    },
+  });
+  const body = (marked.parse(md, { async: false }) as string)
+    .replace(/<td>(<strong>)?FAIL/g, '<td class="fail">$1FAIL')
+    .replace(/<td>(<strong>)?pass/g, '<td class="pass">$1pass');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>icl-lab report</title>
 <style>
@@ -281,7 +274,7 @@ table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px sol
 th{background:#f3f3f3}td.pass{color:#1a6b1a;font-weight:bold}td.fail{color:#a32015;font-weight:bold}
 figure{margin:1em 0}img{max-width:100%;border:1px solid #eee}code{background:#f5f5f5;padding:0 3px}
 </style></head><body>
-${out.join('\n')}
+${body}
 </body></html>
 `;
 }

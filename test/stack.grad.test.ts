@@ -35,6 +35,7 @@ const SHAPES: [number, number, number, number][] = [
   [2, 2, 4, 1], [2, 2, 4, 2], [2, 2, 4, 3],
   [1, 1, 1, 1], [1, 3, 3, 2], [1, 3, 3, 3],
   [3, 1, 5, 3], [2, 3, 2, 2],
+  [6, 2, 4, 2], // E=7: the 6-wide block plus a remainder coordinate
 ];
 
 describe('analytic gradient == central finite differences', () => {
@@ -63,6 +64,8 @@ describe('fast kernel == loop-by-loop reference to 1e-12', () => {
     ...SHAPES.map(([d, H, L, n]) => [d, H, L, n, true, 3] as [number, number, number, number, boolean, number]),
     [5, 2, 40, 2, false, 4], // seed configuration with 2 layers
     [5, 2, 40, 3, true, 2],
+    [8, 2, 6, 2, true, 2], // E=9: 6-wide + 3-wide blocks
+    [7, 3, 5, 2, false, 2], // E=8: 6-wide block + 2 single coordinates
     [4, 2, 2, 3, false, 2], // L < layers: the query output is identically zero
   ];
   for (const [d, H, L, nLayers, tying, B] of cases) {

@@ -418,13 +418,22 @@ function forwardElement(p: StackParams, batch: Batch, b: number, ws: Workspace, 
         const ar = ao + i * T;
         // scores s_ij = Qt_i . x_j (j < i), contiguous over j, coordinates in blocks of 3
         let c = 0;
+        if (E >= 6) { // d >= 5 (the seed's d = 5 in one pass)
+          const q0 = Qt[qo + i]!, q1 = Qt[qo + T + i]!, q2 = Qt[qo + 2 * T + i]!;
+          const q3 = Qt[qo + 3 * T + i]!, q4 = Qt[qo + 4 * T + i]!, q5 = Qt[qo + 5 * T + i]!;
+          const x0 = xo, x1 = x0 + T, x2 = x1 + T, x3 = x2 + T, x4 = x3 + T, x5 = x4 + T;
+          for (let j = 0; j < i; j++) {
+            A[ar + j] = q0 * X[x0 + j]! + q1 * X[x1 + j]! + q2 * X[x2 + j]! + q3 * X[x3 + j]! + q4 * X[x4 + j]! + q5 * X[x5 + j]!;
+          }
+          c = 6;
+        } else {
+          for (let j = 0; j < i; j++) A[ar + j] = 0;
+        }
         for (; c + 2 < E; c += 3) {
           const q0 = Qt[qo + c * T + i]!, q1 = Qt[qo + (c + 1) * T + i]!, q2 = Qt[qo + (c + 2) * T + i]!;
           const x0 = xo + c * T, x1 = x0 + T, x2 = x1 + T;
-          if (c === 0) for (let j = 0; j < i; j++) A[ar + j] = q0 * X[x0 + j]! + q1 * X[x1 + j]! + q2 * X[x2 + j]!;
-          else for (let j = 0; j < i; j++) A[ar + j]! += q0 * X[x0 + j]! + q1 * X[x1 + j]! + q2 * X[x2 + j]!;
+          for (let j = 0; j < i; j++) A[ar + j]! += q0 * X[x0 + j]! + q1 * X[x1 + j]! + q2 * X[x2 + j]!;
         }
-        if (c === 0) for (let j = 0; j < i; j++) A[ar + j] = 0;
         for (; c < E; c++) {
           const qc = Qt[qo + c * T + i]!;
           const xc = xo + c * T;
@@ -532,13 +541,21 @@ function backwardElement(p: StackParams, L: number, g: number, ws: Workspace, gr
         const ar = ao + i * T;
         // dA_ij = dR_i . x_j  (contiguous over j, coordinates in blocks of 3)
         let c = 0;
+        if (E >= 6) {
+          const r0 = dR[i]!, r1 = dR[T + i]!, r2 = dR[2 * T + i]!, r3 = dR[3 * T + i]!, r4 = dR[4 * T + i]!, r5 = dR[5 * T + i]!;
+          const x0 = xo, x1 = x0 + T, x2 = x1 + T, x3 = x2 + T, x4 = x3 + T, x5 = x4 + T;
+          for (let j = 0; j < i; j++) {
+            dA[j] = r0 * X[x0 + j]! + r1 * X[x1 + j]! + r2 * X[x2 + j]! + r3 * X[x3 + j]! + r4 * X[x4 + j]! + r5 * X[x5 + j]!;
+          }
+          c = 6;
+        } else {
+          for (let j = 0; j < i; j++) dA[j] = 0;
+        }
         for (; c + 2 < E; c += 3) {
           const r0 = dR[c * T + i]!, r1 = dR[(c + 1) * T + i]!, r2 = dR[(c + 2) * T + i]!;
           const x0 = xo + c * T, x1 = x0 + T, x2 = x1 + T;
-          if (c === 0) for (let j = 0; j < i; j++) dA[j] = r0 * X[x0 + j]! + r1 * X[x1 + j]! + r2 * X[x2 + j]!;
-          else for (let j = 0; j < i; j++) dA[j]! += r0 * X[x0 + j]! + r1 * X[x1 + j]! + r2 * X[x2 + j]!;
+          for (let j = 0; j < i; j++) dA[j]! += r0 * X[x0 + j]! + r1 * X[x1 + j]! + r2 * X[x2 + j]!;
         }
-        if (c === 0) for (let j = 0; j < i; j++) dA[j] = 0;
         for (; c < E; c++) {
           const rc = dR[c * T + i]!;
           const xc = xo + c * T;

@@ -3,7 +3,9 @@ import { benchEvaluate, estimatorMethods, evaluateErrors, kernelGap, modelMethod
 import { olsRisk, oneStepGdRisk, riskParams, tunedGdRisk } from '../src/core/theory.js';
 import { Rng } from '../src/core/rng.js';
 import { allocParams } from '../src/core/params.js';
-import { fixtureParams, fx } from './analysis.fixture.js';
+import { fixtureBatch, fixtureParams, fx, expectClose } from './analysis.fixture.js';
+import { debiasedGd, ols, oneStepGd, ridge } from '../src/core/estimators.js';
+import { allocBatch } from '../src/core/batch.js';
 
 const seedSpec = { d: 5, noiseStd: 0.01, preset: 'seed' as const };
 
@@ -20,6 +22,34 @@ function kernelModel(w: number[], mu: number[], amp = 0) {
   for (let i = 0; i < p.theta.length; i++) { const s = Math.sin(i * 12.9898 + 78.233) * 43758.5453; p.theta[i] += amp * (2 * (s - Math.floor(s)) - 1); }
   return p;
 }
+
+describe('estimatorMethods: one shared moment pass gives the direct estimators', () => {
+  it('with and without prepare, on the fixture batch, to 1e-12', () => {
+    const batch = fixtureBatch();
+    const B = batch.B;
+    const eta = 40 / (46 + 5e-4);
+    const direct: Record<string, Float64Array> = {
+      'one-step-gd': oneStepGd(batch, 1, new Float64Array(B)),
+      'tuned-gd': oneStepGd(batch, eta, new Float64Array(B)),
+      'debiased-gd': debiasedGd(batch, eta, new Float64Array(B)),
+      ridge: ridge(batch, 5e-4, new Float64Array(B)),
+      ols: ols(batch, new Float64Array(B)),
+    };
+    const ms = estimatorMethods(seedSpec);
+    for (const m of ms) { const o = new Float64Array(B); m.run(batch, o); expectClose(o, direct[m.name]!, 1e-12, `${m.name} (no prepare)`); }
+    ms[0]!.prepare!(batch);
+    for (const m of ms) { const o = new Float64Array(B); m.run(batch, o); expectClose(o, direct[m.name]!, 1e-12, `${m.name} (prepared)`); }
+    // after all five ran, a batch changed in place is recomputed, not served stale
+    const copy = allocBatch(B, batch.L, batch.d);
+    copy.z.set(batch.z); copy.zq.set(batch.zq); copy.yq.set(batch.yq);
+    ms[0]!.prepare!(copy);
+    for (const m of ms) m.run(copy, new Float64Array(B));
+    for (let i = 0; i < copy.z.length; i++) copy.z[i] *= 2;
+    const o = new Float64Array(B);
+    ms[0]!.run(copy, o);
+    expectClose(o, direct['one-step-gd']!.map((v) => 4 * v), 1e-12, 'recomputed');
+  });
+});
 
 describe('evaluate: Monte Carlo error vs L against the closed forms (seeded, 4,000 prompts)', () => {
   const lengths = [10, 20, 40, 80, 160];

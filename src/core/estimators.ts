@@ -164,6 +164,82 @@ export function ols(batch: Batch, out: Float64Array): Float64Array {
 }
 
 /**
+ * Per-prompt sufficient statistics of every linear estimator above (one pass over the tokens):
+ *   xtx [B, d, d] = X^T X (lower triangle filled),  xty [B, d] = X^T y,  sumX [B, d] = sum_i x_i,  sumY [B] = sum_i y_i.
+ * Then with s_i = <x_q, x_i>:  sum_i y_i s_i = x_q . X^T y  and  sum_i s_i = x_q . sum_i x_i.
+ */
+export interface ContextMoments {
+  B: number;
+  d: number;
+  xtx: Float64Array;
+  xty: Float64Array;
+  sumX: Float64Array;
+  sumY: Float64Array;
+}
+
+export function contextMoments(batch: Batch, m?: ContextMoments): ContextMoments {
+  const { B, L, d, E, z } = batch;
+  if (!m || m.B !== B || m.d !== d) {
+    m = { B, d, xtx: new Float64Array(B * d * d), xty: new Float64Array(B * d), sumX: new Float64Array(B * d), sumY: new Float64Array(B) };
+  }
+  const { xtx, xty, sumX, sumY } = m;
+  xtx.fill(0);
+  xty.fill(0);
+  sumX.fill(0);
+  for (let b = 0; b < B; b++) {
+    const z0 = b * L * E;
+    const g = b * d * d;
+    const v = b * d;
+    let sy = 0;
+    for (let i = 0; i < L; i++) {
+      const zi = z0 + i * E;
+      const y = z[zi + d]!;
+      sy += y;
+      for (let a = 0; a < d; a++) {
+        const xa = z[zi + a]!;
+        xty[v + a] += xa * y;
+        sumX[v + a] += xa;
+        for (let c = 0; c <= a; c++) xtx[g + a * d + c] += xa * z[zi + c]!;
+      }
+    }
+    sumY[b] = sy;
+  }
+  return m;
+}
+
+/** The linear estimators from `contextMoments` (same values as the direct functions up to rounding). */
+export function linearFromMoments(batch: Batch, m: ContextMoments, o: { oneStep?: { eta: number; out: Float64Array }[]; debiased?: { eta: number; muSum?: number; out: Float64Array }[]; ridge?: { lambda: number; out: Float64Array }[] }): void {
+  const { B, L, d, E, zq } = batch;
+  if (m.B !== B || m.d !== d) throw new RangeError(`moments are for B=${m.B}, d=${m.d}; the batch has B=${B}, d=${d}`);
+  for (const r of [...(o.oneStep ?? []), ...(o.debiased ?? []), ...(o.ridge ?? [])]) checkOut(r.out, B);
+  const A = new Float64Array(d * d); // [d, d]
+  const r = new Float64Array(d); // [d]
+  for (let b = 0; b < B; b++) {
+    const q0 = b * E;
+    const v = b * d;
+    let ys = 0; // sum_i y_i s_i
+    let ss = 0; // sum_i s_i
+    for (let a = 0; a < d; a++) {
+      ys += zq[q0 + a]! * m.xty[v + a]!;
+      ss += zq[q0 + a]! * m.sumX[v + a]!;
+    }
+    for (const g of o.oneStep ?? []) g.out[b] = (g.eta * ys) / L;
+    const ybar = m.sumY[b]! / L;
+    for (const g of o.debiased ?? []) g.out[b] = ybar * (g.muSum ?? 0) + (g.eta / L) * (ys - ybar * ss);
+    for (const g of o.ridge ?? []) {
+      if (g.lambda === 0 && L <= d) { // OLS undefined (see `ols`)
+        g.out[b] = NaN;
+        continue;
+      }
+      A.set(m.xtx.subarray(b * d * d, (b + 1) * d * d));
+      for (let a = 0; a < d; a++) A[a * d + a] += g.lambda;
+      r.set(m.xty.subarray(v, v + d));
+      g.out[b] = choleskySolveInPlace(A, r, d) ? dotPrefix(zq, q0, r, d) : NaN;
+    }
+  }
+}
+
+/**
  * The attention model itself: attention.ts `forward` (its inference path does no gradient work and
  * allocates nothing; measured faster here than a one-pass online-softmax variant).
  */

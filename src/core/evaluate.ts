@@ -18,13 +18,19 @@ import type { AttentionParams } from './params.js';
 import type { Rng } from './rng.js';
 import { sampleBatch, type TaskPreset, type TaskSpec } from './task.js';
 import { layerCircuits } from './circuits.js';
-import { bayesRidgeLambda, debiasedGd, kernelEstimator, ols, oneStepGd, ridge, transformerEstimator } from './estimators.js';
+import { bayesRidgeLambda, contextMoments, kernelEstimator, linearFromMoments, oneStepGd, transformerEstimator, type ContextMoments } from './estimators.js';
 import { optimalEta, riskParams } from './theory.js';
 
 /** A named method: writes its predictions for `batch` into `out` [B]. */
 export interface EvalMethod {
   readonly name: string;
   run(batch: Batch, out: Float64Array): void;
+  /**
+   * Optional work shared by several methods (the same function object on each of them):
+   * `evaluateErrors` calls each distinct `prepare` once per batch, before any `run` on it.
+   * `run` must still be correct when called without it.
+   */
+  readonly prepare?: (batch: Batch) => void;
 }
 
 /** The prompt distribution (TaskSpec without L and batch size). */
@@ -77,13 +83,43 @@ export function estimatorMethods(spec: PromptSpec): EvalMethod[] {
   const tau2 = r.priorVar ?? 1;
   const eta = (b: Batch) => optimalEta(b.L, b.d, r.sigma2, tau2);
   const lambda = bayesRidgeLambda(r.sigma2, tau2);
-  return [
-    { name: 'one-step-gd', run: (b, out) => oneStepGd(b, 1, out) },
-    { name: 'tuned-gd', run: (b, out) => oneStepGd(b, eta(b), out) },
-    { name: 'debiased-gd', run: (b, out) => debiasedGd(b, eta(b), out) },
-    { name: 'ridge', run: (b, out) => ridge(b, lambda, out) },
-    { name: 'ols', run: (b, out) => ols(b, out) },
-  ];
+  // All five are linear in the context moments X^T X, X^T y, sum x, sum y: one pass over the tokens
+  // (`prepare`) serves them all. Each `run` reads the results if `prepare` saw this batch and not
+  // all five have run since, else computes its own.
+  const names = ['one-step-gd', 'tuned-gd', 'debiased-gd', 'ridge', 'ols'] as const;
+  let moments: ContextMoments | undefined;
+  let prepared: Batch | undefined;
+  let outs: Record<string, Float64Array> = {};
+  let left = 0;
+  const compute = (b: Batch): Record<string, Float64Array> => {
+    moments = contextMoments(b, moments);
+    const o: Record<string, Float64Array> = {};
+    for (const n of names) o[n] = new Float64Array(b.B);
+    const e = eta(b);
+    linearFromMoments(b, moments, {
+      oneStep: [{ eta: 1, out: o['one-step-gd']! }, { eta: e, out: o['tuned-gd']! }],
+      debiased: [{ eta: e, out: o['debiased-gd']! }],
+      ridge: [{ lambda, out: o['ridge']! }, { lambda: 0, out: o['ols']! }],
+    });
+    return o;
+  };
+  const prepare = (b: Batch) => {
+    outs = compute(b);
+    prepared = b;
+    left = names.length;
+  };
+  return names.map((name) => ({
+    name,
+    prepare,
+    run: (b: Batch, out: Float64Array) => {
+      if (prepared === b && left > 0) {
+        out.set(outs[name]!);
+        if (--left === 0) prepared = undefined;
+      } else {
+        out.set(compute(b)[name]!);
+      }
+    },
+  }));
 }
 
 /** A model and, unless `kernel` is false, its kernel estimator `<name>/kernel` from its (w^h, mu^h). */
@@ -131,7 +167,9 @@ export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec,
     return o;
   };
   const task = (L: number, B: number): TaskSpec => ({ d: spec.d, L, batchSize: B, noiseStd: spec.noiseStd, preset: spec.preset, ...(spec.rho ? { rho: spec.rho } : {}) });
+  const prepares = [...new Set(methods.map((m) => m.prepare).filter((f): f is (b: Batch) => void => f !== undefined))];
   const score = (li: number, batch: Batch) => {
+    for (const f of prepares) f(batch);
     const out = outFor(batch.B);
     methods.forEach((m, mi) => {
       m.run(batch, out);

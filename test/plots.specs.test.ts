@@ -12,7 +12,7 @@ import { flowSpec, trajectoryFromFlow } from '../src/plots/flow.js';
 import { NOT_FINITE_GREY, valueFormat } from '../src/plots/heatmap.js';
 import { lossSpec } from '../src/plots/loss.js';
 import { evenIndices, qkEvolutionSpec } from '../src/plots/qk-evolution.js';
-import { parseEvaluation } from '../src/plots/run-figures.js';
+import { parseEvaluation } from '../src/plots/evaluation.js';
 import { DARK_RED, NAVY, SEPARATOR_GREEN, WHITE, round } from '../src/plots/theme.js';
 
 // Specs are plain JSON; tests walk them loosely.

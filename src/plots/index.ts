@@ -10,5 +10,6 @@ export { flowSpec, trajectoryFromFlow, type WMuTrajectory, type FlowSpecOptions 
 export { lossSpec, type LossCurves, type LossSpecOptions } from './loss.js';
 export { qkEvolutionSpec, evenIndices, type QkSnapshots, type QkEvolutionOptions } from './qk-evolution.js';
 export { renderFigure, specToSvg, svgToPng, svgToPixels, type RasterOptions } from './render.js';
-export { renderAllRunFigures, readEvaluation, parseEvaluation, type RunFigureOptions, type RunFigures } from './run-figures.js';
+export { renderAllRunFigures, type RunFigureOptions, type RunFigures } from './run-figures.js';
+export { readEvaluation, parseEvaluation } from './evaluation.js';
 export { NAVY, WHITE, DARK_RED, SEPARATOR_GREEN, FONT_FAMILY, type VlSpec } from './theme.js';

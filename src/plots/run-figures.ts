@@ -18,6 +18,7 @@ import { f64, FileFormatError, readSafetensors, type Tensor } from '../io/safete
 import { circuitSpec } from './circuits.js';
 import { dynamicsSpec } from './dynamics.js';
 import { errorVsLengthSpec, type Evaluation } from './error-curves.js';
+import { readEvaluation } from './evaluation.js';
 import { lossSpec } from './loss.js';
 import { qkEvolutionSpec } from './qk-evolution.js';
 import { renderFigure, type RasterOptions } from './render.js';
@@ -43,6 +44,8 @@ export interface RunFigures {
   skipped: string[];
 }
 
+export { parseEvaluation, readEvaluation } from './evaluation.js';
+
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 function need(tensors: Record<string, Tensor>, name: string, rank: number, source: string): Tensor {
@@ -50,34 +53,6 @@ function need(tensors: Record<string, Tensor>, name: string, rank: number, sourc
   if (!t) throw new FileFormatError(`missing tensor '${name}' (has: ${Object.keys(tensors).join(', ') || 'none'})`, source);
   if (t.shape.length !== rank) throw new FileFormatError(`tensor '${name}' has shape ${fmt(t.shape)}, expected rank ${rank}`, source);
   return t;
-}
-
-/** Parse and check an evaluation JSON (`{"lengths":[...],"methods":{"<name>":{"mse":[...],"stderr":[...]}}}`). */
-export function parseEvaluation(obj: unknown, source: string): Evaluation {
-  const e = obj as Evaluation;
-  if (typeof e !== 'object' || e === null || !Array.isArray(e.lengths) || typeof e.methods !== 'object' || e.methods === null) {
-    throw new FileFormatError('not an evaluation JSON: needs "lengths": [...] and "methods": {"<name>": {"mse": [...], "stderr": [...]}}', source);
-  }
-  for (const [name, m] of Object.entries(e.methods)) {
-    if (!m || !Array.isArray(m.mse) || m.mse.length !== e.lengths.length || (m.stderr !== undefined && (!Array.isArray(m.stderr) || m.stderr.length !== e.lengths.length))) {
-      throw new FileFormatError(`method '${name}' needs "mse" (and "stderr") arrays of ${e.lengths.length} values, one per length`, source);
-    }
-    // JSON has no NaN: OLS is undefined for L <= d and may be written as null or "NaN".
-    m.mse = m.mse.map((v) => (typeof v === 'number' ? v : Number.NaN));
-    if (m.stderr) m.stderr = m.stderr.map((v) => (typeof v === 'number' ? v : Number.NaN));
-  }
-  return e;
-}
-
-export function readEvaluation(path: string): Evaluation {
-  let obj: unknown;
-  try {
-    obj = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`evaluation file ${path} does not exist`);
-    throw new FileFormatError(`not valid JSON: ${err instanceof Error ? err.message : String(err)}`, path);
-  }
-  return parseEvaluation(obj, path);
 }
 
 /** Training context length from run.json (config.context_length), if readable. */

@@ -5,7 +5,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Command } from 'commander';
-import { renderAllRunFigures } from '../../plots/run-figures.js';
 import { UsageError } from '../errors.js';
 import { asExistingFile, asPositiveInt } from '../options.js';
 
@@ -19,6 +18,8 @@ export interface PlotCliOptions {
 export async function runPlot(runDir: string, o: PlotCliOptions, print: (line: string) => void): Promise<void> {
   if (!existsSync(runDir) || !statSync(runDir).isDirectory()) throw new UsageError(`RUN ${runDir} is not a directory`);
   const t0 = Date.now();
+  // Loaded on use: vega, vega-lite and resvg take ~0.5 s to import, which every other command would pay.
+  const { renderAllRunFigures } = await import('../../plots/run-figures.js');
   const res = await renderAllRunFigures(runDir, {
     evaluation: o.evaluation,
     outDir: o.out,

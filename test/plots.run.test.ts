@@ -67,7 +67,7 @@ describe('renderAllRunFigures', () => {
     writeRun(dir, true);
     writeFileSync(join(dir, 'evaluation.json'), JSON.stringify(evaluation));
     const seen: string[] = [];
-    const res = await renderAllRunFigures(dir, { onFigure: (name) => seen.push(name) });
+    const res = await renderAllRunFigures(dir, { onFigure: (name) => seen.push(name), raster: { scale: 1, minWidth: 0 } });
     const names = ['loss', 'dynamics', 'qk_evolution_layer1', 'circuits_layer1_head1', 'circuits_layer1_head2', 'error_vs_length'];
     expect(Object.keys(res.figures).sort()).toEqual([...names].sort());
     expect(seen.sort()).toEqual([...names].sort());

@@ -18,9 +18,9 @@ import { isRunDir, readRunJson } from '../train/run-dir.js';
 import type { RunSummary } from '../train/run.js';
 import { writeReport, type ReportResult } from './report.js';
 
-export const REPRODUCE_HEADS = [2, 1, 4, 8] as const;
-export const QUICK_STEPS = 20_000;
-export const FULL_STEPS = 500_001;
+import { REPRODUCE_HEADS } from './reproduce-config.js';
+
+export { FULL_STEPS, QUICK_STEPS, REPRODUCE_HEADS } from './reproduce-config.js';
 
 export interface ReproduceOptions extends ExecuteOptions {
   out: string;

@@ -1,8 +1,6 @@
 /** `icl-lab report RUN... [--out DIR]`: report.html, report.md and findings.json over trained runs. */
 import type { Command } from 'commander';
 import { relative } from 'node:path';
-import { writeReport } from '../../report/report.js';
-import { readEvaluation } from '../../plots/run-figures.js';
 import { asIntListOrRange, asPositiveInt } from '../options.js';
 import { findingsTable } from './reproduce.js';
 
@@ -32,6 +30,9 @@ export function register(program: Command): void {
     .option('--seed <n>', '[int] seed of the report\'s prompts', asPositiveInt('--seed'), 2025)
     .option('--json', '[flag] print the findings and file paths as JSON')
     .action(async (runs: string[], o: ReportCliOptions) => {
+      // Loaded here, not at startup: the renderer (vega, resvg) costs ~0.5 s to load.
+      const { writeReport } = await import('../../report/report.js');
+      const { readEvaluation } = await import('../../plots/evaluation.js');
       const res = await writeReport(runs, {
         out: o.out,
         evalSamples: o.evalSamples,

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { relative } from 'node:path';
-import { FULL_STEPS, QUICK_STEPS, REPRODUCE_HEADS, reproduce } from '../../report/reproduce.js';
+import { FULL_STEPS, QUICK_STEPS, REPRODUCE_HEADS } from '../../report/reproduce-config.js';
 import type { Finding } from '../../report/findings.js';
 import type { ProgressMode } from '../../train/progress.js';
 import { UsageError } from '../errors.js';
@@ -63,6 +63,7 @@ export function register(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       const t0 = performance.now();
+      const { reproduce } = await import('../../report/reproduce.js'); // loads the renderer
       let res;
       try {
         res = await reproduce({

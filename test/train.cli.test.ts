@@ -132,6 +132,9 @@ describe('icl-lab train: crash safety', () => {
     const steps = 100_000;
     const p = start(['--out', dir, '--steps', String(steps), '--checkpoint-secs', '0.05', ...SMALL]);
     await waitForStep(dir, 200);
+    const busy = cli(['--resume', dir, '--progress', 'none']); // a second writer is refused while the first lives
+    expect(busy.code).toBe(2);
+    expect(busy.stderr).toMatch(/process \d+ is training this run right now/);
     p.child.kill('SIGINT');
     const { code } = await p.done;
     expect(code).toBe(130);
@@ -234,5 +237,28 @@ describe('icl-lab train: several runs in worker threads', () => {
     expect(cli(['--out', alone, '--heads', '2', '--steps', '120', ...SMALL]).code).toBe(0);
     for (const f of FILES) expect(read(join(out, 'h2'), f).equals(read(alone, f)), f).toBe(true);
     expect(runJson(join(out, 'h1')).config.heads).toBe(1);
+  });
+
+  it('SIGINT stops every worker with a checkpoint; `--resume OUT` continues them all to the same bytes as straight runs', async () => {
+    const out = join(tmp, 'multi-int');
+    const p = start(['--out', out, '--heads', '1,2', '--seed', '3', '--jobs', '2', '--steps', '100000', '--checkpoint-secs', '0.05', ...SMALL]);
+    await waitForStep(join(out, 'h1'), 100);
+    await waitForStep(join(out, 'h2'), 100);
+    p.child.kill('SIGINT');
+    expect((await p.done).code).toBe(130);
+    expect(p.err()).toContain(`icl-lab train --resume ${out}`);
+    const steps = ['h1', 'h2'].map((h) => runJson(join(out, h)));
+    expect(steps.map((j) => j.status)).toEqual(['interrupted', 'interrupted']);
+    const target = Math.max(...steps.map((j) => j.step)) + 30;
+    const r = cli(['--resume', out, '--steps', String(target), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).runs.map((x: { status: string; step: number }) => [x.status, x.step])).toEqual([['completed', target], ['completed', target]]);
+    const ref = join(tmp, 'multi-int-ref');
+    expect(cli(['--out', ref, '--heads', '1', '--seed', '3', '--steps', String(target), ...SMALL]).code).toBe(0);
+    for (const f of ['model.safetensors', 'metrics.safetensors']) expect(read(join(out, 'h1'), f).equals(read(ref, f)), f).toBe(true);
+    // nothing left to do: reported, files untouched
+    const again = cli(['--resume', out, '--steps', String(target)]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/\[h2\] .*already completed; nothing to do/);
   });
 });

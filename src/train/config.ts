@@ -78,7 +78,7 @@ export const FIELDS: readonly Field[] = [
   { key: 'layers', kind: 'int', default: 1, min: 1, max: 64, help: 'attention layers (only 1 is supported for now)' },
   { key: 'heads', kind: 'int', default: 2, min: 1, max: 256, list: true, help: 'heads H (list: one run each, e.g. 1,2,4,8)' },
   { key: 'd', kind: 'int', default: 5, min: 1, max: 1024, list: true, help: 'regression dimension d (token width E = d+1)' },
-  { key: 'contextLength', kind: 'int', default: 40, min: 1, max: 100_000, list: true, arg: '<L>', help: 'context length L (prompts per sequence)' },
+  { key: 'contextLength', kind: 'int', default: 40, min: 1, max: 100_000, list: true, arg: '<L>', help: 'context length L (in-context examples per prompt)' },
   { key: 'nOut', kind: 'int', default: 1, min: 1, max: 1, help: 'output width n_out (the target is a scalar: only 1)' },
   { key: 'weightTying', kind: 'bool', default: false, help: 'tie the weights of all layers (needs --layers > 1)' },
   { key: 'preset', kind: 'enum', default: 'seed', values: ['seed', 'paper'], help: "task convention: seed (beta~N(0,I), y noise sqrt(d)*noise_std, noise-free y_q) or paper (beta~N(0,I/d), noise on context and query)" },
@@ -396,6 +396,6 @@ export function varyingAcross(configs: readonly TrainConfig[]): FieldKey[] {
 /** `--help` text of a field: `[type] meaning (default: x)`. */
 export function fieldHelp(f: Field): string {
   const type = f.kind === 'enum' ? f.values!.join('|') : f.kind === 'pair' ? 'number,number' : f.kind === 'int' ? (f.list ? 'int[,int...]' : 'int') : f.kind === 'bool' ? 'flag' : 'number';
-  const dflt = f.default === null ? '' : ` (default: ${Array.isArray(f.default) ? f.default.join(',') : f.default})`;
+  const dflt = f.default === null ? '' : ` (default: ${Array.isArray(f.default) ? f.default.join(',') : typeof f.default === 'number' ? fmt(f.default) : f.default})`;
   return `[${type}] ${f.help}${dflt}`;
 }

@@ -13,6 +13,7 @@
  * least as long as the checkpoint, and a resume cuts them back to the checkpoint's step.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../cli/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -62,6 +63,9 @@ export interface RunJson {
   };
   failure?: { step: number; reason: string };
   resume_command?: string;
+  /** Process and host that last wrote the run (a resume refuses a run another live process is training). */
+  pid?: number;
+  host?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -110,6 +114,17 @@ export function readRunJson(dir: string): RunJson {
     throw new FileFormatError('not an icl-lab run.json (needs status, step, config)', path);
   }
   return r;
+}
+
+/** True when run.json says `running` and names a live process on this host other than us. */
+export function runIsLive(r: RunJson): boolean {
+  if (r.status !== 'running' || r.pid === undefined || r.host !== hostname() || r.pid === process.pid) return false;
+  try {
+    process.kill(r.pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export function runConfig(r: RunJson, dir: string): TrainConfig {
@@ -217,6 +232,8 @@ export function runJsonOf(s: TrainState, info: SaveInfo, checkpointStep: number)
     },
     final: { train_loss: fin(s.lastLoss), val_loss: fin(s.lastVal), val_step: s.lastValStep >= 0 ? s.lastValStep : null },
   };
+  r.pid = process.pid;
+  r.host = hostname();
   if (info.failure) r.failure = info.failure;
   if (info.resumeCommand) r.resume_command = info.resumeCommand;
   return r;

@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { UsageError } from '../cli/errors.js';
 import { FIELD_BY_KEY, runName, varyingAcross, type TrainConfig } from './config.js';
 import { autoProgressMode, ProgressDisplay, type ProgressMode } from './progress.js';
-import { checkRunDirFree, isRunDir, readRunJson } from './run-dir.js';
+import { checkRunDirFree, isRunDir, readRunJson, runIsLive } from './run-dir.js';
 import { createRun, resumeCommand, runSession, type RunSummary } from './run.js';
 import type { WorkerJob, WorkerMessage } from './worker.js';
 
@@ -66,45 +66,45 @@ export async function trainRuns(configs: readonly TrainConfig[], opts: TrainRuns
   return executeRuns(plans.map((p) => ({ dir: p.dir, name: p.name })), opts);
 }
 
-/**
- * The run directories to continue under `dir`: `dir` itself if it holds run.json, else each
- * subdirectory that does and is neither failed nor (unless `steps` asks for more) completed.
- */
-export function findResumable(dir: string, steps?: number): string[] {
+/** The run directories under `dir`: `dir` itself if it holds run.json, else each subdirectory that does. */
+export function findRuns(dir: string): string[] {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--resume ${dir}: no such directory`);
   if (isRunDir(dir)) return [dir];
   const subs = readdirSync(dir).sort().map((n) => join(dir, n)).filter((p) => statSync(p).isDirectory() && isRunDir(p));
   if (subs.length === 0) throw new UsageError(`--resume ${dir}: not a run directory (no run.json) and no runs below it`);
-  const todo = subs.filter((p) => {
-    const r = readRunJson(p);
-    if (r.status === 'failed') return false;
-    return r.status !== 'completed' || (steps !== undefined && steps > r.step);
-  });
-  if (todo.length === 0) throw new UsageError(`--resume ${dir}: every run below it is completed or failed (pass --steps N to train longer)`);
-  return todo;
+  return subs;
 }
 
-/** Continue `dir` (a run, or a parent of runs) to `steps` total steps (default: each run's own). */
-export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: number } = {}): Promise<RunSummary[]> {
-  const dirs = findResumable(dir, opts.steps);
+/**
+ * Continue `dir` (a run, or a parent of runs) to `steps` total steps (default: each run's own).
+ * Completed runs asked for no more steps, and (below a parent) failed runs, are reported as they
+ * are, files untouched. A single failed run, or --steps below a run's step, is a UsageError.
+ */
+export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: number; force?: boolean } = {}): Promise<RunSummary[]> {
+  const dirs = findRuns(dir);
   const max = FIELD_BY_KEY.get('steps')!.max!;
+  if (opts.steps !== undefined && (!Number.isSafeInteger(opts.steps) || opts.steps < 1 || opts.steps > max)) {
+    throw new UsageError(`--steps must be an integer >= 1 and <= ${max}, got ${opts.steps}`);
+  }
+  const notes = new Map<string, string>();
   for (const d of dirs) {
     const r = readRunJson(d);
     if (r.status === 'failed') {
-      throw new UsageError(`${d}: the run failed${r.failure ? ` at step ${r.failure.step}: ${r.failure.reason}` : ''}; nothing to resume`);
+      const why = r.failure ? ` at step ${r.failure.step}: ${r.failure.reason}` : '';
+      if (dirs.length === 1) throw new UsageError(`${d}: the run failed${why}; nothing to resume (start a new run with other settings)`);
+      notes.set(d, `failed earlier${why}; not resumed`);
+      continue;
+    }
+    if (!opts.force && runIsLive(r)) {
+      throw new UsageError(`${d}: process ${r.pid} is training this run right now (run.json says running); stop it first, or pass --force if that process is not icl-lab`);
     }
     const target = opts.steps ?? r.steps;
-    if (opts.steps !== undefined && (opts.steps < 1 || opts.steps > max)) throw new UsageError(`--steps must be an integer >= 1 and <= ${max}, got ${opts.steps}`);
     if (target < r.checkpoint_step) throw new UsageError(`--steps ${target} is below the ${r.checkpoint_step} steps the run in ${d} has already done`);
+    if (r.status === 'completed' && target === r.step) notes.set(d, 'already completed; nothing to do (pass --steps N to train longer)');
   }
-  // a completed run asked for no more steps: nothing to do, files untouched
-  const done = (d: string): boolean => {
-    const r = readRunJson(d);
-    return r.status === 'completed' && (opts.steps === undefined || opts.steps === r.step);
-  };
-  const jobs = dirs.filter((d) => !done(d)).map((d) => ({ dir: d, name: basename(d), ...(opts.steps !== undefined ? { steps: opts.steps } : {}) }));
+  const jobs = dirs.filter((d) => !notes.has(d)).map((d) => ({ dir: d, name: basename(d), ...(opts.steps !== undefined ? { steps: opts.steps } : {}) }));
   const trained = jobs.length > 0 ? await executeRuns(jobs, opts) : [];
-  return dirs.map((d) => trained.find((s) => s.dir === d) ?? { ...summaryFromDisk(d, basename(d)), note: 'already completed; nothing to do (pass --steps N to train longer)' });
+  return dirs.map((d) => trained.find((s) => s.dir === d) ?? { ...summaryFromDisk(d, basename(d)), note: notes.get(d)! });
 }
 
 function workerScript(): string | null {
@@ -113,6 +113,17 @@ function workerScript(): string | null {
 }
 
 /** Train run directories from their checkpoints: inline for one job, else in a worker pool. */
+/** Relative cost of training a run (steps x heads x E^2 x L x B), to start the longest first. */
+function runCost(dir: string, steps?: number): number {
+  try {
+    const r = readRunJson(dir);
+    const c = r.config as Record<string, number>;
+    return ((steps ?? r.steps) - r.step) * c.heads! * (c.d! + 1) ** 2 * c.context_length! * c.batch_size!;
+  } catch {
+    return 0;
+  }
+}
+
 export async function executeRuns(jobs: readonly { dir: string; name: string; steps?: number }[], opts: ExecuteOptions = {}): Promise<RunSummary[]> {
   const mode = opts.progress === undefined || opts.progress === 'auto' ? autoProgressMode() : opts.progress;
   const display = new ProgressDisplay(mode);
@@ -141,7 +152,12 @@ export async function executeRuns(jobs: readonly { dir: string; name: string; st
       }
       return out;
     }
-    return await runPool(jobs, pool, script, opts, display, (name, l) => printLine(tag(name) + l));
+    // longest first (LPT), so the pool finishes together; results keep the caller's order
+    const order = jobs.map((j, i) => ({ i, cost: runCost(j.dir, j.steps) })).sort((a, b) => b.cost - a.cost || a.i - b.i).map((x) => x.i);
+    const sorted = await runPool(order.map((i) => jobs[i]!), pool, script, opts, display, (name, l) => printLine(tag(name) + l));
+    const out: RunSummary[] = new Array(jobs.length);
+    order.forEach((i, k) => (out[i] = sorted[k]!));
+    return out;
   } finally {
     display.stop();
   }

@@ -58,7 +58,7 @@ function readConfigFile(path: string): string {
 /** Everything the action needs, validated; throws UsageError. Creates nothing. */
 export type TrainPlan =
   | { kind: 'new'; configs: ReturnType<typeof resolveConfigs>; out: string; force: boolean; jobs?: number; json: boolean; progress: ProgressMode | 'auto' }
-  | { kind: 'resume'; dir: string; steps?: number; jobs?: number; json: boolean; progress: ProgressMode | 'auto' };
+  | { kind: 'resume'; dir: string; steps?: number; force: boolean; jobs?: number; json: boolean; progress: ProgressMode | 'auto' };
 
 export function planTrain(opts: TrainCliOptions): TrainPlan {
   const json = opts.json === true;
@@ -71,15 +71,15 @@ export function planTrain(opts: TrainCliOptions): TrainPlan {
   const given = new Set(Object.keys(flags) as FieldKey[]);
   if (resume !== undefined) {
     if (resume === '') throw new UsageError('--resume needs a run directory');
-    for (const bad of ['out', 'config', 'force'] as const) {
+    for (const bad of ['out', 'config'] as const) {
       if (opts[bad] !== undefined) throw new UsageError(`--${bad} cannot be used with --resume (the run directory and its config are fixed)`);
     }
     const fixed = [...given].filter((k) => k !== 'steps');
     if (fixed.length > 0) {
-      throw new UsageError(`${flagName(fixed[0]!)} cannot be changed when resuming (the run's config is fixed; with --resume only --steps, --jobs, --json, --progress are allowed)`);
+      throw new UsageError(`${flagName(fixed[0]!)} cannot be changed when resuming (the run's config is fixed; with --resume only --steps, --jobs, --json, --progress, --force are allowed)`);
     }
     const steps = flags.steps as number | undefined;
-    return { kind: 'resume', dir: resume, ...(steps !== undefined ? { steps } : {}), ...(jobs !== undefined ? { jobs } : {}), json, progress };
+    return { kind: 'resume', dir: resume, force: opts.force === true, ...(steps !== undefined ? { steps } : {}), ...(jobs !== undefined ? { jobs } : {}), json, progress };
   }
   if (out === undefined || out === '') throw new UsageError('--out DIR is required (the run directory to create), or --resume DIR to continue a run');
   const fromFile = config !== undefined ? parseConfigText(readConfigFile(config), `--config ${config}`) : {};
@@ -119,7 +119,7 @@ export async function trainAction(opts: TrainCliOptions): Promise<number> {
   try {
     summaries = plan.kind === 'new'
       ? await trainRuns(plan.configs, { ...common, out: plan.out, force: plan.force })
-      : await resumeRuns(plan.dir, { ...common, ...(plan.steps !== undefined ? { steps: plan.steps } : {}) });
+      : await resumeRuns(plan.dir, { ...common, force: plan.force, ...(plan.steps !== undefined ? { steps: plan.steps } : {}) });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -159,7 +159,7 @@ export function register(program: Command): void {
       cmd.option(`${flag} ${arg}`, fieldHelp(f));
     }
   }
-  cmd.option('--force', '[flag] overwrite an existing non-empty run directory');
+  cmd.option('--force', '[flag] overwrite an existing non-empty run directory (with --resume: resume even if run.json names a live process)');
   cmd.option('--jobs <n>', '[int] runs trained at once, one worker thread each (default: number of cores)');
   cmd.option('--progress <mode>', '[auto|bar|lines|none] progress on stderr (default: auto = bar on a terminal, a line every 5 s otherwise)');
   cmd.option('--json', '[flag] print only a final JSON summary on stdout (no progress, no printed losses)');

@@ -101,3 +101,15 @@ describe('head grouping and eta_TF', () => {
     expect(groupHeads(w, mu, 0.02).active).toEqual([4, 5, 6, 7]);
   });
 });
+
+describe('a model trained by the seed\'s own PyTorch code (float32 state_dict with final_linear)', () => {
+  it('reproduces the seed\'s calculate_statistics printout byte for byte', async () => {
+    const { decodeSafetensors } = await import('../src/io/safetensors.js');
+    const { parseModelTensors } = await import('../src/io/model-file.js');
+    const { SEED_MODEL_BASE64, SEED_STATISTICS_PRINTOUT } = await import('./analysis.seed-model.js');
+    const { tensors } = decodeSafetensors(new Uint8Array(Buffer.from(SEED_MODEL_BASE64, 'base64')));
+    expect(tensors['final_linear.weight']?.dtype).toBe('F32');
+    const p = parseModelTensors(tensors, 'seed_h2_3k.safetensors').params;
+    expect(statisticsLines(layerCircuits(p), p.d)).toEqual(SEED_STATISTICS_PRINTOUT);
+  });
+});

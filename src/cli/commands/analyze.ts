@@ -24,6 +24,9 @@ import { Rng } from '../../core/rng.js';
 import { DEFAULT_TASK, type TaskPreset } from '../../core/task.js';
 import { optimalEta, riskParams } from '../../core/theory.js';
 import { loadModel } from '../../io/model-file.js';
+import { f64, readSafetensors } from '../../io/safetensors.js';
+import { allocParams } from '../../core/params.js';
+import { stackParamsFromStateDict, type StackParams } from '../../core/stack.js';
 import { readRunJson, runConfig, RUN_FILES } from '../../train/run-dir.js';
 import { asNonNegativeFloat, asInteger, asPositiveInt } from '../options.js';
 import { UsageError } from '../errors.js';
@@ -144,6 +147,91 @@ export function analyzeTarget(t: ModelTarget, o: AnalyzeOptions = {}): AnalyzeRe
   };
 }
 
+/** A multi-layer stack (keys `attention_layers.{l}.*` + `final_linear.weight`) named on the command line. */
+export interface StackTarget {
+  readonly name: string;
+  readonly path: string;
+  readonly stack: StackParams;
+}
+
+/** The stack in TARGET, or undefined when TARGET holds a one-layer model (or no model at all). */
+export function loadStackTarget(target: string): StackTarget | undefined {
+  if (!existsSync(target)) return undefined;
+  const isDir = statSync(target).isDirectory();
+  const path = isDir ? join(target, RUN_FILES.model) : target;
+  if (!existsSync(path)) return undefined;
+  const { tensors, metadata } = readSafetensors(path);
+  if (!Object.keys(tensors).some((k) => k.startsWith('attention_layers.'))) return undefined;
+  const name = isDir ? basename(target.replace(/[\\/]+$/, '')) || target : basename(target, extname(target));
+  const floats: Record<string, { shape: number[]; data: Float64Array }> = {};
+  for (const [k, v] of Object.entries(tensors)) if (['F64', 'F32', 'F16', 'BF16'].includes(v.dtype)) floats[k] = { shape: v.shape, data: f64(v) };
+  return { name, path, stack: stackParamsFromStateDict(floats, metadata) };
+}
+
+export interface AnalyzeStackResult {
+  kind: 'stack';
+  source: string;
+  name: string;
+  d: number;
+  E: number;
+  H: number;
+  nLayers: number;
+  weightTying: boolean;
+  finalLinear: number[];
+  /** Seed convention: OV^h[:, -1] of W_V W_O, times final_linear^T for the LAST layer only. */
+  layers: { layer: number; heads: Omit<AnalyzeHead, 'eta' | 'active'>[] }[];
+  statistics: string[];
+  /** The kernel read-out (eta_TF, grouping, kernel gap) is for one-layer models: null here. */
+  effectiveLearningRate: null;
+  kernelGap: null;
+}
+
+/** Per-layer, per-head statistics of a multi-layer stack, as the seed's `calculate_statistics` computes them. */
+export function analyzeStack(t: StackTarget): AnalyzeStackResult {
+  const s = t.stack;
+  const { d, E, H, nLayers } = s;
+  const all: HeadCircuit[] = [];
+  const layers = s.layers.map((lw, l) => {
+    const p = allocParams(d, H, E); // one layer block as a single-layer view, n_out = E
+    p.q.set(lw.q);
+    p.k.set(lw.k);
+    p.v.set(lw.v);
+    p.o.set(lw.o);
+    const heads = layerCircuits(p, l, l === nLayers - 1 ? { weight: s.finalLinear, rows: 1 } : undefined);
+    all.push(...heads);
+    return {
+      layer: l,
+      heads: heads.map((c) => ({
+        head: c.head, w: c.w, mu: c.mu, var: c.varDiag, supOffDiag: c.supOffDiag, supOv: c.supOv,
+        qk: Array.from({ length: E }, (_, a) => Array.from(c.qk.subarray(a * E, (a + 1) * E))), ov: Array.from(c.ov),
+      })),
+    };
+  });
+  return {
+    kind: 'stack', source: t.path, name: t.name, d, E, H, nLayers, weightTying: s.weightTying,
+    finalLinear: Array.from(s.finalLinear), layers, statistics: statisticsLines(all, d),
+    effectiveLearningRate: null, kernelGap: null,
+  };
+}
+
+export function formatStackAnalysis(a: AnalyzeStackResult): string {
+  const out: string[] = [];
+  out.push(`${a.name}: ${a.source}  (d=${a.d}, E=${a.E}, H=${a.H}, ${a.nLayers} layers${a.weightTying ? ', tied weights' : ''})`);
+  out.push('');
+  out.push('Seed statistics (calculate_statistics; the last layer\'s OV includes final_linear):');
+  for (const l of a.statistics) out.push(l);
+  out.push('');
+  out.push(' layer head        w^h       mu^h   var(diag)  supOffDiag     supOv');
+  for (const l of a.layers) {
+    for (const h of l.heads) {
+      out.push(`${pad(String(l.layer), 6)} ${pad(String(h.head), 4)} ${pad(s4(h.w), 10)} ${pad(s4(h.mu), 10)} ${pad(f4(h.var), 11)} ${pad(f4(h.supOffDiag), 11)} ${pad(f4(h.supOv), 9)}`);
+    }
+  }
+  out.push('');
+  out.push('eta_TF, head grouping and the kernel gap read a one-layer model as a kernel regressor; they are not computed for a stack.');
+  return out.join('\n') + '\n';
+}
+
 const f4 = (x: number) => formatFixed(x, 4);
 const s4 = (x: number) => (x >= 0 ? '+' : '') + formatFixed(x, 4);
 const pad = (s: string, n: number) => s.padStart(n);
@@ -209,6 +297,12 @@ export function register(program: Command): void {
     .option('--seed <n>', '[int] RNG seed of the kernel-gap prompts', asInteger('--seed'), 0)
     .option('--threshold <x>', `[number] |mu^h w^h| above which a head is active`, asNonNegativeFloat('--threshold'), ACTIVE_HEAD_THRESHOLD)
     .action((target: string, opts: { json?: boolean; L?: number; samples: number; seed: number; threshold: number }) => {
+      const stack = loadStackTarget(target);
+      if (stack) {
+        const a = analyzeStack(stack);
+        process.stdout.write(opts.json ? JSON.stringify(a, jsonSafe) + '\n' : formatStackAnalysis(a));
+        return;
+      }
       const a = analyzeTarget(loadTarget(target), { L: opts.L, samples: opts.samples, seed: opts.seed, threshold: opts.threshold });
       process.stdout.write(opts.json ? JSON.stringify(a, jsonSafe) + '\n' : formatAnalysis(a));
     });

@@ -1,0 +1,71 @@
+/** `analyze` on a multi-layer stack: per-layer, per-head statistics in the seed's convention. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { allocStackParams, stackCircuits, stackMetadata, stackStateDict } from '../src/core/stack.js';
+import { tensorF32, tensorF64, writeSafetensors } from '../src/io/safetensors.js';
+import { analyzeStack, loadStackTarget } from '../src/cli/commands/analyze.js';
+import { expectClose } from './analysis.fixture.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'icl-analysis-stack-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function randomStack(nLayers: number, tying: boolean) {
+  const p = allocStackParams(3, 2, nLayers, tying);
+  for (let i = 0; i < p.theta.length; i++) { const s = Math.sin(i * 12.9898 + 78.233) * 43758.5453; p.theta[i] = 0.8 * (s - Math.floor(s)) - 0.4; }
+  return p;
+}
+
+function save(p: ReturnType<typeof randomStack>, file: string) {
+  const t: Record<string, ReturnType<typeof tensorF64>> = {};
+  for (const e of stackStateDict(p, true)) t[e.key] = tensorF64(e.shape, e.data);
+  writeSafetensors(file, t, stackMetadata(p));
+}
+
+describe('analyze: multi-layer stacks', () => {
+  it('QK per layer equals core/stack stackCircuits; mu = y->y entry, last layer through final_linear (seed statistics)', () => {
+    const p = randomStack(3, false);
+    const file = join(tmp, 'stack3.safetensors');
+    save(p, file);
+    const t = loadStackTarget(file)!;
+    expect(t.name).toBe('stack3');
+    const a = analyzeStack(t);
+    const ref = stackCircuits(p);
+    expect(a.nLayers).toBe(3);
+    expect(a.statistics.filter((l) => l.startsWith('Layer 2, Head 1'))).toHaveLength(2);
+    for (let l = 0; l < 3; l++) {
+      for (let h = 0; h < 2; h++) {
+        const got = a.layers[l]!.heads[h]!, r = ref[l]![h]!;
+        expectClose(got.qk.flat(), r.qk, 1e-12, `qk ${l}/${h}`);
+        expect(got.w).toBeCloseTo(r.w, 12);
+        if (l < 2) {
+          expect(got.mu).toBeCloseTo(r.mu, 12);
+          const E = 4;
+          expectClose(got.ov, Array.from({ length: E }, (_, i) => r.ov[i * E + E - 1]!), 1e-12, `ov ${l}/${h}`);
+        } else {
+          expect(got.mu).toBeCloseTo(r.muOut!, 12);
+          expectClose(got.ov, r.ovOut!, 1e-12, `ovOut ${h}`);
+        }
+      }
+    }
+    expect(a.effectiveLearningRate).toBeNull();
+  });
+
+  it('tied weights: every layer reads the same block; a one-layer file is not a stack', () => {
+    const p = randomStack(2, true);
+    const file = join(tmp, 'tied.safetensors');
+    save(p, file);
+    const a = analyzeStack(loadStackTarget(file)!);
+    expect(a.weightTying).toBe(true);
+    expect(a.layers[0]!.heads[0]!.qk).toEqual(a.layers[1]!.heads[0]!.qk);
+    const single = join(tmp, 'single.safetensors');
+    writeSafetensors(single, {
+      'attention_layer.q_proj.weight': tensorF32([4, 4], new Array(16).fill(0.1)),
+      'attention_layer.k_proj.weight': tensorF32([4, 4], new Array(16).fill(0.1)),
+      'attention_layer.v_proj.weight': tensorF32([4, 4], new Array(16).fill(0.1)),
+      'attention_layer.o_proj.weight': tensorF32([1, 4], new Array(4).fill(0.1)),
+    });
+    expect(loadStackTarget(single)).toBeUndefined();
+  });
+});

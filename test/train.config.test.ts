@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { UsageError } from '../src/cli/errors.js';
 import {
-  configFromJson, configToJson, countLogged, defaultTrainConfig, FIELDS, flagName, incompatibleFields, jsonKey,
+  configFromJson, configToJson, countLogged, defaultTrainConfig, makeTrainConfig, FIELDS, flagName, incompatibleFields, jsonKey,
   parseConfigObject, parseConfigText, parseFlags, resolveConfigs, runName, varyingAcross, type FieldKey,
 } from '../src/train/config.js';
 import { planTrain } from '../src/cli/commands/train.js';
@@ -50,6 +50,13 @@ describe('train config: defaults are the notebook main experiment (SEED_NOTES #8
       '--n-out', '--weight-tying', '--betas', '--eps', '--weight-decay', '--dynamics-every', '--qk-every', '--loss-every', '--val-every',
       '--print-every', '--preset', '--val-samples', '--checkpoint-every', '--checkpoint-secs', '--diverge-loss',
     ]));
+  });
+  it('makeTrainConfig: overrides checked like flags, derived fields follow', () => {
+    const c = makeTrainConfig({ heads: 4, optimizer: 'adamw', batchSize: 64 });
+    expect([c.heads, c.weightDecay, c.valSamples, c.steps]).toEqual([4, 1e-3, 64, 500_001]);
+    expect(usageMessage(() => makeTrainConfig({ heads: 3, init: 'oppo_small_id' }))).toMatch(/must be even/);
+    expect(usageMessage(() => makeTrainConfig({ lr: -1 }))).toMatch(/config key "lr" must be a number > 0/);
+    expect(usageMessage(() => makeTrainConfig({ bogus: 1 } as never))).toMatch(/unknown key "bogus"/);
   });
   it('countLogged counts the steps s < steps with s % every == 0', () => {
     expect(countLogged(500_001, 1000)).toBe(501);

@@ -118,6 +118,17 @@ const KEY_BY_JSON: ReadonlyMap<string, FieldKey> = new Map(
   FIELDS.flatMap((f) => [[jsonKey(f.key), f.key], [flagName(f.key).slice(2), f.key]] as [string, FieldKey][]),
 );
 
+/**
+ * A checked config from overrides of the defaults, for library callers (`icl-lab reproduce`):
+ * `makeTrainConfig({ heads: 4, steps: 20_000 })`. Values are validated like flags (UsageError).
+ * Derived fields (weight_decay, val_samples) follow the overrides unless given.
+ */
+export function makeTrainConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
+  const obj: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) obj[FIELD_BY_KEY.has(k as FieldKey) ? jsonKey(k as FieldKey) : k] = v;
+  return resolveConfig(parseConfigObject(obj, 'makeTrainConfig'));
+}
+
 /** The notebook's main experiment with derived fields resolved. */
 export function defaultTrainConfig(): TrainConfig {
   return resolveConfig({});

@@ -1,9 +1,9 @@
 /**
  * Per-prompt inner loops of the fused attention kernel, specialised for one token width E: every
  * loop over E is unrolled and the per-head vectors g_h, u_h and the accumulators live in local
- * variables (registers) instead of arrays. Same algebra and summation order as the generic loops
- * in attention.ts (see there for the formulas); tested against them and against the loop-by-loop
- * reference.
+ * variables (registers) instead of arrays. Same algebra as the generic loops in attention.ts (see
+ * there for the formulas); the gradient kernel also fuses the score and sum passes into one with
+ * an online (running-max) softmax. Tested against the generic loops and the loop-by-loop reference.
  *
  * The source is generated once per E (E <= MAX_SPECIALISED_E) with `new Function`; where that is
  * not allowed (a strict Content-Security-Policy), `specialisedKernel` returns null and the caller
@@ -44,6 +44,27 @@ return function promptKernel_E${E}_${grad ? 'grad' : 'fwd'}(z, zq, yq, B, L, H, 
       // g_h = A_h^T z_q, u_h
       ${r((c) => `const g${c} = ${sum((a) => `q${a} * A[ab + ${a * E + c}]`)};`, '\n      ')}
       ${r((c) => `const u${c} = U[ho + ${c}];`)}
+${grad ? `
+      // one pass, online softmax: running max mx; when a score exceeds it, rescale the sums by
+      // exp(old - new) (about ln L times per prompt). Start from the first token's score.
+      let mx = ${sum((e) => `g${e} * z[zo + ${e}]`)};
+      let sum = 0, yb = 0;
+      ${r((e) => `let zb${e} = 0, w${e} = 0;`)}
+      for (let t = zo, te = zo + L * ${E}; t < te; t += ${E}) {
+        ${r((e) => `const z${e} = z[t + ${e}];`)}
+        const s = ${sum((e) => `g${e} * z${e}`)};
+        const v = ${sum((e) => `u${e} * z${e}`)};
+        if (s > mx) {
+          const c = expNeg(mx - s);
+          sum *= c; yb *= c; ${r((e) => `zb${e} *= c; w${e} *= c;`)}
+          mx = s;
+        }
+        const ex = expNeg(s - mx);
+        const ev = ex * v;
+        sum += ex;
+        yb += ev;
+        ${r((e) => `zb${e} += ex * z${e}; w${e} += ev * z${e};`, '\n        ')}
+      }` : `
       // pass 1: scores s_i = g.z_i and values v_i = u.z_i
       let mx = -Infinity;
       for (let i = 0, t = zo; i < L; i++, t += ${E}) {
@@ -53,16 +74,14 @@ return function promptKernel_E${E}_${grad ? 'grad' : 'fwd'}(z, zq, yq, B, L, H, 
         V[lo + i] = ${sum((e) => `u${e} * z${e}`)};
         if (s > mx) mx = s;
       }
-      // pass 2: softmax numerators and weighted sums
+      // pass 2: softmax numerators and the output
       let sum = 0, yb = 0;
-      ${grad ? r((e) => `let zb${e} = 0, w${e} = 0;`) : ''}
-      for (let i = 0, t = zo; i < L; i++, t += ${E}) {
+      for (let i = 0; i < L; i++) {
         const ex = expNeg(S[lo + i] - mx);
-        const ev = ex * V[lo + i];
         sum += ex;
-        yb += ev;
-        ${grad ? r((e) => `const z${e} = z[t + ${e}]; zb${e} += ex * z${e}; w${e} += ev * z${e};`, '\n        ') : 'S[lo + i] = ex;'}
-      }
+        yb += ex * V[lo + i];
+        S[lo + i] = ex;
+      }`}
       ${grad ? r((e) => `ZB[ho + ${e}] = zb${e}; W[ho + ${e}] = w${e};`, '\n      ') : ''}
       SUM[h] = sum;
       YB[h] = yb / sum;

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { allocStackParams, stackCircuits, stackMetadata, stackStateDict } from '../src/core/stack.js';
 import { tensorF32, tensorF64, writeSafetensors } from '../src/io/safetensors.js';
 import { analyzeStack, loadStackTarget } from '../src/cli/commands/analyze.js';
+import { runEvaluate } from '../src/cli/commands/evaluate.js';
 import { expectClose } from './analysis.fixture.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-analysis-stack-'));
@@ -67,5 +68,15 @@ describe('analyze: multi-layer stacks', () => {
       'attention_layer.o_proj.weight': tensorF32([1, 4], new Array(4).fill(0.1)),
     });
     expect(loadStackTarget(single)).toBeUndefined();
+  });
+
+  it('evaluate: a stack is evaluated with stackForward under its file name (no kernel), on d from the stack', () => {
+    const p = randomStack(2, false);
+    const file = join(tmp, 'deep.safetensors');
+    save(p, file);
+    const r = runEvaluate([loadStackTarget(file)!], { lengths: [4, 9], samples: 50, seed: 1, chunk: 20, kernel: true });
+    expect(Object.keys(r.methods)).toEqual(['deep', 'one-step-gd', 'tuned-gd', 'debiased-gd', 'ridge', 'ols']);
+    expect(r.d).toBe(3);
+    for (const v of r.methods['deep']!.mse) expect(Number.isFinite(v) && v > 0).toBe(true);
   });
 });

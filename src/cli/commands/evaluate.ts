@@ -15,7 +15,8 @@ import { writeFileAtomic } from '../../io/atomic.js';
 import { VERSION } from '../../version.js';
 import { asChoice, asInteger, asIntListOrRange, asNonNegativeFloat, asPositiveInt } from '../options.js';
 import { UsageError } from '../errors.js';
-import { jsonSafe, loadTarget, type ModelTarget } from './analyze.js';
+import { jsonSafe, loadStackTarget, loadTarget, type ModelTarget, type StackTarget } from './analyze.js';
+import { stackForward } from '../../core/stack.js';
 
 export interface EvaluateCliOptions {
   lengths: number[];
@@ -46,12 +47,13 @@ export interface EvaluateOutput extends EvaluateResult {
 export const DEFAULT_LENGTHS = '1:500:5';
 
 /** Models + estimators over the lengths. The task (d, preset, noise) comes from the flags, else the first run directory, else the seed config. */
-export function runEvaluate(targets: readonly ModelTarget[], o: EvaluateCliOptions, onProgress?: (done: number, total: number) => void): EvaluateOutput {
-  const ds = new Set(targets.map((t) => t.params.d));
-  if (ds.size > 1) throw new UsageError(`the models have different d (${targets.map((t) => `${t.name}: d=${t.params.d}`).join(', ')}); evaluate them separately`);
-  const d = targets[0]?.params.d ?? o.d ?? DEFAULT_TASK.d;
+export function runEvaluate(targets: readonly (ModelTarget | StackTarget)[], o: EvaluateCliOptions, onProgress?: (done: number, total: number) => void): EvaluateOutput {
+  const dOf = (t: ModelTarget | StackTarget) => ('stack' in t ? t.stack.d : t.params.d);
+  const ds = new Set(targets.map(dOf));
+  if (ds.size > 1) throw new UsageError(`the models have different d (${targets.map((t) => `${t.name}: d=${dOf(t)}`).join(', ')}); evaluate them separately`);
+  const d = targets[0] ? dOf(targets[0]) : (o.d ?? DEFAULT_TASK.d);
   if (o.d !== undefined && o.d !== d) throw new UsageError(`--d ${o.d} does not match the models' d=${d}`);
-  const firstRun = targets.find((t) => t.run)?.run;
+  const firstRun = targets.map((t) => ('run' in t ? t.run : undefined)).find((r) => r !== undefined);
   const spec: PromptSpec = {
     d,
     preset: o.preset ?? firstRun?.preset ?? DEFAULT_TASK.preset,
@@ -63,7 +65,12 @@ export function runEvaluate(targets: readonly ModelTarget[], o: EvaluateCliOptio
   for (const t of targets) {
     if (names.has(t.name)) throw new UsageError(`two models are named ${t.name} (${t.path}); give them distinct directory or file names`);
     names.add(t.name);
-    methods.push(...modelMethods(t.name, t.params, o.kernel));
+    if ('stack' in t) {
+      const s = t.stack; // a multi-layer stack: the model only (no kernel read-out)
+      methods.push({ name: t.name, run: (b, out) => stackForward(s, b, out) });
+    } else {
+      methods.push(...modelMethods(t.name, t.params, o.kernel));
+    }
   }
   methods.push(...estimatorMethods(spec));
   const nested = !o.independent;
@@ -121,7 +128,7 @@ export function register(program: Command): void {
     .action((targets: string[], opts: Omit<EvaluateCliOptions, 'lengths'> & { lengths?: number[] }) => {
       const lengths = opts.lengths ?? asIntListOrRange('--lengths')(DEFAULT_LENGTHS);
       if (opts.samples < 2) throw new UsageError('--samples: need at least 2 prompts for a standard error');
-      const models = targets.map(loadTarget);
+      const models = targets.map((t) => loadStackTarget(t) ?? loadTarget(t));
       // A plain progress line on stderr every 5 s (none for runs shorter than that).
       const t0 = Date.now();
       let last = t0;

@@ -304,7 +304,11 @@ export function stackDynamics(p: StackParams, w: Float64Array, mu: Float64Array)
 // ---------------------------------------------------------------------------------------------
 
 interface Workspace {
-  readonly key: string;
+  readonly E: number;
+  readonly H: number;
+  readonly nLayers: number;
+  readonly nBlocks: number;
+  readonly T: number;
   // Token-minor layout ([E, T]) everywhere, so that the inner loops run over tokens, contiguously.
   readonly X: Float64Array; //  [nLayers+1, E, T]  hidden states of one batch element (layer 0 = input)
   readonly Qt: Float64Array; // [nLayers, H, E, T]  M^T x_i  (query side of the scores)
@@ -315,6 +319,8 @@ interface Workspace {
   readonly dR: Float64Array; // [E, T]  U^T G
   readonly QA: Float64Array; // [E, T]  sum_j dS_ij x_j
   readonly dA: Float64Array; // [T]
+  /** [2] scalars passed between the element kernels (model output, d loss / d output), unboxed */
+  readonly s: Float64Array;
   readonly M: Float64Array; //  [nBlocks, H, E, E]
   readonly U: Float64Array; //  [nBlocks, H, E, E]
   readonly dM: Float64Array; // [nBlocks, H, E, E]
@@ -324,11 +330,11 @@ interface Workspace {
 let cached: Workspace | null = null;
 
 function workspace(E: number, H: number, nLayers: number, nBlocks: number, T: number): Workspace {
-  const key = `${E},${H},${nLayers},${nBlocks},${T}`;
-  if (cached && cached.key === key) return cached;
+  const c = cached;
+  if (c && c.E === E && c.H === H && c.nLayers === nLayers && c.nBlocks === nBlocks && c.T === T) return c;
   const blk = nBlocks * H * E * E;
   cached = {
-    key,
+    E, H, nLayers, nBlocks, T,
     X: new Float64Array((nLayers + 1) * T * E),
     Qt: new Float64Array(nLayers * H * T * E),
     A: new Float64Array(nLayers * H * T * T),
@@ -338,6 +344,7 @@ function workspace(E: number, H: number, nLayers: number, nBlocks: number, T: nu
     dR: new Float64Array(T * E),
     QA: new Float64Array(T * E),
     dA: new Float64Array(T),
+    s: new Float64Array(2),
     M: new Float64Array(blk),
     U: new Float64Array(blk),
     dM: new Float64Array(blk),
@@ -378,9 +385,9 @@ function prepare(p: StackParams, ws: Workspace): void {
 
 /**
  * Forward of one batch element through all layers; fills X, Qt, A, R. The last layer is computed
- * only at the query row unless `allRows`. Returns the model output f . x^n_{T-1}.
+ * only at the query row unless `allRows`. Writes the model output f . x^n_{T-1} into ws.s[0].
  */
-function forwardElement(p: StackParams, batch: Batch, b: number, ws: Workspace, allRows: boolean): number {
+function forwardElement(p: StackParams, batch: Batch, b: number, ws: Workspace, allRows: boolean): void {
   const { E, H, nLayers, weightTying } = p;
   const L = batch.L;
   const T = L + 1;
@@ -487,18 +494,19 @@ function forwardElement(p: StackParams, batch: Batch, b: number, ws: Workspace, 
   const last = nLayers * TE + T - 1;
   let out = 0;
   for (let c = 0; c < E; c++) out += f[c]! * X[last + c * T]!;
-  return out;
+  ws.s[0] = out;
 }
 
 /**
- * Backward of one batch element given d loss / d output `g`: accumulates dM, dU (per block) and
- * d final_linear (into gradF).
+ * Backward of one batch element given d loss / d output g = ws.s[1]: accumulates dM, dU (per
+ * block) and d final_linear (into gradF).
  */
-function backwardElement(p: StackParams, L: number, g: number, ws: Workspace, gradF: Float64Array): void {
+function backwardElement(p: StackParams, L: number, ws: Workspace, gradF: Float64Array): void {
   const { E, H, nLayers, weightTying } = p;
   const T = L + 1;
   const TE = T * E;
   const { X, Qt, A, R, M, U, dM, dU, dR, QA, dA } = ws;
+  const g = ws.s[1]!;
   let G = ws.G;
   let Gin = ws.Gin;
   const f = p.finalLinear;
@@ -690,7 +698,8 @@ export function stackForward(p: StackParams, batch: Batch, out: Float64Array, de
   prepare(p, ws);
   for (let b = 0; b < B; b++) {
     if (allRows) ws.A.fill(0);
-    out[b] = forwardElement(p, batch, b, ws, allRows);
+    forwardElement(p, batch, b, ws, allRows);
+    out[b] = ws.s[0]!;
     for (let l = 0; l < nLayers; l++) {
       if (detail?.hidden) {
         const xo = (l + 1) * T * E;
@@ -708,7 +717,7 @@ export function stackForward(p: StackParams, batch: Batch, out: Float64Array, de
  */
 export function stackLossAndGrad(p: StackParams, batch: Batch, grad: Float64Array, out?: Float64Array): number {
   checkShapes(p, batch);
-  const { d, E, H, nLayers, nBlocks, weightTying } = p;
+  const { E, H, nLayers, nBlocks, weightTying } = p;
   const { B, L } = batch;
   const T = L + 1;
   if (grad.length !== p.theta.length) throw new RangeError(`grad has ${grad.length} values, expected ${p.theta.length}`);
@@ -717,17 +726,20 @@ export function stackLossAndGrad(p: StackParams, batch: Batch, grad: Float64Arra
   prepare(p, ws);
   ws.dM.fill(0);
   ws.dU.fill(0);
-  const gradF = grad.subarray(nBlocks * stackBlockSize(d, H), nBlocks * stackBlockSize(d, H) + E);
+  const gp = gradView(grad, p, weightTying);
+  const gradF = gp.finalLinear;
   gradF.fill(0);
   let loss = 0;
   for (let b = 0; b < B; b++) {
-    const y = forwardElement(p, batch, b, ws, false);
+    forwardElement(p, batch, b, ws, false);
+    const y = ws.s[0]!;
     if (out) out[b] = y;
     const r = y - batch.yq[b]!;
     loss += r * r;
-    backwardElement(p, L, (2 * r) / B, ws, gradF);
+    ws.s[1] = (2 * r) / B;
+    backwardElement(p, L, ws, gradF);
   }
-  mapBack(p, gradView(grad, p, weightTying), ws);
+  mapBack(p, gp, ws);
   return loss / B;
 }
 

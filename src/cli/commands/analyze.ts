@@ -19,14 +19,13 @@ import {
   type HeadCircuit, type HeadGrouping,
 } from '../../core/circuits.js';
 import { kernelGap, type KernelGap, type PromptSpec } from '../../core/evaluate.js';
-import type { AttentionParams } from '../../core/params.js';
+import { allocParams, type AttentionParams } from '../../core/params.js';
 import { Rng } from '../../core/rng.js';
+import { stackParamsFromStateDict, type StackParams } from '../../core/stack.js';
 import { DEFAULT_TASK, type TaskPreset } from '../../core/task.js';
 import { optimalEta, riskParams } from '../../core/theory.js';
 import { loadModel } from '../../io/model-file.js';
 import { f64, readSafetensors } from '../../io/safetensors.js';
-import { allocParams } from '../../core/params.js';
-import { stackParamsFromStateDict, type StackParams } from '../../core/stack.js';
 import { readRunJson, runConfig, RUN_FILES } from '../../train/run-dir.js';
 import { asNonNegativeFloat, asInteger, asPositiveInt } from '../options.js';
 import { UsageError } from '../errors.js';

@@ -1,5 +1,6 @@
 /**
- * `icl-lab analyze TARGET [--json]`: read a trained one-layer model out in the seed's conventions.
+ * `icl-lab analyze TARGET [--json]`: read a trained one-layer model out in the seed's conventions
+ * (a multi-layer stack gets its per-layer statistics only: `analyzeStack`).
  *
  * TARGET is a run directory (RUN/model.safetensors + RUN/run.json for L, noise, preset) or any
  * `.safetensors` model under the seed's state_dict keys (float32 or float64, e.g. one saved by the

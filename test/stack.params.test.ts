@@ -2,7 +2,7 @@
 // seed's bugs fixed, and the per-layer circuit read-out.
 import { describe, expect, it } from 'vitest';
 import {
-  allocStackParams, stackCircuits, stackDynamics, stackMetadata, stackParamCount,
+  allocStackParams, stackCircuits, stackDynamics, stackMetadata, stackSnapshot, stackParamCount,
   stackParamsFromStateDict, stackStateDict, type ShapedArray,
 } from '../src/core/stack.js';
 import { initStackParams, STACK_INIT_METHODS } from '../src/core/stack-init.js';
@@ -234,6 +234,15 @@ describe('circuits per layer', () => {
     expect(Array.from(w)).toEqual(circ.flat().map((c) => expect.closeTo(c.w, 14)));
     expect(Array.from(mu)).toEqual(circ.flat().map((c) => expect.closeTo(c.mu, 14)));
     expect(new Set(Array.from(mu)).size).toBe(2 * H); // four distinct heads, not a constant
+    const qkS = new Float64Array(2 * H * E * E);
+    const ovS = new Float64Array(2 * H * E);
+    stackSnapshot(p, qkS, ovS);
+    circ.flat().forEach((c, lh) => {
+      expect(relErr(qkS.subarray(lh * E * E, (lh + 1) * E * E), c.qk)).toBeLessThan(1e-15);
+      expect(relErr(ovS.subarray(lh * E, (lh + 1) * E), Array.from({ length: E }, (_, a) => c.ov[a * E + E - 1]!))).toBeLessThan(1e-15);
+      expect(ovS[lh * E + E - 1]).toBeCloseTo(c.mu, 15);
+    });
+    expect(() => stackSnapshot(p, new Float64Array(3), ovS)).toThrow(/expected \[layers,H,E,E\] = 144/);
   });
 
   it('1-layer stack: muOut is the single-layer mu of the equivalent model (o = final_linear @ o_proj)', () => {

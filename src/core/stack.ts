@@ -279,7 +279,7 @@ export function stackCircuits(p: StackParams): StackHeadCircuit[][] {
 
 /**
  * The run directory's per-step dynamics for a stack: w^h into `w` [nLayers*H] and mu^h (y -> y,
- * see `stackCircuits`) into `mu` [nLayers*H], layer-major. Allocation-free apart from nothing.
+ * see `stackCircuits`) into `mu` [nLayers*H], layer-major. Allocates nothing.
  */
 export function stackDynamics(p: StackParams, w: Float64Array, mu: Float64Array): void {
   const { d, E, H, nLayers } = p;
@@ -295,6 +295,36 @@ export function stackDynamics(p: StackParams, w: Float64Array, mu: Float64Array)
       for (let e = 0; e < E; e++) sm += v[(h * E + e) * E + E - 1]! * o[(E - 1) * E * H + h * E + e]!;
       w[l * H + h] = (sw * sc) / d;
       mu[l * H + h] = sm;
+    }
+  }
+}
+
+/**
+ * The run directory's snapshot tensors for a stack, allocation-free: `qk` [nLayers, H, E, E]
+ * (scaled QK^h, seed statistics convention, not transposed) and `ov` [nLayers, H, E] (OV^h[:, -1],
+ * the column written into the y coordinate; its last entry is mu^h).
+ */
+export function stackSnapshot(p: StackParams, qk: Float64Array, ov: Float64Array): void {
+  const { E, H, nLayers } = p;
+  if (qk.length !== nLayers * H * E * E || ov.length !== nLayers * H * E) {
+    throw new RangeError(`snapshot buffers have ${qk.length} / ${ov.length} values, expected [layers,H,E,E] = ${nLayers * H * E * E} / [layers,H,E] = ${nLayers * H * E}`);
+  }
+  const sc = 1 / Math.sqrt(E);
+  const EH = E * H;
+  for (let l = 0; l < nLayers; l++) {
+    const { q, k, v, o } = p.layers[l]!;
+    for (let h = 0; h < H; h++) {
+      const base = (l * H + h) * E;
+      for (let a = 0; a < E; a++) {
+        for (let b = 0; b < E; b++) {
+          let s = 0;
+          for (let e = 0; e < E; e++) s += q[(h * E + e) * E + a]! * k[(h * E + e) * E + b]!;
+          qk[(base + a) * E + b] = s * sc;
+        }
+        let s = 0;
+        for (let e = 0; e < E; e++) s += v[(h * E + e) * E + a]! * o[(E - 1) * EH + h * E + e]!;
+        ov[base + a] = s;
+      }
     }
   }
 }

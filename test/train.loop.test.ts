@@ -9,6 +9,7 @@ import { createOptimizer } from '../src/core/optim.js';
 import { Rng } from '../src/core/rng.js';
 import { sampleBatch } from '../src/core/task.js';
 import { allocBatch } from '../src/core/batch.js';
+import { allocParams } from '../src/core/params.js';
 import { parseFlags, resolveConfig, type TrainConfig } from '../src/train/config.js';
 import { readCheckpoint, writeCheckpoint } from '../src/train/checkpoint.js';
 import { createState, ensureCapacity, restoreState, resumable, runSteps, seedLine, taskSpecs } from '../src/train/loop.js';
@@ -24,6 +25,7 @@ function small(extra: Record<string, string> = {}): TrainConfig {
   }));
 }
 
+const paramsOf = (s: { config: TrainConfig; model: { theta: Float64Array } }) => allocParams(s.config.d, s.config.heads, 1, s.model.theta);
 const bits = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
 
 describe('train loop: the seed run_experiment order defines the RNG stream', () => {
@@ -60,7 +62,7 @@ describe('train loop: the seed run_experiment order defines the RNG stream', () 
     expect(Array.from(s.logs.valLoss.subarray(0, s.logs.nVal))).toEqual(vals);
     expect(Array.from(s.logs.valStep.subarray(0, s.logs.nVal))).toEqual([0, 10, 20, 30]);
     expect(Array.from(s.logs.qkDynamics.subarray(0, s.logs.nDyn * 2))).toEqual(w);
-    expect(bits(s.params.theta)).toBe(bits(p.theta));
+    expect(bits(s.model.theta)).toBe(bits(p.theta));
     // the loss falls on this easy task (a test that cannot fail is a defect: this one would on a broken update)
     expect(losses.slice(-5).reduce((a, b) => a + b) / 5).toBeLessThan(losses.slice(0, 5).reduce((a, b) => a + b) / 5);
   });
@@ -70,10 +72,10 @@ describe('train loop: the seed run_experiment order defines the RNG stream', () 
     const s = createState(c);
     runSteps(s, 1);
     const E = c.d + 1;
-    expect(Array.from(s.logs.qkDynamics.subarray(0, 3))).toEqual(Array.from(qkDynamics(s.params)));
-    expect(Array.from(s.logs.ovDynamics.subarray(0, 3))).toEqual(Array.from(ovDynamics(s.params)));
+    expect(Array.from(s.logs.qkDynamics.subarray(0, 3))).toEqual(Array.from(qkDynamics(paramsOf(s))));
+    expect(Array.from(s.logs.ovDynamics.subarray(0, 3))).toEqual(Array.from(ovDynamics(paramsOf(s))));
     // QK^0[a][b] = sum_c q[c, a] k[c, b] / sqrt(E)
-    const { q, k, v, o } = s.params;
+    const { q, k, v, o } = paramsOf(s);
     for (const [a, b] of [[0, 0], [1, 2], [3, 3]] as const) {
       let x = 0;
       for (let r = 0; r < E; r++) x += q[r * E + a]! * k[r * E + b]!;
@@ -118,7 +120,7 @@ describe('train loop: resume is bit-identical', () => {
       ensureCapacity(b, 300);
       runSteps(b, 300);
 
-      expect(bits(b.params.theta)).toBe(bits(a.params.theta));
+      expect(bits(b.model.theta)).toBe(bits(a.model.theta));
       expect(bits(b.logs.trainLoss)).toBe(bits(a.logs.trainLoss));
       for (const k of ['valLoss', 'valStep', 'qkDynamics', 'ovDynamics', 'dynStep', 'qk', 'ov', 'snapStep'] as const) {
         expect(bits(b.logs[k]), k).toBe(bits(a.logs[k]));
@@ -140,7 +142,7 @@ describe('train loop: resume is bit-identical', () => {
     let t = 0;
     const now = () => t++;
     while (b.step < 120) runSteps(b, 120, t + 7, { now }); // stops every 7 "ms" (one per step)
-    expect(bits(b.params.theta)).toBe(bits(a.params.theta));
+    expect(bits(b.model.theta)).toBe(bits(a.model.theta));
     expect(bits(b.logs.trainLoss)).toBe(bits(a.logs.trainLoss));
   });
 });
@@ -150,10 +152,10 @@ describe('train loop: divergence', () => {
   it(`--diverge-loss ${limit}: stops before the update, reports step and reason, leaves the state at the last good step`, () => {
     const c = small({ optimizer: 'sgd', lr: '1000', steps: '300', divergeLoss: limit });
     const s = createState(c);
-    let before = Float64Array.from(s.params.theta);
+    let before = Float64Array.from(s.model.theta);
     let bad = null;
     while (s.step < 300 && !bad) {
-      before = Float64Array.from(s.params.theta);
+      before = Float64Array.from(s.model.theta);
       bad = runSteps(s, s.step + 1);
     }
     expect(bad).not.toBeNull();
@@ -162,7 +164,7 @@ describe('train loop: divergence', () => {
     expect(Number.isFinite(bad!.loss)).toBe(limit === '1e8');
     expect(bad!.reason).toMatch(re);
     expect(bad!.reason).toContain(`at step ${bad!.step} `);
-    expect(bits(s.params.theta)).toBe(bits(before));
+    expect(bits(s.model.theta)).toBe(bits(before));
     expect(Number.isFinite(s.logs.trainLoss[bad!.step - 1]!)).toBe(true);
   });
   }

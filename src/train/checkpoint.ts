@@ -8,11 +8,10 @@
  *   rng_state                              F64   [6] the RNG's complete state (uint32 words)
  *   metadata: icl_lab = "checkpoint", format = "1", step, optimizer_t, rng_state (JSON), config (JSON)
  */
-import { allocParams } from '../core/params.js';
-import { parseModelTensors, modelTensors } from '../io/model-file.js';
 import { FileFormatError, f64, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { configFromJson, configToJson, type TrainConfig } from './config.js';
 import type { Resumable } from './loop.js';
+import { modelFromTheta, thetaFromTensors } from './model.js';
 
 export const CHECKPOINT_FORMAT = '1';
 const OPT_PREFIX = 'optimizer.';
@@ -23,8 +22,7 @@ export interface Checkpoint extends Resumable {
 
 /** Tensors + metadata of a checkpoint (copies: safe to keep while training continues). */
 export function checkpointTensors(config: TrainConfig, r: Resumable): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
-  const p = allocParams(config.d, config.heads, config.nOut, Float64Array.from(r.theta));
-  const tensors = modelTensors(p, 'F64');
+  const tensors = modelFromTheta(config, r.theta).tensors('F64');
   for (const [name, buf] of Object.entries(r.optimizer.buffers)) tensors[OPT_PREFIX + name] = tensorF64([buf.length], Float64Array.from(buf));
   tensors.rng_state = tensorF64([r.rng.length], r.rng);
   const metadata = {
@@ -60,9 +58,12 @@ export function readCheckpoint(path: string): Checkpoint {
   } catch (err) {
     throw new FileFormatError(`bad config in checkpoint metadata: ${err instanceof Error ? err.message : String(err)}`, path);
   }
-  const model = parseModelTensors(tensors, path).params;
-  if (model.d !== config.d || model.H !== config.heads) {
-    throw new FileFormatError(`weights are d=${model.d}, H=${model.H} but the config says d=${config.d}, heads=${config.heads}`, path);
+  let theta: Float64Array;
+  try {
+    theta = thetaFromTensors(config, tensors, path);
+  } catch (err) {
+    if (err instanceof FileFormatError) throw err;
+    throw new FileFormatError(err instanceof Error ? err.message : String(err), path);
   }
   const buffers: Record<string, Float64Array> = {};
   for (const [name, t] of Object.entries(tensors)) {
@@ -73,7 +74,7 @@ export function readCheckpoint(path: string): Checkpoint {
   return {
     config,
     step: intMeta(metadata, 'step', path),
-    theta: model.theta,
+    theta,
     optimizer: { t: intMeta(metadata, 'optimizer_t', path), buffers },
     rng: Array.from(f64(rngT)),
   };

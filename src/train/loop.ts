@@ -17,13 +17,9 @@
 import { Rng } from '../core/rng.js';
 import { allocBatch, type Batch } from '../core/batch.js';
 import { sampleBatch, type TaskSpec } from '../core/task.js';
-import { initParams } from '../core/init.js';
-import { allocParams, type AttentionParams } from '../core/params.js';
-import { forward } from '../core/attention.js';
-import { createTrainStep, type TrainStep } from '../core/train-step.js';
 import { createOptimizer, type Optimizer, type OptimizerState } from '../core/optim.js';
-import { headOV, headQK, ovDynamics, qkDynamics } from '../core/circuits.js';
 import { countLogged, type TrainConfig } from './config.js';
+import { createModel, modelFromTheta, type TrainModel } from './model.js';
 
 /** Everything logged so far. Arrays have room for `capacity` steps; the first n* entries are valid. */
 export interface TrainLogs {
@@ -47,13 +43,13 @@ export interface TrainState {
   readonly config: TrainConfig;
   /** Steps done (= index of the next step). */
   step: number;
-  readonly params: AttentionParams;
-  /** The core's preallocated step: batch, grad, sample(), lossAndGrad(), update(). */
-  readonly trainStep: TrainStep;
+  readonly model: TrainModel;
+  readonly grad: Float64Array; // [nTheta]
   readonly optimizer: Optimizer;
   readonly rng: Rng;
   readonly task: TaskSpec;
   readonly valTask: TaskSpec;
+  readonly batch: Batch;
   readonly valBatch: Batch;
   readonly valOut: Float64Array; // [valSamples]
   logs: TrainLogs;
@@ -123,18 +119,18 @@ function optimizerFor(c: TrainConfig, n: number): Optimizer {
   return createOptimizer({ kind: c.optimizer, lr: c.lr, betas: [c.betas[0], c.betas[1]], eps: c.eps, weightDecay: c.weightDecay }, n);
 }
 
-function assemble(c: TrainConfig, params: AttentionParams, optimizer: Optimizer, rng: Rng, step: number, logs: TrainLogs): TrainState {
-  if (c.layers !== 1) throw new RangeError(`only single-layer training is implemented, got layers=${c.layers}`);
+function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, rng: Rng, step: number, logs: TrainLogs): TrainState {
   const { task, valTask } = taskSpecs(c);
   return {
     config: c,
     step,
-    params,
-    trainStep: createTrainStep(task, params, optimizer, rng),
+    model,
+    grad: new Float64Array(model.theta.length),
     optimizer,
     rng,
     task,
     valTask,
+    batch: allocBatch(c.batchSize, c.contextLength, c.d),
     valBatch: allocBatch(c.valSamples, c.contextLength, c.d),
     valOut: new Float64Array(c.valSamples),
     logs,
@@ -148,8 +144,8 @@ function assemble(c: TrainConfig, params: AttentionParams, optimizer: Optimizer,
 /** A fresh run at step 0: weights from `init` with an RNG seeded by `seed`. */
 export function createState(c: TrainConfig): TrainState {
   const rng = new Rng(c.seed);
-  const params = initParams(c.d, c.heads, c.init, rng);
-  return assemble(c, params, optimizerFor(c, params.theta.length), rng, 0, allocLogs(c, c.steps));
+  const model = createModel(c, rng);
+  return assemble(c, model, optimizerFor(c, model.theta.length), rng, 0, allocLogs(c, c.steps));
 }
 
 /** What a checkpoint holds (see checkpoint.ts). */
@@ -162,11 +158,11 @@ export interface Resumable {
 
 /** Continue from a checkpoint and the logs recorded so far (cut to the checkpoint's step). */
 export function restoreState(c: TrainConfig, ck: Resumable, logs: TrainLogs): TrainState {
-  const params = allocParams(c.d, c.heads, c.nOut, Float64Array.from(ck.theta));
-  const optimizer = optimizerFor(c, params.theta.length);
+  const model = modelFromTheta(c, ck.theta);
+  const optimizer = optimizerFor(c, model.theta.length);
   optimizer.setState(ck.optimizer);
   const rng = Rng.fromState(ck.rng);
-  return assemble(c, params, optimizer, rng, ck.step, copyLogs(c, logs, c.steps, ck.step));
+  return assemble(c, model, optimizer, rng, ck.step, copyLogs(c, logs, c.steps, ck.step));
 }
 
 /** Make room for `steps` steps in total (a resume with a larger --steps). */
@@ -176,7 +172,7 @@ export function ensureCapacity(s: TrainState, steps: number): void {
 
 /** The resumable part of a state (views, not copies: serialise before the next step). */
 export function resumable(s: TrainState): Resumable {
-  return { step: s.step, theta: s.params.theta, optimizer: s.optimizer.getState(), rng: s.rng.getState() };
+  return { step: s.step, theta: s.model.theta, optimizer: s.optimizer.getState(), rng: s.rng.getState() };
 }
 
 /** Mean squared error of `out` against the batch's y_q. */
@@ -215,36 +211,36 @@ export interface StepHooks {
  */
 export function runSteps(s: TrainState, until: number, deadline = Infinity, hooks: StepHooks = {}): Divergence | null {
   const c = s.config;
-  const { params: p, trainStep: ts, rng, valBatch, valOut, valTask } = s;
+  const { model, grad, optimizer, rng, batch, valBatch, valOut, task, valTask } = s;
+  const theta = model.theta;
   const logs = s.logs;
   if (until > logs.capacity) throw new RangeError(`logs have room for ${logs.capacity} steps, asked to run to ${until}`);
   const LH = c.layers * c.heads;
-  const E = p.E;
+  const E = model.E;
   const now = hooks.now ?? (() => performance.now());
   const timed = deadline !== Infinity;
   const limit = c.divergeLoss > 0 ? c.divergeLoss : Infinity;
   while (s.step < until) {
     const step = s.step;
-    ts.sample(); // batch [B, L, E]
-    const loss = ts.lossAndGrad(); // loss before the update
+    sampleBatch(task, rng, batch); // [B, L, E]
+    const loss = model.lossAndGrad(batch, grad); // loss before the update
     logs.trainLoss[step] = loss;
     if (!Number.isFinite(loss) || loss > limit) {
       const why = Number.isFinite(loss) ? `${loss.toExponential(3)}, above --diverge-loss ${c.divergeLoss}` : String(loss);
       return { step, loss, reason: `training loss is ${why} at step ${step} (diverged; try a smaller --lr)` };
     }
-    ts.update();
+    optimizer.step(theta, grad);
     s.step = step + 1;
     s.lastLoss = loss;
     if (step % c.lossEvery === 0) s.shownLoss = loss;
     if (step % c.dynamicsEvery === 0) {
       const i = logs.nDyn++;
-      logs.qkDynamics.set(qkDynamics(p), i * LH); // [H]
-      logs.ovDynamics.set(ovDynamics(p), i * LH); // [H]
+      model.dynamics(logs.qkDynamics.subarray(i * LH, (i + 1) * LH), logs.ovDynamics.subarray(i * LH, (i + 1) * LH)); // [layers, H]
       logs.dynStep[i] = step;
     }
     if (step % c.valEvery === 0) {
       sampleBatch(valTask, rng, valBatch); // [Bval, L, E]
-      forward(p, valBatch, valOut); // [Bval]
+      model.forward(valBatch, valOut); // [Bval]
       const val = mse(valOut, valBatch.yq);
       const i = logs.nVal++;
       logs.valLoss[i] = val;
@@ -255,10 +251,7 @@ export function runSteps(s: TrainState, until: number, deadline = Infinity, hook
     }
     if (step % c.qkEvery === 0) {
       const i = logs.nSnap++;
-      for (let h = 0; h < c.heads; h++) {
-        headQK(p, h, logs.qk.subarray((i * LH + h) * E * E, (i * LH + h + 1) * E * E) as Float64Array<ArrayBuffer>); // [E, E]
-        logs.ov.set(headOV(p, h), (i * LH + h) * E); // [E]
-      }
+      model.snapshot(logs.qk.subarray(i * LH * E * E, (i + 1) * LH * E * E), logs.ov.subarray(i * LH * E, (i + 1) * LH * E)); // [layers, H, E, E], [layers, H, E]
       logs.snapStep[i] = step;
     }
     if (timed && now() >= deadline) break;

@@ -1,0 +1,90 @@
+/**
+ * The model as the training loop sees it: flat float64 theta, loss + gradient, forward, and the
+ * per-head read-outs the run directory logs. One implementation per architecture; the loop,
+ * checkpoints and run directories only talk to this interface.
+ *
+ * Implemented: the seed's single-layer model (`layers = 1`). A multi-layer causal stack plugs in as
+ * a second implementation (core/stack.ts has stackLossAndGrad, stackForward, stackDynamics,
+ * stackCircuits, stackStateDict / stackParamsFromStateDict, core/stack-init.ts initStackParams):
+ * add it to `createModel` / `modelFromTensors` and lift the `--layers` check in config.ts.
+ * No node:* imports.
+ */
+import type { Batch } from '../core/batch.js';
+import { forward, lossAndGrad } from '../core/attention.js';
+import { headOV, headQK, ovDynamics, qkDynamics } from '../core/circuits.js';
+import { initParams } from '../core/init.js';
+import { allocParams, type AttentionParams } from '../core/params.js';
+import type { Rng } from '../core/rng.js';
+import { modelTensors, parseModelTensors } from '../io/model-file.js';
+import type { Tensor } from '../io/safetensors.js';
+import type { TrainConfig } from './config.js';
+
+export interface TrainModel {
+  readonly layers: number;
+  readonly heads: number;
+  /** Token width E = d + 1. */
+  readonly E: number;
+  /** All weights, flat; the optimizer updates it in place. */
+  readonly theta: Float64Array;
+  /** MSE loss of the batch; `grad` (theta-length) is overwritten with d loss / d theta. */
+  lossAndGrad(batch: Batch, grad: Float64Array): number;
+  /** Outputs [B] for the batch. */
+  forward(batch: Batch, out: Float64Array): void;
+  /** w^h into w[l*H + h] and mu^h into mu[l*H + h] (the seed's QK_dyn_stack / OV_dyn_stack). */
+  dynamics(w: Float64Array, mu: Float64Array): void;
+  /** Scaled QK^h into qk [layers, H, E, E] and OV^h[:, -1] into ov [layers, H, E]. */
+  snapshot(qk: Float64Array, ov: Float64Array): void;
+  /** The state dict under the seed's keys (copies), for model files and checkpoints. */
+  tensors(dtype: 'F32' | 'F64'): Record<string, Tensor>;
+  /** Safetensors metadata that goes with `tensors` (e.g. n_layers). */
+  metadata(): Record<string, string>;
+}
+
+/** The seed's single-layer `MultiHeadAttention` (n_out = 1). */
+export function singleLayerModel(p: AttentionParams): TrainModel {
+  const { E, H } = p;
+  return {
+    layers: 1,
+    heads: H,
+    E,
+    theta: p.theta,
+    lossAndGrad: (batch, grad) => lossAndGrad(p, batch, grad),
+    forward: (batch, out) => forward(p, batch, out),
+    dynamics(w, mu) {
+      w.set(qkDynamics(p)); // [H]
+      mu.set(ovDynamics(p)); // [H]
+    },
+    snapshot(qk, ov) {
+      for (let h = 0; h < H; h++) {
+        headQK(p, h, qk.subarray(h * E * E, (h + 1) * E * E) as Float64Array<ArrayBuffer>); // [E, E]
+        ov.set(headOV(p, h), h * E); // [E]
+      }
+    },
+    tensors: (dtype) => modelTensors(p, dtype),
+    metadata: () => ({ d: String(p.d), heads: String(H), n_layers: '1' }),
+  };
+}
+
+function checkSupported(c: TrainConfig): void {
+  if (c.layers !== 1) throw new RangeError(`training with layers=${c.layers} is not implemented yet (only layers=1)`);
+}
+
+/** Fresh weights for `c`, drawn from `rng` (the run's one RNG: init first, then the data). */
+export function createModel(c: TrainConfig, rng: Rng): TrainModel {
+  checkSupported(c);
+  return singleLayerModel(initParams(c.d, c.heads, c.init, rng));
+}
+
+/** The model of `c` with the given flat theta (copied). */
+export function modelFromTheta(c: TrainConfig, theta: Float64Array): TrainModel {
+  checkSupported(c);
+  return singleLayerModel(allocParams(c.d, c.heads, c.nOut, Float64Array.from(theta)));
+}
+
+/** Theta from a state dict written by `tensors()` (a checkpoint); `source` names the file in errors. */
+export function thetaFromTensors(c: TrainConfig, tensors: Record<string, Tensor>, source: string): Float64Array {
+  checkSupported(c);
+  const p = parseModelTensors(tensors, source).params;
+  if (p.d !== c.d || p.H !== c.heads) throw new RangeError(`${source}: weights are d=${p.d}, H=${p.H} but the config says d=${c.d}, heads=${c.heads}`);
+  return p.theta;
+}

@@ -94,6 +94,7 @@ describe('state dict', () => {
     const badO = { ...tensors, 'attention_layers.1.o_proj.weight': { shape: [1, 6], data: new Float64Array(6) } };
     expect(() => stackParamsFromStateDict(badO)).toThrow(/o_proj\.weight has shape \[1, 6\], expected \[3, 6\]/);
     expect(() => stackParamsFromStateDict(tensors, { n_layers: '3' })).toThrow(/has 2 layer\(s\), need 3/);
+    expect(() => stackParamsFromStateDict(tensors, { n_layers: '1' })).toThrow(/has 2 layers \(attention_layers\.0\.\.1\) but n_layers=1/);
   });
 });
 

@@ -180,6 +180,7 @@ export function stackParamsFromStateDict(
   const weightTying = opts.weightTying ?? metadata['weight_tying'] === 'true';
   const need = weightTying ? 1 : nLayers;
   if (found < need) throw new Error(`state dict has ${found} layer(s), need ${need} (n_layers=${nLayers}, weight_tying=${weightTying})`);
+  if (found > nLayers) throw new Error(`state dict has ${found} layers (attention_layers.0..${found - 1}) but n_layers=${nLayers}`);
   const p = allocStackParams(E - 1, H, nLayers, weightTying);
   const copy = (key: string, dst: Float64Array, shape: [number, number]): void => {
     const t = tensors[key];

@@ -17,8 +17,10 @@
  * so s_ij = x_i^T M x_j and x^l+1_i = sum_h U_h r_h,i with r_h,i = sum_j a_ij x_j. The backward
  * accumulates dM, dU and maps them back once per step:
  *   dW_Q = W_K dM^T / sqrt(E),  dW_K = W_Q dM / sqrt(E),  dW_O^h = dU W_V^T,  dW_V = W_O^h^T dU.
- * Every batch element runs forward through all layers and back again in a small preallocated
- * workspace (no allocation per step). `stack-reference.ts` is the loop-by-loop oracle.
+ * Every batch element runs forward through all layers and back again in a small preallocated,
+ * token-minor ([E, T]) workspace, so inner loops run over tokens; the last layer is evaluated only
+ * at the query row, and layer 0 skips the gradient w.r.t. its input. No allocation per step.
+ * `stack-reference.ts` is the loop-by-loop oracle.
  *
  * Params layout (flat Float64Array theta, PyTorch nn.Linear layout, no bias):
  *   per layer block [q | k | v | o]:  q, k, v (E*H, E), head h owns rows h*E..(h+1)*E;

@@ -23,6 +23,10 @@ const ZX = new Float64Array(ZIG_C + 1);
 const ZK = new Float64Array(ZIG_C);
 /** Scale from the raw 32-bit uniform to the abscissa of layer i: x = u32 * ZW[i]. */
 const ZW = new Float64Array(ZIG_C);
+/** f(x_i) = exp(-x_i^2 / 2) for the wedge test. */
+const ZF = new Float64Array(ZIG_C + 1);
+/** Signed scale indexed by the whole layer byte (bit 7 = sign): a random sign without a branch. */
+const ZWS = new Float64Array(2 * ZIG_C);
 {
   let f = Math.exp(-0.5 * ZIG_R * ZIG_R);
   ZX[0] = ZIG_V / f;
@@ -35,7 +39,10 @@ const ZW = new Float64Array(ZIG_C);
   for (let i = 0; i < ZIG_C; i++) {
     ZK[i] = (ZX[i + 1] / ZX[i]) * 2 ** 32;
     ZW[i] = ZX[i] * TWO_M32;
+    ZWS[i] = ZW[i];
+    ZWS[i + ZIG_C] = -ZW[i];
   }
+  for (let i = 0; i <= ZIG_C; i++) ZF[i] = Math.exp(-0.5 * ZX[i]! * ZX[i]!);
 }
 
 const MASK64 = (1n << 64n) - 1n;
@@ -82,8 +89,7 @@ function zigguratRun(st: Int32Array, out: Float64Array, j: number, end: number):
       st[7] = r;
       break;
     }
-    const x = u * ZW[i]!;
-    out[j] = byte & 128 ? -x : x;
+    out[j] = u * ZWS[byte]!; // byte & 128 ? -u * ZW[i] : u * ZW[i]
   }
   st[0] = s0; st[1] = s1; st[2] = s2; st[3] = s3;
   st[4] = bits; st[5] = left;
@@ -152,7 +158,7 @@ export class Rng {
       st[5] = st[5]! - 1;
       const i = byte & 127;
       const u = this.nextUint32();
-      if (u < ZK[i]!) return byte & 128 ? -u * ZW[i]! : u * ZW[i]!;
+      if (u < ZK[i]!) return u * ZWS[byte]!;
       const x = this.rareNormal(i, u);
       if (x === x) return byte & 128 ? -x : x; // NaN = rejected, draw again
     }
@@ -174,11 +180,10 @@ export class Rng {
       } while (y + y < t * t);
       return ZIG_R + t;
     }
+    // wedge of layer i: y uniform between f(x_i) and f(x_{i+1}); accept if below the density
     const x = u * ZW[i]!;
-    const xi = ZX[i]!, xi1 = ZX[i + 1]!;
-    const f0 = Math.exp(-0.5 * (xi * xi - x * x)); // f(x_i)/f(x)   (< 1)
-    const f1 = Math.exp(-0.5 * (xi1 * xi1 - x * x)); // f(x_{i+1})/f(x)
-    return f1 + this.nextDouble() * (f0 - f1) < 1 ? x : NaN;
+    const f0 = ZF[i]!, f1 = ZF[i + 1]!;
+    return f0 + this.nextDouble() * (f1 - f0) < Math.exp(-0.5 * x * x) ? x : NaN;
   }
 
   /**

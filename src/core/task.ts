@@ -34,10 +34,12 @@ export interface TaskSpec {
 /** The seed's main experiment (config_1). */
 export const DEFAULT_TASK: Readonly<TaskSpec> = { d: 5, L: 40, batchSize: 128, noiseStd: 0.01, preset: 'seed' };
 
+function checkPositiveInt(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`task ${name} must be a positive integer, got ${v}`);
+}
+
 export function validateTaskSpec(spec: TaskSpec): void {
-  const posInt = (name: string, v: number) => {
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`task ${name} must be a positive integer, got ${v}`);
-  };
+  const posInt = checkPositiveInt;
   posInt('d', spec.d);
   posInt('L', spec.L);
   posInt('batchSize', spec.batchSize);

@@ -1,0 +1,43 @@
+// Runs the compiled CLI (dist/, built by `npm test` / `npx tsc -p tsconfig.json`).
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'icl-lab');
+const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
+
+describe('icl-lab bench', () => {
+  it('--json prints one row per head count with the time split', () => {
+    const r = run('bench', '--heads', '1,3', '--seconds', '0.2', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.rows.map((x: { heads: number }) => x.heads)).toEqual([1, 3]);
+    for (const row of j.rows) {
+      expect(row.stepsPerSecond).toBeGreaterThan(0);
+      expect(row.msPerStep).toBeCloseTo(1000 / row.stepsPerSecond, 6);
+      // the three phases are timed inside the step, so they add up to at most the whole step
+      const parts = row.samplingMs + row.forwardBackwardMs + row.optimizerMs;
+      expect(parts).toBeGreaterThan(0);
+      expect(parts).toBeLessThanOrEqual(row.msPerStep * 1.0001);
+      expect(Number.isFinite(row.lastLoss)).toBe(true);
+    }
+    expect(j.task).toMatchObject({ d: 5, L: 40, batchSize: 128 });
+  });
+
+  it('prints a table by default', () => {
+    const r = run('bench', '--heads', '2', '--seconds', '0.1');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/heads\s+steps\/s\s+ms\/step\s+sampling\s+fwd\+bwd\s+optimizer/);
+    expect(r.stdout).toMatch(/^\s+2\s+\d+\s+\d+\.\d{3}/m);
+  });
+
+  it('rejects bad --heads and --seconds with exit code 2', () => {
+    const a = run('bench', '--heads', '2,x');
+    expect(a.status).toBe(2);
+    expect(a.stderr).toMatch(/--heads: expected a comma-separated list/);
+    const b = run('bench', '--seconds', '0');
+    expect(b.status).toBe(2);
+    expect(b.stderr).toMatch(/--seconds/);
+  });
+});

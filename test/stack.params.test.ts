@@ -235,6 +235,10 @@ describe('circuits per layer', () => {
     expect(Array.from(w)).toEqual(circ.flat().map((c) => expect.closeTo(c.w, 14)));
     expect(Array.from(mu)).toEqual(circ.flat().map((c) => expect.closeTo(c.mu, 14)));
     expect(new Set(Array.from(mu)).size).toBe(2 * H); // four distinct heads, not a constant
+    const muSeed = new Float64Array(2 * H);
+    stackDynamics(p, w, muSeed, 'seed-statistics');
+    expect(Array.from(muSeed)).toEqual([circ[0]![0]!.mu, circ[0]![1]!.mu, circ[1]![0]!.muOut, circ[1]![1]!.muOut].map((v) => expect.closeTo(v!, 14)));
+    expect(Math.abs(muSeed[2]! - mu[2]!)).toBeGreaterThan(1e-3); // the two conventions really differ on the last layer
     const qkS = new Float64Array(2 * H * E * E);
     const ovS = new Float64Array(2 * H * E);
     stackSnapshot(p, qkS, ovS);

@@ -281,21 +281,34 @@ export function stackCircuits(p: StackParams): StackHeadCircuit[][] {
 }
 
 /**
- * The run directory's per-step dynamics for a stack: w^h into `w` [nLayers*H] and mu^h (y -> y,
- * see `stackCircuits`) into `mu` [nLayers*H], layer-major. Allocates nothing.
+ * The run directory's per-step dynamics for a stack: w^h into `w` [nLayers*H] and mu^h into `mu`
+ * [nLayers*H], layer-major. Allocates nothing. `convention`:
+ *   'y-to-y' (default)   mu = OV^h[-1,-1] for every layer (`stackCircuits`' mu);
+ *   'seed-statistics'    the same, except the LAST layer's mu goes through final_linear
+ *                        (`stackCircuits`' muOut), as the seed's `calculate_statistics` does.
+ * (The seed's `OV_dyn_stack` multiplies every layer by final_linear; SEED_NOTES #6.)
  */
-export function stackDynamics(p: StackParams, w: Float64Array, mu: Float64Array): void {
+export function stackDynamics(p: StackParams, w: Float64Array, mu: Float64Array, convention: 'y-to-y' | 'seed-statistics' = 'y-to-y'): void {
   const { d, E, H, nLayers } = p;
+  const EH = E * H;
   const sc = 1 / Math.sqrt(E);
+  const f = p.finalLinear;
   for (let l = 0; l < nLayers; l++) {
     const { q, k, v, o } = p.layers[l]!;
+    const throughFinal = convention === 'seed-statistics' && l === nLayers - 1;
     for (let h = 0; h < H; h++) {
       let sw = 0;
       for (let a = 0; a < d; a++) {
         for (let e = 0; e < E; e++) sw += q[(h * E + e) * E + a]! * k[(h * E + e) * E + a]!;
       }
       let sm = 0;
-      for (let e = 0; e < E; e++) sm += v[(h * E + e) * E + E - 1]! * o[(E - 1) * E * H + h * E + e]!;
+      for (let e = 0; e < E; e++) {
+        // (W_O^h f^T)[e] or W_O^h[e, -1]
+        let oe = 0;
+        if (throughFinal) for (let c = 0; c < E; c++) oe += o[c * EH + h * E + e]! * f[c]!;
+        else oe = o[(E - 1) * EH + h * E + e]!;
+        sm += v[(h * E + e) * E + E - 1]! * oe;
+      }
       w[l * H + h] = (sw * sc) / d;
       mu[l * H + h] = sm;
     }

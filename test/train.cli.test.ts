@@ -237,12 +237,12 @@ describe('icl-lab train: several runs in worker threads', () => {
     expect(runJson(join(out, 'h1')).config.heads).toBe(1);
   });
 
-  it('SIGINT stops every worker with a checkpoint; `--resume OUT` continues them all to the same bytes as straight runs', async () => {
+  it('SIGTERM stops every worker with a checkpoint; `--resume OUT` continues them all to the same bytes as straight runs', async () => {
     const out = join(tmp, 'multi-int');
     const p = start(['--out', out, '--heads', '1,2', '--seed', '3', '--jobs', '2', '--steps', '100000', '--checkpoint-secs', '0.05', ...SMALL]);
     await waitForStep(join(out, 'h1'), 100);
     await waitForStep(join(out, 'h2'), 100);
-    p.child.kill('SIGINT');
+    p.child.kill('SIGTERM');
     expect((await p.done).code).toBe(130);
     expect(p.err()).toContain(`icl-lab train --resume ${out}`);
     const steps = ['h1', 'h2'].map((h) => runJson(join(out, h)));

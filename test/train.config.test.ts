@@ -95,6 +95,11 @@ describe('train config: parsing and JSON', () => {
     expect(usageMessage(() => parseConfigText('{"heads": "four"}'))).toMatch(/config key "heads" must be an integer/);
     expect(usageMessage(() => parseConfigText('{"heads": 4, "heads": 4, "context_length": 3, "context-length": 4}'))).toMatch(/given twice/);
   });
+  it('--config accepts a whole run.json (its config)', () => {
+    const c = resolveFlags({ heads: '4', lr: '0.01' })[0]!;
+    const runJson = JSON.stringify({ icl_lab_version: '0.1.0', status: 'completed', config: configToJson(c) });
+    expect(resolveConfigs({ ...parseConfigText(runJson), ...parseFlags({ seed: '7' }) })[0]).toEqual({ ...c, seed: 7 });
+  });
   it('run.json config round-trips, and a corrupted one is refused', () => {
     const c = resolveFlags({ heads: '8', init: 'oppo_small_id', optimizer: 'adamw', preset: 'paper', rho: '0.5' })[0]!;
     const back = configFromJson(JSON.parse(JSON.stringify(configToJson(c))));

@@ -277,13 +277,19 @@ export function parseConfigObject(obj: unknown, what = 'config file'): PartialSp
   return out;
 }
 
-/** Parse the text of a `--config` file. */
+/**
+ * Parse the text of a `--config` file: an object of settings, or a run's run.json (its `config`
+ * is used, so `--config runs/h2/run.json --seed 7` repeats a run with another seed).
+ */
 export function parseConfigText(text: string, what = 'config file'): PartialSpec {
   let obj: unknown;
   try {
     obj = JSON.parse(text);
   } catch (err) {
     throw new UsageError(`${what} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (obj !== null && typeof obj === 'object' && 'icl_lab_version' in obj && 'config' in obj) {
+    return parseConfigObject((obj as { config: unknown }).config, `${what} (run.json config)`);
   }
   return parseConfigObject(obj, what);
 }

@@ -154,6 +154,19 @@ describe('icl-lab train: crash safety', () => {
   });
 });
 
+describe('icl-lab train: output', () => {
+  it('a closed stdout (`| head -1`) does not kill the run', async () => {
+    const dir = join(tmp, 'epipe');
+    const p = start(['--out', dir, '--steps', '200', ...SMALL, '--print-every', '10']);
+    await new Promise<void>((resolve) => p.child.stdout.once('data', () => resolve()));
+    p.child.stdout.destroy();
+    const { code } = await p.done;
+    expect(p.err()).not.toMatch(/EPIPE|\n\s+at /);
+    expect(code).toBe(0);
+    expect(runJson(dir)).toMatchObject({ status: 'completed', step: 200 });
+  });
+});
+
 describe('icl-lab train: divergence', () => {
   it('--lr 1e3 stops as failed with the step and the reason, keeping the last good checkpoint', () => {
     const dir = join(tmp, 'diverged');

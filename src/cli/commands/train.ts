@@ -114,6 +114,12 @@ export async function trainAction(opts: TrainCliOptions): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // `icl-lab train ... | head`: a closed pipe must not kill a training run; keep training, stop printing
+  const onPipeError = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EPIPE') throw err;
+  };
+  process.stdout.on('error', onPipeError);
+  process.stderr.on('error', onPipeError);
   const common = { progress: plan.progress, signal: controller.signal, ...(plan.jobs !== undefined ? { jobs: plan.jobs } : {}), ...(plan.json ? { onLine: null } : {}) };
   let summaries: RunSummary[];
   try {

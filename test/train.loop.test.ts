@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { forward, lossAndGrad } from '../src/core/attention.js';
 import { ovDynamics, qkDynamics } from '../src/core/circuits.js';
@@ -168,4 +169,23 @@ describe('train loop: divergence', () => {
     expect(Number.isFinite(s.logs.trainLoss[bad!.step - 1]!)).toBe(true);
   });
   }
+});
+
+describe('train loop: no I/O', () => {
+  it('loop.ts and everything it imports use no node:* module (it can run in a browser worker)', () => {
+    const seen = new Set<string>();
+    const bad: string[] = [];
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const m of readFileSync(file, 'utf8').matchAll(/^import\s[^;]*?from\s+'([^']+)'/gm)) {
+        const spec = m[1]!;
+        if (spec.startsWith('node:') || !spec.startsWith('.')) bad.push(`${file}: ${spec}`);
+        else visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+      }
+    };
+    visit(join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'train', 'loop.ts'));
+    expect(bad).toEqual([]);
+    expect(seen.size).toBeGreaterThan(8);
+  });
 });

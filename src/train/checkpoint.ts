@@ -4,6 +4,7 @@
  *
  *   attention_layer.{q,k,v,o}_proj.weight  F64   the weights (seed state_dict keys, so loadModel
  *   final_linear.weight                    F64   and PyTorch read a checkpoint like a model file)
+ *   theta                                  F64   [n_params] the same weights, flat (what resume reads)
  *   optimizer.<buffer>                     F64   [n_theta] torch names: exp_avg, exp_avg_sq (Adam/AdamW)
  *   rng_state                              F64   [6] the RNG's complete state (uint32 words)
  *   metadata: icl_lab = "checkpoint", format = "1", step, optimizer_t, rng_state (JSON), config (JSON)
@@ -11,7 +12,8 @@
 import { FileFormatError, f64, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { configFromJson, configToJson, type TrainConfig } from './config.js';
 import type { Resumable } from './loop.js';
-import { modelFromTheta, thetaFromTensors } from './model.js';
+import { parseModelTensors } from '../io/model-file.js';
+import { modelFromTheta } from './model.js';
 
 export const CHECKPOINT_FORMAT = '1';
 const OPT_PREFIX = 'optimizer.';
@@ -22,7 +24,8 @@ export interface Checkpoint extends Resumable {
 
 /** Tensors + metadata of a checkpoint (copies: safe to keep while training continues). */
 export function checkpointTensors(config: TrainConfig, r: Resumable): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
-  const tensors = modelFromTheta(config, r.theta).tensors('F64');
+  const tensors: Record<string, Tensor> = Object.fromEntries(modelFromTheta(config, r.theta).stateDict().map((e) => [e.key, tensorF64(e.shape, e.data)]));
+  tensors.theta = tensorF64([r.theta.length], Float64Array.from(r.theta));
   for (const [name, buf] of Object.entries(r.optimizer.buffers)) tensors[OPT_PREFIX + name] = tensorF64([buf.length], Float64Array.from(buf));
   tensors.rng_state = tensorF64([r.rng.length], r.rng);
   const metadata = {
@@ -58,11 +61,11 @@ export function readCheckpoint(path: string): Checkpoint {
   } catch (err) {
     throw new FileFormatError(`bad config in checkpoint metadata: ${err instanceof Error ? err.message : String(err)}`, path);
   }
-  let theta: Float64Array;
+  // flat theta (any architecture); checkpoints written before it existed: the single-layer state dict
+  const theta = tensors.theta ? Float64Array.from(f64(tensors.theta)) : parseModelTensors(tensors, path).params.theta;
   try {
-    theta = thetaFromTensors(config, tensors, path);
+    modelFromTheta(config, theta); // checks the length against the config
   } catch (err) {
-    if (err instanceof FileFormatError) throw err;
     throw new FileFormatError(err instanceof Error ? err.message : String(err), path);
   }
   const buffers: Record<string, Float64Array> = {};

@@ -5,19 +5,27 @@
  *
  * Implemented: the seed's single-layer model (`layers = 1`). A multi-layer causal stack plugs in as
  * a second implementation (core/stack.ts has stackLossAndGrad, stackForward, stackDynamics,
- * stackCircuits, stackStateDict / stackParamsFromStateDict, core/stack-init.ts initStackParams):
- * add it to `createModel` / `modelFromTensors` and lift the `--layers` check in config.ts.
+ * stackCircuits, stackStateDict, core/stack-init.ts initStackParams): add it to `createModel` /
+ * `modelFromTheta` and lift the `--layers` check in config.ts.
  * No node:* imports.
  */
 import type { Batch } from '../core/batch.js';
 import { forward, lossAndGrad } from '../core/attention.js';
 import { headOV, headQK, ovDynamics, qkDynamics } from '../core/circuits.js';
 import { initParams } from '../core/init.js';
-import { allocParams, type AttentionParams } from '../core/params.js';
+import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, weightShape, type AttentionParams } from '../core/params.js';
 import type { Rng } from '../core/rng.js';
-import { modelTensors, parseModelTensors } from '../io/model-file.js';
-import type { Tensor } from '../io/safetensors.js';
 import type { TrainConfig } from './config.js';
+
+/** One weight of the seed's state_dict: key, PyTorch shape, values (a copy). */
+export interface StateEntry {
+  key: string;
+  shape: number[];
+  data: Float64Array;
+}
+
+/** The seed model's unused `final_linear` (1, E) for one layer: written as zeros so `load_state_dict` works. */
+export const FINAL_LINEAR_KEY = 'final_linear.weight';
 
 export interface TrainModel {
   readonly layers: number;
@@ -35,8 +43,8 @@ export interface TrainModel {
   /** Scaled QK^h into qk [layers, H, E, E] and OV^h[:, -1] into ov [layers, H, E]. */
   snapshot(qk: Float64Array, ov: Float64Array): void;
   /** The state dict under the seed's keys (copies), for model files and checkpoints. */
-  tensors(dtype: 'F32' | 'F64'): Record<string, Tensor>;
-  /** Safetensors metadata that goes with `tensors` (e.g. n_layers). */
+  stateDict(): StateEntry[];
+  /** Safetensors metadata that goes with the state dict (e.g. n_layers). */
   metadata(): Record<string, string>;
 }
 
@@ -60,7 +68,10 @@ export function singleLayerModel(p: AttentionParams): TrainModel {
         ov.set(headOV(p, h), h * E); // [E]
       }
     },
-    tensors: (dtype) => modelTensors(p, dtype),
+    stateDict: () => [
+      ...WEIGHT_NAMES.map((w) => ({ key: STATE_DICT_KEYS[w], shape: weightShape(w, p.d, H, p.nOut), data: Float64Array.from(p[w]) })),
+      { key: FINAL_LINEAR_KEY, shape: [p.nOut, E], data: new Float64Array(p.nOut * E) },
+    ],
     metadata: () => ({ d: String(p.d), heads: String(H), n_layers: '1' }),
   };
 }
@@ -78,13 +89,7 @@ export function createModel(c: TrainConfig, rng: Rng): TrainModel {
 /** The model of `c` with the given flat theta (copied). */
 export function modelFromTheta(c: TrainConfig, theta: Float64Array): TrainModel {
   checkSupported(c);
+  const n = allocParams(c.d, c.heads, c.nOut).theta.length;
+  if (theta.length !== n) throw new RangeError(`theta has ${theta.length} values, expected ${n} for d=${c.d}, heads=${c.heads}`);
   return singleLayerModel(allocParams(c.d, c.heads, c.nOut, Float64Array.from(theta)));
-}
-
-/** Theta from a state dict written by `tensors()` (a checkpoint); `source` names the file in errors. */
-export function thetaFromTensors(c: TrainConfig, tensors: Record<string, Tensor>, source: string): Float64Array {
-  checkSupported(c);
-  const p = parseModelTensors(tensors, source).params;
-  if (p.d !== c.d || p.H !== c.heads) throw new RangeError(`${source}: weights are d=${p.d}, H=${p.H} but the config says d=${c.d}, heads=${c.heads}`);
-  return p.theta;
 }

@@ -17,7 +17,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../cli/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { FileFormatError, f64, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
+import { FileFormatError, f64, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { VERSION } from '../version.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { configFromJson, configToJson, type TrainConfig } from './config.js';
@@ -252,7 +252,8 @@ export function saveState(dir: string, s: TrainState, info: SaveInfo): void {
   writeSafetensors(join(dir, RUN_FILES.metrics), metricsTensors(c, s.logs, s.step), META('metrics', s.step));
   writeSafetensors(join(dir, RUN_FILES.snapshots), snapshotTensors(c, s.logs), META('snapshots', s.step));
   writeCheckpoint(join(dir, RUN_FILES.checkpoint), c, resumable(s));
-  writeSafetensors(join(dir, RUN_FILES.model), s.model.tensors('F32'), { icl_lab: 'model', ...s.model.metadata(), step: String(s.step) });
+  const weights = Object.fromEntries(s.model.stateDict().map((e) => [e.key, tensorF32(e.shape, e.data)]));
+  writeSafetensors(join(dir, RUN_FILES.model), weights, { icl_lab: 'model', ...s.model.metadata(), step: String(s.step) });
   writeRunJson(dir, runJsonOf(s, info, s.step));
 }
 

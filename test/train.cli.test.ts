@@ -147,7 +147,15 @@ describe('icl-lab train: crash safety', () => {
     expect(ck.step).toBe(r.step);
     expect(readSafetensors(join(dir, 'metrics.safetensors')).tensors.train_loss!.shape).toEqual([r.step]);
     const target = r.step + 50;
-    expect(cli(['--resume', dir, '--steps', String(target), '--progress', 'none']).code).toBe(0);
+    // settings that do not change the trajectory may change on resume (saved in run.json); others may not
+    const fixed = cli(['--resume', dir, '--lr', '0.1']);
+    expect(fixed.code).toBe(2);
+    expect(fixed.stderr).toMatch(/--lr cannot be changed when resuming .*only --steps, --loss-every, --diverge-loss, --print-every, --checkpoint-every, --checkpoint-secs/);
+    const rr = cli(['--resume', dir, '--steps', String(target), '--print-every', '10', '--progress', 'none']);
+    expect(rr.code, rr.stderr).toBe(0);
+    const printed = rr.stdout.split('\n').filter((l) => l.startsWith('After '));
+    expect(printed.length).toBe(Math.floor((target - 1) / 10) - Math.floor((r.step - 1) / 10));
+    expect(runJson(dir).config.print_every).toBe(10);
     const ref = join(tmp, 'interrupted-ref');
     expect(cli(['--out', ref, '--steps', String(target), ...SMALL]).code).toBe(0);
     for (const f of ['model.safetensors', 'metrics.safetensors']) expect(read(dir, f).equals(read(ref, f)), f).toBe(true);

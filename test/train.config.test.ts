@@ -180,7 +180,8 @@ describe('train CLI plan (no files touched)', () => {
     expect(usageMessage(() => planTrain({ out: 'y', jobs: '0' }))).toMatch(/--jobs must be an integer in 1..256/);
     expect(usageMessage(() => planTrain({ out: 'y', progress: 'fancy' }))).toMatch(/--progress must be one of auto, bar, lines, none/);
     expect(usageMessage(() => planTrain({ out: 'y', config: '/nonexistent/cfg.json' }))).toMatch(/--config \/nonexistent\/cfg.json: no such file/);
-    expect(planTrain({ resume: 'x', steps: '400' })).toMatchObject({ kind: 'resume', dir: 'x', steps: 400 });
+    expect(planTrain({ resume: 'x', steps: '400' })).toMatchObject({ kind: 'resume', dir: 'x', steps: 400, changes: {} });
+    expect(planTrain({ resume: 'x', printEvery: '10', checkpointSecs: '5' })).toMatchObject({ kind: 'resume', changes: { printEvery: 10, checkpointSecs: 5 } });
     expect(planTrain({ out: 'o', heads: '1,2' })).toMatchObject({ kind: 'new', out: 'o' });
   });
 

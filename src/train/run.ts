@@ -83,9 +83,14 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 
 /**
  * Train the run in `dir` from its checkpoint to `steps` total steps (default: its config's steps).
+ * `changes`: new values of settings that do not change the trajectory (FIELDS with `resumable`:
+ * print / loss / checkpoint intervals, diverge_loss); they are saved in run.json.
  * Throws UsageError for a run that cannot be continued (failed, or --steps below its step).
  */
-export async function runSession(dir: string, name: string, steps: number | undefined, hooks: RunHooks = {}): Promise<RunSummary> {
+export async function runSession(dir: string, name: string, steps: number | undefined, hooks: RunHooks = {}, changes: Partial<TrainConfig> = {}): Promise<RunSummary> {
+  for (const k of Object.keys(changes) as (keyof TrainConfig)[]) {
+    if (!FIELD_BY_KEY.get(k)?.resumable) throw new UsageError(`${flagName(k)} cannot be changed when resuming (it changes the trajectory)`);
+  }
   const { run, config: saved, checkpoint, logs } = readRunForResume(dir);
   removeStaleTemps(dir);
   if (run.status === 'failed') {
@@ -98,7 +103,7 @@ export async function runSession(dir: string, name: string, steps: number | unde
   }
   const stepsField = FIELD_BY_KEY.get('steps')!;
   if (target > (stepsField.max ?? Infinity)) throw new UsageError(`--steps must be <= ${stepsField.max}, got ${target}`);
-  const config: TrainConfig = { ...saved, steps: target };
+  const config: TrainConfig = { ...saved, ...changes, steps: target };
   const diff = incompatibleFields(checkpoint.config, config);
   if (diff.length > 0) {
     throw new FileFormatError(`run.json and the checkpoint disagree on ${diff.map(flagName).join(', ')}`, dir);

@@ -18,6 +18,14 @@ import { checkRunDirFree, isRunDir, readRunJson, runIsLive } from './run-dir.js'
 import { createRun, resumeCommand, runSession, type RunSummary } from './run.js';
 import type { WorkerJob, WorkerMessage } from './worker.js';
 
+/** A run directory to train from its checkpoint (to `steps`, with `changes` of resumable settings). */
+export interface RunJob {
+  dir: string;
+  name: string;
+  steps?: number;
+  changes?: Partial<TrainConfig>;
+}
+
 export interface RunPlan {
   name: string;
   dir: string;
@@ -80,7 +88,7 @@ export function findRuns(dir: string): string[] {
  * Completed runs asked for no more steps, and (below a parent) failed runs, are reported as they
  * are, files untouched. A single failed run, or --steps below a run's step, is a UsageError.
  */
-export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: number; force?: boolean } = {}): Promise<RunSummary[]> {
+export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: number; force?: boolean; changes?: Partial<TrainConfig> } = {}): Promise<RunSummary[]> {
   const dirs = findRuns(dir);
   const max = FIELD_BY_KEY.get('steps')!.max!;
   if (opts.steps !== undefined && (!Number.isSafeInteger(opts.steps) || opts.steps < 1 || opts.steps > max)) {
@@ -102,7 +110,9 @@ export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: n
     if (target < r.checkpoint_step) throw new UsageError(`--steps ${target} is below the ${r.checkpoint_step} steps the run in ${d} has already done`);
     if (r.status === 'completed' && target === r.step) notes.set(d, 'already completed; nothing to do (pass --steps N to train longer)');
   }
-  const jobs = dirs.filter((d) => !notes.has(d)).map((d) => ({ dir: d, name: basename(d), ...(opts.steps !== undefined ? { steps: opts.steps } : {}) }));
+  const jobs: RunJob[] = dirs.filter((d) => !notes.has(d)).map((d) => ({
+    dir: d, name: basename(d), ...(opts.steps !== undefined ? { steps: opts.steps } : {}), ...(opts.changes ? { changes: opts.changes } : {}),
+  }));
   const trained = jobs.length > 0 ? await executeRuns(jobs, opts) : [];
   return dirs.map((d) => trained.find((s) => s.dir === d) ?? { ...summaryFromDisk(d, basename(d)), note: notes.get(d)! });
 }
@@ -124,7 +134,7 @@ function runCost(dir: string, steps?: number): number {
   }
 }
 
-export async function executeRuns(jobs: readonly { dir: string; name: string; steps?: number }[], opts: ExecuteOptions = {}): Promise<RunSummary[]> {
+export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions = {}): Promise<RunSummary[]> {
   const mode = opts.progress === undefined || opts.progress === 'auto' ? autoProgressMode() : opts.progress;
   const display = new ProgressDisplay(mode);
   const many = jobs.length > 1;
@@ -145,7 +155,7 @@ export async function executeRuns(jobs: readonly { dir: string; name: string; st
           shouldStop: () => opts.signal?.aborted ?? false,
           onLine: (l) => printLine(tag(job.name) + l),
           onProgress: (p) => display.update(many ? job.name : '', p),
-        });
+        }, job.changes ?? {});
         display.done(many ? job.name : '');
         if (many) display.note(`[${job.name}] ${s.status} at step ${s.step}`);
         out.push(s);
@@ -175,7 +185,7 @@ function summaryFromDisk(dir: string, name: string): RunSummary {
 }
 
 function runPool(
-  jobs: readonly { dir: string; name: string; steps?: number }[], size: number, script: string,
+  jobs: readonly RunJob[], size: number, script: string,
   opts: ExecuteOptions, display: ProgressDisplay, line: (name: string, text: string) => void,
 ): Promise<RunSummary[]> {
   return new Promise((resolve, reject) => {
@@ -200,7 +210,7 @@ function runPool(
       while (active.size < size && next < jobs.length && !opts.signal?.aborted) {
         const i = next++;
         const job = jobs[i]!;
-        const data: WorkerJob = { dir: job.dir, name: job.name, ...(job.steps !== undefined ? { steps: job.steps } : {}), ...(opts.chunkMs ? { chunkMs: opts.chunkMs } : {}) };
+        const data: WorkerJob = { ...job, ...(opts.chunkMs ? { chunkMs: opts.chunkMs } : {}) };
         const w = new Worker(script, { workerData: data });
         active.add(w);
         w.on('message', (m: WorkerMessage) => {

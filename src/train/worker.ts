@@ -11,6 +11,7 @@ export interface WorkerJob {
   dir: string;
   name: string;
   steps?: number;
+  changes?: Partial<import('./config.js').TrainConfig>;
   chunkMs?: number;
 }
 
@@ -35,7 +36,7 @@ try {
     shouldStop: () => stop,
     onLine: (text) => post({ type: 'line', name: job.name, text }),
     onProgress: (p) => post({ type: 'progress', name: job.name, ...p }),
-  });
+  }, job.changes ?? {});
   post({ type: 'done', name: job.name, summary });
 } catch (err) {
   post({ type: 'error', name: job.name, message: err instanceof Error ? err.message : String(err), usage: err instanceof UsageError });

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { FIELDS, fieldHelp, flagName, parseConfigText, parseFlags, resolveConfigs, type FieldKey } from '../../train/config.js';
+import { FIELD_BY_KEY, FIELDS, fieldHelp, flagName, parseConfigText, parseFlags, resolveConfigs, type FieldKey, type TrainConfig } from '../../train/config.js';
 import { resumeRuns, trainRuns } from '../../train/runs.js';
 import type { ProgressMode } from '../../train/progress.js';
 import type { RunSummary } from '../../train/run.js';
@@ -58,7 +58,7 @@ function readConfigFile(path: string): string {
 /** Everything the action needs, validated; throws UsageError. Creates nothing. */
 export type TrainPlan =
   | { kind: 'new'; configs: ReturnType<typeof resolveConfigs>; out: string; force: boolean; jobs?: number; json: boolean; progress: ProgressMode | 'auto' }
-  | { kind: 'resume'; dir: string; steps?: number; force: boolean; jobs?: number; json: boolean; progress: ProgressMode | 'auto' };
+  | { kind: 'resume'; dir: string; steps?: number; force: boolean; changes: Partial<TrainConfig>; jobs?: number; json: boolean; progress: ProgressMode | 'auto' };
 
 export function planTrain(opts: TrainCliOptions): TrainPlan {
   const json = opts.json === true;
@@ -74,12 +74,14 @@ export function planTrain(opts: TrainCliOptions): TrainPlan {
     for (const bad of ['out', 'config'] as const) {
       if (opts[bad] !== undefined) throw new UsageError(`--${bad} cannot be used with --resume (the run directory and its config are fixed)`);
     }
-    const fixed = [...given].filter((k) => k !== 'steps');
+    const fixed = [...given].filter((k) => !FIELD_BY_KEY.get(k)!.resumable);
     if (fixed.length > 0) {
-      throw new UsageError(`${flagName(fixed[0]!)} cannot be changed when resuming (the run's config is fixed; with --resume only --steps, --jobs, --json, --progress, --force are allowed)`);
+      const allowed = FIELDS.filter((f) => f.resumable).map((f) => flagName(f.key)).join(', ');
+      throw new UsageError(`${flagName(fixed[0]!)} cannot be changed when resuming (it changes the trajectory; with --resume only ${allowed}, --jobs, --json, --progress, --force are allowed)`);
     }
     const steps = flags.steps as number | undefined;
-    return { kind: 'resume', dir: resume, force: opts.force === true, ...(steps !== undefined ? { steps } : {}), ...(jobs !== undefined ? { jobs } : {}), json, progress };
+    const changes = Object.fromEntries([...given].filter((k) => k !== 'steps').map((k) => [k, flags[k]])) as Partial<TrainConfig>;
+    return { kind: 'resume', dir: resume, force: opts.force === true, changes, ...(steps !== undefined ? { steps } : {}), ...(jobs !== undefined ? { jobs } : {}), json, progress };
   }
   if (out === undefined || out === '') throw new UsageError('--out DIR is required (the run directory to create), or --resume DIR to continue a run');
   const fromFile = config !== undefined ? parseConfigText(readConfigFile(config), `--config ${config}`) : {};
@@ -125,7 +127,7 @@ export async function trainAction(opts: TrainCliOptions): Promise<number> {
   try {
     summaries = plan.kind === 'new'
       ? await trainRuns(plan.configs, { ...common, out: plan.out, force: plan.force })
-      : await resumeRuns(plan.dir, { ...common, force: plan.force, ...(plan.steps !== undefined ? { steps: plan.steps } : {}) });
+      : await resumeRuns(plan.dir, { ...common, force: plan.force, changes: plan.changes, ...(plan.steps !== undefined ? { steps: plan.steps } : {}) });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -23,6 +23,11 @@ function parseSeconds(value: string): number {
   return s;
 }
 
+function parseSeed(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(Number(value))) throw new UsageError(`--seed: expected a non-negative integer, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
 export function formatRow(r: BenchRow): string {
   const f = (x: number, w: number, dgt: number) => x.toFixed(dgt).padStart(w);
   return `${String(r.heads).padStart(5)}  ${f(r.stepsPerSecond, 8, 0)}  ${f(r.msPerStep, 8, 3)}  ${f(r.samplingMs, 9, 3)}  ${f(r.forwardBackwardMs, 9, 3)}  ${f(r.optimizerMs, 9, 3)}`;
@@ -32,15 +37,12 @@ export function register(program: Command): void {
   program
     .command('bench')
     .description('measure training steps/s at the seed configuration (d=5, L=40, B=128, Adam lr 1e-3, fresh batch every step, one thread)')
-    .option('--heads <list>', '[ints] head counts to measure, comma-separated', '1,2,4,8')
-    .option('--seconds <s>', '[number] measured seconds per head count (after a warm-up of min(1, s/2) s)', '3')
-    .option('--seed <n>', '[int] RNG seed for the init and the batches', '0')
+    .option('--heads <list>', '[ints] head counts to measure, comma-separated', parseHeads, [1, 2, 4, 8])
+    .option('--seconds <s>', '[number] measured seconds per head count, after a warm-up of min(1, s/2) s', parseSeconds, 3)
+    .option('--seed <n>', '[int] RNG seed for the init and the batches', parseSeed, 0)
     .option('--json', '[flag] print {"rows":[...]} as JSON instead of a table')
-    .action((opts: { heads: string; seconds: string; seed: string; json?: boolean }) => {
-      const heads = parseHeads(opts.heads);
-      const seconds = parseSeconds(opts.seconds);
-      if (!/^\d+$/.test(opts.seed)) throw new UsageError(`--seed: expected a non-negative integer, got ${JSON.stringify(opts.seed)}`);
-      const seed = Number(opts.seed);
+    .action((opts: { heads: number[]; seconds: number; seed: number; json?: boolean }) => {
+      const { heads, seconds, seed } = opts;
       const t = DEFAULT_TASK;
       if (!opts.json) {
         process.stdout.write(

@@ -198,9 +198,16 @@ describe('icl-lab train: divergence', () => {
     // the bad loss is logged
     const tl = f64(readSafetensors(join(dir, 'metrics.safetensors')).tensors.train_loss!);
     expect(tl.length).toBe(j.failure.step + 1);
+    expect(j.failure.kind).toBe('diverged');
     const again = cli(['--resume', dir]);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/the run failed at step/);
+    // a run that failed on an error (disk full, ...) rather than divergence resumes from its checkpoint
+    writeFileSync(join(dir, 'run.json'), JSON.stringify({ ...j, failure: { ...j.failure, kind: 'error', reason: 'error: ENOSPC' } }));
+    const resumed = cli(['--resume', dir, '--steps', '3', '--diverge-loss', '0', '--progress', 'none']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(runJson(dir)).toMatchObject({ status: 'completed', step: 3 });
+    expect(runJson(dir).failure).toBeUndefined();
     // --diverge-loss 0: only a non-finite loss stops the run
     const sgd = cli(['--out', join(tmp, 'nan'), '--optimizer', 'sgd', '--lr', '1e3', '--diverge-loss', '0', '--steps', '1000', ...SMALL]);
     expect(sgd.code).toBe(1);

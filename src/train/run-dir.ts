@@ -33,6 +33,16 @@ export const RUN_FILES = {
 
 export type RunStatus = 'running' | 'completed' | 'failed' | 'interrupted';
 
+/**
+ * Why a run failed: `diverged` (the loss; resuming would diverge again, so it is refused) or
+ * `error` (an exception such as a full disk; the checkpoint is good and the run can be resumed).
+ */
+export interface RunFailure {
+  kind: 'diverged' | 'error';
+  step: number;
+  reason: string;
+}
+
 /** run.json. Keys are snake_case for Python users. */
 export interface RunJson {
   icl_lab_version: string;
@@ -60,7 +70,7 @@ export interface RunJson {
     val_loss: number | null;
     val_step: number | null;
   };
-  failure?: { step: number; reason: string };
+  failure?: RunFailure;
   resume_command?: string;
   /** Process and host that last wrote the run (a resume refuses a run another live process is training). */
   pid?: number;
@@ -207,7 +217,7 @@ export interface SaveInfo {
   wallSeconds: number;
   stepsPerSecond: number;
   sessions: number;
-  failure?: { step: number; reason: string };
+  failure?: RunFailure;
   resumeCommand?: string;
 }
 

@@ -12,7 +12,7 @@ import { UsageError } from '../cli/errors.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './config.js';
 import { createState, ensureCapacity, restoreState, runSteps, type TrainState } from './loop.js';
-import { makeRunDir, readRunForResume, saveFailure, saveState, type RunStatus, type SaveInfo } from './run-dir.js';
+import { makeRunDir, readRunForResume, saveFailure, saveState, type RunFailure, type RunStatus, type SaveInfo } from './run-dir.js';
 
 export interface ProgressInfo {
   step: number;
@@ -46,7 +46,7 @@ export interface RunSummary {
   final_val_loss: number | null;
   wall_seconds: number;
   steps_per_second: number;
-  failure?: { step: number; reason: string };
+  failure?: RunFailure;
   resume_command?: string;
   /** Set when nothing was trained (a completed run resumed without a larger --steps). */
   note?: string;
@@ -93,7 +93,7 @@ export async function runSession(dir: string, name: string, steps: number | unde
   }
   const { run, config: saved, checkpoint, logs } = readRunForResume(dir);
   removeStaleTemps(dir);
-  if (run.status === 'failed') {
+  if (run.status === 'failed' && run.failure?.kind !== 'error') {
     const why = run.failure ? ` at step ${run.failure.step}: ${run.failure.reason}` : '';
     throw new UsageError(`${dir}: the run failed${why}; nothing to resume (start a new run with other settings)`);
   }
@@ -154,7 +154,7 @@ async function trainState(
       const nextByStep = c.checkpointEvery > 0 ? (Math.floor(s.step / c.checkpointEvery) + 1) * c.checkpointEvery : Infinity;
       const bad = runSteps(s, Math.min(target, nextByStep), performance.now() + chunkMs, printHook);
       if (bad) {
-        const failure = { step: bad.step, reason: bad.reason };
+        const failure: RunFailure = { kind: 'diverged', step: bad.step, reason: bad.reason };
         s.lastLoss = bad.loss;
         saveFailure(dir, s, info('failed', { failure }), bad.step + 1, checkpointStep);
         return summary('failed', { failure });
@@ -179,7 +179,7 @@ async function trainState(
     if (err instanceof UsageError) throw err;
     const reason = `error: ${err instanceof Error ? err.message : String(err)}`;
     try {
-      saveFailure(dir, s, info('failed', { failure: { step: s.step, reason } }), s.step, checkpointStep);
+      saveFailure(dir, s, info('failed', { failure: { kind: 'error', step: s.step, reason } }), s.step, checkpointStep);
     } catch {
       /* the original error matters more */
     }

@@ -97,7 +97,7 @@ export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: n
   const notes = new Map<string, string>();
   for (const d of dirs) {
     const r = readRunJson(d);
-    if (r.status === 'failed') {
+    if (r.status === 'failed' && r.failure?.kind !== 'error') {
       const why = r.failure ? ` at step ${r.failure.step}: ${r.failure.reason}` : '';
       if (dirs.length === 1) throw new UsageError(`${d}: the run failed${why}; nothing to resume (start a new run with other settings)`);
       notes.set(d, `failed earlier${why}; not resumed`);

@@ -122,7 +122,6 @@ function workerScript(): string | null {
   return existsSync(path) ? path : null; // absent when running from the .ts sources (tests): train inline
 }
 
-/** Train run directories from their checkpoints: inline for one job, else in a worker pool. */
 /** Relative cost of training a run (steps x heads x E^2 x L x B), to start the longest first. */
 function runCost(dir: string, steps?: number): number {
   try {
@@ -134,6 +133,7 @@ function runCost(dir: string, steps?: number): number {
   }
 }
 
+/** Train run directories from their checkpoints: inline for one job, else in a worker pool. */
 export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions = {}): Promise<RunSummary[]> {
   const mode = opts.progress === undefined || opts.progress === 'auto' ? autoProgressMode() : opts.progress;
   const display = new ProgressDisplay(mode);

@@ -119,6 +119,23 @@ describe('edge shapes and buffers', () => {
     // noise-free: y / x = beta = y_q / x_q
     expect(b.z[1]! / b.z[0]!).toBeCloseTo(b.yq[0]! / b.zq[0]!, 10);
   });
+  it.each([1, 5, 16, 17])('y_i = beta . x_i + sigma eps_i exactly, d = %i (unrolled for d <= 16, generic above)', (d) => {
+    const spec: TaskSpec = { d, L: 3, batchSize: 4, noiseStd: 0, preset: 'seed' };
+    const beta = new Float64Array(4 * d);
+    const b = sampleBatch(spec, new Rng(d), undefined, beta);
+    for (let p = 0; p < 4; p++)
+      for (let i = 0; i < 3; i++) {
+        const t = (p * 3 + i) * (d + 1);
+        let y = 0;
+        for (let j = 0; j < d; j++) y += beta[p * d + j]! * b.z[t + j]!;
+        expect(b.z[t + d]).toBe(y);
+      }
+    // with noise, the residual is the noise: same draws as without (the y slot held eps)
+    const noisy = sampleBatch({ ...spec, noiseStd: 0.5 }, new Rng(d));
+    const eps = (noisy.z[d]! - b.z[d]!) / (Math.sqrt(d) * 0.5);
+    expect(Number.isFinite(eps) && eps !== 0).toBe(true);
+    expect(Array.from(noisy.z.filter((_, k) => k % (d + 1) !== d))).toEqual(Array.from(b.z.filter((_, k) => k % (d + 1) !== d)));
+  });
   it('reuses the given buffer, is reproducible, and rejects a mismatched one', () => {
     const spec: TaskSpec = { d: 5, L: 40, batchSize: 8, noiseStd: 0.01, preset: 'seed' };
     const buf = allocBatch(8, 40, 5);

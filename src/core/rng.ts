@@ -61,7 +61,7 @@ const STATE_LENGTH = 6;
 
 /**
  * The ziggurat's fast path. Per draw: one layer byte (7 bits layer, 1 bit sign) and one 32-bit
- * uniform u; u * x_i is accepted when below x_{i+1} (~98.8% of draws). Fills out[j..end) until done
+ * uniform u; u * x_i is accepted when below x_{i+1} (97.2% of draws). Fills out[j..end) until done
  * or until a draw needs the wedge or tail test; then leaves its layer byte and uniform in st[6],
  * st[7] and returns its index. st[0..3]: generator words, st[4]: cached layer bits, st[5]: bytes
  * left in them. Keeping the rare tests out of this loop keeps it ~25% faster.
@@ -194,7 +194,7 @@ export class Rng {
     while (j < end) {
       j = zigguratRun(st, out, j, end);
       if (j < end) {
-        // rare event (~1.2%): layer byte st[6], uniform st[7]; same tests as normal()
+        // rare event (2.8% of draws): layer byte st[6], uniform st[7]; same tests as normal()
         const byte = st[6]!, u = st[7]! >>> 0, i = byte & 127;
         if (i === 0) {
           const x = this.tail(u);

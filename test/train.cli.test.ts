@@ -34,13 +34,13 @@ const runJson = (dir: string) => JSON.parse(readFileSync(join(dir, 'run.json'), 
 const FILES = ['model.safetensors', 'metrics.safetensors', 'snapshots.safetensors', 'checkpoint.safetensors'];
 
 /** Wait until run.json in `dir` reports step >= `step` (written by periodic checkpoints). */
-async function waitForStep(dir: string, step: number, timeoutMs = 30_000): Promise<void> {
+async function waitForStep(dir: string, step: number, timeoutMs = 30_000, stderr: () => string = () => ''): Promise<void> {
   const t0 = Date.now();
   for (;;) {
     try {
       if (runJson(dir).step >= step) return;
     } catch { /* not there yet, or mid-rename */ }
-    if (Date.now() - t0 > timeoutMs) throw new Error(`run in ${dir} did not reach step ${step}`);
+    if (Date.now() - t0 > timeoutMs) throw new Error(`run in ${dir} did not reach step ${step}; stderr: ${stderr()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -105,11 +105,11 @@ describe('icl-lab train: crash safety', () => {
       const args = crash === 0 ? ['--out', dir, '--steps', String(steps), '--checkpoint-every', '37', ...SMALL] : ['--resume', dir, '--progress', 'none'];
       const p = start(args);
       reached += 150;
-      await waitForStep(dir, reached);
+      await waitForStep(dir, reached, 30_000, p.err);
       await new Promise((r) => setTimeout(r, Math.random() * 150));
       p.child.kill('SIGKILL');
-      const { signal } = await p.done;
-      expect(signal).toBe('SIGKILL');
+      const { signal, code } = await p.done;
+      expect(signal, `crash ${crash}: exit ${code}, stderr: ${p.err()}`).toBe('SIGKILL');
       reached = readCheckpoint(join(dir, 'checkpoint.safetensors')).step;
     }
     // everything parses and decodes
@@ -117,7 +117,7 @@ describe('icl-lab train: crash safety', () => {
     expect(r.status).toBe('running');
     for (const f of FILES) expect(() => readSafetensors(join(dir, f)), f).not.toThrow();
     const ck = readCheckpoint(join(dir, 'checkpoint.safetensors'));
-    expect(ck.step % 37).toBe(0);
+    expect(ck.step % 37, `checkpoint step ${ck.step}`).toBe(0);
     expect(ck.step).toBeGreaterThanOrEqual(333);
     const metricsSteps = readSafetensors(join(dir, 'metrics.safetensors')).tensors.train_loss!.shape[0]!;
     expect(metricsSteps).toBeGreaterThanOrEqual(ck.step);

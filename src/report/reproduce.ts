@@ -11,9 +11,9 @@
  * are not trained again.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { defaultTrainConfig, type TrainConfig } from '../train/config.js';
-import { resumeRuns, trainRuns, type ExecuteOptions } from '../train/runs.js';
+import { executeRuns, trainRuns, type ExecuteOptions } from '../train/runs.js';
 import { isRunDir, readRunJson } from '../train/run-dir.js';
 import type { RunSummary } from '../train/run.js';
 import { writeReport, type ReportResult } from './report.js';
@@ -59,10 +59,11 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | 
     runs = await trainRuns(REPRODUCE_HEADS.map((h) => reproduceConfig(h, o.steps)), { ...exec, out: o.out, names: REPRODUCE_HEADS.map(runDirName), force: false });
   } else {
     if (existing.length !== dirs.length) throw new Error(`${o.out} holds only some of the runs (${existing.join(', ')}); use another --out or remove it`);
-    const unfinished = dirs.filter((d) => { const r = readRunJson(d); return r.status !== 'completed' || r.step < o.steps; });
+    // Runs already at or past `steps` (e.g. a --full run re-reported) are left as they are.
+    const unfinished = dirs.filter((d) => readRunJson(d).step < o.steps);
     if (unfinished.length > 0) {
       log(`continuing ${unfinished.join(', ')} to ${o.steps.toLocaleString('en-US')} steps`);
-      runs = await resumeRuns(o.out, { ...exec, steps: o.steps });
+      runs = await executeRuns(unfinished.map((dir) => ({ dir, name: basename(dir), steps: o.steps })), exec);
     } else {
       log(`runs in ${o.out} are complete at ${o.steps.toLocaleString('en-US')} steps; redrawing the report`);
       runs = [];

@@ -144,7 +144,8 @@ describe('evaluate: models and the kernel gap', () => {
     const rw = fx.weight_sets.random.statistics;
     const rg = kernelGap(r, rw.w_h, rw.mu_h, seedSpec, 40, 2000, new Rng(5));
     expect(rg.relative).toBeGreaterThan(0.2);
-    expect(rg.meanSquaredDiff).toBeCloseTo(rg.relative * rg.modelMse, 12);
+    expect(rg.meanSquaredDiff).toBeCloseTo(rg.relativeToModelError * rg.modelMse, 12);
+    expect(noisy.relativeToModelError).toBeGreaterThan(noisy.relative); // the model's error is below its output variance
   });
 
   it('seedLengths is range(1, 501, 5); benchEvaluate runs and reports its parts', () => {

@@ -40,6 +40,8 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
   const circuits = models.map((m) => layerCircuits(m.params));
   const sq = models.map(() => new Float64Array(samples));
   const kernelDiff = models.map(() => 0);
+  const fSum = models.map(() => 0);
+  const fSq = models.map(() => 0);
   const tuned = new Float64Array(samples);
   const plain = new Float64Array(samples);
   const out = new Float64Array(chunk);
@@ -56,6 +58,8 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
       for (let b = 0; b < B; b++) {
         sq[i]![done + b] = (o[b]! - batch.yq[b]!) ** 2;
         kernelDiff[i]! += (o[b]! - ko[b]!) ** 2;
+        fSum[i]! += o[b]!;
+        fSq[i]! += o[b]! * o[b]!;
       }
     });
     oneStepGd(batch, etaStar, o);
@@ -64,13 +68,12 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
     for (let b = 0; b < B; b++) plain[done + b] = (o[b]! - batch.yq[b]!) ** 2;
   }
   const evidence: ModelEvidence[] = models.map((m, i) => {
-    let total = 0;
-    for (const e of sq[i]!) total += e;
+    const fVar = fSq[i]! - fSum[i]! ** 2 / samples; // sum (f_TF - mean)^2, as core/evaluate.ts kernelGap
     return {
       name: m.name,
       heads: m.params.H,
       headStats: circuits[i]!.map((c) => ({ w: c.w, mu: c.mu, var: c.varDiag, supOffDiag: c.supOffDiag, supOv: c.supOv })),
-      kernelGap: kernelDiff[i]! / total,
+      kernelGap: kernelDiff[i]! / fVar,
       sqErr: sq[i]!,
     };
   });

@@ -24,7 +24,7 @@ export interface ModelEvidence {
   heads: number;
   /** Statistics of each head of the (single) layer. */
   headStats: HeadSummary[];
-  /** Relative kernel gap: mean (model - kernel)^2 / mean (model - y_q)^2 on fresh prompts. */
+  /** Kernel gap: relative MSE sum (model - kernel)^2 / sum (model - mean model)^2 (core/evaluate.ts). */
   kernelGap: number;
   /** Squared error of each prompt at the training context length; the same prompts for every model. */
   sqErr: Float64Array;
@@ -136,7 +136,7 @@ export function kernelFinding(models: ModelEvidence[], threshold: number = THRES
   for (const m of models.filter((m) => m.heads <= 2)) {
     const s = kernelStructure(m.headStats);
     const active = groupHeads(ws(m.headStats), mus(m.headStats), threshold).active.length;
-    checks.push(check(`${m.name}: kernel gap (relative MSE between model and kernel estimator)`, m.kernelGap, '<=', THRESHOLDS.kernelGap));
+    checks.push(check(`${m.name}: kernel gap (relative MSE between model and its kernel estimator)`, m.kernelGap, '<=', THRESHOLDS.kernelGap));
     checks.push(check(`${m.name}: active heads (|mu w| > ${threshold})`, active, '>=', 1));
     checks.push(check(`${m.name}: max off-diagonal QK x-block / |w|`, s.offDiag, '<=', THRESHOLDS.structure));
     checks.push(check(`${m.name}: max OV[:d] / |mu|`, s.ov, '<=', THRESHOLDS.structure));
@@ -145,7 +145,7 @@ export function kernelFinding(models: ModelEvidence[], threshold: number = THRES
   return finding(
     'kernel-regressor',
     'The trained model is a kernel regressor sum_h mu^h sum_i y_i softmax(w^h <x_q, x_i>): QK x-block ~ w I, OV ~ mu on the y entry.',
-    'Checked on every head of the H = 1 and H = 2 models, which the seed states it for. The seed code gives off-diagonal/|w| <= 0.06, OV leakage/|mu| <= 0.03 and variance/w^2 ~ 0 after 20k steps; 0.2 leaves margin while a random weight set sits near 1. A kernel gap of 1% of the model error means the 2H numbers (w, mu) reproduce its predictions.',
+    'Checked on every head of the H = 1 and H = 2 models, which the seed states it for. The seed code gives off-diagonal/|w| <= 0.06, OV leakage/|mu| <= 0.03 and variance/w^2 ~ 0 after 20k steps; 0.2 leaves margin while a random weight set sits near 1. A kernel gap (relative MSE, 1 - R^2 of the kernel estimator against the model) of 1% means the 2H numbers (w, mu) reproduce its predictions; a random weight set scores near 1.',
     checks,
   );
 }

@@ -100,7 +100,7 @@ export interface AnalyzeResult {
   /** Reference step sizes at the kernel-gap L. */
   reference: { L: number; lOverLPlusD: number; lOverLPlusDPlus1: number; tunedEta: number };
   grouping: HeadGrouping;
-  /** sum (f_TF - f_K)^2 / sum (f_TF - y_q)^2 on fresh prompts (see kernelGapDetail). */
+  /** sum (f_TF - f_K)^2 / sum (f_TF - mean f_TF)^2 on fresh prompts: relative MSE between model and kernel (see kernelGapDetail). */
   kernelGap: number;
   kernelGapDetail: KernelGap & { seed: number; preset: TaskPreset; noiseStd: number };
 }
@@ -277,7 +277,8 @@ export function formatAnalysis(a: AnalyzeResult): string {
   out.push('');
   const k = a.kernelGapDetail;
   out.push(`Kernel gap at L = ${k.L} (${k.samples} fresh ${k.preset}-preset prompts, noise_std ${k.noiseStd}, seed ${k.seed}):`);
-  out.push(`  sum (model - kernel)^2 / sum (model - y_q)^2 = ${formatGap(a.kernelGap)}`);
+  out.push(`  relative MSE sum (model - kernel)^2 / sum (model - mean model)^2 = ${formatGap(a.kernelGap)}`);
+  out.push(`  against the model's own error sum (model - kernel)^2 / sum (model - y_q)^2 = ${formatGap(k.relativeToModelError)}`);
   out.push(`  model MSE ${f4(k.modelMse)}, kernel estimator MSE ${f4(k.kernelMse)}, mean (model - kernel)^2 = ${formatGap(k.meanSquaredDiff)}`);
   return out.join('\n') + '\n';
 }

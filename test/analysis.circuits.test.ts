@@ -109,7 +109,9 @@ describe('a model trained by the seed\'s own PyTorch code (float32 state_dict wi
     const { SEED_MODEL_BASE64, SEED_STATISTICS_PRINTOUT } = await import('./analysis.seed-model.js');
     const { tensors } = decodeSafetensors(new Uint8Array(Buffer.from(SEED_MODEL_BASE64, 'base64')));
     expect(tensors['final_linear.weight']?.dtype).toBe('F32');
-    const p = parseModelTensors(tensors, 'seed_h2_3k.safetensors').params;
+    const m = parseModelTensors(tensors, 'seed_h2_3k.safetensors');
+    if (m.kind !== 'single-layer') throw new Error('expected a one-layer model');
+    const p = m.params;
     expect(statisticsLines(layerCircuits(p), p.d)).toEqual(SEED_STATISTICS_PRINTOUT);
   });
 });

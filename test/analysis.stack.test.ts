@@ -25,7 +25,7 @@ function save(p: ReturnType<typeof randomStack>, file: string) {
 }
 
 describe('analyze: multi-layer stacks', () => {
-  it('QK per layer equals core/stack stackCircuits; mu = y->y entry, last layer through final_linear (seed statistics)', () => {
+  it('QK per layer equals core/stack stackCircuits; mu = y->y entry in every layer (as train logs it), last layer also through final_linear (muOut)', () => {
     const p = randomStack(3, false);
     const file = join(tmp, 'stack3.safetensors');
     save(p, file);
@@ -40,13 +40,14 @@ describe('analyze: multi-layer stacks', () => {
         const got = a.layers[l]!.heads[h]!, r = ref[l]![h]!;
         expectClose(got.qk.flat(), r.qk, 1e-12, `qk ${l}/${h}`);
         expect(got.w).toBeCloseTo(r.w, 12);
+        const E = 4;
+        expect(got.mu).toBeCloseTo(r.mu, 12);
+        expectClose(got.ov, Array.from({ length: E }, (_, i) => r.ov[i * E + E - 1]!), 1e-12, `ov ${l}/${h}`);
         if (l < 2) {
-          expect(got.mu).toBeCloseTo(r.mu, 12);
-          const E = 4;
-          expectClose(got.ov, Array.from({ length: E }, (_, i) => r.ov[i * E + E - 1]!), 1e-12, `ov ${l}/${h}`);
+          expect(got.muOut).toBeUndefined();
         } else {
-          expect(got.mu).toBeCloseTo(r.muOut!, 12);
-          expectClose(got.ov, r.ovOut!, 1e-12, `ovOut ${h}`);
+          expect(got.muOut!).toBeCloseTo(r.muOut!, 12);
+          expectClose(got.ovOut!, r.ovOut!, 1e-12, `ovOut ${h}`);
         }
       }
     }

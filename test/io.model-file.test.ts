@@ -117,14 +117,20 @@ describe('model files', () => {
       .toMatch(/attention_layer\.o_proj\.weight has dtype I32; expected a floating dtype/);
   });
 
-  it('refuses multi-layer stacks with a clear message', () => {
+  it('an incomplete multi-layer stack is a file-format error naming the missing key; loadModel (one layer only) refuses a stack', () => {
     const path = join(dir, 'stack.safetensors');
     const t = tensorF64([12, 6]);
     writeSafetensors(path, {
       'attention_layers.0.q_proj.weight': t, 'attention_layers.0.k_proj.weight': t,
       'attention_layers.1.q_proj.weight': t, 'final_linear.weight': tensorF64([1, 6]),
     });
-    expect(() => loadModel(path)).toThrow(`${path}: multi-layer models (2 layers, keys attention_layers.*) are not supported yet`);
+    expect(() => loadModel(path)).toThrow(`${path}: not a valid causal-stack model: missing attention_layers.0.v_proj.weight`);
+    const full: Record<string, ReturnType<typeof tensorF64>> = { 'final_linear.weight': tensorF64([1, 6]) };
+    for (const l of [0, 1]) for (const w of ['q', 'k', 'v']) full[`attention_layers.${l}.${w}_proj.weight`] = t;
+    full['attention_layers.0.o_proj.weight'] = tensorF64([6, 12]);
+    full['attention_layers.1.o_proj.weight'] = tensorF64([6, 12]);
+    writeSafetensors(path, full);
+    expect(() => loadModel(path)).toThrow(`${path}: is a 2-layer causal stack`);
   });
 
   it('a missing or corrupt file names the file', () => {

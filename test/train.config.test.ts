@@ -152,7 +152,8 @@ describe('train config: every validation rule names the flag and what is allowed
     [{ nOut: '2' }, /--n-out must be an integer equal to 1/],
     [{ layers: '0' }, /--layers must be an integer >= 1/],
     // combinations
-    [{ layers: '2' }, /--layers 2: multi-layer stacks are not supported yet/],
+    [{ layers: '3', init: 'oppo_small_id', heads: '3' }, /--init oppo_small_id .* --heads must be even, got 3/],
+    [{ layers: '4', qkEvery: '1', steps: '10000000', heads: '8' }, /raise --qk-every/],
     [{ weightTying: true }, /--weight-tying .* needs --layers > 1/],
     [{ init: 'oppo_small_id', heads: '3' }, /--init oppo_small_id .* --heads must be even, got 3/],
     [{ init: 'oppo_small_id', heads: '2,3' }, /--heads must be even, got 3/],

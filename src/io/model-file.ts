@@ -2,24 +2,56 @@
  * Model files: the seed's PyTorch state_dict in safetensors, so a model trained here loads into
  * the seed's `MultiHeadAttentionStack` with `load_state_dict`, and one trained there loads here.
  *
- * One layer (n_layers = 1), the only kind supported so far:
+ * One layer (n_layers = 1):
  *   attention_layer.q_proj.weight   [E*H, E]     head h owns rows h*E .. (h+1)*E
  *   attention_layer.k_proj.weight   [E*H, E]
  *   attention_layer.v_proj.weight   [E*H, E]
  *   attention_layer.o_proj.weight   [nOut, E*H]  (nOut = 1 in the seed)
  *   final_linear.weight             [nOut, E]    exists in the seed's model but is unused for one
  *                                                layer; written as zeros, ignored when read
- * Multi-layer stacks use `attention_layers.{l}.*` plus `final_linear.weight`; they are detected and
- * refused for now (`parseModelTensors` is where a `kind: 'stack'` variant will be added).
+ * Multi-layer causal stacks (n_layers > 1, core/stack.ts), the seed's `MultiHeadAttentionStack` keys:
+ *   attention_layers.{l}.q_proj.weight  [E*H, E]     l = 0 .. n_layers-1
+ *   attention_layers.{l}.k_proj.weight  [E*H, E]
+ *   attention_layers.{l}.v_proj.weight  [E*H, E]
+ *   attention_layers.{l}.o_proj.weight  [E, E*H]     (a layer maps E -> E)
+ *   final_linear.weight                 [1, E]       reads the last layer's output at the query token
+ *   metadata: n_layers, weight_tying ("true"/"false"), model = "causal_stack", n_head, d_model, d, heads
+ * With weight tying the shared weights are written ONCE, under layer 0 (safetensors cannot alias
+ * tensors), and metadata weight_tying = "true", n_layers = N say how to rebuild the stack. Files in
+ * the seed's own form (every layer written, tied ones identical) load too.
  */
 import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, type AttentionParams, type WeightName } from '../core/params.js';
+import { stackMetadata, stackParamsFromStateDict, stackStateDict, type StackParams } from '../core/stack.js';
 import { f64, FileFormatError, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from './safetensors.js';
 
 export const FINAL_LINEAR_KEY = 'final_linear.weight';
 const STACK_PREFIX = 'attention_layers.';
 
-/** What a model file holds. A discriminated union so multi-layer stacks can be added as a new kind. */
-export type ModelFile = { kind: 'single-layer'; params: AttentionParams; metadata: Record<string, string> };
+/** What a model file holds: the seed's single-layer model, or a multi-layer causal stack. */
+export type ModelFile =
+  | { kind: 'single-layer'; params: AttentionParams; metadata: Record<string, string> }
+  | { kind: 'stack'; params: StackParams; metadata: Record<string, string> };
+
+const FLOAT_DTYPES = new Set(['F32', 'F64', 'F16', 'BF16']);
+
+/** The `attention_layers.*` + `final_linear.weight` form (either the seed's or the tied-once form). */
+function parseStackTensors(tensors: Record<string, Tensor>, source: string, metadata: Record<string, string>): ModelFile {
+  const floats: Record<string, { shape: number[]; data: Float64Array }> = {};
+  for (const [k, t] of Object.entries(tensors)) {
+    if (!k.startsWith(STACK_PREFIX) && k !== FINAL_LINEAR_KEY) continue;
+    if (!FLOAT_DTYPES.has(t.dtype)) throw new FileFormatError(`${k} has dtype ${t.dtype}; expected a floating dtype (F32 or F64)`, source);
+    floats[k] = { shape: t.shape, data: f64(t) };
+  }
+  const tying = metadata['weight_tying'];
+  if (tying !== undefined && tying !== 'true' && tying !== 'false') {
+    throw new FileFormatError(`metadata weight_tying must be "true" or "false", got ${JSON.stringify(tying)}`, source);
+  }
+  try {
+    return { kind: 'stack', params: stackParamsFromStateDict(floats, metadata), metadata };
+  } catch (err) {
+    throw new FileFormatError(`not a valid causal-stack model: ${err instanceof Error ? err.message : String(err)}`, source);
+  }
+}
 
 const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
@@ -33,10 +65,7 @@ export function parseModelTensors(tensors: Record<string, Tensor>, source: strin
   const expected = WEIGHT_NAMES.map((w) => STATE_DICT_KEYS[w]);
   const missing = expected.filter((k) => !(k in tensors));
   if (missing.length > 0) {
-    if (names.some((k) => k.startsWith(STACK_PREFIX))) {
-      const layers = new Set(names.filter((k) => k.startsWith(STACK_PREFIX)).map((k) => k.split('.')[1]));
-      throw new FileFormatError(`multi-layer models (${layers.size} layers, keys ${STACK_PREFIX}*) are not supported yet; expected a one-layer model with keys ${expected.join(', ')}`, source);
-    }
+    if (names.some((k) => k.startsWith(STACK_PREFIX))) return parseStackTensors(tensors, source, metadata);
     const found = names.length === 0 ? '(no tensors)' : names.map((k) => `${k} ${fmt(tensors[k]!.shape)}`).join(', ');
     const what = missing.length === expected.length ? `expected tensors ${expected.join(', ')}` : `missing ${missing.join(', ')}; expected ${expected.join(', ')}`;
     throw new FileFormatError(`not an icl-lab / seed model: ${what}; found ${found}`, source);
@@ -81,9 +110,13 @@ export function readModelFile(path: string): ModelFile {
   return parseModelTensors(tensors, path, metadata);
 }
 
-/** Load a one-layer model's weights as float64 AttentionParams (F32 or F64 on disk). */
+/** Load a one-layer model's weights as float64 AttentionParams (F32 or F64 on disk). A stack is refused (use readModelFile). */
 export function loadModel(path: string): AttentionParams {
-  return readModelFile(path).params;
+  const m = readModelFile(path);
+  if (m.kind !== 'single-layer') {
+    throw new FileFormatError(`is a ${m.params.nLayers}-layer causal stack (keys ${STACK_PREFIX}*); this needs a one-layer model with keys ${WEIGHT_NAMES.map((w) => STATE_DICT_KEYS[w]).join(', ')}`, path);
+  }
+  return m.params;
 }
 
 /** The state_dict of `p` under the seed's keys, including the unused (zero) `final_linear.weight`. */
@@ -105,4 +138,18 @@ export function modelTensors(p: AttentionParams, dtype: 'F32' | 'F64' = 'F32'): 
 export function saveModel(path: string, p: AttentionParams, dtype: 'F32' | 'F64' = 'F32', metadata: Record<string, string> = {}): void {
   const meta = { icl_lab: 'model', d: String(p.d), heads: String(p.H), n_layers: '1', ...metadata };
   writeSafetensors(path, modelTensors(p, dtype), meta);
+}
+
+/** A stack's state dict in the unique form (tied weights once, under layer 0), as tensors (copies). */
+export function stackModelTensors(p: StackParams, dtype: 'F32' | 'F64' = 'F32'): Record<string, Tensor> {
+  const make = dtype === 'F32' ? tensorF32 : tensorF64;
+  const out: Record<string, Tensor> = {};
+  for (const e of stackStateDict(p, true)) out[e.key] = make([...e.shape], Array.from(e.data)); // copy: never alias theta
+  return out;
+}
+
+/** Write a causal stack as a model file (unique form + metadata n_layers, weight_tying). */
+export function saveStackModel(path: string, p: StackParams, dtype: 'F32' | 'F64' = 'F32', metadata: Record<string, string> = {}): void {
+  const meta = { icl_lab: 'model', d: String(p.d), heads: String(p.H), ...stackMetadata(p), ...metadata };
+  writeSafetensors(path, stackModelTensors(p, dtype), meta);
 }

@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../cli/errors.js';
 import { layerCircuits } from '../core/circuits.js';
+import { stackCircuits } from '../core/stack.js';
 import { readModelFile } from '../io/model-file.js';
 import { f64, FileFormatError, readSafetensors, type Tensor } from '../io/safetensors.js';
 import { circuitSpec } from './circuits.js';
@@ -66,14 +67,21 @@ function trainContextLength(runDir: string): number | undefined {
   }
 }
 
-/** Final per-head circuits, [layer][head], from model.safetensors (single layer) or null. */
+/**
+ * Final per-head circuits, [layer][head], from model.safetensors, or null. OV is OV^h[:, -1] for
+ * every layer, as in snapshots.safetensors (for a stack: the y -> y column, not through final_linear).
+ */
 function modelCircuits(path: string): { qk: Float64Array; ov: Float64Array }[][] | null {
   if (!existsSync(path)) return null;
   try {
     const m = readModelFile(path);
+    if (m.kind === 'stack') {
+      const E = m.params.E;
+      return stackCircuits(m.params).map((layer) => layer.map((c) => ({ qk: c.qk, ov: c.ov.filter((_, i) => i % E === E - 1) }))); // [E, E] -> [:, -1]
+    }
     return [layerCircuits(m.params).map((c) => ({ qk: c.qk, ov: c.ov }))];
   } catch {
-    return null; // e.g. a multi-layer stack: fall back to the last snapshot
+    return null; // unreadable model: fall back to the last snapshot
   }
 }
 

@@ -3,11 +3,13 @@
  * boundary (the logs so far live in metrics.safetensors / snapshots.safetensors, cut to `step`).
  *
  *   attention_layer.{q,k,v,o}_proj.weight  F64   the weights (seed state_dict keys, so loadModel
- *   final_linear.weight                    F64   and PyTorch read a checkpoint like a model file)
+ *   final_linear.weight                    F64   and PyTorch read a checkpoint like a model file;
+ *                                                a stack: attention_layers.{l}.*, tied ones once)
  *   theta                                  F64   [n_params] the same weights, flat (what resume reads)
  *   optimizer.<buffer>                     F64   [n_theta] torch names: exp_avg, exp_avg_sq (Adam/AdamW)
  *   rng_state                              F64   [6] the RNG's complete state (uint32 words)
- *   metadata: icl_lab = "checkpoint", format = "1", step, optimizer_t, rng_state (JSON), config (JSON)
+ *   metadata: icl_lab = "checkpoint", format = "1", step, optimizer_t, rng_state (JSON), config (JSON),
+ *             and the model file's metadata (n_layers, weight_tying, d, heads, ...)
  */
 import { FileFormatError, f64, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { configFromJson, configToJson, type TrainConfig } from './config.js';
@@ -24,11 +26,13 @@ export interface Checkpoint extends Resumable {
 
 /** Tensors + metadata of a checkpoint (copies: safe to keep while training continues). */
 export function checkpointTensors(config: TrainConfig, r: Resumable): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
-  const tensors: Record<string, Tensor> = Object.fromEntries(modelFromTheta(config, r.theta).stateDict().map((e) => [e.key, tensorF64(e.shape, e.data)]));
+  const model = modelFromTheta(config, r.theta);
+  const tensors: Record<string, Tensor> = Object.fromEntries(model.stateDict().map((e) => [e.key, tensorF64(e.shape, e.data)]));
   tensors.theta = tensorF64([r.theta.length], Float64Array.from(r.theta));
   for (const [name, buf] of Object.entries(r.optimizer.buffers)) tensors[OPT_PREFIX + name] = tensorF64([buf.length], Float64Array.from(buf));
   tensors.rng_state = tensorF64([r.rng.length], r.rng);
   const metadata = {
+    ...model.metadata(), // n_layers, weight_tying, ...: the weights load as a model file too
     icl_lab: 'checkpoint',
     format: CHECKPOINT_FORMAT,
     step: String(r.step),

@@ -75,7 +75,7 @@ const BIG = 1e12;
 
 /** The field table. Order = order in --help and in run.json. */
 export const FIELDS: readonly Field[] = [
-  { key: 'layers', kind: 'int', default: 1, min: 1, max: 64, help: 'attention layers (only 1 is supported for now)' },
+  { key: 'layers', kind: 'int', default: 1, min: 1, max: 64, help: 'attention layers: 1 = the seed\'s single-layer model; > 1 = a strictly-causal stack with final_linear (docs/readme/stack.md)' },
   { key: 'heads', kind: 'int', default: 2, min: 1, max: 256, list: true, help: 'heads H (list: one run each, e.g. 1,2,4,8)' },
   { key: 'd', kind: 'int', default: 5, min: 1, max: 1024, list: true, help: 'regression dimension d (token width E = d+1)' },
   { key: 'contextLength', kind: 'int', default: 40, min: 1, max: 100_000, list: true, arg: '<L>', help: 'context length L (in-context examples per prompt)' },
@@ -336,9 +336,6 @@ export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = 
 }
 
 function checkCombination(c: TrainConfig, given: ReadonlySet<FieldKey>): void {
-  if (c.layers > 1) {
-    throw new UsageError(`--layers ${c.layers}: multi-layer stacks are not supported yet (only --layers 1)`);
-  }
   if (c.weightTying && c.layers === 1) {
     throw new UsageError('--weight-tying ties the weights of the layers of a stack; it needs --layers > 1');
   }
@@ -358,11 +355,11 @@ function checkCombination(c: TrainConfig, given: ReadonlySet<FieldKey>): void {
   if (valValues > 1e8) {
     throw new UsageError(`--val-samples x --context-length x (--d + 1) = ${valValues} values per validation batch; at most 1e8`);
   }
-  const snapValues = countLogged(c.steps, c.qkEvery) * c.heads * (c.d + 1) * (c.d + 2);
+  const snapValues = countLogged(c.steps, c.qkEvery) * c.layers * c.heads * (c.d + 1) * (c.d + 2);
   if (snapValues > 2e8) {
     throw new UsageError(`--qk-every ${c.qkEvery} with --steps ${c.steps} would keep ${snapValues} snapshot values; raise --qk-every`);
   }
-  const dynValues = countLogged(c.steps, c.dynamicsEvery) * c.heads * 2;
+  const dynValues = countLogged(c.steps, c.dynamicsEvery) * c.layers * c.heads * 2;
   if (dynValues > 2e8) {
     throw new UsageError(`--dynamics-every ${c.dynamicsEvery} with --steps ${c.steps} would keep ${dynValues} values; raise --dynamics-every`);
   }

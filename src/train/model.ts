@@ -3,10 +3,10 @@
  * per-head read-outs the run directory logs. One implementation per architecture; the loop,
  * checkpoints and run directories only talk to this interface.
  *
- * Implemented: the seed's single-layer model (`layers = 1`). A multi-layer causal stack plugs in as
- * a second implementation (core/stack.ts has stackLossAndGrad, stackForward, stackDynamics,
- * stackCircuits, stackStateDict, core/stack-init.ts initStackParams): add it to `createModel` /
- * `modelFromTheta` and lift the `--layers` check in config.ts.
+ * Implemented: the seed's single-layer model (`layers = 1`, core/attention.ts) and the multi-layer
+ * strictly-causal stack (`layers > 1`, optionally with tied weights; core/stack.ts).
+ * For the stack, `dynamics` logs mu^h = OV^h[-1,-1] (the y -> y entry) for EVERY layer
+ * (stackDynamics 'y-to-y'); analyze reports the last layer's value through final_linear separately.
  * No node:* imports.
  */
 import type { Batch } from '../core/batch.js';
@@ -15,6 +15,8 @@ import { headOV, headQK, ovDynamics, qkDynamics } from '../core/circuits.js';
 import { initParams } from '../core/init.js';
 import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, weightShape, type AttentionParams } from '../core/params.js';
 import type { Rng } from '../core/rng.js';
+import { allocStackParams, stackDynamics, stackForward, stackLossAndGrad, stackMetadata, stackParamCount, stackSnapshot, stackStateDict, type StackParams } from '../core/stack.js';
+import { initStackParams } from '../core/stack-init.js';
 import type { TrainConfig } from './config.js';
 
 /** One weight of the seed's state_dict: key, PyTorch shape, values (a copy). */
@@ -76,20 +78,40 @@ export function singleLayerModel(p: AttentionParams): TrainModel {
   };
 }
 
-function checkSupported(c: TrainConfig): void {
-  if (c.layers !== 1) throw new RangeError(`training with layers=${c.layers} is not implemented yet (only layers=1)`);
+/**
+ * The multi-layer strictly-causal stack (core/stack.ts). The state dict is the unique form: tied
+ * weights appear once, under `attention_layers.0.*`, and `metadata()` says `weight_tying` and
+ * `n_layers` (io/model-file.ts reads both forms).
+ */
+export function stackModel(p: StackParams): TrainModel {
+  return {
+    layers: p.nLayers,
+    heads: p.H,
+    E: p.E,
+    theta: p.theta,
+    lossAndGrad: (batch, grad) => stackLossAndGrad(p, batch, grad),
+    forward: (batch, out) => stackForward(p, batch, out),
+    dynamics: (w, mu) => stackDynamics(p, w, mu, 'y-to-y'), // [layers*H] each
+    snapshot: (qk, ov) => stackSnapshot(p, qk, ov), // [layers, H, E, E], [layers, H, E]
+    stateDict: () => stackStateDict(p, true).map((e) => ({ key: e.key, shape: [...e.shape], data: Float64Array.from(e.data) })),
+    metadata: () => ({ d: String(p.d), heads: String(p.H), ...stackMetadata(p) }),
+  };
 }
 
 /** Fresh weights for `c`, drawn from `rng` (the run's one RNG: init first, then the data). */
 export function createModel(c: TrainConfig, rng: Rng): TrainModel {
-  checkSupported(c);
+  if (c.layers > 1) return stackModel(initStackParams(c.d, c.heads, c.layers, c.weightTying, c.init, rng));
   return singleLayerModel(initParams(c.d, c.heads, c.init, rng));
 }
 
 /** The model of `c` with the given flat theta (copied). */
 export function modelFromTheta(c: TrainConfig, theta: Float64Array): TrainModel {
-  checkSupported(c);
-  const n = allocParams(c.d, c.heads, c.nOut).theta.length;
-  if (theta.length !== n) throw new RangeError(`theta has ${theta.length} values, expected ${n} for d=${c.d}, heads=${c.heads}`);
+  const stack = c.layers > 1;
+  const n = stack ? stackParamCount(c.d, c.heads, c.layers, c.weightTying) : allocParams(c.d, c.heads, c.nOut).theta.length;
+  if (theta.length !== n) {
+    const what = stack ? `, layers=${c.layers}, weight_tying=${c.weightTying}` : '';
+    throw new RangeError(`theta has ${theta.length} values, expected ${n} for d=${c.d}, heads=${c.heads}${what}`);
+  }
+  if (stack) return stackModel(allocStackParams(c.d, c.heads, c.layers, c.weightTying, Float64Array.from(theta)));
   return singleLayerModel(allocParams(c.d, c.heads, c.nOut, Float64Array.from(theta)));
 }

@@ -22,11 +22,11 @@ import {
 import { kernelGap, type KernelGap, type PromptSpec } from '../../core/evaluate.js';
 import { allocParams, type AttentionParams } from '../../core/params.js';
 import { Rng } from '../../core/rng.js';
-import { stackParamsFromStateDict, type StackParams } from '../../core/stack.js';
+import type { StackParams } from '../../core/stack.js';
 import { DEFAULT_TASK, type TaskPreset } from '../../core/task.js';
 import { optimalEta, riskParams } from '../../core/theory.js';
-import { loadModel } from '../../io/model-file.js';
-import { f64, readSafetensors } from '../../io/safetensors.js';
+import { loadModel, parseModelTensors, type ModelFile } from '../../io/model-file.js';
+import { FileFormatError, readSafetensors } from '../../io/safetensors.js';
 import { readRunJson, runConfig, RUN_FILES } from '../../train/run-dir.js';
 import { asNonNegativeFloat, asInteger, asPositiveInt } from '../options.js';
 import { UsageError } from '../errors.js';
@@ -163,9 +163,22 @@ export function loadStackTarget(target: string): StackTarget | undefined {
   const { tensors, metadata } = readSafetensors(path);
   if (!Object.keys(tensors).some((k) => k.startsWith('attention_layers.'))) return undefined;
   const name = isDir ? basename(target.replace(/[\\/]+$/, '')) || target : basename(target, extname(target));
-  const floats: Record<string, { shape: number[]; data: Float64Array }> = {};
-  for (const [k, v] of Object.entries(tensors)) if (['F64', 'F32', 'F16', 'BF16'].includes(v.dtype)) floats[k] = { shape: v.shape, data: f64(v) };
-  return { name, path, stack: stackParamsFromStateDict(floats, metadata) };
+  let m: ModelFile;
+  try {
+    m = parseModelTensors(tensors, path, metadata);
+  } catch (err) {
+    if (err instanceof FileFormatError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (m.kind !== 'stack') return undefined;
+  return { name, path, stack: m.params };
+}
+
+/** One head of one layer of a stack: the one-layer fields, plus (last layer only) the value through final_linear. */
+export interface AnalyzeStackHead extends Omit<AnalyzeHead, 'eta' | 'active'> {
+  /** Last layer only: OV^h final_linear^T [E] and its last entry (the seed's last-layer statistics). */
+  ovOut?: number[];
+  muOut?: number;
 }
 
 export interface AnalyzeStackResult {
@@ -178,38 +191,46 @@ export interface AnalyzeStackResult {
   nLayers: number;
   weightTying: boolean;
   finalLinear: number[];
-  /** Seed convention: OV^h[:, -1] of W_V W_O, times final_linear^T for the LAST layer only. */
-  layers: { layer: number; heads: Omit<AnalyzeHead, 'eta' | 'active'>[] }[];
+  /**
+   * Every layer: ov = OV^h[:, -1] and mu = OV^h[-1, -1] (the y -> y entry) -- the same values
+   * `train` logs as ov_dynamics / snapshots `ov`. The last layer also has ovOut / muOut, its value
+   * through final_linear (what the seed's calculate_statistics prints for the last layer).
+   */
+  layers: { layer: number; heads: AnalyzeStackHead[] }[];
+  /** The seed's calculate_statistics printout (last layer through final_linear, as the seed does). */
   statistics: string[];
   /** The kernel read-out (eta_TF, grouping, kernel gap) is for one-layer models: null here. */
   effectiveLearningRate: null;
   kernelGap: null;
 }
 
-/** Per-layer, per-head statistics of a multi-layer stack, as the seed's `calculate_statistics` computes them. */
+/** Per-layer, per-head statistics of a multi-layer stack (see AnalyzeStackResult for the conventions). */
 export function analyzeStack(t: StackTarget): AnalyzeStackResult {
   const s = t.stack;
   const { d, E, H, nLayers } = s;
-  const all: HeadCircuit[] = [];
+  const seedHeads: HeadCircuit[] = [];
+  const rows = (c: HeadCircuit): number[][] => Array.from({ length: E }, (_, a) => Array.from(c.qk.subarray(a * E, (a + 1) * E)));
   const layers = s.layers.map((lw, l) => {
     const p = allocParams(d, H, E); // one layer block as a single-layer view, n_out = E
     p.q.set(lw.q);
     p.k.set(lw.k);
     p.v.set(lw.v);
     p.o.set(lw.o);
-    const heads = layerCircuits(p, l, l === nLayers - 1 ? { weight: s.finalLinear, rows: 1 } : undefined);
-    all.push(...heads);
+    const heads = layerCircuits(p, l); // y -> y: OV^h[:, -1]
+    const last = l === nLayers - 1;
+    const out = last ? layerCircuits(p, l, { weight: s.finalLinear, rows: 1 }) : heads; // through final_linear
+    seedHeads.push(...out);
     return {
       layer: l,
-      heads: heads.map((c) => ({
-        head: c.head, w: c.w, mu: c.mu, var: c.varDiag, supOffDiag: c.supOffDiag, supOv: c.supOv,
-        qk: Array.from({ length: E }, (_, a) => Array.from(c.qk.subarray(a * E, (a + 1) * E))), ov: Array.from(c.ov),
+      heads: heads.map((c, h) => ({
+        head: c.head, w: c.w, mu: c.mu, var: c.varDiag, supOffDiag: c.supOffDiag, supOv: c.supOv, qk: rows(c), ov: Array.from(c.ov),
+        ...(last ? { ovOut: Array.from(out[h]!.ov), muOut: out[h]!.mu } : {}),
       })),
     };
   });
   return {
     kind: 'stack', source: t.path, name: t.name, d, E, H, nLayers, weightTying: s.weightTying,
-    finalLinear: Array.from(s.finalLinear), layers, statistics: statisticsLines(all, d),
+    finalLinear: Array.from(s.finalLinear), layers, statistics: statisticsLines(seedHeads, d),
     effectiveLearningRate: null, kernelGap: null,
   };
 }
@@ -221,10 +242,13 @@ export function formatStackAnalysis(a: AnalyzeStackResult): string {
   out.push('Seed statistics (calculate_statistics; the last layer\'s OV includes final_linear):');
   for (const l of a.statistics) out.push(l);
   out.push('');
-  out.push(' layer head        w^h       mu^h   var(diag)  supOffDiag     supOv');
+  out.push('Per layer and head (mu^h = OV^h[-1,-1], the y -> y entry, in every layer: the value train logs as ov_dynamics;');
+  out.push('mu_out^h = (OV^h final_linear^T)[-1], the last layer read through final_linear, as the seed prints it):');
+  out.push(' layer head        w^h       mu^h   mu_out^h   var(diag)  supOffDiag     supOv');
   for (const l of a.layers) {
     for (const h of l.heads) {
-      out.push(`${pad(String(l.layer), 6)} ${pad(String(h.head), 4)} ${pad(s4(h.w), 10)} ${pad(s4(h.mu), 10)} ${pad(f4(h.var), 11)} ${pad(f4(h.supOffDiag), 11)} ${pad(f4(h.supOv), 9)}`);
+      const muOut = h.muOut === undefined ? '' : s4(h.muOut);
+      out.push(`${pad(String(l.layer), 6)} ${pad(String(h.head), 4)} ${pad(s4(h.w), 10)} ${pad(s4(h.mu), 10)} ${pad(muOut, 10)} ${pad(f4(h.var), 11)} ${pad(f4(h.supOffDiag), 11)} ${pad(f4(h.supOv), 9)}`);
     }
   }
   out.push('');

@@ -6,6 +6,10 @@
  *   prompts file:  z [B, L, E], z_q [B, 1, E] (or [B, E]), y_q [B, 1, 1] (or [B, 1], [B]) optional
  *   result file:   output [B, 1, 1]; loss [1] if y_q; grad.<state_dict key> if --grad;
  *                  attn_weights [B, H, 1, L] if --attn. All F64.
+ * A multi-layer causal stack (core/stack.ts) works the same way: grad.<key> for every key of the
+ * model file (attention_layers.{l}.*_proj.weight and final_linear.weight; with tied weights only
+ * layer 0's keys, holding the gradient summed over layers), and attn_weights [layers, B, H, T, T]
+ * (T = L + 1 tokens, the query last; row i attends to j < i).
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -13,7 +17,8 @@ import type { Command } from 'commander';
 import { forward, lossAndGrad } from '../../core/attention.js';
 import { batchFromArrays, type Batch } from '../../core/batch.js';
 import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, type AttentionParams } from '../../core/params.js';
-import { loadModel } from '../../io/model-file.js';
+import { allocStackParams, stackForward, stackLossAndGrad, stackStateDict, type StackParams } from '../../core/stack.js';
+import { readModelFile } from '../../io/model-file.js';
 import { f64, FileFormatError, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../../io/safetensors.js';
 import { VERSION } from '../../version.js';
 import { UsageError } from '../errors.js';
@@ -24,7 +29,7 @@ export interface PredictOptions {
   out: string;
   /** Also write grad.<key> for every weight (needs y_q). */
   grad?: boolean;
-  /** Also write the softmax weights attn_weights [B, H, 1, L]. */
+  /** Also write the softmax weights attn_weights [B, H, 1, L] ([layers, B, H, T, T] for a stack). */
   attn?: boolean;
 }
 
@@ -34,6 +39,8 @@ export interface PredictSummary {
   d: number;
   E: number;
   H: number;
+  /** Attention layers (1 = the seed's single-layer model). */
+  layers: number;
   /** MSE over the batch, null when the prompts have no y_q. */
   loss: number | null;
   out: string;
@@ -122,29 +129,61 @@ export function predictTensors(p: AttentionParams, prompts: Prompts, opts: { gra
   return result;
 }
 
+/** `predictTensors` for a multi-layer causal stack (see the header comment for what is written). */
+export function predictStackTensors(p: StackParams, prompts: Prompts, opts: { grad?: boolean; attn?: boolean } = {}): Record<string, Tensor> {
+  const { batch, hasTarget } = prompts;
+  const { B, L } = batch;
+  const T = L + 1;
+  if (opts.grad && !hasTarget) throw new UsageError('--grad needs the targets y_q [B, 1, 1] in the prompts file, which has none');
+  const out = new Float64Array(B); // [B]
+  let loss: number | undefined;
+  let grad: StackParams | undefined;
+  if (opts.grad) {
+    grad = allocStackParams(p.d, p.H, p.nLayers, p.weightTying); // views onto the flat gradient
+    loss = stackLossAndGrad(p, batch, grad.theta, out);
+  }
+  let attn: Float64Array | undefined;
+  if (!opts.grad || opts.attn) {
+    attn = opts.attn ? new Float64Array(p.nLayers * B * p.H * T * T) : undefined; // [layers, B, H, T, T]
+    stackForward(p, batch, out, attn ? { attn } : undefined);
+  }
+  if (hasTarget && loss === undefined) {
+    let se = 0;
+    for (let b = 0; b < B; b++) se += (out[b]! - batch.yq[b]!) ** 2;
+    loss = se / B;
+  }
+  const result: Record<string, Tensor> = { output: tensorF64([B, 1, 1], out) };
+  if (loss !== undefined) result.loss = tensorF64([1], [loss]);
+  if (grad) for (const e of stackStateDict(grad, true)) result[`grad.${e.key}`] = tensorF64([...e.shape], Float64Array.from(e.data));
+  if (attn) result.attn_weights = tensorF64([p.nLayers, B, p.H, T, T], attn);
+  return result;
+}
+
 /** Load, check, compute, write. Bad inputs throw UsageError (exit 2) naming the file and the problem. */
 export function runPredict(opts: PredictOptions): PredictSummary {
   const outDir = dirname(resolve(opts.out));
   if (!existsSync(outDir) || !statSync(outDir).isDirectory()) throw new UsageError(`--out: directory ${outDir} does not exist`);
-  let p: AttentionParams;
+  let m: ReturnType<typeof readModelFile>;
   let prompts: Prompts;
   try {
-    p = loadModel(opts.model);
+    m = readModelFile(opts.model);
     prompts = readPrompts(opts.prompts);
   } catch (err) {
     if (err instanceof FileFormatError) throw new UsageError(err.message);
     throw err;
   }
+  const p = m.params;
   const { batch } = prompts;
   if (batch.E !== p.E) {
+    const qKey = m.kind === 'stack' ? 'attention_layers.0.q_proj.weight' : STATE_DICT_KEYS.q;
     throw new UsageError(
-      `model ${opts.model} expects tokens of width E=${p.E} (d=${p.d}; ${STATE_DICT_KEYS.q} ${fmt([p.E * p.H, p.E])}) ` +
+      `model ${opts.model} expects tokens of width E=${p.E} (d=${p.d}; ${qKey} ${fmt([p.E * p.H, p.E])}) ` +
         `but prompts ${opts.prompts} have E=${batch.E} (z ${fmt([batch.B, batch.L, batch.E])})`,
     );
   }
-  if (p.nOut !== 1) throw new UsageError(`model ${opts.model} has n_out=${p.nOut}; predict supports the regression model with n_out=1`);
+  if (m.kind === 'single-layer' && m.params.nOut !== 1) throw new UsageError(`model ${opts.model} has n_out=${m.params.nOut}; predict supports the regression model with n_out=1`);
 
-  const tensors = predictTensors(p, prompts, opts);
+  const tensors = m.kind === 'stack' ? predictStackTensors(m.params, prompts, opts) : predictTensors(m.params, prompts, opts);
   writeSafetensors(opts.out, tensors, {
     icl_lab: 'predict',
     icl_lab_version: VERSION,
@@ -154,14 +193,15 @@ export function runPredict(opts: PredictOptions): PredictSummary {
   const shapes: Record<string, number[]> = {};
   for (const [k, t] of Object.entries(tensors)) shapes[k] = t.shape;
   const loss = tensors.loss ? (tensors.loss.data as Float64Array)[0]! : null;
-  return { B: batch.B, L: batch.L, d: p.d, E: p.E, H: p.H, loss, out: opts.out, tensors: shapes };
+  return { B: batch.B, L: batch.L, d: p.d, E: p.E, H: p.H, layers: m.kind === 'stack' ? m.params.nLayers : 1, loss, out: opts.out, tensors: shapes };
 }
 
 /** Human-readable summary (stdout). */
 export function formatSummary(s: PredictSummary): string {
   const loss = s.loss === null ? 'no y_q, loss not computed' : `loss (MSE) = ${s.loss.toPrecision(10)}`;
   const written = Object.entries(s.tensors).map(([k, sh]) => `${k} ${fmt(sh)}`).join(', ');
-  return `predict: B=${s.B} prompts, L=${s.L}, d=${s.d}, H=${s.H}; ${loss}\nwrote ${s.out}: ${written}\n`;
+  const layers = s.layers > 1 ? `, ${s.layers} layers` : '';
+  return `predict: B=${s.B} prompts, L=${s.L}, d=${s.d}, H=${s.H}${layers}; ${loss}\nwrote ${s.out}: ${written}\n`;
 }
 
 export function register(program: Command): void {
@@ -172,7 +212,7 @@ export function register(program: Command): void {
     .requiredOption('--prompts <file>', '[path] prompts .safetensors: z [B,L,E], z_q [B,1,E], optional y_q [B,1,1]')
     .requiredOption('--out <file>', '[path] result .safetensors (output, loss, grad.*, attn_weights; all F64)')
     .option('--grad', '[flag] also write grad.<key> = d loss / d weight for every weight (needs y_q)')
-    .option('--attn', '[flag] also write the softmax weights attn_weights [B,H,1,L]')
+    .option('--attn', '[flag] also write the softmax weights attn_weights [B,H,1,L] (a stack: [layers,B,H,T,T], T = L+1)')
     .option('--json', '[flag] print the summary as one JSON line on stdout')
     .action((o: PredictOptions & { json?: boolean }) => {
       const s = runPredict(o);

@@ -21,6 +21,8 @@ describe('icl-lab bench', () => {
       expect(parts).toBeGreaterThan(0);
       expect(parts).toBeLessThanOrEqual(row.msPerStep * 1.0001);
       expect(Number.isFinite(row.lastLoss)).toBe(true);
+      // the fastest chunk is at least as fast as the average
+      expect(row.bestStepsPerSecond).toBeGreaterThanOrEqual(row.stepsPerSecond * 0.999);
     }
     expect(j.task).toMatchObject({ d: 5, L: 40, batchSize: 128 });
   });
@@ -28,8 +30,8 @@ describe('icl-lab bench', () => {
   it('prints a table by default', () => {
     const r = run('bench', '--heads', '2', '--seconds', '0.1');
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/heads\s+steps\/s\s+ms\/step\s+sampling\s+fwd\+bwd\s+optimizer/);
-    expect(r.stdout).toMatch(/^\s+2\s+\d+\s+\d+\.\d{3}/m);
+    expect(r.stdout).toMatch(/heads\s+steps\/s\s+best\/s\s+ms\/step\s+sampling\s+fwd\+bwd\s+optimizer/);
+    expect(r.stdout).toMatch(/^\s+2\s+\d+\s+\d+\s+\d+\.\d{3}/m);
   });
 
   it('rejects bad --heads and --seconds with exit code 2', () => {

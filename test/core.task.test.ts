@@ -80,6 +80,11 @@ describe('paper preset', () => {
   const r = draw(spec, 12);
   it('beta ~ N(0, I/d)', () => expectGaussianMoments(r.betas, 1 / spec.d));
   it('x ~ N(0, 1)', () => expectGaussianMoments(r.x[2]!, 1));
+  it('y_i has variance 1 + noiseStd^2 (E|beta|^2 = 1)', () => {
+    const s = stats(r.y);
+    const m4 = r.y.reduce((a, v) => a + v ** 4, 0) / s.n;
+    expect(Math.abs(s.var - (1 + spec.noiseStd ** 2))).toBeLessThan(4 * Math.sqrt((m4 - s.var ** 2) / s.n));
+  });
   it('noise std noiseStd on the context and on the query', () => {
     expectGaussianMoments(r.noise, spec.noiseStd ** 2);
     expectGaussianMoments(r.qNoise, spec.noiseStd ** 2);

@@ -137,6 +137,7 @@ for (const tying of [false, true]) {
       expect(an.code, an.stderr).toBe(0);
       const r = JSON.parse(an.stdout);
       expect([r.kind, r.nLayers, r.weightTying, r.layers.length]).toEqual(['stack', 2, tying, 2]);
+      expect(r.run).toMatchObject({ L: 8, noiseStd: 0.01, preset: 'seed', step: 300, status: 'completed' });
       const w = f64(m.qk_dynamics!).subarray(23 * 4);
       const mu = f64(m.ov_dynamics!).subarray(23 * 4);
       for (let l = 0; l < 2; l++) {
@@ -148,7 +149,7 @@ for (const tying of [false, true]) {
         }
       }
       const text = cli(['analyze', a]);
-      expect(text.stdout).toMatch(/2 layers/);
+      expect(text.stdout).toMatch(/2 layers.*run step 300 \(completed\)/);
       expect(text.stdout).toMatch(/Layer 1, Head 1/);
       // predict on the run's model: the run's own validation-style loss, finite
       const prompts = join(tmp, `prompts-${tying}.safetensors`);

@@ -152,6 +152,8 @@ export interface StackTarget {
   readonly name: string;
   readonly path: string;
   readonly stack: StackParams;
+  /** From run.json, when TARGET is a run directory (evaluate takes the task from it). */
+  readonly run?: ModelTarget['run'];
 }
 
 /** The stack in TARGET, or undefined when TARGET holds a one-layer model (or no model at all). */
@@ -171,7 +173,10 @@ export function loadStackTarget(target: string): StackTarget | undefined {
     throw err;
   }
   if (m.kind !== 'stack') return undefined;
-  return { name, path, stack: m.params };
+  if (!isDir || !existsSync(join(target, RUN_FILES.run))) return { name, path, stack: m.params };
+  const run = readRunJson(target);
+  const c = runConfig(run, target);
+  return { name, path, stack: m.params, run: { L: c.contextLength, noiseStd: c.noiseStd, preset: c.preset, rho: c.rho, step: run.step, status: run.status } };
 }
 
 /** One head of one layer of a stack: the one-layer fields, plus (last layer only) the value through final_linear. */
@@ -190,6 +195,7 @@ export interface AnalyzeStackResult {
   H: number;
   nLayers: number;
   weightTying: boolean;
+  run: ModelTarget['run'] | null;
   finalLinear: number[];
   /**
    * Every layer: ov = OV^h[:, -1] and mu = OV^h[-1, -1] (the y -> y entry) -- the same values
@@ -229,7 +235,7 @@ export function analyzeStack(t: StackTarget): AnalyzeStackResult {
     };
   });
   return {
-    kind: 'stack', source: t.path, name: t.name, d, E, H, nLayers, weightTying: s.weightTying,
+    kind: 'stack', source: t.path, name: t.name, d, E, H, nLayers, weightTying: s.weightTying, run: t.run ?? null,
     finalLinear: Array.from(s.finalLinear), layers, statistics: statisticsLines(seedHeads, d),
     effectiveLearningRate: null, kernelGap: null,
   };
@@ -237,7 +243,8 @@ export function analyzeStack(t: StackTarget): AnalyzeStackResult {
 
 export function formatStackAnalysis(a: AnalyzeStackResult): string {
   const out: string[] = [];
-  out.push(`${a.name}: ${a.source}  (d=${a.d}, E=${a.E}, H=${a.H}, ${a.nLayers} layers${a.weightTying ? ', tied weights' : ''})`);
+  const runInfo = a.run ? `, run step ${a.run.step} (${a.run.status})` : '';
+  out.push(`${a.name}: ${a.source}  (d=${a.d}, E=${a.E}, H=${a.H}, ${a.nLayers} layers${a.weightTying ? ', tied weights' : ''}${runInfo})`);
   out.push('');
   out.push('Seed statistics (calculate_statistics; the last layer\'s OV includes final_linear):');
   for (const l of a.statistics) out.push(l);

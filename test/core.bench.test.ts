@@ -12,7 +12,8 @@ describe('icl-lab bench', () => {
     const r = run('bench', '--heads', '1,3', '--seconds', '0.2', '--json');
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(j.rows.map((x: { heads: number }) => x.heads)).toEqual([1, 3]);
+    // single-layer rows (layers 1) per head count, then the default 2-layer H=2 stack row
+    expect(j.rows.map((x: { heads: number; layers: number }) => [x.layers, x.heads])).toEqual([[1, 1], [1, 3], [2, 2]]);
     for (const row of j.rows) {
       expect(row.stepsPerSecond).toBeGreaterThan(0);
       expect(row.msPerStep).toBeCloseTo(1000 / row.stepsPerSecond, 6);
@@ -32,6 +33,17 @@ describe('icl-lab bench', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/heads\s+steps\/s\s+best\/s\s+ms\/step\s+sampling\s+fwd\+bwd\s+optimizer/);
     expect(r.stdout).toMatch(/^\s+2\s+\d+\s+\d+\s+\d+\.\d{3}/m);
+  });
+
+  it('--no-stack drops the stack row; --layers picks the depths', () => {
+    const a = JSON.parse(run('bench', '--heads', '2', '--seconds', '0.05', '--no-stack', '--json').stdout);
+    expect(a.rows.map((x: { layers: number }) => x.layers)).toEqual([1]);
+    const b = JSON.parse(run('bench', '--heads', '1', '--seconds', '0.05', '--layers', '3', '--json').stdout);
+    expect(b.rows.map((x: { layers: number; heads: number }) => [x.layers, x.heads])).toEqual([[1, 1], [3, 2]]);
+    expect(b.rows[1].forwardBackwardMs).toBeGreaterThan(b.rows[0].forwardBackwardMs); // 3 layers, causal: far more work
+    const c = run('bench', '--layers', '1');
+    expect(c.status).toBe(2);
+    expect(c.stderr).toMatch(/--layers: expected a comma-separated list of stack depths in 2\.\.16/);
   });
 
   it('rejects bad --heads and --seconds with exit code 2', () => {

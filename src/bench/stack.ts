@@ -36,6 +36,10 @@ export interface StackBenchRow {
   bestStepsPerSecond: number;
   /** training loss of the last step (sanity: finite) */
   lastLoss: number;
+  /** ms per step in each phase (timed inside the step, so they add up to slightly less than msPerStep) */
+  samplingMs: number;
+  forwardBackwardMs: number;
+  optimizerMs: number;
 }
 
 const CHUNK = 20;
@@ -64,11 +68,23 @@ export function benchStack(o: StackBenchOptions = {}): StackBenchRow {
   while (now() - w0 < warmup * 1000) for (let i = 0; i < CHUNK; i++) step();
   let steps = 0;
   let bestChunk = Infinity;
+  let tSample = 0, tFb = 0, tOpt = 0;
   const start = now();
   let end = start;
   while (end - start < seconds * 1000) {
     const c0 = now();
-    for (let i = 0; i < CHUNK; i++) step();
+    for (let i = 0; i < CHUNK; i++) {
+      const a = now();
+      sampleBatch(task, rng, batch);
+      const b = now();
+      loss = stackLossAndGrad(p, batch, grad);
+      const c = now();
+      opt.step(p.theta, grad);
+      const e = now();
+      tSample += b - a;
+      tFb += c - b;
+      tOpt += e - c;
+    }
     steps += CHUNK;
     end = now();
     bestChunk = Math.min(bestChunk, end - c0);
@@ -83,5 +99,8 @@ export function benchStack(o: StackBenchOptions = {}): StackBenchRow {
     msPerStep: ms / steps,
     bestStepsPerSecond: (CHUNK / bestChunk) * 1000,
     lastLoss: loss,
+    samplingMs: tSample / steps,
+    forwardBackwardMs: tFb / steps,
+    optimizerMs: tOpt / steps,
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { runBench, type BenchRow } from '../../bench/bench.js';
+import { benchStack, type StackBenchRow } from '../../bench/stack.js';
 import { DEFAULT_TASK } from '../../core/task.js';
 import { VERSION } from '../../version.js';
 import { UsageError } from '../errors.js';
@@ -28,9 +29,48 @@ function parseSeed(value: string): number {
   return Number(value);
 }
 
-export function formatRow(r: BenchRow): string {
+function parseLayers(value: string): number[] {
+  const parts = value.split(',').map((s) => s.trim());
+  const layers = parts.map(Number);
+  if (parts.length === 0 || parts.some((s) => !/^\d+$/.test(s)) || layers.some((l) => l < 2 || l > 16))
+    throw new UsageError(`--layers: expected a comma-separated list of stack depths in 2..16, e.g. 2,3, got ${JSON.stringify(value)}`);
+  return layers;
+}
+
+/** One table / JSON row: a single-layer head count, or an N-layer causal stack (core/stack.ts). */
+export interface BenchTableRow {
+  layers: number;
+  heads: number;
+  engine: string;
+  stepsPerSecond: number;
+  msPerStep: number;
+  samplingMs: number;
+  forwardBackwardMs: number;
+  optimizerMs: number;
+  bestStepsPerSecond: number;
+  steps: number;
+  lastLoss: number;
+}
+
+export function tableRow(r: BenchRow | StackBenchRow, engine = 'ts'): BenchTableRow {
+  return {
+    layers: 'layers' in r ? r.layers : 1,
+    heads: r.heads,
+    engine,
+    stepsPerSecond: r.stepsPerSecond,
+    msPerStep: r.msPerStep,
+    samplingMs: r.samplingMs,
+    forwardBackwardMs: r.forwardBackwardMs,
+    optimizerMs: r.optimizerMs,
+    bestStepsPerSecond: r.bestStepsPerSecond,
+    steps: r.steps,
+    lastLoss: r.lastLoss,
+  };
+}
+
+export function formatRow(r: BenchTableRow): string {
   const f = (x: number, w: number, dgt: number) => x.toFixed(dgt).padStart(w);
-  return `${String(r.heads).padStart(5)}  ${f(r.stepsPerSecond, 8, 0)}  ${f(r.bestStepsPerSecond, 7, 0)}  ${f(r.msPerStep, 8, 3)}  ${f(r.samplingMs, 9, 3)}  ${f(r.forwardBackwardMs, 9, 3)}  ${f(r.optimizerMs, 9, 3)}`;
+  return `${String(r.heads).padStart(5)}  ${f(r.stepsPerSecond, 8, 0)}  ${f(r.bestStepsPerSecond, 7, 0)}  ${f(r.msPerStep, 8, 3)}  ${f(r.samplingMs, 9, 3)}  ${f(r.forwardBackwardMs, 9, 3)}  ${f(r.optimizerMs, 9, 3)}  ${r.engine.padStart(6)}  ${String(r.layers).padStart(6)}`;
 }
 
 export function register(program: Command): void {
@@ -40,31 +80,27 @@ export function register(program: Command): void {
     .option('--heads <list>', '[ints] head counts to measure, comma-separated', parseHeads, [1, 2, 4, 8])
     .option('--seconds <s>', '[number] measured seconds per head count, after a warm-up of min(1, s/2) s', parseSeconds, 3)
     .option('--seed <n>', '[int] RNG seed for the init and the batches', parseSeed, 0)
+    .option('--layers <list>', '[ints] also measure these causal stacks (core/stack.ts, H = 2, TypeScript), comma-separated', parseLayers, [2])
+    .option('--no-stack', '[flag] measure no stack (no N-layer rows)')
     .option('--json', '[flag] print {"rows":[...]} as JSON instead of a table')
-    .action((opts: { heads: number[]; seconds: number; seed: number; json?: boolean }) => {
+    .action((opts: { heads: number[]; seconds: number; seed: number; layers: number[]; stack: boolean; json?: boolean }) => {
       const { heads, seconds, seed } = opts;
+      const stackLayers = opts.stack ? opts.layers : [];
       const t = DEFAULT_TASK;
       if (!opts.json) {
         process.stdout.write(
           `icl-lab ${VERSION} bench: d=${t.d} L=${t.L} B=${t.batchSize} Adam lr 1e-3, fresh batch every step, 1 thread, node ${process.version}\n` +
-            `heads   steps/s   best/s   ms/step   sampling    fwd+bwd  optimizer   (ms per step; best/s = fastest 20-step chunk)\n`,
+            `heads   steps/s   best/s   ms/step   sampling    fwd+bwd  optimizer  engine  layers   (ms per step; best/s = fastest 20-step chunk)\n`,
         );
       }
-      const rows = runBench({ heads, seconds, seed }, (r) => {
+      const out: BenchTableRow[] = [];
+      const emit = (r: BenchTableRow): void => {
+        out.push(r);
         if (!opts.json) process.stdout.write(formatRow(r) + '\n');
-      });
+      };
+      runBench({ heads, seconds, seed }, (r) => emit(tableRow(r)));
+      for (const layers of stackLayers) emit(tableRow(benchStack({ layers, heads: 2, seconds, seed }), 'ts'));
       if (opts.json) {
-        const out = rows.map((r) => ({
-          heads: r.heads,
-          stepsPerSecond: r.stepsPerSecond,
-          msPerStep: r.msPerStep,
-          samplingMs: r.samplingMs,
-          forwardBackwardMs: r.forwardBackwardMs,
-          optimizerMs: r.optimizerMs,
-          bestStepsPerSecond: r.bestStepsPerSecond,
-          steps: r.steps,
-          lastLoss: r.lastLoss,
-        }));
         process.stdout.write(JSON.stringify({ task: { ...t }, optimizer: { kind: 'adam', lr: 1e-3 }, node: process.version, rows: out }) + '\n');
       }
     });

@@ -1,0 +1,276 @@
+// WebAssembly (AssemblyScript, f64x2 SIMD) build of the fused single-layer attention kernel of
+// src/core/attention.ts: same algebra, same float64 results to ~1e-15 relative (the TypeScript
+// kernel is the oracle; test/core.wasm.test.ts). Compiled by `npm run build:wasm` to
+// dist/wasm/attention.wasm; driven by src/core/attention-wasm.ts, which owns the memory layout.
+//
+// SIMD layout: heads are processed in pairs, lane l of a v128 = head 2p + l (an odd H gets a zero
+// padding head whose lane is ignored). Per pair p, every per-head quantity is a v128:
+//   A [P, E, E]  A_h = Wq_h^T Wk_h / sqrt(E)     U [P, E]   u_h = Wv_h^T o_h
+//   G [P, E]     g_h = A_h^T z_q                 S, V [P, L] scores -> e_hi, values -> e_hi v_hi
+//   ZB, W [P, E] sum_i e_hi z_i, sum_i e_hi v_hi z_i          SUM, YB [P]
+//   DA [P, E, E], DU [P, E]  gradient accumulators
+// Per prompt and pair: pass 1 scores + values and the max, pass 2 softmax numerators (vector exp,
+// bit-identical to core/exp.ts expNeg for x >= -708), pass 3 the sums over tokens (grad only).
+// All pointers are byte offsets into this module's memory; the caller grows memory.
+
+const INV_LN2_32: f64 = 46.16624130844683; // 32 / ln 2
+const LN2_32_HI: f64 = 0.02166084937925916;
+const LN2_32_LO: f64 = 1.3239129268154012e-11;
+const ROUND: f64 = 6755399441055744.0; // 1.5 * 2^52
+const C6: f64 = 1.0 / 6.0;
+const C24: f64 = 1.0 / 24.0;
+const C120: f64 = 1.0 / 120.0;
+const C720: f64 = 1.0 / 720.0;
+
+let T32: usize = 0; // 2^(j/32), j = 0..31, written by the caller (the same doubles as core/exp.ts)
+
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+export function setTable(ptr: usize): void {
+  T32 = ptr;
+}
+
+/** scalar expNeg (rare path: x < -708 or NaN), as core/exp.ts */
+function expNegScalar(x: f64): f64 {
+  if (!(x <= 0) || x < -708) return x < -745.2 ? 0 : Math.exp(x);
+  const n = x * INV_LN2_32 + ROUND - ROUND;
+  const r = x - n * LN2_32_HI - n * LN2_32_LO;
+  const ni = <i32>-n;
+  const p = 1 + r * (1 + r * (0.5 + r * (C6 + r * (C24 + r * (C120 + r * C720)))));
+  const k = (ni + 31) >> 5;
+  const j = (k << 5) - ni;
+  return reinterpret<f64>(<i64>(1023 - k) << 52) * load<f64>(T32 + (<usize>j << 3)) * p;
+}
+
+/** exp(x) per lane for x <= 0: the same operations as expNeg, two lanes at a time. */
+// @ts-ignore: decorator
+@inline
+function expNeg2(x: v128): v128 {
+  if (v128.any_true(v128.not(f64x2.ge(x, f64x2.splat(-708.0))))) {
+    return f64x2.replace_lane(f64x2.splat(expNegScalar(f64x2.extract_lane(x, 0))), 1, expNegScalar(f64x2.extract_lane(x, 1)));
+  }
+  const R = f64x2.splat(ROUND);
+  const n = f64x2.sub(f64x2.add(f64x2.mul(x, f64x2.splat(INV_LN2_32)), R), R);
+  const r = f64x2.sub(f64x2.sub(x, f64x2.mul(n, f64x2.splat(LN2_32_HI))), f64x2.mul(n, f64x2.splat(LN2_32_LO)));
+  let p = f64x2.add(f64x2.splat(C120), f64x2.mul(r, f64x2.splat(C720)));
+  p = f64x2.add(f64x2.splat(C24), f64x2.mul(r, p));
+  p = f64x2.add(f64x2.splat(C6), f64x2.mul(r, p));
+  p = f64x2.add(f64x2.splat(0.5), f64x2.mul(r, p));
+  p = f64x2.add(f64x2.splat(1.0), f64x2.mul(r, p));
+  p = f64x2.add(f64x2.splat(1.0), f64x2.mul(r, p));
+  const n0 = <i32>-f64x2.extract_lane(n, 0);
+  const n1 = <i32>-f64x2.extract_lane(n, 1);
+  const k0 = (n0 + 31) >> 5, k1 = (n1 + 31) >> 5;
+  const s0 = reinterpret<f64>(<i64>(1023 - k0) << 52) * load<f64>(T32 + (<usize>((k0 << 5) - n0) << 3));
+  const s1 = reinterpret<f64>(<i64>(1023 - k1) << 52) * load<f64>(T32 + (<usize>((k1 << 5) - n1) << 3));
+  return f64x2.mul(f64x2.replace_lane(f64x2.splat(s0), 1, s1), p);
+}
+
+/** bytes of scratch for H heads, width E, L tokens (16-byte aligned pieces) */
+export function scratchBytes(H: i32, E: i32, L: i32): i32 {
+  const P = (H + 1) >> 1;
+  return 16 * P * (2 * E * E + 5 * E + 2 * L + 2);
+}
+
+// scratch pointers, set by layout()
+let pA: usize = 0, pU: usize = 0, pG: usize = 0, pDA: usize = 0, pDU: usize = 0;
+let pS: usize = 0, pV: usize = 0, pZB: usize = 0, pW: usize = 0, pSUM: usize = 0, pYB: usize = 0;
+
+function layout(scr: usize, P: i32, E: i32, L: i32): void {
+  const EE = <usize>(E * E), pe = <usize>(P * E) << 4, pl = <usize>(P * L) << 4;
+  pA = scr;
+  pDA = pA + ((<usize>P * EE) << 4);
+  pU = pDA + ((<usize>P * EE) << 4);
+  pG = pU + pe;
+  pDU = pG + pe;
+  pZB = pDU + pe;
+  pW = pZB + pe;
+  pS = pW + pe;
+  pV = pS + pl;
+  pSUM = pV + pl;
+  pYB = pSUM + (<usize>P << 4);
+}
+
+/** A_h, u_h for every head into the pair-interleaved A, U (padding lane = 0). Same operation order as attention.ts circuits(). */
+function circuits(theta: usize, E: i32, H: i32, P: i32): void {
+  const EE = E * E, w = <usize>(H * EE) << 3;
+  const q = theta, k = theta + w, v = theta + 2 * w, o = theta + 3 * w;
+  const scale = 1.0 / Math.sqrt(<f64>E);
+  for (let h = 0; h < 2 * P; h++) {
+    const lane = <usize>(h & 1) << 3, pb = <usize>(h >> 1);
+    const wb = <usize>(h * EE);
+    for (let a = 0; a < E; a++) {
+      for (let c = 0; c < E; c++) {
+        let s: f64 = 0;
+        if (h < H) for (let r = 0; r < E; r++) s += load<f64>(q + ((wb + <usize>(r * E + a)) << 3)) * load<f64>(k + ((wb + <usize>(r * E + c)) << 3));
+        store<f64>(pA + ((pb * <usize>EE + <usize>(a * E + c)) << 4) + lane, s * scale);
+      }
+    }
+    for (let c = 0; c < E; c++) {
+      let s: f64 = 0;
+      if (h < H) for (let r = 0; r < E; r++) s += load<f64>(v + ((wb + <usize>(r * E + c)) << 3)) * load<f64>(o + (<usize>(h * E + r) << 3));
+      store<f64>(pU + ((pb * <usize>E + <usize>c) << 4) + lane, s);
+    }
+  }
+}
+
+/** Passes 1 and 2 for prompt b, pair p: leaves e_hi in S, e_hi v_hi in V; returns yb/sum per lane (also in SUM, YB). */
+// @ts-ignore: decorator
+@inline
+function pairSoftmax(zo: usize, qo: usize, p: i32, E: i32, L: i32): v128 {
+  const Ab = pA + ((<usize>(p * E * E)) << 4);
+  const Gb = pG + (<usize>(p * E) << 4), Ub = pU + (<usize>(p * E) << 4);
+  const Sb = pS + (<usize>(p * L) << 4), Vb = pV + (<usize>(p * L) << 4);
+  // g_h = A_h^T z_q
+  for (let c = 0; c < E; c++) {
+    let g = f64x2.splat(0);
+    for (let a = 0; a < E; a++) g = f64x2.add(g, f64x2.mul(v128.load64_splat(qo + (<usize>a << 3)), v128.load(Ab + (<usize>(a * E + c) << 4))));
+    v128.store(Gb + (<usize>c << 4), g);
+  }
+  // pass 1: s_i = g . z_i, v_i = u . z_i, running max
+  let mx = f64x2.splat(-Infinity);
+  let t = zo;
+  for (let i = 0; i < L; i++) {
+    let s = f64x2.splat(0), vv = f64x2.splat(0);
+    for (let e = 0; e < E; e++) {
+      const ze = v128.load64_splat(t + (<usize>e << 3));
+      s = f64x2.add(s, f64x2.mul(v128.load(Gb + (<usize>e << 4)), ze));
+      vv = f64x2.add(vv, f64x2.mul(v128.load(Ub + (<usize>e << 4)), ze));
+    }
+    v128.store(Sb + (<usize>i << 4), s);
+    v128.store(Vb + (<usize>i << 4), vv);
+    mx = f64x2.pmax(mx, s);
+    t += <usize>E << 3;
+  }
+  // pass 2: e_i = exp(s_i - max), sums
+  let sum = f64x2.splat(0), yb = f64x2.splat(0);
+  for (let i = 0; i < L; i++) {
+    const ex = expNeg2(f64x2.sub(v128.load(Sb + (<usize>i << 4)), mx));
+    const ev = f64x2.mul(ex, v128.load(Vb + (<usize>i << 4)));
+    sum = f64x2.add(sum, ex);
+    yb = f64x2.add(yb, ev);
+    v128.store(Sb + (<usize>i << 4), ex);
+    v128.store(Vb + (<usize>i << 4), ev);
+  }
+  v128.store(pSUM + (<usize>p << 4), sum);
+  const r = f64x2.div(yb, sum);
+  v128.store(pYB + (<usize>p << 4), r);
+  return r;
+}
+
+/** outputs [B] and, if attn != 0, softmax weights [B, H, L] */
+export function forward(B: i32, L: i32, E: i32, H: i32, z: usize, zq: usize, theta: usize, out: usize, attn: usize, scr: usize): void {
+  const P = (H + 1) >> 1;
+  layout(scr, P, E, L);
+  circuits(theta, E, H, P);
+  for (let b = 0; b < B; b++) {
+    const zo = z + (<usize>(b * L * E) << 3), qo = zq + (<usize>(b * E) << 3);
+    let o: f64 = 0;
+    for (let p = 0; p < P; p++) {
+      const r = pairSoftmax(zo, qo, p, E, L);
+      o += f64x2.extract_lane(r, 0);
+      if (2 * p + 1 < H) o += f64x2.extract_lane(r, 1);
+      if (attn != 0) {
+        const sum = v128.load(pSUM + (<usize>p << 4));
+        const Sb = pS + (<usize>(p * L) << 4);
+        for (let l = 0; l < 2; l++) {
+          const h = 2 * p + l;
+          if (h >= H) break;
+          const inv = 1.0 / load<f64>(pSUM + (<usize>p << 4) + (<usize>l << 3));
+          const ao = attn + (<usize>((b * H + h) * L) << 3);
+          for (let i = 0; i < L; i++) store<f64>(ao + (<usize>i << 3), load<f64>(Sb + (<usize>i << 4) + (<usize>l << 3)) * inv);
+        }
+        sum; // (kept for clarity)
+      }
+    }
+    store<f64>(out + (<usize>b << 3), o);
+  }
+}
+
+/** MSE loss; grad (theta layout [q|k|v|o]) overwritten; out [B] written if out != 0. */
+export function lossAndGrad(B: i32, L: i32, E: i32, H: i32, z: usize, zq: usize, yq: usize, theta: usize, grad: usize, out: usize, scr: usize): f64 {
+  const P = (H + 1) >> 1;
+  const EE = E * E;
+  layout(scr, P, E, L);
+  circuits(theta, E, H, P);
+  memory.fill(pDA, 0, (<usize>(P * EE)) << 4);
+  memory.fill(pDU, 0, (<usize>(P * E)) << 4);
+  let sse: f64 = 0;
+  for (let b = 0; b < B; b++) {
+    const zo = z + (<usize>(b * L * E) << 3), qo = zq + (<usize>(b * E) << 3);
+    let o: f64 = 0;
+    for (let p = 0; p < P; p++) {
+      const r = pairSoftmax(zo, qo, p, E, L);
+      o += f64x2.extract_lane(r, 0);
+      if (2 * p + 1 < H) o += f64x2.extract_lane(r, 1);
+      // pass 3: zbar = sum_i e_i z_i, w = sum_i e_i v_i z_i (token loop inside: accumulators in registers)
+      const Sb = pS + (<usize>(p * L) << 4), Vb = pV + (<usize>(p * L) << 4);
+      const ZBb = pZB + (<usize>(p * E) << 4), Wb = pW + (<usize>(p * E) << 4);
+      const stride = <usize>E << 3;
+      for (let e = 0; e < E; e++) {
+        let zb = f64x2.splat(0), ww = f64x2.splat(0);
+        let t = zo + (<usize>e << 3);
+        for (let i = 0; i < L; i++) {
+          const ze = v128.load64_splat(t);
+          zb = f64x2.add(zb, f64x2.mul(v128.load(Sb + (<usize>i << 4)), ze));
+          ww = f64x2.add(ww, f64x2.mul(v128.load(Vb + (<usize>i << 4)), ze));
+          t += stride;
+        }
+        v128.store(ZBb + (<usize>e << 4), zb);
+        v128.store(Wb + (<usize>e << 4), ww);
+      }
+    }
+    if (out != 0) store<f64>(out + (<usize>b << 3), o);
+    const res = o - load<f64>(yq + (<usize>b << 3));
+    sse += res * res;
+    const dout = (2 * res) / <f64>B;
+    for (let p = 0; p < P; p++) {
+      const inv = f64x2.div(f64x2.splat(dout), v128.load(pSUM + (<usize>p << 4)));
+      const yb = v128.load(pYB + (<usize>p << 4));
+      const DAb = pDA + ((<usize>(p * EE)) << 4);
+      for (let c = 0; c < E; c++) {
+        const zb = v128.load(pZB + (<usize>(p * E + c) << 4));
+        const du = pDU + (<usize>(p * E + c) << 4);
+        v128.store(du, f64x2.add(v128.load(du), f64x2.mul(inv, zb)));
+        const rc = f64x2.mul(inv, f64x2.sub(v128.load(pW + (<usize>(p * E + c) << 4)), f64x2.mul(yb, zb)));
+        for (let a = 0; a < E; a++) {
+          const da = DAb + (<usize>(a * E + c) << 4);
+          v128.store(da, f64x2.add(v128.load(da), f64x2.mul(v128.load64_splat(qo + (<usize>a << 3)), rc)));
+        }
+      }
+    }
+  }
+  backToWeights(theta, grad, E, H);
+  return sse / <f64>B;
+}
+
+/** dA_h, du_h -> dWq, dWk, dWv, dWo (as attention.ts backToWeights) */
+function backToWeights(theta: usize, grad: usize, E: i32, H: i32): void {
+  const EE = E * E, w = <usize>(H * EE) << 3;
+  const q = theta, k = theta + w, v = theta + 2 * w, ov = theta + 3 * w;
+  const scale = 1.0 / Math.sqrt(<f64>E);
+  for (let h = 0; h < H; h++) {
+    const wb = <usize>(h * EE);
+    const lane = <usize>(h & 1) << 3;
+    const DAh = pDA + ((<usize>(h >> 1) * <usize>EE) << 4) + lane;
+    const DUh = pDU + ((<usize>(h >> 1) * <usize>E) << 4) + lane;
+    for (let r = 0; r < E; r++) {
+      for (let a = 0; a < E; a++) {
+        let sq: f64 = 0, sk: f64 = 0;
+        for (let c = 0; c < E; c++) {
+          sq += load<f64>(k + ((wb + <usize>(r * E + c)) << 3)) * load<f64>(DAh + (<usize>(a * E + c) << 4));
+          sk += load<f64>(q + ((wb + <usize>(r * E + c)) << 3)) * load<f64>(DAh + (<usize>(c * E + a) << 4));
+        }
+        const gi = (wb + <usize>(r * E + a)) << 3;
+        store<f64>(grad + gi, sq * scale);
+        store<f64>(grad + w + gi, sk * scale);
+        store<f64>(grad + 2 * w + gi, load<f64>(ov + (<usize>(h * E + r) << 3)) * load<f64>(DUh + (<usize>a << 4)));
+      }
+      let so: f64 = 0;
+      for (let c = 0; c < E; c++) so += load<f64>(v + ((wb + <usize>(r * E + c)) << 3)) * load<f64>(DUh + (<usize>c << 4));
+      store<f64>(grad + 3 * w + (<usize>(h * E + r) << 3), so);
+    }
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The WebAssembly engine: the fused single-layer attention kernel of core/attention.ts compiled
+ * from asm/attention.ts (AssemblyScript, f64x2 SIMD, heads processed in pairs). Same signatures as
+ * core/attention.ts (`forward`, `lossAndGrad`), same float64 algebra; results agree with the
+ * TypeScript kernel to ~1e-15 relative (not bit for bit: the summation order of the softmax differs),
+ * so a training run is bit-reproducible within one engine only.
+ *
+ * No node:* imports: the caller passes the module bytes (src/io/wasm.ts reads dist/wasm/attention.wasm).
+ * Each kernel is one wasm instance with its own memory. Arrays outside that memory are copied in
+ * (theta, the batch) and out (grad, out, attn) per call; a batch from `kernel.allocBatch()` lives in
+ * wasm memory already, so sampling into it skips the batch copy (the training step's fast path).
+ */
+import type { Batch } from './batch.js';
+import type { AttentionParams } from './params.js';
+
+/** The part of the WebAssembly JS API used here (typed locally: the project's lib is ES2022, without DOM). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+/** A compiled module (opaque). */
+export interface WasmModule {
+  readonly __wasmModule?: never;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (m: WasmModule, imports: object) => { exports: object };
+}
+function wasmApi(): WasmApi {
+  const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+  if (!api) throw new Error('WebAssembly is not available in this runtime');
+  return api;
+}
+
+/** The wasm module's exports (asm/attention.ts). */
+interface AttentionExports {
+  memory: WasmMemory;
+  heapBase(): number;
+  setTable(ptr: number): void;
+  scratchBytes(H: number, E: number, L: number): number;
+  forward(B: number, L: number, E: number, H: number, z: number, zq: number, theta: number, out: number, attn: number, scr: number): void;
+  lossAndGrad(B: number, L: number, E: number, H: number, z: number, zq: number, yq: number, theta: number, grad: number, out: number, scr: number): number;
+}
+
+export interface WasmKernel {
+  readonly engine: 'wasm';
+  /** output [B] (and softmax weights [B, H, L] if `attn` is given), as core/attention.ts forward. */
+  forward(p: AttentionParams, batch: Batch, out: Float64Array, attn?: Float64Array): void;
+  /** MSE loss; overwrites grad (theta-length) and, if given, out [B], as core/attention.ts lossAndGrad. */
+  lossAndGrad(p: AttentionParams, batch: Batch, grad: Float64Array, out?: Float64Array): number;
+  /**
+   * A batch whose z, zq, yq live in this kernel's memory (no copy per call). Its arrays are getters:
+   * read `batch.z` again after any kernel call (a call may grow the memory, which replaces the views).
+   */
+  allocBatch(B: number, L: number, d: number): Batch;
+}
+
+const PAGE = 65536;
+const align = (n: number, a = 16) => Math.ceil(n / a) * a;
+
+/** Compile the module bytes once; `createWasmKernel` instantiates it (cheap) as often as needed. */
+export function compileAttentionWasm(bytes: Uint8Array): WasmModule {
+  const api = wasmApi();
+  if (!api.validate(bytes)) throw new Error('attention.wasm: not a valid WebAssembly module for this runtime (needs SIMD)');
+  return new api.Module(bytes);
+}
+
+/** A kernel with its own wasm instance and memory. */
+export function createWasmKernel(module: WasmModule): WasmKernel {
+  const x = new (wasmApi().Instance)(module, { env: { abort: () => { throw new Error('attention.wasm: abort'); } } }).exports as unknown as AttentionExports;
+  const mem = x.memory;
+  // table 2^(j/32), the same doubles as core/exp.ts, at the start of the heap
+  const table = align(x.heapBase());
+  ensure(table + 32 * 8);
+  const t = new Float64Array(mem.buffer, table, 32);
+  for (let j = 0; j < 32; j++) t[j] = 2 ** (j / 32);
+  x.setTable(table);
+  let pinnedEnd = align(table + 32 * 8); // end of allocBatch regions; per-call data goes after it
+
+  function ensure(bytes: number): void {
+    const have = mem.buffer.byteLength;
+    if (bytes > have) mem.grow(Math.ceil((bytes - have) / PAGE));
+  }
+  const f64 = (ptr: number, n: number) => new Float64Array(mem.buffer, ptr, n);
+  const inMemory = (a: Float64Array) => a.buffer === mem.buffer;
+
+  /** lay out one call's arrays after the pinned region; returns byte offsets */
+  function place(p: AttentionParams, batch: Batch, withAttn: boolean) {
+    const { B, L, E } = batch;
+    const H = p.H;
+    if (batch.z.length !== B * L * E || batch.zq.length !== B * E || batch.yq.length !== B)
+      throw new RangeError(`batch arrays do not match B=${B}, L=${L}, E=${E}`);
+    if (p.E !== E) throw new RangeError(`model token width E=${p.E} (d=${p.d}) does not match the batch's E=${E} (d=${batch.d})`);
+    if (p.nOut !== 1) throw new RangeError(`the regression model has n_out = 1, got ${p.nOut}`);
+    const n = p.theta.length;
+    let o = pinnedEnd;
+    const at = (bytes: number) => { const r = o; o = align(o + bytes); return r; };
+    const theta = at(n * 8), grad = at(n * 8), out = at(B * 8);
+    const attn = withAttn ? at(B * H * L * 8) : 0;
+    const z = at(B * L * E * 8), zq = at(B * E * 8), yq = at(B * 8);
+    const scr = at(x.scratchBytes(H, E, L));
+    ensure(o);
+    // batch: use it in place when it is in wasm memory (after ensure: views may have been replaced)
+    const bz = batch.z, bzq = batch.zq, byq = batch.yq;
+    const ptr = (a: Float64Array, fallback: number) => {
+      if (inMemory(a)) return a.byteOffset;
+      f64(fallback, a.length).set(a);
+      return fallback;
+    };
+    f64(theta, n).set(p.theta);
+    return { B, L, E, H, n, theta, grad, out, attn, z: ptr(bz, z), zq: ptr(bzq, zq), yq: ptr(byq, yq), scr };
+  }
+
+  return {
+    engine: 'wasm',
+    forward(p, batch, out, attn) {
+      if (out.length < batch.B) throw new RangeError(`out has ${out.length} values, expected B = ${batch.B}`);
+      if (attn && attn.length < batch.B * p.H * batch.L) throw new RangeError(`attn has ${attn.length} values, expected B*H*L = ${batch.B}*${p.H}*${batch.L}`);
+      const c = place(p, batch, attn !== undefined);
+      x.forward(c.B, c.L, c.E, c.H, c.z, c.zq, c.theta, c.out, c.attn, c.scr);
+      out.set(f64(c.out, c.B));
+      if (attn) attn.set(f64(c.attn, c.B * c.H * c.L));
+    },
+    lossAndGrad(p, batch, grad, out) {
+      if (grad.length !== p.theta.length) throw new RangeError(`grad has ${grad.length} values, expected ${p.theta.length} (theta length)`);
+      if (out && out.length < batch.B) throw new RangeError(`out has ${out.length} values, expected B = ${batch.B}`);
+      const c = place(p, batch, false);
+      const loss = x.lossAndGrad(c.B, c.L, c.E, c.H, c.z, c.zq, c.yq, c.theta, c.grad, out ? c.out : 0, c.scr);
+      grad.set(f64(c.grad, c.n));
+      if (out) out.set(f64(c.out, c.B));
+      return loss;
+    },
+    allocBatch(B, L, d) {
+      const E = d + 1;
+      const z = pinnedEnd, zq = align(z + B * L * E * 8), yq = align(zq + B * E * 8);
+      pinnedEnd = align(yq + B * 8);
+      ensure(pinnedEnd);
+      let buf = mem.buffer;
+      let vz = f64(z, B * L * E), vzq = f64(zq, B * E), vyq = f64(yq, B);
+      const fresh = () => {
+        if (mem.buffer !== buf) {
+          buf = mem.buffer;
+          vz = f64(z, B * L * E);
+          vzq = f64(zq, B * E);
+          vyq = f64(yq, B);
+        }
+      };
+      return {
+        B, L, d, E,
+        get z() { fresh(); return vz; },
+        get zq() { fresh(); return vzq; },
+        get yq() { fresh(); return vyq; },
+      };
+    },
+  };
+}

@@ -46,6 +46,17 @@ describe('icl-lab bench', () => {
     expect(c.stderr).toMatch(/--layers: expected a comma-separated list of stack depths in 2\.\.16/);
   });
 
+  it('--engine both measures each head count on ts then wasm; every row names its engine', () => {
+    const j = JSON.parse(run('bench', '--heads', '2', '--seconds', '0.1', '--engine', 'both', '--no-stack', '--json').stdout);
+    expect(j.rows.map((x: { engine: string; heads: number }) => [x.heads, x.engine])).toEqual([[2, 'ts'], [2, 'wasm']]);
+    for (const r of j.rows) expect(Number.isFinite(r.lastLoss) && r.stepsPerSecond > 0).toBe(true);
+    const d = JSON.parse(run('bench', '--heads', '1', '--seconds', '0.05', '--no-stack', '--json').stdout);
+    expect(d.rows[0].engine).toBe('wasm'); // default when dist/wasm/attention.wasm is built
+    const e = run('bench', '--engine', 'gpu');
+    expect(e.status).toBe(2);
+    expect(e.stderr).toMatch(/--engine: expected ts, wasm or both/);
+  });
+
   it('rejects bad --heads and --seconds with exit code 2', () => {
     const a = run('bench', '--heads', '2,x');
     expect(a.status).toBe(2);

@@ -3,11 +3,22 @@
  * a fresh batch every step, one thread), per head count, with the time split between sampling,
  * forward + backward and the optimizer.
  */
+import { lossAndGrad } from '../core/attention.js';
+import { allocBatch } from '../core/batch.js';
 import { initParams } from '../core/init.js';
 import { createOptimizer, defaultOptimizerConfig } from '../core/optim.js';
 import { Rng } from '../core/rng.js';
-import { DEFAULT_TASK, type TaskSpec } from '../core/task.js';
-import { createTrainStep } from '../core/train-step.js';
+import { DEFAULT_TASK, sampleBatch, type TaskSpec } from '../core/task.js';
+import { loadWasmKernel, wasmAvailable } from '../io/wasm.js';
+
+/** The training-step engine: the TypeScript kernel (core/attention.ts) or its WebAssembly build (core/attention-wasm.ts). */
+export type Engine = 'ts' | 'wasm';
+export const ENGINES: readonly Engine[] = ['ts', 'wasm'];
+
+/** wasm when dist/wasm/attention.wasm loads, else ts */
+export function defaultEngine(): Engine {
+  return wasmAvailable() ? 'wasm' : 'ts';
+}
 
 export interface BenchOptions {
   heads: number[];
@@ -17,10 +28,13 @@ export interface BenchOptions {
   warmupSeconds?: number;
   task?: TaskSpec;
   seed?: number;
+  /** engines to measure, each head count on each in turn (default: [defaultEngine()]) */
+  engines?: Engine[];
 }
 
 export interface BenchRow {
   heads: number;
+  engine: Engine;
   steps: number;
   stepsPerSecond: number;
   msPerStep: number;
@@ -35,11 +49,30 @@ export interface BenchRow {
 
 const CHUNK = 20;
 
-export function benchHeads(H: number, seconds: number, warmupSeconds: number, task: TaskSpec, seed: number): BenchRow {
+/** One preallocated training step (sample, loss + gradient, Adam) on the given engine; the wasm one samples straight into wasm memory. */
+function trainStep(task: TaskSpec, H: number, seed: number, engine: Engine) {
   const rng = new Rng(seed);
   const p = initParams(task.d, H, 'random', rng);
   const opt = createOptimizer(defaultOptimizerConfig('adam', 1e-3), p.theta.length);
-  const ts = createTrainStep(task, p, opt, rng);
+  const grad = new Float64Array(p.theta.length);
+  const kernel = engine === 'wasm' ? loadWasmKernel() : null;
+  const batch = kernel ? kernel.allocBatch(task.batchSize, task.L, task.d) : allocBatch(task.batchSize, task.L, task.d);
+  const lg = kernel ? () => kernel.lossAndGrad(p, batch, grad) : () => lossAndGrad(p, batch, grad);
+  return {
+    sample: () => void sampleBatch(task, rng, batch),
+    lossAndGrad: lg,
+    update: () => opt.step(p.theta, grad),
+    step(): number {
+      sampleBatch(task, rng, batch);
+      const loss = lg();
+      opt.step(p.theta, grad);
+      return loss;
+    },
+  };
+}
+
+export function benchHeads(H: number, seconds: number, warmupSeconds: number, task: TaskSpec, seed: number, engine: Engine = 'ts'): BenchRow {
+  const ts = trainStep(task, H, seed, engine);
   const now = () => performance.now();
   // warm-up: let the JIT settle
   const w0 = now();
@@ -69,6 +102,7 @@ export function benchHeads(H: number, seconds: number, warmupSeconds: number, ta
   const ms = end - start;
   return {
     heads: H,
+    engine,
     steps,
     stepsPerSecond: (steps / ms) * 1000,
     msPerStep: ms / steps,
@@ -83,10 +117,13 @@ export function benchHeads(H: number, seconds: number, warmupSeconds: number, ta
 export function runBench(o: BenchOptions, onRow?: (r: BenchRow) => void): BenchRow[] {
   const task = o.task ?? { ...DEFAULT_TASK };
   const rows: BenchRow[] = [];
+  const engines = o.engines ?? [defaultEngine()];
   for (const H of o.heads) {
-    const r = benchHeads(H, o.seconds, o.warmupSeconds ?? Math.min(1, o.seconds / 2), task, o.seed ?? 0);
-    rows.push(r);
-    onRow?.(r);
+    for (const engine of engines) {
+      const r = benchHeads(H, o.seconds, o.warmupSeconds ?? Math.min(1, o.seconds / 2), task, o.seed ?? 0, engine);
+      rows.push(r);
+      onRow?.(r);
+    }
   }
   return rows;
 }

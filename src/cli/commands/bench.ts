@@ -4,7 +4,8 @@
  * (`taskset -c 1 icl-lab bench`) and compare numbers measured in the same sitting.
  */
 import type { Command } from 'commander';
-import { runBench, type BenchRow } from '../../bench/bench.js';
+import { defaultEngine, runBench, type BenchRow, type Engine } from '../../bench/bench.js';
+import { wasmAvailable, wasmUnavailableReason } from '../../io/wasm.js';
 import { benchStack, type StackBenchRow } from '../../bench/stack.js';
 import { DEFAULT_TASK } from '../../core/task.js';
 import { VERSION } from '../../version.js';
@@ -37,6 +38,11 @@ function parseLayers(value: string): number[] {
   return layers;
 }
 
+function parseEngine(value: string): 'ts' | 'wasm' | 'both' {
+  if (value !== 'ts' && value !== 'wasm' && value !== 'both') throw new UsageError(`--engine: expected ts, wasm or both, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 /** One table / JSON row: a single-layer head count, or an N-layer causal stack (core/stack.ts). */
 export interface BenchTableRow {
   layers: number;
@@ -52,11 +58,11 @@ export interface BenchTableRow {
   lastLoss: number;
 }
 
-export function tableRow(r: BenchRow | StackBenchRow, engine = 'ts'): BenchTableRow {
+export function tableRow(r: BenchRow | StackBenchRow): BenchTableRow {
   return {
     layers: 'layers' in r ? r.layers : 1,
     heads: r.heads,
-    engine,
+    engine: 'engine' in r ? r.engine : 'ts',
     stepsPerSecond: r.stepsPerSecond,
     msPerStep: r.msPerStep,
     samplingMs: r.samplingMs,
@@ -80,11 +86,15 @@ export function register(program: Command): void {
     .option('--heads <list>', '[ints] head counts to measure, comma-separated', parseHeads, [1, 2, 4, 8])
     .option('--seconds <s>', '[number] measured seconds per head count, after a warm-up of min(1, s/2) s', parseSeconds, 3)
     .option('--seed <n>', '[int] RNG seed for the init and the batches', parseSeed, 0)
+    .option('--engine <name>', '[ts|wasm|both] training-step engine: the TypeScript kernel, its WebAssembly SIMD build, or both in turn per head count (default: wasm when dist/wasm/attention.wasm loads, else ts)', parseEngine)
     .option('--layers <list>', '[ints] also measure these causal stacks (core/stack.ts, H = 2, TypeScript), comma-separated', parseLayers, [2])
     .option('--no-stack', '[flag] measure no stack (no N-layer rows)')
     .option('--json', '[flag] print {"rows":[...]} as JSON instead of a table')
-    .action((opts: { heads: number[]; seconds: number; seed: number; layers: number[]; stack: boolean; json?: boolean }) => {
+    .action((opts: { heads: number[]; seconds: number; seed: number; engine?: 'ts' | 'wasm' | 'both'; layers: number[]; stack: boolean; json?: boolean }) => {
       const { heads, seconds, seed } = opts;
+      const choice = opts.engine ?? defaultEngine();
+      if (choice !== 'ts' && !wasmAvailable()) throw new UsageError(`--engine ${choice}: the wasm engine is unavailable (${wasmUnavailableReason()})`);
+      const engines: Engine[] = choice === 'both' ? ['ts', 'wasm'] : [choice];
       const stackLayers = opts.stack ? opts.layers : [];
       const t = DEFAULT_TASK;
       if (!opts.json) {
@@ -98,8 +108,8 @@ export function register(program: Command): void {
         out.push(r);
         if (!opts.json) process.stdout.write(formatRow(r) + '\n');
       };
-      runBench({ heads, seconds, seed }, (r) => emit(tableRow(r)));
-      for (const layers of stackLayers) emit(tableRow(benchStack({ layers, heads: 2, seconds, seed }), 'ts'));
+      runBench({ heads, seconds, seed, engines }, (r) => emit(tableRow(r)));
+      for (const layers of stackLayers) emit(tableRow(benchStack({ layers, heads: 2, seconds, seed })));
       if (opts.json) {
         process.stdout.write(JSON.stringify({ task: { ...t }, optimizer: { kind: 'adam', lr: 1e-3 }, node: process.version, rows: out }) + '\n');
       }

@@ -331,3 +331,16 @@ describe('gradient-flow comparison figure', () => {
     expect(Array.from(trajectoryFromFlow(f, 2, (t) => t * t).step)).toEqual([0, 0.25, 1]);
   });
 });
+
+describe('error curves: log-x ticks', () => {
+  it('a sweep gets 1-2-5 ticks within its range, a short list a tick per length', async () => {
+    const { logTicks, errorVsLengthSpec } = await import('../src/plots/error-curves.js');
+    expect(logTicks(1, 496)).toEqual([1, 2, 5, 10, 20, 50, 100, 200]);
+    expect(logTicks(6, 60)).toEqual([10, 20, 50]);
+    const sweep = Array.from({ length: 100 }, (_, i) => 1 + 5 * i);
+    const spec = errorVsLengthSpec({ lengths: sweep, methods: { a: { mse: sweep.map((L) => 5 / L), stderr: sweep.map(() => 0.01) } } }) as { layer: { encoding: { x: { axis: { values: number[] } } } }[] };
+    expect(spec.layer[0]!.encoding.x.axis.values).toEqual([1, 2, 5, 10, 20, 50, 100, 200]);
+    const few = errorVsLengthSpec({ lengths: [5, 40, 320], methods: { a: { mse: [1, 0.5, 0.1] } } }) as typeof spec;
+    expect(few.layer[0]!.encoding.x.axis.values).toEqual([5, 40, 320]);
+  });
+});

@@ -77,7 +77,8 @@ export function errorVsLengthSpec(ev: Evaluation, opts: ErrorCurveOptions = {}):
   const x = {
     field: 'L', type: 'quantitative', title: 'Context length L',
     scale: logX ? { type: 'log', nice: false } : { zero: false, nice: false },
-    axis: logX ? { values: Ls } : {},
+    // Few lengths: a tick at each; a sweep (the seed's 100 lengths): 1-2-5 ticks, or the labels collide.
+    axis: logX ? { values: Ls.length <= 12 ? Ls : logTicks(minL, maxL) } : {},
   };
   const yScale = logY ? { type: 'log' } : { zero: true };
   const layer: VlSpec[] = [
@@ -86,7 +87,7 @@ export function errorVsLengthSpec(ev: Evaluation, opts: ErrorCurveOptions = {}):
       encoding: { x, y: { field: 'lo', type: 'quantitative', scale: yScale }, y2: { field: 'hi' }, color },
     },
     {
-      mark: { type: 'line', strokeWidth: 2, point: { filled: true, size: 28 } },
+      mark: { type: 'line', strokeWidth: 2, ...(Ls.length <= 20 ? { point: { filled: true, size: 28 } } : {}) },
       encoding: {
         x, color,
         y: { field: 'mse', type: 'quantitative', scale: yScale, title: logY ? 'Mean squared error (log scale)' : 'Mean squared error' },
@@ -123,6 +124,15 @@ export function errorVsLengthSpec(ev: Evaluation, opts: ErrorCurveOptions = {}):
     data: { values: rows },
     layer,
   });
+}
+
+/** 1, 2, 5, 10, 20, 50, ... within [lo, hi]. */
+export function logTicks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let p = 10 ** Math.floor(Math.log10(lo)); p <= hi; p *= 10) {
+    for (const m of [1, 2, 5]) if (m * p >= lo && m * p <= hi) out.push(m * p);
+  }
+  return out;
 }
 
 /** Default selection for the head-count figure: transformers named with H = n, GD and references. */

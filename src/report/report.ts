@@ -173,10 +173,23 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
       const w = f64(m['qk_dynamics']);
       const mu = f64(m['ov_dynamics']);
       const fp = predictFlow(step, w, mu, H, { d, L, noiseStd: c0.noiseStd });
+      const end = (t: { w: ArrayLike<number>; mu: ArrayLike<number> }) => {
+        const n = t.w.length / H;
+        const ws = Array.from({ length: H }, (_, h) => t.w[(n - 1) * H + h]!);
+        const ms = Array.from({ length: H }, (_, h) => t.mu[(n - 1) * H + h]!);
+        return { ws, ms, eta: effectiveLearningRate(ws, ms), paired: ws.some((x) => x > 0) && ws.some((x) => x < 0) };
+      };
+      const obsEnd = end(fp.observed);
+      const predEnd = end(fp.predicted);
+      const describeEnd = (e: ReturnType<typeof end>) => `w = (${fmtList(e.ws, 3)}), mu = (${fmtList(e.ms, 2)}), eta_TF = ${fmt(e.eta, 3)}`;
       addFig(
         `Observed (w, mu) against the reduced-loss gradient flow (${main.target.name})`,
         await renderFigure(flowSpec(fp.observed, fp.predicted, { title: `(w^h, mu^h) during training vs the reduced-loss gradient flow (${main.target.name})`, subtitle: `same start; flow time matched to steps where eta_TF reaches 90% of its final value (${fp.stepsPerTime.toFixed(1)} steps per unit time)` }), figDir, 'flow'),
-        'Left: paths in the (w, mu) plane, from the first logged point. Right: w^h and mu^h over training. Solid: the run; dashed: gradient flow of the authors\' reduced loss L(mu, w) (THEORY.md) from the same start. The reduced loss is a large-L approximation and the run uses Adam, so agreement is in shape and end point, not in speed.',
+        `Left: paths in the (w, mu) plane, from the first logged point. Right: w^h and mu^h over training. Solid: the run (Adam); dashed: gradient flow of the authors' reduced loss L(mu, w) (THEORY.md) in the (w, mu) coordinates, from the same start. ` +
+          `The run ends at ${describeEnd(obsEnd)}; the flow at ${describeEnd(predEnd)}. ` +
+          (obsEnd.paired && !predEnd.paired
+            ? 'Here the run splits the heads into a +/- pair while the flow keeps them on one side: from a near-zero start the flow moves each w^h along the sign of its mu^h, whereas Adam (per-coordinate steps on W_Q, W_K, W_V, W_O) flips a head\'s mu first. The reduced loss is also a large-L approximation. Read the figure as a comparison of mechanisms, not a fit.'
+            : 'The reduced loss is a large-L approximation and the run uses Adam on the factorised weights, so agreement is expected in shape and end point, not in speed.'),
       );
     }
   }
@@ -230,7 +243,8 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
   });
   const showL = [5, 10, 20, 40, 80, 160, 320].map((x) => evaluation.lengths.reduce((best, l) => (Math.abs(l - x) < Math.abs(best - x) ? l : best), evaluation.lengths[0]!));
   const uniqL = [...new Set(showL)];
-  const evalRows = Object.entries(evaluation.methods).map(([name, m]) => [labels[name] ?? name, ...uniqL.map((l) => { const i = evaluation.lengths.indexOf(l); return fmt(m.mse[i], 3); })]);
+  const sig = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x >= 0.01 ? x.toFixed(3) : x.toPrecision(3));
+  const evalRows = Object.entries(evaluation.methods).map(([name, m]) => [labels[name] ?? name, ...uniqL.map((l) => sig(m.mse[evaluation.lengths.indexOf(l)]))]);
   sections.push({ md: `## Error against context length\n\nMean squared error (same prompts for every method at each L; full curves with standard errors in evaluation.json).\n\n${mdTable(['method', ...uniqL.map((l) => `L = ${l}`)], evalRows)}` });
   sections.push({ md: `## Figures\n\n${figs.map((f) => `### ${f.title}\n\n![${f.title}](${relative(o.out, f.path)})\n\n${f.caption}`).join('\n\n')}` });
 

@@ -71,12 +71,13 @@ function expNeg2(x: v128): v128 {
 /** bytes of scratch for H heads, width E, L tokens (16-byte aligned pieces) */
 export function scratchBytes(H: i32, E: i32, L: i32): i32 {
   const P = (H + 1) >> 1;
-  return 16 * P * (2 * E * E + 5 * E + 2 * L + 2);
+  return 16 * P * (2 * E * E + 5 * E + 2 * L + 2) + 8 * (E + 2) * (L + 2) + 64;
 }
 
 // scratch pointers, set by layout()
 let pA: usize = 0, pU: usize = 0, pG: usize = 0, pDA: usize = 0, pDU: usize = 0;
 let pS: usize = 0, pV: usize = 0, pZB: usize = 0, pW: usize = 0, pSUM: usize = 0, pYB: usize = 0;
+let pZT: usize = 0, pS1: usize = 0, pV1: usize = 0; // lone head: z transposed [E, Lp], e_i [Lp], e_i v_i [Lp] (Lp = L rounded up to even)
 
 function layout(scr: usize, P: i32, E: i32, L: i32): void {
   const EE = <usize>(E * E), pe = <usize>(P * E) << 4, pl = <usize>(P * L) << 4;
@@ -91,6 +92,109 @@ function layout(scr: usize, P: i32, E: i32, L: i32): void {
   pV = pS + pl;
   pSUM = pV + pl;
   pYB = pSUM + (<usize>P << 4);
+  const Lp = <usize>((L + 1) & ~1);
+  pZT = pYB + (<usize>P << 4);
+  pS1 = pZT + ((<usize>E * Lp) << 3);
+  pV1 = pS1 + (Lp << 3);
+}
+
+/**
+ * The last head when H is odd (and H = 1): no partner head, so its lanes are token pairs (i, i+1),
+ * reading z transposed. Scores, max, exp and the sums over tokens are the same operations in the same
+ * order as the TS kernel (forward bit-identical); with grad, pass 3 sums token pairs per lane.
+ * Writes lane 0 of pair p's SUM, YB (and ZB, W with grad); lane 1 = neutral. Returns yb/sum.
+ */
+function loneHead(zo: usize, qo: usize, p: i32, E: i32, L: i32, withGrad: bool): f64 {
+  const Lp = (L + 1) & ~1, L2 = L & ~1;
+  const Ab = pA + ((<usize>(p * E * E)) << 4);
+  const Gb = pG + (<usize>(p * E) << 4), Ub = pU + (<usize>(p * E) << 4);
+  // z transposed: zT[e][i] (the odd tail token is handled by scalar code below)
+  for (let i = 0; i < L; i++) {
+    const t = zo + (<usize>(i * E) << 3);
+    for (let e = 0; e < E; e++) store<f64>(pZT + (<usize>(e * Lp + i) << 3), load<f64>(t + (<usize>e << 3)));
+  }
+  // g = A^T z_q (lane 0 of the pair's A), same order as the TS kernel
+  for (let c = 0; c < E; c++) {
+    let g: f64 = 0;
+    for (let a = 0; a < E; a++) g += load<f64>(qo + (<usize>a << 3)) * load<f64>(Ab + (<usize>(a * E + c) << 4));
+    store<f64>(Gb + (<usize>c << 4), g);
+  }
+  // pass 1: scores and values for token pairs
+  let mx2 = f64x2.splat(-Infinity);
+  for (let i = 0; i < L2; i += 2) {
+    let sv = f64x2.splat(0), vv = f64x2.splat(0);
+    for (let e = 0; e < E; e++) {
+      const zz = v128.load(pZT + (<usize>(e * Lp + i) << 3));
+      sv = f64x2.add(sv, f64x2.mul(v128.load64_splat(Gb + (<usize>e << 4)), zz));
+      vv = f64x2.add(vv, f64x2.mul(v128.load64_splat(Ub + (<usize>e << 4)), zz));
+    }
+    v128.store(pS1 + (<usize>i << 3), sv);
+    v128.store(pV1 + (<usize>i << 3), vv);
+    mx2 = f64x2.pmax(mx2, sv);
+  }
+  let mx = -Infinity;
+  // the max in token order (identical to a sequential running max for non-NaN scores)
+  const m0 = f64x2.extract_lane(mx2, 0), m1 = f64x2.extract_lane(mx2, 1);
+  if (m0 > mx) mx = m0;
+  if (m1 > mx) mx = m1;
+  if (L2 < L) {
+    const t = zo + (<usize>(L2 * E) << 3);
+    let sc: f64 = 0, vc: f64 = 0;
+    for (let e = 0; e < E; e++) {
+      const ze = load<f64>(t + (<usize>e << 3));
+      sc += load<f64>(Gb + (<usize>e << 4)) * ze;
+      vc += load<f64>(Ub + (<usize>e << 4)) * ze;
+    }
+    store<f64>(pS1 + (<usize>L2 << 3), sc);
+    store<f64>(pV1 + (<usize>L2 << 3), vc);
+    if (sc > mx) mx = sc;
+  }
+  // pass 2: e_i = exp(s_i - max) two tokens at a time; the sums in token order
+  const mxv = f64x2.splat(mx);
+  let sum: f64 = 0, yb: f64 = 0;
+  for (let i = 0; i < L2; i += 2) {
+    const ex = expNeg2(f64x2.sub(v128.load(pS1 + (<usize>i << 3)), mxv));
+    const ev = f64x2.mul(ex, v128.load(pV1 + (<usize>i << 3)));
+    v128.store(pS1 + (<usize>i << 3), ex);
+    v128.store(pV1 + (<usize>i << 3), ev);
+    sum += f64x2.extract_lane(ex, 0);
+    yb += f64x2.extract_lane(ev, 0);
+    sum += f64x2.extract_lane(ex, 1);
+    yb += f64x2.extract_lane(ev, 1);
+  }
+  if (L2 < L) {
+    const ex = expNegScalar(load<f64>(pS1 + (<usize>L2 << 3)) - mx);
+    const ev = ex * load<f64>(pV1 + (<usize>L2 << 3));
+    store<f64>(pS1 + (<usize>L2 << 3), ex);
+    store<f64>(pV1 + (<usize>L2 << 3), ev);
+    sum += ex;
+    yb += ev;
+  }
+  const r = yb / sum;
+  v128.store(pSUM + (<usize>p << 4), f64x2.replace_lane(f64x2.splat(sum), 1, 1.0));
+  v128.store(pYB + (<usize>p << 4), f64x2.replace_lane(f64x2.splat(r), 1, 0.0));
+  if (withGrad) {
+    // pass 3: zbar_e = sum_i e_i z_ie, w_e = sum_i e_i v_i z_ie (token pairs per lane, then lanes + tail)
+    for (let e = 0; e < E; e++) {
+      let zb = f64x2.splat(0), ww = f64x2.splat(0);
+      const zt = pZT + (<usize>(e * Lp) << 3);
+      for (let i = 0; i < L2; i += 2) {
+        const zz = v128.load(zt + (<usize>i << 3));
+        zb = f64x2.add(zb, f64x2.mul(v128.load(pS1 + (<usize>i << 3)), zz));
+        ww = f64x2.add(ww, f64x2.mul(v128.load(pV1 + (<usize>i << 3)), zz));
+      }
+      let zbs = f64x2.extract_lane(zb, 0) + f64x2.extract_lane(zb, 1);
+      let ws = f64x2.extract_lane(ww, 0) + f64x2.extract_lane(ww, 1);
+      if (L2 < L) {
+        const ze = load<f64>(zt + (<usize>L2 << 3));
+        zbs += load<f64>(pS1 + (<usize>L2 << 3)) * ze;
+        ws += load<f64>(pV1 + (<usize>L2 << 3)) * ze;
+      }
+      v128.store(pZB + (<usize>(p * E + e) << 4), f64x2.replace_lane(f64x2.splat(zbs), 1, 0.0));
+      v128.store(pW + (<usize>(p * E + e) << 4), f64x2.replace_lane(f64x2.splat(ws), 1, 0.0));
+    }
+  }
+  return r;
 }
 
 /** A_h, u_h for every head into the pair-interleaved A, U (padding lane = 0). Same operation order as attention.ts circuits(). */
@@ -169,11 +273,19 @@ export function forward(B: i32, L: i32, E: i32, H: i32, z: usize, zq: usize, the
     const zo = z + (<usize>(b * L * E) << 3), qo = zq + (<usize>(b * E) << 3);
     let o: f64 = 0;
     for (let p = 0; p < P; p++) {
+      if (2 * p + 1 == H) {
+        o += loneHead(zo, qo, p, E, L, false);
+        if (attn != 0) {
+          const inv = 1.0 / load<f64>(pSUM + (<usize>p << 4));
+          const ao = attn + (<usize>((b * H + 2 * p) * L) << 3);
+          for (let i = 0; i < L; i++) store<f64>(ao + (<usize>i << 3), load<f64>(pS1 + (<usize>i << 3)) * inv);
+        }
+        continue;
+      }
       const r = pairSoftmax(zo, qo, p, E, L);
       o += f64x2.extract_lane(r, 0);
-      if (2 * p + 1 < H) o += f64x2.extract_lane(r, 1);
+      o += f64x2.extract_lane(r, 1);
       if (attn != 0) {
-        const sum = v128.load(pSUM + (<usize>p << 4));
         const Sb = pS + (<usize>(p * L) << 4);
         for (let l = 0; l < 2; l++) {
           const h = 2 * p + l;
@@ -182,7 +294,6 @@ export function forward(B: i32, L: i32, E: i32, H: i32, z: usize, zq: usize, the
           const ao = attn + (<usize>((b * H + h) * L) << 3);
           for (let i = 0; i < L; i++) store<f64>(ao + (<usize>i << 3), load<f64>(Sb + (<usize>i << 4) + (<usize>l << 3)) * inv);
         }
-        sum; // (kept for clarity)
       }
     }
     store<f64>(out + (<usize>b << 3), o);
@@ -202,9 +313,13 @@ export function lossAndGrad(B: i32, L: i32, E: i32, H: i32, z: usize, zq: usize,
     const zo = z + (<usize>(b * L * E) << 3), qo = zq + (<usize>(b * E) << 3);
     let o: f64 = 0;
     for (let p = 0; p < P; p++) {
+      if (2 * p + 1 == H) {
+        o += loneHead(zo, qo, p, E, L, true);
+        continue;
+      }
       const r = pairSoftmax(zo, qo, p, E, L);
       o += f64x2.extract_lane(r, 0);
-      if (2 * p + 1 < H) o += f64x2.extract_lane(r, 1);
+      o += f64x2.extract_lane(r, 1);
       // pass 3: zbar = sum_i e_i z_i, w = sum_i e_i v_i z_i (token loop inside: accumulators in registers)
       const Sb = pS + (<usize>(p * L) << 4), Vb = pV + (<usize>(p * L) << 4);
       const ZBb = pZB + (<usize>(p * E) << 4), Wb = pW + (<usize>(p * E) << 4);

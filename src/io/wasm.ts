@@ -2,10 +2,13 @@
  * Node side of the WebAssembly engine: reads dist/wasm/attention.wasm (built by `npm run build`
  * from asm/attention.ts) and compiles it once. `wasmAvailable()` is false when the file is missing
  * or the runtime lacks WebAssembly SIMD; callers then use the TypeScript kernel.
+ *
+ * Importing this module registers the loader with core/attention-wasm.ts (`registeredAttentionWasm()`),
+ * so pure code (train/model.ts, train/config.ts) can use the engine; the file is read on first use.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { compileAttentionWasm, createWasmKernel, type WasmKernel, type WasmModule } from '../core/attention-wasm.js';
+import { compileAttentionWasm, createWasmKernel, registerAttentionWasm, type WasmKernel, type WasmModule } from '../core/attention-wasm.js';
 
 /** Where the compiled kernel is looked for: next to the compiled JS (dist/io -> dist/wasm), or dist/ from src/ (tests). */
 export const WASM_CANDIDATES = [new URL('../wasm/attention.wasm', import.meta.url), new URL('../../dist/wasm/attention.wasm', import.meta.url)].map((u) => fileURLToPath(u));
@@ -45,3 +48,5 @@ export function loadWasmKernel(): WasmKernel {
   if (!m) throw new Error(`the wasm engine is unavailable: ${why}`);
   return createWasmKernel(m);
 }
+
+registerAttentionWasm(attentionWasmModule);

@@ -130,7 +130,7 @@ function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, rng: 
     rng,
     task,
     valTask,
-    batch: allocBatch(c.batchSize, c.contextLength, c.d),
+    batch: model.allocBatch ? model.allocBatch(c.batchSize, c.contextLength, c.d) : allocBatch(c.batchSize, c.contextLength, c.d), // wasm engine: in wasm memory
     valBatch: allocBatch(c.valSamples, c.contextLength, c.d),
     valOut: new Float64Array(c.valSamples),
     logs,

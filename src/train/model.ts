@@ -10,7 +10,9 @@
  * No node:* imports.
  */
 import type { Batch } from '../core/batch.js';
+import { UsageError } from '../cli/errors.js';
 import { forward, lossAndGrad } from '../core/attention.js';
+import { createWasmKernel, registeredAttentionWasm, type WasmKernel } from '../core/attention-wasm.js';
 import { headOV, headQK, ovDynamics, qkDynamics } from '../core/circuits.js';
 import { initParams } from '../core/init.js';
 import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, weightShape, type AttentionParams } from '../core/params.js';
@@ -48,18 +50,33 @@ export interface TrainModel {
   stateDict(): StateEntry[];
   /** Safetensors metadata that goes with the state dict (e.g. n_layers). */
   metadata(): Record<string, string>;
+  /** A training batch the model reads without a copy (the wasm engine: in wasm memory); absent = core/batch.ts allocBatch. */
+  allocBatch?(B: number, L: number, d: number): Batch;
 }
 
-/** The seed's single-layer `MultiHeadAttention` (n_out = 1). */
-export function singleLayerModel(p: AttentionParams): TrainModel {
+/**
+ * The seed's single-layer `MultiHeadAttention` (n_out = 1), on the TypeScript kernel or its
+ * WebAssembly build (`engine`, config field `engine`; needs a registered module, see io/wasm.ts).
+ */
+export function singleLayerModel(p: AttentionParams, engine: 'ts' | 'wasm' = 'ts'): TrainModel {
   const { E, H } = p;
+  // the wasm kernel (own instance and memory) is made on first use: checkpoint code builds models only for their state dict
+  let kernel: WasmKernel | null = null;
+  const wasm = (): WasmKernel => {
+    if (kernel) return kernel;
+    const m = registeredAttentionWasm();
+    if (!m) throw new UsageError('--engine wasm: the WebAssembly kernel is not available here (build it with npm run build, or use --engine ts)');
+    return (kernel = createWasmKernel(m));
+  };
+  const ts = engine === 'ts';
   return {
     layers: 1,
     heads: H,
     E,
     theta: p.theta,
-    lossAndGrad: (batch, grad) => lossAndGrad(p, batch, grad),
-    forward: (batch, out) => forward(p, batch, out),
+    lossAndGrad: ts ? (batch, grad) => lossAndGrad(p, batch, grad) : (batch, grad) => wasm().lossAndGrad(p, batch, grad),
+    forward: ts ? (batch, out) => forward(p, batch, out) : (batch, out) => wasm().forward(p, batch, out),
+    ...(ts ? {} : { allocBatch: (B: number, L: number, d: number) => wasm().allocBatch(B, L, d) }),
     dynamics(w, mu) {
       w.set(qkDynamics(p)); // [H]
       mu.set(ovDynamics(p)); // [H]
@@ -101,7 +118,7 @@ export function stackModel(p: StackParams): TrainModel {
 /** Fresh weights for `c`, drawn from `rng` (the run's one RNG: init first, then the data). */
 export function createModel(c: TrainConfig, rng: Rng): TrainModel {
   if (c.layers > 1) return stackModel(initStackParams(c.d, c.heads, c.layers, c.weightTying, c.init, rng));
-  return singleLayerModel(initParams(c.d, c.heads, c.init, rng));
+  return singleLayerModel(initParams(c.d, c.heads, c.init, rng), c.engine);
 }
 
 /** The model of `c` with the given flat theta (copied). */
@@ -113,5 +130,5 @@ export function modelFromTheta(c: TrainConfig, theta: Float64Array): TrainModel 
     throw new RangeError(`theta has ${theta.length} values, expected ${n} for d=${c.d}, heads=${c.heads}${what}`);
   }
   if (stack) return stackModel(allocStackParams(c.d, c.heads, c.layers, c.weightTying, Float64Array.from(theta)));
-  return singleLayerModel(allocParams(c.d, c.heads, c.nOut, Float64Array.from(theta)));
+  return singleLayerModel(allocParams(c.d, c.heads, c.nOut, Float64Array.from(theta)), c.engine);
 }

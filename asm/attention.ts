@@ -243,7 +243,27 @@ function pairSoftmax(zo: usize, qo: usize, p: i32, E: i32, L: i32): v128 {
   // pass 1: s_i = g . z_i, v_i = u . z_i, running max
   let mx = f64x2.splat(-Infinity);
   let t = zo;
-  for (let i = 0; i < L; i++) {
+  const stride = <usize>E << 3;
+  let i = 0;
+  for (; i + 1 < L; i += 2) {
+    // two tokens at a time: four independent accumulator chains
+    let s0 = f64x2.splat(0), v0 = f64x2.splat(0), s1 = f64x2.splat(0), v1 = f64x2.splat(0);
+    for (let e = 0; e < E; e++) {
+      const g = v128.load(Gb + (<usize>e << 4)), u = v128.load(Ub + (<usize>e << 4));
+      const z0 = v128.load64_splat(t + (<usize>e << 3)), z1 = v128.load64_splat(t + stride + (<usize>e << 3));
+      s0 = f64x2.add(s0, f64x2.mul(g, z0));
+      v0 = f64x2.add(v0, f64x2.mul(u, z0));
+      s1 = f64x2.add(s1, f64x2.mul(g, z1));
+      v1 = f64x2.add(v1, f64x2.mul(u, z1));
+    }
+    v128.store(Sb + (<usize>i << 4), s0);
+    v128.store(Vb + (<usize>i << 4), v0);
+    v128.store(Sb + (<usize>(i + 1) << 4), s1);
+    v128.store(Vb + (<usize>(i + 1) << 4), v1);
+    mx = f64x2.pmax(f64x2.pmax(mx, s0), s1);
+    t += stride << 1;
+  }
+  if (i < L) {
     let s = f64x2.splat(0), vv = f64x2.splat(0);
     for (let e = 0; e < E; e++) {
       const ze = v128.load64_splat(t + (<usize>e << 3));
@@ -253,11 +273,10 @@ function pairSoftmax(zo: usize, qo: usize, p: i32, E: i32, L: i32): v128 {
     v128.store(Sb + (<usize>i << 4), s);
     v128.store(Vb + (<usize>i << 4), vv);
     mx = f64x2.pmax(mx, s);
-    t += <usize>E << 3;
   }
   // pass 2: e_i = exp(s_i - max), sums
   let sum = f64x2.splat(0), yb = f64x2.splat(0);
-  for (let i = 0; i < L; i++) {
+  for (i = 0; i < L; i++) {
     const ex = expNeg2(f64x2.sub(v128.load(Sb + (<usize>i << 4)), mx));
     const ev = f64x2.mul(ex, v128.load(Vb + (<usize>i << 4)));
     sum = f64x2.add(sum, ex);
@@ -331,7 +350,26 @@ export function lossAndGrad(B: i32, L: i32, E: i32, H: i32, z: usize, zq: usize,
       const Sb = pS + (<usize>(p * L) << 4), Vb = pV + (<usize>(p * L) << 4);
       const ZBb = pZB + (<usize>(p * E) << 4), Wb = pW + (<usize>(p * E) << 4);
       const stride = <usize>E << 3;
-      for (let e = 0; e < E; e++) {
+      let e = 0;
+      for (; e + 1 < E; e += 2) {
+        // two coordinates at a time: four independent accumulator chains
+        let zb0 = f64x2.splat(0), ww0 = f64x2.splat(0), zb1 = f64x2.splat(0), ww1 = f64x2.splat(0);
+        let t = zo + (<usize>e << 3);
+        for (let i = 0; i < L; i++) {
+          const ex = v128.load(Sb + (<usize>i << 4)), ev = v128.load(Vb + (<usize>i << 4));
+          const z0 = v128.load64_splat(t), z1 = v128.load64_splat(t + 8);
+          zb0 = f64x2.add(zb0, f64x2.mul(ex, z0));
+          ww0 = f64x2.add(ww0, f64x2.mul(ev, z0));
+          zb1 = f64x2.add(zb1, f64x2.mul(ex, z1));
+          ww1 = f64x2.add(ww1, f64x2.mul(ev, z1));
+          t += stride;
+        }
+        v128.store(ZBb + (<usize>e << 4), zb0);
+        v128.store(Wb + (<usize>e << 4), ww0);
+        v128.store(ZBb + (<usize>(e + 1) << 4), zb1);
+        v128.store(Wb + (<usize>(e + 1) << 4), ww1);
+      }
+      if (e < E) {
         let zb = f64x2.splat(0), ww = f64x2.splat(0);
         let t = zo + (<usize>e << 3);
         for (let i = 0; i < L; i++) {

@@ -128,7 +128,26 @@ function loneHead(zo: usize, qo: usize, p: i32, E: i32, L: i32, withGrad: bool):
   }
   // pass 1: scores and values for token pairs
   let mx2 = f64x2.splat(-Infinity);
-  for (let i = 0; i < L2; i += 2) {
+  const L4 = L & ~3;
+  for (let i = 0; i < L4; i += 4) {
+    // four tokens at a time (two vectors): four independent accumulator chains
+    let s0 = f64x2.splat(0), v0 = f64x2.splat(0), s1 = f64x2.splat(0), v1 = f64x2.splat(0);
+    for (let e = 0; e < E; e++) {
+      const zt = pZT + (<usize>(e * Lp + i) << 3);
+      const za = v128.load(zt), zc = v128.load(zt + 16);
+      const g = v128.load64_splat(Gb + (<usize>e << 4)), u = v128.load64_splat(Ub + (<usize>e << 4));
+      s0 = f64x2.add(s0, f64x2.mul(g, za));
+      v0 = f64x2.add(v0, f64x2.mul(u, za));
+      s1 = f64x2.add(s1, f64x2.mul(g, zc));
+      v1 = f64x2.add(v1, f64x2.mul(u, zc));
+    }
+    v128.store(pS1 + (<usize>i << 3), s0);
+    v128.store(pV1 + (<usize>i << 3), v0);
+    v128.store(pS1 + (<usize>(i + 2) << 3), s1);
+    v128.store(pV1 + (<usize>(i + 2) << 3), v1);
+    mx2 = f64x2.pmax(f64x2.pmax(mx2, s0), s1);
+  }
+  for (let i = L4; i < L2; i += 2) {
     let sv = f64x2.splat(0), vv = f64x2.splat(0);
     for (let e = 0; e < E; e++) {
       const zz = v128.load(pZT + (<usize>(e * Lp + i) << 3));
@@ -183,13 +202,23 @@ function loneHead(zo: usize, qo: usize, p: i32, E: i32, L: i32, withGrad: bool):
   if (withGrad) {
     // pass 3: zbar_e = sum_i e_i z_ie, w_e = sum_i e_i v_i z_ie (token pairs per lane, then lanes + tail)
     for (let e = 0; e < E; e++) {
-      let zb = f64x2.splat(0), ww = f64x2.splat(0);
+      let zb = f64x2.splat(0), ww = f64x2.splat(0), zb2 = f64x2.splat(0), ww2 = f64x2.splat(0);
       const zt = pZT + (<usize>(e * Lp) << 3);
-      for (let i = 0; i < L2; i += 2) {
+      let i = 0;
+      for (; i < L4; i += 4) {
+        const za = v128.load(zt + (<usize>i << 3)), zc = v128.load(zt + (<usize>(i + 2) << 3));
+        zb = f64x2.add(zb, f64x2.mul(v128.load(pS1 + (<usize>i << 3)), za));
+        ww = f64x2.add(ww, f64x2.mul(v128.load(pV1 + (<usize>i << 3)), za));
+        zb2 = f64x2.add(zb2, f64x2.mul(v128.load(pS1 + (<usize>(i + 2) << 3)), zc));
+        ww2 = f64x2.add(ww2, f64x2.mul(v128.load(pV1 + (<usize>(i + 2) << 3)), zc));
+      }
+      for (; i < L2; i += 2) {
         const zz = v128.load(zt + (<usize>i << 3));
         zb = f64x2.add(zb, f64x2.mul(v128.load(pS1 + (<usize>i << 3)), zz));
         ww = f64x2.add(ww, f64x2.mul(v128.load(pV1 + (<usize>i << 3)), zz));
       }
+      zb = f64x2.add(zb, zb2);
+      ww = f64x2.add(ww, ww2);
       let zbs = f64x2.extract_lane(zb, 0) + f64x2.extract_lane(zb, 1);
       let ws = f64x2.extract_lane(ww, 0) + f64x2.extract_lane(ww, 1);
       if (L2 < L) {

@@ -50,8 +50,9 @@ export interface WasmKernel {
   /** MSE loss; overwrites grad (theta-length) and, if given, out [B], as core/attention.ts lossAndGrad. */
   lossAndGrad(p: AttentionParams, batch: Batch, grad: Float64Array, out?: Float64Array): number;
   /**
-   * A batch whose z, zq, yq live in this kernel's memory (no copy per call). Its arrays are getters:
-   * read `batch.z` again after any kernel call (a call may grow the memory, which replaces the views).
+   * A batch whose z, zq, yq live in this kernel's memory (no copy per call). A call that grows the
+   * memory replaces the batch's arrays with new views of the same data: read `batch.z` again after a
+   * kernel call rather than keeping an old reference.
    */
   allocBatch(B: number, L: number, d: number): Batch;
 }
@@ -70,6 +71,7 @@ export function compileAttentionWasm(bytes: Uint8Array): WasmModule {
 export function createWasmKernel(module: WasmModule): WasmKernel {
   const x = new (wasmApi().Instance)(module, { env: { abort: () => { throw new Error('attention.wasm: abort'); } } }).exports as unknown as AttentionExports;
   const mem = x.memory;
+  const pinned: (() => void)[] = []; // re-create the views of allocBatch batches after a grow
   // table 2^(j/32), the same doubles as core/exp.ts, at the start of the heap
   const table = align(x.heapBase());
   ensure(table + 32 * 8);
@@ -80,7 +82,10 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
 
   function ensure(bytes: number): void {
     const have = mem.buffer.byteLength;
-    if (bytes > have) mem.grow(Math.ceil((bytes - have) / PAGE));
+    if (bytes > have) {
+      mem.grow(Math.ceil((bytes - have) / PAGE));
+      for (const refresh of pinned) refresh();
+    }
   }
   const f64 = (ptr: number, n: number) => new Float64Array(mem.buffer, ptr, n);
   const inMemory = (a: Float64Array) => a.buffer === mem.buffer;
@@ -136,22 +141,15 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
       const z = pinnedEnd, zq = align(z + B * L * E * 8), yq = align(zq + B * E * 8);
       pinnedEnd = align(yq + B * 8);
       ensure(pinnedEnd);
-      let buf = mem.buffer;
-      let vz = f64(z, B * L * E), vzq = f64(zq, B * E), vyq = f64(yq, B);
-      const fresh = () => {
-        if (mem.buffer !== buf) {
-          buf = mem.buffer;
-          vz = f64(z, B * L * E);
-          vzq = f64(zq, B * E);
-          vyq = f64(yq, B);
-        }
-      };
-      return {
-        B, L, d, E,
-        get z() { fresh(); return vz; },
-        get zq() { fresh(); return vzq; },
-        get yq() { fresh(); return vyq; },
-      };
+      // a plain object shaped like core/batch.ts allocBatch's (same hidden class for the sampler);
+      // its views are replaced in place whenever the memory grows (see ensure)
+      const batch = { B, L, d, E, z: f64(z, B * L * E), zq: f64(zq, B * E), yq: f64(yq, B) };
+      pinned.push(() => {
+        batch.z = f64(z, B * L * E);
+        batch.zq = f64(zq, B * E);
+        batch.yq = f64(yq, B);
+      });
+      return batch;
     },
   };
 }

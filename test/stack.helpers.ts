@@ -12,15 +12,8 @@ export function loadStackFixture(): any {
   return JSON.parse(readFileSync(join(here, 'fixtures', 'causal_stack_2layer.json'), 'utf8'));
 }
 
-export function flatten(x: unknown): Float64Array {
-  const out: number[] = [];
-  const rec = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(rec);
-    else out.push(v as number);
-  };
-  rec(x);
-  return Float64Array.from(out);
-}
+/** Nested lists flattened row-major (the core tests' helper under the name the stack tests use). */
+export { flat as flatten } from './core.helpers.js';
 
 /** max |a - b| / max |b|: error relative to the scale of the expected array. */
 export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -13,35 +13,15 @@
 // bit-identical to core/exp.ts expNeg for x >= -708), pass 3 the sums over tokens (grad only).
 // All pointers are byte offsets into this module's memory; the caller grows memory.
 
-const INV_LN2_32: f64 = 46.16624130844683; // 32 / ln 2
-const LN2_32_HI: f64 = 0.02166084937925916;
-const LN2_32_LO: f64 = 1.3239129268154012e-11;
-const ROUND: f64 = 6755399441055744.0; // 1.5 * 2^52
-const C6: f64 = 1.0 / 6.0;
-const C24: f64 = 1.0 / 24.0;
-const C120: f64 = 1.0 / 120.0;
-const C720: f64 = 1.0 / 720.0;
-
-let T32: usize = 0; // 2^(j/32), j = 0..31, written by the caller (the same doubles as core/exp.ts)
+import { C6, C24, C120, C720, expNegScalar, INV_LN2_32, LN2_32_HI, LN2_32_LO, ROUND, T32, setT32 } from './exp';
 
 export function heapBase(): usize {
   return __heap_base;
 }
 
+/** register the table 2^(j/32), j = 0..31 (written by the caller) */
 export function setTable(ptr: usize): void {
-  T32 = ptr;
-}
-
-/** scalar expNeg (rare path: x < -708 or NaN), as core/exp.ts */
-function expNegScalar(x: f64): f64 {
-  if (!(x <= 0) || x < -708) return x < -745.2 ? 0 : Math.exp(x);
-  const n = x * INV_LN2_32 + ROUND - ROUND;
-  const r = x - n * LN2_32_HI - n * LN2_32_LO;
-  const ni = <i32>-n;
-  const p = 1 + r * (1 + r * (0.5 + r * (C6 + r * (C24 + r * (C120 + r * C720)))));
-  const k = (ni + 31) >> 5;
-  const j = (k << 5) - ni;
-  return reinterpret<f64>(<i64>(1023 - k) << 52) * load<f64>(T32 + (<usize>j << 3)) * p;
+  setT32(ptr);
 }
 
 /**
@@ -463,3 +443,6 @@ function backToWeights(theta: usize, grad: usize, E: i32, H: i32): void {
     }
   }
 }
+
+// the sampler's fast path lives in the same module (one instance, one memory)
+export { zigguratRun } from './ziggurat';

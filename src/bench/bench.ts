@@ -49,7 +49,7 @@ export interface BenchRow {
 
 const CHUNK = 20;
 
-/** One preallocated training step (sample, loss + gradient, Adam) on the given engine; the wasm one samples straight into wasm memory. */
+/** One preallocated training step (sample, loss + gradient, Adam) on the given engine; the wasm one samples (ziggurat in wasm) straight into wasm memory. */
 function trainStep(task: TaskSpec, H: number, seed: number, engine: Engine) {
   const rng = new Rng(seed);
   const p = initParams(task.d, H, 'random', rng);
@@ -58,12 +58,14 @@ function trainStep(task: TaskSpec, H: number, seed: number, engine: Engine) {
   const kernel = engine === 'wasm' ? loadWasmKernel() : null;
   const batch = kernel ? kernel.allocBatch(task.batchSize, task.L, task.d) : allocBatch(task.batchSize, task.L, task.d);
   const lg = kernel ? () => kernel.lossAndGrad(p, batch, grad) : () => lossAndGrad(p, batch, grad);
+  // the same batches either way: the wasm sampler is core/task.ts sampleBatch with the ziggurat in wasm, bit for bit
+  const sample = kernel ? () => void kernel.sampleBatch(task, rng, batch) : () => void sampleBatch(task, rng, batch);
   return {
-    sample: () => void sampleBatch(task, rng, batch),
+    sample,
     lossAndGrad: lg,
     update: () => opt.step(p.theta, grad),
     step(): number {
-      sampleBatch(task, rng, batch);
+      sample();
       const loss = lg();
       opt.step(p.theta, grad);
       return loss;

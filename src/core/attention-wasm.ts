@@ -12,6 +12,9 @@
  */
 import type { Batch } from './batch.js';
 import type { AttentionParams } from './params.js';
+import type { Rng } from './rng.js';
+import { fillNormalWasm, ZF, ZK, ZWS, type ZigguratHost } from './sampler-wasm.js';
+import { sampleBatch as sampleBatchTs, type TaskSpec } from './task.js';
 
 /** The part of the WebAssembly JS API used here (typed locally: the project's lib is ES2022, without DOM). */
 interface WasmMemory {
@@ -41,6 +44,7 @@ interface AttentionExports {
   scratchBytes(H: number, E: number, L: number): number;
   forward(B: number, L: number, E: number, H: number, z: number, zq: number, theta: number, out: number, attn: number, scr: number): void;
   lossAndGrad(B: number, L: number, E: number, H: number, z: number, zq: number, yq: number, theta: number, grad: number, out: number, scr: number): number;
+  zigguratRun(st: number, out: number, j: number, end: number, zk: number, zws: number, zf: number): number;
 }
 
 export interface WasmKernel {
@@ -55,6 +59,12 @@ export interface WasmKernel {
    * kernel call rather than keeping an old reference.
    */
   allocBatch(B: number, L: number, d: number): Batch;
+  /**
+   * core/task.ts `sampleBatch` with the ziggurat's fast path in wasm (core/sampler-wasm.ts): the
+   * same batch, bit for bit, and the same `rng` state afterwards as `sampleBatch(spec, rng, out, betaOut)`.
+   * Fastest with `out` from `allocBatch` (the normals are written in place).
+   */
+  sampleBatch(spec: TaskSpec, rng: Rng, out?: Batch, betaOut?: Float64Array): Batch;
 }
 
 const PAGE = 65536;
@@ -78,7 +88,33 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
   const t = new Float64Array(mem.buffer, table, 32);
   for (let j = 0; j < 32; j++) t[j] = 2 ** (j / 32);
   x.setTable(table);
-  let pinnedEnd = align(table + 32 * 8); // end of allocBatch regions; per-call data goes after it
+  // the sampler: RNG state words i32[8], then the ziggurat tables ZK [128], ZWS [256], ZF [129]
+  const st = align(table + 32 * 8), zk = align(st + 32), zws = align(zk + 128 * 8), zf = align(zws + 256 * 8);
+  ensure(zf + 129 * 8);
+  new Float64Array(mem.buffer, zk, 128).set(ZK);
+  new Float64Array(mem.buffer, zws, 256).set(ZWS);
+  new Float64Array(mem.buffer, zf, 129).set(ZF);
+  let pinnedEnd = align(zf + 129 * 8); // end of allocBatch regions; per-call data goes after it
+  let heap = new Float64Array(mem.buffer);
+  let stView = new Int32Array(mem.buffer, st, 8);
+  const fresh = () => {
+    if (heap.buffer !== mem.buffer) {
+      heap = new Float64Array(mem.buffer);
+      stView = new Int32Array(mem.buffer, st, 8);
+    }
+  };
+  const host: ZigguratHost = {
+    run: (a, b, c, d, e, f, g) => x.zigguratRun(a, b, c, d, e, f, g),
+    state: () => (fresh(), stView),
+    offsetOf: (a) => (a.buffer === mem.buffer ? a.byteOffset : -1),
+    scratch: (n) => {
+      if (pinnedEnd + 8 * n > mem.buffer.byteLength) throw new Error('sampler scratch: memory not reserved');
+      return pinnedEnd;
+    },
+    heap: () => (fresh(), heap),
+    st, zk, zws, zf,
+  };
+  const rngProxy = { fillNormal: (o: Float64Array, a?: number, b?: number) => fillNormalWasm(host, o, a, b) } as unknown as Rng;
 
   function ensure(bytes: number): void {
     const have = mem.buffer.byteLength;
@@ -135,6 +171,17 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
       grad.set(f64(c.grad, c.n));
       if (out) out.set(f64(c.out, c.B));
       return loss;
+    },
+    sampleBatch(spec, rng, out, betaOut) {
+      // reserve the scratch first: growing memory during sampling would replace the batch's views under task.ts
+      ensure(pinnedEnd + 8 * spec.batchSize * (spec.L + 1) * (spec.d + 1) + 64);
+      const s = rng.getState();
+      const v = host.state();
+      for (let i = 0; i < 6; i++) v[i] = s[i]! | 0;
+      const batch = sampleBatchTs(spec, rngProxy, out, betaOut);
+      const w = host.state();
+      rng.setState([w[0]! >>> 0, w[1]! >>> 0, w[2]! >>> 0, w[3]! >>> 0, w[4]! >>> 0, w[5]!]);
+      return batch;
     },
     allocBatch(B, L, d) {
       const E = d + 1;

@@ -17,6 +17,7 @@ import { headOV, headQK, ovDynamics, qkDynamics } from '../core/circuits.js';
 import { initParams } from '../core/init.js';
 import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, weightShape, type AttentionParams } from '../core/params.js';
 import type { Rng } from '../core/rng.js';
+import type { TaskSpec } from '../core/task.js';
 import { allocStackParams, stackDynamics, stackForward, stackLossAndGrad, stackMetadata, stackParamCount, stackSnapshot, stackStateDict, type StackParams } from '../core/stack.js';
 import { initStackParams } from '../core/stack-init.js';
 import type { TrainConfig } from './config.js';
@@ -52,6 +53,8 @@ export interface TrainModel {
   metadata(): Record<string, string>;
   /** A training batch the model reads without a copy (the wasm engine: in wasm memory); absent = core/batch.ts allocBatch. */
   allocBatch?(B: number, L: number, d: number): Batch;
+  /** core/task.ts sampleBatch, faster (the wasm engine: ziggurat in wasm, the same batch and RNG state bit for bit); absent = sampleBatch. */
+  sampleBatch?(spec: TaskSpec, rng: Rng, out: Batch): Batch;
 }
 
 /**
@@ -76,7 +79,10 @@ export function singleLayerModel(p: AttentionParams, engine: 'ts' | 'wasm' = 'ts
     theta: p.theta,
     lossAndGrad: ts ? (batch, grad) => lossAndGrad(p, batch, grad) : (batch, grad) => wasm().lossAndGrad(p, batch, grad),
     forward: ts ? (batch, out) => forward(p, batch, out) : (batch, out) => wasm().forward(p, batch, out),
-    ...(ts ? {} : { allocBatch: (B: number, L: number, d: number) => wasm().allocBatch(B, L, d) }),
+    ...(ts ? {} : {
+      allocBatch: (B: number, L: number, d: number) => wasm().allocBatch(B, L, d),
+      sampleBatch: (spec: TaskSpec, rng: Rng, out: Batch) => wasm().sampleBatch(spec, rng, out),
+    }),
     dynamics(w, mu) {
       w.set(qkDynamics(p)); // [H]
       mu.set(ovDynamics(p)); // [H]

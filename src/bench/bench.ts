@@ -10,6 +10,7 @@ import { createOptimizer, defaultOptimizerConfig } from '../core/optim.js';
 import { Rng } from '../core/rng.js';
 import { DEFAULT_TASK, sampleBatch, type TaskSpec } from '../core/task.js';
 import { loadWasmKernel, wasmAvailable } from '../io/wasm.js';
+import { timeSteps, type PhasedStep, type StepTiming } from './timing.js';
 
 /** The training-step engine: the TypeScript kernel (core/attention.ts) or its WebAssembly build (core/attention-wasm.ts). */
 export type Engine = 'ts' | 'wasm';
@@ -32,25 +33,15 @@ export interface BenchOptions {
   engines?: Engine[];
 }
 
-export interface BenchRow {
+/** One measured head count on one engine (phase times in ms per step; see timing.ts). */
+export interface BenchRow extends StepTiming {
   heads: number;
   engine: Engine;
-  steps: number;
-  stepsPerSecond: number;
-  msPerStep: number;
-  samplingMs: number;
-  forwardBackwardMs: number;
-  optimizerMs: number;
-  /** steps/s of the fastest 20-step chunk: robust to other jobs on a shared machine */
-  bestStepsPerSecond: number;
-  /** training loss of the last step (sanity: finite, falling) */
-  lastLoss: number;
 }
 
-const CHUNK = 20;
 
 /** One preallocated training step (sample, loss + gradient, Adam) on the given engine; the wasm one samples (ziggurat in wasm) straight into wasm memory. */
-function trainStep(task: TaskSpec, H: number, seed: number, engine: Engine) {
+function trainStep(task: TaskSpec, H: number, seed: number, engine: Engine): PhasedStep {
   const rng = new Rng(seed);
   const p = initParams(task.d, H, 'random', rng);
   const opt = createOptimizer(defaultOptimizerConfig('adam', 1e-3), p.theta.length);
@@ -64,56 +55,11 @@ function trainStep(task: TaskSpec, H: number, seed: number, engine: Engine) {
     sample,
     lossAndGrad: lg,
     update: () => opt.step(p.theta, grad),
-    step(): number {
-      sample();
-      const loss = lg();
-      opt.step(p.theta, grad);
-      return loss;
-    },
   };
 }
 
 export function benchHeads(H: number, seconds: number, warmupSeconds: number, task: TaskSpec, seed: number, engine: Engine = 'ts'): BenchRow {
-  const ts = trainStep(task, H, seed, engine);
-  const now = () => performance.now();
-  // warm-up: let the JIT settle
-  const w0 = now();
-  while (now() - w0 < warmupSeconds * 1000) for (let i = 0; i < 20; i++) ts.step();
-  let tSample = 0, tFb = 0, tOpt = 0, steps = 0, loss = NaN;
-  const start = now();
-  const budget = seconds * 1000;
-  let end = start, bestChunk = Infinity;
-  while (end - start < budget) {
-    const c0 = now();
-    for (let i = 0; i < CHUNK; i++) {
-      const a = now();
-      ts.sample();
-      const b = now();
-      loss = ts.lossAndGrad();
-      const c = now();
-      ts.update();
-      const e = now();
-      tSample += b - a;
-      tFb += c - b;
-      tOpt += e - c;
-    }
-    steps += CHUNK;
-    end = now();
-    bestChunk = Math.min(bestChunk, end - c0);
-  }
-  const ms = end - start;
-  return {
-    heads: H,
-    engine,
-    steps,
-    stepsPerSecond: (steps / ms) * 1000,
-    msPerStep: ms / steps,
-    samplingMs: tSample / steps,
-    forwardBackwardMs: tFb / steps,
-    optimizerMs: tOpt / steps,
-    bestStepsPerSecond: (CHUNK / bestChunk) * 1000,
-    lastLoss: loss,
-  };
+  return { heads: H, engine, ...timeSteps(trainStep(task, H, seed, engine), seconds, warmupSeconds) };
 }
 
 export function runBench(o: BenchOptions, onRow?: (r: BenchRow) => void): BenchRow[] {

@@ -11,6 +11,7 @@ import { Rng } from '../core/rng.js';
 import { stackLossAndGrad } from '../core/stack.js';
 import { initStackParams } from '../core/stack-init.js';
 import { DEFAULT_TASK, sampleBatch, type TaskSpec } from '../core/task.js';
+import { timeSteps, type StepTiming } from './timing.js';
 
 export interface StackBenchOptions {
   /** attention layers (default 2) */
@@ -25,24 +26,12 @@ export interface StackBenchOptions {
   seed?: number;
 }
 
-export interface StackBenchRow {
+/** A stack's training step timing (phase times in ms per step; see timing.ts). */
+export interface StackBenchRow extends StepTiming {
   layers: number;
   heads: number;
   weightTying: boolean;
-  steps: number;
-  stepsPerSecond: number;
-  msPerStep: number;
-  /** steps/s of the fastest 20-step chunk: robust to other jobs on a shared machine */
-  bestStepsPerSecond: number;
-  /** training loss of the last step (sanity: finite) */
-  lastLoss: number;
-  /** ms per step in each phase (timed inside the step, so they add up to slightly less than msPerStep) */
-  samplingMs: number;
-  forwardBackwardMs: number;
-  optimizerMs: number;
 }
-
-const CHUNK = 20;
 
 /** Steps/s of `train --layers N` at the seed configuration (one thread, no logging). */
 export function benchStack(o: StackBenchOptions = {}): StackBenchRow {
@@ -57,50 +46,10 @@ export function benchStack(o: StackBenchOptions = {}): StackBenchRow {
   const opt = createOptimizer(defaultOptimizerConfig('adam', 1e-3), p.theta.length);
   const batch = allocBatch(task.batchSize, task.L, task.d); // [B, L, E]
   const grad = new Float64Array(p.theta.length); // [nTheta]
-  let loss = NaN;
-  const step = (): void => {
-    sampleBatch(task, rng, batch);
-    loss = stackLossAndGrad(p, batch, grad);
-    opt.step(p.theta, grad);
-  };
-  const now = () => performance.now();
-  const w0 = now();
-  while (now() - w0 < warmup * 1000) for (let i = 0; i < CHUNK; i++) step();
-  let steps = 0;
-  let bestChunk = Infinity;
-  let tSample = 0, tFb = 0, tOpt = 0;
-  const start = now();
-  let end = start;
-  while (end - start < seconds * 1000) {
-    const c0 = now();
-    for (let i = 0; i < CHUNK; i++) {
-      const a = now();
-      sampleBatch(task, rng, batch);
-      const b = now();
-      loss = stackLossAndGrad(p, batch, grad);
-      const c = now();
-      opt.step(p.theta, grad);
-      const e = now();
-      tSample += b - a;
-      tFb += c - b;
-      tOpt += e - c;
-    }
-    steps += CHUNK;
-    end = now();
-    bestChunk = Math.min(bestChunk, end - c0);
-  }
-  const ms = end - start;
-  return {
-    layers,
-    heads: H,
-    weightTying,
-    steps,
-    stepsPerSecond: (steps / ms) * 1000,
-    msPerStep: ms / steps,
-    bestStepsPerSecond: (CHUNK / bestChunk) * 1000,
-    lastLoss: loss,
-    samplingMs: tSample / steps,
-    forwardBackwardMs: tFb / steps,
-    optimizerMs: tOpt / steps,
-  };
+  const t = timeSteps({
+    sample: () => void sampleBatch(task, rng, batch),
+    lossAndGrad: () => stackLossAndGrad(p, batch, grad),
+    update: () => opt.step(p.theta, grad),
+  }, seconds, warmup);
+  return { layers, heads: H, weightTying, ...t };
 }

@@ -60,6 +60,31 @@ function splitmix64(state: bigint): [bigint, bigint] {
 const STATE_LENGTH = 6;
 
 /**
+ * One xoshiro128** step on a state view (s[0..3]): the next 32 random bits as an unsigned integer
+ * in [0, 2^32). Shared by `Rng` and the wasm engine's sampler (core/sampler-wasm.ts), whose state
+ * lives in wasm memory, so both produce one stream.
+ */
+export function xoshiroNext(s: Int32Array): number {
+  const s0 = s[0]!, s1 = s[1]!, s2 = s[2]!, s3 = s[3]!;
+  const m = Math.imul(s1, 5);
+  const r = Math.imul((m << 7) | (m >>> 25), 9);
+  const t = s1 << 9;
+  const n2 = s2 ^ s0, n3 = s3 ^ s1;
+  s[1] = s1 ^ n2;
+  s[0] = s0 ^ n3;
+  s[2] = n2 ^ t;
+  s[3] = (n3 << 11) | (n3 >>> 21);
+  return r >>> 0;
+}
+
+/** Uniform double in [0, 1) with 53 random bits from two xoshiro128** outputs. */
+export function xoshiroDouble(s: Int32Array): number {
+  const a = xoshiroNext(s) >>> 5; // 27 bits
+  const b = xoshiroNext(s) >>> 6; // 26 bits
+  return (a * 67108864 + b) * 1.1102230246251565e-16; // / 2^53
+}
+
+/**
  * The ziggurat's fast path. Per draw: one layer byte (7 bits layer, 1 bit sign) and one 32-bit
  * uniform u; u * x_i is accepted when below x_{i+1} (97.2% of draws). Fills out[j..end) until done
  * or until a draw needs the wedge or tail test; then leaves its layer byte and uniform in st[6],
@@ -129,24 +154,12 @@ export class Rng {
 
   /** Next 32 random bits as an unsigned integer in [0, 2^32). */
   nextUint32(): number {
-    const s = this.s;
-    const s0 = s[0]!, s1 = s[1]!, s2 = s[2]!, s3 = s[3]!;
-    const m = Math.imul(s1, 5);
-    const r = Math.imul((m << 7) | (m >>> 25), 9);
-    const t = s1 << 9;
-    const n2 = s2 ^ s0, n3 = s3 ^ s1;
-    s[1] = s1 ^ n2;
-    s[0] = s0 ^ n3;
-    s[2] = n2 ^ t;
-    s[3] = (n3 << 11) | (n3 >>> 21);
-    return r >>> 0;
+    return xoshiroNext(this.s);
   }
 
   /** Uniform double in [0, 1) with 53 random bits. */
   nextDouble(): number {
-    const a = this.nextUint32() >>> 5; // 27 bits
-    const b = this.nextUint32() >>> 6; // 26 bits
-    return (a * 67108864 + b) * 1.1102230246251565e-16; // / 2^53
+    return xoshiroDouble(this.s);
   }
 
   /** One standard normal N(0, 1) (ziggurat). */

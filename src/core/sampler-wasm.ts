@@ -7,6 +7,7 @@
  * Tested against Rng.fillNormal over millions of draws (test/core.wasm.sampler.test.ts).
  */
 import { expNeg } from './exp.js';
+import { xoshiroDouble as nextDouble, xoshiroNext as nextUint32 } from './rng.js';
 
 // ---- the ziggurat tables, exactly as core/rng.ts builds them --------------------------------------
 const ZIG_C = 128;
@@ -52,26 +53,6 @@ export interface ZigguratHost {
   zk: number;
   zws: number;
   zf: number;
-}
-
-/** xoshiro128** next output on the state view (as Rng.nextUint32). */
-function nextUint32(s: Int32Array): number {
-  const s0 = s[0]!, s1 = s[1]!, s2 = s[2]!, s3 = s[3]!;
-  const m = Math.imul(s1, 5);
-  const r = Math.imul((m << 7) | (m >>> 25), 9);
-  const t = s1 << 9;
-  const n2 = s2 ^ s0, n3 = s3 ^ s1;
-  s[1] = s1 ^ n2;
-  s[0] = s0 ^ n3;
-  s[2] = n2 ^ t;
-  s[3] = (n3 << 11) | (n3 >>> 21);
-  return r >>> 0;
-}
-
-function nextDouble(s: Int32Array): number {
-  const a = nextUint32(s) >>> 5;
-  const b = nextUint32(s) >>> 6;
-  return (a * 67108864 + b) * 1.1102230246251565e-16;
 }
 
 /** |x| from the base layer with uniform u32 >= ZK[0] (as Rng.tail). */

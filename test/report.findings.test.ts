@@ -41,6 +41,11 @@ describe('findings from known weights', () => {
     // also gates on the circuit structure, which a random weight set lacks.)
     const failed = kernelFinding([r]).checks.filter((c) => !c.pass).map((c) => c.name);
     expect(failed).toContain('random: max off-diagonal QK x-block / |w|');
+    // the headline number of a failed finding is its first failing check, not a passing one
+    const both = kernelFinding([k, r]);
+    expect(both.pass).toBe(false);
+    expect(both.value).toBe(both.checks.find((c) => !c.pass)!.value);
+    expect(kernelFinding([k]).value).toBe(k.kernelGap);
 
     expect(kernelFinding([k]).pass).toBe(true);
     expect(kernelFinding([r]).pass).toBe(false);

@@ -293,4 +293,18 @@ describe('icl-lab train: several runs in worker threads', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/\[h2\] .*already completed; nothing to do/);
   });
+
+  it('a SIGINT delivered twice at once (terminal / timeout signal the whole group) still checkpoints cleanly', async () => {
+    const dir = join(tmp, 'twice');
+    const p = start(['--out', dir, '--steps', '5000000', '--checkpoint-secs', '0.05', ...SMALL]);
+    await waitForStep(dir, 200);
+    p.child.kill('SIGINT');
+    p.child.kill('SIGINT');
+    const { code } = await p.done;
+    expect(code).toBe(130);
+    expect(p.err()).toContain(`icl-lab train --resume ${dir}`);
+    const r = runJson(dir);
+    expect(r.status).toBe('interrupted');
+    expect(r.checkpoint_step).toBe(r.step);
+  });
 });

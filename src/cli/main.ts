@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.js';
 import { UsageError } from './errors.js';
+import { FileFormatError } from '../io/safetensors.js';
 import { VERSION } from '../version.js';
 
 const program = new Command('icl-lab')
@@ -18,9 +19,10 @@ try {
   if (err instanceof CommanderError) {
     // commander already printed the message (or help/version, which exit 0).
     process.exitCode = err.exitCode === 0 ? 0 : 2;
-  } else if (err instanceof UsageError) {
-    process.stderr.write(`icl-lab: ${err.message}\n`);
-    process.exitCode = err.exitCode;
+  } else if (err instanceof UsageError || err instanceof FileFormatError) {
+    // bad input (a flag, or a file that is not what the command needs): one line, exit 2
+    process.stderr.write(`icl-lab: ${err.message.trim().replace(/\s*\n\s*/g, ' ')}\n`);
+    process.exitCode = err instanceof UsageError ? err.exitCode : 2;
   } else {
     const msg = err instanceof Error ? err.message : String(err);
     process.stderr.write(`icl-lab: error: ${msg}\n`);

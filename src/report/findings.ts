@@ -54,7 +54,7 @@ export interface Check {
 export interface Finding {
   id: string;
   claim: string;
-  /** The headline measured number (the first check's value). */
+  /** The headline measured number: the first failing check's value, else the first check's. */
   value: number;
   threshold: string;
   pass: boolean;
@@ -109,7 +109,9 @@ function finding(id: string, claim: string, why: string, checks: Check[]): Findi
   if (checks.length === 0) {
     return { id, claim, value: NaN, threshold: 'n/a', pass: false, why: `${why} (no model to check)`, checks };
   }
-  return { id, claim, value: checks[0]!.value, threshold: checks[0]!.threshold, pass: checks.every((c) => c.pass), why, checks };
+  // The headline is the first failing check, or the first check when all pass.
+  const head = checks.find((c) => !c.pass) ?? checks[0]!;
+  return { id, claim, value: head.value, threshold: head.threshold, pass: checks.every((c) => c.pass), why, checks };
 }
 
 const ws = (stats: HeadSummary[]) => stats.map((s) => s.w);

@@ -8,6 +8,7 @@ import { FULL_STEPS, QUICK_STEPS, REPRODUCE_HEADS } from '../../report/reproduce
 import type { Finding } from '../../report/findings.js';
 import type { ProgressMode } from '../../train/progress.js';
 import { UsageError } from '../errors.js';
+import { onInterrupt } from '../signals.js';
 import { asChoice, asIntListOrRange, asPositiveInt } from '../options.js';
 
 interface ReproduceCliOptions {
@@ -54,14 +55,10 @@ export function register(program: Command): void {
       const out = o.out ?? (o.full ? 'runs/reproduce-full' : 'runs/reproduce');
       const log = o.json ? () => {} : (s: string) => process.stderr.write(`icl-lab: ${s}\n`);
       const controller = new AbortController();
-      let signals = 0;
-      const onSignal = (sig: NodeJS.Signals): void => {
-        if (++signals > 1) process.exit(130);
+      const removeInterrupt = onInterrupt((sig) => {
         process.stderr.write(`\nicl-lab: ${sig}: finishing the current step of every run and writing checkpoints (again to quit at once)\n`);
         controller.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      });
       const t0 = performance.now();
       const { reproduce } = await import('../../report/reproduce.js'); // loads the renderer
       let res;
@@ -78,8 +75,7 @@ export function register(program: Command): void {
           log,
         });
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        removeInterrupt();
       }
       if ('interrupted' in res) {
         process.stderr.write(`interrupted; continue with:\n  icl-lab reproduce --out ${out} --steps ${steps}\n`);

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { onInterrupt } from '../signals.js';
 import { FIELD_BY_KEY, FIELDS, fieldHelp, flagName, parseConfigText, parseFlags, resolveConfigs, type FieldKey, type TrainConfig } from '../../train/config.js';
 import { resumeRuns, trainRuns } from '../../train/runs.js';
 import type { ProgressMode } from '../../train/progress.js';
@@ -104,18 +105,10 @@ function describe(s: RunSummary, many: boolean): string {
 export async function trainAction(opts: TrainCliOptions): Promise<number> {
   const plan = planTrain(opts);
   const controller = new AbortController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    signals++;
-    if (signals === 1) {
-      if (!plan.json) process.stderr.write(`\nicl-lab: ${sig}: finishing the current step and writing a checkpoint (again to quit at once)\n`);
-      controller.abort();
-    } else {
-      process.exit(130); // files on disk are always a consistent earlier version (atomic writes)
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const removeInterrupt = onInterrupt((sig) => {
+    if (!plan.json) process.stderr.write(`\nicl-lab: ${sig}: finishing the current step and writing a checkpoint (again to quit at once)\n`);
+    controller.abort();
+  });
   // `icl-lab train ... | head`: a closed pipe must not kill a training run; keep training, stop printing
   const onPipeError = (err: NodeJS.ErrnoException): void => {
     if (err.code !== 'EPIPE') throw err;
@@ -129,8 +122,7 @@ export async function trainAction(opts: TrainCliOptions): Promise<number> {
       ? await trainRuns(plan.configs, { ...common, out: plan.out, force: plan.force })
       : await resumeRuns(plan.dir, { ...common, force: plan.force, changes: plan.changes, ...(plan.steps !== undefined ? { steps: plan.steps } : {}) });
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    removeInterrupt();
   }
   const many = summaries.length > 1;
   const interrupted = summaries.some((s) => s.status === 'interrupted');

@@ -188,7 +188,7 @@ export function gdFinding(input: FindingsInput): Finding {
   return finding(
     'one-step-gd',
     'When the paired QK eigenvalues are small the model acts like one step of gradient descent: eta_TF = sum_h mu^h w^h ~ L/(L+d), and its error is close to tuned one-step GD.',
-    'Linearising softmax(w s) gives a debiased one-step GD with rate eta_TF (THEORY.md); the seed code gives eta_TF = 0.885-0.889 at L = 40 (L/(L+d) = 0.889), and an error 3% above tuned GD (0.672 vs 0.652). 0.05 and 10% leave margin for a quick run.',
+    'Linearising softmax(w s) gives a debiased one-step GD with rate eta_TF (docs/THEORY.md); the seed code gives eta_TF = 0.885-0.889 at L = 40 (L/(L+d) = 0.889), and an error 3% above tuned GD (0.672 vs 0.652). 0.05 and 10% leave margin for a quick run.',
     checks,
   );
 }

@@ -185,7 +185,7 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
       addFig(
         `Observed (w, mu) against the reduced-loss gradient flow (${main.target.name})`,
         await renderFigure(flowSpec(fp.observed, fp.predicted, { title: `(w^h, mu^h) during training vs the reduced-loss gradient flow (${main.target.name})`, subtitle: `same start; flow time matched to steps where eta_TF reaches 90% of its final value (${fp.stepsPerTime.toFixed(1)} steps per unit time)` }), figDir, 'flow'),
-        `Left: paths in the (w, mu) plane, from the first logged point. Right: w^h and mu^h over training. Solid: the run (Adam); dashed: gradient flow of the authors' reduced loss L(mu, w) (THEORY.md) in the (w, mu) coordinates, from the same start. ` +
+        `Left: paths in the (w, mu) plane, from the first logged point. Right: w^h and mu^h over training. Solid: the run (Adam); dashed: gradient flow of the authors' reduced loss L(mu, w) (docs/THEORY.md) in the (w, mu) coordinates, from the same start. ` +
           `The run ends at ${describeEnd(obsEnd)}; the flow at ${describeEnd(predEnd)}. ` +
           (obsEnd.paired && !predEnd.paired
             ? 'Here the run splits the heads into a +/- pair while the flow keeps them on one side: from a near-zero start the flow moves each w^h along the sign of its mu^h, whereas Adam (per-coordinate steps on W_Q, W_K, W_V, W_O) flips a head\'s mu first. The reduced loss is also a large-L approximation. Read the figure as a comparison of mechanisms, not a fit.'
@@ -237,7 +237,7 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
   const tuned = meanStderr(evidence.tunedGdSqErr);
   const plain = meanStderr(evidence.oneStepGdSqErr);
   sections.push({
-    md: `## Circuits beside the notebook\n\nw^h = mean of the first d diagonal entries of QK^h = W_Q^h W_K^h^T / sqrt(d+1); mu^h = OV^h[-1,-1] with OV^h = W_V^h W_O^h (the seed's \`calculate_statistics\`). eta_TF = sum_h mu^h w^h; L/(L+d) = ${fmt(L / (L + d))}, L/(L+d+1) = ${fmt(L / (L + d + 1))}. Active heads: |mu^h w^h| > ${THRESHOLDS.active}. The notebook's values are after 500,001 steps on a GPU from another random history (SEED_NOTES #11): compare statistics, not trajectories.\n\n` +
+    md: `## Circuits beside the notebook\n\nw^h = mean of the first d diagonal entries of QK^h = W_Q^h W_K^h^T / sqrt(d+1); mu^h = OV^h[-1,-1] with OV^h = W_V^h W_O^h (the seed's \`calculate_statistics\`). eta_TF = sum_h mu^h w^h; L/(L+d) = ${fmt(L / (L + d))}, L/(L+d+1) = ${fmt(L / (L + d + 1))}. Active heads: |mu^h w^h| > ${THRESHOLDS.active}. The notebook's values are after 500,001 steps on a GPU from another random history (docs/SEED_NOTES.md #11): compare statistics, not trajectories.\n\n` +
       mdTable(['run', 'w^h', 'mu^h', 'notebook w^h', 'notebook mu^h', 'eta_TF', 'active / dummy', 'sign groups (total mu)', 'kernel gap', `MSE at L = ${L}`, 'notebook final train / val loss'], statRows) +
       `\n\nOn the same prompts: one-step GD (eta = 1) ${fmt(plain.mean)} ± ${fmt(plain.stderr)} (closed form ${fmt(oneStepGdRisk(1, riskL))}); tuned one-step GD (eta* = ${fmt(optimalEtaOf(riskL))}) ${fmt(tuned.mean)} ± ${fmt(tuned.stderr)} (closed form ${fmt(tunedGdRisk(riskL))}).`,
   });

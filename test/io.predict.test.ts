@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +88,16 @@ describe('predict against the PyTorch fixtures', () => {
     const r = readSafetensors(out).tensors;
     expect(Object.keys(r).sort()).toEqual(['loss', 'output']);
     expect(relErr(r.output!.data as Float64Array, flat(fx.expected.output))).toBeLessThanOrEqual(1e-10);
+    expect(Math.abs(s.loss! - fx.expected.loss) / fx.expected.loss).toBeLessThanOrEqual(1e-10);
+  });
+
+  it('a run directory as --model stands for its model.safetensors', () => {
+    const fx = fixture('single_layer_H2_fwd_bwd.json');
+    const { model, prompts } = writeFixtureFiles(fx, 'rundir');
+    const run = join(dir, 'a-run');
+    mkdirSync(run);
+    copyFileSync(model, join(run, 'model.safetensors'));
+    const s = runPredict({ model: run, prompts, out: join(dir, 'rundir.result.safetensors') });
     expect(Math.abs(s.loss! - fx.expected.loss) / fx.expected.loss).toBeLessThanOrEqual(1e-10);
   });
 

@@ -12,7 +12,7 @@
  * (T = L + 1 tokens, the query last; row i attends to j < i).
  */
 import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { forward, lossAndGrad } from '../../core/attention.js';
 import { batchFromArrays, type Batch } from '../../core/batch.js';
@@ -165,8 +165,10 @@ export function runPredict(opts: PredictOptions): PredictSummary {
   if (!existsSync(outDir) || !statSync(outDir).isDirectory()) throw new UsageError(`--out: directory ${outDir} does not exist`);
   let m: ReturnType<typeof readModelFile>;
   let prompts: Prompts;
+  // a run directory stands for its model.safetensors, as in analyze and evaluate
+  const modelPath = existsSync(opts.model) && statSync(opts.model).isDirectory() ? join(opts.model, 'model.safetensors') : opts.model;
   try {
-    m = readModelFile(opts.model);
+    m = readModelFile(modelPath);
     prompts = readPrompts(opts.prompts);
   } catch (err) {
     if (err instanceof FileFormatError) throw new UsageError(err.message);
@@ -208,7 +210,7 @@ export function register(program: Command): void {
   program
     .command('predict')
     .description('run a saved model on prompts from a safetensors file; write outputs, MSE loss and (--grad) weight gradients')
-    .requiredOption('--model <file>', '[path] model .safetensors (seed state_dict keys, F32 or F64)')
+    .requiredOption('--model <file>', '[path] model .safetensors (seed state_dict keys, F32 or F64), or a run directory (its model.safetensors)')
     .requiredOption('--prompts <file>', '[path] prompts .safetensors: z [B,L,E], z_q [B,1,E], optional y_q [B,1,1]')
     .requiredOption('--out <file>', '[path] result .safetensors (output, loss, grad.*, attn_weights; all F64)')
     .option('--grad', '[flag] also write grad.<key> = d loss / d weight for every weight (needs y_q)')

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import * as fast from '../src/core/attention.js';
 import * as ref from '../src/core/attention-reference.js';
-import { allocParams, type AttentionParams } from '../src/core/params.js';
-import { allocBatch, type Batch } from '../src/core/batch.js';
+import { allocParams } from '../src/core/params.js';
+import { allocBatch } from '../src/core/batch.js';
 import { Rng } from '../src/core/rng.js';
-import { batchFromFixture, flat, loadFixture, paramsFromFixture, relErr, thetaFromFixture } from './core.helpers.js';
+import { batchFromFixture, flat, loadFixture, paramsFromFixture, randomBatch, randomParams, relErr, thetaFromFixture } from './core.helpers.js';
 
 const FIXTURES = [
   'single_layer_H1_fwd_bwd.json',
@@ -41,21 +41,6 @@ describe.each(FIXTURES)('fixture %s', (file) => {
     for (const [s, e] of parts) expect(relErr(grad.subarray(s, e), expGrad.subarray(s, e))).toBeLessThan(1e-9);
   });
 });
-
-function randomParams(d: number, H: number, rng: Rng, scale: number): AttentionParams {
-  const p = allocParams(d, H);
-  for (let i = 0; i < p.theta.length; i++) p.theta[i] = scale * rng.normal();
-  return p;
-}
-
-function randomBatch(B: number, L: number, d: number, rng: Rng): Batch {
-  const b = allocBatch(B, L, d);
-  rng.fillNormal(b.z);
-  rng.fillNormal(b.zq);
-  for (let i = 0; i < B; i++) b.zq[i * (d + 1) + d] = 0;
-  rng.fillNormal(b.yq);
-  return b;
-}
 
 // [d, L, H, B]
 const SHAPES: [number, number, number, number][] = [

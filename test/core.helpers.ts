@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allocParams, type AttentionParams } from '../src/core/params.js';
-import { batchFromArrays, type Batch } from '../src/core/batch.js';
+import { allocBatch, batchFromArrays, type Batch } from '../src/core/batch.js';
+import type { Rng } from '../src/core/rng.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -63,4 +64,21 @@ export function maxElemRelErr(a: ArrayLike<number>, b: ArrayLike<number>, floor 
   let e = 0;
   for (let i = 0; i < a.length; i++) e = Math.max(e, Math.abs(a[i]! - b[i]!) / Math.max(Math.abs(b[i]!), floor));
   return e;
+}
+
+/** Random weights with entries ~ scale * N(0, 1). */
+export function randomParams(d: number, H: number, rng: Rng, scale: number): AttentionParams {
+  const p = allocParams(d, H);
+  for (let i = 0; i < p.theta.length; i++) p.theta[i] = scale * rng.normal();
+  return p;
+}
+
+/** Random tokens ~ N(0, 1) (query y entry 0) and targets ~ N(0, 1): for comparing kernels, not a task. */
+export function randomBatch(B: number, L: number, d: number, rng: Rng): Batch {
+  const b = allocBatch(B, L, d);
+  rng.fillNormal(b.z);
+  rng.fillNormal(b.zq);
+  for (let i = 0; i < B; i++) b.zq[i * (d + 1) + d] = 0;
+  rng.fillNormal(b.yq);
+  return b;
 }

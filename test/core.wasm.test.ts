@@ -8,13 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ts from '../src/core/attention.js';
 import { compileAttentionWasm, createWasmKernel, type WasmKernel, type WasmModule } from '../src/core/attention-wasm.js';
-import { allocBatch, type Batch } from '../src/core/batch.js';
+import { allocBatch } from '../src/core/batch.js';
 import { initParams } from '../src/core/init.js';
 import { createOptimizer, defaultOptimizerConfig } from '../src/core/optim.js';
 import { allocParams, cloneParams, type AttentionParams } from '../src/core/params.js';
 import { Rng } from '../src/core/rng.js';
 import { DEFAULT_TASK, sampleBatch } from '../src/core/task.js';
-import { batchFromFixture, flat, loadFixture, paramsFromFixture, relErr, thetaFromFixture } from './core.helpers.js';
+import { batchFromFixture, flat, loadFixture, paramsFromFixture, randomBatch, randomParams, relErr, thetaFromFixture } from './core.helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wasmPath = join(root, 'dist', 'wasm', 'attention.wasm');
@@ -32,21 +32,6 @@ function gradErr(p: AttentionParams, a: Float64Array, b: Float64Array): number {
   const w = p.q.length;
   const parts: [number, number][] = [[0, w], [w, 2 * w], [2 * w, 3 * w], [3 * w, a.length]];
   return Math.max(...parts.map(([s, e]) => relErr(a.subarray(s, e), b.subarray(s, e))));
-}
-
-function randomParams(d: number, H: number, rng: Rng, scale: number): AttentionParams {
-  const p = allocParams(d, H);
-  for (let i = 0; i < p.theta.length; i++) p.theta[i] = scale * rng.normal();
-  return p;
-}
-
-function randomBatch(B: number, L: number, d: number, rng: Rng): Batch {
-  const b = allocBatch(B, L, d);
-  rng.fillNormal(b.z);
-  rng.fillNormal(b.zq);
-  for (let i = 0; i < B; i++) b.zq[i * (d + 1) + d] = 0;
-  rng.fillNormal(b.yq);
-  return b;
 }
 
 describe.each(['single_layer_H1_fwd_bwd.json', 'single_layer_H2_fwd_bwd.json', 'single_layer_H3_fwd_bwd.json', 'single_layer_H2_d3_L7_fwd_bwd.json'])('wasm kernel, fixture %s', (file) => {

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { STATE_DICT_KEYS } from '../src/core/params.js';
 import { runPredict } from '../src/cli/commands/predict.js';
 import { UsageError } from '../src/cli/errors.js';
+import { relErr } from './core.helpers.js';
 import { readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from '../src/io/safetensors.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -17,17 +18,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const flat = (x: unknown): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x as number]);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const fixture = (name: string): any => JSON.parse(readFileSync(join(here, 'fixtures', name), 'utf8'));
-
-/** max |a - b| / max |b|: error relative to the scale of the expected tensor. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let num = 0, den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / Math.max(den, 1e-300);
-}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function writeFixtureFiles(fx: any, tag: string, opts: { flatQuery?: boolean; noTarget?: boolean } = {}): { model: string; prompts: string } {

@@ -16,16 +16,7 @@ export function loadStackFixture(): any {
 export { flat as flatten } from './core.helpers.js';
 
 /** max |a - b| / max |b|: error relative to the scale of the expected array. */
-export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / Math.max(den, 1e-300);
-}
+export { relErr } from './core.helpers.js';
 
 /** Seeded stand-in for core/rng.ts (mulberry32 uniforms, Box-Muller normals). */
 export class TestRng {

@@ -3,6 +3,7 @@
  * split between sampling, forward + backward and the optimizer. One thread; pin it to a quiet core
  * (`taskset -c 1 icl-lab bench`) and compare numbers measured in the same sitting.
  */
+import type { StepTiming } from '../../bench/timing.js';
 import type { Command } from 'commander';
 import { defaultEngine, runBench, type BenchRow, type Engine } from '../../bench/bench.js';
 import { wasmAvailable, wasmUnavailableReason } from '../../io/wasm.js';
@@ -44,18 +45,10 @@ function parseEngine(value: string): 'ts' | 'wasm' | 'both' {
 }
 
 /** One table / JSON row: a single-layer head count, or an N-layer causal stack (core/stack.ts). */
-export interface BenchTableRow {
+export interface BenchTableRow extends StepTiming {
   layers: number;
   heads: number;
   engine: string;
-  stepsPerSecond: number;
-  msPerStep: number;
-  samplingMs: number;
-  forwardBackwardMs: number;
-  optimizerMs: number;
-  bestStepsPerSecond: number;
-  steps: number;
-  lastLoss: number;
 }
 
 export function tableRow(r: BenchRow | StackBenchRow): BenchTableRow {

@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Marked } from 'marked';
-import { layerCircuits, groupHeads, effectiveLearningRate } from '../core/circuits.js';
+import { groupHeads, effectiveLearningRate } from '../core/circuits.js';
 import { estimatorMethods, evaluateErrors, modelMethods, seedLengths, type EvalMethod, type EvaluateResult, type PromptSpec } from '../core/evaluate.js';
 import { Rng } from '../core/rng.js';
 import { optimalEtaOf, riskParams, tunedGdRisk, oneStepGdRisk } from '../core/theory.js';
@@ -212,11 +212,11 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
       findings.map((f, i) => `### ${i + 1}. ${f.id}\n\n${f.claim}\n\n*Threshold:* ${f.why}\n\n${mdTable(['check', 'value', 'threshold', 'result'], f.checks.map((c) => [c.name, Number.isInteger(c.value) ? String(c.value) : fmt(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']))}`).join('\n\n'),
   });
   sections.push({
-    md: `## Runs\n\n${mdTable(['run', 'H', 'steps', 'status', 'final train loss', 'final val loss', 'wall time (s)', 'steps/s', 'optimizer', 'init', 'seed'], runs.map((r) => [r.target.name, String(r.config.heads), r.runJson.step.toLocaleString('en-US'), r.runJson.status, fmt(r.runJson.final.train_loss), fmt(r.runJson.final.val_loss), fmt(r.runJson.timings.wall_seconds, 1), fmt(r.runJson.timings.steps_per_second, 0), `${r.config.optimizer} lr ${r.config.lr}`, r.config.init, String(r.config.seed)]))}\n\nTraining losses are single batches of 128 prompts: they scatter by ±30 % step to step (the notebook's printed losses too).`,
+    md: `## Runs\n\n${mdTable(['run', 'H', 'steps', 'status', 'final train loss', 'final val loss', 'wall time (s)', 'steps/s', 'optimizer', 'init', 'seed'], runs.map((r) => [r.target.name, String(r.config.heads), r.runJson.step.toLocaleString('en-US'), r.runJson.status, fmt(r.runJson.final.train_loss), fmt(r.runJson.final.val_loss), fmt(r.runJson.timings.wall_seconds, 1), fmt(r.runJson.timings.steps_per_second, 0), `${r.config.optimizer} lr ${r.config.lr}`, r.config.init, String(r.config.seed)]))}\n\nTraining losses are single batches of ${c0.batchSize} prompts: they scatter by ±30 % step to step (the notebook's printed losses too).`,
   });
   const statRows: string[][] = [];
   for (const [i, r] of runs.entries()) {
-    const heads = layerCircuits(r.target.params);
+    const heads = evidence.models[i]!.headStats; // read out once, in gatherEvidence
     const w = heads.map((c) => c.w);
     const mu = heads.map((c) => c.mu);
     const g = groupHeads(w, mu, THRESHOLDS.active);

@@ -254,35 +254,51 @@ export interface KernelGap {
 }
 
 /** Kernel gap of model `p` against the kernel estimator from (w, mu), on `samples` fresh prompts of length L. */
+/** Running sums of the kernel gap over batches of prompts (the one definition, see the file comment). */
+export class KernelGapSums {
+  private diff = 0;
+  private tf = 0;
+  private k = 0;
+  private fSum = 0;
+  private fSq = 0;
+  private n = 0;
+
+  /** Add B prompts: the model's outputs fTF, the kernel estimator's fK and the targets yq, each [B]. */
+  add(fTF: ArrayLike<number>, fK: ArrayLike<number>, yq: ArrayLike<number>, B: number): void {
+    for (let b = 0; b < B; b++) {
+      this.diff += (fTF[b]! - fK[b]!) ** 2;
+      this.tf += (fTF[b]! - yq[b]!) ** 2;
+      this.k += (fK[b]! - yq[b]!) ** 2;
+      this.fSum += fTF[b]!;
+      this.fSq += fTF[b]! * fTF[b]!;
+    }
+    this.n += B;
+  }
+
+  result(L: number): KernelGap {
+    const { diff, tf, k, n } = this;
+    const fVar = this.fSq - (this.fSum * this.fSum) / n; // sum (f_TF - mean)^2
+    return { L, samples: n, relative: diff / fVar, relativeToModelError: diff / tf, meanSquaredDiff: diff / n, modelMse: tf / n, kernelMse: k / n };
+  }
+}
+
+/** Kernel gap of model `p` against the kernel estimator from (w, mu), on `samples` fresh prompts of length L. */
 export function kernelGap(p: AttentionParams, w: ArrayLike<number>, mu: ArrayLike<number>, spec: PromptSpec, L: number, samples: number, rng: Rng, chunk = 1000): KernelGap {
-  const methods: EvalMethod[] = [
-    { name: 'model', run: (b, out) => transformerEstimator(p, b, out) },
-    { name: 'kernel', run: (b, out) => kernelEstimator(b, w, mu, out) },
-  ];
-  let diff = 0;
-  let tf = 0;
-  let k = 0;
-  let fSum = 0;
-  let fSq = 0;
-  const outs = [new Float64Array(0), new Float64Array(0)];
+  const sums = new KernelGapSums();
+  let fTF = new Float64Array(0);
+  let fK = new Float64Array(0);
   for (let done = 0; done < samples; done += chunk) {
     const B = Math.min(chunk, samples - done);
     const batch = sampleBatch({ d: spec.d, L, batchSize: B, noiseStd: spec.noiseStd, preset: spec.preset, ...(spec.rho ? { rho: spec.rho } : {}) }, rng);
-    methods.forEach((m, i) => {
-      if (outs[i]!.length !== B) outs[i] = new Float64Array(B);
-      m.run(batch, outs[i]!);
-    });
-    const [fTF, fK] = outs as [Float64Array, Float64Array];
-    for (let b = 0; b < B; b++) {
-      diff += (fTF[b]! - fK[b]!) ** 2;
-      tf += (fTF[b]! - batch.yq[b]!) ** 2;
-      k += (fK[b]! - batch.yq[b]!) ** 2;
-      fSum += fTF[b]!;
-      fSq += fTF[b]! * fTF[b]!;
+    if (fTF.length !== B) {
+      fTF = new Float64Array(B);
+      fK = new Float64Array(B);
     }
+    transformerEstimator(p, batch, fTF);
+    kernelEstimator(batch, w, mu, fK);
+    sums.add(fTF, fK, batch.yq, B);
   }
-  const fVar = fSq - (fSum * fSum) / samples; // sum (f_TF - mean)^2
-  return { L, samples, relative: diff / fVar, relativeToModelError: diff / tf, meanSquaredDiff: diff / samples, modelMse: tf / samples, kernelMse: k / samples };
+  return sums.result(L);
 }
 
 /** The seed's sweep: L = 1, 6, ..., 496 (range(1, 501, 5)). */

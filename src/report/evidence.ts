@@ -6,7 +6,7 @@
  */
 import { layerCircuits } from '../core/circuits.js';
 import { kernelEstimator, oneStepGd, transformerEstimator } from '../core/estimators.js';
-import type { PromptSpec } from '../core/evaluate.js';
+import { KernelGapSums, type PromptSpec } from '../core/evaluate.js';
 import type { AttentionParams } from '../core/params.js';
 import type { Rng } from '../core/rng.js';
 import { sampleBatch } from '../core/task.js';
@@ -39,9 +39,7 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
   const etaStar = optimalEtaOf(r);
   const circuits = models.map((m) => layerCircuits(m.params));
   const sq = models.map(() => new Float64Array(samples));
-  const kernelDiff = models.map(() => 0);
-  const fSum = models.map(() => 0);
-  const fSq = models.map(() => 0);
+  const gaps = models.map(() => new KernelGapSums());
   const tuned = new Float64Array(samples);
   const plain = new Float64Array(samples);
   const out = new Float64Array(chunk);
@@ -55,28 +53,21 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
       transformerEstimator(m.params, batch, o);
       const heads = circuits[i]!;
       kernelEstimator(batch, heads.map((c) => c.w), heads.map((c) => c.mu), ko);
-      for (let b = 0; b < B; b++) {
-        sq[i]![done + b] = (o[b]! - batch.yq[b]!) ** 2;
-        kernelDiff[i]! += (o[b]! - ko[b]!) ** 2;
-        fSum[i]! += o[b]!;
-        fSq[i]! += o[b]! * o[b]!;
-      }
+      for (let b = 0; b < B; b++) sq[i]![done + b] = (o[b]! - batch.yq[b]!) ** 2;
+      gaps[i]!.add(o, ko, batch.yq, B);
     });
     oneStepGd(batch, etaStar, o);
     for (let b = 0; b < B; b++) tuned[done + b] = (o[b]! - batch.yq[b]!) ** 2;
     oneStepGd(batch, 1, o);
     for (let b = 0; b < B; b++) plain[done + b] = (o[b]! - batch.yq[b]!) ** 2;
   }
-  const evidence: ModelEvidence[] = models.map((m, i) => {
-    const fVar = fSq[i]! - fSum[i]! ** 2 / samples; // sum (f_TF - mean)^2, as core/evaluate.ts kernelGap
-    return {
-      name: m.name,
-      heads: m.params.H,
-      headStats: circuits[i]!.map((c) => ({ w: c.w, mu: c.mu, var: c.varDiag, supOffDiag: c.supOffDiag, supOv: c.supOv })),
-      kernelGap: kernelDiff[i]! / fVar,
-      sqErr: sq[i]!,
-    };
-  });
+  const evidence: ModelEvidence[] = models.map((m, i) => ({
+    name: m.name,
+    heads: m.params.H,
+    headStats: circuits[i]!.map((c) => ({ w: c.w, mu: c.mu, var: c.varDiag, supOffDiag: c.supOffDiag, supOv: c.supOv })),
+    kernelGap: gaps[i]!.result(L).relative,
+    sqErr: sq[i]!,
+  }));
   return { d: spec.d, L, models: evidence, tunedGdSqErr: tuned, oneStepGdSqErr: plain };
 }
 

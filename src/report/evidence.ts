@@ -70,14 +70,3 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
   }));
   return { d: spec.d, L, models: evidence, tunedGdSqErr: tuned, oneStepGdSqErr: plain };
 }
-
-/** Mean and standard error of a sample. */
-export function meanStderr(a: Float64Array): { mean: number; stderr: number } {
-  const n = a.length;
-  let s = 0;
-  for (const x of a) s += x;
-  const m = s / n;
-  let v = 0;
-  for (const x of a) v += (x - m) ** 2;
-  return { mean: m, stderr: n > 1 ? Math.sqrt(v / (n - 1) / n) : NaN };
-}

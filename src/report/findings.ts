@@ -83,19 +83,22 @@ function mean(a: ArrayLike<number>): number {
   return s / a.length;
 }
 
+/** Mean of a sample and its standard error sd (ddof 1) / sqrt(n). */
+export function meanStderr(a: ArrayLike<number>): { mean: number; stderr: number } {
+  const n = a.length;
+  let s = 0;
+  for (let i = 0; i < n; i++) s += a[i]!;
+  const m = s / n;
+  let v = 0;
+  for (let i = 0; i < n; i++) v += (a[i]! - m) ** 2;
+  return { mean: m, stderr: n > 1 ? Math.sqrt(v / (n - 1) / n) : NaN };
+}
+
 /** Mean of a - b and its standard error (paired: the same prompts). */
 export function pairedDifference(a: Float64Array, b: Float64Array): { diff: number; stderr: number } {
   if (a.length !== b.length || a.length < 2) throw new RangeError(`paired samples need equal lengths >= 2, got ${a.length} and ${b.length}`);
-  const n = a.length;
-  let s = 0;
-  for (let i = 0; i < n; i++) s += a[i]! - b[i]!;
-  const m = s / n;
-  let v = 0;
-  for (let i = 0; i < n; i++) {
-    const e = a[i]! - b[i]! - m;
-    v += e * e;
-  }
-  return { diff: m, stderr: Math.sqrt(v / (n - 1) / n) };
+  const { mean, stderr } = meanStderr(a.map((x, i) => x - b[i]!));
+  return { diff: mean, stderr };
 }
 
 const check = (name: string, value: number, op: '<=' | '>=' | '<' | '>', limit: number): Check => ({

@@ -27,8 +27,8 @@ import { flowSpec } from '../plots/flow.js';
 import { renderFigure } from '../plots/render.js';
 import { renderAllRunFigures } from '../plots/run-figures.js';
 import { VERSION } from '../version.js';
-import { gatherEvidence, meanStderr } from './evidence.js';
-import { computeFindings, type Finding, THRESHOLDS } from './findings.js';
+import { gatherEvidence } from './evidence.js';
+import { computeFindings, meanStderr, type Finding, THRESHOLDS } from './findings.js';
 import { predictFlow } from './flow-prediction.js';
 import { notebookRun } from './notebook.js';
 

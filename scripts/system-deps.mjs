@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Installs the Debian packages the test suite starts for real (redis-server for the job queue,
+// chromium for the web lab's browser tests) when they are missing. Runs before `npm test`
+// (the `pretest` script) so a fresh machine needs only the README's two commands.
+// Needs root (or passwordless sudo) only when something is missing; says what to run otherwise.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/** binary that must exist -> Debian package that provides it */
+const NEEDED = [
+  { bin: '/usr/bin/redis-server', pkg: 'redis-server' },
+  { bin: '/usr/bin/chromium', pkg: 'chromium' },
+];
+
+const missing = NEEDED.filter((n) => !existsSync(n.bin));
+if (missing.length === 0) process.exit(0);
+const pkgs = missing.map((m) => m.pkg);
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const sudo = isRoot ? [] : ['sudo', '-n'];
+if (!isRoot && spawnSync('sudo', ['-n', 'true']).status !== 0) {
+  console.error(`icl-lab: the tests need Debian packages that are missing: ${pkgs.join(' ')}.\n` +
+    `Install them as root: apt-get update && apt-get install -y ${pkgs.join(' ')}`);
+  process.exit(1);
+}
+console.error(`icl-lab: installing missing Debian packages for the tests: ${pkgs.join(' ')}`);
+const run = (args) => {
+  const [cmd, ...rest] = [...sudo, ...args];
+  execFileSync(cmd, rest, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+};
+run(['apt-get', 'update', '-qq']);
+run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...pkgs]);
+for (const m of missing) {
+  if (!existsSync(m.bin)) {
+    console.error(`icl-lab: ${m.pkg} was installed but ${m.bin} is still missing`);
+    process.exit(1);
+  }
+}

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   effectiveLearningRate, formatFixed, groupHeads, layerCircuits, ovDynamics, qkDynamics, statisticsLines,
-} from '../src/core/circuits.js';
-import { allocParams } from '../src/core/params.js';
+} from '../src/model/circuits.js';
+import { allocParams } from '../src/model/params.js';
 import { expectClose, fixtureParams, flat, fx } from './analysis.fixture.js';
 
 describe('circuits: seed calculate_statistics on test/fixtures/estimators.json', () => {

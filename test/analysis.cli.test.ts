@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { layerCircuits } from '../src/core/circuits.js';
+import { layerCircuits } from '../src/model/circuits.js';
 import { loadModel } from '../src/io/model-file.js';
 import { tensorF32, writeSafetensors } from '../src/io/safetensors.js';
 import { fixtureParams, flat, fx } from './analysis.fixture.js';

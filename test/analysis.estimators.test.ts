@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   bayesRidgeLambda, debiasedGd, gradientStepEstimator, kernelEstimator, ols, oneStepGd, ridge, transformerEstimator, tunedGd,
-} from '../src/core/estimators.js';
-import { layerCircuits } from '../src/core/circuits.js';
-import { optimalEta } from '../src/core/theory.js';
-import { allocBatch } from '../src/core/batch.js';
-import { forward } from '../src/core/attention.js';
-import { initParams } from '../src/core/init.js';
-import { Rng } from '../src/core/rng.js';
-import { sampleBatch } from '../src/core/task.js';
+} from '../src/analysis/estimators.js';
+import { layerCircuits } from '../src/model/circuits.js';
+import { optimalEta } from '../src/analysis/theory.js';
+import { allocBatch } from '../src/data/batch.js';
+import { forward } from '../src/engine/ts/attention.js';
+import { initParams } from '../src/model/init.js';
+import { Rng } from '../src/data/rng.js';
+import { sampleBatch } from '../src/data/task.js';
 import { expectClose, fixtureBatch, fixtureParams, flat, fx, mse } from './analysis.fixture.js';
 
 const B = fx.B;

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { benchEvaluate, estimatorMethods, evaluateErrors, kernelGap, modelMethods, seedLengths, ESTIMATOR_NAMES } from '../src/core/evaluate.js';
-import { olsRisk, oneStepGdRisk, riskParams, tunedGdRisk } from '../src/core/theory.js';
-import { Rng } from '../src/core/rng.js';
-import { allocParams } from '../src/core/params.js';
+import { benchEvaluate, estimatorMethods, evaluateErrors, kernelGap, modelMethods, seedLengths, ESTIMATOR_NAMES } from '../src/analysis/evaluate.js';
+import { olsRisk, oneStepGdRisk, riskParams, tunedGdRisk } from '../src/analysis/theory.js';
+import { Rng } from '../src/data/rng.js';
+import { allocParams } from '../src/model/params.js';
 import { fixtureBatch, fixtureParams, fx, expectClose } from './analysis.fixture.js';
-import { debiasedGd, ols, oneStepGd, ridge } from '../src/core/estimators.js';
-import { allocBatch } from '../src/core/batch.js';
+import { debiasedGd, ols, oneStepGd, ridge } from '../src/analysis/estimators.js';
+import { allocBatch } from '../src/data/batch.js';
 
 const seedSpec = { d: 5, noiseStd: 0.01, preset: 'seed' as const };
 

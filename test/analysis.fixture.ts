@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { allocParams, type AttentionParams } from '../src/core/params.js';
-import { batchFromArrays, type Batch } from '../src/core/batch.js';
+import { allocParams, type AttentionParams } from '../src/model/params.js';
+import { batchFromArrays, type Batch } from '../src/data/batch.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

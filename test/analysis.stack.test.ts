@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { allocStackParams, stackCircuits, stackMetadata, stackStateDict } from '../src/core/stack.js';
+import { allocStackParams, stackCircuits, stackMetadata, stackStateDict } from '../src/model/stack.js';
 import { tensorF32, tensorF64, writeSafetensors } from '../src/io/safetensors.js';
 import { analyzeStack, loadStackTarget } from '../src/cli/commands/analyze.js';
 import { runEvaluate } from '../src/cli/commands/evaluate.js';
@@ -25,7 +25,7 @@ function save(p: ReturnType<typeof randomStack>, file: string) {
 }
 
 describe('analyze: multi-layer stacks', () => {
-  it('QK per layer equals core/stack stackCircuits; mu = y->y entry in every layer (as train logs it), last layer also through final_linear (muOut)', () => {
+  it('QK per layer equals model/stack stackCircuits; mu = y->y entry in every layer (as train logs it), last layer also through final_linear (muOut)', () => {
     const p = randomStack(3, false);
     const file = join(tmp, 'stack3.safetensors');
     save(p, file);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   integrateReducedFlow, oneStepGdRisk, olsRisk, optimalEta, optimalEtaOf, optimalMu, reducedLoss, reducedLossGrad, riskParams, tunedGdRisk,
-} from '../src/core/theory.js';
+} from '../src/analysis/theory.js';
 
 const seed = (L: number) => riskParams({ d: 5, L, noiseStd: 0.01, preset: 'seed' });
 

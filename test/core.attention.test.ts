@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import * as fast from '../src/core/attention.js';
-import * as ref from '../src/core/attention-reference.js';
-import { allocParams } from '../src/core/params.js';
-import { allocBatch } from '../src/core/batch.js';
-import { Rng } from '../src/core/rng.js';
+import * as fast from '../src/engine/ts/attention.js';
+import * as ref from '../src/engine/reference/attention.js';
+import { allocParams } from '../src/model/params.js';
+import { allocBatch } from '../src/data/batch.js';
+import { Rng } from '../src/data/rng.js';
 import { batchFromFixture, flat, loadFixture, paramsFromFixture, randomBatch, randomParams, relErr, thetaFromFixture } from './core.helpers.js';
 
 const FIXTURES = [

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { expNeg } from '../src/core/exp.js';
-import { Rng } from '../src/core/rng.js';
+import { expNeg } from '../src/math/exp.js';
+import { Rng } from '../src/data/rng.js';
 
 describe('expNeg (softmax exponential for arguments <= 0)', () => {
   it('agrees with Math.exp to 1e-15 relative over the normal range', () => {

@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { allocParams, type AttentionParams } from '../src/core/params.js';
-import { allocBatch, batchFromArrays, type Batch } from '../src/core/batch.js';
-import type { Rng } from '../src/core/rng.js';
+import { allocParams, type AttentionParams } from '../src/model/params.js';
+import { allocBatch, batchFromArrays, type Batch } from '../src/data/batch.js';
+import type { Rng } from '../src/data/rng.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { initParams, type InitMethod } from '../src/core/init.js';
-import { Rng } from '../src/core/rng.js';
+import { initParams, type InitMethod } from '../src/model/init.js';
+import { Rng } from '../src/data/rng.js';
 
 /** Head blocks of a (E*H, E) weight equal scale(h) * I. */
 function expectHeadIdentities(w: Float64Array, E: number, H: number, scale: (h: number) => number): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../src/core/rng.js';
+import { Rng } from '../src/data/rng.js';
 
 /** Standard normal CDF (Simpson's rule on the density; ~1e-13 accurate for |x| <= 6). */
 function normCdf(x: number): number {

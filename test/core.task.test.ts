@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { sampleBatch, type TaskSpec } from '../src/core/task.js';
-import { allocBatch } from '../src/core/batch.js';
-import { Rng } from '../src/core/rng.js';
+import { sampleBatch, type TaskSpec } from '../src/data/task.js';
+import { allocBatch } from '../src/data/batch.js';
+import { Rng } from '../src/data/rng.js';
 
 /** Sample mean and variance. */
 function stats(xs: number[]): { mean: number; var: number; n: number } {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { initParams } from '../src/core/init.js';
-import { createOptimizer, defaultOptimizerConfig } from '../src/core/optim.js';
-import { Rng } from '../src/core/rng.js';
-import type { TaskSpec } from '../src/core/task.js';
-import { createTrainStep } from '../src/core/train-step.js';
+import { initParams } from '../src/model/init.js';
+import { createOptimizer, defaultOptimizerConfig } from '../src/optim/optim.js';
+import { Rng } from '../src/data/rng.js';
+import type { TaskSpec } from '../src/data/task.js';
+import { createTrainStep } from '../src/run/train-step.js';
 
 const spec: TaskSpec = { d: 2, L: 10, batchSize: 64, noiseStd: 0.01, preset: 'seed' };
 

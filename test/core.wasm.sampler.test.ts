@@ -1,14 +1,14 @@
 // The ziggurat in wasm (asm/ziggurat.ts via core/sampler-wasm.ts and kernel.sampleBatch) against
-// core/rng.ts and core/task.ts: the same normals, batches and RNG state, bit for bit.
+// data/rng.ts and data/task.ts: the same normals, batches and RNG state, bit for bit.
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileAttentionWasm, createWasmKernel, type WasmKernel } from '../src/core/attention-wasm.js';
-import { allocBatch } from '../src/core/batch.js';
-import { Rng } from '../src/core/rng.js';
-import { DEFAULT_TASK, sampleBatch, type TaskSpec } from '../src/core/task.js';
+import { compileAttentionWasm, createWasmKernel, type WasmKernel } from '../src/engine/wasm/attention.js';
+import { allocBatch } from '../src/data/batch.js';
+import { Rng } from '../src/data/rng.js';
+import { DEFAULT_TASK, sampleBatch, type TaskSpec } from '../src/data/task.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wasmPath = join(root, 'dist', 'wasm', 'attention.wasm');

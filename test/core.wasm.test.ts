@@ -1,4 +1,4 @@
-// The WebAssembly engine (asm/attention.ts via core/attention-wasm.ts) against the PyTorch fixtures
+// The WebAssembly engine (asm/attention.ts via engine/wasm/attention.ts) against the PyTorch fixtures
 // and against the TypeScript kernel (the oracle). Needs dist/wasm/attention.wasm (built by `npm test`;
 // built here if missing).
 import { execSync } from 'node:child_process';
@@ -6,14 +6,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as ts from '../src/core/attention.js';
-import { compileAttentionWasm, createWasmKernel, type WasmKernel, type WasmModule } from '../src/core/attention-wasm.js';
-import { allocBatch } from '../src/core/batch.js';
-import { initParams } from '../src/core/init.js';
-import { createOptimizer, defaultOptimizerConfig } from '../src/core/optim.js';
-import { allocParams, cloneParams, type AttentionParams } from '../src/core/params.js';
-import { Rng } from '../src/core/rng.js';
-import { DEFAULT_TASK, sampleBatch } from '../src/core/task.js';
+import * as ts from '../src/engine/ts/attention.js';
+import { compileAttentionWasm, createWasmKernel, type WasmKernel, type WasmModule } from '../src/engine/wasm/attention.js';
+import { allocBatch } from '../src/data/batch.js';
+import { initParams } from '../src/model/init.js';
+import { createOptimizer, defaultOptimizerConfig } from '../src/optim/optim.js';
+import { allocParams, cloneParams, type AttentionParams } from '../src/model/params.js';
+import { Rng } from '../src/data/rng.js';
+import { DEFAULT_TASK, sampleBatch } from '../src/data/task.js';
 import { batchFromFixture, flat, loadFixture, paramsFromFixture, randomBatch, randomParams, relErr, thetaFromFixture } from './core.helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

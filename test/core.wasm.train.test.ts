@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registeredAttentionWasm } from '../src/core/attention-wasm.js';
+import { registeredAttentionWasm } from '../src/engine/wasm/attention.js';
 import '../src/io/wasm.js'; // registers the module
-import { readCheckpoint, writeCheckpoint } from '../src/train/checkpoint.js';
-import { configFromJson, configToJson, parseFlags, resolveConfig, type TrainConfig } from '../src/train/config.js';
-import { createState, ensureCapacity, restoreState, resumable, runSteps } from '../src/train/loop.js';
+import { readCheckpoint, writeCheckpoint } from '../src/run/checkpoint.js';
+import { configFromJson, configToJson, parseFlags, resolveConfig, type TrainConfig } from '../src/run/config.js';
+import { createState, ensureCapacity, restoreState, resumable, runSteps } from '../src/run/loop.js';
 import { relErr } from './core.helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

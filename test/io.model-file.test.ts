@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { allocParams, STATE_DICT_KEYS } from '../src/core/params.js';
+import { allocParams, STATE_DICT_KEYS } from '../src/model/params.js';
 import { loadModel, modelTensors, parseModelTensors, readModelFile, saveModel } from '../src/io/model-file.js';
 import { FileFormatError, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from '../src/io/safetensors.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../src/cli/errors.js';
+import { UsageError } from '../src/errors.js';
 import {
   asChoice, asIntRange, asPositiveInt, parseChoice, parseChoiceList, parseExistingFile, parseFiniteFloat, parseFloatInRange,
   parseFloatList, parseInteger, parseIntList, parseIntListOrRange, parseIntRange, parseNonNegativeFloat, parseNonNegativeInt,

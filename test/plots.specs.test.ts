@@ -3,7 +3,7 @@
  * downsampling. Seeded synthetic data, rounded numbers. No rendering here (see plots.render.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../src/core/rng.js';
+import { Rng } from '../src/data/rng.js';
 import { circuitSpec } from '../src/plots/circuits.js';
 import { downsampleMinMax } from '../src/plots/downsample.js';
 import { dynamicsRows, dynamicsSpec } from '../src/plots/dynamics.js';

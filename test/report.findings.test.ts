@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { allocParams, type AttentionParams } from '../src/core/params.js';
-import { initParams } from '../src/core/init.js';
-import { Rng } from '../src/core/rng.js';
+import { allocParams, type AttentionParams } from '../src/model/params.js';
+import { initParams } from '../src/model/init.js';
+import { Rng } from '../src/data/rng.js';
 import { gatherEvidence } from '../src/report/evidence.js';
 import { computeFindings, kernelFinding, pairedDifference, pairingFinding } from '../src/report/findings.js';
 

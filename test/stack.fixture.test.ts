@@ -1,11 +1,11 @@
 // The corrected causal stack against PyTorch float64 ground truth (fixtures/causal_stack_2layer.json),
 // the seed's buggy causal layer recognised as different, and the 1-layer == single-layer equivalence.
 import { describe, expect, it } from 'vitest';
-import { batchFromArrays } from '../src/core/batch.js';
-import { allocParams } from '../src/core/params.js';
-import { forward as singleLayerForward } from '../src/core/attention-reference.js';
-import { allocStackParams, stackForward, stackLossAndGrad, type StackParams } from '../src/core/stack.js';
-import { stackForwardReference, stackLossAndGradReference } from '../src/core/stack-reference.js';
+import { batchFromArrays } from '../src/data/batch.js';
+import { allocParams } from '../src/model/params.js';
+import { forward as singleLayerForward } from '../src/engine/reference/attention.js';
+import { allocStackParams, stackForward, stackLossAndGrad, type StackParams } from '../src/model/stack.js';
+import { stackForwardReference, stackLossAndGradReference } from '../src/engine/reference/stack.js';
 import { flatten, loadStackFixture, randomBatch, randomStack, relErr, TestRng } from './stack.helpers.js';
 
 const fx = loadStackFixture();

@@ -1,9 +1,9 @@
 // Analytic backward of the causal stack vs central finite differences (with and without weight
 // tying, 1-3 layers, odd shapes), and the fast kernel vs the loop-by-loop reference.
 import { describe, expect, it } from 'vitest';
-import type { Batch } from '../src/core/batch.js';
-import { allocStackParams, stackForward, stackLossAndGrad, type StackParams } from '../src/core/stack.js';
-import { stackForwardReference, stackLossAndGradReference } from '../src/core/stack-reference.js';
+import type { Batch } from '../src/data/batch.js';
+import { allocStackParams, stackForward, stackLossAndGrad, type StackParams } from '../src/model/stack.js';
+import { stackForwardReference, stackLossAndGradReference } from '../src/engine/reference/stack.js';
 import { randomBatch, randomStack, relErr, TestRng } from './stack.helpers.js';
 
 function loss(p: StackParams, batch: Batch): number {

@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { allocBatch, type Batch } from '../src/core/batch.js';
-import { allocStackParams, type StackParams } from '../src/core/stack.js';
+import { allocBatch, type Batch } from '../src/data/batch.js';
+import { allocStackParams, type StackParams } from '../src/model/stack.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -18,7 +18,7 @@ export { flat as flatten } from './core.helpers.js';
 /** max |a - b| / max |b|: error relative to the scale of the expected array. */
 export { relErr } from './core.helpers.js';
 
-/** Seeded stand-in for core/rng.ts (mulberry32 uniforms, Box-Muller normals). */
+/** Seeded stand-in for data/rng.ts (mulberry32 uniforms, Box-Muller normals). */
 export class TestRng {
   private s: number;
   constructor(seed: number) {

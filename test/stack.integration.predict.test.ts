@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { allocStackParams, stackKey, STACK_WEIGHT_NAMES, type StackParams } from '../src/core/stack.js';
+import { allocStackParams, stackKey, STACK_WEIGHT_NAMES, type StackParams } from '../src/model/stack.js';
 import { readModelFile, saveStackModel } from '../src/io/model-file.js';
 import { f64, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../src/io/safetensors.js';
 import { flatten, loadStackFixture, relErr } from './stack.helpers.js';

@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allocStackParams, stackCircuits, stackDynamics } from '../src/core/stack.js';
+import { allocStackParams, stackCircuits, stackDynamics } from '../src/model/stack.js';
 import { readModelFile } from '../src/io/model-file.js';
 import { f64, readSafetensors, tensorF64, writeSafetensors } from '../src/io/safetensors.js';
-import { readCheckpoint, writeCheckpoint } from '../src/train/checkpoint.js';
-import { makeTrainConfig, type TrainConfig } from '../src/train/config.js';
-import { createState, ensureCapacity, restoreState, resumable, runSteps } from '../src/train/loop.js';
+import { readCheckpoint, writeCheckpoint } from '../src/run/checkpoint.js';
+import { makeTrainConfig, type TrainConfig } from '../src/run/config.js';
+import { createState, ensureCapacity, restoreState, resumable, runSteps } from '../src/run/loop.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin', 'icl-lab');

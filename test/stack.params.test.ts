@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import {
   allocStackParams, stackCircuits, stackDynamics, stackMetadata, stackSnapshot, stackParamCount,
   stackParamsFromStateDict, stackStateDict, type ShapedArray,
-} from '../src/core/stack.js';
-import { initStackParams, STACK_INIT_METHODS } from '../src/core/stack-init.js';
-import { batchFromArrays } from '../src/core/batch.js';
+} from '../src/model/stack.js';
+import { initStackParams, STACK_INIT_METHODS } from '../src/model/stack-init.js';
+import { batchFromArrays } from '../src/data/batch.js';
 import { flatten, loadStackFixture, randomStack, relErr, TestRng } from './stack.helpers.js';
 
 describe('theta layout', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { UsageError } from '../src/cli/errors.js';
+import { UsageError } from '../src/errors.js';
 import {
   configFromJson, configToJson, countLogged, defaultTrainConfig, makeTrainConfig, FIELDS, flagName, incompatibleFields, jsonKey,
   parseConfigObject, parseConfigText, parseFlags, resolveConfigs, runName, varyingAcross, type FieldKey,
-} from '../src/train/config.js';
+} from '../src/run/config.js';
 import { planTrain } from '../src/cli/commands/train.js';
 
 /** Resolve flags as commander hands them over (strings). */

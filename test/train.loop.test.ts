@@ -3,17 +3,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { forward, lossAndGrad } from '../src/core/attention.js';
-import { ovDynamics, qkDynamics } from '../src/core/circuits.js';
-import { initParams } from '../src/core/init.js';
-import { createOptimizer } from '../src/core/optim.js';
-import { Rng } from '../src/core/rng.js';
-import { sampleBatch } from '../src/core/task.js';
-import { allocBatch } from '../src/core/batch.js';
-import { allocParams } from '../src/core/params.js';
-import { parseFlags, resolveConfig, type TrainConfig } from '../src/train/config.js';
-import { readCheckpoint, writeCheckpoint } from '../src/train/checkpoint.js';
-import { createState, ensureCapacity, restoreState, resumable, runSteps, seedLine, taskSpecs } from '../src/train/loop.js';
+import { forward, lossAndGrad } from '../src/engine/ts/attention.js';
+import { ovDynamics, qkDynamics } from '../src/model/circuits.js';
+import { initParams } from '../src/model/init.js';
+import { createOptimizer } from '../src/optim/optim.js';
+import { Rng } from '../src/data/rng.js';
+import { sampleBatch } from '../src/data/task.js';
+import { allocBatch } from '../src/data/batch.js';
+import { allocParams } from '../src/model/params.js';
+import { parseFlags, resolveConfig, type TrainConfig } from '../src/run/config.js';
+import { readCheckpoint, writeCheckpoint } from '../src/run/checkpoint.js';
+import { createState, ensureCapacity, restoreState, resumable, runSteps, seedLine, taskSpecs } from '../src/run/loop.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-train-loop-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -189,7 +189,7 @@ describe('train loop: no I/O', () => {
         else visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
       }
     };
-    visit(join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'train', 'loop.ts'));
+    visit(join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'run', 'loop.ts'));
     expect(bad).toEqual([]);
     expect(seen.size).toBeGreaterThan(8);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, ProgressDisplay, progressLine } from '../src/train/progress.js';
+import { formatDuration, ProgressDisplay, progressLine } from '../src/run/progress.js';
 
 describe('train progress (plain lines when not a terminal)', () => {
   it('formats step, percent, steps/s, ETA and loss', () => {

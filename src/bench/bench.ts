@@ -3,16 +3,16 @@
  * a fresh batch every step, one thread), per head count, with the time split between sampling,
  * forward + backward and the optimizer.
  */
-import { lossAndGrad } from '../core/attention.js';
-import { allocBatch } from '../core/batch.js';
-import { initParams } from '../core/init.js';
-import { createOptimizer, defaultOptimizerConfig } from '../core/optim.js';
-import { Rng } from '../core/rng.js';
-import { DEFAULT_TASK, sampleBatch, type TaskSpec } from '../core/task.js';
+import { lossAndGrad } from '../engine/ts/attention.js';
+import { allocBatch } from '../data/batch.js';
+import { initParams } from '../model/init.js';
+import { createOptimizer, defaultOptimizerConfig } from '../optim/optim.js';
+import { Rng } from '../data/rng.js';
+import { DEFAULT_TASK, sampleBatch, type TaskSpec } from '../data/task.js';
 import { loadWasmKernel, wasmAvailable } from '../io/wasm.js';
 import { timeSteps, type PhasedStep, type StepTiming } from './timing.js';
 
-/** The training-step engine: the TypeScript kernel (core/attention.ts) or its WebAssembly build (core/attention-wasm.ts). */
+/** The training-step engine: the TypeScript kernel (engine/ts/attention.ts) or its WebAssembly build (engine/wasm/attention.ts). */
 export type Engine = 'ts' | 'wasm';
 export const ENGINES: readonly Engine[] = ['ts', 'wasm'];
 
@@ -49,7 +49,7 @@ function trainStep(task: TaskSpec, H: number, seed: number, engine: Engine): Pha
   const kernel = engine === 'wasm' ? loadWasmKernel() : null;
   const batch = kernel ? kernel.allocBatch(task.batchSize, task.L, task.d) : allocBatch(task.batchSize, task.L, task.d);
   const lg = kernel ? () => kernel.lossAndGrad(p, batch, grad) : () => lossAndGrad(p, batch, grad);
-  // the same batches either way: the wasm sampler is core/task.ts sampleBatch with the ziggurat in wasm, bit for bit
+  // the same batches either way: the wasm sampler is data/task.ts sampleBatch with the ziggurat in wasm, bit for bit
   const sample = kernel ? () => void kernel.sampleBatch(task, rng, batch) : () => void sampleBatch(task, rng, batch);
   return {
     sample,

@@ -1,11 +1,11 @@
 /**
  * Speed goal of `evaluate`: the seed's sweep (L = 1, 6, ..., 496) with 10,000 prompts per L for the
  * transformer, its kernel estimator and one-step GD, on one thread. Target: under 60 s.
- * (core/evaluate.ts `benchEvaluate` does the work; this picks the model and formats the result.)
+ * (analysis/evaluate.ts `benchEvaluate` does the work; this picks the model and formats the result.)
  */
-import { benchEvaluate, seedLengths, type BenchEvaluateResult } from '../core/evaluate.js';
-import { initParams } from '../core/init.js';
-import { Rng } from '../core/rng.js';
+import { benchEvaluate, seedLengths, type BenchEvaluateResult } from '../analysis/evaluate.js';
+import { initParams } from '../model/init.js';
+import { Rng } from '../data/rng.js';
 
 export interface EvaluateBenchOptions {
   /** Prompts per L (default 10,000). */

@@ -1,16 +1,16 @@
 /**
- * Training throughput of the multi-layer causal stack (core/stack.ts) at the seed configuration:
+ * Training throughput of the multi-layer causal stack (model/stack.ts) at the seed configuration:
  * d = 5, L = 40, B = 128, Adam lr 1e-3, random init, a fresh batch every step, one thread. The same
  * step `icl-lab train --layers N` runs: sample, stackLossAndGrad, Adam update.
  *
  * The `bench` command shows it as a "N-layer" row (see docs/readme/stack.md for the PyTorch peer).
  */
-import { allocBatch } from '../core/batch.js';
-import { createOptimizer, defaultOptimizerConfig } from '../core/optim.js';
-import { Rng } from '../core/rng.js';
-import { stackLossAndGrad } from '../core/stack.js';
-import { initStackParams } from '../core/stack-init.js';
-import { DEFAULT_TASK, sampleBatch, type TaskSpec } from '../core/task.js';
+import { allocBatch } from '../data/batch.js';
+import { createOptimizer, defaultOptimizerConfig } from '../optim/optim.js';
+import { Rng } from '../data/rng.js';
+import { stackLossAndGrad } from '../model/stack.js';
+import { initStackParams } from '../model/stack-init.js';
+import { DEFAULT_TASK, sampleBatch, type TaskSpec } from '../data/task.js';
 import { timeSteps, type StepTiming } from './timing.js';
 
 export interface StackBenchOptions {

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../errors.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { VERSION } from '../version.js';
 

@@ -11,7 +11,7 @@
  *   .option('--optimizer <name>', '[choice] sgd | adam | adamw', asChoice('--optimizer', ['sgd', 'adam', 'adamw']))
  */
 import { existsSync, statSync } from 'node:fs';
-import { UsageError } from './errors.js';
+import { UsageError } from '../errors.js';
 
 function bad(flag: string, value: string, expected: string): UsageError {
   return new UsageError(`${flag}: expected ${expected}, got ${JSON.stringify(value)}`);

@@ -9,7 +9,7 @@
  *   attention_layer.o_proj.weight   [nOut, E*H]  (nOut = 1 in the seed)
  *   final_linear.weight             [nOut, E]    exists in the seed's model but is unused for one
  *                                                layer; written as zeros, ignored when read
- * Multi-layer causal stacks (n_layers > 1, core/stack.ts), the seed's `MultiHeadAttentionStack` keys:
+ * Multi-layer causal stacks (n_layers > 1, model/stack.ts), the seed's `MultiHeadAttentionStack` keys:
  *   attention_layers.{l}.q_proj.weight  [E*H, E]     l = 0 .. n_layers-1
  *   attention_layers.{l}.k_proj.weight  [E*H, E]
  *   attention_layers.{l}.v_proj.weight  [E*H, E]
@@ -20,8 +20,8 @@
  * tensors), and metadata weight_tying = "true", n_layers = N say how to rebuild the stack. Files in
  * the seed's own form (every layer written, tied ones identical) load too.
  */
-import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, type AttentionParams, type WeightName } from '../core/params.js';
-import { stackMetadata, stackParamsFromStateDict, stackStateDict, type StackParams } from '../core/stack.js';
+import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, type AttentionParams, type WeightName } from '../model/params.js';
+import { stackMetadata, stackParamsFromStateDict, stackStateDict, type StackParams } from '../model/stack.js';
 import { f64, FileFormatError, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from './safetensors.js';
 
 export const FINAL_LINEAR_KEY = 'final_linear.weight';

@@ -4,7 +4,7 @@
  * Light on purpose (no vega): commands can import it without loading the renderer.
  */
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../errors.js';
 import { FileFormatError } from '../io/safetensors.js';
 import type { Evaluation } from './error-curves.js';
 

@@ -11,9 +11,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../cli/errors.js';
-import { layerCircuits } from '../core/circuits.js';
-import { stackCircuits } from '../core/stack.js';
+import { UsageError } from '../errors.js';
+import { layerCircuits } from '../model/circuits.js';
+import { stackCircuits } from '../model/stack.js';
 import { readModelFile } from '../io/model-file.js';
 import { f64, FileFormatError, readSafetensors, type Tensor } from '../io/safetensors.js';
 import { circuitSpec } from './circuits.js';

@@ -4,13 +4,13 @@
  * set of prompts at the training context length (so differences between models are paired).
  * Pure: parameters and an explicit RNG in, numbers out.
  */
-import { layerCircuits } from '../core/circuits.js';
-import { kernelEstimator, oneStepGd, transformerEstimator } from '../core/estimators.js';
-import { KernelGapSums, type PromptSpec } from '../core/evaluate.js';
-import type { AttentionParams } from '../core/params.js';
-import type { Rng } from '../core/rng.js';
-import { sampleBatch } from '../core/task.js';
-import { optimalEtaOf, riskParams } from '../core/theory.js';
+import { layerCircuits } from '../model/circuits.js';
+import { kernelEstimator, oneStepGd, transformerEstimator } from '../analysis/estimators.js';
+import { KernelGapSums, type PromptSpec } from '../analysis/evaluate.js';
+import type { AttentionParams } from '../model/params.js';
+import type { Rng } from '../data/rng.js';
+import { sampleBatch } from '../data/task.js';
+import { optimalEtaOf, riskParams } from '../analysis/theory.js';
 import type { FindingsInput, ModelEvidence } from './findings.js';
 
 export interface NamedModel {

@@ -7,9 +7,9 @@
  * without the structure fails.
  */
 
-import { ACTIVE_HEAD_THRESHOLD, effectiveLearningRate, groupHeads } from '../core/circuits.js';
+import { ACTIVE_HEAD_THRESHOLD, effectiveLearningRate, groupHeads } from '../model/circuits.js';
 
-/** Seed-convention statistics of one head (see core/circuits.ts). */
+/** Seed-convention statistics of one head (see model/circuits.ts). */
 export interface HeadSummary {
   w: number;
   mu: number;
@@ -24,7 +24,7 @@ export interface ModelEvidence {
   heads: number;
   /** Statistics of each head of the (single) layer. */
   headStats: HeadSummary[];
-  /** Kernel gap: relative MSE sum (model - kernel)^2 / sum (model - mean model)^2 (core/evaluate.ts). */
+  /** Kernel gap: relative MSE sum (model - kernel)^2 / sum (model - mean model)^2 (analysis/evaluate.ts). */
   kernelGap: number;
   /** Squared error of each prompt at the training context length; the same prompts for every model. */
   sqErr: Float64Array;

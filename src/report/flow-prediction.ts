@@ -8,7 +8,7 @@
  * (beta ~ N(0, I)) multiplies the loss by d and the relative noise sigma^2 by 1/d, which changes only
  * the time scale of the flow, so sigma^2 = noiseStd^2 serves both presets.
  */
-import { integrateReducedFlow } from '../core/theory.js';
+import { integrateReducedFlow } from '../analysis/theory.js';
 import type { WMuTrajectory } from '../plots/flow.js';
 
 export interface FlowPrediction {

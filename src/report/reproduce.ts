@@ -12,10 +12,10 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { defaultTrainConfig, type TrainConfig } from '../train/config.js';
-import { executeRuns, trainRuns, type ExecuteOptions } from '../train/runs.js';
-import { isRunDir, readRunJson } from '../train/run-dir.js';
-import type { RunSummary } from '../train/run.js';
+import { defaultTrainConfig, type TrainConfig } from '../run/config.js';
+import { executeRuns, trainRuns, type ExecuteOptions } from '../run/runs.js';
+import { isRunDir, readRunJson } from '../run/run-dir.js';
+import type { RunSummary } from '../run/run.js';
 import { writeReport, type ReportResult } from './report.js';
 
 import { REPRODUCE_HEADS } from './reproduce-config.js';

@@ -10,7 +10,7 @@
  * the off-diagonal d×d block, mu^h, sup-norm of OV^h[:d]; the lines the seed's
  * `calculate_statistics` prints; eta_TF = sum_h mu^h w^h beside L/(L+d) and L/(L+d+1); head
  * grouping (active/dummy by |mu^h w^h|, sign groups of w, equivalent two-head model); and the
- * kernel gap on fresh prompts (core/evaluate.ts `kernelGap`).
+ * kernel gap on fresh prompts (analysis/evaluate.ts `kernelGap`).
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
@@ -18,18 +18,18 @@ import type { Command } from 'commander';
 import {
   ACTIVE_HEAD_THRESHOLD, effectiveLearningRate, formatFixed, groupHeads, layerCircuits, statisticsLines,
   type HeadCircuit, type HeadGrouping,
-} from '../../core/circuits.js';
-import { kernelGap, type KernelGap, type PromptSpec } from '../../core/evaluate.js';
-import { allocParams, type AttentionParams } from '../../core/params.js';
-import { Rng } from '../../core/rng.js';
-import type { StackParams } from '../../core/stack.js';
-import { DEFAULT_TASK, type TaskPreset } from '../../core/task.js';
-import { optimalEta, riskParams } from '../../core/theory.js';
+} from '../../model/circuits.js';
+import { kernelGap, type KernelGap, type PromptSpec } from '../../analysis/evaluate.js';
+import { allocParams, type AttentionParams } from '../../model/params.js';
+import { Rng } from '../../data/rng.js';
+import type { StackParams } from '../../model/stack.js';
+import { DEFAULT_TASK, type TaskPreset } from '../../data/task.js';
+import { optimalEta, riskParams } from '../../analysis/theory.js';
 import { loadModel, parseModelTensors, type ModelFile } from '../../io/model-file.js';
 import { FileFormatError, readSafetensors } from '../../io/safetensors.js';
-import { readRunJson, runConfig, RUN_FILES } from '../../train/run-dir.js';
+import { readRunJson, runConfig, RUN_FILES } from '../../run/run-dir.js';
 import { asNonNegativeFloat, asInteger, asPositiveInt } from '../options.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../errors.js';
 
 /** A model named on the command line, with what its run directory says about its task. */
 export interface ModelTarget {

@@ -8,9 +8,9 @@ import type { Command } from 'commander';
 import { defaultEngine, runBench, type BenchRow, type Engine } from '../../bench/bench.js';
 import { wasmAvailable, wasmUnavailableReason } from '../../io/wasm.js';
 import { benchStack, type StackBenchRow } from '../../bench/stack.js';
-import { DEFAULT_TASK } from '../../core/task.js';
+import { DEFAULT_TASK } from '../../data/task.js';
 import { VERSION } from '../../version.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../errors.js';
 
 function parseHeads(value: string): number[] {
   const parts = value.split(',').map((s) => s.trim());
@@ -44,7 +44,7 @@ function parseEngine(value: string): 'ts' | 'wasm' | 'both' {
   return value;
 }
 
-/** One table / JSON row: a single-layer head count, or an N-layer causal stack (core/stack.ts). */
+/** One table / JSON row: a single-layer head count, or an N-layer causal stack (model/stack.ts). */
 export interface BenchTableRow extends StepTiming {
   layers: number;
   heads: number;
@@ -80,7 +80,7 @@ export function register(program: Command): void {
     .option('--seconds <s>', '[number] measured seconds per head count, after a warm-up of min(1, s/2) s', parseSeconds, 3)
     .option('--seed <n>', '[int] RNG seed for the init and the batches', parseSeed, 0)
     .option('--engine <name>', '[ts|wasm|both] training-step engine: the TypeScript kernel, its WebAssembly SIMD build, or both in turn per head count (default: wasm when dist/wasm/attention.wasm loads, else ts)', parseEngine)
-    .option('--layers <list>', '[ints] also measure these causal stacks (core/stack.ts, H = 2, TypeScript), comma-separated', parseLayers, [2])
+    .option('--layers <list>', '[ints] also measure these causal stacks (model/stack.ts, H = 2, TypeScript), comma-separated', parseLayers, [2])
     .option('--no-stack', '[flag] measure no stack (no N-layer rows)')
     .option('--json', '[flag] print {"rows":[...]} as JSON instead of a table')
     .action((opts: { heads: number[]; seconds: number; seed: number; engine?: 'ts' | 'wasm' | 'both'; layers: number[]; stack: boolean; json?: boolean }) => {

@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../errors.js';
 import { asExistingFile, asPositiveInt } from '../options.js';
 
 export interface PlotCliOptions {

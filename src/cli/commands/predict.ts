@@ -1,12 +1,12 @@
 /**
  * `icl-lab predict`: run a saved model on prompts from a safetensors file and write its outputs,
  * the MSE loss and (with --grad) the gradient of every weight. A thin shell around
- * `core/attention.ts`; useful to check icl-lab against PyTorch on the same numbers.
+ * `engine/ts/attention.ts`; useful to check icl-lab against PyTorch on the same numbers.
  *
  *   prompts file:  z [B, L, E], z_q [B, 1, E] (or [B, E]), y_q [B, 1, 1] (or [B, 1], [B]) optional
  *   result file:   output [B, 1, 1]; loss [1] if y_q; grad.<state_dict key> if --grad;
  *                  attn_weights [B, H, 1, L] if --attn. All F64.
- * A multi-layer causal stack (core/stack.ts) works the same way: grad.<key> for every key of the
+ * A multi-layer causal stack (model/stack.ts) works the same way: grad.<key> for every key of the
  * model file (attention_layers.{l}.*_proj.weight and final_linear.weight; with tied weights only
  * layer 0's keys, holding the gradient summed over layers), and attn_weights [layers, B, H, T, T]
  * (T = L + 1 tokens, the query last; row i attends to j < i).
@@ -14,14 +14,14 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { forward, lossAndGrad } from '../../core/attention.js';
-import { batchFromArrays, type Batch } from '../../core/batch.js';
-import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, type AttentionParams } from '../../core/params.js';
-import { allocStackParams, stackForward, stackLossAndGrad, stackStateDict, type StackParams } from '../../core/stack.js';
+import { forward, lossAndGrad } from '../../engine/ts/attention.js';
+import { batchFromArrays, type Batch } from '../../data/batch.js';
+import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, type AttentionParams } from '../../model/params.js';
+import { allocStackParams, stackForward, stackLossAndGrad, stackStateDict, type StackParams } from '../../model/stack.js';
 import { readModelFile } from '../../io/model-file.js';
 import { f64, FileFormatError, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../../io/safetensors.js';
 import { VERSION } from '../../version.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../errors.js';
 
 export interface PredictOptions {
   model: string;
@@ -92,7 +92,7 @@ export function readPrompts(path: string): Prompts {
 }
 
 /**
- * The numbers `predict` writes, computed with core/attention.ts: output [B, 1, 1], loss [1] (when
+ * The numbers `predict` writes, computed with engine/ts/attention.ts: output [B, 1, 1], loss [1] (when
  * the prompts have y_q), grad.<key> (when `grad`), attn_weights [B, H, 1, L] (when `attn`).
  */
 export function predictTensors(p: AttentionParams, prompts: Prompts, opts: { grad?: boolean; attn?: boolean } = {}): Record<string, Tensor> {

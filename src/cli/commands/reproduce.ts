@@ -6,8 +6,8 @@ import type { Command } from 'commander';
 import { relative } from 'node:path';
 import { FULL_STEPS, QUICK_STEPS, REPRODUCE_HEADS } from '../../report/reproduce-config.js';
 import type { Finding } from '../../report/findings.js';
-import type { ProgressMode } from '../../train/progress.js';
-import { UsageError } from '../errors.js';
+import type { ProgressMode } from '../../run/progress.js';
+import { UsageError } from '../../errors.js';
 import { onInterrupt } from '../signals.js';
 import { asChoice, asIntListOrRange, asPositiveInt } from '../options.js';
 

@@ -5,12 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../errors.js';
 import { onInterrupt } from '../signals.js';
-import { FIELD_BY_KEY, FIELDS, fieldHelp, flagName, parseConfigText, parseFlags, resolveConfigs, type FieldKey, type TrainConfig } from '../../train/config.js';
-import { resumeRuns, trainRuns } from '../../train/runs.js';
-import type { ProgressMode } from '../../train/progress.js';
-import type { RunSummary } from '../../train/run.js';
+import { FIELD_BY_KEY, FIELDS, fieldHelp, flagName, parseConfigText, parseFlags, resolveConfigs, type FieldKey, type TrainConfig } from '../../run/config.js';
+import { resumeRuns, trainRuns } from '../../run/runs.js';
+import type { ProgressMode } from '../../run/progress.js';
+import type { RunSummary } from '../../run/run.js';
 
 export interface TrainCliOptions extends Record<string, unknown> {
   config?: string;

@@ -20,9 +20,9 @@
  *
  * The softmax is stabilised by subtracting the per-head maximum score.
  */
-import type { AttentionParams } from './params.js';
-import type { Batch } from './batch.js';
-import { expNeg } from './exp.js';
+import type { AttentionParams } from '../../model/params.js';
+import type { Batch } from '../../data/batch.js';
+import { expNeg } from '../../math/exp.js';
 import { specialisedKernel } from './attention-kernel.js';
 
 // ---- scratch, grown on demand (no allocation in the training loop) -------------------------------

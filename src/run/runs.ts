@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../errors.js';
 import { FIELD_BY_KEY, runName, varyingAcross, type TrainConfig } from './config.js';
 import { autoProgressMode, ProgressDisplay, type ProgressMode } from './progress.js';
 import { checkRunDirFree, isRunDir, readRunJson, runIsLive } from './run-dir.js';

@@ -4,7 +4,7 @@
  * (checkpoint now, status interrupted).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../errors.js';
 import { runSession } from './run.js';
 
 export interface WorkerJob {

@@ -1,7 +1,7 @@
 /**
- * The WebAssembly engine: the fused single-layer attention kernel of core/attention.ts compiled
+ * The WebAssembly engine: the fused single-layer attention kernel of engine/ts/attention.ts compiled
  * from asm/attention.ts (AssemblyScript, f64x2 SIMD, heads processed in pairs). Same signatures as
- * core/attention.ts (`forward`, `lossAndGrad`), same float64 algebra; results agree with the
+ * engine/ts/attention.ts (`forward`, `lossAndGrad`), same float64 algebra; results agree with the
  * TypeScript kernel to ~1e-15 relative (not bit for bit: the summation order of the softmax differs),
  * so a training run is bit-reproducible within one engine only.
  *
@@ -10,11 +10,11 @@
  * (theta, the batch) and out (grad, out, attn) per call; a batch from `kernel.allocBatch()` lives in
  * wasm memory already, so sampling into it skips the batch copy (the training step's fast path).
  */
-import type { Batch } from './batch.js';
-import type { AttentionParams } from './params.js';
-import type { Rng } from './rng.js';
-import { fillNormalWasm, ZF, ZK, ZWS, type ZigguratHost } from './sampler-wasm.js';
-import { sampleBatch as sampleBatchTs, type TaskSpec } from './task.js';
+import type { Batch } from '../../data/batch.js';
+import type { AttentionParams } from '../../model/params.js';
+import type { Rng } from '../../data/rng.js';
+import { fillNormalWasm, ZF, ZK, ZWS, type ZigguratHost } from './sampler.js';
+import { sampleBatch as sampleBatchTs, type TaskSpec } from '../../data/task.js';
 
 /** The part of the WebAssembly JS API used here (typed locally: the project's lib is ES2022, without DOM). */
 interface WasmMemory {
@@ -49,9 +49,9 @@ interface AttentionExports {
 
 export interface WasmKernel {
   readonly engine: 'wasm';
-  /** output [B] (and softmax weights [B, H, L] if `attn` is given), as core/attention.ts forward. */
+  /** output [B] (and softmax weights [B, H, L] if `attn` is given), as engine/ts/attention.ts forward. */
   forward(p: AttentionParams, batch: Batch, out: Float64Array, attn?: Float64Array): void;
-  /** MSE loss; overwrites grad (theta-length) and, if given, out [B], as core/attention.ts lossAndGrad. */
+  /** MSE loss; overwrites grad (theta-length) and, if given, out [B], as engine/ts/attention.ts lossAndGrad. */
   lossAndGrad(p: AttentionParams, batch: Batch, grad: Float64Array, out?: Float64Array): number;
   /**
    * A batch whose z, zq, yq live in this kernel's memory (no copy per call). A call that grows the
@@ -60,7 +60,7 @@ export interface WasmKernel {
    */
   allocBatch(B: number, L: number, d: number): Batch;
   /**
-   * core/task.ts `sampleBatch` with the ziggurat's fast path in wasm (core/sampler-wasm.ts): the
+   * data/task.ts `sampleBatch` with the ziggurat's fast path in wasm (core/sampler-wasm.ts): the
    * same batch, bit for bit, and the same `rng` state afterwards as `sampleBatch(spec, rng, out, betaOut)`.
    * Fastest with `out` from `allocBatch` (the normals are written in place).
    */
@@ -188,7 +188,7 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
       const z = pinnedEnd, zq = align(z + B * L * E * 8), yq = align(zq + B * E * 8);
       pinnedEnd = align(yq + B * 8);
       ensure(pinnedEnd);
-      // a plain object shaped like core/batch.ts allocBatch's (same hidden class for the sampler);
+      // a plain object shaped like data/batch.ts allocBatch's (same hidden class for the sampler);
       // its views are replaced in place whenever the memory grows (see ensure)
       const batch = { B, L, d, E, z: f64(z, B * L * E), zq: f64(zq, B * E), yq: f64(yq, B) };
       pinned.push(() => {

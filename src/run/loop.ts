@@ -14,12 +14,12 @@
  * No node:* imports, no I/O: state in, state out. Everything per step is preallocated (the logs
  * grow only when a resume extends the run), so the work beyond the training step is O(1).
  */
-import { Rng } from '../core/rng.js';
-import { allocBatch, type Batch } from '../core/batch.js';
-import { sampleBatch, type TaskSpec } from '../core/task.js';
-import { createOptimizer, type Optimizer, type OptimizerState } from '../core/optim.js';
+import { Rng } from '../data/rng.js';
+import { allocBatch, type Batch } from '../data/batch.js';
+import { sampleBatch, type TaskSpec } from '../data/task.js';
+import { createOptimizer, type Optimizer, type OptimizerState } from '../optim/optim.js';
 import { countLogged, type TrainConfig } from './config.js';
-import { createModel, modelFromTheta, type TrainModel } from './model.js';
+import { createModel, modelFromTheta, type TrainModel } from '../engine/model.js';
 
 /** Everything logged so far. Arrays have room for `capacity` steps; the first n* entries are valid. */
 export interface TrainLogs {

@@ -3,12 +3,12 @@
  * draw a fresh batch, loss + gradient, optimizer update. The three phases are separate methods so
  * the benchmark can time them; `step()` runs all three.
  */
-import { lossAndGrad } from './attention.js';
-import { allocBatch, type Batch } from './batch.js';
-import type { Optimizer } from './optim.js';
-import type { AttentionParams } from './params.js';
-import type { Rng } from './rng.js';
-import { sampleBatch, validateTaskSpec, type TaskSpec } from './task.js';
+import { lossAndGrad } from '../engine/ts/attention.js';
+import { allocBatch, type Batch } from '../data/batch.js';
+import type { Optimizer } from '../optim/optim.js';
+import type { AttentionParams } from '../model/params.js';
+import type { Rng } from '../data/rng.js';
+import { sampleBatch, validateTaskSpec, type TaskSpec } from '../data/task.js';
 
 export interface TrainStep {
   readonly batch: Batch;

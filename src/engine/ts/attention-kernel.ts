@@ -9,7 +9,7 @@
  * not allowed (a strict Content-Security-Policy), `specialisedKernel` returns null and the caller
  * uses the generic loops.
  */
-import { expNeg } from './exp.js';
+import { expNeg } from '../../math/exp.js';
 
 export const MAX_SPECIALISED_E = 16;
 

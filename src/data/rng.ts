@@ -10,7 +10,7 @@
  * The complete state (generator words + the cached layer-index bits) is a JSON-safe number[]:
  * `Rng.fromState(rng.getState())` continues the identical stream.
  */
-import { expNeg } from './exp.js';
+import { expNeg } from '../math/exp.js';
 
 // ---- ziggurat tables (Doornik's ZIGNOR layout) ---------------------------------------------------
 const ZIG_C = 128; // layers

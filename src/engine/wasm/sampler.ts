@@ -1,15 +1,15 @@
 /**
  * `fillNormal` with the ziggurat in WebAssembly (asm/ziggurat.ts), bit for bit the stream of
- * core/rng.ts `Rng.fillNormal`: the same xoshiro128** words, the same tables (computed here by the
+ * data/rng.ts `Rng.fillNormal`: the same xoshiro128** words, the same tables (computed here by the
  * same operations as rng.ts), the wedge test with expNeg's operations in wasm, and for tail draws
- * (layer 0, about 1 in 4,000; they need Math.log) the same TypeScript code as rng.ts. Used by core/attention-wasm.ts
- * (`kernel.sampleBatch`), which runs core/task.ts `sampleBatch` with this in place of the Rng.
+ * (layer 0, about 1 in 4,000; they need Math.log) the same TypeScript code as rng.ts. Used by engine/wasm/attention.ts
+ * (`kernel.sampleBatch`), which runs data/task.ts `sampleBatch` with this in place of the Rng.
  * Tested against Rng.fillNormal over millions of draws (test/core.wasm.sampler.test.ts).
  */
-import { expNeg } from './exp.js';
-import { xoshiroDouble as nextDouble, xoshiroNext as nextUint32 } from './rng.js';
+import { expNeg } from '../../math/exp.js';
+import { xoshiroDouble as nextDouble, xoshiroNext as nextUint32 } from '../../data/rng.js';
 
-// ---- the ziggurat tables, exactly as core/rng.ts builds them --------------------------------------
+// ---- the ziggurat tables, exactly as data/rng.ts builds them --------------------------------------
 const ZIG_C = 128;
 const ZIG_R = 3.442619855899;
 const ZIG_V = 9.91256303526217e-3;

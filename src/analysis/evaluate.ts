@@ -15,11 +15,11 @@
  * distance relative to the model's own error, sum (f_TF - f_K)^2 / sum (f_TF - y_q)^2, a stricter
  * yardstick (for a trained H = 2 model about 5x the normalised gap).
  */
-import { allocBatch, batchFromArrays, type Batch } from './batch.js';
-import type { AttentionParams } from './params.js';
-import type { Rng } from './rng.js';
-import { sampleBatch, type TaskPreset, type TaskSpec } from './task.js';
-import { layerCircuits } from './circuits.js';
+import { allocBatch, batchFromArrays, type Batch } from '../data/batch.js';
+import type { AttentionParams } from '../model/params.js';
+import type { Rng } from '../data/rng.js';
+import { sampleBatch, type TaskPreset, type TaskSpec } from '../data/task.js';
+import { layerCircuits } from '../model/circuits.js';
 import { bayesRidgeLambda, contextMoments, kernelEstimator, linearFromMoments, oneStepGd, transformerEstimator, type ContextMoments } from './estimators.js';
 import { optimalEta, riskParams } from './theory.js';
 

@@ -19,7 +19,7 @@
  */
 import { allocStackParams, type StackParams } from './stack.js';
 
-/** Anything with `nextDouble()` in [0, 1): `core/rng.ts`'s Rng fits. */
+/** Anything with `nextDouble()` in [0, 1): `data/rng.ts`'s Rng fits. */
 export interface UniformSource {
   nextDouble(): number;
 }

@@ -27,8 +27,8 @@
  *                                     o (E, E*H), head h owns columns h*E..(h+1)*E
  *   then final_linear (1, E).   With weight tying there is ONE layer block.
  */
-import type { Batch } from './batch.js';
-import { expNeg } from './exp.js';
+import type { Batch } from '../data/batch.js';
+import { expNeg } from '../math/exp.js';
 
 /** Views of one layer block of theta (row-major, nn.Linear layout). */
 export interface StackLayerWeights {

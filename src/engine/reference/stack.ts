@@ -4,8 +4,8 @@
  * masked single softmax, o_proj, and a backward pass through exactly those tensors (no M/U
  * algebra). Slow and allocating on purpose: it is only a test oracle.
  */
-import type { Batch } from './batch.js';
-import { allocStackParams, type StackParams } from './stack.js';
+import type { Batch } from '../../data/batch.js';
+import { allocStackParams, type StackParams } from '../../model/stack.js';
 
 export interface StackReferenceResult {
   /** [B] model output at the query position. */

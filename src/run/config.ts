@@ -10,8 +10,8 @@
  * Naming: TypeScript property `contextLength` <-> flag `--context-length` <-> JSON key `context_length`.
  * Pure module (no node:* imports): strings/objects in, a validated TrainConfig or a UsageError out.
  */
-import { UsageError } from '../cli/errors.js';
-import { registeredAttentionWasm } from '../core/attention-wasm.js';
+import { UsageError } from '../errors.js';
+import { registeredAttentionWasm } from '../engine/wasm/attention.js';
 
 export type OptimizerName = 'sgd' | 'adam' | 'adamw';
 export type InitName = 'random' | 'small_id' | 'small_id_qk' | 'oppo_small_id';
@@ -26,7 +26,7 @@ export interface TrainConfig {
   contextLength: number;
   nOut: number;
   weightTying: boolean;
-  /** Kernel of the single-layer step: ts (core/attention.ts) or wasm (core/attention-wasm.ts); runs are bit-identical within one engine. */
+  /** Kernel of the single-layer step: ts (engine/ts/attention.ts) or wasm (engine/wasm/attention.ts); runs are bit-identical within one engine. */
   engine: EngineName;
   preset: PresetName;
   noiseStd: number;

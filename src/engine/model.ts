@@ -3,24 +3,24 @@
  * per-head read-outs the run directory logs. One implementation per architecture; the loop,
  * checkpoints and run directories only talk to this interface.
  *
- * Implemented: the seed's single-layer model (`layers = 1`, core/attention.ts) and the multi-layer
- * strictly-causal stack (`layers > 1`, optionally with tied weights; core/stack.ts).
+ * Implemented: the seed's single-layer model (`layers = 1`, engine/ts/attention.ts) and the multi-layer
+ * strictly-causal stack (`layers > 1`, optionally with tied weights; model/stack.ts).
  * For the stack, `dynamics` logs mu^h = OV^h[-1,-1] (the y -> y entry) for EVERY layer
  * (stackDynamics 'y-to-y'); analyze reports the last layer's value through final_linear separately.
  * No node:* imports.
  */
-import type { Batch } from '../core/batch.js';
-import { UsageError } from '../cli/errors.js';
-import { forward, lossAndGrad } from '../core/attention.js';
-import { createWasmKernel, registeredAttentionWasm, type WasmKernel } from '../core/attention-wasm.js';
-import { headOV, headQK, ovDynamics, qkDynamics } from '../core/circuits.js';
-import { initParams } from '../core/init.js';
-import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, weightShape, type AttentionParams } from '../core/params.js';
-import type { Rng } from '../core/rng.js';
-import type { TaskSpec } from '../core/task.js';
-import { allocStackParams, stackDynamics, stackForward, stackLossAndGrad, stackMetadata, stackParamCount, stackSnapshot, stackStateDict, type StackParams } from '../core/stack.js';
-import { initStackParams } from '../core/stack-init.js';
-import type { TrainConfig } from './config.js';
+import type { Batch } from '../data/batch.js';
+import { UsageError } from '../errors.js';
+import { forward, lossAndGrad } from './ts/attention.js';
+import { createWasmKernel, registeredAttentionWasm, type WasmKernel } from './wasm/attention.js';
+import { headOV, headQK, ovDynamics, qkDynamics } from '../model/circuits.js';
+import { initParams } from '../model/init.js';
+import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, weightShape, type AttentionParams } from '../model/params.js';
+import type { Rng } from '../data/rng.js';
+import type { TaskSpec } from '../data/task.js';
+import { allocStackParams, stackDynamics, stackForward, stackLossAndGrad, stackMetadata, stackParamCount, stackSnapshot, stackStateDict, type StackParams } from '../model/stack.js';
+import { initStackParams } from '../model/stack-init.js';
+import type { TrainConfig } from '../run/config.js';
 
 /** One weight of the seed's state_dict: key, PyTorch shape, values (a copy). */
 export interface StateEntry {
@@ -51,9 +51,9 @@ export interface TrainModel {
   stateDict(): StateEntry[];
   /** Safetensors metadata that goes with the state dict (e.g. n_layers). */
   metadata(): Record<string, string>;
-  /** A training batch the model reads without a copy (the wasm engine: in wasm memory); absent = core/batch.ts allocBatch. */
+  /** A training batch the model reads without a copy (the wasm engine: in wasm memory); absent = data/batch.ts allocBatch. */
   allocBatch?(B: number, L: number, d: number): Batch;
-  /** core/task.ts sampleBatch, faster (the wasm engine: ziggurat in wasm, the same batch and RNG state bit for bit); absent = sampleBatch. */
+  /** data/task.ts sampleBatch, faster (the wasm engine: ziggurat in wasm, the same batch and RNG state bit for bit); absent = sampleBatch. */
   sampleBatch?(spec: TaskSpec, rng: Rng, out: Batch): Batch;
 }
 
@@ -102,7 +102,7 @@ export function singleLayerModel(p: AttentionParams, engine: 'ts' | 'wasm' = 'ts
 }
 
 /**
- * The multi-layer strictly-causal stack (core/stack.ts). The state dict is the unique form: tied
+ * The multi-layer strictly-causal stack (model/stack.ts). The state dict is the unique form: tied
  * weights appear once, under `attention_layers.0.*`, and `metadata()` says `weight_tying` and
  * `n_layers` (io/model-file.ts reads both forms).
  */

@@ -8,7 +8,7 @@
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../errors.js';
 import { FileFormatError } from '../io/safetensors.js';
 import '../io/wasm.js'; // registers the WebAssembly kernel (config engine = wasm), also in worker threads
 import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './config.js';

@@ -7,8 +7,8 @@
  *   s_hi = q_h . k_hi / sqrt(E)        a_h = softmax_i(s_h)          c_h = sum_i a_hi v_hi   [E]
  *   out = W_O concat_h(c_h)            loss = mean_b (out_b - y_q,b)^2
  */
-import type { AttentionParams } from './params.js';
-import type { Batch } from './batch.js';
+import type { AttentionParams } from '../../model/params.js';
+import type { Batch } from '../../data/batch.js';
 
 function checkShapes(p: AttentionParams, batch: Batch): void {
   if (p.E !== batch.E) throw new RangeError(`model token width E=${p.E} (d=${p.d}) does not match the batch's E=${batch.E} (d=${batch.d})`);

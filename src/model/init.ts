@@ -13,7 +13,7 @@
  * randomness) and then overwritten.
  */
 import { allocParams, type AttentionParams } from './params.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../data/rng.js';
 
 export type InitMethod = 'random' | 'small_id' | 'small_id_qk' | 'oppo_small_id';
 export const INIT_METHODS: readonly InitMethod[] = ['random', 'small_id', 'small_id_qk', 'oppo_small_id'];

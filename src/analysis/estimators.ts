@@ -12,9 +12,9 @@
  *   ols               ridge at lambda = 0; NaN when L <= d (X^T X singular or the risk infinite)
  *   transformerEstimator  the model (attention.ts `forward`)
  */
-import type { Batch } from './batch.js';
-import type { AttentionParams } from './params.js';
-import { forward } from './attention.js';
+import type { Batch } from '../data/batch.js';
+import type { AttentionParams } from '../model/params.js';
+import { forward } from '../engine/ts/attention.js';
 import { optimalEta } from './theory.js';
 
 /** Kernel estimator from per-head (w, mu). Dot products s_i are computed once and shared by all heads. */

@@ -19,7 +19,7 @@ const bin = join(root, 'bin', 'icl-lab');
 const tmp = mkdtempSync(join(tmpdir(), 'icl-stack-train-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 beforeAll(() => {
-  if (!existsSync(join(root, 'dist', 'train', 'model.js'))) throw new Error('dist/ is not built: run `npx tsc -p tsconfig.json` first');
+  if (!existsSync(join(root, 'dist', 'engine', 'model.js'))) throw new Error('dist/ is not built: run `npx tsc -p tsconfig.json` first');
 });
 
 const bits = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');

@@ -18,7 +18,7 @@ const bin = join(root, 'bin', 'icl-lab');
 const tmp = mkdtempSync(join(tmpdir(), 'icl-train-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 beforeAll(() => {
-  if (!existsSync(join(root, 'dist', 'train', 'runs.js'))) throw new Error('dist/ is not built: run `npx tsc -p tsconfig.json` first');
+  if (!existsSync(join(root, 'dist', 'run', 'runs.js'))) throw new Error('dist/ is not built: run `npx tsc -p tsconfig.json` first');
 });
 
 /** Small and fast: d=3, L=10, B=16, everything logged every 10-20 steps. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initParams, type InitMethod } from '../src/model/init.js';
+import { initParams, type InitName } from '../src/model/init.js';
 import { Rng } from '../src/data/rng.js';
 
 /** Head blocks of a (E*H, E) weight equal scale(h) * I. */
@@ -59,7 +59,7 @@ describe('initParams (the seed MultiHeadAttention.__init__, n_out = 1)', () => {
   it('oppo_small_id with an odd head count is a RangeError naming the rule', () => {
     expect(() => initParams(5, 3, 'oppo_small_id', new Rng(6))).toThrow(RangeError);
     expect(() => initParams(5, 3, 'oppo_small_id', new Rng(6))).toThrow(/even number of heads.*H=3/);
-    expect(() => initParams(5, 2, 'xavier' as InitMethod, new Rng(6))).toThrow(/random, small_id, small_id_qk, oppo_small_id/);
+    expect(() => initParams(5, 2, 'xavier' as InitName, new Rng(6))).toThrow(/random, small_id, small_id_qk, oppo_small_id/);
   });
 
   it('is reproducible per seed', () => {

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { batchFromArrays } from '../src/data/batch.js';
 import { allocParams } from '../src/model/params.js';
 import { forward as singleLayerForward } from '../src/engine/reference/attention.js';
-import { allocStackParams, stackForward, stackLossAndGrad, type StackParams } from '../src/model/stack.js';
+import { allocStackParams, type StackParams } from '../src/model/stack.js';
+import { stackForward, stackLossAndGrad } from '../src/engine/ts/stack.js';
 import { stackForwardReference, stackLossAndGradReference } from '../src/engine/reference/stack.js';
 import { flatten, loadStackFixture, randomBatch, randomStack, relErr, TestRng } from './stack.helpers.js';
 

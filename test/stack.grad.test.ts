@@ -2,7 +2,8 @@
 // tying, 1-3 layers, odd shapes), and the fast kernel vs the loop-by-loop reference.
 import { describe, expect, it } from 'vitest';
 import type { Batch } from '../src/data/batch.js';
-import { allocStackParams, stackForward, stackLossAndGrad, type StackParams } from '../src/model/stack.js';
+import { allocStackParams, type StackParams } from '../src/model/stack.js';
+import { stackForward, stackLossAndGrad } from '../src/engine/ts/stack.js';
 import { stackForwardReference, stackLossAndGradReference } from '../src/engine/reference/stack.js';
 import { randomBatch, randomStack, relErr, TestRng } from './stack.helpers.js';
 

@@ -1,11 +1,10 @@
 // Causal stack: theta layout, state dict (seed keys, tied weights written once), inits with the
 // seed's bugs fixed, and the per-layer circuit read-out.
 import { describe, expect, it } from 'vitest';
-import {
-  allocStackParams, stackCircuits, stackDynamics, stackMetadata, stackSnapshot, stackParamCount,
-  stackParamsFromStateDict, stackStateDict, type ShapedArray,
-} from '../src/model/stack.js';
-import { initStackParams, STACK_INIT_METHODS } from '../src/model/stack-init.js';
+import { allocStackParams, stackMetadata, stackParamCount, stackParamsFromStateDict, stackStateDict, type ShapedArray } from '../src/model/stack.js';
+import { stackCircuits, stackDynamics, stackSnapshot } from '../src/model/circuits.js';
+import { initStackParams } from '../src/model/stack-init.js';
+import { INIT_NAMES } from '../src/model/init.js';
 import { batchFromArrays } from '../src/data/batch.js';
 import { flatten, loadStackFixture, randomStack, relErr, TestRng } from './stack.helpers.js';
 
@@ -144,7 +143,7 @@ describe('inits (seed bugs #10, #11 fixed)', () => {
     for (const p of [s, o, qk]) expect(Array.from(p.finalLinear)).toEqual(Array.from(r.finalLinear));
     expect(() => initStackParams(d, 3, n, false, 'oppo_small_id', new TestRng(1))).toThrow(/even number of heads, got H=3/);
     expect(() => initStackParams(d, 2, n, false, 'nope' as never, new TestRng(1))).toThrow(/allowed: random, small_id/);
-    expect(STACK_INIT_METHODS).toHaveLength(4);
+    expect(INIT_NAMES).toHaveLength(4);
   });
 });
 

@@ -18,7 +18,7 @@
 import { allocBatch, batchFromArrays, type Batch } from '../data/batch.js';
 import type { AttentionParams } from '../model/params.js';
 import type { Rng } from '../data/rng.js';
-import { sampleBatch, type TaskPreset, type TaskSpec } from '../data/task.js';
+import { sampleBatch, type PresetName, type TaskSpec } from '../data/task.js';
 import { layerCircuits } from '../model/circuits.js';
 import { bayesRidgeLambda, contextMoments, kernelEstimator, linearFromMoments, oneStepGd, transformerEstimator, type ContextMoments } from './estimators.js';
 import { optimalEta, riskParams } from './theory.js';
@@ -39,7 +39,7 @@ export interface EvalMethod {
 export interface PromptSpec {
   readonly d: number;
   readonly noiseStd: number;
-  readonly preset: TaskPreset;
+  readonly preset: PresetName;
   readonly rho?: number;
 }
 

@@ -3,21 +3,16 @@
  * a fresh batch every step, one thread), per head count, with the time split between sampling,
  * forward + backward and the optimizer.
  */
-import { lossAndGrad } from '../engine/ts/attention.js';
-import { allocBatch } from '../data/batch.js';
-import { initParams } from '../model/init.js';
-import { createOptimizer, defaultOptimizerConfig } from '../optim/optim.js';
-import { Rng } from '../data/rng.js';
-import { DEFAULT_TASK, sampleBatch, type TaskSpec } from '../data/task.js';
-import { loadWasmKernel, wasmAvailable } from '../io/wasm.js';
+import { DEFAULT_TASK, type TaskSpec } from '../data/task.js';
+import type { EngineName } from '../engine/model.js';
+import { wasmAvailable } from '../io/wasm.js';
+import { makeTrainConfig, type TrainConfig } from '../run/config.js';
+import { createState } from '../run/loop.js';
 import { timeSteps, type PhasedStep, type StepTiming } from './timing.js';
 
-/** The training-step engine: the TypeScript kernel (engine/ts/attention.ts) or its WebAssembly build (engine/wasm/attention.ts). */
-export type Engine = 'ts' | 'wasm';
-export const ENGINES: readonly Engine[] = ['ts', 'wasm'];
 
 /** wasm when dist/wasm/attention.wasm loads, else ts */
-export function defaultEngine(): Engine {
+export function defaultEngine(): EngineName {
   return wasmAvailable() ? 'wasm' : 'ts';
 }
 
@@ -30,36 +25,37 @@ export interface BenchOptions {
   task?: TaskSpec;
   seed?: number;
   /** engines to measure, each head count on each in turn (default: [defaultEngine()]) */
-  engines?: Engine[];
+  engines?: EngineName[];
 }
 
 /** One measured head count on one engine (phase times in ms per step; see timing.ts). */
 export interface BenchRow extends StepTiming {
   heads: number;
-  engine: Engine;
+  engine: EngineName;
 }
 
 
-/** One preallocated training step (sample, loss + gradient, Adam) on the given engine; the wasm one samples (ziggurat in wasm) straight into wasm memory. */
-function trainStep(task: TaskSpec, H: number, seed: number, engine: Engine): PhasedStep {
-  const rng = new Rng(seed);
-  const p = initParams(task.d, H, 'random', rng);
-  const opt = createOptimizer(defaultOptimizerConfig('adam', 1e-3), p.theta.length);
-  const grad = new Float64Array(p.theta.length);
-  const kernel = engine === 'wasm' ? loadWasmKernel() : null;
-  const batch = kernel ? kernel.allocBatch(task.batchSize, task.L, task.d) : allocBatch(task.batchSize, task.L, task.d);
-  const lg = kernel ? () => kernel.lossAndGrad(p, batch, grad) : () => lossAndGrad(p, batch, grad);
-  // the same batches either way: the wasm sampler is data/task.ts sampleBatch with the ziggurat in wasm, bit for bit
-  const sample = kernel ? () => void kernel.sampleBatch(task, rng, batch) : () => void sampleBatch(task, rng, batch);
-  return {
-    sample,
-    lossAndGrad: lg,
-    update: () => opt.step(p.theta, grad),
-  };
+/**
+ * The config `icl-lab train` would run for this task, head count and engine (Adam lr 1e-3, random
+ * init: the seed's), cut to one logged step: the bench builds its state with run/loop.ts
+ * createState and times that state's own training step (run/step.ts), nothing else.
+ */
+export function benchConfig(task: TaskSpec, overrides: Partial<TrainConfig>): TrainConfig {
+  return makeTrainConfig({
+    d: task.d, contextLength: task.L, batchSize: task.batchSize, noiseStd: task.noiseStd, preset: task.preset, ...(task.rho !== undefined ? { rho: task.rho } : {}),
+    optimizer: 'adam', lr: 1e-3, init: 'random', steps: 1, ...overrides,
+  });
 }
 
-export function benchHeads(H: number, seconds: number, warmupSeconds: number, task: TaskSpec, seed: number, engine: Engine = 'ts'): BenchRow {
-  return { heads: H, engine, ...timeSteps(trainStep(task, H, seed, engine), seconds, warmupSeconds) };
+/** The phases of train's step for `config` (sample, loss + gradient, optimizer update). */
+export function phasedTrainStep(config: TrainConfig): PhasedStep {
+  const s = createState(config).trainStep;
+  return { sample: s.sample, lossAndGrad: s.lossAndGrad, update: s.update };
+}
+
+export function benchHeads(H: number, seconds: number, warmupSeconds: number, task: TaskSpec, seed: number, engine: EngineName = 'ts'): BenchRow {
+  const step = phasedTrainStep(benchConfig(task, { heads: H, seed, engine }));
+  return { heads: H, engine, ...timeSteps(step, seconds, warmupSeconds) };
 }
 
 export function runBench(o: BenchOptions, onRow?: (r: BenchRow) => void): BenchRow[] {

@@ -1,16 +1,12 @@
 /**
  * Training throughput of the multi-layer causal stack (model/stack.ts) at the seed configuration:
- * d = 5, L = 40, B = 128, Adam lr 1e-3, random init, a fresh batch every step, one thread. The same
- * step `icl-lab train --layers N` runs: sample, stackLossAndGrad, Adam update.
+ * d = 5, L = 40, B = 128, Adam lr 1e-3, random init, a fresh batch every step, one thread. The very
+ * step `icl-lab train --layers N` runs (run/step.ts): sample, loss + gradient, Adam update.
  *
  * The `bench` command shows it as a "N-layer" row (see docs/readme/stack.md for the PyTorch peer).
  */
-import { allocBatch } from '../data/batch.js';
-import { createOptimizer, defaultOptimizerConfig } from '../optim/optim.js';
-import { Rng } from '../data/rng.js';
-import { stackLossAndGrad } from '../model/stack.js';
-import { initStackParams } from '../model/stack-init.js';
-import { DEFAULT_TASK, sampleBatch, type TaskSpec } from '../data/task.js';
+import { DEFAULT_TASK, type TaskSpec } from '../data/task.js';
+import { benchConfig, phasedTrainStep } from './bench.js';
 import { timeSteps, type StepTiming } from './timing.js';
 
 export interface StackBenchOptions {
@@ -41,15 +37,7 @@ export function benchStack(o: StackBenchOptions = {}): StackBenchRow {
   const seconds = o.seconds ?? 3;
   const warmup = o.warmupSeconds ?? Math.min(1, seconds / 2);
   const task = o.task ?? { ...DEFAULT_TASK };
-  const rng = new Rng(o.seed ?? 0);
-  const p = initStackParams(task.d, H, layers, weightTying, 'random', rng);
-  const opt = createOptimizer(defaultOptimizerConfig('adam', 1e-3), p.theta.length);
-  const batch = allocBatch(task.batchSize, task.L, task.d); // [B, L, E]
-  const grad = new Float64Array(p.theta.length); // [nTheta]
-  const t = timeSteps({
-    sample: () => void sampleBatch(task, rng, batch),
-    lossAndGrad: () => stackLossAndGrad(p, batch, grad),
-    update: () => opt.step(p.theta, grad),
-  }, seconds, warmup);
+  const step = phasedTrainStep(benchConfig(task, { layers, heads: H, weightTying, seed: o.seed ?? 0, engine: 'ts' }));
+  const t = timeSteps(step, seconds, warmup);
   return { layers, heads: H, weightTying, ...t };
 }

@@ -15,8 +15,8 @@
 import { allocBatch, type Batch } from './batch.js';
 import type { Rng } from './rng.js';
 
-export type TaskPreset = 'seed' | 'paper';
-export const TASK_PRESETS: readonly TaskPreset[] = ['seed', 'paper'];
+export type PresetName = 'seed' | 'paper';
+export const PRESET_NAMES: readonly PresetName[] = ['seed', 'paper'];
 
 export interface TaskSpec {
   /** regression dimension (token width E = d + 1) */
@@ -26,7 +26,7 @@ export interface TaskSpec {
   batchSize: number;
   /** seed: context noise std is sqrt(d) * noiseStd; paper: noiseStd on context and query */
   noiseStd: number;
-  preset: TaskPreset;
+  preset: PresetName;
   /** AR(1) correlation of the coordinates of x, |rho| < 1 (0 or absent = isotropic) */
   rho?: number;
 }
@@ -44,7 +44,7 @@ export function validateTaskSpec(spec: TaskSpec): void {
   posInt('L', spec.L);
   posInt('batchSize', spec.batchSize);
   if (!(spec.noiseStd >= 0) || !Number.isFinite(spec.noiseStd)) throw new RangeError(`task noiseStd must be a finite number >= 0, got ${spec.noiseStd}`);
-  if (!TASK_PRESETS.includes(spec.preset)) throw new RangeError(`task preset must be one of ${TASK_PRESETS.join(', ')}, got ${String(spec.preset)}`);
+  if (!PRESET_NAMES.includes(spec.preset)) throw new RangeError(`task preset must be one of ${PRESET_NAMES.join(', ')}, got ${String(spec.preset)}`);
   const rho = spec.rho ?? 0;
   if (!(Math.abs(rho) < 1)) throw new RangeError(`task rho must satisfy |rho| < 1, got ${rho}`);
 }

@@ -10,17 +10,14 @@
  * No node:* imports.
  */
 import type { Batch } from '../data/batch.js';
-import { UsageError } from '../errors.js';
 import { forward, lossAndGrad } from './ts/attention.js';
-import { createWasmKernel, registeredAttentionWasm, type WasmKernel } from './wasm/attention.js';
-import { headOV, headQK, ovDynamics, qkDynamics } from '../model/circuits.js';
-import { initParams } from '../model/init.js';
-import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, weightShape, type AttentionParams } from '../model/params.js';
+import type { WasmKernel } from './wasm/attention.js';
+import { ovDynamics, qkDynamics, snapshotCircuits, stackDynamics, stackSnapshot } from '../model/circuits.js';
+import { FINAL_LINEAR_KEY, STATE_DICT_KEYS, WEIGHT_NAMES, weightShape, type AttentionParams } from '../model/params.js';
 import type { Rng } from '../data/rng.js';
 import type { TaskSpec } from '../data/task.js';
-import { allocStackParams, stackDynamics, stackForward, stackLossAndGrad, stackMetadata, stackParamCount, stackSnapshot, stackStateDict, type StackParams } from '../model/stack.js';
-import { initStackParams } from '../model/stack-init.js';
-import type { TrainConfig } from '../run/config.js';
+import { stackMetadata, stackStateDict, type StackParams } from '../model/stack.js';
+import { stackForward, stackLossAndGrad } from './ts/stack.js';
 
 /** One weight of the seed's state_dict: key, PyTorch shape, values (a copy). */
 export interface StateEntry {
@@ -29,8 +26,9 @@ export interface StateEntry {
   data: Float64Array;
 }
 
-/** The seed model's unused `final_linear` (1, E) for one layer: written as zeros so `load_state_dict` works. */
-export const FINAL_LINEAR_KEY = 'final_linear.weight';
+/** The kernel a single-layer model trains on: TypeScript (engine/ts) or its WebAssembly build (engine/wasm). */
+export type EngineName = 'ts' | 'wasm';
+export const ENGINE_NAMES: readonly EngineName[] = ['ts', 'wasm'];
 
 export interface TrainModel {
   readonly layers: number;
@@ -58,41 +56,30 @@ export interface TrainModel {
 }
 
 /**
- * The seed's single-layer `MultiHeadAttention` (n_out = 1), on the TypeScript kernel or its
- * WebAssembly build (`engine`, config field `engine`; needs a registered module, see io/wasm.ts).
+ * The seed's single-layer `MultiHeadAttention` (n_out = 1) on the TypeScript kernel, or on the
+ * WebAssembly kernel when `wasm` is given (a factory: the kernel, its own instance and memory, is
+ * made on first use, since checkpoint code builds models only for their state dict).
  */
-export function singleLayerModel(p: AttentionParams, engine: 'ts' | 'wasm' = 'ts'): TrainModel {
+export function singleLayerModel(p: AttentionParams, wasm?: () => WasmKernel): TrainModel {
   const { E, H } = p;
-  // the wasm kernel (own instance and memory) is made on first use: checkpoint code builds models only for their state dict
   let kernel: WasmKernel | null = null;
-  const wasm = (): WasmKernel => {
-    if (kernel) return kernel;
-    const m = registeredAttentionWasm();
-    if (!m) throw new UsageError('--engine wasm: the WebAssembly kernel is not available here (build it with npm run build, or use --engine ts)');
-    return (kernel = createWasmKernel(m));
-  };
-  const ts = engine === 'ts';
+  const k = (): WasmKernel => (kernel ??= wasm!());
   return {
     layers: 1,
     heads: H,
     E,
     theta: p.theta,
-    lossAndGrad: ts ? (batch, grad) => lossAndGrad(p, batch, grad) : (batch, grad) => wasm().lossAndGrad(p, batch, grad),
-    forward: ts ? (batch, out) => forward(p, batch, out) : (batch, out) => wasm().forward(p, batch, out),
-    ...(ts ? {} : {
-      allocBatch: (B: number, L: number, d: number) => wasm().allocBatch(B, L, d),
-      sampleBatch: (spec: TaskSpec, rng: Rng, out: Batch) => wasm().sampleBatch(spec, rng, out),
-    }),
+    lossAndGrad: wasm ? (batch, grad) => k().lossAndGrad(p, batch, grad) : (batch, grad) => lossAndGrad(p, batch, grad),
+    forward: wasm ? (batch, out) => k().forward(p, batch, out) : (batch, out) => forward(p, batch, out),
+    ...(wasm ? {
+      allocBatch: (B: number, L: number, d: number) => k().allocBatch(B, L, d),
+      sampleBatch: (spec: TaskSpec, rng: Rng, out: Batch) => k().sampleBatch(spec, rng, out),
+    } : {}),
     dynamics(w, mu) {
       w.set(qkDynamics(p)); // [H]
       mu.set(ovDynamics(p)); // [H]
     },
-    snapshot(qk, ov) {
-      for (let h = 0; h < H; h++) {
-        headQK(p, h, qk.subarray(h * E * E, (h + 1) * E * E) as Float64Array<ArrayBuffer>); // [E, E]
-        ov.set(headOV(p, h), h * E); // [E]
-      }
-    },
+    snapshot: (qk, ov) => snapshotCircuits([p], qk, ov), // [1, H, E, E], [1, H, E]
     stateDict: () => [
       ...WEIGHT_NAMES.map((w) => ({ key: STATE_DICT_KEYS[w], shape: weightShape(w, p.d, H, p.nOut), data: Float64Array.from(p[w]) })),
       { key: FINAL_LINEAR_KEY, shape: [p.nOut, E], data: new Float64Array(p.nOut * E) },
@@ -119,22 +106,4 @@ export function stackModel(p: StackParams): TrainModel {
     stateDict: () => stackStateDict(p, true).map((e) => ({ key: e.key, shape: [...e.shape], data: Float64Array.from(e.data) })),
     metadata: () => ({ d: String(p.d), heads: String(p.H), ...stackMetadata(p) }),
   };
-}
-
-/** Fresh weights for `c`, drawn from `rng` (the run's one RNG: init first, then the data). */
-export function createModel(c: TrainConfig, rng: Rng): TrainModel {
-  if (c.layers > 1) return stackModel(initStackParams(c.d, c.heads, c.layers, c.weightTying, c.init, rng));
-  return singleLayerModel(initParams(c.d, c.heads, c.init, rng), c.engine);
-}
-
-/** The model of `c` with the given flat theta (copied). */
-export function modelFromTheta(c: TrainConfig, theta: Float64Array): TrainModel {
-  const stack = c.layers > 1;
-  const n = stack ? stackParamCount(c.d, c.heads, c.layers, c.weightTying) : allocParams(c.d, c.heads, c.nOut).theta.length;
-  if (theta.length !== n) {
-    const what = stack ? `, layers=${c.layers}, weight_tying=${c.weightTying}` : '';
-    throw new RangeError(`theta has ${theta.length} values, expected ${n} for d=${c.d}, heads=${c.heads}${what}`);
-  }
-  if (stack) return stackModel(allocStackParams(c.d, c.heads, c.layers, c.weightTying, Float64Array.from(theta)));
-  return singleLayerModel(allocParams(c.d, c.heads, c.nOut, Float64Array.from(theta)), c.engine);
 }

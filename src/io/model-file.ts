@@ -20,11 +20,10 @@
  * tensors), and metadata weight_tying = "true", n_layers = N say how to rebuild the stack. Files in
  * the seed's own form (every layer written, tied ones identical) load too.
  */
-import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, type AttentionParams, type WeightName } from '../model/params.js';
+import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, type AttentionParams, type WeightName, FINAL_LINEAR_KEY } from '../model/params.js';
 import { stackMetadata, stackParamsFromStateDict, stackStateDict, type StackParams } from '../model/stack.js';
 import { f64, FileFormatError, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from './safetensors.js';
 
-export const FINAL_LINEAR_KEY = 'final_linear.weight';
 const STACK_PREFIX = 'attention_layers.';
 
 /** What a model file holds: the seed's single-layer model, or a multi-layer causal stack. */

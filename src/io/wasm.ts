@@ -2,13 +2,11 @@
  * Node side of the WebAssembly engine: reads dist/wasm/attention.wasm (built by `npm run build`
  * from asm/attention.ts) and compiles it once. `wasmAvailable()` is false when the file is missing
  * or the runtime lacks WebAssembly SIMD; callers then use the TypeScript kernel.
- *
- * Importing this module registers the loader with engine/wasm/attention.ts (`registeredAttentionWasm()`),
- * so pure code (train/model.ts, train/config.ts) can use the engine; the file is read on first use.
+ * The file is read on first use; nothing happens on import (run/model.ts asks for a kernel explicitly).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { compileAttentionWasm, createWasmKernel, registerAttentionWasm, type WasmKernel, type WasmModule } from '../engine/wasm/attention.js';
+import { compileAttentionWasm, createWasmKernel, type WasmKernel, type WasmModule } from '../engine/wasm/attention.js';
 
 /** Where the compiled kernel is looked for: next to the compiled JS (dist/io -> dist/wasm), or dist/ from src/ (tests). */
 export const WASM_CANDIDATES = [new URL('../wasm/attention.wasm', import.meta.url), new URL('../../dist/wasm/attention.wasm', import.meta.url)].map((u) => fileURLToPath(u));
@@ -49,4 +47,3 @@ export function loadWasmKernel(): WasmKernel {
   return createWasmKernel(m);
 }
 
-registerAttentionWasm(attentionWasmModule);

@@ -17,27 +17,36 @@
  * sum_h mu^h sum_i y_i softmax_i(w^h <x_q, x_i>) (estimators.ts `kernelEstimator`).
  */
 import type { AttentionParams } from './params.js';
+import type { StackParams } from './stack.js';
 
-/** The read-out of one head. */
-export interface HeadCircuit {
-  readonly layer: number;
-  readonly head: number;
-  /** Scaled QK^h, row-major [E, E]. */
-  readonly qk: Float64Array;
-  /** OV^h[:, -1], [E]. */
-  readonly ov: Float64Array;
-  readonly w: number;
-  readonly mu: number;
-  /** Population variance of the first d diagonal entries of QK^h. */
-  readonly varDiag: number;
-  /** Sup-norm of the off-diagonal entries of the d×d block of QK^h. */
-  readonly supOffDiag: number;
-  /** Sup-norm of OV^h[:d, -1] (x coordinates leaking into the output). */
-  readonly supOv: number;
+/**
+ * One attention layer's weights in PyTorch `nn.Linear` layout: q, k, v (E*H, E) with head h on rows
+ * h*E..(h+1)*E, o (nOut, E*H) with head h on columns h*E..(h+1)*E. A single-layer model's params
+ * are one (nOut = 1); so is every layer of a causal stack (nOut = E: o_proj writes a whole token).
+ */
+export interface LayerWeights {
+  readonly d: number;
+  readonly E: number;
+  readonly H: number;
+  readonly nOut: number;
+  readonly q: Float64Array; // [E*H, E]
+  readonly k: Float64Array; // [E*H, E]
+  readonly v: Float64Array; // [E*H, E]
+  readonly o: Float64Array; // [nOut, E*H]
 }
 
-/** Scaled QK^h = W_Q^h W_K^h^T / sqrt(E) of head h, row-major [E, E]. */
-export function headQK(p: AttentionParams, h: number, out = new Float64Array(p.E * p.E)): Float64Array {
+/** Layer l of a causal stack as LayerWeights (views, no copy). */
+export function stackLayer(p: StackParams, l: number): LayerWeights {
+  if (!Number.isInteger(l) || l < 0 || l >= p.nLayers) throw new RangeError(`layer must be in 0..${p.nLayers - 1}, got ${l}`);
+  return { d: p.d, E: p.E, H: p.H, nOut: p.E, ...p.layers[l]! };
+}
+
+/**
+ * THE circuit read-out: QK^h = W_Q^h W_K^h^T / sqrt(E), row-major [E, E] (row = query coordinate,
+ * column = key coordinate; the head's score is z_q QK^h z_i^T). Every consumer (the kernels'
+ * preparation, dynamics snapshots, analyze, plots, report) forms QK^h here.
+ */
+export function qkCircuit(p: LayerWeights, h: number, out = new Float64Array(p.E * p.E)): Float64Array {
   checkHead(p, h);
   const E = p.E;
   const scale = 1 / Math.sqrt(E);
@@ -53,51 +62,78 @@ export function headQK(p: AttentionParams, h: number, out = new Float64Array(p.E
 }
 
 /**
- * OV^h = W_V^h W_O^h as a full [E, nOut] matrix (row-major); with `outWeight` ([nOut2, nOut],
- * a stack's final_linear) it is W_V^h W_O^h outWeight^T, [E, nOut2].
+ * THE circuit read-out: OV^h = W_V^h W_O^h, row-major [E, nOut] (row = coordinate of the attended
+ * token, column = output written). For the seed's model (nOut = 1) it is the column OV^h[:, -1].
  */
-export function headOVMatrix(p: AttentionParams, h: number, outWeight?: { weight: Float64Array; rows: number }): { ov: Float64Array; cols: number } {
+export function ovCircuit(p: LayerWeights, h: number, out = new Float64Array(p.E * p.nOut)): Float64Array {
   checkHead(p, h);
   const { E, nOut, H } = p;
   // OV[a, j] = sum_c v[hE + c, a] o[j, hE + c]
-  const ov = new Float64Array(E * nOut); // [E, nOut]
   for (let a = 0; a < E; a++) {
     for (let j = 0; j < nOut; j++) {
       let s = 0;
       for (let c = 0; c < E; c++) s += p.v[(h * E + c) * E + a]! * p.o[j * E * H + h * E + c]!;
-      ov[a * nOut + j] = s;
+      out[a * nOut + j] = s;
     }
   }
-  if (!outWeight) return { ov, cols: nOut };
-  const r = outWeight.rows;
-  if (outWeight.weight.length !== r * nOut) {
-    throw new RangeError(`final_linear has ${outWeight.weight.length} values, expected [${r}, ${nOut}]`);
-  }
-  const res = new Float64Array(E * r); // [E, r]
-  for (let a = 0; a < E; a++) {
+  return out; // [E, nOut]
+}
+
+/** m [rows, cols] times wᵀ (w [r, cols]): [rows, r]; e.g. OV^h of a stack's last layer through final_linear. */
+function timesTransposed(m: Float64Array, rows: number, cols: number, w: Float64Array, r: number): Float64Array {
+  if (w.length !== r * cols) throw new RangeError(`final_linear has ${w.length} values, expected [${r}, ${cols}]`);
+  const res = new Float64Array(rows * r); // [rows, r]
+  for (let a = 0; a < rows; a++) {
     for (let k = 0; k < r; k++) {
       let s = 0;
-      for (let j = 0; j < nOut; j++) s += ov[a * nOut + j]! * outWeight.weight[k * nOut + j]!;
+      for (let j = 0; j < cols; j++) s += m[a * cols + j]! * w[k * cols + j]!;
       res[a * r + k] = s;
     }
   }
-  return { ov: res, cols: r };
+  return res;
 }
 
-/** OV^h[:, -1] (the column that feeds the last output), [E]. */
-export function headOV(p: AttentionParams, h: number, outWeight?: { weight: Float64Array; rows: number }): Float64Array {
-  const { ov, cols } = headOVMatrix(p, h, outWeight);
-  const E = p.E;
-  const col = new Float64Array(E); // [E]
-  for (let a = 0; a < E; a++) col[a] = ov[a * cols + cols - 1]!;
+/** The last column of a row-major [rows, cols] matrix, [rows]. */
+export function lastColumn(m: Float64Array, cols: number): Float64Array {
+  const rows = m.length / cols;
+  const col = new Float64Array(rows); // [rows]
+  for (let a = 0; a < rows; a++) col[a] = m[a * cols + cols - 1]!;
   return col;
 }
 
-/** Statistics of one head from its QK^h [E, E] and OV^h[:, -1] [E]. */
+/**
+ * The read-out of one head: its circuits and their statistics (seed convention). `ov` is the whole
+ * OV^h [E, ovCols]: the column OV^h[:, -1] for the seed's model (ovCols = 1), E x E in a stack.
+ * w, mu and the statistics read the column that feeds y (the last one): mu = OV^h[-1, -1].
+ */
+export interface HeadCircuit {
+  /** 0-based, as stored; shown 1-based. */
+  readonly layer: number;
+  readonly head: number;
+  /** Scaled QK^h, row-major [E, E]. */
+  readonly qk: Float64Array;
+  /** OV^h, row-major [E, ovCols]. */
+  readonly ov: Float64Array;
+  readonly ovCols: number;
+  readonly w: number;
+  readonly mu: number;
+  /** Population variance of the first d diagonal entries of QK^h. */
+  readonly varDiag: number;
+  /** Sup-norm of the off-diagonal entries of the d×d block of QK^h. */
+  readonly supOffDiag: number;
+  /** Sup-norm of OV^h[:d, -1] (x coordinates leaking into the output). */
+  readonly supOv: number;
+  /** A stack's last layer only: OV^h through final_linear, [E] (ovOut = OV^h final_linearᵀ), and its y entry. */
+  readonly ovOut?: Float64Array;
+  readonly muOut?: number;
+}
+
+/** Statistics of one head from its QK^h [E, E] and OV^h [E, cols] (cols = ov.length / E; the last column feeds y). */
 export function headStatistics(qk: Float64Array, ov: Float64Array, d: number): Pick<HeadCircuit, 'w' | 'mu' | 'varDiag' | 'supOffDiag' | 'supOv'> {
   const E = d + 1;
-  if (qk.length !== E * E || ov.length !== E) {
-    throw new RangeError(`QK has ${qk.length} values and OV ${ov.length}, expected ${E}x${E} and ${E} for d=${d}`);
+  const cols = ov.length / E;
+  if (qk.length !== E * E || !Number.isInteger(cols) || cols < 1) {
+    throw new RangeError(`QK has ${qk.length} values and OV ${ov.length}, expected ${E}x${E} and ${E}xN for d=${d}`);
   }
   let w = 0;
   for (let a = 0; a < d; a++) w += qk[a * E + a]!;
@@ -110,22 +146,81 @@ export function headStatistics(qk: Float64Array, ov: Float64Array, d: number): P
   // np.max of an empty array raises; with d = 1 there is no off-diagonal entry: report NaN.
   if (d === 1) supOffDiag = NaN;
   let supOv = 0;
-  for (let a = 0; a < d; a++) supOv = Math.max(supOv, Math.abs(ov[a]!));
-  return { w, mu: ov[E - 1]!, varDiag, supOffDiag, supOv };
+  for (let a = 0; a < d; a++) supOv = Math.max(supOv, Math.abs(ov[a * cols + cols - 1]!));
+  return { w, mu: ov[E * cols - 1]!, varDiag, supOffDiag, supOv };
+}
+
+/** The read-out of head h of a layer (`layer` is only its label). */
+export function headCircuit(p: LayerWeights, h: number, layer = 0): HeadCircuit {
+  const qk = qkCircuit(p, h);
+  const ov = ovCircuit(p, h);
+  return { layer, head: h, qk, ov, ovCols: p.nOut, ...headStatistics(qk, ov, p.d) };
 }
 
 /**
- * Every head of one layer. `outWeight` is a stack's final_linear [rows, nOut], applied only to its
- * last layer (as the seed's `calculate_statistics` does); leave it out for the single-layer model.
+ * Every head of one layer. `outWeight` is a stack's final_linear [rows, nOut]: OV^h is then read
+ * through it (as the seed's `calculate_statistics` does for the last layer).
  */
-export function layerCircuits(p: AttentionParams, layer = 0, outWeight?: { weight: Float64Array; rows: number }): HeadCircuit[] {
+export function layerCircuits(p: LayerWeights, layer = 0, outWeight?: { weight: Float64Array; rows: number }): HeadCircuit[] {
   const heads: HeadCircuit[] = [];
   for (let h = 0; h < p.H; h++) {
-    const qk = headQK(p, h);
-    const ov = headOV(p, h, outWeight);
-    heads.push({ layer, head: h, qk, ov, ...headStatistics(qk, ov, p.d) });
+    const c = headCircuit(p, h, layer);
+    if (!outWeight) heads.push(c);
+    else {
+      const ov = timesTransposed(c.ov, p.E, p.nOut, outWeight.weight, outWeight.rows);
+      heads.push({ ...c, ov, ovCols: outWeight.rows, ...headStatistics(c.qk, ov, p.d) });
+    }
   }
   return heads;
+}
+
+/**
+ * Every head of every layer of a causal stack: result[l][h]. ov = OV^h (E x E); mu = OV^h[-1, -1]
+ * (the y -> y channel) with the SAME meaning for every layer; the last layer also carries ovOut =
+ * OV^h final_linearᵀ [E] and muOut = ovOut[-1] (the seed's last-layer mu; for a 1-layer stack the
+ * mu of the equivalent single-layer model). The seed's `OV_dyn_stack` multiplies every layer by
+ * final_linear and its statistics only the last (SEED_NOTES #6); here mu is always y -> y.
+ */
+export function stackCircuits(p: StackParams): HeadCircuit[][] {
+  const res: HeadCircuit[][] = [];
+  for (let l = 0; l < p.nLayers; l++) {
+    const layer = stackLayer(p, l);
+    const row = layerCircuits(layer, l);
+    if (l === p.nLayers - 1) {
+      res.push(row.map((c) => {
+        const ovOut = timesTransposed(c.ov, p.E, p.E, p.finalLinear, 1);
+        return { ...c, ovOut, muOut: ovOut[p.E - 1]! };
+      }));
+    } else res.push(row);
+  }
+  return res;
+}
+
+/**
+ * The run directory's snapshot tensors, allocation-free apart from one OV^h: `qk` [layers, H, E, E]
+ * (scaled QK^h) and `ov` [layers, H, E] (OV^h[:, -1], the column written into y; its last entry is mu^h).
+ */
+export function snapshotCircuits(layers: readonly LayerWeights[], qk: Float64Array, ov: Float64Array): void {
+  const { E, H } = layers[0]!;
+  const n = layers.length;
+  if (qk.length !== n * H * E * E || ov.length !== n * H * E) {
+    throw new RangeError(`snapshot buffers have ${qk.length} / ${ov.length} values, expected [layers,H,E,E] = ${n * H * E * E} / [layers,H,E] = ${n * H * E}`);
+  }
+  for (let l = 0; l < n; l++) {
+    const p = layers[l]!;
+    const full = new Float64Array(E * p.nOut);
+    for (let h = 0; h < H; h++) {
+      const lh = l * H + h;
+      qkCircuit(p, h, qk.subarray(lh * E * E, (lh + 1) * E * E) as Float64Array<ArrayBuffer>); // [E, E]
+      ovCircuit(p, h, full);
+      for (let a = 0; a < E; a++) ov[lh * E + a] = full[a * p.nOut + p.nOut - 1]!; // [E]
+    }
+  }
+}
+
+/** Snapshot tensors of a stack (snapshotCircuits over its layers). */
+export function stackSnapshot(p: StackParams, qk: Float64Array, ov: Float64Array): void {
+  snapshotCircuits(Array.from({ length: p.nLayers }, (_, l) => stackLayer(p, l)), qk, ov);
 }
 
 /**
@@ -147,10 +242,44 @@ export function qkDynamics(p: AttentionParams): Float64Array {
 export function ovDynamics(p: AttentionParams): Float64Array {
   const out = new Float64Array(p.H); // [H]
   for (let h = 0; h < p.H; h++) {
-    const { ov, cols } = headOVMatrix(p, h);
-    out[h] = ov[(p.E - 1) * cols]!;
+    out[h] = ovCircuit(p, h)[(p.E - 1) * p.nOut]!;
   }
   return out;
+}
+
+/**
+ * The run directory's per-step dynamics for a stack: w^h into `w` [nLayers*H] and mu^h into `mu`
+ * [nLayers*H], layer-major. Allocates nothing. `convention`:
+ *   'y-to-y' (default)   mu = OV^h[-1,-1] for every layer (`stackCircuits`' mu);
+ *   'seed-statistics'    the same, except the LAST layer's mu goes through final_linear
+ *                        (`stackCircuits`' muOut), as the seed's `calculate_statistics` does.
+ * (The seed's `OV_dyn_stack` multiplies every layer by final_linear; SEED_NOTES #6.)
+ */
+export function stackDynamics(p: StackParams, w: Float64Array, mu: Float64Array, convention: 'y-to-y' | 'seed-statistics' = 'y-to-y'): void {
+  const { d, E, H, nLayers } = p;
+  const EH = E * H;
+  const sc = 1 / Math.sqrt(E);
+  const f = p.finalLinear;
+  for (let l = 0; l < nLayers; l++) {
+    const { q, k, v, o } = p.layers[l]!;
+    const throughFinal = convention === 'seed-statistics' && l === nLayers - 1;
+    for (let h = 0; h < H; h++) {
+      let sw = 0;
+      for (let a = 0; a < d; a++) {
+        for (let e = 0; e < E; e++) sw += q[(h * E + e) * E + a]! * k[(h * E + e) * E + a]!;
+      }
+      let sm = 0;
+      for (let e = 0; e < E; e++) {
+        // (W_O^h f^T)[e] or W_O^h[e, -1]
+        let oe = 0;
+        if (throughFinal) for (let c = 0; c < E; c++) oe += o[c * EH + h * E + e]! * f[c]!;
+        else oe = o[(E - 1) * EH + h * E + e]!;
+        sm += v[(h * E + e) * E + E - 1]! * oe;
+      }
+      w[l * H + h] = (sw * sc) / d;
+      mu[l * H + h] = sm;
+    }
+  }
 }
 
 /** eta_TF = sum_h mu^h w^h, the learning rate of the one-step GD the kernel linearises to (THEORY.md). */
@@ -272,7 +401,7 @@ export function statisticsLines(heads: readonly HeadCircuit[], d: number): strin
   return lines;
 }
 
-function checkHead(p: AttentionParams, h: number): void {
+function checkHead(p: LayerWeights, h: number): void {
   if (!Number.isInteger(h) || h < 0 || h >= p.H) throw new RangeError(`head ${h} out of range 0..${p.H - 1}`);
 }
 

@@ -15,8 +15,8 @@
 import { allocParams, type AttentionParams } from './params.js';
 import type { Rng } from '../data/rng.js';
 
-export type InitMethod = 'random' | 'small_id' | 'small_id_qk' | 'oppo_small_id';
-export const INIT_METHODS: readonly InitMethod[] = ['random', 'small_id', 'small_id_qk', 'oppo_small_id'];
+export type InitName = 'random' | 'small_id' | 'small_id_qk' | 'oppo_small_id';
+export const INIT_NAMES: readonly InitName[] = ['random', 'small_id', 'small_id_qk', 'oppo_small_id'];
 
 function fillUniform(w: Float64Array, bound: number, rng: Rng): void {
   for (let i = 0; i < w.length; i++) w[i] = (2 * rng.nextDouble() - 1) * bound;
@@ -31,8 +31,8 @@ function setHeadIdentities(w: Float64Array, E: number, H: number, scale: (h: num
   }
 }
 
-export function initParams(d: number, H: number, method: InitMethod, rng: Rng): AttentionParams {
-  if (!INIT_METHODS.includes(method)) throw new RangeError(`init method must be one of ${INIT_METHODS.join(', ')}, got ${String(method)}`);
+export function initParams(d: number, H: number, method: InitName, rng: Rng): AttentionParams {
+  if (!INIT_NAMES.includes(method)) throw new RangeError(`init method must be one of ${INIT_NAMES.join(', ')}, got ${String(method)}`);
   if (method === 'oppo_small_id' && H % 2 !== 0)
     throw new RangeError(`init 'oppo_small_id' needs an even number of heads (half start with QK = +eps^2 I, half with -eps^2 I), got H=${H}`);
   const p = allocParams(d, H, 1);

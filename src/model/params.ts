@@ -32,6 +32,9 @@ export const STATE_DICT_KEYS: Record<WeightName, string> = {
   o: 'attention_layer.o_proj.weight',
 };
 
+/** The seed model's `final_linear.weight` (1, E): unused by one layer (written as zeros so `load_state_dict` works), read by a causal stack. */
+export const FINAL_LINEAR_KEY = 'final_linear.weight';
+
 /** Shape [rows, cols] of a weight in PyTorch layout. */
 export function weightShape(name: WeightName, d: number, H: number, nOut = 1): [number, number] {
   const E = d + 1;

@@ -20,12 +20,13 @@
 import { allocStackParams, type StackParams } from './stack.js';
 
 /** Anything with `nextDouble()` in [0, 1): `data/rng.ts`'s Rng fits. */
+import { INIT_NAMES, type InitName } from './init.js';
+
+export { INIT_NAMES };
+
 export interface UniformSource {
   nextDouble(): number;
 }
-
-export const STACK_INIT_METHODS = ['random', 'small_id', 'small_id_qk', 'oppo_small_id'] as const;
-export type StackInitMethod = (typeof STACK_INIT_METHODS)[number];
 
 function fillUniform(a: Float64Array, bound: number, rng: UniformSource): void {
   for (let i = 0; i < a.length; i++) a[i] = (2 * rng.nextDouble() - 1) * bound; // U(-bound, bound)
@@ -48,11 +49,11 @@ export function initStackParams(
   H: number,
   nLayers: number,
   weightTying: boolean,
-  method: StackInitMethod,
+  method: InitName,
   rng: UniformSource,
 ): StackParams {
-  if (!(STACK_INIT_METHODS as readonly string[]).includes(method)) {
-    throw new RangeError(`unknown init method '${method}' (allowed: ${STACK_INIT_METHODS.join(', ')})`);
+  if (!(INIT_NAMES as readonly string[]).includes(method)) {
+    throw new RangeError(`unknown init method '${method}' (allowed: ${INIT_NAMES.join(', ')})`);
   }
   if (method === 'oppo_small_id' && H % 2 !== 0) {
     throw new RangeError(`init 'oppo_small_id' needs an even number of heads, got H=${H}`);

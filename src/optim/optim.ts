@@ -9,11 +9,11 @@
  * t counts steps from 1. Buffers are named as in torch's state_dict: exp_avg (m), exp_avg_sq (v).
  */
 
-export type OptimizerKind = 'sgd' | 'adam' | 'adamw';
-export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['sgd', 'adam', 'adamw'];
+export type OptimizerName = 'sgd' | 'adam' | 'adamw';
+export const OPTIMIZER_NAMES: readonly OptimizerName[] = ['sgd', 'adam', 'adamw'];
 
 export interface OptimizerConfig {
-  kind: OptimizerKind;
+  kind: OptimizerName;
   lr: number;
   betas: [number, number];
   eps: number;
@@ -34,13 +34,13 @@ export interface Optimizer {
 }
 
 /** Defaults per kind: lr 1e-3 (the seed's experiments), betas (0.9, 0.999), eps 1e-8; AdamW decays 1e-3 (the seed's prose). */
-export function defaultOptimizerConfig(kind: OptimizerKind, lr = 1e-3): OptimizerConfig {
-  if (!OPTIMIZER_KINDS.includes(kind)) throw new RangeError(`optimizer must be one of ${OPTIMIZER_KINDS.join(', ')}, got ${String(kind)}`);
+export function defaultOptimizerConfig(kind: OptimizerName, lr = 1e-3): OptimizerConfig {
+  if (!OPTIMIZER_NAMES.includes(kind)) throw new RangeError(`optimizer must be one of ${OPTIMIZER_NAMES.join(', ')}, got ${String(kind)}`);
   return { kind, lr, betas: [0.9, 0.999], eps: 1e-8, weightDecay: kind === 'adamw' ? 1e-3 : 0 };
 }
 
 function validate(cfg: OptimizerConfig): void {
-  if (!OPTIMIZER_KINDS.includes(cfg.kind)) throw new RangeError(`optimizer must be one of ${OPTIMIZER_KINDS.join(', ')}, got ${String(cfg.kind)}`);
+  if (!OPTIMIZER_NAMES.includes(cfg.kind)) throw new RangeError(`optimizer must be one of ${OPTIMIZER_NAMES.join(', ')}, got ${String(cfg.kind)}`);
   if (!(cfg.lr >= 0) || !Number.isFinite(cfg.lr)) throw new RangeError(`learning rate must be a finite number >= 0, got ${cfg.lr}`);
   if (!(cfg.weightDecay >= 0)) throw new RangeError(`weight decay must be >= 0, got ${cfg.weightDecay}`);
   if (cfg.kind !== 'sgd') {

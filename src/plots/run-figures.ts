@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { layerCircuits } from '../model/circuits.js';
-import { stackCircuits } from '../model/stack.js';
+import { stackCircuits } from '../model/circuits.js';
 import { readModelFile } from '../io/model-file.js';
 import { f64, FileFormatError, readSafetensors, type Tensor } from '../io/safetensors.js';
 import { circuitSpec } from './circuits.js';

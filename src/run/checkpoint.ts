@@ -15,7 +15,7 @@ import { FileFormatError, f64, readSafetensors, tensorF64, writeSafetensors, typ
 import { configFromJson, configToJson, type TrainConfig } from './config.js';
 import type { Resumable } from './loop.js';
 import { parseModelTensors } from '../io/model-file.js';
-import { modelFromTheta } from '../engine/model.js';
+import { modelFromTheta } from './model.js';
 
 export const CHECKPOINT_FORMAT = '1';
 const OPT_PREFIX = 'optimizer.';

@@ -11,12 +11,12 @@
  * Pure module (no node:* imports): strings/objects in, a validated TrainConfig or a UsageError out.
  */
 import { UsageError } from '../errors.js';
-import { registeredAttentionWasm } from '../engine/wasm/attention.js';
+import { wasmAvailable } from '../io/wasm.js';
 
-export type OptimizerName = 'sgd' | 'adam' | 'adamw';
-export type InitName = 'random' | 'small_id' | 'small_id_qk' | 'oppo_small_id';
-export type PresetName = 'seed' | 'paper';
-export type EngineName = 'ts' | 'wasm';
+import type { PresetName } from '../data/task.js';
+import type { EngineName } from '../engine/model.js';
+import type { InitName } from '../model/init.js';
+import type { OptimizerName } from '../optim/optim.js';
 
 /** A fully resolved configuration of one training run (what run.json stores under `config`). */
 export interface TrainConfig {
@@ -336,7 +336,7 @@ export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = 
   const c = cfg as unknown as TrainConfig;
   if ((c.weightDecay as number | null) === null) c.weightDecay = c.optimizer === 'adamw' ? 1e-3 : 0; // SEED_NOTES #7
   if ((c.valSamples as number | null) === null) c.valSamples = c.batchSize;
-  if ((c.engine as EngineName | null) === null) c.engine = c.layers === 1 && registeredAttentionWasm() ? 'wasm' : 'ts';
+  if ((c.engine as EngineName | null) === null) c.engine = c.layers === 1 && wasmAvailable() ? 'wasm' : 'ts';
   checkCombination(c, given);
   return c;
 }

@@ -19,7 +19,9 @@ import { allocBatch, type Batch } from '../data/batch.js';
 import { sampleBatch, type TaskSpec } from '../data/task.js';
 import { createOptimizer, type Optimizer, type OptimizerState } from '../optim/optim.js';
 import { countLogged, type TrainConfig } from './config.js';
-import { createModel, modelFromTheta, type TrainModel } from '../engine/model.js';
+import type { TrainModel } from '../engine/model.js';
+import { createModel, modelFromTheta } from './model.js';
+import { createTrainStep, type TrainStep } from './step.js';
 
 /** Everything logged so far. Arrays have room for `capacity` steps; the first n* entries are valid. */
 export interface TrainLogs {
@@ -44,12 +46,12 @@ export interface TrainState {
   /** Steps done (= index of the next step). */
   step: number;
   readonly model: TrainModel;
-  readonly grad: Float64Array; // [nTheta]
   readonly optimizer: Optimizer;
+  /** The one training step (sample, loss + gradient, update) on model, optimizer, task and rng. */
+  readonly trainStep: TrainStep;
   readonly rng: Rng;
   readonly task: TaskSpec;
   readonly valTask: TaskSpec;
-  readonly batch: Batch;
   readonly valBatch: Batch;
   readonly valOut: Float64Array; // [valSamples]
   logs: TrainLogs;
@@ -125,12 +127,11 @@ function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, rng: 
     config: c,
     step,
     model,
-    grad: new Float64Array(model.theta.length),
     optimizer,
+    trainStep: createTrainStep(model, optimizer, task, rng),
     rng,
     task,
     valTask,
-    batch: model.allocBatch ? model.allocBatch(c.batchSize, c.contextLength, c.d) : allocBatch(c.batchSize, c.contextLength, c.d), // wasm engine: in wasm memory
     valBatch: allocBatch(c.valSamples, c.contextLength, c.d),
     valOut: new Float64Array(c.valSamples),
     logs,
@@ -211,8 +212,7 @@ export interface StepHooks {
  */
 export function runSteps(s: TrainState, until: number, deadline = Infinity, hooks: StepHooks = {}): Divergence | null {
   const c = s.config;
-  const { model, grad, optimizer, rng, batch, valBatch, valOut, task, valTask } = s;
-  const theta = model.theta;
+  const { model, trainStep, rng, valBatch, valOut, valTask } = s;
   const logs = s.logs;
   if (until > logs.capacity) throw new RangeError(`logs have room for ${logs.capacity} steps, asked to run to ${until}`);
   const LH = c.layers * c.heads;
@@ -222,15 +222,14 @@ export function runSteps(s: TrainState, until: number, deadline = Infinity, hook
   const limit = c.divergeLoss > 0 ? c.divergeLoss : Infinity;
   while (s.step < until) {
     const step = s.step;
-    if (model.sampleBatch) model.sampleBatch(task, rng, batch); // [B, L, E] (wasm engine: same batch, faster)
-    else sampleBatch(task, rng, batch); // [B, L, E]
-    const loss = model.lossAndGrad(batch, grad); // loss before the update
+    trainStep.sample(); // [B, L, E]
+    const loss = trainStep.lossAndGrad(); // loss before the update
     logs.trainLoss[step] = loss;
     if (!Number.isFinite(loss) || loss > limit) {
       const why = Number.isFinite(loss) ? `${loss.toExponential(3)}, above --diverge-loss ${c.divergeLoss}` : String(loss);
       return { step, loss, reason: `training loss is ${why} at step ${step} (diverged; try a smaller --lr)` };
     }
-    optimizer.step(theta, grad);
+    trainStep.update();
     s.step = step + 1;
     s.lastLoss = loss;
     if (step % c.lossEvery === 0) s.shownLoss = loss;

@@ -10,7 +10,6 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { FileFormatError } from '../io/safetensors.js';
-import '../io/wasm.js'; // registers the WebAssembly kernel (config engine = wasm), also in worker threads
 import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './config.js';
 import { createState, ensureCapacity, restoreState, runSteps, type TrainState } from './loop.js';
 import { makeRunDir, readRunForResume, saveFailure, saveState, type RunFailure, type RunStatus, type SaveInfo } from './run-dir.js';

@@ -23,7 +23,7 @@ import { kernelGap, type KernelGap, type PromptSpec } from '../../analysis/evalu
 import { allocParams, type AttentionParams } from '../../model/params.js';
 import { Rng } from '../../data/rng.js';
 import type { StackParams } from '../../model/stack.js';
-import { DEFAULT_TASK, type TaskPreset } from '../../data/task.js';
+import { DEFAULT_TASK, type PresetName } from '../../data/task.js';
 import { optimalEta, riskParams } from '../../analysis/theory.js';
 import { loadModel, parseModelTensors, type ModelFile } from '../../io/model-file.js';
 import { FileFormatError, readSafetensors } from '../../io/safetensors.js';
@@ -39,7 +39,7 @@ export interface ModelTarget {
   readonly path: string;
   readonly params: AttentionParams;
   /** From run.json, when TARGET is a run directory. */
-  readonly run?: { L: number; noiseStd: number; preset: TaskPreset; rho: number; step: number; status: string };
+  readonly run?: { L: number; noiseStd: number; preset: PresetName; rho: number; step: number; status: string };
 }
 
 /** Resolve TARGET (run directory or .safetensors file) and load its model. */
@@ -102,7 +102,7 @@ export interface AnalyzeResult {
   grouping: HeadGrouping;
   /** sum (f_TF - f_K)^2 / sum (f_TF - mean f_TF)^2 on fresh prompts: relative MSE between model and kernel (see kernelGapDetail). */
   kernelGap: number;
-  kernelGapDetail: KernelGap & { seed: number; preset: TaskPreset; noiseStd: number };
+  kernelGapDetail: KernelGap & { seed: number; preset: PresetName; noiseStd: number };
 }
 
 /** The whole read-out of one model (pure apart from loading it). */

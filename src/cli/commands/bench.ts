@@ -5,7 +5,8 @@
  */
 import type { StepTiming } from '../../bench/timing.js';
 import type { Command } from 'commander';
-import { defaultEngine, runBench, type BenchRow, type Engine } from '../../bench/bench.js';
+import { defaultEngine, runBench, type BenchRow } from '../../bench/bench.js';
+import type { EngineName } from '../../engine/model.js';
 import { wasmAvailable, wasmUnavailableReason } from '../../io/wasm.js';
 import { benchStack, type StackBenchRow } from '../../bench/stack.js';
 import { DEFAULT_TASK } from '../../data/task.js';
@@ -87,7 +88,7 @@ export function register(program: Command): void {
       const { heads, seconds, seed } = opts;
       const choice = opts.engine ?? defaultEngine();
       if (choice !== 'ts' && !wasmAvailable()) throw new UsageError(`--engine ${choice}: the wasm engine is unavailable (${wasmUnavailableReason()})`);
-      const engines: Engine[] = choice === 'both' ? ['ts', 'wasm'] : [choice];
+      const engines: EngineName[] = choice === 'both' ? ['ts', 'wasm'] : [choice];
       const stackLayers = opts.stack ? opts.layers : [];
       const t = DEFAULT_TASK;
       if (!opts.json) {

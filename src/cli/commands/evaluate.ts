@@ -10,18 +10,18 @@
 import type { Command } from 'commander';
 import { estimatorMethods, evaluateErrors, modelMethods, DEFAULT_CHUNK, type EvalMethod, type EvaluateResult, type PromptSpec } from '../../analysis/evaluate.js';
 import { Rng } from '../../data/rng.js';
-import { DEFAULT_TASK, TASK_PRESETS, type TaskPreset } from '../../data/task.js';
+import { DEFAULT_TASK, PRESET_NAMES, type PresetName } from '../../data/task.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { VERSION } from '../../version.js';
 import { asChoice, asInteger, asIntListOrRange, asNonNegativeFloat, asPositiveInt } from '../options.js';
 import { UsageError } from '../../errors.js';
 import { jsonSafe, loadStackTarget, loadTarget, type ModelTarget, type StackTarget } from './analyze.js';
-import { stackForward } from '../../model/stack.js';
+import { stackForward } from '../../engine/ts/stack.js';
 
 export interface EvaluateCliOptions {
   lengths: number[];
   samples: number;
-  preset?: TaskPreset;
+  preset?: PresetName;
   noiseStd?: number;
   d?: number;
   seed: number;
@@ -36,7 +36,7 @@ export interface EvaluateCliOptions {
 export interface EvaluateOutput extends EvaluateResult {
   icl_lab_version: string;
   d: number;
-  preset: TaskPreset;
+  preset: PresetName;
   noiseStd: number;
   seed: number;
   nested: boolean;
@@ -116,7 +116,7 @@ export function register(program: Command): void {
     .description('mean squared error vs context length for models, their kernel estimators and the estimators one-step-gd, tuned-gd, debiased-gd, ridge, ols, on the same prompts, with standard errors')
     .option('--lengths <spec>', '[list|range] context lengths: 10,40,160 or start:stop:step (stop included) (default: 1:500:5, the seed\'s sweep)', asIntListOrRange('--lengths', { min: 1 }), undefined)
     .option('--samples <n>', '[int] prompts per L', asPositiveInt('--samples'), 10_000)
-    .option('--preset <name>', '[seed|paper] prompt distribution (default: the first run\'s, else seed)', asChoice('--preset', TASK_PRESETS))
+    .option('--preset <name>', '[seed|paper] prompt distribution (default: the first run\'s, else seed)', asChoice('--preset', PRESET_NAMES))
     .option('--noise-std <x>', '[number] noise_std (default: the first run\'s, else 0.01)', asNonNegativeFloat('--noise-std'))
     .option('--d <n>', '[int] dimension when no model is given (default 5)', asPositiveInt('--d'))
     .option('--seed <n>', '[int] RNG seed of the prompts', asInteger('--seed'), 0)

@@ -200,20 +200,3 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
     },
   };
 }
-
-// ---- the engine registry: the node side (io/wasm.ts) registers a loader; pure code (train/) asks it ----
-
-let loader: (() => WasmModule | null) | null = null;
-let loaded: WasmModule | null | undefined;
-
-/** Called by the platform side (io/wasm.ts in Node) so pure code can create wasm kernels. */
-export function registerAttentionWasm(load: () => WasmModule | null): void {
-  loader = load;
-  loaded = undefined;
-}
-
-/** The registered, compiled module, or null when none is registered or it failed to load. */
-export function registeredAttentionWasm(): WasmModule | null {
-  if (loaded === undefined) loaded = loader ? loader() : null;
-  return loaded;
-}

@@ -1,0 +1,41 @@
+/**
+ * The model a run config describes, on the engine it names (chosen here, explicitly: no import
+ * side effects): fresh from the run's RNG, or from a checkpoint's theta.
+ */
+import type { Rng } from '../data/rng.js';
+import { singleLayerModel, stackModel, type TrainModel } from '../engine/model.js';
+import type { WasmKernel } from '../engine/wasm/attention.js';
+import { UsageError } from '../errors.js';
+import { loadWasmKernel, wasmAvailable, wasmUnavailableReason } from '../io/wasm.js';
+import { initParams } from '../model/init.js';
+import { allocParams } from '../model/params.js';
+import { allocStackParams, stackParamCount } from '../model/stack.js';
+import { initStackParams } from '../model/stack-init.js';
+import type { TrainConfig } from './config.js';
+
+/** The wasm kernel factory for a `engine: wasm` config (undefined = the TypeScript kernel). */
+function kernelFor(c: TrainConfig): (() => WasmKernel) | undefined {
+  if (c.engine !== 'wasm') return undefined;
+  return () => {
+    if (!wasmAvailable()) throw new UsageError(`--engine wasm: the WebAssembly kernel is not available here (${wasmUnavailableReason()}; build it with npm run build, or use --engine ts)`);
+    return loadWasmKernel();
+  };
+}
+
+/** Fresh weights for `c`, drawn from `rng` (the run's one RNG: init first, then the data). */
+export function createModel(c: TrainConfig, rng: Rng): TrainModel {
+  if (c.layers > 1) return stackModel(initStackParams(c.d, c.heads, c.layers, c.weightTying, c.init, rng));
+  return singleLayerModel(initParams(c.d, c.heads, c.init, rng), kernelFor(c));
+}
+
+/** The model of `c` with the given flat theta (copied). */
+export function modelFromTheta(c: TrainConfig, theta: Float64Array): TrainModel {
+  const stack = c.layers > 1;
+  const n = stack ? stackParamCount(c.d, c.heads, c.layers, c.weightTying) : allocParams(c.d, c.heads, c.nOut).theta.length;
+  if (theta.length !== n) {
+    const what = stack ? `, layers=${c.layers}, weight_tying=${c.weightTying}` : '';
+    throw new RangeError(`theta has ${theta.length} values, expected ${n} for d=${c.d}, heads=${c.heads}${what}`);
+  }
+  if (stack) return stackModel(allocStackParams(c.d, c.heads, c.layers, c.weightTying, Float64Array.from(theta)));
+  return singleLayerModel(allocParams(c.d, c.heads, c.nOut, Float64Array.from(theta)), kernelFor(c));
+}

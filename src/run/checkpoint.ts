@@ -9,8 +9,11 @@
  *   optimizer.<buffer>                     F64   [n_theta] torch names: exp_avg, exp_avg_sq (Adam/AdamW)
  *   rng_state                              F64   [6] the RNG's complete state (uint32 words)
  *   metadata: icl_lab = "checkpoint", format = "1", step, optimizer_t, rng_state (JSON), config (JSON),
+ *             stream_version (data/rng.ts STREAM_VERSION; absent = 1),
  *             and the model file's metadata (n_layers, weight_tying, d, heads, ...)
  */
+import { STREAM_VERSION, STREAM_VERSIONS } from '../data/rng.js';
+import { UsageError } from '../errors.js';
 import { FileFormatError, f64, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { configFromJson, configToJson, type TrainConfig } from './config.js';
 import type { Resumable } from './loop.js';
@@ -38,6 +41,7 @@ export function checkpointTensors(config: TrainConfig, r: Resumable): { tensors:
     step: String(r.step),
     optimizer_t: String(r.optimizer.t),
     rng_state: JSON.stringify(r.rng),
+    stream_version: String(r.streamVersion),
     config: JSON.stringify(configToJson(config)),
   };
   return { tensors, metadata };
@@ -78,11 +82,23 @@ export function readCheckpoint(path: string): Checkpoint {
   }
   const rngT = tensors.rng_state;
   if (!rngT) throw new FileFormatError('missing tensor rng_state', path);
+  const streamVersion = metadata.stream_version === undefined ? 1 : intMeta(metadata, 'stream_version', path);
+  checkStreamVersion(streamVersion, path);
   return {
     config,
+    streamVersion,
     step: intMeta(metadata, 'step', path),
     theta,
     optimizer: { t: intMeta(metadata, 'optimizer_t', path), buffers },
     rng: Array.from(f64(rngT)),
   };
+}
+
+/** A run continues only on the random stream it started with; another version is a clear error. */
+export function checkStreamVersion(version: number, where: string): void {
+  if (STREAM_VERSIONS.includes(version)) return;
+  throw new UsageError(
+    `${where}: the run was written with random-stream version ${version}, but this icl-lab draws version ${STREAM_VERSION} ` +
+      `(it can continue versions ${STREAM_VERSIONS.join(', ')}); resume it with the icl-lab version that started it (icl_lab_version in run.json)`,
+  );
 }

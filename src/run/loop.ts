@@ -14,7 +14,7 @@
  * No node:* imports, no I/O: state in, state out. Everything per step is preallocated (the logs
  * grow only when a resume extends the run), so the work beyond the training step is O(1).
  */
-import { Rng } from '../data/rng.js';
+import { Rng, STREAM_VERSION } from '../data/rng.js';
 import { allocBatch, type Batch } from '../data/batch.js';
 import { sampleBatch, type TaskSpec } from '../data/task.js';
 import { createOptimizer, type Optimizer, type OptimizerState } from '../optim/optim.js';
@@ -151,6 +151,8 @@ export function createState(c: TrainConfig): TrainState {
 
 /** What a checkpoint holds (see checkpoint.ts). */
 export interface Resumable {
+  /** Random-stream version the run draws (data/rng.ts STREAM_VERSION). */
+  streamVersion: number;
   step: number;
   theta: Float64Array;
   optimizer: OptimizerState;
@@ -173,7 +175,7 @@ export function ensureCapacity(s: TrainState, steps: number): void {
 
 /** The resumable part of a state (views, not copies: serialise before the next step). */
 export function resumable(s: TrainState): Resumable {
-  return { step: s.step, theta: s.model.theta, optimizer: s.optimizer.getState(), rng: s.rng.getState() };
+  return { streamVersion: STREAM_VERSION, step: s.step, theta: s.model.theta, optimizer: s.optimizer.getState(), rng: s.rng.getState() };
 }
 
 /** Mean squared error of `out` against the batch's y_q. */

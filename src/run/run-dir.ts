@@ -17,6 +17,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { STREAM_VERSION } from '../data/rng.js';
 import { FileFormatError, f64, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { VERSION } from '../version.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
@@ -54,6 +55,8 @@ export interface RunJson {
   steps: number;
   seed: number;
   config: Record<string, unknown>;
+  /** Random-stream version of the run's data (absent in runs written before it existed = 1). */
+  stream_version?: number;
   /** Steps done when checkpoint.safetensors was written (resume starts here). */
   checkpoint_step: number;
   timings: {
@@ -231,6 +234,7 @@ export function runJsonOf(s: TrainState, info: SaveInfo, checkpointStep: number)
     steps: s.config.steps,
     seed: s.config.seed,
     config: configToJson(s.config),
+    stream_version: STREAM_VERSION,
     checkpoint_step: checkpointStep,
     timings: {
       created_at: info.createdAt,

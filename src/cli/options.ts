@@ -6,9 +6,9 @@
  * Use directly, or as a commander argParser through the `as*` factories:
  *
  *   .option('--steps <n>', '[int] training steps (default: 500001)', asPositiveInt('--steps'), 500001)
- *   .option('--heads <list>', '[ints] head counts, e.g. 1,2,4', asIntList('--heads', { min: 1 }))
- *   .option('--L <range>', '[range] context lengths start:stop[:step], stop included', asIntRange('--L'))
- *   .option('--optimizer <name>', '[choice] sgd | adam | adamw', asChoice('--optimizer', ['sgd', 'adam', 'adamw']))
+ *   .option('--heads <list>', '[int[,int...]] head counts, e.g. 1,2,4', asIntList('--heads', { min: 1 }))
+ *   .option('--L <range>', '[start:stop[:step]] context lengths, stop included', asIntRange('--L'))
+ *   .option('--optimizer <name>', '[sgd|adam|adamw] optimizer', asChoice('--optimizer', ['sgd', 'adam', 'adamw']))
  */
 import { existsSync, statSync } from 'node:fs';
 import { UsageError } from '../errors.js';

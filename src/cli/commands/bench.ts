@@ -16,8 +16,8 @@ import { UsageError } from '../../errors.js';
 function parseHeads(value: string): number[] {
   const parts = value.split(',').map((s) => s.trim());
   const heads = parts.map(Number);
-  if (parts.length === 0 || parts.some((s) => !/^\d+$/.test(s)) || heads.some((h) => h < 1 || h > 64))
-    throw new UsageError(`--heads: expected a comma-separated list of integers in 1..64, e.g. 1,2,4,8, got ${JSON.stringify(value)}`);
+  if (parts.length === 0 || parts.some((s) => !/^\d+$/.test(s)) || heads.some((h) => h < 1 || h > 256))
+    throw new UsageError(`--heads: expected a comma-separated list of integers in 1..256, e.g. 1,2,4,8, got ${JSON.stringify(value)}`);
   return heads;
 }
 
@@ -77,11 +77,11 @@ export function register(program: Command): void {
   program
     .command('bench')
     .description('measure training steps/s at the seed configuration (d=5, L=40, B=128, Adam lr 1e-3, fresh batch every step, one thread)')
-    .option('--heads <list>', '[ints] head counts to measure, comma-separated', parseHeads, [1, 2, 4, 8])
+    .option('--heads <list>', '[int[,int...]] head counts to measure, comma-separated', parseHeads, [1, 2, 4, 8])
     .option('--seconds <s>', '[number] measured seconds per head count, after a warm-up of min(1, s/2) s', parseSeconds, 3)
     .option('--seed <n>', '[int] RNG seed for the init and the batches', parseSeed, 0)
     .option('--engine <name>', '[ts|wasm|both] training-step engine: the TypeScript kernel, its WebAssembly SIMD build, or both in turn per head count (default: wasm when dist/wasm/attention.wasm loads, else ts)', parseEngine)
-    .option('--layers <list>', '[ints] also measure these causal stacks (model/stack.ts, H = 2, TypeScript), comma-separated', parseLayers, [2])
+    .option('--layers <list>', '[int[,int...]] also measure these causal stacks (model/stack.ts, H = 2, TypeScript), comma-separated', parseLayers, [2])
     .option('--no-stack', '[flag] measure no stack (no N-layer rows)')
     .option('--json', '[flag] print {"rows":[...]} as JSON instead of a table')
     .action((opts: { heads: number[]; seconds: number; seed: number; engine?: 'ts' | 'wasm' | 'both'; layers: number[]; stack: boolean; json?: boolean }) => {

@@ -114,7 +114,7 @@ export function register(program: Command): void {
     .command('evaluate')
     .argument('[targets...]', 'run directories or .safetensors models (zero or more)')
     .description('mean squared error vs context length for models, their kernel estimators and the estimators one-step-gd, tuned-gd, debiased-gd, ridge, ols, on the same prompts, with standard errors')
-    .option('--lengths <spec>', '[list|range] context lengths: 10,40,160 or start:stop:step (stop included) (default: 1:500:5, the seed\'s sweep)', asIntListOrRange('--lengths', { min: 1 }), undefined)
+    .option('--lengths <spec>', '[int[,int...]|start:stop[:step]] context lengths: 10,40,160 or start:stop:step (stop included) (default: 1:500:5, the seed\'s sweep)', asIntListOrRange('--lengths', { min: 1 }), undefined)
     .option('--samples <n>', '[int] prompts per L', asPositiveInt('--samples'), 10_000)
     .option('--preset <name>', '[seed|paper] prompt distribution (default: the first run\'s, else seed)', asChoice('--preset', PRESET_NAMES))
     .option('--noise-std <x>', '[number] noise_std (default: the first run\'s, else 0.01)', asNonNegativeFloat('--noise-std'))

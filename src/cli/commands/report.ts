@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .option('--evaluation <file>', '[path] reuse an `icl-lab evaluate --out` JSON instead of computing the error sweep')
     .option('--eval-samples <n>', '[int] prompts per context length in the error sweep', asPositiveInt('--eval-samples'), 2000)
     .option('--samples <n>', '[int] prompts at the training L shared by every model for the findings', asPositiveInt('--samples'), 20000)
-    .option('--lengths <spec>', '[list|range] context lengths of the error sweep (default: 1:500:5)', asIntListOrRange('--lengths', { min: 1 }))
+    .option('--lengths <spec>', '[int[,int...]|start:stop[:step]] context lengths of the error sweep (default: 1:500:5)', asIntListOrRange('--lengths', { min: 1 }))
     .option('--seed <n>', '[int] seed of the report\'s prompts', asPositiveInt('--seed'), 2025)
     .option('--json', '[flag] print the findings and file paths as JSON')
     .action(async (runs: string[], o: ReportCliOptions) => {

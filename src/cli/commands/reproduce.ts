@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .option('--out <dir>', '[path] where runs and report go (default: runs/reproduce, or runs/reproduce-full with --full)')
     .option('--eval-samples <n>', '[int] prompts per context length in the error sweep (default: 2000, or 10000 with --full)', asPositiveInt('--eval-samples'))
     .option('--samples <n>', '[int] prompts at the training L shared by every model for the findings (default: 20000)', asPositiveInt('--samples'))
-    .option('--lengths <spec>', '[list|range] context lengths of the error sweep, e.g. 10,40,160 or 1:500:5 (default: 1:500:5)', asIntListOrRange('--lengths', { min: 1 }))
+    .option('--lengths <spec>', '[int[,int...]|start:stop[:step]] context lengths of the error sweep, e.g. 10,40,160 or 1:500:5 (default: 1:500:5)', asIntListOrRange('--lengths', { min: 1 }))
     .option('--jobs <n>', '[int] runs trained at once (default: number of cores)', asPositiveInt('--jobs'))
     .option('--progress <mode>', '[auto|bar|lines|none] training progress on stderr (default: auto)', asChoice('--progress', ['auto', 'bar', 'lines', 'none'] as const))
     .option('--json', '[flag] print only a JSON summary (findings and file paths) on stdout')

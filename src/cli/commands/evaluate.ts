@@ -2,20 +2,23 @@
  * `icl-lab evaluate [TARGET...]`: mean squared error against context length for the given models
  * (run directories or .safetensors files; zero or more), each model's kernel estimator
  * (`<name>/kernel`), and the estimators one-step-gd, tuned-gd, debiased-gd, ridge, ols, all on the
- * SAME prompts at each L, with standard errors (analysis/evaluate.ts).
+ * SAME prompts at each L, with standard errors (analysis/evaluate.ts, methods.ts).
  *
  *   --json / --out FILE.json:  {"lengths":[...],"samples":N,...,"methods":{"<name>":{"mse":[...],"stderr":[...]}}}
  *   (null where a method is undefined, e.g. ols for L <= d)
  */
 import type { Command } from 'commander';
-import { estimatorMethods, evaluateErrors, modelMethods, DEFAULT_CHUNK, type EvalMethod, type EvaluateResult, type PromptSpec } from '../../analysis/evaluate.js';
+import { evaluateErrors, DEFAULT_CHUNK, type FullEvaluation } from '../../analysis/evaluate.js';
+import { estimatorMethods, modelMethods, type EvalMethod } from '../../analysis/methods.js';
+import type { PromptSpec } from '../../analysis/prompts.js';
+import { loadStackTarget, loadTarget, type ModelTarget, type StackTarget } from '../../analysis/targets.js';
 import { Rng } from '../../data/rng.js';
 import { DEFAULT_TASK, TASK_PRESETS, type TaskPreset } from '../../data/task.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { VERSION } from '../../version.js';
 import { asChoice, asInteger, asIntListOrRange, asNonNegativeFloat, asPositiveInt } from '../options.js';
 import { UsageError } from '../../errors.js';
-import { jsonSafe, loadStackTarget, loadTarget, type ModelTarget, type StackTarget } from './analyze.js';
+import { jsonSafe } from './analyze.js';
 import { stackForward } from '../../model/stack.js';
 
 export interface EvaluateCliOptions {
@@ -33,7 +36,7 @@ export interface EvaluateCliOptions {
   progress?: boolean;
 }
 
-export interface EvaluateOutput extends EvaluateResult {
+export interface EvaluateOutput extends FullEvaluation {
   icl_lab_version: string;
   d: number;
   preset: TaskPreset;

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { benchEvaluate, estimatorMethods, evaluateErrors, kernelGap, modelMethods, seedLengths, ESTIMATOR_NAMES } from '../src/analysis/evaluate.js';
+import { evaluateErrors, seedLengths } from '../src/analysis/evaluate.js';
+import { estimatorMethods, modelMethods, ESTIMATOR_NAMES } from '../src/analysis/methods.js';
+import { kernelGap } from '../src/analysis/kernel-gap.js';
+import { benchEvaluate } from '../src/bench/evaluate.js';
 import { olsRisk, oneStepGdRisk, riskParams, tunedGdRisk } from '../src/analysis/theory.js';
 import { Rng } from '../src/data/rng.js';
 import { allocParams } from '../src/model/params.js';

@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { allocStackParams, stackMetadata, stackStateDict } from '../src/model/stack.js';
 import { stackCircuits } from '../src/model/circuits.js';
 import { tensorF32, tensorF64, writeSafetensors } from '../src/io/safetensors.js';
-import { analyzeStack, loadStackTarget } from '../src/cli/commands/analyze.js';
+import { analyzeStack } from '../src/analysis/analyze.js';
+import { loadStackTarget } from '../src/analysis/targets.js';
 import { runEvaluate } from '../src/cli/commands/evaluate.js';
 import { expectClose } from './analysis.fixture.js';
 
@@ -39,7 +40,7 @@ describe('analyze: multi-layer stacks', () => {
     for (let l = 0; l < 3; l++) {
       for (let h = 0; h < 2; h++) {
         const got = a.layers[l]!.heads[h]!, r = ref[l]![h]!;
-        expectClose(got.qk.flat(), r.qk, 1e-12, `qk ${l}/${h}`);
+        expectClose(got.qk, r.qk, 1e-12, `qk ${l}/${h}`);
         expect(got.w).toBeCloseTo(r.w, 12);
         const E = 4;
         expect(got.mu).toBeCloseTo(r.mu, 12);

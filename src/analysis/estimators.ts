@@ -16,6 +16,7 @@ import type { Batch } from '../data/batch.js';
 import type { AttentionParams } from '../model/params.js';
 import { forward } from '../engine/ts/attention.js';
 import { optimalEta } from './theory.js';
+import { choleskySolveInPlace } from '../math/linalg.js';
 
 /** Kernel estimator from per-head (w, mu). Dot products s_i are computed once and shared by all heads. */
 export function kernelEstimator(batch: Batch, w: ArrayLike<number>, mu: ArrayLike<number>, out: Float64Array): Float64Array {
@@ -247,40 +248,6 @@ export function transformerEstimator(p: AttentionParams, batch: Batch, out: Floa
   checkOut(out, batch.B);
   forward(p, batch, out);
   return out;
-}
-
-/**
- * Solve A x = r for symmetric positive definite A given by its lower triangle (row-major [n, n]),
- * in place: A becomes its Cholesky factor, r the solution. Returns false if A is not positive
- * definite (to working precision).
- */
-function choleskySolveInPlace(A: Float64Array, r: Float64Array, n: number): boolean {
-  let scale = 0;
-  for (let a = 0; a < n; a++) scale = Math.max(scale, A[a * n + a]!);
-  const tiny = scale * 1e-13;
-  for (let j = 0; j < n; j++) {
-    let s = A[j * n + j]!;
-    for (let k = 0; k < j; k++) s -= A[j * n + k]! ** 2;
-    if (!(s > tiny)) return false;
-    const ljj = Math.sqrt(s);
-    A[j * n + j] = ljj;
-    for (let i = j + 1; i < n; i++) {
-      let t = A[i * n + j]!;
-      for (let k = 0; k < j; k++) t -= A[i * n + k]! * A[j * n + k]!;
-      A[i * n + j] = t / ljj;
-    }
-  }
-  for (let i = 0; i < n; i++) { // L u = r
-    let t = r[i]!;
-    for (let k = 0; k < i; k++) t -= A[i * n + k]! * r[k]!;
-    r[i] = t / A[i * n + i]!;
-  }
-  for (let i = n - 1; i >= 0; i--) { // L^T x = u
-    let t = r[i]!;
-    for (let k = i + 1; k < n; k++) t -= A[k * n + i]! * r[k]!;
-    r[i] = t / A[i * n + i]!;
-  }
-  return true;
 }
 
 function dotPrefix(a: Float64Array, offset: number, b: Float64Array, n: number): number {

@@ -16,6 +16,8 @@
  *   L(mu, w) = 1 + sigma2 - 2 mu.w + mu^T (w w^T + c exp(d w w^T)) mu,   c = (1 + sigma2)/L
  *   mu*(w)   = (w w^T + c exp(d w w^T))^{-1} w      (exp entrywise)
  */
+import { solveDense } from '../math/linalg.js';
+
 /**
  * The risk-minimising step size of one-step GD, eta* = L / (L + d + 1 + sigma2 / priorVar), for context
  * noise variance sigma2 and prior beta ~ N(0, priorVar I) (seed preset: priorVar = 1, sigma2 = d noiseStd^2).
@@ -201,30 +203,4 @@ export function integrateReducedFlow(o: FlowOptions): FlowTrajectory {
 function checkPair(mu: ArrayLike<number>, w: ArrayLike<number>): number {
   if (mu.length !== w.length) throw new RangeError(`mu has ${mu.length} heads but w has ${w.length}`);
   return mu.length;
-}
-
-/** Solve A x = b (A [n, n] row-major) by Gaussian elimination with partial pivoting; NaNs if singular. */
-function solveDense(A: Float64Array, b: Float64Array, n: number): Float64Array {
-  const M = Float64Array.from(A);
-  const x = Float64Array.from(b);
-  for (let col = 0; col < n; col++) {
-    let piv = col;
-    for (let r = col + 1; r < n; r++) if (Math.abs(M[r * n + col]!) > Math.abs(M[piv * n + col]!)) piv = r;
-    if (M[piv * n + col] === 0) return x.fill(NaN);
-    if (piv !== col) {
-      for (let c = 0; c < n; c++) { const tmpv = M[col * n + c]!; M[col * n + c] = M[piv * n + c]!; M[piv * n + c] = tmpv; }
-      const tb = x[col]!; x[col] = x[piv]!; x[piv] = tb;
-    }
-    for (let r = col + 1; r < n; r++) {
-      const f = M[r * n + col]! / M[col * n + col]!;
-      for (let c = col; c < n; c++) M[r * n + c] -= f * M[col * n + c]!;
-      x[r] -= f * x[col]!;
-    }
-  }
-  for (let r = n - 1; r >= 0; r--) {
-    let s = x[r]!;
-    for (let c = r + 1; c < n; c++) s -= M[r * n + c]! * x[c]!;
-    x[r] = s / M[r * n + r]!;
-  }
-  return x;
 }

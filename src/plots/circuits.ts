@@ -7,7 +7,8 @@
 import { heatmapLayers, matrixCells, separators, tokenAxis } from './heatmap.js';
 import { divergingScale, maxAbs, topLevel, type VlSpec } from './theme.js';
 
-export interface HeadCircuit {
+/** What figure 3 draws of one head (from model/circuits.ts `HeadCircuit`, or a snapshot), with 1-based labels. */
+export interface CircuitFigureData {
   /** Scaled QK^h = W_Q^h W_K^h^T / sqrt(E), F64[E, E] row-major. */
   qk: ArrayLike<number>;
   /** OV^h (the column feeding the output), F64[E]; the last entry is mu^h. */
@@ -35,7 +36,7 @@ export function circuitWidth(c: { qk: ArrayLike<number>; ov: ArrayLike<number> }
   return E;
 }
 
-export function circuitSpec(c: HeadCircuit, opts: CircuitSpecOptions = {}): VlSpec {
+export function circuitSpec(c: CircuitFigureData, opts: CircuitSpecOptions = {}): VlSpec {
   const E = circuitWidth(c);
   const d = E - 1;
   const cell = opts.cell ?? Math.min(64, Math.floor(460 / E));

@@ -3,13 +3,11 @@
  * standard-error band (mse +- stderr), reference estimators (tuned GD, ridge, OLS) dashed, and a
  * vertical rule at the training context length.
  */
+import type { Evaluation } from '../analysis/evaluate.js';
 import { CATEGORY, DASH_LEGEND, round, topLevel, type VlSpec } from './theme.js';
 
-/** The evaluate command's JSON: `{"lengths":[...],"methods":{"<name>":{"mse":[...],"stderr":[...]}}}`. */
-export interface Evaluation {
-  lengths: number[];
-  methods: Record<string, { mse: number[]; stderr?: number[] }>;
-}
+/** The evaluate command's JSON (analysis/evaluate.ts): `{"lengths":[...],"methods":{"<name>":{"mse":[...],"stderr":[...]}}}`. */
+export type { Evaluation };
 
 export interface ErrorCurveOptions {
   /** Methods to draw, in legend order (default: all, in the file's order). */

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { FileFormatError } from '../io/safetensors.js';
-import type { Evaluation } from './error-curves.js';
+import type { Evaluation } from '../analysis/evaluate.js';
 
 /** Parse and check an evaluation JSON (`{"lengths":[...],"methods":{"<name>":{"mse":[...],"stderr":[...]}}}`). */
 export function parseEvaluation(obj: unknown, source: string): Evaluation {

@@ -1,5 +1,5 @@
 /** Public API of the figures: pure spec builders (data -> Vega-Lite JSON) and the Node renderer. */
-export { circuitSpec, type HeadCircuit, type CircuitSpecOptions } from './circuits.js';
+export { circuitSpec, type CircuitFigureData, type CircuitSpecOptions } from './circuits.js';
 export { downsampleMinMax, type Bucket } from './downsample.js';
 export { dynamicsSpec, type HeadDynamics, type DynamicsSpecOptions } from './dynamics.js';
 export {

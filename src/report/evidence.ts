@@ -6,7 +6,8 @@
  */
 import { layerCircuits } from '../model/circuits.js';
 import { kernelEstimator, oneStepGd, transformerEstimator } from '../analysis/estimators.js';
-import { KernelGapSums, type PromptSpec } from '../analysis/evaluate.js';
+import { KernelGapSums } from '../analysis/kernel-gap.js';
+import { promptTask, type PromptSpec } from '../analysis/prompts.js';
 import type { AttentionParams } from '../model/params.js';
 import type { Rng } from '../data/rng.js';
 import { sampleBatch } from '../data/task.js';
@@ -46,7 +47,7 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
   const kout = new Float64Array(chunk);
   for (let done = 0; done < samples; done += chunk) {
     const B = Math.min(chunk, samples - done);
-    const batch = sampleBatch({ d: spec.d, L, batchSize: B, noiseStd: spec.noiseStd, preset: spec.preset, ...(spec.rho ? { rho: spec.rho } : {}) }, rng);
+    const batch = sampleBatch(promptTask(spec, L, B), rng);
     const o = out.subarray(0, B);
     const ko = kout.subarray(0, B);
     models.forEach((m, i) => {
@@ -64,7 +65,7 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
   const evidence: ModelEvidence[] = models.map((m, i) => ({
     name: m.name,
     heads: m.params.H,
-    headStats: circuits[i]!.map((c) => ({ w: c.w, mu: c.mu, var: c.varDiag, supOffDiag: c.supOffDiag, supOv: c.supOv })),
+    headStats: circuits[i]!,
     kernelGap: gaps[i]!.result(L).relative,
     sqErr: sq[i]!,
   }));

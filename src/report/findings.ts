@@ -7,24 +7,15 @@
  * without the structure fails.
  */
 
-import { ACTIVE_HEAD_THRESHOLD, effectiveLearningRate, groupHeads } from '../model/circuits.js';
-
-/** Seed-convention statistics of one head (see model/circuits.ts). */
-export interface HeadSummary {
-  w: number;
-  mu: number;
-  var: number;
-  supOffDiag: number;
-  supOv: number;
-}
+import { ACTIVE_HEAD_THRESHOLD, effectiveLearningRate, groupHeads, type HeadCircuit } from '../model/circuits.js';
 
 /** Everything the findings need to know about one trained model. */
 export interface ModelEvidence {
   name: string;
   heads: number;
-  /** Statistics of each head of the (single) layer. */
-  headStats: HeadSummary[];
-  /** Kernel gap: relative MSE sum (model - kernel)^2 / sum (model - mean model)^2 (analysis/evaluate.ts). */
+  /** The circuit and statistics of each head of the (single) layer. */
+  headStats: readonly HeadCircuit[];
+  /** Kernel gap: relative MSE sum (model - kernel)^2 / sum (model - mean model)^2 (analysis/kernel-gap.ts). */
   kernelGap: number;
   /** Squared error of each prompt at the training context length; the same prompts for every model. */
   sqErr: Float64Array;
@@ -117,11 +108,11 @@ function finding(id: string, claim: string, why: string, checks: Check[]): Findi
   return { id, claim, value: head.value, threshold: head.threshold, pass: checks.every((c) => c.pass), why, checks };
 }
 
-const ws = (stats: HeadSummary[]) => stats.map((s) => s.w);
-const mus = (stats: HeadSummary[]) => stats.map((s) => s.mu);
+const ws = (stats: readonly HeadCircuit[]) => stats.map((s) => s.w);
+const mus = (stats: readonly HeadCircuit[]) => stats.map((s) => s.mu);
 
 /** Worst structural deviation from the kernel form over the given heads (default: all) of a model. */
-export function kernelStructure(stats: HeadSummary[], heads: readonly number[] = stats.map((_, h) => h)) {
+export function kernelStructure(stats: readonly HeadCircuit[], heads: readonly number[] = stats.map((_, h) => h)) {
   const act = heads;
   let offDiag = 0;
   let ov = 0;
@@ -130,7 +121,7 @@ export function kernelStructure(stats: HeadSummary[], heads: readonly number[] =
     const s = stats[h]!;
     offDiag = Math.max(offDiag, s.supOffDiag / Math.abs(s.w));
     ov = Math.max(ov, s.supOv / Math.abs(s.mu));
-    variance = Math.max(variance, s.var / (s.w * s.w));
+    variance = Math.max(variance, s.varDiag / (s.w * s.w));
   }
   return { offDiag, ov, variance };
 }
@@ -159,7 +150,7 @@ export function kernelFinding(models: ModelEvidence[], threshold: number = THRES
 export function pairingFinding(models: ModelEvidence[]): Finding {
   const checks: Check[] = [];
   for (const m of models.filter((m) => m.heads === 2)) {
-    const [a, b] = m.headStats as [HeadSummary, HeadSummary];
+    const [a, b] = m.headStats as [HeadCircuit, HeadCircuit];
     const wAsym = Math.abs(a.w + b.w) / Math.max(Math.abs(a.w), Math.abs(b.w));
     const muAsym = Math.abs(a.mu + b.mu) / Math.max(Math.abs(a.mu), Math.abs(b.mu));
     checks.push(check(`${m.name}: |w1 + w2| / max|w|`, wAsym, '<=', THRESHOLDS.pairing));

@@ -13,16 +13,18 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Marked } from 'marked';
 import { groupHeads, effectiveLearningRate } from '../model/circuits.js';
-import { estimatorMethods, evaluateErrors, modelMethods, seedLengths, type EvalMethod, type EvaluateResult, type PromptSpec } from '../analysis/evaluate.js';
+import { evaluateErrors, seedLengths, type Evaluation } from '../analysis/evaluate.js';
+import { estimatorMethods, modelMethods, type EvalMethod } from '../analysis/methods.js';
+import type { PromptSpec } from '../analysis/prompts.js';
 import { Rng } from '../data/rng.js';
 import { optimalEtaOf, riskParams, tunedGdRisk, oneStepGdRisk } from '../analysis/theory.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { f64, readSafetensors } from '../io/safetensors.js';
 import { UsageError } from '../errors.js';
-import { loadTarget, type ModelTarget } from '../cli/commands/analyze.js';
+import { loadTarget, type ModelTarget } from '../analysis/targets.js';
 import { readRunJson, runConfig, type RunJson } from '../run/run-dir.js';
 import type { TrainConfig } from '../run/config.js';
-import { errorVsLengthSpec, headCountSpec, type Evaluation } from '../plots/error-curves.js';
+import { errorVsLengthSpec, headCountSpec } from '../plots/error-curves.js';
 import { flowSpec } from '../plots/flow.js';
 import { renderFigure } from '../plots/render.js';
 import { renderAllRunFigures } from '../plots/run-figures.js';
@@ -79,7 +81,7 @@ function mdTable(header: string[], rows: string[][]): string {
 }
 
 /** Restrict an evaluation to some methods (keeping their order). */
-function pick(ev: EvaluateResult | Evaluation, names: string[]): Evaluation {
+function pick(ev: Evaluation, names: string[]): Evaluation {
   const methods: Evaluation['methods'] = {};
   for (const n of names) if (ev.methods[n]) methods[n] = ev.methods[n]!;
   return { lengths: [...ev.lengths], methods };

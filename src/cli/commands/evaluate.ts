@@ -2,20 +2,23 @@
  * `icl-lab evaluate [TARGET...]`: mean squared error against context length for the given models
  * (run directories or .safetensors files; zero or more), each model's kernel estimator
  * (`<name>/kernel`), and the estimators one-step-gd, tuned-gd, debiased-gd, ridge, ols, all on the
- * SAME prompts at each L, with standard errors (analysis/evaluate.ts).
+ * SAME prompts at each L, with standard errors (analysis/evaluate.ts, methods.ts).
  *
  *   --json / --out FILE.json:  {"lengths":[...],"samples":N,...,"methods":{"<name>":{"mse":[...],"stderr":[...]}}}
  *   (null where a method is undefined, e.g. ols for L <= d)
  */
 import type { Command } from 'commander';
-import { estimatorMethods, evaluateErrors, modelMethods, DEFAULT_CHUNK, type EvalMethod, type EvaluateResult, type PromptSpec } from '../../analysis/evaluate.js';
+import { evaluateErrors, DEFAULT_CHUNK, type FullEvaluation } from '../../analysis/evaluate.js';
+import { estimatorMethods, modelMethods, type EvalMethod } from '../../analysis/methods.js';
+import type { PromptSpec } from '../../analysis/prompts.js';
+import { loadStackTarget, loadTarget, type ModelTarget, type StackTarget } from '../../analysis/targets.js';
 import { Rng } from '../../data/rng.js';
 import { DEFAULT_TASK, PRESET_NAMES, type PresetName } from '../../data/task.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { VERSION } from '../../version.js';
 import { asChoice, asInteger, asIntListOrRange, asNonNegativeFloat, asPositiveInt } from '../options.js';
 import { UsageError } from '../../errors.js';
-import { jsonSafe, loadStackTarget, loadTarget, type ModelTarget, type StackTarget } from './analyze.js';
+import { jsonSafe } from './analyze.js';
 import { stackForward } from '../../engine/ts/stack.js';
 
 export interface EvaluateCliOptions {
@@ -33,7 +36,7 @@ export interface EvaluateCliOptions {
   progress?: boolean;
 }
 
-export interface EvaluateOutput extends EvaluateResult {
+export interface EvaluateOutput extends FullEvaluation {
   icl_lab_version: string;
   d: number;
   preset: PresetName;
@@ -114,7 +117,7 @@ export function register(program: Command): void {
     .command('evaluate')
     .argument('[targets...]', 'run directories or .safetensors models (zero or more)')
     .description('mean squared error vs context length for models, their kernel estimators and the estimators one-step-gd, tuned-gd, debiased-gd, ridge, ols, on the same prompts, with standard errors')
-    .option('--lengths <spec>', '[int[,int...]|start:stop[:step]] context lengths: 10,40,160 or start:stop:step (stop included) (default: 1:500:5, the seed\'s sweep)', asIntListOrRange('--lengths', { min: 1 }), undefined)
+    .option('--lengths <spec>', '[list|range] context lengths: 10,40,160 or start:stop:step (stop included) (default: 1:500:5, the seed\'s sweep)', asIntListOrRange('--lengths', { min: 1 }), undefined)
     .option('--samples <n>', '[int] prompts per L', asPositiveInt('--samples'), 10_000)
     .option('--preset <name>', '[seed|paper] prompt distribution (default: the first run\'s, else seed)', asChoice('--preset', PRESET_NAMES))
     .option('--noise-std <x>', '[number] noise_std (default: the first run\'s, else 0.01)', asNonNegativeFloat('--noise-std'))

@@ -1,0 +1,92 @@
+/**
+ * A model named on the command line (TARGET): a run directory (RUN/model.safetensors + RUN/run.json
+ * for L, noise, preset) or any `.safetensors` model under the seed's state_dict keys (float32 or
+ * float64, e.g. one saved by the seed's PyTorch code; unused keys such as final_linear.weight are
+ * ignored). `loadTarget` reads a one-layer model, `loadStackTarget` a multi-layer stack.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import type { AttentionParams } from '../model/params.js';
+import type { StackParams } from '../model/stack.js';
+import type { PresetName } from '../data/task.js';
+import { loadModel, parseModelTensors, type ModelFile } from '../io/model-file.js';
+import { FileFormatError, readSafetensors } from '../io/safetensors.js';
+import { readRunJson, runConfig, RUN_FILES, type RunJson } from '../run/run-dir.js';
+import { UsageError } from '../errors.js';
+
+/** What a run directory's run.json says about the task a model was trained on, and how far it got. */
+export interface TargetRun {
+  L: number;
+  noiseStd: number;
+  preset: PresetName;
+  rho: number;
+  step: number;
+  status: string;
+}
+
+/** A model named on the command line, with what its run directory says about its task. */
+export interface ModelTarget {
+  /** Run name: directory basename, or file stem. */
+  readonly name: string;
+  /** The model file read. */
+  readonly path: string;
+  readonly params: AttentionParams;
+  /** From run.json, when TARGET is a run directory. */
+  readonly run?: TargetRun;
+}
+
+/** A multi-layer stack (keys `attention_layers.{l}.*` + `final_linear.weight`) named on the command line. */
+export interface StackTarget {
+  readonly name: string;
+  readonly path: string;
+  readonly stack: StackParams;
+  /** From run.json, when TARGET is a run directory (evaluate takes the task from it). */
+  readonly run?: TargetRun;
+}
+
+/** Run name of a target: the directory's basename, or the file's stem. */
+function targetName(target: string, isDir: boolean): string {
+  return isDir ? basename(target.replace(/[\\/]+$/, '')) || target : basename(target, extname(target));
+}
+
+/** The task and progress recorded in run.json of DIR. */
+function targetRun(run: RunJson, dir: string): TargetRun {
+  const c = runConfig(run, dir);
+  return { L: c.contextLength, noiseStd: c.noiseStd, preset: c.preset, rho: c.rho, step: run.step, status: run.status };
+}
+
+/** Resolve TARGET (run directory or .safetensors file) and load its model. */
+export function loadTarget(target: string): ModelTarget {
+  if (!existsSync(target)) throw new UsageError(`no such run directory or model file: ${target}`);
+  if (statSync(target).isDirectory()) {
+    const path = join(target, RUN_FILES.model);
+    if (!existsSync(path)) throw new UsageError(`${target} has no ${RUN_FILES.model} (is it a run directory that has saved a model yet?)`);
+    const run = existsSync(join(target, RUN_FILES.run)) ? readRunJson(target) : undefined;
+    const params = loadModel(path);
+    const name = targetName(target, true);
+    if (!run) return { name, path, params };
+    return { name, path, params, run: targetRun(run, target) };
+  }
+  return { name: targetName(target, false), path: target, params: loadModel(target) };
+}
+
+/** The stack in TARGET, or undefined when TARGET holds a one-layer model (or no model at all). */
+export function loadStackTarget(target: string): StackTarget | undefined {
+  if (!existsSync(target)) return undefined;
+  const isDir = statSync(target).isDirectory();
+  const path = isDir ? join(target, RUN_FILES.model) : target;
+  if (!existsSync(path)) return undefined;
+  const { tensors, metadata } = readSafetensors(path);
+  if (!Object.keys(tensors).some((k) => k.startsWith('attention_layers.'))) return undefined;
+  const name = targetName(target, isDir);
+  let m: ModelFile;
+  try {
+    m = parseModelTensors(tensors, path, metadata);
+  } catch (err) {
+    if (err instanceof FileFormatError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (m.kind !== 'stack') return undefined;
+  if (!isDir || !existsSync(join(target, RUN_FILES.run))) return { name, path, stack: m.params };
+  return { name, path, stack: m.params, run: targetRun(readRunJson(target), target) };
+}

@@ -5,7 +5,7 @@
  */
 import { DEFAULT_TASK, type TaskSpec } from '../data/task.js';
 import type { EngineName } from '../engine/model.js';
-import { wasmAvailable } from '../io/wasm.js';
+import { nodeKernels, wasmAvailable } from '../io/wasm.js';
 import { makeTrainConfig, type TrainConfig } from '../run/config.js';
 import { createState } from '../run/loop.js';
 import { timeSteps, type PhasedStep, type StepTiming } from './timing.js';
@@ -49,7 +49,7 @@ export function benchConfig(task: TaskSpec, overrides: Partial<TrainConfig>): Tr
 
 /** The phases of train's step for `config` (sample, loss + gradient, optimizer update). */
 export function phasedTrainStep(config: TrainConfig): PhasedStep {
-  const s = createState(config).trainStep;
+  const s = createState(config, nodeKernels()).trainStep;
   return { sample: s.sample, lossAndGrad: s.lossAndGrad, update: s.update };
 }
 

@@ -12,6 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { wasmAvailable } from '../io/wasm.js';
 import { defaultTrainConfig, type TrainConfig } from '../run/config.js';
 import { executeRuns, trainRuns, type ExecuteOptions } from '../run/runs.js';
 import { isRunDir, readRunJson } from '../run/run-dir.js';
@@ -35,7 +36,7 @@ export interface ReproduceOptions extends ExecuteOptions {
 
 /** The seed configuration (config_1, SEED_NOTES #8) for H heads and `steps` steps. */
 export function reproduceConfig(heads: number, steps: number): TrainConfig {
-  const c = defaultTrainConfig();
+  const c = defaultTrainConfig({ wasmAvailable: wasmAvailable() });
   const every = steps >= 100_000 ? c.dynamicsEvery : Math.max(1, Math.round(steps / 100));
   return { ...c, heads, steps, dynamicsEvery: every, qkEvery: every, lossEvery: every, valEvery: every };
 }

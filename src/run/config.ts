@@ -11,12 +11,20 @@
  * Pure module (no node:* imports): strings/objects in, a validated TrainConfig or a UsageError out.
  */
 import { UsageError } from '../errors.js';
-import { wasmAvailable } from '../io/wasm.js';
 
 import type { PresetName } from '../data/task.js';
 import type { EngineName } from '../engine/model.js';
 import type { InitName } from '../model/init.js';
 import type { OptimizerName } from '../optim/optim.js';
+
+/**
+ * What the platform says when defaults are resolved (passed in: no import side effects). In Node:
+ * `{ wasmAvailable: wasmAvailable() }` from io/wasm.ts; without it the engine defaults to ts.
+ */
+export interface ConfigEnv {
+  /** The WebAssembly kernel loads here: the default engine of a one-layer run is then wasm. */
+  wasmAvailable?: boolean;
+}
 
 /** A fully resolved configuration of one training run (what run.json stores under `config`). */
 export interface TrainConfig {
@@ -128,15 +136,15 @@ const KEY_BY_JSON: ReadonlyMap<string, FieldKey> = new Map(
  * `makeTrainConfig({ heads: 4, steps: 20_000 })`. Values are validated like flags (UsageError).
  * Derived fields (weight_decay, val_samples) follow the overrides unless given.
  */
-export function makeTrainConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
+export function makeTrainConfig(overrides: Partial<TrainConfig> = {}, env: ConfigEnv = {}): TrainConfig {
   const obj: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) obj[FIELD_BY_KEY.has(k as FieldKey) ? jsonKey(k as FieldKey) : k] = v;
-  return resolveConfig(parseConfigObject(obj, 'makeTrainConfig'));
+  return resolveConfig(parseConfigObject(obj, 'makeTrainConfig'), new Set(), env);
 }
 
 /** The notebook's main experiment with derived fields resolved. */
-export function defaultTrainConfig(): TrainConfig {
-  return resolveConfig({});
+export function defaultTrainConfig(env: ConfigEnv = {}): TrainConfig {
+  return resolveConfig({}, new Set(), env);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -313,7 +321,7 @@ export function varyingKeys(spec: PartialSpec): FieldKey[] {
  * heads varies slowest, seed fastest), fill derived fields and check every combination. `given` = keys the user set on the command line
  * (used only for "this flag has no effect with ..." errors).
  */
-export function resolveConfigs(spec: PartialSpec, given: ReadonlySet<FieldKey> = new Set()): TrainConfig[] {
+export function resolveConfigs(spec: PartialSpec, given: ReadonlySet<FieldKey> = new Set(), env: ConfigEnv = {}): TrainConfig[] {
   const vary = varyingKeys(spec);
   let combos: PartialSpec[] = [{ ...spec }];
   for (const key of vary) {
@@ -322,11 +330,11 @@ export function resolveConfigs(spec: PartialSpec, given: ReadonlySet<FieldKey> =
     combos = next;
   }
   if (combos.length > 4096) throw new UsageError(`the lists ask for ${combos.length} runs; at most 4096 at once`);
-  return combos.map((c) => resolveConfig(c, given));
+  return combos.map((c) => resolveConfig(c, given, env));
 }
 
 /** One config from scalar settings (lists not allowed here). */
-export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = new Set()): TrainConfig {
+export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = new Set(), env: ConfigEnv = {}): TrainConfig {
   const cfg: Record<string, unknown> = {};
   for (const f of FIELDS) {
     const v = spec[f.key];
@@ -336,7 +344,7 @@ export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = 
   const c = cfg as unknown as TrainConfig;
   if ((c.weightDecay as number | null) === null) c.weightDecay = c.optimizer === 'adamw' ? 1e-3 : 0; // SEED_NOTES #7
   if ((c.valSamples as number | null) === null) c.valSamples = c.batchSize;
-  if ((c.engine as EngineName | null) === null) c.engine = c.layers === 1 && wasmAvailable() ? 'wasm' : 'ts';
+  if ((c.engine as EngineName | null) === null) c.engine = c.layers === 1 && env.wasmAvailable ? 'wasm' : 'ts';
   checkCombination(c, given);
   return c;
 }

@@ -20,7 +20,7 @@ import { sampleBatch, type TaskSpec } from '../data/task.js';
 import { createOptimizer, type Optimizer, type OptimizerState } from '../optim/optim.js';
 import { countLogged, type TrainConfig } from './config.js';
 import type { TrainModel } from '../engine/model.js';
-import { createModel, modelFromTheta } from './model.js';
+import { createModel, modelFromTheta, type EngineKernels } from './model.js';
 import { createTrainStep, type TrainStep } from './step.js';
 
 /** Everything logged so far. Arrays have room for `capacity` steps; the first n* entries are valid. */
@@ -143,9 +143,9 @@ function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, rng: 
 }
 
 /** A fresh run at step 0: weights from `init` with an RNG seeded by `seed`. */
-export function createState(c: TrainConfig): TrainState {
+export function createState(c: TrainConfig, kernels: EngineKernels = {}): TrainState {
   const rng = new Rng(c.seed);
-  const model = createModel(c, rng);
+  const model = createModel(c, rng, kernels);
   return assemble(c, model, optimizerFor(c, model.theta.length), rng, 0, allocLogs(c, c.steps));
 }
 
@@ -160,8 +160,8 @@ export interface Resumable {
 }
 
 /** Continue from a checkpoint and the logs recorded so far (cut to the checkpoint's step). */
-export function restoreState(c: TrainConfig, ck: Resumable, logs: TrainLogs): TrainState {
-  const model = modelFromTheta(c, ck.theta);
+export function restoreState(c: TrainConfig, ck: Resumable, logs: TrainLogs, kernels: EngineKernels = {}): TrainState {
+  const model = modelFromTheta(c, ck.theta, kernels);
   const optimizer = optimizerFor(c, model.theta.length);
   optimizer.setState(ck.optimizer);
   const rng = Rng.fromState(ck.rng);

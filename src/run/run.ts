@@ -9,6 +9,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { nodeKernels } from '../io/wasm.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './config.js';
 import { createState, ensureCapacity, restoreState, runSteps, type TrainState } from './loop.js';
@@ -67,7 +68,7 @@ export function resumeCommand(dir: string): string {
  */
 export function createRun(dir: string, config: TrainConfig, status: RunStatus = 'interrupted'): void {
   makeRunDir(dir);
-  const s = createState(config);
+  const s = createState(config, nodeKernels());
   const now = new Date().toISOString();
   saveState(dir, s, { status, createdAt: now, wallSeconds: 0, stepsPerSecond: 0, sessions: 0, resumeCommand: resumeCommand(dir) });
 }
@@ -108,7 +109,7 @@ export async function runSession(dir: string, name: string, steps: number | unde
   if (diff.length > 0) {
     throw new FileFormatError(`run.json and the checkpoint disagree on ${diff.map(flagName).join(', ')}`, dir);
   }
-  const s = restoreState(config, checkpoint, logs);
+  const s = restoreState(config, checkpoint, logs, nodeKernels());
   ensureCapacity(s, target);
   return trainState(dir, name, s, target, run.timings.created_at, run.timings.wall_seconds, run.timings.sessions + 1, hooks);
 }

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
+import { wasmAvailable } from '../../io/wasm.js';
 import { onInterrupt } from '../signals.js';
 import { FIELD_BY_KEY, FIELDS, fieldHelp, flagName, parseConfigText, parseFlags, resolveConfigs, type FieldKey, type TrainConfig } from '../../run/config.js';
 import { resumeRuns, trainRuns } from '../../run/runs.js';
@@ -86,7 +87,7 @@ export function planTrain(opts: TrainCliOptions): TrainPlan {
   }
   if (out === undefined || out === '') throw new UsageError('--out DIR is required (the run directory to create), or --resume DIR to continue a run');
   const fromFile = config !== undefined ? parseConfigText(readConfigFile(config), `--config ${config}`) : {};
-  const configs = resolveConfigs({ ...fromFile, ...flags }, given);
+  const configs = resolveConfigs({ ...fromFile, ...flags }, given, { wasmAvailable: wasmAvailable() });
   return { kind: 'new', configs, out, force: opts.force === true, ...(jobs !== undefined ? { jobs } : {}), json, progress };
 }
 

@@ -14,16 +14,12 @@ describe('icl-lab bench', () => {
     const j = JSON.parse(r.stdout);
     // single-layer rows (layers 1) per head count, then the default 2-layer H=2 stack row
     expect(j.rows.map((x: { heads: number; layers: number }) => [x.layers, x.heads])).toEqual([[1, 1], [1, 3], [2, 2]]);
+    // How the numbers are computed (phases, means, fastest chunk) is checked on a fake clock in
+    // bench.timing.test.ts; here: every row was measured and trained.
     for (const row of j.rows) {
       expect(row.stepsPerSecond).toBeGreaterThan(0);
-      expect(row.msPerStep).toBeCloseTo(1000 / row.stepsPerSecond, 6);
-      // the three phases are timed inside the step, so they add up to at most the whole step
-      const parts = row.samplingMs + row.forwardBackwardMs + row.optimizerMs;
-      expect(parts).toBeGreaterThan(0);
-      expect(parts).toBeLessThanOrEqual(row.msPerStep * 1.0001);
+      expect(row.samplingMs + row.forwardBackwardMs + row.optimizerMs).toBeGreaterThan(0);
       expect(Number.isFinite(row.lastLoss)).toBe(true);
-      // the fastest chunk is at least as fast as the average
-      expect(row.bestStepsPerSecond).toBeGreaterThanOrEqual(row.stepsPerSecond * 0.999);
     }
     expect(j.task).toMatchObject({ d: 5, L: 40, batchSize: 128 });
   });

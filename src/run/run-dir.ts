@@ -211,6 +211,67 @@ export function readLogs(dir: string, c: TrainConfig): { logs: TrainLogs; step: 
 }
 
 // ---------------------------------------------------------------------------------------------
+// Reading a run's logs for figures and reports (no config needed; a file not yet written is undefined)
+// ---------------------------------------------------------------------------------------------
+
+/** metrics.safetensors: train_loss [step], val_loss/val_step [nVal] (optional), dynamics [nDyn, layers, H]. */
+export interface RunMetrics {
+  readonly path: string;
+  readonly trainLoss: Float64Array;
+  readonly valLoss?: Float64Array;
+  readonly valStep?: Float64Array;
+  /** w^h (qk) and mu^h (ov) per logged step, layer and head, [nDyn, layers, heads] each; steps [nDyn]. */
+  readonly dynamics: { readonly step: Float64Array; readonly qk: Float64Array; readonly ov: Float64Array; readonly nDyn: number; readonly layers: number; readonly heads: number };
+}
+
+/** snapshots.safetensors: qk [nSnap, layers, heads, E, E], ov [nSnap, layers, heads, E], step [nSnap]. */
+export interface RunSnapshots {
+  readonly path: string;
+  readonly step: Float64Array;
+  readonly qk: Float64Array;
+  readonly ov: Float64Array;
+  readonly nSnap: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly E: number;
+}
+
+/** Tensor `name` of `tensors` with the given rank, or a FileFormatError naming `source`. */
+function logTensor(tensors: Record<string, Tensor>, name: string, rank: number, source: string): Tensor {
+  const t = tensors[name];
+  if (!t) throw new FileFormatError(`missing tensor '${name}' (has: ${Object.keys(tensors).join(', ') || 'none'})`, source);
+  if (t.shape.length !== rank) throw new FileFormatError(`tensor '${name}' has shape [${t.shape.join(', ')}], expected rank ${rank}`, source);
+  return t;
+}
+
+/** DIR/metrics.safetensors, or undefined when the run has not written it. */
+export function readMetrics(dir: string): RunMetrics | undefined {
+  const path = join(dir, RUN_FILES.metrics);
+  if (!existsSync(path)) return undefined;
+  const m = readSafetensors(path).tensors;
+  const trainLoss = f64(logTensor(m, 'train_loss', 1, path));
+  const valLoss = m['val_loss'] ? f64(logTensor(m, 'val_loss', 1, path)) : undefined;
+  const valStep = m['val_step'] ? f64(logTensor(m, 'val_step', 1, path)) : undefined;
+  const qk = logTensor(m, 'qk_dynamics', 3, path);
+  const [nDyn, layers, heads] = qk.shape as [number, number, number];
+  const ov = f64(logTensor(m, 'ov_dynamics', 3, path));
+  const step = f64(logTensor(m, 'dyn_step', 1, path));
+  return { path, trainLoss, ...(valLoss ? { valLoss } : {}), ...(valStep ? { valStep } : {}), dynamics: { step, qk: f64(qk), ov, nDyn, layers, heads } };
+}
+
+/** DIR/snapshots.safetensors, or undefined when the run has not written it. */
+export function readSnapshots(dir: string): RunSnapshots | undefined {
+  const path = join(dir, RUN_FILES.snapshots);
+  if (!existsSync(path)) return undefined;
+  const s = readSafetensors(path).tensors;
+  const qk = logTensor(s, 'qk', 5, path);
+  const ov = logTensor(s, 'ov', 4, path);
+  const step = f64(logTensor(s, 'snapshot_step', 1, path));
+  const [nSnap, layers, heads, E] = qk.shape as [number, number, number, number];
+  return { path, step, qk: f64(qk), ov: f64(ov), nSnap, layers, heads, E };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Saving a state
 // ---------------------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import { nodeKernels } from '../io/wasm.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './config.js';
 import { createState, ensureCapacity, restoreState, runSteps, type TrainState } from './loop.js';
-import { makeRunDir, readRunForResume, saveFailure, saveState, type RunFailure, type RunStatus, type SaveInfo } from './run-dir.js';
+import { makeRunDir, readRunForResume, saveFailure, saveState, type RunFailure, type RunJson, type RunStatus, type SaveInfo } from './run-dir.js';
 
 export interface ProgressInfo {
   step: number;
@@ -88,22 +88,38 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
  * print / loss / checkpoint intervals, diverge_loss); they are saved in run.json.
  * Throws UsageError for a run that cannot be continued (failed, or --steps below its step).
  */
+/** A run that failed (diverged) cannot be continued: why, or null (a crash, kind 'error', can). */
+export function failedRun(run: RunJson): { message: string; why: string } | null {
+  if (run.status !== 'failed' || run.failure?.kind === 'error') return null;
+  const why = run.failure ? ` at step ${run.failure.step}: ${run.failure.reason}` : '';
+  return { why, message: `the run failed${why}; nothing to resume (start a new run with other settings)` };
+}
+
+/** The total steps a resume trains to (`steps`, default the run's own); UsageError when out of range or below the steps done. */
+export function resumeTarget(dir: string, steps: number | undefined, ownSteps: number, done: number): number {
+  checkResumeSteps(steps);
+  const target = steps ?? ownSteps;
+  if (target < done) throw new UsageError(`--steps ${target} is below the ${done} steps the run in ${dir} has already done`);
+  return target;
+}
+
+/** --steps of a resume: an integer in the steps field's range. */
+export function checkResumeSteps(steps: number | undefined): void {
+  const max = FIELD_BY_KEY.get('steps')!.max!;
+  if (steps !== undefined && (!Number.isSafeInteger(steps) || steps < 1 || steps > max)) {
+    throw new UsageError(`--steps must be an integer >= 1 and <= ${max}, got ${steps}`);
+  }
+}
+
 export async function runSession(dir: string, name: string, steps: number | undefined, hooks: RunHooks = {}, changes: Partial<TrainConfig> = {}): Promise<RunSummary> {
   for (const k of Object.keys(changes) as (keyof TrainConfig)[]) {
     if (!FIELD_BY_KEY.get(k)?.resumable) throw new UsageError(`${flagName(k)} cannot be changed when resuming (it changes the trajectory)`);
   }
   const { run, config: saved, checkpoint, logs } = readRunForResume(dir);
   removeStaleTemps(dir);
-  if (run.status === 'failed' && run.failure?.kind !== 'error') {
-    const why = run.failure ? ` at step ${run.failure.step}: ${run.failure.reason}` : '';
-    throw new UsageError(`${dir}: the run failed${why}; nothing to resume (start a new run with other settings)`);
-  }
-  const target = steps ?? saved.steps;
-  if (target < checkpoint.step) {
-    throw new UsageError(`--steps ${target} is below the ${checkpoint.step} steps the run in ${dir} has already done`);
-  }
-  const stepsField = FIELD_BY_KEY.get('steps')!;
-  if (target > (stepsField.max ?? Infinity)) throw new UsageError(`--steps must be <= ${stepsField.max}, got ${target}`);
+  const failed = failedRun(run);
+  if (failed) throw new UsageError(`${dir}: ${failed.message}`);
+  const target = resumeTarget(dir, steps, saved.steps, checkpoint.step);
   const config: TrainConfig = { ...saved, ...changes, steps: target };
   const diff = incompatibleFields(checkpoint.config, config);
   if (diff.length > 0) {

@@ -15,7 +15,7 @@ import { UsageError } from '../errors.js';
 import { FIELD_BY_KEY, runName, varyingAcross, type TrainConfig } from './config.js';
 import { autoProgressMode, ProgressDisplay, type ProgressMode } from './progress.js';
 import { checkRunDirFree, isRunDir, readRunJson, runIsLive } from './run-dir.js';
-import { createRun, resumeCommand, runSession, type RunSummary } from './run.js';
+import { checkResumeSteps, createRun, failedRun, resumeCommand, resumeTarget, runSession, type RunSummary } from './run.js';
 import type { WorkerJob, WorkerMessage } from './worker.js';
 
 /** A run directory to train from its checkpoint (to `steps`, with `changes` of resumable settings). */
@@ -90,24 +90,20 @@ export function findRuns(dir: string): string[] {
  */
 export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: number; force?: boolean; changes?: Partial<TrainConfig> } = {}): Promise<RunSummary[]> {
   const dirs = findRuns(dir);
-  const max = FIELD_BY_KEY.get('steps')!.max!;
-  if (opts.steps !== undefined && (!Number.isSafeInteger(opts.steps) || opts.steps < 1 || opts.steps > max)) {
-    throw new UsageError(`--steps must be an integer >= 1 and <= ${max}, got ${opts.steps}`);
-  }
+  checkResumeSteps(opts.steps);
   const notes = new Map<string, string>();
   for (const d of dirs) {
     const r = readRunJson(d);
-    if (r.status === 'failed' && r.failure?.kind !== 'error') {
-      const why = r.failure ? ` at step ${r.failure.step}: ${r.failure.reason}` : '';
-      if (dirs.length === 1) throw new UsageError(`${d}: the run failed${why}; nothing to resume (start a new run with other settings)`);
-      notes.set(d, `failed earlier${why}; not resumed`);
+    const failed = failedRun(r);
+    if (failed) {
+      if (dirs.length === 1) throw new UsageError(`${d}: ${failed.message}`);
+      notes.set(d, `failed earlier${failed.why}; not resumed`);
       continue;
     }
     if (!opts.force && runIsLive(r)) {
       throw new UsageError(`${d}: process ${r.pid} is training this run right now (run.json says running); stop it first, or pass --force if that process is not icl-lab`);
     }
-    const target = opts.steps ?? r.steps;
-    if (target < r.checkpoint_step) throw new UsageError(`--steps ${target} is below the ${r.checkpoint_step} steps the run in ${d} has already done`);
+    const target = resumeTarget(d, opts.steps, r.steps, r.checkpoint_step);
     if (r.status === 'completed' && target === r.step) notes.set(d, 'already completed; nothing to do (pass --steps N to train longer)');
   }
   const jobs: RunJob[] = dirs.filter((d) => !notes.has(d)).map((d) => ({

@@ -12,7 +12,8 @@
 import type { Command } from 'commander';
 import { ACTIVE_HEAD_THRESHOLD, formatFixed, type HeadCircuit } from '../../model/circuits.js';
 import { analyzeStack, analyzeTarget, type AnalyzedHead, type AnalyzedStackHead, type AnalyzeResult, type AnalyzeStackResult } from '../../analysis/analyze.js';
-import { loadStackTarget, loadTarget } from '../../analysis/targets.js';
+import { loadStackTarget, loadTarget, untrainedWarning } from '../../analysis/targets.js';
+import { warn } from '../warn.js';
 import { asNonNegativeFloat, asInteger, asPositiveInt } from '../options.js';
 
 export function formatStackAnalysis(a: AnalyzeStackResult): string {
@@ -104,12 +105,15 @@ export function register(program: Command): void {
     .option('--threshold <x>', `[number] |mu^h w^h| above which a head is active`, asNonNegativeFloat('--threshold'), ACTIVE_HEAD_THRESHOLD)
     .action((target: string, opts: { json?: boolean; L?: number; samples: number; seed: number; threshold: number }) => {
       const stack = loadStackTarget(target);
+      if (stack) warn(untrainedWarning(stack));
       if (stack) {
         const a = analyzeStack(stack);
         process.stdout.write(opts.json ? analysisJson(a) + '\n' : formatStackAnalysis(a));
         return;
       }
-      const a = analyzeTarget(loadTarget(target), { L: opts.L, samples: opts.samples, seed: opts.seed, threshold: opts.threshold });
+      const t = loadTarget(target);
+      warn(untrainedWarning(t));
+      const a = analyzeTarget(t, { L: opts.L, samples: opts.samples, seed: opts.seed, threshold: opts.threshold });
       process.stdout.write(opts.json ? analysisJson(a) + '\n' : formatAnalysis(a));
     });
 }

@@ -11,7 +11,8 @@ import type { Command } from 'commander';
 import { evaluateErrors, DEFAULT_CHUNK, type FullEvaluation } from '../../analysis/evaluate.js';
 import { estimatorMethods, modelMethods, type EvalMethod } from '../../analysis/methods.js';
 import type { PromptSpec } from '../../analysis/prompts.js';
-import { loadStackTarget, loadTarget, type ModelTarget, type StackTarget } from '../../analysis/targets.js';
+import { loadStackTarget, loadTarget, untrainedWarning, type ModelTarget, type StackTarget } from '../../analysis/targets.js';
+import { warn } from '../warn.js';
 import { Rng } from '../../data/rng.js';
 import { DEFAULT_TASK, PRESET_NAMES, type PresetName } from '../../data/task.js';
 import { writeFileAtomic } from '../../io/atomic.js';
@@ -132,6 +133,7 @@ export function register(program: Command): void {
       const lengths = opts.lengths ?? asIntListOrRange('--lengths')(DEFAULT_LENGTHS);
       if (opts.samples < 2) throw new UsageError('--samples: need at least 2 prompts for a standard error');
       const models = targets.map((t) => loadStackTarget(t) ?? loadTarget(t));
+      for (const m of models) warn(untrainedWarning(m));
       // A plain progress line on stderr every 5 s (none for runs shorter than that).
       const t0 = Date.now();
       let last = t0;

@@ -3,8 +3,10 @@
  *
  *   random        nn.Linear default: every weight ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
  *                 fan_in = E for q/k/v, E*H for o
- *   small_id      q, k, v = 1e-6 * I repeated for every head; o stays random (the seed only sets
- *                 o_proj when n_out is None, and the regression model has n_out = 1)
+ *   small_id      q, k, v = 1e-6 * I repeated for every head; o stays random. One rule for
+ *                 both architectures (the seed's): o_proj gets 1e-6 identities only when it writes a
+ *                 whole token (n_out = None: every layer of a stack, model/stack-init.ts); the
+ *                 one-layer regression model's o_proj has a scalar output (n_out = 1) and stays random
  *   small_id_qk   q, k = 1e-4 * I per head; v, o random
  *   oppo_small_id q = +1e-6 I for heads 0..H/2-1 and -1e-6 I for heads H/2..H-1, k = +1e-6 I,
  *                 v, o random: half the heads start with QK = -eps^2 I. Needs an even H.

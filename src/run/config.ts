@@ -97,7 +97,7 @@ export const FIELDS: readonly Field[] = [
   { key: 'preset', kind: 'enum', default: 'seed', values: ['seed', 'paper'], help: "task convention: seed (beta~N(0,I), y noise sqrt(d)*noise_std, noise-free y_q) or paper (beta~N(0,I/d), noise on context and query)" },
   { key: 'noiseStd', kind: 'float', default: 0.01, min: 0, max: 1e6, help: 'label noise standard deviation' },
   { key: 'rho', kind: 'float', default: 0, min: 0, lt: 1, help: 'x covariance Sigma_ij = rho^|i-j| (0 = isotropic, the seed)' },
-  { key: 'init', kind: 'enum', default: 'random', values: ['random', 'small_id', 'small_id_qk', 'oppo_small_id'], help: 'weight initialisation' },
+  { key: 'init', kind: 'enum', default: 'random', values: ['random', 'small_id', 'small_id_qk', 'oppo_small_id'], help: 'weight initialisation, the seed\'s (docs/readme/train.md): small_id = 1e-6 identities in q, k, v, and in o_proj only where it writes a whole token (a stack layer; the one-layer model\'s scalar o_proj stays random, as in the seed)' },
   { key: 'optimizer', kind: 'enum', default: 'adam', values: ['sgd', 'adam', 'adamw'], help: 'optimizer' },
   { key: 'lr', kind: 'float', default: 1e-3, gt: 0, max: 1e12, help: 'learning rate' },
   { key: 'betas', kind: 'pair', default: [0.9, 0.999], min: 0, lt: 1, arg: '<b1,b2>', help: 'Adam/AdamW betas' },

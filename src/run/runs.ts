@@ -15,7 +15,7 @@ import { UsageError } from '../errors.js';
 import { FIELD_BY_KEY, runName, varyingAcross, type TrainConfig } from './config.js';
 import { autoProgressMode, ProgressDisplay, type ProgressMode } from './progress.js';
 import { checkRunDirFree, isRunDir, readRunJson, runIsLive } from './run-dir.js';
-import { checkResumeSteps, createRun, failedRun, resumeCommand, resumeTarget, runSession, type RunSummary } from './run.js';
+import { checkResumeSteps, createRun, failedRun, resumeCommand, resumeTarget, runSession, type ProgressInfo, type RunSummary } from './run.js';
 import type { WorkerJob, WorkerMessage } from './worker.js';
 
 /** A run directory to train from its checkpoint (to `steps`, with `changes` of resumable settings). */
@@ -43,6 +43,10 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Steps are run in chunks of this many ms between checks for stop/progress (default 100). */
   chunkMs?: number;
+  /** Called with every progress report of every run (e.g. a sweep-level display; independent of `progress`). */
+  onRunProgress?: (name: string, p: ProgressInfo) => void;
+  /** Called when a run's session ends (completed, interrupted or failed). */
+  onRunDone?: (s: RunSummary) => void;
 }
 
 export interface TrainRunsOptions extends ExecuteOptions {
@@ -150,8 +154,12 @@ export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions 
           chunkMs: opts.chunkMs,
           shouldStop: () => opts.signal?.aborted ?? false,
           onLine: (l) => printLine(tag(job.name) + l),
-          onProgress: (p) => display.update(many ? job.name : '', p),
+          onProgress: (p) => {
+            display.update(many ? job.name : '', p);
+            opts.onRunProgress?.(job.name, p);
+          },
         }, job.changes ?? {});
+        opts.onRunDone?.(s);
         display.done(many ? job.name : '');
         if (many) display.note(`[${job.name}] ${s.status} at step ${s.step}`);
         out.push(s);
@@ -210,10 +218,14 @@ function runPool(
         const w = new Worker(script, { workerData: data });
         active.add(w);
         w.on('message', (m: WorkerMessage) => {
-          if (m.type === 'progress') display.update(m.name, m);
+          if (m.type === 'progress') {
+            display.update(m.name, m);
+            opts.onRunProgress?.(m.name, m);
+          }
           else if (m.type === 'line') line(m.name, m.text);
           else if (m.type === 'done') {
             results[i] = m.summary;
+            opts.onRunDone?.(m.summary);
             display.done(m.name);
             display.note(`[${m.name}] ${m.summary.status} at step ${m.summary.step}`);
           } else if (m.type === 'error') errors.push(`${m.name}: ${m.message}`);

@@ -7,8 +7,9 @@ import { register as analyze } from './analyze.js';
 import { register as evaluate } from './evaluate.js';
 import { register as report } from './report.js';
 import { register as reproduce } from './reproduce.js';
+import { register as serve } from './serve.js';
 
 /** Each command lives in its own file and adds itself to the program here. */
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [reproduce, train, predict, analyze, evaluate, plot, report, bench];
+export const commands: Register[] = [reproduce, train, predict, analyze, evaluate, plot, report, bench, serve];

@@ -1,0 +1,54 @@
+/** A report (e.g. a reproduction's report/): its findings, then report.html itself. */
+import { useEffect, useState } from 'preact/hooks';
+import { fmt, getJson, q } from '../api';
+
+interface Report {
+  path: string;
+  findings: { id: string; claim: string; value: number | null; threshold: string; pass: boolean; why?: string }[];
+  runs: string[];
+  passed: number;
+  total: number;
+  error?: string;
+}
+
+export function ReportView(props: { path: string }) {
+  const [r, setR] = useState<Report | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    getJson<Report>(`api/report?path=${q(props.path)}`).then(setR).catch((e: Error) => setError(e.message));
+  }, [props.path]);
+  if (error) return <p class="error">{error}</p>;
+  if (!r) return <p class="muted">Loading…</p>;
+  const parent = props.path.includes('/') ? props.path.slice(0, props.path.lastIndexOf('/')) : '';
+  const files = `files/${props.path.split('/').map(encodeURIComponent).join('/')}`;
+  return (
+    <div>
+      <div class="toolbar">
+        <h1>Report {props.path}</h1>
+        <span class={r.passed === r.total && r.total > 0 ? 'pass' : 'fail'} data-testid="report-score">{r.passed} of {r.total} findings pass</span>
+        <a class="button" href={`${files}/report.html`} target="_blank" rel="noopener">open report.html</a>
+      </div>
+      {r.error && <p class="error">{r.error}</p>}
+      <table class="findings" data-testid="findings">
+        <thead><tr><th>#</th><th>result</th><th>finding</th><th class="num">value</th><th>threshold</th><th>claim</th></tr></thead>
+        <tbody>
+          {r.findings.map((f, i) => (
+            <tr key={f.id}>
+              <td>{i + 1}</td>
+              <td><span class={`badge ${f.pass ? 'badge-completed' : 'badge-failed'}`}>{f.pass ? 'PASS' : 'FAIL'}</span></td>
+              <td class="mono">{f.id}</td>
+              <td class="num mono">{fmt(f.value)}</td>
+              <td class="mono">{f.threshold}</td>
+              <td class="small" title={f.why}>{f.claim}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class="small">Runs: {r.runs.map((name) => {
+        const p = parent ? `${parent}/${name}` : name;
+        return <a key={name} href={`#/run/${q(p)}`} class="runlink">{name}</a>;
+      })} · <a href={`#/compare?${r.runs.map((name) => `path=${q(parent ? `${parent}/${name}` : name)}`).join('&')}`}>compare them</a></p>
+      <iframe class="report" src={`${files}/report.html`} title="report.html" data-testid="report-frame" />
+    </div>
+  );
+}

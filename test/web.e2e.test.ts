@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * `icl-lab serve` and the playground end to end in real headless Chromium (Debian's
  * /usr/bin/chromium driven by playwright-core; installed by scripts/system-deps.mjs, the pretest
@@ -7,7 +8,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,23 @@ const children: ChildProcess[] = [];
 let ctx: BrowserContext;
 let page: Page;
 let url = '';
+let staticSite: Server | null = null;
+
+/** A plain static file server over dist/web (no icl-lab API): where the playground must work on its own. */
+async function serveStatic(dir: string): Promise<string> {
+  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
+  staticSite = createServer((req, res) => {
+    const path = join(dir, decodeURIComponent((req.url ?? '/').split('?')[0]!).replace(/\.\.+/g, ''));
+    if (!existsSync(path) || !path.startsWith(dir)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': types[path.slice(path.lastIndexOf('.'))] ?? 'application/octet-stream' }).end(readFileSync(path));
+  });
+  await new Promise<void>((r) => staticSite!.listen(0, '127.0.0.1', r));
+  const a = staticSite.address() as { port: number };
+  return `http://127.0.0.1:${a.port}/`;
+}
 
 const FAST = ['--d', '5', '--context-length', '40', '--qk-every', '100', '--dynamics-every', '20', '--val-every', '100', '--progress', 'none'];
 
@@ -109,6 +127,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await ctx?.close();
+  staticSite?.close();
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   rmSync(tmp, { recursive: true, force: true });
 });
@@ -194,6 +213,7 @@ describe('icl-lab serve in Chromium', () => {
     await page.goto(`${url}#/report/report-heads`);
     await page.waitForSelector('[data-testid=findings] tbody tr');
     expect(await page.locator('[data-testid=findings] tbody tr').count()).toBe(5);
+    expect(await page.locator('[data-testid=report-run]').allInnerTexts()).toEqual(['sweep-heads/runs/h1', 'sweep-heads/runs/h2']);
     await page.frameLocator('[data-testid=report-frame]').locator('h1').first().waitFor();
     await shot('report');
     await page.goto(`${url}#/sweep/sweep-heads`);
@@ -221,7 +241,9 @@ describe('icl-lab serve in Chromium', () => {
 
 describe('the playground in Chromium', () => {
   it('trains in the browser (step > 0 within seconds, loss falling), pauses, and its model is read by icl-lab analyze', async () => {
-    await page.goto(`${url}playground.html`);
+    // the static site that npm run build:web emits, from a plain static server: no icl-lab API behind it
+    const site = await serveStatic(join(root, 'dist', 'web'));
+    await page.goto(`${site}playground.html`);
     await page.waitForFunction(() => document.querySelector('[data-testid=pg-status]')?.textContent === 'idle', undefined, { timeout: 15_000 });
     await page.fill('[data-testid=pg-steps]', '40000');
     await page.locator('[data-testid=pg-steps]').dispatchEvent('change');

@@ -209,6 +209,8 @@ export interface Analysis {
   groups: { active: number[]; dummy: number[]; signGroups: { sign: number; heads: number[]; totalMu: number; eta: number; w: number }[] };
   kernelGap: { L: number; samples: number; relative: number; relativeToModelError: number; modelMse: number; kernelMse: number } | null;
   note?: string;
+  /** Training step of the weights read (model.safetensors metadata), or null. */
+  step: number | null;
 }
 
 /** Statistics, η_TF, head groups and the kernel gap (2,000 prompts at the training L, seed 0) of the run's model. */
@@ -226,8 +228,10 @@ export function analyseRun(dir: string, c: Json): Analysis | null {
     } catch {
       return null;
     }
+    const stepMeta = Number(model.metadata['step']);
+    const step = Number.isFinite(stepMeta) ? stepMeta : null;
     if (model.kind !== 'single-layer') {
-      return { heads: [], etaTF: NaN, ...theory, groups: { active: [], dummy: [], signGroups: [] }, kernelGap: null, note: `${model.params.nLayers}-layer stack: statistics are for one-layer models (see icl-lab analyze)` };
+      return { step, heads: [], etaTF: NaN, ...theory, groups: { active: [], dummy: [], signGroups: [] }, kernelGap: null, note: `${model.params.nLayers}-layer stack: statistics are for one-layer models (see icl-lab analyze)` };
     }
     const heads = layerCircuits(model.params);
     const w = heads.map((h) => h.w);
@@ -242,6 +246,7 @@ export function analyseRun(dir: string, c: Json): Analysis | null {
       gap = null;
     }
     return {
+      step,
       heads: heads.map((h) => ({ head: h.head, w: h.w, mu: h.mu, varDiag: h.varDiag, supOffDiag: h.supOffDiag, supOv: h.supOv })),
       etaTF: effectiveLearningRate(w, mu),
       ...theory,
@@ -311,7 +316,10 @@ export function compareRuns(root: string, paths: string[], smooth: number): { lo
   return {
     loss: withLoss.length > 0 ? compareLossSpec(withLoss.map((x) => ({ name: x.path, trainLoss: x.logs!.trainLoss })), { smooth }) : null,
     dynamics: withDyn.length > 0 ? compareDynamicsSpec(withDyn.map((x) => ({ name: x.path, dyn: x.logs!.dyn! }))) : null,
-    runs: paths.map((p) => ({ path: p, row: runRow(root, p), snapshots: readSnapshots(join(root, p), 200) })),
+    runs: (() => {
+      const rows = markDifferences(paths.map((p) => runRow(root, p)));
+      return paths.map((p, i) => ({ path: p, row: rows[i]!, snapshots: readSnapshots(join(root, p), 200) }));
+    })(),
   };
 }
 
@@ -321,6 +329,8 @@ export function compareRuns(root: string, paths: string[], smooth: number): { lo
 
 export interface ReportSummary {
   path: string;
+  /** The served path of each run of `runs` (null when it is not below DIR). */
+  runPaths: (string | null)[];
   findings: { id: string; claim: string; value: number | null; threshold: string; pass: boolean; why?: string }[];
   runs: string[];
   passed: number;
@@ -328,15 +338,25 @@ export interface ReportSummary {
   error?: string;
 }
 
-export function reportSummary(root: string, path: string): ReportSummary {
+/** The run a report names `name`: its sibling `parent/name`, else the only run whose last part is `name`. */
+function findRun(name: string, reportPath: string, runPaths: string[]): string | null {
+  const parent = reportPath.includes('/') ? reportPath.slice(0, reportPath.lastIndexOf('/')) : '';
+  const sibling = parent ? `${parent}/${name}` : name;
+  if (runPaths.includes(sibling)) return sibling;
+  const hits = runPaths.filter((p) => p === name || p.endsWith(`/${name}`));
+  return hits.length === 1 ? hits[0]! : null;
+}
+
+export function reportSummary(root: string, path: string, runPaths: string[] = []): ReportSummary {
   try {
     const f = readJson(join(root, path, 'findings.json'));
     const findings = ((f['findings'] ?? []) as Json[]).map((x) => ({
       id: String(x['id']), claim: String(x['claim'] ?? ''), value: num(x['value']), threshold: String(x['threshold'] ?? ''), pass: x['pass'] === true, why: str(x['why']) ?? '',
     }));
-    return { path, findings, runs: ((f['runs'] ?? []) as unknown[]).map(String), passed: findings.filter((x) => x.pass).length, total: findings.length };
+    const runs = ((f['runs'] ?? []) as unknown[]).map(String);
+    return { path, findings, runs, runPaths: runs.map((n) => findRun(n, path, runPaths)), passed: findings.filter((x) => x.pass).length, total: findings.length };
   } catch (e) {
-    return { path, findings: [], runs: [], passed: 0, total: 0, error: (e as Error).message };
+    return { path, findings: [], runs: [], runPaths: [], passed: 0, total: 0, error: (e as Error).message };
   }
 }
 

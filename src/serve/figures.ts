@@ -166,7 +166,7 @@ export function compareLossSpec(series: { name: string; trainLoss: ArrayLike<num
     height: 300,
     data: { values: rows },
     layer: [
-      { mark: { type: 'area', opacity: 0.15 }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color } },
+      { mark: { type: 'area', opacity: 0.15 }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color: { ...color, legend: null } } },
       { mark: { type: 'line', strokeWidth: 1.5 }, encoding: { x, y: { ...y, field: 'loss', title: 'Loss (MSE, log scale)' }, color, tooltip: [{ field: 'run' }, { field: 'step' }, { field: 'loss', format: '.4f' }] } },
     ],
   });

@@ -82,10 +82,6 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
       }
     }
   };
-  const timer = setInterval(poll, pollMs);
-  const heartbeat = setInterval(() => {
-    for (const c of clients) c.write(': keep-alive\n\n');
-  }, 15000);
 
   const json = (res: ServerResponse, status: number, body: unknown): void => {
     const text = JSON.stringify(body, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
@@ -132,7 +128,7 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
         json(res, 200, {
           root,
           runs: markDifferences(found.runs.map((p) => runRow(root, p))),
-          reports: found.reports.map((p) => reportSummary(root, p)),
+          reports: found.reports.map((p) => reportSummary(root, p, found.runs)),
           sweeps: found.sweeps.map((p) => ({ path: p })),
         });
       } else if (rawPath === '/api/run') {
@@ -142,7 +138,7 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
         if (paths.length === 0) throw new PathError(400, 'missing ?path= (two or more runs)');
         json(res, 200, compareRuns(root, paths.map((p) => known(found.runs, p, 'run')), smoothOf(u)));
       } else if (rawPath === '/api/report') {
-        json(res, 200, reportSummary(root, known(found.reports, u.searchParams.get('path'), 'report')));
+        json(res, 200, reportSummary(root, known(found.reports, u.searchParams.get('path'), 'report'), found.runs));
       } else if (rawPath === '/api/sweep') {
         json(res, 200, sweepSummary(root, known(found.sweeps, u.searchParams.get('path'), 'sweep'), found.runs));
       } else if (rawPath === '/api/events') {
@@ -186,6 +182,10 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolveListen());
   });
+  const timer = setInterval(poll, pollMs);
+  const heartbeat = setInterval(() => {
+    for (const c of clients) c.write(': keep-alive\n\n');
+  }, 15000);
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.port;
   const host = o.host.includes(':') ? `[${o.host}]` : o.host === '0.0.0.0' ? '127.0.0.1' : o.host;

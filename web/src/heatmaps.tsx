@@ -40,8 +40,8 @@ export function Heatmaps(props: { snapshots: SnapshotSet; index: number; note?: 
   const specs = useMemo(() => {
     const i = Math.max(0, Math.min(index, snapshots.step.length - 1));
     const note = props.note ?? `step ${snapshots.step[i]}`;
-    const cell = props.cell ?? Math.max(16, Math.min(34, Math.floor(240 / snapshots.E)));
-    return headCircuits(snapshots, i).map((c) => ({ key: `${c.layer}-${c.head}`, spec: circuitSpec(c, { note, cell, showValues: snapshots.E <= 8 }) }));
+    const cell = props.cell ?? Math.max(16, Math.min(40, Math.floor(240 / snapshots.E)));
+    return headCircuits(snapshots, i).map((c) => ({ key: `${c.layer}-${c.head}`, spec: circuitSpec(c, { note, cell, showValues: cell >= 34 && snapshots.E <= 11 }) }));
   }, [snapshots, index, props.note, props.cell]);
   return (
     <div class="heatmaps" data-testid={props.testId ?? 'heatmaps'}>

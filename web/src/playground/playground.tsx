@@ -178,7 +178,7 @@ export function Playground() {
             {specs.dynamics && <VegaChart spec={specs.dynamics} testId="pg-dynamics-chart" />}
             {specs.eta && <VegaChart spec={specs.eta} testId="pg-eta-chart" />}
           </div>
-          {specs.snapshots && <Heatmaps snapshots={specs.snapshots} index={0} testId="pg-heatmaps" cell={24} />}
+          {specs.snapshots && <Heatmaps snapshots={specs.snapshots} index={0} testId="pg-heatmaps" cell={34} />}
         </>
       ) : <p class="muted">Press train: the loss, w^h(t), μ^h(t), η_TF(t) and the QK^h / OV^h heatmaps of every head appear here and update as it learns.</p>}
     </div>

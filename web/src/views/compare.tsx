@@ -69,7 +69,7 @@ export function CompareView(props: { paths: string[] }) {
               {data.runs.map((r) => r.snapshots ? (
                 <div key={r.path} class="column">
                   <h3>{r.path} <span class="muted small">snapshot at step {int(r.snapshots.step[atStep(r.snapshots, step)] ?? 0)}</span></h3>
-                  <Heatmaps snapshots={r.snapshots} index={atStep(r.snapshots, step)} cell={20} testId="compare-heatmaps" />
+                  <Heatmaps snapshots={r.snapshots} index={atStep(r.snapshots, step)} cell={26} testId="compare-heatmaps" />
                 </div>
               ) : <div key={r.path} class="column muted">{r.path}: no snapshots</div>)}
             </div>

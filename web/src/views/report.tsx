@@ -6,6 +6,7 @@ interface Report {
   path: string;
   findings: { id: string; claim: string; value: number | null; threshold: string; pass: boolean; why?: string }[];
   runs: string[];
+  runPaths: (string | null)[];
   passed: number;
   total: number;
   error?: string;
@@ -19,7 +20,6 @@ export function ReportView(props: { path: string }) {
   }, [props.path]);
   if (error) return <p class="error">{error}</p>;
   if (!r) return <p class="muted">Loading…</p>;
-  const parent = props.path.includes('/') ? props.path.slice(0, props.path.lastIndexOf('/')) : '';
   const files = `files/${props.path.split('/').map(encodeURIComponent).join('/')}`;
   return (
     <div>
@@ -44,10 +44,10 @@ export function ReportView(props: { path: string }) {
           ))}
         </tbody>
       </table>
-      <p class="small">Runs: {r.runs.map((name) => {
-        const p = parent ? `${parent}/${name}` : name;
-        return <a key={name} href={`#/run/${q(p)}`} class="runlink">{name}</a>;
-      })} · <a href={`#/compare?${r.runs.map((name) => `path=${q(parent ? `${parent}/${name}` : name)}`).join('&')}`}>compare them</a></p>
+      <p class="small">Runs: {r.runs.map((name, i) => {
+        const p = r.runPaths[i];
+        return p ? <a key={name} href={`#/run/${q(p)}`} class="runlink" data-testid="report-run">{p}</a> : <span key={name} class="runlink muted" title="not below the served folder">{name}</span>;
+      })}{r.runPaths.filter(Boolean).length >= 2 && <> · <a href={`#/compare?${r.runPaths.filter((p): p is string => p !== null).map((p) => `path=${q(p)}`).join('&')}`}>compare them</a></>}</p>
       <iframe class="report" src={`${files}/report.html`} title="report.html" data-testid="report-frame" />
     </div>
   );

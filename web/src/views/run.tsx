@@ -13,6 +13,7 @@ interface Analysis {
   groups: { active: number[]; dummy: number[]; signGroups: { sign: number; heads: number[]; totalMu: number; eta: number; w: number }[] };
   kernelGap: { L: number; samples: number; relative: number; relativeToModelError: number; modelMse: number; kernelMse: number } | null;
   note?: string;
+  step?: number | null;
 }
 interface RunDetail {
   row: RunRow;
@@ -100,7 +101,7 @@ export function RunView(props: { path: string }) {
       </p>
       <section>
         <h2>Loss</h2>
-        <label class="small">smoothing (EMA) <input type="range" min={0} max={0.99} step={0.01} value={smooth} onChange={(e) => setSmooth(Number((e.target as HTMLInputElement).value))} data-testid="smoothing" /> <span class="mono">{smooth.toFixed(2)}</span></label>
+        <label class="small control">smoothing (EMA) <input type="range" min={0} max={0.99} step={0.01} value={smooth} onChange={(e) => setSmooth(Number((e.target as HTMLInputElement).value))} data-testid="smoothing" /> <span class="mono">{smooth.toFixed(2)}</span></label>
         {detail.loss ? <VegaChart spec={detail.loss} testId="loss-chart" /> : <p class="muted">No loss logged yet.</p>}
       </section>
       <section>
@@ -119,7 +120,7 @@ export function RunView(props: { path: string }) {
           </>
         ) : <p class="muted">No snapshots yet.</p>}
       </section>
-      {analysis && <Statistics a={analysis} />}
+      {analysis && <Statistics a={analysis} step={analysis.step ?? null} live={row.status === 'running' && !row.stale} />}
       {detail.evaluation && (
         <section>
           <h2>Error against context length</h2>
@@ -130,20 +131,21 @@ export function RunView(props: { path: string }) {
   );
 }
 
-function Statistics(props: { a: Analysis }) {
+function Statistics(props: { a: Analysis; step: number | null; live: boolean }) {
   const a = props.a;
-  if (a.note) return <section><h2>Statistics</h2><p class="muted">{a.note}</p></section>;
+  const title = `Statistics of the ${props.live ? 'latest saved' : 'final'} weights${props.step !== null ? ` (step ${int(props.step)})` : ''}`;
+  if (a.note) return <section><h2>{title}</h2><p class="muted">{a.note}</p></section>;
   const g = a.groups;
   return (
     <section data-testid="statistics">
-      <h2>Statistics of the final weights</h2>
+      <h2>{title}</h2>
       <div class="row">
         <table class="stats">
           <thead><tr><th>head</th><th class="num">w^h</th><th class="num">μ^h</th><th class="num">var diag</th><th class="num">sup off-diag</th><th class="num">sup OV[:d]</th></tr></thead>
           <tbody>
             {a.heads.map((h) => (
-              <tr key={h.head} class={g.dummy.includes(h.head - 1) ? 'muted' : ''}>
-                <td>{h.head}{g.dummy.includes(h.head - 1) ? ' (dummy)' : ''}</td>
+              <tr key={h.head} class={g.dummy.includes(h.head) ? 'muted' : ''}>
+                <td>{h.head + 1}{g.dummy.includes(h.head) ? ' (dummy)' : ''}</td>
                 <td class="num">{fmt(h.w)}</td><td class="num">{fmt(h.mu)}</td><td class="num">{fmt(h.varDiag)}</td><td class="num">{fmt(h.supOffDiag)}</td><td class="num">{fmt(h.supOv)}</td>
               </tr>
             ))}

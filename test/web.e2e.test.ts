@@ -252,16 +252,16 @@ describe('the playground in Chromium', () => {
     const stepOf = async () => Number((await page.locator('[data-testid=pg-step]').innerText()).replace(/,/g, ''));
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=pg-step]')?.textContent?.replace(/,/g, '')) > 0, undefined, { timeout: 10_000 });
     const firstMs = Date.now() - t0;
-    const earlyLoss = Number(await page.locator('[data-testid=pg-loss]').innerText());
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=pg-step]')?.textContent?.replace(/,/g, '')) > 6000, undefined, { timeout: 30_000 });
     await page.waitForSelector('[data-testid=pg-heatmaps] svg');
     await page.waitForSelector('[data-testid=pg-loss-chart] svg');
     // steps/s over a few seconds of training
     await page.waitForTimeout(3000);
     const sps = Number((await page.locator('[data-testid=pg-sps-mean]').innerText()).replace(/,/g, ''));
+    const earlyLoss = Number(await page.locator('[data-testid=pg-first-loss]').innerText()); // mean of steps 0..99
     const lateLoss = Number(await page.locator('[data-testid=pg-loss]').innerText());
     console.log(`playground: first step after ${firstMs} ms; loss ${earlyLoss} -> ${lateLoss}; ${sps} steps/s (session mean, H = 2, wasm)`);
-    expect(earlyLoss).toBeGreaterThan(lateLoss * 1.5);
+    expect(earlyLoss).toBeGreaterThan(lateLoss * 2);
     expect(await page.locator('[data-testid=pg-heatmaps] svg').count()).toBe(2);
     expect(await marks('[data-testid=pg-dynamics-chart]')).toBeGreaterThan(3);
     await shot('playground');

@@ -40,6 +40,7 @@ export function Playground() {
   const curves = useRef<Curves>(empty());
   const worker = useRef<Worker | null>(null);
   const lastDraw = useRef(0);
+  const session = useRef(0); // messages of older sessions (before a reset or a new train) are ignored
 
   useEffect(() => {
     const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
@@ -63,6 +64,7 @@ export function Playground() {
         a.remove();
         setTimeout(() => URL.revokeObjectURL(url), 10000);
       } else if (m.type === 'progress') {
+        if (m.session !== session.current) return;
         const c = curves.current;
         c.trainLoss.length = m.trainLossFrom;
         push(c.trainLoss, m.trainLoss);
@@ -107,15 +109,19 @@ export function Playground() {
   }, [drawn]);
 
   const send = (m: object) => worker.current?.postMessage(m);
+  const first = curves.current.trainLoss.slice(0, 100);
+  const firstLoss = first.length === 100 ? first.reduce((a, b) => a + b, 0) / 100 : null;
   const train = () => {
     curves.current = empty();
     setError(null);
     setLast(null);
     setStatus('running');
-    send({ type: 'start', settings });
+    session.current += 1;
+    send({ type: 'start', settings, session: session.current });
   };
   const reset = () => {
     send({ type: 'reset' });
+    session.current += 1;
     curves.current = empty();
     setLast(null);
     setError(null);
@@ -165,6 +171,7 @@ export function Playground() {
         {' · '}<span class="mono" data-testid="pg-sps">{int(last?.recentStepsPerSecond || last?.stepsPerSecond || 0)}</span> steps/s
         <span class="muted small"> (session mean <span data-testid="pg-sps-mean">{int(last?.stepsPerSecond ?? 0)}</span>, engine {last?.engine ?? settings.engine})</span>
         {' · '}loss <b class="mono" data-testid="pg-loss">{fmt(last?.loss)}</b>
+        {firstLoss !== null && <span class="muted small"> (mean of the first 100 steps <span data-testid="pg-first-loss">{fmt(firstLoss)}</span>)</span>}
         {' · '}val. <span class="mono">{fmt(last?.val)}</span>
         {wasm && <span class="error small"> · WebAssembly unavailable ({wasm}); using the TypeScript engine</span>}
       </p>

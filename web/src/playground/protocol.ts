@@ -15,7 +15,7 @@ export interface PlaygroundSettings {
 }
 
 export type ToWorker =
-  | { type: 'start'; settings: PlaygroundSettings }
+  | { type: 'start'; settings: PlaygroundSettings; session: number }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'reset' }
@@ -23,6 +23,8 @@ export type ToWorker =
 
 export interface Progress {
   type: 'progress';
+  /** The `session` of the start message this run came from (the page ignores older sessions' messages). */
+  session: number;
   /** Steps done, target, and whether it is training now. */
   step: number;
   steps: number;

@@ -19,6 +19,7 @@ let activeFrom = 0;
 let lastPost = 0;
 let recent: { t: number; step: number }[] = [];
 let failed: string | null = null;
+let session = 0;
 const ready = loadBrowserWasm().then((why) => {
   post({ type: 'ready', wasm: why });
   return why;
@@ -41,7 +42,7 @@ function progress(): Progress {
   const ms = activeMs + (running ? now - activeFrom : 0);
   const snap = logs.nSnap - 1;
   const m: Progress = {
-    type: 'progress', step: s.step, steps: c.steps, running, done: s.step >= c.steps, engine: c.engine,
+    type: 'progress', session, step: s.step, steps: c.steps, running, done: s.step >= c.steps, engine: c.engine,
     stepsPerSecond: ms > 0 ? (s.step * 1000) / ms : 0,
     recentStepsPerSecond: running && now > r0.t ? ((s.step - r0.step) * 1000) / (now - r0.t) : 0,
     loss: s.lastLoss, val: s.lastVal,
@@ -126,6 +127,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
   try {
     if (m.type === 'start') {
       await ready;
+      session = m.session;
       start(m.settings);
     } else if (m.type === 'pause') {
       stop();

@@ -161,6 +161,12 @@ describe('icl-lab serve in Chromium', () => {
     const eta = Number(await page.locator('[data-testid=eta-tf]').innerText());
     expect(Number.isFinite(eta)).toBe(true);
     expect(Number(await page.locator('[data-testid=kernel-gap]').innerText())).toBeGreaterThanOrEqual(0);
+    // error vs L from the report over this run (report-heads/evaluation.json): this run, its kernel, the estimators
+    await page.waitForSelector('[data-testid=evaluation-chart] svg');
+    const legend = await page.locator('[data-testid=evaluation-chart] svg').innerHTML();
+    expect(legend).toContain('h2/kernel');
+    expect(legend).toContain('one-step-gd');
+    expect(legend).not.toContain('h1/kernel');
     await shot('run');
     const before = await page.locator('[data-testid=heatmaps]').innerHTML();
     await page.locator('[data-testid=step-slider]').fill('0');

@@ -4,7 +4,7 @@
  * rename), so a read during training sees one whole version. Results are cached by file mtime.
  */
 import { readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, relative, sep } from 'node:path';
 import { effectiveLearningRate, groupHeads, layerCircuits } from '../core/circuits.js';
 import { kernelGap } from '../core/evaluate.js';
 import { Rng } from '../core/rng.js';
@@ -269,7 +269,31 @@ export interface RunDetail {
   lastVal: { step: number; loss: number } | null;
 }
 
-export function runDetail(root: string, path: string, smooth: number): RunDetail {
+/**
+ * The evaluation that covers a run: RUN/evaluation.json (all its methods), else the evaluation.json of
+ * a report over it (e.g. a reproduction's report/), cut to this run, its kernel estimator and the estimators.
+ */
+function evaluationFor(root: string, path: string, reports: string[], runPaths: string[]): { file: string; methods?: string[] } | null {
+  const own = join(root, path, 'evaluation.json');
+  if (mtimeOf(own) > 0) return { file: own };
+  for (const rp of reports) {
+    const r = reportSummary(root, rp, runPaths);
+    const i = r.runPaths.indexOf(path);
+    const file = join(root, rp, 'evaluation.json');
+    if (i < 0 || mtimeOf(file) === 0) continue;
+    const name = r.runs[i]!;
+    const others = new Set(r.runs.flatMap((n) => (n === name ? [] : [n, `${n}/kernel`])));
+    try {
+      const ev = readJson(file) as { methods?: Record<string, unknown> };
+      return { file, methods: Object.keys(ev.methods ?? {}).filter((m) => !others.has(m)) };
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+export function runDetail(root: string, path: string, smooth: number, found: { reports: string[]; runs: string[] } = { reports: [], runs: [] }): RunDetail {
   const dir = join(root, path);
   const row = runRow(root, path);
   let run: Json | null = null;
@@ -287,11 +311,12 @@ export function runDetail(root: string, path: string, smooth: number): RunDetail
     ? smoothedLossSpec({ trainLoss: logs.trainLoss, valLoss: logs.valLoss, valStep: logs.valStep }, { smooth })
     : null;
   let evaluation: VlSpec | null = null;
-  const evPath = join(dir, 'evaluation.json');
-  if (mtimeOf(evPath) > 0) {
+  const evWhere = evaluationFor(root, path, found.reports, found.runs);
+  if (evWhere) {
     try {
-      const ev = parseEvaluation(readJson(evPath), evPath);
-      evaluation = errorVsLengthSpec(ev, { trainL: L, width: 560, height: 300, subtitle: 'lines: MSE; bands: ± one standard error; dashed: reference estimators' });
+      const ev = parseEvaluation(readJson(evWhere.file), evWhere.file);
+      const source = relative(root, evWhere.file).split(sep).join('/');
+      evaluation = errorVsLengthSpec(ev, { ...(evWhere.methods ? { methods: evWhere.methods } : {}), trainL: L, width: 560, height: 300, subtitle: `${source}; lines: MSE; bands: ± one standard error; dashed: reference estimators` });
     } catch {
       evaluation = null;
     }

@@ -132,7 +132,7 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
           sweeps: found.sweeps.map((p) => ({ path: p })),
         });
       } else if (rawPath === '/api/run') {
-        json(res, 200, runDetail(root, known(found.runs, u.searchParams.get('path'), 'run'), smoothOf(u)));
+        json(res, 200, runDetail(root, known(found.runs, u.searchParams.get('path'), 'run'), smoothOf(u), found));
       } else if (rawPath === '/api/compare') {
         const paths = u.searchParams.getAll('path');
         if (paths.length === 0) throw new PathError(400, 'missing ?path= (two or more runs)');

@@ -226,6 +226,7 @@ describe('icl-lab serve in Chromium', () => {
     await page.waitForSelector('[data-testid=sweep-results] tbody tr');
     expect(await page.locator('[data-testid=sweep-results] tbody tr').count()).toBe(2);
     await page.waitForSelector('[data-testid=sweep-parallel] svg');
+    expect(await page.locator('[data-testid=sweep-eta] svg path').count()).toBeGreaterThan(1);
     await shot('sweep');
   });
 

@@ -14,7 +14,7 @@ import { f64, readSafetensors, type Tensor } from '../io/safetensors.js';
 import { errorVsLengthSpec } from '../plots/error-curves.js';
 import { parseEvaluation } from '../plots/evaluation.js';
 import type { VlSpec } from '../plots/theme.js';
-import { compareDynamicsSpec, compareLossSpec, etaSpec, parallelSpec, smoothedLossSpec, thinIndices, webDynamicsSpec, type Dynamics } from './figures.js';
+import { compareDynamicsSpec, compareLossSpec, etaSpec, etaVsRatioSpec, parallelSpec, smoothedLossSpec, thinIndices, webDynamicsSpec, type Dynamics } from './figures.js';
 import { mtimeOf, naturalCompare } from './scan.js';
 
 type Json = Record<string, unknown>;
@@ -348,12 +348,41 @@ export function compareRuns(root: string, paths: string[], smooth: number): { lo
   };
 }
 
+/** η_TF vs L/(L+d) over runs (their last logged dynamics, last layer), or null when none has dynamics. */
+export function etaScatter(root: string, paths: string[]): VlSpec | null {
+  const points = [];
+  for (const p of paths) {
+    const logs = readLogsOf(join(root, p));
+    const dyn = logs?.dyn;
+    if (!dyn) continue;
+    let c: Json;
+    try {
+      c = (readJson(join(root, p, 'run.json'))['config'] ?? {}) as Json;
+    } catch {
+      continue;
+    }
+    const d = num(c['d']);
+    const L = num(c['context_length']);
+    if (d === null || L === null) continue;
+    const n = dyn.step.length - 1;
+    let eta = 0;
+    for (let h = 0; h < dyn.heads; h++) {
+      const i = (n * dyn.layers + dyn.layers - 1) * dyn.heads + h;
+      eta += dyn.qk[i]! * dyn.ov[i]!;
+    }
+    if (Number.isFinite(eta)) points.push({ run: p, ratio: L / (L + d), eta, heads: dyn.heads });
+  }
+  return points.length > 0 ? etaVsRatioSpec(points) : null;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reports and sweeps
 // ---------------------------------------------------------------------------------------------
 
 export interface ReportSummary {
   path: string;
+  /** η_TF against L/(L+d) of the report's runs (only in /api/report). */
+  eta?: VlSpec | null;
   /** The served path of each run of `runs` (null when it is not below DIR). */
   runPaths: (string | null)[];
   findings: { id: string; claim: string; value: number | null; threshold: string; pass: boolean; why?: string }[];
@@ -423,6 +452,7 @@ export interface SweepSummary {
   rows: Record<string, string | number>[];
   runs: string[];
   parallel: VlSpec | null;
+  eta: VlSpec | null;
   error?: string;
 }
 
@@ -454,6 +484,7 @@ export function sweepSummary(root: string, path: string, runPaths: string[]): Sw
   return {
     path, sweep, columns, rows, runs,
     parallel: numeric.length >= 2 ? parallelSpec(rows, numeric, outcome) : null,
+    eta: etaScatter(root, runs),
     ...(error ? { error } : {}),
   };
 }

@@ -228,3 +228,32 @@ export function parallelSpec(rows: Record<string, number | string>[], fields: st
     ],
   });
 }
+
+/** η_TF (last logged Σ_h μ^h w^h) of each run against its L/(L+d), with the line η_TF = L/(L+d). */
+export function etaVsRatioSpec(points: { run: string; ratio: number; eta: number; heads: number }[]): VlSpec {
+  const lo = Math.min(...points.map((p) => Math.min(p.ratio, p.eta)), 0.5);
+  const hi = Math.max(...points.map((p) => Math.max(p.ratio, p.eta)), 1);
+  const domain = [Math.floor(lo * 20) / 20, Math.ceil(hi * 20) / 20];
+  return topLevel({
+    title: { text: 'η_TF against L/(L+d)', subtitle: 'one point per run (its last logged w^h, μ^h); dashed: η_TF = L/(L+d)' },
+    width: 320,
+    height: 280,
+    layer: [
+      {
+        data: { values: [{ x: domain[0], y: domain[0] }, { x: domain[1], y: domain[1] }] },
+        mark: { type: 'line', strokeDash: [6, 3], color: '#777777' },
+        encoding: { x: { field: 'x', type: 'quantitative', scale: { domain, zero: false } }, y: { field: 'y', type: 'quantitative', scale: { domain, zero: false } } },
+      },
+      {
+        data: { values: points.map((p) => ({ ...p, ratio: round(p.ratio), eta: round(p.eta) })) },
+        mark: { type: 'point', filled: true, size: 80 },
+        encoding: {
+          x: { field: 'ratio', type: 'quantitative', title: 'L/(L+d)', scale: { domain, zero: false } },
+          y: { field: 'eta', type: 'quantitative', title: 'η_TF = Σ_h μ^h w^h', scale: { domain, zero: false } },
+          color: { field: 'heads', type: 'ordinal', title: 'H', scale: { scheme: 'tableau10' } },
+          tooltip: [{ field: 'run' }, { field: 'heads' }, { field: 'ratio', format: '.4f' }, { field: 'eta', format: '.4f' }],
+        },
+      },
+    ],
+  });
+}

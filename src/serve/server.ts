@@ -16,7 +16,7 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compareRuns, markDifferences, reportSummary, runDetail, runRow, sweepSummary } from './data.js';
+import { compareRuns, etaScatter, markDifferences, reportSummary, runDetail, runRow, sweepSummary } from './data.js';
 import { mtimeOf, PathError, resolveInside, scanTree, type Found } from './scan.js';
 
 /** Where the built web app is looked for: dist/web next to dist/serve, or from src/ (tests). */
@@ -138,7 +138,8 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
         if (paths.length === 0) throw new PathError(400, 'missing ?path= (two or more runs)');
         json(res, 200, compareRuns(root, paths.map((p) => known(found.runs, p, 'run')), smoothOf(u)));
       } else if (rawPath === '/api/report') {
-        json(res, 200, reportSummary(root, known(found.reports, u.searchParams.get('path'), 'report'), found.runs));
+        const r = reportSummary(root, known(found.reports, u.searchParams.get('path'), 'report'), found.runs);
+        json(res, 200, { ...r, eta: etaScatter(root, r.runPaths.filter((p): p is string => p !== null)) });
       } else if (rawPath === '/api/sweep') {
         json(res, 200, sweepSummary(root, known(found.sweeps, u.searchParams.get('path'), 'sweep'), found.runs));
       } else if (rawPath === '/api/events') {

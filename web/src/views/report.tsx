@@ -1,12 +1,14 @@
 /** A report (e.g. a reproduction's report/): its findings, then report.html itself. */
 import { useEffect, useState } from 'preact/hooks';
 import { fmt, getJson, q } from '../api';
+import { VegaChart, type Spec } from '../chart';
 
 interface Report {
   path: string;
   findings: { id: string; claim: string; value: number | null; threshold: string; pass: boolean; why?: string }[];
   runs: string[];
   runPaths: (string | null)[];
+  eta?: Spec | null;
   passed: number;
   total: number;
   error?: string;
@@ -48,6 +50,7 @@ export function ReportView(props: { path: string }) {
         const p = r.runPaths[i];
         return p ? <a key={name} href={`#/run/${q(p)}`} class="runlink" data-testid="report-run">{p}</a> : <span key={name} class="runlink muted" title="not below the served folder">{name}</span>;
       })}{r.runPaths.filter(Boolean).length >= 2 && <> · <a href={`#/compare?${r.runPaths.filter((p): p is string => p !== null).map((p) => `path=${q(p)}`).join('&')}`}>compare them</a></>}</p>
+      {r.eta && <VegaChart spec={r.eta} testId="report-eta" />}
       <iframe class="report" src={`${files}/report.html`} title="report.html" data-testid="report-frame" />
     </div>
   );

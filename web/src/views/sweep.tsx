@@ -10,6 +10,7 @@ interface Sweep {
   rows: Record<string, string | number>[];
   runs: string[];
   parallel: Spec | null;
+  eta: Spec | null;
   error?: string;
 }
 
@@ -38,7 +39,10 @@ export function SweepView(props: { path: string }) {
       <div class="toolbar"><h1>Sweep {s.path}</h1><span class="muted">{s.runs.length} runs{s.rows.length ? `, ${s.rows.length} results` : ', no results.csv yet'}</span></div>
       {s.error && <p class="error">{s.error}</p>}
       {s.sweep && <pre class="json small">{JSON.stringify(s.sweep, null, 2).slice(0, 2000)}</pre>}
-      {s.parallel && <section><h2>Parallel coordinates</h2><VegaChart spec={s.parallel} testId="sweep-parallel" /></section>}
+      <div class="row">
+        {s.parallel && <section><h2>Parallel coordinates</h2><VegaChart spec={s.parallel} testId="sweep-parallel" /></section>}
+        {s.eta && <section><h2>η_TF against L/(L+d)</h2><VegaChart spec={s.eta} testId="sweep-eta" /></section>}
+      </div>
       {s.rows.length > 0 && (
         <section>
           <h2>results.csv</h2>

@@ -446,3 +446,5 @@ function backToWeights(theta: usize, grad: usize, E: i32, H: i32): void {
 
 // the sampler's fast path lives in the same module (one instance, one memory)
 export { zigguratRun } from './ziggurat';
+// stream version 2 (asm/sampler2.ts): four xoshiro lanes in i32x4, the ziggurat's fast path in f64x2
+export { fill2, sampleBatch2, setSampler2Tables } from './sampler2';

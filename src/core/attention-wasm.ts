@@ -14,7 +14,8 @@ import type { Batch } from './batch.js';
 import type { AttentionParams } from './params.js';
 import type { Rng } from './rng.js';
 import { fillNormalWasm, ZF, ZK, ZWS, type ZigguratHost } from './sampler-wasm.js';
-import { sampleBatch as sampleBatchTs, type TaskSpec } from './task.js';
+import { F as F2, KR as KR2, taskScales, X0 as X02, XS as XS2, type NormalStream2 } from './normal2.js';
+import { sampleBatch as sampleBatchTs, validateTaskSpec, type TaskSpec } from './task.js';
 
 /** The part of the WebAssembly JS API used here (typed locally: the project's lib is ES2022, without DOM). */
 interface WasmMemory {
@@ -45,6 +46,8 @@ interface AttentionExports {
   forward(B: number, L: number, E: number, H: number, z: number, zq: number, theta: number, out: number, attn: number, scr: number): void;
   lossAndGrad(B: number, L: number, E: number, H: number, z: number, zq: number, yq: number, theta: number, grad: number, out: number, scr: number): number;
   zigguratRun(st: number, out: number, j: number, end: number, zk: number, zws: number, zf: number): number;
+  setSampler2Tables(xs: number, kr: number, f: number, x0: number): void;
+  sampleBatch2(st: number, z: number, zq: number, yq: number, beta: number, B: number, L: number, d: number, sigmaCtx: number, betaScale: number, sigmaQ: number, rho: number, c: number): void;
 }
 
 export interface WasmKernel {
@@ -65,6 +68,11 @@ export interface WasmKernel {
    * Fastest with `out` from `allocBatch` (the normals are written in place).
    */
   sampleBatch(spec: TaskSpec, rng: Rng, out?: Batch, betaOut?: Float64Array): Batch;
+  /**
+   * Stream version 2 (asm/sampler2.ts): core/normal2.ts `sampleBatch2` bit for bit, the same batch
+   * and the same `stream` state afterwards; x, beta and noise in one pass. Fastest with `out` from `allocBatch`.
+   */
+  sampleBatch2(spec: TaskSpec, stream: NormalStream2, out?: Batch, betaOut?: Float64Array): Batch;
 }
 
 const PAGE = 65536;
@@ -79,7 +87,7 @@ export function compileAttentionWasm(bytes: Uint8Array): WasmModule {
 
 /** A kernel with its own wasm instance and memory. */
 export function createWasmKernel(module: WasmModule): WasmKernel {
-  const x = new (wasmApi().Instance)(module, { env: { abort: () => { throw new Error('attention.wasm: abort'); } } }).exports as unknown as AttentionExports;
+  const x = new (wasmApi().Instance)(module, { env: { abort: () => { throw new Error('attention.wasm: abort'); }, log: Math.log } }).exports as unknown as AttentionExports;
   const mem = x.memory;
   const pinned: (() => void)[] = []; // re-create the views of allocBatch batches after a grow
   // table 2^(j/32), the same doubles as core/exp.ts, at the start of the heap
@@ -94,7 +102,14 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
   new Float64Array(mem.buffer, zk, 128).set(ZK);
   new Float64Array(mem.buffer, zws, 256).set(ZWS);
   new Float64Array(mem.buffer, zf, 129).set(ZF);
-  let pinnedEnd = align(zf + 129 * 8); // end of allocBatch regions; per-call data goes after it
+  // stream version 2: state (16 words + a pending candidate), tables XS [512], KR [256], F [257]
+  const st2 = align(zf + 129 * 8), xs2 = align(st2 + 96), kr2 = align(xs2 + 512 * 8), f2 = align(kr2 + 256 * 8);
+  ensure(f2 + 257 * 8);
+  new Float64Array(mem.buffer, xs2, 512).set(XS2);
+  new Float64Array(mem.buffer, kr2, 256).set(KR2);
+  new Float64Array(mem.buffer, f2, 257).set(F2);
+  x.setSampler2Tables(xs2, kr2, f2, X02);
+  let pinnedEnd = align(f2 + 257 * 8); // end of allocBatch regions; per-call data goes after it
   let heap = new Float64Array(mem.buffer);
   let stView = new Int32Array(mem.buffer, st, 8);
   const fresh = () => {
@@ -183,6 +198,29 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
       rng.setState([w[0]! >>> 0, w[1]! >>> 0, w[2]! >>> 0, w[3]! >>> 0, w[4]! >>> 0, w[5]!]);
       return batch;
     },
+    sampleBatch2(spec, stream, out, betaOut) {
+      validateTaskSpec(spec);
+      const { d, L, batchSize: B } = spec;
+      const E = d + 1;
+      if (out && (out.B !== B || out.L !== L || out.d !== d)) throw new RangeError(`batch buffer is B=${out.B}, L=${out.L}, d=${out.d}; the task needs B=${B}, L=${L}, d=${d}`);
+      if (betaOut && betaOut.length !== B * d) throw new RangeError(`betaOut has ${betaOut.length} values, expected B*d = ${B}*${d}`);
+      // scratch after the pinned region: beta, then (for a batch outside wasm memory) z, zq, yq
+      const beta = pinnedEnd, sz = align(beta + B * d * 8), szq = align(sz + B * L * E * 8), syq = align(szq + B * E * 8);
+      ensure(align(syq + B * 8));
+      const batch = out ?? { B, L, d, E, z: new Float64Array(B * L * E), zq: new Float64Array(B * E), yq: new Float64Array(B) };
+      const inMem = inMemory(batch.z) && inMemory(batch.zq) && inMemory(batch.yq);
+      const v = new Int32Array(mem.buffer, st2, 16);
+      v.set(stream.s);
+      x.sampleBatch2(st2, inMem ? batch.z.byteOffset : sz, inMem ? batch.zq.byteOffset : szq, inMem ? batch.yq.byteOffset : syq, beta, B, L, d, ...scalesOf(spec));
+      stream.s.set(new Int32Array(mem.buffer, st2, 16));
+      if (!inMem) {
+        batch.z.set(f64(sz, B * L * E));
+        batch.zq.set(f64(szq, B * E));
+        batch.yq.set(f64(syq, B));
+      }
+      if (betaOut) betaOut.set(f64(beta, B * d));
+      return batch;
+    },
     allocBatch(B, L, d) {
       const E = d + 1;
       const z = pinnedEnd, zq = align(z + B * L * E * 8), yq = align(zq + B * E * 8);
@@ -199,6 +237,12 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
       return batch;
     },
   };
+}
+
+/** The arguments of asm/sampler2.ts sampleBatch2 after the dimensions. */
+function scalesOf(spec: TaskSpec): [number, number, number, number, number] {
+  const s = taskScales(spec);
+  return [s.sigmaCtx, s.betaScale, s.sigmaQ, s.rho, s.c];
 }
 
 // ---- the engine registry: the node side (io/wasm.ts) registers a loader; pure code (train/) asks it ----

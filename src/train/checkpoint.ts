@@ -7,8 +7,10 @@
  *                                                a stack: attention_layers.{l}.*, tied ones once)
  *   theta                                  F64   [n_params] the same weights, flat (what resume reads)
  *   optimizer.<buffer>                     F64   [n_theta] torch names: exp_avg, exp_avg_sq (Adam/AdamW)
- *   rng_state                              F64   [6] the RNG's complete state (uint32 words)
+ *   rng_state                              F64   the batch stream's complete state (uint32 words):
+ *                                                [6] for stream version 1, [16] for version 2
  *   metadata: icl_lab = "checkpoint", format = "1", step, optimizer_t, rng_state (JSON), config (JSON),
+ *             stream_version ("2"; absent in checkpoints of earlier builds = version 1, train/stream.ts),
  *             and the model file's metadata (n_layers, weight_tying, d, heads, ...)
  */
 import { FileFormatError, f64, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
@@ -16,6 +18,7 @@ import { configFromJson, configToJson, type TrainConfig } from './config.js';
 import type { Resumable } from './loop.js';
 import { parseModelTensors } from '../io/model-file.js';
 import { modelFromTheta } from './model.js';
+import { parseStreamVersion, restoreStream, type StreamVersion } from './stream.js';
 
 export const CHECKPOINT_FORMAT = '1';
 const OPT_PREFIX = 'optimizer.';
@@ -38,6 +41,7 @@ export function checkpointTensors(config: TrainConfig, r: Resumable): { tensors:
     step: String(r.step),
     optimizer_t: String(r.optimizer.t),
     rng_state: JSON.stringify(r.rng),
+    stream_version: String(r.streamVersion),
     config: JSON.stringify(configToJson(config)),
   };
   return { tensors, metadata };
@@ -78,11 +82,20 @@ export function readCheckpoint(path: string): Checkpoint {
   }
   const rngT = tensors.rng_state;
   if (!rngT) throw new FileFormatError('missing tensor rng_state', path);
+  let streamVersion: StreamVersion;
+  const rng = Array.from(f64(rngT));
+  try {
+    streamVersion = parseStreamVersion(metadata.stream_version, 'checkpoint');
+    restoreStream(streamVersion, rng); // the state fits its version
+  } catch (err) {
+    throw new FileFormatError(err instanceof Error ? err.message : String(err), path);
+  }
   return {
     config,
     step: intMeta(metadata, 'step', path),
     theta,
     optimizer: { t: intMeta(metadata, 'optimizer_t', path), buffers },
-    rng: Array.from(f64(rngT)),
+    streamVersion,
+    rng,
   };
 }

@@ -10,16 +10,18 @@
  *                                 if also s % print_every == 0: print the seed's line
  *     if s % qk_every == 0:       snapshot QK^h and OV^h[:, -1]
  *
- * One RNG (seeded with `seed`) draws the initial weights, then every batch.
+ * One RNG (seeded with `seed`) draws the initial weights; every batch then comes from the run's
+ * batch stream (stream.ts: version 1 continues that RNG, version 2 is seeded from it).
  * No node:* imports, no I/O: state in, state out. Everything per step is preallocated (the logs
  * grow only when a resume extends the run), so the work beyond the training step is O(1).
  */
 import { Rng } from '../core/rng.js';
 import { allocBatch, type Batch } from '../core/batch.js';
-import { sampleBatch, type TaskSpec } from '../core/task.js';
+import type { TaskSpec } from '../core/task.js';
 import { createOptimizer, type Optimizer, type OptimizerState } from '../core/optim.js';
 import { countLogged, type TrainConfig } from './config.js';
 import { createModel, modelFromTheta, type TrainModel } from './model.js';
+import { createStream, CURRENT_STREAM_VERSION, restoreStream, type BatchStream, type StreamVersion } from './stream.js';
 
 /** Everything logged so far. Arrays have room for `capacity` steps; the first n* entries are valid. */
 export interface TrainLogs {
@@ -46,7 +48,8 @@ export interface TrainState {
   readonly model: TrainModel;
   readonly grad: Float64Array; // [nTheta]
   readonly optimizer: Optimizer;
-  readonly rng: Rng;
+  /** Where the batches come from (its version is recorded in run.json and the checkpoint). */
+  readonly stream: BatchStream;
   readonly task: TaskSpec;
   readonly valTask: TaskSpec;
   readonly batch: Batch;
@@ -119,7 +122,7 @@ function optimizerFor(c: TrainConfig, n: number): Optimizer {
   return createOptimizer({ kind: c.optimizer, lr: c.lr, betas: [c.betas[0], c.betas[1]], eps: c.eps, weightDecay: c.weightDecay }, n);
 }
 
-function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, rng: Rng, step: number, logs: TrainLogs): TrainState {
+function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, stream: BatchStream, step: number, logs: TrainLogs): TrainState {
   const { task, valTask } = taskSpecs(c);
   return {
     config: c,
@@ -127,7 +130,7 @@ function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, rng: 
     model,
     grad: new Float64Array(model.theta.length),
     optimizer,
-    rng,
+    stream,
     task,
     valTask,
     batch: model.allocBatch ? model.allocBatch(c.batchSize, c.contextLength, c.d) : allocBatch(c.batchSize, c.contextLength, c.d), // wasm engine: in wasm memory
@@ -141,11 +144,14 @@ function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, rng: 
   };
 }
 
-/** A fresh run at step 0: weights from `init` with an RNG seeded by `seed`. */
-export function createState(c: TrainConfig): TrainState {
+/**
+ * A fresh run at step 0: weights from `init` with an RNG seeded by `seed`, then the batch stream
+ * (`streamVersion`: new runs get the current one; 1 only to reproduce runs of earlier builds).
+ */
+export function createState(c: TrainConfig, streamVersion: StreamVersion = CURRENT_STREAM_VERSION): TrainState {
   const rng = new Rng(c.seed);
   const model = createModel(c, rng);
-  return assemble(c, model, optimizerFor(c, model.theta.length), rng, 0, allocLogs(c, c.steps));
+  return assemble(c, model, optimizerFor(c, model.theta.length), createStream(streamVersion, rng), 0, allocLogs(c, c.steps));
 }
 
 /** What a checkpoint holds (see checkpoint.ts). */
@@ -153,6 +159,8 @@ export interface Resumable {
   step: number;
   theta: Float64Array;
   optimizer: OptimizerState;
+  /** The batch stream's version and state (checkpoint metadata stream_version, tensor rng_state). */
+  streamVersion: StreamVersion;
   rng: number[];
 }
 
@@ -161,8 +169,7 @@ export function restoreState(c: TrainConfig, ck: Resumable, logs: TrainLogs): Tr
   const model = modelFromTheta(c, ck.theta);
   const optimizer = optimizerFor(c, model.theta.length);
   optimizer.setState(ck.optimizer);
-  const rng = Rng.fromState(ck.rng);
-  return assemble(c, model, optimizer, rng, ck.step, copyLogs(c, logs, c.steps, ck.step));
+  return assemble(c, model, optimizer, restoreStream(ck.streamVersion, ck.rng), ck.step, copyLogs(c, logs, c.steps, ck.step));
 }
 
 /** Make room for `steps` steps in total (a resume with a larger --steps). */
@@ -172,7 +179,7 @@ export function ensureCapacity(s: TrainState, steps: number): void {
 
 /** The resumable part of a state (views, not copies: serialise before the next step). */
 export function resumable(s: TrainState): Resumable {
-  return { step: s.step, theta: s.model.theta, optimizer: s.optimizer.getState(), rng: s.rng.getState() };
+  return { step: s.step, theta: s.model.theta, optimizer: s.optimizer.getState(), streamVersion: s.stream.version, rng: s.stream.getState() };
 }
 
 /** Mean squared error of `out` against the batch's y_q. */
@@ -211,7 +218,7 @@ export interface StepHooks {
  */
 export function runSteps(s: TrainState, until: number, deadline = Infinity, hooks: StepHooks = {}): Divergence | null {
   const c = s.config;
-  const { model, grad, optimizer, rng, batch, valBatch, valOut, task, valTask } = s;
+  const { model, grad, optimizer, stream, batch, valBatch, valOut, task, valTask } = s;
   const theta = model.theta;
   const logs = s.logs;
   if (until > logs.capacity) throw new RangeError(`logs have room for ${logs.capacity} steps, asked to run to ${until}`);
@@ -222,8 +229,7 @@ export function runSteps(s: TrainState, until: number, deadline = Infinity, hook
   const limit = c.divergeLoss > 0 ? c.divergeLoss : Infinity;
   while (s.step < until) {
     const step = s.step;
-    if (model.sampleBatch) model.sampleBatch(task, rng, batch); // [B, L, E] (wasm engine: same batch, faster)
-    else sampleBatch(task, rng, batch); // [B, L, E]
+    stream.sample(task, batch, model); // [B, L, E] (wasm engine: the same batch, sampled in wasm)
     const loss = model.lossAndGrad(batch, grad); // loss before the update
     logs.trainLoss[step] = loss;
     if (!Number.isFinite(loss) || loss > limit) {
@@ -240,7 +246,7 @@ export function runSteps(s: TrainState, until: number, deadline = Infinity, hook
       logs.dynStep[i] = step;
     }
     if (step % c.valEvery === 0) {
-      sampleBatch(valTask, rng, valBatch); // [Bval, L, E]
+      stream.sample(valTask, valBatch); // [Bval, L, E]
       model.forward(valBatch, valOut); // [Bval]
       const val = mse(valOut, valBatch.yq);
       const i = logs.nVal++;

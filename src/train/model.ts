@@ -16,6 +16,7 @@ import { createWasmKernel, registeredAttentionWasm, type WasmKernel } from '../c
 import { headOV, headQK, ovDynamics, qkDynamics } from '../core/circuits.js';
 import { initParams } from '../core/init.js';
 import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, weightShape, type AttentionParams } from '../core/params.js';
+import type { NormalStream2 } from '../core/normal2.js';
 import type { Rng } from '../core/rng.js';
 import type { TaskSpec } from '../core/task.js';
 import { allocStackParams, stackDynamics, stackForward, stackLossAndGrad, stackMetadata, stackParamCount, stackSnapshot, stackStateDict, type StackParams } from '../core/stack.js';
@@ -55,6 +56,8 @@ export interface TrainModel {
   allocBatch?(B: number, L: number, d: number): Batch;
   /** core/task.ts sampleBatch, faster (the wasm engine: ziggurat in wasm, the same batch and RNG state bit for bit); absent = sampleBatch. */
   sampleBatch?(spec: TaskSpec, rng: Rng, out: Batch): Batch;
+  /** core/normal2.ts sampleBatch2 (stream version 2), faster (the wasm engine: asm/sampler2.ts, bit for bit); absent = sampleBatch2. */
+  sampleBatch2?(spec: TaskSpec, stream: NormalStream2, out: Batch): Batch;
 }
 
 /**
@@ -82,6 +85,7 @@ export function singleLayerModel(p: AttentionParams, engine: 'ts' | 'wasm' = 'ts
     ...(ts ? {} : {
       allocBatch: (B: number, L: number, d: number) => wasm().allocBatch(B, L, d),
       sampleBatch: (spec: TaskSpec, rng: Rng, out: Batch) => wasm().sampleBatch(spec, rng, out),
+      sampleBatch2: (spec: TaskSpec, stream: NormalStream2, out: Batch) => wasm().sampleBatch2(spec, stream, out),
     }),
     dynamics(w, mu) {
       w.set(qkDynamics(p)); // [H]

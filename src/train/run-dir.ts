@@ -19,6 +19,7 @@ import { UsageError } from '../cli/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { FileFormatError, f64, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { VERSION } from '../version.js';
+import { parseStreamVersion, type StreamVersion } from './stream.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { configFromJson, configToJson, type TrainConfig } from './config.js';
 import { allocLogs, resumable, type TrainLogs, type TrainState } from './loop.js';
@@ -72,6 +73,8 @@ export interface RunJson {
   };
   failure?: RunFailure;
   resume_command?: string;
+  /** The batch stream's version (train/stream.ts); absent in runs of earlier builds = 1. */
+  stream_version?: number;
   /** Process and host that last wrote the run (a resume refuses a run another live process is training). */
   pid?: number;
   host?: string;
@@ -232,6 +235,7 @@ export function runJsonOf(s: TrainState, info: SaveInfo, checkpointStep: number)
     seed: s.config.seed,
     config: configToJson(s.config),
     checkpoint_step: checkpointStep,
+    stream_version: s.stream.version,
     timings: {
       created_at: info.createdAt,
       updated_at: new Date().toISOString(),
@@ -283,6 +287,15 @@ export function readRunForResume(dir: string): { run: RunJson; config: TrainConf
   const run = readRunJson(dir);
   const config = runConfig(run, dir);
   const checkpoint = readCheckpoint(join(dir, RUN_FILES.checkpoint));
+  let recorded: StreamVersion;
+  try {
+    recorded = parseStreamVersion(run.stream_version, 'run.json');
+  } catch (err) {
+    throw new FileFormatError(err instanceof Error ? err.message : String(err), join(dir, RUN_FILES.run));
+  }
+  if (recorded !== checkpoint.streamVersion) {
+    throw new FileFormatError(`run.json says stream_version ${recorded} but the checkpoint says ${checkpoint.streamVersion}`, dir);
+  }
   const { logs, step } = readLogs(dir, config);
   if (step < checkpoint.step) {
     throw new FileFormatError(`metrics hold ${step} steps but the checkpoint is at step ${checkpoint.step}`, dir);

@@ -48,8 +48,8 @@ export interface TrainState {
   readonly model: TrainModel;
   readonly grad: Float64Array; // [nTheta]
   readonly optimizer: Optimizer;
-  /** Where the batches come from (its version is recorded in run.json and the checkpoint). */
-  readonly stream: BatchStream;
+  /** Where the batches come from (its version is recorded in run.json and the checkpoint); `--threads 2` swaps in a prefetching stream for a session. */
+  stream: BatchStream;
   readonly task: TaskSpec;
   readonly valTask: TaskSpec;
   readonly batch: Batch;

@@ -17,6 +17,7 @@ import { autoProgressMode, ProgressDisplay, type ProgressMode } from './progress
 import { checkRunDirFree, isRunDir, readRunJson, runIsLive } from './run-dir.js';
 import { createRun, resumeCommand, runSession, type RunSummary } from './run.js';
 import type { WorkerJob, WorkerMessage } from './worker.js';
+import { defaultThreads } from './prefetch.js';
 
 /** A run directory to train from its checkpoint (to `steps`, with `changes` of resumable settings). */
 export interface RunJob {
@@ -43,6 +44,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Steps are run in chunks of this many ms between checks for stop/progress (default 100). */
   chunkMs?: number;
+  /** Threads per run: 2 = batches drawn on a second thread (bit-identical); default: 2 when a core is free for every run in flight. */
+  threads?: 1 | 2;
 }
 
 export interface TrainRunsOptions extends ExecuteOptions {
@@ -142,6 +145,7 @@ export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions 
   const printLine = opts.onLine === null ? () => {} : (opts.onLine ?? ((l: string) => display.line(l)));
   const pool = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), jobs.length));
   const script = workerScript();
+  const threads = opts.threads ?? defaultThreads(script === null ? 1 : pool);
   try {
     if (pool === 1 || script === null) {
       const out: RunSummary[] = [];
@@ -152,6 +156,7 @@ export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions 
         }
         const s = await runSession(job.dir, job.name, job.steps, {
           chunkMs: opts.chunkMs,
+          threads,
           shouldStop: () => opts.signal?.aborted ?? false,
           onLine: (l) => printLine(tag(job.name) + l),
           onProgress: (p) => display.update(many ? job.name : '', p),
@@ -164,7 +169,7 @@ export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions 
     }
     // longest first (LPT), so the pool finishes together; results keep the caller's order
     const order = jobs.map((j, i) => ({ i, cost: runCost(j.dir, j.steps) })).sort((a, b) => b.cost - a.cost || a.i - b.i).map((x) => x.i);
-    const sorted = await runPool(order.map((i) => jobs[i]!), pool, script, opts, display, (name, l) => printLine(tag(name) + l));
+    const sorted = await runPool(order.map((i) => jobs[i]!), pool, script, { ...opts, threads }, display, (name, l) => printLine(tag(name) + l));
     const out: RunSummary[] = new Array(jobs.length);
     order.forEach((i, k) => (out[i] = sorted[k]!));
     return out;
@@ -210,7 +215,7 @@ function runPool(
       while (active.size < size && next < jobs.length && !opts.signal?.aborted) {
         const i = next++;
         const job = jobs[i]!;
-        const data: WorkerJob = { ...job, ...(opts.chunkMs ? { chunkMs: opts.chunkMs } : {}) };
+        const data: WorkerJob = { ...job, ...(opts.chunkMs ? { chunkMs: opts.chunkMs } : {}), ...(opts.threads ? { threads: opts.threads } : {}) };
         const w = new Worker(script, { workerData: data });
         active.add(w);
         w.on('message', (m: WorkerMessage) => {

@@ -13,6 +13,7 @@ export interface WorkerJob {
   steps?: number;
   changes?: Partial<import('./config.js').TrainConfig>;
   chunkMs?: number;
+  threads?: 1 | 2;
 }
 
 export type WorkerMessage =
@@ -33,6 +34,7 @@ const post = (m: WorkerMessage): void => port.postMessage(m);
 try {
   const summary = await runSession(job.dir, job.name, job.steps, {
     chunkMs: job.chunkMs ?? 100,
+    ...(job.threads ? { threads: job.threads } : {}),
     shouldStop: () => stop,
     onLine: (text) => post({ type: 'line', name: job.name, text }),
     onProgress: (p) => post({ type: 'progress', name: job.name, ...p }),

@@ -9,6 +9,7 @@ import { initParams } from '../core/init.js';
 import { createOptimizer, defaultOptimizerConfig } from '../core/optim.js';
 import { Rng } from '../core/rng.js';
 import { DEFAULT_TASK, sampleBatch, type TaskSpec } from '../core/task.js';
+import { NormalStream2, sampleBatch2 } from '../core/normal2.js';
 import { loadWasmKernel, wasmAvailable } from '../io/wasm.js';
 import { timeSteps, type PhasedStep, type StepTiming } from './timing.js';
 
@@ -31,6 +32,8 @@ export interface BenchOptions {
   seed?: number;
   /** engines to measure, each head count on each in turn (default: [defaultEngine()]) */
   engines?: Engine[];
+  /** batch stream version (train/stream.ts; default 2, what new runs use) */
+  stream?: 1 | 2;
 }
 
 /** One measured head count on one engine (phase times in ms per step; see timing.ts). */
@@ -41,16 +44,19 @@ export interface BenchRow extends StepTiming {
 
 
 /** One preallocated training step (sample, loss + gradient, Adam) on the given engine; the wasm one samples (ziggurat in wasm) straight into wasm memory. */
-function trainStep(task: TaskSpec, H: number, seed: number, engine: Engine): PhasedStep {
+function trainStep(task: TaskSpec, H: number, seed: number, engine: Engine, stream: 1 | 2 = 2): PhasedStep {
   const rng = new Rng(seed);
   const p = initParams(task.d, H, 'random', rng);
+  const s2 = NormalStream2.fromRng(rng.clone());
   const opt = createOptimizer(defaultOptimizerConfig('adam', 1e-3), p.theta.length);
   const grad = new Float64Array(p.theta.length);
   const kernel = engine === 'wasm' ? loadWasmKernel() : null;
   const batch = kernel ? kernel.allocBatch(task.batchSize, task.L, task.d) : allocBatch(task.batchSize, task.L, task.d);
   const lg = kernel ? () => kernel.lossAndGrad(p, batch, grad) : () => lossAndGrad(p, batch, grad);
   // the same batches either way: the wasm sampler is core/task.ts sampleBatch with the ziggurat in wasm, bit for bit
-  const sample = kernel ? () => void kernel.sampleBatch(task, rng, batch) : () => void sampleBatch(task, rng, batch);
+  const sample = stream === 1
+    ? kernel ? () => void kernel.sampleBatch(task, rng, batch) : () => void sampleBatch(task, rng, batch)
+    : kernel ? () => void kernel.sampleBatch2(task, s2, batch) : () => void sampleBatch2(task, s2, batch);
   return {
     sample,
     lossAndGrad: lg,
@@ -58,8 +64,8 @@ function trainStep(task: TaskSpec, H: number, seed: number, engine: Engine): Pha
   };
 }
 
-export function benchHeads(H: number, seconds: number, warmupSeconds: number, task: TaskSpec, seed: number, engine: Engine = 'ts'): BenchRow {
-  return { heads: H, engine, ...timeSteps(trainStep(task, H, seed, engine), seconds, warmupSeconds) };
+export function benchHeads(H: number, seconds: number, warmupSeconds: number, task: TaskSpec, seed: number, engine: Engine = 'ts', stream: 1 | 2 = 2): BenchRow {
+  return { heads: H, engine, ...timeSteps(trainStep(task, H, seed, engine, stream), seconds, warmupSeconds) };
 }
 
 export function runBench(o: BenchOptions, onRow?: (r: BenchRow) => void): BenchRow[] {
@@ -68,7 +74,7 @@ export function runBench(o: BenchOptions, onRow?: (r: BenchRow) => void): BenchR
   const engines = o.engines ?? [defaultEngine()];
   for (const H of o.heads) {
     for (const engine of engines) {
-      const r = benchHeads(H, o.seconds, o.warmupSeconds ?? Math.min(1, o.seconds / 2), task, o.seed ?? 0, engine);
+      const r = benchHeads(H, o.seconds, o.warmupSeconds ?? Math.min(1, o.seconds / 2), task, o.seed ?? 0, engine, o.stream ?? 2);
       rows.push(r);
       onRow?.(r);
     }

@@ -13,6 +13,7 @@
 import type { Batch } from './batch.js';
 import type { AttentionParams } from './params.js';
 import type { Rng } from './rng.js';
+import type { StackParams } from './stack.js';
 import { fillNormalWasm, ZF, ZK, ZWS, type ZigguratHost } from './sampler-wasm.js';
 import { F as F2, KR as KR2, taskScales, X0 as X02, XS as XS2, type NormalStream2 } from './normal2.js';
 import { sampleBatch as sampleBatchTs, validateTaskSpec, type TaskSpec } from './task.js';
@@ -48,6 +49,9 @@ interface AttentionExports {
   zigguratRun(st: number, out: number, j: number, end: number, zk: number, zws: number, zf: number): number;
   setSampler2Tables(xs: number, kr: number, f: number, x0: number): void;
   sampleBatch2(st: number, z: number, zq: number, yq: number, beta: number, B: number, L: number, d: number, sigmaCtx: number, betaScale: number, sigmaQ: number, rho: number, c: number): void;
+  stackScratchBytes(E: number, H: number, nLayers: number, nBlocks: number, T: number): number;
+  stackForward(B: number, L: number, E: number, H: number, nLayers: number, tying: number, z: number, zq: number, theta: number, out: number, ws: number): void;
+  stackLossAndGrad(B: number, L: number, E: number, H: number, nLayers: number, tying: number, z: number, zq: number, yq: number, theta: number, grad: number, out: number, ws: number): number;
 }
 
 export interface WasmKernel {
@@ -73,6 +77,10 @@ export interface WasmKernel {
    * and the same `stream` state afterwards; x, beta and noise in one pass. Fastest with `out` from `allocBatch`.
    */
   sampleBatch2(spec: TaskSpec, stream: NormalStream2, out?: Batch, betaOut?: Float64Array): Batch;
+  /** The strictly-causal stack (asm/stack.ts): core/stack.ts stackForward (no detail), to ~1e-15 relative. */
+  stackForward(p: StackParams, batch: Batch, out: Float64Array): void;
+  /** core/stack.ts stackLossAndGrad in wasm (forward + analytic backward, weight tying), to ~1e-15 relative. */
+  stackLossAndGrad(p: StackParams, batch: Batch, grad: Float64Array, out?: Float64Array): number;
 }
 
 const PAGE = 65536;
@@ -168,8 +176,46 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
     return { B, L, E, H, n, theta, grad, out, attn, z: ptr(bz, z), zq: ptr(bzq, zq), yq: ptr(byq, yq), scr };
   }
 
+  /** a stack call's arrays after the pinned region (the batch in place when it lives in wasm memory) */
+  function placeStack(p: StackParams, batch: Batch) {
+    const { B, L, E } = batch;
+    if (batch.E !== p.E) throw new RangeError(`batch token width E=${batch.E} does not match the model's E=${p.E}`);
+    if (batch.z.length !== B * L * E || batch.zq.length !== B * E || batch.yq.length !== B) throw new RangeError(`batch arrays do not match B=${B}, L=${L}, E=${E}`);
+    const n = p.theta.length;
+    let o = pinnedEnd;
+    const at = (bytes: number) => { const r = o; o = align(o + bytes); return r; };
+    const theta = at(n * 8), grad = at(n * 8), out = at(B * 8);
+    const z = at(B * L * E * 8), zq = at(B * E * 8), yq = at(B * 8);
+    const ws = at(x.stackScratchBytes(E, p.H, p.nLayers, p.nBlocks, L + 1));
+    ensure(o);
+    const ptr = (a: Float64Array, fallback: number) => {
+      if (inMemory(a)) return a.byteOffset;
+      f64(fallback, a.length).set(a);
+      return fallback;
+    };
+    f64(theta, n).set(p.theta);
+    return { B, L, E, n, theta, grad, out, ws, z: ptr(batch.z, z), zq: ptr(batch.zq, zq), yq: ptr(batch.yq, yq) };
+  }
+
   return {
     engine: 'wasm',
+    stackForward(p, batch, out) {
+      if (out.length < batch.B) throw new RangeError(`out has ${out.length} values, need B=${batch.B}`);
+      if (batch.L < 1) throw new RangeError(`context length L must be >= 1, got ${batch.L}`);
+      const c = placeStack(p, batch);
+      x.stackForward(c.B, c.L, c.E, p.H, p.nLayers, p.weightTying ? 1 : 0, c.z, c.zq, c.theta, c.out, c.ws);
+      out.set(f64(c.out, c.B));
+    },
+    stackLossAndGrad(p, batch, grad, out) {
+      if (grad.length !== p.theta.length) throw new RangeError(`grad has ${grad.length} values, expected ${p.theta.length}`);
+      if (out && out.length < batch.B) throw new RangeError(`out has ${out.length} values, need B=${batch.B}`);
+      if (batch.L < 1) throw new RangeError(`context length L must be >= 1, got ${batch.L}`);
+      const c = placeStack(p, batch);
+      const loss = x.stackLossAndGrad(c.B, c.L, c.E, p.H, p.nLayers, p.weightTying ? 1 : 0, c.z, c.zq, c.yq, c.theta, c.grad, out ? c.out : 0, c.ws);
+      grad.set(f64(c.grad, c.n));
+      if (out) out.set(f64(c.out, c.B));
+      return loss;
+    },
     forward(p, batch, out, attn) {
       if (out.length < batch.B) throw new RangeError(`out has ${out.length} values, expected B = ${batch.B}`);
       if (attn && attn.length < batch.B * p.H * batch.L) throw new RangeError(`attn has ${attn.length} values, expected B*H*L = ${batch.B}*${p.H}*${batch.L}`);

@@ -110,14 +110,27 @@ export function singleLayerModel(p: AttentionParams, engine: 'ts' | 'wasm' = 'ts
  * weights appear once, under `attention_layers.0.*`, and `metadata()` says `weight_tying` and
  * `n_layers` (io/model-file.ts reads both forms).
  */
-export function stackModel(p: StackParams): TrainModel {
+export function stackModel(p: StackParams, engine: 'ts' | 'wasm' = 'ts'): TrainModel {
+  let kernel: WasmKernel | null = null;
+  const wasm = (): WasmKernel => {
+    if (kernel) return kernel;
+    const m = registeredAttentionWasm();
+    if (!m) throw new UsageError('--engine wasm: the WebAssembly kernel is not available here (build it with npm run build, or use --engine ts)');
+    return (kernel = createWasmKernel(m));
+  };
+  const ts = engine === 'ts';
   return {
     layers: p.nLayers,
     heads: p.H,
     E: p.E,
     theta: p.theta,
-    lossAndGrad: (batch, grad) => stackLossAndGrad(p, batch, grad),
-    forward: (batch, out) => stackForward(p, batch, out),
+    lossAndGrad: ts ? (batch, grad) => stackLossAndGrad(p, batch, grad) : (batch, grad) => wasm().stackLossAndGrad(p, batch, grad),
+    forward: ts ? (batch, out) => stackForward(p, batch, out) : (batch, out) => wasm().stackForward(p, batch, out),
+    ...(ts ? {} : {
+      allocBatch: (B: number, L: number, d: number) => wasm().allocBatch(B, L, d),
+      sampleBatch: (spec: TaskSpec, rng: Rng, out: Batch) => wasm().sampleBatch(spec, rng, out),
+      sampleBatch2: (spec: TaskSpec, stream: NormalStream2, out: Batch) => wasm().sampleBatch2(spec, stream, out),
+    }),
     dynamics: (w, mu) => stackDynamics(p, w, mu, 'y-to-y'), // [layers*H] each
     snapshot: (qk, ov) => stackSnapshot(p, qk, ov), // [layers, H, E, E], [layers, H, E]
     stateDict: () => stackStateDict(p, true).map((e) => ({ key: e.key, shape: [...e.shape], data: Float64Array.from(e.data) })),
@@ -127,7 +140,7 @@ export function stackModel(p: StackParams): TrainModel {
 
 /** Fresh weights for `c`, drawn from `rng` (the run's one RNG: init first, then the data). */
 export function createModel(c: TrainConfig, rng: Rng): TrainModel {
-  if (c.layers > 1) return stackModel(initStackParams(c.d, c.heads, c.layers, c.weightTying, c.init, rng));
+  if (c.layers > 1) return stackModel(initStackParams(c.d, c.heads, c.layers, c.weightTying, c.init, rng), c.engine);
   return singleLayerModel(initParams(c.d, c.heads, c.init, rng), c.engine);
 }
 
@@ -139,6 +152,6 @@ export function modelFromTheta(c: TrainConfig, theta: Float64Array): TrainModel 
     const what = stack ? `, layers=${c.layers}, weight_tying=${c.weightTying}` : '';
     throw new RangeError(`theta has ${theta.length} values, expected ${n} for d=${c.d}, heads=${c.heads}${what}`);
   }
-  if (stack) return stackModel(allocStackParams(c.d, c.heads, c.layers, c.weightTying, Float64Array.from(theta)));
+  if (stack) return stackModel(allocStackParams(c.d, c.heads, c.layers, c.weightTying, Float64Array.from(theta)), c.engine);
   return singleLayerModel(allocParams(c.d, c.heads, c.nOut, Float64Array.from(theta)), c.engine);
 }

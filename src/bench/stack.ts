@@ -10,7 +10,9 @@ import { createOptimizer, defaultOptimizerConfig } from '../core/optim.js';
 import { Rng } from '../core/rng.js';
 import { stackLossAndGrad } from '../core/stack.js';
 import { initStackParams } from '../core/stack-init.js';
-import { DEFAULT_TASK, sampleBatch, type TaskSpec } from '../core/task.js';
+import { DEFAULT_TASK, type TaskSpec } from '../core/task.js';
+import { NormalStream2, sampleBatch2 } from '../core/normal2.js';
+import { loadWasmKernel } from '../io/wasm.js';
 import { timeSteps, type StepTiming } from './timing.js';
 
 export interface StackBenchOptions {
@@ -24,6 +26,8 @@ export interface StackBenchOptions {
   warmupSeconds?: number;
   task?: TaskSpec;
   seed?: number;
+  /** the TypeScript stack kernel (core/stack.ts) or its WebAssembly build (asm/stack.ts); default ts */
+  engine?: 'ts' | 'wasm';
 }
 
 /** A stack's training step timing (phase times in ms per step; see timing.ts). */
@@ -31,6 +35,7 @@ export interface StackBenchRow extends StepTiming {
   layers: number;
   heads: number;
   weightTying: boolean;
+  engine: 'ts' | 'wasm';
 }
 
 /** Steps/s of `train --layers N` at the seed configuration (one thread, no logging). */
@@ -44,12 +49,15 @@ export function benchStack(o: StackBenchOptions = {}): StackBenchRow {
   const rng = new Rng(o.seed ?? 0);
   const p = initStackParams(task.d, H, layers, weightTying, 'random', rng);
   const opt = createOptimizer(defaultOptimizerConfig('adam', 1e-3), p.theta.length);
-  const batch = allocBatch(task.batchSize, task.L, task.d); // [B, L, E]
+  const engine = o.engine ?? 'ts';
+  const kernel = engine === 'wasm' ? loadWasmKernel() : null;
+  const batch = kernel ? kernel.allocBatch(task.batchSize, task.L, task.d) : allocBatch(task.batchSize, task.L, task.d); // [B, L, E]
   const grad = new Float64Array(p.theta.length); // [nTheta]
+  const s2 = NormalStream2.fromRng(rng);
   const t = timeSteps({
-    sample: () => void sampleBatch(task, rng, batch),
-    lossAndGrad: () => stackLossAndGrad(p, batch, grad),
+    sample: kernel ? () => void kernel.sampleBatch2(task, s2, batch) : () => void sampleBatch2(task, s2, batch),
+    lossAndGrad: kernel ? () => kernel.stackLossAndGrad(p, batch, grad) : () => stackLossAndGrad(p, batch, grad),
     update: () => opt.step(p.theta, grad),
   }, seconds, warmup);
-  return { layers, heads: H, weightTying, ...t };
+  return { layers, heads: H, weightTying, engine, ...t };
 }

@@ -419,3 +419,5 @@ export { zigguratRun } from './ziggurat';
 export { fill2, sampleBatch2, setSampler2Tables } from './sampler2';
 // the strictly-causal stack (asm/stack.ts)
 export { stackForward, stackLossAndGrad, stackScratchBytes } from './stack';
+// micro-benchmarks for bench's roofline (asm/roofline.ts)
+export { rfCopy, rfExp, rfMac, rfUniforms } from './roofline';

@@ -184,29 +184,43 @@ export class NormalStream2 {
       this.pendingByte = -1;
       if (x === x) out[j++] = x;
     }
-    const s = this.s, w = this.w, kr = KR, xs = XS;
+    const s = this.s, kr = KR, xs = XS;
+    // the four lanes' words in locals (a = s0, b = s1, c = s2, d = s3 of lanes 0..3)
+    let a0 = s[0]!, a1 = s[1]!, a2 = s[2]!, a3 = s[3]!, b0 = s[4]!, b1 = s[5]!, b2 = s[6]!, b3 = s[7]!;
+    let c0 = s[8]!, c1 = s[9]!, c2 = s[10]!, c3 = s[11]!, d0 = s[12]!, d1 = s[13]!, d2 = s[14]!, d3 = s[15]!;
+    let m: number, t: number, w0: number, w1: number, w2: number, w3: number;
     while (j < end) {
-      this.step();
-      const b0 = w[0]! & 511, b1 = w[2]! & 511;
-      const u0 = ((w[1]! >>> 0) * 1048576 + (w[0]! >>> 12)) * TWO_M52;
-      const u1 = ((w[3]! >>> 0) * 1048576 + (w[2]! >>> 12)) * TWO_M52;
-      if (j + 2 <= end && u0 < kr[b0 & 255]! && u1 < kr[b1 & 255]!) {
-        out[j] = u0 * xs[b0]!;
-        out[j + 1] = u1 * xs[b1]!;
+      // one step of every lane (the xoshiro128** step of `step()`, unrolled)
+      m = Math.imul(b0, 5); w0 = Math.imul((m << 7) | (m >>> 25), 9); t = b0 << 9; c0 ^= a0; d0 ^= b0; b0 ^= c0; a0 ^= d0; c0 ^= t; d0 = (d0 << 11) | (d0 >>> 21);
+      m = Math.imul(b1, 5); w1 = Math.imul((m << 7) | (m >>> 25), 9); t = b1 << 9; c1 ^= a1; d1 ^= b1; b1 ^= c1; a1 ^= d1; c1 ^= t; d1 = (d1 << 11) | (d1 >>> 21);
+      m = Math.imul(b2, 5); w2 = Math.imul((m << 7) | (m >>> 25), 9); t = b2 << 9; c2 ^= a2; d2 ^= b2; b2 ^= c2; a2 ^= d2; c2 ^= t; d2 = (d2 << 11) | (d2 >>> 21);
+      m = Math.imul(b3, 5); w3 = Math.imul((m << 7) | (m >>> 25), 9); t = b3 << 9; c3 ^= a3; d3 ^= b3; b3 ^= c3; a3 ^= d3; c3 ^= t; d3 = (d3 << 11) | (d3 >>> 21);
+      const y0 = w0 & 511, y1 = w2 & 511;
+      const u0 = ((w1 >>> 0) * 1048576 + (w0 >>> 12)) * TWO_M52;
+      const u1 = ((w3 >>> 0) * 1048576 + (w2 >>> 12)) * TWO_M52;
+      if (j + 2 <= end && u0 < kr[y0 & 255]! && u1 < kr[y1 & 255]!) {
+        out[j] = u0 * xs[y0]!;
+        out[j + 1] = u1 * xs[y1]!;
         j += 2;
         continue;
       }
-      const x0 = this.candidate(b0, u0);
+      // the rare path: the state back to this.s for `candidate` (it may step), then reloaded
+      s[0] = a0; s[1] = a1; s[2] = a2; s[3] = a3; s[4] = b0; s[5] = b1; s[6] = b2; s[7] = b3;
+      s[8] = c0; s[9] = c1; s[10] = c2; s[11] = c3; s[12] = d0; s[13] = d1; s[14] = d2; s[15] = d3;
+      const x0 = this.candidate(y0, u0);
       if (x0 === x0) out[j++] = x0;
       if (j >= end) {
-        this.pendingByte = b1;
+        this.pendingByte = y1;
         this.pendingU = u1;
         return;
       }
-      const x1 = this.candidate(b1, u1);
+      const x1 = this.candidate(y1, u1);
       if (x1 === x1) out[j++] = x1;
+      a0 = s[0]!; a1 = s[1]!; a2 = s[2]!; a3 = s[3]!; b0 = s[4]!; b1 = s[5]!; b2 = s[6]!; b3 = s[7]!;
+      c0 = s[8]!; c1 = s[9]!; c2 = s[10]!; c3 = s[11]!; d0 = s[12]!; d1 = s[13]!; d2 = s[14]!; d3 = s[15]!;
     }
-    void s;
+    s[0] = a0; s[1] = a1; s[2] = a2; s[3] = a3; s[4] = b0; s[5] = b1; s[6] = b2; s[7] = b3;
+    s[8] = c0; s[9] = c1; s[10] = c2; s[11] = c3; s[12] = d0; s[13] = d1; s[14] = d2; s[15] = d3;
   }
 
   /**

@@ -3,7 +3,7 @@
 // interruptions, on both stream versions and both engines. Needs dist/ (the compiled worker).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +67,21 @@ describe('train --threads 2 is byte for byte the one-thread run', () => {
     await runSession(dirs[1]!, 'b', undefined, { threads: 2 });
     sameFiles(dirs[0]!, dirs[1]!);
     expect(JSON.parse(readFileSync(join(dirs[1]!, 'run.json'), 'utf8')).stream_version).toBe(1);
+  });
+
+  it('a pool: when a run finishes, the one still training gets a second thread (bit-identical to --threads 1)', () => {
+    const bin = join(root, 'bin', 'icl-lab');
+    const args = ['--d', '3', '--context-length', '10', '--batch-size', '16', '--val-every', '10', '--heads', '1,8', '--jobs', '2', '--json'];
+    const a = join(tmp, 'pool-1'), b = join(tmp, 'pool-auto');
+    // h1 is short, h8 long: h8 trains alone for most of its steps
+    const r1 = spawnSync(process.execPath, [bin, 'train', '--out', a, '--threads', '1', '--steps', '2500', ...args], { encoding: 'utf8', timeout: 120_000 });
+    const r2 = spawnSync(process.execPath, [bin, 'train', '--out', b, '--steps', '2500', ...args], { encoding: 'utf8', timeout: 120_000 });
+    expect(r1.status).toBe(0);
+    expect(r2.status).toBe(0);
+    const runs = JSON.parse(r2.stdout).runs as { name: string; threads: number }[];
+    expect(JSON.parse(r1.stdout).runs.every((r: { threads: number }) => r.threads === 1)).toBe(true);
+    if (availableParallelism() >= 2) expect(runs.some((r) => r.threads === 2)).toBe(true);
+    for (const h of ['h1', 'h8']) sameFiles(join(a, h), join(b, h));
   });
 
   it('the CLI: --threads 2 and --threads 1 give identical files; a bad --threads is one line, exit 2', () => {

@@ -37,6 +37,11 @@ export interface RunHooks {
   chunkMs?: number;
   /** 2 = draw the batches on a second thread while the step computes (prefetch.ts; bit-identical); default 1. */
   threads?: 1 | 2;
+  /**
+   * Polled after every chunk: the threads wanted from now on (a pool whose other runs finished
+   * gives the last ones a second thread); switching is bit-identical. Absent = `threads` throughout.
+   */
+  threadsNow?(): 1 | 2;
 }
 
 /** What a session reports (also the `--json` summary of one run). */
@@ -144,7 +149,7 @@ async function trainState(
       final_val_loss: Number.isFinite(s.lastVal) ? s.lastVal : null,
       wall_seconds: Math.round(i.wallSeconds * 1000) / 1000,
       steps_per_second: Math.round(i.stepsPerSecond * 10) / 10,
-      threads: hooks.threads ?? 1,
+      threads: usedTwo ? 2 : 1,
       ...extra,
     };
   };
@@ -157,16 +162,23 @@ async function trainState(
   progress();
   const printHook = hooks.onLine ? { onPrint: hooks.onLine } : {};
   let prefetch: Prefetch | null = null;
-  if (hooks.threads === 2 && s.step < target) {
-    prefetch = startPrefetch(s.stream, { task: s.task, valTask: s.valTask, valEvery: c.valEvery, startStep: s.step });
-    s.stream = prefetch.stream;
-  }
+  let usedTwo = false;
   const unprefetch = (): void => {
     if (prefetch) s.stream = prefetch.close();
     prefetch = null;
   };
+  /** start or stop the sampling thread at this step boundary (the stream state carries over exactly) */
+  const setThreads = (n: 1 | 2): void => {
+    if (n === 2 && !prefetch && s.step < target) {
+      prefetch = startPrefetch(s.stream, { task: s.task, valTask: s.valTask, valEvery: c.valEvery, startStep: s.step });
+      s.stream = prefetch.stream;
+      usedTwo = true;
+    } else if (n === 1) unprefetch();
+  };
+  setThreads(hooks.threads ?? 1);
   try {
     while (s.step < target) {
+      if (hooks.threadsNow) setThreads(hooks.threadsNow());
       const nextByStep = c.checkpointEvery > 0 ? (Math.floor(s.step / c.checkpointEvery) + 1) * c.checkpointEvery : Infinity;
       const bad = runSteps(s, Math.min(target, nextByStep), performance.now() + chunkMs, printHook);
       if (bad) {

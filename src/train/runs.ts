@@ -17,7 +17,7 @@ import { autoProgressMode, ProgressDisplay, type ProgressMode } from './progress
 import { checkRunDirFree, isRunDir, readRunJson, runIsLive } from './run-dir.js';
 import { createRun, resumeCommand, runSession, type RunSummary } from './run.js';
 import type { WorkerJob, WorkerMessage } from './worker.js';
-import { defaultThreads } from './prefetch.js';
+import { defaultThreads, prefetchAvailable } from './prefetch.js';
 
 /** A run directory to train from its checkpoint (to `steps`, with `changes` of resumable settings). */
 export interface RunJob {
@@ -125,12 +125,16 @@ function workerScript(): string | null {
   return existsSync(path) ? path : null; // absent when running from the .ts sources (tests): train inline
 }
 
-/** Relative cost of training a run (steps x heads x E^2 x L x B), to start the longest first. */
+/**
+ * Relative cost of training a run, to start the longest first: steps x B L E x (4 + layers x heads)
+ * (a step's sampling costs about what four heads' forward + backward cost, measured at the seed
+ * configuration; bench/roofline.ts).
+ */
 function runCost(dir: string, steps?: number): number {
   try {
     const r = readRunJson(dir);
     const c = r.config as Record<string, number>;
-    return ((steps ?? r.steps) - r.step) * c.heads! * (c.d! + 1) ** 2 * c.context_length! * c.batch_size!;
+    return ((steps ?? r.steps) - r.step) * (c.d! + 1) * c.context_length! * c.batch_size! * (4 + (c.layers ?? 1) * c.heads!);
   } catch {
     return 0;
   }
@@ -169,7 +173,7 @@ export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions 
     }
     // longest first (LPT), so the pool finishes together; results keep the caller's order
     const order = jobs.map((j, i) => ({ i, cost: runCost(j.dir, j.steps) })).sort((a, b) => b.cost - a.cost || a.i - b.i).map((x) => x.i);
-    const sorted = await runPool(order.map((i) => jobs[i]!), pool, script, { ...opts, threads }, display, (name, l) => printLine(tag(name) + l));
+    const sorted = await runPool(order.map((i) => jobs[i]!), pool, script, { ...opts, threads }, opts.threads === undefined && prefetchAvailable(), display, (name, l) => printLine(tag(name) + l));
     const out: RunSummary[] = new Array(jobs.length);
     order.forEach((i, k) => (out[i] = sorted[k]!));
     return out;
@@ -191,7 +195,7 @@ function summaryFromDisk(dir: string, name: string): RunSummary {
 
 function runPool(
   jobs: readonly RunJob[], size: number, script: string,
-  opts: ExecuteOptions, display: ProgressDisplay, line: (name: string, text: string) => void,
+  opts: ExecuteOptions, dynamicThreads: boolean, display: ProgressDisplay, line: (name: string, text: string) => void,
 ): Promise<RunSummary[]> {
   return new Promise((resolve, reject) => {
     const results: (RunSummary | undefined)[] = new Array(jobs.length);
@@ -231,6 +235,12 @@ function runPool(
         w.on('exit', () => {
           active.delete(w);
           start();
+          // nothing left to start: cores the finished runs leave free go to the runs still training
+          // (a second thread each for their batches), so the slowest run does not finish alone
+          if (next >= jobs.length && dynamicThreads) {
+            const free = availableParallelism() - active.size;
+            if (free >= active.size) for (const a of active) a.postMessage({ type: 'threads', threads: 2 });
+          }
           if (active.size === 0 && (next >= jobs.length || opts.signal?.aborted)) finish();
         });
       }

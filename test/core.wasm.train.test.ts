@@ -29,12 +29,12 @@ function small(extra: Record<string, string> = {}): TrainConfig {
 const bits = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
 
 describe('config field engine', () => {
-  it('defaults to wasm for one layer when the module loads, ts for a stack; wasm + stack is a UsageError; old run.json = ts', () => {
+  it('defaults to wasm when the module loads (one layer and a stack); ts on request; old run.json = ts', () => {
     expect(wasmAvailable()).toBe(true);
     expect(small().engine).toBe('wasm');
     expect(small({ engine: 'ts' }).engine).toBe('ts');
-    expect(small({ layers: '2' }).engine).toBe('ts');
-    expect(() => small({ layers: '2', engine: 'wasm' })).toThrow(/--engine wasm runs the single-layer kernel/);
+    expect(small({ layers: '2' }).engine).toBe('wasm');
+    expect(small({ layers: '2', engine: 'ts' }).engine).toBe('ts');
     expect(() => small({ engine: 'gpu' })).toThrow(/--engine/);
     const json = configToJson(small());
     expect(json.engine).toBe('wasm');

@@ -5,6 +5,7 @@ import { singleLayerModel } from '../src/engine/model.js';
 import { initParams } from '../src/model/init.js';
 import { createOptimizer, defaultOptimizerConfig } from '../src/optim/optim.js';
 import { createTrainStep } from '../src/run/step.js';
+import { createStream } from '../src/data/stream.js';
 import { benchConfig, phasedTrainStep } from '../src/bench/bench.js';
 import { createState, runSteps } from '../src/run/loop.js';
 import { nodeKernels } from '../src/io/wasm.js';
@@ -14,7 +15,7 @@ const spec: TaskSpec = { d: 2, L: 10, batchSize: 64, noiseStd: 0.01, preset: 'se
 function train(seed: number, steps: number): { losses: number[]; theta: Float64Array } {
   const rng = new Rng(seed);
   const p = initParams(spec.d, 2, 'random', rng);
-  const ts = createTrainStep(singleLayerModel(p), createOptimizer(defaultOptimizerConfig('adam', 1e-2), p.theta.length), spec, rng);
+  const ts = createTrainStep(singleLayerModel(p), createOptimizer(defaultOptimizerConfig('adam', 1e-2), p.theta.length), spec, { stream: createStream(2, rng) });
   const losses = Array.from({ length: steps }, () => {
     ts.sample();
     const loss = ts.lossAndGrad();
@@ -42,7 +43,7 @@ describe('the training step (run/step.ts: sample -> loss and grad -> Adam)', () 
   it('rejects a model of another width', () => {
     const rng = new Rng(1);
     const p = initParams(3, 1, 'random', rng);
-    expect(() => createTrainStep(singleLayerModel(p), createOptimizer(defaultOptimizerConfig('sgd'), p.theta.length), spec, rng)).toThrow(/d=2.*d=3/);
+    expect(() => createTrainStep(singleLayerModel(p), createOptimizer(defaultOptimizerConfig('sgd'), p.theta.length), spec, { stream: createStream(2, rng) })).toThrow(/d=2.*d=3/);
   });
 
   it.each(['ts', 'wasm'] as const)('bench times the step train runs (%s): same first loss and same weights after one update as the training loop', (engine) => {

@@ -69,16 +69,6 @@ function zigguratRun(st: Int32Array, out: Float64Array, j: number, end: number):
   return j;
 }
 
-/**
- * Version of the random stream (uniforms, the ziggurat normals and the order in which a task draws
- * them). Checkpoints and run.json record it; a resume continues only on the version its run was
- * started with, so a change of sampler never silently changes an old run. Runs written before the
- * field existed are version 1.
- */
-export const STREAM_VERSION = 1;
-/** Stream versions this build can continue. */
-export const STREAM_VERSIONS: readonly number[] = [1];
-
 export class Rng {
   /**
    * xoshiro128** state s0..s3 (as int32), the cached layer bits and how many bytes of them are

@@ -93,7 +93,7 @@ export const FIELDS: readonly Field[] = [
   { key: 'contextLength', kind: 'int', default: 40, min: 1, max: 100_000, list: true, arg: '<L>', help: 'context length L (in-context examples per prompt)' },
   { key: 'nOut', kind: 'int', default: 1, min: 1, max: 1, help: 'output width n_out (the target is a scalar: only 1)' },
   { key: 'weightTying', kind: 'bool', default: false, help: 'tie the weights of all layers (needs --layers > 1)' },
-  { key: 'engine', kind: 'enum', default: null, values: ['ts', 'wasm'], help: 'kernel of the training step: ts (TypeScript) or wasm (WebAssembly SIMD, same float64 results to ~1e-15; a run resumes on its own engine). Default: wasm when dist/wasm/attention.wasm loads and --layers is 1, else ts' },
+  { key: 'engine', kind: 'enum', default: null, values: ['ts', 'wasm'], help: 'kernel of the training step: ts (TypeScript) or wasm (WebAssembly SIMD, same float64 results to ~1e-15; a run resumes on its own engine). Default: wasm when dist/wasm/attention.wasm loads, else ts (a stack, --layers > 1, has a wasm kernel too: asm/stack.ts)' },
   { key: 'preset', kind: 'enum', default: 'seed', values: ['seed', 'paper'], help: "task convention: seed (beta~N(0,I), y noise sqrt(d)*noise_std, noise-free y_q) or paper (beta~N(0,I/d), noise on context and query)" },
   { key: 'noiseStd', kind: 'float', default: 0.01, min: 0, max: 1e6, help: 'label noise standard deviation' },
   { key: 'rho', kind: 'float', default: 0, min: 0, lt: 1, help: 'x covariance Sigma_ij = rho^|i-j| (0 = isotropic, the seed)' },
@@ -344,7 +344,7 @@ export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = 
   const c = cfg as unknown as TrainConfig;
   if ((c.weightDecay as number | null) === null) c.weightDecay = c.optimizer === 'adamw' ? 1e-3 : 0; // SEED_NOTES #7
   if ((c.valSamples as number | null) === null) c.valSamples = c.batchSize;
-  if ((c.engine as EngineName | null) === null) c.engine = c.layers === 1 && env.wasmAvailable ? 'wasm' : 'ts';
+  if ((c.engine as EngineName | null) === null) c.engine = env.wasmAvailable ? 'wasm' : 'ts';
   checkCombination(c, given);
   return c;
 }
@@ -352,9 +352,6 @@ export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = 
 function checkCombination(c: TrainConfig, given: ReadonlySet<FieldKey>): void {
   if (c.weightTying && c.layers === 1) {
     throw new UsageError('--weight-tying ties the weights of the layers of a stack; it needs --layers > 1');
-  }
-  if (c.engine === 'wasm' && c.layers > 1) {
-    throw new UsageError('--engine wasm runs the single-layer kernel; a stack (--layers > 1) trains on the ts engine');
   }
   if (c.init === 'oppo_small_id' && c.heads % 2 !== 0) {
     throw new UsageError(`--init oppo_small_id gives half the heads the opposite sign, so --heads must be even, got ${c.heads}`);

@@ -10,16 +10,18 @@
  *                                 if also s % print_every == 0: print the seed's line
  *     if s % qk_every == 0:       snapshot QK^h and OV^h[:, -1]
  *
- * One RNG (seeded with `seed`) draws the initial weights, then every batch.
+ * One RNG (seeded with `seed`) draws the initial weights; every batch then comes from the run's
+ * batch stream (stream.ts: version 1 continues that RNG, version 2 is seeded from it).
  * No node:* imports, no I/O: state in, state out. Everything per step is preallocated (the logs
  * grow only when a resume extends the run), so the work beyond the training step is O(1).
  */
-import { Rng, STREAM_VERSION } from '../data/rng.js';
+import { Rng } from '../data/rng.js';
 import { allocBatch, type Batch } from '../data/batch.js';
-import { sampleBatch, type TaskSpec } from '../data/task.js';
+import type { TaskSpec } from '../data/task.js';
+import { createStream, CURRENT_STREAM_VERSION, restoreStream, type BatchStream, type StreamVersion } from '../data/stream.js';
+import type { TrainModel } from '../engine/model.js';
 import { createOptimizer, type Optimizer, type OptimizerState } from '../optim/optim.js';
 import { countLogged, type TrainConfig } from './config.js';
-import type { TrainModel } from '../engine/model.js';
 import { createModel, modelFromTheta, type EngineKernels } from './model.js';
 import { createTrainStep, type TrainStep } from './step.js';
 
@@ -47,9 +49,10 @@ export interface TrainState {
   step: number;
   readonly model: TrainModel;
   readonly optimizer: Optimizer;
-  /** The one training step (sample, loss + gradient, update) on model, optimizer, task and rng. */
+  /** The one training step (sample, loss + gradient, update) on model, optimizer, task and the state's stream. */
   readonly trainStep: TrainStep;
-  readonly rng: Rng;
+  /** Where the batches come from (its version is recorded in run.json and the checkpoint); `--threads 2` swaps in a prefetching stream for a session. */
+  stream: BatchStream;
   readonly task: TaskSpec;
   readonly valTask: TaskSpec;
   readonly valBatch: Batch;
@@ -121,15 +124,14 @@ function optimizerFor(c: TrainConfig, n: number): Optimizer {
   return createOptimizer({ kind: c.optimizer, lr: c.lr, betas: [c.betas[0], c.betas[1]], eps: c.eps, weightDecay: c.weightDecay }, n);
 }
 
-function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, rng: Rng, step: number, logs: TrainLogs): TrainState {
+function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, stream: BatchStream, step: number, logs: TrainLogs): TrainState {
   const { task, valTask } = taskSpecs(c);
-  return {
+  const s = {
     config: c,
     step,
     model,
     optimizer,
-    trainStep: createTrainStep(model, optimizer, task, rng),
-    rng,
+    stream,
     task,
     valTask,
     valBatch: allocBatch(c.valSamples, c.contextLength, c.d),
@@ -140,22 +142,27 @@ function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, rng: 
     lastValStep: logs.nVal > 0 ? logs.valStep[logs.nVal - 1]! : -1,
     shownLoss: step > 0 ? logs.trainLoss[Math.floor((step - 1) / c.lossEvery) * c.lossEvery]! : NaN,
   };
+  return Object.assign(s, { trainStep: createTrainStep(model, optimizer, task, s) }); // the step reads s.stream, which --threads 2 swaps
 }
 
-/** A fresh run at step 0: weights from `init` with an RNG seeded by `seed`. */
-export function createState(c: TrainConfig, kernels: EngineKernels = {}): TrainState {
+/**
+ * A fresh run at step 0: weights from `init` with an RNG seeded by `seed`, then the batch stream
+ * (`streamVersion`: new runs get the current one; 1 only to reproduce runs of earlier builds).
+ * `kernels`: what the platform provides to build the engine (Node: io/wasm.ts nodeKernels()).
+ */
+export function createState(c: TrainConfig, kernels: EngineKernels = {}, streamVersion: StreamVersion = CURRENT_STREAM_VERSION): TrainState {
   const rng = new Rng(c.seed);
   const model = createModel(c, rng, kernels);
-  return assemble(c, model, optimizerFor(c, model.theta.length), rng, 0, allocLogs(c, c.steps));
+  return assemble(c, model, optimizerFor(c, model.theta.length), createStream(streamVersion, rng), 0, allocLogs(c, c.steps));
 }
 
 /** What a checkpoint holds (see checkpoint.ts). */
 export interface Resumable {
-  /** Random-stream version the run draws (data/rng.ts STREAM_VERSION). */
-  streamVersion: number;
   step: number;
   theta: Float64Array;
   optimizer: OptimizerState;
+  /** The batch stream's version and state (checkpoint metadata stream_version, tensor rng_state). */
+  streamVersion: StreamVersion;
   rng: number[];
 }
 
@@ -164,8 +171,7 @@ export function restoreState(c: TrainConfig, ck: Resumable, logs: TrainLogs, ker
   const model = modelFromTheta(c, ck.theta, kernels);
   const optimizer = optimizerFor(c, model.theta.length);
   optimizer.setState(ck.optimizer);
-  const rng = Rng.fromState(ck.rng);
-  return assemble(c, model, optimizer, rng, ck.step, copyLogs(c, logs, c.steps, ck.step));
+  return assemble(c, model, optimizer, restoreStream(ck.streamVersion, ck.rng), ck.step, copyLogs(c, logs, c.steps, ck.step));
 }
 
 /** Make room for `steps` steps in total (a resume with a larger --steps). */
@@ -175,7 +181,7 @@ export function ensureCapacity(s: TrainState, steps: number): void {
 
 /** The resumable part of a state (views, not copies: serialise before the next step). */
 export function resumable(s: TrainState): Resumable {
-  return { streamVersion: STREAM_VERSION, step: s.step, theta: s.model.theta, optimizer: s.optimizer.getState(), rng: s.rng.getState() };
+  return { step: s.step, theta: s.model.theta, optimizer: s.optimizer.getState(), streamVersion: s.stream.version, rng: s.stream.getState() };
 }
 
 /** Mean squared error of `out` against the batch's y_q. */
@@ -214,7 +220,7 @@ export interface StepHooks {
  */
 export function runSteps(s: TrainState, until: number, deadline = Infinity, hooks: StepHooks = {}): Divergence | null {
   const c = s.config;
-  const { model, trainStep, rng, valBatch, valOut, valTask } = s;
+  const { model, trainStep, valBatch, valOut, valTask } = s;
   const logs = s.logs;
   if (until > logs.capacity) throw new RangeError(`logs have room for ${logs.capacity} steps, asked to run to ${until}`);
   const LH = c.layers * c.heads;
@@ -241,7 +247,7 @@ export function runSteps(s: TrainState, until: number, deadline = Infinity, hook
       logs.dynStep[i] = step;
     }
     if (step % c.valEvery === 0) {
-      sampleBatch(valTask, rng, valBatch); // [Bval, L, E]
+      s.stream.sample(valTask, valBatch); // [Bval, L, E]
       model.forward(valBatch, valOut); // [Bval]
       const val = mse(valOut, valBatch.yq);
       const i = logs.nVal++;

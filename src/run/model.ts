@@ -32,7 +32,7 @@ function kernelFor(c: TrainConfig, kernels: EngineKernels): (() => WasmKernel) |
 
 /** Fresh weights for `c`, drawn from `rng` (the run's one RNG: init first, then the data). */
 export function createModel(c: TrainConfig, rng: Rng, kernels: EngineKernels = {}): TrainModel {
-  if (c.layers > 1) return stackModel(initStackParams(c.d, c.heads, c.layers, c.weightTying, c.init, rng));
+  if (c.layers > 1) return stackModel(initStackParams(c.d, c.heads, c.layers, c.weightTying, c.init, rng), kernelFor(c, kernels));
   return singleLayerModel(initParams(c.d, c.heads, c.init, rng), kernelFor(c, kernels));
 }
 
@@ -44,6 +44,6 @@ export function modelFromTheta(c: TrainConfig, theta: Float64Array, kernels: Eng
     const what = stack ? `, layers=${c.layers}, weight_tying=${c.weightTying}` : '';
     throw new RangeError(`theta has ${theta.length} values, expected ${n} for d=${c.d}, heads=${c.heads}${what}`);
   }
-  if (stack) return stackModel(allocStackParams(c.d, c.heads, c.layers, c.weightTying, Float64Array.from(theta)));
+  if (stack) return stackModel(allocStackParams(c.d, c.heads, c.layers, c.weightTying, Float64Array.from(theta)), kernelFor(c, kernels));
   return singleLayerModel(allocParams(c.d, c.heads, c.nOut, Float64Array.from(theta)), kernelFor(c, kernels));
 }

@@ -17,9 +17,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { STREAM_VERSION } from '../data/rng.js';
 import { FileFormatError, f64, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { VERSION } from '../version.js';
+import { parseStreamVersion, type StreamVersion } from '../data/stream.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { configFromJson, configToJson, type TrainConfig } from './config.js';
 import { allocLogs, resumable, type TrainLogs, type TrainState } from './loop.js';
@@ -55,8 +55,6 @@ export interface RunJson {
   steps: number;
   seed: number;
   config: Record<string, unknown>;
-  /** Random-stream version of the run's data (absent in runs written before it existed = 1). */
-  stream_version?: number;
   /** Steps done when checkpoint.safetensors was written (resume starts here). */
   checkpoint_step: number;
   timings: {
@@ -75,6 +73,8 @@ export interface RunJson {
   };
   failure?: RunFailure;
   resume_command?: string;
+  /** The batch stream's version (data/stream.ts); absent in runs of earlier builds = 1. */
+  stream_version?: number;
   /** Process and host that last wrote the run (a resume refuses a run another live process is training). */
   pid?: number;
   host?: string;
@@ -295,8 +295,8 @@ export function runJsonOf(s: TrainState, info: SaveInfo, checkpointStep: number)
     steps: s.config.steps,
     seed: s.config.seed,
     config: configToJson(s.config),
-    stream_version: STREAM_VERSION,
     checkpoint_step: checkpointStep,
+    stream_version: s.stream.version,
     timings: {
       created_at: info.createdAt,
       updated_at: new Date().toISOString(),
@@ -348,6 +348,15 @@ export function readRunForResume(dir: string): { run: RunJson; config: TrainConf
   const run = readRunJson(dir);
   const config = runConfig(run, dir);
   const checkpoint = readCheckpoint(join(dir, RUN_FILES.checkpoint));
+  let recorded: StreamVersion;
+  try {
+    recorded = parseStreamVersion(run.stream_version, 'run.json');
+  } catch (err) {
+    throw new FileFormatError(err instanceof Error ? err.message : String(err), join(dir, RUN_FILES.run));
+  }
+  if (recorded !== checkpoint.streamVersion) {
+    throw new FileFormatError(`run.json says stream_version ${recorded} but the checkpoint says ${checkpoint.streamVersion}`, dir);
+  }
   const { logs, step } = readLogs(dir, config);
   if (step < checkpoint.step) {
     throw new FileFormatError(`metrics hold ${step} steps but the checkpoint is at step ${checkpoint.step}`, dir);

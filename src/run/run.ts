@@ -13,6 +13,7 @@ import { nodeKernels } from '../io/wasm.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './config.js';
 import { createState, ensureCapacity, restoreState, runSteps, type TrainState } from './loop.js';
+import { startPrefetch, type Prefetch } from './prefetch.js';
 import { makeRunDir, readRunForResume, saveFailure, saveState, type RunFailure, type RunJson, type RunStatus, type SaveInfo } from './run-dir.js';
 
 export interface ProgressInfo {
@@ -34,6 +35,13 @@ export interface RunHooks {
   shouldStop?(): boolean;
   /** Length of a chunk of steps between two yields (ms, default 100). */
   chunkMs?: number;
+  /** 2 = draw the batches on a second thread while the step computes (prefetch.ts; bit-identical); default 1. */
+  threads?: 1 | 2;
+  /**
+   * Polled after every chunk: the threads wanted from now on (a pool whose other runs finished
+   * gives the last ones a second thread); switching is bit-identical. Absent = `threads` throughout.
+   */
+  threadsNow?(): 1 | 2;
 }
 
 /** What a session reports (also the `--json` summary of one run). */
@@ -51,6 +59,8 @@ export interface RunSummary {
   resume_command?: string;
   /** Set when nothing was trained (a completed run resumed without a larger --steps). */
   note?: string;
+  /** Threads this session trained with (2: batches drawn on a second thread). */
+  threads?: 1 | 2;
 }
 
 /** Shell-quote a path for the printed resume command. */
@@ -155,6 +165,7 @@ async function trainState(
       final_val_loss: Number.isFinite(s.lastVal) ? s.lastVal : null,
       wall_seconds: Math.round(i.wallSeconds * 1000) / 1000,
       steps_per_second: Math.round(i.stepsPerSecond * 10) / 10,
+      threads: usedTwo ? 2 : 1,
       ...extra,
     };
   };
@@ -166,11 +177,28 @@ async function trainState(
   saveState(dir, s, info('running'));
   progress();
   const printHook = hooks.onLine ? { onPrint: hooks.onLine } : {};
+  let prefetch: Prefetch | null = null;
+  let usedTwo = false;
+  const unprefetch = (): void => {
+    if (prefetch) s.stream = prefetch.close();
+    prefetch = null;
+  };
+  /** start or stop the sampling thread at this step boundary (the stream state carries over exactly) */
+  const setThreads = (n: 1 | 2): void => {
+    if (n === 2 && !prefetch && s.step < target) {
+      prefetch = startPrefetch(s.stream, { task: s.task, valTask: s.valTask, valEvery: c.valEvery, startStep: s.step });
+      s.stream = prefetch.stream;
+      usedTwo = true;
+    } else if (n === 1) unprefetch();
+  };
+  setThreads(hooks.threads ?? 1);
   try {
     while (s.step < target) {
+      if (hooks.threadsNow) setThreads(hooks.threadsNow());
       const nextByStep = c.checkpointEvery > 0 ? (Math.floor(s.step / c.checkpointEvery) + 1) * c.checkpointEvery : Infinity;
       const bad = runSteps(s, Math.min(target, nextByStep), performance.now() + chunkMs, printHook);
       if (bad) {
+        unprefetch();
         const failure: RunFailure = { kind: 'diverged', step: bad.step, reason: bad.reason };
         s.lastLoss = bad.loss;
         saveFailure(dir, s, info('failed', { failure }), bad.step + 1, checkpointStep);
@@ -181,6 +209,7 @@ async function trainState(
       const stop = hooks.shouldStop?.() ?? false;
       const due = s.step === nextByStep || (c.checkpointSecs > 0 && performance.now() - lastSave >= c.checkpointSecs * 1000);
       if (stop) {
+        unprefetch();
         const cmd = resumeCommand(dir);
         saveState(dir, s, info('interrupted', { resumeCommand: cmd }));
         return summary('interrupted', { resume_command: cmd });
@@ -193,6 +222,7 @@ async function trainState(
       await yieldToEventLoop();
     }
   } catch (err) {
+    unprefetch();
     if (err instanceof UsageError) throw err;
     const reason = `error: ${err instanceof Error ? err.message : String(err)}`;
     try {
@@ -202,6 +232,7 @@ async function trainState(
     }
     throw err;
   }
+  unprefetch();
   saveState(dir, s, info('completed'));
   return summary('completed');
 }

@@ -13,6 +13,7 @@ export interface WorkerJob {
   steps?: number;
   changes?: Partial<import('./config.js').TrainConfig>;
   chunkMs?: number;
+  threads?: 1 | 2;
 }
 
 export type WorkerMessage =
@@ -25,14 +26,18 @@ const port = parentPort;
 if (!port) throw new Error('worker.ts must run inside a worker thread');
 const job = workerData as WorkerJob;
 let stop = false;
-port.on('message', (m: { type: string }) => {
+let threads: 1 | 2 = job.threads ?? 1;
+port.on('message', (m: { type: string; threads?: 1 | 2 }) => {
   if (m?.type === 'stop') stop = true;
+  if (m?.type === 'threads' && (m.threads === 1 || m.threads === 2)) threads = m.threads;
 });
 const post = (m: WorkerMessage): void => port.postMessage(m);
 
 try {
   const summary = await runSession(job.dir, job.name, job.steps, {
     chunkMs: job.chunkMs ?? 100,
+    threads,
+    threadsNow: () => threads,
     shouldStop: () => stop,
     onLine: (text) => post({ type: 'line', name: job.name, text }),
     onProgress: (p) => post({ type: 'progress', name: job.name, ...p }),

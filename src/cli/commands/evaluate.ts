@@ -17,6 +17,7 @@ import { asChoice, asInteger, asIntListOrRange, asNonNegativeFloat, asPositiveIn
 import { UsageError } from '../errors.js';
 import { jsonSafe, loadStackTarget, loadTarget, type ModelTarget, type StackTarget } from './analyze.js';
 import { stackForward } from '../../core/stack.js';
+import { resolveMethodSpecs } from './evaluate-methods.js';
 
 export interface EvaluateCliOptions {
   lengths: number[];
@@ -28,6 +29,10 @@ export interface EvaluateCliOptions {
   chunk: number;
   independent?: boolean;
   kernel: boolean;
+  /** Analytic estimators (core/estimator-methods.ts specs), e.g. kernel:w=0.13,-0.13:mu=3.45,-3.45. */
+  method?: string[];
+  /** Leave out the default estimators (one-step-gd, tuned-gd, debiased-gd, ridge, ols). */
+  baselines?: boolean;
   json?: boolean;
   out?: string;
   progress?: boolean;
@@ -72,7 +77,10 @@ export function runEvaluate(targets: readonly (ModelTarget | StackTarget)[], o: 
       methods.push(...modelMethods(t.name, t.params, o.kernel));
     }
   }
-  methods.push(...estimatorMethods(spec));
+  methods.push(...resolveMethodSpecs(o.method ?? [], spec));
+  if (o.baselines !== false) methods.push(...estimatorMethods(spec));
+  const dupName = methods.map((m) => m.name).find((n, i, a) => a.indexOf(n) !== i);
+  if (dupName) throw new UsageError(`two methods are named ${dupName}; give one of them :name=LABEL`);
   const nested = !o.independent;
   const res = evaluateErrors(methods, spec, o.lengths, o.samples, new Rng(o.seed), { chunk: o.chunk, nested, ...(onProgress ? { onProgress } : {}) });
   return {
@@ -122,6 +130,8 @@ export function register(program: Command): void {
     .option('--seed <n>', '[int] RNG seed of the prompts', asInteger('--seed'), 0)
     .option('--chunk <n>', '[int] prompts per batch (bounds memory)', asPositiveInt('--chunk'), DEFAULT_CHUNK)
     .option('--independent', '[flag] fresh prompts at every L (default: nested prompts, the first L tokens of one long prompt; same distribution per L, 50x less sampling)')
+    .option('--method <spec>', "[spec] an analytic estimator, repeatable: kernel:w=0.13,-0.13:mu=3.45,-3.45 | kernel:w=LIST (mu = reduced-loss mu*(w)) | kernel:from=MODEL | single-head[:L=40] | gd:w=LIST:mu=LIST (eta = sum w mu) | gd:eta=X | debiased-gd:(same) | ridge[:lambda=X] | paper-comparison (the authors' five); add :name=LABEL to rename (default: none)", (v: string, prev: string[] = []) => [...prev, v])
+    .option('--no-baselines', '[flag] leave out the default estimators one-step-gd, tuned-gd, debiased-gd, ridge, ols')
     .option('--no-kernel', '[flag] leave out each model\'s kernel estimator <name>/kernel')
     .option('--json', '[flag] print the result as JSON instead of a table')
     .option('--out <file>', '[path] also write the JSON result to this file')

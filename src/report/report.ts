@@ -31,6 +31,8 @@ import { gatherEvidence } from './evidence.js';
 import { computeFindings, meanStderr, type Finding, THRESHOLDS } from './findings.js';
 import { predictFlow } from './flow-prediction.js';
 import { notebookRun } from './notebook.js';
+import { fromInitPrediction, paperFigures, paperFindings, type PaperExtras } from './paper-report.js';
+import { settledIndex } from './sign-split.js';
 
 export interface ReportOptions {
   /** Output folder. */
@@ -117,6 +119,8 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
   log(`measuring ${runs.length} model(s) on ${samples} shared prompts at L = ${L}`);
   const evidence = gatherEvidence(runs.map((r) => ({ name: r.target.name, params: r.target.params })), spec, new Rng(seed), { L, samples });
   const findings = computeFindings(evidence);
+  const paperConvention = c0.preset === 'paper';
+  if (paperConvention) findings.push(...paperFindings(runs.map((r) => ({ name: r.target.name, params: r.target.params })), { d, L, noiseStd: c0.noiseStd }));
 
   // 2. Error against context length.
   let evaluation: Evaluation;
@@ -172,7 +176,9 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
       // [nDyn, layers=1, H] -> [nDyn, H]
       const w = f64(m['qk_dynamics']);
       const mu = f64(m['ov_dynamics']);
-      const fp = predictFlow(step, w, mu, H, { d, L, noiseStd: c0.noiseStd });
+      const start = settledIndex(w, mu, H);
+      const fp = predictFlow(step, w, mu, H, { d, L, noiseStd: c0.noiseStd }, Math.min(start, step.length - 2));
+      const fromInit = fromInitPrediction(main.config, step[step.length - 1]!);
       const end = (t: { w: ArrayLike<number>; mu: ArrayLike<number> }) => {
         const n = t.w.length / H;
         const ws = Array.from({ length: H }, (_, h) => t.w[(n - 1) * H + h]!);
@@ -184,14 +190,21 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
       const describeEnd = (e: ReturnType<typeof end>) => `w = (${fmtList(e.ws, 3)}), mu = (${fmtList(e.ms, 2)}), eta_TF = ${fmt(e.eta, 3)}`;
       addFig(
         `Observed (w, mu) against the reduced-loss gradient flow (${main.target.name})`,
-        await renderFigure(flowSpec(fp.observed, fp.predicted, { title: `(w^h, mu^h) during training vs the reduced-loss gradient flow (${main.target.name})`, subtitle: `same start; flow time matched to steps where eta_TF reaches 90% of its final value (${fp.stepsPerTime.toFixed(1)} steps per unit time)` }), figDir, 'flow'),
-        `Left: paths in the (w, mu) plane, from the first logged point. Right: w^h and mu^h over training. Solid: the run (Adam); dashed: gradient flow of the authors' reduced loss L(mu, w) (docs/THEORY.md) in the (w, mu) coordinates, from the same start. ` +
+        await renderFigure(flowSpec(fp.observed, fp.predicted, { title: `(w^h, mu^h) during training vs the reduced-loss gradient flow (${main.target.name})`, subtitle: `flow from step ${fp.predicted.step[0]}, where the heads' signs are settled; its time matched to steps where eta_TF reaches 90% of its final value (${fp.stepsPerTime.toFixed(1)} steps per unit time)` }), figDir, 'flow'),
+        `Left: paths in the (w, mu) plane. Right: w^h and mu^h over training. Solid: the run (Adam); dashed: gradient flow of the authors' reduced loss L(mu, w) (docs/THEORY.md) in the (w, mu) coordinates, started at step ${fp.predicted.step[0]}, the first logged point from which every active head keeps its final signs of w and mu (src/report/sign-split.ts). ` +
           `The run ends at ${describeEnd(obsEnd)}; the flow at ${describeEnd(predEnd)}. ` +
-          (obsEnd.paired && !predEnd.paired
-            ? 'Here the run splits the heads into a +/- pair while the flow keeps them on one side: from a near-zero start the flow moves each w^h along the sign of its mu^h, whereas Adam (per-coordinate steps on W_Q, W_K, W_V, W_O) flips a head\'s mu first. The reduced loss is also a large-L approximation. Read the figure as a comparison of mechanisms, not a fit.'
-            : 'The reduced loss is a large-L approximation and the run uses Adam on the factorised weights, so agreement is expected in shape and end point, not in speed.'),
+          (fromInit
+            ? `Why not from step 0: Adam on the factorised parameters (W_Q, W_K, W_V, W_O entries that form w and mu) with the exact reduced-loss gradient, from this run's own initial weights and with its lr and betas (src/core/reduced-adam.ts), ends at ${describeEnd(fromInit)}: ${fromInit.paired ? 'a +/- split like the run.' : 'every head on one side, the single-head point w = ±1/sqrt(d) = ' + fmt(1 / Math.sqrt(d), 3) + '. There the two heads share one direction of the reduced loss and mu^1 - mu^2 is flat: the deterministic dynamics have no reason to leave. The run leaves it through batch noise (in the paper convention it sits at w ~ 0.45 for tens of thousands of steps first) or through couplings the reduced loss leaves out (the o_proj entries shared with the OV x-block, in the seed convention within a few hundred steps). So the split is not predicted from the start; once it is settled, the flow predicts the end point.'} `
+            : '') +
+          'The reduced loss is a large-L approximation and the run uses Adam on the factorised weights, so agreement is expected in shape and end point, not in speed.',
       );
     }
+  }
+  let paperExtras: PaperExtras | undefined;
+  if (paperConvention) {
+    log('estimator comparison (the authors\' five estimators and the trained models, L = 10..100)');
+    paperExtras = await paperFigures(runs.map((r) => ({ name: r.target.name, params: r.target.params })), spec, { L, samples: o.evalSamples ?? 2_000, seed: seed + 2, figDir, labels });
+    for (const f of paperExtras.figures) addFig(f.title, f.files, f.caption);
   }
   for (const r of byHeads) {
     log(`drawing figures of ${r.target.name}`);
@@ -246,6 +259,7 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
   const sig = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x >= 0.01 ? x.toFixed(3) : x.toPrecision(3));
   const evalRows = Object.entries(evaluation.methods).map(([name, m]) => [labels[name] ?? name, ...uniqL.map((l) => sig(m.mse[evaluation.lengths.indexOf(l)]))]);
   sections.push({ md: `## Error against context length\n\nMean squared error (same prompts for every method at each L; full curves with standard errors in evaluation.json).\n\n${mdTable(['method', ...uniqL.map((l) => `L = ${l}`)], evalRows)}` });
+  if (paperExtras) sections.push({ md: paperExtras.md });
   sections.push({ md: `## Figures\n\n${figs.map((f) => `### ${f.title}\n\n![${f.title}](${relative(o.out, f.path)})\n\n${f.caption}`).join('\n\n')}` });
 
   const md = sections.map((s) => s.md).join('\n\n') + '\n';

@@ -37,21 +37,23 @@ interface Scratch {
   A: Float64Array; // [H, E, E]
   U: Float64Array; // [H, E, N]
   g: Float64Array; // [E]  A_h^T z_q
-  s: Float64Array; // [L]
-  v: Float64Array; // [L, N]
+  aw: Float64Array; // [H, L] attention of the current prompt
+  V: Float64Array; // [H, L, N] values of the current prompt
   zbar: Float64Array; // [E]
+  zc: Float64Array; // [E]  sum_i a_i c_i z_i
   dA: Float64Array; // [H, E, E]
   dU: Float64Array; // [H, E, N]
-  t: Float64Array; // [E]
+  o: Float64Array; // [N]
+  dout: Float64Array; // [N]
 }
 
 let scratch: Scratch | undefined;
 function getScratch(H: number, E: number, N: number, L: number): Scratch {
   const s = scratch;
-  if (s && s.A.length >= H * E * E && s.U.length >= H * E * N && s.g.length >= E && s.s.length >= L && s.v.length >= L * N) return s;
+  if (s && s.A.length === H * E * E && s.U.length === H * E * N && s.aw.length >= H * L && s.V.length >= H * L * N) return s;
   scratch = {
-    A: new Float64Array(H * E * E), U: new Float64Array(H * E * N), g: new Float64Array(E), s: new Float64Array(L), v: new Float64Array(L * N),
-    zbar: new Float64Array(E), dA: new Float64Array(H * E * E), dU: new Float64Array(H * E * N), t: new Float64Array(E),
+    A: new Float64Array(H * E * E), U: new Float64Array(H * E * N), g: new Float64Array(E), aw: new Float64Array(H * L), V: new Float64Array(H * L * N),
+    zbar: new Float64Array(E), zc: new Float64Array(E), dA: new Float64Array(H * E * E), dU: new Float64Array(H * E * N), o: new Float64Array(N), dout: new Float64Array(N),
   };
   return scratch;
 }
@@ -87,16 +89,13 @@ function run(p: AttentionParams, batch: Batch, grad: Float64Array | null, out: F
   const H = p.H;
   const sc = getScratch(H, E, N, L);
   circuits(p, sc);
-  const { A, U, g, s, v, zbar, dA, dU, t } = sc;
+  const { A, U, g, aw, V, zbar, zc, dA, dU, o, dout } = sc;
   if (grad) {
     if (grad.length !== p.theta.length) throw new RangeError(`grad has ${grad.length} values, expected ${p.theta.length}`);
-    dA.fill(0, 0, H * E * E);
-    dU.fill(0, 0, H * E * N);
+    dA.fill(0);
+    dU.fill(0);
   }
   if (out && out.length < B * N) throw new RangeError(`out has ${out.length} values, expected B*N = ${B}*${N}`);
-  const o = new Float64Array(N);
-  const dout = new Float64Array(N);
-  const aw = new Float64Array(H * L); // [H, L] attention of this prompt
   let loss = 0;
   for (let b = 0; b < B; b++) {
     const z0 = b * L * E;
@@ -104,35 +103,39 @@ function run(p: AttentionParams, batch: Batch, grad: Float64Array | null, out: F
     o.fill(0);
     for (let h = 0; h < H; h++) {
       const Ah = h * E * E;
+      const Uh = h * E * N;
+      const a0 = h * L;
       for (let c = 0; c < E; c++) {
         let acc = 0;
         for (let a = 0; a < E; a++) acc += zq[q0 + a]! * A[Ah + a * E + c]!;
         g[c] = acc; // g = A_h^T z_q
       }
       let max = -Infinity;
-      for (let i = 0; i < L; i++) {
+      for (let i = 0, t = z0; i < L; i++, t += E) {
         let acc = 0;
-        for (let c = 0; c < E; c++) acc += g[c]! * z[z0 + i * E + c]!;
-        s[i] = acc;
+        for (let c = 0; c < E; c++) acc += g[c]! * z[t + c]!;
+        aw[a0 + i] = acc;
         if (acc > max) max = acc;
       }
       let sum = 0;
       for (let i = 0; i < L; i++) {
-        const e = Math.exp(s[i]! - max);
-        aw[h * L + i] = e;
+        const e = Math.exp(aw[a0 + i]! - max);
+        aw[a0 + i] = e;
         sum += e;
       }
-      for (let i = 0; i < L; i++) aw[h * L + i] /= sum;
-      for (let i = 0; i < L; i++) {
-        const ai = aw[h * L + i]!;
+      const inv = 1 / sum;
+      for (let i = 0, t = z0; i < L; i++, t += E) {
+        const ai = aw[a0 + i]! * inv;
+        aw[a0 + i] = ai;
+        const v0 = (a0 + i) * N;
         for (let n = 0; n < N; n++) {
           let acc = 0;
-          for (let c = 0; c < E; c++) acc += U[(h * E + c) * N + n]! * z[z0 + i * E + c]!;
-          v[i * N + n] = acc;
+          for (let c = 0; c < E; c++) acc += U[Uh + c * N + n]! * z[t + c]!;
+          V[v0 + n] = acc;
           o[n] += ai * acc;
         }
       }
-      if (attn) attn.set(aw.subarray(h * L, (h + 1) * L), (b * H + h) * L);
+      if (attn) attn.set(aw.subarray(a0, a0 + L), (b * H + h) * L);
     }
     for (let n = 0; n < N; n++) {
       const e = o[n]! - yq[b * N + n]!;
@@ -142,31 +145,30 @@ function run(p: AttentionParams, batch: Batch, grad: Float64Array | null, out: F
     }
     if (!grad) continue;
     for (let h = 0; h < H; h++) {
-      // dout is known only after every head: recompute head h's values (aw holds its attention)
+      // c_i = dout . v_i;  ds_i = a_i (c_i - cbar);  sum_i ds_i z_i = sum_i a_i c_i z_i - cbar zbar
+      const a0 = h * L;
       zbar.fill(0);
-      t.fill(0);
+      zc.fill(0);
       let cbar = 0;
-      for (let i = 0; i < L; i++) {
-        const ai = aw[h * L + i]!;
+      for (let i = 0, t = z0; i < L; i++, t += E) {
+        const ai = aw[a0 + i]!;
+        const v0 = (a0 + i) * N;
         let ci = 0;
-        for (let n = 0; n < N; n++) {
-          let acc = 0;
-          for (let c = 0; c < E; c++) acc += U[(h * E + c) * N + n]! * z[z0 + i * E + c]!;
-          ci += dout[n]! * acc;
+        for (let n = 0; n < N; n++) ci += dout[n]! * V[v0 + n]!;
+        const aci = ai * ci;
+        cbar += aci;
+        for (let c = 0; c < E; c++) {
+          const zv = z[t + c]!;
+          zbar[c] += ai * zv;
+          zc[c] += aci * zv;
         }
-        s[i] = ci; // c_hi
-        cbar += ai * ci;
-        for (let c = 0; c < E; c++) zbar[c] += ai * z[z0 + i * E + c]!;
-      }
-      for (let i = 0; i < L; i++) {
-        const ds = aw[h * L + i]! * (s[i]! - cbar);
-        for (let c = 0; c < E; c++) t[c] += ds * z[z0 + i * E + c]!;
       }
       const Ah = h * E * E;
+      const Uh = h * E * N;
       for (let a = 0; a < E; a++) {
         const za = zq[q0 + a]!;
-        if (za !== 0) for (let c = 0; c < E; c++) dA[Ah + a * E + c] += za * t[c]!;
-        for (let n = 0; n < N; n++) dU[(h * E + a) * N + n] += zbar[a]! * dout[n]!;
+        if (za !== 0) for (let c = 0; c < E; c++) dA[Ah + a * E + c] += za * (zc[c]! - cbar * zbar[c]!);
+        for (let n = 0; n < N; n++) dU[Uh + a * N + n] += zbar[a]! * dout[n]!;
       }
     }
   }

@@ -20,6 +20,7 @@ import { sampleBatch, type TaskSpec } from '../core/task.js';
 import { createOptimizer, type Optimizer, type OptimizerState } from '../core/optim.js';
 import { countLogged, type TrainConfig } from './config.js';
 import { createModel, modelFromTheta, type TrainModel } from './model.js';
+import { tokenWidth } from '../multitask/train-model.js';
 
 /** Everything logged so far. Arrays have room for `capacity` steps; the first n* entries are valid. */
 export interface TrainLogs {
@@ -69,7 +70,7 @@ export function taskSpecs(c: TrainConfig): { task: TaskSpec; valTask: TaskSpec }
 
 export function allocLogs(c: TrainConfig, capacity: number): TrainLogs {
   const LH = c.layers * c.heads;
-  const E = c.d + 1;
+  const E = tokenWidth(c);
   const nVal = countLogged(capacity, c.valEvery);
   const nDyn = countLogged(capacity, c.dynamicsEvery);
   const nSnap = countLogged(capacity, c.qkEvery);
@@ -94,7 +95,7 @@ export function allocLogs(c: TrainConfig, capacity: number): TrainLogs {
 export function copyLogs(c: TrainConfig, src: TrainLogs, capacity: number, upTo: number): TrainLogs {
   const out = allocLogs(c, Math.max(capacity, upTo));
   const LH = c.layers * c.heads;
-  const E = c.d + 1;
+  const E = tokenWidth(c);
   out.trainLoss.set(src.trainLoss.subarray(0, upTo));
   const keep = (steps: Float64Array, n: number): number => {
     let k = 0;
@@ -131,8 +132,8 @@ function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, rng: 
     task,
     valTask,
     batch: model.allocBatch ? model.allocBatch(c.batchSize, c.contextLength, c.d) : allocBatch(c.batchSize, c.contextLength, c.d), // wasm engine: in wasm memory
-    valBatch: allocBatch(c.valSamples, c.contextLength, c.d),
-    valOut: new Float64Array(c.valSamples),
+    valBatch: model.allocValBatch ? model.allocValBatch(c.valSamples, c.contextLength, c.d) : allocBatch(c.valSamples, c.contextLength, c.d),
+    valOut: new Float64Array(c.valSamples * (model.outputs ?? 1)),
     logs,
     lastLoss: step > 0 ? logs.trainLoss[step - 1]! : NaN,
     lastVal: logs.nVal > 0 ? logs.valLoss[logs.nVal - 1]! : NaN,
@@ -240,7 +241,8 @@ export function runSteps(s: TrainState, until: number, deadline = Infinity, hook
       logs.dynStep[i] = step;
     }
     if (step % c.valEvery === 0) {
-      sampleBatch(valTask, rng, valBatch); // [Bval, L, E]
+      if (model.sampleValBatch) model.sampleValBatch(valTask, rng, valBatch);
+      else sampleBatch(valTask, rng, valBatch); // [Bval, L, E]
       model.forward(valBatch, valOut); // [Bval]
       const val = mse(valOut, valBatch.yq);
       const i = logs.nVal++;

@@ -21,6 +21,8 @@ import type { TaskSpec } from '../core/task.js';
 import { allocStackParams, stackDynamics, stackForward, stackLossAndGrad, stackMetadata, stackParamCount, stackSnapshot, stackStateDict, type StackParams } from '../core/stack.js';
 import { initStackParams } from '../core/stack-init.js';
 import type { TrainConfig } from './config.js';
+import { multitaskModel, tokenWidth } from '../multitask/train-model.js';
+import { parseTasks } from '../multitask/task.js';
 
 /** One weight of the seed's state_dict: key, PyTorch shape, values (a copy). */
 export interface StateEntry {
@@ -55,6 +57,11 @@ export interface TrainModel {
   allocBatch?(B: number, L: number, d: number): Batch;
   /** core/task.ts sampleBatch, faster (the wasm engine: ziggurat in wasm, the same batch and RNG state bit for bit); absent = sampleBatch. */
   sampleBatch?(spec: TaskSpec, rng: Rng, out: Batch): Batch;
+  /** Outputs per prompt (multi-task: N; absent = 1). */
+  readonly outputs?: number;
+  /** Validation batches of another task (multi-task); absent = core/batch.ts allocBatch and core/task.ts sampleBatch. */
+  allocValBatch?(B: number, L: number, d: number): Batch;
+  sampleValBatch?(spec: TaskSpec, rng: Rng, out: Batch): Batch;
 }
 
 /**
@@ -123,6 +130,10 @@ export function stackModel(p: StackParams): TrainModel {
 
 /** Fresh weights for `c`, drawn from `rng` (the run's one RNG: init first, then the data). */
 export function createModel(c: TrainConfig, rng: Rng): TrainModel {
+  if (c.tasks) {
+    const tasks = parseTasks(c.tasks);
+    return multitaskModel(initParams(c.d + tasks.length - 1, c.heads, c.init, rng, tasks.length), c.d, tasks);
+  }
   if (c.layers > 1) return stackModel(initStackParams(c.d, c.heads, c.layers, c.weightTying, c.init, rng));
   return singleLayerModel(initParams(c.d, c.heads, c.init, rng), c.engine);
 }
@@ -130,11 +141,15 @@ export function createModel(c: TrainConfig, rng: Rng): TrainModel {
 /** The model of `c` with the given flat theta (copied). */
 export function modelFromTheta(c: TrainConfig, theta: Float64Array): TrainModel {
   const stack = c.layers > 1;
-  const n = stack ? stackParamCount(c.d, c.heads, c.layers, c.weightTying) : allocParams(c.d, c.heads, c.nOut).theta.length;
+  const n = stack ? stackParamCount(c.d, c.heads, c.layers, c.weightTying) : allocParams(tokenWidth(c) - 1, c.heads, c.nOut).theta.length;
   if (theta.length !== n) {
     const what = stack ? `, layers=${c.layers}, weight_tying=${c.weightTying}` : '';
     throw new RangeError(`theta has ${theta.length} values, expected ${n} for d=${c.d}, heads=${c.heads}${what}`);
   }
   if (stack) return stackModel(allocStackParams(c.d, c.heads, c.layers, c.weightTying, Float64Array.from(theta)));
+  if (c.tasks) {
+    const tasks = parseTasks(c.tasks);
+    return multitaskModel(allocParams(c.d + tasks.length - 1, c.heads, tasks.length, Float64Array.from(theta)), c.d, tasks);
+  }
   return singleLayerModel(allocParams(c.d, c.heads, c.nOut, Float64Array.from(theta)), c.engine);
 }

@@ -26,6 +26,7 @@ import type { StackParams } from '../../core/stack.js';
 import { DEFAULT_TASK, type TaskPreset } from '../../core/task.js';
 import { optimalEta, riskParams } from '../../core/theory.js';
 import { loadModel, parseModelTensors, type ModelFile } from '../../io/model-file.js';
+import { analyzeMultitask, formatMultitaskAnalysis } from '../../multitask/analyze.js';
 import { FileFormatError, readSafetensors } from '../../io/safetensors.js';
 import { readRunJson, runConfig, RUN_FILES } from '../../train/run-dir.js';
 import { asNonNegativeFloat, asInteger, asPositiveInt } from '../options.js';
@@ -329,6 +330,11 @@ export function register(program: Command): void {
     .option('--seed <n>', '[int] RNG seed of the kernel-gap prompts', asInteger('--seed'), 0)
     .option('--threshold <x>', `[number] |mu^h w^h| above which a head is active`, asNonNegativeFloat('--threshold'), ACTIVE_HEAD_THRESHOLD)
     .action((target: string, opts: { json?: boolean; L?: number; samples: number; seed: number; threshold: number }) => {
+      const mt = analyzeMultitask(target);
+      if (mt) {
+        process.stdout.write(opts.json ? JSON.stringify(mt, jsonSafe) + '\n' : formatMultitaskAnalysis(mt));
+        return;
+      }
       const stack = loadStackTarget(target);
       if (stack) {
         const a = analyzeStack(stack);

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { readModelFile } from '../io/model-file.js';
 import { readRunJson, runConfig } from '../train/run-dir.js';
 import { multitaskCircuits, type MultiHeadCircuit } from './circuits.js';
-import { activeHeads, mainTask, MT_THRESHOLDS } from './findings.js';
+import { activeHeads, mainTask, mixedShare, MT_THRESHOLDS } from './findings.js';
 import { formatTasks, parseTasks, type TaskBlock } from './task.js';
 
 export interface MultitaskAnalysis {
@@ -45,7 +45,7 @@ export function analyzeMultitask(target: string): MultitaskAnalysis | undefined 
   const rows = (a: Float64Array, r: number, c: number) => Array.from({ length: r }, (_, i) => Array.from(a.subarray(i * c, (i + 1) * c)));
   return {
     source: path, name: isDir ? basename(target.replace(/[\\/]+$/, '')) : basename(target, '.safetensors'), d, E, H: p.H, tasks: formatTasks(tasks),
-    heads: cs.map(({ qk, ov, ...c }) => ({ ...c, active: act.has(c.head), serves: !act.has(c.head) ? 'inactive' : Math.max(...c.ovShare) >= 1 - MT_THRESHOLDS.singleOv ? `task ${mainTask({ qk, ov, ...c }) + 1}` : 'several tasks (superposed)', qk: rows(qk, E, E), ov: rows(ov, E, N) })),
+    heads: cs.map(({ qk, ov, ...c }) => ({ ...c, active: act.has(c.head), serves: !act.has(c.head) ? 'inactive' : mixedShare({ qk, ov, ...c }) <= MT_THRESHOLDS.split ? `task ${mainTask({ qk, ov, ...c }) + 1}` : 'several tasks (superposed)', qk: rows(qk, E, E), ov: rows(ov, E, N) })),
   };
 }
 

@@ -20,7 +20,7 @@ import { readRunJson, runConfig } from '../train/run-dir.js';
 import { VERSION } from '../version.js';
 import { forwardMulti } from './attention.js';
 import { multitaskCircuits, type MultiHeadCircuit } from './circuits.js';
-import { activeHeads, mainTask, MT_THRESHOLDS, splitUpFinding, superpositionFinding, type MultitaskModelEvidence } from './findings.js';
+import { activeHeads, mainTask, mixedShare, MT_THRESHOLDS, splitUpFinding, superpositionFinding, type MultitaskModelEvidence } from './findings.js';
 import { multitaskCircuitsSpec } from './plots.js';
 import { formatTasks, parseTasks, sampleMultiTask, type MultiTaskBatch, type TaskBlock } from './task.js';
 import type { AttentionParams } from '../core/params.js';
@@ -137,8 +137,8 @@ const f = (x: number | null | undefined, d = 3) => (x === null || x === undefine
 function headTable(run: MtRun, cs: readonly MultiHeadCircuit[]): string {
   const N = run.tasks.length;
   const act = new Set(activeHeads({ name: run.name, heads: run.params.H, circuits: [...cs] }).map((c) => c.head));
-  const head = ['head', 'active', ...run.tasks.map((_, k) => `w on task ${k + 1}`), ...run.tasks.map((_, k) => `mu y${k + 1}->out ${k + 1}`), 'QK diag share (tasks)', 'QK share, own coords', 'OV read-out share', 'serves'];
-  const rows = cs.map((c) => [String(c.head + 1), act.has(c.head) ? 'yes' : 'no', ...c.wTask.map((x) => f(x)), ...c.muTask.map((x) => f(x, 2)), c.qkShare.map((x) => f(x, 2)).join(' / '), c.qkExclusive.map((x) => f(x, 2)).join(' / '), c.ovShare.map((x) => f(x, 2)).join(' / '), act.has(c.head) ? (Math.max(...c.ovShare) >= 1 - MT_THRESHOLDS.singleOv ? `task ${mainTask(c) + 1}` : 'both (superposed)') : '–']);
+  const head = ['head', 'active', ...run.tasks.map((_, k) => `w on task ${k + 1}`), ...run.tasks.map((_, k) => `mu y${k + 1}->out ${k + 1}`), 'QK diag share (tasks)', 'QK share, own coords', 'OV read-out share', 'mixed share', 'serves'];
+  const rows = cs.map((c) => [String(c.head + 1), act.has(c.head) ? 'yes' : 'no', ...c.wTask.map((x) => f(x)), ...c.muTask.map((x) => f(x, 2)), c.qkShare.map((x) => f(x, 2)).join(' / '), c.qkExclusive.map((x) => f(x, 2)).join(' / '), c.ovShare.map((x) => f(x, 2)).join(' / '), f(mixedShare(c), 2), act.has(c.head) ? (mixedShare(c) <= MT_THRESHOLDS.split ? `task ${mainTask(c) + 1}` : 'both (superposed)') : '–']);
   void N;
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
@@ -149,7 +149,7 @@ export function describeHeads(cs: readonly MultiHeadCircuit[], H: number): strin
   const act = activeHeads(ev);
   const parts = act.map((c) => {
     const t = mainTask(c);
-    const single = c.ovShare[t]! >= 1 - MT_THRESHOLDS.singleOv;
+    const single = mixedShare(c) <= MT_THRESHOLDS.split;
     const ov = c.muTask.map((m, k) => `y${k + 1}->out ${k + 1} ${m >= 0 ? '+' : ''}${m.toFixed(2)}`).join(', ');
     const w = c.wTask.map((x, k) => `task ${k + 1} block ${x >= 0 ? '+' : ''}${x.toFixed(2)}`).join(', ');
     return `head ${c.head + 1} ${single ? `serves task ${t + 1}` : 'serves both tasks'} (QK diagonal mean: ${w}; OV: ${ov})`;

@@ -42,7 +42,7 @@ export function register(program: Command): void {
         `Quick preset: ${QUICK_STEPS.toLocaleString('en-US')} steps per run (on the loss plateau; a few minutes on 2 cores); --full: the notebook's ${FULL_STEPS.toLocaleString('en-US')}. ` +
         'Running it again over the same --out continues unfinished runs and redraws the report.',
     )
-    .option('--preset <name>', "[seed|paper|multitask] which experiment: seed = the seed notebook (seed convention, batch 128, seed 1024, H = 2, 1, 4, 8); paper = the authors' own runs (paper convention sigma^2 = 0.1, batch 256, seed 1029, H = 2, 1, 4, 8; quick 80,000 steps) plus their estimator comparison and the reduced-loss optimum; multitask = their two-task runs (H = 3, 4, 2, 8; quick 60,000 steps) with the head split-up / superposition findings (default: seed)", asChoice('--preset', REPRODUCE_PRESETS))
+    .option('--preset <name>', "[seed|paper|multitask] which experiment: seed = the seed notebook (seed convention, batch 128, seed 1024, H = 2, 1, 4, 8); paper = the authors' own runs (paper convention sigma^2 = 0.1, batch 256, seed 1029, H = 2, 1, 4, 8; quick 80,000 steps) plus their estimator comparison and the reduced-loss optimum; multitask = their two-task runs (H = 3, 4, 2, 8; quick 15,000 steps, ts engine) with the head split-up / superposition findings (default: seed)", asChoice('--preset', REPRODUCE_PRESETS))
     .option('--steps <n>', `[int] steps per run (default: ${QUICK_STEPS}, or ${FULL_STEPS} with --full)`, asPositiveInt('--steps'))
     .option('--full', `[flag] the notebook's full length: ${FULL_STEPS} steps per run, seed logging intervals`)
     .option('--out <dir>', '[path] where runs and report go (default: runs/reproduce, or runs/reproduce-full with --full)')

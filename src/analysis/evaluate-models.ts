@@ -5,6 +5,7 @@
 import { evaluateErrors, type FullEvaluation } from './evaluate.js';
 import { estimatorMethods, modelMethods, type EvalMethod } from './methods.js';
 import type { PromptSpec } from './prompts.js';
+import { resolveMethodSpecs } from './method-specs.js';
 import type { ModelTarget, StackTarget } from './targets.js';
 import { Rng } from '../data/rng.js';
 import { DEFAULT_TASK, type PresetName } from '../data/task.js';
@@ -22,6 +23,10 @@ export interface EvaluateCliOptions {
   chunk: number;
   independent?: boolean;
   kernel: boolean;
+  /** Analytic estimators (analysis/estimator-methods.ts specs), e.g. kernel:w=0.13,-0.13:mu=3.45,-3.45. */
+  method?: string[];
+  /** Leave out the default estimators (one-step-gd, tuned-gd, debiased-gd, ridge, ols). */
+  baselines?: boolean;
   json?: boolean;
   out?: string;
   progress?: boolean;
@@ -66,7 +71,10 @@ export function runEvaluate(targets: readonly (ModelTarget | StackTarget)[], o: 
       methods.push(...modelMethods(t.name, t.params, o.kernel));
     }
   }
-  methods.push(...estimatorMethods(spec));
+  methods.push(...resolveMethodSpecs(o.method ?? [], spec));
+  if (o.baselines !== false) methods.push(...estimatorMethods(spec));
+  const dupName = methods.map((m) => m.name).find((n, i, a) => a.indexOf(n) !== i);
+  if (dupName) throw new UsageError(`two methods are named ${dupName}; give one of them :name=LABEL`);
   const nested = !o.independent;
   const res = evaluateErrors(methods, spec, o.lengths, o.samples, new Rng(o.seed), { chunk: o.chunk, nested, ...(onProgress ? { onProgress } : {}) });
   return {

@@ -12,10 +12,10 @@
  * A resume keeps the run's own version, so an old run continues bit-identically; a version this
  * build does not know is refused with a message naming both. Pure: no node:* imports.
  */
-import type { Batch } from '../data/batch.js';
+import type { Batch } from './batch.js';
 import { NormalStream2, sampleBatch2 } from './normal2.js';
-import { Rng } from '../data/rng.js';
-import { sampleBatch, type TaskSpec } from '../data/task.js';
+import { Rng } from './rng.js';
+import { sampleBatch, type TaskSpec } from './task.js';
 
 export type StreamVersion = 1 | 2;
 /** The versions this build can continue. */

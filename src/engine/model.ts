@@ -54,6 +54,14 @@ export interface TrainModel {
   allocBatch?(B: number, L: number, d: number): Batch;
   /** data/task.ts sampleBatch, faster (the wasm engine: ziggurat in wasm, the same batch and RNG state bit for bit); absent = sampleBatch. */
   sampleBatch?(spec: TaskSpec, rng: Rng, out: Batch): Batch;
+  /** data/normal2.ts sampleBatch2 (stream version 2), faster (the wasm engine: asm/sampler2.ts, bit for bit); absent = sampleBatch2. */
+  sampleBatch2?(spec: TaskSpec, stream: NormalStream2, out: Batch): Batch;
+  /** Outputs per prompt (multi-task: N; absent = 1). */
+  readonly outputs?: number;
+  /** Validation batches of another task (multi-task); absent = data/batch.ts allocBatch. */
+  allocValBatch?(B: number, L: number, d: number): Batch;
+  /** The sampler of the validation batches (multi-task: its own task, on the run's stream version 1); absent = the stream's. */
+  readonly valSampler?: { sampleBatch(spec: TaskSpec, rng: Rng, out: Batch): Batch };
 }
 
 /**

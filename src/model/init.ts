@@ -33,16 +33,16 @@ function setHeadIdentities(w: Float64Array, E: number, H: number, scale: (h: num
   }
 }
 
-export function initParams(d: number, H: number, method: InitName, rng: Rng): AttentionParams {
+export function initParams(d: number, H: number, method: InitName, rng: Rng, nOut = 1): AttentionParams {
   if (!INIT_NAMES.includes(method)) throw new RangeError(`init method must be one of ${INIT_NAMES.join(', ')}, got ${String(method)}`);
   if (method === 'oppo_small_id' && H % 2 !== 0)
     throw new RangeError(`init 'oppo_small_id' needs an even number of heads (half start with QK = +eps^2 I, half with -eps^2 I), got H=${H}`);
-  const p = allocParams(d, H, 1);
+  const p = allocParams(d, H, nOut);
   const E = p.E;
   fillUniform(p.q, 1 / Math.sqrt(E), rng); // [E*H, E]
   fillUniform(p.k, 1 / Math.sqrt(E), rng); // [E*H, E]
   fillUniform(p.v, 1 / Math.sqrt(E), rng); // [E*H, E]
-  fillUniform(p.o, 1 / Math.sqrt(E * H), rng); // [1, E*H]
+  fillUniform(p.o, 1 / Math.sqrt(E * H), rng); // [nOut, E*H]
   switch (method) {
     case 'random':
       break;

@@ -12,6 +12,9 @@ import { flowSpec } from '../plots/flow.js';
 import { renderFigure } from '../plots/render.js';
 import { renderAllRunFigures } from '../plots/run-figures.js';
 import { predictFlow } from './flow-prediction.js';
+import { fromInitPrediction } from './paper-report.js';
+import { settledIndex } from './sign-split.js';
+import { optimalMu, reducedLoss } from '../analysis/theory.js';
 import { fmt, fmtList } from './format.js';
 import type { ReportRun } from './runs.js';
 
@@ -100,7 +103,11 @@ async function flowFigure(main: ReportRun, ctx: FigureContext): Promise<ReportFi
   if (!m || m.dynamics.step.length < 2) return undefined;
   const H = main.target.params.H;
   // [nDyn, layers=1, H] -> [nDyn, H]
-  const fp = predictFlow(m.dynamics.step, m.dynamics.qk, m.dynamics.ov, H, { d: ctx.d, L: ctx.L, noiseStd: ctx.noiseStd });
+  const step = m.dynamics.step, w = m.dynamics.qk, mu = m.dynamics.ov;
+  // from the first logged point where every active head keeps its final signs (sign-split.ts)
+  const start = settledIndex(w, mu, H);
+  const fp = predictFlow(step, w, mu, H, { d: ctx.d, L: ctx.L, noiseStd: ctx.noiseStd }, Math.min(start, step.length - 2));
+  const fromInit = fromInitPrediction(main.config, step[step.length - 1]!);
   const end = (t: { w: ArrayLike<number>; mu: ArrayLike<number> }) => {
     const n = t.w.length / H;
     const ws = Array.from({ length: H }, (_, h) => t.w[(n - 1) * H + h]!);
@@ -110,16 +117,27 @@ async function flowFigure(main: ReportRun, ctx: FigureContext): Promise<ReportFi
   const obsEnd = end(fp.observed);
   const predEnd = end(fp.predicted);
   const describeEnd = (e: ReturnType<typeof end>) => `w = (${fmtList(e.ws, 3)}), mu = (${fmtList(e.ms, 2)}), eta_TF = ${fmt(e.eta, 3)}`;
-  const files = await renderFigure(flowSpec(fp.observed, fp.predicted, { title: `(w^h, mu^h) during training vs the reduced-loss gradient flow (${main.target.name})`, subtitle: `same start; flow time matched to steps where eta_TF reaches 90% of its final value (${fp.stepsPerTime.toFixed(1)} steps per unit time)` }), ctx.figDir, 'flow');
+  const files = await renderFigure(flowSpec(fp.observed, fp.predicted, { title: `(w^h, mu^h) during training vs the reduced-loss gradient flow (${main.target.name})`, subtitle: `flow from step ${fp.predicted.step[0]}, where the heads' signs are settled; its time matched to steps where eta_TF reaches 90% of its final value (${fp.stepsPerTime.toFixed(1)} steps per unit time)` }), ctx.figDir, 'flow');
   return {
     title: `Observed (w, mu) against the reduced-loss gradient flow (${main.target.name})`,
     path: files.find((f) => f.endsWith('.png'))!,
-    caption: `Left: paths in the (w, mu) plane, from the first logged point. Right: w^h and mu^h over training. Solid: the run (Adam); dashed: gradient flow of the authors' reduced loss L(mu, w) (docs/THEORY.md) in the (w, mu) coordinates, from the same start. ` +
+    caption: `Left: paths in the (w, mu) plane. Right: w^h and mu^h over training. Solid: the run (Adam); dashed: gradient flow of the authors' reduced loss L(mu, w) (docs/THEORY.md) in the (w, mu) coordinates, started at step ${fp.predicted.step[0]}, the first logged point from which every active head keeps its final signs of w and mu (src/report/sign-split.ts). ` +
       `The run ends at ${describeEnd(obsEnd)}; the flow at ${describeEnd(predEnd)}. ` +
-      (obsEnd.paired && !predEnd.paired
-        ? 'Here the run splits the heads into a +/- pair while the flow keeps them on one side: from a near-zero start the flow moves each w^h along the sign of its mu^h, whereas Adam (per-coordinate steps on W_Q, W_K, W_V, W_O) flips a head\'s mu first. The reduced loss is also a large-L approximation. Read the figure as a comparison of mechanisms, not a fit.'
-        : 'The reduced loss is a large-L approximation and the run uses Adam on the factorised weights, so agreement is expected in shape and end point, not in speed.'),
+      (fromInit
+        ? `Why not from step 0: Adam on the factorised parameters (W_Q, W_K, W_V, W_O entries that form w and mu) with the exact reduced-loss gradient, from this run's own initial weights and with its lr and betas (src/analysis/reduced-adam.ts), ends at ${describeEnd(fromInit)}: ${fromInit.paired ? 'a +/- split like the run.' : 'every head on one side, the single-head point w = ±1/sqrt(d) = ' + fmt(1 / Math.sqrt(ctx.d), 3) + '. There the two heads share one direction of the reduced loss and mu^1 - mu^2 is flat: the deterministic dynamics have no reason to leave. The run leaves it through batch noise (in the paper convention it sits at w ~ 0.45 for tens of thousands of steps first) or through couplings the reduced loss leaves out (the o_proj entries shared with the OV x-block, in the seed convention within a few hundred steps). So the split is not predicted from the start; from the settled point the flow keeps it and moves the pair the way the run does (|w| shrinking, |mu| growing).'} `
+        : '') +
+      valleyNote(obsEnd.ws, { d: ctx.d, L: ctx.L, sigma2: ctx.noiseStd ** 2 }, main.config.preset === 'paper') +
+      'The reduced loss is a large-L approximation and the run uses Adam on the factorised weights, so agreement is expected in shape, not in speed.',
   };
+}
+
+/** Where the reduced loss goes along the run's +/- valley: it keeps falling towards w -> 0 (mu*(w) -> infinity). */
+function valleyNote(ws: number[], p: { d: number; L: number; sigma2: number }, paper: boolean): string {
+  if (!(ws.some((x) => x > 0) && ws.some((x) => x < 0))) return '';
+  const at = (k: number) => reducedLoss(optimalMu(ws.map((x) => x * k), p), ws.map((x) => x * k), p);
+  const l1 = at(1), lh = at(0.5);
+  if (!(lh < l1)) return '';
+  return `Along the run's +/- valley the reduced loss, with mu = mu*(w), keeps falling towards w -> 0 (${l1.toFixed(5)} at the run's w, ${lh.toFixed(5)} at half of it, mu*(w) growing like 1/w): it has no stationary point at the trained w, so neither its flow nor Adam on it ends there; where the run sits is set by its noise-limited drift along this nearly flat valley (${paper ? "the authors' w = 0.13 after 500,000 steps, " : ''}this run's ${ws.map((x) => x.toFixed(3)).join(', ')}). `;
 }
 
 function runFigureCaption(name: string): string {

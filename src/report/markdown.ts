@@ -28,11 +28,13 @@ export interface ReportContent {
   seed: number;
   /** Output folder (figure paths are written relative to it). */
   out: string;
+  /** A section before the figures (e.g. the paper convention's estimator comparison and reduced loss). */
+  extra?: string;
 }
 
 /** The whole report as Markdown. */
 export function reportMarkdown(c: ReportContent): string {
-  const sections = [headerSection(c), findingsSection(c.findings), runsSection(c.runs), circuitsSection(c), errorTableSection(c), figuresSection(c)];
+  const sections = [headerSection(c), findingsSection(c.findings), runsSection(c.runs), circuitsSection(c), errorTableSection(c), ...(c.extra ? [c.extra] : []), figuresSection(c)];
   return sections.join('\n\n') + '\n';
 }
 

@@ -20,6 +20,7 @@ import { VERSION } from '../version.js';
 import { gatherEvidence } from './evidence.js';
 import { drawReportFigures, methodLabels } from './figures.js';
 import { computeFindings, type Finding } from './findings.js';
+import { paperFigures, paperFindings, type PaperExtras } from './paper-report.js';
 import { markdownToHtml } from './html.js';
 import { reportMarkdown } from './markdown.js';
 import { loadReportRuns, runsPromptSpec, type ReportRun } from './runs.js';
@@ -61,16 +62,26 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
   log(`measuring ${runs.length} model(s) on ${samples} shared prompts at L = ${L}`);
   const evidence = gatherEvidence(runs.map((r) => ({ name: r.target.name, params: r.target.params })), spec, new Rng(seed), { L, samples });
   const findings = computeFindings(evidence);
+  const models = runs.map((r) => ({ name: r.target.name, params: r.target.params }));
+  const paperConvention = spec.preset === 'paper';
+  if (paperConvention) findings.push(...paperFindings(models, { d: spec.d, L, noiseStd: spec.noiseStd }));
 
   // 2. Error against context length.
   const evaluation = o.evaluation ?? errorVsLength(runs, spec, o, seed, log);
   const evalPath = await writeEvaluationJson(join(o.out, 'evaluation.json'), spec, evaluation);
 
   // 3. Figures.
-  const figures = await drawReportFigures({ runs, evaluation, L, d: spec.d, noiseStd: spec.noiseStd, figDir: join(o.out, 'figures'), log });
+  const figDir = join(o.out, 'figures');
+  const figures = await drawReportFigures({ runs, evaluation, L, d: spec.d, noiseStd: spec.noiseStd, figDir, log });
+  let paperExtras: PaperExtras | undefined;
+  if (paperConvention) {
+    log('estimator comparison (the authors\' five estimators and the trained models, L = 10..100)');
+    paperExtras = await paperFigures(models, spec, { L, samples: o.evalSamples ?? 2_000, seed: seed + 2, figDir, labels: methodLabels(runs) });
+    figures.push(...paperExtras.figures.map((f) => ({ title: f.title, path: f.files.find((x) => x.endsWith('.png'))!, caption: f.caption })));
+  }
 
   // 4. Documents.
-  const md = reportMarkdown({ runs, findings, evidence, evaluation, labels: methodLabels(runs), figures, samples, seed, out: o.out });
+  const md = reportMarkdown({ runs, findings, evidence, evaluation, labels: methodLabels(runs), figures, samples, seed, out: o.out, ...(paperExtras ? { extra: paperExtras.md } : {}) });
   const mdPath = join(o.out, 'report.md');
   await writeFileAtomic(mdPath, md);
   const htmlPath = join(o.out, 'report.html');

@@ -11,6 +11,7 @@
  * Pure module (no node:* imports): strings/objects in, a validated TrainConfig or a UsageError out.
  */
 import { UsageError } from '../errors.js';
+import { formatTasks, parseTasks } from '../data/multitask.js';
 
 import type { PresetName } from '../data/task.js';
 import type { EngineName } from '../engine/model.js';
@@ -33,6 +34,8 @@ export interface TrainConfig {
   d: number;
   contextLength: number;
   nOut: number;
+  /** Multi-task regression: coordinate blocks of x, "0:4,2:6" (src/multitask/); '' = the single task. */
+  tasks: string;
   weightTying: boolean;
   /** Kernel of the single-layer step: ts (engine/ts/attention.ts) or wasm (engine/wasm/attention.ts); runs are bit-identical within one engine. */
   engine: EngineName;
@@ -60,7 +63,7 @@ export interface TrainConfig {
 }
 
 export type FieldKey = keyof TrainConfig;
-type Kind = 'int' | 'float' | 'enum' | 'bool' | 'pair';
+type Kind = 'int' | 'float' | 'enum' | 'bool' | 'pair' | 'tasks';
 
 export interface Field {
   readonly key: FieldKey;
@@ -91,7 +94,8 @@ export const FIELDS: readonly Field[] = [
   { key: 'heads', kind: 'int', default: 2, min: 1, max: 256, list: true, help: 'heads H (list: one run each, e.g. 1,2,4,8)' },
   { key: 'd', kind: 'int', default: 5, min: 1, max: 1024, list: true, help: 'regression dimension d (token width E = d+1)' },
   { key: 'contextLength', kind: 'int', default: 40, min: 1, max: 100_000, list: true, arg: '<L>', help: 'context length L (in-context examples per prompt)' },
-  { key: 'nOut', kind: 'int', default: 1, min: 1, max: 1, help: 'output width n_out (the target is a scalar: only 1)' },
+  { key: 'nOut', kind: 'int', default: 1, min: 1, max: 64, help: 'output width n_out (1; with --tasks the number of tasks)' },
+  { key: 'tasks', kind: 'tasks', default: '', arg: '<blocks>', help: "multi-task regression (the authors' icl_linear_multitask): one task per coordinate block x[START:END) of x, e.g. 0:4,2:6; beta_k ~ N(0, I), context noise sqrt(dx_k)*noise_std, noise-free query targets; tokens [x, y_1..y_N], n_out = N, ts engine (docs/readme/paper.md). Empty: the single task" },
   { key: 'weightTying', kind: 'bool', default: false, help: 'tie the weights of all layers (needs --layers > 1)' },
   { key: 'engine', kind: 'enum', default: null, values: ['ts', 'wasm'], help: 'kernel of the training step: ts (TypeScript) or wasm (WebAssembly SIMD, same float64 results to ~1e-15; a run resumes on its own engine). Default: wasm when dist/wasm/attention.wasm loads, else ts (a stack, --layers > 1, has a wasm kernel too: asm/stack.ts)' },
   { key: 'preset', kind: 'enum', default: 'seed', values: ['seed', 'paper'], help: "task convention: seed (beta~N(0,I), y noise sqrt(d)*noise_std, noise-free y_q) or paper (beta~N(0,I/d), noise on context and query)" },
@@ -156,6 +160,7 @@ const NUMBER_RE = /^[+-]?(\d[\d_]*(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
 function describeAllowed(f: Field): string {
   if (f.kind === 'enum') return `one of ${f.values!.join(', ')}`;
   if (f.kind === 'bool') return 'true or false';
+  if (f.kind === 'tasks') return 'coordinate blocks START:END,... (e.g. 0:4,2:6)';
   const what = f.kind === 'int' ? 'an integer' : 'a number';
   const lo = f.gt !== undefined ? `> ${f.gt}` : f.min !== undefined ? `>= ${f.min}` : '';
   const hi = f.lt !== undefined ? `< ${f.lt}` : f.max !== undefined ? `<= ${fmt(f.max)}` : '';
@@ -220,6 +225,16 @@ function parseScalar(f: Field, v: unknown, src: Source, whole: unknown = v): num
       if (v === 'true' || v === '1') return true;
       if (v === 'false' || v === '0') return false;
       throw usage(f, whole, src);
+    case 'tasks': {
+      if (v === '' || v === null) return '';
+      const text = typeof v === 'string' ? v : Array.isArray(v) && v.every((b) => Array.isArray(b) && b.length === 2) ? v.map((b) => `${b[0]}:${b[1]}`).join(',') : null;
+      if (text === null) throw usage(f, whole, src);
+      try {
+        return formatTasks(parseTasks(text));
+      } catch (e) {
+        throw new UsageError(`${src === 'json' ? `config key "${jsonKey(f.key)}"` : flagName(f.key)}: ${(e as Error).message.replace(/^tasks: /, '')}`);
+      }
+    }
     case 'pair': {
       const parts = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : null;
       if (!parts || parts.length !== 2) throw usage(f, whole, src);
@@ -344,12 +359,26 @@ export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = 
   const c = cfg as unknown as TrainConfig;
   if ((c.weightDecay as number | null) === null) c.weightDecay = c.optimizer === 'adamw' ? 1e-3 : 0; // SEED_NOTES #7
   if ((c.valSamples as number | null) === null) c.valSamples = c.batchSize;
-  if ((c.engine as EngineName | null) === null) c.engine = env.wasmAvailable ? 'wasm' : 'ts';
+  if ((c.engine as EngineName | null) === null) c.engine = c.tasks === '' && env.wasmAvailable ? 'wasm' : 'ts';
+  if (c.tasks !== '') {
+    const N = parseTasks(c.tasks).length;
+    if (given.has('nOut') && c.nOut !== N) throw new UsageError(`--n-out ${c.nOut} does not match --tasks ${c.tasks} (${N} tasks: n_out = ${N})`);
+    c.nOut = N;
+  }
   checkCombination(c, given);
   return c;
 }
 
 function checkCombination(c: TrainConfig, given: ReadonlySet<FieldKey>): void {
+  if (c.tasks === '' && c.nOut !== 1) throw new UsageError(`--n-out ${c.nOut}: the single regression task has one output; several outputs come with --tasks`);
+  if (c.tasks !== '') {
+    const tasks = parseTasks(c.tasks);
+    const end = Math.max(...tasks.map((t) => t[1]));
+    if (end > c.d) throw new UsageError(`--tasks ${c.tasks} reads x up to coordinate ${end}, but --d is ${c.d}`);
+    if (c.layers !== 1) throw new UsageError('--tasks trains the single-layer model; it needs --layers 1');
+    if (c.engine === 'wasm') throw new UsageError('--tasks: the wasm engine has n_out = 1; multi-task runs train on --engine ts');
+    if (c.preset !== 'seed' || c.rho !== 0) throw new UsageError('--tasks has its own noise convention (the authors\' multi-task sampler); leave --preset and --rho at their defaults');
+  }
   if (c.weightTying && c.layers === 1) {
     throw new UsageError('--weight-tying ties the weights of the layers of a stack; it needs --layers > 1');
   }
@@ -425,7 +454,7 @@ export function varyingAcross(configs: readonly TrainConfig[]): FieldKey[] {
 
 /** `--help` text of a field: `[type] meaning (default: x)`. */
 export function fieldHelp(f: Field): string {
-  const type = f.kind === 'enum' ? f.values!.join('|') : f.kind === 'pair' ? 'number,number' : f.kind === 'int' ? (f.list ? 'int[,int...]' : 'int') : f.kind === 'bool' ? 'flag' : 'number';
-  const dflt = f.default === null ? '' : ` (default: ${Array.isArray(f.default) ? f.default.join(',') : typeof f.default === 'number' ? fmt(f.default) : f.default})`;
+  const type = f.kind === 'tasks' ? 'start:end,...' : f.kind === 'enum' ? f.values!.join('|') : f.kind === 'pair' ? 'number,number' : f.kind === 'int' ? (f.list ? 'int[,int...]' : 'int') : f.kind === 'bool' ? 'flag' : 'number';
+  const dflt = f.default === null || f.default === '' ? '' : ` (default: ${Array.isArray(f.default) ? f.default.join(',') : typeof f.default === 'number' ? fmt(f.default) : f.default})`;
   return `[${type}] ${f.help}${dflt}`;
 }

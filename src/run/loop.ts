@@ -24,6 +24,7 @@ import { createOptimizer, type Optimizer, type OptimizerState } from '../optim/o
 import { countLogged, type TrainConfig } from './config.js';
 import { createModel, modelFromTheta, type EngineKernels } from './model.js';
 import { createTrainStep, type TrainStep } from './step.js';
+import { tokenWidth } from '../engine/multitask.js';
 
 /** Everything logged so far. Arrays have room for `capacity` steps; the first n* entries are valid. */
 export interface TrainLogs {
@@ -74,7 +75,7 @@ export function taskSpecs(c: TrainConfig): { task: TaskSpec; valTask: TaskSpec }
 
 export function allocLogs(c: TrainConfig, capacity: number): TrainLogs {
   const LH = c.layers * c.heads;
-  const E = c.d + 1;
+  const E = tokenWidth(c);
   const nVal = countLogged(capacity, c.valEvery);
   const nDyn = countLogged(capacity, c.dynamicsEvery);
   const nSnap = countLogged(capacity, c.qkEvery);
@@ -99,7 +100,7 @@ export function allocLogs(c: TrainConfig, capacity: number): TrainLogs {
 export function copyLogs(c: TrainConfig, src: TrainLogs, capacity: number, upTo: number): TrainLogs {
   const out = allocLogs(c, Math.max(capacity, upTo));
   const LH = c.layers * c.heads;
-  const E = c.d + 1;
+  const E = tokenWidth(c);
   out.trainLoss.set(src.trainLoss.subarray(0, upTo));
   const keep = (steps: Float64Array, n: number): number => {
     let k = 0;
@@ -134,8 +135,8 @@ function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, strea
     stream,
     task,
     valTask,
-    valBatch: allocBatch(c.valSamples, c.contextLength, c.d),
-    valOut: new Float64Array(c.valSamples),
+    valBatch: model.allocValBatch ? model.allocValBatch(c.valSamples, c.contextLength, c.d) : allocBatch(c.valSamples, c.contextLength, c.d),
+    valOut: new Float64Array(c.valSamples * (model.outputs ?? 1)),
     logs,
     lastLoss: step > 0 ? logs.trainLoss[step - 1]! : NaN,
     lastVal: logs.nVal > 0 ? logs.valLoss[logs.nVal - 1]! : NaN,
@@ -150,10 +151,18 @@ function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, strea
  * (`streamVersion`: new runs get the current one; 1 only to reproduce runs of earlier builds).
  * `kernels`: what the platform provides to build the engine (Node: io/wasm.ts nodeKernels()).
  */
-export function createState(c: TrainConfig, kernels: EngineKernels = {}, streamVersion: StreamVersion = CURRENT_STREAM_VERSION): TrainState {
+export function createState(c: TrainConfig, kernels: EngineKernels = {}, streamVersion: StreamVersion = defaultStreamVersion(c)): TrainState {
   const rng = new Rng(c.seed);
   const model = createModel(c, rng, kernels);
   return assemble(c, model, optimizerFor(c, model.theta.length), createStream(streamVersion, rng), 0, allocLogs(c, c.steps));
+}
+
+/**
+ * The stream a new run of `c` draws: the current version, except multi-task runs, whose sampler (the
+ * authors' MultiTaskLinearReg order, data/multitask.ts) draws from the run's Rng: version 1.
+ */
+export function defaultStreamVersion(c: TrainConfig): StreamVersion {
+  return c.tasks ? 1 : CURRENT_STREAM_VERSION;
 }
 
 /** What a checkpoint holds (see checkpoint.ts). */
@@ -247,7 +256,7 @@ export function runSteps(s: TrainState, until: number, deadline = Infinity, hook
       logs.dynStep[i] = step;
     }
     if (step % c.valEvery === 0) {
-      s.stream.sample(valTask, valBatch); // [Bval, L, E]
+      s.stream.sample(valTask, valBatch, model.valSampler); // [Bval, L, E] (a multi-task model draws its own task's batch)
       model.forward(valBatch, valOut); // [Bval]
       const val = mse(valOut, valBatch.yq);
       const i = logs.nVal++;

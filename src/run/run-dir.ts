@@ -12,6 +12,7 @@
  * snapshots, checkpoint, model, then run.json: a crash between two files leaves logs that are at
  * least as long as the checkpoint, and a resume cuts them back to the checkpoint's step.
  */
+import { tokenWidth } from '../engine/multitask.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -162,7 +163,7 @@ export function metricsTensors(c: TrainConfig, logs: TrainLogs, nSteps: number):
 
 export function snapshotTensors(c: TrainConfig, logs: TrainLogs): Record<string, Tensor> {
   const LH = c.layers * c.heads;
-  const E = c.d + 1;
+  const E = tokenWidth(c);
   return {
     qk: tensorF64([logs.nSnap, c.layers, c.heads, E, E], logs.qk.subarray(0, logs.nSnap * LH * E * E)),
     ov: tensorF64([logs.nSnap, c.layers, c.heads, E], logs.ov.subarray(0, logs.nSnap * LH * E)),
@@ -185,7 +186,7 @@ export function readLogs(dir: string, c: TrainConfig): { logs: TrainLogs; step: 
   const logs = allocLogs(c, trainLoss.length);
   logs.trainLoss.set(trainLoss);
   const LH = c.layers * c.heads;
-  const E = c.d + 1;
+  const E = tokenWidth(c);
   const fill = (dst: Float64Array, src: Float64Array, file: string, k: string): void => {
     if (src.length > dst.length) throw new FileFormatError(`${k} has ${src.length} values, more than ${trainLoss.length} training steps allow (${dst.length})`, join(dir, file));
     dst.set(src);

@@ -28,7 +28,8 @@ export interface TrainStep {
  * in a prefetching stream between chunks (run/prefetch.ts) and the step follows.
  */
 export function createTrainStep(model: TrainModel, optimizer: Optimizer, task: TaskSpec, source: { readonly stream: BatchStream }): TrainStep {
-  if (model.E !== task.d + 1) throw new RangeError(`task d=${task.d} does not match the model's d=${model.E - 1}`);
+  const outputs = model.outputs ?? 1; // tokens [x, y_1..y_N]
+  if (model.E !== task.d + outputs) throw new RangeError(`task d=${task.d} does not match the model's d=${model.E - outputs}`);
   const batch = model.allocBatch ? model.allocBatch(task.batchSize, task.L, task.d) : allocBatch(task.batchSize, task.L, task.d);
   const grad = new Float64Array(model.theta.length); // [nTheta]
   const theta = model.theta;

@@ -20,7 +20,7 @@ import { compareRuns, etaScatter, markDifferences, reportSummary, runDetail, run
 import { mtimeOf, PathError, resolveInside, scanTree, type Found } from './scan.js';
 
 /** Where the built web app is looked for: dist/web next to dist/serve, or from src/ (tests). */
-export const ASSET_CANDIDATES = [new URL('../web/', import.meta.url), new URL('../../dist/web/', import.meta.url)].map((u) => fileURLToPath(u));
+export const ASSET_CANDIDATES = [new URL('../web', import.meta.url), new URL('../../dist/web', import.meta.url)].map((u) => fileURLToPath(u));
 
 export function assetDir(): string | null {
   return ASSET_CANDIDATES.find((p) => existsSync(join(p, 'index.html'))) ?? null;

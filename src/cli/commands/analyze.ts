@@ -12,6 +12,7 @@
 import type { Command } from 'commander';
 import { ACTIVE_HEAD_THRESHOLD, formatFixed, type HeadCircuit } from '../../model/circuits.js';
 import { analyzeStack, analyzeTarget, type AnalyzedHead, type AnalyzedStackHead, type AnalyzeResult, type AnalyzeStackResult } from '../../analysis/analyze.js';
+import { analyzeMultitask, formatMultitaskAnalysis } from '../../analysis/multitask.js';
 import { loadStackTarget, loadTarget, untrainedWarning } from '../../analysis/targets.js';
 import { warn } from '../warn.js';
 import { asNonNegativeFloat, asInteger, asPositiveInt } from '../options.js';
@@ -104,6 +105,11 @@ export function register(program: Command): void {
     .option('--seed <n>', '[int] RNG seed of the kernel-gap prompts', asInteger('--seed'), 0)
     .option('--threshold <x>', `[number] |mu^h w^h| above which a head is active`, asNonNegativeFloat('--threshold'), ACTIVE_HEAD_THRESHOLD)
     .action((target: string, opts: { json?: boolean; L?: number; samples: number; seed: number; threshold: number }) => {
+      const mt = analyzeMultitask(target);
+      if (mt) {
+        process.stdout.write(opts.json ? JSON.stringify(mt, jsonSafe) + '\n' : formatMultitaskAnalysis(mt));
+        return;
+      }
       const stack = loadStackTarget(target);
       if (stack) warn(untrainedWarning(stack));
       if (stack) {

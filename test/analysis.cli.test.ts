@@ -147,7 +147,9 @@ describe('icl-lab evaluate', () => {
     expect(j.lengths).toEqual([1, 6, 11, 16]);
     expect(Object.keys(j.methods)).toEqual(['run-d3', 'run-d3/kernel', 'h2_fixture', 'h2_fixture/kernel', 'one-step-gd', 'tuned-gd', 'debiased-gd', 'ridge', 'ols']);
     expect(j.d).toBe(3);
-    expect(j.noiseStd).toBe(0.05); // from the run directory
+    expect(j.noise_std).toBe(0.05); // from the run directory
+    expect(j.tasks).toHaveLength(1); // the bare file joins the run's task; its own is not recorded
+    expect(j.models.map((m: { trained_task: unknown }) => m.trained_task === null)).toEqual([false, true]);
     expect(j.methods.ols.mse[0]).toBeNull(); // L = 1 <= d
     expect(j.methods.ols.mse[3]).toBeGreaterThan(0);
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(j);
@@ -160,8 +162,64 @@ describe('icl-lab evaluate', () => {
     expect(r.stdout).toMatch(/^\s+20\s+\d\.\d+ ± /m);
     expect(cli(['evaluate', '--lengths', '5:1']).code).toBe(2);
     expect(cli(['evaluate', '--samples', '1']).code).toBe(2);
-    const mixed = cli(['evaluate', runDir, seedFile, '--lengths', '10', '--samples', '10']);
-    expect(mixed.code).toBe(2);
-    expect(mixed.stderr).toMatch(/different d/);
+    // a model cannot be measured at another d
+    const wrongD = cli(['evaluate', runDir, '--d', '5', '--lengths', '10', '--samples', '10']);
+    expect(wrongD.code).toBe(2);
+    expect(wrongD.stderr).toMatch(/--d 5 does not match the model run-d3 \(d=3\)/);
+  });
+});
+
+// issue 12, misleading output 1: `evaluate runs/h2 runs/rho05` and `evaluate runs/rho05 runs/h2` measured the
+// rho = 0.5 model on the first model's task (3.12 vs 4.18 at L = 10), and the output did not record rho.
+describe('icl-lab evaluate: each model on its own training task', () => {
+  const rhoDir = join(tmp, 'rho05');
+  beforeAll(() => {
+    const r = cli(['train', '--out', rhoDir, '--heads', '2', '--d', '3', '--context-length', '12', '--batch-size', '32', '--steps', '300', '--dynamics-every', '100', '--qk-every', '100', '--val-every', '100', '--progress', 'none', '--noise-std', '0.05', '--rho', '0.5']);
+    if (r.code !== 0) throw new Error(`train failed: ${r.stderr}`);
+  }, 120_000);
+
+  it('the rho = 0.5 model gets the same numbers whichever model comes first; each task has its own estimators; the JSON records rho', () => {
+    const ab = JSON.parse(cli(['evaluate', runDir, rhoDir, '--context-length', '6,12', '--samples', '300', '--json']).stdout);
+    const ba = JSON.parse(cli(['evaluate', rhoDir, runDir, '--context-length', '6,12', '--samples', '300', '--json']).stdout);
+    expect(ab.methods.rho05.mse).toEqual(ba.methods.rho05.mse);
+    expect(ab.methods['run-d3'].mse).toEqual(ba.methods['run-d3'].mse);
+    expect(ab.tasks.map((t: { rho: number }) => t.rho)).toEqual([0, 0.5]);
+    expect(ab.tasks[1].methods).toEqual(['rho05', 'rho05/kernel', 'one-step-gd@rho=0.5', 'tuned-gd@rho=0.5', 'debiased-gd@rho=0.5', 'ridge@rho=0.5', 'ols@rho=0.5']);
+    expect(ab.models.map((m: { out_of_distribution: boolean }) => m.out_of_distribution)).toEqual([false, false]);
+    expect(ab.models[1].trained_task).toEqual({ d: 3, preset: 'seed', noise_std: 0.05, rho: 0.5 });
+    // measured alone, on its own task: the same numbers as beside the other model
+    const alone = JSON.parse(cli(['evaluate', rhoDir, '--context-length', '6,12', '--samples', '300', '--json']).stdout);
+    expect(alone.methods.rho05.mse).toEqual(ab.methods.rho05.mse);
+    expect(alone.methods.ridge.mse).toEqual(ab.methods['ridge@rho=0.5'].mse);
+    expect(alone.rho).toBe(0.5);
+    const table = cli(['evaluate', runDir, rhoDir, '--context-length', '12', '--samples', '100']).stdout;
+    expect(table).toContain('task d=3, preset seed, noise_std 0.05, rho 0.5: rho05, rho05/kernel');
+  });
+
+  it('an explicit task measures every model on it and marks the ones trained on another task out of distribution', () => {
+    const r = cli(['evaluate', rhoDir, runDir, '--context-length', '12', '--samples', '300', '--rho', '0', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.explicit_task).toBe(true);
+    expect(j.tasks).toHaveLength(1);
+    expect([j.rho, j.noise_std, j.preset]).toEqual([0, 0.05, 'seed']);
+    expect(j.models.map((m: { name: string; out_of_distribution: boolean }) => [m.name, m.out_of_distribution])).toEqual([['rho05', true], ['run-d3', false]]);
+    const own = JSON.parse(cli(['evaluate', runDir, '--context-length', '12', '--samples', '300', '--json']).stdout);
+    expect(j.methods['run-d3'].mse).toEqual(own.methods['run-d3'].mse);
+    const table = cli(['evaluate', rhoDir, runDir, '--context-length', '12', '--samples', '100', '--rho', '0']).stdout;
+    expect(table).toContain('rho05: OUT OF DISTRIBUTION, trained on d=3, preset seed, noise_std 0.05, rho 0.5');
+    expect(table).toContain('task d=3, preset seed, noise_std 0.05, rho 0 (given by flags)');
+  });
+
+  // issue 12, misleading output 8: one flag name per concept (--context-length), old spellings kept as aliases
+  it('--context-length everywhere; --lengths still works and gives the same result; both at once is a usage error', () => {
+    const a = cli(['evaluate', '--context-length', '10,20', '--samples', '100', '--json']);
+    const b = cli(['evaluate', '--lengths', '10,20', '--samples', '100', '--json']);
+    expect(a.code).toBe(0);
+    expect(b.stdout).toBe(a.stdout);
+    const both = cli(['evaluate', '--lengths', '10', '--context-length', '10']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/old spelling of --context-length/);
+    expect(cli(['evaluate', '--help']).stdout).toMatch(/--context-length <spec>/);
   });
 });

@@ -131,8 +131,10 @@ for (const tying of [false, true]) {
       expect(m.qk_dynamics!.shape).toEqual([24, 2, 2]);
       expect(m.ov_dynamics!.shape).toEqual([24, 2, 2]);
       const snaps = readSafetensors(join(a, 'snapshots.safetensors')).tensors;
-      expect(snaps.qk!.shape).toEqual([6, 2, 2, 3, 3]);
-      expect(snaps.ov!.shape).toEqual([6, 2, 2, 3]);
+      // snapshots every 50 steps, plus the last step 299 (issue 12, item 3)
+      expect(snaps.qk!.shape).toEqual([7, 2, 2, 3, 3]);
+      expect(snaps.ov!.shape).toEqual([7, 2, 2, 3]);
+      expect(Array.from(f64(snaps.snapshot_step!)).slice(-2)).toEqual([250, 299]);
       // analyze: mu^h per layer is the y -> y entry, as logged (float32 model file vs float64 log)
       const an = cli(['analyze', a, '--json']);
       expect(an.code, an.stderr).toBe(0);

@@ -75,6 +75,18 @@ function loadRun(dir: string): LoadedRun {
 const fmt = (x: number | null | undefined, digits = 4): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
 const fmtList = (xs: readonly number[], digits = 4): string => xs.map((x) => fmt(x, digits)).join(', ');
 
+/** run.json's held-out validation as "mse ± se", else its last validation batch, marked. */
+function heldOut(r: RunJson): string {
+  const v = r.final_validation;
+  if (v) return `${fmt(v.mse)} ± ${fmt(v.stderr)}`;
+  return r.final.val_loss === null ? '–' : `${fmt(r.final.val_loss)} (one batch)`;
+}
+
+function heldOutSamples(rs: readonly RunJson[]): string {
+  const n = [...new Set(rs.map((r) => r.final_validation?.samples).filter((x) => x !== undefined))];
+  return n.length === 1 ? n[0]!.toLocaleString('en-US') : 'many';
+}
+
 function mdTable(header: string[], rows: string[][]): string {
   const cell = (c: string) => c.replace(/\|/g, '\\|'); // GFM: a literal | in a cell is \|
   return [`| ${header.map(cell).join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
@@ -214,7 +226,9 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
       findings.map((f, i) => `### ${i + 1}. ${f.id}\n\n${f.claim}\n\n*Threshold:* ${f.why}\n\n${mdTable(['check', 'value', 'threshold', 'result'], f.checks.map((c) => [c.name, Number.isInteger(c.value) ? String(c.value) : fmt(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']))}`).join('\n\n'),
   });
   sections.push({
-    md: `## Runs\n\n${mdTable(['run', 'H', 'steps', 'status', 'final train loss', 'final val loss', 'wall time (s)', 'steps/s', 'optimizer', 'init', 'seed'], runs.map((r) => [r.target.name, String(r.config.heads), r.runJson.step.toLocaleString('en-US'), r.runJson.status, fmt(r.runJson.final.train_loss), fmt(r.runJson.final.val_loss), fmt(r.runJson.timings.wall_seconds, 1), fmt(r.runJson.timings.steps_per_second, 0), `${r.config.optimizer} lr ${r.config.lr}`, r.config.init, String(r.config.seed)]))}\n\nTraining losses are single batches of ${c0.batchSize} prompts: they scatter by ±30 % step to step (the notebook's printed losses too).`,
+    md: `## Runs\n\n${mdTable(['run', 'H', 'steps', 'status', 'last training batch loss', 'held-out loss ± s.e.', 'wall time (s)', 'steps/s', 'optimizer', 'init', 'seed'], runs.map((r) => [r.target.name, String(r.config.heads), r.runJson.step.toLocaleString('en-US'), r.runJson.status, fmt(r.runJson.final.train_loss), heldOut(r.runJson), fmt(r.runJson.timings.wall_seconds, 1), fmt(r.runJson.timings.steps_per_second, 0), `${r.config.optimizer} lr ${r.config.lr}`, r.config.init, String(r.config.seed)]))}\n\n` +
+      `The held-out loss is the final model's mean squared error on ${heldOutSamples(runs.map((r) => r.runJson))} held-out prompts of its training task, with its standard error (run.json \`final_validation\`); a run without one (not completed, or written by an older icl-lab) shows its last validation batch of ${c0.valSamples} prompts, marked "one batch". ` +
+      `The training loss is a single batch of ${c0.batchSize} prompts: it scatters by ±30 % step to step (the notebook's printed losses too).`,
   });
   const statRows: string[][] = [];
   for (const [i, r] of runs.entries()) {

@@ -22,7 +22,7 @@ import { FileFormatError, f64, readSafetensors, tensorF32, tensorF64, writeSafet
 import { VERSION } from '../version.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { configFromJson, configToJson, type TrainConfig } from './config.js';
-import { allocLogs, resumable, type TrainLogs, type TrainState } from './loop.js';
+import { allocLogs, resumable, type FinalValidation, type TrainLogs, type TrainState } from './loop.js';
 
 export const RUN_FILES = {
   run: 'run.json',
@@ -73,6 +73,8 @@ export interface RunJson {
     val_loss: number | null;
     val_step: number | null;
   };
+  /** A completed run: the final model on a large held-out set of prompts (loop.ts heldOutValidation). */
+  final_validation?: FinalValidation;
   failure?: RunFailure;
   resume_command?: string;
   /** Process and host that last wrote the run (a resume refuses a run another live process is training). */
@@ -245,6 +247,7 @@ export function runJsonOf(s: TrainState, info: SaveInfo, checkpointStep: number)
     },
     final: { train_loss: fin(s.lastLoss), val_loss: fin(s.lastVal), val_step: s.lastValStep >= 0 ? s.lastValStep : null },
   };
+  if (s.finalValidation && info.status === 'completed') r.final_validation = s.finalValidation;
   r.pid = process.pid;
   r.host = hostname();
   if (info.failure) r.failure = info.failure;

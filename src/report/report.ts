@@ -5,7 +5,8 @@
  *
  *   report.html      self-contained (figures inline as PNG data URLs), opens offline
  *   report.md        the same content, figures linked from figures/
- *   findings.json    {"findings":[{"id","claim","value","threshold","pass","why","checks":[...]}, ...]}
+ *   findings.json    {"findings":[{"id","claim","value","threshold","pass","result","why","checks":[...]}, ...]}
+ *                    (result pass | FAIL | n/a: n/a = the runs cannot test it; not counted as failed)
  *   evaluation.json  error vs context length of every model and estimator (evaluate's JSON shape)
  *   figures/         comparison figures + one folder per run (SVG and PNG)
  */
@@ -30,7 +31,7 @@ import { renderFigure } from '../plots/render.js';
 import { renderAllRunFigures } from '../plots/run-figures.js';
 import { VERSION } from '../version.js';
 import { gatherEvidence } from './evidence.js';
-import { computeFindings, meanStderr, type Finding, THRESHOLDS } from './findings.js';
+import { computeFindings, meanStderr, tallyLine, type Finding, THRESHOLDS } from './findings.js';
 import { predictFlow } from './flow-prediction.js';
 import { notebookRun } from './notebook.js';
 
@@ -172,7 +173,7 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
   if (runs.length > 1) {
     addFig(
       'Head-count comparison',
-      await renderFigure(headCountSpec(pick(evaluation, [...byHeads.map((r) => r.target.name), ...estimatorNames]), { trainL: L, labels, logY: true, methods: [...byHeads.map((r) => r.target.name), ...estimatorNames], subtitle: 'mean squared error ± one standard error; dashed: reference estimators' }), figDir, 'head_count'),
+      await renderFigure(headCountSpec(pick(evaluation, [...byHeads.map((r) => r.target.name), ...estimatorNames]), { trainL: L, labels, logY: true, title: `Transformers with H = ${byHeads.map((r) => r.target.params.H).join(', ')} heads against one-step gradient descent`, methods: [...byHeads.map((r) => r.target.name), ...estimatorNames], subtitle: 'mean squared error ± one standard error; dashed: reference estimators' }), figDir, 'head_count'),
       'Transformers with different head counts against one-step GD, tuned GD and ridge on the same prompts. H >= 2 lie on one curve; H = 1 is worse.',
     );
   }
@@ -219,11 +220,11 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
   // 4. Documents.
   const riskL = riskParams({ d, L, noiseStd: c0.noiseStd, preset: c0.preset });
   const sections: Section[] = [];
-  const passed = findings.filter((f) => f.pass).length;
-  sections.push({ md: `# icl-lab report\n\nicl-lab ${VERSION}. ${runs.length} run(s): ${names.join(', ')}. Task: d = ${d}, training context length L = ${L}, noise_std = ${c0.noiseStd} (${c0.preset} preset${c0.rho ? `, rho = ${c0.rho}` : ''}). Findings measured on ${samples.toLocaleString('en-US')} prompts at L = ${L} shared by every model (seed ${seed}).\n\n**${passed} of ${findings.length} findings pass.**` });
+  const tally = tallyLine(findings);
+  sections.push({ md: `# icl-lab report\n\nicl-lab ${VERSION}. ${runs.length} run(s): ${names.join(', ')}. Task: d = ${d}, training context length L = ${L}, noise_std = ${c0.noiseStd} (${c0.preset} preset${c0.rho ? `, rho = ${c0.rho}` : ''}). Findings measured on ${samples.toLocaleString('en-US')} prompts at L = ${L} shared by every model (seed ${seed}).\n\n**${tally}.**` });
   sections.push({
-    md: `## Findings\n\n${mdTable(['#', 'finding', 'value', 'threshold', 'result'], findings.map((f, i) => [String(i + 1), f.claim, fmt(f.value), f.threshold, f.pass ? '**pass**' : '**FAIL**']))}\n\n` +
-      findings.map((f, i) => `### ${i + 1}. ${f.id}\n\n${f.claim}\n\n*Threshold:* ${f.why}\n\n${mdTable(['check', 'value', 'threshold', 'result'], f.checks.map((c) => [c.name, Number.isInteger(c.value) ? String(c.value) : fmt(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']))}`).join('\n\n'),
+    md: `## Findings\n\n${mdTable(['#', 'finding', 'value', 'threshold', 'result'], findings.map((f, i) => [String(i + 1), f.claim, f.result === 'n/a' ? '–' : fmt(f.value), f.threshold, f.result === 'n/a' ? 'n/a' : f.pass ? '**pass**' : '**FAIL**']))}\n\n` +
+      findings.map((f, i) => `### ${i + 1}. ${f.id}${f.result === 'n/a' ? ' (n/a)' : ''}\n\n${f.claim}\n\n*Threshold:* ${f.why}${f.checks.length === 0 ? '' : `\n\n${mdTable(['check', 'value', 'threshold', 'result'], f.checks.map((c) => [c.name, Number.isInteger(c.value) ? String(c.value) : fmt(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']))}`}`).join('\n\n'),
   });
   sections.push({
     md: `## Runs\n\n${mdTable(['run', 'H', 'steps', 'status', 'last training batch loss', 'held-out loss ± s.e.', 'wall time (s)', 'steps/s', 'optimizer', 'init', 'seed'], runs.map((r) => [r.target.name, String(r.config.heads), r.runJson.step.toLocaleString('en-US'), r.runJson.status, fmt(r.runJson.final.train_loss), heldOut(r.runJson), fmt(r.runJson.timings.wall_seconds, 1), fmt(r.runJson.timings.steps_per_second, 0), `${r.config.optimizer} lr ${r.config.lr}`, r.config.init, String(r.config.seed)]))}\n\n` +

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { relative } from 'node:path';
 import { asIntListOrRange, asPositiveInt } from '../options.js';
 import { findingsTable } from './reproduce.js';
+import { tallyFindings, tallyLine } from '../../report/findings.js';
 
 interface ReportCliOptions {
   out: string;
@@ -42,11 +43,11 @@ export function register(program: Command): void {
         ...(o.evaluation ? { evaluation: readEvaluation(o.evaluation) } : {}),
         log: o.json ? () => {} : (s) => process.stderr.write(`icl-lab: ${s}\n`),
       });
-      const passed = res.findings.filter((f) => f.pass).length;
+      const { passed, failed, notApplicable } = tallyFindings(res.findings);
       if (o.json) {
-        process.stdout.write(JSON.stringify({ passed, findings: res.findings, files: res.files, figures: res.pngs }) + '\n');
+        process.stdout.write(JSON.stringify({ passed, failed, not_applicable: notApplicable, findings: res.findings, files: res.files, figures: res.pngs }) + '\n');
       } else {
-        process.stdout.write(`${findingsTable(res.findings)}\n\n${passed} of ${res.findings.length} findings pass.\nreport: ${relative(process.cwd(), res.files.html)}\n`);
+        process.stdout.write(`${findingsTable(res.findings)}\n\n${tallyLine(res.findings)}.\nreport: ${relative(process.cwd(), res.files.html)}\n`);
       }
     });
 }

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { relative } from 'node:path';
 import { FULL_STEPS, QUICK_STEPS, REPRODUCE_HEADS } from '../../report/reproduce-config.js';
-import type { Finding } from '../../report/findings.js';
+import { tallyFindings, tallyLine, type Finding } from '../../report/findings.js';
 import type { ProgressMode } from '../../run/progress.js';
 import { UsageError } from '../../errors.js';
 import { onInterrupt } from '../signals.js';
@@ -24,7 +24,7 @@ interface ReproduceCliOptions {
 }
 
 export function findingsTable(findings: readonly Finding[]): string {
-  const rows = findings.map((f, i) => [`${i + 1}`, f.pass ? 'PASS' : 'FAIL', f.id, Number.isFinite(f.value) ? f.value.toFixed(4) : '-', f.threshold]);
+  const rows = findings.map((f, i) => [`${i + 1}`, f.result === 'pass' ? 'PASS' : f.result, f.id, Number.isFinite(f.value) ? f.value.toFixed(4) : '-', f.threshold]);
   const head = ['#', 'result', 'finding', 'value', 'threshold'];
   const w = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]!.length)));
   const line = (r: string[]) => r.map((c, j) => c.padEnd(w[j]!)).join('  ').trimEnd();
@@ -84,13 +84,13 @@ export function register(program: Command): void {
       }
       const seconds = (performance.now() - t0) / 1000;
       const { report } = res;
-      const passed = report.findings.filter((f) => f.pass).length;
+      const { passed, failed, notApplicable } = tallyFindings(report.findings);
       if (o.json) {
-        process.stdout.write(JSON.stringify({ steps, out, seconds, passed, findings: report.findings.map(({ checks: _c, ...f }) => f), files: report.files, figures: report.pngs }) + '\n');
+        process.stdout.write(JSON.stringify({ steps, out, seconds, passed, failed, not_applicable: notApplicable, findings: report.findings.map(({ checks: _c, ...f }) => f), files: report.files, figures: report.pngs }) + '\n');
       } else {
-        process.stdout.write(`\n${findingsTable(report.findings)}\n\n${passed} of ${report.findings.length} findings pass (${seconds.toFixed(0)} s).\n`);
+        process.stdout.write(`\n${findingsTable(report.findings)}\n\n${tallyLine(report.findings)} (${seconds.toFixed(0)} s).\n`);
         process.stdout.write(`report: ${relative(process.cwd(), report.files.html)} (and report.md, findings.json, ${report.pngs.length} PNG figures in ${relative(process.cwd(), res.reportDir)}/figures)\n`);
       }
-      if (passed < report.findings.length) process.exitCode = 1;
+      if (failed > 0) process.exitCode = 1;
     });
 }

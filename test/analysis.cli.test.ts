@@ -46,8 +46,8 @@ describe('icl-lab analyze', () => {
   it('reads a float32 seed-style file (extra keys ignored) in the seed conventions, prints its statistics lines', () => {
     const r = cli(['analyze', seedFile, '--samples', '500']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('Layer 0, Head 0: w^h = -0.1399, variance of first 5 diagonal elements = 0.0000, sup-norm of rest of d x d block entries = 0.0107');
-    expect(r.stdout).toContain('Head 1: mu^h = 3.0960, w^h = 0.1373');
+    expect(r.stdout).toContain('Layer 1, Head 1: w^h = -0.1399, variance of first 5 diagonal elements = 0.0000, sup-norm of rest of d x d block entries = 0.0107');
+    expect(r.stdout).toContain('Head 2: mu^h = 3.0960, w^h = 0.1373');
     expect(r.stdout).toContain('Hypothesized value of w^h: 1/sqrt(d) = 0.4472');
     expect(r.stdout).toContain('Effective learning rate eta_TF = sum_h mu^h w^h = 0.8760');
     expect(r.stdout).toContain('L/(L+d) = 0.8889, L/(L+d+1) = 0.8696');
@@ -55,30 +55,30 @@ describe('icl-lab analyze', () => {
   });
 
   it('--json: layers[l].heads[h] fields equal the fixture statistics to float32 precision; kernel gap is seeded', () => {
-    const r = cli(['analyze', seedFile, '--json', '--samples', '800', '--seed', '3', '--L', '30']);
+    const r = cli(['analyze', seedFile, '--json', '--samples', '800', '--seed', '3', '--context-length', '30']);
     expect(r.code).toBe(0);
     const a = JSON.parse(r.stdout);
     const ref = fx.weight_sets.structured.statistics.per_head;
     expect(a.layers).toHaveLength(1);
-    a.layers[0].heads.forEach((h: { w: number; mu: number; var: number; supOffDiag: number; supOv: number; qk: number[][]; ov: number[] }, i: number) => {
+    a.layers[0].heads.forEach((h: { w: number; mu: number; var: number; sup_off_diag: number; sup_ov: number; qk: number[][]; ov: number[] }, i: number) => {
       expect(h.w).toBeCloseTo(ref[i]!.w_h, 6);
       expect(h.mu).toBeCloseTo(ref[i]!.mu_h, 5);
       expect(h.var).toBeCloseTo(ref[i]!.var_diag, 7);
-      expect(h.supOffDiag).toBeCloseTo(ref[i]!.sup_offdiag_dxd, 6);
-      expect(h.supOv).toBeCloseTo(ref[i]!.sup_OV_x_to_out, 6);
+      expect(h.sup_off_diag).toBeCloseTo(ref[i]!.sup_offdiag_dxd, 6);
+      expect(h.sup_ov).toBeCloseTo(ref[i]!.sup_OV_x_to_out, 6);
       expect(h.qk).toHaveLength(6);
       flat(h.qk).forEach((v, j) => expect(v).toBeCloseTo(flat(ref[i]!.QK)[j]!, 6));
       h.ov.forEach((v, j) => expect(v).toBeCloseTo(ref[i]!.OV[j]!, 5));
     });
     const w = ref.map((h) => h.w_h), mu = ref.map((h) => h.mu_h);
-    expect(a.effectiveLearningRate).toBeCloseTo(w[0]! * mu[0]! + w[1]! * mu[1]!, 5);
-    expect(a.kernelGapDetail.L).toBe(30);
-    expect(a.kernelGapDetail.samples).toBe(800);
-    expect(a.kernelGap).toBeGreaterThan(0.02); // this weight set leaks x into the output (supOv 0.24): 4 % of its output variance
-    expect(a.kernelGap).toBeLessThan(0.5);
+    expect(a.effective_learning_rate).toBeCloseTo(w[0]! * mu[0]! + w[1]! * mu[1]!, 5);
+    expect(a.kernel_gap_detail.L).toBe(30);
+    expect(a.kernel_gap_detail.samples).toBe(800);
+    expect(a.kernel_gap).toBeGreaterThan(0.02); // this weight set leaks x into the output (supOv 0.24): 4 % of its output variance
+    expect(a.kernel_gap).toBeLessThan(0.5);
     expect(a.statistics).toHaveLength(10);
     const again = JSON.parse(cli(['analyze', seedFile, '--json', '--samples', '800', '--seed', '3', '--L', '30']).stdout);
-    expect(again.kernelGap).toBe(a.kernelGap);
+    expect(again.kernel_gap).toBe(a.kernel_gap);
   });
 
   it('a run directory: task (L, noise) from run.json, statistics equal the core read-out of its model', () => {
@@ -88,8 +88,8 @@ describe('icl-lab analyze', () => {
     expect(a.name).toBe('run-d3');
     expect(a.d).toBe(3);
     expect(a.run.L).toBe(12);
-    expect(a.run.noiseStd).toBe(0.05);
-    expect(a.kernelGapDetail.L).toBe(12);
+    expect(a.run.noise_std).toBe(0.05);
+    expect(a.kernel_gap_detail.L).toBe(12);
     const heads = layerCircuits(loadModel(join(runDir, 'model.safetensors')));
     heads.forEach((c, i) => {
       expect(a.layers[0].heads[i].w).toBe(c.w);
@@ -221,5 +221,66 @@ describe('icl-lab evaluate: each model on its own training task', () => {
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/old spelling of --context-length/);
     expect(cli(['evaluate', '--help']).stdout).toMatch(/--context-length <spec>/);
+  });
+});
+
+describe('icl-lab analyze: numbering, names and theory (issue 12, misleading output 5, 6, 8)', () => {
+  it('5: layers and heads are numbered from 1 in the text and in --json (head lists too)', () => {
+    const t = cli(['analyze', seedFile, '--samples', '200']).stdout;
+    expect(t).toContain('Layer 1, head 1: QK^h');
+    expect(t).toContain('Layer 1, head 2: QK^h');
+    expect(t).not.toMatch(/Layer 0|head 0|Head 0/);
+    expect(t).toMatch(/^\s+1\s+1\s+-0\.1399/m);
+    expect(t).toMatch(/active heads 1, 2;/);
+    const j = JSON.parse(cli(['analyze', seedFile, '--samples', '200', '--json']).stdout);
+    expect(j.layers[0].layer).toBe(1);
+    expect(j.layers[0].heads.map((h: { head: number }) => h.head)).toEqual([1, 2]);
+    expect(j.grouping.active).toEqual([1, 2]);
+  });
+
+  it('8: --json keys are snake_case everywhere; --L is an alias of --context-length', () => {
+    const r = cli(['analyze', runDir, '--json', '--samples', '300', '--context-length', '20']);
+    const camel: string[] = [];
+    const walk = (v: unknown) => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) { if (/[a-z][A-Z]/.test(k)) camel.push(k); walk(x); }
+    };
+    const j = JSON.parse(r.stdout);
+    walk(j);
+    expect(camel).toEqual([]);
+    expect(j.run.noise_std).toBe(0.05);
+    expect(j.kernel_gap_detail.L).toBe(20);
+    expect(cli(['analyze', runDir, '--json', '--samples', '300', '--L', '20']).stdout).toBe(r.stdout);
+    expect(cli(['analyze', runDir, '--L', '20', '--context-length', '20']).code).toBe(2);
+  });
+
+  it('6: an isotropic run says the isotropic theory applies and has no anisotropy block', () => {
+    const t = cli(['analyze', runDir, '--samples', '200']).stdout;
+    expect(t).toContain('Theory: isotropic');
+    const j = JSON.parse(cli(['analyze', runDir, '--samples', '200', '--json']).stdout);
+    expect([j.theory, j.anisotropy]).toEqual(['isotropic', null]);
+  });
+
+  it('6: a rho run says the anisotropic theory applies, and compares each head\'s QK x-block with I and Sigma^-1', () => {
+    const dir = join(tmp, 'rho-analyze');
+    const tr = cli(['train', '--out', dir, '--heads', '2', '--d', '3', '--context-length', '12', '--batch-size', '32', '--steps', '200', '--dynamics-every', '100', '--qk-every', '100', '--val-every', '100', '--progress', 'none', '--rho', '0.6']);
+    expect(tr.code, tr.stderr).toBe(0);
+    const t = cli(['analyze', dir, '--samples', '200']).stdout;
+    expect(t).toContain('Theory: ANISOTROPIC run (rho = 0.6)');
+    expect(t).toContain('does not apply as such');
+    expect(t).toContain('For reference only (isotropic theory, Sigma = I):');
+    expect(t).toMatch(/QK x-block against I and Sigma\^-1/);
+    const j = JSON.parse(cli(['analyze', dir, '--samples', '200', '--json']).stdout);
+    expect(j.theory).toBe('anisotropic');
+    expect(j.anisotropy.rho).toBe(0.6);
+    expect(j.anisotropy.heads).toHaveLength(2);
+    for (const h of j.anisotropy.heads) {
+      expect(h.rel_to_identity).toBeGreaterThanOrEqual(0);
+      expect(h.closer).toBe(h.rel_to_precision < h.rel_to_identity ? 'sigma_inverse' : 'identity');
+    }
+    // Sigma^-1 of AR(1) with rho = 0.6 at d = 3: [[1, -0.6, 0], [-0.6, 1.36, -0.6], [0, -0.6, 1]] / 0.64
+    expect(j.anisotropy.sigma_inverse[1][1]).toBeCloseTo(1.36 / 0.64, 12);
+    expect(j.anisotropy.sigma_inverse[0][1]).toBeCloseTo(-0.6 / 0.64, 12);
+    expect(j.kernel_gap_detail.rho).toBe(0.6);
   });
 });

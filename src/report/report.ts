@@ -146,7 +146,7 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
     evaluation = { lengths: ev.lengths, methods: ev.methods };
   }
   const evalPath = join(o.out, 'evaluation.json');
-  await writeFileAtomic(evalPath, JSON.stringify({ icl_lab_version: VERSION, d, preset: spec.preset, noiseStd: spec.noiseStd, ...evaluation }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n');
+  await writeFileAtomic(evalPath, JSON.stringify({ icl_lab_version: VERSION, d, preset: spec.preset, noise_std: spec.noiseStd, rho: spec.rho ?? 0, ...evaluation }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n');
 
   // 3. Figures.
   const figs: { title: string; path: string; caption: string }[] = [];

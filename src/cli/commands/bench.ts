@@ -5,6 +5,7 @@
  */
 import type { StepTiming } from '../../bench/timing.js';
 import type { Command } from 'commander';
+import { toJson } from '../json.js';
 import { defaultEngine, runBench, type BenchRow } from '../../bench/bench.js';
 import type { EngineName } from '../../engine/model.js';
 import { wasmAvailable, wasmUnavailableReason } from '../../io/wasm.js';
@@ -105,7 +106,7 @@ export function register(program: Command): void {
       runBench({ heads, seconds, seed, engines }, (r) => emit(tableRow(r)));
       for (const layers of stackLayers) emit(tableRow(benchStack({ layers, heads: 2, seconds, seed })));
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ task: { ...t }, optimizer: { kind: 'adam', lr: 1e-3 }, node: process.version, rows: out }) + '\n');
+        process.stdout.write(toJson({ task: { ...t }, optimizer: { kind: 'adam', lr: 1e-3 }, node: process.version, rows: out }) + '\n');
       }
     });
 }

@@ -9,7 +9,7 @@ import { tallyFindings, tallyLine, type Finding } from '../../report/findings.js
 import type { ProgressMode } from '../../run/progress.js';
 import { UsageError } from '../../errors.js';
 import { onInterrupt } from '../signals.js';
-import { asChoice, asIntListOrRange, asPositiveInt } from '../options.js';
+import { addContextLengthsOption, asChoice, asPositiveInt, pickContextLengths } from '../options.js';
 
 interface ReproduceCliOptions {
   steps?: number;
@@ -17,6 +17,7 @@ interface ReproduceCliOptions {
   out?: string;
   evalSamples?: number;
   samples?: number;
+  contextLength?: number[];
   lengths?: number[];
   jobs?: number;
   progress?: ProgressMode | 'auto';
@@ -32,8 +33,7 @@ export function findingsTable(findings: readonly Finding[]): string {
 }
 
 export function register(program: Command): void {
-  program
-    .command('reproduce')
+  addContextLengthsOption(program.command('reproduce'), 'context lengths L of the error sweep, e.g. 10,40,160 or 1:500:5 (default: 1:500:5)')
     .description(
       `reproduce the notebook: train H = ${REPRODUCE_HEADS.join(', ')} at the seed configuration in parallel, evaluate them over ` +
         'L = 1:500:5, draw every figure, write report.html / report.md / findings.json and print the five findings. ' +
@@ -45,7 +45,6 @@ export function register(program: Command): void {
     .option('--out <dir>', '[path] where runs and report go (default: runs/reproduce, or runs/reproduce-full with --full)')
     .option('--eval-samples <n>', '[int] prompts per context length in the error sweep (default: 2000, or 10000 with --full)', asPositiveInt('--eval-samples'))
     .option('--samples <n>', '[int] prompts at the training L shared by every model for the findings (default: 20000)', asPositiveInt('--samples'))
-    .option('--lengths <spec>', '[int[,int...]|start:stop[:step]] context lengths of the error sweep, e.g. 10,40,160 or 1:500:5 (default: 1:500:5)', asIntListOrRange('--lengths', { min: 1 }))
     .option('--jobs <n>', '[int] runs trained at once (default: number of cores)', asPositiveInt('--jobs'))
     .option('--progress <mode>', '[auto|bar|lines|none] training progress on stderr (default: auto)', asChoice('--progress', ['auto', 'bar', 'lines', 'none'] as const))
     .option('--json', '[flag] print only a JSON summary (findings and file paths) on stdout')
@@ -67,7 +66,7 @@ export function register(program: Command): void {
           out, steps,
           evalSamples: o.evalSamples ?? (o.full ? 10_000 : 2_000),
           ...(o.samples !== undefined ? { samples: o.samples } : {}),
-          ...(o.lengths ? { lengths: o.lengths } : {}),
+          ...(pickContextLengths(o) ? { lengths: pickContextLengths(o)! } : {}),
           ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
           progress: o.json ? 'none' : (o.progress ?? 'auto'),
           signal: controller.signal,

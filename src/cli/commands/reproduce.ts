@@ -54,7 +54,13 @@ export function register(program: Command): void {
       const out = o.out ?? (o.full ? 'runs/reproduce-full' : 'runs/reproduce');
       const log = o.json ? () => {} : (s: string) => process.stderr.write(`icl-lab: ${s}\n`);
       const controller = new AbortController();
+      let reporting = false;
       const removeInterrupt = onInterrupt((sig) => {
+        if (reporting) {
+          // training is over and checkpointed: nothing to save, so stop at once (the report is redrawn by the same command)
+          process.stderr.write(`\nicl-lab: ${sig} while writing the report; the runs are complete. Write the report with:\n  icl-lab reproduce --out ${out} --steps ${steps}\n`);
+          process.exit(130);
+        }
         process.stderr.write(`\nicl-lab: ${sig}: finishing the current step of every run and writing checkpoints (again to quit at once)\n`);
         controller.abort();
       });
@@ -70,6 +76,9 @@ export function register(program: Command): void {
           ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
           progress: o.json ? 'none' : (o.progress ?? 'auto'),
           signal: controller.signal,
+          onReportStart: () => {
+            reporting = true;
+          },
           onLine: o.json ? null : (line: string) => process.stdout.write(`${line}\n`),
           log,
         });

@@ -46,8 +46,8 @@ describe('icl-lab analyze', () => {
   it('reads a float32 seed-style file (extra keys ignored) in the seed conventions, prints its statistics lines', () => {
     const r = cli(['analyze', seedFile, '--samples', '500']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('Layer 0, Head 0: w^h = -0.1399, variance of first 5 diagonal elements = 0.0000, sup-norm of rest of d x d block entries = 0.0107');
-    expect(r.stdout).toContain('Head 1: mu^h = 3.0960, w^h = 0.1373');
+    expect(r.stdout).toContain('Layer 1, Head 1: w^h = -0.1399, variance of first 5 diagonal elements = 0.0000, sup-norm of rest of d x d block entries = 0.0107');
+    expect(r.stdout).toContain('Head 2: mu^h = 3.0960, w^h = 0.1373');
     expect(r.stdout).toContain('Hypothesized value of w^h: 1/sqrt(d) = 0.4472');
     expect(r.stdout).toContain('Effective learning rate eta_TF = sum_h mu^h w^h = 0.8760');
     expect(r.stdout).toContain('L/(L+d) = 0.8889, L/(L+d+1) = 0.8696');
@@ -55,30 +55,30 @@ describe('icl-lab analyze', () => {
   });
 
   it('--json: layers[l].heads[h] fields equal the fixture statistics to float32 precision; kernel gap is seeded', () => {
-    const r = cli(['analyze', seedFile, '--json', '--samples', '800', '--seed', '3', '--L', '30']);
+    const r = cli(['analyze', seedFile, '--json', '--samples', '800', '--seed', '3', '--context-length', '30']);
     expect(r.code).toBe(0);
     const a = JSON.parse(r.stdout);
     const ref = fx.weight_sets.structured.statistics.per_head;
     expect(a.layers).toHaveLength(1);
-    a.layers[0].heads.forEach((h: { w: number; mu: number; var: number; supOffDiag: number; supOv: number; qk: number[][]; ov: number[] }, i: number) => {
+    a.layers[0].heads.forEach((h: { w: number; mu: number; var: number; sup_off_diag: number; sup_ov: number; qk: number[][]; ov: number[] }, i: number) => {
       expect(h.w).toBeCloseTo(ref[i]!.w_h, 6);
       expect(h.mu).toBeCloseTo(ref[i]!.mu_h, 5);
       expect(h.var).toBeCloseTo(ref[i]!.var_diag, 7);
-      expect(h.supOffDiag).toBeCloseTo(ref[i]!.sup_offdiag_dxd, 6);
-      expect(h.supOv).toBeCloseTo(ref[i]!.sup_OV_x_to_out, 6);
+      expect(h.sup_off_diag).toBeCloseTo(ref[i]!.sup_offdiag_dxd, 6);
+      expect(h.sup_ov).toBeCloseTo(ref[i]!.sup_OV_x_to_out, 6);
       expect(h.qk).toHaveLength(6);
       flat(h.qk).forEach((v, j) => expect(v).toBeCloseTo(flat(ref[i]!.QK)[j]!, 6));
       h.ov.forEach((v, j) => expect(v).toBeCloseTo(ref[i]!.OV[j]!, 5));
     });
     const w = ref.map((h) => h.w_h), mu = ref.map((h) => h.mu_h);
-    expect(a.effectiveLearningRate).toBeCloseTo(w[0]! * mu[0]! + w[1]! * mu[1]!, 5);
-    expect(a.kernelGapDetail.L).toBe(30);
-    expect(a.kernelGapDetail.samples).toBe(800);
-    expect(a.kernelGap).toBeGreaterThan(0.02); // this weight set leaks x into the output (supOv 0.24): 4 % of its output variance
-    expect(a.kernelGap).toBeLessThan(0.5);
+    expect(a.effective_learning_rate).toBeCloseTo(w[0]! * mu[0]! + w[1]! * mu[1]!, 5);
+    expect(a.kernel_gap_detail.L).toBe(30);
+    expect(a.kernel_gap_detail.samples).toBe(800);
+    expect(a.kernel_gap).toBeGreaterThan(0.02); // this weight set leaks x into the output (supOv 0.24): 4 % of its output variance
+    expect(a.kernel_gap).toBeLessThan(0.5);
     expect(a.statistics).toHaveLength(10);
     const again = JSON.parse(cli(['analyze', seedFile, '--json', '--samples', '800', '--seed', '3', '--L', '30']).stdout);
-    expect(again.kernelGap).toBe(a.kernelGap);
+    expect(again.kernel_gap).toBe(a.kernel_gap);
   });
 
   it('a run directory: task (L, noise) from run.json, statistics equal the core read-out of its model', () => {
@@ -88,8 +88,8 @@ describe('icl-lab analyze', () => {
     expect(a.name).toBe('run-d3');
     expect(a.d).toBe(3);
     expect(a.run.L).toBe(12);
-    expect(a.run.noiseStd).toBe(0.05);
-    expect(a.kernelGapDetail.L).toBe(12);
+    expect(a.run.noise_std).toBe(0.05);
+    expect(a.kernel_gap_detail.L).toBe(12);
     const heads = layerCircuits(loadModel(join(runDir, 'model.safetensors')));
     heads.forEach((c, i) => {
       expect(a.layers[0].heads[i].w).toBe(c.w);
@@ -147,7 +147,9 @@ describe('icl-lab evaluate', () => {
     expect(j.lengths).toEqual([1, 6, 11, 16]);
     expect(Object.keys(j.methods)).toEqual(['run-d3', 'run-d3/kernel', 'h2_fixture', 'h2_fixture/kernel', 'one-step-gd', 'tuned-gd', 'debiased-gd', 'ridge', 'ols']);
     expect(j.d).toBe(3);
-    expect(j.noiseStd).toBe(0.05); // from the run directory
+    expect(j.noise_std).toBe(0.05); // from the run directory
+    expect(j.tasks).toHaveLength(1); // the bare file joins the run's task; its own is not recorded
+    expect(j.models.map((m: { trained_task: unknown }) => m.trained_task === null)).toEqual([false, true]);
     expect(j.methods.ols.mse[0]).toBeNull(); // L = 1 <= d
     expect(j.methods.ols.mse[3]).toBeGreaterThan(0);
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(j);
@@ -160,8 +162,125 @@ describe('icl-lab evaluate', () => {
     expect(r.stdout).toMatch(/^\s+20\s+\d\.\d+ ± /m);
     expect(cli(['evaluate', '--lengths', '5:1']).code).toBe(2);
     expect(cli(['evaluate', '--samples', '1']).code).toBe(2);
-    const mixed = cli(['evaluate', runDir, seedFile, '--lengths', '10', '--samples', '10']);
-    expect(mixed.code).toBe(2);
-    expect(mixed.stderr).toMatch(/different d/);
+    // a model cannot be measured at another d
+    const wrongD = cli(['evaluate', runDir, '--d', '5', '--lengths', '10', '--samples', '10']);
+    expect(wrongD.code).toBe(2);
+    expect(wrongD.stderr).toMatch(/--d 5 does not match the model run-d3 \(d=3\)/);
+  });
+});
+
+// issue 12, misleading output 1: `evaluate runs/h2 runs/rho05` and `evaluate runs/rho05 runs/h2` measured the
+// rho = 0.5 model on the first model's task (3.12 vs 4.18 at L = 10), and the output did not record rho.
+describe('icl-lab evaluate: each model on its own training task', () => {
+  const rhoDir = join(tmp, 'rho05');
+  beforeAll(() => {
+    const r = cli(['train', '--out', rhoDir, '--heads', '2', '--d', '3', '--context-length', '12', '--batch-size', '32', '--steps', '300', '--dynamics-every', '100', '--qk-every', '100', '--val-every', '100', '--progress', 'none', '--noise-std', '0.05', '--rho', '0.5']);
+    if (r.code !== 0) throw new Error(`train failed: ${r.stderr}`);
+  }, 120_000);
+
+  it('the rho = 0.5 model gets the same numbers whichever model comes first; each task has its own estimators; the JSON records rho', () => {
+    const ab = JSON.parse(cli(['evaluate', runDir, rhoDir, '--context-length', '6,12', '--samples', '300', '--json']).stdout);
+    const ba = JSON.parse(cli(['evaluate', rhoDir, runDir, '--context-length', '6,12', '--samples', '300', '--json']).stdout);
+    expect(ab.methods.rho05.mse).toEqual(ba.methods.rho05.mse);
+    expect(ab.methods['run-d3'].mse).toEqual(ba.methods['run-d3'].mse);
+    expect(ab.tasks.map((t: { rho: number }) => t.rho)).toEqual([0, 0.5]);
+    expect(ab.tasks[1].methods).toEqual(['rho05', 'rho05/kernel', 'one-step-gd@rho=0.5', 'tuned-gd@rho=0.5', 'debiased-gd@rho=0.5', 'ridge@rho=0.5', 'ols@rho=0.5']);
+    expect(ab.models.map((m: { out_of_distribution: boolean }) => m.out_of_distribution)).toEqual([false, false]);
+    expect(ab.models[1].trained_task).toEqual({ d: 3, preset: 'seed', noise_std: 0.05, rho: 0.5 });
+    // measured alone, on its own task: the same numbers as beside the other model
+    const alone = JSON.parse(cli(['evaluate', rhoDir, '--context-length', '6,12', '--samples', '300', '--json']).stdout);
+    expect(alone.methods.rho05.mse).toEqual(ab.methods.rho05.mse);
+    expect(alone.methods.ridge.mse).toEqual(ab.methods['ridge@rho=0.5'].mse);
+    expect(alone.rho).toBe(0.5);
+    const table = cli(['evaluate', runDir, rhoDir, '--context-length', '12', '--samples', '100']).stdout;
+    expect(table).toContain('task d=3, preset seed, noise_std 0.05, rho 0.5: rho05, rho05/kernel');
+  });
+
+  it('an explicit task measures every model on it and marks the ones trained on another task out of distribution', () => {
+    const r = cli(['evaluate', rhoDir, runDir, '--context-length', '12', '--samples', '300', '--rho', '0', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.explicit_task).toBe(true);
+    expect(j.tasks).toHaveLength(1);
+    expect([j.rho, j.noise_std, j.preset]).toEqual([0, 0.05, 'seed']);
+    expect(j.models.map((m: { name: string; out_of_distribution: boolean }) => [m.name, m.out_of_distribution])).toEqual([['rho05', true], ['run-d3', false]]);
+    const own = JSON.parse(cli(['evaluate', runDir, '--context-length', '12', '--samples', '300', '--json']).stdout);
+    expect(j.methods['run-d3'].mse).toEqual(own.methods['run-d3'].mse);
+    const table = cli(['evaluate', rhoDir, runDir, '--context-length', '12', '--samples', '100', '--rho', '0']).stdout;
+    expect(table).toContain('rho05: OUT OF DISTRIBUTION, trained on d=3, preset seed, noise_std 0.05, rho 0.5');
+    expect(table).toContain('task d=3, preset seed, noise_std 0.05, rho 0 (given by flags)');
+  });
+
+  // issue 12, misleading output 8: one flag name per concept (--context-length), old spellings kept as aliases
+  it('--context-length everywhere; --lengths still works and gives the same result; both at once is a usage error', () => {
+    const a = cli(['evaluate', '--context-length', '10,20', '--samples', '100', '--json']);
+    const b = cli(['evaluate', '--lengths', '10,20', '--samples', '100', '--json']);
+    expect(a.code).toBe(0);
+    expect(b.stdout).toBe(a.stdout);
+    const both = cli(['evaluate', '--lengths', '10', '--context-length', '10']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/old spelling of --context-length/);
+    expect(cli(['evaluate', '--help']).stdout).toMatch(/--context-length <spec>/);
+  });
+});
+
+describe('icl-lab analyze: numbering, names and theory (issue 12, misleading output 5, 6, 8)', () => {
+  it('5: layers and heads are numbered from 1 in the text and in --json (head lists too)', () => {
+    const t = cli(['analyze', seedFile, '--samples', '200']).stdout;
+    expect(t).toContain('Layer 1, head 1: QK^h');
+    expect(t).toContain('Layer 1, head 2: QK^h');
+    expect(t).not.toMatch(/Layer 0|head 0|Head 0/);
+    expect(t).toMatch(/^\s+1\s+1\s+-0\.1399/m);
+    expect(t).toMatch(/active heads 1, 2;/);
+    const j = JSON.parse(cli(['analyze', seedFile, '--samples', '200', '--json']).stdout);
+    expect(j.layers[0].layer).toBe(1);
+    expect(j.layers[0].heads.map((h: { head: number }) => h.head)).toEqual([1, 2]);
+    expect(j.grouping.active).toEqual([1, 2]);
+  });
+
+  it('8: --json keys are snake_case everywhere; --L is an alias of --context-length', () => {
+    const r = cli(['analyze', runDir, '--json', '--samples', '300', '--context-length', '20']);
+    const camel: string[] = [];
+    const walk = (v: unknown) => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) { if (/[a-z][A-Z]/.test(k)) camel.push(k); walk(x); }
+    };
+    const j = JSON.parse(r.stdout);
+    walk(j);
+    expect(camel).toEqual([]);
+    expect(j.run.noise_std).toBe(0.05);
+    expect(j.kernel_gap_detail.L).toBe(20);
+    expect(cli(['analyze', runDir, '--json', '--samples', '300', '--L', '20']).stdout).toBe(r.stdout);
+    expect(cli(['analyze', runDir, '--L', '20', '--context-length', '20']).code).toBe(2);
+  });
+
+  it('6: an isotropic run says the isotropic theory applies and has no anisotropy block', () => {
+    const t = cli(['analyze', runDir, '--samples', '200']).stdout;
+    expect(t).toContain('Theory: isotropic');
+    const j = JSON.parse(cli(['analyze', runDir, '--samples', '200', '--json']).stdout);
+    expect([j.theory, j.anisotropy]).toEqual(['isotropic', null]);
+  });
+
+  it('6: a rho run says the anisotropic theory applies, and compares each head\'s QK x-block with I and Sigma^-1', () => {
+    const dir = join(tmp, 'rho-analyze');
+    const tr = cli(['train', '--out', dir, '--heads', '2', '--d', '3', '--context-length', '12', '--batch-size', '32', '--steps', '200', '--dynamics-every', '100', '--qk-every', '100', '--val-every', '100', '--progress', 'none', '--rho', '0.6']);
+    expect(tr.code, tr.stderr).toBe(0);
+    const t = cli(['analyze', dir, '--samples', '200']).stdout;
+    expect(t).toContain('Theory: ANISOTROPIC run (rho = 0.6)');
+    expect(t).toContain('does not apply as such');
+    expect(t).toContain('For reference only (isotropic theory, Sigma = I):');
+    expect(t).toMatch(/QK x-block against I and Sigma\^-1/);
+    const j = JSON.parse(cli(['analyze', dir, '--samples', '200', '--json']).stdout);
+    expect(j.theory).toBe('anisotropic');
+    expect(j.anisotropy.rho).toBe(0.6);
+    expect(j.anisotropy.heads).toHaveLength(2);
+    for (const h of j.anisotropy.heads) {
+      expect(h.rel_to_identity).toBeGreaterThanOrEqual(0);
+      expect(h.closer).toBe(h.rel_to_precision < h.rel_to_identity ? 'sigma_inverse' : 'identity');
+    }
+    // Sigma^-1 of AR(1) with rho = 0.6 at d = 3: [[1, -0.6, 0], [-0.6, 1.36, -0.6], [0, -0.6, 1]] / 0.64
+    expect(j.anisotropy.sigma_inverse[1][1]).toBeCloseTo(1.36 / 0.64, 12);
+    expect(j.anisotropy.sigma_inverse[0][1]).toBeCloseTo(-0.6 / 0.64, 12);
+    expect(j.kernel_gap_detail.rho).toBe(0.6);
   });
 });

@@ -36,7 +36,7 @@ describe('analyze: multi-layer stacks', () => {
     const a = analyzeStack(t);
     const ref = stackCircuits(p);
     expect(a.nLayers).toBe(3);
-    expect(a.statistics.filter((l) => l.startsWith('Layer 2, Head 1'))).toHaveLength(2);
+    expect(a.statistics.filter((l) => l.startsWith('Layer 3, Head 2'))).toHaveLength(3); // two statistics lines and the summary, numbered from 1
     for (let l = 0; l < 3; l++) {
       for (let h = 0; h < 2; h++) {
         const got = a.layers[l]!.heads[h]!, r = ref[l]![h]!;
@@ -81,5 +81,29 @@ describe('analyze: multi-layer stacks', () => {
     expect(Object.keys(r.methods)).toEqual(['deep', 'one-step-gd', 'tuned-gd', 'debiased-gd', 'ridge', 'ols']);
     expect(r.d).toBe(3);
     for (const v of r.methods['deep']!.mse) expect(Number.isFinite(v) && v > 0).toBe(true);
+  });
+});
+
+// issue 12, misleading output 5: analyze printed layers/heads 0-based (figures and files 1-based); for a
+// stack its summary renumbered heads across layers ("Head 0..5") and showed mu_out where its table showed mu.
+describe('analyze: one numbering (from 1) and one meaning per symbol', () => {
+  it('3-layer stack: statistics lines and summary name (layer, head) from 1, the last layer\'s value through final_linear is mu_out^h, the others mu^h equal to the table', async () => {
+    const { formatStackAnalysis } = await import('../src/cli/commands/analyze.js');
+    const p = randomStack(3, false);
+    const file = join(tmp, 'numbered.safetensors');
+    save(p, file);
+    const a = analyzeStack(loadStackTarget(file)!);
+    const f4 = (x: number) => x.toFixed(4);
+    const h11 = a.layers[0]!.heads[0]!, h32 = a.layers[2]!.heads[1]!;
+    expect(a.statistics).toContain(`Layer 1, Head 1: mu^h = ${f4(h11.mu)}, sup-norm of rest of OV entries = ${f4(a.layers[0]!.heads[0]!.supOv)}`);
+    expect(a.statistics.some((l) => l.startsWith(`Layer 3, Head 2: mu_out^h = ${f4(h32.muOut!)},`))).toBe(true);
+    expect(a.statistics).toContain(`Layer 3, Head 2: mu_out^h = ${f4(h32.muOut!)}, w^h = ${f4(h32.w)}`);
+    expect(a.statistics).toContain(`Layer 1, Head 1: mu^h = ${f4(h11.mu)}, w^h = ${f4(h11.w)}`);
+    expect(a.statistics.some((l) => /Layer 0|Head 0|Head [3-9]/.test(l))).toBe(false);
+    const text = formatStackAnalysis(a);
+    expect(text).toMatch(/^\s+1\s+1\s+[+-]\d/m);
+    expect(text).toMatch(/^\s+3\s+2\s+[+-]\d/m);
+    expect(text).not.toMatch(/^\s+0\s+0\s+[+-]\d/m);
+    expect(text).toContain('numbered from 1');
   });
 });

@@ -17,11 +17,17 @@ describe('icl-lab bench', () => {
     // How the numbers are computed (phases, means, fastest chunk) is checked on a fake clock in
     // bench.timing.test.ts; here: every row was measured and trained.
     for (const row of j.rows) {
-      expect(row.stepsPerSecond).toBeGreaterThan(0);
-      expect(row.samplingMs + row.forwardBackwardMs + row.optimizerMs).toBeGreaterThan(0);
-      expect(Number.isFinite(row.lastLoss)).toBe(true);
+      expect(row.steps_per_second).toBeGreaterThan(0);
+      expect(row.ms_per_step).toBeCloseTo(1000 / row.steps_per_second, 6);
+      // the three phases are timed inside the step, so they add up to at most the whole step
+      const parts = row.sampling_ms + row.forward_backward_ms + row.optimizer_ms;
+      expect(parts).toBeGreaterThan(0);
+      expect(parts).toBeLessThanOrEqual(row.ms_per_step * 1.0001);
+      expect(Number.isFinite(row.last_loss)).toBe(true);
+      // the fastest chunk is at least as fast as the average
+      expect(row.best_steps_per_second).toBeGreaterThanOrEqual(row.steps_per_second * 0.999);
     }
-    expect(j.task).toMatchObject({ d: 5, L: 40, batchSize: 128 });
+    expect(j.task).toMatchObject({ d: 5, L: 40, batch_size: 128 });
   });
 
   it('prints a table by default', () => {
@@ -36,7 +42,7 @@ describe('icl-lab bench', () => {
     expect(a.rows.map((x: { layers: number }) => x.layers)).toEqual([1]);
     const b = JSON.parse(run('bench', '--heads', '1', '--seconds', '0.05', '--layers', '3', '--json').stdout);
     expect(b.rows.map((x: { layers: number; heads: number }) => [x.layers, x.heads])).toEqual([[1, 1], [3, 2]]);
-    expect(b.rows[1].forwardBackwardMs).toBeGreaterThan(b.rows[0].forwardBackwardMs); // 3 layers, causal: far more work
+    expect(b.rows[1].forward_backward_ms).toBeGreaterThan(b.rows[0].forward_backward_ms); // 3 layers, causal: far more work
     const c = run('bench', '--layers', '1');
     expect(c.status).toBe(2);
     expect(c.stderr).toMatch(/--layers: expected a comma-separated list of stack depths in 2\.\.16/);
@@ -45,7 +51,7 @@ describe('icl-lab bench', () => {
   it('--engine both measures each head count on ts then wasm; every row names its engine', () => {
     const j = JSON.parse(run('bench', '--heads', '2', '--seconds', '0.1', '--engine', 'both', '--no-stack', '--json').stdout);
     expect(j.rows.map((x: { engine: string; heads: number }) => [x.heads, x.engine])).toEqual([[2, 'ts'], [2, 'wasm']]);
-    for (const r of j.rows) expect(Number.isFinite(r.lastLoss) && r.stepsPerSecond > 0).toBe(true);
+    for (const r of j.rows) expect(Number.isFinite(r.last_loss) && r.steps_per_second > 0).toBe(true);
     const d = JSON.parse(run('bench', '--heads', '1', '--seconds', '0.05', '--no-stack', '--json').stdout);
     expect(d.rows[0].engine).toBe('wasm'); // default when dist/wasm/attention.wasm is built
     const e = run('bench', '--engine', 'gpu');

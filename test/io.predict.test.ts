@@ -168,7 +168,7 @@ describe('icl-lab predict (compiled CLI)', () => {
     const cases: [string[], RegExp][] = [
       [['--model', 'missing.safetensors', '--prompts', f.prompts, '--out', 'x.safetensors'], /^icl-lab: missing\.safetensors: no such file\n$/],
       [['--model', f.prompts, '--prompts', f.prompts, '--out', 'x.safetensors'], /expected tensors attention_layer\.q_proj\.weight, .*found y_q \[4, 1, 1\], z \[4, 40, 6\], z_q \[4, 1, 6\]/],
-      [['--model', f.model, '--prompts', f.prompts], /required option '--out <file>' not specified/],
+      [['--model', f.model, '--prompts', f.prompts], /give --out FILE.safetensors to write the result, or --json to print it/],
     ];
     for (const [args, re] of cases) {
       const r = run(...args);

@@ -78,3 +78,33 @@ describe('findings from known weights', () => {
     expect(stderr).toBeCloseTo(Math.sqrt(0.25 / 4), 15);
   });
 });
+
+// issue 12, misleading output 2: `report` over two H = 3 runs printed "1 of 5 findings pass" with four
+// rows "– / n/a / FAIL", and the head-count figure was titled "H = 1, 2, 4, 8".
+describe('findings that the runs cannot test are n/a, not FAIL, and not counted', () => {
+  it('two H = 3 models: findings 1, 2, 3 and 5 are n/a; only finding 4 is evaluated; the tally says so', async () => {
+    const { tallyFindings, tallyLine } = await import('../src/report/findings.js');
+    const a = kernelWeights([-0.14, -0.14, 0.142], [-1.5, -1.67, 3.19]);
+    const b = kernelWeights([-0.14, 0.142, 0.142], [-3.17, 1.6, 1.59]);
+    const ev = gatherEvidence([{ name: 'h3a', params: a }, { name: 'h3b', params: b }], spec, new Rng(1), { L: 40, samples: 500 });
+    const fs = computeFindings({ d: 5, L: 40, models: ev.models, tunedGdSqErr: ev.tunedGdSqErr, oneStepGdSqErr: ev.oneStepGdSqErr });
+    expect(fs.map((f) => f.result)).toEqual(['n/a', 'n/a', 'n/a', 'pass', 'n/a']);
+    for (const f of fs.filter((f) => f.result === 'n/a')) {
+      expect(f.pass).toBe(false);
+      expect(f.threshold).toBe('n/a');
+      expect(f.why).toMatch(/^Not applicable: it needs a run with H/);
+    }
+    expect(fs[4]!.why).toMatch(/needs a run with H = 1 and one with H >= 2/);
+    expect(tallyFindings(fs)).toEqual({ passed: 1, failed: 0, notApplicable: 4, applicable: 1 });
+    expect(tallyLine(fs)).toBe('1 of 1 applicable findings pass (4 not applicable to these runs: kernel-regressor, two-heads-pair, one-step-gd, multi-head-beats-single-head)');
+  });
+
+  it('the head-count figure is titled with the head counts drawn', async () => {
+    const { headCountSpec } = await import('../src/plots/error-curves.js');
+    const ev = { lengths: [10, 20], methods: { 'H = 3 (a)': { mse: [1, 0.5] }, 'H = 5 (b)': { mse: [1, 0.4] }, 'one-step-gd': { mse: [2, 1] } } };
+    const spec = headCountSpec(ev) as { title: { text: string } | string };
+    const title = typeof spec.title === 'string' ? spec.title : spec.title.text;
+    expect(title).toContain('H = 3, 5 heads');
+    expect(title).not.toContain('1, 2, 4, 8');
+  });
+});

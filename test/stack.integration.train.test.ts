@@ -131,14 +131,16 @@ for (const tying of [false, true]) {
       expect(m.qk_dynamics!.shape).toEqual([24, 2, 2]);
       expect(m.ov_dynamics!.shape).toEqual([24, 2, 2]);
       const snaps = readSafetensors(join(a, 'snapshots.safetensors')).tensors;
-      expect(snaps.qk!.shape).toEqual([6, 2, 2, 3, 3]);
-      expect(snaps.ov!.shape).toEqual([6, 2, 2, 3]);
+      // snapshots every 50 steps, plus the last step 299 (issue 12, item 3)
+      expect(snaps.qk!.shape).toEqual([7, 2, 2, 3, 3]);
+      expect(snaps.ov!.shape).toEqual([7, 2, 2, 3]);
+      expect(Array.from(f64(snaps.snapshot_step!)).slice(-2)).toEqual([250, 299]);
       // analyze: mu^h per layer is the y -> y entry, as logged (float32 model file vs float64 log)
       const an = cli(['analyze', a, '--json']);
       expect(an.code, an.stderr).toBe(0);
       const r = JSON.parse(an.stdout);
-      expect([r.kind, r.nLayers, r.weightTying, r.layers.length]).toEqual(['stack', 2, tying, 2]);
-      expect(r.run).toMatchObject({ L: 8, noiseStd: 0.01, preset: 'seed', step: 300, status: 'completed' });
+      expect([r.kind, r.n_layers, r.weight_tying, r.layers.length]).toEqual(['stack', 2, tying, 2]);
+      expect(r.run).toMatchObject({ L: 8, noise_std: 0.01, preset: 'seed', step: 300, status: 'completed' });
       const w = f64(m.qk_dynamics!).subarray(23 * 4);
       const mu = f64(m.ov_dynamics!).subarray(23 * 4);
       for (let l = 0; l < 2; l++) {
@@ -146,7 +148,7 @@ for (const tying of [false, true]) {
           const head = r.layers[l].heads[h];
           expect(Math.abs(head.w - w[l * 2 + h]!)).toBeLessThan(1e-6 * Math.max(1, Math.abs(w[l * 2 + h]!)));
           expect(Math.abs(head.mu - mu[l * 2 + h]!)).toBeLessThan(1e-6 * Math.max(1, Math.abs(mu[l * 2 + h]!)));
-          expect(head.muOut === undefined).toBe(l === 0); // the last layer also through final_linear
+          expect(head.mu_out === undefined).toBe(l === 0); // the last layer also through final_linear
         }
       }
       const text = cli(['analyze', a]);

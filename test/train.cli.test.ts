@@ -77,10 +77,14 @@ describe('icl-lab train: resume is byte-identical', () => {
     expect(jb.final).toEqual(ja.final);
     const m = readSafetensors(join(a, 'metrics.safetensors')).tensors;
     expect(m.train_loss!.shape).toEqual([300]);
-    expect(m.val_loss!.shape).toEqual([30]);
-    expect(m.qk_dynamics!.shape).toEqual([30, 1, 2]);
+    // every 10 (snapshots every 20) steps, plus the last step 299 (issue 12, item 3)
+    expect(m.val_loss!.shape).toEqual([31]);
+    expect(m.qk_dynamics!.shape).toEqual([31, 1, 2]);
     expect(Array.from(f64(m.dyn_step!)).slice(0, 3)).toEqual([0, 10, 20]);
-    expect(readSafetensors(join(a, 'snapshots.safetensors')).tensors.qk!.shape).toEqual([15, 1, 2, 4, 4]);
+    expect(Array.from(f64(m.dyn_step!)).slice(-2)).toEqual([290, 299]);
+    expect(readSafetensors(join(a, 'snapshots.safetensors')).tensors.qk!.shape).toEqual([16, 1, 2, 4, 4]);
+    expect(jb.final_validation).toEqual(ja.final_validation);
+    expect(ja.final_validation).toMatchObject({ step: 300, samples: 20000 });
     // the float32 model is the float64 checkpoint rounded
     const ck = readCheckpoint(join(a, 'checkpoint.safetensors'));
     expect(Array.from(loadModel(join(a, 'model.safetensors')).theta)).toEqual(Array.from(Float32Array.from(ck.theta)));

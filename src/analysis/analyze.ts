@@ -16,6 +16,7 @@ import {
 import { allocParams } from '../model/params.js';
 import { Rng } from '../data/rng.js';
 import { DEFAULT_TASK, type PresetName } from '../data/task.js';
+import { anisotropy, type Anisotropy } from './anisotropy.js';
 import { kernelGap, type KernelGap } from './kernel-gap.js';
 import type { PromptSpec } from './prompts.js';
 import { optimalEta, riskParams } from './theory.js';
@@ -57,7 +58,11 @@ export interface AnalyzeResult {
   grouping: HeadGrouping;
   /** sum (f_TF - f_K)^2 / sum (f_TF - mean f_TF)^2 on fresh prompts: relative MSE between model and kernel (see kernelGapDetail). */
   kernelGap: number;
-  kernelGapDetail: KernelGap & { seed: number; preset: PresetName; noiseStd: number };
+  kernelGapDetail: KernelGap & { seed: number; preset: PresetName; noiseStd: number; rho: number };
+  /** Which theory applies: 'isotropic' (Sigma = I, the seed's) or 'anisotropic' (run.json rho != 0; see `anisotropy`). */
+  theory: 'isotropic' | 'anisotropic';
+  /** A model trained with rho != 0: its QK x-blocks against I and Sigma^-1 (null when isotropic). */
+  anisotropy: Anisotropy | null;
 }
 
 /** The prompt distribution a target was trained on (run.json), else the seed's. */
@@ -95,7 +100,9 @@ export function analyzeTarget(t: ModelTarget, o: AnalyzeOptions = {}): AnalyzeRe
     reference: referenceSteps(L, spec),
     grouping,
     kernelGap: gap.relative,
-    kernelGapDetail: { ...gap, seed, preset: spec.preset, noiseStd: spec.noiseStd },
+    kernelGapDetail: { ...gap, seed, preset: spec.preset, noiseStd: spec.noiseStd, rho: spec.rho ?? 0 },
+    theory: spec.rho ? 'anisotropic' : 'isotropic',
+    anisotropy: spec.rho ? anisotropy(heads, d, spec.rho) : null,
   };
 }
 
@@ -152,7 +159,7 @@ export function analyzeStack(t: StackTarget): AnalyzeStackResult {
   });
   return {
     kind: 'stack', source: t.path, name: t.name, d, E, H, nLayers, weightTying: s.weightTying, run: t.run ?? null,
-    finalLinear: Array.from(s.finalLinear), layers, statistics: statisticsLines(seedHeads, d),
+    finalLinear: Array.from(s.finalLinear), layers, statistics: statisticsLines(seedHeads, d, nLayers - 1),
     effectiveLearningRate: null, kernelGap: null,
   };
 }

@@ -7,7 +7,7 @@
  * sqrt(samples).
  */
 import { allocBatch, batchFromArrays, type Batch } from '../data/batch.js';
-import type { Rng } from '../data/rng.js';
+import { Rng } from '../data/rng.js';
 import { sampleBatch } from '../data/task.js';
 import type { EvalMethod } from './methods.js';
 import { promptTask, type PromptSpec } from './prompts.js';
@@ -53,13 +53,18 @@ export const DEFAULT_CHUNK = 1000;
 /**
  * Mean squared error vs L for every method on shared prompts, with standard errors.
  *
- * Prompts are NESTED across L by default (`nested: true`): each chunk draws prompts of the largest
- * L once, and the prompt at length L is the first L context tokens of that prompt (same beta, x_q,
- * y_q). Each L then still sees `samples` prompts from exactly the right distribution, so every
- * point and its standard error are as with fresh draws, but sampling costs one prompt per chunk
- * instead of one per L (50× less for the seed sweep) and neighbouring L share randomness (common
- * random numbers: the curves are smoother than independent draws, and differences between L are
- * more precise). `nested: false` draws fresh prompts at every L, like the seed.
+ * The prompts at a context length L depend only on (the seed, L, the task, and `chunk`), never on
+ * which other lengths are asked: `rng` gives one base seed (two draws), and every group of prompts
+ * comes from its own stream seeded by (base, group).
+ *
+ * Prompts are NESTED across L by default (`nested: true`): the lengths fall into fixed blocks
+ * [2^k, 2^(k+1) - 1]; for each block used, each chunk draws prompts of the block's last length once,
+ * and the prompt at length L is the first L context tokens of that prompt (same beta, x_q, y_q).
+ * Each L then still sees `samples` prompts from exactly the right distribution, so every point and
+ * its standard error are as with fresh draws, but sampling costs about two prompts' worth of tokens
+ * per chunk instead of one prompt per L (25x less for the seed sweep), and neighbouring L share
+ * randomness (common random numbers: the curves are smoother than independent draws). `nested:
+ * false` draws fresh prompts at every L (stream per L), like the seed.
  */
 export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec, lengths: readonly number[], samples: number, rng: Rng, opts: EvaluateOptions = {}): FullEvaluation {
   const chunk = opts.chunk ?? DEFAULT_CHUNK;
@@ -100,36 +105,52 @@ export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec,
     });
   };
   const nChunks = Math.ceil(samples / chunk);
+  const base = baseSeed(rng);
   if (nested) {
-    const Lmax = Math.max(...lengths);
     const E = spec.d + 1;
-    let full: Batch | undefined;
-    let prefix = new Float64Array(0);
-    for (let c = 0; c < nChunks; c++) {
-      const B = Math.min(chunk, samples - c * chunk);
-      if (!full || full.B !== B) {
-        full = allocBatch(B, Lmax, spec.d); // [B, Lmax, E]
-        prefix = new Float64Array(B * Lmax * E); // [B, L, E] views for shorter L
-      }
-      sampleBatch(promptTask(spec, Lmax, B), rng, full);
-      lengths.forEach((L, li) => {
-        let batch: Batch = full!;
-        if (L !== Lmax) {
-          const z = prefix.subarray(0, B * L * E); // [B, L, E]
-          for (let b = 0; b < B; b++) z.set(full!.z.subarray(b * Lmax * E, (b * Lmax + L) * E), b * L * E);
-          batch = batchFromArrays(B, L, spec.d, z, full!.zq, full!.yq);
+    // lengths grouped by block k = floor(log2 L): prompts of length 2^(k+1) - 1 from stream (base, 2k)
+    const blocks = new Map<number, number[]>(); // k -> indices into lengths
+    lengths.forEach((L, li) => {
+      const k = blockOf(L);
+      const list = blocks.get(k);
+      if (list) list.push(li);
+      else blocks.set(k, [li]);
+    });
+    const total = nChunks * blocks.size;
+    let done = 0;
+    for (const [k, lis] of [...blocks].sort((a, b) => a[0] - b[0])) {
+      const Lmax = 2 ** (k + 1) - 1;
+      const brng = new Rng(streamSeed(base, 2 * k));
+      let full: Batch | undefined;
+      let prefix = new Float64Array(0);
+      for (let c = 0; c < nChunks; c++) {
+        const B = Math.min(chunk, samples - c * chunk);
+        if (!full || full.B !== B) {
+          full = allocBatch(B, Lmax, spec.d); // [B, Lmax, E]
+          prefix = new Float64Array(B * Lmax * E); // [B, L, E] views for shorter L
         }
-        score(li, batch);
-      });
-      opts.onProgress?.(c + 1, nChunks);
+        sampleBatch(promptTask(spec, Lmax, B), brng, full);
+        for (const li of lis) {
+          const L = lengths[li]!;
+          let batch: Batch = full;
+          if (L !== Lmax) {
+            const z = prefix.subarray(0, B * L * E); // [B, L, E]
+            for (let b = 0; b < B; b++) z.set(full.z.subarray(b * Lmax * E, (b * Lmax + L) * E), b * L * E);
+            batch = batchFromArrays(B, L, spec.d, z, full.zq, full.yq);
+          }
+          score(li, batch);
+        }
+        opts.onProgress?.(++done, total);
+      }
     }
   } else {
     lengths.forEach((L, li) => {
+      const lrng = new Rng(streamSeed(base, 2 * L + 1));
       let batch: Batch | undefined;
       for (let c = 0; c < nChunks; c++) {
         const B = Math.min(chunk, samples - c * chunk);
         if (!batch || batch.B !== B) batch = allocBatch(B, L, spec.d); // [B, L, E]
-        sampleBatch(promptTask(spec, L, B), rng, batch);
+        sampleBatch(promptTask(spec, L, B), lrng, batch);
         score(li, batch);
       }
       opts.onProgress?.(li + 1, lengths.length);
@@ -155,4 +176,22 @@ export function seedLengths(): number[] {
   const out: number[] = [];
   for (let L = 1; L <= 500; L += 5) out.push(L);
   return out;
+}
+
+/** Block of context length L for nested prompts: k = floor(log2 L); the block is [2^k, 2^(k+1) - 1]. */
+export function blockOf(L: number): number {
+  let k = 0;
+  while (2 ** (k + 1) <= L) k++;
+  return k;
+}
+
+/** A 53-bit base seed from two draws of `rng` (so `new Rng(seed)` gives one base per seed). */
+function baseSeed(rng: Rng): number {
+  return (rng.nextUint32() & 0x1fffff) * 2 ** 32 + rng.nextUint32();
+}
+
+/** Seed of stream `id` under `base`: a safe integer (the Rng constructor mixes it with splitmix64). */
+export function streamSeed(base: number, id: number): number {
+  const x = BigInt(base) * 0x9e3779b97f4a7c15n + BigInt(id + 1) * 0xbf58476d1ce4e5b9n;
+  return Number(BigInt.asUintN(53, x ^ (x >> 29n)));
 }

@@ -11,6 +11,7 @@
  *   .option('--optimizer <name>', '[sgd|adam|adamw] optimizer', asChoice('--optimizer', ['sgd', 'adam', 'adamw']))
  */
 import { existsSync, statSync } from 'node:fs';
+import { Option } from 'commander';
 import { UsageError } from '../errors.js';
 
 function bad(flag: string, value: string, expected: string): UsageError {
@@ -197,3 +198,18 @@ export const asIntListOrRange = (flag: string, o?: ListOptions) => (v: string) =
 export const asChoice = <T extends string>(flag: string, choices: readonly T[]) => (v: string) => parseChoice(flag, v, choices);
 export const asChoiceList = <T extends string>(flag: string, choices: readonly T[]) => (v: string) => parseChoiceList(flag, v, choices);
 export const asExistingFile = (flag: string) => (v: string) => parseExistingFile(flag, v);
+
+/**
+ * The context lengths of a sweep: `--context-length <spec>` (one name for L across every command),
+ * with the old spelling `--lengths` kept as a hidden alias. `pickContextLengths` merges them.
+ */
+export function addContextLengthsOption(cmd: import('commander').Command, help: string): import('commander').Command {
+  return cmd
+    .option('--context-length <spec>', `[int[,int...]|start:stop[:step]] ${help}; alias --lengths`, asIntListOrRange('--context-length', { min: 1 }))
+    .addOption(new Option('--lengths <spec>', 'old spelling of --context-length').hideHelp().argParser(asIntListOrRange('--lengths', { min: 1 })));
+}
+
+export function pickContextLengths(o: { contextLength?: number[]; lengths?: number[] }): number[] | undefined {
+  if (o.contextLength && o.lengths) throw new UsageError('--lengths is the old spelling of --context-length; give one of them');
+  return o.contextLength ?? o.lengths;
+}

@@ -138,10 +138,12 @@ export function headCountMethods(ev: Evaluation): string[] {
   return Object.keys(ev.methods).filter((n) => /H\s*=\s*\d+|heads?\b/i.test(n) || /gd|gradient/i.test(n) || isReferenceMethod(n));
 }
 
-/** Figure 6: transformers with H = 1, 2, 4, 8 heads against one-step GD (same plot as figure 5). */
+/** Figure 6: transformers with several head counts against one-step GD (same plot as figure 5); the title names the head counts drawn. */
 export function headCountSpec(ev: Evaluation, opts: ErrorCurveOptions = {}): VlSpec {
+  const methods = opts.methods ?? headCountMethods(ev);
+  const hs = methods.map((n) => /H\s*=\s*(\d+)/.exec(n)?.[1]).filter((x): x is string => x !== undefined);
   return errorVsLengthSpec(ev, {
-    title: 'Transformers with H = 1, 2, 4, 8 heads against one-step gradient descent',
+    title: hs.length > 0 ? `Transformers with H = ${hs.join(', ')} heads against one-step gradient descent` : 'Transformers with different head counts against one-step gradient descent',
     ...opts,
     methods: opts.methods ?? headCountMethods(ev),
   });

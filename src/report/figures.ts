@@ -80,7 +80,7 @@ export async function drawReportFigures(ctx: FigureContext): Promise<ReportFigur
   if (runs.length > 1) {
     addFig(
       'Head-count comparison',
-      await renderFigure(headCountSpec(pick(evaluation, [...byHeads.map((r) => r.target.name), ...estimatorNames]), { trainL: L, labels, logY: true, methods: [...byHeads.map((r) => r.target.name), ...estimatorNames], subtitle: 'mean squared error ± one standard error; dashed: reference estimators' }), figDir, 'head_count'),
+      await renderFigure(headCountSpec(pick(evaluation, [...byHeads.map((r) => r.target.name), ...estimatorNames]), { trainL: L, labels, logY: true, title: `Transformers with H = ${byHeads.map((r) => r.target.params.H).join(', ')} heads against one-step gradient descent`, methods: [...byHeads.map((r) => r.target.name), ...estimatorNames], subtitle: 'mean squared error ± one standard error; dashed: reference estimators' }), figDir, 'head_count'),
       'Transformers with different head counts against one-step GD, tuned GD and ridge on the same prompts. H >= 2 lie on one curve; H = 1 is worse.',
     );
   }

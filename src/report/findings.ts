@@ -42,13 +42,18 @@ export interface Check {
   pass: boolean;
 }
 
+/** A finding's result: `n/a` when the runs given cannot test it (e.g. no H = 2 run for the pairing); it is neither passed nor failed. */
+export type FindingResult = 'pass' | 'FAIL' | 'n/a';
+
 export interface Finding {
   id: string;
   claim: string;
-  /** The headline measured number: the first failing check's value, else the first check's. */
+  /** The headline measured number: the first failing check's value, else the first check's (NaN when n/a). */
   value: number;
   threshold: string;
+  /** True only for `result === 'pass'`. */
   pass: boolean;
+  result: FindingResult;
   /** Why this threshold. */
   why: string;
   checks: Check[];
@@ -99,13 +104,29 @@ const check = (name: string, value: number, op: '<=' | '>=' | '<' | '>', limit: 
   pass: op === '<=' ? value <= limit : op === '>=' ? value >= limit : op === '<' ? value < limit : value > limit,
 });
 
-function finding(id: string, claim: string, why: string, checks: Check[]): Finding {
+/** `needs`: the runs the finding is about, said when none was given (then the result is n/a). */
+function finding(id: string, claim: string, why: string, checks: Check[], needs: string): Finding {
   if (checks.length === 0) {
-    return { id, claim, value: NaN, threshold: 'n/a', pass: false, why: `${why} (no model to check)`, checks };
+    return { id, claim, value: NaN, threshold: 'n/a', pass: false, result: 'n/a', why: `Not applicable: it needs ${needs}, and none was given. ${why}`, checks };
   }
   // The headline is the first failing check, or the first check when all pass.
   const head = checks.find((c) => !c.pass) ?? checks[0]!;
-  return { id, claim, value: head.value, threshold: head.threshold, pass: checks.every((c) => c.pass), why, checks };
+  const pass = checks.every((c) => c.pass);
+  return { id, claim, value: head.value, threshold: head.threshold, pass, result: pass ? 'pass' : 'FAIL', why, checks };
+}
+
+/** How many findings passed, failed and could not be evaluated; `applicable` = passed + failed. */
+export function tallyFindings(fs: readonly Finding[]): { passed: number; failed: number; notApplicable: number; applicable: number } {
+  const passed = fs.filter((f) => f.result === 'pass').length;
+  const failed = fs.filter((f) => f.result === 'FAIL').length;
+  return { passed, failed, notApplicable: fs.length - passed - failed, applicable: passed + failed };
+}
+
+/** "3 of 3 applicable findings pass (2 n/a: ...)" */
+export function tallyLine(fs: readonly Finding[]): string {
+  const t = tallyFindings(fs);
+  const na = fs.filter((f) => f.result === 'n/a').map((f) => f.id);
+  return `${t.passed} of ${t.applicable} applicable findings pass${na.length ? ` (${na.length} not applicable to these runs: ${na.join(', ')})` : ''}`;
 }
 
 const ws = (stats: readonly HeadCircuit[]) => stats.map((s) => s.w);
@@ -143,6 +164,7 @@ export function kernelFinding(models: ModelEvidence[], threshold: number = THRES
     'The trained model is a kernel regressor sum_h mu^h sum_i y_i softmax(w^h <x_q, x_i>): QK x-block ~ w I, OV ~ mu on the y entry.',
     'Checked on every head of the H = 1 and H = 2 models, which the seed states it for. The seed code gives off-diagonal/|w| <= 0.06, OV leakage/|mu| <= 0.03 and variance/w^2 ~ 0 after 20k steps; 0.2 leaves margin while a random weight set sits near 1. A kernel gap (relative MSE, 1 - R^2 of the kernel estimator against the model) of 1% means the 2H numbers (w, mu) reproduce its predictions; a random weight set scores near 1.',
     checks,
+    'a run with H = 1 or H = 2',
   );
 }
 
@@ -163,6 +185,7 @@ export function pairingFinding(models: ModelEvidence[]): Finding {
     'With two heads the QK and OV circuits pair up with opposite signs: w^1 ~ -w^2, mu^1 ~ -mu^2.',
     'The seed code gives |w1 + w2|/max|w| ~ 0.02 and |mu1 + mu2|/max|mu| ~ 0.005 after 20k steps; 10% asymmetry still reads as a pair.',
     checks,
+    'a run with H = 2',
   );
 }
 
@@ -184,6 +207,7 @@ export function gdFinding(input: FindingsInput): Finding {
     'When the paired QK eigenvalues are small the model acts like one step of gradient descent: eta_TF = sum_h mu^h w^h ~ L/(L+d), and its error is close to tuned one-step GD.',
     'Linearising softmax(w s) gives a debiased one-step GD with rate eta_TF (docs/THEORY.md); the seed code gives eta_TF = 0.885-0.889 at L = 40 (L/(L+d) = 0.889), and an error 3% above tuned GD (0.672 vs 0.652). 0.05 and 10% leave margin for a quick run.',
     checks,
+    'a run with H = 2',
   );
 }
 
@@ -214,6 +238,7 @@ export function manyHeadsFinding(input: FindingsInput): Finding {
     'More than two heads are equivalent to two: the heads split into two sign groups of w with opposite total mu (plus dummy heads), and the error equals the two-head model\'s.',
     'The seed code gives MSE 0.671-0.678 for H = 2, 4, 8 (20k prompts, L = 40) - within 1%; 3% allows for a quick run. Heads with |mu w| <= 0.05 are dummies.',
     checks,
+    'a run with H > 2',
   );
 }
 
@@ -232,6 +257,7 @@ export function multiHeadFinding(input: FindingsInput): Finding {
     'Multi-head softmax attention outperforms single-head attention.',
     'The seed code gives 1.43 for H = 1 against 0.67 for H = 2 (more than twice); the gap must be at least 20% and 5 paired standard errors (same prompts for both models).',
     checks,
+    'a run with H = 1 and one with H >= 2',
   );
 }
 

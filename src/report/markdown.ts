@@ -9,7 +9,8 @@ import type { Evaluation } from '../analysis/evaluate.js';
 import { optimalEtaOf, oneStepGdRisk, riskParams, tunedGdRisk } from '../analysis/theory.js';
 import { VERSION } from '../version.js';
 import type { ReportFigure } from './figures.js';
-import { meanStderr, THRESHOLDS, type Finding, type FindingsInput } from './findings.js';
+import { meanStderr, tallyLine, THRESHOLDS, type Finding, type FindingsInput } from './findings.js';
+import type { RunJson } from '../run/run-dir.js';
 import { fmt, fmtList, mdTable } from './format.js';
 import { notebookRun } from './notebook.js';
 import type { ReportRun } from './runs.js';
@@ -42,18 +43,32 @@ function headerSection(c: ReportContent): string {
   const c0 = c.runs[0]!.config;
   const { d, contextLength: L } = c0;
   const names = c.runs.map((r) => r.target.name);
-  const passed = c.findings.filter((f) => f.pass).length;
-  return `# icl-lab report\n\nicl-lab ${VERSION}. ${c.runs.length} run(s): ${names.join(', ')}. Task: d = ${d}, training context length L = ${L}, noise_std = ${c0.noiseStd} (${c0.preset} preset${c0.rho ? `, rho = ${c0.rho}` : ''}). Findings measured on ${c.samples.toLocaleString('en-US')} prompts at L = ${L} shared by every model (seed ${c.seed}).\n\n**${passed} of ${c.findings.length} findings pass.**`;
+  const tally = tallyLine(c.findings);
+  return `# icl-lab report\n\nicl-lab ${VERSION}. ${c.runs.length} run(s): ${names.join(', ')}. Task: d = ${d}, training context length L = ${L}, noise_std = ${c0.noiseStd} (${c0.preset} preset${c0.rho ? `, rho = ${c0.rho}` : ''}). Findings measured on ${c.samples.toLocaleString('en-US')} prompts at L = ${L} shared by every model (seed ${c.seed}).\n\n**${tally}.**`;
 }
 
 function findingsSection(findings: Finding[]): string {
-  return `## Findings\n\n${mdTable(['#', 'finding', 'value', 'threshold', 'result'], findings.map((f, i) => [String(i + 1), f.claim, fmt(f.value), f.threshold, f.pass ? '**pass**' : '**FAIL**']))}\n\n` +
-    findings.map((f, i) => `### ${i + 1}. ${f.id}\n\n${f.claim}\n\n*Threshold:* ${f.why}\n\n${mdTable(['check', 'value', 'threshold', 'result'], f.checks.map((c) => [c.name, Number.isInteger(c.value) ? String(c.value) : fmt(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']))}`).join('\n\n');
+  return `## Findings\n\n${mdTable(['#', 'finding', 'value', 'threshold', 'result'], findings.map((f, i) => [String(i + 1), f.claim, f.result === 'n/a' ? '–' : fmt(f.value), f.threshold, f.result === 'n/a' ? 'n/a' : f.pass ? '**pass**' : '**FAIL**']))}\n\n` +
+    findings.map((f, i) => `### ${i + 1}. ${f.id}${f.result === 'n/a' ? ' (n/a)' : ''}\n\n${f.claim}\n\n*Threshold:* ${f.why}${f.checks.length === 0 ? '' : `\n\n${mdTable(['check', 'value', 'threshold', 'result'], f.checks.map((c) => [c.name, Number.isInteger(c.value) ? String(c.value) : fmt(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']))}`}`).join('\n\n');
 }
 
 function runsSection(runs: readonly ReportRun[]): string {
   const c0 = runs[0]!.config;
-  return `## Runs\n\n${mdTable(['run', 'H', 'steps', 'status', 'final train loss', 'final val loss', 'wall time (s)', 'steps/s', 'optimizer', 'init', 'seed'], runs.map((r) => [r.target.name, String(r.config.heads), r.runJson.step.toLocaleString('en-US'), r.runJson.status, fmt(r.runJson.final.train_loss), fmt(r.runJson.final.val_loss), fmt(r.runJson.timings.wall_seconds, 1), fmt(r.runJson.timings.steps_per_second, 0), `${r.config.optimizer} lr ${r.config.lr}`, r.config.init, String(r.config.seed)]))}\n\nTraining losses are single batches of ${c0.batchSize} prompts: they scatter by ±30 % step to step (the notebook's printed losses too).`;
+  return `## Runs\n\n${mdTable(['run', 'H', 'steps', 'status', 'last training batch loss', 'held-out loss ± s.e.', 'wall time (s)', 'steps/s', 'optimizer', 'init', 'seed'], runs.map((r) => [r.target.name, String(r.config.heads), r.runJson.step.toLocaleString('en-US'), r.runJson.status, fmt(r.runJson.final.train_loss), heldOut(r.runJson), fmt(r.runJson.timings.wall_seconds, 1), fmt(r.runJson.timings.steps_per_second, 0), `${r.config.optimizer} lr ${r.config.lr}`, r.config.init, String(r.config.seed)]))}\n\n` +
+    `The held-out loss is the final model's mean squared error on ${heldOutSamples(runs.map((r) => r.runJson))} held-out prompts of its training task, with its standard error (run.json \`final_validation\`); a run without one (not completed, or written by an older icl-lab) shows its last validation batch of ${c0.valSamples} prompts, marked "one batch". ` +
+    `The training loss is a single batch of ${c0.batchSize} prompts: it scatters by ±30 % step to step (the notebook's printed losses too).`;
+}
+
+/** run.json's held-out validation as "mse ± se", else its last validation batch, marked. */
+function heldOut(r: RunJson): string {
+  const v = r.final_validation;
+  if (v) return `${fmt(v.mse)} ± ${fmt(v.stderr)}`;
+  return r.final.val_loss === null ? '–' : `${fmt(r.final.val_loss)} (one batch)`;
+}
+
+function heldOutSamples(rs: readonly RunJson[]): string {
+  const n = [...new Set(rs.map((r) => r.final_validation?.samples).filter((x) => x !== undefined))];
+  return n.length === 1 ? n[0]!.toLocaleString('en-US') : 'many';
 }
 
 /** One row of the circuits table: a run's (w, mu) beside the notebook's, grouping, kernel gap and error. */

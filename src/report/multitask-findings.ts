@@ -29,7 +29,9 @@ const chk = (name: string, value: number, op: '<=' | '>=', limit: number): Check
 
 function mkFinding(id: string, claim: string, why: string, checks: Check[]): Finding {
   const head = checks.find((c) => !c.pass) ?? checks[0];
-  return { id, claim, why: checks.length ? why : `${why} (no model to check)`, checks, value: head ? head.value : NaN, threshold: head ? head.threshold : 'n/a', pass: checks.length > 0 && checks.every((c) => c.pass) };
+  if (!checks.length) return { id, claim, why: `Not applicable: no model with enough heads was given. ${why}`, checks, value: NaN, threshold: 'n/a', pass: false, result: 'n/a' };
+  const pass = checks.every((c) => c.pass);
+  return { id, claim, why, checks, value: head!.value, threshold: head!.threshold, pass, result: pass ? 'pass' : 'FAIL' };
 }
 
 export const activeHeads = (m: MultitaskModelEvidence) => activeCircuits(m.circuits);

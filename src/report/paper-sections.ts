@@ -125,6 +125,7 @@ export function reducedOptimumFinding(rows: readonly ReducedOptimum[]): Finding 
     value: head ? head.value : NaN,
     threshold: head ? head.threshold : 'n/a',
     pass: checks.length > 0 && checks.every((c) => c.pass),
+    result: checks.length === 0 ? 'n/a' : checks.every((c) => c.pass) ? 'pass' : 'FAIL',
     why: `The authors' trained H = 2 model has mu = 3.45 against mu*(0.13) = 3.381 (2 % above); the reduced loss is a large-L approximation, so a few per cent is agreement. Our 200,000-step H = 2 run gives 0.4 % (w = 0.130, mu = 3.37 vs mu* = 3.38); a quick run still on its way (w falling, mu rising) sits within 5 %; a head on the wrong branch or an untrained model is off by O(1). ${REDUCED_OPTIMUM_THRESHOLD * 100} % leaves room for quick runs. For H > 2 the heads of one sign of w are merged into one (total mu, mu-weighted w): their individual mu are not identified by the reduced loss.`,
     checks,
   };

@@ -5,7 +5,8 @@
  *
  *   report.html      self-contained (figures inline as PNG data URLs), opens offline
  *   report.md        the same content, figures linked from figures/
- *   findings.json    {"findings":[{"id","claim","value","threshold","pass","why","checks":[...]}, ...]}
+ *   findings.json    {"findings":[{"id","claim","value","threshold","pass","result","why","checks":[...]}, ...]}
+ *                    (result pass | FAIL | n/a: n/a = the runs cannot test it; not counted as failed)
  *   evaluation.json  error vs context length of every model and estimator (evaluate's JSON shape)
  *   figures/         comparison figures + one folder per run (SVG and PNG)
  */
@@ -104,6 +105,6 @@ function errorVsLength(runs: readonly ReportRun[], spec: PromptSpec, o: ReportOp
 
 /** evaluation.json in evaluate's JSON shape (non-finite numbers as null); returns its path. */
 async function writeEvaluationJson(path: string, spec: PromptSpec, evaluation: Evaluation): Promise<string> {
-  await writeFileAtomic(path, JSON.stringify({ icl_lab_version: VERSION, d: spec.d, preset: spec.preset, noiseStd: spec.noiseStd, ...evaluation }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n');
+  await writeFileAtomic(path, JSON.stringify({ icl_lab_version: VERSION, d: spec.d, preset: spec.preset, noise_std: spec.noiseStd, rho: spec.rho ?? 0, ...evaluation }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n');
   return path;
 }

@@ -35,6 +35,8 @@ export interface ReproduceOptions extends ExecuteOptions {
   /** seed (default), paper or multitask (reproduce-presets.ts). */
   preset?: ReproducePreset;
   log?: (line: string) => void;
+  /** Told when training is over and the report starts (an interrupt can then no longer checkpoint anything). */
+  onReportStart?: () => void;
 }
 
 /** The seed configuration (config_1, SEED_NOTES #8) for H heads and `steps` steps. */
@@ -80,10 +82,13 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | 
       runs = [];
     }
   }
-  if (runs.some((r) => r.status === 'interrupted')) return { runs, interrupted: true };
+  // an interrupt that came after the last checkpoint (or while no run was training) still stops here
+  if (runs.some((r) => r.status === 'interrupted') || o.signal?.aborted) return { runs, interrupted: true };
   const failed = runs.filter((r) => r.status === 'failed');
   if (failed.length > 0) throw new Error(`training failed: ${failed.map((r) => `${r.name} at step ${r.failure?.step}: ${r.failure?.reason}`).join('; ')}`);
   const reportDir = join(o.out, 'report');
+  o.onReportStart?.();
+  if (o.signal?.aborted) return { runs, interrupted: true };
   const report = await writeReport(dirs, {
     out: reportDir,
     evalSamples: o.evalSamples,

@@ -11,13 +11,19 @@
  *     if s % qk_every == 0:       snapshot QK^h and OV^h[:, -1]
  *
  * One RNG (seeded with `seed`) draws the initial weights; every batch then comes from the run's
- * batch stream (stream.ts: version 1 continues that RNG, version 2 is seeded from it).
+ * batch stream (data/stream.ts: version 1 continues that RNG, version 2 is seeded from it).
+ *
+ * When a run completes, `logFinalStep` also logs its last step (dynamics, validation, snapshot) if it
+ * is not on the grid above, with a validation batch from its own RNG (the training stream is not
+ * touched), and `heldOutValidation` measures the final model on FINAL_VALIDATION_SAMPLES held-out
+ * prompts. A resume that trains further drops those off-grid entries first, so a run trained in
+ * several sessions keeps the files of a run trained in one.
  * No node:* imports, no I/O: state in, state out. Everything per step is preallocated (the logs
  * grow only when a resume extends the run), so the work beyond the training step is O(1).
  */
 import { Rng } from '../data/rng.js';
 import { allocBatch, type Batch } from '../data/batch.js';
-import type { TaskSpec } from '../data/task.js';
+import { sampleBatch, type TaskSpec } from '../data/task.js';
 import { createStream, CURRENT_STREAM_VERSION, restoreStream, type BatchStream, type StreamVersion } from '../data/stream.js';
 import type { TrainModel } from '../engine/model.js';
 import { createOptimizer, type Optimizer, type OptimizerState } from '../optim/optim.js';
@@ -66,7 +72,24 @@ export interface TrainState {
   lastValStep: number;
   /** Loss shown by progress displays, refreshed every loss_every steps (the seed's tqdm description). */
   shownLoss: number;
+  /** Set when the run completes: the final model on a large held-out set (`heldOutValidation`). */
+  finalValidation?: FinalValidation;
 }
+
+/** The final model's mean squared error on a large held-out set of prompts, with its standard error. */
+export interface FinalValidation {
+  /** Steps done when it was measured. */
+  step: number;
+  samples: number;
+  mse: number;
+  /** sd(squared errors, ddof 1) / sqrt(samples). */
+  stderr: number;
+  /** Seed of the held-out prompts (derived from the run's seed; the same for every run with that seed and task). */
+  prompt_seed: number;
+}
+
+/** Held-out prompts of the final validation. */
+export const FINAL_VALIDATION_SAMPLES = 20_000;
 
 export function taskSpecs(c: TrainConfig): { task: TaskSpec; valTask: TaskSpec } {
   const task: TaskSpec = { d: c.d, L: c.contextLength, batchSize: c.batchSize, noiseStd: c.noiseStd, preset: c.preset, rho: c.rho };
@@ -76,9 +99,10 @@ export function taskSpecs(c: TrainConfig): { task: TaskSpec; valTask: TaskSpec }
 export function allocLogs(c: TrainConfig, capacity: number): TrainLogs {
   const LH = c.layers * c.heads;
   const E = tokenWidth(c);
-  const nVal = countLogged(capacity, c.valEvery);
-  const nDyn = countLogged(capacity, c.dynamicsEvery);
-  const nSnap = countLogged(capacity, c.qkEvery);
+  // + 1: room for the last step when it is not on the grid (logFinalStep)
+  const nVal = countLogged(capacity, c.valEvery) + 1;
+  const nDyn = countLogged(capacity, c.dynamicsEvery) + 1;
+  const nSnap = countLogged(capacity, c.qkEvery) + 1;
   return {
     capacity,
     trainLoss: new Float64Array(capacity),
@@ -96,25 +120,29 @@ export function allocLogs(c: TrainConfig, capacity: number): TrainLogs {
   };
 }
 
-/** Logs with room for `capacity` steps holding the first entries of `src` up to step `upTo` (exclusive). */
+/**
+ * Logs with room for `capacity` steps holding the first entries of `src` up to step `upTo`
+ * (exclusive) that are on the logging grid (step % every == 0): a completed run's extra last-step
+ * entries (logFinalStep) are dropped, to be logged again when the run completes.
+ */
 export function copyLogs(c: TrainConfig, src: TrainLogs, capacity: number, upTo: number): TrainLogs {
   const out = allocLogs(c, Math.max(capacity, upTo));
   const LH = c.layers * c.heads;
   const E = tokenWidth(c);
   out.trainLoss.set(src.trainLoss.subarray(0, upTo));
-  const keep = (steps: Float64Array, n: number): number => {
+  const keep = (steps: Float64Array, n: number, every: number): number => {
     let k = 0;
-    while (k < n && steps[k]! < upTo) k++;
+    while (k < n && steps[k]! < upTo && steps[k]! % every === 0) k++;
     return k;
   };
-  out.nVal = keep(src.valStep, src.nVal);
+  out.nVal = keep(src.valStep, src.nVal, c.valEvery);
   out.valLoss.set(src.valLoss.subarray(0, out.nVal));
   out.valStep.set(src.valStep.subarray(0, out.nVal));
-  out.nDyn = keep(src.dynStep, src.nDyn);
+  out.nDyn = keep(src.dynStep, src.nDyn, c.dynamicsEvery);
   out.qkDynamics.set(src.qkDynamics.subarray(0, out.nDyn * LH));
   out.ovDynamics.set(src.ovDynamics.subarray(0, out.nDyn * LH));
   out.dynStep.set(src.dynStep.subarray(0, out.nDyn));
-  out.nSnap = keep(src.snapStep, src.nSnap);
+  out.nSnap = keep(src.snapStep, src.nSnap, c.qkEvery);
   out.qk.set(src.qk.subarray(0, out.nSnap * LH * E * E));
   out.ov.set(src.ov.subarray(0, out.nSnap * LH * E));
   out.snapStep.set(src.snapStep.subarray(0, out.nSnap));
@@ -274,4 +302,93 @@ export function runSteps(s: TrainState, until: number, deadline = Infinity, hook
     if (timed && now() >= deadline) break;
   }
   return null;
+}
+
+/** An RNG for `tag` under the run's seed, unrelated to the training stream `new Rng(seed)`. */
+function derivedRng(seed: number, tag: number): Rng {
+  return new Rng(derivedSeed(seed, tag));
+}
+
+/** A safe-integer seed mixed from (seed, tag). */
+export function derivedSeed(seed: number, tag: number): number {
+  const x = BigInt.asUintN(64, BigInt(Math.trunc(seed))) * 0x9e3779b97f4a7c15n + BigInt(tag) * 0xd1b54a32d192ed03n + 0x632be59bd9b4e019n;
+  return Number(BigInt.asUintN(53, x ^ (x >> 31n)));
+}
+
+/** Tags of the derived streams. */
+const FINAL_VAL_TAG = 1;
+const HELD_OUT_TAG = 2;
+
+/**
+ * Log the last step done (s.step - 1) where the grid did not: dynamics, a validation batch of
+ * val_samples prompts (from an RNG derived from the seed and the step, so the training stream is not
+ * touched) and a snapshot. Called when a run completes; idempotent.
+ */
+export function logFinalStep(s: TrainState): void {
+  const c = s.config;
+  const f = s.step - 1;
+  if (f < 0) return;
+  const logs = s.logs;
+  const { model } = s;
+  const LH = c.layers * c.heads;
+  const E = model.E;
+  const last = (steps: Float64Array, n: number) => (n > 0 ? steps[n - 1]! : -1);
+  if (last(logs.dynStep, logs.nDyn) < f) {
+    const i = logs.nDyn++;
+    model.dynamics(logs.qkDynamics.subarray(i * LH, (i + 1) * LH), logs.ovDynamics.subarray(i * LH, (i + 1) * LH)); // [layers, H]
+    logs.dynStep[i] = f;
+  }
+  if (last(logs.valStep, logs.nVal) < f) {
+    const rng = derivedRng(c.seed, FINAL_VAL_TAG * 2 ** 32 + f);
+    if (model.valSampler) model.valSampler.sampleBatch(s.valTask, rng, s.valBatch);
+    else sampleBatch(s.valTask, rng, s.valBatch); // [Bval, L, E]
+    model.forward(s.valBatch, s.valOut); // [Bval]
+    const val = mse(s.valOut, s.valBatch.yq);
+    const i = logs.nVal++;
+    logs.valLoss[i] = val;
+    logs.valStep[i] = f;
+    s.lastVal = val;
+    s.lastValStep = f;
+  }
+  if (last(logs.snapStep, logs.nSnap) < f) {
+    const i = logs.nSnap++;
+    model.snapshot(logs.qk.subarray(i * LH * E * E, (i + 1) * LH * E * E), logs.ov.subarray(i * LH * E, (i + 1) * LH * E)); // [layers, H, E, E], [layers, H, E]
+    logs.snapStep[i] = f;
+  }
+}
+
+/**
+ * The model's mean squared error on `samples` held-out prompts of the training task (drawn in chunks
+ * of `chunk` from an RNG derived from the run's seed only: every run with that seed and task sees
+ * the same prompts), with its standard error.
+ */
+export function heldOutValidation(s: TrainState, samples = FINAL_VALIDATION_SAMPLES, chunk = 1000): FinalValidation {
+  const c = s.config;
+  const promptSeed = derivedSeed(c.seed, HELD_OUT_TAG);
+  const rng = new Rng(promptSeed);
+  let sum = 0;
+  let n = 0; // squared errors: samples x outputs
+  let sum2 = 0;
+  let batch: Batch | undefined;
+  let out = new Float64Array(0);
+  for (let done = 0; done < samples; done += chunk) {
+    const B = Math.min(chunk, samples - done);
+    const m = s.model;
+    if (!batch || batch.B !== B) {
+      batch = m.allocValBatch ? m.allocValBatch(B, c.contextLength, c.d) : allocBatch(B, c.contextLength, c.d); // [B, L, E]
+      out = new Float64Array(B * (m.outputs ?? 1));
+    }
+    if (m.valSampler) m.valSampler.sampleBatch({ ...s.task, batchSize: B }, rng, batch);
+    else sampleBatch({ ...s.task, batchSize: B }, rng, batch);
+    m.forward(batch, out); // [B * outputs]
+    for (let b = 0; b < batch.yq.length; b++) {
+      const e = (out[b]! - batch.yq[b]!) ** 2;
+      n++;
+      sum += e;
+      sum2 += e * e;
+    }
+  }
+  const mean = sum / n;
+  const variance = n > 1 ? Math.max(0, (sum2 - n * mean * mean) / (n - 1)) : 0;
+  return { step: s.step, samples, mse: mean, stderr: Math.sqrt(variance / n), prompt_seed: promptSeed };
 }

@@ -23,7 +23,7 @@ import { VERSION } from '../version.js';
 import { parseStreamVersion, type StreamVersion } from '../data/stream.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { configFromJson, configToJson, type TrainConfig } from './config.js';
-import { allocLogs, resumable, type TrainLogs, type TrainState } from './loop.js';
+import { allocLogs, resumable, type FinalValidation, type TrainLogs, type TrainState } from './loop.js';
 
 export const RUN_FILES = {
   run: 'run.json',
@@ -72,6 +72,8 @@ export interface RunJson {
     val_loss: number | null;
     val_step: number | null;
   };
+  /** A completed run: the final model on a large held-out set of prompts (loop.ts heldOutValidation). */
+  final_validation?: FinalValidation;
   failure?: RunFailure;
   resume_command?: string;
   /** The batch stream's version (data/stream.ts); absent in runs of earlier builds = 1. */
@@ -307,6 +309,7 @@ export function runJsonOf(s: TrainState, info: SaveInfo, checkpointStep: number)
     },
     final: { train_loss: fin(s.lastLoss), val_loss: fin(s.lastVal), val_step: s.lastValStep >= 0 ? s.lastValStep : null },
   };
+  if (s.finalValidation && info.status === 'completed') r.final_validation = s.finalValidation;
   r.pid = process.pid;
   r.host = hostname();
   if (info.failure) r.failure = info.failure;

@@ -12,7 +12,7 @@ import { UsageError } from '../errors.js';
 import { nodeKernels } from '../io/wasm.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './config.js';
-import { createState, ensureCapacity, restoreState, runSteps, type TrainState } from './loop.js';
+import { createState, ensureCapacity, heldOutValidation, logFinalStep, restoreState, runSteps, type TrainState } from './loop.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
 import { makeRunDir, readRunForResume, saveFailure, saveState, type RunFailure, type RunJson, type RunStatus, type SaveInfo } from './run-dir.js';
 
@@ -53,6 +53,8 @@ export interface RunSummary {
   steps: number;
   final_train_loss: number | null;
   final_val_loss: number | null;
+  /** Completed runs: the final model on FINAL_VALIDATION_SAMPLES held-out prompts (run.json final_validation). */
+  final_validation?: { samples: number; mse: number; stderr: number };
   wall_seconds: number;
   steps_per_second: number;
   failure?: RunFailure;
@@ -163,6 +165,7 @@ async function trainState(
       name, dir, status, step: s.step, steps: target,
       final_train_loss: Number.isFinite(s.lastLoss) ? s.lastLoss : null,
       final_val_loss: Number.isFinite(s.lastVal) ? s.lastVal : null,
+      ...(s.finalValidation ? { final_validation: { samples: s.finalValidation.samples, mse: s.finalValidation.mse, stderr: s.finalValidation.stderr } } : {}),
       wall_seconds: Math.round(i.wallSeconds * 1000) / 1000,
       steps_per_second: Math.round(i.stepsPerSecond * 10) / 10,
       threads: usedTwo ? 2 : 1,
@@ -233,6 +236,9 @@ async function trainState(
     throw err;
   }
   unprefetch();
+  // the last step is always logged, and the final model measured on a large held-out set
+  logFinalStep(s);
+  s.finalValidation = heldOutValidation(s);
   saveState(dir, s, info('completed'));
   return summary('completed');
 }

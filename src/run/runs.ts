@@ -191,6 +191,7 @@ function summaryFromDisk(dir: string, name: string): RunSummary {
   return {
     name, dir, status: r.status, step: r.step, steps: r.steps,
     final_train_loss: r.final.train_loss, final_val_loss: r.final.val_loss,
+    ...(r.final_validation ? { final_validation: { samples: r.final_validation.samples, mse: r.final_validation.mse, stderr: r.final_validation.stderr } } : {}),
     wall_seconds: r.timings.wall_seconds, steps_per_second: 0,
     ...(r.failure ? { failure: r.failure } : {}),
     ...(r.status === 'interrupted' ? { resume_command: resumeCommand(dir) } : {}),

@@ -9,7 +9,9 @@
  * grouping (active/dummy by |mu^h w^h|, sign groups of w, equivalent two-head model); and the
  * kernel gap on fresh prompts (analysis/kernel-gap.ts).
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { snakeCase } from '../json.js';
 import { ACTIVE_HEAD_THRESHOLD, formatFixed, type HeadCircuit } from '../../model/circuits.js';
 import { analyzeStack, analyzeTarget, type AnalyzedHead, type AnalyzedStackHead, type AnalyzeResult, type AnalyzeStackResult } from '../../analysis/analyze.js';
 import { analyzeMultitask, formatMultitaskAnalysis } from '../../analysis/multitask.js';
@@ -22,16 +24,16 @@ export function formatStackAnalysis(a: AnalyzeStackResult): string {
   const runInfo = a.run ? `, run step ${a.run.step} (${a.run.status})` : '';
   out.push(`${a.name}: ${a.source}  (d=${a.d}, E=${a.E}, H=${a.H}, ${a.nLayers} layers${a.weightTying ? ', tied weights' : ''}${runInfo})`);
   out.push('');
-  out.push('Seed statistics (calculate_statistics; the last layer\'s OV includes final_linear):');
+  out.push('Seed statistics (calculate_statistics, layers and heads numbered from 1; the last layer\'s OV is read through final_linear, so its mu is mu_out^h):');
   for (const l of a.statistics) out.push(l);
   out.push('');
-  out.push('Per layer and head (mu^h = OV^h[-1,-1], the y -> y entry, in every layer: the value train logs as ov_dynamics;');
-  out.push('mu_out^h = (OV^h final_linear^T)[-1], the last layer read through final_linear, as the seed prints it):');
+  out.push('Per layer and head, numbered from 1 (mu^h = OV^h[-1,-1], the y -> y entry, in every layer: the value train logs as ov_dynamics;');
+  out.push('mu_out^h = (OV^h final_linear^T)[-1], the last layer read through final_linear: what the seed prints as that layer\'s mu):');
   out.push(' layer head        w^h       mu^h   mu_out^h   var(diag)  supOffDiag     supOv');
   for (const l of a.layers) {
     for (const h of l.heads) {
       const muOut = h.muOut === undefined ? '' : s4(h.muOut);
-      out.push(`${pad(String(l.layer), 6)} ${pad(String(h.head), 4)} ${pad(s4(h.w), 10)} ${pad(s4(h.mu), 10)} ${pad(muOut, 10)} ${pad(f4(h.varDiag), 11)} ${pad(f4(h.supOffDiag), 11)} ${pad(f4(h.supOv), 9)}`);
+      out.push(`${pad(String(l.layer + 1), 6)} ${pad(String(h.head + 1), 4)} ${pad(s4(h.w), 10)} ${pad(s4(h.mu), 10)} ${pad(muOut, 10)} ${pad(f4(h.varDiag), 11)} ${pad(f4(h.supOffDiag), 11)} ${pad(f4(h.supOv), 9)}`);
     }
   }
   out.push('');
@@ -49,20 +51,20 @@ export function formatAnalysis(a: AnalyzeResult): string {
   const runInfo = a.run ? `, run step ${a.run.step} (${a.run.status})` : '';
   out.push(`${a.name}: ${a.source}  (d=${a.d}, E=${a.E}, H=${a.H}, 1 layer${runInfo})`);
   out.push('');
-  out.push('Seed statistics (calculate_statistics):');
+  out.push('Seed statistics (calculate_statistics; layers and heads numbered from 1, as everywhere in icl-lab):');
   for (const l of a.statistics) out.push(l);
   out.push('');
-  out.push(`Per head (QK^h = W_Q^h W_K^h^T / sqrt(E); w^h = mean diag(QK^h)[:d]; mu^h = OV^h[-1]; active: |mu^h w^h| > ${a.grouping.threshold}):`);
+  out.push(`Per head, numbered from 1 (QK^h = W_Q^h W_K^h^T / sqrt(E); w^h = mean diag(QK^h)[:d]; mu^h = OV^h[-1]; active: |mu^h w^h| > ${a.grouping.threshold}):`);
   out.push(' layer head        w^h       mu^h  mu^h*w^h   var(diag)  supOffDiag     supOv  active');
   for (const l of a.layers) {
     for (const h of l.heads) {
-      out.push(`${pad(String(l.layer), 6)} ${pad(String(h.head), 4)} ${pad(s4(h.w), 10)} ${pad(s4(h.mu), 10)} ${pad(s4(h.eta), 9)} ${pad(f4(h.varDiag), 11)} ${pad(f4(h.supOffDiag), 11)} ${pad(f4(h.supOv), 9)}  ${h.active ? 'yes' : 'no (dummy)'}`);
+      out.push(`${pad(String(l.layer + 1), 6)} ${pad(String(h.head + 1), 4)} ${pad(s4(h.w), 10)} ${pad(s4(h.mu), 10)} ${pad(s4(h.eta), 9)} ${pad(f4(h.varDiag), 11)} ${pad(f4(h.supOffDiag), 11)} ${pad(f4(h.supOv), 9)}  ${h.active ? 'yes' : 'no (dummy)'}`);
     }
   }
   for (const l of a.layers) {
     for (const h of l.heads) {
       out.push('');
-      out.push(`Layer ${l.layer}, head ${h.head}: QK^h (rows: query coordinate x_1..x_${a.d}, y; columns: key coordinate), and OV^h[:, -1]`);
+      out.push(`Layer ${l.layer + 1}, head ${h.head + 1}: QK^h (rows: query coordinate x_1..x_${a.d}, y; columns: key coordinate), and OV^h[:, -1]`);
       qkRows(h, a.E).forEach((row, i) => {
         const label = i < a.d ? `x_${i + 1}` : 'y';
         out.push(`  ${label.padEnd(4)} ${row.map((v) => pad(s4(v), 9)).join(' ')}   | ${pad(s4(h.ov[i]!), 9)}`);
@@ -70,20 +72,35 @@ export function formatAnalysis(a: AnalyzeResult): string {
     }
   }
   out.push('');
+  if (a.anisotropy) {
+    const an = a.anisotropy;
+    out.push(`Theory: ANISOTROPIC run (rho = ${an.rho}). ${an.theory}`);
+    out.push('');
+    out.push(`QK x-block against I and Sigma^-1 (rel = ||A - c M||_F / ||A||_F for the best multiple c; smaller is closer):`);
+    out.push(` layer head   rel to I   rel to Sigma^-1   closer to`);
+    for (const h of an.heads) out.push(`${pad(String(h.layer), 6)} ${pad(String(h.head), 4)} ${pad(f4(h.relToIdentity), 10)} ${pad(f4(h.relToPrecision), 17)}   ${h.closer === 'sigma_inverse' ? 'Sigma^-1' : 'I'}`);
+    out.push(`  Sigma^-1 (rho = ${an.rho}):`);
+    for (const row of an.sigmaInverse) out.push(`  ${row.map((v) => pad(s4(v), 9)).join(' ')}`);
+    out.push('');
+    out.push('For reference only (isotropic theory, Sigma = I):');
+  } else {
+    out.push('Theory: isotropic (x ~ N(0, I), as the seed): the kernel form w^h I, eta_TF ~ L/(L+d) and the two-head equivalence apply.');
+    out.push('');
+  }
   const ref = a.reference;
   out.push(`Effective learning rate eta_TF = sum_h mu^h w^h = ${f4(a.effectiveLearningRate)}`);
   out.push(`  at L = ${ref.L}: L/(L+d) = ${f4(ref.lOverLPlusD)}, L/(L+d+1) = ${f4(ref.lOverLPlusDPlus1)}, tuned one-step GD eta* = ${f4(ref.tunedEta)}`);
   out.push('');
   const g = a.grouping;
-  const list = (xs: number[]) => (xs.length ? xs.join(', ') : 'none');
+  const list = (xs: number[]) => (xs.length ? xs.map((h) => h + 1).join(', ') : 'none');
   out.push(`Head grouping (threshold |mu^h w^h| > ${g.threshold}): active heads ${list(g.active)}; dummy heads ${list(g.dummy)}`);
   for (const s of g.signGroups) {
-    out.push(`  w ${s.sign > 0 ? '>= 0' : '<  0'}: heads ${s.heads.join(', ')}  total mu = ${s4(s.totalMu)}  sum mu*w = ${s4(s.eta)}  group w = ${s4(s.w)}`);
+    out.push(`  w ${s.sign > 0 ? '>= 0' : '<  0'}: heads ${s.heads.map((h) => h + 1).join(', ')}  total mu = ${s4(s.totalMu)}  sum mu*w = ${s4(s.eta)}  group w = ${s4(s.w)}`);
   }
   out.push(`  equivalent two-head model: w = (${g.twoHead.w.map(s4).join(', ')}), mu = (${g.twoHead.mu.map(s4).join(', ')})`);
   out.push('');
   const k = a.kernelGapDetail;
-  out.push(`Kernel gap at L = ${k.L} (${k.samples} fresh ${k.preset}-preset prompts, noise_std ${k.noiseStd}, seed ${k.seed}):`);
+  out.push(`Kernel gap at L = ${k.L} (${k.samples} fresh ${k.preset}-preset prompts, noise_std ${k.noiseStd}, rho ${k.rho}, seed ${k.seed}):`);
   out.push(`  relative MSE sum (model - kernel)^2 / sum (model - mean model)^2 = ${formatGap(a.kernelGap)}`);
   out.push(`  against the model's own error sum (model - kernel)^2 / sum (model - y_q)^2 = ${formatGap(k.relativeToModelError)}`);
   out.push(`  model MSE ${f4(k.modelMse)}, kernel estimator MSE ${f4(k.kernelMse)}, mean (model - kernel)^2 = ${formatGap(k.meanSquaredDiff)}`);
@@ -100,11 +117,14 @@ export function register(program: Command): void {
     .argument('<target>', 'run directory (holding model.safetensors and run.json) or a .safetensors model with the seed\'s keys')
     .description('read a trained model out: QK/OV circuits, w^h and mu^h per head, the seed\'s statistics, eta_TF = sum mu^h w^h, head grouping, and the kernel gap (how well the kernel estimator from (w, mu) reproduces the model)')
     .option('--json', '[flag] print one JSON object instead of the table')
-    .option('--L <n>', '[int] context length of the kernel-gap prompts (default: run.json, else 40)', asPositiveInt('--L'))
+    .option('--context-length <n>', '[int] context length L of the kernel-gap prompts; alias --L (default: run.json, else 40)', asPositiveInt('--context-length'))
+    .addOption(new Option('--L <n>', 'old spelling of --context-length').hideHelp().argParser(asPositiveInt('--L')))
     .option('--samples <n>', '[int] kernel-gap prompts', asPositiveInt('--samples'), 10_000)
     .option('--seed <n>', '[int] RNG seed of the kernel-gap prompts', asInteger('--seed'), 0)
     .option('--threshold <x>', `[number] |mu^h w^h| above which a head is active`, asNonNegativeFloat('--threshold'), ACTIVE_HEAD_THRESHOLD)
-    .action((target: string, opts: { json?: boolean; L?: number; samples: number; seed: number; threshold: number }) => {
+    .action((target: string, opts: { json?: boolean; contextLength?: number; L?: number; samples: number; seed: number; threshold: number }) => {
+      if (opts.contextLength !== undefined && opts.L !== undefined) throw new UsageError('--L is the old spelling of --context-length; give one of them');
+      const L = opts.contextLength ?? opts.L;
       const mt = analyzeMultitask(target);
       if (mt) {
         process.stdout.write(opts.json ? JSON.stringify(mt, jsonSafe) + '\n' : formatMultitaskAnalysis(mt));
@@ -119,7 +139,7 @@ export function register(program: Command): void {
       }
       const t = loadTarget(target);
       warn(untrainedWarning(t));
-      const a = analyzeTarget(t, { L: opts.L, samples: opts.samples, seed: opts.seed, threshold: opts.threshold });
+      const a = analyzeTarget(t, { L, samples: opts.samples, seed: opts.seed, threshold: opts.threshold });
       process.stdout.write(opts.json ? analysisJson(a) + '\n' : formatAnalysis(a));
     });
 }
@@ -130,22 +150,27 @@ function qkRows(c: HeadCircuit, E: number): number[][] {
 }
 
 /**
- * One head in `analyze --json`: {head, w, mu, var, supOffDiag, supOv, [eta, active,] qk: [E][E],
- * ov: [E], [ovOut, muOut]} (`var` is the circuit's varDiag, named as the seed's np.var).
+ * One head in `analyze --json`: {head, w, mu, var, sup_off_diag, sup_ov, [eta, active,] qk: [E][E],
+ * ov: [E], [ov_out, mu_out]} (`var` is the circuit's varDiag, named as the seed's np.var). Layers and
+ * heads are numbered from 1, as printed.
  */
 function headJson(c: AnalyzedHead | AnalyzedStackHead, E: number): Record<string, unknown> {
   return {
-    head: c.head, w: c.w, mu: c.mu, var: c.varDiag, supOffDiag: c.supOffDiag, supOv: c.supOv,
+    head: c.head + 1, w: c.w, mu: c.mu, var: c.varDiag, supOffDiag: c.supOffDiag, supOv: c.supOv,
     ...('eta' in c ? { eta: c.eta, active: c.active } : {}),
     qk: qkRows(c, E), ov: Array.from(c.ov),
     ...('ovOut' in c && c.ovOut ? { ovOut: Array.from(c.ovOut), muOut: c.muOut } : {}),
   };
 }
 
-/** `analyze --json`: the result with every head as headJson; non-finite numbers as null. */
+/** `analyze --json`: the result with every head as headJson, layers, heads and head lists numbered from 1, keys snake_case, non-finite numbers null. */
 export function analysisJson(a: AnalyzeResult | AnalyzeStackResult): string {
-  const layers = a.layers.map((l) => ({ layer: l.layer, heads: l.heads.map((h) => headJson(h, a.E)) }));
-  return JSON.stringify({ ...a, layers }, jsonSafe);
+  const layers = a.layers.map((l) => ({ layer: l.layer + 1, heads: l.heads.map((h) => headJson(h, a.E)) }));
+  const one = (xs: number[]) => xs.map((h) => h + 1);
+  const grouping = 'grouping' in a
+    ? { ...a.grouping, active: one(a.grouping.active), dummy: one(a.grouping.dummy), signGroups: a.grouping.signGroups.map((g) => ({ ...g, heads: one(g.heads) })) }
+    : undefined;
+  return JSON.stringify(snakeCase({ ...a, layers, ...(grouping ? { grouping } : {}) }));
 }
 
 /** JSON.stringify replacer: non-finite numbers become null. */

@@ -5,6 +5,7 @@
  */
 import type { StepTiming } from '../../bench/timing.js';
 import type { Command } from 'commander';
+import { toJson } from '../json.js';
 import { defaultEngine, runBench, type BenchRow } from '../../bench/bench.js';
 import type { EngineName } from '../../engine/model.js';
 import { wasmAvailable, wasmUnavailableReason } from '../../io/wasm.js';
@@ -132,7 +133,7 @@ export function register(program: Command): void {
       for (const layers of stackLayers) for (const engine of engines) emit(tableRow(benchStack({ layers, heads: 2, seconds, seed, engine })));
       if (opts.json) {
         const roofline = rates ? { rates, floors: heads.map((H) => ({ heads: H, ...stepFloor(stepCounts(t, H), rates) })) } : undefined;
-        process.stdout.write(JSON.stringify({ task: { ...t }, optimizer: { kind: 'adam', lr: 1e-3 }, node: process.version, ...(roofline ? { roofline } : {}), rows: out }) + '\n');
+        process.stdout.write(toJson({ task: { ...t }, optimizer: { kind: 'adam', lr: 1e-3 }, node: process.version, ...(roofline ? { roofline } : {}), rows: out }) + '\n');
       }
     });
 }

@@ -4,29 +4,41 @@
  * (`<name>/kernel`), and the estimators one-step-gd, tuned-gd, debiased-gd, ridge, ols, all on the
  * SAME prompts at each L, with standard errors (analysis/evaluate.ts, methods.ts).
  *
- *   --json / --out FILE.json:  {"lengths":[...],"samples":N,...,"methods":{"<name>":{"mse":[...],"stderr":[...]}}}
+ *   --json / --out FILE.json:  {"lengths":[...],"samples":N,"tasks":[...],"models":[...],...,"methods":{"<name>":{"mse":[...],"stderr":[...]}}}
  *   (null where a method is undefined, e.g. ols for L <= d)
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { DEFAULT_CHUNK } from '../../analysis/evaluate.js';
-import { DEFAULT_LENGTHS, runEvaluate, type EvaluateCliOptions, type EvaluateOutput } from '../../analysis/evaluate-models.js';
+import { DEFAULT_LENGTHS, runEvaluate, taskWords, type EvaluateCliOptions, type EvaluateOutput } from '../../analysis/evaluate-models.js';
 import { loadStackTarget, loadTarget, untrainedWarning, type ModelTarget, type StackTarget } from '../../analysis/targets.js';
 import { warn } from '../warn.js';
 import { DEFAULT_TASK, PRESET_NAMES, type PresetName } from '../../data/task.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { VERSION } from '../../version.js';
-import { asChoice, asInteger, asIntListOrRange, asNonNegativeFloat, asPositiveInt } from '../options.js';
+import { asChoice, asInteger, asIntListOrRange, asNonNegativeFloat, asPositiveInt, parseFloatInRange } from '../options.js';
+
+const asFloatOpen = (flag: string) => (v: string) => parseFloatInRange(flag, v, 0, 1, true);
 import { UsageError } from '../../errors.js';
 import { jsonSafe } from './analyze.js';
 
-/** A table: one row per L, "mse ± stderr" per method. */
+/** A table: one row per L, "mse ± stderr" per method; the task(s) measured and any model measured out of distribution above it. */
 export function formatEvaluation(r: EvaluateOutput): string {
   const names = Object.keys(r.methods);
   const cell = (m: number, s: number) => (Number.isFinite(m) ? `${fmt(m, 4)} ± ${fmt(s, 2)}` : 'n/a');
   const cells = r.lengths.map((_, i) => names.map((n) => cell(r.methods[n]!.mse[i]!, r.methods[n]!.stderr[i]!)));
   const widths = names.map((n, j) => Math.max(n.length, ...cells.map((row) => row[j]!.length)));
   const lines: string[] = [];
-  lines.push(`MSE against y_q ± standard error, ${r.samples} prompts per L (${r.nested ? 'nested across L' : 'fresh at every L'}), d=${r.d}, preset ${r.preset}, noise_std ${r.noiseStd}, seed ${r.seed}`);
+  const how = `${r.samples} prompts per L (${r.nested ? 'nested across L' : 'fresh at every L'}), seed ${r.seed}`;
+  if (r.tasks.length === 1) {
+    lines.push(`MSE against y_q ± standard error, ${how}; task ${taskWords(r.tasks[0]!)}${r.explicit_task ? ' (given by flags)' : ''}`);
+  } else {
+    lines.push(`MSE against y_q ± standard error, ${how}; the models were trained on ${r.tasks.length} different tasks, each measured on its own prompts:`);
+    for (const t of r.tasks) lines.push(`  task ${taskWords(t)}: ${t.methods.join(', ')}`);
+  }
+  for (const m of r.models) {
+    if (m.out_of_distribution) lines.push(`  ${m.name}: OUT OF DISTRIBUTION, trained on ${taskWords(m.trained_task!)}`);
+    else if (m.trained_task === null) lines.push(`  ${m.name}: no run.json, training task not recorded (measured on ${taskWords(m.task)})`);
+  }
   lines.push(['    L', ...names.map((n, j) => n.padStart(widths[j]!))].join('  '));
   r.lengths.forEach((L, i) => lines.push([String(L).padStart(5), ...cells[i]!.map((c, j) => c.padStart(widths[j]!))].join('  ')));
   return lines.join('\n') + '\n';
@@ -44,21 +56,24 @@ export function register(program: Command): void {
     .command('evaluate')
     .argument('[targets...]', 'run directories or .safetensors models (zero or more)')
     .description('mean squared error vs context length for models, their kernel estimators and the estimators one-step-gd, tuned-gd, debiased-gd, ridge, ols, on the same prompts, with standard errors')
-    .option('--lengths <spec>', '[list|range] context lengths: 10,40,160 or start:stop:step (stop included) (default: 1:500:5, the seed\'s sweep)', asIntListOrRange('--lengths', { min: 1 }), undefined)
+    .option('--context-length <spec>', '[int[,int...]|start:stop[:step]] context lengths L: 10,40,160 or start:stop:step (stop included); alias --lengths (default: 1:500:5, the seed\'s sweep)', asIntListOrRange('--context-length', { min: 1 }))
+    .addOption(new Option('--lengths <spec>', 'old spelling of --context-length').hideHelp().argParser(asIntListOrRange('--lengths', { min: 1 })))
     .option('--samples <n>', '[int] prompts per L', asPositiveInt('--samples'), 10_000)
-    .option('--preset <name>', '[seed|paper] prompt distribution (default: the first run\'s, else seed)', asChoice('--preset', PRESET_NAMES))
-    .option('--noise-std <x>', '[number] noise_std (default: the first run\'s, else 0.01)', asNonNegativeFloat('--noise-std'))
-    .option('--d <n>', '[int] dimension when no model is given (default 5)', asPositiveInt('--d'))
+    .option('--preset <name>', '[seed|paper] measure every model on this prompt distribution (models trained on another are marked out of distribution) (default: each model\'s own, else seed)', asChoice('--preset', PRESET_NAMES))
+    .option('--noise-std <x>', '[number] measure every model at this noise_std (default: each model\'s own, else 0.01)', asNonNegativeFloat('--noise-std'))
+    .option('--rho <x>', '[number] measure every model with x covariance Sigma_ij = rho^|i-j| (default: each model\'s own, else 0)', asFloatOpen('--rho'))
+    .option('--d <n>', '[int] dimension when no model is given (default: 5)', asPositiveInt('--d'))
     .option('--seed <n>', '[int] RNG seed of the prompts', asInteger('--seed'), 0)
     .option('--chunk <n>', '[int] prompts per batch (bounds memory)', asPositiveInt('--chunk'), DEFAULT_CHUNK)
-    .option('--independent', '[flag] fresh prompts at every L (default: nested prompts, the first L tokens of one long prompt; same distribution per L, 50x less sampling)')
+    .option('--independent', '[flag] fresh prompts at every L (default: nested prompts, the first L tokens of a longer prompt of L\'s block 2^k..2^(k+1)-1; same distribution per L, ~25x less sampling; either way the prompts at an L depend only on --seed, L, the task and --chunk)')
     .option('--method <spec>', "[spec] an analytic estimator, repeatable: kernel:w=0.13,-0.13:mu=3.45,-3.45 | kernel:w=LIST (mu = reduced-loss mu*(w)) | kernel:from=MODEL | single-head[:L=40] | gd:w=LIST:mu=LIST (eta = sum w mu) | gd:eta=X | debiased-gd:(same) | ridge[:lambda=X] | paper-comparison (the authors' five); add :name=LABEL to rename (default: none)", (v: string, prev: string[] = []) => [...prev, v])
     .option('--no-baselines', '[flag] leave out the default estimators one-step-gd, tuned-gd, debiased-gd, ridge, ols')
     .option('--no-kernel', '[flag] leave out each model\'s kernel estimator <name>/kernel')
     .option('--json', '[flag] print the result as JSON instead of a table')
     .option('--out <file>', '[path] also write the JSON result to this file')
-    .action((targets: string[], opts: Omit<EvaluateCliOptions, 'lengths'> & { lengths?: number[] }) => {
-      const lengths = opts.lengths ?? asIntListOrRange('--lengths')(DEFAULT_LENGTHS);
+    .action((targets: string[], opts: Omit<EvaluateCliOptions, 'lengths'> & { contextLength?: number[]; lengths?: number[] }) => {
+      if (opts.contextLength && opts.lengths) throw new UsageError('--lengths is the old spelling of --context-length; give one of them');
+      const lengths = opts.contextLength ?? opts.lengths ?? asIntListOrRange('--context-length')(DEFAULT_LENGTHS);
       if (opts.samples < 2) throw new UsageError('--samples: need at least 2 prompts for a standard error');
       const models = targets.map((t) => loadStackTarget(t) ?? loadTarget(t));
       for (const m of models) warn(untrainedWarning(m));

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { register as predict } from './predict.js';
+import { register as prompts } from './prompts.js';
 import { register as bench } from './bench.js';
 import { register as train } from './train.js';
 import { register as plot } from './plot.js';
@@ -14,4 +15,4 @@ import { register as serve } from './serve.js';
 /** Each command lives in its own file and adds itself to the program here. */
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [reproduce, train, predict, analyze, evaluate, plot, report, bench, sweep, worker, serve];
+export const commands: Register[] = [reproduce, train, prompts, predict, analyze, evaluate, plot, report, bench, sweep, worker, serve];

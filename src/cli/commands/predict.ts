@@ -28,7 +28,8 @@ import { predictMultiTensors } from '../../analysis/predict-multitask.js';
 export interface PredictOptions {
   model: string;
   prompts: string;
-  out: string;
+  /** Result file; absent = nothing written (`--json` then prints the outputs). */
+  out?: string;
   /** Also write grad.<key> for every weight (needs y_q). */
   grad?: boolean;
   /** Also write the softmax weights attn_weights [B, H, 1, L] ([layers, B, H, T, T] for a stack). */
@@ -45,9 +46,12 @@ export interface PredictSummary {
   layers: number;
   /** MSE over the batch, null when the prompts have no y_q. */
   loss: number | null;
-  out: string;
-  /** Shape of every tensor written, by name. */
+  /** The result file, or null when none was written (--json without --out). */
+  out: string | null;
+  /** Shape of every tensor computed (written when `out` is set), by name. */
   tensors: Record<string, number[]>;
+  /** The model's predictions [B], when no result file was written. */
+  output?: number[];
 }
 
 /** Prompts read from a file: the batch (y_q zeros when absent) and whether y_q was there. */
@@ -168,8 +172,10 @@ export function predictStackTensors(p: StackParams, prompts: Prompts, opts: { gr
 
 /** Load, check, compute, write. Bad inputs throw UsageError (exit 2) naming the file and the problem. */
 export function runPredict(opts: PredictOptions): PredictSummary {
-  const outDir = dirname(resolve(opts.out));
-  if (!existsSync(outDir) || !statSync(outDir).isDirectory()) throw new UsageError(`--out: directory ${outDir} does not exist`);
+  if (opts.out !== undefined) {
+    const outDir = dirname(resolve(opts.out));
+    if (!existsSync(outDir) || !statSync(outDir).isDirectory()) throw new UsageError(`--out: directory ${outDir} does not exist`);
+  }
   let m: ReturnType<typeof readModelFile>;
   let prompts: Prompts;
   // a run directory stands for its model.safetensors, as in analyze and evaluate
@@ -194,16 +200,20 @@ export function runPredict(opts: PredictOptions): PredictSummary {
   if (prompts.hasTarget && prompts.outputs !== nOut) throw new UsageError(`model ${opts.model} has n_out=${nOut} outputs but prompts ${opts.prompts} have ${prompts.outputs} targets per prompt (y_q [B, 1, ${prompts.outputs}])`);
 
   const tensors = m.kind === 'stack' ? predictStackTensors(m.params, prompts, opts) : m.params.nOut > 1 ? predictMultiTensors(m.params, prompts, opts) : predictTensors(m.params, prompts, opts);
-  writeSafetensors(opts.out, tensors, {
-    icl_lab: 'predict',
-    icl_lab_version: VERSION,
-    model: opts.model,
-    prompts: opts.prompts,
-  });
+  if (opts.out !== undefined) {
+    writeSafetensors(opts.out, tensors, {
+      icl_lab: 'predict',
+      icl_lab_version: VERSION,
+      model: opts.model,
+      prompts: opts.prompts,
+    });
+  }
   const shapes: Record<string, number[]> = {};
   for (const [k, t] of Object.entries(tensors)) shapes[k] = t.shape;
   const loss = tensors.loss ? (tensors.loss.data as Float64Array)[0]! : null;
-  return { B: batch.B, L: batch.L, d: p.d, E: p.E, H: p.H, layers: m.kind === 'stack' ? m.params.nLayers : 1, loss, out: opts.out, tensors: shapes };
+  const summary: PredictSummary = { B: batch.B, L: batch.L, d: p.d, E: p.E, H: p.H, layers: m.kind === 'stack' ? m.params.nLayers : 1, loss, out: opts.out ?? null, tensors: shapes };
+  if (opts.out === undefined) summary.output = Array.from(tensors.output!.data as Float64Array);
+  return summary;
 }
 
 /** Human-readable summary (stdout). */
@@ -211,7 +221,7 @@ export function formatSummary(s: PredictSummary): string {
   const loss = s.loss === null ? 'no y_q, loss not computed' : `loss (MSE) = ${s.loss.toPrecision(10)}`;
   const written = Object.entries(s.tensors).map(([k, sh]) => `${k} ${fmt(sh)}`).join(', ');
   const layers = s.layers > 1 ? `, ${s.layers} layers` : '';
-  return `predict: B=${s.B} prompts, L=${s.L}, d=${s.d}, H=${s.H}${layers}; ${loss}\nwrote ${s.out}: ${written}\n`;
+  return `predict: B=${s.B} prompts, L=${s.L}, d=${s.d}, H=${s.H}${layers}; ${loss}\n${s.out === null ? `computed (not written; give --out FILE): ${written}` : `wrote ${s.out}: ${written}`}\n`;
 }
 
 export function register(program: Command): void {
@@ -219,12 +229,13 @@ export function register(program: Command): void {
     .command('predict')
     .description('run a saved model on prompts from a safetensors file; write outputs, MSE loss and (--grad) weight gradients')
     .requiredOption('--model <file>', '[path] model .safetensors (seed state_dict keys, F32 or F64), or a run directory (its model.safetensors)')
-    .requiredOption('--prompts <file>', '[path] prompts .safetensors: z [B,L,E], z_q [B,1,E], optional y_q [B,1,1] (a multi-task model: y_q [B,1,N])')
-    .requiredOption('--out <file>', '[path] result .safetensors (output, loss, grad.*, attn_weights; all F64)')
+    .requiredOption('--prompts <file>', '[path] prompts .safetensors: z [B,L,E], z_q [B,1,E], optional y_q [B,1,1] (a multi-task model: y_q [B,1,N]; `icl-lab prompts` writes one)')
+    .option('--out <file>', '[path] result .safetensors (output, loss, grad.*, attn_weights; all F64) (default: none; then --json is needed and prints the outputs)')
     .option('--grad', '[flag] also write grad.<key> = d loss / d weight for every weight (needs y_q)')
     .option('--attn', '[flag] also write the softmax weights attn_weights [B,H,1,L] (a stack: [layers,B,H,T,T], T = L+1)')
     .option('--json', '[flag] print the summary as one JSON line on stdout')
     .action((o: PredictOptions & { json?: boolean }) => {
+      if (o.out === undefined && !o.json) throw new UsageError('give --out FILE.safetensors to write the result, or --json to print it (with the outputs)');
       const s = runPredict(o);
       process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : formatSummary(s));
     });

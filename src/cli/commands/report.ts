@@ -1,22 +1,23 @@
 /** `icl-lab report RUN... [--out DIR]`: report.html, report.md and findings.json over trained runs. */
 import type { Command } from 'commander';
 import { relative } from 'node:path';
-import { asIntListOrRange, asPositiveInt } from '../options.js';
+import { addContextLengthsOption, asPositiveInt, pickContextLengths } from '../options.js';
 import { findingsTable } from './reproduce.js';
+import { tallyFindings, tallyLine } from '../../report/findings.js';
 
 interface ReportCliOptions {
   out: string;
   evaluation?: string;
   evalSamples: number;
   samples: number;
+  contextLength?: number[];
   lengths?: number[];
   seed: number;
   json?: boolean;
 }
 
 export function register(program: Command): void {
-  program
-    .command('report')
+  addContextLengthsOption(program.command('report'), 'context lengths L of the error sweep (default: 1:500:5)')
     .description(
       'write a self-contained report over trained runs (run directories of one task, e.g. H = 1, 2, 4, 8): report.html (figures inline, opens offline), ' +
         'report.md, findings.json (the seed\'s five findings as numbers, thresholds and pass/fail), evaluation.json and figures/',
@@ -26,7 +27,6 @@ export function register(program: Command): void {
     .option('--evaluation <file>', '[path] reuse an `icl-lab evaluate --out` JSON instead of computing the error sweep')
     .option('--eval-samples <n>', '[int] prompts per context length in the error sweep', asPositiveInt('--eval-samples'), 2000)
     .option('--samples <n>', '[int] prompts at the training L shared by every model for the findings', asPositiveInt('--samples'), 20000)
-    .option('--lengths <spec>', '[int[,int...]|start:stop[:step]] context lengths of the error sweep (default: 1:500:5)', asIntListOrRange('--lengths', { min: 1 }))
     .option('--seed <n>', '[int] seed of the report\'s prompts', asPositiveInt('--seed'), 2025)
     .option('--json', '[flag] print the findings and file paths as JSON')
     .action(async (runs: string[], o: ReportCliOptions) => {
@@ -38,15 +38,15 @@ export function register(program: Command): void {
         evalSamples: o.evalSamples,
         samples: o.samples,
         seed: o.seed,
-        ...(o.lengths ? { lengths: o.lengths } : {}),
+        ...(pickContextLengths(o) ? { lengths: pickContextLengths(o)! } : {}),
         ...(o.evaluation ? { evaluation: readEvaluation(o.evaluation) } : {}),
         log: o.json ? () => {} : (s) => process.stderr.write(`icl-lab: ${s}\n`),
       });
-      const passed = res.findings.filter((f) => f.pass).length;
+      const { passed, failed, notApplicable } = tallyFindings(res.findings);
       if (o.json) {
-        process.stdout.write(JSON.stringify({ passed, findings: res.findings, files: res.files, figures: res.pngs }) + '\n');
+        process.stdout.write(JSON.stringify({ passed, failed, not_applicable: notApplicable, findings: res.findings, files: res.files, figures: res.pngs }) + '\n');
       } else {
-        process.stdout.write(`${findingsTable(res.findings)}\n\n${passed} of ${res.findings.length} findings pass.\nreport: ${relative(process.cwd(), res.files.html)}\n`);
+        process.stdout.write(`${findingsTable(res.findings)}\n\n${tallyLine(res.findings)}.\nreport: ${relative(process.cwd(), res.files.html)}\n`);
       }
     });
 }

@@ -5,11 +5,11 @@
 import type { Command } from 'commander';
 import { relative } from 'node:path';
 import { FULL_STEPS, QUICK_STEPS, REPRODUCE_HEADS } from '../../report/reproduce-config.js';
-import type { Finding } from '../../report/findings.js';
+import { tallyFindings, tallyLine, type Finding } from '../../report/findings.js';
 import type { ProgressMode } from '../../run/progress.js';
 import { UsageError } from '../../errors.js';
 import { onInterrupt } from '../signals.js';
-import { asChoice, asIntListOrRange, asPositiveInt } from '../options.js';
+import { addContextLengthsOption, asChoice, asPositiveInt, pickContextLengths } from '../options.js';
 import { PRESET_INFO, REPRODUCE_PRESETS, type ReproducePreset } from '../../report/reproduce-presets.js';
 
 interface ReproduceCliOptions {
@@ -19,6 +19,7 @@ interface ReproduceCliOptions {
   out?: string;
   evalSamples?: number;
   samples?: number;
+  contextLength?: number[];
   lengths?: number[];
   jobs?: number;
   progress?: ProgressMode | 'auto';
@@ -26,7 +27,7 @@ interface ReproduceCliOptions {
 }
 
 export function findingsTable(findings: readonly Finding[]): string {
-  const rows = findings.map((f, i) => [`${i + 1}`, f.pass ? 'PASS' : 'FAIL', f.id, Number.isFinite(f.value) ? f.value.toFixed(4) : '-', f.threshold]);
+  const rows = findings.map((f, i) => [`${i + 1}`, f.result === 'pass' ? 'PASS' : f.result, f.id, Number.isFinite(f.value) ? f.value.toFixed(4) : '-', f.threshold]);
   const head = ['#', 'result', 'finding', 'value', 'threshold'];
   const w = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]!.length)));
   const line = (r: string[]) => r.map((c, j) => c.padEnd(w[j]!)).join('  ').trimEnd();
@@ -34,8 +35,7 @@ export function findingsTable(findings: readonly Finding[]): string {
 }
 
 export function register(program: Command): void {
-  program
-    .command('reproduce')
+  addContextLengthsOption(program.command('reproduce'), 'context lengths L of the error sweep, e.g. 10,40,160 or 1:500:5 (default: 1:500:5)')
     .description(
       `reproduce the notebook: train H = ${REPRODUCE_HEADS.join(', ')} at the seed configuration in parallel, evaluate them over ` +
         'L = 1:500:5, draw every figure, write report.html / report.md / findings.json and print the five findings. ' +
@@ -48,7 +48,6 @@ export function register(program: Command): void {
     .option('--out <dir>', '[path] where runs and report go (default: runs/reproduce, or runs/reproduce-full with --full)')
     .option('--eval-samples <n>', '[int] prompts per context length in the error sweep (default: 2000, or 10000 with --full)', asPositiveInt('--eval-samples'))
     .option('--samples <n>', '[int] prompts at the training L shared by every model for the findings (default: 20000)', asPositiveInt('--samples'))
-    .option('--lengths <spec>', '[int[,int...]|start:stop[:step]] context lengths of the error sweep, e.g. 10,40,160 or 1:500:5 (default: 1:500:5)', asIntListOrRange('--lengths', { min: 1 }))
     .option('--jobs <n>', '[int] runs trained at once (default: number of cores)', asPositiveInt('--jobs'))
     .option('--progress <mode>', '[auto|bar|lines|none] training progress on stderr (default: auto)', asChoice('--progress', ['auto', 'bar', 'lines', 'none'] as const))
     .option('--json', '[flag] print only a JSON summary (findings and file paths) on stdout')
@@ -60,7 +59,13 @@ export function register(program: Command): void {
       const out = o.out ?? (o.full ? info.out[1] : info.out[0]);
       const log = o.json ? () => {} : (s: string) => process.stderr.write(`icl-lab: ${s}\n`);
       const controller = new AbortController();
+      let reporting = false;
       const removeInterrupt = onInterrupt((sig) => {
+        if (reporting) {
+          // training is over and checkpointed: nothing to save, so stop at once (the report is redrawn by the same command)
+          process.stderr.write(`\nicl-lab: ${sig} while writing the report; the runs are complete. Write the report with:\n  icl-lab reproduce --out ${out} --steps ${steps}\n`);
+          process.exit(130);
+        }
         process.stderr.write(`\nicl-lab: ${sig}: finishing the current step of every run and writing checkpoints (again to quit at once)\n`);
         controller.abort();
       });
@@ -72,10 +77,13 @@ export function register(program: Command): void {
           out, steps, preset,
           evalSamples: o.evalSamples ?? (o.full ? 10_000 : 2_000),
           ...(o.samples !== undefined ? { samples: o.samples } : {}),
-          ...(o.lengths ? { lengths: o.lengths } : {}),
+          ...(pickContextLengths(o) ? { lengths: pickContextLengths(o)! } : {}),
           ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
           progress: o.json ? 'none' : (o.progress ?? 'auto'),
           signal: controller.signal,
+          onReportStart: () => {
+            reporting = true;
+          },
           onLine: o.json ? null : (line: string) => process.stdout.write(`${line}\n`),
           log,
         });
@@ -89,13 +97,13 @@ export function register(program: Command): void {
       }
       const seconds = (performance.now() - t0) / 1000;
       const { report } = res;
-      const passed = report.findings.filter((f) => f.pass).length;
+      const { passed, failed, notApplicable } = tallyFindings(report.findings);
       if (o.json) {
-        process.stdout.write(JSON.stringify({ steps, out, seconds, passed, findings: report.findings.map(({ checks: _c, ...f }) => f), files: report.files, figures: report.pngs }) + '\n');
+        process.stdout.write(JSON.stringify({ steps, out, seconds, passed, failed, not_applicable: notApplicable, findings: report.findings.map(({ checks: _c, ...f }) => f), files: report.files, figures: report.pngs }) + '\n');
       } else {
-        process.stdout.write(`\n${findingsTable(report.findings)}\n\n${passed} of ${report.findings.length} findings pass (${seconds.toFixed(0)} s).\n`);
+        process.stdout.write(`\n${findingsTable(report.findings)}\n\n${tallyLine(report.findings)} (${seconds.toFixed(0)} s).\n`);
         process.stdout.write(`report: ${relative(process.cwd(), report.files.html)} (and report.md, findings.json, ${report.pngs.length} PNG figures in ${relative(process.cwd(), res.reportDir)}/figures)\n`);
       }
-      if (passed < report.findings.length) process.exitCode = 1;
+      if (failed > 0) process.exitCode = 1;
     });
 }

@@ -31,7 +31,7 @@ describe('train --tasks', () => {
     expect(m.tensors['attention_layer.q_proj.weight']!.shape).toEqual([10, 5]);
     expect(m.metadata['tasks']).toBe('0:2,1:3');
     const val = readSafetensors(join(out, 'metrics.safetensors')).tensors['val_loss']!;
-    expect(val.shape).toEqual([4]);
+    expect(val.shape).toEqual([5]); // steps 0, 10, 20, 30 and the final step 39 (always logged)
     const rr = run('train', '--resume', out, '--steps', '60', '--progress', 'none');
     expect(rr.status, rr.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).step).toBe(60);

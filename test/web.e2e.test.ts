@@ -74,10 +74,10 @@ function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; ma
 }
 
 /** GET with the path sent byte for byte (no URL normalisation, unlike fetch and browsers). */
-function rawGet(path: string): Promise<{ status: number; body: string }> {
+function rawGet(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path, method: 'GET' }, (res) => {
+    const req = request({ host: u.hostname, port: u.port, path, method: 'GET', headers }, (res) => {
       let body = '';
       res.on('data', (b) => (body += b));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -243,6 +243,8 @@ describe('icl-lab serve in Chromium', () => {
     }
     expect((await rawGet('/files/report-heads/findings.json')).status).toBe(200);
     expect((await rawGet('/api/index')).status).toBe(200);
+    // a page of another origin that resolves its name to 127.0.0.1 (DNS rebinding) is refused
+    expect((await rawGet('/api/index', { host: 'attacker.example:80' })).status).toBe(403);
   });
 });
 

@@ -55,6 +55,7 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
   const given = o.assets === undefined ? assetDir() : o.assets;
   const assets = given ? realpathSync(given) : null;
   const pollMs = o.pollMs ?? 1000;
+  const loopback = /^(127\.|localhost$|::1$)/.test(o.host);
   let found: Found = scanTree(root);
   const clients = new Set<ServerResponse>();
   const stamps = new Map<string, string>();
@@ -117,6 +118,11 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
     if (method !== 'GET' && method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' });
       res.end();
+      return;
+    }
+    // bound to loopback: only pages of this machine may ask (a foreign Host header = DNS rebinding)
+    if (loopback && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i.test(req.headers.host ?? '')) {
+      fail(res, 403, `Host ${req.headers.host ?? '(none)'} refused: the lab listens on ${o.host} only`);
       return;
     }
     const rawPath = (req.url ?? '/').split('?')[0]!;

@@ -11,7 +11,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tensorF64, writeSafetensors } from '../src/io/safetensors.js';
-import { emaSmooth, thinIndices } from '../src/serve/figures.js';
+import { compareDynamicsSpec, compareLossSpec, emaSmooth, etaSpec, etaVsRatioSpec, parallelSpec, smoothedLossSpec, thinIndices, webDynamicsSpec } from '../src/serve/figures.js';
+import { specToSvg } from '../src/plots/render.js';
 import { markDifferences, parseCsv, runRow } from '../src/serve/data.js';
 import { PathError, resolveInside, scanTree } from '../src/serve/scan.js';
 
@@ -123,6 +124,34 @@ describe('data', () => {
     expect(s[1]).toBeCloseTo((0.25 + 1.5) / 0.75, 12);
     expect(thinIndices(10, 4)).toEqual([0, 3, 6, 9]);
     expect(thinIndices(3, 10)).toEqual([0, 1, 2]);
+  });
+});
+
+describe('figures', () => {
+  it('every web-only figure compiles and renders to SVG with its marks', async () => {
+    const loss = Float64Array.from({ length: 5000 }, (_, i) => 0.6 + 5 * Math.exp(-i / 500));
+    const dyn = { step: [0, 10, 20], qk: [0.1, -0.1, 0.2, -0.2, 0.3, -0.3], ov: [1, -1, 2, -2, 3, -3], layers: 1, heads: 2 };
+    const specs = {
+      loss: smoothedLossSpec({ trainLoss: loss, valLoss: [5, 1], valStep: [0, 4000] }, { smooth: 0.9 }),
+      dynamics: webDynamicsSpec(dyn),
+      eta: etaSpec(dyn, { ratio: 40 / 45, etaStar: 0.8696 }),
+      compareLoss: compareLossSpec([{ name: 'a', trainLoss: loss }, { name: 'b', trainLoss: loss.map((x) => x * 2) }], { smooth: 0.6 }),
+      compareDynamics: compareDynamicsSpec([{ name: 'a', dyn }, { name: 'b', dyn }]),
+      parallel: parallelSpec([{ heads: 1, loss: 1.2 }, { heads: 2, loss: 0.6 }], ['heads', 'loss'], 'loss'),
+      etaVsRatio: etaVsRatioSpec([{ run: 'a', ratio: 0.889, eta: 0.88, heads: 2 }]),
+    };
+    for (const [name, spec] of Object.entries(specs)) {
+      const svg = await specToSvg(spec);
+      expect(svg.length, name).toBeGreaterThan(2000);
+      expect(svg, name).toMatch(/<path|<line/);
+    }
+    // the smoothed line is the EMA: flat data gives the data
+    const flat = smoothedLossSpec({ trainLoss: new Float64Array(100).fill(2) }, { smooth: 0.9 });
+    const ema = (flat['layer'] as { data?: { values: { smoothed?: number }[] } }[])[2]!.data!.values;
+    expect(ema.every((r) => r.smoothed === 2)).toBe(true);
+    // parallel coordinates label each axis with its min and max
+    const svg = await specToSvg(specs.parallel);
+    for (const label of ['0.6', '1.2', '>1<', '>2<']) expect(svg).toContain(label);
   });
 });
 

@@ -178,6 +178,10 @@ describe('icl-lab serve in Chromium', () => {
     expect(after).not.toBe(before);
     expect(after).toContain('step 0');
     await shot('run-slider-step0');
+    // play walks the slider through the snapshots
+    await page.click('[data-testid=play]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=slider-step]')?.textContent === 'step 200');
+    await page.click('[data-testid=play]');
   });
 
   it('shows a run that a train started now, and its step counter rises in the open page', async () => {

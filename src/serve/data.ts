@@ -4,6 +4,7 @@
  * rename), so a read during training sees one whole version. Results are cached by file mtime.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { basename, join, relative, sep } from 'node:path';
 import { effectiveLearningRate, groupHeads, layerCircuits } from '../model/circuits.js';
 import { kernelGap } from '../analysis/kernel-gap.js';
@@ -79,7 +80,7 @@ export function runRow(root: string, path: string): RunRow {
     const status = str(r['status']) ?? 'unknown';
     return {
       path, name, status,
-      stale: status === 'running' && typeof r['pid'] === 'number' && !pidAlive(r['pid']),
+      stale: status === 'running' && typeof r['pid'] === 'number' && r['host'] === hostname() && !pidAlive(r['pid']),
       step: num(r['step']) ?? 0,
       steps: num(r['steps']) ?? 0,
       stepsPerSecond: num(timings['steps_per_second']),

@@ -202,8 +202,9 @@ export function compareDynamicsSpec(series: { name: string; dyn: Dynamics }[]): 
  */
 export function parallelSpec(rows: Record<string, number | string>[], fields: string[], colorField?: string): VlSpec {
   const values = rows.map((r, i) => ({ ...r, __row: i }));
+  const xAxis = { field: 'field', type: 'nominal', sort: fields, title: null, scale: { type: 'point', padding: 0.3 }, axis: { labelAngle: 0, orient: 'top', labelPadding: 16, domain: false, ticks: false } };
   return topLevel({
-    title: { text: 'Sweep: parallel coordinates', subtitle: 'each axis scaled to its own min–max' },
+    title: { text: 'Sweep: parallel coordinates', subtitle: 'one line per result; each axis from its min (bottom) to its max (top)' },
     width: Math.max(360, fields.length * 110),
     height: 260,
     data: { values },
@@ -214,17 +215,22 @@ export function parallelSpec(rows: Record<string, number | string>[], fields: st
       { calculate: 'datum.hi > datum.lo ? (datum.value - datum.lo) / (datum.hi - datum.lo) : 0.5', as: 'norm' },
     ],
     layer: [
-      { mark: { type: 'rule', color: '#BBBBBB' }, encoding: { x: { field: 'field', type: 'nominal', sort: fields, title: null } } },
+      { mark: { type: 'rule', color: '#BBBBBB' }, encoding: { x: xAxis } },
       {
         mark: { type: 'line', opacity: 0.8, strokeWidth: 1.5 },
         encoding: {
-          x: { field: 'field', type: 'nominal', sort: fields, title: null, axis: { labelAngle: 0, orient: 'top' } },
-          y: { field: 'norm', type: 'quantitative', axis: null },
+          x: xAxis,
+          y: { field: 'norm', type: 'quantitative', axis: null, scale: { domain: [0, 1] } },
           detail: { field: '__row', type: 'nominal' },
           ...(colorField ? { color: { field: colorField, type: 'quantitative', scale: { scheme: 'viridis' } } } : {}),
           tooltip: fields.map((f) => ({ field: f })),
         },
       },
+      ...(['hi', 'lo'] as const).map((end) => ({
+        transform: [{ aggregate: [{ op: end === 'hi' ? 'max' : 'min', field: 'value', as: `v_${end}` }], groupby: ['field'] }, { calculate: end === 'hi' ? '1' : '0', as: `y_${end}` }],
+        mark: { type: 'text', dy: end === 'hi' ? -7 : 10, fontSize: 10, color: '#333333' },
+        encoding: { x: xAxis, y: { field: `y_${end}`, type: 'quantitative' }, text: { field: `v_${end}`, type: 'quantitative', format: '.4~g' } },
+      })),
     ],
   });
 }

@@ -55,6 +55,7 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
   const given = o.assets === undefined ? assetDir() : o.assets;
   const assets = given ? realpathSync(given) : null;
   const pollMs = o.pollMs ?? 1000;
+  const loopback = /^(127\.|localhost$|::1$)/.test(o.host);
   let found: Found = scanTree(root);
   const clients = new Set<ServerResponse>();
   const stamps = new Map<string, string>();
@@ -96,14 +97,14 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
     res.end(head ? undefined : body);
   };
 
-  /** A known run / report / sweep path (checked to be inside DIR first). */
-  const known = (list: string[], p: string | null, what: string): string => {
+  /** A path the scan found as a run / report / sweep (checked to be inside DIR first). */
+  const known = (kind: keyof Found, p: string | null, what: string): string => {
     if (p === null || p === '') throw new PathError(400, `missing ?path= (the ${what}'s path below the served folder)`);
     resolveInside(root, p);
     const norm = p.replace(/\/+$/, '') || '.';
-    if (!list.includes(norm)) {
-      found = scanTree(root); // a run made since the last scan
-      if (!found.runs.includes(norm) && !found.reports.includes(norm) && !found.sweeps.includes(norm)) throw new PathError(404, `no ${what} at ${p}`);
+    if (!found[kind].includes(norm)) {
+      found = scanTree(root); // one made since the last scan
+      if (!found[kind].includes(norm)) throw new PathError(404, `no ${what} at ${p}`);
     }
     return norm;
   };
@@ -119,6 +120,11 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
       res.end();
       return;
     }
+    // bound to loopback: only pages of this machine may ask (a foreign Host header = DNS rebinding)
+    if (loopback && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i.test(req.headers.host ?? '')) {
+      fail(res, 403, `Host ${req.headers.host ?? '(none)'} refused: the lab listens on ${o.host} only`);
+      return;
+    }
     const rawPath = (req.url ?? '/').split('?')[0]!;
     const u = new URL(req.url ?? '/', 'http://localhost');
     const head = method === 'HEAD';
@@ -132,16 +138,16 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
           sweeps: found.sweeps.map((p) => ({ path: p })),
         });
       } else if (rawPath === '/api/run') {
-        json(res, 200, runDetail(root, known(found.runs, u.searchParams.get('path'), 'run'), smoothOf(u), found));
+        json(res, 200, runDetail(root, known('runs', u.searchParams.get('path'), 'run'), smoothOf(u), found));
       } else if (rawPath === '/api/compare') {
         const paths = u.searchParams.getAll('path');
         if (paths.length === 0) throw new PathError(400, 'missing ?path= (two or more runs)');
-        json(res, 200, compareRuns(root, paths.map((p) => known(found.runs, p, 'run')), smoothOf(u)));
+        json(res, 200, compareRuns(root, paths.map((p) => known('runs', p, 'run')), smoothOf(u)));
       } else if (rawPath === '/api/report') {
-        const r = reportSummary(root, known(found.reports, u.searchParams.get('path'), 'report'), found.runs);
+        const r = reportSummary(root, known('reports', u.searchParams.get('path'), 'report'), found.runs);
         json(res, 200, { ...r, eta: etaScatter(root, r.runPaths.filter((p): p is string => p !== null)) });
       } else if (rawPath === '/api/sweep') {
-        json(res, 200, sweepSummary(root, known(found.sweeps, u.searchParams.get('path'), 'sweep'), found.runs));
+        json(res, 200, sweepSummary(root, known('sweeps', u.searchParams.get('path'), 'sweep'), found.runs));
       } else if (rawPath === '/api/events') {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
         res.write('retry: 1000\n\n');

@@ -1,6 +1,6 @@
 /** Compare: curves of the selected runs overlaid; their circuits side by side at one step. */
-import { useEffect, useMemo, useState } from 'preact/hooks';
-import { getJson, int, q, useLiveEvents } from '../api';
+import { useMemo, useState } from 'preact/hooks';
+import { int, q, useLiveJson } from '../api';
 import { VegaChart, type Spec } from '../chart';
 import { Heatmaps, type SnapshotSet } from '../heatmaps';
 import { StepSlider } from './run';
@@ -20,22 +20,8 @@ function atStep(s: SnapshotSet, step: number): number {
 }
 
 export function CompareView(props: { paths: string[] }) {
-  const [data, setData] = useState<CompareData | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [tick, setTick] = useState(0);
   const [index, setIndex] = useState(-1);
-  useLiveEvents((ev, d) => {
-    if (ev === 'run' && d.path && props.paths.includes(d.path)) setTick((t) => t + 1);
-  }, [props.paths.join('\n')]);
-  useEffect(() => {
-    let live = true;
-    getJson<CompareData>(`api/compare?${props.paths.map((p) => `path=${q(p)}`).join('&')}&smooth=0.6`)
-      .then((d) => live && (setData(d), setError(null)))
-      .catch((e: Error) => live && setError(e.message));
-    return () => {
-      live = false;
-    };
-  }, [props.paths.join('\n'), tick]);
+  const { data, error } = useLiveJson<CompareData>(`api/compare?${props.paths.map((p) => `path=${q(p)}`).join('&')}&smooth=0.6`, (ev, d) => ev === 'run' && !!d.path && props.paths.includes(d.path));
   const steps = useMemo(() => {
     const all = new Set<number>();
     for (const r of data?.runs ?? []) for (const s of r.snapshots?.step ?? []) all.add(s);

@@ -1,6 +1,6 @@
 /** One run: loss (smoothing + min–max envelope), w^h/μ^h/η_TF, heatmaps with one step slider, statistics, error vs L. Live. */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { fmt, getJson, int, q, useLiveEvents } from '../api';
+import { fmt, int, q, useLiveJson } from '../api';
 import { VegaChart, type Spec } from '../chart';
 import { Heatmaps, type SnapshotSet } from '../heatmaps';
 import { StatusBadge, type RunRow } from './runs';
@@ -57,29 +57,9 @@ export function StepSlider(props: { steps: number[]; index: number; onIndex: (i:
 }
 
 export function RunView(props: { path: string }) {
-  const [detail, setDetail] = useState<RunDetail | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const [smooth, setSmooth] = useState(0.9);
   const [index, setIndex] = useState(-1); // -1 = follow the newest snapshot
-  const [tick, setTick] = useState(0);
-  const busy = useRef(false);
-  useLiveEvents((ev, data) => {
-    if (ev === 'run' && data.path === props.path) setTick((t) => t + 1);
-  }, [props.path]);
-  useEffect(() => {
-    let live = true;
-    if (busy.current && tick > 0) return;
-    busy.current = true;
-    getJson<RunDetail>(`api/run?path=${q(props.path)}&smooth=${smooth}`)
-      .then((d) => live && (setDetail(d), setError(null)))
-      .catch((e: Error) => live && setError(e.message))
-      .finally(() => {
-        busy.current = false;
-      });
-    return () => {
-      live = false;
-    };
-  }, [props.path, smooth, tick]);
+  const { data: detail, error } = useLiveJson<RunDetail>(`api/run?path=${q(props.path)}&smooth=${smooth}`, (ev, d) => ev === 'run' && d.path === props.path);
   if (error) return <p class="error">{props.path}: {error}</p>;
   if (!detail) return <p class="muted">Loading {props.path}…</p>;
   const { row, analysis, snapshots } = detail;

@@ -1,6 +1,6 @@
 /** The runs table: every run below DIR, live, sortable, filterable; pick runs to compare. Reports and sweeps below. */
-import { useEffect, useMemo, useState } from 'preact/hooks';
-import { fmt, getJson, int, q, useLiveEvents } from '../api';
+import { useMemo, useState } from 'preact/hooks';
+import { fmt, int, q, useLiveJson } from '../api';
 
 export interface RunRow {
   path: string;
@@ -45,22 +45,9 @@ export function StatusBadge(props: { status: string; stale?: boolean }) {
   return <span class={`badge badge-${s}`} title={props.stale ? 'run.json says running, but no process is training it (resume with icl-lab train --resume)' : s}>{s}</span>;
 }
 
+/** The runs, reports and sweeps, refetched on every live event (a run moved, a run appeared). */
 export function useIndex(): { data: IndexData | null; error: string | null } {
-  const [data, setData] = useState<IndexData | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [tick, setTick] = useState(0);
-  useLiveEvents(() => setTick((t) => t + 1), []);
-  useEffect(() => {
-    let live = true;
-    const t = setTimeout(() => {
-      getJson<IndexData>('api/index').then((d) => live && (setData(d), setError(null))).catch((e: Error) => live && setError(e.message));
-    }, tick === 0 ? 0 : 150);
-    return () => {
-      live = false;
-      clearTimeout(t);
-    };
-  }, [tick]);
-  return { data, error };
+  return useLiveJson<IndexData>('api/index', () => true);
 }
 
 export function RunsView() {

@@ -1,6 +1,6 @@
 /** A sweep folder (sweep.json, runs/<name>/, results.csv): its results table, parallel coordinates and runs. */
-import { useEffect, useMemo, useState } from 'preact/hooks';
-import { getJson, q, useLiveEvents } from '../api';
+import { useMemo, useState } from 'preact/hooks';
+import { q, useLiveJson } from '../api';
 import { VegaChart, type Spec } from '../chart';
 
 interface Sweep {
@@ -15,14 +15,8 @@ interface Sweep {
 }
 
 export function SweepView(props: { path: string }) {
-  const [s, setS] = useState<Sweep | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [tick, setTick] = useState(0);
   const [sort, setSort] = useState<{ key: string; dir: 1 | -1 } | null>(null);
-  useLiveEvents(() => setTick((t) => t + 1), []);
-  useEffect(() => {
-    getJson<Sweep>(`api/sweep?path=${q(props.path)}`).then(setS).catch((e: Error) => setError(e.message));
-  }, [props.path, tick]);
+  const { data: s, error } = useLiveJson<Sweep>(`api/sweep?path=${q(props.path)}`, () => true);
   const rows = useMemo(() => {
     if (!s || !sort) return s?.rows ?? [];
     return [...s.rows].sort((a, b) => {

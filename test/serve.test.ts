@@ -4,7 +4,7 @@
  * side is test/web.e2e.test.ts. Needs the built CLI (npm run build).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -114,6 +114,20 @@ describe('data', () => {
     const rows = markDifferences([runRow(dir, 'a'), runRow(dir, 'b')]);
     expect(rows.map((r) => r.differs)).toEqual([['lr=0.001'], ['lr=0.01']]);
     expect(rows[0]).toMatchObject({ status: 'completed', step: 300, steps: 300, heads: 2, d: 5, L: 40, preset: 'seed', optimizer: 'adam' });
+  });
+
+  it('shows a live run at its heartbeat (progress.json newer than run.json), else at run.json', () => {
+    const dir = join(tmp, 'live-row');
+    cpSync(template, join(dir, 'r'), { recursive: true });
+    const rj = JSON.parse(readFileSync(join(dir, 'r', 'run.json'), 'utf8'));
+    writeFileSync(join(dir, 'r', 'run.json'), JSON.stringify({ ...rj, status: 'running', step: 100, steps: 1000 }));
+    expect(runRow(dir, 'r')).toMatchObject({ step: 100, steps: 1000 });
+    writeFileSync(join(dir, 'r', 'progress.json'), JSON.stringify({ step: 640, steps: 1000, loss: 0.75, steps_per_second: 2100, updated_at: new Date().toISOString() }));
+    const later = new Date(Date.now() + 5000);
+    utimesSync(join(dir, 'r', 'progress.json'), later, later);
+    expect(runRow(dir, 'r')).toMatchObject({ status: 'running', step: 640, steps: 1000, trainLoss: 0.75, stepsPerSecond: 2100 });
+    writeFileSync(join(dir, 'r', 'run.json'), JSON.stringify({ ...rj, status: 'completed' })); // finished: run.json is the truth
+    expect(runRow(dir, 'r')).toMatchObject({ status: 'completed', step: 300 });
   });
 
   it('parses CSV with quotes, smooths like TensorBoard, thins evenly', () => {

@@ -187,7 +187,7 @@ describe('icl-lab serve in Chromium', () => {
   it('shows a run that a train started now, and its step counter rises in the open page', async () => {
     await page.goto(url);
     await page.waitForSelector('[data-testid=run-row]');
-    const child = spawn(process.execPath, [bin, 'train', '--out', join(lab, 'live'), '--heads', '2', '--steps', '400000', '--checkpoint-secs', '0.4', ...FAST], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [bin, 'train', '--out', join(lab, 'live'), '--heads', '2', '--steps', '400000', ...FAST], { stdio: 'ignore' });
     children.push(child);
     await page.waitForSelector('[data-testid=run-row][data-path=live]', { timeout: 20_000 });
     await page.click('a[href="#/run/live"]');

@@ -31,7 +31,26 @@ export const RUN_FILES = {
   metrics: 'metrics.safetensors',
   snapshots: 'snapshots.safetensors',
   checkpoint: 'checkpoint.safetensors',
+  progress: 'progress.json',
 } as const;
+
+/**
+ * progress.json: a heartbeat of a live run, written atomically about once a second while it trains
+ * (run.json and the tensors are written at checkpoints only). Readers (the web lab) show it when it
+ * is newer than run.json. {step, steps, loss, steps_per_second, updated_at}
+ */
+export interface RunProgress {
+  step: number;
+  steps: number;
+  /** The training loss as the progress display shows it (refreshed every loss_every steps); null before the first step. */
+  loss: number | null;
+  steps_per_second: number;
+  updated_at: string;
+}
+
+export function writeProgress(dir: string, p: RunProgress): void {
+  writeFileAtomic(join(dir, RUN_FILES.progress), JSON.stringify(p) + '\n');
+}
 
 export type RunStatus = 'running' | 'completed' | 'failed' | 'interrupted';
 

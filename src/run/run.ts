@@ -14,7 +14,7 @@ import { FileFormatError } from '../io/safetensors.js';
 import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './config.js';
 import { createState, ensureCapacity, heldOutValidation, logFinalStep, restoreState, runSteps, type TrainState } from './loop.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
-import { makeRunDir, readRunForResume, saveFailure, saveState, type RunFailure, type RunJson, type RunStatus, type SaveInfo } from './run-dir.js';
+import { makeRunDir, readRunForResume, saveFailure, saveState, writeProgress, type RunFailure, type RunJson, type RunStatus, type SaveInfo } from './run-dir.js';
 
 export interface ProgressInfo {
   step: number;
@@ -172,9 +172,16 @@ async function trainState(
       ...extra,
     };
   };
+  let lastBeat = -Infinity;
   const progress = (): void => {
-    const wall = (performance.now() - t0) / 1000;
-    hooks.onProgress?.({ step: s.step, total: target, startStep, loss: s.shownLoss, stepsPerSecond: wall > 0 ? (s.step - startStep) / wall : 0 });
+    const now = performance.now();
+    const wall = (now - t0) / 1000;
+    const stepsPerSecond = wall > 0 ? (s.step - startStep) / wall : 0;
+    hooks.onProgress?.({ step: s.step, total: target, startStep, loss: s.shownLoss, stepsPerSecond });
+    if (now - lastBeat >= 1000) { // the live heartbeat (progress.json), about once a second
+      lastBeat = now;
+      writeProgress(dir, { step: s.step, steps: target, loss: Number.isFinite(s.shownLoss) ? s.shownLoss : null, steps_per_second: Math.round(stepsPerSecond * 10) / 10, updated_at: new Date().toISOString() });
+    }
   };
 
   saveState(dir, s, info('running'));

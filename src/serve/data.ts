@@ -68,6 +68,20 @@ export function readJson(path: string): Json {
 }
 
 /** One row of the runs table from DIR/path/run.json. */
+/** A live run's heartbeat (run/run-dir.ts RunProgress) when it is newer than its run.json, else null. */
+function liveProgress(dir: string): { step: number; steps: number; loss: number | null; steps_per_second: number } | null {
+  const p = join(dir, 'progress.json');
+  if (mtimeOf(p) <= mtimeOf(join(dir, 'run.json'))) return null;
+  try {
+    const j = readJson(p);
+    const step = num(j['step']), steps = num(j['steps']), sps = num(j['steps_per_second']);
+    if (step === null || steps === null || sps === null) return null;
+    return { step, steps, loss: num(j['loss']), steps_per_second: sps };
+  } catch {
+    return null; // a heartbeat being replaced: the next poll reads it
+  }
+}
+
 export function runRow(root: string, path: string): RunRow {
   const dir = join(root, path);
   const name = path === '.' ? basename(root) : path;
@@ -78,13 +92,14 @@ export function runRow(root: string, path: string): RunRow {
     const fin = (r['final'] ?? {}) as Json;
     const failure = r['failure'] as Json | undefined;
     const status = str(r['status']) ?? 'unknown';
+    const live = status === 'running' ? liveProgress(dir) : null; // progress.json: newer than run.json while training
     return {
       path, name, status,
       stale: status === 'running' && typeof r['pid'] === 'number' && r['host'] === hostname() && !pidAlive(r['pid']),
-      step: num(r['step']) ?? 0,
-      steps: num(r['steps']) ?? 0,
-      stepsPerSecond: num(timings['steps_per_second']),
-      trainLoss: num(fin['train_loss']),
+      step: live?.step ?? num(r['step']) ?? 0,
+      steps: live?.steps ?? num(r['steps']) ?? 0,
+      stepsPerSecond: live?.steps_per_second ?? num(timings['steps_per_second']),
+      trainLoss: live?.loss ?? num(fin['train_loss']),
       valLoss: num(fin['val_loss']),
       heads: num(c['heads']), d: num(c['d']), L: num(c['context_length']), layers: num(c['layers']),
       preset: str(c['preset']), optimizer: str(c['optimizer']), lr: num(c['lr']), init: str(c['init']),

@@ -59,7 +59,7 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
   let found: Found = scanTree(root);
   const clients = new Set<ServerResponse>();
   const stamps = new Map<string, string>();
-  const stampOf = (p: string): string => `${mtimeOf(join(root, p, 'run.json'))}:${mtimeOf(join(root, p, 'metrics.safetensors'))}`;
+  const stampOf = (p: string): string => `${mtimeOf(join(root, p, 'run.json'))}:${mtimeOf(join(root, p, 'metrics.safetensors'))}:${mtimeOf(join(root, p, 'progress.json'))}`;
   for (const p of found.runs) stamps.set(p, stampOf(p));
 
   const send = (event: string, data: unknown): void => {

@@ -89,15 +89,16 @@ export async function probeRedis(t: RedisTarget, timeoutMs = 4000): Promise<void
   try {
     await Promise.race([client.connect().then(() => client.ping()), timer]);
   } catch (err) {
-    const e = (err instanceof Error ? err : lastError) ?? new Error(String(err));
-    const msg = e.message;
+    // "Connection is closed." hides the reason: the socket's own error (ECONNREFUSED, ...) says more
+    const thrown = err instanceof Error ? err.message : String(err);
+    const msg = lastError && /Connection is closed|timeout/i.test(thrown) ? lastError.message : thrown;
     if (/WRONGPASS|invalid password|invalid username-password/i.test(msg)) {
       throw new QueueError(`Redis at ${t.shown} refused the credentials (wrong password or user); check the URL or ${PASSWORD_ENV}`);
     }
     if (/NOAUTH|Authentication required/i.test(msg)) {
       throw new QueueError(`Redis at ${t.shown} needs a password: give it as redis://:PASSWORD@HOST:PORT or in ${PASSWORD_ENV}`);
     }
-    const why = /ECONNREFUSED/.test(msg) ? 'connection refused' : /ENOTFOUND|EAI_AGAIN/.test(msg) ? 'unknown host' : /timeout|ETIMEDOUT/i.test(msg) ? `no answer within ${timeoutMs / 1000} s` : msg;
+    const why = /Unknown RESP type|Protocol error/i.test(msg) ? 'something answers there, but not a Redis server' : /ECONNREFUSED/.test(msg) ? 'connection refused' : /ENOTFOUND|EAI_AGAIN/.test(msg) ? 'unknown host' : /timeout|ETIMEDOUT/i.test(msg) ? `no answer within ${timeoutMs / 1000} s` : msg;
     throw new QueueError(`cannot reach Redis at ${t.shown} (${why}); is redis-server running there and reachable from this machine?`);
   } finally {
     client.disconnect();

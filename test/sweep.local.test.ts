@@ -176,7 +176,7 @@ describe('icl-lab sweep (local worker threads)', () => {
 
   it('--extend adds the new runs of a larger spec, keeping the finished ones', () => {
     const more = join(tmp, 'more.yaml');
-    const r = cli(['sweep', more, '--out', straight, '--extend', '--progress', 'lines', ...EVAL]);
+    const r = cli(['sweep', more, '--out', straight, '--extend', '--report', '--progress', 'lines', ...EVAL]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/2 run\(s\) added/);
     expect(r.stderr).toMatch(/4 of 6 runs already finished; 2 to train/);
@@ -184,5 +184,15 @@ describe('icl-lab sweep (local worker threads)', () => {
     for (const n of ['L8-h1', 'L12-h2']) expect(runJson(join(straight, 'runs', n)).timings.sessions).toBe(1);
     const s = JSON.parse(readFileSync(join(straight, 'sweep.json'), 'utf8'));
     expect(s.specs).toHaveLength(2);
+    // --report: the sweep's figures and findings, every finding evaluated on the runs it concerns
+    for (const f of ['eta-vs-l.png', 'error-vs-theory.png', 'heads.png']) expect(existsSync(join(straight, 'report', 'figures', f)), f).toBe(true);
+    const fj = JSON.parse(readFileSync(join(straight, 'report', 'findings.json'), 'utf8'));
+    const eta = fj.findings.find((f: { id: string }) => f.id === 'eta-tracks-l-over-l-plus-d');
+    expect(eta.result).toBe('n/a'); // no run with L >= 20 here
+    const single = fj.findings.find((f: { id: string }) => f.id === 'single-head-worse');
+    expect(single.checks.map((c: { run: string }) => c.run.split(':')[0])).toEqual(['L=8 d=3', 'L=12 d=3', 'L=6 d=3']);
+    const rows = csvRows(straight);
+    const mse = (n: string) => Number(rows.find((x) => x.name === n)!.mse_model);
+    expect(single.checks[0].value).toBeCloseTo((mse('L8-h1') - mse('L8-h2')) / mse('L8-h2'), 12);
   });
 });

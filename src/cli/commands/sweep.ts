@@ -183,13 +183,12 @@ async function queueSweep(p: PreparedSweep, t: RedisTarget, opts: SweepCliOption
         views.forEach((v: JobView | null, i) => {
           const r = runs[i]!;
           if (v === null || v.state === 'completed') {
+            // a finished job (or none at all): the run directory says how it ended
             const s = runState(r.dir);
-            if (s.kind === 'completed' || s.kind === 'failed' || v === null) {
-              pending.delete(r.name);
-              display.finish(r.name, s.kind === 'completed' ? 'done' : 'failed', s.step);
-              if (s.kind !== 'completed') failed.push(r.name);
-              display.note(`[${r.name}] ${s.kind === 'todo' ? 'no job in the queue and not finished' : s.kind}`);
-            }
+            pending.delete(r.name);
+            display.finish(r.name, s.kind === 'completed' ? 'done' : 'failed', s.step);
+            if (s.kind !== 'completed') failed.push(r.name);
+            display.note(`[${r.name}] ${s.kind === 'todo' ? `${v === null ? 'no job in the queue' : 'job finished'} but the run is not finished (step ${s.step}); enqueue the sweep again` : s.kind}`);
           } else if (v.state === 'failed') {
             pending.delete(r.name);
             failed.push(r.name);

@@ -38,9 +38,9 @@ export async function workerAction(o: WorkerCliOptions): Promise<number> {
     log(`${sig}: checkpointing the active jobs and giving them back to the queue`);
     controller.abort();
   });
-  log(`taking jobs from ${t.shown} (concurrency ${concurrency}${o.untilEmpty ? ', until the queue is empty' : ''})`);
+  const onReady = () => log(`taking jobs from ${t.shown} (concurrency ${concurrency}${o.untilEmpty ? ', until the queue is empty' : ''})`);
   try {
-    const r = await runWorker(t, { concurrency, lockMs: lockSeconds * 1000, untilEmpty: o.untilEmpty === true, log, signal: controller.signal });
+    const r = await runWorker(t, { concurrency, lockMs: lockSeconds * 1000, untilEmpty: o.untilEmpty === true, log, signal: controller.signal, onReady });
     log(`stopped: ${r.completed} job(s) completed, ${r.failed} failed (diverged), ${r.gaveBack} given back`);
   } finally {
     remove();

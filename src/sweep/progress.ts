@@ -54,7 +54,7 @@ export class SweepProgress {
     let step = 0, steps = 0, sps = 0, done = 0, failed = 0, running = 0, queued = 0;
     for (const r of this.runs.values()) {
       steps += r.total;
-      step += r.state === 'done' ? r.total : r.step;
+      step += r.state === 'done' || r.state === 'failed' ? r.total : r.step; // a failed run has no steps left
       if (r.state === 'running') {
         sps += r.stepsPerSecond;
         running++;

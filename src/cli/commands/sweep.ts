@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { onInterrupt } from '../signals.js';
 import { shellQuote } from '../../train/run.js';
-import { FIELDS, fieldHelp, flagName, parseFlags, type FieldKey } from '../../train/config.js';
+import { FIELDS, fieldHelp, flagName, parseFlags } from '../../train/config.js';
 import { autoProgressMode, formatDuration, type ProgressMode } from '../../train/progress.js';
 import { runLocalSweep } from '../../sweep/local.js';
 import type { JobView, RedisTarget } from '../../sweep/queue.js';
@@ -320,4 +320,4 @@ export function register(program: Command): void {
     });
 }
 
-export type { FieldKey };
+

@@ -159,17 +159,18 @@ export function etaSpec(rows: readonly Row[]): VlSpec {
   const xs = pts.map((p) => p.x).concat(pts.map((p) => p.eta));
   const lo = Math.max(0, Math.min(...xs) - 0.05);
   const hi = Math.min(1.2, Math.max(...xs) + 0.05);
+  const scale = { domain: [round(lo, 3), round(hi, 3)], zero: false, nice: false };
   return topLevel({
     title: { text: 'Effective step size eta_TF against L/(L+d)', subtitle: 'one point per run; grey line: eta_TF = L/(L+d)' },
     width: 480, height: 420,
     layer: [
-      { data: { values: [{ x: lo, y: lo }, { x: hi, y: hi }] }, mark: { type: 'line', color: '#888888', strokeDash: [5, 4] }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } } },
+      { data: { values: [{ x: lo, eta: lo }, { x: hi, eta: hi }] }, mark: { type: 'line', color: '#888888', strokeDash: [5, 4], clip: true }, encoding: { x: { field: 'x', type: 'quantitative', scale }, y: { field: 'eta', type: 'quantitative', scale } } },
       {
         data: { values: pts },
         mark: { type: 'point', filled: true, size: 70, opacity: 0.85 },
         encoding: {
-          x: { field: 'x', type: 'quantitative', title: 'L/(L+d)', scale: { domain: [lo, hi] } },
-          y: { field: 'eta', type: 'quantitative', title: 'eta_TF = sum_h mu^h w^h', scale: { domain: [lo, hi] } },
+          x: { field: 'x', type: 'quantitative', title: 'L/(L+d)', scale },
+          y: { field: 'eta', type: 'quantitative', title: 'eta_TF = sum_h mu^h w^h', scale },
           color: { field: 'H', type: 'nominal', title: 'heads', scale: { range: CATEGORY } },
           shape: { field: 'd', type: 'nominal', title: 'd' },
           tooltip: [{ field: 'run' }, { field: 'eta' }, { field: 'x' }],
@@ -221,6 +222,9 @@ export function headsSpec(rows: readonly Row[]): VlSpec {
   });
 }
 
+/** A markdown table cell: pipes escaped. */
+const cell = (s: string): string => s.replace(/\|/g, '\\|');
+
 function fmt(x: number): string {
   if (!Number.isFinite(x)) return '-';
   return Math.abs(x) >= 1e-3 && Math.abs(x) < 1e5 ? x.toFixed(4) : x.toExponential(2);
@@ -250,7 +254,7 @@ export async function writeSweepReport(dir: string, rows: readonly Row[], o: { l
   md.push(`# Sweep report: ${dir}`, '');
   md.push(`${rows.length} runs, ${done.length} completed. Table: \`results.parquet\` / \`results.csv\` (one row per run). icl-lab ${VERSION}.`, '');
   md.push('## Findings', '', '| # | result | finding | worst value | threshold |', '|---|---|---|---|---|');
-  findings.forEach((f, i) => md.push(`| ${i + 1} | ${f.result} | ${f.id} | ${fmt(f.value)} | ${f.threshold} |`));
+  findings.forEach((f, i) => md.push(`| ${i + 1} | ${f.result} | ${f.id} | ${fmt(f.value)} | ${cell(f.threshold)} |`));
   md.push('');
   for (const f of findings) {
     md.push(`### ${f.id}: ${f.result}`, '', f.claim, '', `Threshold: ${f.threshold}. ${f.why}`, '');

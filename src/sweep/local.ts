@@ -3,7 +3,9 @@
  * worker-thread pool (train/runs.ts executeRuns, one thread per core), with a sweep-level display.
  * Completed runs are skipped; interrupted ones continue from their checkpoints (bit-identically).
  */
+import { UsageError } from '../errors.js';
 import type { ProgressMode } from '../run/progress.js';
+import { readRunJson, runIsLive } from '../run/run-dir.js';
 import { executeRuns } from '../run/runs.js';
 import type { RunSummary } from '../run/run.js';
 import { SweepProgress } from './progress.js';
@@ -27,6 +29,10 @@ export interface LocalSweepResult {
 export async function runLocalSweep(p: PreparedSweep, o: LocalSweepOptions): Promise<LocalSweepResult> {
   const t0 = performance.now();
   const todo = p.runs.filter((r) => r.state.kind === 'todo');
+  for (const r of todo) {
+    const j = readRunJson(r.dir);
+    if (runIsLive(j)) throw new UsageError(`${r.dir}: process ${j.pid} is training this run right now (another sweep or worker on this DIR?); stop it first`);
+  }
   const skipped = p.runs.filter((r) => r.state.kind !== 'todo').map((r) => ({
     name: r.name, why: r.state.kind === 'completed' ? 'completed' : `failed earlier (${r.state.kind === 'failed' ? r.state.reason : ''}); not retried`,
   }));

@@ -42,7 +42,7 @@ export class SweepProgress {
     if (mode === 'bar') {
       this.bar = new cliProgress.SingleBar({
         stream: process.stderr,
-        format: 'sweep |{bar}| {percentage}% | runs {done}/{total} done, {running} running, {queued} queued | {sps} steps/s | ETA {eta}',
+        format: 'sweep |{bar}| {percentage}% | runs {finished}/{nruns} done, {active} running, {waiting} queued | {sps} steps/s | ETA {left}',
         barsize: 30, hideCursor: true, clearOnComplete: false, gracefulExit: false, fps: 5,
       }, cliProgress.Presets.shades_classic);
       const c = this.counts();
@@ -54,7 +54,7 @@ export class SweepProgress {
     let step = 0, steps = 0, sps = 0, done = 0, failed = 0, running = 0, queued = 0;
     for (const r of this.runs.values()) {
       steps += r.total;
-      step += r.state === 'done' ? r.total : r.step;
+      step += r.state === 'done' || r.state === 'failed' ? r.total : r.step; // a failed run has no steps left
       if (r.state === 'running') {
         sps += r.stepsPerSecond;
         running++;
@@ -67,9 +67,10 @@ export class SweepProgress {
   }
 
   private payload(c: SweepCounts): Record<string, string | number> {
-    return { done: c.done + c.failed, total: c.total, running: c.running, queued: c.queued, sps: Math.round(c.stepsPerSecond), eta: formatDuration(c.etaSeconds) };
+    return { finished: c.done + c.failed, nruns: c.total, active: c.running, waiting: c.queued, sps: Math.round(c.stepsPerSecond), left: formatDuration(c.etaSeconds) };
   }
 
+  // (cli-progress reserves the payload names total, value, eta, percentage, duration)
   /** `sweep: runs 3/8 done, 2 running, 3 queued; 41% of steps; 7120 steps/s; ETA 1m05s` */
   line(): string {
     const c = this.counts();

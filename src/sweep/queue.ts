@@ -89,15 +89,16 @@ export async function probeRedis(t: RedisTarget, timeoutMs = 4000): Promise<void
   try {
     await Promise.race([client.connect().then(() => client.ping()), timer]);
   } catch (err) {
-    const e = (err instanceof Error ? err : lastError) ?? new Error(String(err));
-    const msg = e.message;
+    // "Connection is closed." hides the reason: the socket's own error (ECONNREFUSED, ...) says more
+    const thrown = err instanceof Error ? err.message : String(err);
+    const msg = lastError && /Connection is closed|timeout/i.test(thrown) ? lastError.message : thrown;
     if (/WRONGPASS|invalid password|invalid username-password/i.test(msg)) {
       throw new QueueError(`Redis at ${t.shown} refused the credentials (wrong password or user); check the URL or ${PASSWORD_ENV}`);
     }
     if (/NOAUTH|Authentication required/i.test(msg)) {
       throw new QueueError(`Redis at ${t.shown} needs a password: give it as redis://:PASSWORD@HOST:PORT or in ${PASSWORD_ENV}`);
     }
-    const why = /ECONNREFUSED/.test(msg) ? 'connection refused' : /ENOTFOUND|EAI_AGAIN/.test(msg) ? 'unknown host' : /timeout|ETIMEDOUT/i.test(msg) ? `no answer within ${timeoutMs / 1000} s` : msg;
+    const why = /Unknown RESP type|Protocol error/i.test(msg) ? 'something answers there, but not a Redis server' : /ECONNREFUSED/.test(msg) ? 'connection refused' : /ENOTFOUND|EAI_AGAIN/.test(msg) ? 'unknown host' : /timeout|ETIMEDOUT/i.test(msg) ? `no answer within ${timeoutMs / 1000} s` : msg;
     throw new QueueError(`cannot reach Redis at ${t.shown} (${why}); is redis-server running there and reachable from this machine?`);
   } finally {
     client.disconnect();
@@ -217,6 +218,8 @@ export interface WorkerOptions {
   log: (s: string) => void;
   /** Abort = checkpoint every job, give it back to the queue, exit. */
   signal: AbortSignal;
+  /** Called once the training threads are loaded and the worker starts taking jobs. */
+  onReady?: () => void;
 }
 
 function trainThreadScript(): string {
@@ -225,33 +228,85 @@ function trainThreadScript(): string {
   return path;
 }
 
-/** Train one run directory in a worker thread; `stop` asks it to checkpoint and return. */
-function trainInThread(data: SweepJobData, onProgress: (p: { step: number; total: number; stepsPerSecond: number }) => void, stopSignal: AbortSignal): Promise<RunSummary> {
-  return new Promise((resolve, reject) => {
-    const wd: WorkerJob = { dir: data.dir, name: data.name };
-    const t = new Thread(trainThreadScript(), { workerData: wd });
-    let summary: RunSummary | undefined;
-    let error: string | undefined;
-    const stop = () => t.postMessage({ type: 'stop' });
-    if (stopSignal.aborted) stop();
-    else stopSignal.addEventListener('abort', stop, { once: true });
-    t.on('message', (m: WorkerMessage) => {
-      if (m.type === 'progress') onProgress({ step: m.step, total: m.total, stepsPerSecond: m.stepsPerSecond });
-      else if (m.type === 'done') summary = m.summary;
-      else if (m.type === 'error') error = m.message;
-    });
-    t.on('error', (e: Error) => (error = e.message));
+/**
+ * Warm training threads, one per job slot, started with the worker (module loading and the
+ * WebAssembly compile happen once, not per job). Each trains one run at a time; a thread that
+ * dies is replaced.
+ */
+export class TrainThreads {
+  private readonly idle: Thread[] = [];
+  private readonly all = new Set<Thread>();
+  /** Resolves when every thread has loaded its modules. */
+  readonly ready: Promise<void>;
+
+  constructor(size: number) {
+    for (let i = 0; i < size; i++) this.idle.push(this.spawn());
+    this.ready = Promise.all(this.idle.map((t) => new Promise<void>((resolve) => {
+      const on = (m: WorkerMessage) => {
+        if (m.type === 'ready') {
+          t.off('message', on);
+          resolve();
+        }
+      };
+      t.on('message', on);
+      t.once('exit', () => resolve());
+    }))).then(() => {});
+  }
+
+  private spawn(): Thread {
+    const t = new Thread(trainThreadScript()); // no workerData: the long-lived mode of train/worker.ts
+    this.all.add(t);
+    t.on('error', () => {}); // reported through the job that was running (exit without a result)
     t.on('exit', () => {
-      stopSignal.removeEventListener('abort', stop);
-      if (summary) resolve(summary);
-      else reject(new Error(error ?? 'the training thread exited without a result'));
+      this.all.delete(t);
+      const i = this.idle.indexOf(t);
+      if (i >= 0) this.idle.splice(i, 1);
     });
-  });
+    return t;
+  }
+
+  /** Train the run in `data.dir` from its checkpoint; `stopSignal` asks it to checkpoint and return. */
+  train(data: SweepJobData, onProgress: (p: { step: number; total: number; stepsPerSecond: number }) => void, stopSignal: AbortSignal): Promise<RunSummary> {
+    const t = this.idle.pop() ?? this.spawn();
+    return new Promise((resolve, reject) => {
+      const stop = () => t.postMessage({ type: 'stop' });
+      const cleanup = () => {
+        t.off('message', onMessage);
+        t.off('exit', onExit);
+        stopSignal.removeEventListener('abort', stop);
+      };
+      const onMessage = (m: WorkerMessage) => {
+        if (m.name !== data.name) return;
+        if (m.type === 'progress') onProgress({ step: m.step, total: m.total, stepsPerSecond: m.stepsPerSecond });
+        else if (m.type === 'done' || m.type === 'error') {
+          cleanup();
+          this.idle.push(t);
+          if (m.type === 'done') resolve(m.summary);
+          else reject(new Error(m.message));
+        }
+      };
+      const onExit = () => {
+        cleanup();
+        reject(new Error('the training thread exited without a result'));
+      };
+      t.on('message', onMessage);
+      t.on('exit', onExit);
+      const job: WorkerJob = { dir: data.dir, name: data.name };
+      t.postMessage({ type: 'job', job });
+      if (stopSignal.aborted) stop();
+      else stopSignal.addEventListener('abort', stop, { once: true });
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.all].map((t) => t.terminate()));
+  }
 }
 
 /** Take jobs until stopped (or, with untilEmpty, until the queue is empty). */
 export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<{ completed: number; gaveBack: number; failed: number }> {
   let completed = 0, gaveBack = 0, failed = 0;
+  const threads = new TrainThreads(o.concurrency);
   const processor = async (job: Job<SweepJobData, RunSummary>, token?: string): Promise<RunSummary> => {
     const data = job.data;
     if (!existsSync(data.dir)) {
@@ -259,7 +314,7 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<{ com
     }
     o.log(`[${data.name}] started (job ${job.id}, attempt ${job.attemptsMade + 1})`);
     let last = 0;
-    const summary = await trainInThread(data, (p) => {
+    const summary = await threads.train(data, (p) => {
       const now = Date.now();
       if (now - last < 1000 && p.step < p.total) return;
       last = now;
@@ -290,7 +345,9 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<{ com
     if (job && err && !(err instanceof WaitingError) && err.name !== 'WaitingError') o.log(`[${job.data.name}] error: ${err.message}`);
   });
   const q = openQueue(t, o.log);
+  await threads.ready; // take the first job only when the training threads can start it at once
   const run = worker.run();
+  o.onReady?.();
   let timer: NodeJS.Timeout | undefined;
   const stopped = new Promise<void>((resolve) => {
     if (o.signal.aborted) resolve();
@@ -309,5 +366,6 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<{ com
   await worker.close(); // waits for the active jobs: stopped ones checkpoint and give their job back
   await run.catch(() => {});
   await q.close();
+  await threads.close();
   return { completed, gaveBack, failed };
 }

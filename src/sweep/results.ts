@@ -87,7 +87,7 @@ export function resultRow(runDir: string, name: string, hash: string, config: Tr
   const risk = riskParams({ d, L, noiseStd: config.noiseStd, preset: config.preset });
   row.l_over_l_plus_d = L / (L + d);
   row.risk_tuned_gd = tunedGdRisk(risk);
-  for (let h = 0; h < (o.maxHeads ?? config.heads); h++) {
+  for (let h = 1; h <= (o.maxHeads ?? config.heads); h++) { // heads numbered from 1, as analyze shows them
     row[`w_h${h}`] = null;
     row[`mu_h${h}`] = null;
   }
@@ -101,8 +101,8 @@ export function resultRow(runDir: string, name: string, hash: string, config: Tr
   if (!stack) {
     const a = analyzeTarget(loadTarget(runDir), { samples, seed });
     a.layers[0]!.heads.forEach((h) => {
-      row[`w_h${h.head}`] = h.w;
-      row[`mu_h${h.head}`] = h.mu;
+      row[`w_h${h.head + 1}`] = h.w;
+      row[`mu_h${h.head + 1}`] = h.mu;
     });
     row.eta_tf = a.effectiveLearningRate;
     row.tuned_eta = a.reference.tunedEta;
@@ -137,7 +137,7 @@ export function sweepResults(dir: string, o: ResultsOptions & { onRow?: (name: s
 }
 
 const INT_FIELDS = new Set(FIELDS.filter((f) => f.kind === 'int').map((f) => jsonKey(f.key)));
-const STRING_COLS = new Set(['name', 'config_hash', 'status', ...FIELDS.filter((f) => f.kind === 'enum').map((f) => jsonKey(f.key))]);
+const STRING_COLS = new Set(['name', 'config_hash', 'status', ...FIELDS.filter((f) => f.kind === 'enum' || f.kind === 'tasks').map((f) => jsonKey(f.key))]);
 const BOOL_COLS = new Set(FIELDS.filter((f) => f.kind === 'bool').map((f) => jsonKey(f.key)));
 
 function columnsOf(rows: Row[]): ResultsTable['columns'] {

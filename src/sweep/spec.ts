@@ -108,9 +108,11 @@ export function normaliseSpec(obj: unknown, what = 'sweep spec'): SweepSpec {
     }
   }
   if (o.seeds !== undefined && o.seeds !== null) {
-    if (seen.has('seed')) throw new UsageError(`${what}: seeds: and ${seen.get('seed')}.seed both set the seed; use one`);
     const s = o.seeds;
-    if (typeof s === 'number' || (typeof s === 'string' && /^\d+$/.test(s.trim()))) {
+    const count = typeof s === 'number' || (typeof s === 'string' && /^\d+$/.test(s.trim()));
+    // base.seed is where `seeds: N` starts; a grid/zip seed or a base seed with a seed list would clash
+    if (seen.has('seed') && !(count && seen.get('seed') === 'base')) throw new UsageError(`${what}: seeds: and ${seen.get('seed')}.seed both set the seed; use one`);
+    if (count) {
       const n = Number(s);
       if (!Number.isSafeInteger(n) || n < 1 || n > MAX_RUNS) throw new UsageError(`${what}: seeds must be a count 1..${MAX_RUNS} or a list of seeds, got ${JSON.stringify(s)}`);
       const first = spec.base.seed !== undefined ? Number(parseOne('seed', spec.base.seed, `${what}: base.seed`)) : (FIELD_BY_KEY.get('seed')!.default as number);

@@ -12,7 +12,10 @@ import { shellQuote } from '../../run/run.js';
 import { FIELDS, fieldHelp, flagName, parseFlags, type FieldKey } from '../../run/config.js';
 import { autoProgressMode, formatDuration, type ProgressMode } from '../../run/progress.js';
 import { runLocalSweep } from '../../sweep/local.js';
-import { enqueueSweep, jobViews, openQueue, parseQueueUrl, probeRedis, type JobView, type RedisTarget } from '../../sweep/queue.js';
+import type { JobView, RedisTarget } from '../../sweep/queue.js';
+
+/** BullMQ and ioredis load only for queue work (they cost a second of start-up on a busy machine). */
+const queueModule = () => import('../../sweep/queue.js');
 import { SweepProgress } from '../../sweep/progress.js';
 import { writeResults } from '../../sweep/results.js';
 import { expandSweep, normaliseSpec, parseSpecText, specFromFlags, type SweepSpec } from '../../sweep/spec.js';
@@ -114,10 +117,11 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
   const jobs = intIn('--jobs', opts.jobs, 1, 256);
   intIn('--eval-samples', opts.evalSamples, 2, 10_000_000);
   intIn('--eval-seed', opts.evalSeed, 0, 4_294_967_295);
-  const queue = opts.queue !== undefined ? parseQueueUrl(opts.queue) : undefined;
+  const qm = opts.queue !== undefined ? await queueModule() : undefined;
+  const queue = qm && opts.queue !== undefined ? qm.parseQueueUrl(opts.queue) : undefined;
   if (opts.wait && !queue) throw new UsageError('--wait goes with --queue (a local sweep always waits)');
   if (queue && jobs !== undefined) throw new UsageError('--jobs is for a local sweep; with --queue start workers: icl-lab worker --queue URL --concurrency N');
-  if (queue) await probeRedis(queue); // before anything is created
+  if (qm && queue) await qm.probeRedis(queue); // before anything is created
   const dir = out;
   if (opts.dryRun) {
     const spec = specOf(specPath, opts);
@@ -155,6 +159,7 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
 }
 
 async function queueSweep(p: PreparedSweep, t: RedisTarget, opts: SweepCliOptions, mode: ProgressMode, log: (s: string) => void): Promise<number> {
+  const { enqueueSweep, jobViews, openQueue } = await queueModule();
   const q = openQueue(t, log);
   try {
     const e = await enqueueSweep(q, p);
@@ -178,13 +183,12 @@ async function queueSweep(p: PreparedSweep, t: RedisTarget, opts: SweepCliOption
         views.forEach((v: JobView | null, i) => {
           const r = runs[i]!;
           if (v === null || v.state === 'completed') {
+            // a finished job (or none at all): the run directory says how it ended
             const s = runState(r.dir);
-            if (s.kind === 'completed' || s.kind === 'failed' || v === null) {
-              pending.delete(r.name);
-              display.finish(r.name, s.kind === 'completed' ? 'done' : 'failed', s.step);
-              if (s.kind !== 'completed') failed.push(r.name);
-              display.note(`[${r.name}] ${s.kind === 'todo' ? 'no job in the queue and not finished' : s.kind}`);
-            }
+            pending.delete(r.name);
+            display.finish(r.name, s.kind === 'completed' ? 'done' : 'failed', s.step);
+            if (s.kind !== 'completed') failed.push(r.name);
+            display.note(`[${r.name}] ${s.kind === 'todo' ? `${v === null ? 'no job in the queue' : 'job finished'} but the run is not finished (step ${s.step}); enqueue the sweep again` : s.kind}`);
           } else if (v.state === 'failed') {
             pending.delete(r.name);
             failed.push(r.name);
@@ -216,16 +220,17 @@ async function queueSweep(p: PreparedSweep, t: RedisTarget, opts: SweepCliOption
 /** `icl-lab sweep status DIR [--queue URL]` */
 export async function statusAction(dir: string | undefined, opts: { queue?: string; json?: boolean }): Promise<void> {
   if (dir === undefined && opts.queue === undefined) throw new UsageError('sweep status needs a sweep directory, --queue URL, or both');
-  const t = opts.queue !== undefined ? parseQueueUrl(opts.queue) : undefined;
-  if (t) await probeRedis(t);
+  const qm = opts.queue !== undefined ? await queueModule() : undefined;
+  const t = qm && opts.queue !== undefined ? qm.parseQueueUrl(opts.queue) : undefined;
+  if (qm && t) await qm.probeRedis(t);
   const lines: string[] = [];
   const json: Record<string, unknown> = {};
-  const q = t ? openQueue(t) : undefined;
+  const q = qm && t ? qm.openQueue(t) : undefined;
   try {
     if (dir !== undefined) {
       const s = readSweepJson(dir);
       const runs = sweepRuns(dir, s);
-      const views = q ? await jobViews(q, s.id, runs) : runs.map(() => null);
+      const views = qm && q ? await qm.jobViews(q, s.id, runs) : runs.map(() => null);
       const rows = runs.map((r, i) => {
         const st = runState(r.dir);
         const rj = st.kind === 'todo' && st.steps === 0 ? null : JSON.parse(readFileSync(`${r.dir}/run.json`, 'utf8'));
@@ -309,9 +314,10 @@ export function register(program: Command): void {
     .description('where a sweep stands: runs completed / running / waiting / failed (from DIR), and the queue\'s jobs (with --queue)')
     .option('--queue <url>', '[redis://HOST:PORT] also show the jobs in this queue')
     .option('--json', '[flag] print JSON')
-    .action(async (dir: string | undefined, o: { queue?: string; json?: boolean }) => {
-      await statusAction(dir, o);
+    .action(async (dir: string | undefined, _o: unknown, c: Command) => {
+      // --queue is also an option of `sweep` itself: commander may hand it to the parent
+      await statusAction(dir, c.optsWithGlobals() as { queue?: string; json?: boolean });
     });
 }
 
-export type { FieldKey };
+

@@ -8,7 +8,6 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { onInterrupt } from '../signals.js';
-import { parseQueueUrl, probeRedis, runWorker } from '../../sweep/queue.js';
 
 interface WorkerCliOptions {
   queue?: string;
@@ -28,6 +27,7 @@ function num(flag: string, v: string | undefined, lo: number, hi: number, int: b
 
 export async function workerAction(o: WorkerCliOptions): Promise<number> {
   if (o.queue === undefined || o.queue === '') throw new UsageError('--queue redis://HOST:PORT is required (the Redis that `icl-lab sweep --queue` enqueued on)');
+  const { parseQueueUrl, probeRedis, runWorker } = await import('../../sweep/queue.js'); // BullMQ loads only here
   const t = parseQueueUrl(o.queue);
   const concurrency = num('--concurrency', o.concurrency, 1, 256, true) ?? Math.max(1, availableParallelism());
   const lockSeconds = num('--lock-seconds', o.lockSeconds, 1, 3600, false) ?? 30;
@@ -38,9 +38,9 @@ export async function workerAction(o: WorkerCliOptions): Promise<number> {
     log(`${sig}: checkpointing the active jobs and giving them back to the queue`);
     controller.abort();
   });
-  log(`taking jobs from ${t.shown} (concurrency ${concurrency}${o.untilEmpty ? ', until the queue is empty' : ''})`);
+  const onReady = () => log(`taking jobs from ${t.shown} (concurrency ${concurrency}${o.untilEmpty ? ', until the queue is empty' : ''})`);
   try {
-    const r = await runWorker(t, { concurrency, lockMs: lockSeconds * 1000, untilEmpty: o.untilEmpty === true, log, signal: controller.signal });
+    const r = await runWorker(t, { concurrency, lockMs: lockSeconds * 1000, untilEmpty: o.untilEmpty === true, log, signal: controller.signal, onReady });
     log(`stopped: ${r.completed} job(s) completed, ${r.failed} failed (diverged), ${r.gaveBack} given back`);
   } finally {
     remove();

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { UsageError } from '../cli/errors.js';
 import type { Batch } from '../core/batch.js';
 import type { TaskSpec } from '../core/task.js';
 import { CTL, slotLayout, type PrefetchJob } from './prefetch-layout.js';
@@ -52,7 +53,7 @@ export interface PrefetchOptions {
 
 export function startPrefetch(from: BatchStream, o: PrefetchOptions): Prefetch {
   const script = workerScript();
-  if (!script) throw new Error('--threads 2: the compiled worker (dist/train/prefetch-worker.js) is missing; run npm run build');
+  if (!script) throw new UsageError('--threads 2: the compiled worker (dist/train/prefetch-worker.js) is missing; run npm run build, or use --threads 1');
   const slots = o.slots ?? 3;
   let state = from.getState();
   const version = from.version;

@@ -11,7 +11,14 @@ import { parseFlags, resolveConfig, type TrainConfig } from '../src/train/config
 import { createState } from '../src/train/loop.js';
 import { makeRunDir, saveState } from '../src/train/run-dir.js';
 import { createRun, resumeCommand, runSession } from '../src/train/run.js';
-import { prefetchAvailable } from '../src/train/prefetch.js';
+import { prefetchAvailable, startPrefetch } from '../src/train/prefetch.js';
+import '../src/io/wasm.js';
+import { createWasmKernel, registeredAttentionWasm, registeredAttentionWasmShared } from '../src/core/attention-wasm.js';
+import { allocBatch, type Batch } from '../src/core/batch.js';
+import { NormalStream2, sampleBatch2 } from '../src/core/normal2.js';
+import { Rng } from '../src/core/rng.js';
+import type { TaskSpec } from '../src/core/task.js';
+import { restoreStream } from '../src/train/stream.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = mkdtempSync(join(tmpdir(), 'icl-threads-'));
@@ -30,6 +37,37 @@ function config(engine: string, extra: Record<string, string> = {}): TrainConfig
 const sameFiles = (a: string, b: string) => {
   for (const f of FILES) expect(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), f).toBe(true);
 };
+
+describe('the prefetch stream itself', () => {
+  it.each([true, false])('zero-copy %s: 60 batches (training and validation interleaved) equal the oracle\'s, bit for bit, then the state', async (zeroCopy) => {
+    const task: TaskSpec = { d: 5, L: 40, batchSize: 32, noiseStd: 0.01, preset: 'seed' };
+    const valTask: TaskSpec = { ...task, batchSize: 48 };
+    const m = zeroCopy ? registeredAttentionWasmShared() : registeredAttentionWasm();
+    expect(m).not.toBeNull();
+    const kernel = createWasmKernel(m!);
+    expect(kernel.shared).toBe(zeroCopy);
+    const ref = NormalStream2.fromRng(new Rng(4));
+    const p = startPrefetch(restoreStream(2, ref.getState()), { task, valTask, valEvery: 4, startStep: 0, kernel });
+    const mine = kernel.allocBatch(32, 40, 5), vmine = allocBatch(48, 40, 5);
+    const want = allocBatch(32, 40, 5), vwant = allocBatch(48, 40, 5);
+    const same = (a: Batch, b: Batch) => a.z.every((x, i) => Object.is(x, b.z[i])) && a.zq.every((x, i) => Object.is(x, b.zq[i])) && a.yq.every((x, i) => Object.is(x, b.yq[i]));
+    for (let step = 0; step < 40; step++) {
+      const got = p.stream.sample(task, mine);
+      sampleBatch2(task, ref, want);
+      expect(same(got, want)).toBe(true);
+      expect(got.z.buffer === kernel.memory.buffer).toBe(true); // in the kernel's memory either way
+      if (zeroCopy) expect(got).not.toBe(mine); // the worker's buffer, no copy
+      if (step % 4 === 0) {
+        const vg = p.stream.sample(valTask, vmine);
+        sampleBatch2(valTask, ref, vwant);
+        expect(same(vg, vwant)).toBe(true);
+      }
+      expect(p.stream.getState()).toEqual(ref.getState());
+    }
+    const back = p.close();
+    expect(back.getState()).toEqual(ref.getState());
+  });
+});
 
 describe('train --threads 2 is byte for byte the one-thread run', () => {
   it.each(['wasm', 'ts'])('engine %s, stream version 2: a whole run, and one interrupted twice and resumed', async (engine) => {

@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { compileAttentionWasm, createWasmKernel, registerAttentionWasm, type WasmKernel, type WasmModule } from '../core/attention-wasm.js';
+import { compileAttentionWasm, createWasmKernel, registerAttentionWasm, registerAttentionWasmShared, type WasmKernel, type WasmModule } from '../core/attention-wasm.js';
 
 /** Where the compiled kernel is looked for: next to the compiled JS (dist/io -> dist/wasm), or dist/ from src/ (tests). */
 export const WASM_CANDIDATES = [new URL('../wasm/attention.wasm', import.meta.url), new URL('../../dist/wasm/attention.wasm', import.meta.url)].map((u) => fileURLToPath(u));
@@ -49,4 +49,22 @@ export function loadWasmKernel(): WasmKernel {
   return createWasmKernel(m);
 }
 
+/** The shared-memory build (dist/wasm/attention-shared.wasm, same code, imported shared memory), or null. */
+export const SHARED_WASM_CANDIDATES = WASM_CANDIDATES.map((p) => p.replace(/attention\.wasm$/, 'attention-shared.wasm'));
+let cachedShared: WasmModule | null | undefined;
+export function attentionSharedWasmModule(): WasmModule | null {
+  if (cachedShared !== undefined) return cachedShared;
+  cachedShared = null;
+  const path = SHARED_WASM_CANDIDATES.find((p) => existsSync(p));
+  if (path && attentionWasmModule()) {
+    try {
+      cachedShared = compileAttentionWasm(readFileSync(path));
+    } catch {
+      cachedShared = null; // no threads in this runtime: the plain build serves
+    }
+  }
+  return cachedShared;
+}
+
 registerAttentionWasm(attentionWasmModule);
+registerAttentionWasmShared(attentionSharedWasmModule);

@@ -229,8 +229,9 @@ export function runSteps(s: TrainState, until: number, deadline = Infinity, hook
   const limit = c.divergeLoss > 0 ? c.divergeLoss : Infinity;
   while (s.step < until) {
     const step = s.step;
-    stream.sample(task, batch, model); // [B, L, E] (wasm engine: the same batch, sampled in wasm)
-    const loss = model.lossAndGrad(batch, grad); // loss before the update
+    // [B, L, E] (wasm engine: the same batch, sampled in wasm); --threads 2 may hand back another buffer holding it
+    const b = stream.sample(task, batch, model);
+    const loss = model.lossAndGrad(b, grad); // loss before the update
     logs.trainLoss[step] = loss;
     if (!Number.isFinite(loss) || loss > limit) {
       const why = Number.isFinite(loss) ? `${loss.toExponential(3)}, above --diverge-loss ${c.divergeLoss}` : String(loss);
@@ -246,9 +247,9 @@ export function runSteps(s: TrainState, until: number, deadline = Infinity, hook
       logs.dynStep[i] = step;
     }
     if (step % c.valEvery === 0) {
-      stream.sample(valTask, valBatch); // [Bval, L, E]
-      model.forward(valBatch, valOut); // [Bval]
-      const val = mse(valOut, valBatch.yq);
+      const vb = stream.sample(valTask, valBatch); // [Bval, L, E]
+      model.forward(vb, valOut); // [Bval]
+      const val = mse(valOut, vb.yq);
       const i = logs.nVal++;
       logs.valLoss[i] = val;
       logs.valStep[i] = step;

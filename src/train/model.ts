@@ -12,7 +12,7 @@
 import type { Batch } from '../core/batch.js';
 import { UsageError } from '../cli/errors.js';
 import { forward, lossAndGrad } from '../core/attention.js';
-import { createWasmKernel, registeredAttentionWasm, type WasmKernel } from '../core/attention-wasm.js';
+import { createWasmKernel, registeredAttentionWasm, registeredAttentionWasmShared, type WasmKernel } from '../core/attention-wasm.js';
 import { headOV, headQK, ovDynamics, qkDynamics } from '../core/circuits.js';
 import { initParams } from '../core/init.js';
 import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, weightShape, type AttentionParams } from '../core/params.js';
@@ -58,6 +58,8 @@ export interface TrainModel {
   sampleBatch?(spec: TaskSpec, rng: Rng, out: Batch): Batch;
   /** core/normal2.ts sampleBatch2 (stream version 2), faster (the wasm engine: asm/sampler2.ts, bit for bit); absent = sampleBatch2. */
   sampleBatch2?(spec: TaskSpec, stream: NormalStream2, out: Batch): Batch;
+  /** The wasm kernel (the wasm engine): `train --threads 2` samples straight into its memory when it is shared. */
+  wasmKernel?(): WasmKernel;
 }
 
 /**
@@ -70,7 +72,7 @@ export function singleLayerModel(p: AttentionParams, engine: 'ts' | 'wasm' = 'ts
   let kernel: WasmKernel | null = null;
   const wasm = (): WasmKernel => {
     if (kernel) return kernel;
-    const m = registeredAttentionWasm();
+    const m = registeredAttentionWasmShared() ?? registeredAttentionWasm(); // shared memory: --threads 2 samples into it
     if (!m) throw new UsageError('--engine wasm: the WebAssembly kernel is not available here (build it with npm run build, or use --engine ts)');
     return (kernel = createWasmKernel(m));
   };
@@ -86,6 +88,7 @@ export function singleLayerModel(p: AttentionParams, engine: 'ts' | 'wasm' = 'ts
       allocBatch: (B: number, L: number, d: number) => wasm().allocBatch(B, L, d),
       sampleBatch: (spec: TaskSpec, rng: Rng, out: Batch) => wasm().sampleBatch(spec, rng, out),
       sampleBatch2: (spec: TaskSpec, stream: NormalStream2, out: Batch) => wasm().sampleBatch2(spec, stream, out),
+      wasmKernel: wasm,
     }),
     dynamics(w, mu) {
       w.set(qkDynamics(p)); // [H]
@@ -114,7 +117,7 @@ export function stackModel(p: StackParams, engine: 'ts' | 'wasm' = 'ts'): TrainM
   let kernel: WasmKernel | null = null;
   const wasm = (): WasmKernel => {
     if (kernel) return kernel;
-    const m = registeredAttentionWasm();
+    const m = registeredAttentionWasmShared() ?? registeredAttentionWasm(); // shared memory: --threads 2 samples into it
     if (!m) throw new UsageError('--engine wasm: the WebAssembly kernel is not available here (build it with npm run build, or use --engine ts)');
     return (kernel = createWasmKernel(m));
   };
@@ -130,6 +133,7 @@ export function stackModel(p: StackParams, engine: 'ts' | 'wasm' = 'ts'): TrainM
       allocBatch: (B: number, L: number, d: number) => wasm().allocBatch(B, L, d),
       sampleBatch: (spec: TaskSpec, rng: Rng, out: Batch) => wasm().sampleBatch(spec, rng, out),
       sampleBatch2: (spec: TaskSpec, stream: NormalStream2, out: Batch) => wasm().sampleBatch2(spec, stream, out),
+      wasmKernel: wasm,
     }),
     dynamics: (w, mu) => stackDynamics(p, w, mu, 'y-to-y'), // [layers*H] each
     snapshot: (qk, ov) => stackSnapshot(p, qk, ov), // [layers, H, E, E], [layers, H, E]

@@ -10,7 +10,8 @@ import { createOptimizer, defaultOptimizerConfig } from '../core/optim.js';
 import { Rng } from '../core/rng.js';
 import { DEFAULT_TASK, sampleBatch, type TaskSpec } from '../core/task.js';
 import { NormalStream2, sampleBatch2 } from '../core/normal2.js';
-import { loadWasmKernel, wasmAvailable } from '../io/wasm.js';
+import { attentionSharedWasmModule, loadWasmKernel, wasmAvailable } from '../io/wasm.js';
+import { createWasmKernel } from '../core/attention-wasm.js';
 import { timeSteps, type PhasedStep, type StepTiming } from './timing.js';
 import { startPrefetch } from '../train/prefetch.js';
 import { restoreStream } from '../train/stream.js';
@@ -56,9 +57,12 @@ function trainStep(task: TaskSpec, H: number, seed: number, engine: Engine, stre
   const s2 = NormalStream2.fromRng(rng.clone());
   const opt = createOptimizer(defaultOptimizerConfig('adam', 1e-3), p.theta.length);
   const grad = new Float64Array(p.theta.length);
-  const kernel = engine === 'wasm' ? loadWasmKernel() : null;
+  // --threads 2 on the wasm engine: the shared-memory build, so the sampling thread writes into the kernel's memory (as train does)
+  const shared = threads === 2 && engine === 'wasm' ? attentionSharedWasmModule() : null;
+  const kernel = engine === 'wasm' ? (shared ? createWasmKernel(shared) : loadWasmKernel()) : null;
   const batch = kernel ? kernel.allocBatch(task.batchSize, task.L, task.d) : allocBatch(task.batchSize, task.L, task.d);
-  const lg = kernel ? () => kernel.lossAndGrad(p, batch, grad) : () => lossAndGrad(p, batch, grad);
+  let cur = batch; // the batch of this step (--threads 2 zero-copy: the worker's buffer)
+  const lg = kernel ? () => kernel.lossAndGrad(p, cur, grad) : () => lossAndGrad(p, cur, grad);
   // the same batches either way: the wasm sampler is core/task.ts sampleBatch with the ziggurat in wasm, bit for bit
   let sample = stream === 1
     ? kernel ? () => void kernel.sampleBatch(task, rng, batch) : () => void sampleBatch(task, rng, batch)
@@ -66,8 +70,8 @@ function trainStep(task: TaskSpec, H: number, seed: number, engine: Engine, stre
   let close = () => {};
   if (threads === 2) {
     // no validation batches in the bench: a schedule whose only validation step (0) is never reached
-    const p2 = startPrefetch(stream === 1 ? restoreStream(1, rng.getState()) : restoreStream(2, s2.getState()), { task, valTask: task, valEvery: Number.MAX_SAFE_INTEGER, startStep: 1 });
-    sample = () => void p2.stream.sample(task, batch);
+    const p2 = startPrefetch(stream === 1 ? restoreStream(1, rng.getState()) : restoreStream(2, s2.getState()), { task, valTask: task, valEvery: Number.MAX_SAFE_INTEGER, startStep: 1, ...(kernel ? { kernel } : {}) });
+    sample = () => void (cur = p2.stream.sample(task, batch));
     close = () => void p2.close();
   }
   return {

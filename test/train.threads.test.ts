@@ -94,6 +94,17 @@ describe('train --threads 2 is byte for byte the one-thread run', () => {
     sameFiles(one, cut);
   });
 
+  it('a 2-layer stack on the wasm engine: two threads = one thread, byte for byte', async () => {
+    const c = config('wasm', { layers: '2', steps: '60' });
+    const one = join(tmp, 'stack-one'), two = join(tmp, 'stack-two');
+    createRun(one, c);
+    createRun(two, c);
+    await runSession(one, 'one', undefined, { threads: 1 });
+    const s2 = await runSession(two, 'two', undefined, { threads: 2 });
+    expect(s2.threads).toBe(2);
+    sameFiles(one, two);
+  });
+
   it('stream version 1 (a run of an earlier build) resumes on two threads as on one', async () => {
     const c = config('wasm');
     const dirs = [join(tmp, 'v1-one'), join(tmp, 'v1-two')];
@@ -109,11 +120,11 @@ describe('train --threads 2 is byte for byte the one-thread run', () => {
 
   it('a pool: when a run finishes, the one still training gets a second thread (bit-identical to --threads 1)', () => {
     const bin = join(root, 'bin', 'icl-lab');
-    const args = ['--d', '3', '--context-length', '10', '--batch-size', '16', '--val-every', '10', '--heads', '1,8', '--jobs', '2', '--json'];
+    // h8's step costs several times h1's, so h8 is still training long after h1 is done
+    const args = ['--d', '3', '--context-length', '20', '--batch-size', '64', '--val-every', '10', '--heads', '1,8', '--jobs', '2', '--json'];
     const a = join(tmp, 'pool-1'), b = join(tmp, 'pool-auto');
-    // h1 is short, h8 long: h8 trains alone for most of its steps
-    const r1 = spawnSync(process.execPath, [bin, 'train', '--out', a, '--threads', '1', '--steps', '2500', ...args], { encoding: 'utf8', timeout: 120_000 });
-    const r2 = spawnSync(process.execPath, [bin, 'train', '--out', b, '--steps', '2500', ...args], { encoding: 'utf8', timeout: 120_000 });
+    const r1 = spawnSync(process.execPath, [bin, 'train', '--out', a, '--threads', '1', '--steps', '1500', ...args], { encoding: 'utf8', timeout: 120_000 });
+    const r2 = spawnSync(process.execPath, [bin, 'train', '--out', b, '--steps', '1500', ...args], { encoding: 'utf8', timeout: 120_000 });
     expect(r1.status).toBe(0);
     expect(r2.status).toBe(0);
     const runs = JSON.parse(r2.stdout).runs as { name: string; threads: number }[];

@@ -1,7 +1,6 @@
 // `train --threads 2` (train/prefetch.ts): batches drawn on a second thread are the one-thread
 // run's batches, so every file of the run is byte for byte the same, through resumes and
 // interruptions, on both stream versions and both engines. Needs dist/ (the compiled worker).
-import { nodeKernels } from '../src/io/wasm.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -12,7 +11,14 @@ import { parseFlags, resolveConfig, type TrainConfig } from '../src/run/config.j
 import { createState } from '../src/run/loop.js';
 import { makeRunDir, saveState } from '../src/run/run-dir.js';
 import { createRun, resumeCommand, runSession } from '../src/run/run.js';
-import { prefetchAvailable } from '../src/run/prefetch.js';
+import { prefetchAvailable, startPrefetch } from '../src/run/prefetch.js';
+import { attentionSharedWasmModule, attentionWasmModule, nodeKernels } from '../src/io/wasm.js';
+import { createWasmKernel } from '../src/engine/wasm/attention.js';
+import { allocBatch, type Batch } from '../src/data/batch.js';
+import { NormalStream2, sampleBatch2 } from '../src/data/normal2.js';
+import { Rng } from '../src/data/rng.js';
+import type { TaskSpec } from '../src/data/task.js';
+import { restoreStream } from '../src/data/stream.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = mkdtempSync(join(tmpdir(), 'icl-threads-'));
@@ -31,6 +37,37 @@ function config(engine: string, extra: Record<string, string> = {}): TrainConfig
 const sameFiles = (a: string, b: string) => {
   for (const f of FILES) expect(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), f).toBe(true);
 };
+
+describe('the prefetch stream itself', () => {
+  it.each([true, false])('zero-copy %s: 60 batches (training and validation interleaved) equal the oracle\'s, bit for bit, then the state', async (zeroCopy) => {
+    const task: TaskSpec = { d: 5, L: 40, batchSize: 32, noiseStd: 0.01, preset: 'seed' };
+    const valTask: TaskSpec = { ...task, batchSize: 48 };
+    const m = zeroCopy ? attentionSharedWasmModule() : attentionWasmModule();
+    expect(m).not.toBeNull();
+    const kernel = createWasmKernel(m!);
+    expect(kernel.shared).toBe(zeroCopy);
+    const ref = NormalStream2.fromRng(new Rng(4));
+    const p = startPrefetch(restoreStream(2, ref.getState()), { task, valTask, valEvery: 4, startStep: 0, kernel });
+    const mine = kernel.allocBatch(32, 40, 5), vmine = allocBatch(48, 40, 5);
+    const want = allocBatch(32, 40, 5), vwant = allocBatch(48, 40, 5);
+    const same = (a: Batch, b: Batch) => a.z.every((x, i) => Object.is(x, b.z[i])) && a.zq.every((x, i) => Object.is(x, b.zq[i])) && a.yq.every((x, i) => Object.is(x, b.yq[i]));
+    for (let step = 0; step < 40; step++) {
+      const got = p.stream.sample(task, mine);
+      sampleBatch2(task, ref, want);
+      expect(same(got, want)).toBe(true);
+      expect(got.z.buffer === kernel.memory.buffer).toBe(true); // in the kernel's memory either way
+      if (zeroCopy) expect(got).not.toBe(mine); // the worker's buffer, no copy
+      if (step % 4 === 0) {
+        const vg = p.stream.sample(valTask, vmine);
+        sampleBatch2(valTask, ref, vwant);
+        expect(same(vg, vwant)).toBe(true);
+      }
+      expect(p.stream.getState()).toEqual(ref.getState());
+    }
+    const back = p.close();
+    expect(back.getState()).toEqual(ref.getState());
+  });
+});
 
 describe('train --threads 2 is byte for byte the one-thread run', () => {
   it.each(['wasm', 'ts'])('engine %s, stream version 2: a whole run, and one interrupted twice and resumed', async (engine) => {
@@ -57,6 +94,17 @@ describe('train --threads 2 is byte for byte the one-thread run', () => {
     sameFiles(one, cut);
   });
 
+  it('a 2-layer stack on the wasm engine: two threads = one thread, byte for byte', async () => {
+    const c = config('wasm', { layers: '2', steps: '60' });
+    const one = join(tmp, 'stack-one'), two = join(tmp, 'stack-two');
+    createRun(one, c);
+    createRun(two, c);
+    await runSession(one, 'one', undefined, { threads: 1 });
+    const s2 = await runSession(two, 'two', undefined, { threads: 2 });
+    expect(s2.threads).toBe(2);
+    sameFiles(one, two);
+  });
+
   it('stream version 1 (a run of an earlier build) resumes on two threads as on one', async () => {
     const c = config('wasm');
     const dirs = [join(tmp, 'v1-one'), join(tmp, 'v1-two')];
@@ -72,11 +120,11 @@ describe('train --threads 2 is byte for byte the one-thread run', () => {
 
   it('a pool: when a run finishes, the one still training gets a second thread (bit-identical to --threads 1)', () => {
     const bin = join(root, 'bin', 'icl-lab');
-    const args = ['--d', '3', '--context-length', '10', '--batch-size', '16', '--val-every', '10', '--heads', '1,8', '--jobs', '2', '--json'];
+    // h8's step costs several times h1's, so h8 is still training long after h1 is done
+    const args = ['--d', '3', '--context-length', '20', '--batch-size', '64', '--val-every', '10', '--heads', '1,8', '--jobs', '2', '--json'];
     const a = join(tmp, 'pool-1'), b = join(tmp, 'pool-auto');
-    // h1 is short, h8 long: h8 trains alone for most of its steps
-    const r1 = spawnSync(process.execPath, [bin, 'train', '--out', a, '--threads', '1', '--steps', '2500', ...args], { encoding: 'utf8', timeout: 120_000 });
-    const r2 = spawnSync(process.execPath, [bin, 'train', '--out', b, '--steps', '2500', ...args], { encoding: 'utf8', timeout: 120_000 });
+    const r1 = spawnSync(process.execPath, [bin, 'train', '--out', a, '--threads', '1', '--steps', '1500', ...args], { encoding: 'utf8', timeout: 120_000 });
+    const r2 = spawnSync(process.execPath, [bin, 'train', '--out', b, '--steps', '1500', ...args], { encoding: 'utf8', timeout: 120_000 });
     expect(r1.status).toBe(0);
     expect(r2.status).toBe(0);
     const runs = JSON.parse(r2.stdout).runs as { name: string; threads: number }[];

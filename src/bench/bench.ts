@@ -65,7 +65,9 @@ export function phasedTrainStep(config: TrainConfig, stream: StreamVersion = 2, 
   let close = () => {};
   if (threads === 2) {
     // no validation batches in the bench: a schedule whose only validation step (0) is never reached
-    const p = startPrefetch(s.stream, { task: s.task, valTask: s.task, valEvery: Number.MAX_SAFE_INTEGER, startStep: 1 });
+    // the wasm engine's kernel memory is shared (io/wasm.ts nodeKernels): the sampling thread writes batches straight into it, as train does
+    const kernel = s.model.wasmKernel?.();
+    const p = startPrefetch(s.stream, { task: s.task, valTask: s.task, valEvery: Number.MAX_SAFE_INTEGER, startStep: 1, ...(kernel ? { kernel } : {}) });
     s.stream = p.stream;
     close = () => void p.close();
   }

@@ -60,6 +60,8 @@ export interface TrainModel {
   readonly outputs?: number;
   /** Validation batches of another task (multi-task); absent = data/batch.ts allocBatch. */
   allocValBatch?(B: number, L: number, d: number): Batch;
+  /** The wasm kernel (the wasm engine): `train --threads 2` samples straight into its memory when it is shared. */
+  wasmKernel?(): WasmKernel;
   /** The sampler of the validation batches (multi-task: its own task, on the run's stream version 1); absent = the stream's. */
   readonly valSampler?: { sampleBatch(spec: TaskSpec, rng: Rng, out: Batch): Batch };
 }
@@ -84,6 +86,7 @@ export function singleLayerModel(p: AttentionParams, wasm?: () => WasmKernel): T
       allocBatch: (B: number, L: number, d: number) => k().allocBatch(B, L, d),
       sampleBatch: (spec: TaskSpec, rng: Rng, out: Batch) => k().sampleBatch(spec, rng, out),
       sampleBatch2: (spec: TaskSpec, stream: NormalStream2, out: Batch) => k().sampleBatch2(spec, stream, out),
+      wasmKernel: k,
     } : {}),
     dynamics(w, mu) {
       w.set(qkDynamics(p)); // [H]
@@ -117,6 +120,7 @@ export function stackModel(p: StackParams, wasm?: () => WasmKernel): TrainModel 
       allocBatch: (B: number, L: number, d: number) => k().allocBatch(B, L, d),
       sampleBatch: (spec: TaskSpec, rng: Rng, out: Batch) => k().sampleBatch(spec, rng, out),
       sampleBatch2: (spec: TaskSpec, stream: NormalStream2, out: Batch) => k().sampleBatch2(spec, stream, out),
+      wasmKernel: k,
     } : {}),
     dynamics: (w, mu) => stackDynamics(p, w, mu, 'y-to-y'), // [layers*H] each
     snapshot: (qk, ov) => stackSnapshot(p, qk, ov), // [layers, H, E, E], [layers, H, E]

@@ -49,12 +49,32 @@ export function loadWasmKernel(): WasmKernel {
 }
 
 
-/** The kernels Node provides to run/model.ts (the WebAssembly one when it loads). */
+/** The shared-memory build (dist/wasm/attention-shared.wasm, same code, imported shared memory), or null. */
+export const SHARED_WASM_CANDIDATES = WASM_CANDIDATES.map((p) => p.replace(/attention\.wasm$/, 'attention-shared.wasm'));
+let cachedShared: WasmModule | null | undefined;
+export function attentionSharedWasmModule(): WasmModule | null {
+  if (cachedShared !== undefined) return cachedShared;
+  cachedShared = null;
+  const path = SHARED_WASM_CANDIDATES.find((p) => existsSync(p));
+  if (path && attentionWasmModule()) {
+    try {
+      cachedShared = compileAttentionWasm(readFileSync(path));
+    } catch {
+      cachedShared = null; // no threads in this runtime: the plain build serves
+    }
+  }
+  return cachedShared;
+}
+
+/**
+ * The kernels Node provides to run/model.ts: the WebAssembly one when it loads, on the shared-memory
+ * build when that loads too (so `train --threads 2` can sample straight into the kernel's memory).
+ */
 export function nodeKernels(): { wasm: () => WasmKernel } {
   return {
     wasm: () => {
       if (!wasmAvailable()) throw new UsageError(`--engine wasm: the WebAssembly kernel is not available here (${wasmUnavailableReason()}; build it with npm run build, or use --engine ts)`);
-      return loadWasmKernel();
+      return createWasmKernel(attentionSharedWasmModule() ?? attentionWasmModule()!);
     },
   };
 }

@@ -267,7 +267,7 @@ export function runSteps(s: TrainState, until: number, deadline = Infinity, hook
   const limit = c.divergeLoss > 0 ? c.divergeLoss : Infinity;
   while (s.step < until) {
     const step = s.step;
-    trainStep.sample(); // [B, L, E]
+    trainStep.sample(); // [B, L, E] (wasm engine: the same batch, sampled in wasm; --threads 2 may hand back another buffer holding it)
     const loss = trainStep.lossAndGrad(); // loss before the update
     logs.trainLoss[step] = loss;
     if (!Number.isFinite(loss) || loss > limit) {
@@ -284,9 +284,9 @@ export function runSteps(s: TrainState, until: number, deadline = Infinity, hook
       logs.dynStep[i] = step;
     }
     if (step % c.valEvery === 0) {
-      s.stream.sample(valTask, valBatch, model.valSampler); // [Bval, L, E] (a multi-task model draws its own task's batch)
-      model.forward(valBatch, valOut); // [Bval]
-      const val = mse(valOut, valBatch.yq);
+      const vb = s.stream.sample(valTask, valBatch, model.valSampler); // [Bval, L, E] (a multi-task model draws its own task's batch)
+      model.forward(vb, valOut); // [Bval]
+      const val = mse(valOut, vb.yq);
       const i = logs.nVal++;
       logs.valLoss[i] = val;
       logs.valStep[i] = step;

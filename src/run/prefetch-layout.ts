@@ -3,6 +3,7 @@
  * Int32 counters, then `slots` slots, each [kind, B] (Int32), the stream state after the batch
  * (Float64 x stateLength), z, zq, yq (Float64, room for the larger of the training and validation batch).
  */
+import type { WasmMemory, WasmModule } from '../engine/wasm/attention.js';
 import type { TaskSpec } from '../data/task.js';
 import type { StreamVersion } from '../data/stream.js';
 
@@ -19,14 +20,22 @@ export interface PrefetchJob {
   valEvery: number;
   /** the step whose training batch comes first */
   startStep: number;
+  /**
+   * Zero-copy mode: the main thread's kernel memory is shared. The worker runs a kernel of `module`
+   * in the region [base, limit) of `memory` and samples straight into the batches at `batches`
+   * (per slot: the training and the validation batch's z, zq, yq byte offsets); the SAB then holds
+   * only the control words and the slot headers.
+   */
+  wasm?: { module: WasmModule; memory: WasmMemory; base: number; limit: number; batches: { train: [number, number, number]; val: [number, number, number] }[] };
 }
 
 const align = (n: number) => Math.ceil(n / 16) * 16;
 
-export function slotLayout(j: Pick<PrefetchJob, 'task' | 'valTask' | 'state' | 'slots'>) {
+export function slotLayout(j: Pick<PrefetchJob, 'task' | 'valTask' | 'state' | 'slots'>, withData = true) {
   const sizes = (t: TaskSpec) => ({ z: t.batchSize * t.L * (t.d + 1), zq: t.batchSize * (t.d + 1), yq: t.batchSize });
   const a = sizes(j.task), b = sizes(j.valTask);
-  const nz = Math.max(a.z, b.z), nzq = Math.max(a.zq, b.zq), nyq = Math.max(a.yq, b.yq);
+  const k = withData ? 1 : 0;
+  const nz = k * Math.max(a.z, b.z), nzq = k * Math.max(a.zq, b.zq), nyq = k * Math.max(a.yq, b.yq);
   const head = align(8 + 8 * j.state.length);
   const slotBytes = head + align(8 * nz) + align(8 * nzq) + align(8 * nyq);
   const base = align(4 * CTL.length);

@@ -8,6 +8,7 @@
 import { workerData } from 'node:worker_threads';
 import { allocBatch, type Batch } from '../data/batch.js';
 import type { TaskSpec } from '../data/task.js';
+import { createWasmKernel } from '../engine/wasm/attention.js';
 import { loadWasmKernel, wasmAvailable } from '../io/wasm.js';
 import { restoreStream, type FastSampler } from '../data/stream.js';
 import { CTL, slotLayout, type PrefetchJob } from './prefetch-layout.js';
@@ -15,12 +16,23 @@ import { CTL, slotLayout, type PrefetchJob } from './prefetch-layout.js';
 const job = workerData as PrefetchJob;
 const ctl = new Int32Array(job.sab, 0, CTL.length);
 const stream = restoreStream(job.version, job.state);
-const kernel = wasmAvailable() ? loadWasmKernel() : null;
+const zw = job.wasm;
+// zero-copy: a kernel in the region the main thread reserved in its own (shared) memory
+const kernel = zw ? createWasmKernel(zw.module, { memory: zw.memory, base: zw.base, limit: zw.limit }) : wasmAvailable() ? loadWasmKernel() : null;
 const fast: FastSampler | undefined = kernel ? { sampleBatch: (t, r, o) => kernel.sampleBatch(t, r, o), sampleBatch2: (t, s, o) => kernel.sampleBatch2(t, s, o) } : undefined;
-const lay = slotLayout(job);
+const lay = slotLayout(job, !zw);
 // wasm: sample into the kernel's memory, then one copy into the slot; TypeScript: straight into the slot
 const scratch = (t: TaskSpec): Batch => (kernel ? kernel.allocBatch(t.batchSize, t.L, t.d) : allocBatch(t.batchSize, t.L, t.d));
-const trainBatch = scratch(job.task), valBatch = scratch(job.valTask);
+const trainBatch = zw ? allocBatch(1, 1, 1) : scratch(job.task), valBatch = zw ? trainBatch : scratch(job.valTask);
+
+/** slot k's pinned batch in the main thread's memory (fresh views: the memory may have grown) */
+function pinnedBatch(k: number, spec: TaskSpec, val: boolean): Batch {
+  const { batchSize: B, L, d } = spec;
+  const E = d + 1;
+  const [z, zq, yq] = val ? zw!.batches[k]!.val : zw!.batches[k]!.train;
+  const buf = zw!.memory.buffer;
+  return { B, L, d, E, z: new Float64Array(buf, z, B * L * E), zq: new Float64Array(buf, zq, B * E), yq: new Float64Array(buf, yq, B) };
+}
 
 function slotViews(k: number, spec: TaskSpec): { z: Float64Array; zq: Float64Array; yq: Float64Array; state: Float64Array; head: Int32Array } {
   const o = lay.offset(k);
@@ -38,6 +50,14 @@ function slotViews(k: number, spec: TaskSpec): { z: Float64Array; zq: Float64Arr
 function produce(n: number, val: boolean): void {
   const spec = val ? job.valTask : job.task;
   const k = n % job.slots;
+  if (zw) {
+    stream.sample(spec, pinnedBatch(k, spec, val), fast); // straight into the main thread's memory
+    const head = new Int32Array(job.sab, lay.offset(k), 2);
+    head[0] = val ? 1 : 0;
+    head[1] = spec.batchSize;
+    new Float64Array(job.sab, lay.offset(k) + 8, job.state.length).set(stream.getState());
+    return;
+  }
   const v = slotViews(k, spec);
   const b = val ? valBatch : trainBatch;
   if (kernel) {

@@ -11,8 +11,10 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { UsageError } from '../errors.js';
 import type { Batch } from '../data/batch.js';
 import type { TaskSpec } from '../data/task.js';
+import type { WasmKernel } from '../engine/wasm/attention.js';
 import { CTL, slotLayout, type PrefetchJob } from './prefetch-layout.js';
 import { restoreStream, type BatchStream } from '../data/stream.js';
 
@@ -48,19 +50,32 @@ export interface PrefetchOptions {
   startStep: number;
   /** batches drawn ahead (default 3) */
   slots?: number;
+  /** the model's wasm kernel: when its memory is shared, the worker samples straight into it (no copy) */
+  kernel?: WasmKernel;
 }
 
 export function startPrefetch(from: BatchStream, o: PrefetchOptions): Prefetch {
   const script = workerScript();
-  if (!script) throw new Error('--threads 2: the compiled worker (dist/run/prefetch-worker.js) is missing; run npm run build');
+  if (!script) throw new UsageError('--threads 2: the compiled worker (dist/run/prefetch-worker.js) is missing; run npm run build, or use --threads 1');
   const slots = o.slots ?? 3;
   let state = from.getState();
   const version = from.version;
   const base = { slots, version, state, task: o.task, valTask: o.valTask, valEvery: o.valEvery, startStep: o.startStep };
-  const lay = slotLayout(base);
+  // zero-copy: batches pinned in the kernel's shared memory, and a region there for the worker's own kernel
+  const k = o.kernel?.shared ? o.kernel : null;
+  const pinned = k ? Array.from({ length: slots }, () => ({ train: k.allocBatch(o.task.batchSize, o.task.L, o.task.d), val: k.allocBatch(o.valTask.batchSize, o.valTask.L, o.valTask.d) })) : [];
+  let wasm: PrefetchJob['wasm'];
+  if (k) {
+    const maxB = Math.max(o.task.batchSize, o.valTask.batchSize), { L, d } = o.task;
+    const bytes = 65536 + 8 * maxB * ((L + 1) * (d + 1) + d + 2);
+    const start = k.reserve(bytes);
+    const offs = (b: Batch): [number, number, number] => [b.z.byteOffset, b.zq.byteOffset, b.yq.byteOffset];
+    wasm = { module: k.module, memory: k.memory, base: start, limit: start + bytes, batches: pinned.map((p) => ({ train: offs(p.train), val: offs(p.val) })) };
+  }
+  const lay = slotLayout(base, !k);
   const sab = new SharedArrayBuffer(lay.bytes);
   const ctl = new Int32Array(sab, 0, CTL.length);
-  const job: PrefetchJob = { ...base, sab };
+  const job: PrefetchJob = { ...base, sab, ...(wasm ? { wasm } : {}) };
   const worker = new Worker(script, { workerData: job });
   worker.unref();
   let workerError: Error | null = null;
@@ -85,15 +100,24 @@ export function startPrefetch(from: BatchStream, o: PrefetchOptions): Prefetch {
       if (Atomics.load(ctl, CTL.error) !== 0 || workerError) fail(workerError ? (workerError as Error).message : '');
       if (++spins > 2000) Atomics.wait(ctl, CTL.produced, produced, 20);
     }
-    const k = consumed % slots;
-    const B = head[k]![1]!;
+    const j = consumed % slots;
+    const B = head[j]![1]!;
     if (B !== spec.batchSize) throw new Error(`prefetch: batch ${consumed} has B=${B}, the loop asked for B=${spec.batchSize} (the loop left the schedule)`);
+    state = Array.from(stateView[j]!);
+    if (k) {
+      // zero-copy: hand back the pinned batch the worker wrote; it stays in use (its slot is not
+      // refilled) until the next call releases it
+      const b = head[j]![0] === 1 ? pinned[j]!.val : pinned[j]!.train;
+      Atomics.store(ctl, CTL.consumed, consumed);
+      Atomics.notify(ctl, CTL.consumed);
+      consumed++;
+      return b;
+    }
     const { L, d } = spec;
     const E = d + 1;
-    out.z.set(new Float64Array(sab, lay.z(k), B * L * E));
-    out.zq.set(new Float64Array(sab, lay.zq(k), B * E));
-    out.yq.set(new Float64Array(sab, lay.yq(k), B));
-    state = Array.from(stateView[k]!);
+    out.z.set(new Float64Array(sab, lay.z(j), B * L * E));
+    out.zq.set(new Float64Array(sab, lay.zq(j), B * E));
+    out.yq.set(new Float64Array(sab, lay.yq(j), B));
     consumed++;
     Atomics.store(ctl, CTL.consumed, consumed);
     Atomics.notify(ctl, CTL.consumed);

@@ -196,7 +196,8 @@ async function trainState(
   /** start or stop the sampling thread at this step boundary (the stream state carries over exactly) */
   const setThreads = (n: 1 | 2): void => {
     if (n === 2 && !prefetch && s.step < target) {
-      prefetch = startPrefetch(s.stream, { task: s.task, valTask: s.valTask, valEvery: c.valEvery, startStep: s.step });
+      const kernel = s.model.wasmKernel?.();
+      prefetch = startPrefetch(s.stream, { task: s.task, valTask: s.valTask, valEvery: c.valEvery, startStep: s.step, ...(kernel ? { kernel } : {}) });
       s.stream = prefetch.stream;
       usedTwo = true;
     } else if (n === 1) unprefetch();

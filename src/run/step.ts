@@ -33,11 +33,12 @@ export function createTrainStep(model: TrainModel, optimizer: Optimizer, task: T
   const batch = model.allocBatch ? model.allocBatch(task.batchSize, task.L, task.d) : allocBatch(task.batchSize, task.L, task.d);
   const grad = new Float64Array(model.theta.length); // [nTheta]
   const theta = model.theta;
+  let current = batch; // the stream may hand back another buffer holding the batch (--threads 2, zero-copy)
   return {
     batch,
     grad,
-    sample: () => void source.stream.sample(task, batch, model), // the model's faster sampler when it has one (wasm), the same batch
-    lossAndGrad: () => model.lossAndGrad(batch, grad),
+    sample: () => void (current = source.stream.sample(task, batch, model)), // the model's faster sampler when it has one (wasm), the same batch
+    lossAndGrad: () => model.lossAndGrad(current, grad),
     update: () => optimizer.step(theta, grad),
   };
 }

@@ -19,7 +19,7 @@ import { F as F2, KR as KR2, taskScales, X0 as X02, XS as XS2, type NormalStream
 import { sampleBatch as sampleBatchTs, validateTaskSpec, type TaskSpec } from '../../data/task.js';
 
 /** The part of the WebAssembly JS API used here (typed locally: the project's lib is ES2022, without DOM). */
-interface WasmMemory {
+export interface WasmMemory {
   readonly buffer: ArrayBuffer;
   grow(pages: number): number;
 }
@@ -29,8 +29,9 @@ export interface WasmModule {
 }
 interface WasmApi {
   validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => WasmModule;
+  Module: (new (bytes: Uint8Array) => WasmModule) & { imports(m: WasmModule): { module: string; name: string; kind: string }[] };
   Instance: new (m: WasmModule, imports: object) => { exports: object };
+  Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
 }
 function wasmApi(): WasmApi {
   const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
@@ -54,9 +55,27 @@ interface AttentionExports {
   stackLossAndGrad(B: number, L: number, E: number, H: number, nLayers: number, tying: number, z: number, zq: number, yq: number, theta: number, grad: number, out: number, ws: number): number;
 }
 
+/** Where a kernel lives (createWasmKernel). */
+export interface KernelOptions {
+  /** Run in this memory (a module that imports its memory, built shared: attention-shared.wasm). */
+  memory?: WasmMemory;
+  /** Use only the bytes [base, limit) of the memory (a kernel inside a region another kernel reserved; it never grows the memory). */
+  base?: number;
+  limit?: number;
+}
+
+/** Pages of a shared kernel memory at most (1 GiB; the shared build declares the same maximum). */
+export const SHARED_MAX_PAGES = 16384;
+
 export interface WasmKernel {
   readonly engine: 'wasm';
-  /** output [B] (and softmax weights [B, H, L] if `attn` is given), as engine/ts/attention.ts forward. */
+  /** The module and memory (a shared memory when the module imports it: another thread can run a kernel in it, see train/prefetch.ts). */
+  readonly module: WasmModule;
+  readonly memory: WasmMemory;
+  readonly shared: boolean;
+  /** A region of `bytes` bytes that stays this caller's (16-byte aligned start); like allocBatch's regions it survives growth. */
+  reserve(bytes: number): number;
+  /** output [B] (and softmax weights [B, H, L] if `attn` is given), as core/attention.ts forward. */
   forward(p: AttentionParams, batch: Batch, out: Float64Array, attn?: Float64Array): void;
   /** MSE loss; overwrites grad (theta-length) and, if given, out [B], as engine/ts/attention.ts lossAndGrad. */
   lossAndGrad(p: AttentionParams, batch: Batch, grad: Float64Array, out?: Float64Array): number;
@@ -94,12 +113,18 @@ export function compileAttentionWasm(bytes: Uint8Array): WasmModule {
 }
 
 /** A kernel with its own wasm instance and memory. */
-export function createWasmKernel(module: WasmModule): WasmKernel {
-  const x = new (wasmApi().Instance)(module, { env: { abort: () => { throw new Error('attention.wasm: abort'); }, log: Math.log } }).exports as unknown as AttentionExports;
-  const mem = x.memory;
+export function createWasmKernel(module: WasmModule, opts: KernelOptions = {}): WasmKernel {
+  const api = wasmApi();
+  const importsMemory = api.Module.imports(module).some((i) => i.kind === 'memory');
+  const env: Record<string, unknown> = { abort: () => { throw new Error('attention.wasm: abort'); }, log: Math.log };
+  if (importsMemory) env.memory = opts.memory ?? new api.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
+  else if (opts.memory) throw new Error('createWasmKernel: this module has its own memory (use attention-shared.wasm to run in a given memory)');
+  const x = new api.Instance(module, { env }).exports as unknown as AttentionExports;
+  const mem = (env.memory as WasmMemory | undefined) ?? x.memory;
+  const limit = opts.limit ?? Infinity;
   const pinned: (() => void)[] = []; // re-create the views of allocBatch batches after a grow
   // table 2^(j/32), the same doubles as core/exp.ts, at the start of the heap
-  const table = align(x.heapBase());
+  const table = align(opts.base ?? x.heapBase());
   ensure(table + 32 * 8);
   const t = new Float64Array(mem.buffer, table, 32);
   for (let j = 0; j < 32; j++) t[j] = 2 ** (j / 32);
@@ -140,6 +165,7 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
   const rngProxy = { fillNormal: (o: Float64Array, a?: number, b?: number) => fillNormalWasm(host, o, a, b) } as unknown as Rng;
 
   function ensure(bytes: number): void {
+    if (bytes > limit) throw new Error(`wasm kernel: needs ${bytes} bytes, its region ends at ${limit}`);
     const have = mem.buffer.byteLength;
     if (bytes > have) {
       mem.grow(Math.ceil((bytes - have) / PAGE));
@@ -199,6 +225,15 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
 
   return {
     engine: 'wasm',
+    module,
+    memory: mem,
+    shared: importsMemory,
+    reserve(bytes) {
+      const at = pinnedEnd;
+      pinnedEnd = align(at + bytes);
+      ensure(pinnedEnd);
+      return at;
+    },
     stackForward(p, batch, out) {
       if (out.length < batch.B) throw new RangeError(`out has ${out.length} values, need B=${batch.B}`);
       if (batch.L < 1) throw new RangeError(`context length L must be >= 1, got ${batch.L}`);

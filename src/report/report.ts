@@ -194,9 +194,9 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
         `Left: paths in the (w, mu) plane. Right: w^h and mu^h over training. Solid: the run (Adam); dashed: gradient flow of the authors' reduced loss L(mu, w) (docs/THEORY.md) in the (w, mu) coordinates, started at step ${fp.predicted.step[0]}, the first logged point from which every active head keeps its final signs of w and mu (src/report/sign-split.ts). ` +
           `The run ends at ${describeEnd(obsEnd)}; the flow at ${describeEnd(predEnd)}. ` +
           (fromInit
-            ? `Why not from step 0: Adam on the factorised parameters (W_Q, W_K, W_V, W_O entries that form w and mu) with the exact reduced-loss gradient, from this run's own initial weights and with its lr and betas (src/core/reduced-adam.ts), ends at ${describeEnd(fromInit)}: ${fromInit.paired ? 'a +/- split like the run.' : 'every head on one side, the single-head point w = ±1/sqrt(d) = ' + fmt(1 / Math.sqrt(d), 3) + '. There the two heads share one direction of the reduced loss and mu^1 - mu^2 is flat: the deterministic dynamics have no reason to leave. The run leaves it through batch noise (in the paper convention it sits at w ~ 0.45 for tens of thousands of steps first) or through couplings the reduced loss leaves out (the o_proj entries shared with the OV x-block, in the seed convention within a few hundred steps). So the split is not predicted from the start; once it is settled, the flow predicts the end point.'} `
+            ? `Why not from step 0: Adam on the factorised parameters (W_Q, W_K, W_V, W_O entries that form w and mu) with the exact reduced-loss gradient, from this run's own initial weights and with its lr and betas (src/core/reduced-adam.ts), ends at ${describeEnd(fromInit)}: ${fromInit.paired ? 'a +/- split like the run.' : 'every head on one side, the single-head point w = ±1/sqrt(d) = ' + fmt(1 / Math.sqrt(d), 3) + '. There the two heads share one direction of the reduced loss and mu^1 - mu^2 is flat: the deterministic dynamics have no reason to leave. The run leaves it through batch noise (in the paper convention it sits at w ~ 0.45 for tens of thousands of steps first) or through couplings the reduced loss leaves out (the o_proj entries shared with the OV x-block, in the seed convention within a few hundred steps). So the split is not predicted from the start; from the settled point the flow keeps it and moves the pair the way the run does (|w| shrinking, |mu| growing).'} `
             : '') +
-          valleyNote(obsEnd.ws, { d, L, sigma2: c0.noiseStd ** 2 }) +
+          valleyNote(obsEnd.ws, { d, L, sigma2: c0.noiseStd ** 2 }, c0.preset === 'paper') +
           'The reduced loss is a large-L approximation and the run uses Adam on the factorised weights, so agreement is expected in shape, not in speed.',
       );
     }
@@ -274,12 +274,12 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
 }
 
 /** Where the reduced loss goes along the run's +/- valley: it keeps falling towards w -> 0 (mu*(w) -> infinity). */
-function valleyNote(ws: number[], p: { d: number; L: number; sigma2: number }): string {
+function valleyNote(ws: number[], p: { d: number; L: number; sigma2: number }, paper: boolean): string {
   if (!(ws.some((x) => x > 0) && ws.some((x) => x < 0))) return '';
   const at = (k: number) => reducedLoss(optimalMu(ws.map((x) => x * k), p), ws.map((x) => x * k), p);
   const l1 = at(1), lh = at(0.5);
   if (!(lh < l1)) return '';
-  return `Along the run's +/- valley the reduced loss, with mu = mu*(w), keeps falling towards w -> 0 (${l1.toFixed(5)} at the run's w, ${lh.toFixed(5)} at half of it, mu*(w) growing like 1/w): it has no stationary point at the trained w, so neither its flow nor Adam on it ends there; where the run sits is set by its noise-limited drift along this nearly flat valley (the authors' w = 0.13 after 500,000 steps, ours ${ws.map((x) => x.toFixed(3)).join(', ')}). `;
+  return `Along the run's +/- valley the reduced loss, with mu = mu*(w), keeps falling towards w -> 0 (${l1.toFixed(5)} at the run's w, ${lh.toFixed(5)} at half of it, mu*(w) growing like 1/w): it has no stationary point at the trained w, so neither its flow nor Adam on it ends there; where the run sits is set by its noise-limited drift along this nearly flat valley (${paper ? "the authors' w = 0.13 after 500,000 steps, " : ''}this run's ${ws.map((x) => x.toFixed(3)).join(', ')}). `;
 }
 
 function runFigureCaption(name: string): string {

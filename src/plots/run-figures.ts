@@ -17,6 +17,9 @@ import { stackCircuits } from '../core/stack.js';
 import { readModelFile } from '../io/model-file.js';
 import { f64, FileFormatError, readSafetensors, type Tensor } from '../io/safetensors.js';
 import { circuitSpec } from './circuits.js';
+import { multitaskCircuits } from '../multitask/circuits.js';
+import { multitaskCircuitsSpec } from '../multitask/plots.js';
+import { parseTasks } from '../multitask/task.js';
 import { dynamicsSpec } from './dynamics.js';
 import { errorVsLengthSpec, type Evaluation } from './error-curves.js';
 import { readEvaluation } from './evaluation.js';
@@ -82,6 +85,21 @@ function modelCircuits(path: string): { qk: Float64Array; ov: Float64Array }[][]
     return [layerCircuits(m.params).map((c) => ({ qk: c.qk, ov: c.ov }))];
   } catch {
     return null; // unreadable model: fall back to the last snapshot
+  }
+}
+
+/** The multi-task circuits figure of a model file with `tasks` metadata (src/multitask/), else null. */
+function multitaskFigure(path: string): VlSpec | null {
+  if (!existsSync(path)) return null;
+  try {
+    const m = readModelFile(path);
+    const tasks = m.metadata['tasks'];
+    if (m.kind !== 'single-layer' || !tasks || m.params.nOut === 1) return null;
+    const blocks = parseTasks(tasks);
+    const d = Number(m.metadata['d']);
+    return multitaskCircuitsSpec(multitaskCircuits(m.params, d, blocks), d, blocks, { note: 'final weights' });
+  } catch {
+    return null;
   }
 }
 
@@ -153,7 +171,10 @@ export async function renderAllRunFigures(runDir: string, opts: RunFigureOptions
     result.skipped.push('qk_evolution: no snapshots.safetensors');
   }
 
-  if (finalCircuits) {
+  const mt = multitaskFigure(modelPath);
+  if (mt) {
+    await emit('circuits', mt); // a multi-task model: QK^h (E x E) and OV^h (E x N) of every head in one figure
+  } else if (finalCircuits) {
     for (let l = 0; l < finalCircuits.length; l++) {
       for (let h = 0; h < finalCircuits[l]!.length; h++) {
         const c = finalCircuits[l]![h]!;

@@ -95,6 +95,12 @@ interface Section {
 export async function writeReport(runDirs: readonly string[], o: ReportOptions): Promise<ReportResult> {
   if (runDirs.length === 0) throw new UsageError('report needs at least one run directory');
   const log = o.log ?? (() => {});
+  const multi = runDirs.filter((d) => existsSync(join(d, 'run.json')) && runConfig(readRunJson(d), d).tasks !== '');
+  if (multi.length > 0) {
+    if (multi.length !== runDirs.length) throw new UsageError(`${multi.join(', ')} ${multi.length === 1 ? 'is a multi-task run' : 'are multi-task runs'}; report them apart from the single-task runs`);
+    const { writeMultitaskReport } = await import('../multitask/report.js'); // multi-task runs: their own report
+    return writeMultitaskReport(runDirs, { out: o.out, ...(o.samples !== undefined ? { samples: o.samples } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.log ? { log: o.log } : {}) });
+  }
   const runs = runDirs.map(loadRun);
   const names = runs.map((r) => r.target.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);

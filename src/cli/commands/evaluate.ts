@@ -54,7 +54,7 @@ export const DEFAULT_LENGTHS = '1:500:5';
 /** Models + estimators over the lengths. The task (d, preset, noise) comes from the flags, else the first run directory, else the seed config. */
 export function runEvaluate(targets: readonly (ModelTarget | StackTarget)[], o: EvaluateCliOptions, onProgress?: (done: number, total: number) => void): EvaluateOutput {
   const mt = targets.find((t) => !('stack' in t) && t.params.nOut > 1);
-  if (mt) throw new UsageError(`${mt.path} is a multi-task model (n_out = ${'params' in mt ? mt.params.nOut : 1}); evaluate compares single-task estimators. Its errors are in its report (icl-lab report ${mt.name === 'model' ? 'RUN' : mt.path}) or from icl-lab predict`);
+  if (mt) throw new UsageError(`${mt.path} is a multi-task model (n_out = ${'params' in mt ? mt.params.nOut : 1}); evaluate compares single-task estimators. its errors per task are in the multi-task report (icl-lab report RUN_DIR) or from icl-lab predict`);
   const dOf = (t: ModelTarget | StackTarget) => ('stack' in t ? t.stack.d : t.params.d);
   const ds = new Set(targets.map(dOf));
   if (ds.size > 1) throw new UsageError(`the models have different d (${targets.map((t) => `${t.name}: d=${dOf(t)}`).join(', ')}); evaluate them separately`);

@@ -31,7 +31,7 @@ import { gatherEvidence } from './evidence.js';
 import { computeFindings, meanStderr, type Finding, THRESHOLDS } from './findings.js';
 import { predictFlow } from './flow-prediction.js';
 import { notebookRun } from './notebook.js';
-import { fromInitPrediction, paperFigures, paperFindings, type PaperExtras } from './paper-report.js';
+import { authorsPaperRun, fromInitPrediction, paperFigures, paperFindings, type PaperExtras } from './paper-report.js';
 import { settledIndex } from './sign-split.js';
 
 export interface ReportOptions {
@@ -240,12 +240,12 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
     const w = heads.map((c) => c.w);
     const mu = heads.map((c) => c.mu);
     const g = groupHeads(w, mu, THRESHOLDS.active);
-    const nb = notebookRun(r.target.params.H);
+    const nb = paperConvention ? authorsPaperRun(r.target.params.H) : notebookRun(r.target.params.H);
     const err = meanStderr(evidence.models[i]!.sqErr);
     statRows.push([
       r.target.name,
       fmtList(w), fmtList(mu),
-      nb ? fmtList(nb.w) : '–', nb ? fmtList(nb.mu) : '–',
+      nb && nb.w.length ? fmtList(nb.w) : '–', nb && nb.mu.length ? fmtList(nb.mu) : '–',
       fmt(effectiveLearningRate(w, mu)),
       `${g.active.length} / ${g.dummy.length}`,
       g.signGroups.map((s) => `${s.sign > 0 ? '+' : '−'}: mu ${fmt(s.totalMu, 2)}`).join('; '),
@@ -258,7 +258,8 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
   const plain = meanStderr(evidence.oneStepGdSqErr);
   sections.push({
     md: `## Circuits beside the notebook\n\nw^h = mean of the first d diagonal entries of QK^h = W_Q^h W_K^h^T / sqrt(d+1); mu^h = OV^h[-1,-1] with OV^h = W_V^h W_O^h (the seed's \`calculate_statistics\`). eta_TF = sum_h mu^h w^h; L/(L+d) = ${fmt(L / (L + d))}, L/(L+d+1) = ${fmt(L / (L + d + 1))}. Active heads: |mu^h w^h| > ${THRESHOLDS.active}. The notebook's values are after 500,001 steps on a GPU from another random history (docs/SEED_NOTES.md #11): compare statistics, not trajectories.\n\n` +
-      mdTable(['run', 'w^h', 'mu^h', 'notebook w^h', 'notebook mu^h', 'eta_TF', 'active / dummy', 'sign groups (total mu)', 'kernel gap', `MSE at L = ${L}`, 'notebook final train / val loss'], statRows) +
+      (paperConvention ? "\n\nIn the paper convention the comparison columns hold the authors' own runs (icl_linear.ipynb, step 500,000; w, mu from their figure script, H = 2 only; PAPER_EXPERIMENTS.md §1).\n\n" : '') +
+      mdTable(['run', 'w^h', 'mu^h', `${paperConvention ? 'authors\'' : 'notebook'} w^h`, `${paperConvention ? 'authors\'' : 'notebook'} mu^h`, 'eta_TF', 'active / dummy', 'sign groups (total mu)', 'kernel gap', `MSE at L = ${L}`, `${paperConvention ? 'authors\'' : 'notebook'} final train / val loss`], statRows) +
       `\n\nOn the same prompts: one-step GD (eta = 1) ${fmt(plain.mean)} ± ${fmt(plain.stderr)} (closed form ${fmt(oneStepGdRisk(1, riskL))}); tuned one-step GD (eta* = ${fmt(optimalEtaOf(riskL))}) ${fmt(tuned.mean)} ± ${fmt(tuned.stderr)} (closed form ${fmt(tunedGdRisk(riskL))}).`,
   });
   const showL = [5, 10, 20, 40, 80, 160, 320].map((x) => evaluation.lengths.reduce((best, l) => (Math.abs(l - x) < Math.abs(best - x) ? l : best), evaluation.lengths[0]!));

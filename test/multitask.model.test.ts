@@ -76,3 +76,30 @@ describe('multi-task attention vs PyTorch float64', () => {
     expect(() => forwardMulti(p, batch, new Float64Array(4))).toThrow(/n_out = 1 outputs, the batch has 2 targets/);
   });
 });
+
+describe('multi-task attention vs the loop-by-loop reference (core/attention-reference.ts with n_out = N)', () => {
+  it('the fixture through the reference, and the fast kernel against it for N = 2, 3 to 1e-12', async () => {
+    const ref = await import('../src/engine/reference/attention.js');
+    const { p, batch, H, N, B, L } = fixtureModel();
+    const out = new Float64Array(B * N), attn = new Float64Array(B * H * L);
+    ref.forward(p, batch, out, attn);
+    expect(maxAbs(out, flat(fx.expected.output))).toBeLessThan(1e-10);
+    expect(maxAbs(attn, flat(fx.expected.attn_weights))).toBeLessThan(1e-10);
+    const g = new Float64Array(p.theta.length);
+    expect(Math.abs(ref.lossAndGrad(p, batch, g) - fx.expected.loss)).toBeLessThan(1e-10);
+    const w3 = p.q.length;
+    expect(maxAbs(g.subarray(3 * w3), flat(fx.expected.grads.o_proj))).toBeLessThan(1e-9);
+    expect(maxAbs(g.subarray(0, w3), flat(fx.expected.grads.q_proj))).toBeLessThan(1e-9);
+    for (const tasks of [[[0, 4], [2, 6]], [[0, 2], [2, 3], [3, 6]]] as const) {
+      const rng = new Rng(3);
+      const b = sampleMultiTask({ d: 6, L: 9, batchSize: 5, noiseStd: 0.3, tasks }, rng);
+      const q = allocParams(b.E - 1, 3, tasks.length);
+      rng.fillNormal(q.theta);
+      for (let i = 0; i < q.theta.length; i++) q.theta[i] *= 0.5;
+      const g1 = new Float64Array(q.theta.length), g2 = new Float64Array(q.theta.length);
+      const l1 = lossAndGradMulti(q, b, g1), l2 = ref.lossAndGrad(q, b, g2);
+      expect(Math.abs(l1 - l2)).toBeLessThan(1e-12);
+      expect(maxAbs(g1, g2)).toBeLessThan(1e-12);
+    }
+  });
+});

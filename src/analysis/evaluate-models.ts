@@ -102,6 +102,8 @@ export const taskWords = (t: TaskJson): string => `d=${t.d}, preset ${t.preset},
  * measured on that task, and each whose training task differs is marked out of distribution.
  */
 export function runEvaluate(targets: readonly (ModelTarget | StackTarget)[], o: EvaluateCliOptions, onProgress?: (done: number, total: number) => void): EvaluateOutput {
+  const mt = targets.find((t) => !('stack' in t) && t.params.nOut > 1);
+  if (mt) throw new UsageError(`${mt.path} is a multi-task model (n_out = ${'params' in mt ? mt.params.nOut : 1}); evaluate compares single-task estimators. Its errors per task are in the multi-task report (icl-lab report RUN_DIR) or from icl-lab predict`);
   const dOf = (t: ModelTarget | StackTarget) => ('stack' in t ? t.stack.d : t.params.d);
   const names = new Set<string>();
   for (const t of targets) {

@@ -2,8 +2,8 @@
  * Stream version 2: the batch sampler of new runs, defined here in TypeScript (the oracle) and
  * built for speed in WebAssembly (asm/sampler2.ts, four generator lanes in i32x4, two ziggurat
  * candidates per f64x2), which must produce the same doubles bit for bit
- * (test/core.normal2.test.ts). Version 1 is core/rng.ts `Rng.fillNormal` + core/task.ts
- * `sampleBatch`; runs recorded with it keep using it (train/stream.ts).
+ * (test/core.normal2.test.ts). Version 1 is data/rng.ts `Rng.fillNormal` + data/task.ts
+ * `sampleBatch`; runs recorded with it keep using it (data/stream.ts).
  *
  * The stream:
  *   state      : four independent xoshiro128** generators (lanes 0..3), 16 uint32 words, seeded
@@ -13,7 +13,7 @@
  *   candidates : two per step, p = 0 then 1: R_p = w_{2p} + 2^32 w_{2p+1} (64 bits);
  *                byte = R & 511 (layer i = byte & 255, bit 8 = sign), U = (R >>> 12) 2^-52, a
  *                52-bit uniform on [0, 1) independent of the byte (Doornik 2005).
- *   ziggurat   : Marsaglia-Tsang's 256 layers (R = 3.6541528853610088, V = 4.92867323399e-3; core/rng.ts's
+ *   ziggurat   : Marsaglia-Tsang's 256 layers (R = 3.6541528853610088, V = 4.92867323399e-3; data/rng.ts's
  *                construction, x_256 = 0), so 98.5 % of candidates take the fast path (version 1: 97.2 %):
  *                U < KR[i] = x_{i+1}/x_i       -> U * XS[byte] (= +-U x_i)                
  *                else i > 0 (wedge)            -> one more step, V = its candidate-0 uniform;
@@ -25,7 +25,7 @@
  *   batch      : the normals go to z [B, L, E], zq [B, E], beta [B, d] in that order as ONE stream
  *                (a leftover candidate continues in the next array; the one left over at the end of
  *                the batch is dropped, so every batch starts with a fresh step); then y is built as
- *                core/task.ts does (seed/paper presets, rho), see `assembleBatch2`.
+ *                data/task.ts does (seed/paper presets, rho), see `assembleBatch2`.
  * Exactness: every accepted value is the ziggurat's exact transformation of a 52-bit uniform
  * (finer than version 1's 32 bits); the moments and tails are tested as for version 1.
  */
@@ -34,7 +34,7 @@ import { expNeg } from '../math/exp.js';
 import type { Rng } from './rng.js';
 import { assembleKernel, validateTaskSpec, type TaskSpec } from './task.js';
 
-// ---- tables: 256 layers, built as core/rng.ts builds its 128 ------------------------------------
+// ---- tables: 256 layers, built as data/rng.ts builds its 128 ------------------------------------
 const ZIG_C = 256;
 export const ZIG_R = 3.6541528853610088;
 const ZIG_V = 4.92867323399e-3;
@@ -274,7 +274,7 @@ export function taskScales(spec: TaskSpec): { sigmaCtx: number; betaScale: numbe
 }
 
 /**
- * y from the normals in place (core/task.ts's recipe, the operation order of asm/sampler2.ts:
+ * y from the normals in place (data/task.ts's recipe, the operation order of asm/sampler2.ts:
  * every sum over coordinates starts from its first product): beta scaled, AR(1), y_i, y_q.
  */
 export function assembleBatch2(spec: TaskSpec, batch: Batch, beta: Float64Array): void {

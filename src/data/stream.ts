@@ -33,7 +33,7 @@ export interface BatchStream {
   readonly version: StreamVersion;
   /**
    * The next batch, into `out` (`fast`: the model's sampler, the same batch bit for bit). Returns
-   * the batch to use: `out`, or (train/prefetch.ts) a buffer that already holds it.
+   * the batch to use: `out`, or (run/prefetch.ts) a buffer that already holds it.
    */
   sample(spec: TaskSpec, out: Batch, fast?: FastSampler): Batch;
   /** The complete state as JSON-safe numbers (checkpoint `rng_state`). */

@@ -1,5 +1,5 @@
 /**
- * The multi-task model as the training loop sees it (train/model.ts `TrainModel`): the n_out = N
+ * The multi-task model as the training loop sees it (run/model.ts `TrainModel`): the n_out = N
  * attention of attention.ts on the TypeScript engine, batches from task.ts.
  *
  * Logged per head: w^h = mean of the x-block diagonal of QK^h (the first d entries) and

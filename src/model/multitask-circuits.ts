@@ -1,8 +1,8 @@
 /**
  * Circuits of the multi-task model and the authors' statement about them (PAPER_EXPERIMENTS.md §5).
  *
- *   QK^h = W_Q^h W_K^h^T / sqrt(E)   [E, E]  (E = d + N; core/circuits.ts headQK)
- *   OV^h = W_V^h W_O^h               [E, N]  (core/circuits.ts headOVMatrix): row d + k = y_k, column j = output j
+ *   QK^h = W_Q^h W_K^h^T / sqrt(E)   [E, E]  (E = d + N; model/circuits.ts headQK)
+ *   OV^h = W_V^h W_O^h               [E, N]  (model/circuits.ts headOVMatrix): row d + k = y_k, column j = output j
  *
  * Per head and task k (block x[s_k:e_k]):
  *   qkShare[h][k] = sum_{c in block k} |QK^h[c, c]| / sum_{c < d} |QK^h[c, c]|   share of the head's x-diagonal mass

@@ -109,7 +109,7 @@ export function flowSpec(observed: WMuTrajectory, predicted: WMuTrajectory, opts
 }
 
 /**
- * Adapt a `core/theory.ts` FlowTrajectory ({t, w, mu}, [n, H]) to this figure's input. Flow time
+ * Adapt a `analysis/theory.ts` FlowTrajectory ({t, w, mu}, [n, H]) to this figure's input. Flow time
  * t is "learning rate x steps" for plain gradient descent on the reduced loss, so by default
  * step = t / lr; pass `timeToStep` to map it otherwise (Adam is not plain gradient descent).
  */

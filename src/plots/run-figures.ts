@@ -12,11 +12,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
-import { layerCircuits } from '../model/circuits.js';
-import { stackCircuits } from '../model/circuits.js';
+import { layerCircuits, stackCircuits } from '../model/circuits.js';
 import { readModelFile } from '../io/model-file.js';
 import { readMetrics, readRunJson, readSnapshots, RUN_FILES, type RunMetrics, type RunSnapshots } from '../run/run-dir.js';
 import { circuitSpec } from './circuits.js';
+import { multitaskCircuits } from '../model/multitask-circuits.js';
+import { multitaskCircuitsSpec } from './multitask.js';
+import { parseTasks } from '../data/multitask.js';
 import { dynamicsSpec } from './dynamics.js';
 import type { Evaluation } from '../analysis/evaluate.js';
 import { errorVsLengthSpec } from './error-curves.js';
@@ -126,8 +128,25 @@ async function snapshotFigures(s: RunSnapshots | undefined, columns: number, emi
   }
 }
 
+/** The multi-task circuits figure of a model file with `tasks` metadata, else null. */
+function multitaskFigure(path: string): VlSpec | null {
+  if (!existsSync(path)) return null;
+  try {
+    const m = readModelFile(path);
+    const tasks = m.metadata['tasks'];
+    if (m.kind !== 'single-layer' || !tasks || m.params.nOut === 1) return null;
+    const blocks = parseTasks(tasks);
+    const d = Number(m.metadata['d']);
+    return multitaskCircuitsSpec(multitaskCircuits(m.params, d, blocks), d, blocks, { note: 'final weights' });
+  } catch {
+    return null;
+  }
+}
+
 /** circuits_layer{l}_head{h}: the final weights, else the last snapshot when the model is missing or does not match it. */
 async function circuitFigures(runDir: string, s: RunSnapshots | undefined, emit: Emit, skipped: string[]): Promise<void> {
+  const mt = multitaskFigure(join(runDir, RUN_FILES.model));
+  if (mt) return void (await emit('circuits', mt)); // a multi-task model: QK^h (E x E) and OV^h (E x N) of every head in one figure
   let circuits = modelCircuits(join(runDir, RUN_FILES.model));
   let note = 'final weights';
   if (s && s.nSnap > 0 && (!circuits || circuits.length !== s.layers || circuits[0]!.length !== s.heads)) {

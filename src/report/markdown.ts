@@ -13,6 +13,7 @@ import { meanStderr, tallyLine, THRESHOLDS, type Finding, type FindingsInput } f
 import type { RunJson } from '../run/run-dir.js';
 import { fmt, fmtList, mdTable } from './format.js';
 import { notebookRun } from './notebook.js';
+import { authorsPaperRun } from './paper-report.js';
 import type { ReportRun } from './runs.js';
 
 /** Everything the report's text is made of. */
@@ -77,12 +78,12 @@ function circuitRow(r: ReportRun, i: number, evidence: FindingsInput): string[] 
   const w = heads.map((c) => c.w);
   const mu = heads.map((c) => c.mu);
   const g = groupHeads(w, mu, THRESHOLDS.active);
-  const nb = notebookRun(r.target.params.H);
+  const nb = r.config.preset === 'paper' ? authorsPaperRun(r.target.params.H) : notebookRun(r.target.params.H);
   const err = meanStderr(evidence.models[i]!.sqErr);
   return [
     r.target.name,
     fmtList(w), fmtList(mu),
-    nb ? fmtList(nb.w) : '–', nb ? fmtList(nb.mu) : '–',
+    nb && nb.w.length ? fmtList(nb.w) : '–', nb && nb.mu.length ? fmtList(nb.mu) : '–',
     fmt(effectiveLearningRate(w, mu)),
     `${g.active.length} / ${g.dummy.length}`,
     g.signGroups.map((s) => `${s.sign > 0 ? '+' : '−'}: mu ${fmt(s.totalMu, 2)}`).join('; '),
@@ -97,10 +98,13 @@ function circuitsSection(c: ReportContent): string {
   const { d, contextLength: L } = c0;
   const riskL = riskParams({ d, L, noiseStd: c0.noiseStd, preset: c0.preset });
   const statRows = c.runs.map((r, i) => circuitRow(r, i, c.evidence));
+  const paper = c0.preset === 'paper';
+  const who = paper ? 'authors\'' : 'notebook';
   const tuned = meanStderr(c.evidence.tunedGdSqErr);
   const plain = meanStderr(c.evidence.oneStepGdSqErr);
   return `## Circuits beside the notebook\n\nw^h = mean of the first d diagonal entries of QK^h = W_Q^h W_K^h^T / sqrt(d+1); mu^h = OV^h[-1,-1] with OV^h = W_V^h W_O^h (the seed's \`calculate_statistics\`). eta_TF = sum_h mu^h w^h; L/(L+d) = ${fmt(L / (L + d))}, L/(L+d+1) = ${fmt(L / (L + d + 1))}. Active heads: |mu^h w^h| > ${THRESHOLDS.active}. The notebook's values are after 500,001 steps on a GPU from another random history (docs/SEED_NOTES.md #11): compare statistics, not trajectories.\n\n` +
-    mdTable(['run', 'w^h', 'mu^h', 'notebook w^h', 'notebook mu^h', 'eta_TF', 'active / dummy', 'sign groups (total mu)', 'kernel gap', `MSE at L = ${L}`, 'notebook final train / val loss'], statRows) +
+    (paper ? "In the paper convention the comparison columns hold the authors' own runs (icl_linear.ipynb, step 500,000; w, mu from their figure script, H = 2 only; PAPER_EXPERIMENTS.md §1).\n\n" : '') +
+    mdTable(['run', 'w^h', 'mu^h', `${who} w^h`, `${who} mu^h`, 'eta_TF', 'active / dummy', 'sign groups (total mu)', 'kernel gap', `MSE at L = ${L}`, `${who} final train / val loss`], statRows) +
     `\n\nOn the same prompts: one-step GD (eta = 1) ${fmt(plain.mean)} ± ${fmt(plain.stderr)} (closed form ${fmt(oneStepGdRisk(1, riskL))}); tuned one-step GD (eta* = ${fmt(optimalEtaOf(riskL))}) ${fmt(tuned.mean)} ± ${fmt(tuned.stderr)} (closed form ${fmt(tunedGdRisk(riskL))}).`;
 }
 

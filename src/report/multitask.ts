@@ -136,11 +136,9 @@ function evaluate(runs: readonly MtRun[], samples: number, seed: number): Multit
 const f = (x: number | null | undefined, d = 3) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
 
 function headTable(run: MtRun, cs: readonly MultiHeadCircuit[]): string {
-  const N = run.tasks.length;
   const act = new Set(activeHeads({ name: run.name, heads: run.params.H, circuits: [...cs] }).map((c) => c.head));
   const head = ['head', 'active', ...run.tasks.map((_, k) => `w on task ${k + 1}`), ...run.tasks.map((_, k) => `mu y${k + 1}->out ${k + 1}`), 'QK diag share (tasks)', 'QK share, own coords', 'OV read-out share', 'mixed share', 'serves'];
   const rows = cs.map((c) => [String(c.head + 1), act.has(c.head) ? 'yes' : 'no', ...c.wTask.map((x) => f(x)), ...c.muTask.map((x) => f(x, 2)), c.qkShare.map((x) => f(x, 2)).join(' / '), c.qkExclusive.map((x) => f(x, 2)).join(' / '), c.ovShare.map((x) => f(x, 2)).join(' / '), f(mixedShare(c), 2), act.has(c.head) ? (mixedShare(c) <= MT_THRESHOLDS.split ? `task ${mainTask(c) + 1}` : 'both (superposed)') : '–']);
-  void N;
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 

@@ -11,7 +11,8 @@ import { Rng } from '../data/rng.js';
 import type { TrainConfig } from '../run/config.js';
 import { errorVsLengthSpec } from '../plots/error-curves.js';
 import { renderFigure } from '../plots/render.js';
-import { AUTHORS_ESTIMATOR_COMPARISON } from './authors-values.js';
+import { AUTHORS_ESTIMATOR_COMPARISON, AUTHORS_PAPER_RUNS } from './authors-values.js';
+import type { NotebookRun } from './notebook.js';
 import type { Finding } from './findings.js';
 import { compareWithPrinted, estimatorComparison, PAPER_LABELS, PAPER_LENGTHS, reducedOptimum, reducedOptimumFinding, type NamedParams, type ReducedOptimum } from './paper-sections.js';
 
@@ -67,7 +68,7 @@ export async function paperFigures(models: readonly NamedParams[], spec: PromptS
 }
 
 /**
- * Adam on the factorised reduced model from the run's own initial weights (core/reduced-adam.ts),
+ * Adam on the factorised reduced model from the run's own initial weights (analysis/reduced-adam.ts),
  * `steps` steps: its end point. Undefined for runs it does not describe (stacks, other optimizers).
  */
 export function fromInitPrediction(c: TrainConfig, steps: number): { ws: number[]; ms: number[]; eta: number; paired: boolean } | undefined {
@@ -84,3 +85,9 @@ export function fromInitPrediction(c: TrainConfig, steps: number): { ws: number[
   return { ws, ms, eta: effectiveLearningRate(ws, ms), paired: ws.some((x) => x > 0) && ws.some((x) => x < 0) };
 }
 
+
+/** The authors' paper-convention run with H heads, shaped like the seed notebook's (w, mu empty where they gave none). */
+export function authorsPaperRun(H: number): NotebookRun | undefined {
+  const r = AUTHORS_PAPER_RUNS[H];
+  return r ? { heads: H, w: r.w ?? [], mu: r.mu ?? [], trainLoss: r.train, valLoss: r.val } : undefined;
+}

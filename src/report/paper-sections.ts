@@ -6,7 +6,7 @@
  *     beside the values the authors printed;
  *   - the reduced-loss optimum: for each model mu*(w) = (w w^T + (1 + s2)/L exp(d w w^T))^{-1} w at its
  *     own w against its mu (per head for H <= 2; per sign group of w, the equivalent two-head model of
- *     core/circuits.ts `groupHeads`, for H > 2, where heads of one group make the matrix near-singular).
+ *     model/circuits.ts `groupHeads`, for H > 2, where heads of one group make the matrix near-singular).
  */
 import { groupHeads, layerCircuits } from '../model/circuits.js';
 import { methodFromSpec, paperComparisonSpecs, AUTHORS_MU, AUTHORS_W } from '../analysis/estimator-methods.js';

@@ -18,6 +18,8 @@ import type { PromptSpec } from '../analysis/prompts.js';
 import { Rng } from '../data/rng.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { VERSION } from '../version.js';
+import { UsageError } from '../errors.js';
+import { isRunDir, readRunJson, runConfig } from '../run/run-dir.js';
 import { gatherEvidence } from './evidence.js';
 import { drawReportFigures, methodLabels } from './figures.js';
 import { computeFindings, type Finding } from './findings.js';
@@ -52,6 +54,12 @@ export interface ReportResult {
 /** Load the runs, measure the findings and the error against L, draw the figures, write the documents. */
 export async function writeReport(runDirs: readonly string[], o: ReportOptions): Promise<ReportResult> {
   const log = o.log ?? (() => {});
+  const multi = runDirs.filter((d) => isRunDir(d) && runConfig(readRunJson(d), d).tasks !== '');
+  if (multi.length > 0) {
+    if (multi.length !== runDirs.length) throw new UsageError(`${multi.join(', ')} ${multi.length === 1 ? 'is a multi-task run' : 'are multi-task runs'}; report them apart from the single-task runs`);
+    const { writeMultitaskReport } = await import('./multitask.js'); // multi-task runs: their own report
+    return writeMultitaskReport(runDirs, { out: o.out, ...(o.samples !== undefined ? { samples: o.samples } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.log ? { log: o.log } : {}) });
+  }
   const runs = loadReportRuns(runDirs);
   const spec = runsPromptSpec(runs);
   const L = runs[0]!.config.contextLength;

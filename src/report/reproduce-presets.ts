@@ -32,7 +32,7 @@ export const PRESET_INFO: Record<ReproducePreset, PresetInfo> = {
   paper: { heads: [2, 1, 4, 8], quickSteps: 80_000, fullSteps: FULL_STEPS, out: ['runs/reproduce-paper', 'runs/reproduce-paper-full'], lengths: PAPER_SWEEP },
   // Multi-task runs train on the TypeScript engine (~5x slower per step than the wasm one): by 15,000
   // steps our H = 4 run has split up (mixed shares <= 0.02) and H = 3 is superposed (0.39).
-  multitask: { heads: [3, 4, 2, 8], quickSteps: 15_000, fullSteps: FULL_STEPS, out: ['runs/reproduce-multitask', 'runs/reproduce-multitask-full'], lengths: [12, 24, 48, 96] },
+  multitask: { heads: [3, 4, 2, 8], quickSteps: 15_000, fullSteps: FULL_STEPS, out: ['runs/reproduce-multitask', 'runs/reproduce-multitask-full'] },
 };
 
 /** The authors' paper-convention training settings (PAPER_EXPERIMENTS.md §1). */

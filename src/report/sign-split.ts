@@ -2,7 +2,7 @@
  * Where a run's heads have taken their final signs: the first logged point from which every active
  * head keeps sign(w^h) and sign(mu^h) of the run's last point to the end. The reduced loss's
  * deterministic dynamics do not choose the +/- split of H >= 2 runs (from the run's initial weights,
- * Adam on the factorised reduced loss, core/reduced-adam.ts, sends every head to the same side, the
+ * Adam on the factorised reduced loss, analysis/reduced-adam.ts, sends every head to the same side, the
  * single-head point w = +/-1/sqrt(d), where mu^1 - mu^2 is a flat direction); the run leaves it by
  * batch noise (paper convention) or by couplings the reduced loss leaves out (seed convention, in the
  * first few hundred steps). From this point on the split is settled and the flow can be compared.

@@ -34,7 +34,7 @@ export interface TrainConfig {
   d: number;
   contextLength: number;
   nOut: number;
-  /** Multi-task regression: coordinate blocks of x, "0:4,2:6" (src/multitask/); '' = the single task. */
+  /** Multi-task regression: coordinate blocks of x, "0:4,2:6" (data/multitask.ts and the multi-task modules of each layer); '' = the single task. */
   tasks: string;
   weightTying: boolean;
   /** Kernel of the single-layer step: ts (engine/ts/attention.ts) or wasm (engine/wasm/attention.ts); runs are bit-identical within one engine. */

@@ -1,6 +1,6 @@
 /**
  * A sweep on this machine: the unfinished runs of a prepared sweep through the existing
- * worker-thread pool (train/runs.ts executeRuns, one thread per core), with a sweep-level display.
+ * worker-thread pool (run/runs.ts executeRuns, one thread per core), with a sweep-level display.
  * Completed runs are skipped; interrupted ones continue from their checkpoints (bit-identically).
  */
 import { UsageError } from '../errors.js';

@@ -5,7 +5,7 @@
  * (a shared file system), and the worker trains it from its checkpoint, so a job retried after
  * its worker died resumes where the last checkpoint left it.
  *
- * The training runs in a worker thread (train/worker.ts, the same one the local pool uses), so
+ * The training runs in a worker thread (run/worker.ts, the same one the local pool uses), so
  * this thread's event loop stays free to renew the job's lock: a CPU-bound processor would let the
  * lock expire and BullMQ would hand the job to a second worker while the first still trains it.
  *
@@ -254,7 +254,7 @@ export class TrainThreads {
   }
 
   private spawn(): Thread {
-    const t = new Thread(trainThreadScript()); // no workerData: the long-lived mode of train/worker.ts
+    const t = new Thread(trainThreadScript()); // no workerData: the long-lived mode of run/worker.ts
     this.all.add(t);
     t.on('error', () => {}); // reported through the job that was running (exit without a result)
     t.on('exit', () => {

@@ -2,7 +2,7 @@
  * A sweep directory on disk:
  *
  *   DIR/sweep.json          the spec, and one entry per run (name, config hash, config)
- *   DIR/runs/<name>/        an ordinary run directory (train/run-dir.ts) per run
+ *   DIR/runs/<name>/        an ordinary run directory (run/run-dir.ts) per run
  *   DIR/results.parquet     one row per run (results.ts), and results.csv
  *   DIR/report/             the sweep's figures and findings (report.ts)
  *

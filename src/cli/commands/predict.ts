@@ -86,7 +86,7 @@ export function promptsFromTensors(tensors: Record<string, Tensor>, source: stri
   if (!same(zq.shape, [B, 1, E]) && !same(zq.shape, [B, E])) {
     throw new FileFormatError(`z_q has shape ${fmt(zq.shape)}; expected [${B}, 1, ${E}] or [${B}, ${E}] to match z ${fmt(z.shape)}`, source);
   }
-  // multi-task prompts (src/multitask/): y_q [B, 1, N] or [B, N] with N > 1
+  // multi-task prompts (data/multitask.ts and the multi-task modules of each layer): y_q [B, 1, N] or [B, N] with N > 1
   const N = yq !== undefined && yq.shape.length >= 2 && yq.shape[0] === B && (yq.shape.length === 2 || yq.shape[1] === 1) ? yq.shape[yq.shape.length - 1]! : 1;
   if (yq !== undefined && N === 1 && !same(yq.shape, [B, 1, 1]) && !same(yq.shape, [B, 1]) && !same(yq.shape, [B])) {
     throw new FileFormatError(`y_q has shape ${fmt(yq.shape)}; expected [${B}, 1, 1], [${B}, 1] or [${B}] (or [${B}, 1, N] for N tasks) to match z ${fmt(z.shape)}`, source);

@@ -43,9 +43,9 @@ export function register(program: Command): void {
         'Running it again over the same --out continues unfinished runs and redraws the report.',
     )
     .option('--preset <name>', "[seed|paper|multitask] which experiment: seed = the seed notebook (seed convention, batch 128, seed 1024, H = 2, 1, 4, 8); paper = the authors' own runs (paper convention sigma^2 = 0.1, batch 256, seed 1029, H = 2, 1, 4, 8; quick 80,000 steps) plus their estimator comparison and the reduced-loss optimum; multitask = their two-task runs (H = 3, 4, 2, 8; quick 15,000 steps, ts engine) with the head split-up / superposition findings (default: seed)", asChoice('--preset', REPRODUCE_PRESETS))
-    .option('--steps <n>', `[int] steps per run (default: ${QUICK_STEPS}, or ${FULL_STEPS} with --full)`, asPositiveInt('--steps'))
+    .option('--steps <n>', `[int] steps per run (default: the preset's quick length, ${QUICK_STEPS} / ${PRESET_INFO.paper.quickSteps} / ${PRESET_INFO.multitask.quickSteps} for seed / paper / multitask, or ${FULL_STEPS} with --full)`, asPositiveInt('--steps'))
     .option('--full', `[flag] the notebook's full length: ${FULL_STEPS} steps per run, seed logging intervals`)
-    .option('--out <dir>', '[path] where runs and report go (default: runs/reproduce, or runs/reproduce-full with --full)')
+    .option('--out <dir>', '[path] where runs and report go (default: runs/reproduce, runs/reproduce-paper or runs/reproduce-multitask; -full with --full)')
     .option('--eval-samples <n>', '[int] prompts per context length in the error sweep (default: 2000, or 10000 with --full)', asPositiveInt('--eval-samples'))
     .option('--samples <n>', '[int] prompts at the training L shared by every model for the findings (default: 20000)', asPositiveInt('--samples'))
     .option('--jobs <n>', '[int] runs trained at once (default: number of cores)', asPositiveInt('--jobs'))

@@ -1,7 +1,7 @@
 /**
  * `icl-lab train`: the seed's training experiment as resumable, crash-safe runs on disk.
  * The flags come from the field table in train/config.ts; the action is a thin call into
- * train/runs.ts (trainRuns / resumeRuns).
+ * run/runs.ts (trainRuns / resumeRuns).
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';

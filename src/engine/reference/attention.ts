@@ -6,13 +6,15 @@
  *   q   = W_Q z_q          [H*E]       k_i = W_K z_i   [L, H*E]      v_i = W_V z_i   [L, H*E]
  *   s_hi = q_h . k_hi / sqrt(E)        a_h = softmax_i(s_h)          c_h = sum_i a_hi v_hi   [E]
  *   out = W_O concat_h(c_h)            loss = mean_b (out_b - y_q,b)^2
+ *
+ * n_out = N > 1 (the multi-task model, src/multitask/): out [B, N], y_q [B, N], loss = mean over B and N.
  */
 import type { AttentionParams } from '../../model/params.js';
 import type { Batch } from '../../data/batch.js';
 
 function checkShapes(p: AttentionParams, batch: Batch): void {
   if (p.E !== batch.E) throw new RangeError(`model token width E=${p.E} (d=${p.d}) does not match the batch's E=${batch.E} (d=${batch.d})`);
-  if (p.nOut !== 1) throw new RangeError(`the regression model has n_out = 1, got ${p.nOut}`);
+  if (batch.yq.length !== batch.B * p.nOut) throw new RangeError(`model has n_out = ${p.nOut} outputs, the batch has ${batch.yq.length / batch.B} targets per prompt`);
 }
 
 interface Cache {
@@ -21,7 +23,7 @@ interface Cache {
   v: Float64Array; // [B, L, H*E]
   a: Float64Array; // [B, H, L]
   c: Float64Array; // [B, H*E]
-  out: Float64Array; // [B]
+  out: Float64Array; // [B, N]
 }
 
 function forwardCached(p: AttentionParams, batch: Batch): Cache {
@@ -30,7 +32,8 @@ function forwardCached(p: AttentionParams, batch: Batch): Cache {
   const H = p.H, HE = H * E;
   const scale = 1 / Math.sqrt(E);
   const q = new Float64Array(B * HE), k = new Float64Array(B * L * HE), v = new Float64Array(B * L * HE);
-  const a = new Float64Array(B * H * L), c = new Float64Array(B * HE), out = new Float64Array(B);
+  const N = p.nOut;
+  const a = new Float64Array(B * H * L), c = new Float64Array(B * HE), out = new Float64Array(B * N);
   for (let b = 0; b < B; b++) {
     // projections: x @ W^T
     for (let f = 0; f < HE; f++) {
@@ -73,15 +76,17 @@ function forwardCached(p: AttentionParams, batch: Batch): Cache {
         c[b * HE + h * E + e] = s;
       }
     }
-    // o_proj
-    let o = 0;
-    for (let f = 0; f < HE; f++) o += p.o[f]! * c[b * HE + f]!;
-    out[b] = o;
+    // o_proj: out[n] = sum_f W_O[n, f] c_f
+    for (let n = 0; n < N; n++) {
+      let o = 0;
+      for (let f = 0; f < HE; f++) o += p.o[n * HE + f]! * c[b * HE + f]!;
+      out[b * N + n] = o;
+    }
   }
   return { q, k, v, a, c, out };
 }
 
-/** output [B] (and softmax weights [B, H, L] if `attn` is given). */
+/** output [B, N] (and softmax weights [B, H, L] if `attn` is given). */
 export function forward(p: AttentionParams, batch: Batch, out: Float64Array, attn?: Float64Array): void {
   const r = forwardCached(p, batch);
   out.set(r.out);
@@ -91,7 +96,7 @@ export function forward(p: AttentionParams, batch: Batch, out: Float64Array, att
 /** MSE loss; writes d loss / d theta into `grad` (theta layout [q|k|v|o]) and the outputs into `out`. */
 export function lossAndGrad(p: AttentionParams, batch: Batch, grad: Float64Array, out?: Float64Array): number {
   const { B, L, E } = batch;
-  const H = p.H, HE = H * E;
+  const H = p.H, HE = H * E, N = p.nOut;
   const scale = 1 / Math.sqrt(E);
   if (grad.length !== p.theta.length) throw new RangeError(`grad has ${grad.length} values, expected ${p.theta.length}`);
   const { q, k, v, a, c, out: o } = forwardCached(p, batch);
@@ -103,13 +108,16 @@ export function lossAndGrad(p: AttentionParams, batch: Batch, grad: Float64Array
   const dc = new Float64Array(HE), dq = new Float64Array(HE), dk = new Float64Array(L * HE), dv = new Float64Array(L * HE);
   const da = new Float64Array(L), ds = new Float64Array(L);
   for (let b = 0; b < B; b++) {
-    const r = o[b]! - batch.yq[b]!;
-    loss += r * r;
-    const dout = (2 * r) / B;
-    // o_proj: out = sum_f o_f c_f
-    for (let f = 0; f < HE; f++) {
-      go[f] = go[f]! + dout * c[b * HE + f]!;
-      dc[f] = dout * p.o[f]!;
+    // o_proj: out_n = sum_f W_O[n, f] c_f;  dW_O[n, f] += dout_n c_f;  dc_f = sum_n dout_n W_O[n, f]
+    dc.fill(0);
+    for (let n = 0; n < N; n++) {
+      const r = o[b * N + n]! - batch.yq[b * N + n]!;
+      loss += r * r;
+      const dout = (2 * r) / (B * N);
+      for (let f = 0; f < HE; f++) {
+        go[n * HE + f] = go[n * HE + f]! + dout * c[b * HE + f]!;
+        dc[f] = dc[f]! + dout * p.o[n * HE + f]!;
+      }
     }
     dq.fill(0);
     dk.fill(0);
@@ -149,5 +157,5 @@ export function lossAndGrad(p: AttentionParams, batch: Batch, grad: Float64Array
       }
     }
   }
-  return loss / B;
+  return loss / (B * N);
 }

@@ -4,7 +4,7 @@
  *
  * Parameters are core/params.ts `AttentionParams` with nOut = N and token width E (its `d` is E - 1):
  * q, k, v (E H, E), o (N, E H), PyTorch `nn.Linear` layout, head h owning rows / columns h E .. h E + E.
- * Per head (as core/attention.ts, with the value now N-dimensional):
+ * Per head (as engine/ts/attention.ts, with the value now N-dimensional):
  *
  *   A_h = Wq_h^T Wk_h / sqrt(E)         [E, E]     s_hi = z_q^T A_h z_i,   a_h = softmax_i(s_h)
  *   U_h = Wv_h^T O_h^T                  [E, N]     O_h = o[:, hE:hE+E] [N, E];  v_hi = U_h^T z_i  [N]

@@ -69,13 +69,13 @@ export const SHARED_MAX_PAGES = 16384;
 
 export interface WasmKernel {
   readonly engine: 'wasm';
-  /** The module and memory (a shared memory when the module imports it: another thread can run a kernel in it, see train/prefetch.ts). */
+  /** The module and memory (a shared memory when the module imports it: another thread can run a kernel in it, see run/prefetch.ts). */
   readonly module: WasmModule;
   readonly memory: WasmMemory;
   readonly shared: boolean;
   /** A region of `bytes` bytes that stays this caller's (16-byte aligned start); like allocBatch's regions it survives growth. */
   reserve(bytes: number): number;
-  /** output [B] (and softmax weights [B, H, L] if `attn` is given), as core/attention.ts forward. */
+  /** output [B] (and softmax weights [B, H, L] if `attn` is given), as engine/ts/attention.ts forward. */
   forward(p: AttentionParams, batch: Batch, out: Float64Array, attn?: Float64Array): void;
   /** MSE loss; overwrites grad (theta-length) and, if given, out [B], as engine/ts/attention.ts lossAndGrad. */
   lossAndGrad(p: AttentionParams, batch: Batch, grad: Float64Array, out?: Float64Array): number;
@@ -92,13 +92,13 @@ export interface WasmKernel {
    */
   sampleBatch(spec: TaskSpec, rng: Rng, out?: Batch, betaOut?: Float64Array): Batch;
   /**
-   * Stream version 2 (asm/sampler2.ts): core/normal2.ts `sampleBatch2` bit for bit, the same batch
+   * Stream version 2 (asm/sampler2.ts): data/normal2.ts `sampleBatch2` bit for bit, the same batch
    * and the same `stream` state afterwards; x, beta and noise in one pass. Fastest with `out` from `allocBatch`.
    */
   sampleBatch2(spec: TaskSpec, stream: NormalStream2, out?: Batch, betaOut?: Float64Array): Batch;
-  /** The strictly-causal stack (asm/stack.ts): core/stack.ts stackForward (no detail), to ~1e-15 relative. */
+  /** The strictly-causal stack (asm/stack.ts): model/stack.ts stackForward (no detail), to ~1e-15 relative. */
   stackForward(p: StackParams, batch: Batch, out: Float64Array): void;
-  /** core/stack.ts stackLossAndGrad in wasm (forward + analytic backward, weight tying), to ~1e-15 relative. */
+  /** model/stack.ts stackLossAndGrad in wasm (forward + analytic backward, weight tying), to ~1e-15 relative. */
   stackLossAndGrad(p: StackParams, batch: Batch, grad: Float64Array, out?: Float64Array): number;
 }
 

@@ -10,7 +10,7 @@
  * Used by `icl-lab plot` and by the report / reproduce commands.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { layerCircuits } from '../model/circuits.js';
 import { stackCircuits } from '../model/circuits.js';
@@ -23,18 +23,22 @@ import { readEvaluation } from './evaluation.js';
 import { lossSpec } from './loss.js';
 import { qkEvolutionSpec } from './qk-evolution.js';
 import { renderFigure, type RasterOptions } from './render.js';
-import type { VlSpec } from './theme.js';
+import { contextLine, withContext, type VlSpec } from './theme.js';
 
 export interface RunFigureOptions {
   /** Output folder (default RUN/figures). */
   outDir?: string;
   /** Evaluation JSON path or object (default: RUN/evaluation.json when it exists). */
   evaluation?: string | Evaluation;
-  /** Columns (snapshot steps) of the QK evolution grid (default 6). */
+  /** Columns (snapshot steps) of the QK evolution grid (default 6, at round steps and the last). */
   columns?: number;
+  /** Steps shown in the QK evolution grid instead (nearest snapshot each; the last is always added). */
+  qkSteps?: number[];
   /** Called once per figure written (e.g. to print a line). */
   onFigure?: (name: string, files: string[]) => void;
   raster?: RasterOptions;
+  /** The line under every title saying what the figure is about (default: from RUN/run.json, see `runContextLine`). */
+  context?: string;
 }
 
 export interface RunFigures {
@@ -54,6 +58,24 @@ function need(tensors: Record<string, Tensor>, name: string, rank: number, sourc
   if (!t) throw new FileFormatError(`missing tensor '${name}' (has: ${Object.keys(tensors).join(', ') || 'none'})`, source);
   if (t.shape.length !== rank) throw new FileFormatError(`tensor '${name}' has shape ${fmt(t.shape)}, expected rank ${rank}`, source);
   return t;
+}
+
+/**
+ * "run h2 · H = 2 · d = 5 · L = 40 · seed preset, noise 0.01 · 20,000 steps" from RUN/run.json
+ * (undefined when it cannot be read): printed under every figure's title.
+ */
+export function runContextLine(runDir: string, name = basename(resolve(runDir))): string | undefined {
+  try {
+    const r = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { step?: number; config?: Record<string, unknown> };
+    const c = r.config ?? {};
+    const num = (k: string) => (typeof c[k] === 'number' ? (c[k] as number) : NaN);
+    return contextLine({
+      runs: [name], heads: [num('heads')], d: num('d'), L: num('context_length'), preset: String(c['preset'] ?? 'seed'),
+      steps: [r.step ?? NaN], noiseStd: num('noise_std'), rho: num('rho') || 0, layers: typeof c['layers'] === 'number' ? (c['layers'] as number) : 1,
+    });
+  } catch {
+    return undefined;
+  }
 }
 
 /** Training context length from run.json (config.context_length), if readable. */
@@ -95,8 +117,9 @@ export async function renderAllRunFigures(runDir: string, opts: RunFigureOptions
   }
   const outDir = opts.outDir ?? join(runDir, 'figures');
   const result: RunFigures = { outDir, figures: {}, skipped: [] };
+  const context = opts.context ?? runContextLine(runDir);
   const emit = async (name: string, spec: VlSpec): Promise<void> => {
-    const files = await renderFigure(spec, outDir, name, opts.raster);
+    const files = await renderFigure(withContext(spec, context), outDir, name, opts.raster);
     result.figures[name] = files;
     opts.onFigure?.(name, files);
   };
@@ -144,7 +167,7 @@ export async function renderAllRunFigures(runDir: string, opts: RunFigureOptions
         circuitNote = `snapshot at step ${step[last]}`;
       }
       for (let l = 1; l <= layers; l++) {
-        await emit(`qk_evolution_layer${l}`, qkEvolutionSpec({ step, qk, layers, heads, E }, { layer: l, columns: opts.columns ?? 6 }));
+        await emit(`qk_evolution_layer${l}`, qkEvolutionSpec({ step, qk, layers, heads, E }, { layer: l, columns: opts.columns ?? 6, ...(opts.qkSteps ? { steps: opts.qkSteps } : {}) }));
       }
     } else {
       result.skipped.push('qk_evolution: no snapshots logged yet');

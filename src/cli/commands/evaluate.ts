@@ -8,7 +8,7 @@
  *   (null where a method is undefined, e.g. ols for L <= d)
  */
 import { Option, type Command } from 'commander';
-import { evaluateErrors, DEFAULT_CHUNK, type FullEvaluation } from '../../analysis/evaluate.js';
+import { defaultLengths, evaluateErrors, DEFAULT_CHUNK, DEFAULT_LENGTHS_TEXT, type FullEvaluation } from '../../analysis/evaluate.js';
 import { estimatorMethods, modelMethods, type EvalMethod } from '../../analysis/methods.js';
 import type { PromptSpec } from '../../analysis/prompts.js';
 import { loadStackTarget, loadTarget, type ModelTarget, type StackTarget } from '../../analysis/targets.js';
@@ -80,8 +80,6 @@ export interface EvaluateOutput extends FullEvaluation {
   models: EvaluatedModel[];
 }
 
-/** The seed's sweep, range(1, 501, 5). */
-export const DEFAULT_LENGTHS = '1:500:5';
 
 const taskJson = (t: PromptSpec): TaskJson => ({ d: t.d, preset: t.preset, noise_std: t.noiseStd, rho: t.rho ?? 0 });
 const sameTask = (a: PromptSpec, b: PromptSpec): boolean => a.d === b.d && a.preset === b.preset && a.noiseStd === b.noiseStd && (a.rho ?? 0) === (b.rho ?? 0);
@@ -221,7 +219,7 @@ export function register(program: Command): void {
     .command('evaluate')
     .argument('[targets...]', 'run directories or .safetensors models (zero or more)')
     .description('mean squared error vs context length for models, their kernel estimators and the estimators one-step-gd, tuned-gd, debiased-gd, ridge, ols, on the same prompts, with standard errors')
-    .option('--context-length <spec>', '[int[,int...]|start:stop[:step]] context lengths L: 10,40,160 or start:stop:step (stop included); alias --lengths (default: 1:500:5, the seed\'s sweep)', asIntListOrRange('--context-length', { min: 1 }))
+    .option('--context-length <spec>', `[int[,int...]|start:stop[:step]] context lengths L: 10,40,160 or start:stop:step (stop included); alias --lengths (default: ${DEFAULT_LENGTHS_TEXT}; the seed\'s sweep is 1:500:5)`, asIntListOrRange('--context-length', { min: 1 }))
     .addOption(new Option('--lengths <spec>', 'old spelling of --context-length').hideHelp().argParser(asIntListOrRange('--lengths', { min: 1 })))
     .option('--samples <n>', '[int] prompts per L', asPositiveInt('--samples'), 10_000)
     .option('--preset <name>', '[seed|paper] measure every model on this prompt distribution (models trained on another are marked out of distribution) (default: each model\'s own, else seed)', asChoice('--preset', PRESET_NAMES))
@@ -236,7 +234,7 @@ export function register(program: Command): void {
     .option('--out <file>', '[path] also write the JSON result to this file')
     .action((targets: string[], opts: Omit<EvaluateCliOptions, 'lengths'> & { contextLength?: number[]; lengths?: number[] }) => {
       if (opts.contextLength && opts.lengths) throw new UsageError('--lengths is the old spelling of --context-length; give one of them');
-      const lengths = opts.contextLength ?? opts.lengths ?? asIntListOrRange('--context-length')(DEFAULT_LENGTHS);
+      const lengths = opts.contextLength ?? opts.lengths ?? defaultLengths();
       if (opts.samples < 2) throw new UsageError('--samples: need at least 2 prompts for a standard error');
       const models = targets.map((t) => loadStackTarget(t) ?? loadTarget(t));
       // A plain progress line on stderr every 5 s (none for runs shorter than that).

@@ -6,12 +6,13 @@ import { existsSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { asExistingFile, asPositiveInt } from '../options.js';
+import { asExistingFile, asIntList, asPositiveInt } from '../options.js';
 
 export interface PlotCliOptions {
   evaluation?: string;
   out?: string;
   columns?: number;
+  qkSteps?: number[];
   vegaLite?: boolean;
 }
 
@@ -24,6 +25,7 @@ export async function runPlot(runDir: string, o: PlotCliOptions, print: (line: s
     evaluation: o.evaluation,
     outDir: o.out,
     columns: o.columns,
+    ...(o.qkSteps ? { qkSteps: o.qkSteps } : {}),
     raster: { writeSpec: o.vegaLite ?? false },
     onFigure: (name, files) => print(`  ${name.padEnd(24)} ${files.map((f) => relative(process.cwd(), f) || f).join('  ')}`),
   });
@@ -38,7 +40,8 @@ export function register(program: Command): void {
     .argument('<run>', '[path] run directory written by `icl-lab train`')
     .option('--evaluation <file>', '[path] evaluation JSON for the error-vs-L figure (default: RUN/evaluation.json if present)', asExistingFile('--evaluation'))
     .option('--out <dir>', '[path] output folder (default: RUN/figures)')
-    .option('--columns <n>', '[int] snapshot steps in the QK evolution grid (default: 6)', asPositiveInt('--columns'))
+    .option('--columns <n>', '[int] columns of the QK evolution grid, at round steps and the last step (default: 6)', asPositiveInt('--columns'))
+    .option('--qk-steps <list>', '[int[,int...]] steps shown in the QK evolution grid instead (the nearest snapshot each; the last step is always added)', asIntList('--qk-steps', { min: 0 }))
     .option('--vega-lite', '[flag] also write each figure\'s Vega-Lite spec, data inline, as NAME.vl.json', false)
     .action(async (run: string, o: PlotCliOptions) => {
       await runPlot(run, o, (line) => process.stdout.write(line + '\n'));

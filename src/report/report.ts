@@ -151,12 +151,13 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
 
   // 3. Figures.
   const figs: { title: string; path: string; caption: string }[] = [];
-  const figContext = contextLine({
-    runs: names, heads: runs.map((r) => r.target.params.H), d, L, preset: c0.preset, noiseStd: c0.noiseStd, rho: c0.rho,
-    steps: runs.map((r) => r.runJson.step),
+  // the line under every figure's title: the runs it shows (all of them unless given)
+  const figContext = (shown: readonly LoadedRun[] = runs) => contextLine({
+    runs: shown.map((r) => r.target.name), heads: shown.map((r) => r.target.params.H), d, L, preset: c0.preset, noiseStd: c0.noiseStd, rho: c0.rho,
+    steps: shown.map((r) => r.runJson.step),
   });
   const raster = { scale: FIGURE_ZOOM, minWidth: 0 };
-  const renderFigure = (spec: VlSpec, dir: string, name: string) => renderFigureFile(withContext(spec, figContext), dir, name, raster);
+  const renderFigure = (spec: VlSpec, dir: string, name: string, shown?: readonly LoadedRun[]) => renderFigureFile(withContext(spec, figContext(shown)), dir, name, raster);
   const addFig = (title: string, files: string[], caption: string) => {
     const png = files.find((f) => f.endsWith('.png'))!;
     pngs.push(png);
@@ -174,7 +175,7 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
   log('drawing figures');
   addFig(
     `Error against context length: ${main.target.name}, its kernel estimator and the estimators`,
-    await renderFigure(errorVsLengthSpec(pick(evaluation, [main.target.name, `${main.target.name}/kernel`, ...estimatorNames]), { trainL: L, labels, logY: true, title: `Error against context length (${labels[main.target.name]})`, subtitle: `mean squared error ± one standard error; dashed: reference estimators; rule: training L = ${L}` }), figDir, 'error_vs_length'),
+    await renderFigure(errorVsLengthSpec(pick(evaluation, [main.target.name, `${main.target.name}/kernel`, ...estimatorNames]), { trainL: L, labels, logY: true, title: `Error against context length (${labels[main.target.name]})`, subtitle: `mean squared error ± one standard error; dashed: reference estimators; rule: training L = ${L}` }), figDir, 'error_vs_length', [main]),
     'Mean squared error of the trained model, the kernel estimator built from its (w^h, mu^h), one-step GD (eta = 1, the seed\'s) and the reference estimators, on the same prompts at every L. The model tracks its kernel estimator everywhere; it beats plain one-step GD below about L = 80 and loses beyond, because its effective step is tuned for the training L.',
   );
   if (runs.length > 1) {
@@ -206,7 +207,7 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
       const describeEnd = (e: ReturnType<typeof end>) => `w = (${fmtList(e.ws, 3)}), mu = (${fmtList(e.ms, 2)}), eta_TF = ${fmt(e.eta, 3)}`;
       addFig(
         `Observed (w, mu) against the reduced-loss gradient flow (${main.target.name})`,
-        await renderFigure(flowSpec(fp.observed, fp.predicted, { title: `(wʰ, μʰ) during training vs the reduced-loss gradient flow (${main.target.name})`, subtitle: `same start; flow time matched to steps where η_TF reaches 90% of its final value (${fp.stepsPerTime.toFixed(1)} steps per unit time)` }), figDir, 'flow'),
+        await renderFigure(flowSpec(fp.observed, fp.predicted, { title: `(wʰ, μʰ) during training vs the reduced-loss gradient flow (${main.target.name})`, subtitle: `same start; flow time matched to steps where η_TF reaches 90% of its final value (${fp.stepsPerTime.toFixed(1)} steps per unit time)` }), figDir, 'flow', [main]),
         `Left: paths in the (w, mu) plane, from the first logged point. Right: w^h and mu^h over training. Solid: the run (Adam); dashed: gradient flow of the authors' reduced loss L(mu, w) (docs/THEORY.md) in the (w, mu) coordinates, from the same start. ` +
           `The run ends at ${describeEnd(obsEnd)}; the flow at ${describeEnd(predEnd)}. ` +
           (obsEnd.paired && !predEnd.paired

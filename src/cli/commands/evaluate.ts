@@ -228,7 +228,7 @@ export function register(program: Command): void {
     .option('--d <n>', '[int] dimension when no model is given (default: 5)', asPositiveInt('--d'))
     .option('--seed <n>', '[int] RNG seed of the prompts', asInteger('--seed'), 0)
     .option('--chunk <n>', '[int] prompts per batch (bounds memory)', asPositiveInt('--chunk'), DEFAULT_CHUNK)
-    .option('--independent', '[flag] fresh prompts at every L (default: nested prompts, the first L tokens of a longer prompt of L\'s block 2^k..2^(k+1)-1; same distribution per L, ~25x less sampling; either way the prompts at an L depend only on --seed, L, the task and --chunk)')
+    .option('--independent', '[flag] fresh prompts at every L (default: nested prompts, the first L tokens of one longer prompt drawn in segments; same distribution per L, ~25x less sampling, smooth curves; either way the prompts at an L depend only on --seed, L, the task and --chunk)')
     .option('--no-kernel', '[flag] leave out each model\'s kernel estimator <name>/kernel')
     .option('--json', '[flag] print the result as JSON instead of a table')
     .option('--out <file>', '[path] also write the JSON result to this file')

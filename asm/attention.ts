@@ -13,7 +13,7 @@
 // bit-identical to core/exp.ts expNeg for x >= -708), pass 3 the sums over tokens (grad only).
 // All pointers are byte offsets into this module's memory; the caller grows memory.
 
-import { C6, C24, C120, C720, expNegScalar, INV_LN2_32, LN2_32_HI, LN2_32_LO, ROUND, T32, setT32 } from './exp';
+import { expNeg2, expNegScalar, setT32 } from './exp';
 
 export function heapBase(): usize {
   return __heap_base;
@@ -22,37 +22,6 @@ export function heapBase(): usize {
 /** register the table 2^(j/32), j = 0..31 (written by the caller) */
 export function setTable(ptr: usize): void {
   setT32(ptr);
-}
-
-/**
- * exp(x) per lane for x <= 0: expNeg's operations (core/exp.ts, Tang's method with a 32-entry table),
- * two lanes at a time, so the results are bit-identical to it. The integer n = round(x * 32/ln2) is
- * read from the low mantissa bits of x * 32/ln2 + 1.5*2^52 (no float-to-int conversion); 2^(n >> 5)
- * is built in the exponent bits; only the table entries 2^((n & 31)/32) are loaded per lane.
- * Lanes below -708 (or NaN) take expNeg's scalar path.
- */
-// @ts-ignore: decorator
-@inline
-function expNeg2(x: v128): v128 {
-  if (v128.any_true(v128.not(f64x2.ge(x, f64x2.splat(-708.0))))) {
-    return f64x2.replace_lane(f64x2.splat(expNegScalar(f64x2.extract_lane(x, 0))), 1, expNegScalar(f64x2.extract_lane(x, 1)));
-  }
-  const R = f64x2.splat(ROUND);
-  const nb = f64x2.add(f64x2.mul(x, f64x2.splat(INV_LN2_32)), R); // ROUND + n
-  const n = f64x2.sub(nb, R);
-  const r = f64x2.sub(f64x2.sub(x, f64x2.mul(n, f64x2.splat(LN2_32_HI))), f64x2.mul(n, f64x2.splat(LN2_32_LO)));
-  let p = f64x2.add(f64x2.splat(C120), f64x2.mul(r, f64x2.splat(C720)));
-  p = f64x2.add(f64x2.splat(C24), f64x2.mul(r, p));
-  p = f64x2.add(f64x2.splat(C6), f64x2.mul(r, p));
-  p = f64x2.add(f64x2.splat(0.5), f64x2.mul(r, p));
-  p = f64x2.add(f64x2.splat(1.0), f64x2.mul(r, p));
-  p = f64x2.add(f64x2.splat(1.0), f64x2.mul(r, p));
-  const ni = i64x2.sub(nb, R); // n as an integer (bits(ROUND + n) - bits(ROUND))
-  const p2 = i64x2.shl(i64x2.add(i64x2.shr_s(ni, 5), i64x2.splat(1023)), 52); // 2^(n >> 5) = 2^-k
-  const j = v128.and(ni, i64x2.splat(31)); // n & 31
-  let t = v128.load64_splat(T32 + (<usize>i64x2.extract_lane(j, 0) << 3));
-  t = v128.load64_lane(T32 + (<usize>i64x2.extract_lane(j, 1) << 3), t, 1);
-  return f64x2.mul(f64x2.mul(p2, t), p);
 }
 
 /** bytes of scratch for H heads, width E, L tokens (16-byte aligned pieces) */
@@ -446,3 +415,9 @@ function backToWeights(theta: usize, grad: usize, E: i32, H: i32): void {
 
 // the sampler's fast path lives in the same module (one instance, one memory)
 export { zigguratRun } from './ziggurat';
+// stream version 2 (asm/sampler2.ts): four xoshiro lanes in i32x4, the ziggurat's fast path in f64x2
+export { fill2, sampleBatch2, setSampler2Tables } from './sampler2';
+// the strictly-causal stack (asm/stack.ts)
+export { stackForward, stackLossAndGrad, stackScratchBytes } from './stack';
+// micro-benchmarks for bench's roofline (asm/roofline.ts)
+export { rfCopy, rfExp, rfMac, rfUniforms } from './roofline';

@@ -8,7 +8,7 @@ import { stackCircuits } from '../src/model/circuits.js';
 import { tensorF32, tensorF64, writeSafetensors } from '../src/io/safetensors.js';
 import { analyzeStack } from '../src/analysis/analyze.js';
 import { loadStackTarget } from '../src/analysis/targets.js';
-import { runEvaluate } from '../src/cli/commands/evaluate.js';
+import { runEvaluate } from '../src/analysis/evaluate-models.js';
 import { expectClose } from './analysis.fixture.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-analysis-stack-'));

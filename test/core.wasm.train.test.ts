@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wasmAvailable } from '../src/io/wasm.js';
+import { nodeKernels, wasmAvailable } from '../src/io/wasm.js';
 import { readCheckpoint, writeCheckpoint } from '../src/run/checkpoint.js';
 import { configFromJson, configToJson, parseFlags, resolveConfig, type TrainConfig } from '../src/run/config.js';
 import { createState, ensureCapacity, restoreState, resumable, runSteps } from '../src/run/loop.js';
@@ -24,17 +24,17 @@ function small(extra: Record<string, string> = {}): TrainConfig {
   return resolveConfig(parseFlags({
     d: '3', contextLength: '10', batchSize: '16', steps: '300', dynamicsEvery: '10', qkEvery: '20', valEvery: '10',
     printEvery: '100', lossEvery: '10', seed: '7', ...extra,
-  }));
+  }), new Set(), { wasmAvailable: wasmAvailable() });
 }
 const bits = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
 
 describe('config field engine', () => {
-  it('defaults to wasm for one layer when the module loads, ts for a stack; wasm + stack is a UsageError; old run.json = ts', () => {
+  it('defaults to wasm when the module loads (one layer and a stack); ts on request; old run.json = ts', () => {
     expect(wasmAvailable()).toBe(true);
     expect(small().engine).toBe('wasm');
     expect(small({ engine: 'ts' }).engine).toBe('ts');
-    expect(small({ layers: '2' }).engine).toBe('ts');
-    expect(() => small({ layers: '2', engine: 'wasm' })).toThrow(/--engine wasm runs the single-layer kernel/);
+    expect(small({ layers: '2' }).engine).toBe('wasm');
+    expect(small({ layers: '2', engine: 'ts' }).engine).toBe('ts');
     expect(() => small({ engine: 'gpu' })).toThrow(/--engine/);
     const json = configToJson(small());
     expect(json.engine).toBe('wasm');
@@ -46,8 +46,8 @@ describe('config field engine', () => {
 
 describe('training on the wasm engine', () => {
   it('300 steps: losses and weights within 1e-9 of the ts engine (Adam, H=3)', () => {
-    const a = createState(small({ engine: 'ts', heads: '3' }));
-    const b = createState(small({ engine: 'wasm', heads: '3' }));
+    const a = createState(small({ engine: 'ts', heads: '3' }), nodeKernels());
+    const b = createState(small({ engine: 'wasm', heads: '3' }), nodeKernels());
     runSteps(a, 300);
     runSteps(b, 300);
     expect(relErr(b.logs.trainLoss, a.logs.trainLoss)).toBeLessThan(1e-9);
@@ -58,15 +58,15 @@ describe('training on the wasm engine', () => {
 
   it('resume is bit-identical within the engine: 300 straight == 150 + checkpoint + 150', () => {
     const c = small({ engine: 'wasm' });
-    const a = createState(c);
+    const a = createState(c, nodeKernels());
     runSteps(a, 300);
-    const b0 = createState({ ...c, steps: 150 });
+    const b0 = createState({ ...c, steps: 150 }, nodeKernels());
     runSteps(b0, 150);
     const path = join(tmp, 'ck.safetensors');
     writeCheckpoint(path, b0.config, resumable(b0));
     const ck = readCheckpoint(path);
     expect(ck.config.engine).toBe('wasm');
-    const b = restoreState(c, ck, b0.logs);
+    const b = restoreState(c, ck, b0.logs, nodeKernels());
     ensureCapacity(b, 300);
     runSteps(b, 300);
     expect(bits(b.model.theta)).toBe(bits(a.model.theta));

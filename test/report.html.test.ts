@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { headingId, inlineSvg, markdownToHtml } from '../src/report/report.js';
+import { headingId, inlineSvg, markdownToHtml } from '../src/report/html.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-report-html-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

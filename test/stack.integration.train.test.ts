@@ -100,7 +100,7 @@ for (const tying of [false, true]) {
       for (const k of ['trainLoss', 'valLoss', 'valStep', 'qkDynamics', 'ovDynamics', 'dynStep', 'qk', 'ov', 'snapStep'] as const) {
         expect(bits(b.logs[k]), k).toBe(bits(a.logs[k]));
       }
-      expect(b.rng.getState()).toEqual(a.rng.getState());
+      expect(b.stream.getState()).toEqual(a.stream.getState());
       const [oa, ob] = [a.optimizer.getState(), b.optimizer.getState()];
       expect(ob.t).toBe(oa.t);
       for (const key of Object.keys(oa.buffers)) expect(bits(ob.buffers[key]!)).toBe(bits(oa.buffers[key]!));

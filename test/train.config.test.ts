@@ -149,7 +149,7 @@ describe('train config: every validation rule names the flag and what is allowed
     [{ checkpointEvery: '-1' }, /--checkpoint-every must be an integer >= 0/],
     [{ checkpointSecs: '-5' }, /--checkpoint-secs must be a number >= 0/],
     [{ divergeLoss: '-1' }, /--diverge-loss must be a number >= 0/],
-    [{ nOut: '2' }, /--n-out must be an integer equal to 1/],
+    [{ nOut: '2' }, /--n-out 2: the single regression task has one output; several outputs come with --tasks/],
     [{ layers: '0' }, /--layers must be an integer >= 1/],
     // combinations
     [{ layers: '3', init: 'oppo_small_id', heads: '3' }, /--init oppo_small_id .* --heads must be even, got 3/],

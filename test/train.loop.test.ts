@@ -8,8 +8,9 @@ import { ovDynamics, qkDynamics } from '../src/model/circuits.js';
 import { initParams } from '../src/model/init.js';
 import { createOptimizer } from '../src/optim/optim.js';
 import { Rng } from '../src/data/rng.js';
-import { sampleBatch } from '../src/data/task.js';
-import { allocBatch } from '../src/data/batch.js';
+import { sampleBatch as sampleBatchV1, type TaskSpec } from '../src/data/task.js';
+import { allocBatch, type Batch } from '../src/data/batch.js';
+import { NormalStream2, sampleBatch2 } from '../src/data/normal2.js';
 import { allocParams } from '../src/model/params.js';
 import { parseFlags, resolveConfig, type TrainConfig } from '../src/run/config.js';
 import { readCheckpoint, writeCheckpoint } from '../src/run/checkpoint.js';
@@ -30,13 +31,16 @@ const paramsOf = (s: { config: TrainConfig; model: { theta: Float64Array } }) =>
 const bits = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
 
 describe('train loop: the seed run_experiment order defines the RNG stream', () => {
-  it('equals a hand-written replay: sample, loss+grad, update, (dynamics), validation batch from the same rng', () => {
+  it.each([1, 2] as const)('stream version %i: equals a hand-written replay: sample, loss+grad, update, (dynamics), validation batch from the same stream', (version) => {
     const c = small({ steps: '40', valSamples: '24' });
-    const s = createState(c);
+    const s = createState(c, {}, version);
+    expect(s.stream.version).toBe(version);
     runSteps(s, 40);
-    // replay
+    // replay: init from Rng(seed), then version 1 continues the Rng, version 2 is seeded from it
     const rng = new Rng(c.seed);
     const p = initParams(c.d, c.heads, c.init, rng);
+    const s2 = NormalStream2.fromRng(rng.clone());
+    const sampleBatch = (t: TaskSpec, r: Rng, out: Batch) => (version === 1 ? sampleBatchV1(t, r, out) : sampleBatch2(t, s2, out));
     const opt = createOptimizer({ kind: 'adam', lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 }, p.theta.length);
     const { task, valTask } = taskSpecs(c);
     const batch = allocBatch(16, 10, 3);
@@ -132,7 +136,7 @@ describe('train loop: resume is bit-identical', () => {
         expect(bits(b.logs[k]), k).toBe(bits(a.logs[k]));
       }
       expect([b.logs.nVal, b.logs.nDyn, b.logs.nSnap]).toEqual([a.logs.nVal, a.logs.nDyn, a.logs.nSnap]);
-      expect(b.rng.getState()).toEqual(a.rng.getState());
+      expect(b.stream.getState()).toEqual(a.stream.getState());
       const oa = a.optimizer.getState();
       const ob = b.optimizer.getState();
       expect(ob.t).toBe(oa.t);

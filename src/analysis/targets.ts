@@ -90,3 +90,9 @@ export function loadStackTarget(target: string): StackTarget | undefined {
   if (!isDir || !existsSync(join(target, RUN_FILES.run))) return { name, path, stack: m.params };
   return { name, path, stack: m.params, run: targetRun(readRunJson(target), target) };
 }
+
+/** A warning for a run that has not trained yet (step 0: its weights are the initialisation), or null. */
+export function untrainedWarning(t: { readonly name: string; readonly run?: TargetRun }): string | null {
+  if (!t.run || t.run.step > 0) return null;
+  return `warning: ${t.name} is at step 0 (untrained: its weights are the initialisation; train it first, e.g. icl-lab train --resume <dir>)`;
+}

@@ -4,11 +4,13 @@
  * forward + backward and the optimizer.
  */
 import { DEFAULT_TASK, type TaskSpec } from '../data/task.js';
+import type { StreamVersion } from '../data/stream.js';
 import type { EngineName } from '../engine/model.js';
-import { wasmAvailable } from '../io/wasm.js';
+import { nodeKernels, wasmAvailable } from '../io/wasm.js';
 import { makeTrainConfig, type TrainConfig } from '../run/config.js';
 import { createState } from '../run/loop.js';
 import { timeSteps, type PhasedStep, type StepTiming } from './timing.js';
+import { startPrefetch } from '../run/prefetch.js';
 
 
 /** wasm when dist/wasm/attention.wasm loads, else ts */
@@ -26,12 +28,18 @@ export interface BenchOptions {
   seed?: number;
   /** engines to measure, each head count on each in turn (default: [defaultEngine()]) */
   engines?: EngineName[];
+  /** batch stream version (data/stream.ts; default 2, what new runs use) */
+  stream?: StreamVersion;
+  /** 2 = the batches are drawn on a second thread (train --threads 2, run/prefetch.ts); default 1 */
+  threads?: 1 | 2;
 }
 
 /** One measured head count on one engine (phase times in ms per step; see timing.ts). */
 export interface BenchRow extends StepTiming {
   heads: number;
   engine: EngineName;
+  /** 2: sampling on a second thread (samplingMs is then the wait for and copy of the batch) */
+  threads: 1 | 2;
 }
 
 
@@ -47,15 +55,31 @@ export function benchConfig(task: TaskSpec, overrides: Partial<TrainConfig>): Tr
   });
 }
 
-/** The phases of train's step for `config` (sample, loss + gradient, optimizer update). */
-export function phasedTrainStep(config: TrainConfig): PhasedStep {
-  const s = createState(config).trainStep;
-  return { sample: s.sample, lossAndGrad: s.lossAndGrad, update: s.update };
+/**
+ * The phases of train's step for `config` (sample, loss + gradient, optimizer update) on a batch
+ * stream of `stream` version; with `threads` 2 the batches come from a second thread, as
+ * `train --threads 2` draws them (run/prefetch.ts). `close()` stops that thread.
+ */
+export function phasedTrainStep(config: TrainConfig, stream: StreamVersion = 2, threads: 1 | 2 = 1): PhasedStep & { close(): void } {
+  const s = createState(config, nodeKernels(), stream);
+  let close = () => {};
+  if (threads === 2) {
+    // no validation batches in the bench: a schedule whose only validation step (0) is never reached
+    const p = startPrefetch(s.stream, { task: s.task, valTask: s.task, valEvery: Number.MAX_SAFE_INTEGER, startStep: 1 });
+    s.stream = p.stream;
+    close = () => void p.close();
+  }
+  const t = s.trainStep;
+  return { sample: t.sample, lossAndGrad: t.lossAndGrad, update: t.update, close };
 }
 
-export function benchHeads(H: number, seconds: number, warmupSeconds: number, task: TaskSpec, seed: number, engine: EngineName = 'ts'): BenchRow {
-  const step = phasedTrainStep(benchConfig(task, { heads: H, seed, engine }));
-  return { heads: H, engine, ...timeSteps(step, seconds, warmupSeconds) };
+export function benchHeads(H: number, seconds: number, warmupSeconds: number, task: TaskSpec, seed: number, engine: EngineName = 'ts', stream: StreamVersion = 2, threads: 1 | 2 = 1): BenchRow {
+  const step = phasedTrainStep(benchConfig(task, { heads: H, seed, engine }), stream, threads);
+  try {
+    return { heads: H, engine, threads, ...timeSteps(step, seconds, warmupSeconds) };
+  } finally {
+    step.close();
+  }
 }
 
 export function runBench(o: BenchOptions, onRow?: (r: BenchRow) => void): BenchRow[] {
@@ -64,7 +88,7 @@ export function runBench(o: BenchOptions, onRow?: (r: BenchRow) => void): BenchR
   const engines = o.engines ?? [defaultEngine()];
   for (const H of o.heads) {
     for (const engine of engines) {
-      const r = benchHeads(H, o.seconds, o.warmupSeconds ?? Math.min(1, o.seconds / 2), task, o.seed ?? 0, engine);
+      const r = benchHeads(H, o.seconds, o.warmupSeconds ?? Math.min(1, o.seconds / 2), task, o.seed ?? 0, engine, o.stream ?? 2, o.threads ?? 1);
       rows.push(r);
       onRow?.(r);
     }

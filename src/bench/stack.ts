@@ -20,6 +20,8 @@ export interface StackBenchOptions {
   warmupSeconds?: number;
   task?: TaskSpec;
   seed?: number;
+  /** the TypeScript stack kernel (engine/ts/stack.ts) or its WebAssembly build (asm/stack.ts); default ts */
+  engine?: 'ts' | 'wasm';
 }
 
 /** A stack's training step timing (phase times in ms per step; see timing.ts). */
@@ -27,6 +29,7 @@ export interface StackBenchRow extends StepTiming {
   layers: number;
   heads: number;
   weightTying: boolean;
+  engine: 'ts' | 'wasm';
 }
 
 /** Steps/s of `train --layers N` at the seed configuration (one thread, no logging). */
@@ -37,7 +40,11 @@ export function benchStack(o: StackBenchOptions = {}): StackBenchRow {
   const seconds = o.seconds ?? 3;
   const warmup = o.warmupSeconds ?? Math.min(1, seconds / 2);
   const task = o.task ?? { ...DEFAULT_TASK };
-  const step = phasedTrainStep(benchConfig(task, { layers, heads: H, weightTying, seed: o.seed ?? 0, engine: 'ts' }));
-  const t = timeSteps(step, seconds, warmup);
-  return { layers, heads: H, weightTying, ...t };
+  const engine = o.engine ?? 'ts';
+  const step = phasedTrainStep(benchConfig(task, { layers, heads: H, weightTying, seed: o.seed ?? 0, engine }));
+  try {
+    return { layers, heads: H, weightTying, engine, ...timeSteps(step, seconds, warmup) };
+  } finally {
+    step.close();
+  }
 }

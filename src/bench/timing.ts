@@ -25,8 +25,8 @@ export interface StepTiming {
 
 export const CHUNK = 20;
 
-export function timeSteps(s: PhasedStep, seconds: number, warmupSeconds: number): StepTiming {
-  const now = () => performance.now();
+/** Time `s` for `seconds` after `warmupSeconds` of warm-up; `now` is the clock in milliseconds (tests pass a fake one). */
+export function timeSteps(s: PhasedStep, seconds: number, warmupSeconds: number, now: () => number = () => performance.now()): StepTiming {
   let loss = NaN;
   const w0 = now();
   while (now() - w0 < warmupSeconds * 1000) {

@@ -10,41 +10,10 @@
  * The complete state (generator words + the cached layer-index bits) is a JSON-safe number[]:
  * `Rng.fromState(rng.getState())` continues the identical stream.
  */
-import { expNeg } from '../math/exp.js';
+import { xoshiroDouble, xoshiroNext } from './xoshiro.js';
+import { wedgeAccepts, ZK, ZWS, zigguratTail } from './ziggurat.js';
 
-// ---- ziggurat tables (Doornik's ZIGNOR layout) ---------------------------------------------------
-const ZIG_C = 128; // layers
-const ZIG_R = 3.442619855899; // start of the tail: x_1
-const ZIG_V = 9.91256303526217e-3; // area of each layer
-const TWO_M32 = 2 ** -32;
-
-/** x_i, decreasing: x_0 = V / f(R) (pseudo-width of the base layer), x_1 = R, ..., x_C = 0. */
-const ZX = new Float64Array(ZIG_C + 1);
-/** Accept threshold on the raw 32-bit uniform: u32 < ZK[i]  <=>  u * x_i < x_{i+1}. */
-const ZK = new Float64Array(ZIG_C);
-/** Scale from the raw 32-bit uniform to the abscissa of layer i: x = u32 * ZW[i]. */
-const ZW = new Float64Array(ZIG_C);
-/** f(x_i) = exp(-x_i^2 / 2) for the wedge test. */
-const ZF = new Float64Array(ZIG_C + 1);
-/** Signed scale indexed by the whole layer byte (bit 7 = sign): a random sign without a branch. */
-const ZWS = new Float64Array(2 * ZIG_C);
-{
-  let f = Math.exp(-0.5 * ZIG_R * ZIG_R);
-  ZX[0] = ZIG_V / f;
-  ZX[1] = ZIG_R;
-  for (let i = 2; i < ZIG_C; i++) {
-    ZX[i] = Math.sqrt(-2 * Math.log(ZIG_V / ZX[i - 1] + f));
-    f = Math.exp(-0.5 * ZX[i] * ZX[i]);
-  }
-  ZX[ZIG_C] = 0;
-  for (let i = 0; i < ZIG_C; i++) {
-    ZK[i] = (ZX[i + 1] / ZX[i]) * 2 ** 32;
-    ZW[i] = ZX[i] * TWO_M32;
-    ZWS[i] = ZW[i];
-    ZWS[i + ZIG_C] = -ZW[i];
-  }
-  for (let i = 0; i <= ZIG_C; i++) ZF[i] = Math.exp(-0.5 * ZX[i]! * ZX[i]!);
-}
+export { xoshiroDouble, xoshiroNext };
 
 const MASK64 = (1n << 64n) - 1n;
 
@@ -58,31 +27,6 @@ function splitmix64(state: bigint): [bigint, bigint] {
 
 /** Number of entries in `getState()`: 4 generator words, cached layer bits, how many bytes are left. */
 const STATE_LENGTH = 6;
-
-/**
- * One xoshiro128** step on a state view (s[0..3]): the next 32 random bits as an unsigned integer
- * in [0, 2^32). Shared by `Rng` and the wasm engine's sampler (core/sampler-wasm.ts), whose state
- * lives in wasm memory, so both produce one stream.
- */
-export function xoshiroNext(s: Int32Array): number {
-  const s0 = s[0]!, s1 = s[1]!, s2 = s[2]!, s3 = s[3]!;
-  const m = Math.imul(s1, 5);
-  const r = Math.imul((m << 7) | (m >>> 25), 9);
-  const t = s1 << 9;
-  const n2 = s2 ^ s0, n3 = s3 ^ s1;
-  s[1] = s1 ^ n2;
-  s[0] = s0 ^ n3;
-  s[2] = n2 ^ t;
-  s[3] = (n3 << 11) | (n3 >>> 21);
-  return r >>> 0;
-}
-
-/** Uniform double in [0, 1) with 53 random bits from two xoshiro128** outputs. */
-export function xoshiroDouble(s: Int32Array): number {
-  const a = xoshiroNext(s) >>> 5; // 27 bits
-  const b = xoshiroNext(s) >>> 6; // 26 bits
-  return (a * 67108864 + b) * 1.1102230246251565e-16; // / 2^53
-}
 
 /**
  * The ziggurat's fast path. Per draw: one layer byte (7 bits layer, 1 bit sign) and one 32-bit
@@ -124,16 +68,6 @@ function zigguratRun(st: Int32Array, out: Float64Array, j: number, end: number):
   st[4] = bits; st[5] = left;
   return j;
 }
-
-/**
- * Version of the random stream (uniforms, the ziggurat normals and the order in which a task draws
- * them). Checkpoints and run.json record it; a resume continues only on the version its run was
- * started with, so a change of sampler never silently changes an old run. Runs written before the
- * field existed are version 1.
- */
-export const STREAM_VERSION = 1;
-/** Stream versions this build can continue. */
-export const STREAM_VERSIONS: readonly number[] = [1];
 
 export class Rng {
   /**
@@ -191,20 +125,12 @@ export class Rng {
         return byte & 128 ? -x : x;
       }
       const x = u * ZWS[byte]!;
-      if (ZF[i]! + this.nextUint32() * TWO_M32 * (ZF[i + 1]! - ZF[i]!) < expNeg(-0.5 * x * x)) return x;
+      if (wedgeAccepts(this.s, i, x)) return x;
     }
   }
 
-  /** |x| from the base layer with uniform u32 >= ZK[0]: the tail x > R (Marsaglia 1964). */
   private tail(u: number): number {
-    const x = u * ZW[0]!;
-    if (x < ZIG_R) return x; // only by rounding at the boundary
-    let t: number, y: number;
-    do {
-      t = -Math.log(1 - this.nextDouble()) / ZIG_R;
-      y = -Math.log(1 - this.nextDouble());
-    } while (y + y < t * t);
-    return ZIG_R + t;
+    return zigguratTail(this.s, u);
   }
 
   /**
@@ -224,7 +150,7 @@ export class Rng {
           out[j++] = byte & 128 ? -x : x;
         } else {
           const x = u * ZWS[byte]!;
-          if (ZF[i]! + this.nextUint32() * TWO_M32 * (ZF[i + 1]! - ZF[i]!) < expNeg(-0.5 * x * x)) out[j++] = x;
+          if (wedgeAccepts(this.s, i, x)) out[j++] = x;
         }
       }
     }

@@ -49,7 +49,7 @@ export function validateTaskSpec(spec: TaskSpec): void {
   if (!(Math.abs(rho) < 1)) throw new RangeError(`task rho must satisfy |rho| < 1, got ${rho}`);
 }
 
-type Assemble = (z: Float64Array, beta: Float64Array, B: number, L: number, sigma: number) => void;
+export type Assemble = (z: Float64Array, beta: Float64Array, B: number, L: number, sigma: number) => void;
 const assembleCache = new Map<number, Assemble | null>();
 
 /**
@@ -57,7 +57,7 @@ const assembleCache = new Map<number, Assemble | null>();
  * and beta in registers (4x faster than the generic loop at d = 5); same summation order as the
  * generic loop. Generated once per d <= 16; null if larger or if code generation is not allowed.
  */
-function assembleKernel(d: number): Assemble | null {
+export function assembleKernel(d: number): Assemble | null {
   let k = assembleCache.get(d);
   if (k === undefined) {
     k = null;

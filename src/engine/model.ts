@@ -14,6 +14,7 @@ import { forward, lossAndGrad } from './ts/attention.js';
 import type { WasmKernel } from './wasm/attention.js';
 import { ovDynamics, qkDynamics, snapshotCircuits, stackDynamics, stackSnapshot } from '../model/circuits.js';
 import { FINAL_LINEAR_KEY, STATE_DICT_KEYS, WEIGHT_NAMES, weightShape, type AttentionParams } from '../model/params.js';
+import type { NormalStream2 } from '../data/normal2.js';
 import type { Rng } from '../data/rng.js';
 import type { TaskSpec } from '../data/task.js';
 import { stackMetadata, stackStateDict, type StackParams } from '../model/stack.js';
@@ -53,6 +54,14 @@ export interface TrainModel {
   allocBatch?(B: number, L: number, d: number): Batch;
   /** data/task.ts sampleBatch, faster (the wasm engine: ziggurat in wasm, the same batch and RNG state bit for bit); absent = sampleBatch. */
   sampleBatch?(spec: TaskSpec, rng: Rng, out: Batch): Batch;
+  /** data/normal2.ts sampleBatch2 (stream version 2), faster (the wasm engine: asm/sampler2.ts, bit for bit); absent = sampleBatch2. */
+  sampleBatch2?(spec: TaskSpec, stream: NormalStream2, out: Batch): Batch;
+  /** Outputs per prompt (multi-task: N; absent = 1). */
+  readonly outputs?: number;
+  /** Validation batches of another task (multi-task); absent = data/batch.ts allocBatch. */
+  allocValBatch?(B: number, L: number, d: number): Batch;
+  /** The sampler of the validation batches (multi-task: its own task, on the run's stream version 1); absent = the stream's. */
+  readonly valSampler?: { sampleBatch(spec: TaskSpec, rng: Rng, out: Batch): Batch };
 }
 
 /**
@@ -74,6 +83,7 @@ export function singleLayerModel(p: AttentionParams, wasm?: () => WasmKernel): T
     ...(wasm ? {
       allocBatch: (B: number, L: number, d: number) => k().allocBatch(B, L, d),
       sampleBatch: (spec: TaskSpec, rng: Rng, out: Batch) => k().sampleBatch(spec, rng, out),
+      sampleBatch2: (spec: TaskSpec, stream: NormalStream2, out: Batch) => k().sampleBatch2(spec, stream, out),
     } : {}),
     dynamics(w, mu) {
       w.set(qkDynamics(p)); // [H]
@@ -93,14 +103,21 @@ export function singleLayerModel(p: AttentionParams, wasm?: () => WasmKernel): T
  * weights appear once, under `attention_layers.0.*`, and `metadata()` says `weight_tying` and
  * `n_layers` (io/model-file.ts reads both forms).
  */
-export function stackModel(p: StackParams): TrainModel {
+export function stackModel(p: StackParams, wasm?: () => WasmKernel): TrainModel {
+  let kernel: WasmKernel | null = null;
+  const k = (): WasmKernel => (kernel ??= wasm!());
   return {
     layers: p.nLayers,
     heads: p.H,
     E: p.E,
     theta: p.theta,
-    lossAndGrad: (batch, grad) => stackLossAndGrad(p, batch, grad),
-    forward: (batch, out) => stackForward(p, batch, out),
+    lossAndGrad: wasm ? (batch, grad) => k().stackLossAndGrad(p, batch, grad) : (batch, grad) => stackLossAndGrad(p, batch, grad),
+    forward: wasm ? (batch, out) => k().stackForward(p, batch, out) : (batch, out) => stackForward(p, batch, out),
+    ...(wasm ? {
+      allocBatch: (B: number, L: number, d: number) => k().allocBatch(B, L, d),
+      sampleBatch: (spec: TaskSpec, rng: Rng, out: Batch) => k().sampleBatch(spec, rng, out),
+      sampleBatch2: (spec: TaskSpec, stream: NormalStream2, out: Batch) => k().sampleBatch2(spec, stream, out),
+    } : {}),
     dynamics: (w, mu) => stackDynamics(p, w, mu, 'y-to-y'), // [layers*H] each
     snapshot: (qk, ov) => stackSnapshot(p, qk, ov), // [layers, H, E, E], [layers, H, E]
     stateDict: () => stackStateDict(p, true).map((e) => ({ key: e.key, shape: [...e.shape], data: Float64Array.from(e.data) })),

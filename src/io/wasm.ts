@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from '../errors.js';
 import { compileAttentionWasm, createWasmKernel, type WasmKernel, type WasmModule } from '../engine/wasm/attention.js';
 
 /** Where the compiled kernel is looked for: next to the compiled JS (dist/io -> dist/wasm), or dist/ from src/ (tests). */
@@ -47,3 +48,13 @@ export function loadWasmKernel(): WasmKernel {
   return createWasmKernel(m);
 }
 
+
+/** The kernels Node provides to run/model.ts (the WebAssembly one when it loads). */
+export function nodeKernels(): { wasm: () => WasmKernel } {
+  return {
+    wasm: () => {
+      if (!wasmAvailable()) throw new UsageError(`--engine wasm: the WebAssembly kernel is not available here (${wasmUnavailableReason()}; build it with npm run build, or use --engine ts)`);
+      return loadWasmKernel();
+    },
+  };
+}

@@ -3,8 +3,10 @@
  *
  *   random        nn.Linear default: every weight ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
  *                 fan_in = E for q/k/v, E*H for o
- *   small_id      q, k, v = 1e-6 * I repeated for every head; o stays random (the seed only sets
- *                 o_proj when n_out is None, and the regression model has n_out = 1)
+ *   small_id      q, k, v = 1e-6 * I repeated for every head; o stays random. One rule for
+ *                 both architectures (the seed's): o_proj gets 1e-6 identities only when it writes a
+ *                 whole token (n_out = None: every layer of a stack, model/stack-init.ts); the
+ *                 one-layer regression model's o_proj has a scalar output (n_out = 1) and stays random
  *   small_id_qk   q, k = 1e-4 * I per head; v, o random
  *   oppo_small_id q = +1e-6 I for heads 0..H/2-1 and -1e-6 I for heads H/2..H-1, k = +1e-6 I,
  *                 v, o random: half the heads start with QK = -eps^2 I. Needs an even H.
@@ -31,16 +33,16 @@ function setHeadIdentities(w: Float64Array, E: number, H: number, scale: (h: num
   }
 }
 
-export function initParams(d: number, H: number, method: InitName, rng: Rng): AttentionParams {
+export function initParams(d: number, H: number, method: InitName, rng: Rng, nOut = 1): AttentionParams {
   if (!INIT_NAMES.includes(method)) throw new RangeError(`init method must be one of ${INIT_NAMES.join(', ')}, got ${String(method)}`);
   if (method === 'oppo_small_id' && H % 2 !== 0)
     throw new RangeError(`init 'oppo_small_id' needs an even number of heads (half start with QK = +eps^2 I, half with -eps^2 I), got H=${H}`);
-  const p = allocParams(d, H, 1);
+  const p = allocParams(d, H, nOut);
   const E = p.E;
   fillUniform(p.q, 1 / Math.sqrt(E), rng); // [E*H, E]
   fillUniform(p.k, 1 / Math.sqrt(E), rng); // [E*H, E]
   fillUniform(p.v, 1 / Math.sqrt(E), rng); // [E*H, E]
-  fillUniform(p.o, 1 / Math.sqrt(E * H), rng); // [1, E*H]
+  fillUniform(p.o, 1 / Math.sqrt(E * H), rng); // [nOut, E*H]
   switch (method) {
     case 'random':
       break;

@@ -37,9 +37,15 @@ function reachIndex(eta: Float64Array, frac: number): number {
  * @param w     w^h at those steps [n, H]
  * @param mu    mu^h at those steps [n, H]
  */
-export function predictFlow(step: Float64Array, w: Float64Array, mu: Float64Array, H: number, task: { d: number; L: number; noiseStd: number }): FlowPrediction {
+export function predictFlow(step: Float64Array, w: Float64Array, mu: Float64Array, H: number, task: { d: number; L: number; noiseStd: number }, start = 0): FlowPrediction {
   const n = step.length;
   if (n < 2) throw new RangeError('need at least two logged points of the dynamics');
+  if (!Number.isInteger(start) || start < 0 || start >= n - 1) throw new RangeError(`start must index a logged point before the last, got ${start} of ${n}`);
+  if (start > 0) {
+    // Predict from logged point `start` (its clock matched on the rest of the run); show the whole run.
+    const p = predictFlow(step.subarray(start), w.subarray(start * H), mu.subarray(start * H), H, task, 0);
+    return { ...p, observed: { step, w, mu, heads: H } };
+  }
   const flow = integrateReducedFlow({
     d: task.d, L: task.L, sigma2: task.noiseStd ** 2,
     mu0: mu.subarray(0, H), w0: w.subarray(0, H),

@@ -12,6 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { wasmAvailable } from '../io/wasm.js';
 import { defaultTrainConfig, type TrainConfig } from '../run/config.js';
 import { executeRuns, trainRuns, type ExecuteOptions } from '../run/runs.js';
 import { isRunDir, readRunJson } from '../run/run-dir.js';
@@ -19,6 +20,7 @@ import type { RunSummary } from '../run/run.js';
 import { writeReport, type ReportResult } from './report.js';
 
 import { REPRODUCE_HEADS } from './reproduce-config.js';
+import { PAPER_RUN, PRESET_INFO, type ReproducePreset } from './reproduce-presets.js';
 
 export { FULL_STEPS, QUICK_STEPS, REPRODUCE_HEADS } from './reproduce-config.js';
 
@@ -30,14 +32,17 @@ export interface ReproduceOptions extends ExecuteOptions {
   /** Shared prompts at the training L for the findings. */
   samples?: number;
   lengths?: number[];
+  /** seed (default), paper or multitask (reproduce-presets.ts). */
+  preset?: ReproducePreset;
   log?: (line: string) => void;
   /** Told when training is over and the report starts (an interrupt can then no longer checkpoint anything). */
   onReportStart?: () => void;
 }
 
 /** The seed configuration (config_1, SEED_NOTES #8) for H heads and `steps` steps. */
-export function reproduceConfig(heads: number, steps: number): TrainConfig {
-  const c = defaultTrainConfig();
+export function reproduceConfig(heads: number, steps: number, preset: ReproducePreset = 'seed'): TrainConfig {
+  const c = { ...defaultTrainConfig({ wasmAvailable: wasmAvailable() }), ...(preset === 'paper' ? PAPER_RUN : {}) };
+  if (preset === 'paper') c.valSamples = c.batchSize;
   const every = steps >= 100_000 ? c.dynamicsEvery : Math.max(1, Math.round(steps / 100));
   return { ...c, heads, steps, dynamicsEvery: every, qkEvery: every, lossEvery: every, valEvery: every };
 }
@@ -52,13 +57,19 @@ export interface ReproduceResult {
 
 export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | { runs: RunSummary[]; interrupted: true }> {
   const log = o.log ?? (() => {});
-  const dirs = REPRODUCE_HEADS.map((h) => join(o.out, runDirName(h)));
+  const preset = o.preset ?? 'seed';
+  if (preset === 'multitask') {
+    const { reproduceMultitask } = await import('./reproduce-multitask.js');
+    return reproduceMultitask(o);
+  }
+  const HEADS = preset === 'seed' ? REPRODUCE_HEADS : PRESET_INFO[preset].heads;
+  const dirs = HEADS.map((h) => join(o.out, runDirName(h)));
   const existing = dirs.filter((d) => existsSync(d) && isRunDir(d));
   let runs: RunSummary[];
   const exec: ExecuteOptions = { ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), ...(o.progress ? { progress: o.progress } : {}), ...(o.signal ? { signal: o.signal } : {}), onLine: o.onLine ?? null };
   if (existing.length === 0) {
-    log(`training H = ${REPRODUCE_HEADS.join(', ')} for ${o.steps.toLocaleString('en-US')} steps each into ${o.out}`);
-    runs = await trainRuns(REPRODUCE_HEADS.map((h) => reproduceConfig(h, o.steps)), { ...exec, out: o.out, names: REPRODUCE_HEADS.map(runDirName), force: false });
+    log(`training H = ${HEADS.join(', ')} (${preset} preset) for ${o.steps.toLocaleString('en-US')} steps each into ${o.out}`);
+    runs = await trainRuns(HEADS.map((h) => reproduceConfig(h, o.steps, preset)), { ...exec, out: o.out, names: HEADS.map(runDirName), force: false });
   } else {
     if (existing.length !== dirs.length) throw new Error(`${o.out} holds only some of the runs (${existing.join(', ')}); use another --out or remove it`);
     // Runs already at or past `steps` (e.g. a --full run re-reported) are left as they are.
@@ -82,7 +93,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | 
     out: reportDir,
     evalSamples: o.evalSamples,
     ...(o.samples !== undefined ? { samples: o.samples } : {}),
-    ...(o.lengths ? { lengths: o.lengths } : {}),
+    ...(o.lengths ? { lengths: o.lengths } : preset === 'paper' ? { lengths: PRESET_INFO.paper.lengths! } : {}),
     log,
   });
   return { runs, report, reportDir };

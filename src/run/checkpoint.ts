@@ -7,18 +7,18 @@
  *                                                a stack: attention_layers.{l}.*, tied ones once)
  *   theta                                  F64   [n_params] the same weights, flat (what resume reads)
  *   optimizer.<buffer>                     F64   [n_theta] torch names: exp_avg, exp_avg_sq (Adam/AdamW)
- *   rng_state                              F64   [6] the RNG's complete state (uint32 words)
+ *   rng_state                              F64   the batch stream's complete state (uint32 words):
+ *                                                [6] for stream version 1, [16] for version 2
  *   metadata: icl_lab = "checkpoint", format = "1", step, optimizer_t, rng_state (JSON), config (JSON),
- *             stream_version (data/rng.ts STREAM_VERSION; absent = 1),
+ *             stream_version ("2"; absent in checkpoints of earlier builds = version 1, data/stream.ts),
  *             and the model file's metadata (n_layers, weight_tying, d, heads, ...)
  */
-import { STREAM_VERSION, STREAM_VERSIONS } from '../data/rng.js';
-import { UsageError } from '../errors.js';
 import { FileFormatError, f64, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { configFromJson, configToJson, type TrainConfig } from './config.js';
 import type { Resumable } from './loop.js';
 import { parseModelTensors } from '../io/model-file.js';
 import { modelFromTheta } from './model.js';
+import { parseStreamVersion, restoreStream, type StreamVersion } from '../data/stream.js';
 
 export const CHECKPOINT_FORMAT = '1';
 const OPT_PREFIX = 'optimizer.';
@@ -82,23 +82,21 @@ export function readCheckpoint(path: string): Checkpoint {
   }
   const rngT = tensors.rng_state;
   if (!rngT) throw new FileFormatError('missing tensor rng_state', path);
-  const streamVersion = metadata.stream_version === undefined ? 1 : intMeta(metadata, 'stream_version', path);
-  checkStreamVersion(streamVersion, path);
+  let streamVersion: StreamVersion;
+  const rng = Array.from(f64(rngT));
+  try {
+    streamVersion = parseStreamVersion(metadata.stream_version, 'checkpoint');
+    restoreStream(streamVersion, rng); // the state fits its version
+  } catch (err) {
+    throw new FileFormatError(err instanceof Error ? err.message : String(err), path);
+  }
   return {
     config,
-    streamVersion,
     step: intMeta(metadata, 'step', path),
     theta,
     optimizer: { t: intMeta(metadata, 'optimizer_t', path), buffers },
-    rng: Array.from(f64(rngT)),
+    streamVersion,
+    rng,
   };
 }
 
-/** A run continues only on the random stream it started with; another version is a clear error. */
-export function checkStreamVersion(version: number, where: string): void {
-  if (STREAM_VERSIONS.includes(version)) return;
-  throw new UsageError(
-    `${where}: the run was written with random-stream version ${version}, but this icl-lab draws version ${STREAM_VERSION} ` +
-      `(it can continue versions ${STREAM_VERSIONS.join(', ')}); resume it with the icl-lab version that started it (icl_lab_version in run.json)`,
-  );
-}

@@ -11,12 +11,21 @@
  * Pure module (no node:* imports): strings/objects in, a validated TrainConfig or a UsageError out.
  */
 import { UsageError } from '../errors.js';
-import { wasmAvailable } from '../io/wasm.js';
+import { formatTasks, parseTasks } from '../data/multitask.js';
 
 import type { PresetName } from '../data/task.js';
 import type { EngineName } from '../engine/model.js';
 import type { InitName } from '../model/init.js';
 import type { OptimizerName } from '../optim/optim.js';
+
+/**
+ * What the platform says when defaults are resolved (passed in: no import side effects). In Node:
+ * `{ wasmAvailable: wasmAvailable() }` from io/wasm.ts; without it the engine defaults to ts.
+ */
+export interface ConfigEnv {
+  /** The WebAssembly kernel loads here: the default engine of a one-layer run is then wasm. */
+  wasmAvailable?: boolean;
+}
 
 /** A fully resolved configuration of one training run (what run.json stores under `config`). */
 export interface TrainConfig {
@@ -25,6 +34,8 @@ export interface TrainConfig {
   d: number;
   contextLength: number;
   nOut: number;
+  /** Multi-task regression: coordinate blocks of x, "0:4,2:6" (src/multitask/); '' = the single task. */
+  tasks: string;
   weightTying: boolean;
   /** Kernel of the single-layer step: ts (engine/ts/attention.ts) or wasm (engine/wasm/attention.ts); runs are bit-identical within one engine. */
   engine: EngineName;
@@ -52,7 +63,7 @@ export interface TrainConfig {
 }
 
 export type FieldKey = keyof TrainConfig;
-type Kind = 'int' | 'float' | 'enum' | 'bool' | 'pair';
+type Kind = 'int' | 'float' | 'enum' | 'bool' | 'pair' | 'tasks';
 
 export interface Field {
   readonly key: FieldKey;
@@ -83,13 +94,14 @@ export const FIELDS: readonly Field[] = [
   { key: 'heads', kind: 'int', default: 2, min: 1, max: 256, list: true, help: 'heads H (list: one run each, e.g. 1,2,4,8)' },
   { key: 'd', kind: 'int', default: 5, min: 1, max: 1024, list: true, help: 'regression dimension d (token width E = d+1)' },
   { key: 'contextLength', kind: 'int', default: 40, min: 1, max: 100_000, list: true, arg: '<L>', help: 'context length L (in-context examples per prompt)' },
-  { key: 'nOut', kind: 'int', default: 1, min: 1, max: 1, help: 'output width n_out (the target is a scalar: only 1)' },
+  { key: 'nOut', kind: 'int', default: 1, min: 1, max: 64, help: 'output width n_out (1; with --tasks the number of tasks)' },
+  { key: 'tasks', kind: 'tasks', default: '', arg: '<blocks>', help: "multi-task regression (the authors' icl_linear_multitask): one task per coordinate block x[START:END) of x, e.g. 0:4,2:6; beta_k ~ N(0, I), context noise sqrt(dx_k)*noise_std, noise-free query targets; tokens [x, y_1..y_N], n_out = N, ts engine (docs/readme/paper.md). Empty: the single task" },
   { key: 'weightTying', kind: 'bool', default: false, help: 'tie the weights of all layers (needs --layers > 1)' },
-  { key: 'engine', kind: 'enum', default: null, values: ['ts', 'wasm'], help: 'kernel of the training step: ts (TypeScript) or wasm (WebAssembly SIMD, same float64 results to ~1e-15; a run resumes on its own engine). Default: wasm when dist/wasm/attention.wasm loads and --layers is 1, else ts' },
+  { key: 'engine', kind: 'enum', default: null, values: ['ts', 'wasm'], help: 'kernel of the training step: ts (TypeScript) or wasm (WebAssembly SIMD, same float64 results to ~1e-15; a run resumes on its own engine). Default: wasm when dist/wasm/attention.wasm loads, else ts (a stack, --layers > 1, has a wasm kernel too: asm/stack.ts)' },
   { key: 'preset', kind: 'enum', default: 'seed', values: ['seed', 'paper'], help: "task convention: seed (beta~N(0,I), y noise sqrt(d)*noise_std, noise-free y_q) or paper (beta~N(0,I/d), noise on context and query)" },
   { key: 'noiseStd', kind: 'float', default: 0.01, min: 0, max: 1e6, help: 'label noise standard deviation' },
   { key: 'rho', kind: 'float', default: 0, min: 0, lt: 1, help: 'x covariance Sigma_ij = rho^|i-j| (0 = isotropic, the seed)' },
-  { key: 'init', kind: 'enum', default: 'random', values: ['random', 'small_id', 'small_id_qk', 'oppo_small_id'], help: 'weight initialisation' },
+  { key: 'init', kind: 'enum', default: 'random', values: ['random', 'small_id', 'small_id_qk', 'oppo_small_id'], help: 'weight initialisation, the seed\'s (docs/readme/train.md): small_id = 1e-6 identities in q, k, v, and in o_proj only where it writes a whole token (a stack layer; the one-layer model\'s scalar o_proj stays random, as in the seed)' },
   { key: 'optimizer', kind: 'enum', default: 'adam', values: ['sgd', 'adam', 'adamw'], help: 'optimizer' },
   { key: 'lr', kind: 'float', default: 1e-3, gt: 0, max: 1e12, help: 'learning rate' },
   { key: 'betas', kind: 'pair', default: [0.9, 0.999], min: 0, lt: 1, arg: '<b1,b2>', help: 'Adam/AdamW betas' },
@@ -128,15 +140,15 @@ const KEY_BY_JSON: ReadonlyMap<string, FieldKey> = new Map(
  * `makeTrainConfig({ heads: 4, steps: 20_000 })`. Values are validated like flags (UsageError).
  * Derived fields (weight_decay, val_samples) follow the overrides unless given.
  */
-export function makeTrainConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
+export function makeTrainConfig(overrides: Partial<TrainConfig> = {}, env: ConfigEnv = {}): TrainConfig {
   const obj: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) obj[FIELD_BY_KEY.has(k as FieldKey) ? jsonKey(k as FieldKey) : k] = v;
-  return resolveConfig(parseConfigObject(obj, 'makeTrainConfig'));
+  return resolveConfig(parseConfigObject(obj, 'makeTrainConfig'), new Set(), env);
 }
 
 /** The notebook's main experiment with derived fields resolved. */
-export function defaultTrainConfig(): TrainConfig {
-  return resolveConfig({});
+export function defaultTrainConfig(env: ConfigEnv = {}): TrainConfig {
+  return resolveConfig({}, new Set(), env);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -148,6 +160,7 @@ const NUMBER_RE = /^[+-]?(\d[\d_]*(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
 function describeAllowed(f: Field): string {
   if (f.kind === 'enum') return `one of ${f.values!.join(', ')}`;
   if (f.kind === 'bool') return 'true or false';
+  if (f.kind === 'tasks') return 'coordinate blocks START:END,... (e.g. 0:4,2:6)';
   const what = f.kind === 'int' ? 'an integer' : 'a number';
   const lo = f.gt !== undefined ? `> ${f.gt}` : f.min !== undefined ? `>= ${f.min}` : '';
   const hi = f.lt !== undefined ? `< ${f.lt}` : f.max !== undefined ? `<= ${fmt(f.max)}` : '';
@@ -212,6 +225,16 @@ function parseScalar(f: Field, v: unknown, src: Source, whole: unknown = v): num
       if (v === 'true' || v === '1') return true;
       if (v === 'false' || v === '0') return false;
       throw usage(f, whole, src);
+    case 'tasks': {
+      if (v === '' || v === null) return '';
+      const text = typeof v === 'string' ? v : Array.isArray(v) && v.every((b) => Array.isArray(b) && b.length === 2) ? v.map((b) => `${b[0]}:${b[1]}`).join(',') : null;
+      if (text === null) throw usage(f, whole, src);
+      try {
+        return formatTasks(parseTasks(text));
+      } catch (e) {
+        throw new UsageError(`${src === 'json' ? `config key "${jsonKey(f.key)}"` : flagName(f.key)}: ${(e as Error).message.replace(/^tasks: /, '')}`);
+      }
+    }
     case 'pair': {
       const parts = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : null;
       if (!parts || parts.length !== 2) throw usage(f, whole, src);
@@ -313,7 +336,7 @@ export function varyingKeys(spec: PartialSpec): FieldKey[] {
  * heads varies slowest, seed fastest), fill derived fields and check every combination. `given` = keys the user set on the command line
  * (used only for "this flag has no effect with ..." errors).
  */
-export function resolveConfigs(spec: PartialSpec, given: ReadonlySet<FieldKey> = new Set()): TrainConfig[] {
+export function resolveConfigs(spec: PartialSpec, given: ReadonlySet<FieldKey> = new Set(), env: ConfigEnv = {}): TrainConfig[] {
   const vary = varyingKeys(spec);
   let combos: PartialSpec[] = [{ ...spec }];
   for (const key of vary) {
@@ -322,11 +345,11 @@ export function resolveConfigs(spec: PartialSpec, given: ReadonlySet<FieldKey> =
     combos = next;
   }
   if (combos.length > 4096) throw new UsageError(`the lists ask for ${combos.length} runs; at most 4096 at once`);
-  return combos.map((c) => resolveConfig(c, given));
+  return combos.map((c) => resolveConfig(c, given, env));
 }
 
 /** One config from scalar settings (lists not allowed here). */
-export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = new Set()): TrainConfig {
+export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = new Set(), env: ConfigEnv = {}): TrainConfig {
   const cfg: Record<string, unknown> = {};
   for (const f of FIELDS) {
     const v = spec[f.key];
@@ -336,17 +359,28 @@ export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = 
   const c = cfg as unknown as TrainConfig;
   if ((c.weightDecay as number | null) === null) c.weightDecay = c.optimizer === 'adamw' ? 1e-3 : 0; // SEED_NOTES #7
   if ((c.valSamples as number | null) === null) c.valSamples = c.batchSize;
-  if ((c.engine as EngineName | null) === null) c.engine = c.layers === 1 && wasmAvailable() ? 'wasm' : 'ts';
+  if ((c.engine as EngineName | null) === null) c.engine = c.tasks === '' && env.wasmAvailable ? 'wasm' : 'ts';
+  if (c.tasks !== '') {
+    const N = parseTasks(c.tasks).length;
+    if (given.has('nOut') && c.nOut !== N) throw new UsageError(`--n-out ${c.nOut} does not match --tasks ${c.tasks} (${N} tasks: n_out = ${N})`);
+    c.nOut = N;
+  }
   checkCombination(c, given);
   return c;
 }
 
 function checkCombination(c: TrainConfig, given: ReadonlySet<FieldKey>): void {
+  if (c.tasks === '' && c.nOut !== 1) throw new UsageError(`--n-out ${c.nOut}: the single regression task has one output; several outputs come with --tasks`);
+  if (c.tasks !== '') {
+    const tasks = parseTasks(c.tasks);
+    const end = Math.max(...tasks.map((t) => t[1]));
+    if (end > c.d) throw new UsageError(`--tasks ${c.tasks} reads x up to coordinate ${end}, but --d is ${c.d}`);
+    if (c.layers !== 1) throw new UsageError('--tasks trains the single-layer model; it needs --layers 1');
+    if (c.engine === 'wasm') throw new UsageError('--tasks: the wasm engine has n_out = 1; multi-task runs train on --engine ts');
+    if (c.preset !== 'seed' || c.rho !== 0) throw new UsageError('--tasks has its own noise convention (the authors\' multi-task sampler); leave --preset and --rho at their defaults');
+  }
   if (c.weightTying && c.layers === 1) {
     throw new UsageError('--weight-tying ties the weights of the layers of a stack; it needs --layers > 1');
-  }
-  if (c.engine === 'wasm' && c.layers > 1) {
-    throw new UsageError('--engine wasm runs the single-layer kernel; a stack (--layers > 1) trains on the ts engine');
   }
   if (c.init === 'oppo_small_id' && c.heads % 2 !== 0) {
     throw new UsageError(`--init oppo_small_id gives half the heads the opposite sign, so --heads must be even, got ${c.heads}`);
@@ -420,7 +454,7 @@ export function varyingAcross(configs: readonly TrainConfig[]): FieldKey[] {
 
 /** `--help` text of a field: `[type] meaning (default: x)`. */
 export function fieldHelp(f: Field): string {
-  const type = f.kind === 'enum' ? f.values!.join('|') : f.kind === 'pair' ? 'number,number' : f.kind === 'int' ? (f.list ? 'int[,int...]' : 'int') : f.kind === 'bool' ? 'flag' : 'number';
-  const dflt = f.default === null ? '' : ` (default: ${Array.isArray(f.default) ? f.default.join(',') : typeof f.default === 'number' ? fmt(f.default) : f.default})`;
+  const type = f.kind === 'tasks' ? 'start:end,...' : f.kind === 'enum' ? f.values!.join('|') : f.kind === 'pair' ? 'number,number' : f.kind === 'int' ? (f.list ? 'int[,int...]' : 'int') : f.kind === 'bool' ? 'flag' : 'number';
+  const dflt = f.default === null || f.default === '' ? '' : ` (default: ${Array.isArray(f.default) ? f.default.join(',') : typeof f.default === 'number' ? fmt(f.default) : f.default})`;
   return `[${type}] ${f.help}${dflt}`;
 }

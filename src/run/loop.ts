@@ -10,7 +10,8 @@
  *                                 if also s % print_every == 0: print the seed's line
  *     if s % qk_every == 0:       snapshot QK^h and OV^h[:, -1]
  *
- * One RNG (seeded with `seed`) draws the initial weights, then every batch.
+ * One RNG (seeded with `seed`) draws the initial weights; every batch then comes from the run's
+ * batch stream (data/stream.ts: version 1 continues that RNG, version 2 is seeded from it).
  *
  * When a run completes, `logFinalStep` also logs its last step (dynamics, validation, snapshot) if it
  * is not on the grid above, with a validation batch from its own RNG (the training stream is not
@@ -20,14 +21,16 @@
  * No node:* imports, no I/O: state in, state out. Everything per step is preallocated (the logs
  * grow only when a resume extends the run), so the work beyond the training step is O(1).
  */
-import { Rng, STREAM_VERSION } from '../data/rng.js';
+import { Rng } from '../data/rng.js';
 import { allocBatch, type Batch } from '../data/batch.js';
 import { sampleBatch, type TaskSpec } from '../data/task.js';
+import { createStream, CURRENT_STREAM_VERSION, restoreStream, type BatchStream, type StreamVersion } from '../data/stream.js';
+import type { TrainModel } from '../engine/model.js';
 import { createOptimizer, type Optimizer, type OptimizerState } from '../optim/optim.js';
 import { countLogged, type TrainConfig } from './config.js';
-import type { TrainModel } from '../engine/model.js';
-import { createModel, modelFromTheta } from './model.js';
+import { createModel, modelFromTheta, type EngineKernels } from './model.js';
 import { createTrainStep, type TrainStep } from './step.js';
+import { tokenWidth } from '../engine/multitask.js';
 
 /** Everything logged so far. Arrays have room for `capacity` steps; the first n* entries are valid. */
 export interface TrainLogs {
@@ -53,9 +56,10 @@ export interface TrainState {
   step: number;
   readonly model: TrainModel;
   readonly optimizer: Optimizer;
-  /** The one training step (sample, loss + gradient, update) on model, optimizer, task and rng. */
+  /** The one training step (sample, loss + gradient, update) on model, optimizer, task and the state's stream. */
   readonly trainStep: TrainStep;
-  readonly rng: Rng;
+  /** Where the batches come from (its version is recorded in run.json and the checkpoint); `--threads 2` swaps in a prefetching stream for a session. */
+  stream: BatchStream;
   readonly task: TaskSpec;
   readonly valTask: TaskSpec;
   readonly valBatch: Batch;
@@ -94,7 +98,7 @@ export function taskSpecs(c: TrainConfig): { task: TaskSpec; valTask: TaskSpec }
 
 export function allocLogs(c: TrainConfig, capacity: number): TrainLogs {
   const LH = c.layers * c.heads;
-  const E = c.d + 1;
+  const E = tokenWidth(c);
   // + 1: room for the last step when it is not on the grid (logFinalStep)
   const nVal = countLogged(capacity, c.valEvery) + 1;
   const nDyn = countLogged(capacity, c.dynamicsEvery) + 1;
@@ -124,7 +128,7 @@ export function allocLogs(c: TrainConfig, capacity: number): TrainLogs {
 export function copyLogs(c: TrainConfig, src: TrainLogs, capacity: number, upTo: number): TrainLogs {
   const out = allocLogs(c, Math.max(capacity, upTo));
   const LH = c.layers * c.heads;
-  const E = c.d + 1;
+  const E = tokenWidth(c);
   out.trainLoss.set(src.trainLoss.subarray(0, upTo));
   const keep = (steps: Float64Array, n: number, every: number): number => {
     let k = 0;
@@ -149,51 +153,62 @@ function optimizerFor(c: TrainConfig, n: number): Optimizer {
   return createOptimizer({ kind: c.optimizer, lr: c.lr, betas: [c.betas[0], c.betas[1]], eps: c.eps, weightDecay: c.weightDecay }, n);
 }
 
-function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, rng: Rng, step: number, logs: TrainLogs): TrainState {
+function assemble(c: TrainConfig, model: TrainModel, optimizer: Optimizer, stream: BatchStream, step: number, logs: TrainLogs): TrainState {
   const { task, valTask } = taskSpecs(c);
-  return {
+  const s = {
     config: c,
     step,
     model,
     optimizer,
-    trainStep: createTrainStep(model, optimizer, task, rng),
-    rng,
+    stream,
     task,
     valTask,
-    valBatch: allocBatch(c.valSamples, c.contextLength, c.d),
-    valOut: new Float64Array(c.valSamples),
+    valBatch: model.allocValBatch ? model.allocValBatch(c.valSamples, c.contextLength, c.d) : allocBatch(c.valSamples, c.contextLength, c.d),
+    valOut: new Float64Array(c.valSamples * (model.outputs ?? 1)),
     logs,
     lastLoss: step > 0 ? logs.trainLoss[step - 1]! : NaN,
     lastVal: logs.nVal > 0 ? logs.valLoss[logs.nVal - 1]! : NaN,
     lastValStep: logs.nVal > 0 ? logs.valStep[logs.nVal - 1]! : -1,
     shownLoss: step > 0 ? logs.trainLoss[Math.floor((step - 1) / c.lossEvery) * c.lossEvery]! : NaN,
   };
+  return Object.assign(s, { trainStep: createTrainStep(model, optimizer, task, s) }); // the step reads s.stream, which --threads 2 swaps
 }
 
-/** A fresh run at step 0: weights from `init` with an RNG seeded by `seed`. */
-export function createState(c: TrainConfig): TrainState {
+/**
+ * A fresh run at step 0: weights from `init` with an RNG seeded by `seed`, then the batch stream
+ * (`streamVersion`: new runs get the current one; 1 only to reproduce runs of earlier builds).
+ * `kernels`: what the platform provides to build the engine (Node: io/wasm.ts nodeKernels()).
+ */
+export function createState(c: TrainConfig, kernels: EngineKernels = {}, streamVersion: StreamVersion = defaultStreamVersion(c)): TrainState {
   const rng = new Rng(c.seed);
-  const model = createModel(c, rng);
-  return assemble(c, model, optimizerFor(c, model.theta.length), rng, 0, allocLogs(c, c.steps));
+  const model = createModel(c, rng, kernels);
+  return assemble(c, model, optimizerFor(c, model.theta.length), createStream(streamVersion, rng), 0, allocLogs(c, c.steps));
+}
+
+/**
+ * The stream a new run of `c` draws: the current version, except multi-task runs, whose sampler (the
+ * authors' MultiTaskLinearReg order, data/multitask.ts) draws from the run's Rng: version 1.
+ */
+export function defaultStreamVersion(c: TrainConfig): StreamVersion {
+  return c.tasks ? 1 : CURRENT_STREAM_VERSION;
 }
 
 /** What a checkpoint holds (see checkpoint.ts). */
 export interface Resumable {
-  /** Random-stream version the run draws (data/rng.ts STREAM_VERSION). */
-  streamVersion: number;
   step: number;
   theta: Float64Array;
   optimizer: OptimizerState;
+  /** The batch stream's version and state (checkpoint metadata stream_version, tensor rng_state). */
+  streamVersion: StreamVersion;
   rng: number[];
 }
 
 /** Continue from a checkpoint and the logs recorded so far (cut to the checkpoint's step). */
-export function restoreState(c: TrainConfig, ck: Resumable, logs: TrainLogs): TrainState {
-  const model = modelFromTheta(c, ck.theta);
+export function restoreState(c: TrainConfig, ck: Resumable, logs: TrainLogs, kernels: EngineKernels = {}): TrainState {
+  const model = modelFromTheta(c, ck.theta, kernels);
   const optimizer = optimizerFor(c, model.theta.length);
   optimizer.setState(ck.optimizer);
-  const rng = Rng.fromState(ck.rng);
-  return assemble(c, model, optimizer, rng, ck.step, copyLogs(c, logs, c.steps, ck.step));
+  return assemble(c, model, optimizer, restoreStream(ck.streamVersion, ck.rng), ck.step, copyLogs(c, logs, c.steps, ck.step));
 }
 
 /** Make room for `steps` steps in total (a resume with a larger --steps). */
@@ -203,7 +218,7 @@ export function ensureCapacity(s: TrainState, steps: number): void {
 
 /** The resumable part of a state (views, not copies: serialise before the next step). */
 export function resumable(s: TrainState): Resumable {
-  return { streamVersion: STREAM_VERSION, step: s.step, theta: s.model.theta, optimizer: s.optimizer.getState(), rng: s.rng.getState() };
+  return { step: s.step, theta: s.model.theta, optimizer: s.optimizer.getState(), streamVersion: s.stream.version, rng: s.stream.getState() };
 }
 
 /** Mean squared error of `out` against the batch's y_q. */
@@ -242,7 +257,7 @@ export interface StepHooks {
  */
 export function runSteps(s: TrainState, until: number, deadline = Infinity, hooks: StepHooks = {}): Divergence | null {
   const c = s.config;
-  const { model, trainStep, rng, valBatch, valOut, valTask } = s;
+  const { model, trainStep, valBatch, valOut, valTask } = s;
   const logs = s.logs;
   if (until > logs.capacity) throw new RangeError(`logs have room for ${logs.capacity} steps, asked to run to ${until}`);
   const LH = c.layers * c.heads;
@@ -269,7 +284,7 @@ export function runSteps(s: TrainState, until: number, deadline = Infinity, hook
       logs.dynStep[i] = step;
     }
     if (step % c.valEvery === 0) {
-      sampleBatch(valTask, rng, valBatch); // [Bval, L, E]
+      s.stream.sample(valTask, valBatch, model.valSampler); // [Bval, L, E] (a multi-task model draws its own task's batch)
       model.forward(valBatch, valOut); // [Bval]
       const val = mse(valOut, valBatch.yq);
       const i = logs.nVal++;
@@ -324,7 +339,9 @@ export function logFinalStep(s: TrainState): void {
     logs.dynStep[i] = f;
   }
   if (last(logs.valStep, logs.nVal) < f) {
-    sampleBatch(s.valTask, derivedRng(c.seed, FINAL_VAL_TAG * 2 ** 32 + f), s.valBatch); // [Bval, L, E]
+    const rng = derivedRng(c.seed, FINAL_VAL_TAG * 2 ** 32 + f);
+    if (model.valSampler) model.valSampler.sampleBatch(s.valTask, rng, s.valBatch);
+    else sampleBatch(s.valTask, rng, s.valBatch); // [Bval, L, E]
     model.forward(s.valBatch, s.valOut); // [Bval]
     const val = mse(s.valOut, s.valBatch.yq);
     const i = logs.nVal++;
@@ -350,24 +367,28 @@ export function heldOutValidation(s: TrainState, samples = FINAL_VALIDATION_SAMP
   const promptSeed = derivedSeed(c.seed, HELD_OUT_TAG);
   const rng = new Rng(promptSeed);
   let sum = 0;
+  let n = 0; // squared errors: samples x outputs
   let sum2 = 0;
   let batch: Batch | undefined;
   let out = new Float64Array(0);
   for (let done = 0; done < samples; done += chunk) {
     const B = Math.min(chunk, samples - done);
+    const m = s.model;
     if (!batch || batch.B !== B) {
-      batch = allocBatch(B, c.contextLength, c.d); // [B, L, E]
-      out = new Float64Array(B);
+      batch = m.allocValBatch ? m.allocValBatch(B, c.contextLength, c.d) : allocBatch(B, c.contextLength, c.d); // [B, L, E]
+      out = new Float64Array(B * (m.outputs ?? 1));
     }
-    sampleBatch({ ...s.task, batchSize: B }, rng, batch);
-    s.model.forward(batch, out); // [B]
-    for (let b = 0; b < B; b++) {
+    if (m.valSampler) m.valSampler.sampleBatch({ ...s.task, batchSize: B }, rng, batch);
+    else sampleBatch({ ...s.task, batchSize: B }, rng, batch);
+    m.forward(batch, out); // [B * outputs]
+    for (let b = 0; b < batch.yq.length; b++) {
       const e = (out[b]! - batch.yq[b]!) ** 2;
+      n++;
       sum += e;
       sum2 += e * e;
     }
   }
-  const mean = sum / samples;
-  const variance = samples > 1 ? Math.max(0, (sum2 - samples * mean * mean) / (samples - 1)) : 0;
-  return { step: s.step, samples, mse: mean, stderr: Math.sqrt(variance / samples), prompt_seed: promptSeed };
+  const mean = sum / n;
+  const variance = n > 1 ? Math.max(0, (sum2 - n * mean * mean) / (n - 1)) : 0;
+  return { step: s.step, samples, mse: mean, stderr: Math.sqrt(variance / n), prompt_seed: promptSeed };
 }

@@ -12,14 +12,15 @@
  * snapshots, checkpoint, model, then run.json: a crash between two files leaves logs that are at
  * least as long as the checkpoint, and a resume cuts them back to the checkpoint's step.
  */
+import { tokenWidth } from '../engine/multitask.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { STREAM_VERSION } from '../data/rng.js';
 import { FileFormatError, f64, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { VERSION } from '../version.js';
+import { parseStreamVersion, type StreamVersion } from '../data/stream.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { configFromJson, configToJson, type TrainConfig } from './config.js';
 import { allocLogs, resumable, type FinalValidation, type TrainLogs, type TrainState } from './loop.js';
@@ -30,7 +31,26 @@ export const RUN_FILES = {
   metrics: 'metrics.safetensors',
   snapshots: 'snapshots.safetensors',
   checkpoint: 'checkpoint.safetensors',
+  progress: 'progress.json',
 } as const;
+
+/**
+ * progress.json: a heartbeat of a live run, written atomically about once a second while it trains
+ * (run.json and the tensors are written at checkpoints only). Readers (the web lab) show it when it
+ * is newer than run.json. {step, steps, loss, steps_per_second, updated_at}
+ */
+export interface RunProgress {
+  step: number;
+  steps: number;
+  /** The training loss as the progress display shows it (refreshed every loss_every steps); null before the first step. */
+  loss: number | null;
+  steps_per_second: number;
+  updated_at: string;
+}
+
+export function writeProgress(dir: string, p: RunProgress): void {
+  writeFileAtomic(join(dir, RUN_FILES.progress), JSON.stringify(p) + '\n');
+}
 
 export type RunStatus = 'running' | 'completed' | 'failed' | 'interrupted';
 
@@ -55,8 +75,6 @@ export interface RunJson {
   steps: number;
   seed: number;
   config: Record<string, unknown>;
-  /** Random-stream version of the run's data (absent in runs written before it existed = 1). */
-  stream_version?: number;
   /** Steps done when checkpoint.safetensors was written (resume starts here). */
   checkpoint_step: number;
   timings: {
@@ -77,6 +95,8 @@ export interface RunJson {
   final_validation?: FinalValidation;
   failure?: RunFailure;
   resume_command?: string;
+  /** The batch stream's version (data/stream.ts); absent in runs of earlier builds = 1. */
+  stream_version?: number;
   /** Process and host that last wrote the run (a resume refuses a run another live process is training). */
   pid?: number;
   host?: string;
@@ -164,7 +184,7 @@ export function metricsTensors(c: TrainConfig, logs: TrainLogs, nSteps: number):
 
 export function snapshotTensors(c: TrainConfig, logs: TrainLogs): Record<string, Tensor> {
   const LH = c.layers * c.heads;
-  const E = c.d + 1;
+  const E = tokenWidth(c);
   return {
     qk: tensorF64([logs.nSnap, c.layers, c.heads, E, E], logs.qk.subarray(0, logs.nSnap * LH * E * E)),
     ov: tensorF64([logs.nSnap, c.layers, c.heads, E], logs.ov.subarray(0, logs.nSnap * LH * E)),
@@ -187,7 +207,7 @@ export function readLogs(dir: string, c: TrainConfig): { logs: TrainLogs; step: 
   const logs = allocLogs(c, trainLoss.length);
   logs.trainLoss.set(trainLoss);
   const LH = c.layers * c.heads;
-  const E = c.d + 1;
+  const E = tokenWidth(c);
   const fill = (dst: Float64Array, src: Float64Array, file: string, k: string): void => {
     if (src.length > dst.length) throw new FileFormatError(`${k} has ${src.length} values, more than ${trainLoss.length} training steps allow (${dst.length})`, join(dir, file));
     dst.set(src);
@@ -210,6 +230,67 @@ export function readLogs(dir: string, c: TrainConfig): { logs: TrainLogs; step: 
     throw new FileFormatError('logs do not match the config', dir);
   }
   return { logs, step: trainLoss.length };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a run's logs for figures and reports (no config needed; a file not yet written is undefined)
+// ---------------------------------------------------------------------------------------------
+
+/** metrics.safetensors: train_loss [step], val_loss/val_step [nVal] (optional), dynamics [nDyn, layers, H]. */
+export interface RunMetrics {
+  readonly path: string;
+  readonly trainLoss: Float64Array;
+  readonly valLoss?: Float64Array;
+  readonly valStep?: Float64Array;
+  /** w^h (qk) and mu^h (ov) per logged step, layer and head, [nDyn, layers, heads] each; steps [nDyn]. */
+  readonly dynamics: { readonly step: Float64Array; readonly qk: Float64Array; readonly ov: Float64Array; readonly nDyn: number; readonly layers: number; readonly heads: number };
+}
+
+/** snapshots.safetensors: qk [nSnap, layers, heads, E, E], ov [nSnap, layers, heads, E], step [nSnap]. */
+export interface RunSnapshots {
+  readonly path: string;
+  readonly step: Float64Array;
+  readonly qk: Float64Array;
+  readonly ov: Float64Array;
+  readonly nSnap: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly E: number;
+}
+
+/** Tensor `name` of `tensors` with the given rank, or a FileFormatError naming `source`. */
+function logTensor(tensors: Record<string, Tensor>, name: string, rank: number, source: string): Tensor {
+  const t = tensors[name];
+  if (!t) throw new FileFormatError(`missing tensor '${name}' (has: ${Object.keys(tensors).join(', ') || 'none'})`, source);
+  if (t.shape.length !== rank) throw new FileFormatError(`tensor '${name}' has shape [${t.shape.join(', ')}], expected rank ${rank}`, source);
+  return t;
+}
+
+/** DIR/metrics.safetensors, or undefined when the run has not written it. */
+export function readMetrics(dir: string): RunMetrics | undefined {
+  const path = join(dir, RUN_FILES.metrics);
+  if (!existsSync(path)) return undefined;
+  const m = readSafetensors(path).tensors;
+  const trainLoss = f64(logTensor(m, 'train_loss', 1, path));
+  const valLoss = m['val_loss'] ? f64(logTensor(m, 'val_loss', 1, path)) : undefined;
+  const valStep = m['val_step'] ? f64(logTensor(m, 'val_step', 1, path)) : undefined;
+  const qk = logTensor(m, 'qk_dynamics', 3, path);
+  const [nDyn, layers, heads] = qk.shape as [number, number, number];
+  const ov = f64(logTensor(m, 'ov_dynamics', 3, path));
+  const step = f64(logTensor(m, 'dyn_step', 1, path));
+  return { path, trainLoss, ...(valLoss ? { valLoss } : {}), ...(valStep ? { valStep } : {}), dynamics: { step, qk: f64(qk), ov, nDyn, layers, heads } };
+}
+
+/** DIR/snapshots.safetensors, or undefined when the run has not written it. */
+export function readSnapshots(dir: string): RunSnapshots | undefined {
+  const path = join(dir, RUN_FILES.snapshots);
+  if (!existsSync(path)) return undefined;
+  const s = readSafetensors(path).tensors;
+  const qk = logTensor(s, 'qk', 5, path);
+  const ov = logTensor(s, 'ov', 4, path);
+  const step = f64(logTensor(s, 'snapshot_step', 1, path));
+  const [nSnap, layers, heads, E] = qk.shape as [number, number, number, number];
+  return { path, step, qk: f64(qk), ov: f64(ov), nSnap, layers, heads, E };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,8 +317,8 @@ export function runJsonOf(s: TrainState, info: SaveInfo, checkpointStep: number)
     steps: s.config.steps,
     seed: s.config.seed,
     config: configToJson(s.config),
-    stream_version: STREAM_VERSION,
     checkpoint_step: checkpointStep,
+    stream_version: s.stream.version,
     timings: {
       created_at: info.createdAt,
       updated_at: new Date().toISOString(),
@@ -290,6 +371,15 @@ export function readRunForResume(dir: string): { run: RunJson; config: TrainConf
   const run = readRunJson(dir);
   const config = runConfig(run, dir);
   const checkpoint = readCheckpoint(join(dir, RUN_FILES.checkpoint));
+  let recorded: StreamVersion;
+  try {
+    recorded = parseStreamVersion(run.stream_version, 'run.json');
+  } catch (err) {
+    throw new FileFormatError(err instanceof Error ? err.message : String(err), join(dir, RUN_FILES.run));
+  }
+  if (recorded !== checkpoint.streamVersion) {
+    throw new FileFormatError(`run.json says stream_version ${recorded} but the checkpoint says ${checkpoint.streamVersion}`, dir);
+  }
   const { logs, step } = readLogs(dir, config);
   if (step < checkpoint.step) {
     throw new FileFormatError(`metrics hold ${step} steps but the checkpoint is at step ${checkpoint.step}`, dir);

@@ -9,10 +9,12 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { nodeKernels } from '../io/wasm.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './config.js';
 import { createState, ensureCapacity, heldOutValidation, logFinalStep, restoreState, runSteps, type TrainState } from './loop.js';
-import { makeRunDir, readRunForResume, saveFailure, saveState, type RunFailure, type RunStatus, type SaveInfo } from './run-dir.js';
+import { startPrefetch, type Prefetch } from './prefetch.js';
+import { makeRunDir, readRunForResume, saveFailure, saveState, writeProgress, type RunFailure, type RunJson, type RunStatus, type SaveInfo } from './run-dir.js';
 
 export interface ProgressInfo {
   step: number;
@@ -33,6 +35,13 @@ export interface RunHooks {
   shouldStop?(): boolean;
   /** Length of a chunk of steps between two yields (ms, default 100). */
   chunkMs?: number;
+  /** 2 = draw the batches on a second thread while the step computes (prefetch.ts; bit-identical); default 1. */
+  threads?: 1 | 2;
+  /**
+   * Polled after every chunk: the threads wanted from now on (a pool whose other runs finished
+   * gives the last ones a second thread); switching is bit-identical. Absent = `threads` throughout.
+   */
+  threadsNow?(): 1 | 2;
 }
 
 /** What a session reports (also the `--json` summary of one run). */
@@ -52,6 +61,8 @@ export interface RunSummary {
   resume_command?: string;
   /** Set when nothing was trained (a completed run resumed without a larger --steps). */
   note?: string;
+  /** Threads this session trained with (2: batches drawn on a second thread). */
+  threads?: 1 | 2;
 }
 
 /** Shell-quote a path for the printed resume command. */
@@ -69,7 +80,7 @@ export function resumeCommand(dir: string): string {
  */
 export function createRun(dir: string, config: TrainConfig, status: RunStatus = 'interrupted'): void {
   makeRunDir(dir);
-  const s = createState(config);
+  const s = createState(config, nodeKernels());
   const now = new Date().toISOString();
   saveState(dir, s, { status, createdAt: now, wallSeconds: 0, stepsPerSecond: 0, sessions: 0, resumeCommand: resumeCommand(dir) });
 }
@@ -89,28 +100,44 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
  * print / loss / checkpoint intervals, diverge_loss); they are saved in run.json.
  * Throws UsageError for a run that cannot be continued (failed, or --steps below its step).
  */
+/** A run that failed (diverged) cannot be continued: why, or null (a crash, kind 'error', can). */
+export function failedRun(run: RunJson): { message: string; why: string } | null {
+  if (run.status !== 'failed' || run.failure?.kind === 'error') return null;
+  const why = run.failure ? ` at step ${run.failure.step}: ${run.failure.reason}` : '';
+  return { why, message: `the run failed${why}; nothing to resume (start a new run with other settings)` };
+}
+
+/** The total steps a resume trains to (`steps`, default the run's own); UsageError when out of range or below the steps done. */
+export function resumeTarget(dir: string, steps: number | undefined, ownSteps: number, done: number): number {
+  checkResumeSteps(steps);
+  const target = steps ?? ownSteps;
+  if (target < done) throw new UsageError(`--steps ${target} is below the ${done} steps the run in ${dir} has already done`);
+  return target;
+}
+
+/** --steps of a resume: an integer in the steps field's range. */
+export function checkResumeSteps(steps: number | undefined): void {
+  const max = FIELD_BY_KEY.get('steps')!.max!;
+  if (steps !== undefined && (!Number.isSafeInteger(steps) || steps < 1 || steps > max)) {
+    throw new UsageError(`--steps must be an integer >= 1 and <= ${max}, got ${steps}`);
+  }
+}
+
 export async function runSession(dir: string, name: string, steps: number | undefined, hooks: RunHooks = {}, changes: Partial<TrainConfig> = {}): Promise<RunSummary> {
   for (const k of Object.keys(changes) as (keyof TrainConfig)[]) {
     if (!FIELD_BY_KEY.get(k)?.resumable) throw new UsageError(`${flagName(k)} cannot be changed when resuming (it changes the trajectory)`);
   }
   const { run, config: saved, checkpoint, logs } = readRunForResume(dir);
   removeStaleTemps(dir);
-  if (run.status === 'failed' && run.failure?.kind !== 'error') {
-    const why = run.failure ? ` at step ${run.failure.step}: ${run.failure.reason}` : '';
-    throw new UsageError(`${dir}: the run failed${why}; nothing to resume (start a new run with other settings)`);
-  }
-  const target = steps ?? saved.steps;
-  if (target < checkpoint.step) {
-    throw new UsageError(`--steps ${target} is below the ${checkpoint.step} steps the run in ${dir} has already done`);
-  }
-  const stepsField = FIELD_BY_KEY.get('steps')!;
-  if (target > (stepsField.max ?? Infinity)) throw new UsageError(`--steps must be <= ${stepsField.max}, got ${target}`);
+  const failed = failedRun(run);
+  if (failed) throw new UsageError(`${dir}: ${failed.message}`);
+  const target = resumeTarget(dir, steps, saved.steps, checkpoint.step);
   const config: TrainConfig = { ...saved, ...changes, steps: target };
   const diff = incompatibleFields(checkpoint.config, config);
   if (diff.length > 0) {
     throw new FileFormatError(`run.json and the checkpoint disagree on ${diff.map(flagName).join(', ')}`, dir);
   }
-  const s = restoreState(config, checkpoint, logs);
+  const s = restoreState(config, checkpoint, logs, nodeKernels());
   ensureCapacity(s, target);
   return trainState(dir, name, s, target, run.timings.created_at, run.timings.wall_seconds, run.timings.sessions + 1, hooks);
 }
@@ -141,22 +168,47 @@ async function trainState(
       ...(s.finalValidation ? { final_validation: { samples: s.finalValidation.samples, mse: s.finalValidation.mse, stderr: s.finalValidation.stderr } } : {}),
       wall_seconds: Math.round(i.wallSeconds * 1000) / 1000,
       steps_per_second: Math.round(i.stepsPerSecond * 10) / 10,
+      threads: usedTwo ? 2 : 1,
       ...extra,
     };
   };
+  let lastBeat = -Infinity;
   const progress = (): void => {
-    const wall = (performance.now() - t0) / 1000;
-    hooks.onProgress?.({ step: s.step, total: target, startStep, loss: s.shownLoss, stepsPerSecond: wall > 0 ? (s.step - startStep) / wall : 0 });
+    const now = performance.now();
+    const wall = (now - t0) / 1000;
+    const stepsPerSecond = wall > 0 ? (s.step - startStep) / wall : 0;
+    hooks.onProgress?.({ step: s.step, total: target, startStep, loss: s.shownLoss, stepsPerSecond });
+    if (now - lastBeat >= 1000) { // the live heartbeat (progress.json), about once a second
+      lastBeat = now;
+      writeProgress(dir, { step: s.step, steps: target, loss: Number.isFinite(s.shownLoss) ? s.shownLoss : null, steps_per_second: Math.round(stepsPerSecond * 10) / 10, updated_at: new Date().toISOString() });
+    }
   };
 
   saveState(dir, s, info('running'));
   progress();
   const printHook = hooks.onLine ? { onPrint: hooks.onLine } : {};
+  let prefetch: Prefetch | null = null;
+  let usedTwo = false;
+  const unprefetch = (): void => {
+    if (prefetch) s.stream = prefetch.close();
+    prefetch = null;
+  };
+  /** start or stop the sampling thread at this step boundary (the stream state carries over exactly) */
+  const setThreads = (n: 1 | 2): void => {
+    if (n === 2 && !prefetch && s.step < target) {
+      prefetch = startPrefetch(s.stream, { task: s.task, valTask: s.valTask, valEvery: c.valEvery, startStep: s.step });
+      s.stream = prefetch.stream;
+      usedTwo = true;
+    } else if (n === 1) unprefetch();
+  };
+  setThreads(hooks.threads ?? 1);
   try {
     while (s.step < target) {
+      if (hooks.threadsNow) setThreads(hooks.threadsNow());
       const nextByStep = c.checkpointEvery > 0 ? (Math.floor(s.step / c.checkpointEvery) + 1) * c.checkpointEvery : Infinity;
       const bad = runSteps(s, Math.min(target, nextByStep), performance.now() + chunkMs, printHook);
       if (bad) {
+        unprefetch();
         const failure: RunFailure = { kind: 'diverged', step: bad.step, reason: bad.reason };
         s.lastLoss = bad.loss;
         saveFailure(dir, s, info('failed', { failure }), bad.step + 1, checkpointStep);
@@ -167,6 +219,7 @@ async function trainState(
       const stop = hooks.shouldStop?.() ?? false;
       const due = s.step === nextByStep || (c.checkpointSecs > 0 && performance.now() - lastSave >= c.checkpointSecs * 1000);
       if (stop) {
+        unprefetch();
         const cmd = resumeCommand(dir);
         saveState(dir, s, info('interrupted', { resumeCommand: cmd }));
         return summary('interrupted', { resume_command: cmd });
@@ -179,6 +232,7 @@ async function trainState(
       await yieldToEventLoop();
     }
   } catch (err) {
+    unprefetch();
     if (err instanceof UsageError) throw err;
     const reason = `error: ${err instanceof Error ? err.message : String(err)}`;
     try {
@@ -188,6 +242,7 @@ async function trainState(
     }
     throw err;
   }
+  unprefetch();
   // the last step is always logged, and the final model measured on a large held-out set
   logFinalStep(s);
   s.finalValidation = heldOutValidation(s);

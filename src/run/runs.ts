@@ -15,8 +15,9 @@ import { UsageError } from '../errors.js';
 import { FIELD_BY_KEY, runName, varyingAcross, type TrainConfig } from './config.js';
 import { autoProgressMode, ProgressDisplay, type ProgressMode } from './progress.js';
 import { checkRunDirFree, isRunDir, readRunJson, runIsLive } from './run-dir.js';
-import { createRun, resumeCommand, runSession, type RunSummary } from './run.js';
+import { checkResumeSteps, createRun, failedRun, resumeCommand, resumeTarget, runSession, type ProgressInfo, type RunSummary } from './run.js';
 import type { WorkerJob, WorkerMessage } from './worker.js';
+import { defaultThreads, prefetchAvailable } from './prefetch.js';
 
 /** A run directory to train from its checkpoint (to `steps`, with `changes` of resumable settings). */
 export interface RunJob {
@@ -43,6 +44,12 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Steps are run in chunks of this many ms between checks for stop/progress (default 100). */
   chunkMs?: number;
+  /** Called with every progress report of every run (e.g. a sweep-level display; independent of `progress`). */
+  onRunProgress?: (name: string, p: ProgressInfo) => void;
+  /** Called when a run's session ends (completed, interrupted or failed). */
+  onRunDone?: (s: RunSummary) => void;
+  /** Threads per run: 2 = batches drawn on a second thread (bit-identical); default: 2 when a core is free for every run in flight. */
+  threads?: 1 | 2;
 }
 
 export interface TrainRunsOptions extends ExecuteOptions {
@@ -90,24 +97,20 @@ export function findRuns(dir: string): string[] {
  */
 export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: number; force?: boolean; changes?: Partial<TrainConfig> } = {}): Promise<RunSummary[]> {
   const dirs = findRuns(dir);
-  const max = FIELD_BY_KEY.get('steps')!.max!;
-  if (opts.steps !== undefined && (!Number.isSafeInteger(opts.steps) || opts.steps < 1 || opts.steps > max)) {
-    throw new UsageError(`--steps must be an integer >= 1 and <= ${max}, got ${opts.steps}`);
-  }
+  checkResumeSteps(opts.steps);
   const notes = new Map<string, string>();
   for (const d of dirs) {
     const r = readRunJson(d);
-    if (r.status === 'failed' && r.failure?.kind !== 'error') {
-      const why = r.failure ? ` at step ${r.failure.step}: ${r.failure.reason}` : '';
-      if (dirs.length === 1) throw new UsageError(`${d}: the run failed${why}; nothing to resume (start a new run with other settings)`);
-      notes.set(d, `failed earlier${why}; not resumed`);
+    const failed = failedRun(r);
+    if (failed) {
+      if (dirs.length === 1) throw new UsageError(`${d}: ${failed.message}`);
+      notes.set(d, `failed earlier${failed.why}; not resumed`);
       continue;
     }
     if (!opts.force && runIsLive(r)) {
       throw new UsageError(`${d}: process ${r.pid} is training this run right now (run.json says running); stop it first, or pass --force if that process is not icl-lab`);
     }
-    const target = opts.steps ?? r.steps;
-    if (target < r.checkpoint_step) throw new UsageError(`--steps ${target} is below the ${r.checkpoint_step} steps the run in ${d} has already done`);
+    const target = resumeTarget(d, opts.steps, r.steps, r.checkpoint_step);
     if (r.status === 'completed' && target === r.step) notes.set(d, 'already completed; nothing to do (pass --steps N to train longer)');
   }
   const jobs: RunJob[] = dirs.filter((d) => !notes.has(d)).map((d) => ({
@@ -122,12 +125,16 @@ function workerScript(): string | null {
   return existsSync(path) ? path : null; // absent when running from the .ts sources (tests): train inline
 }
 
-/** Relative cost of training a run (steps x heads x E^2 x L x B), to start the longest first. */
+/**
+ * Relative cost of training a run, to start the longest first: steps x B L E x (4 + layers x heads)
+ * (a step's sampling costs about what four heads' forward + backward cost, measured at the seed
+ * configuration; bench/roofline.ts).
+ */
 function runCost(dir: string, steps?: number): number {
   try {
     const r = readRunJson(dir);
     const c = r.config as Record<string, number>;
-    return ((steps ?? r.steps) - r.step) * c.heads! * (c.d! + 1) ** 2 * c.context_length! * c.batch_size!;
+    return ((steps ?? r.steps) - r.step) * (c.d! + 1) * c.context_length! * c.batch_size! * (4 + (c.layers ?? 1) * c.heads!);
   } catch {
     return 0;
   }
@@ -142,6 +149,7 @@ export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions 
   const printLine = opts.onLine === null ? () => {} : (opts.onLine ?? ((l: string) => display.line(l)));
   const pool = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), jobs.length));
   const script = workerScript();
+  const threads = opts.threads ?? defaultThreads(script === null ? 1 : pool);
   try {
     if (pool === 1 || script === null) {
       const out: RunSummary[] = [];
@@ -152,10 +160,15 @@ export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions 
         }
         const s = await runSession(job.dir, job.name, job.steps, {
           chunkMs: opts.chunkMs,
+          threads,
           shouldStop: () => opts.signal?.aborted ?? false,
           onLine: (l) => printLine(tag(job.name) + l),
-          onProgress: (p) => display.update(many ? job.name : '', p),
+          onProgress: (p) => {
+            display.update(many ? job.name : '', p);
+            opts.onRunProgress?.(job.name, p);
+          },
         }, job.changes ?? {});
+        opts.onRunDone?.(s);
         display.done(many ? job.name : '');
         if (many) display.note(`[${job.name}] ${s.status} at step ${s.step}`);
         out.push(s);
@@ -164,7 +177,7 @@ export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions 
     }
     // longest first (LPT), so the pool finishes together; results keep the caller's order
     const order = jobs.map((j, i) => ({ i, cost: runCost(j.dir, j.steps) })).sort((a, b) => b.cost - a.cost || a.i - b.i).map((x) => x.i);
-    const sorted = await runPool(order.map((i) => jobs[i]!), pool, script, opts, display, (name, l) => printLine(tag(name) + l));
+    const sorted = await runPool(order.map((i) => jobs[i]!), pool, script, { ...opts, threads }, opts.threads === undefined && prefetchAvailable(), display, (name, l) => printLine(tag(name) + l));
     const out: RunSummary[] = new Array(jobs.length);
     order.forEach((i, k) => (out[i] = sorted[k]!));
     return out;
@@ -187,7 +200,7 @@ function summaryFromDisk(dir: string, name: string): RunSummary {
 
 function runPool(
   jobs: readonly RunJob[], size: number, script: string,
-  opts: ExecuteOptions, display: ProgressDisplay, line: (name: string, text: string) => void,
+  opts: ExecuteOptions, dynamicThreads: boolean, display: ProgressDisplay, line: (name: string, text: string) => void,
 ): Promise<RunSummary[]> {
   return new Promise((resolve, reject) => {
     const results: (RunSummary | undefined)[] = new Array(jobs.length);
@@ -211,14 +224,18 @@ function runPool(
       while (active.size < size && next < jobs.length && !opts.signal?.aborted) {
         const i = next++;
         const job = jobs[i]!;
-        const data: WorkerJob = { ...job, ...(opts.chunkMs ? { chunkMs: opts.chunkMs } : {}) };
+        const data: WorkerJob = { ...job, ...(opts.chunkMs ? { chunkMs: opts.chunkMs } : {}), ...(opts.threads ? { threads: opts.threads } : {}) };
         const w = new Worker(script, { workerData: data });
         active.add(w);
         w.on('message', (m: WorkerMessage) => {
-          if (m.type === 'progress') display.update(m.name, m);
+          if (m.type === 'progress') {
+            display.update(m.name, m);
+            opts.onRunProgress?.(m.name, m);
+          }
           else if (m.type === 'line') line(m.name, m.text);
           else if (m.type === 'done') {
             results[i] = m.summary;
+            opts.onRunDone?.(m.summary);
             display.done(m.name);
             display.note(`[${m.name}] ${m.summary.status} at step ${m.summary.step}`);
           } else if (m.type === 'error') errors.push(`${m.name}: ${m.message}`);
@@ -227,6 +244,12 @@ function runPool(
         w.on('exit', () => {
           active.delete(w);
           start();
+          // nothing left to start: cores the finished runs leave free go to the runs still training
+          // (a second thread each for their batches), so the slowest run does not finish alone
+          if (next >= jobs.length && dynamicThreads) {
+            const free = availableParallelism() - active.size;
+            if (free >= active.size) for (const a of active) a.postMessage({ type: 'threads', threads: 2 });
+          }
           if (active.size === 0 && (next >= jobs.length || opts.signal?.aborted)) finish();
         });
       }

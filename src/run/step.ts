@@ -1,11 +1,12 @@
 /**
- * THE training step (the seed's `train_step` inside `run_experiment`): draw a fresh batch, loss +
+ * THE training step (the seed's `train_step` inside `run_experiment`): the next batch of the run's
+ * stream (data/stream.ts), loss +
  * gradient, optimizer update, preallocated. `icl-lab train` runs it (run/loop.ts) and `icl-lab
  * bench` times its three phases (bench/*.ts), so the benchmark measures exactly what training runs.
  */
 import { allocBatch, type Batch } from '../data/batch.js';
-import type { Rng } from '../data/rng.js';
-import { sampleBatch, type TaskSpec } from '../data/task.js';
+import type { BatchStream } from '../data/stream.js';
+import type { TaskSpec } from '../data/task.js';
 import type { TrainModel } from '../engine/model.js';
 import type { Optimizer } from '../optim/optim.js';
 
@@ -22,16 +23,20 @@ export interface TrainStep {
   update(): void;
 }
 
-export function createTrainStep(model: TrainModel, optimizer: Optimizer, task: TaskSpec, rng: Rng): TrainStep {
-  if (model.E !== task.d + 1) throw new RangeError(`task d=${task.d} does not match the model's d=${model.E - 1}`);
+/**
+ * `source.stream` is read at every sample: a run's state is the source, so `--threads 2` can swap
+ * in a prefetching stream between chunks (run/prefetch.ts) and the step follows.
+ */
+export function createTrainStep(model: TrainModel, optimizer: Optimizer, task: TaskSpec, source: { readonly stream: BatchStream }): TrainStep {
+  const outputs = model.outputs ?? 1; // tokens [x, y_1..y_N]
+  if (model.E !== task.d + outputs) throw new RangeError(`task d=${task.d} does not match the model's d=${model.E - outputs}`);
   const batch = model.allocBatch ? model.allocBatch(task.batchSize, task.L, task.d) : allocBatch(task.batchSize, task.L, task.d);
   const grad = new Float64Array(model.theta.length); // [nTheta]
   const theta = model.theta;
-  const sample = model.sampleBatch;
   return {
     batch,
     grad,
-    sample: sample ? () => void sample(task, rng, batch) : () => void sampleBatch(task, rng, batch),
+    sample: () => void source.stream.sample(task, batch, model), // the model's faster sampler when it has one (wasm), the same batch
     lossAndGrad: () => model.lossAndGrad(batch, grad),
     update: () => optimizer.step(theta, grad),
   };

@@ -14,7 +14,9 @@ import { UsageError } from '../../errors.js';
 import { snakeCase } from '../json.js';
 import { ACTIVE_HEAD_THRESHOLD, formatFixed, type HeadCircuit } from '../../model/circuits.js';
 import { analyzeStack, analyzeTarget, type AnalyzedHead, type AnalyzedStackHead, type AnalyzeResult, type AnalyzeStackResult } from '../../analysis/analyze.js';
-import { loadStackTarget, loadTarget } from '../../analysis/targets.js';
+import { analyzeMultitask, formatMultitaskAnalysis } from '../../analysis/multitask.js';
+import { loadStackTarget, loadTarget, untrainedWarning } from '../../analysis/targets.js';
+import { warn } from '../warn.js';
 import { asNonNegativeFloat, asInteger, asPositiveInt } from '../options.js';
 
 export function formatStackAnalysis(a: AnalyzeStackResult): string {
@@ -123,13 +125,21 @@ export function register(program: Command): void {
     .action((target: string, opts: { json?: boolean; contextLength?: number; L?: number; samples: number; seed: number; threshold: number }) => {
       if (opts.contextLength !== undefined && opts.L !== undefined) throw new UsageError('--L is the old spelling of --context-length; give one of them');
       const L = opts.contextLength ?? opts.L;
+      const mt = analyzeMultitask(target);
+      if (mt) {
+        process.stdout.write(opts.json ? JSON.stringify(mt, jsonSafe) + '\n' : formatMultitaskAnalysis(mt));
+        return;
+      }
       const stack = loadStackTarget(target);
+      if (stack) warn(untrainedWarning(stack));
       if (stack) {
         const a = analyzeStack(stack);
         process.stdout.write(opts.json ? analysisJson(a) + '\n' : formatStackAnalysis(a));
         return;
       }
-      const a = analyzeTarget(loadTarget(target), { L, samples: opts.samples, seed: opts.seed, threshold: opts.threshold });
+      const t = loadTarget(target);
+      warn(untrainedWarning(t));
+      const a = analyzeTarget(t, { L, samples: opts.samples, seed: opts.seed, threshold: opts.threshold });
       process.stdout.write(opts.json ? analysisJson(a) + '\n' : formatAnalysis(a));
     });
 }

@@ -11,6 +11,7 @@ import type { EngineName } from '../../engine/model.js';
 import { wasmAvailable, wasmUnavailableReason } from '../../io/wasm.js';
 import { benchStack, type StackBenchRow } from '../../bench/stack.js';
 import { DEFAULT_TASK } from '../../data/task.js';
+import { measureRates, stepCounts, stepFloor, type CoreRates } from '../../bench/roofline.js';
 import { VERSION } from '../../version.js';
 import { UsageError } from '../../errors.js';
 
@@ -41,6 +42,11 @@ function parseLayers(value: string): number[] {
   return layers;
 }
 
+function parseThreads(value: string): 1 | 2 {
+  if (value.trim() !== '1' && value.trim() !== '2') throw new UsageError(`--threads: expected 1 or 2, got ${JSON.stringify(value)}`);
+  return value.trim() === '1' ? 1 : 2;
+}
+
 function parseEngine(value: string): 'ts' | 'wasm' | 'both' {
   if (value !== 'ts' && value !== 'wasm' && value !== 'both') throw new UsageError(`--engine: expected ts, wasm or both, got ${JSON.stringify(value)}`);
   return value;
@@ -51,13 +57,20 @@ export interface BenchTableRow extends StepTiming {
   layers: number;
   heads: number;
   engine: string;
+  threads: number;
+  /** the roofline floor of this step in µs (single-layer rows; bench/roofline.ts) and floor / measured mean time */
+  floorUs?: number;
+  fractionOfFloor?: number;
 }
 
-export function tableRow(r: BenchRow | StackBenchRow): BenchTableRow {
+export function tableRow(r: BenchRow | StackBenchRow, rates?: CoreRates): BenchTableRow {
+  const floor = rates && !('layers' in r) ? stepFloor(stepCounts(DEFAULT_TASK, r.heads), rates).floorUs : undefined;
   return {
+    ...(floor !== undefined ? { floorUs: floor, fractionOfFloor: floor / (r.msPerStep * 1000) } : {}),
     layers: 'layers' in r ? r.layers : 1,
     heads: r.heads,
-    engine: 'engine' in r ? r.engine : 'ts',
+    engine: r.engine,
+    threads: 'threads' in r ? r.threads : 1,
     stepsPerSecond: r.stepsPerSecond,
     msPerStep: r.msPerStep,
     samplingMs: r.samplingMs,
@@ -71,7 +84,7 @@ export function tableRow(r: BenchRow | StackBenchRow): BenchTableRow {
 
 export function formatRow(r: BenchTableRow): string {
   const f = (x: number, w: number, dgt: number) => x.toFixed(dgt).padStart(w);
-  return `${String(r.heads).padStart(5)}  ${f(r.stepsPerSecond, 8, 0)}  ${f(r.bestStepsPerSecond, 7, 0)}  ${f(r.msPerStep, 8, 3)}  ${f(r.samplingMs, 9, 3)}  ${f(r.forwardBackwardMs, 9, 3)}  ${f(r.optimizerMs, 9, 3)}  ${r.engine.padStart(6)}  ${String(r.layers).padStart(6)}`;
+  return `${String(r.heads).padStart(5)}  ${f(r.stepsPerSecond, 8, 0)}  ${f(r.bestStepsPerSecond, 7, 0)}  ${f(r.msPerStep, 8, 3)}  ${f(r.samplingMs, 9, 3)}  ${f(r.forwardBackwardMs, 9, 3)}  ${f(r.optimizerMs, 9, 3)}  ${r.engine.padStart(6)}  ${String(r.layers).padStart(6)}  ${String(r.threads).padStart(7)}  ${r.fractionOfFloor !== undefined ? `${(100 * r.fractionOfFloor).toFixed(0)}%`.padStart(6) : '     -'}`;
 }
 
 export function register(program: Command): void {
@@ -82,20 +95,32 @@ export function register(program: Command): void {
     .option('--seconds <s>', '[number] measured seconds per head count, after a warm-up of min(1, s/2) s', parseSeconds, 3)
     .option('--seed <n>', '[int] RNG seed for the init and the batches', parseSeed, 0)
     .option('--engine <name>', '[ts|wasm|both] training-step engine: the TypeScript kernel, its WebAssembly SIMD build, or both in turn per head count (default: wasm when dist/wasm/attention.wasm loads, else ts)', parseEngine)
-    .option('--layers <list>', '[int[,int...]] also measure these causal stacks (model/stack.ts, H = 2, TypeScript), comma-separated', parseLayers, [2])
+    .option('--layers <list>', '[int[,int...]] also measure these causal stacks (H = 2, on the same engines), comma-separated', parseLayers, [2])
     .option('--no-stack', '[flag] measure no stack (no N-layer rows)')
+    .option('--threads <n>', '[1|2] 2 also measures each head count with the batches drawn on a second thread (train --threads 2); sampling is then the wait for the batch', parseThreads, 1)
+    .option('--no-roofline', '[flag] skip the roofline (the floor of each step from counted operations and wasm micro-benchmarks of this core)')
     .option('--json', '[flag] print {"rows":[...]} as JSON instead of a table')
-    .action((opts: { heads: number[]; seconds: number; seed: number; engine?: 'ts' | 'wasm' | 'both'; layers: number[]; stack: boolean; json?: boolean }) => {
+    .action((opts: { heads: number[]; seconds: number; seed: number; engine?: 'ts' | 'wasm' | 'both'; layers: number[]; stack: boolean; threads: 1 | 2; roofline: boolean; json?: boolean }) => {
       const { heads, seconds, seed } = opts;
       const choice = opts.engine ?? defaultEngine();
       if (choice !== 'ts' && !wasmAvailable()) throw new UsageError(`--engine ${choice}: the wasm engine is unavailable (${wasmUnavailableReason()})`);
       const engines: EngineName[] = choice === 'both' ? ['ts', 'wasm'] : [choice];
       const stackLayers = opts.stack ? opts.layers : [];
       const t = DEFAULT_TASK;
+      const rates = wasmAvailable() && opts.roofline ? measureRates() : undefined;
+      if (rates && !opts.json) {
+        const f = (x: number) => x.toFixed(x < 10 ? 2 : 0);
+        process.stdout.write(`roofline (this core, wasm): ${f(rates.normalsPerUs)} uniforms/µs, ${f(rates.multiplyAddsPerUs)} f64 multiply-adds/µs, ${f(rates.expsPerUs)} exps/µs, ${f(rates.bytesPerUs / 1000)} GB/s\n`);
+        for (const H of heads) {
+          const fl = stepFloor(stepCounts(t, H), rates);
+          const c = fl.counts;
+          process.stdout.write(`  H=${H}: ${c.normals} normals ${fl.normalsUs.toFixed(1)} µs + ${c.multiplyAdds} multiply-adds ${fl.multiplyAddsUs.toFixed(1)} µs + ${c.exps} exps ${fl.expsUs.toFixed(1)} µs + ${(c.bytes / 1e3).toFixed(0)} kB ${fl.bytesUs.toFixed(1)} µs = floor ${fl.floorUs.toFixed(1)} µs\n`);
+        }
+      }
       if (!opts.json) {
         process.stdout.write(
           `icl-lab ${VERSION} bench: d=${t.d} L=${t.L} B=${t.batchSize} Adam lr 1e-3, fresh batch every step, 1 thread, node ${process.version}\n` +
-            `heads   steps/s   best/s   ms/step   sampling    fwd+bwd  optimizer  engine  layers   (ms per step; best/s = fastest 20-step chunk)\n`,
+            `heads   steps/s   best/s   ms/step   sampling    fwd+bwd  optimizer  engine  layers  threads  floor   (steps/s = mean; ms per step; best/s = fastest 20-step chunk; floor = roofline floor / mean step time)\n`,
         );
       }
       const out: BenchTableRow[] = [];
@@ -103,10 +128,12 @@ export function register(program: Command): void {
         out.push(r);
         if (!opts.json) process.stdout.write(formatRow(r) + '\n');
       };
-      runBench({ heads, seconds, seed, engines }, (r) => emit(tableRow(r)));
-      for (const layers of stackLayers) emit(tableRow(benchStack({ layers, heads: 2, seconds, seed })));
+      runBench({ heads, seconds, seed, engines }, (r) => emit(tableRow(r, rates)));
+      if (opts.threads === 2) runBench({ heads, seconds, seed, engines, threads: 2 }, (r) => emit(tableRow(r, rates)));
+      for (const layers of stackLayers) for (const engine of engines) emit(tableRow(benchStack({ layers, heads: 2, seconds, seed, engine })));
       if (opts.json) {
-        process.stdout.write(toJson({ task: { ...t }, optimizer: { kind: 'adam', lr: 1e-3 }, node: process.version, rows: out }) + '\n');
+        const roofline = rates ? { rates, floors: heads.map((H) => ({ heads: H, ...stepFloor(stepCounts(t, H), rates) })) } : undefined;
+        process.stdout.write(toJson({ task: { ...t }, optimizer: { kind: 'adam', lr: 1e-3 }, node: process.version, ...(roofline ? { roofline } : {}), rows: out }) + '\n');
       }
     });
 }

@@ -8,8 +8,11 @@ import { register as analyze } from './analyze.js';
 import { register as evaluate } from './evaluate.js';
 import { register as report } from './report.js';
 import { register as reproduce } from './reproduce.js';
+import { register as sweep } from './sweep.js';
+import { register as worker } from './worker.js';
+import { register as serve } from './serve.js';
 
 /** Each command lives in its own file and adds itself to the program here. */
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [reproduce, train, prompts, predict, analyze, evaluate, plot, report, bench];
+export const commands: Register[] = [reproduce, train, prompts, predict, analyze, evaluate, plot, report, bench, sweep, worker, serve];

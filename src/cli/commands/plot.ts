@@ -5,6 +5,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Command } from 'commander';
+import { untrainedWarning, type TargetRun } from '../../analysis/targets.js';
+import { isRunDir, readRunJson } from '../../run/run-dir.js';
+import { warn } from '../warn.js';
 import { UsageError } from '../../errors.js';
 import { asExistingFile, asIntList, asPositiveInt } from '../options.js';
 
@@ -44,6 +47,7 @@ export function register(program: Command): void {
     .option('--qk-steps <list>', '[int[,int...]] steps shown in the QK evolution grid instead (the nearest snapshot each; the last step is always added)', asIntList('--qk-steps', { min: 0 }))
     .option('--vega-lite', '[flag] also write each figure\'s Vega-Lite spec, data inline, as NAME.vl.json', false)
     .action(async (run: string, o: PlotCliOptions) => {
+      if (isRunDir(run)) warn(untrainedWarning({ name: run, run: { step: readRunJson(run).step } as TargetRun }));
       await runPlot(run, o, (line) => process.stdout.write(line + '\n'));
     });
 }

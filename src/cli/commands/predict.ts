@@ -23,6 +23,7 @@ import { readModelFile } from '../../io/model-file.js';
 import { f64, FileFormatError, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../../io/safetensors.js';
 import { VERSION } from '../../version.js';
 import { UsageError } from '../../errors.js';
+import { predictMultiTensors } from '../../analysis/predict-multitask.js';
 
 export interface PredictOptions {
   model: string;
@@ -57,6 +58,8 @@ export interface PredictSummary {
 export interface Prompts {
   batch: Batch;
   hasTarget: boolean;
+  /** Targets per prompt: 1, or N for a multi-task y_q [B, 1, N] (batch.yq is then [B, N]). */
+  outputs: number;
 }
 
 const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16']);
@@ -83,12 +86,15 @@ export function promptsFromTensors(tensors: Record<string, Tensor>, source: stri
   if (!same(zq.shape, [B, 1, E]) && !same(zq.shape, [B, E])) {
     throw new FileFormatError(`z_q has shape ${fmt(zq.shape)}; expected [${B}, 1, ${E}] or [${B}, ${E}] to match z ${fmt(z.shape)}`, source);
   }
-  if (yq !== undefined && !same(yq.shape, [B, 1, 1]) && !same(yq.shape, [B, 1]) && !same(yq.shape, [B])) {
-    throw new FileFormatError(`y_q has shape ${fmt(yq.shape)}; expected [${B}, 1, 1], [${B}, 1] or [${B}] to match z ${fmt(z.shape)}`, source);
+  // multi-task prompts (src/multitask/): y_q [B, 1, N] or [B, N] with N > 1
+  const N = yq !== undefined && yq.shape.length >= 2 && yq.shape[0] === B && (yq.shape.length === 2 || yq.shape[1] === 1) ? yq.shape[yq.shape.length - 1]! : 1;
+  if (yq !== undefined && N === 1 && !same(yq.shape, [B, 1, 1]) && !same(yq.shape, [B, 1]) && !same(yq.shape, [B])) {
+    throw new FileFormatError(`y_q has shape ${fmt(yq.shape)}; expected [${B}, 1, 1], [${B}, 1] or [${B}] (or [${B}, 1, N] for N tasks) to match z ${fmt(z.shape)}`, source);
   }
   // f64 returns the file's own array for F64 tensors; copy so the batch never aliases the caller's tensors.
-  const batch = batchFromArrays(B, L, E - 1, Float64Array.from(f64(z)), Float64Array.from(f64(zq)), yq ? Float64Array.from(f64(yq)) : new Float64Array(B));
-  return { batch, hasTarget: yq !== undefined };
+  const base = batchFromArrays(B, L, E - 1, Float64Array.from(f64(z)), Float64Array.from(f64(zq)), N === 1 && yq ? Float64Array.from(f64(yq)) : new Float64Array(B));
+  const batch = N === 1 ? base : { ...base, yq: Float64Array.from(f64(yq!)) }; // yq [B, N]
+  return { batch, hasTarget: yq !== undefined, outputs: N };
 }
 
 /** Read a prompts file (see the header comment). */
@@ -190,9 +196,10 @@ export function runPredict(opts: PredictOptions): PredictSummary {
         `but prompts ${opts.prompts} have E=${batch.E} (z ${fmt([batch.B, batch.L, batch.E])})`,
     );
   }
-  if (m.kind === 'single-layer' && m.params.nOut !== 1) throw new UsageError(`model ${opts.model} has n_out=${m.params.nOut}; predict supports the regression model with n_out=1`);
+  const nOut = m.kind === 'stack' ? 1 : m.params.nOut;
+  if (prompts.hasTarget && prompts.outputs !== nOut) throw new UsageError(`model ${opts.model} has n_out=${nOut} outputs but prompts ${opts.prompts} have ${prompts.outputs} targets per prompt (y_q [B, 1, ${prompts.outputs}])`);
 
-  const tensors = m.kind === 'stack' ? predictStackTensors(m.params, prompts, opts) : predictTensors(m.params, prompts, opts);
+  const tensors = m.kind === 'stack' ? predictStackTensors(m.params, prompts, opts) : m.params.nOut > 1 ? predictMultiTensors(m.params, prompts, opts) : predictTensors(m.params, prompts, opts);
   if (opts.out !== undefined) {
     writeSafetensors(opts.out, tensors, {
       icl_lab: 'predict',
@@ -222,7 +229,7 @@ export function register(program: Command): void {
     .command('predict')
     .description('run a saved model on prompts from a safetensors file; write outputs, MSE loss and (--grad) weight gradients')
     .requiredOption('--model <file>', '[path] model .safetensors (seed state_dict keys, F32 or F64), or a run directory (its model.safetensors)')
-    .requiredOption('--prompts <file>', '[path] prompts .safetensors: z [B,L,E], z_q [B,1,E], optional y_q [B,1,1] (`icl-lab prompts` writes one)')
+    .requiredOption('--prompts <file>', '[path] prompts .safetensors: z [B,L,E], z_q [B,1,E], optional y_q [B,1,1] (a multi-task model: y_q [B,1,N]; `icl-lab prompts` writes one)')
     .option('--out <file>', '[path] result .safetensors (output, loss, grad.*, attn_weights; all F64) (default: none; then --json is needed and prints the outputs)')
     .option('--grad', '[flag] also write grad.<key> = d loss / d weight for every weight (needs y_q)')
     .option('--attn', '[flag] also write the softmax weights attn_weights [B,H,1,L] (a stack: [layers,B,H,T,T], T = L+1)')

@@ -4,6 +4,7 @@ import { relative } from 'node:path';
 import { addContextLengthsOption, asPositiveInt, pickContextLengths } from '../options.js';
 import { findingsTable } from './reproduce.js';
 import { tallyFindings, tallyLine } from '../../report/findings.js';
+import { isSweepDir } from '../../sweep/sweep-dir.js';
 
 interface ReportCliOptions {
   out: string;
@@ -22,7 +23,7 @@ export function register(program: Command): void {
       'write a self-contained report over trained runs (run directories of one task, e.g. H = 1, 2, 4, 8): report.html (figures inline, opens offline), ' +
         'report.md, findings.json (the seed\'s five findings as numbers, thresholds and pass/fail), evaluation.json and figures/',
     )
-    .argument('<runs...>', 'run directories written by `icl-lab train`')
+    .argument('<runs...>', 'run directories written by `icl-lab train`, or one sweep directory (`icl-lab sweep --out DIR`: the sweep\'s figures and findings in DIR/report)')
     .option('--out <dir>', '[path] output folder', 'report')
     .option('--evaluation <file>', '[path] reuse an `icl-lab evaluate --out` JSON instead of computing the error sweep')
     .option('--eval-samples <n>', '[int] prompts per context length in the error sweep', asPositiveInt('--eval-samples'), 2000)
@@ -30,6 +31,12 @@ export function register(program: Command): void {
     .option('--seed <n>', '[int] seed of the report\'s prompts', asPositiveInt('--seed'), 2025)
     .option('--json', '[flag] print the findings and file paths as JSON')
     .action(async (runs: string[], o: ReportCliOptions) => {
+      if (runs.length === 1 && isSweepDir(runs[0]!)) {
+        // a sweep directory: the sweep's own figures and findings (src/sweep/report.ts)
+        const { sweepReportAction } = await import('../../sweep/report-action.js');
+        await sweepReportAction(runs[0]!, { json: o.json === true });
+        return;
+      }
       // Loaded here, not at startup: the renderer (vega, resvg) costs ~0.5 s to load.
       const { writeReport } = await import('../../report/report.js');
       const { readEvaluation } = await import('../../plots/evaluation.js');

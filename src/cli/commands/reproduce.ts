@@ -10,8 +10,10 @@ import type { ProgressMode } from '../../run/progress.js';
 import { UsageError } from '../../errors.js';
 import { onInterrupt } from '../signals.js';
 import { addContextLengthsOption, asChoice, asPositiveInt, pickContextLengths } from '../options.js';
+import { PRESET_INFO, REPRODUCE_PRESETS, type ReproducePreset } from '../../report/reproduce-presets.js';
 
 interface ReproduceCliOptions {
+  preset?: ReproducePreset;
   steps?: number;
   full?: boolean;
   out?: string;
@@ -40,6 +42,7 @@ export function register(program: Command): void {
         `Quick preset: ${QUICK_STEPS.toLocaleString('en-US')} steps per run (on the loss plateau; a few minutes on 2 cores); --full: the notebook's ${FULL_STEPS.toLocaleString('en-US')}. ` +
         'Running it again over the same --out continues unfinished runs and redraws the report.',
     )
+    .option('--preset <name>', "[seed|paper|multitask] which experiment: seed = the seed notebook (seed convention, batch 128, seed 1024, H = 2, 1, 4, 8); paper = the authors' own runs (paper convention sigma^2 = 0.1, batch 256, seed 1029, H = 2, 1, 4, 8; quick 80,000 steps) plus their estimator comparison and the reduced-loss optimum; multitask = their two-task runs (H = 3, 4, 2, 8; quick 15,000 steps, ts engine) with the head split-up / superposition findings (default: seed)", asChoice('--preset', REPRODUCE_PRESETS))
     .option('--steps <n>', `[int] steps per run (default: ${QUICK_STEPS}, or ${FULL_STEPS} with --full)`, asPositiveInt('--steps'))
     .option('--full', `[flag] the notebook's full length: ${FULL_STEPS} steps per run, seed logging intervals`)
     .option('--out <dir>', '[path] where runs and report go (default: runs/reproduce, or runs/reproduce-full with --full)')
@@ -50,8 +53,10 @@ export function register(program: Command): void {
     .option('--json', '[flag] print only a JSON summary (findings and file paths) on stdout')
     .action(async (o: ReproduceCliOptions) => {
       if (o.full && o.steps !== undefined) throw new UsageError('--full sets --steps to 500001; give one of them');
-      const steps = o.steps ?? (o.full ? FULL_STEPS : QUICK_STEPS);
-      const out = o.out ?? (o.full ? 'runs/reproduce-full' : 'runs/reproduce');
+      const preset = o.preset ?? 'seed';
+      const info = PRESET_INFO[preset];
+      const steps = o.steps ?? (o.full ? info.fullSteps : info.quickSteps);
+      const out = o.out ?? (o.full ? info.out[1] : info.out[0]);
       const log = o.json ? () => {} : (s: string) => process.stderr.write(`icl-lab: ${s}\n`);
       const controller = new AbortController();
       let reporting = false;
@@ -69,7 +74,7 @@ export function register(program: Command): void {
       let res;
       try {
         res = await reproduce({
-          out, steps,
+          out, steps, preset,
           evalSamples: o.evalSamples ?? (o.full ? 10_000 : 2_000),
           ...(o.samples !== undefined ? { samples: o.samples } : {}),
           ...(pickContextLengths(o) ? { lengths: pickContextLengths(o)! } : {}),
@@ -86,7 +91,7 @@ export function register(program: Command): void {
         removeInterrupt();
       }
       if ('interrupted' in res) {
-        process.stderr.write(`interrupted; continue with:\n  icl-lab reproduce --out ${out} --steps ${steps}\n`);
+        process.stderr.write(`interrupted; continue with:\n  icl-lab reproduce${preset !== 'seed' ? ` --preset ${preset}` : ''} --out ${out} --steps ${steps}\n`);
         process.exitCode = 130;
         return;
       }

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
+import { wasmAvailable } from '../../io/wasm.js';
 import { onInterrupt } from '../signals.js';
 import { FIELD_BY_KEY, FIELDS, fieldHelp, flagName, parseConfigText, parseFlags, resolveConfigs, type FieldKey, type TrainConfig } from '../../run/config.js';
 import { resumeRuns, trainRuns } from '../../run/runs.js';
@@ -18,6 +19,7 @@ export interface TrainCliOptions extends Record<string, unknown> {
   resume?: string;
   force?: boolean;
   jobs?: string;
+  threads?: string;
   json?: boolean;
   progress?: string;
 }
@@ -40,6 +42,13 @@ function parseJobs(v: string | undefined): number | undefined {
   return n;
 }
 
+function parseThreads(v: string | undefined): 1 | 2 | undefined {
+  if (v === undefined) return undefined;
+  const s = v.trim();
+  if (s !== '1' && s !== '2') throw new UsageError(`--threads must be 1 or 2, got ${JSON.stringify(v)}`);
+  return s === '1' ? 1 : 2;
+}
+
 function parseProgress(v: string | undefined, json: boolean): ProgressMode | 'auto' {
   if (json) return 'none';
   if (v === undefined) return 'auto';
@@ -58,13 +67,15 @@ function readConfigFile(path: string): string {
 
 /** Everything the action needs, validated; throws UsageError. Creates nothing. */
 export type TrainPlan =
-  | { kind: 'new'; configs: ReturnType<typeof resolveConfigs>; out: string; force: boolean; jobs?: number; json: boolean; progress: ProgressMode | 'auto' }
-  | { kind: 'resume'; dir: string; steps?: number; force: boolean; changes: Partial<TrainConfig>; jobs?: number; json: boolean; progress: ProgressMode | 'auto' };
+  | { kind: 'new'; configs: ReturnType<typeof resolveConfigs>; out: string; force: boolean; jobs?: number; threads?: 1 | 2; json: boolean; progress: ProgressMode | 'auto' }
+  | { kind: 'resume'; dir: string; steps?: number; force: boolean; changes: Partial<TrainConfig>; jobs?: number; threads?: 1 | 2; json: boolean; progress: ProgressMode | 'auto' };
 
 export function planTrain(opts: TrainCliOptions): TrainPlan {
   const json = opts.json === true;
   const progress = parseProgress(str(opts, 'progress'), json);
   const jobs = parseJobs(str(opts, 'jobs'));
+  const threads = parseThreads(str(opts, 'threads'));
+  const th = threads !== undefined ? { threads } : {};
   const resume = str(opts, 'resume');
   const out = str(opts, 'out');
   const config = str(opts, 'config');
@@ -78,16 +89,16 @@ export function planTrain(opts: TrainCliOptions): TrainPlan {
     const fixed = [...given].filter((k) => !FIELD_BY_KEY.get(k)!.resumable);
     if (fixed.length > 0) {
       const allowed = FIELDS.filter((f) => f.resumable).map((f) => flagName(f.key)).join(', ');
-      throw new UsageError(`${flagName(fixed[0]!)} cannot be changed when resuming (it changes the trajectory; with --resume only ${allowed}, --jobs, --json, --progress, --force are allowed)`);
+      throw new UsageError(`${flagName(fixed[0]!)} cannot be changed when resuming (it changes the trajectory; with --resume only ${allowed}, --jobs, --threads, --json, --progress, --force are allowed)`);
     }
     const steps = flags.steps as number | undefined;
     const changes = Object.fromEntries([...given].filter((k) => k !== 'steps').map((k) => [k, flags[k]])) as Partial<TrainConfig>;
-    return { kind: 'resume', dir: resume, force: opts.force === true, changes, ...(steps !== undefined ? { steps } : {}), ...(jobs !== undefined ? { jobs } : {}), json, progress };
+    return { kind: 'resume', dir: resume, force: opts.force === true, changes, ...(steps !== undefined ? { steps } : {}), ...(jobs !== undefined ? { jobs } : {}), ...th, json, progress };
   }
   if (out === undefined || out === '') throw new UsageError('--out DIR is required (the run directory to create), or --resume DIR to continue a run');
   const fromFile = config !== undefined ? parseConfigText(readConfigFile(config), `--config ${config}`) : {};
-  const configs = resolveConfigs({ ...fromFile, ...flags }, given);
-  return { kind: 'new', configs, out, force: opts.force === true, ...(jobs !== undefined ? { jobs } : {}), json, progress };
+  const configs = resolveConfigs({ ...fromFile, ...flags }, given, { wasmAvailable: wasmAvailable() });
+  return { kind: 'new', configs, out, force: opts.force === true, ...(jobs !== undefined ? { jobs } : {}), ...th, json, progress };
 }
 
 function describe(s: RunSummary, many: boolean): string {
@@ -115,7 +126,7 @@ export async function trainAction(opts: TrainCliOptions): Promise<number> {
   };
   process.stdout.on('error', onPipeError);
   process.stderr.on('error', onPipeError);
-  const common = { progress: plan.progress, signal: controller.signal, ...(plan.jobs !== undefined ? { jobs: plan.jobs } : {}), ...(plan.json ? { onLine: null } : {}) };
+  const common = { progress: plan.progress, signal: controller.signal, ...(plan.jobs !== undefined ? { jobs: plan.jobs } : {}), ...(plan.threads !== undefined ? { threads: plan.threads } : {}), ...(plan.json ? { onLine: null } : {}) };
   let summaries: RunSummary[];
   try {
     summaries = plan.kind === 'new'
@@ -161,6 +172,7 @@ export function register(program: Command): void {
   }
   cmd.option('--force', '[flag] overwrite an existing non-empty run directory (with --resume: resume even if run.json names a live process)');
   cmd.option('--jobs <n>', '[int] runs trained at once, one worker thread each (default: number of cores)');
+  cmd.option('--threads <n>', '[1|2] threads per run: 2 draws the next batches on a second thread while the step computes, bit-identical to 1 (default: 2 when a core is free for every run at once, else 1)');
   cmd.option('--progress <mode>', '[auto|bar|lines|none] progress on stderr (default: auto = bar on a terminal, a line every 5 s otherwise)');
   cmd.option('--json', '[flag] print only a final JSON summary on stdout (no progress, no printed losses)');
   cmd.action(async (opts: TrainCliOptions) => {

@@ -13,8 +13,10 @@
 import type { Batch } from '../../data/batch.js';
 import type { AttentionParams } from '../../model/params.js';
 import type { Rng } from '../../data/rng.js';
+import type { StackParams } from '../../model/stack.js';
 import { fillNormalWasm, ZF, ZK, ZWS, type ZigguratHost } from './sampler.js';
-import { sampleBatch as sampleBatchTs, type TaskSpec } from '../../data/task.js';
+import { F as F2, KR as KR2, taskScales, X0 as X02, XS as XS2, type NormalStream2 } from '../../data/normal2.js';
+import { sampleBatch as sampleBatchTs, validateTaskSpec, type TaskSpec } from '../../data/task.js';
 
 /** The part of the WebAssembly JS API used here (typed locally: the project's lib is ES2022, without DOM). */
 interface WasmMemory {
@@ -45,6 +47,11 @@ interface AttentionExports {
   forward(B: number, L: number, E: number, H: number, z: number, zq: number, theta: number, out: number, attn: number, scr: number): void;
   lossAndGrad(B: number, L: number, E: number, H: number, z: number, zq: number, yq: number, theta: number, grad: number, out: number, scr: number): number;
   zigguratRun(st: number, out: number, j: number, end: number, zk: number, zws: number, zf: number): number;
+  setSampler2Tables(xs: number, kr: number, f: number, x0: number): void;
+  sampleBatch2(st: number, z: number, zq: number, yq: number, beta: number, B: number, L: number, d: number, sigmaCtx: number, betaScale: number, sigmaQ: number, rho: number, c: number): void;
+  stackScratchBytes(E: number, H: number, nLayers: number, nBlocks: number, T: number): number;
+  stackForward(B: number, L: number, E: number, H: number, nLayers: number, tying: number, z: number, zq: number, theta: number, out: number, ws: number): void;
+  stackLossAndGrad(B: number, L: number, E: number, H: number, nLayers: number, tying: number, z: number, zq: number, yq: number, theta: number, grad: number, out: number, ws: number): number;
 }
 
 export interface WasmKernel {
@@ -65,6 +72,15 @@ export interface WasmKernel {
    * Fastest with `out` from `allocBatch` (the normals are written in place).
    */
   sampleBatch(spec: TaskSpec, rng: Rng, out?: Batch, betaOut?: Float64Array): Batch;
+  /**
+   * Stream version 2 (asm/sampler2.ts): core/normal2.ts `sampleBatch2` bit for bit, the same batch
+   * and the same `stream` state afterwards; x, beta and noise in one pass. Fastest with `out` from `allocBatch`.
+   */
+  sampleBatch2(spec: TaskSpec, stream: NormalStream2, out?: Batch, betaOut?: Float64Array): Batch;
+  /** The strictly-causal stack (asm/stack.ts): core/stack.ts stackForward (no detail), to ~1e-15 relative. */
+  stackForward(p: StackParams, batch: Batch, out: Float64Array): void;
+  /** core/stack.ts stackLossAndGrad in wasm (forward + analytic backward, weight tying), to ~1e-15 relative. */
+  stackLossAndGrad(p: StackParams, batch: Batch, grad: Float64Array, out?: Float64Array): number;
 }
 
 const PAGE = 65536;
@@ -79,7 +95,7 @@ export function compileAttentionWasm(bytes: Uint8Array): WasmModule {
 
 /** A kernel with its own wasm instance and memory. */
 export function createWasmKernel(module: WasmModule): WasmKernel {
-  const x = new (wasmApi().Instance)(module, { env: { abort: () => { throw new Error('attention.wasm: abort'); } } }).exports as unknown as AttentionExports;
+  const x = new (wasmApi().Instance)(module, { env: { abort: () => { throw new Error('attention.wasm: abort'); }, log: Math.log } }).exports as unknown as AttentionExports;
   const mem = x.memory;
   const pinned: (() => void)[] = []; // re-create the views of allocBatch batches after a grow
   // table 2^(j/32), the same doubles as core/exp.ts, at the start of the heap
@@ -94,7 +110,14 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
   new Float64Array(mem.buffer, zk, 128).set(ZK);
   new Float64Array(mem.buffer, zws, 256).set(ZWS);
   new Float64Array(mem.buffer, zf, 129).set(ZF);
-  let pinnedEnd = align(zf + 129 * 8); // end of allocBatch regions; per-call data goes after it
+  // stream version 2: state (16 words + a pending candidate), tables XS [512], KR [256], F [257]
+  const st2 = align(zf + 129 * 8), xs2 = align(st2 + 96), kr2 = align(xs2 + 512 * 8), f2 = align(kr2 + 256 * 8);
+  ensure(f2 + 257 * 8);
+  new Float64Array(mem.buffer, xs2, 512).set(XS2);
+  new Float64Array(mem.buffer, kr2, 256).set(KR2);
+  new Float64Array(mem.buffer, f2, 257).set(F2);
+  x.setSampler2Tables(xs2, kr2, f2, X02);
+  let pinnedEnd = align(f2 + 257 * 8); // end of allocBatch regions; per-call data goes after it
   let heap = new Float64Array(mem.buffer);
   let stView = new Int32Array(mem.buffer, st, 8);
   const fresh = () => {
@@ -153,8 +176,46 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
     return { B, L, E, H, n, theta, grad, out, attn, z: ptr(bz, z), zq: ptr(bzq, zq), yq: ptr(byq, yq), scr };
   }
 
+  /** a stack call's arrays after the pinned region (the batch in place when it lives in wasm memory) */
+  function placeStack(p: StackParams, batch: Batch) {
+    const { B, L, E } = batch;
+    if (batch.E !== p.E) throw new RangeError(`batch token width E=${batch.E} does not match the model's E=${p.E}`);
+    if (batch.z.length !== B * L * E || batch.zq.length !== B * E || batch.yq.length !== B) throw new RangeError(`batch arrays do not match B=${B}, L=${L}, E=${E}`);
+    const n = p.theta.length;
+    let o = pinnedEnd;
+    const at = (bytes: number) => { const r = o; o = align(o + bytes); return r; };
+    const theta = at(n * 8), grad = at(n * 8), out = at(B * 8);
+    const z = at(B * L * E * 8), zq = at(B * E * 8), yq = at(B * 8);
+    const ws = at(x.stackScratchBytes(E, p.H, p.nLayers, p.nBlocks, L + 1));
+    ensure(o);
+    const ptr = (a: Float64Array, fallback: number) => {
+      if (inMemory(a)) return a.byteOffset;
+      f64(fallback, a.length).set(a);
+      return fallback;
+    };
+    f64(theta, n).set(p.theta);
+    return { B, L, E, n, theta, grad, out, ws, z: ptr(batch.z, z), zq: ptr(batch.zq, zq), yq: ptr(batch.yq, yq) };
+  }
+
   return {
     engine: 'wasm',
+    stackForward(p, batch, out) {
+      if (out.length < batch.B) throw new RangeError(`out has ${out.length} values, need B=${batch.B}`);
+      if (batch.L < 1) throw new RangeError(`context length L must be >= 1, got ${batch.L}`);
+      const c = placeStack(p, batch);
+      x.stackForward(c.B, c.L, c.E, p.H, p.nLayers, p.weightTying ? 1 : 0, c.z, c.zq, c.theta, c.out, c.ws);
+      out.set(f64(c.out, c.B));
+    },
+    stackLossAndGrad(p, batch, grad, out) {
+      if (grad.length !== p.theta.length) throw new RangeError(`grad has ${grad.length} values, expected ${p.theta.length}`);
+      if (out && out.length < batch.B) throw new RangeError(`out has ${out.length} values, need B=${batch.B}`);
+      if (batch.L < 1) throw new RangeError(`context length L must be >= 1, got ${batch.L}`);
+      const c = placeStack(p, batch);
+      const loss = x.stackLossAndGrad(c.B, c.L, c.E, p.H, p.nLayers, p.weightTying ? 1 : 0, c.z, c.zq, c.yq, c.theta, c.grad, out ? c.out : 0, c.ws);
+      grad.set(f64(c.grad, c.n));
+      if (out) out.set(f64(c.out, c.B));
+      return loss;
+    },
     forward(p, batch, out, attn) {
       if (out.length < batch.B) throw new RangeError(`out has ${out.length} values, expected B = ${batch.B}`);
       if (attn && attn.length < batch.B * p.H * batch.L) throw new RangeError(`attn has ${attn.length} values, expected B*H*L = ${batch.B}*${p.H}*${batch.L}`);
@@ -183,6 +244,29 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
       rng.setState([w[0]! >>> 0, w[1]! >>> 0, w[2]! >>> 0, w[3]! >>> 0, w[4]! >>> 0, w[5]!]);
       return batch;
     },
+    sampleBatch2(spec, stream, out, betaOut) {
+      validateTaskSpec(spec);
+      const { d, L, batchSize: B } = spec;
+      const E = d + 1;
+      if (out && (out.B !== B || out.L !== L || out.d !== d)) throw new RangeError(`batch buffer is B=${out.B}, L=${out.L}, d=${out.d}; the task needs B=${B}, L=${L}, d=${d}`);
+      if (betaOut && betaOut.length !== B * d) throw new RangeError(`betaOut has ${betaOut.length} values, expected B*d = ${B}*${d}`);
+      // scratch after the pinned region: beta, then (for a batch outside wasm memory) z, zq, yq
+      const beta = pinnedEnd, sz = align(beta + B * d * 8), szq = align(sz + B * L * E * 8), syq = align(szq + B * E * 8);
+      ensure(align(syq + B * 8));
+      const batch = out ?? { B, L, d, E, z: new Float64Array(B * L * E), zq: new Float64Array(B * E), yq: new Float64Array(B) };
+      const inMem = inMemory(batch.z) && inMemory(batch.zq) && inMemory(batch.yq);
+      const v = new Int32Array(mem.buffer, st2, 16);
+      v.set(stream.s);
+      x.sampleBatch2(st2, inMem ? batch.z.byteOffset : sz, inMem ? batch.zq.byteOffset : szq, inMem ? batch.yq.byteOffset : syq, beta, B, L, d, ...scalesOf(spec));
+      stream.s.set(new Int32Array(mem.buffer, st2, 16));
+      if (!inMem) {
+        batch.z.set(f64(sz, B * L * E));
+        batch.zq.set(f64(szq, B * E));
+        batch.yq.set(f64(syq, B));
+      }
+      if (betaOut) betaOut.set(f64(beta, B * d));
+      return batch;
+    },
     allocBatch(B, L, d) {
       const E = d + 1;
       const z = pinnedEnd, zq = align(z + B * L * E * 8), yq = align(zq + B * E * 8);
@@ -199,4 +283,10 @@ export function createWasmKernel(module: WasmModule): WasmKernel {
       return batch;
     },
   };
+}
+
+/** The arguments of asm/sampler2.ts sampleBatch2 after the dimensions. */
+function scalesOf(spec: TaskSpec): [number, number, number, number, number] {
+  const s = taskScales(spec);
+  return [s.sigmaCtx, s.betaScale, s.sigmaQ, s.rho, s.c];
 }

@@ -1,0 +1,62 @@
+/**
+ * `icl-lab worker --queue redis://HOST:PORT [--concurrency N]`: take sweep jobs from a BullMQ queue
+ * (enqueued by `icl-lab sweep --queue`) and train them, each in a worker thread, until stopped.
+ * SIGTERM / Ctrl-C: every job checkpoints, goes back to the queue for another worker, and the
+ * process exits.
+ */
+import { availableParallelism } from 'node:os';
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { onInterrupt } from '../signals.js';
+
+interface WorkerCliOptions {
+  queue?: string;
+  concurrency?: string;
+  lockSeconds?: string;
+  untilEmpty?: boolean;
+}
+
+function num(flag: string, v: string | undefined, lo: number, hi: number, int: boolean): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v.trim());
+  if (v.trim() === '' || !Number.isFinite(x) || (int && !Number.isInteger(x)) || x < lo || x > hi) {
+    throw new UsageError(`${flag} must be ${int ? 'an integer' : 'a number'} in ${lo}..${hi}, got ${JSON.stringify(v)}`);
+  }
+  return x;
+}
+
+export async function workerAction(o: WorkerCliOptions): Promise<number> {
+  if (o.queue === undefined || o.queue === '') throw new UsageError('--queue redis://HOST:PORT is required (the Redis that `icl-lab sweep --queue` enqueued on)');
+  const { parseQueueUrl, probeRedis, runWorker } = await import('../../sweep/queue.js'); // BullMQ loads only here
+  const t = parseQueueUrl(o.queue);
+  const concurrency = num('--concurrency', o.concurrency, 1, 256, true) ?? Math.max(1, availableParallelism());
+  const lockSeconds = num('--lock-seconds', o.lockSeconds, 1, 3600, false) ?? 30;
+  await probeRedis(t);
+  const log = (s: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} worker ${process.pid}: ${s}\n`);
+  const controller = new AbortController();
+  const remove = onInterrupt((sig) => {
+    log(`${sig}: checkpointing the active jobs and giving them back to the queue`);
+    controller.abort();
+  });
+  const onReady = () => log(`taking jobs from ${t.shown} (concurrency ${concurrency}${o.untilEmpty ? ', until the queue is empty' : ''})`);
+  try {
+    const r = await runWorker(t, { concurrency, lockMs: lockSeconds * 1000, untilEmpty: o.untilEmpty === true, log, signal: controller.signal, onReady });
+    log(`stopped: ${r.completed} job(s) completed, ${r.failed} failed (diverged), ${r.gaveBack} given back`);
+  } finally {
+    remove();
+  }
+  return 0;
+}
+
+export function register(program: Command): void {
+  program
+    .command('worker')
+    .description('take sweep jobs from a BullMQ + Redis queue (`icl-lab sweep --queue`) and train them, one worker thread per job; the run directories must be on a file system this machine sees. SIGTERM checkpoints and gives the jobs back')
+    .option('--queue <url>', '[redis://HOST:PORT] the Redis the sweep was enqueued on (rediss:// for TLS; password in the URL or $ICL_LAB_REDIS_PASSWORD)')
+    .option('--concurrency <n>', '[int] jobs trained at once (default: number of cores)')
+    .option('--lock-seconds <s>', '[number] job lock; a worker that dies loses its job to another after about this long (default: 30)')
+    .option('--until-empty', '[flag] exit when no job is waiting, active or delayed (default: keep waiting for jobs)')
+    .action(async (o: WorkerCliOptions) => {
+      process.exitCode = await workerAction(o);
+    });
+}

@@ -1,0 +1,66 @@
+/**
+ * The multi-task model as the training loop sees it (train/model.ts `TrainModel`): the n_out = N
+ * attention of attention.ts on the TypeScript engine, batches from task.ts.
+ *
+ * Logged per head: w^h = mean of the x-block diagonal of QK^h (the first d entries) and
+ * mu^h = sum_k OV^h[d + k, k] (the y_k -> output k entries); snapshots hold QK^h [E, E] and the last
+ * output column OV^h[:, N - 1] (as the single-task OV^h[:, -1]); the full OV^h comes from the model file.
+ */
+import type { Batch } from '../data/batch.js';
+import { ovCircuit, qkCircuit } from '../model/circuits.js';
+import { FINAL_LINEAR_KEY, STATE_DICT_KEYS, WEIGHT_NAMES, weightShape, type AttentionParams } from '../model/params.js';
+import type { Rng } from '../data/rng.js';
+import type { TaskSpec } from '../data/task.js';
+import type { TrainModel } from './model.js';
+import { forwardMulti, lossAndGradMulti } from './ts/multitask.js';
+import { allocMultiTaskBatch, formatTasks, sampleMultiTask, type MultiTaskBatch, type TaskBlock } from '../data/multitask.js';
+
+/** Token width of a config: d + N with tasks, d + 1 without. */
+export function tokenWidth(c: { d: number; tasks?: string }): number {
+  return c.d + (c.tasks ? c.tasks.split(',').length : 1);
+}
+
+export function multitaskModel(p: AttentionParams, dx: number, tasks: readonly TaskBlock[]): TrainModel {
+  const { E, H } = p;
+  const N = tasks.length;
+  const spec = (t: TaskSpec) => ({ d: dx, L: t.L, batchSize: t.batchSize, noiseStd: t.noiseStd, tasks });
+  const alloc = (B: number, L: number) => allocMultiTaskBatch(B, L, dx, tasks);
+  const sample = (t: TaskSpec, rng: Rng, out: Batch) => sampleMultiTask(spec(t), rng, out as MultiTaskBatch);
+  return {
+    layers: 1,
+    heads: H,
+    E,
+    theta: p.theta,
+    outputs: N,
+    lossAndGrad: (batch, grad) => lossAndGradMulti(p, batch, grad),
+    forward: (batch, out) => void forwardMulti(p, batch, out),
+    allocBatch: (B, L) => alloc(B, L),
+    sampleBatch: sample,
+    allocValBatch: (B, L) => alloc(B, L),
+    valSampler: { sampleBatch: sample },
+    dynamics(w, mu) {
+      for (let h = 0; h < H; h++) {
+        const qk = qkCircuit(p, h);
+        let s = 0;
+        for (let c = 0; c < dx; c++) s += qk[c * E + c]!;
+        w[h] = s / dx;
+        const ov = ovCircuit(p, h);
+        let m = 0;
+        for (let k = 0; k < N; k++) m += ov[(dx + k) * N + k]!;
+        mu[h] = m;
+      }
+    },
+    snapshot(qk, ov) {
+      for (let h = 0; h < H; h++) {
+        qkCircuit(p, h, qk.subarray(h * E * E, (h + 1) * E * E) as Float64Array<ArrayBuffer>);
+        const m = ovCircuit(p, h);
+        for (let a = 0; a < E; a++) ov[h * E + a] = m[a * N + N - 1]!;
+      }
+    },
+    stateDict: () => [
+      ...WEIGHT_NAMES.map((w) => ({ key: STATE_DICT_KEYS[w], shape: weightShape(w, E - 1, H, N), data: Float64Array.from(p[w]) })),
+      { key: FINAL_LINEAR_KEY, shape: [N, E], data: new Float64Array(N * E) },
+    ],
+    metadata: () => ({ d: String(dx), heads: String(H), n_layers: '1', tasks: formatTasks(tasks), n_out: String(N) }),
+  };
+}

@@ -1,0 +1,211 @@
+/**
+ * `icl-lab serve`'s HTTP server (node:http): the built web app (dist/web) and a read-only JSON API
+ * over the runs, reports and sweeps below DIR, with server-sent events for live runs.
+ *
+ *   GET /api/index                         runs table rows, reports, sweeps
+ *   GET /api/run?path=P[&smooth=a]         one run: figures (Vega-Lite specs), snapshots, statistics
+ *   GET /api/compare?path=P&path=Q[&smooth=a]
+ *   GET /api/report?path=P   /api/sweep?path=P
+ *   GET /api/events                        text/event-stream: `index` (runs appeared/vanished) and `run` ({path, step, status})
+ *   GET /files/<path>                      a file below DIR as it is (reports' report.html and figures)
+ *
+ * Nothing is ever written into DIR. A path that leaves DIR ('..', an absolute path, a symbolic link
+ * out) is refused with 403, a missing one with 404. Only GET and HEAD.
+ */
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compareRuns, etaScatter, markDifferences, reportSummary, runDetail, runRow, sweepSummary } from './data.js';
+import { mtimeOf, PathError, resolveInside, scanTree, type Found } from './scan.js';
+
+/** Where the built web app is looked for: dist/web next to dist/serve, or from src/ (tests). */
+export const ASSET_CANDIDATES = [new URL('../web', import.meta.url), new URL('../../dist/web', import.meta.url)].map((u) => fileURLToPath(u));
+
+export function assetDir(): string | null {
+  return ASSET_CANDIDATES.find((p) => existsSync(join(p, 'index.html'))) ?? null;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8', '.json': 'application/json; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png',
+  '.wasm': 'application/wasm', '.md': 'text/markdown; charset=utf-8', '.csv': 'text/csv; charset=utf-8', '.txt': 'text/plain; charset=utf-8',
+  '.ico': 'image/x-icon', '.map': 'application/json; charset=utf-8',
+};
+
+export interface ServeOptions {
+  /** The folder served (must exist). */
+  root: string;
+  port: number;
+  host: string;
+  /** Built web app (default: assetDir()). */
+  assets?: string | null;
+  /** How often live state is polled while a page listens (ms, default 1000). */
+  pollMs?: number;
+}
+
+export interface LabServer {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(o: ServeOptions): Promise<LabServer> {
+  const root = realpathSync(o.root);
+  const given = o.assets === undefined ? assetDir() : o.assets;
+  const assets = given ? realpathSync(given) : null;
+  const pollMs = o.pollMs ?? 1000;
+  const loopback = /^(127\.|localhost$|::1$)/.test(o.host);
+  let found: Found = scanTree(root);
+  const clients = new Set<ServerResponse>();
+  const stamps = new Map<string, string>();
+  const stampOf = (p: string): string => `${mtimeOf(join(root, p, 'run.json'))}:${mtimeOf(join(root, p, 'metrics.safetensors'))}:${mtimeOf(join(root, p, 'progress.json'))}`;
+  for (const p of found.runs) stamps.set(p, stampOf(p));
+
+  const send = (event: string, data: unknown): void => {
+    const msg = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const c of clients) c.write(msg);
+  };
+  const poll = (): void => {
+    if (clients.size === 0) return;
+    const next = scanTree(root);
+    const key = (f: Found): string => JSON.stringify([f.runs, f.reports, f.sweeps]);
+    if (key(next) !== key(found)) {
+      found = next;
+      send('index', { runs: found.runs.length });
+    }
+    for (const p of found.runs) {
+      const s = stampOf(p);
+      if (stamps.get(p) !== s) {
+        stamps.set(p, s);
+        const r = runRow(root, p);
+        send('run', { path: p, step: r.step, steps: r.steps, status: r.status, trainLoss: r.trainLoss });
+      }
+    }
+  };
+
+  const json = (res: ServerResponse, status: number, body: unknown): void => {
+    const text = JSON.stringify(body, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    res.end(text);
+  };
+  const fail = (res: ServerResponse, status: number, message: string): void => json(res, status, { error: message });
+  const file = (res: ServerResponse, path: string, head: boolean): void => {
+    const type = TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
+    const body = readFileSync(path);
+    res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' });
+    res.end(head ? undefined : body);
+  };
+
+  /** A path the scan found as a run / report / sweep (checked to be inside DIR first). */
+  const known = (kind: keyof Found, p: string | null, what: string): string => {
+    if (p === null || p === '') throw new PathError(400, `missing ?path= (the ${what}'s path below the served folder)`);
+    resolveInside(root, p);
+    const norm = p.replace(/\/+$/, '') || '.';
+    if (!found[kind].includes(norm)) {
+      found = scanTree(root); // one made since the last scan
+      if (!found[kind].includes(norm)) throw new PathError(404, `no ${what} at ${p}`);
+    }
+    return norm;
+  };
+  const smoothOf = (u: URL): number => {
+    const s = Number(u.searchParams.get('smooth') ?? '0');
+    return Number.isFinite(s) && s > 0 && s < 1 ? s : 0;
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const method = req.method ?? 'GET';
+    if (method !== 'GET' && method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' });
+      res.end();
+      return;
+    }
+    // bound to loopback: only pages of this machine may ask (a foreign Host header = DNS rebinding)
+    if (loopback && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i.test(req.headers.host ?? '')) {
+      fail(res, 403, `Host ${req.headers.host ?? '(none)'} refused: the lab listens on ${o.host} only`);
+      return;
+    }
+    const rawPath = (req.url ?? '/').split('?')[0]!;
+    const u = new URL(req.url ?? '/', 'http://localhost');
+    const head = method === 'HEAD';
+    try {
+      if (rawPath === '/api/index') {
+        found = scanTree(root);
+        json(res, 200, {
+          root,
+          runs: markDifferences(found.runs.map((p) => runRow(root, p))),
+          reports: found.reports.map((p) => reportSummary(root, p, found.runs)),
+          sweeps: found.sweeps.map((p) => ({ path: p })),
+        });
+      } else if (rawPath === '/api/run') {
+        json(res, 200, runDetail(root, known('runs', u.searchParams.get('path'), 'run'), smoothOf(u), found));
+      } else if (rawPath === '/api/compare') {
+        const paths = u.searchParams.getAll('path');
+        if (paths.length === 0) throw new PathError(400, 'missing ?path= (two or more runs)');
+        json(res, 200, compareRuns(root, paths.map((p) => known('runs', p, 'run')), smoothOf(u)));
+      } else if (rawPath === '/api/report') {
+        const r = reportSummary(root, known('reports', u.searchParams.get('path'), 'report'), found.runs);
+        json(res, 200, { ...r, eta: etaScatter(root, r.runPaths.filter((p): p is string => p !== null)) });
+      } else if (rawPath === '/api/sweep') {
+        json(res, 200, sweepSummary(root, known('sweeps', u.searchParams.get('path'), 'sweep'), found.runs));
+      } else if (rawPath === '/api/events') {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+        res.write('retry: 1000\n\n');
+        clients.add(res);
+        req.on('close', () => clients.delete(res));
+      } else if (rawPath.startsWith('/files/')) {
+        let rel: string;
+        try {
+          rel = decodeURIComponent(rawPath.slice('/files/'.length));
+        } catch {
+          throw new PathError(400, 'bad path encoding');
+        }
+        const abs = resolveInside(root, rel);
+        if (!statSync(abs).isFile()) throw new PathError(404, `not a file: ${rel}`);
+        file(res, abs, head);
+      } else if (rawPath.startsWith('/api/')) {
+        fail(res, 404, `no such API: ${rawPath}`);
+      } else {
+        if (!assets) {
+          res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end('icl-lab serve: the web app is not built (run npm run build:web); the API under /api/ works\n');
+          return;
+        }
+        let rel = rawPath === '/' ? 'index.html' : decodeURIComponent(rawPath.slice(1));
+        if (rel.endsWith('/')) rel += 'index.html';
+        const abs = resolveInside(assets, rel);
+        if (!statSync(abs).isFile()) throw new PathError(404, `not found: ${rawPath}`);
+        file(res, abs, head);
+      }
+    } catch (e) {
+      if (e instanceof PathError) fail(res, e.status, e.message);
+      else if (e instanceof URIError) fail(res, 400, 'bad path encoding');
+      else fail(res, 500, (e as Error).message);
+    }
+  };
+
+  const server = createServer(handle);
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolveListen());
+  });
+  const timer = setInterval(poll, pollMs);
+  const heartbeat = setInterval(() => {
+    for (const c of clients) c.write(': keep-alive\n\n');
+  }, 15000);
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : o.port;
+  const host = o.host.includes(':') ? `[${o.host}]` : o.host === '0.0.0.0' ? '127.0.0.1' : o.host;
+  return {
+    server,
+    url: `http://${host}:${port}/`,
+    close: () => new Promise<void>((done) => {
+      clearInterval(timer);
+      clearInterval(heartbeat);
+      for (const c of clients) c.end();
+      clients.clear();
+      server.close(() => done());
+      server.closeAllConnections();
+    }),
+  };
+}

@@ -1,0 +1,283 @@
+/**
+ * A sweep: a grid of training runs, from a YAML/JSON spec or from flags.
+ *
+ *   base:  { heads: 2, steps: 100000 }          any train config field (snake_case or flag form)
+ *   grid:  { context_length: [10, 20, 40] }     Cartesian product (first key varies slowest)
+ *   zip:   { d: [3, 5], lr: [0.001, 0.0005] }   fields varied together (same length), one more axis
+ *   seeds: 3 | [1, 2, 3]                        N seeds = base seed (default 1024) + 0..N-1; fastest axis
+ *
+ * Every combination is resolved and checked by the train field table (train/config.ts) before
+ * anything is created: a bad value names the field, the value and its grid position.
+ * Pure module apart from hashing: text in, a validated plan or a UsageError out.
+ */
+import { wasmAvailable } from '../io/wasm.js';
+import { createHash } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+import { UsageError } from '../errors.js';
+import {
+  configToJson, FIELD_BY_KEY, FIELDS, flagName, jsonKey, parseConfigObject, resolveConfig,
+  type FieldKey, type PartialSpec, type RawValue, type TrainConfig,
+} from '../run/config.js';
+
+/** The spec as written to sweep.json (normalised: snake_case keys, seeds as a list). */
+export interface SweepSpec {
+  base: Record<string, unknown>;
+  grid: Record<string, unknown[]>;
+  zip: Record<string, unknown[]>;
+  seeds: number[] | null;
+}
+
+export interface SweepRunPlan {
+  /** Directory name under DIR/runs: what varies, e.g. `L20-h2-seed1025`. */
+  name: string;
+  /** sha256 of the canonical config JSON (first 16 hex digits): the queue's job id. */
+  hash: string;
+  config: TrainConfig;
+  /** The varying values of this run, by snake_case key (for tables and names). */
+  vary: Record<string, unknown>;
+}
+
+/** Cap on the number of runs of one sweep. */
+export const MAX_RUNS = 4096;
+
+const TOP_KEYS = ['base', 'grid', 'zip', 'seeds'] as const;
+
+/** A field key from a spec key (snake_case or flag form), or a UsageError listing what is allowed. */
+function fieldOf(k: string, where: string): FieldKey {
+  const f = FIELDS.find((x) => jsonKey(x.key) === k || flagName(x.key).slice(2) === k);
+  if (!f) throw new UsageError(`${where}: unknown key "${k}" (allowed: ${FIELDS.map((x) => jsonKey(x.key)).join(', ')})`);
+  return f.key;
+}
+
+/** Parse one value of a field, as a config file would (one clear line on error). */
+function parseOne(key: FieldKey, v: unknown, where: string): RawValue {
+  if (Array.isArray(v) && FIELD_BY_KEY.get(key)!.kind !== 'pair') {
+    throw new UsageError(`${where}: ${JSON.stringify(v)} is a list; a grid entry is one value`);
+  }
+  let out: PartialSpec;
+  try {
+    out = parseConfigObject({ [jsonKey(key)]: v }, where);
+  } catch (err) {
+    if (err instanceof UsageError) throw new UsageError(`${where}: ${err.message.replace(/^config key "[^"]+" /, '')}`);
+    throw err;
+  }
+  const x = out[key];
+  if (x === undefined) throw new UsageError(`${where}: null is not a value (leave the field out for its default)`);
+  return x;
+}
+
+function asObject(v: unknown, where: string): Record<string, unknown> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`${where} must be a mapping of field: value(s), got ${JSON.stringify(v)}`);
+  return v as Record<string, unknown>;
+}
+
+/** Normalise and check the shape of a spec object (values are checked in `expandSweep`). */
+export function normaliseSpec(obj: unknown, what = 'sweep spec'): SweepSpec {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    throw new UsageError(`${what} must be a mapping with base:, grid:, zip: and/or seeds:`);
+  }
+  for (const k of Object.keys(obj)) {
+    if (!(TOP_KEYS as readonly string[]).includes(k)) throw new UsageError(`${what}: unknown key "${k}" (allowed: ${TOP_KEYS.join(', ')})`);
+  }
+  const o = obj as Record<string, unknown>;
+  const spec: SweepSpec = { base: {}, grid: {}, zip: {}, seeds: null };
+  const seen = new Map<FieldKey, string>();
+  const claim = (k: FieldKey, where: string) => {
+    const prev = seen.get(k);
+    if (prev) throw new UsageError(`${where}: ${jsonKey(k)} is already set in ${prev}; give each field in one place`);
+    seen.set(k, where.split('.')[0]!);
+  };
+  for (const [k, v] of Object.entries(asObject(o.base, `${what}: base`))) {
+    const key = fieldOf(k, `${what}: base`);
+    claim(key, `base.${jsonKey(key)}`);
+    spec.base[jsonKey(key)] = v;
+  }
+  for (const part of ['grid', 'zip'] as const) {
+    let len = -1;
+    for (const [k, v] of Object.entries(asObject(o[part], `${what}: ${part}`))) {
+      const key = fieldOf(k, `${what}: ${part}`);
+      if (key === 'seed' && o.seeds !== undefined) throw new UsageError(`${what}: ${part}.seed and seeds: both set the seed; use one`);
+      claim(key, `${part}.${jsonKey(key)}`);
+      if (!Array.isArray(v) || v.length === 0) throw new UsageError(`${what}: ${part}.${jsonKey(key)} must be a non-empty list of values, got ${JSON.stringify(v)}`);
+      if (part === 'zip') {
+        if (len >= 0 && v.length !== len) throw new UsageError(`${what}: zip lists must have the same length; zip.${jsonKey(key)} has ${v.length} values, the others ${len}`);
+        len = v.length;
+      }
+      spec[part][jsonKey(key)] = v;
+    }
+  }
+  if (o.seeds !== undefined && o.seeds !== null) {
+    const s = o.seeds;
+    const count = typeof s === 'number' || (typeof s === 'string' && /^\d+$/.test(s.trim()));
+    // base.seed is where `seeds: N` starts; a grid/zip seed or a base seed with a seed list would clash
+    if (seen.has('seed') && !(count && seen.get('seed') === 'base')) throw new UsageError(`${what}: seeds: and ${seen.get('seed')}.seed both set the seed; use one`);
+    if (count) {
+      const n = Number(s);
+      if (!Number.isSafeInteger(n) || n < 1 || n > MAX_RUNS) throw new UsageError(`${what}: seeds must be a count 1..${MAX_RUNS} or a list of seeds, got ${JSON.stringify(s)}`);
+      const first = spec.base.seed !== undefined ? Number(parseOne('seed', spec.base.seed, `${what}: base.seed`)) : (FIELD_BY_KEY.get('seed')!.default as number);
+      spec.seeds = Array.from({ length: n }, (_, i) => first + i);
+    } else if (Array.isArray(s) && s.length > 0) {
+      spec.seeds = s.map((x, i) => Number(parseOne('seed', x, `${what}: seeds[${i}]`)));
+      const dup = spec.seeds.find((x, i) => spec.seeds!.indexOf(x) !== i);
+      if (dup !== undefined) throw new UsageError(`${what}: seeds lists ${dup} twice`);
+    } else {
+      throw new UsageError(`${what}: seeds must be a count 1..${MAX_RUNS} or a non-empty list of seeds, got ${JSON.stringify(s)}`);
+    }
+  }
+  return spec;
+}
+
+/** Parse spec text: YAML (JSON is YAML too). */
+export function parseSpecText(text: string, what = 'sweep spec'): SweepSpec {
+  let obj: unknown;
+  try {
+    obj = parseYaml(text);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    throw new UsageError(`${what} is not valid YAML/JSON: ${msg}`);
+  }
+  return normaliseSpec(obj, what);
+}
+
+/** Short names of fields in run names; others use their snake_case key. */
+const SHORT: Partial<Record<FieldKey, string>> = { heads: 'h', seed: 'seed', d: 'd', contextLength: 'L', noiseStd: 'noise', layers: 'layers', lr: 'lr', batchSize: 'B' };
+
+function nameValue(v: unknown): string {
+  const s = Array.isArray(v) ? v.join('_') : String(v);
+  return s.replace(/[^A-Za-z0-9._+-]/g, '_');
+}
+
+/** The canonical config hash (job id of the queue, identity of a run in sweep.json). */
+export function configHash(c: TrainConfig): string {
+  return createHash('sha256').update(JSON.stringify(configToJson(c))).digest('hex').slice(0, 16);
+}
+
+/**
+ * Expand the spec into one validated config per run. Axes: grid keys in order (first slowest),
+ * then the zip group, then seeds (fastest). A bad combination names its grid position.
+ */
+export function expandSweep(spec: SweepSpec, what = 'sweep spec'): SweepRunPlan[] {
+  const base: PartialSpec = {};
+  for (const [k, v] of Object.entries(spec.base)) {
+    const key = fieldOf(k, `${what}: base`);
+    base[key] = parseOne(key, v, `${what}: base.${k}`);
+    if (Array.isArray(base[key]) && FIELD_BY_KEY.get(key)!.kind !== 'pair') {
+      throw new UsageError(`${what}: base.${k} is a list; put varying values under grid:`);
+    }
+  }
+  type Axis = { label: string; values: { set: PartialSpec; show: Record<string, unknown>; pos: string }[] };
+  const axes: Axis[] = [];
+  for (const [k, vs] of Object.entries(spec.grid)) {
+    const key = fieldOf(k, `${what}: grid`);
+    const parsed = vs.map((v, i) => parseOne(key, v, `${what}: grid.${k}[${i}] = ${JSON.stringify(v)}`));
+    const dup = parsed.findIndex((x, i) => parsed.findIndex((y) => JSON.stringify(y) === JSON.stringify(x)) !== i);
+    if (dup >= 0) throw new UsageError(`${what}: grid.${k} lists ${JSON.stringify(vs[dup])} twice`);
+    axes.push({ label: k, values: parsed.map((x, i) => ({ set: { [key]: x }, show: { [k]: x }, pos: `grid.${k}[${i}]` })) });
+  }
+  const zipKeys = Object.keys(spec.zip);
+  if (zipKeys.length > 0) {
+    const n = spec.zip[zipKeys[0]!]!.length;
+    const values: Axis['values'] = [];
+    for (let i = 0; i < n; i++) {
+      const set: PartialSpec = {};
+      const show: Record<string, unknown> = {};
+      for (const k of zipKeys) {
+        const key = fieldOf(k, `${what}: zip`);
+        const raw = spec.zip[k]![i];
+        set[key] = parseOne(key, raw, `${what}: zip.${k}[${i}] = ${JSON.stringify(raw)}`);
+        show[k] = set[key];
+      }
+      values.push({ set, show, pos: `zip[${i}]` });
+    }
+    axes.push({ label: 'zip', values });
+  }
+  if (spec.seeds) axes.push({ label: 'seed', values: spec.seeds.map((s, i) => ({ set: { seed: s }, show: { seed: s }, pos: `seeds[${i}]` })) });
+  const total = axes.reduce((n, a) => n * a.values.length, 1);
+  if (total > MAX_RUNS) throw new UsageError(`${what} asks for ${total} runs; at most ${MAX_RUNS} in one sweep`);
+
+  const runs: SweepRunPlan[] = [];
+  const idx = new Array<number>(axes.length).fill(0);
+  for (let r = 0; r < total; r++) {
+    let rest = r;
+    for (let a = axes.length - 1; a >= 0; a--) {
+      idx[a] = rest % axes[a]!.values.length;
+      rest = Math.floor(rest / axes[a]!.values.length);
+    }
+    const picked = axes.map((a, i) => a.values[idx[i]!]!);
+    const merged: PartialSpec = { ...base };
+    const vary: Record<string, unknown> = {};
+    for (const p of picked) {
+      Object.assign(merged, p.set);
+      Object.assign(vary, p.show);
+    }
+    let config: TrainConfig;
+    try {
+      config = resolveConfig(merged, new Set(Object.keys(merged) as FieldKey[]), { wasmAvailable: wasmAvailable() });
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      const where = picked.length ? ` (run ${r + 1} of ${total}: ${picked.map((p) => `${p.pos} ${Object.entries(p.show).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`).join(', ')})` : '';
+      throw new UsageError(`${what}: ${err.message}${where}`);
+    }
+    const name = Object.keys(vary).length === 0 ? 'run' : Object.entries(vary).map(([k, v]) => {
+      const key = fieldOf(k, what);
+      return `${SHORT[key] ?? k}${nameValue(v)}`;
+    }).join('-');
+    runs.push({ name, hash: configHash(config), config, vary });
+  }
+  const names = new Set<string>();
+  for (const r of runs) {
+    if (names.has(r.name)) throw new UsageError(`${what}: two runs would both be named ${r.name}; the grid lists equal values`);
+    names.add(r.name);
+  }
+  return runs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The flag form: --grid heads=1,2 --zip d=3,5 --zip lr=1e-3,5e-4 --seeds 3 + train flags as base
+// ---------------------------------------------------------------------------------------------
+
+function splitAssignment(s: string, flag: string): [string, string[]] {
+  const eq = s.indexOf('=');
+  if (eq <= 0 || eq === s.length - 1) throw new UsageError(`${flag} must look like FIELD=v1,v2,... (e.g. ${flag} heads=1,2,4), got ${JSON.stringify(s)}`);
+  const vals = s.slice(eq + 1).split(',').map((x) => x.trim());
+  if (vals.some((x) => x === '')) throw new UsageError(`${flag} ${s}: an empty value in the list`);
+  return [s.slice(0, eq).trim(), vals];
+}
+
+/**
+ * A spec from flags. `base` holds train flags already parsed (config.ts parseFlags); a list given
+ * as a plain train flag (`--heads 1,2`) becomes a grid axis too.
+ */
+export function specFromFlags(base: PartialSpec, grid: readonly string[], zip: readonly string[], seeds?: string): SweepSpec {
+  const obj: Record<string, unknown> = { base: {}, grid: {}, zip: {} };
+  const b = obj.base as Record<string, unknown>;
+  const g = obj.grid as Record<string, unknown[]>;
+  const z = obj.zip as Record<string, unknown[]>;
+  for (const [k, v] of Object.entries(base) as [FieldKey, RawValue][]) {
+    if (Array.isArray(v) && FIELD_BY_KEY.get(k)!.kind !== 'pair') g[jsonKey(k)] = v;
+    else b[jsonKey(k)] = v;
+  }
+  for (const s of grid) {
+    const [k, vals] = splitAssignment(s, '--grid');
+    const key = fieldOf(k, '--grid');
+    if (g[jsonKey(key)] !== undefined || b[jsonKey(key)] !== undefined) throw new UsageError(`--grid ${jsonKey(key)}: the field is set twice`);
+    g[jsonKey(key)] = vals;
+  }
+  for (const s of zip) {
+    const [k, vals] = splitAssignment(s, '--zip');
+    const key = fieldOf(k, '--zip');
+    if (z[jsonKey(key)] !== undefined) throw new UsageError(`--zip ${jsonKey(key)}: the field is set twice`);
+    z[jsonKey(key)] = vals;
+  }
+  if (seeds !== undefined) {
+    const t = seeds.trim();
+    obj.seeds = /^\d+$/.test(t) ? Number(t) : t.split(',').map((x) => x.trim());
+  }
+  return normaliseSpec(obj, 'the flags');
+}
+
+/** Run names and hashes of a plan, for comparing with sweep.json. */
+export function planKey(runs: readonly SweepRunPlan[]): string {
+  return runs.map((r) => `${r.name}=${r.hash}`).join('\n');
+}

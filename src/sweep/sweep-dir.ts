@@ -1,0 +1,183 @@
+/**
+ * A sweep directory on disk:
+ *
+ *   DIR/sweep.json          the spec, and one entry per run (name, config hash, config)
+ *   DIR/runs/<name>/        an ordinary run directory (train/run-dir.ts) per run
+ *   DIR/results.parquet     one row per run (results.ts), and results.csv
+ *   DIR/report/             the sweep's figures and findings (report.ts)
+ *
+ * `prepareSweep` is the only writer of sweep.json: it refuses a DIR that holds another sweep (a
+ * changed spec) unless `extend`, then creates every missing run directory at step 0.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { FileFormatError } from '../io/safetensors.js';
+import { configToJson, type TrainConfig } from '../run/config.js';
+import { isRunDir, readRunJson, runConfig, type RunJson } from '../run/run-dir.js';
+import { createRun } from '../run/run.js';
+import { VERSION } from '../version.js';
+import { type SweepRunPlan, type SweepSpec } from './spec.js';
+
+export const SWEEP_FILE = 'sweep.json';
+export const RUNS_DIR = 'runs';
+
+export interface SweepJsonRun {
+  name: string;
+  hash: string;
+  vary: Record<string, unknown>;
+  config: Record<string, unknown>;
+}
+
+export interface SweepJson {
+  icl_lab_version: string;
+  format: 1;
+  /** Identity of the sweep (random at creation): prefix of its queue job ids. */
+  id: string;
+  created_at: string;
+  updated_at: string;
+  /** Every spec given to this DIR, oldest first (several after --extend). */
+  specs: SweepSpec[];
+  runs: SweepJsonRun[];
+}
+
+export function sweepJsonPath(dir: string): string {
+  return join(dir, SWEEP_FILE);
+}
+
+export function isSweepDir(dir: string): boolean {
+  return existsSync(sweepJsonPath(dir));
+}
+
+export function runDirOf(sweepDir: string, name: string): string {
+  return join(sweepDir, RUNS_DIR, name);
+}
+
+export function readSweepJson(dir: string): SweepJson {
+  const path = sweepJsonPath(dir);
+  let obj: unknown;
+  try {
+    obj = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`${dir} is not a sweep directory (no ${SWEEP_FILE})`);
+    throw new FileFormatError(`not valid JSON: ${err instanceof Error ? err.message : String(err)}`, path);
+  }
+  const s = obj as SweepJson;
+  if (typeof s !== 'object' || s === null || !Array.isArray(s.runs) || typeof s.id !== 'string' || !Array.isArray(s.specs)) {
+    throw new FileFormatError('not an icl-lab sweep.json (needs id, specs, runs)', path);
+  }
+  return s;
+}
+
+function writeSweepJson(dir: string, s: SweepJson): void {
+  writeFileAtomic(sweepJsonPath(dir), JSON.stringify(s, null, 2) + '\n');
+}
+
+/** The runs of a sweep.json with their configs and directories. */
+export function sweepRuns(dir: string, s: SweepJson = readSweepJson(dir)): { name: string; hash: string; dir: string; config: TrainConfig; vary: Record<string, unknown> }[] {
+  return s.runs.map((r) => {
+    const d = runDirOf(dir, r.name);
+    const rj = { config: r.config } as unknown as RunJson;
+    return { name: r.name, hash: r.hash, dir: resolve(d), config: runConfig(rj, join(dir, SWEEP_FILE)), vary: r.vary };
+  });
+}
+
+export interface PreparedSweep {
+  dir: string;
+  sweep: SweepJson;
+  /** Runs of this sweep (all of sweep.json), with their state on disk. */
+  runs: { name: string; hash: string; dir: string; config: TrainConfig; state: RunState }[];
+  /** Runs added by this call (new sweep, or --extend). */
+  added: string[];
+}
+
+export type RunState =
+  | { kind: 'completed'; step: number }
+  | { kind: 'failed'; step: number; reason: string }
+  | { kind: 'todo'; step: number; steps: number };
+
+export function runState(runDir: string): RunState {
+  if (!isRunDir(runDir)) return { kind: 'todo', step: 0, steps: 0 };
+  const r = readRunJson(runDir);
+  if (r.status === 'completed' && r.step >= r.steps) return { kind: 'completed', step: r.step };
+  if (r.status === 'failed' && r.failure?.kind !== 'error') return { kind: 'failed', step: r.failure?.step ?? r.step, reason: r.failure?.reason ?? 'failed' };
+  return { kind: 'todo', step: r.checkpoint_step, steps: r.steps };
+}
+
+function describeDiff(old: SweepJson, runs: readonly SweepRunPlan[]): string {
+  const byName = new Map(old.runs.map((r) => [r.name, r]));
+  const changed = runs.filter((r) => byName.has(r.name) && byName.get(r.name)!.hash !== r.hash).map((r) => r.name);
+  const added = runs.filter((r) => !byName.has(r.name)).map((r) => r.name);
+  const newNames = new Set(runs.map((r) => r.name));
+  const missing = old.runs.filter((r) => !newNames.has(r.name)).map((r) => r.name);
+  const list = (xs: string[]) => (xs.length > 3 ? `${xs.slice(0, 3).join(', ')} and ${xs.length - 3} more` : xs.join(', '));
+  const parts: string[] = [];
+  if (changed.length) parts.push(`${changed.length} run(s) with other settings (${list(changed)})`);
+  if (added.length) parts.push(`${added.length} new run(s) (${list(added)})`);
+  if (missing.length) parts.push(`${missing.length} run(s) left out (${list(missing)})`);
+  return parts.join(', ');
+}
+
+/**
+ * Check DIR against the plan and create what is missing. Nothing is written when it refuses.
+ * `extend`: add the plan's new runs to an existing sweep (runs already there must keep their settings).
+ */
+export function prepareSweep(dir: string, spec: SweepSpec, runs: readonly SweepRunPlan[], extend: boolean): PreparedSweep {
+  const now = new Date().toISOString();
+  let sweep: SweepJson;
+  let added: SweepRunPlan[] = [];
+  if (isSweepDir(dir)) {
+    const old = readSweepJson(dir);
+    const byName = new Map(old.runs.map((r) => [r.name, r]));
+    const same = runs.length === old.runs.length && runs.every((r) => byName.get(r.name)?.hash === r.hash);
+    if (same) {
+      sweep = old;
+    } else {
+      const diff = describeDiff(old, runs);
+      const clash = runs.find((r) => byName.has(r.name) && byName.get(r.name)!.hash !== r.hash);
+      if (clash) {
+        throw new UsageError(`${dir} holds a sweep whose run ${clash.name} has other settings than this spec (${diff}); use another --out, or the spec recorded in ${sweepJsonPath(dir)}`);
+      }
+      if (!extend) {
+        throw new UsageError(`${dir} holds a different sweep (this spec has ${diff}); pass --extend to add the new runs to it, or use another --out`);
+      }
+      added = runs.filter((r) => !byName.has(r.name));
+      sweep = { ...old, specs: [...old.specs, spec], runs: [...old.runs, ...added.map(toJsonRun)] };
+    }
+  } else {
+    if (existsSync(dir)) {
+      if (!statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} exists and is not a directory`);
+      const entries = readdirSync(dir);
+      if (entries.length > 0) throw new UsageError(`--out ${dir} is not empty and holds no ${SWEEP_FILE}; give a new or empty directory`);
+    }
+    for (const r of runs) {
+      if (existsSync(runDirOf(dir, r.name))) throw new UsageError(`${runDirOf(dir, r.name)} exists`);
+    }
+    added = [...runs];
+    sweep = {
+      icl_lab_version: VERSION, format: 1, id: randomBytes(6).toString('hex'),
+      created_at: now, updated_at: now, specs: [spec], runs: runs.map(toJsonRun),
+    };
+  }
+  // sweep.json first (so a crash leaves a DIR that a rerun recognises), then the run directories at step 0
+  if (added.length > 0) {
+    mkdirSync(dir, { recursive: true });
+    writeSweepJson(dir, { ...sweep, updated_at: now });
+  }
+  const all = sweepRuns(dir, sweep);
+  for (const r of all) {
+    if (!isRunDir(r.dir)) createRun(r.dir, r.config, 'interrupted');
+  }
+  return {
+    dir,
+    sweep,
+    runs: all.map((r) => ({ name: r.name, hash: r.hash, dir: r.dir, config: r.config, state: runState(r.dir) })),
+    added: added.map((r) => r.name),
+  };
+}
+
+function toJsonRun(r: SweepRunPlan): SweepJsonRun {
+  return { name: r.name, hash: r.hash, vary: r.vary, config: configToJson(r.config) };
+}

@@ -1,0 +1,248 @@
+/**
+ * `icl-lab serve` without a browser: path checks, the API over real run directories, start-up time
+ * with 200 runs, a 500,001-step run downsampled by the server, read-only, bad input. The browser
+ * side is test/web.e2e.test.ts. Needs the built CLI (npm run build).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tensorF64, writeSafetensors } from '../src/io/safetensors.js';
+import { compareDynamicsSpec, compareLossSpec, emaSmooth, etaSpec, etaVsRatioSpec, parallelSpec, smoothedLossSpec, thinIndices, webDynamicsSpec } from '../src/serve/figures.js';
+import { specToSvg } from '../src/plots/render.js';
+import { markDifferences, parseCsv, runRow } from '../src/serve/data.js';
+import { PathError, resolveInside, scanTree } from '../src/serve/scan.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = join(root, 'bin', 'icl-lab');
+const tmp = mkdtempSync(join(tmpdir(), 'icl-serve-'));
+const children: ChildProcess[] = [];
+const template = join(tmp, 'template');
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is not built: run `npm run build` first');
+  const r = spawnSync(process.execPath, [bin, 'train', '--out', template, '--steps', '300', '--qk-every', '50', '--dynamics-every', '10', '--val-every', '50', '--progress', 'none'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+}, 60_000);
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+function serve(dir: string, extra: string[] = []): Promise<{ url: string; ms: number; child: ChildProcess }> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [bin, 'serve', dir, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  return new Promise((resolve, reject) => {
+    child.stderr!.on('data', (b) => (err += b));
+    child.stdout!.on('data', (b) => {
+      out += b;
+      const m = out.match(/at (http:\/\/127\.0\.0\.1:\d+\/)/);
+      if (m) resolve({ url: m[1]!, ms: performance.now() - t0, child });
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+}
+
+/** Every file below dir with its size and mtime. */
+function listing(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        const s = statSync(p);
+        out.push(`${p} ${s.size} ${s.mtimeMs}`);
+      }
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+describe('paths', () => {
+  it('resolves paths inside DIR and refuses the rest (403 outside, 404 missing)', () => {
+    const dir = join(tmp, 'paths');
+    mkdirSync(join(dir, 'a', 'b'), { recursive: true });
+    writeFileSync(join(dir, 'a', 'f.txt'), 'x');
+    symlinkSync('/etc', join(dir, 'out'));
+    symlinkSync(join(dir, 'a'), join(dir, 'in'));
+    const status = (rel: string): number | string => {
+      try {
+        return resolveInside(dir, rel);
+      } catch (e) {
+        return (e as PathError).status;
+      }
+    };
+    expect(status('a/f.txt')).toBe(join(dir, 'a', 'f.txt'));
+    expect(status('in/f.txt')).toBe(join(dir, 'a', 'f.txt')); // a link that stays inside
+    expect(status('a/b/../f.txt')).toBe(join(dir, 'a', 'f.txt'));
+    for (const bad of ['..', '../x', 'a/../../x', '/etc/passwd', '/', 'out', 'out/passwd', 'C:/x', '..\\..\\x']) expect(status(bad), bad).toBe(403);
+    expect(status('a/missing')).toBe(404);
+    expect(status('a\0b')).toBe(400);
+  });
+
+  it('finds runs, reports and sweeps recursively, without following links or entering run directories', () => {
+    const dir = join(tmp, 'tree');
+    cpSync(template, join(dir, 'x', 'h2'), { recursive: true });
+    cpSync(template, join(dir, 'x', 'h2', 'nested'), { recursive: true }); // inside a run: not a run of its own
+    cpSync(template, join(dir, 'sw', 'runs', 'a'), { recursive: true });
+    writeFileSync(join(dir, 'sw', 'sweep.json'), '{}');
+    mkdirSync(join(dir, 'rep'));
+    writeFileSync(join(dir, 'rep', 'findings.json'), '{}');
+    writeFileSync(join(dir, 'rep', 'report.html'), '<html></html>');
+    symlinkSync(join(dir, 'x'), join(dir, 'link'));
+    expect(scanTree(dir)).toEqual({ runs: ['sw/runs/a', 'x/h2'], reports: ['rep'], sweeps: ['sw'] });
+  });
+});
+
+describe('data', () => {
+  it('reads a run.json into a table row and marks what differs between runs', () => {
+    const dir = join(tmp, 'rows');
+    cpSync(template, join(dir, 'a'), { recursive: true });
+    cpSync(template, join(dir, 'b'), { recursive: true });
+    const rj = JSON.parse(readFileSync(join(dir, 'b', 'run.json'), 'utf8'));
+    rj.config.lr = 0.01;
+    rj.config.print_every = 7; // bookkeeping: not a difference
+    writeFileSync(join(dir, 'b', 'run.json'), JSON.stringify(rj));
+    const rows = markDifferences([runRow(dir, 'a'), runRow(dir, 'b')]);
+    expect(rows.map((r) => r.differs)).toEqual([['lr=0.001'], ['lr=0.01']]);
+    expect(rows[0]).toMatchObject({ status: 'completed', step: 300, steps: 300, heads: 2, d: 5, L: 40, preset: 'seed', optimizer: 'adam' });
+  });
+
+  it('shows a live run at its heartbeat (progress.json newer than run.json), else at run.json', () => {
+    const dir = join(tmp, 'live-row');
+    cpSync(template, join(dir, 'r'), { recursive: true });
+    const rj = JSON.parse(readFileSync(join(dir, 'r', 'run.json'), 'utf8'));
+    writeFileSync(join(dir, 'r', 'run.json'), JSON.stringify({ ...rj, status: 'running', step: 100, steps: 1000 }));
+    expect(runRow(dir, 'r')).toMatchObject({ step: 100, steps: 1000 });
+    writeFileSync(join(dir, 'r', 'progress.json'), JSON.stringify({ step: 640, steps: 1000, loss: 0.75, steps_per_second: 2100, updated_at: new Date().toISOString() }));
+    const later = new Date(Date.now() + 5000);
+    utimesSync(join(dir, 'r', 'progress.json'), later, later);
+    expect(runRow(dir, 'r')).toMatchObject({ status: 'running', step: 640, steps: 1000, trainLoss: 0.75, stepsPerSecond: 2100 });
+    writeFileSync(join(dir, 'r', 'run.json'), JSON.stringify({ ...rj, status: 'completed' })); // finished: run.json is the truth
+    expect(runRow(dir, 'r')).toMatchObject({ status: 'completed', step: 300 });
+  });
+
+  it('parses CSV with quotes, smooths like TensorBoard, thins evenly', () => {
+    expect(parseCsv('a,b\n1,"x, ""y"""\r\n2,\n')).toEqual([['a', 'b'], ['1', 'x, "y"'], ['2', '']]);
+    expect([...emaSmooth([2, 2, 2], 0.9)]).toEqual([2, 2, 2]);
+    const s = emaSmooth([1, 3], 0.5); // debiased: (0.5*1)/0.5 = 1, then (0.25*1 + 0.5*3)/0.75
+    expect(s[0]).toBe(1);
+    expect(s[1]).toBeCloseTo((0.25 + 1.5) / 0.75, 12);
+    expect(thinIndices(10, 4)).toEqual([0, 3, 6, 9]);
+    expect(thinIndices(3, 10)).toEqual([0, 1, 2]);
+  });
+});
+
+describe('figures', () => {
+  it('every web-only figure compiles and renders to SVG with its marks', async () => {
+    const loss = Float64Array.from({ length: 5000 }, (_, i) => 0.6 + 5 * Math.exp(-i / 500));
+    const dyn = { step: [0, 10, 20], qk: [0.1, -0.1, 0.2, -0.2, 0.3, -0.3], ov: [1, -1, 2, -2, 3, -3], layers: 1, heads: 2 };
+    const specs = {
+      loss: smoothedLossSpec({ trainLoss: loss, valLoss: [5, 1], valStep: [0, 4000] }, { smooth: 0.9 }),
+      dynamics: webDynamicsSpec(dyn),
+      eta: etaSpec(dyn, { ratio: 40 / 45, etaStar: 0.8696 }),
+      compareLoss: compareLossSpec([{ name: 'a', trainLoss: loss }, { name: 'b', trainLoss: loss.map((x) => x * 2) }], { smooth: 0.6 }),
+      compareDynamics: compareDynamicsSpec([{ name: 'a', dyn }, { name: 'b', dyn }]),
+      parallel: parallelSpec([{ heads: 1, loss: 1.2 }, { heads: 2, loss: 0.6 }], ['heads', 'loss'], 'loss'),
+      etaVsRatio: etaVsRatioSpec([{ run: 'a', ratio: 0.889, eta: 0.88, heads: 2 }]),
+    };
+    for (const [name, spec] of Object.entries(specs)) {
+      const svg = await specToSvg(spec);
+      expect(svg.length, name).toBeGreaterThan(2000);
+      expect(svg, name).toMatch(/<path|<line/);
+    }
+    // the smoothed line is the EMA: flat data gives the data
+    const flat = smoothedLossSpec({ trainLoss: new Float64Array(100).fill(2) }, { smooth: 0.9 });
+    const ema = (flat['layer'] as { data?: { values: { smoothed?: number }[] } }[])[2]!.data!.values;
+    expect(ema.every((r) => r.smoothed === 2)).toBe(true);
+    // parallel coordinates label each axis with its min and max
+    const svg = await specToSvg(specs.parallel);
+    for (const label of ['0.6', '1.2', '>1<', '>2<']) expect(svg).toContain(label);
+  });
+});
+
+describe('icl-lab serve', () => {
+  it('starts with 200 runs and lists them all (start-up time printed, not asserted: speed lives in docs/readme/serve.md)', async () => {
+    const dir = join(tmp, 'many');
+    for (let i = 0; i < 200; i++) cpSync(template, join(dir, `group${i % 10}`, `run${i}`), { recursive: true });
+    // the better of two starts: one start-up can land on a busy moment of a shared machine
+    const first = await serve(dir);
+    first.child.kill();
+    const { url, ms: second } = await serve(dir);
+    const ms = Math.min(first.ms, second);
+    const t0 = performance.now();
+    const index = await (await fetch(`${url}api/index`)).json() as { runs: { path: string; step: number }[] };
+    const indexMs = performance.now() - t0;
+    console.log(`serve with 200 runs: URL printed ${first.ms.toFixed(0)} / ${second.toFixed(0)} ms after spawn (node start-up included), /api/index in ${indexMs.toFixed(0)} ms`);
+    expect(index.runs).toHaveLength(200);
+    expect(index.runs.every((r) => r.step === 300)).toBe(true);
+    expect(ms).toBeGreaterThan(0);
+    expect(indexMs).toBeGreaterThan(0);
+  });
+
+  it('downsamples a 500,001-step loss on the server (800 buckets; time printed) and never writes into DIR', async () => {
+    const dir = join(tmp, 'long');
+    const run = join(dir, 'h2-full');
+    cpSync(template, run, { recursive: true });
+    const n = 500_001;
+    const loss = new Float64Array(n);
+    for (let i = 0; i < n; i++) loss[i] = 0.6 + 5 * Math.exp(-i / 20000) + 0.2 * Math.sin(i);
+    const nVal = 501;
+    const valStep = Float64Array.from({ length: nVal }, (_, i) => i * 1000);
+    const dyn = Float64Array.from({ length: nVal * 2 }, (_, i) => (i % 2 ? 0.14 : -0.14));
+    writeSafetensors(join(run, 'metrics.safetensors'), {
+      train_loss: tensorF64([n], loss), val_loss: tensorF64([nVal], valStep.map((s) => 0.6 + 5 * Math.exp(-s / 20000))), val_step: tensorF64([nVal], valStep),
+      qk_dynamics: tensorF64([nVal, 1, 2], dyn), ov_dynamics: tensorF64([nVal, 1, 2], dyn.map((x) => x * -22)), dyn_step: tensorF64([nVal], valStep),
+    });
+    const rj = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8'));
+    writeFileSync(join(run, 'run.json'), JSON.stringify({ ...rj, step: n, steps: n }));
+    const before = listing(dir);
+    const { url } = await serve(dir);
+    const t0 = performance.now();
+    const res = await fetch(`${url}api/run?path=h2-full&smooth=0.9`);
+    const ms = performance.now() - t0;
+    const body = await res.json() as { loss: { layer: { data?: { values: unknown[] } }[] }; dynamics: unknown; eta: unknown; row: { step: number } };
+    console.log(`500,001-step run: /api/run answered in ${ms.toFixed(0)} ms, ${JSON.stringify(body).length} bytes`);
+    expect(res.status).toBe(200);
+    expect(body.row.step).toBe(n);
+    const band = body.loss.layer[0]!.data!.values;
+    expect(band.length).toBe(800);
+    expect(body.loss.layer).toHaveLength(4); // band, mean, validation, EMA
+    // read-only: nothing below DIR changed, whatever was asked
+    for (const p of ['api/index', 'api/run?path=h2-full', 'files/h2-full/run.json', 'api/compare?path=h2-full']) expect((await fetch(url + p)).status).toBe(200);
+    expect((await fetch(`${url}api/index`, { method: 'POST' })).status).toBe(405);
+    expect((await fetch(`${url}api/run?path=nope`)).status).toBe(404);
+    expect((await fetch(`${url}api/run`)).status).toBe(400);
+    expect(listing(dir)).toEqual(before);
+  });
+
+  it('refuses bad input with one line and exit code 2', async () => {
+    const bad = (args: string[]): { code: number | null; stderr: string } => {
+      const r = spawnSync(process.execPath, [bin, 'serve', ...args], { encoding: 'utf8', timeout: 20_000 });
+      return { code: r.status, stderr: r.stderr };
+    };
+    const missing = bad([join(tmp, 'no-such-dir')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^icl-lab: DIR .*no-such-dir is not a directory/);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    const port = bad([tmp, '--port', '70000']);
+    expect(port.code).toBe(2);
+    expect(port.stderr).toContain('--port: expected a port number 0..65535');
+    // a port in use
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const used = (blocker.address() as { port: number }).port;
+    const inUse = bad([tmp, '--port', String(used)]);
+    blocker.close();
+    expect(inUse.code).toBe(2);
+    expect(inUse.stderr).toBe(`icl-lab: --port ${used} is in use; pick another (--port 0 = any free port)\n`);
+  });
+});

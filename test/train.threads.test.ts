@@ -1,0 +1,103 @@
+// `train --threads 2` (train/prefetch.ts): batches drawn on a second thread are the one-thread
+// run's batches, so every file of the run is byte for byte the same, through resumes and
+// interruptions, on both stream versions and both engines. Needs dist/ (the compiled worker).
+import { nodeKernels } from '../src/io/wasm.js';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseFlags, resolveConfig, type TrainConfig } from '../src/run/config.js';
+import { createState } from '../src/run/loop.js';
+import { makeRunDir, saveState } from '../src/run/run-dir.js';
+import { createRun, resumeCommand, runSession } from '../src/run/run.js';
+import { prefetchAvailable } from '../src/run/prefetch.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const tmp = mkdtempSync(join(tmpdir(), 'icl-threads-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+beforeAll(() => {
+  if (!prefetchAvailable()) throw new Error('dist/run/prefetch-worker.js is not built: run `npx tsc -p tsconfig.json` first');
+});
+
+const FILES = ['model.safetensors', 'metrics.safetensors', 'snapshots.safetensors', 'checkpoint.safetensors'];
+function config(engine: string, extra: Record<string, string> = {}): TrainConfig {
+  return resolveConfig(parseFlags({
+    d: '3', contextLength: '10', batchSize: '16', steps: '400', dynamicsEvery: '10', qkEvery: '20', valEvery: '7',
+    valSamples: '24', printEvery: '100', lossEvery: '10', seed: '9', engine, ...extra,
+  }));
+}
+const sameFiles = (a: string, b: string) => {
+  for (const f of FILES) expect(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), f).toBe(true);
+};
+
+describe('train --threads 2 is byte for byte the one-thread run', () => {
+  it.each(['wasm', 'ts'])('engine %s, stream version 2: a whole run, and one interrupted twice and resumed', async (engine) => {
+    const c = config(engine);
+    const one = join(tmp, `one-${engine}`), two = join(tmp, `two-${engine}`), cut = join(tmp, `cut-${engine}`);
+    createRun(one, c);
+    createRun(two, c);
+    createRun(cut, c);
+    const s1 = await runSession(one, 'one', undefined, { threads: 1 });
+    const s2 = await runSession(two, 'two', undefined, { threads: 2 });
+    expect(s1.threads).toBe(1);
+    expect(s2.threads).toBe(2);
+    sameFiles(one, two);
+    // interrupted after the first chunk (tiny chunks), twice, each time resumed on two threads
+    let polls = 0;
+    const stopSoon = { threads: 2 as const, chunkMs: 1, shouldStop: () => ++polls % 3 === 0 };
+    const a = await runSession(cut, 'cut', undefined, stopSoon);
+    expect(a.status).toBe('interrupted');
+    const b = await runSession(cut, 'cut', undefined, stopSoon);
+    expect(b.status).toBe('interrupted');
+    expect(b.step).toBeGreaterThan(a.step);
+    const done = await runSession(cut, 'cut', undefined, { threads: 2 });
+    expect(done.status).toBe('completed');
+    sameFiles(one, cut);
+  });
+
+  it('stream version 1 (a run of an earlier build) resumes on two threads as on one', async () => {
+    const c = config('wasm');
+    const dirs = [join(tmp, 'v1-one'), join(tmp, 'v1-two')];
+    for (const d of dirs) {
+      makeRunDir(d);
+      saveState(d, createState(c, nodeKernels(), 1), { status: 'interrupted', createdAt: new Date().toISOString(), wallSeconds: 0, stepsPerSecond: 0, sessions: 0, resumeCommand: resumeCommand(d) });
+    }
+    await runSession(dirs[0]!, 'a', undefined, { threads: 1 });
+    await runSession(dirs[1]!, 'b', undefined, { threads: 2 });
+    sameFiles(dirs[0]!, dirs[1]!);
+    expect(JSON.parse(readFileSync(join(dirs[1]!, 'run.json'), 'utf8')).stream_version).toBe(1);
+  });
+
+  it('a pool: when a run finishes, the one still training gets a second thread (bit-identical to --threads 1)', () => {
+    const bin = join(root, 'bin', 'icl-lab');
+    const args = ['--d', '3', '--context-length', '10', '--batch-size', '16', '--val-every', '10', '--heads', '1,8', '--jobs', '2', '--json'];
+    const a = join(tmp, 'pool-1'), b = join(tmp, 'pool-auto');
+    // h1 is short, h8 long: h8 trains alone for most of its steps
+    const r1 = spawnSync(process.execPath, [bin, 'train', '--out', a, '--threads', '1', '--steps', '2500', ...args], { encoding: 'utf8', timeout: 120_000 });
+    const r2 = spawnSync(process.execPath, [bin, 'train', '--out', b, '--steps', '2500', ...args], { encoding: 'utf8', timeout: 120_000 });
+    expect(r1.status).toBe(0);
+    expect(r2.status).toBe(0);
+    const runs = JSON.parse(r2.stdout).runs as { name: string; threads: number }[];
+    expect(JSON.parse(r1.stdout).runs.every((r: { threads: number }) => r.threads === 1)).toBe(true);
+    if (availableParallelism() >= 2) expect(runs.some((r) => r.threads === 2)).toBe(true);
+    for (const h of ['h1', 'h8']) sameFiles(join(a, h), join(b, h));
+  });
+
+  it('the CLI: --threads 2 and --threads 1 give identical files; a bad --threads is one line, exit 2', () => {
+    const bin = join(root, 'bin', 'icl-lab');
+    const args = ['--d', '3', '--context-length', '10', '--batch-size', '16', '--steps', '300', '--val-every', '10', '--json'];
+    const a = join(tmp, 'cli-1'), b = join(tmp, 'cli-2');
+    const r1 = spawnSync(process.execPath, [bin, 'train', '--out', a, '--threads', '1', ...args], { encoding: 'utf8', timeout: 60_000 });
+    const r2 = spawnSync(process.execPath, [bin, 'train', '--out', b, '--threads', '2', ...args], { encoding: 'utf8', timeout: 60_000 });
+    expect(r1.status).toBe(0);
+    expect(r2.status).toBe(0);
+    expect(JSON.parse(r2.stdout).runs[0].threads).toBe(2);
+    sameFiles(a, b);
+    const bad = spawnSync(process.execPath, [bin, 'train', '--out', join(tmp, 'cli-bad'), '--threads', '3'], { encoding: 'utf8', timeout: 60_000 });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe('icl-lab: --threads must be 1 or 2, got "3"');
+    expect(existsSync(join(tmp, 'cli-bad'))).toBe(false);
+  });
+});

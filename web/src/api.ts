@@ -1,0 +1,95 @@
+/** The lab's API (src/serve/server.ts), the live event stream, and the hash router. */
+import { useEffect, useRef, useState } from 'preact/hooks';
+
+export async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { cache: 'no-store' });
+  const body = (await res.json()) as T & { error?: string };
+  if (!res.ok) throw new Error(body.error ?? `${res.status} ${res.statusText}`);
+  return body;
+}
+
+export const q = (path: string): string => encodeURIComponent(path);
+
+export type LiveEvent = { path?: string; step?: number; status?: string };
+type Listener = (event: string, data: LiveEvent) => void;
+const listeners = new Set<Listener>();
+let source: EventSource | null = null;
+
+/** One EventSource for the page; `fn` hears `index` and `run` events. */
+export function useLiveEvents(fn: Listener, deps: unknown[]): void {
+  useEffect(() => {
+    if (!source) {
+      source = new EventSource('api/events');
+      for (const ev of ['index', 'run']) {
+        source.addEventListener(ev, (e) => {
+          const data = JSON.parse((e as MessageEvent).data as string);
+          for (const l of listeners) l(ev, data);
+        });
+      }
+    }
+    listeners.add(fn);
+    return () => {
+      listeners.delete(fn);
+    };
+  }, deps);
+}
+
+/** The part of location.hash after '#', e.g. '/run/repro/h2'. */
+export function useHash(): string {
+  const [hash, setHash] = useState(() => location.hash.slice(1) || '/');
+  useEffect(() => {
+    const on = () => setHash(location.hash.slice(1) || '/');
+    addEventListener('hashchange', on);
+    return () => removeEventListener('hashchange', on);
+  }, []);
+  return hash;
+}
+
+export const fmt = (v: number | null | undefined, digits = 4): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : Math.abs(v) >= 1e5 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : v.toFixed(digits);
+export const int = (v: number | null | undefined): string => (v === null || v === undefined ? '–' : Math.round(v).toLocaleString('en-US'));
+
+/**
+ * JSON from `url`, fetched again when a live event `match`es. At most one request in flight: events
+ * that arrive meanwhile cause one more fetch when it ends (a busy run never starves the page), and
+ * a response for an older url is dropped. The last data stays shown while the next one loads.
+ */
+export function useLiveJson<T>(url: string, match: (event: string, data: LiveEvent) => boolean): { data: T | null; error: string | null } {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const s = useRef({ url, busy: false, again: false });
+  const load = (): void => {
+    const st = s.current;
+    if (st.busy) {
+      st.again = true;
+      return;
+    }
+    st.busy = true;
+    const u = st.url;
+    getJson<T>(u)
+      .then((d) => {
+        if (s.current.url === u) {
+          setData(d);
+          setError(null);
+        }
+      })
+      .catch((e: Error) => {
+        if (s.current.url === u) setError(e.message);
+      })
+      .finally(() => {
+        st.busy = false;
+        if (st.again) {
+          st.again = false;
+          load();
+        }
+      });
+  };
+  useEffect(() => {
+    s.current.url = url;
+    load();
+  }, [url]);
+  useLiveEvents((ev, d) => {
+    if (match(ev, d)) load();
+  }, [url]);
+  return { data, error };
+}

@@ -1,0 +1,57 @@
+/** A report (e.g. a reproduction's report/): its findings, then report.html itself. */
+import { useEffect, useState } from 'preact/hooks';
+import { fmt, getJson, q } from '../api';
+import { VegaChart, type Spec } from '../chart';
+
+interface Report {
+  path: string;
+  findings: { id: string; claim: string; value: number | null; threshold: string; pass: boolean; why?: string }[];
+  runs: string[];
+  runPaths: (string | null)[];
+  eta?: Spec | null;
+  passed: number;
+  total: number;
+  error?: string;
+}
+
+export function ReportView(props: { path: string }) {
+  const [r, setR] = useState<Report | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    getJson<Report>(`api/report?path=${q(props.path)}`).then(setR).catch((e: Error) => setError(e.message));
+  }, [props.path]);
+  if (error) return <p class="error">{error}</p>;
+  if (!r) return <p class="muted">Loading…</p>;
+  const files = `files/${props.path.split('/').map(encodeURIComponent).join('/')}`;
+  return (
+    <div>
+      <div class="toolbar">
+        <h1>Report {props.path}</h1>
+        <span class={r.passed === r.total && r.total > 0 ? 'pass' : 'fail'} data-testid="report-score">{r.passed} of {r.total} findings pass</span>
+        <a class="button" href={`${files}/report.html`} target="_blank" rel="noopener">open report.html</a>
+      </div>
+      {r.error && <p class="error">{r.error}</p>}
+      <table class="findings" data-testid="findings">
+        <thead><tr><th>#</th><th>result</th><th>finding</th><th class="num">value</th><th>threshold</th><th>claim</th></tr></thead>
+        <tbody>
+          {r.findings.map((f, i) => (
+            <tr key={f.id}>
+              <td>{i + 1}</td>
+              <td><span class={`badge ${f.pass ? 'badge-completed' : 'badge-failed'}`}>{f.pass ? 'PASS' : 'FAIL'}</span></td>
+              <td class="mono">{f.id}</td>
+              <td class="num mono">{fmt(f.value)}</td>
+              <td class="mono">{f.threshold}</td>
+              <td class="small" title={f.why}>{f.claim}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class="small">Runs: {r.runs.map((name, i) => {
+        const p = r.runPaths[i];
+        return p ? <a key={name} href={`#/run/${q(p)}`} class="runlink" data-testid="report-run">{p}</a> : <span key={name} class="runlink muted" title="not below the served folder">{name}</span>;
+      })}{r.runPaths.filter(Boolean).length >= 2 && <> · <a href={`#/compare?${r.runPaths.filter((p): p is string => p !== null).map((p) => `path=${q(p)}`).join('&')}`}>compare them</a></>}</p>
+      {r.eta && <VegaChart spec={r.eta} testId="report-eta" />}
+      <iframe class="report" src={`${files}/report.html`} title="report.html" data-testid="report-frame" />
+    </div>
+  );
+}

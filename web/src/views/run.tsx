@@ -1,0 +1,150 @@
+/** One run: loss (smoothing + min–max envelope), w^h/μ^h/η_TF, heatmaps with one step slider, statistics, error vs L. Live. */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { fmt, int, q, useLiveJson } from '../api';
+import { VegaChart, type Spec } from '../chart';
+import { Heatmaps, type SnapshotSet } from '../heatmaps';
+import { StatusBadge, type RunRow } from './runs';
+
+interface Analysis {
+  heads: { head: number; w: number; mu: number; varDiag: number; supOffDiag: number; supOv: number }[];
+  etaTF: number | null;
+  ratio: number;
+  etaStar: number;
+  groups: { active: number[]; dummy: number[]; signGroups: { sign: number; heads: number[]; totalMu: number; eta: number; w: number }[] };
+  kernelGap: { L: number; samples: number; relative: number; relativeToModelError: number; modelMse: number; kernelMse: number } | null;
+  note?: string;
+  step?: number | null;
+}
+interface RunDetail {
+  row: RunRow;
+  run: Record<string, unknown> | null;
+  loss: Spec | null;
+  dynamics: Spec | null;
+  eta: Spec | null;
+  snapshots: SnapshotSet | null;
+  analysis: Analysis | null;
+  evaluation: Spec | null;
+  lastVal: { step: number; loss: number } | null;
+}
+
+/** One step slider over the snapshots, with play; stays at the newest snapshot while a run grows if it was there. */
+export function StepSlider(props: { steps: number[]; index: number; onIndex: (i: number) => void; testId?: string }) {
+  const { steps, index, onIndex } = props;
+  const [playing, setPlaying] = useState(false);
+  const ref = useRef({ index, n: steps.length });
+  ref.current = { index, n: steps.length };
+  useEffect(() => {
+    if (!playing) return;
+    const t = setInterval(() => {
+      const { index: i, n } = ref.current;
+      if (i >= n - 1) setPlaying(false);
+      else onIndex(i + 1);
+    }, 350);
+    return () => clearInterval(t);
+  }, [playing]);
+  const n = steps.length;
+  return (
+    <div class="slider-row">
+      <button onClick={() => {
+        if (!playing && index >= n - 1) onIndex(0);
+        setPlaying(!playing);
+      }} data-testid="play">{playing ? '❚❚ pause' : '▶ play'}</button>
+      <input type="range" min={0} max={Math.max(0, n - 1)} step={1} value={index} onInput={(e) => onIndex(Number((e.target as HTMLInputElement).value))} data-testid={props.testId ?? 'step-slider'} aria-label="snapshot step" />
+      <span class="mono" data-testid="slider-step">step {int(steps[index] ?? 0)}</span>
+      <span class="muted small">snapshot {index + 1} of {n}</span>
+    </div>
+  );
+}
+
+export function RunView(props: { path: string }) {
+  const [smooth, setSmooth] = useState(0.9);
+  const [index, setIndex] = useState(-1); // -1 = follow the newest snapshot
+  const { data: detail, error } = useLiveJson<RunDetail>(`api/run?path=${q(props.path)}&smooth=${smooth}`, (ev, d) => ev === 'run' && d.path === props.path);
+  if (error) return <p class="error">{props.path}: {error}</p>;
+  if (!detail) return <p class="muted">Loading {props.path}…</p>;
+  const { row, analysis, snapshots } = detail;
+  const c = (detail.run?.['config'] ?? {}) as Record<string, unknown>;
+  const n = snapshots?.step.length ?? 0;
+  const shown = index < 0 || index >= n ? n - 1 : index;
+  return (
+    <div>
+      <div class="toolbar">
+        <h1>{row.name}</h1>
+        <StatusBadge status={row.status} stale={row.stale} />
+        <span class="mono" data-testid="run-step">step {int(row.step)} / {int(row.steps)}</span>
+        <span class="muted">{row.stepsPerSecond !== null ? `${int(row.stepsPerSecond)} steps/s` : ''}</span>
+        <span>loss <b class="mono" data-testid="run-loss">{fmt(row.trainLoss)}</b>{detail.lastVal ? <> · val. {fmt(detail.lastVal.loss)} at step {int(detail.lastVal.step)}</> : null}</span>
+      </div>
+      <p class="muted small config">
+        H = {String(c['heads'])}, d = {String(c['d'])}, L = {String(c['context_length'])}, {String(c['layers'])} layer(s), preset {String(c['preset'])}, noise_std {String(c['noise_std'])}, init {String(c['init'])}, {String(c['optimizer'])} lr {String(c['lr'])}, batch {String(c['batch_size'])}, seed {String(c['seed'])}, engine {String(c['engine'] ?? 'ts')}
+        {row.failure ? <span class="error"> · failed: {row.failure}</span> : null}
+      </p>
+      <section>
+        <h2>Loss</h2>
+        <label class="small control">smoothing (EMA) <input type="range" min={0} max={0.99} step={0.01} value={smooth} onChange={(e) => setSmooth(Number((e.target as HTMLInputElement).value))} data-testid="smoothing" /> <span class="mono">{smooth.toFixed(2)}</span></label>
+        {detail.loss ? <VegaChart spec={detail.loss} testId="loss-chart" /> : <p class="muted">No loss logged yet.</p>}
+      </section>
+      <section>
+        <h2>Circuit dynamics</h2>
+        <div class="row">
+          {detail.dynamics ? <VegaChart spec={detail.dynamics} testId="dynamics-chart" /> : <p class="muted">No dynamics logged yet.</p>}
+          {detail.eta ? <VegaChart spec={detail.eta} testId="eta-chart" /> : null}
+        </div>
+      </section>
+      <section>
+        <h2>QK<sup>h</sup> and OV<sup>h</sup> of every head</h2>
+        {snapshots && n > 0 ? (
+          <>
+            <StepSlider steps={snapshots.step} index={shown} onIndex={(i) => setIndex(i >= n - 1 ? -1 : i)} />
+            <Heatmaps snapshots={snapshots} index={shown} />
+          </>
+        ) : <p class="muted">No snapshots yet.</p>}
+      </section>
+      {analysis && <Statistics a={analysis} step={analysis.step ?? null} live={row.status === 'running' && !row.stale} />}
+      {detail.evaluation && (
+        <section>
+          <h2>Error against context length</h2>
+          <VegaChart spec={detail.evaluation} testId="evaluation-chart" />
+        </section>
+      )}
+    </div>
+  );
+}
+
+function Statistics(props: { a: Analysis; step: number | null; live: boolean }) {
+  const a = props.a;
+  const title = `Statistics of the ${props.live ? 'latest saved' : 'final'} weights${props.step !== null ? ` (step ${int(props.step)})` : ''}`;
+  if (a.note) return <section><h2>{title}</h2><p class="muted">{a.note}</p></section>;
+  const g = a.groups;
+  return (
+    <section data-testid="statistics">
+      <h2>{title}</h2>
+      <div class="row">
+        <table class="stats">
+          <thead><tr><th>head</th><th class="num">w^h</th><th class="num">μ^h</th><th class="num">var diag</th><th class="num">sup off-diag</th><th class="num">sup OV[:d]</th></tr></thead>
+          <tbody>
+            {a.heads.map((h) => (
+              <tr key={h.head} class={g.dummy.includes(h.head) ? 'muted' : ''}>
+                <td>{h.head + 1}{g.dummy.includes(h.head) ? ' (dummy)' : ''}</td>
+                <td class="num">{fmt(h.w)}</td><td class="num">{fmt(h.mu)}</td><td class="num">{fmt(h.varDiag)}</td><td class="num">{fmt(h.supOffDiag)}</td><td class="num">{fmt(h.supOv)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <dl class="facts">
+          <dt>η_TF = Σ μ^h w^h</dt><dd class="mono" data-testid="eta-tf">{fmt(a.etaTF)}</dd>
+          <dt>L/(L+d)</dt><dd class="mono">{fmt(a.ratio)}</dd>
+          <dt>tuned GD η*</dt><dd class="mono">{fmt(a.etaStar)}</dd>
+          <dt>head groups</dt>
+          <dd>active {g.active.map((h) => h + 1).join(', ') || 'none'}; dummy {g.dummy.map((h) => h + 1).join(', ') || 'none'}<br />
+            {g.signGroups.map((s) => <span key={s.sign}>w {s.sign > 0 ? '≥ 0' : '< 0'}: heads {s.heads.map((h) => h + 1).join(', ')}, total μ {fmt(s.totalMu, 3)}<br /></span>)}
+          </dd>
+          {a.kernelGap && <>
+            <dt>kernel gap</dt>
+            <dd><span class="mono" data-testid="kernel-gap">{fmt(a.kernelGap.relative)}</span> <span class="muted small">relative MSE model vs kernel estimator, {int(a.kernelGap.samples)} prompts at L = {a.kernelGap.L}; model MSE {fmt(a.kernelGap.modelMse)}, kernel {fmt(a.kernelGap.kernelMse)}</span></dd>
+          </>}
+        </dl>
+      </div>
+    </section>
+  );
+}

@@ -30,7 +30,7 @@ describe('circuits: seed calculate_statistics on test/fixtures/estimators.json',
   }
 
   it('prints the seed statistics lines with its wording and 4 decimals', () => {
-    const lines = statisticsLines(layerCircuits(fixtureParams(fx.weight_sets.structured)), fx.d);
+    const lines = statisticsLines(layerCircuits(fixtureParams(fx.weight_sets.structured)), fx.d, { seedNumbering: true });
     expect(lines).toEqual([
       'Layer 0, Head 0: w^h = -0.1399, variance of first 5 diagonal elements = 0.0000, sup-norm of rest of d x d block entries = 0.0107',
       'Layer 0, Head 0: mu^h = -3.2232, sup-norm of rest of OV entries = 0.2370',
@@ -112,6 +112,10 @@ describe('a model trained by the seed\'s own PyTorch code (float32 state_dict wi
     const m = parseModelTensors(tensors, 'seed_h2_3k.safetensors');
     if (m.kind !== 'single-layer') throw new Error('expected a one-layer model');
     const p = m.params;
-    expect(statisticsLines(layerCircuits(p), p.d)).toEqual(SEED_STATISTICS_PRINTOUT);
+    expect(statisticsLines(layerCircuits(p), p.d, { seedNumbering: true })).toEqual(SEED_STATISTICS_PRINTOUT);
+    // what analyze prints: the same lines, layers and heads numbered from 1 (issue 12, item 5)
+    const ours = statisticsLines(layerCircuits(p), p.d);
+    expect(ours).toHaveLength(SEED_STATISTICS_PRINTOUT.length);
+    expect(ours[0]).toBe(SEED_STATISTICS_PRINTOUT[0]!.replace('Layer 0, Head 0', 'Layer 1, Head 1'));
   });
 });

@@ -128,6 +128,20 @@ describe('evaluate: Monte Carlo error vs L against the closed forms (seeded, 4,0
     }
   });
 
+  it('nested prompts are prefixes of one prompt across every L (no jump at block boundaries): same beta, x_q, y_q, first tokens', () => {
+    const seen = new Map<number, { z: number[]; yq: number[] }>();
+    const probe = { name: 'probe', run: (b: { L: number; d: number; z: Float64Array; yq: Float64Array }, out: Float64Array) => {
+      if (!seen.has(b.L)) seen.set(b.L, { z: Array.from(b.z.subarray(0, b.L * (b.d + 1))), yq: Array.from(b.yq.subarray(0, 3)) });
+      out.fill(0);
+    } };
+    evaluateErrors([probe], { ...seedSpec, rho: 0.5 }, [3, 7, 8, 100, 300], 20, new Rng(4));
+    const long = seen.get(300)!;
+    for (const L of [3, 7, 8, 100]) {
+      expect(seen.get(L)!.yq).toEqual(long.yq);
+      expect(seen.get(L)!.z).toEqual(long.z.slice(0, L * 6));
+    }
+  });
+
   it('paper preset: tuned-gd within 3 s.e. of its closed form (prior 1/d, noise on the query)', () => {
     const spec = { d: 5, noiseStd: 0.3, preset: 'paper' as const };
     const r = evaluateErrors(estimatorMethods(spec), spec, [30], 4000, new Rng(3));

@@ -80,7 +80,11 @@ describe('renderAllRunFigures', () => {
     const heads = layerCircuits(p);
     const m = Math.max(...Array.from(heads[1]!.qk, Math.abs));
     const svg = readFileSync(join(res.outDir, 'circuits_layer1_head2.svg'), 'utf8');
-    expect(svg).toContain('Layer 1, Head 2: QK^h (scaled by 1/sqrt(d+1))');
+    expect(svg).toContain('Layer 1, Head 2: QKʰ (scaled by 1/√(d+1))');
+    // issue 12, figures: every figure says what it is about, from run.json (a PNG shared alone keeps its context)
+    for (const n of names) {
+      expect(readFileSync(join(res.outDir, `${n}.svg`), 'utf8'), n).toContain('run h2 · H = 2 · d = 5 · L = 40 · seed preset');
+    }
     expect(svg).toContain(`final weights; d+1 = 6, limits ±${m.toPrecision(3)}`);
 
     // The error figure marks the training L from run.json and skips OLS where it is undefined.
@@ -97,7 +101,7 @@ describe('renderAllRunFigures', () => {
     const svg = readFileSync(join(tmp, 'nomodel-figs', 'circuits_layer1_head1.svg'), 'utf8');
     expect(svg).toContain('snapshot at step 2000');
     const evo = readFileSync(join(tmp, 'nomodel-figs', 'qk_evolution_layer1.svg'), 'utf8');
-    expect(['Step 0', 'Step 1000', 'Step 2000'].every((s) => evo.includes(s))).toBe(true);
+    expect(['Step 0', 'Step 1,000', 'Step 2,000 (last)'].every((s) => evo.includes(s))).toBe(true);
     expect(evo).not.toContain('Step 500');
     expect(res.skipped).toEqual([expect.stringMatching(/^error_vs_length: no evaluation/)]);
   });

@@ -50,8 +50,8 @@ describe('circuit figure (scaled QK^h beside OV^h)', () => {
   });
 
   it('is titled like the seed, per layer and head', () => {
-    expect(qkPanel.title.text).toBe('Layer 1, Head 2: QK^h (scaled by 1/sqrt(d+1))');
-    expect(ovPanel.title.text).toBe('OV^h');
+    expect(qkPanel.title.text).toBe('Layer 1, Head 2: QKʰ (scaled by 1/√(d+1))'); // math in symbols (issue 12, figures)
+    expect(ovPanel.title.text).toBe('OVʰ');
   });
 
   it('uses diverging navy-white-red colour scales, symmetric and separate for QK and OV, interpolated in rgb', () => {
@@ -124,6 +124,19 @@ describe('QK evolution grid', () => {
   const qk = normals(nSnap * layers * H * E * E, 21, 0.2); // [nSnap, layers, H, E, E]
   const step = Float64Array.from({ length: nSnap }, (_, i) => i * 5000);
 
+  it('picks columns at round steps and always the last (final) step', async () => {
+    const { roundStepIndices, stepIndices } = await import('../src/plots/qk-evolution.js');
+    // quick preset: snapshots every 200 steps and the last step 19,999
+    const quick = [...Array.from({ length: 100 }, (_, i) => i * 200), 19_999];
+    expect(roundStepIndices(quick, 6).map((i) => quick[i])).toEqual([0, 4000, 8000, 12000, 16000, 19_999]);
+    // the notebook: every 1,000 steps up to 500,000
+    const full = Array.from({ length: 501 }, (_, i) => i * 1000);
+    expect(roundStepIndices(full, 6).map((i) => full[i])).toEqual([0, 100_000, 200_000, 300_000, 400_000, 500_000]);
+    const odd = [...Array.from({ length: 30 }, (_, i) => i * 100), 2999];
+    expect(roundStepIndices(odd, 4).map((i) => odd[i])).toEqual([0, 1000, 2000, 2999]);
+    expect(stepIndices(quick, [0, 1000, 5000]).map((i) => quick[i])).toEqual([0, 1000, 5000, 19_999]);
+  });
+
   it('picks evenly spaced snapshot columns, first and last included', () => {
     expect(evenIndices(11, 6)).toEqual([0, 2, 4, 6, 8, 10]);
     expect(evenIndices(3, 6)).toEqual([0, 1, 2]);
@@ -137,9 +150,10 @@ describe('QK evolution grid', () => {
     expect(rows).toHaveLength(H * 6 * E * E);
     expect(spec.facet.row.field).toBe('head');
     expect(spec.facet.column.field).toBe('step');
-    expect(spec.facet.column.sort).toEqual(['Step 0', 'Step 10000', 'Step 20000', 'Step 30000', 'Step 40000', 'Step 50000']);
+    // round steps, the last one marked (issue 12, figures)
+    expect(spec.facet.column.sort).toEqual(['Step 0', 'Step 10,000', 'Step 20,000', 'Step 30,000', 'Step 40,000', 'Step 50,000 (last)']);
     // cell (head 2, step 20000 = snapshot 4, layer 2, r 1, c 3)
-    const cell = rows.find((r: J) => r.head === 'Head 2' && r.step === 'Step 20000' && r.r === 1 && r.c === 3);
+    const cell = rows.find((r: J) => r.head === 'Head 2' && r.step === 'Step 20,000' && r.r === 1 && r.c === 3);
     expect(cell.v).toBe(round(qk[(((4 * layers + 1) * H + 1) * E + 1) * E + 3]!));
     // the limit is max |.| over the matrices shown (layer 2, the 6 chosen snapshots) only
     let m = 0;
@@ -153,7 +167,7 @@ describe('QK evolution grid', () => {
     expect(color.scale.domain).toEqual([-m, 0, m]);
     expect(color.scale.range).toEqual([NAVY, WHITE, DARK_RED]);
     expect(color.scale.interpolate).toBe('rgb');
-    expect(spec.title.text).toContain('scaled by 1/sqrt(d+1), not transposed');
+    expect(spec.title.text).toContain('scaled by 1/√(d+1), not transposed');
   });
 
   it('rejects a wrong shape and an out-of-range layer', () => {
@@ -235,7 +249,7 @@ describe('dynamics figure (w^h(t), mu^h(t))', () => {
     expect(wPanel.encoding.y.field).toBe('w');
     expect(muPanel.encoding.y.field).toBe('mu');
     expect(wPanel.encoding.color.scale.domain).toEqual(['Head 1', 'Head 2', 'Head 3']);
-    expect(wPanel.title).toBe('Layer 2 QK dynamics: w^h(t)');
+    expect(wPanel.title).toBe('Layer 2 QK dynamics: wʰ(t)');
     const single: J = dynamicsSpec({ step, qk: qk.subarray(0, 15), ov: ov.subarray(0, 15), layers: 1, heads: H });
     expect(single.hconcat).toHaveLength(2);
     expect(() => dynamicsSpec({ step, qk: qk.subarray(1), ov, layers, heads: H })).toThrow(/\[5, 2, 3\]/);
@@ -254,7 +268,7 @@ describe('error against context length', () => {
     },
   };
 
-  it('draws mse lines with +-stderr bands, references dashed, a rule at the training L', () => {
+  it('draws mse lines with +-stderr bands, references dashed, a rule at the training L; ridge and OLS in their own panel, the main y range set by the others', () => {
     const spec: J = errorVsLengthSpec(ev, { trainL: 40 });
     const rows = spec.data.values;
     expect(rows).toHaveLength(5 * 5 - 1); // OLS is undefined at L = 5 <= d
@@ -262,14 +276,29 @@ describe('error against context length', () => {
     expect(t40).toMatchObject({ mse: 0.672, lo: 0.652, hi: 0.692, kind: 'model / estimator' });
     const dashed = [...new Set(rows.filter((r: J) => r.kind === 'reference (dashed)').map((r: J) => r.method))];
     expect(dashed).toEqual(['tuned-gd', 'ridge', 'ols']);
-    const [band, line, rule] = spec.layer;
+    // issue 12, figures: ridge/OLS (1e-5) squeezed the transformer, kernel and GD curves into one band
+    expect(spec.vconcat).toHaveLength(2);
+    const [main, refs] = spec.vconcat;
+    expect(main.transform[0].filter.oneOf).toEqual(['transformer', 'one-step-gd', 'tuned-gd']);
+    expect(refs.transform[0].filter.oneOf).toEqual(['ridge', 'ols']);
+    const [band, line, rule] = main.layer;
     expect(band.mark.type).toBe('area');
     expect([band.encoding.y.field, band.encoding.y2.field]).toEqual(['lo', 'hi']);
     expect(line.encoding.strokeDash.scale.range).toEqual([[1, 0], [7, 4]]);
     expect(line.encoding.y.scale.type).toBe('log');
+    const [lo, hi] = line.encoding.y.scale.domain;
+    expect(lo).toBeGreaterThan(0.25); // set by the transformer and GD (min 0.349 - 0.01, less 15 % margin), far above ridge's 3e-5
+    expect(lo).toBeLessThan(0.339);
+    expect(hi).toBeGreaterThan(6.23);
+    expect(line.mark.clip).toBe(true);
+    expect(refs.layer[1].encoding.y.scale.domain[0]).toBeLessThan(3e-5);
+    expect(spec.resolve.scale).toMatchObject({ color: 'shared', y: 'independent' });
     expect(rule.mark.type).toBe('rule');
     expect(rule.data.values).toEqual([{ L: 40 }]);
     expect(line.encoding.color.scale.domain).toEqual(Object.keys(ev.methods));
+    // without ridge/OLS: one panel as before
+    const one: J = errorVsLengthSpec(ev, { methods: ['transformer', 'one-step-gd'] });
+    expect(one.layer[1].encoding.y.scale.domain).toBeUndefined();
   });
 
   it('clamps the lower band edge above zero on a log axis, not on a linear one', () => {
@@ -335,11 +364,11 @@ describe('gradient-flow comparison figure', () => {
 describe('error curves: log-x ticks', () => {
   it('a sweep gets 1-2-5 ticks within its range, a short list a tick per length', async () => {
     const { logTicks, errorVsLengthSpec } = await import('../src/plots/error-curves.js');
-    expect(logTicks(1, 496)).toEqual([1, 2, 5, 10, 20, 50, 100, 200]);
+    expect(logTicks(1, 496)).toEqual([1, 2, 5, 10, 20, 50, 100, 200, 400]); // a tick above 200 (issue 12, figures)
     expect(logTicks(6, 60)).toEqual([10, 20, 50]);
     const sweep = Array.from({ length: 100 }, (_, i) => 1 + 5 * i);
     const spec = errorVsLengthSpec({ lengths: sweep, methods: { a: { mse: sweep.map((L) => 5 / L), stderr: sweep.map(() => 0.01) } } }) as { layer: { encoding: { x: { axis: { values: number[] } } } }[] };
-    expect(spec.layer[0]!.encoding.x.axis.values).toEqual([1, 2, 5, 10, 20, 50, 100, 200]);
+    expect(spec.layer[0]!.encoding.x.axis.values).toEqual([1, 2, 5, 10, 20, 50, 100, 200, 400]);
     const few = errorVsLengthSpec({ lengths: [5, 40, 320], methods: { a: { mse: [1, 0.5, 0.1] } } }) as typeof spec;
     expect(few.layer[0]!.encoding.x.axis.values).toEqual([5, 40, 320]);
   });

@@ -23,7 +23,10 @@ describe('reproduce (tiny) end to end', () => {
     }
     const html = readFileSync(res.report.files.html, 'utf8');
     expect(html).not.toMatch(/<img[^>]+src="(?!data:image\/png;base64,)/); // every image inline
-    expect((html.match(/<img /g) ?? []).length).toBe(res.report.pngs.length);
+    // every figure inline as SVG (sharp at any zoom), a table of contents, under 3 MB (issue 12, figures)
+    expect((html.match(/<svg role="img"/g) ?? []).length).toBe(res.report.pngs.length);
+    expect(html).toContain('<nav class="toc" id="contents">');
+    expect(Buffer.byteLength(html)).toBeLessThan(3 * 1024 * 1024);
     expect(res.report.pngs.length).toBeGreaterThanOrEqual(10);
     for (const p of res.report.pngs) expect(existsSync(p)).toBe(true);
     const ev = JSON.parse(readFileSync(res.report.files.evaluation, 'utf8'));

@@ -159,7 +159,7 @@ export function analyzeStack(t: StackTarget): AnalyzeStackResult {
   });
   return {
     kind: 'stack', source: t.path, name: t.name, d, E, H, nLayers, weightTying: s.weightTying, run: t.run ?? null,
-    finalLinear: Array.from(s.finalLinear), layers, statistics: statisticsLines(seedHeads, d, nLayers - 1),
+    finalLinear: Array.from(s.finalLinear), layers, statistics: statisticsLines(seedHeads, d, { outLayer: nLayers - 1 }),
     effectiveLearningRate: null, kernelGap: null,
   };
 }

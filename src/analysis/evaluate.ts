@@ -9,6 +9,7 @@
 import { allocBatch, batchFromArrays, type Batch } from '../data/batch.js';
 import { Rng } from '../data/rng.js';
 import { sampleBatch } from '../data/task.js';
+import { sampleHeads, sampleTokens } from '../data/nested.js';
 import type { EvalMethod } from './methods.js';
 import { promptTask, type PromptSpec } from './prompts.js';
 
@@ -57,14 +58,14 @@ export const DEFAULT_CHUNK = 1000;
  * which other lengths are asked: `rng` gives one base seed (two draws), and every group of prompts
  * comes from its own stream seeded by (base, group).
  *
- * Prompts are NESTED across L by default (`nested: true`): the lengths fall into fixed blocks
- * [2^k, 2^(k+1) - 1]; for each block used, each chunk draws prompts of the block's last length once,
- * and the prompt at length L is the first L context tokens of that prompt (same beta, x_q, y_q).
- * Each L then still sees `samples` prompts from exactly the right distribution, so every point and
- * its standard error are as with fresh draws, but sampling costs about two prompts' worth of tokens
- * per chunk instead of one prompt per L (25x less for the seed sweep), and neighbouring L share
- * randomness (common random numbers: the curves are smoother than independent draws). `nested:
- * false` draws fresh prompts at every L (stream per L), like the seed.
+ * Prompts are NESTED across L by default (`nested: true`): each prompt is one unbounded prompt
+ * (same beta, x_q, y_q for every L) generated in segments [2^k - 1, 2^(k+1) - 1) of context
+ * positions, each segment from its own stream (data/nested.ts), and the prompt at length L is its
+ * first L tokens. Each L then still sees `samples` prompts from exactly the right distribution, so
+ * every point and its standard error are as with fresh draws, but sampling costs at most two
+ * prompts' worth of tokens per chunk instead of one prompt per L (25x less for the seed sweep), and
+ * all L share randomness (common random numbers: the curves are smoother than independent draws).
+ * `nested: false` draws fresh prompts at every L (one stream per L), like the seed.
  */
 export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec, lengths: readonly number[], samples: number, rng: Rng, opts: EvaluateOptions = {}): FullEvaluation {
   const chunk = opts.chunk ?? DEFAULT_CHUNK;
@@ -108,40 +109,38 @@ export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec,
   const base = baseSeed(rng);
   if (nested) {
     const E = spec.d + 1;
-    // lengths grouped by block k = floor(log2 L): prompts of length 2^(k+1) - 1 from stream (base, 2k)
-    const blocks = new Map<number, number[]>(); // k -> indices into lengths
-    lengths.forEach((L, li) => {
-      const k = blockOf(L);
-      const list = blocks.get(k);
-      if (list) list.push(li);
-      else blocks.set(k, [li]);
-    });
-    const total = nChunks * blocks.size;
-    let done = 0;
-    for (const [k, lis] of [...blocks].sort((a, b) => a[0] - b[0])) {
-      const Lmax = 2 ** (k + 1) - 1;
-      const brng = new Rng(streamSeed(base, 2 * k));
-      let full: Batch | undefined;
-      let prefix = new Float64Array(0);
-      for (let c = 0; c < nChunks; c++) {
-        const B = Math.min(chunk, samples - c * chunk);
-        if (!full || full.B !== B) {
-          full = allocBatch(B, Lmax, spec.d); // [B, Lmax, E]
-          prefix = new Float64Array(B * Lmax * E); // [B, L, E] views for shorter L
-        }
-        sampleBatch(promptTask(spec, Lmax, B), brng, full);
-        for (const li of lis) {
-          const L = lengths[li]!;
-          let batch: Batch = full;
-          if (L !== Lmax) {
-            const z = prefix.subarray(0, B * L * E); // [B, L, E]
-            for (let b = 0; b < B; b++) z.set(full.z.subarray(b * Lmax * E, (b * Lmax + L) * E), b * L * E);
-            batch = batchFromArrays(B, L, spec.d, z, full.zq, full.yq);
-          }
-          score(li, batch);
-        }
-        opts.onProgress?.(++done, total);
+    const d = spec.d;
+    const K = Math.max(...lengths.map(blockOf)); // segments 0..K hold positions [0, 2^(K+1) - 1)
+    const Lfull = 2 ** (K + 1) - 1;
+    let full: Batch | undefined;
+    let prefix = new Float64Array(0);
+    let beta = new Float64Array(0);
+    let seg = new Float64Array(0);
+    for (let c = 0; c < nChunks; c++) {
+      const B = Math.min(chunk, samples - c * chunk);
+      if (!full || full.B !== B) {
+        full = allocBatch(B, Lfull, d); // [B, Lfull, E]
+        prefix = new Float64Array(B * Lfull * E); // [B, L, E] views for shorter L
+        beta = new Float64Array(B * d);
+        seg = new Float64Array(B * 2 ** K * E); // [B, 2^k, E]
       }
+      // one stream for the heads (beta, x_q, y_q) and one per segment, all per chunk
+      sampleHeads(spec, new Rng(streamSeed(base, c * 64 + 63)), B, beta, full.zq, full.yq);
+      for (let k = 0; k <= K; k++) {
+        const n = 2 ** k, at = n - 1; // positions [at, at + n)
+        sampleTokens(spec, new Rng(streamSeed(base, c * 64 + k)), B, n, beta, seg);
+        for (let b = 0; b < B; b++) full.z.set(seg.subarray(b * n * E, (b + 1) * n * E), (b * Lfull + at) * E);
+      }
+      lengths.forEach((L, li) => {
+        let batch: Batch = full!;
+        if (L !== Lfull) {
+          const z = prefix.subarray(0, B * L * E); // [B, L, E]
+          for (let b = 0; b < B; b++) z.set(full!.z.subarray(b * Lfull * E, (b * Lfull + L) * E), b * L * E);
+          batch = batchFromArrays(B, L, d, z, full!.zq, full!.yq);
+        }
+        score(li, batch);
+      });
+      opts.onProgress?.(c + 1, nChunks);
     }
   } else {
     lengths.forEach((L, li) => {
@@ -170,6 +169,21 @@ export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec,
   });
   return { lengths: [...lengths], samples, methods: result };
 }
+
+/**
+ * The default sweep: every L up to 10, every second L up to 40, then every fifth up to 500 (117
+ * lengths). Denser than the seed's range(1, 501, 5) where the curves bend (small L), same range.
+ */
+export function defaultLengths(): number[] {
+  const out: number[] = [];
+  for (let L = 1; L <= 10; L++) out.push(L);
+  for (let L = 12; L <= 40; L += 2) out.push(L);
+  for (let L = 45; L <= 500; L += 5) out.push(L);
+  return out;
+}
+
+/** The default sweep in words, for help texts. */
+export const DEFAULT_LENGTHS_TEXT = '1..10, 12..40 step 2, 45..500 step 5';
 
 /** The seed's sweep: L = 1, 6, ..., 496 (range(1, 501, 5)). */
 export function seedLengths(): number[] {

@@ -389,20 +389,23 @@ function isExactTie(ax: number, digits: number): boolean {
 /**
  * The lines the seed's `calculate_statistics` prints, with layers and heads numbered from 1 (as
  * everything icl-lab shows). `outLayer`: the layer (0-based) whose OV is read through a stack's
- * final_linear; its mu is labelled mu_out^h there, as `analyze` names that value.
+ * final_linear; its mu is labelled mu_out^h there, as `analyze` names that value. `seedNumbering`:
+ * the seed's own printout byte for byte (numbered from 0, one summary list; for checks against it).
  */
-export function statisticsLines(heads: readonly HeadCircuit[], d: number, outLayer = -1): string[] {
+export function statisticsLines(heads: readonly HeadCircuit[], d: number, opts: { outLayer?: number; seedNumbering?: boolean } = {}): string[] {
   const f = (x: number) => formatFixed(x, 4);
-  const mu = (c: HeadCircuit) => (c.layer === outLayer ? 'mu_out^h' : 'mu^h');
+  const seed = opts.seedNumbering === true;
+  const n = seed ? 0 : 1;
+  const mu = (c: HeadCircuit) => (!seed && c.layer === opts.outLayer ? 'mu_out^h' : 'mu^h');
   const lines: string[] = [];
   for (const c of heads) {
-    lines.push(`Layer ${c.layer + 1}, Head ${c.head + 1}: w^h = ${f(c.w)}, variance of first ${d} diagonal elements = ${f(c.varDiag)}, sup-norm of rest of d x d block entries = ${f(c.supOffDiag)}`);
-    lines.push(`Layer ${c.layer + 1}, Head ${c.head + 1}: ${mu(c)} = ${f(c.mu)}, sup-norm of rest of OV entries = ${f(c.supOv)}`);
+    lines.push(`Layer ${c.layer + n}, Head ${c.head + n}: w^h = ${f(c.w)}, variance of first ${d} diagonal elements = ${f(c.varDiag)}, sup-norm of rest of d x d block entries = ${f(c.supOffDiag)}`);
+    lines.push(`Layer ${c.layer + n}, Head ${c.head + n}: ${mu(c)} = ${f(c.mu)}, sup-norm of rest of OV entries = ${f(c.supOv)}`);
   }
   lines.push('');
   lines.push('Summary of w^h and mu^h for each head:');
   const layers = new Set(heads.map((c) => c.layer)).size;
-  heads.forEach((c) => lines.push(`${layers > 1 ? `Layer ${c.layer + 1}, ` : ''}Head ${c.head + 1}: ${mu(c)} = ${f(c.mu)}, w^h = ${f(c.w)}`));
+  heads.forEach((c, i) => lines.push(seed ? `Head ${i}: mu^h = ${f(c.mu)}, w^h = ${f(c.w)}` : `${layers > 1 ? `Layer ${c.layer + 1}, ` : ''}Head ${c.head + 1}: ${mu(c)} = ${f(c.mu)}, w^h = ${f(c.w)}`));
   lines.push('');
   lines.push(`Hypothesized value of w^h: 1/sqrt(d) = ${f(1 / Math.sqrt(d))}`);
   return lines;

@@ -50,26 +50,26 @@ export function circuitSpec(c: CircuitFigureData, opts: CircuitSpecOptions = {})
   });
 
   const qkPanel: VlSpec = {
-    title: { text: `Layer ${c.layer}, Head ${c.head}: QK^h (scaled by 1/sqrt(d+1))`, subtitle: `${opts.note ? opts.note + '; ' : ''}d+1 = ${E}, limits ±${mQk.toPrecision(3)}, not transposed` },
+    title: { text: `Layer ${c.layer}, Head ${c.head}: QKʰ (scaled by 1/√(d+1))`, subtitle: `${opts.note ? opts.note + '; ' : ''}d+1 = ${E}, limits ±${mQk.toPrecision(3)}, not transposed` },
     width: cell * E,
     height: cell * E,
     data: { values: [...matrixCells(c.qk, E, E), ...separators(d, E, E, true)] },
     layer: heatmapLayers({
       x: tokenAxis('x0', d, E, 'key coordinate', false),
       y: tokenAxis('y0', d, E, 'query coordinate', true),
-      color: { field: 'v', type: 'quantitative', title: 'QK^h', scale: divergingScale(mQk), legend: legend('QK^h') },
+      color: { field: 'v', type: 'quantitative', title: 'QKʰ', scale: divergingScale(mQk), legend: legend('QKʰ') },
       maxAbs: mQk, showValues, fontSize,
     }),
   };
   const ovPanel: VlSpec = {
-    title: { text: 'OV^h', subtitle: `±${mOv.toPrecision(3)}` },
+    title: { text: 'OVʰ', subtitle: `±${mOv.toPrecision(3)}` },
     width: cell,
     height: cell * E,
     data: { values: [...matrixCells(c.ov, E, 1), ...separators(d, 1, E, false)] },
     layer: heatmapLayers({
       x: { field: 'x0', type: 'quantitative', title: null, scale: { domain: [0, 1], nice: false, zero: false }, axis: null },
       y: tokenAxis('y0', d, E, 'input coordinate', true),
-      color: { field: 'v', type: 'quantitative', title: 'OV^h', scale: divergingScale(mOv), legend: legend('OV^h') },
+      color: { field: 'v', type: 'quantitative', title: 'OVʰ', scale: divergingScale(mOv), legend: legend('OVʰ') },
       maxAbs: mOv, showValues, fontSize,
     }),
   };

@@ -51,7 +51,7 @@ export function dynamicsSpec(dyn: HeadDynamics, opts: DynamicsSpecOptions = {}):
   };
   const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: { labelExpr: STEP_LABEL_EXPR } };
   const panel = (layer: number, field: 'w' | 'mu'): VlSpec => ({
-    title: field === 'w' ? `Layer ${layer} QK dynamics: w^h(t)` : `Layer ${layer} OV dynamics: mu^h(t)`,
+    title: field === 'w' ? `Layer ${layer} QK dynamics: wʰ(t)` : `Layer ${layer} OV dynamics: μʰ(t)`,
     width: opts.width ?? 380,
     height: opts.height ?? 280,
     transform: [{ filter: `datum.layer === ${layer}` }],
@@ -60,7 +60,7 @@ export function dynamicsSpec(dyn: HeadDynamics, opts: DynamicsSpecOptions = {}):
       x,
       y: {
         field, type: 'quantitative',
-        title: field === 'w' ? 'w^h (mean x-diagonal of scaled QK^h)' : 'mu^h (y entry of OV^h)',
+        title: field === 'w' ? 'wʰ (mean x-diagonal of scaled QKʰ)' : 'μʰ (y entry of OVʰ)',
       },
       color,
     },

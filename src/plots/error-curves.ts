@@ -78,58 +78,104 @@ export function errorVsLengthSpec(ev: Evaluation, opts: ErrorCurveOptions = {}):
     // Few lengths: a tick at each; a sweep (the seed's 100 lengths): 1-2-5 ticks, or the labels collide.
     axis: logX ? { values: Ls.length <= 12 ? Ls : logTicks(minL, maxL) } : {},
   };
-  const yScale = logY ? { type: 'log' } : { zero: true };
-  const layer: VlSpec[] = [
-    {
-      mark: { type: 'area', opacity: 0.18 },
-      encoding: { x, y: { field: 'lo', type: 'quantitative', scale: yScale }, y2: { field: 'hi' }, color },
-    },
-    {
-      mark: { type: 'line', strokeWidth: 2, ...(Ls.length <= 20 ? { point: { filled: true, size: 28 } } : {}) },
-      encoding: {
-        x, color,
-        y: { field: 'mse', type: 'quantitative', scale: yScale, title: logY ? 'Mean squared error (log scale)' : 'Mean squared error' },
-        strokeDash: {
-          field: 'kind', type: 'nominal', title: null,
-          scale: { domain: [SOLID, DASHED], range: [[1, 0], [7, 4]] },
-          legend: refSet.size > 0 ? DASH_LEGEND : null,
-        },
-        tooltip: [{ field: 'method' }, { field: 'L' }, { field: 'mse' }, { field: 'stderr' }],
-      },
-    },
-  ];
-  if (opts.trainL !== undefined) {
-    layer.push(
+  const lowRef = names.filter((n) => isLowReference(n));
+  const focus = names.filter((n) => !isLowReference(n));
+  // Ridge and OLS sit orders of magnitude below the transformer, kernel and GD curves: on one axis
+  // they squeeze those into one band. They get their own panel below, and the main panel's y range
+  // is set by the other methods.
+  const split = logY && lowRef.length > 0 && focus.length > 0;
+  const panel = (members: readonly string[], height: number, yTitle: string, withRule: boolean): VlSpec => {
+    const memberLabels = new Set(members.map(label));
+    const vals = rows.filter((r) => memberLabels.has(r.method));
+    const yScale: VlSpec = logY ? { type: 'log' } : { zero: true };
+    let yAxis: VlSpec | undefined;
+    if (split && vals.length > 0) {
+      const lo = Math.min(...vals.map((r) => r.lo));
+      const hi = Math.max(...vals.map((r) => r.hi));
+      yScale['domain'] = [round(lo / 1.15, 3), round(hi * 1.15, 3)];
+      yScale['nice'] = false;
+      // a short panel over many decades: one tick and grid line per decade (not 9)
+      if (height < 200) {
+        const decades: number[] = [];
+        for (let p = Math.ceil(Math.log10(lo / 1.15)); p <= Math.floor(Math.log10(hi * 1.15)); p++) decades.push(10 ** p);
+        yAxis = { values: decades, format: '.0e' };
+      }
+    }
+    const layer: VlSpec[] = [
       {
+        mark: { type: 'area', opacity: 0.18, clip: true },
+        encoding: { x, y: { field: 'lo', type: 'quantitative', scale: yScale }, y2: { field: 'hi' }, color },
+      },
+      {
+        mark: { type: 'line', strokeWidth: 2, clip: true, ...(Ls.length <= 20 ? { point: { filled: true, size: 28 } } : {}) },
+        encoding: {
+          x, color,
+          y: { field: 'mse', type: 'quantitative', scale: yScale, title: yTitle, ...(yAxis ? { axis: yAxis } : {}) },
+          strokeDash: {
+            field: 'kind', type: 'nominal', title: null,
+            scale: { domain: [SOLID, DASHED], range: [[1, 0], [7, 4]] },
+            legend: refSet.size > 0 ? DASH_LEGEND : null,
+          },
+          tooltip: [{ field: 'method' }, { field: 'L' }, { field: 'mse' }, { field: 'stderr' }],
+        },
+      },
+    ];
+    if (opts.trainL !== undefined) {
+      layer.push({
         data: { values: [{ L: opts.trainL }] },
         mark: { type: 'rule', color: '#555555', strokeDash: [3, 3], strokeWidth: 1.5 },
         encoding: { x: { field: 'L', type: 'quantitative' } },
-      },
-      {
-        data: { values: [{ L: opts.trainL, text: `training L = ${opts.trainL}` }] },
-        mark: { type: 'text', align: 'left', dx: 5, baseline: 'bottom', y: 0, dy: 14, color: '#333333', fontSize: 11 },
-        encoding: { x: { field: 'L', type: 'quantitative' }, text: { field: 'text' } },
-      },
-    );
+      });
+      if (withRule) {
+        layer.push({
+          data: { values: [{ L: opts.trainL, text: `training L = ${opts.trainL}` }] },
+          mark: { type: 'text', align: 'left', dx: 5, baseline: 'bottom', y: 0, dy: 14, color: '#333333', fontSize: 11 },
+          encoding: { x: { field: 'L', type: 'quantitative' }, text: { field: 'text' } },
+        });
+      }
+    }
+    return {
+      width: opts.width ?? 640,
+      height,
+      transform: [{ filter: { field: 'method', oneOf: [...memberLabels] } }],
+      layer,
+    };
+  };
+  const yTitle = logY ? 'Mean squared error (log scale)' : 'Mean squared error';
+  const title = {
+    text: opts.title ?? 'Error against context length',
+    subtitle: opts.subtitle ?? 'lines: mean squared error over the test prompts; bands: ± one standard error',
+  };
+  if (!split) {
+    const one = panel(names, opts.height ?? 380, yTitle, true);
+    delete one['transform'];
+    return topLevel({ title, width: one['width'], height: one['height'], data: { values: rows }, layer: one['layer'] });
   }
+  const refPanel = panel(lowRef, 120, 'MSE (log)', false);
+  refPanel['title'] = { text: `${lowRef.map(label).join(' and ')}: orders of magnitude lower, on their own scale`, fontSize: 12, fontWeight: 'normal' };
   return topLevel({
-    title: {
-      text: opts.title ?? 'Error against context length',
-      subtitle: opts.subtitle ?? 'lines: mean squared error over the test prompts; bands: ± one standard error',
-    },
-    width: opts.width ?? 640,
-    height: opts.height ?? 380,
+    title,
     data: { values: rows },
-    layer,
+    vconcat: [panel(focus, opts.height ?? 340, yTitle, true), refPanel],
+    spacing: 14,
+    resolve: { scale: { color: 'shared', strokeDash: 'shared', y: 'independent' } },
   });
 }
 
-/** 1, 2, 5, 10, 20, 50, ... within [lo, hi]. */
+/** Methods far below the others (ridge, OLS, Bayes): drawn in their own panel. */
+export function isLowReference(name: string): boolean {
+  return /ridge|ols|bayes/i.test(name);
+}
+
+/** 1, 2, 5, 10, 20, 50, ... within [lo, hi], and hi rounded down to one significant digit when the last tick is far below it (1..496: ..., 200, 400). */
 export function logTicks(lo: number, hi: number): number[] {
   const out: number[] = [];
   for (let p = 10 ** Math.floor(Math.log10(lo)); p <= hi; p *= 10) {
     for (const m of [1, 2, 5]) if (m * p >= lo && m * p <= hi) out.push(m * p);
   }
+  const top = 10 ** Math.floor(Math.log10(hi));
+  const end = Math.floor(hi / top) * top;
+  if (out.length > 0 && end >= out[out.length - 1]! * 1.5) out.push(end);
   return out;
 }
 

@@ -68,20 +68,20 @@ export function flowSpec(observed: WMuTrajectory, predicted: WMuTrajectory, opts
     mark: { type: 'line', strokeWidth: 2 },
     encoding: {
       x: stepX,
-      y: { field, type: 'quantitative', title: field === 'w' ? 'w^h(t)' : 'mu^h(t)' },
+      y: { field, type: 'quantitative', title: field === 'w' ? 'wʰ(t)' : 'μʰ(t)' },
       color, strokeDash: dash, detail,
     },
   });
   const plane: VlSpec = {
     width: 400,
     height: 400,
-    title: { text: 'Paths in the (w, mu) plane', subtitle: 'circle = common start', fontSize: 13 },
+    title: { text: 'Paths in the (w, μ) plane', subtitle: 'circle = common start', fontSize: 13 },
     layer: [
       {
         mark: { type: 'line', strokeWidth: 2 },
         encoding: {
-          x: { field: 'w', type: 'quantitative', title: 'w^h (mean x-diagonal of scaled QK^h)', scale: { zero: false } },
-          y: { field: 'mu', type: 'quantitative', title: 'mu^h (y entry of OV^h)', scale: { zero: false } },
+          x: { field: 'w', type: 'quantitative', title: 'wʰ (mean x-diagonal of scaled QKʰ)', scale: { zero: false } },
+          y: { field: 'mu', type: 'quantitative', title: 'μʰ (y entry of OVʰ)', scale: { zero: false } },
           order: { field: 'step', type: 'quantitative' },
           color, strokeDash: dash, detail,
         },
@@ -100,7 +100,7 @@ export function flowSpec(observed: WMuTrajectory, predicted: WMuTrajectory, opts
   return topLevel({
     title: {
       text: opts.title ?? 'Observed circuit dynamics against the gradient-flow prediction',
-      subtitle: opts.subtitle ?? 'solid: observed w^h(t), mu^h(t); dashed: gradient flow on the reduced loss from the same start',
+      subtitle: opts.subtitle ?? 'solid: observed wʰ(t), μʰ(t); dashed: gradient flow on the reduced loss from the same start',
     },
     data: { values: rows },
     hconcat: [plane, { vconcat: [overTime('w'), overTime('mu')], spacing: 16 }],

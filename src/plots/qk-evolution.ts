@@ -1,5 +1,6 @@
 /**
- * Figure 4: the QK evolution grid. Rows = heads, columns = chosen snapshot steps, one shared
+ * Figure 4: the QK evolution grid. Rows = heads, columns = snapshots at round steps (or chosen
+ * steps) and always the last one (the final step), one shared
  * diverging colour scale (symmetric, +-max|.| over every matrix shown) and one legend.
  * Shows the scaled QK^h = W_Q^h W_K^h^T / sqrt(d+1), NOT transposed (row = query coordinate).
  * (The seed's version shows the unscaled matrix, transposed, with limit max(.) instead of max|.|.)
@@ -20,8 +21,10 @@ export interface QkSnapshots {
 export interface QkEvolutionOptions {
   /** 1-based layer to show (default 1). */
   layer?: number;
-  /** Snapshot indices to show (default: `columns` evenly spaced, always first and last). */
+  /** Snapshot indices to show (default: `columns` at round steps, see `roundStepIndices`). */
   indices?: number[];
+  /** Steps to show (each the snapshot at that step, else the nearest one); the last snapshot is always added. */
+  steps?: number[];
   columns?: number;
   /** Cell edge in pixels (default 22). */
   cell?: number;
@@ -37,6 +40,45 @@ export function evenIndices(n: number, k: number): number[] {
   return [...out];
 }
 
+/** Smallest "nice" interval (1, 2, 2.5, 4, 5 x 10^p) at least `x`. */
+function niceInterval(x: number): number {
+  if (!(x > 0)) return 1;
+  const p = 10 ** Math.floor(Math.log10(x));
+  for (const m of [1, 2, 2.5, 4, 5, 10]) if (m * p >= x - 1e-9 * p) return m * p;
+  return 10 * p;
+}
+
+/** Index of the snapshot whose step is `target`, else the nearest one. */
+function nearestIndex(steps: ArrayLike<number>, target: number): number {
+  let best = 0;
+  for (let i = 1; i < steps.length; i++) if (Math.abs(steps[i]! - target) < Math.abs(steps[best]! - target)) best = i;
+  return best;
+}
+
+/**
+ * About `k` columns at round steps 0, iv, 2 iv, ... (iv a nice interval, e.g. 4,000 for 20,000 steps)
+ * and always the last snapshot (the final step), each the snapshot at that step or the nearest one.
+ * A round step closer than half an interval to the last one is left out.
+ */
+export function roundStepIndices(steps: ArrayLike<number>, k: number): number[] {
+  const n = steps.length;
+  if (n === 0) return [];
+  const first = steps[0]!, last = steps[n - 1]!;
+  if (k <= 1 || n === 1 || last <= first) return [n - 1];
+  const iv = niceInterval((last - first) / (k - 1));
+  const out: number[] = [];
+  for (let t = Math.ceil(first / iv) * iv; t < last - iv / 2; t += iv) out.push(nearestIndex(steps, t));
+  out.push(n - 1);
+  return [...new Set(out)].sort((a, b) => a - b);
+}
+
+/** The snapshots at the chosen steps (nearest where a step was not logged), plus the last one. */
+export function stepIndices(steps: ArrayLike<number>, chosen: readonly number[]): number[] {
+  const out = chosen.map((t) => nearestIndex(steps, t));
+  if (steps.length > 0) out.push(steps.length - 1);
+  return [...new Set(out)].sort((a, b) => a - b);
+}
+
 export function qkEvolutionSpec(s: QkSnapshots, opts: QkEvolutionOptions = {}): VlSpec {
   const { layers, heads, E } = s;
   const nSnap = s.step.length;
@@ -46,14 +88,14 @@ export function qkEvolutionSpec(s: QkSnapshots, opts: QkEvolutionOptions = {}): 
   }
   const layer = opts.layer ?? 1;
   if (!(layer >= 1 && layer <= layers)) throw new Error(`qkEvolution: layer ${layer} not in 1..${layers}`);
-  const indices = opts.indices ?? evenIndices(nSnap, opts.columns ?? 6);
+  const indices = opts.indices ?? (opts.steps ? stepIndices(s.step, opts.steps) : roundStepIndices(s.step, opts.columns ?? 6));
   for (const i of indices) {
     if (!(Number.isInteger(i) && i >= 0 && i < nSnap)) throw new Error(`qkEvolution: snapshot index ${i} not in 0..${nSnap - 1}`);
   }
   const d = E - 1;
   const cell = opts.cell ?? 22;
 
-  const stepLabels = indices.map((i) => `Step ${s.step[i]}`);
+  const stepLabels = indices.map((i) => `Step ${s.step[i]!.toLocaleString('en-US')}${i === nSnap - 1 ? ' (last)' : ''}`);
   const headLabels = Array.from({ length: heads }, (_, h) => `Head ${h + 1}`);
   const rows: ((CellRow | SeparatorRow) & { head: string; step: string })[] = [];
   const shown: number[] = [];
@@ -71,7 +113,7 @@ export function qkEvolutionSpec(s: QkSnapshots, opts: QkEvolutionOptions = {}): 
   const axisY = tokenAxis('y0', d, E, null, true);
   return topLevel({
     title: {
-      text: `Layer ${layer}: QK^h over training (scaled by 1/sqrt(d+1), not transposed)`,
+      text: `Layer ${layer}: QKʰ over training (scaled by 1/√(d+1), not transposed)`,
       subtitle: `rows of each matrix = query coordinate, columns = key coordinate; one colour scale, limits ±${m.toPrecision(3)}`,
     },
     data: { values: rows },
@@ -86,7 +128,7 @@ export function qkEvolutionSpec(s: QkSnapshots, opts: QkEvolutionOptions = {}): 
       layer: heatmapLayers({
         x: axisX, y: axisY,
         color: {
-          field: 'v', type: 'quantitative', title: 'QK^h', scale: divergingScale(m),
+          field: 'v', type: 'quantitative', title: 'QKʰ', scale: divergingScale(m),
           legend: { orient: 'right', gradientLength: Math.max(120, cell * E * Math.min(heads, 3)), gradientThickness: 14 },
         },
         maxAbs: m, showValues: false, fontSize: 9, separatorWidth: 1.5,

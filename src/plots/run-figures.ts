@@ -10,7 +10,7 @@
  * Used by `icl-lab plot` and by the report / reproduce commands.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { layerCircuits, stackCircuits } from '../model/circuits.js';
 import { readModelFile } from '../io/model-file.js';
@@ -26,18 +26,22 @@ import { readEvaluation } from './evaluation.js';
 import { lossSpec } from './loss.js';
 import { qkEvolutionSpec } from './qk-evolution.js';
 import { renderFigure, type RasterOptions } from './render.js';
-import type { VlSpec } from './theme.js';
+import { contextLine, withContext, type VlSpec } from './theme.js';
 
 export interface RunFigureOptions {
   /** Output folder (default RUN/figures). */
   outDir?: string;
   /** Evaluation JSON path or object (default: RUN/evaluation.json when it exists). */
   evaluation?: string | Evaluation;
-  /** Columns (snapshot steps) of the QK evolution grid (default 6). */
+  /** Columns (snapshot steps) of the QK evolution grid (default 6, at round steps and the last). */
   columns?: number;
+  /** Steps shown in the QK evolution grid instead (nearest snapshot each; the last is always added). */
+  qkSteps?: number[];
   /** Called once per figure written (e.g. to print a line). */
   onFigure?: (name: string, files: string[]) => void;
   raster?: RasterOptions;
+  /** The line under every title saying what the figure is about (default: from RUN/run.json, see `runContextLine`). */
+  context?: string;
 }
 
 export interface RunFigures {
@@ -49,6 +53,24 @@ export interface RunFigures {
 }
 
 export { parseEvaluation, readEvaluation } from './evaluation.js';
+
+/**
+ * "run h2 · H = 2 · d = 5 · L = 40 · seed preset, noise 0.01 · 20,000 steps" from RUN/run.json
+ * (undefined when it cannot be read): printed under every figure's title.
+ */
+export function runContextLine(runDir: string, name = basename(resolve(runDir))): string | undefined {
+  try {
+    const r = readRunJson(runDir);
+    const c = r.config;
+    const num = (k: string) => (typeof c[k] === 'number' ? (c[k] as number) : NaN);
+    return contextLine({
+      runs: [name], heads: [num('heads')], d: num('d'), L: num('context_length'), preset: String(c['preset'] ?? 'seed'),
+      steps: [r.step], noiseStd: num('noise_std'), rho: num('rho') || 0, layers: typeof c['layers'] === 'number' ? (c['layers'] as number) : 1,
+    });
+  } catch {
+    return undefined;
+  }
+}
 
 /** Training context length from run.json (config.context_length), if readable. */
 function trainContextLength(runDir: string): number | undefined {
@@ -113,7 +135,7 @@ async function metricsFigures(m: RunMetrics | undefined, emit: Emit, skipped: st
 }
 
 /** qk_evolution_layer{l}, from snapshots.safetensors. */
-async function snapshotFigures(s: RunSnapshots | undefined, columns: number, emit: Emit, skipped: string[]): Promise<void> {
+async function snapshotFigures(s: RunSnapshots | undefined, columns: number, emit: Emit, skipped: string[], qkSteps?: number[]): Promise<void> {
   if (!s) {
     skipped.push('qk_evolution: no snapshots.safetensors');
     return;
@@ -124,7 +146,7 @@ async function snapshotFigures(s: RunSnapshots | undefined, columns: number, emi
   }
   const { step, qk, layers, heads, E } = s;
   for (let l = 1; l <= layers; l++) {
-    await emit(`qk_evolution_layer${l}`, qkEvolutionSpec({ step, qk, layers, heads, E }, { layer: l, columns }));
+    await emit(`qk_evolution_layer${l}`, qkEvolutionSpec({ step, qk, layers, heads, E }, { layer: l, columns, ...(qkSteps ? { steps: qkSteps } : {}) }));
   }
 }
 
@@ -195,14 +217,15 @@ export async function renderAllRunFigures(runDir: string, opts: RunFigureOptions
   }
   const outDir = opts.outDir ?? join(runDir, 'figures');
   const result: RunFigures = { outDir, figures: {}, skipped: [] };
+  const context = opts.context ?? runContextLine(runDir);
   const emit: Emit = async (name, spec) => {
-    const files = await renderFigure(spec, outDir, name, opts.raster);
+    const files = await renderFigure(withContext(spec, context), outDir, name, opts.raster);
     result.figures[name] = files;
     opts.onFigure?.(name, files);
   };
   await metricsFigures(readMetrics(runDir), emit, result.skipped);
   const snapshots = readSnapshots(runDir);
-  await snapshotFigures(snapshots, opts.columns ?? 6, emit, result.skipped);
+  await snapshotFigures(snapshots, opts.columns ?? 6, emit, result.skipped, opts.qkSteps);
   await circuitFigures(runDir, snapshots, emit, result.skipped);
   await evaluationFigure(runDir, opts.evaluation, emit, result.skipped);
   return result;

@@ -86,3 +86,48 @@ export function round(v: number, digits = 6): number {
   const p = Math.pow(10, digits - 1 - Math.floor(Math.log10(Math.abs(v))));
   return Math.round(v * p) / p;
 }
+
+/** What a figure is about, for a PNG shared alone: "run h2 · H = 2 · d = 5 · L = 40 · seed preset · 20,000 steps". */
+export interface FigureContext {
+  /** Run name(s). */
+  runs: readonly string[];
+  /** Head count(s). */
+  heads: readonly number[];
+  d: number;
+  L: number;
+  preset: string;
+  /** Steps done (one number, or one per run). */
+  steps: readonly number[];
+  noiseStd?: number;
+  rho?: number;
+  layers?: number;
+}
+
+export function contextLine(c: FigureContext): string {
+  const uniq = <T>(xs: readonly T[]) => [...new Set(xs)];
+  const steps = uniq(c.steps);
+  const parts = [
+    `${c.runs.length > 1 ? 'runs' : 'run'} ${c.runs.join(', ')}`,
+    `H = ${uniq(c.heads).join(', ')}`,
+    ...(c.layers && c.layers > 1 ? [`${c.layers} layers`] : []),
+    `d = ${c.d}`,
+    `L = ${c.L}`,
+    `${c.preset} preset${c.noiseStd !== undefined ? `, noise ${c.noiseStd}` : ''}${c.rho ? `, ρ = ${c.rho}` : ''}`,
+    `${steps.map((s) => s.toLocaleString('en-US')).join(' / ')} steps`,
+  ];
+  return parts.join(' · ');
+}
+
+/** The spec with `line` added under its title (as the last subtitle line), so the figure says what it is about. */
+export function withContext(spec: VlSpec, line: string | undefined): VlSpec {
+  if (!line) return spec;
+  const t = spec['title'];
+  // a figure without a title gets the line as its title
+  if (t === undefined || t === null || t === '') return { ...spec, title: { text: line, fontSize: 12, color: '#444444' } };
+  const title: VlSpec = typeof t === 'string' ? { text: t } : { ...(t as VlSpec) };
+  const sub = title['subtitle'];
+  const lines = sub === undefined ? [] : Array.isArray(sub) ? [...(sub as string[])] : [String(sub)];
+  title['subtitle'] = [...lines, line];
+  title['subtitleColor'] ??= '#444444';
+  return { ...spec, title };
+}

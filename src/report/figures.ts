@@ -9,7 +9,9 @@ import type { Evaluation } from '../analysis/evaluate.js';
 import { readMetrics } from '../run/run-dir.js';
 import { errorVsLengthSpec, headCountSpec } from '../plots/error-curves.js';
 import { flowSpec } from '../plots/flow.js';
-import { renderFigure } from '../plots/render.js';
+import { renderFigure as renderFigureFile } from '../plots/render.js';
+import { contextLine, withContext, type VlSpec } from '../plots/theme.js';
+import { FIGURE_ZOOM } from './html.js';
 import { renderAllRunFigures } from '../plots/run-figures.js';
 import { predictFlow } from './flow-prediction.js';
 import { fromInitPrediction } from './paper-report.js';
@@ -37,7 +39,7 @@ export function methodLabels(runs: readonly ReportRun[]): Record<string, string>
     labels[r.target.name] = `H = ${r.target.params.H} transformer (${r.target.name})`;
     labels[`${r.target.name}/kernel`] = `H = ${r.target.params.H} kernel estimator`;
   }
-  Object.assign(labels, { 'one-step-gd': 'one-step GD (eta = 1)', 'tuned-gd': 'tuned one-step GD (eta*)', 'debiased-gd': 'debiased GD', ridge: 'ridge (Bayes)', ols: 'OLS' });
+  Object.assign(labels, { 'one-step-gd': 'one-step GD (η = 1)', 'tuned-gd': 'tuned one-step GD (η*)', 'debiased-gd': 'debiased GD', ridge: 'ridge (Bayes)', ols: 'OLS' });
   return labels;
 }
 
@@ -60,6 +62,23 @@ export interface FigureContext {
   log: (line: string) => void;
 }
 
+/** Report figures are rasterised at exactly FIGURE_ZOOM (the HTML shows them inline as SVG). */
+const RASTER = { scale: FIGURE_ZOOM, minWidth: 0 };
+
+/** The line under a figure's title: the runs it shows (run names, H, d, L, preset, noise, rho, steps). */
+function figureContext(shown: readonly ReportRun[], ctx: FigureContext): string {
+  const c0 = shown[0]!.config;
+  return contextLine({
+    runs: shown.map((r) => r.target.name), heads: shown.map((r) => r.target.params.H), d: ctx.d, L: ctx.L,
+    preset: c0.preset, noiseStd: ctx.noiseStd, rho: c0.rho, steps: shown.map((r) => r.runJson.step),
+  });
+}
+
+/** Render a report figure with the context line of the runs it shows. */
+function renderFigure(spec: VlSpec, shown: readonly ReportRun[], ctx: FigureContext, name: string): Promise<string[]> {
+  return renderFigureFile(withContext(spec, figureContext(shown, ctx)), ctx.figDir, name, RASTER);
+}
+
 /** Draw every figure of the report into ctx.figDir, in the report's order. */
 export async function drawReportFigures(ctx: FigureContext): Promise<ReportFigure[]> {
   const { runs, evaluation, L, figDir, log } = ctx;
@@ -74,13 +93,13 @@ export async function drawReportFigures(ctx: FigureContext): Promise<ReportFigur
   log('drawing figures');
   addFig(
     `Error against context length: ${main.target.name}, its kernel estimator and the estimators`,
-    await renderFigure(errorVsLengthSpec(pick(evaluation, [main.target.name, `${main.target.name}/kernel`, ...estimatorNames]), { trainL: L, labels, logY: true, title: `Error against context length (${labels[main.target.name]})`, subtitle: `mean squared error ± one standard error; dashed: reference estimators; rule: training L = ${L}` }), figDir, 'error_vs_length'),
+    await renderFigure(errorVsLengthSpec(pick(evaluation, [main.target.name, `${main.target.name}/kernel`, ...estimatorNames]), { trainL: L, labels, logY: true, title: `Error against context length (${labels[main.target.name]})`, subtitle: `mean squared error ± one standard error; dashed: reference estimators; rule: training L = ${L}` }), [main], ctx, 'error_vs_length'),
     'Mean squared error of the trained model, the kernel estimator built from its (w^h, mu^h), one-step GD (eta = 1, the seed\'s) and the reference estimators, on the same prompts at every L. The model tracks its kernel estimator everywhere; it beats plain one-step GD below about L = 80 and loses beyond, because its effective step is tuned for the training L.',
   );
   if (runs.length > 1) {
     addFig(
       'Head-count comparison',
-      await renderFigure(headCountSpec(pick(evaluation, [...byHeads.map((r) => r.target.name), ...estimatorNames]), { trainL: L, labels, logY: true, title: `Transformers with H = ${byHeads.map((r) => r.target.params.H).join(', ')} heads against one-step gradient descent`, methods: [...byHeads.map((r) => r.target.name), ...estimatorNames], subtitle: 'mean squared error ± one standard error; dashed: reference estimators' }), figDir, 'head_count'),
+      await renderFigure(headCountSpec(pick(evaluation, [...byHeads.map((r) => r.target.name), ...estimatorNames]), { trainL: L, labels, logY: true, title: `Transformers with H = ${byHeads.map((r) => r.target.params.H).join(', ')} heads against one-step gradient descent`, methods: [...byHeads.map((r) => r.target.name), ...estimatorNames], subtitle: 'mean squared error ± one standard error; dashed: reference estimators' }), runs, ctx, 'head_count'),
       'Transformers with different head counts against one-step GD, tuned GD and ridge on the same prompts. H >= 2 lie on one curve; H = 1 is worse.',
     );
   }
@@ -90,6 +109,7 @@ export async function drawReportFigures(ctx: FigureContext): Promise<ReportFigur
     log(`drawing figures of ${r.target.name}`);
     const res = await renderAllRunFigures(r.dir, {
       outDir: join(figDir, r.target.name),
+      raster: RASTER,
       evaluation: pick(evaluation, [r.target.name, `${r.target.name}/kernel`, ...estimatorNames]),
     });
     for (const [name, files] of Object.entries(res.figures)) addFig(`${r.target.name}: ${name.replace(/_/g, ' ')}`, files, runFigureCaption(name));
@@ -117,7 +137,7 @@ async function flowFigure(main: ReportRun, ctx: FigureContext): Promise<ReportFi
   const obsEnd = end(fp.observed);
   const predEnd = end(fp.predicted);
   const describeEnd = (e: ReturnType<typeof end>) => `w = (${fmtList(e.ws, 3)}), mu = (${fmtList(e.ms, 2)}), eta_TF = ${fmt(e.eta, 3)}`;
-  const files = await renderFigure(flowSpec(fp.observed, fp.predicted, { title: `(w^h, mu^h) during training vs the reduced-loss gradient flow (${main.target.name})`, subtitle: `flow from step ${fp.predicted.step[0]}, where the heads' signs are settled; its time matched to steps where eta_TF reaches 90% of its final value (${fp.stepsPerTime.toFixed(1)} steps per unit time)` }), ctx.figDir, 'flow');
+  const files = await renderFigure(flowSpec(fp.observed, fp.predicted, { title: `(wʰ, μʰ) during training vs the reduced-loss gradient flow (${main.target.name})`, subtitle: `flow from step ${fp.predicted.step[0]}, where the heads' signs are settled; its time matched to steps where η_TF reaches 90% of its final value (${fp.stepsPerTime.toFixed(1)} steps per unit time)` }), [main], ctx, 'flow');
   return {
     title: `Observed (w, mu) against the reduced-loss gradient flow (${main.target.name})`,
     path: files.find((f) => f.endsWith('.png'))!,

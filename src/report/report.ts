@@ -12,7 +12,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { evaluateErrors, seedLengths, type Evaluation } from '../analysis/evaluate.js';
+import { defaultLengths, evaluateErrors, type Evaluation } from '../analysis/evaluate.js';
 import { estimatorMethods, modelMethods, type EvalMethod } from '../analysis/methods.js';
 import type { PromptSpec } from '../analysis/prompts.js';
 import { Rng } from '../data/rng.js';
@@ -103,7 +103,7 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
 
 /** Every model, its kernel estimator and the estimators on shared prompts at every length. */
 function errorVsLength(runs: readonly ReportRun[], spec: PromptSpec, o: ReportOptions, seed: number, log: (line: string) => void): Evaluation {
-  const lengths = o.lengths ?? seedLengths();
+  const lengths = o.lengths ?? defaultLengths();
   const evalSamples = o.evalSamples ?? 2_000;
   log(`evaluating error vs context length: ${lengths.length} lengths x ${evalSamples} prompts`);
   const methods: EvalMethod[] = [...runs.flatMap((r) => modelMethods(r.target.name, r.target.params)), ...estimatorMethods(spec)];

@@ -8,8 +8,8 @@
  *   (null where a method is undefined, e.g. ols for L <= d)
  */
 import { Option, type Command } from 'commander';
-import { DEFAULT_CHUNK } from '../../analysis/evaluate.js';
-import { DEFAULT_LENGTHS, runEvaluate, taskWords, type EvaluateCliOptions, type EvaluateOutput } from '../../analysis/evaluate-models.js';
+import { defaultLengths, DEFAULT_CHUNK, DEFAULT_LENGTHS_TEXT } from '../../analysis/evaluate.js';
+import { runEvaluate, taskWords, type EvaluateCliOptions, type EvaluateOutput } from '../../analysis/evaluate-models.js';
 import { loadStackTarget, loadTarget, untrainedWarning, type ModelTarget, type StackTarget } from '../../analysis/targets.js';
 import { warn } from '../warn.js';
 import { DEFAULT_TASK, PRESET_NAMES, type PresetName } from '../../data/task.js';
@@ -56,7 +56,7 @@ export function register(program: Command): void {
     .command('evaluate')
     .argument('[targets...]', 'run directories or .safetensors models (zero or more)')
     .description('mean squared error vs context length for models, their kernel estimators and the estimators one-step-gd, tuned-gd, debiased-gd, ridge, ols, on the same prompts, with standard errors')
-    .option('--context-length <spec>', '[int[,int...]|start:stop[:step]] context lengths L: 10,40,160 or start:stop:step (stop included); alias --lengths (default: 1:500:5, the seed\'s sweep)', asIntListOrRange('--context-length', { min: 1 }))
+    .option('--context-length <spec>', `[int[,int...]|start:stop[:step]] context lengths L: 10,40,160 or start:stop:step (stop included); alias --lengths (default: ${DEFAULT_LENGTHS_TEXT}; the seed\'s sweep is 1:500:5)`, asIntListOrRange('--context-length', { min: 1 }))
     .addOption(new Option('--lengths <spec>', 'old spelling of --context-length').hideHelp().argParser(asIntListOrRange('--lengths', { min: 1 })))
     .option('--samples <n>', '[int] prompts per L', asPositiveInt('--samples'), 10_000)
     .option('--preset <name>', '[seed|paper] measure every model on this prompt distribution (models trained on another are marked out of distribution) (default: each model\'s own, else seed)', asChoice('--preset', PRESET_NAMES))
@@ -65,7 +65,7 @@ export function register(program: Command): void {
     .option('--d <n>', '[int] dimension when no model is given (default: 5)', asPositiveInt('--d'))
     .option('--seed <n>', '[int] RNG seed of the prompts', asInteger('--seed'), 0)
     .option('--chunk <n>', '[int] prompts per batch (bounds memory)', asPositiveInt('--chunk'), DEFAULT_CHUNK)
-    .option('--independent', '[flag] fresh prompts at every L (default: nested prompts, the first L tokens of a longer prompt of L\'s block 2^k..2^(k+1)-1; same distribution per L, ~25x less sampling; either way the prompts at an L depend only on --seed, L, the task and --chunk)')
+    .option('--independent', '[flag] fresh prompts at every L (default: nested prompts, the first L tokens of one longer prompt drawn in segments; same distribution per L, ~25x less sampling, smooth curves; either way the prompts at an L depend only on --seed, L, the task and --chunk)')
     .option('--method <spec>', "[spec] an analytic estimator, repeatable: kernel:w=0.13,-0.13:mu=3.45,-3.45 | kernel:w=LIST (mu = reduced-loss mu*(w)) | kernel:from=MODEL | single-head[:L=40] | gd:w=LIST:mu=LIST (eta = sum w mu) | gd:eta=X | debiased-gd:(same) | ridge[:lambda=X] | paper-comparison (the authors' five); add :name=LABEL to rename (default: none)", (v: string, prev: string[] = []) => [...prev, v])
     .option('--no-baselines', '[flag] leave out the default estimators one-step-gd, tuned-gd, debiased-gd, ridge, ols')
     .option('--no-kernel', '[flag] leave out each model\'s kernel estimator <name>/kernel')
@@ -73,7 +73,7 @@ export function register(program: Command): void {
     .option('--out <file>', '[path] also write the JSON result to this file')
     .action((targets: string[], opts: Omit<EvaluateCliOptions, 'lengths'> & { contextLength?: number[]; lengths?: number[] }) => {
       if (opts.contextLength && opts.lengths) throw new UsageError('--lengths is the old spelling of --context-length; give one of them');
-      const lengths = opts.contextLength ?? opts.lengths ?? asIntListOrRange('--context-length')(DEFAULT_LENGTHS);
+      const lengths = opts.contextLength ?? opts.lengths ?? defaultLengths();
       if (opts.samples < 2) throw new UsageError('--samples: need at least 2 prompts for a standard error');
       const models = targets.map((t) => loadStackTarget(t) ?? loadTarget(t));
       for (const m of models) warn(untrainedWarning(m));

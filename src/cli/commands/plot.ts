@@ -9,12 +9,13 @@ import { untrainedWarning, type TargetRun } from '../../analysis/targets.js';
 import { isRunDir, readRunJson } from '../../run/run-dir.js';
 import { warn } from '../warn.js';
 import { UsageError } from '../../errors.js';
-import { asExistingFile, asPositiveInt } from '../options.js';
+import { asExistingFile, asIntList, asPositiveInt } from '../options.js';
 
 export interface PlotCliOptions {
   evaluation?: string;
   out?: string;
   columns?: number;
+  qkSteps?: number[];
   vegaLite?: boolean;
 }
 
@@ -27,6 +28,7 @@ export async function runPlot(runDir: string, o: PlotCliOptions, print: (line: s
     evaluation: o.evaluation,
     outDir: o.out,
     columns: o.columns,
+    ...(o.qkSteps ? { qkSteps: o.qkSteps } : {}),
     raster: { writeSpec: o.vegaLite ?? false },
     onFigure: (name, files) => print(`  ${name.padEnd(24)} ${files.map((f) => relative(process.cwd(), f) || f).join('  ')}`),
   });
@@ -41,7 +43,8 @@ export function register(program: Command): void {
     .argument('<run>', '[path] run directory written by `icl-lab train`')
     .option('--evaluation <file>', '[path] evaluation JSON for the error-vs-L figure (default: RUN/evaluation.json if present)', asExistingFile('--evaluation'))
     .option('--out <dir>', '[path] output folder (default: RUN/figures)')
-    .option('--columns <n>', '[int] snapshot steps in the QK evolution grid (default: 6)', asPositiveInt('--columns'))
+    .option('--columns <n>', '[int] columns of the QK evolution grid, at round steps and the last step (default: 6)', asPositiveInt('--columns'))
+    .option('--qk-steps <list>', '[int[,int...]] steps shown in the QK evolution grid instead (the nearest snapshot each; the last step is always added)', asIntList('--qk-steps', { min: 0 }))
     .option('--vega-lite', '[flag] also write each figure\'s Vega-Lite spec, data inline, as NAME.vl.json', false)
     .action(async (run: string, o: PlotCliOptions) => {
       if (isRunDir(run)) warn(untrainedWarning({ name: run, run: { step: readRunJson(run).step } as TargetRun }));

@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .option('--preset <name>', `[${PRESET_NAMES.join('|')}] task convention (default: the run's, else seed)`, asChoice('--preset', PRESET_NAMES))
     .option('--noise-std <x>', '[number] label noise standard deviation (default: the run\'s, else 0.01)', asNonNegativeFloat('--noise-std'))
     .option('--rho <x>', '[number] x covariance Sigma_ij = rho^|i-j| (default: the run\'s, else 0)', (v: string) => parseFloatInRange('--rho', v, 0, 1, true))
-    .option('--seed <n>', '[int] RNG seed of the prompts (default: 0)', asInteger('--seed'), 0)
+    .option('--seed <n>', '[int] RNG seed of the prompts', asInteger('--seed'), 0)
     .option('--json', '[flag] print a JSON summary instead of a line')
     .action((o: PromptsCliOptions) => {
       const s = runPrompts(o);

@@ -18,7 +18,7 @@ interface ReportCliOptions {
 }
 
 export function register(program: Command): void {
-  addContextLengthsOption(program.command('report'), 'context lengths L of the error sweep (default: 1:500:5)')
+  addContextLengthsOption(program.command('report'), 'context lengths L of the error sweep (default: 1..10, 12..40 step 2, 45..500 step 5)')
     .description(
       'write a self-contained report over trained runs (run directories of one task, e.g. H = 1, 2, 4, 8): report.html (figures inline, opens offline), ' +
         'report.md, findings.json (the seed\'s five findings as numbers, thresholds and pass/fail), evaluation.json and figures/',

@@ -35,10 +35,10 @@ export function findingsTable(findings: readonly Finding[]): string {
 }
 
 export function register(program: Command): void {
-  addContextLengthsOption(program.command('reproduce'), 'context lengths L of the error sweep, e.g. 10,40,160 or 1:500:5 (default: 1:500:5)')
+  addContextLengthsOption(program.command('reproduce'), 'context lengths L of the error sweep, e.g. 10,40,160 or 1:500:5 (default: 1..10, 12..40 step 2, 45..500 step 5)')
     .description(
       `reproduce the notebook: train H = ${REPRODUCE_HEADS.join(', ')} at the seed configuration in parallel, evaluate them over ` +
-        'L = 1:500:5, draw every figure, write report.html / report.md / findings.json and print the five findings. ' +
+        'L = 1..500 (every L up to 10, then sparser), draw every figure, write report.html / report.md / findings.json and print the five findings. ' +
         `Quick preset: ${QUICK_STEPS.toLocaleString('en-US')} steps per run (on the loss plateau; a few minutes on 2 cores); --full: the notebook's ${FULL_STEPS.toLocaleString('en-US')}. ` +
         'Running it again over the same --out continues unfinished runs and redraws the report.',
     )

@@ -15,6 +15,7 @@ import { basename, join } from 'node:path';
 import { defaultTrainConfig, type TrainConfig } from '../run/config.js';
 import { executeRuns, trainRuns, type ExecuteOptions } from '../run/runs.js';
 import { isRunDir, readRunJson } from '../run/run-dir.js';
+import { writeFolderAsUnit } from './write-unit.js';
 import type { RunSummary } from '../run/run.js';
 import { writeReport, type ReportResult } from './report.js';
 
@@ -52,9 +53,11 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | 
   const log = o.log ?? (() => {});
   const dirs = REPRODUCE_HEADS.map((h) => join(o.out, runDirName(h)));
   const existing = dirs.filter((d) => existsSync(d) && isRunDir(d));
+  // runs whose creation was cut short (status creating: a kill or full disk) are made again from the start
+  const created = existing.filter((d) => readRunJson(d).status !== 'creating');
   let runs: RunSummary[];
   const exec: ExecuteOptions = { ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), ...(o.progress ? { progress: o.progress } : {}), ...(o.signal ? { signal: o.signal } : {}), onLine: o.onLine ?? null };
-  if (existing.length === 0) {
+  if (created.length === 0) {
     log(`training H = ${REPRODUCE_HEADS.join(', ')} for ${o.steps.toLocaleString('en-US')} steps each into ${o.out}`);
     runs = await trainRuns(REPRODUCE_HEADS.map((h) => reproduceConfig(h, o.steps)), { ...exec, out: o.out, names: REPRODUCE_HEADS.map(runDirName), force: false });
   } else {
@@ -73,12 +76,12 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | 
   const failed = runs.filter((r) => r.status === 'failed');
   if (failed.length > 0) throw new Error(`training failed: ${failed.map((r) => `${r.name} at step ${r.failure?.step}: ${r.failure?.reason}`).join('; ')}`);
   const reportDir = join(o.out, 'report');
-  const report = await writeReport(dirs, {
-    out: reportDir,
+  const report = await writeFolderAsUnit(reportDir, (staging) => writeReport(dirs, {
+    out: staging,
     evalSamples: o.evalSamples,
     ...(o.samples !== undefined ? { samples: o.samples } : {}),
     ...(o.lengths ? { lengths: o.lengths } : {}),
     log,
-  });
+  }));
   return { runs, report, reportDir };
 }

@@ -14,6 +14,7 @@ import { ACTIVE_HEAD_THRESHOLD, formatFixed, type HeadCircuit } from '../../mode
 import { analyzeStack, analyzeTarget, type AnalyzedHead, type AnalyzedStackHead, type AnalyzeResult, type AnalyzeStackResult } from '../../analysis/analyze.js';
 import { loadStackTarget, loadTarget } from '../../analysis/targets.js';
 import { asNonNegativeFloat, asInteger, asPositiveInt } from '../options.js';
+import { checkKernelGapMemory } from '../../analysis/memory.js';
 
 export function formatStackAnalysis(a: AnalyzeStackResult): string {
   const out: string[] = [];
@@ -109,7 +110,9 @@ export function register(program: Command): void {
         process.stdout.write(opts.json ? analysisJson(a) + '\n' : formatStackAnalysis(a));
         return;
       }
-      const a = analyzeTarget(loadTarget(target), { L: opts.L, samples: opts.samples, seed: opts.seed, threshold: opts.threshold });
+      const t = loadTarget(target);
+      checkKernelGapMemory(t.params.d, t.params.H, opts.L ?? t.run?.L ?? 40, opts.samples); // before sampling: fail fast
+      const a = analyzeTarget(t, { L: opts.L, samples: opts.samples, seed: opts.seed, threshold: opts.threshold });
       process.stdout.write(opts.json ? analysisJson(a) + '\n' : formatAnalysis(a));
     });
 }

@@ -20,6 +20,7 @@ import { asChoice, asInteger, asIntListOrRange, asNonNegativeFloat, asPositiveIn
 import { UsageError } from '../../errors.js';
 import { jsonSafe } from './analyze.js';
 import { stackForward } from '../../engine/ts/stack.js';
+import { checkEvaluateMemory } from '../../analysis/memory.js';
 
 export interface EvaluateCliOptions {
   lengths: number[];
@@ -132,6 +133,8 @@ export function register(program: Command): void {
       const lengths = opts.lengths ?? asIntListOrRange('--lengths')(DEFAULT_LENGTHS);
       if (opts.samples < 2) throw new UsageError('--samples: need at least 2 prompts for a standard error');
       const models = targets.map((t) => loadStackTarget(t) ?? loadTarget(t));
+      const shapes = models.map((m) => ('stack' in m ? { d: m.stack.d, H: m.stack.H, layers: m.stack.nLayers } : { d: m.params.d, H: m.params.H, layers: 1 }));
+      checkEvaluateMemory(shapes[0]?.d ?? opts.d ?? DEFAULT_TASK.d, lengths, opts.samples, opts.chunk, shapes); // before sampling: fail fast
       // A plain progress line on stderr every 5 s (none for runs shorter than that).
       const t0 = Date.now();
       let last = t0;

@@ -82,7 +82,7 @@ export function checkInputFile(path: string, what = 'file', missing?: () => Erro
   if (st.isDirectory()) return st; // callers decide (a run directory, or "is a directory")
   if (!st.isFile()) {
     const kind = st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file';
-    throw new UsageError(`${path} is ${kind}, not a regular file; give the ${what} as a .safetensors file on disk`);
+    throw new UsageError(`${path} is ${kind}, not a regular file; give a regular ${what} file on disk`);
   }
   if (st.size > MAX_INPUT_BYTES) {
     throw new UsageError(`${path} is ${formatBytes(st.size)}, larger than the 2 GiB icl-lab reads in one piece; give a smaller ${what} file`);
@@ -107,7 +107,7 @@ export function readInputFile(path: string, what = 'file', missing?: () => Error
  * Check a file path a command will write (`--out FILE`): not empty, not a directory, its parent an
  * existing writable directory. Creates nothing.
  */
-export function checkOutputFile(path: string, flag = '--out'): void {
+export function checkOutputFile(path: string, flag = '--out', example = 'result.safetensors'): void {
   if (path === '') throw new UsageError(`${flag} needs a file path (got an empty string)`);
   let st: Stats | undefined;
   try {
@@ -115,7 +115,7 @@ export function checkOutputFile(path: string, flag = '--out'): void {
   } catch (err) {
     if (errno(err) !== 'ENOENT') throw new UsageError(`${flag} ${describeFsError(err, path, 'write') ?? `${path}: ${(err as Error).message}`}`);
   }
-  if (st?.isDirectory()) throw new UsageError(`${flag} ${path} is a directory; give a file path (e.g. ${path.replace(/[\\/]+$/, '')}/result.safetensors)`);
+  if (st?.isDirectory()) throw new UsageError(`${flag} ${path} is a directory; give a file path (e.g. ${path.replace(/[\\/]+$/, '')}/${example})`);
   if (st && !st.isFile()) throw new UsageError(`${flag} ${path} exists and is not a regular file; give another file path`);
   const parent = dirname(resolve(path));
   let pst: Stats;

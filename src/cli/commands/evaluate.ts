@@ -21,6 +21,7 @@ import { UsageError } from '../../errors.js';
 import { jsonSafe } from './analyze.js';
 import { stackForward } from '../../engine/ts/stack.js';
 import { checkEvaluateMemory } from '../../analysis/memory.js';
+import { checkOutputFile } from '../../io/input-file.js';
 
 export interface EvaluateCliOptions {
   lengths: number[];
@@ -132,6 +133,7 @@ export function register(program: Command): void {
     .action((targets: string[], opts: Omit<EvaluateCliOptions, 'lengths'> & { lengths?: number[] }) => {
       const lengths = opts.lengths ?? asIntListOrRange('--lengths')(DEFAULT_LENGTHS);
       if (opts.samples < 2) throw new UsageError('--samples: need at least 2 prompts for a standard error');
+      if (opts.out !== undefined) checkOutputFile(opts.out, '--out', 'evaluation.json'); // before the work, not after
       const models = targets.map((t) => loadStackTarget(t) ?? loadTarget(t));
       const shapes = models.map((m) => ('stack' in m ? { d: m.stack.d, H: m.stack.H, layers: m.stack.nLayers } : { d: m.params.d, H: m.params.H, layers: 1 }));
       checkEvaluateMemory(shapes[0]?.d ?? opts.d ?? DEFAULT_TASK.d, lengths, opts.samples, opts.chunk, shapes); // before sampling: fail fast

@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, newTmp, oneLine, requireDist, runJson, sleep, start, TINY } from './hostile.helpers.js';
@@ -142,7 +143,7 @@ describe('item 2: one writer per run directory (a lock naming the other pid)', (
   it('a stale lock (its process is gone) is taken over', () => {
     const dir = join(tmp, 'stale-lock');
     expect(cli(['train', '--out', dir, '--steps', '20', ...TINY]).code).toBe(0);
-    writeFileSync(join(dir, '.icl-lab.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, host: (require('node:os') as typeof import('node:os')).hostname() }));
+    writeFileSync(join(dir, '.icl-lab.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname() }));
     const r = cli(['train', '--resume', dir, '--steps', '30', '--progress', 'none']);
     expect(r.code, r.stderr).toBe(0);
     expect(runJson(dir).step).toBe(30);

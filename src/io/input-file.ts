@@ -122,7 +122,7 @@ export function checkOutputFile(path: string, flag = '--out', example = 'result.
   try {
     pst = statSync(parent);
   } catch (err) {
-    if (errno(err) === 'ENOENT') throw new UsageError(`${flag} ${path}: directory ${parent} does not exist (create it first)`);
+    if (errno(err) === 'ENOENT') throw new UsageError(`${flag}: directory ${parent} does not exist (create it first, or choose another ${flag})`);
     throw new UsageError(`${flag} ${describeFsError(err, path, 'write') ?? `${path}: ${(err as Error).message}`}`);
   }
   if (!pst.isDirectory()) throw new UsageError(`${flag} ${path}: ${parent} is a file, not a directory`);

@@ -156,7 +156,7 @@ export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: n
   const notes = new Map<string, string>();
   for (const d of dirs) {
     const holder = lockHolder(d);
-    if (holder) throw new UsageError(`${d}: process ${holder.pid} is writing this run right now (lock ${join(d, LOCK_FILE)}); wait for it to finish or stop it`);
+    if (holder) throw new UsageError(`${d}: process ${holder.pid} is training this run right now (lock ${join(d, LOCK_FILE)}); wait for it to finish or stop it`);
     const r = readRunJson(d);
     if (r.status === 'failed' && r.failure?.kind !== 'error') {
       const why = r.failure ? ` at step ${r.failure.step}: ${r.failure.reason}` : '';

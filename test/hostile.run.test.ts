@@ -78,6 +78,16 @@ describe('item 1: a kill or a full disk while a run is created never leaves a di
     expectSameRun(join(ref, 'h2'), join(parent, 'h2'));
   });
 
+  it('a kill in the middle of writing run.json leaves only its temporary file: the same command still works', () => {
+    const dir = join(tmp, 'torn-identity');
+    mkdirSync(dir);
+    writeFileSync(join(dir, `.run.json.${2 ** 22 + 777}.0badc0de.tmp`), '{"icl_lab_versi'); // its process is gone
+    writeFileSync(join(dir, '.icl-lab.lock'), JSON.stringify({ pid: 2 ** 22 + 777, host: hostname() }));
+    const r = cli(['train', '--out', dir, '--steps', '20', ...TINY]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
+  });
+
   it('SIGKILL at random moments, again and again (creation included), then resume: byte-identical to a straight run', async () => {
     const args = ['--steps', '400', '--checkpoint-every', '40', ...TINY];
     const ref = join(tmp, 'kill-ref');
@@ -192,7 +202,7 @@ describe('disk full in the middle of training (small tmpfs)', () => {
       const r = cli(['train', '--out', dir, ...args]);
       expect(r.code, r.stderr).toBe(1);
       expect(oneLine(r.stderr), r.stderr).toBe(true);
-      expect(r.stderr).toMatch(/no space left/);
+      expect(r.stderr).toMatch(/no space left on the device; free some space; the last checkpoint is kept: continue with icl-lab train --resume/);
       const j = runJson(dir);
       expect(j.step).toBeGreaterThan(0);
       expect(j.step).toBeLessThan(3000);

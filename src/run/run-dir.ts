@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { makeDirs } from '../io/input-file.js';
-import { LOCK_FILE, lockHolder } from './lock.js';
+import { LOCK_FILE, lockHolder, pidAlive } from './lock.js';
 import { STREAM_VERSION } from '../data/rng.js';
 import { FileFormatError, f64, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { VERSION } from '../version.js';
@@ -101,11 +101,20 @@ export function checkRunDirFree(dir: string, force: boolean, flag = '--out'): vo
   if (!statSync(dir).isDirectory()) throw new UsageError(`${flag} ${dir} exists and is not a directory`);
   const holder = lockHolder(dir);
   if (holder) throw new UsageError(`${flag} ${dir}: process ${holder.pid}${holder.host === hostname() ? '' : ` on ${holder.host}`} is writing this run directory (lock ${join(dir, LOCK_FILE)}); wait for it to finish or stop it`);
-  const entries = readdirSync(dir).filter((e) => e !== LOCK_FILE);
+  const entries = readdirSync(dir).filter((e) => e !== LOCK_FILE && !isStaleTemp(e)); // what a killed process left
   if (entries.length === 0 || force) return;
   if (entries.includes(RUN_FILES.run) && runJsonStatus(dir) === 'creating') return;
   const what = entries.includes(RUN_FILES.run) ? 'holds a run' : `is not empty (${entries.length} entries)`;
   throw new UsageError(`${flag} ${dir} ${what}; pass --force to overwrite it, or --resume ${dir} to continue it`);
+}
+
+/**
+ * A temporary file (io/atomic.ts names them `.<file>.<pid>.<hex>.tmp`) whose process is gone: left
+ * by a write that a kill interrupted. Another live process's temporary file is never stale.
+ */
+export function isStaleTemp(name: string): boolean {
+  const m = /^\.(?:run\.json|[a-z]+\.safetensors)\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
+  return m !== null && !pidAlive(Number(m[1]));
 }
 
 /** run.json's status, or undefined when it cannot be read. */

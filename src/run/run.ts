@@ -12,8 +12,8 @@ import { UsageError } from '../errors.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './config.js';
 import { createState, ensureCapacity, restoreState, runSteps, type TrainState } from './loop.js';
-import { makeRunDir, readRunForResume, readRunJson, RUN_FILES, runConfig, runJsonOf, saveFailure, saveState, writeRunJson, type RunFailure, type RunStatus, type SaveInfo } from './run-dir.js';
-import { LOCK_FILE, pidAlive } from './lock.js';
+import { isStaleTemp, makeRunDir, readRunForResume, readRunJson, RUN_FILES, runConfig, runJsonOf, saveFailure, saveState, writeRunJson, type RunFailure, type RunStatus, type SaveInfo } from './run-dir.js';
+import { LOCK_FILE } from './lock.js';
 
 export interface ProgressInfo {
   step: number;
@@ -99,10 +99,7 @@ function removeLeftovers(dir: string): void {
  * writing them right now).
  */
 function removeStaleTemps(dir: string): void {
-  for (const f of readdirSync(dir)) {
-    const m = /^\.(?:run\.json|[a-z]+\.safetensors)\.(\d+)\.[0-9a-f]+\.tmp$/.exec(f);
-    if (m && !pidAlive(Number(m[1]))) rmSync(join(dir, f), { force: true });
-  }
+  for (const f of readdirSync(dir)) if (isStaleTemp(f)) rmSync(join(dir, f), { force: true });
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

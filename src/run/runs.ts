@@ -90,7 +90,7 @@ export async function trainRuns(configs: readonly TrainConfig[], opts: TrainRuns
       clearRunFiles(opts.out);
     }
     for (const p of plans) {
-      makeRunDir(p.dir, flag === '--out' ? '--out' : `--out ${opts.out}:`);
+      makeRunDir(p.dir, '--out');
       locked.push(...acquireRunLocks([p.dir]));
       checkRunDirFree(p.dir, force, flag); // again under the lock: another process may have made it meanwhile
     }
@@ -102,6 +102,8 @@ export async function trainRuns(configs: readonly TrainConfig[], opts: TrainRuns
   }
   try {
     return await executeRuns(plans.map((p) => ({ dir: p.dir, name: p.name })), opts);
+  } catch (err) {
+    throw explainWriteError(err, opts.out, plans.length > 1, false); // a full disk while training: the checkpoint is good
   } finally {
     releaseRunLocks(locked);
   }
@@ -124,12 +126,14 @@ function clearRunFiles(dir: string): void {
 }
 
 /** A system error while creating runs as one line that says what to do (a full disk, no permission). */
-function explainWriteError(err: unknown, out: string, many: boolean): unknown {
+function explainWriteError(err: unknown, out: string, many: boolean, creating = true): unknown {
   if (err instanceof UsageError) return err;
-  const path = (err as NodeJS.ErrnoException).path ?? out;
+  const path = (err as NodeJS.ErrnoException).path ?? out; // a write(2) error names no path: the run directory
   const msg = describeFsError(err, path, 'write');
   if (!msg) return err;
-  const again = `; the same command finishes the run${many ? 's' : ''} in ${out} (or icl-lab train --resume ${out})`;
+  const again = creating
+    ? `; the same command finishes the run${many ? 's' : ''} in ${out} (or icl-lab train --resume ${out})`
+    : `; the last checkpoint is kept: continue with icl-lab train --resume ${out}`;
   return new UsageError((err as NodeJS.ErrnoException).code === 'ENOSPC' ? msg.replace(/; free some space.*$/, `; free some space${again}`) : msg, (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 1 : 2);
 }
 
@@ -175,7 +179,12 @@ export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: n
   const jobs: RunJob[] = dirs.filter((d) => !notes.has(d)).map((d) => ({
     dir: d, name: basename(d), ...(opts.steps !== undefined ? { steps: opts.steps } : {}), ...(opts.changes ? { changes: opts.changes } : {}),
   }));
-  const trained = jobs.length > 0 ? await executeRuns(jobs, opts) : [];
+  let trained: RunSummary[] = [];
+  try {
+    if (jobs.length > 0) trained = await executeRuns(jobs, opts);
+  } catch (err) {
+    throw explainWriteError(err, dir, dirs.length > 1, false);
+  }
   return dirs.map((d) => trained.find((s) => s.dir === d) ?? { ...summaryFromDisk(d, basename(d)), note: notes.get(d)! });
 }
 

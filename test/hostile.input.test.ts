@@ -96,9 +96,14 @@ describe('item 6: system errors on user paths are usage errors naming the path a
     expect(r).not.toMatch(/\.tmp/);
   });
 
-  it('train --out afile/sub (a file on the way)', () => {
+  it('train --out afile/sub (a file on the way); evaluate and report --out that cannot be written', () => {
     writeFileSync(at('afile'), 'x');
     expectUsage(['train', '--out', at('afile/sub'), '--steps', '10', ...TINY], /afile is a file, not a directory; choose another path/);
+    mkdirSync(at('evaldir'), { recursive: true });
+    expectUsage(['evaluate', '--lengths', '5', '--samples', '10', '--out', at('evaldir')], /evaldir is a directory; give a file path \(e\.g\. .*evaldir\/evaluation\.json\)/);
+    expectUsage(['evaluate', '--lengths', '5', '--samples', '10', '--out', at('afile/e.json')], /afile is a file/);
+    expectUsage(['report', at('run'), '--out', ''], /--out needs a folder path/);
+    expectUsage(['report', at('run'), '--out', at('afile')], /afile exists and is not a folder/);
   });
 
   it('a file over 2 GiB (sparse): refused by size before reading', () => {

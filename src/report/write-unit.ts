@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import { makeDirs } from '../io/input-file.js';
+import { describeFsError, makeDirs } from '../io/input-file.js';
 
 /** Replace every string that starts with `from` by the same string starting with `to` (deep). */
 function remap<T>(x: T, from: string, to: string): T {
@@ -32,7 +32,11 @@ export async function writeFolderAsUnit<T>(out: string, write: (staging: string)
   const tag = `${process.pid}-${randomBytes(3).toString('hex')}`;
   const staging = join(dirname(final), `.${basename(final)}.new-${tag}`);
   const old = join(dirname(final), `.${basename(final)}.old-${tag}`);
-  mkdirSync(staging);
+  try {
+    mkdirSync(staging);
+  } catch (err) {
+    throw new UsageError(describeFsError(err, final, 'create') ?? `--out ${out}: cannot create a folder next to it (${(err as Error).message}); choose another --out`);
+  }
   const cleanup = (): void => rmSync(staging, { recursive: true, force: true });
   const onSignal = (sig: NodeJS.Signals): void => {
     cleanup();

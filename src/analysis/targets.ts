@@ -55,6 +55,15 @@ function targetRun(run: RunJson, dir: string): TargetRun {
   return { L: c.contextLength, noiseStd: c.noiseStd, preset: c.preset, rho: c.rho, step: run.step, status: run.status };
 }
 
+/** A one-layer model with n_out = 1 (the regression model); a UsageError naming the file otherwise. */
+function loadRegressionModel(path: string): AttentionParams {
+  const p = loadModel(path);
+  if (p.nOut !== 1) {
+    throw new UsageError(`${path}: the model has n_out=${p.nOut} (attention_layer.o_proj.weight has ${p.nOut} rows); analyze and evaluate read the regression model with n_out=1`);
+  }
+  return p;
+}
+
 /** Resolve TARGET (run directory or .safetensors file) and load its model. */
 export function loadTarget(target: string): ModelTarget {
   if (!existsSync(target)) throw new UsageError(`no such run directory or model file: ${target}`);
@@ -62,12 +71,12 @@ export function loadTarget(target: string): ModelTarget {
     const path = join(target, RUN_FILES.model);
     if (!existsSync(path)) throw new UsageError(`${target} has no ${RUN_FILES.model} (is it a run directory that has saved a model yet?)`);
     const run = existsSync(join(target, RUN_FILES.run)) ? readRunJson(target) : undefined;
-    const params = loadModel(path);
+    const params = loadRegressionModel(path);
     const name = targetName(target, true);
     if (!run) return { name, path, params };
     return { name, path, params, run: targetRun(run, target) };
   }
-  return { name: targetName(target, false), path: target, params: loadModel(target) };
+  return { name: targetName(target, false), path: target, params: loadRegressionModel(target) };
 }
 
 /** The stack in TARGET, or undefined when TARGET holds a one-layer model (or no model at all). */

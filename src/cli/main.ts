@@ -3,6 +3,13 @@ import { commands } from './commands/index.js';
 import { UsageError } from '../errors.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { VERSION } from '../version.js';
+import { describeFsError } from '../io/input-file.js';
+
+function fsErrorLine(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (!e || typeof e.code !== 'string' || typeof e.path !== 'string') return undefined;
+  return describeFsError(e, e.path, e.syscall === 'open' || e.syscall === 'read' || e.syscall === 'scandir' ? 'read' : 'write');
+}
 
 const program = new Command('icl-lab')
   .description('Train one-layer multi-head softmax attention on in-context linear regression, read its circuits out, compare it with kernel / gradient-descent / ridge / OLS estimators, and reproduce the seed notebook.')
@@ -23,6 +30,10 @@ try {
     // bad input (a flag, or a file that is not what the command needs): one line, exit 2
     process.stderr.write(`icl-lab: ${err.message.trim().replace(/\s*\n\s*/g, ' ')}\n`);
     process.exitCode = err instanceof UsageError ? err.exitCode : 2;
+  } else if (fsErrorLine(err)) {
+    // a system error on a path the user gave (no permission, a file where a folder is needed, a full disk)
+    process.stderr.write(`icl-lab: ${fsErrorLine(err)}\n`);
+    process.exitCode = (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 1 : 2;
   } else {
     const msg = err instanceof Error ? err.message : String(err);
     process.stderr.write(`icl-lab: error: ${msg}\n`);

@@ -33,6 +33,19 @@ export type ModelFile =
 
 const FLOAT_DTYPES = new Set(['F32', 'F64', 'F16', 'BF16']);
 
+/** The most layers a model file may claim (train's --layers maximum): a tied stack stores one layer whatever n_layers says. */
+export const MAX_MODEL_LAYERS = 64;
+
+/** Refuse NaN and +-Infinity in weights (they would give NaN outputs and losses without a word). */
+export function checkFinite(name: string, data: ArrayLike<number>, source: string, what = 'weights'): void {
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i]!;
+    if (!Number.isFinite(x)) {
+      throw new FileFormatError(`${name} holds ${Number.isNaN(x) ? 'NaN' : x > 0 ? 'Infinity' : '-Infinity'} at flat index ${i}; ${what} must be finite numbers`, source);
+    }
+  }
+}
+
 /** The `attention_layers.*` + `final_linear.weight` form (either the seed's or the tied-once form). */
 function parseStackTensors(tensors: Record<string, Tensor>, source: string, metadata: Record<string, string>): ModelFile {
   const floats: Record<string, { shape: number[]; data: Float64Array }> = {};
@@ -40,10 +53,16 @@ function parseStackTensors(tensors: Record<string, Tensor>, source: string, meta
     if (!k.startsWith(STACK_PREFIX) && k !== FINAL_LINEAR_KEY) continue;
     if (!FLOAT_DTYPES.has(t.dtype)) throw new FileFormatError(`${k} has dtype ${t.dtype}; expected a floating dtype (F32 or F64)`, source);
     floats[k] = { shape: t.shape, data: f64(t) };
+    checkFinite(k, floats[k]!.data, source);
   }
   const tying = metadata['weight_tying'];
   if (tying !== undefined && tying !== 'true' && tying !== 'false') {
     throw new FileFormatError(`metadata weight_tying must be "true" or "false", got ${JSON.stringify(tying)}`, source);
+  }
+  // checked before anything is allocated: a tied stack holds one layer's weights whatever n_layers claims
+  const nLayers = metadata['n_layers'];
+  if (nLayers !== undefined && !(/^\d+$/.test(nLayers) && Number(nLayers) >= 1 && Number(nLayers) <= MAX_MODEL_LAYERS)) {
+    throw new FileFormatError(`metadata n_layers=${JSON.stringify(nLayers)} is not an integer in 1..${MAX_MODEL_LAYERS} (icl-lab builds stacks of at most ${MAX_MODEL_LAYERS} layers)`, source);
   }
   try {
     return { kind: 'stack', params: stackParamsFromStateDict(floats, metadata), metadata };
@@ -99,7 +118,10 @@ export function parseModelTensors(tensors: Record<string, Tensor>, source: strin
   }
 
   const p = allocParams(E - 1, H, nOut);
-  for (const w of WEIGHT_NAMES) p[w].set(f64(tensors[STATE_DICT_KEYS[w]]!));
+  for (const w of WEIGHT_NAMES) {
+    p[w].set(f64(tensors[STATE_DICT_KEYS[w]]!));
+    checkFinite(STATE_DICT_KEYS[w], p[w], source);
+  }
   return { kind: 'single-layer', params: p, metadata };
 }
 

@@ -13,8 +13,8 @@
  * Supported dtypes: F64 F32 F16 BF16 I64 U64 I32 U32 I16 U16 I8 U8 BOOL. F16 and BF16 are kept as
  * their raw 16-bit patterns (Uint16Array); `f64()` converts them. BOOL is a Uint8Array of 0/1.
  */
-import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
+import { checkInputFile, readInputFile } from './input-file.js';
 
 export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'U64' | 'I32' | 'U32' | 'I16' | 'U16' | 'I8' | 'U8' | 'BOOL';
 
@@ -257,15 +257,10 @@ export function decodeSafetensors(buf: Uint8Array): { tensors: Record<string, Te
 
 /** Read and parse a safetensors file. Errors name the file. */
 export function readSafetensors(path: string): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
-  let buf: Uint8Array;
-  try {
-    buf = readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new FileFormatError('no such file', path);
-    if (code === 'EISDIR') throw new FileFormatError('is a directory, not a safetensors file', path);
-    throw err;
-  }
+  // a regular file of at most 2 GiB (a FIFO or /dev/zero would hang the read), readable
+  const missing = () => new FileFormatError('no such file', path);
+  if (checkInputFile(path, 'safetensors', missing).isDirectory()) throw new FileFormatError('is a directory, not a safetensors file', path);
+  const buf: Uint8Array = readInputFile(path, 'safetensors', missing);
   try {
     return decodeSafetensors(buf);
   } catch (err) {

@@ -16,6 +16,7 @@ import { wasmAvailable } from '../io/wasm.js';
 import { defaultTrainConfig, type TrainConfig } from '../run/config.js';
 import { executeRuns, trainRuns, type ExecuteOptions } from '../run/runs.js';
 import { isRunDir, readRunJson } from '../run/run-dir.js';
+import { writeFolderAsUnit } from './write-unit.js';
 import type { RunSummary } from '../run/run.js';
 import { writeReport, type ReportResult } from './report.js';
 
@@ -65,9 +66,11 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | 
   const HEADS = preset === 'seed' ? REPRODUCE_HEADS : PRESET_INFO[preset].heads;
   const dirs = HEADS.map((h) => join(o.out, runDirName(h)));
   const existing = dirs.filter((d) => existsSync(d) && isRunDir(d));
+  // runs whose creation was cut short (status creating: a kill or full disk) are made again from the start
+  const created = existing.filter((d) => readRunJson(d).status !== 'creating');
   let runs: RunSummary[];
   const exec: ExecuteOptions = { ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), ...(o.progress ? { progress: o.progress } : {}), ...(o.signal ? { signal: o.signal } : {}), onLine: o.onLine ?? null };
-  if (existing.length === 0) {
+  if (created.length === 0) {
     log(`training H = ${HEADS.join(', ')} (${preset} preset) for ${o.steps.toLocaleString('en-US')} steps each into ${o.out}`);
     runs = await trainRuns(HEADS.map((h) => reproduceConfig(h, o.steps, preset)), { ...exec, out: o.out, names: HEADS.map(runDirName), force: false });
   } else {
@@ -89,12 +92,12 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | 
   const reportDir = join(o.out, 'report');
   o.onReportStart?.();
   if (o.signal?.aborted) return { runs, interrupted: true };
-  const report = await writeReport(dirs, {
-    out: reportDir,
+  const report = await writeFolderAsUnit(reportDir, (staging) => writeReport(dirs, {
+    out: staging,
     evalSamples: o.evalSamples,
     ...(o.samples !== undefined ? { samples: o.samples } : {}),
     ...(o.lengths ? { lengths: o.lengths } : preset === 'paper' ? { lengths: PRESET_INFO.paper.lengths! } : {}),
     log,
-  });
+  }));
   return { runs, report, reportDir };
 }

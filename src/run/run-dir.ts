@@ -13,11 +13,13 @@
  * least as long as the checkpoint, and a resume cuts them back to the checkpoint's step.
  */
 import { tokenWidth } from '../engine/multitask.js';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { makeDirs } from '../io/input-file.js';
+import { LOCK_FILE, lockHolder, pidAlive } from './lock.js';
 import { FileFormatError, f64, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { VERSION } from '../version.js';
 import { parseStreamVersion, type StreamVersion } from '../data/stream.js';
@@ -33,6 +35,13 @@ export const RUN_FILES = {
   checkpoint: 'checkpoint.safetensors',
   progress: 'progress.json',
 } as const;
+
+/**
+ * `creating`: run.json (the run's identity) is written first, before any other file; a run still
+ * `creating` was cut short while being made (a kill, a full disk) and holds nothing trained: the
+ * same `train --out` command, `--resume` or `reproduce` makes it again from its config.
+ */
+export type RunStatus = 'creating' | 'running' | 'completed' | 'failed' | 'interrupted';
 
 /**
  * progress.json: a heartbeat of a live run, written atomically about once a second while it trains
@@ -51,8 +60,6 @@ export interface RunProgress {
 export function writeProgress(dir: string, p: RunProgress): void {
   writeFileAtomic(join(dir, RUN_FILES.progress), JSON.stringify(p) + '\n');
 }
-
-export type RunStatus = 'running' | 'completed' | 'failed' | 'interrupted';
 
 /**
  * Why a run failed: `diverged` (the loss; resuming would diverge again, so it is refused) or
@@ -106,19 +113,43 @@ export interface RunJson {
 // Directories
 // ---------------------------------------------------------------------------------------------
 
-/** Refuse an existing non-empty directory unless `force`. Creates nothing. */
+/**
+ * Refuse an existing non-empty directory unless `force`, and a directory another live process is
+ * writing (its lock) even with `force`. A run still being created (status `creating`, nothing
+ * trained) counts as free: the same command finishes it. Creates nothing.
+ */
 export function checkRunDirFree(dir: string, force: boolean, flag = '--out'): void {
   if (!existsSync(dir)) return;
   if (!statSync(dir).isDirectory()) throw new UsageError(`${flag} ${dir} exists and is not a directory`);
-  const entries = readdirSync(dir);
-  if (entries.length > 0 && !force) {
-    const what = entries.includes(RUN_FILES.run) ? 'holds a run' : `is not empty (${entries.length} entries)`;
-    throw new UsageError(`${flag} ${dir} ${what}; pass --force to overwrite it, or --resume ${dir} to continue it`);
+  const holder = lockHolder(dir);
+  if (holder) throw new UsageError(`${flag} ${dir}: process ${holder.pid}${holder.host === hostname() ? '' : ` on ${holder.host}`} is writing this run directory (lock ${join(dir, LOCK_FILE)}); wait for it to finish or stop it`);
+  const entries = readdirSync(dir).filter((e) => e !== LOCK_FILE && !isStaleTemp(e)); // what a killed process left
+  if (entries.length === 0 || force) return;
+  if (entries.includes(RUN_FILES.run) && runJsonStatus(dir) === 'creating') return;
+  const what = entries.includes(RUN_FILES.run) ? 'holds a run' : `is not empty (${entries.length} entries)`;
+  throw new UsageError(`${flag} ${dir} ${what}; pass --force to overwrite it, or --resume ${dir} to continue it`);
+}
+
+/**
+ * A temporary file (io/atomic.ts names them `.<file>.<pid>.<hex>.tmp`) whose process is gone: left
+ * by a write that a kill interrupted. Another live process's temporary file is never stale.
+ */
+export function isStaleTemp(name: string): boolean {
+  const m = /^\.(?:run\.json|[a-z]+\.safetensors)\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
+  return m !== null && !pidAlive(Number(m[1]));
+}
+
+/** run.json's status, or undefined when it cannot be read. */
+function runJsonStatus(dir: string): string | undefined {
+  try {
+    return readRunJson(dir).status;
+  } catch {
+    return undefined;
   }
 }
 
-export function makeRunDir(dir: string): void {
-  mkdirSync(dir, { recursive: true });
+export function makeRunDir(dir: string, flag = '--out'): void {
+  makeDirs(dir, flag);
 }
 
 export function isRunDir(dir: string): boolean {

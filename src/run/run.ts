@@ -14,7 +14,8 @@ import { FileFormatError } from '../io/safetensors.js';
 import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './config.js';
 import { createState, ensureCapacity, heldOutValidation, logFinalStep, restoreState, runSteps, type TrainState } from './loop.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
-import { makeRunDir, readRunForResume, saveFailure, saveState, writeProgress, type RunFailure, type RunJson, type RunStatus, type SaveInfo } from './run-dir.js';
+import { isStaleTemp, makeRunDir, readRunForResume, readRunJson, RUN_FILES, runConfig, runJsonOf, saveFailure, saveState, writeProgress, writeRunJson, type RunFailure, type RunJson, type RunStatus, type SaveInfo } from './run-dir.js';
+import { LOCK_FILE } from './lock.js';
 
 export interface ProgressInfo {
   step: number;
@@ -80,16 +81,38 @@ export function resumeCommand(dir: string): string {
  */
 export function createRun(dir: string, config: TrainConfig, status: RunStatus = 'interrupted'): void {
   makeRunDir(dir);
+  writeRunIdentity(dir, config);
+  removeLeftovers(dir);
   const s = createState(config, nodeKernels());
   const now = new Date().toISOString();
   saveState(dir, s, { status, createdAt: now, wallSeconds: 0, stepsPerSecond: 0, sessions: 0, resumeCommand: resumeCommand(dir) });
 }
 
-/** Temporary files left by a write that a crash interrupted (io/atomic.ts names them `.<file>.<pid>.<hex>.tmp`). */
-function removeStaleTemps(dir: string): void {
+/**
+ * The run's identity: run.json at step 0 with status `creating`, written (atomically) before any
+ * other file, so a run directory always holds run.json: a kill or a full disk while the rest is
+ * written leaves a run that `train --out` (the same command), `--resume` and `reproduce` make again.
+ */
+export function writeRunIdentity(dir: string, config: TrainConfig): void {
+  const s = { step: 0, config, lastLoss: NaN, lastVal: NaN, lastValStep: -1 } as TrainState;
+  const now = new Date().toISOString();
+  writeRunJson(dir, runJsonOf(s, { status: 'creating', createdAt: now, wallSeconds: 0, stepsPerSecond: 0, sessions: 0, resumeCommand: resumeCommand(dir) }, 0));
+}
+
+/** Everything in `dir` but run.json and the lock: what an earlier run (with --force) or creation left. */
+function removeLeftovers(dir: string): void {
   for (const f of readdirSync(dir)) {
-    if (/^\.(run\.json|[a-z]+\.safetensors)\.\d+\.[0-9a-f]+\.tmp$/.test(f)) rmSync(join(dir, f), { force: true });
+    if (f !== RUN_FILES.run && f !== LOCK_FILE) rmSync(join(dir, f), { recursive: true, force: true });
   }
+}
+
+/**
+ * Temporary files left by a write that a crash interrupted (io/atomic.ts names them
+ * `.<file>.<pid>.<hex>.tmp`); only those whose process is gone (another live process may be
+ * writing them right now).
+ */
+function removeStaleTemps(dir: string): void {
+  for (const f of readdirSync(dir)) if (isStaleTemp(f)) rmSync(join(dir, f), { force: true });
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -127,8 +150,10 @@ export async function runSession(dir: string, name: string, steps: number | unde
   for (const k of Object.keys(changes) as (keyof TrainConfig)[]) {
     if (!FIELD_BY_KEY.get(k)?.resumable) throw new UsageError(`${flagName(k)} cannot be changed when resuming (it changes the trajectory)`);
   }
-  const { run, config: saved, checkpoint, logs } = readRunForResume(dir);
   removeStaleTemps(dir);
+  const identity = readRunJson(dir);
+  if (identity.status === 'creating') createRun(dir, runConfig(identity, dir)); // cut short while being made: make it again
+  const { run, config: saved, checkpoint, logs } = readRunForResume(dir);
   const failed = failedRun(run);
   if (failed) throw new UsageError(`${dir}: ${failed.message}`);
   const target = resumeTarget(dir, steps, saved.steps, checkpoint.step);

@@ -6,7 +6,7 @@
  *   trainRuns(configs, { out, ... })   new runs (every directory is created at step 0 first)
  *   resumeRuns(dir, { steps, ... })    continue a run directory, or every unfinished run under a parent
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,8 +14,11 @@ import { Worker } from 'node:worker_threads';
 import { UsageError } from '../errors.js';
 import { FIELD_BY_KEY, runName, varyingAcross, type TrainConfig } from './config.js';
 import { autoProgressMode, ProgressDisplay, type ProgressMode } from './progress.js';
-import { checkRunDirFree, isRunDir, readRunJson, runIsLive } from './run-dir.js';
-import { checkResumeSteps, createRun, failedRun, resumeCommand, resumeTarget, runSession, type ProgressInfo, type RunSummary } from './run.js';
+import { checkRunDirFree, isRunDir, makeRunDir, readRunJson, RUN_FILES, runConfig, runIsLive } from './run-dir.js';
+import { checkResumeSteps, createRun, failedRun, resumeCommand, resumeTarget, runSession, writeRunIdentity, type ProgressInfo, type RunSummary } from './run.js';
+import { acquireRunLocks, LOCK_FILE, lockHolder, releaseRunLocks } from './lock.js';
+import { describeFsError } from '../io/input-file.js';
+import { checkTrainMemory } from './memory.js';
 import type { WorkerJob, WorkerMessage } from './worker.js';
 import { defaultThreads, prefetchAvailable } from './prefetch.js';
 
@@ -73,12 +76,72 @@ export function planRuns(configs: readonly TrainConfig[], out: string, names?: r
   return configs.map((config, i) => ({ name: ns[i]!, dir: join(out, ns[i]!), config }));
 }
 
-/** Check every directory, then create every run at step 0, then train them all. */
+/**
+ * Check every directory, then lock them and write every run's identity (run.json, status
+ * creating), then create every run at step 0, then train them all. A kill or a full disk at any
+ * point leaves directories that the same command (or --resume) finishes.
+ */
 export async function trainRuns(configs: readonly TrainConfig[], opts: TrainRunsOptions): Promise<RunSummary[]> {
   const plans = planRuns(configs, opts.out, opts.names);
-  for (const p of plans) checkRunDirFree(p.dir, opts.force ?? false, plans.length === 1 ? '--out' : 'run directory');
-  for (const p of plans) createRun(p.dir, p.config, 'interrupted');
-  return executeRuns(plans.map((p) => ({ dir: p.dir, name: p.name })), opts);
+  const force = opts.force ?? false;
+  const flag = plans.length === 1 && plans[0]!.dir === opts.out ? '--out' : 'run directory';
+  const nested = plans[0]!.dir !== opts.out;
+  if (nested) checkParentNotRun(opts.out, force);
+  for (const p of plans) checkTrainMemory(p.config, plans.length > 1 ? p.name : undefined);
+  for (const p of plans) checkRunDirFree(p.dir, force, flag);
+  const locked: string[] = [];
+  try {
+    if (nested && isRunDir(opts.out)) {
+      // --force: the run in --out becomes the parent of the new runs (its own files go)
+      locked.push(...acquireRunLocks([opts.out]));
+      clearRunFiles(opts.out);
+    }
+    for (const p of plans) {
+      makeRunDir(p.dir, '--out');
+      locked.push(...acquireRunLocks([p.dir]));
+      checkRunDirFree(p.dir, force, flag); // again under the lock: another process may have made it meanwhile
+    }
+    for (const p of plans) writeRunIdentity(p.dir, p.config);
+    for (const p of plans) createRun(p.dir, p.config, 'interrupted');
+  } catch (err) {
+    releaseRunLocks(locked);
+    throw explainWriteError(err, opts.out, plans.length > 1);
+  }
+  try {
+    return await executeRuns(plans.map((p) => ({ dir: p.dir, name: p.name })), opts);
+  } catch (err) {
+    throw explainWriteError(err, opts.out, plans.length > 1, false); // a full disk while training: the checkpoint is good
+  } finally {
+    releaseRunLocks(locked);
+  }
+}
+
+/** A list of runs goes into a parent directory; that must not be a run itself (its --resume would ignore them). */
+function checkParentNotRun(out: string, force: boolean): void {
+  if (!existsSync(out) || !isRunDir(out)) return;
+  const holder = lockHolder(out);
+  if (holder) throw new UsageError(`--out ${out}: process ${holder.pid} is writing this run directory; wait for it to finish or stop it`);
+  if (!force) {
+    throw new UsageError(`--out ${out} holds a run (run.json); a list of runs needs a parent directory that is not a run: choose another --out, or pass --force to replace that run by the new runs`);
+  }
+}
+
+/** Remove a run's own files from `dir` (run.json first, so it is never a run with missing files). */
+function clearRunFiles(dir: string): void {
+  rmSync(join(dir, RUN_FILES.run), { force: true });
+  for (const f of Object.values(RUN_FILES)) rmSync(join(dir, f), { force: true });
+}
+
+/** A system error while creating runs as one line that says what to do (a full disk, no permission). */
+function explainWriteError(err: unknown, out: string, many: boolean, creating = true): unknown {
+  if (err instanceof UsageError) return err;
+  const path = (err as NodeJS.ErrnoException).path ?? out; // a write(2) error names no path: the run directory
+  const msg = describeFsError(err, path, 'write');
+  if (!msg) return err;
+  const again = creating
+    ? `; the same command finishes the run${many ? 's' : ''} in ${out} (or icl-lab train --resume ${out})`
+    : `; the last checkpoint is kept: continue with icl-lab train --resume ${out}`;
+  return new UsageError((err as NodeJS.ErrnoException).code === 'ENOSPC' ? msg.replace(/; free some space.*$/, `; free some space${again}`) : msg, (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 1 : 2);
 }
 
 /** The run directories under `dir`: `dir` itself if it holds run.json, else each subdirectory that does. */
@@ -100,6 +163,8 @@ export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: n
   checkResumeSteps(opts.steps);
   const notes = new Map<string, string>();
   for (const d of dirs) {
+    const holder = lockHolder(d);
+    if (holder) throw new UsageError(`${d}: process ${holder.pid} is training this run right now (lock ${join(d, LOCK_FILE)}); wait for it to finish or stop it`);
     const r = readRunJson(d);
     const failed = failedRun(r);
     if (failed) {
@@ -111,12 +176,18 @@ export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: n
       throw new UsageError(`${d}: process ${r.pid} is training this run right now (run.json says running); stop it first, or pass --force if that process is not icl-lab`);
     }
     const target = resumeTarget(d, opts.steps, r.steps, r.checkpoint_step);
+    checkTrainMemory({ ...runConfig(r, d), steps: Math.max(target, r.steps) }, dirs.length > 1 ? basename(d) : undefined);
     if (r.status === 'completed' && target === r.step) notes.set(d, 'already completed; nothing to do (pass --steps N to train longer)');
   }
   const jobs: RunJob[] = dirs.filter((d) => !notes.has(d)).map((d) => ({
     dir: d, name: basename(d), ...(opts.steps !== undefined ? { steps: opts.steps } : {}), ...(opts.changes ? { changes: opts.changes } : {}),
   }));
-  const trained = jobs.length > 0 ? await executeRuns(jobs, opts) : [];
+  let trained: RunSummary[] = [];
+  try {
+    if (jobs.length > 0) trained = await executeRuns(jobs, opts);
+  } catch (err) {
+    throw explainWriteError(err, dir, dirs.length > 1, false);
+  }
   return dirs.map((d) => trained.find((s) => s.dir === d) ?? { ...summaryFromDisk(d, basename(d)), note: notes.get(d)! });
 }
 
@@ -140,8 +211,12 @@ function runCost(dir: string, steps?: number): number {
   }
 }
 
-/** Train run directories from their checkpoints: inline for one job, else in a worker pool. */
+/**
+ * Train run directories from their checkpoints: inline for one job, else in a worker pool. Every
+ * directory is locked first (a second writer is refused, naming the first one's pid).
+ */
 export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions = {}): Promise<RunSummary[]> {
+  const locked = acquireRunLocks(jobs.map((j) => j.dir));
   const mode = opts.progress === undefined || opts.progress === 'auto' ? autoProgressMode() : opts.progress;
   const display = new ProgressDisplay(mode);
   const many = jobs.length > 1;
@@ -183,6 +258,7 @@ export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions 
     return out;
   } finally {
     display.stop();
+    releaseRunLocks(locked);
   }
 }
 

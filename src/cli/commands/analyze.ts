@@ -18,6 +18,7 @@ import { analyzeMultitask, formatMultitaskAnalysis } from '../../analysis/multit
 import { loadStackTarget, loadTarget, untrainedWarning } from '../../analysis/targets.js';
 import { warn } from '../warn.js';
 import { asNonNegativeFloat, asInteger, asPositiveInt } from '../options.js';
+import { checkKernelGapMemory } from '../../analysis/memory.js';
 
 export function formatStackAnalysis(a: AnalyzeStackResult): string {
   const out: string[] = [];
@@ -139,6 +140,7 @@ export function register(program: Command): void {
       }
       const t = loadTarget(target);
       warn(untrainedWarning(t));
+      checkKernelGapMemory(t.params.d, t.params.H, L ?? t.run?.L ?? 40, opts.samples); // before sampling: fail fast
       const a = analyzeTarget(t, { L, samples: opts.samples, seed: opts.seed, threshold: opts.threshold });
       process.stdout.write(opts.json ? analysisJson(a) + '\n' : formatAnalysis(a));
     });

@@ -20,6 +20,8 @@ import { asChoice, asInteger, asIntListOrRange, asNonNegativeFloat, asPositiveIn
 const asFloatOpen = (flag: string) => (v: string) => parseFloatInRange(flag, v, 0, 1, true);
 import { UsageError } from '../../errors.js';
 import { jsonSafe } from './analyze.js';
+import { checkEvaluateMemory } from '../../analysis/memory.js';
+import { checkOutputFile } from '../../io/input-file.js';
 
 /** A table: one row per L, "mse ± stderr" per method; the task(s) measured and any model measured out of distribution above it. */
 export function formatEvaluation(r: EvaluateOutput): string {
@@ -75,8 +77,11 @@ export function register(program: Command): void {
       if (opts.contextLength && opts.lengths) throw new UsageError('--lengths is the old spelling of --context-length; give one of them');
       const lengths = opts.contextLength ?? opts.lengths ?? defaultLengths();
       if (opts.samples < 2) throw new UsageError('--samples: need at least 2 prompts for a standard error');
+      if (opts.out !== undefined) checkOutputFile(opts.out, '--out', 'evaluation.json'); // before the work, not after
       const models = targets.map((t) => loadStackTarget(t) ?? loadTarget(t));
       for (const m of models) warn(untrainedWarning(m));
+      const shapes = models.map((m) => ('stack' in m ? { d: m.stack.d, H: m.stack.H, layers: m.stack.nLayers } : { d: m.params.d, H: m.params.H, layers: 1 }));
+      checkEvaluateMemory(shapes[0]?.d ?? opts.d ?? DEFAULT_TASK.d, lengths, opts.samples, opts.chunk, shapes); // before sampling: fail fast
       // A plain progress line on stderr every 5 s (none for runs shorter than that).
       const t0 = Date.now();
       let last = t0;

@@ -11,15 +11,16 @@
  * layer 0's keys, holding the gradient summed over layers), and attn_weights [layers, B, H, T, T]
  * (T = L + 1 tokens, the query last; row i attends to j < i).
  */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { forward, lossAndGrad } from '../../engine/ts/attention.js';
 import { batchFromArrays, type Batch } from '../../data/batch.js';
 import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, type AttentionParams } from '../../model/params.js';
 import { allocStackParams, stackStateDict, type StackParams } from '../../model/stack.js';
 import { stackForward, stackLossAndGrad } from '../../engine/ts/stack.js';
-import { readModelFile } from '../../io/model-file.js';
+import { checkFinite, readModelFile } from '../../io/model-file.js';
+import { checkInputFile, checkOutputFile } from '../../io/input-file.js';
+import { checkPredictMemory, refuseOverwritingInputs } from './predict-checks.js';
 import { f64, FileFormatError, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../../io/safetensors.js';
 import { VERSION } from '../../version.js';
 import { UsageError } from '../../errors.js';
@@ -94,6 +95,9 @@ export function promptsFromTensors(tensors: Record<string, Tensor>, source: stri
   // f64 returns the file's own array for F64 tensors; copy so the batch never aliases the caller's tensors.
   const base = batchFromArrays(B, L, E - 1, Float64Array.from(f64(z)), Float64Array.from(f64(zq)), N === 1 && yq ? Float64Array.from(f64(yq)) : new Float64Array(B));
   const batch = N === 1 ? base : { ...base, yq: Float64Array.from(f64(yq!)) }; // yq [B, N]
+  checkFinite('z', batch.z, source, 'prompts');
+  checkFinite('z_q', batch.zq, source, 'prompts');
+  if (yq) checkFinite('y_q', batch.yq, source, 'prompts');
   return { batch, hasTarget: yq !== undefined, outputs: N };
 }
 
@@ -172,14 +176,12 @@ export function predictStackTensors(p: StackParams, prompts: Prompts, opts: { gr
 
 /** Load, check, compute, write. Bad inputs throw UsageError (exit 2) naming the file and the problem. */
 export function runPredict(opts: PredictOptions): PredictSummary {
-  if (opts.out !== undefined) {
-    const outDir = dirname(resolve(opts.out));
-    if (!existsSync(outDir) || !statSync(outDir).isDirectory()) throw new UsageError(`--out: directory ${outDir} does not exist`);
-  }
+  if (opts.out !== undefined) checkOutputFile(opts.out, '--out'); // without --out, --json prints the outputs
+  // a run directory stands for its model.safetensors, as in analyze and evaluate
+  const modelPath = checkInputFile(opts.model, 'model').isDirectory() ? join(opts.model, 'model.safetensors') : opts.model;
+  if (opts.out !== undefined) refuseOverwritingInputs(opts.out, { '--model': modelPath, '--prompts': opts.prompts });
   let m: ReturnType<typeof readModelFile>;
   let prompts: Prompts;
-  // a run directory stands for its model.safetensors, as in analyze and evaluate
-  const modelPath = existsSync(opts.model) && statSync(opts.model).isDirectory() ? join(opts.model, 'model.safetensors') : opts.model;
   try {
     m = readModelFile(modelPath);
     prompts = readPrompts(opts.prompts);
@@ -198,6 +200,7 @@ export function runPredict(opts: PredictOptions): PredictSummary {
   }
   const nOut = m.kind === 'stack' ? 1 : m.params.nOut;
   if (prompts.hasTarget && prompts.outputs !== nOut) throw new UsageError(`model ${opts.model} has n_out=${nOut} outputs but prompts ${opts.prompts} have ${prompts.outputs} targets per prompt (y_q [B, 1, ${prompts.outputs}])`);
+  checkPredictMemory(m.kind === 'stack' ? m.params.nLayers : 1, p.H, batch.B, batch.L, p.E, opts);
 
   const tensors = m.kind === 'stack' ? predictStackTensors(m.params, prompts, opts) : m.params.nOut > 1 ? predictMultiTensors(m.params, prompts, opts) : predictTensors(m.params, prompts, opts);
   if (opts.out !== undefined) {

@@ -40,15 +40,17 @@ export function register(program: Command): void {
       // Loaded here, not at startup: the renderer (vega, resvg) costs ~0.5 s to load.
       const { writeReport } = await import('../../report/report.js');
       const { readEvaluation } = await import('../../plots/evaluation.js');
-      const res = await writeReport(runs, {
-        out: o.out,
+      const { writeFolderAsUnit } = await import('../../report/write-unit.js');
+      // one unit: a kill while it is made leaves the old report folder as it was
+      const res = await writeFolderAsUnit(o.out, (staging) => writeReport(runs, {
+        out: staging,
         evalSamples: o.evalSamples,
         samples: o.samples,
         seed: o.seed,
         ...(pickContextLengths(o) ? { lengths: pickContextLengths(o)! } : {}),
         ...(o.evaluation ? { evaluation: readEvaluation(o.evaluation) } : {}),
         log: o.json ? () => {} : (s) => process.stderr.write(`icl-lab: ${s}\n`),
-      });
+      }));
       const { passed, failed, notApplicable } = tallyFindings(res.findings);
       if (o.json) {
         process.stdout.write(JSON.stringify({ passed, failed, not_applicable: notApplicable, findings: res.findings, files: res.files, figures: res.pngs }) + '\n');

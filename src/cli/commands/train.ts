@@ -3,7 +3,8 @@
  * The flags come from the field table in train/config.ts; the action is a thin call into
  * run/runs.ts (trainRuns / resumeRuns).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { checkInputFile } from '../../io/input-file.js';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { wasmAvailable } from '../../io/wasm.js';
@@ -57,6 +58,7 @@ function parseProgress(v: string | undefined, json: boolean): ProgressMode | 'au
 }
 
 function readConfigFile(path: string): string {
+  if (existsSync(path) && !statSync(path).isDirectory()) checkInputFile(path, '--config'); // a FIFO would hang the read
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {

@@ -11,11 +11,11 @@ import { fileURLToPath } from 'node:url';
  */
 function nodeStubs(): Plugin {
   const names: Record<string, string[]> = {
-    'node:fs': ['readFileSync', 'writeFileSync', 'existsSync', 'openSync', 'closeSync', 'fsyncSync', 'renameSync', 'unlinkSync', 'writeSync', 'statSync', 'mkdirSync', 'readdirSync', 'realpathSync'],
-    'node:path': ['join', 'dirname', 'basename', 'resolve', 'relative', 'isAbsolute', 'sep', 'extname'],
-    'node:crypto': ['randomBytes'],
+    'node:fs': ['accessSync', 'closeSync', 'constants', 'existsSync', 'fsyncSync', 'mkdirSync', 'openSync', 'readFileSync', 'readdirSync', 'realpathSync', 'renameSync', 'rmSync', 'statSync', 'unlinkSync', 'writeFileSync', 'writeSync'],
+    'node:path': ['basename', 'dirname', 'extname', 'isAbsolute', 'join', 'parse', 'relative', 'resolve', 'sep'],
+    'node:crypto': ['createHash', 'randomBytes'],
     'node:url': ['fileURLToPath'],
-    'node:os': ['hostname', 'cpus'],
+    'node:os': ['availableParallelism', 'cpus', 'hostname', 'totalmem'],
   };
   return {
     name: 'icl-lab-node-stubs',

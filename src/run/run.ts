@@ -12,7 +12,7 @@ import { UsageError } from '../errors.js';
 import { nodeKernels } from '../io/wasm.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './config.js';
-import { createState, ensureCapacity, heldOutValidation, logFinalStep, restoreState, runSteps, type TrainState } from './loop.js';
+import { createState, defaultStreamVersion, ensureCapacity, heldOutValidation, logFinalStep, restoreState, runSteps, type TrainState } from './loop.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
 import { isStaleTemp, makeRunDir, readRunForResume, readRunJson, RUN_FILES, runConfig, runJsonOf, saveFailure, saveState, writeProgress, writeRunJson, type RunFailure, type RunJson, type RunStatus, type SaveInfo } from './run-dir.js';
 import { LOCK_FILE } from './lock.js';
@@ -94,7 +94,7 @@ export function createRun(dir: string, config: TrainConfig, status: RunStatus = 
  * written leaves a run that `train --out` (the same command), `--resume` and `reproduce` make again.
  */
 export function writeRunIdentity(dir: string, config: TrainConfig): void {
-  const s = { step: 0, config, lastLoss: NaN, lastVal: NaN, lastValStep: -1 } as TrainState;
+  const s = { step: 0, config, lastLoss: NaN, lastVal: NaN, lastValStep: -1, stream: { version: defaultStreamVersion(config) } } as TrainState;
   const now = new Date().toISOString();
   writeRunJson(dir, runJsonOf(s, { status: 'creating', createdAt: now, wallSeconds: 0, stepsPerSecond: 0, sessions: 0, resumeCommand: resumeCommand(dir) }, 0));
 }

@@ -102,7 +102,7 @@ async function finishResults(dir: string, opts: SweepCliOptions, log: (s: string
   const seed = intIn('--eval-seed', opts.evalSeed, 0, 4_294_967_295);
   log(`sweep: computing the results table (analyze + evaluate at each run's training L)...`);
   const t = writeResults(dir, { ...(samples !== undefined ? { samples } : {}), ...(seed !== undefined ? { seed } : {}) });
-  log(`sweep: results: ${t.files.join(', ')} (${t.rows.length} rows, ${t.columns.length} columns)`);
+  log(`sweep: results: ${t.files.join(', ')} (${t.rows.length} rows, ${t.columns.length} columns; ${t.cached} rows unchanged since the last table)`);
   if (opts.report) {
     const { writeSweepReport } = await import('../../sweep/report.js');
     const r = await writeSweepReport(dir, t.rows, { log });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Installs the Debian packages the test suite starts for real (redis-server for the job queue,
+// Installs the Debian packages the test suite starts for real (redis-server for the job queue, openssl for its TLS test,
 // chromium for the web lab's browser tests) when they are missing. Runs before `npm test`
 // (the `pretest` script) so a fresh machine needs only the README's two commands.
 // Needs root (or passwordless sudo) only when something is missing; says what to run otherwise.
@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 /** binary that must exist -> Debian package that provides it */
 const NEEDED = [
   { bin: '/usr/bin/redis-server', pkg: 'redis-server' },
+  { bin: '/usr/bin/openssl', pkg: 'openssl' }, // certificates for the TLS (rediss://) queue test
   { bin: '/usr/bin/chromium', pkg: 'chromium' },
 ];
 

@@ -54,9 +54,12 @@ describe('icl-lab sweep (local worker threads)', () => {
     expect(s.specs[0].grid).toEqual({ context_length: [8, 12], heads: [1, 2] });
     expect(csvRows(straight).map((x) => x.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
     // a second run of the same sweep trains nothing
+    const csvBefore = readFileSync(join(straight, 'results.csv'), 'utf8');
     const again = cli(['sweep', specPath, '--out', straight, '--progress', 'lines', ...EVAL]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/4 of 4 runs already finished; 0 to train/);
+    expect(again.stderr).toMatch(/\(4 rows, 59 columns; 4 rows unchanged since the last table\)/);
+    expect(readFileSync(join(straight, 'results.csv'), 'utf8')).toBe(csvBefore);
     for (const n of readdirSync(join(straight, 'runs'))) expect(runJson(join(straight, 'runs', n)).timings.sessions).toBe(1);
   });
 

@@ -9,19 +9,21 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, requireDist, runJson, start, startRedis, waitFor, type RedisServer } from './sweep.helpers.js';
+import { cli, makeCertificates, requireDist, runJson, start, startRedis, waitFor, type RedisServer } from './sweep.helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-sweep-queue-'));
 let redis: RedisServer;
 let locked: RedisServer;
+let tls: RedisServer;
 const PASSWORD = 'pw-Zq81-secret';
+const certs = makeCertificates(mkdtempSync(join(tmpdir(), 'icl-sweep-tls-')));
 
 beforeAll(async () => {
   requireDist();
-  [redis, locked] = await Promise.all([startRedis(), startRedis(PASSWORD)]);
+  [redis, locked, tls] = await Promise.all([startRedis(), startRedis(PASSWORD), startRedis(PASSWORD, certs)]);
 });
 afterAll(async () => {
-  await Promise.all([redis?.stop(), locked?.stop()]);
+  await Promise.all([redis?.stop(), locked?.stop(), tls?.stop()]);
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -158,5 +160,23 @@ describe('sweep on a BullMQ queue with a real redis-server', () => {
     // nothing on disk holds the password
     const files = [join(dir, 'sweep.json'), ...readdirSync(join(dir, 'runs')).map((n) => join(dir, 'runs', n, 'run.json'))];
     for (const f of files) expect(readFileSync(f, 'utf8')).not.toContain(PASSWORD);
+  });
+
+  it('rediss:// with a password: a sweep over TLS; an untrusted certificate is a clear error', async () => {
+    const url = `rediss://:${PASSWORD}@localhost:${tls.port}`;
+    const env = { NODE_EXTRA_CA_CERTS: certs.ca };
+    const untrusted = cli(['sweep', 'status', '--queue', url], {}, 30_000);
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr).toMatch(/^icl-lab: TLS to Redis at rediss:\/\/:\*\*\*@localhost:\d+ failed \(self-signed certificate in certificate chain\); for a private CA, point NODE_EXTRA_CA_CERTS/);
+    const dir = join(tmp, 'tls');
+    const r = cli(['sweep', '--grid', 'heads=1,2', ...BASE, '--steps', '2000', '--out', dir, '--queue', url], env);
+    expect(r.code, r.stderr).toBe(0);
+    const w = start(['worker', '--queue', url, '--concurrency', '2', '--until-empty'], env);
+    const done = cli(['sweep', '--out', dir, '--queue', url, '--wait', '--eval-samples', '200', '--progress', 'none'], env);
+    expect(done.code, done.stderr).toBe(0);
+    expect((await w.done).code, w.out() + w.err()).toBe(0);
+    expect(w.out()).toMatch(/2 job\(s\) completed/);
+    expect(w.out() + w.err() + done.stderr + r.stderr).not.toContain(PASSWORD);
+    for (const n of ['h1', 'h2']) expect(runJson(join(dir, 'runs', n)).status).toBe('completed');
   });
 });

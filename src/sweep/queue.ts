@@ -13,6 +13,7 @@
  * URL or ICL_LAB_REDIS_PASSWORD) is never printed or written: every message shows `redactUrl`.
  */
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker as Thread } from 'node:worker_threads';
@@ -30,7 +31,7 @@ export interface RedisTarget {
   /** The URL with any password replaced by ***: safe to print. */
   shown: string;
   /** Connection options for ioredis / BullMQ (holds the password: never print it). */
-  options: { host: string; port: number; db: number; username?: string; password?: string; tls?: { servername: string }; maxRetriesPerRequest: null };
+  options: { host: string; port: number; db: number; username?: string; password?: string; tls?: { servername?: string }; maxRetriesPerRequest: null };
 }
 
 /** Parse `--queue URL`; a UsageError for anything but redis:// or rediss:// with a host. */
@@ -57,7 +58,7 @@ export function parseQueueUrl(url: string, env: NodeJS.ProcessEnv = process.env)
       host, port, db,
       ...(username ? { username } : {}),
       ...(password ? { password } : {}),
-      ...(u.protocol === 'rediss:' ? { tls: { servername: host } } : {}),
+      ...(u.protocol === 'rediss:' ? { tls: isIP(host) ? {} : { servername: host } } : {}),
       maxRetriesPerRequest: null,
     },
   };
@@ -97,6 +98,9 @@ export async function probeRedis(t: RedisTarget, timeoutMs = 4000): Promise<void
     }
     if (/NOAUTH|Authentication required/i.test(msg)) {
       throw new QueueError(`Redis at ${t.shown} needs a password: give it as redis://:PASSWORD@HOST:PORT or in ${PASSWORD_ENV}`);
+    }
+    if (/certificate|self.signed|unable to verify|ERR_TLS|SSL|wrong version number/i.test(msg)) {
+      throw new QueueError(`TLS to Redis at ${t.shown} failed (${msg}); for a private CA, point NODE_EXTRA_CA_CERTS at its certificate; for a plain server use redis://`);
     }
     const why = /Unknown RESP type|Protocol error/i.test(msg) ? 'something answers there, but not a Redis server' : /ECONNREFUSED/.test(msg) ? 'connection refused' : /ENOTFOUND|EAI_AGAIN/.test(msg) ? 'unknown host' : /timeout|ETIMEDOUT/i.test(msg) ? `no answer within ${timeoutMs / 1000} s` : msg;
     throw new QueueError(`cannot reach Redis at ${t.shown} (${why}); is redis-server running there and reachable from this machine?`);

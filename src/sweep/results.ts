@@ -122,18 +122,44 @@ export function resultRow(runDir: string, name: string, hash: string, config: Tr
   return row;
 }
 
-/** The table of every run of the sweep in DIR. */
-export function sweepResults(dir: string, o: ResultsOptions & { onRow?: (name: string) => void } = {}): ResultsTable {
+const CACHE_FILE = '.results-cache.json';
+
+/**
+ * The table of every run of the sweep in DIR. Rows are cached in DIR/.results-cache.json under a
+ * key of everything they depend on (config hash, the run's step, status and last write, the
+ * evaluation settings, the icl-lab version), so re-running a finished sweep does not evaluate
+ * every model again.
+ */
+export function sweepResults(dir: string, o: ResultsOptions & { onRow?: (name: string) => void } = {}): ResultsTable & { cached: number } {
   const s = readSweepJson(dir);
   const runs = sweepRuns(dir, s);
   // per-head columns for heads 0..maxHeads-1 of the sweep (null where a run has fewer heads)
   const maxHeads = Math.max(0, ...runs.map((r) => r.config.heads));
+  const cachePath = join(dir, CACHE_FILE);
+  let cache: Record<string, { key: string; row: Row }> = {};
+  try {
+    const c = JSON.parse(readFileSync(cachePath, 'utf8'));
+    if (c && typeof c.rows === 'object') cache = c.rows;
+  } catch { /* no cache yet, or unreadable: compute everything */ }
+  let cached = 0;
+  const fresh: Record<string, { key: string; row: Row }> = {};
   const rows = runs.map((r) => {
-    const row = resultRow(r.dir, r.name, r.hash, r.config, { ...o, maxHeads });
+    const j = readRunJson(r.dir);
+    const key = JSON.stringify([r.hash, j.step, j.status, j.timings.updated_at, o.samples ?? 10_000, o.seed ?? 0, maxHeads, VERSION]);
+    const hit = cache[r.name];
+    let row: Row;
+    if (hit && hit.key === key) {
+      row = hit.row;
+      cached++;
+    } else {
+      row = resultRow(r.dir, r.name, r.hash, r.config, { ...o, maxHeads });
+    }
+    fresh[r.name] = { key, row };
     o.onRow?.(r.name);
     return row;
   });
-  return { columns: columnsOf(rows), rows };
+  writeFileAtomic(cachePath, JSON.stringify({ format: 1, rows: fresh }) + '\n');
+  return { columns: columnsOf(rows), rows, cached };
 }
 
 const INT_FIELDS = new Set(FIELDS.filter((f) => f.kind === 'int').map((f) => jsonKey(f.key)));
@@ -179,7 +205,7 @@ export function toCsv(t: ResultsTable): string {
 }
 
 /** Compute and write DIR/results.parquet and DIR/results.csv; returns the table. */
-export function writeResults(dir: string, o: ResultsOptions & { onRow?: (name: string) => void } = {}): ResultsTable & { files: string[] } {
+export function writeResults(dir: string, o: ResultsOptions & { onRow?: (name: string) => void } = {}): ResultsTable & { files: string[]; cached: number } {
   const t = sweepResults(dir, o);
   const meta = { icl_lab_version: VERSION, eval_samples: String(o.samples ?? 10_000), eval_seed: String(o.seed ?? 0) };
   const pq = join(dir, 'results.parquet');

@@ -18,7 +18,7 @@ import type { JobView, RedisTarget } from '../../sweep/queue.js';
 const queueModule = () => import('../../sweep/queue.js');
 import { SweepProgress } from '../../sweep/progress.js';
 import { writeResults } from '../../sweep/results.js';
-import { expandSweep, normaliseSpec, parseSpecText, specFromFlags, type SweepSpec } from '../../sweep/spec.js';
+import { expandSweep, normaliseSpec, parseSpecText, specFromFlags, type SweepRunPlan, type SweepSpec } from '../../sweep/spec.js';
 import { isSweepDir, prepareSweep, readSweepJson, runState, sweepRuns, type PreparedSweep } from '../../sweep/sweep-dir.js';
 
 interface SweepCliOptions extends Record<string, unknown> {
@@ -37,7 +37,7 @@ interface SweepCliOptions extends Record<string, unknown> {
   dryRun?: boolean;
 }
 
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
 function intIn(flag: string, v: string | undefined, lo: number, hi: number): number | undefined {
   if (v === undefined) return undefined;
@@ -84,17 +84,17 @@ export function continueCommand(dir: string, queue?: RedisTarget): string {
   return `icl-lab sweep --out ${shellQuote(dir)}${queue ? ` --queue ${shellQuote(queue.shown)} --wait` : ''}`;
 }
 
-/** Plan and prepare (validate everything first; create run directories only when valid). */
-function prepare(specPath: string | undefined, opts: SweepCliOptions, out: string): PreparedSweep {
+/** The spec and its runs, every combination validated; pure (reads DIR/sweep.json to continue). */
+function plan(specPath: string | undefined, opts: SweepCliOptions, out: string): { spec: SweepSpec; runs: SweepRunPlan[]; extend: boolean } {
   const spec = specOf(specPath, opts);
   if (spec === null) {
     if (!isSweepDir(out)) throw new UsageError(`give a spec file or --grid/--seeds flags (--out ${out} holds no sweep to continue)`);
     if (opts.extend) throw new UsageError('--extend needs a spec (a file or --grid flags) with the runs to add');
     const s = readSweepJson(out);
     const runs = sweepRuns(out, s).map((r) => ({ name: r.name, hash: r.hash, config: r.config, vary: r.vary }));
-    return prepareSweep(out, s.specs[s.specs.length - 1]!, runs, false);
+    return { spec: s.specs[s.specs.length - 1]!, runs, extend: false };
   }
-  return prepareSweep(out, spec, expandSweep(spec, specPath ?? 'the flags'), opts.extend === true);
+  return { spec, runs: expandSweep(spec, specPath ?? 'the flags'), extend: opts.extend === true };
 }
 
 async function finishResults(dir: string, opts: SweepCliOptions, log: (s: string) => void): Promise<void> {
@@ -102,7 +102,7 @@ async function finishResults(dir: string, opts: SweepCliOptions, log: (s: string
   const seed = intIn('--eval-seed', opts.evalSeed, 0, 4_294_967_295);
   log(`sweep: computing the results table (analyze + evaluate at each run's training L)...`);
   const t = writeResults(dir, { ...(samples !== undefined ? { samples } : {}), ...(seed !== undefined ? { seed } : {}) });
-  log(`sweep: results: ${t.files.join(', ')} (${t.rows.length} rows, ${t.columns.length} columns)`);
+  log(`sweep: results: ${t.files.join(', ')} (${t.rows.length} rows, ${t.columns.length} columns; ${t.cached} rows unchanged since the last table)`);
   if (opts.report) {
     const { writeSweepReport } = await import('../../sweep/report.js');
     const r = await writeSweepReport(dir, t.rows, { log });
@@ -121,7 +121,6 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
   const queue = qm && opts.queue !== undefined ? qm.parseQueueUrl(opts.queue) : undefined;
   if (opts.wait && !queue) throw new UsageError('--wait goes with --queue (a local sweep always waits)');
   if (queue && jobs !== undefined) throw new UsageError('--jobs is for a local sweep; with --queue start workers: icl-lab worker --queue URL --concurrency N');
-  if (qm && queue) await qm.probeRedis(queue); // before anything is created
   const dir = out;
   if (opts.dryRun) {
     const spec = specOf(specPath, opts);
@@ -130,7 +129,9 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
     process.stdout.write(`${runs.length} runs, all valid (nothing created):\n${runs.map((r) => `  ${r.name}  ${r.hash}`).join('\n')}\n`);
     return 0;
   }
-  const p = prepare(specPath, opts, dir);
+  const planned = plan(specPath, opts, dir); // every combination validated before anything else
+  if (qm && queue) await qm.probeRedis(queue); // and Redis reachable before anything is created
+  const p = prepareSweep(dir, planned.spec, planned.runs, planned.extend);
   const log = (s: string) => process.stderr.write(s + '\n');
   if (p.added.length > 0) log(`sweep: ${p.added.length} run(s) ${p.added.length === p.runs.length ? 'created' : 'added'} in ${join(dir, 'runs')}`);
 
@@ -283,8 +284,8 @@ export function register(program: Command): void {
         'interrupted ones resume from their checkpoints. `icl-lab sweep --out DIR` alone continues the sweep recorded in DIR/sweep.json.',
     );
   cmd.option('--out <dir>', '[path] sweep directory (DIR/sweep.json, DIR/runs/<name>, DIR/results.parquet); with --queue a path every worker sees');
-  cmd.option('--grid <field=values>', '[field=v1,v2,...] one grid axis, e.g. heads=1,2,4 (repeatable; Cartesian product)', collect, []);
-  cmd.option('--zip <field=values>', '[field=v1,v2,...] fields varied together, e.g. --zip d=3,5 --zip lr=1e-3,5e-4 (repeatable; same lengths)', collect, []);
+  cmd.option('--grid <field=values>', '[field=v1,v2,...] one grid axis, e.g. heads=1,2,4 (repeatable; Cartesian product)', collect);
+  cmd.option('--zip <field=values>', '[field=v1,v2,...] fields varied together, e.g. --zip d=3,5 --zip lr=1e-3,5e-4 (repeatable; same lengths)', collect);
   cmd.option('--seeds <n|list>', '[int|int,int...] N seeds (the base --seed, default 1024, then +1, +2, ...) or a list of seeds');
   cmd.option('--extend', '[flag] add the spec\'s new runs to the sweep already in --out (otherwise a changed spec is refused)');
   cmd.option('--jobs <n>', '[int] runs trained at once on this machine, one worker thread each (default: number of cores)');
@@ -306,7 +307,7 @@ export function register(program: Command): void {
     }
   }
   cmd.action(async (spec: string | undefined, opts: SweepCliOptions) => {
-    process.exitCode = await sweepAction(spec, opts);
+    process.exitCode = await sweepAction(spec, { ...opts, grid: opts.grid ?? [], zip: opts.zip ?? [] });
   });
   cmd
     .command('status')

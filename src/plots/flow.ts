@@ -75,7 +75,7 @@ export function flowSpec(observed: WMuTrajectory, predicted: WMuTrajectory, opts
   const plane: VlSpec = {
     width: 400,
     height: 400,
-    title: { text: 'Paths in the (w, μ) plane', subtitle: 'circle = common start', fontSize: 13 },
+    title: { text: 'Paths in the (w, μ) plane', subtitle: 'circles = where each path starts', fontSize: 13 },
     layer: [
       {
         mark: { type: 'line', strokeWidth: 2 },

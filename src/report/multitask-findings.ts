@@ -55,7 +55,7 @@ export function splitUpFinding(models: readonly MultitaskModelEvidence[], N: num
   return mkFinding(
     'multitask-split-up',
     'With enough heads (H >= 2N) each active head learns exactly one task: its QK diagonal on that task\'s coordinates, its OV on that task\'s y -> output entry, two heads per task with opposite signs.',
-    `From our runs (docs/readme/paper.md): after 15,000 steps the H = 4 heads have mixed shares <= 0.024 (their QK sits on one task's own coordinates, 0.85-0.99), the H = 3 heads up to 0.39; ${MT_THRESHOLDS.split} leaves a 4x margin over the split-up run. The authors show H = 4 only; our H = 8 run keeps heads that serve both tasks (mixed 0.24-0.50 at strengths 0.19-0.31, unchanged from 15,000 to 20,000 steps), so with more than 2N heads the split-up is not complete. Active: sum_k |mu_k w_k| > ${MT_THRESHOLDS.active}.`,
+    `From our runs (docs/readme/paper.md): after 15,000 steps the H = 4 heads have mixed shares <= 0.024 (their QK sits on one task's own coordinates, 0.85-0.99), the H = 3 heads up to 0.39; ${MT_THRESHOLDS.split} leaves a 4x margin over the split-up run. The authors show H = 4 only; our H = 8 run keeps heads that serve both tasks (mixed 0.24-0.50 at strengths 0.19-0.31, unchanged from 15,000 to 30,000 steps), so with more than 2N heads the split-up is not complete. Active: sum_k |mu_k w_k| > ${MT_THRESHOLDS.active}.`,
     checks,
   );
 }

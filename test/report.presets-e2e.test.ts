@@ -1,0 +1,46 @@
+/**
+ * `reproduce --preset paper` and `--preset multitask`, tiny, end to end: the runs get the authors'
+ * settings, the reports carry the extra sections, figures and findings.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { reproduce } from '../src/report/reproduce.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'icl-presets-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('reproduce presets (tiny) end to end', () => {
+  it('paper: four runs in the paper convention, finding 6, the estimator comparison and the printed values', async () => {
+    const out = join(dir, 'paper');
+    const res = await reproduce({ out, preset: 'paper', steps: 200, evalSamples: 60, samples: 400, lengths: [10, 40], jobs: 1, progress: 'none', onLine: null });
+    if ('interrupted' in res) throw new Error('interrupted');
+    const cfg = JSON.parse(readFileSync(join(out, 'h2', 'run.json'), 'utf8')).config;
+    expect([cfg.preset, cfg.batch_size, cfg.seed, cfg.noise_std]).toEqual(['paper', 256, 1029, Math.sqrt(0.1)]);
+    const ids = res.report.findings.map((f) => f.id);
+    expect(ids).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head', 'reduced-loss-optimum']);
+    expect(res.report.findings[5]!.checks).toHaveLength(4);
+    expect(res.report.pngs.some((p) => p.endsWith('estimator_comparison.png'))).toBe(true);
+    const md = readFileSync(res.report.files.md, 'utf8');
+    expect(md).toMatch(/## Paper convention: estimator comparison and reduced-loss optimum/);
+    expect(md).toMatch(/\| multi-head kernel \(w = ±0\.13, mu = ±3\.45\) \| 100 \| [0-9.]+ ± [0-9.]+ \| 0\.1638 \|/);
+    expect(md).toMatch(/authors' w\^h/);
+  }, 300_000);
+
+  it('multitask: four multi-task runs, the split-up / superposition findings and one circuits figure per run', async () => {
+    const out = join(dir, 'mt');
+    const res = await reproduce({ out, preset: 'multitask', steps: 40, evalSamples: 10, samples: 200, jobs: 1, progress: 'none', onLine: null });
+    if ('interrupted' in res) throw new Error('interrupted');
+    expect(res.runs.map((r) => r.name)).toEqual(['h3', 'h4', 'h2', 'h8']);
+    const cfg = JSON.parse(readFileSync(join(out, 'h3', 'run.json'), 'utf8')).config;
+    expect([cfg.tasks, cfg.n_out, cfg.d, cfg.context_length, cfg.batch_size, cfg.engine]).toEqual(['0:4,2:6', 2, 6, 48, 256, 'ts']);
+    expect(res.report.findings.map((f) => f.id)).toEqual(['multitask-split-up', 'multitask-superposition']);
+    for (const h of ['h2', 'h3', 'h4', 'h8']) expect(existsSync(join(out, 'report', 'figures', h, 'circuits.png'))).toBe(true);
+    const md = readFileSync(res.report.files.md, 'utf8');
+    expect(md).toMatch(/\| per-task ridge \| [0-9.]+ ± [0-9.]+ \|/);
+    const f = JSON.parse(readFileSync(res.report.files.findings, 'utf8'));
+    expect(f.heads.h4).toHaveLength(4);
+    expect(f.heads.h4[0].ov_share).toHaveLength(2);
+  }, 300_000);
+});

@@ -227,8 +227,8 @@ async function trainState(
       usedTwo = true;
     } else if (n === 1) unprefetch();
   };
-  setThreads(hooks.threads ?? 1);
   try {
+    setThreads(hooks.threads ?? 1);
     while (s.step < target) {
       if (hooks.threadsNow) setThreads(hooks.threadsNow());
       const nextByStep = c.checkpointEvery > 0 ? (Math.floor(s.step / c.checkpointEvery) + 1) * c.checkpointEvery : Infinity;

@@ -150,6 +150,21 @@ describe('item 2: one writer per run directory (a lock naming the other pid)', (
     expect(readdirSync(dir)).not.toContain('.icl-lab.lock'); // released
   });
 
+  it('in one process (a server): a second training of a directory being trained is refused, --force too', async () => {
+    const { trainRuns } = await import('../src/run/runs.js');
+    const { parseFlags, resolveConfigs } = await import('../src/run/config.js');
+    const flags = parseFlags({ steps: '300', d: '3', contextLength: '10', batchSize: '16', checkpointEvery: '20' });
+    const configs = resolveConfigs(flags, new Set(Object.keys(flags) as never[]));
+    const dir = join(tmp, 'in-process');
+    const first = trainRuns(configs, { out: dir, progress: 'none', onLine: null, chunkMs: 5 });
+    await expect(trainRuns(configs, { out: dir, progress: 'none', onLine: null, force: true })).rejects.toThrow(/is already writing this run directory/);
+    const [s] = await first;
+    expect(s!.status).toBe('completed');
+    expect(s!.step).toBe(300);
+    const again = await trainRuns(configs, { out: dir, progress: 'none', onLine: null, force: true }); // free again once done
+    expect(again[0]!.status).toBe('completed');
+  });
+
   it('a stale lock (its process is gone) is taken over', () => {
     const dir = join(tmp, 'stale-lock');
     expect(cli(['train', '--out', dir, '--steps', '20', ...TINY]).code).toBe(0);

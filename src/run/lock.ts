@@ -9,7 +9,7 @@
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
 export const LOCK_FILE = '.icl-lab.lock';
@@ -60,10 +60,13 @@ function refuse(dir: string, info: LockInfo): never {
 
 /**
  * Take the lock of an existing directory `dir`, or throw a UsageError naming the process that has
- * it. Returns false when this process already held it (then the caller must not release it).
+ * it (this process too: two trainings of one directory in one process are refused as well).
  */
 export function acquireRunLock(dir: string): boolean {
-  if (held.has(dir)) return false;
+  const key = resolve(dir);
+  if (held.has(key)) {
+    throw new UsageError(`${dir}: this process (${process.pid}) is already writing this run directory; wait for that run to finish`);
+  }
   const path = join(dir, LOCK_FILE);
   const body = JSON.stringify({ pid: process.pid, host: hostname() }) + '\n';
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -88,7 +91,7 @@ export function acquireRunLock(dir: string): boolean {
     } finally {
       closeSync(fd);
     }
-    held.set(dir, path);
+    held.set(key, path);
     if (!exitHook) {
       exitHook = true;
       process.on('exit', releaseAllRunLocks);
@@ -97,7 +100,7 @@ export function acquireRunLock(dir: string): boolean {
   }
   const live = lockHolder(dir);
   if (live) refuse(dir, live);
-  held.set(dir, path);
+  held.set(key, path);
   return true;
 }
 
@@ -118,9 +121,10 @@ export function releaseRunLocks(dirs: readonly string[]): void {
 }
 
 export function releaseRunLock(dir: string): void {
-  const path = held.get(dir);
+  const key = resolve(dir);
+  const path = held.get(key);
   if (path === undefined) return;
-  held.delete(dir);
+  held.delete(key);
   const info = readLock(path);
   if (info && (info.pid !== process.pid || info.host !== hostname())) return; // not ours any more
   try {

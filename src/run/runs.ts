@@ -108,7 +108,7 @@ export async function trainRuns(configs: readonly TrainConfig[], opts: TrainRuns
     throw explainWriteError(err, opts.out, plans.length > 1);
   }
   try {
-    return await executeRuns(plans.map((p) => ({ dir: p.dir, name: p.name })), opts);
+    return await executeRuns(plans.map((p) => ({ dir: p.dir, name: p.name })), opts, locked);
   } catch (err) {
     throw explainWriteError(err, opts.out, plans.length > 1, false); // a full disk while training: the checkpoint is good
   } finally {
@@ -215,8 +215,8 @@ function runCost(dir: string, steps?: number): number {
  * Train run directories from their checkpoints: inline for one job, else in a worker pool. Every
  * directory is locked first (a second writer is refused, naming the first one's pid).
  */
-export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions = {}): Promise<RunSummary[]> {
-  const locked = acquireRunLocks(jobs.map((j) => j.dir));
+export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions = {}, lockedByCaller: readonly string[] = []): Promise<RunSummary[]> {
+  const locked = acquireRunLocks(jobs.map((j) => j.dir).filter((d) => !lockedByCaller.includes(d)));
   const mode = opts.progress === undefined || opts.progress === 'auto' ? autoProgressMode() : opts.progress;
   const display = new ProgressDisplay(mode);
   const many = jobs.length > 1;

@@ -16,24 +16,11 @@
  * With QK^h ≈ w^h I on the x-block and OV^h ≈ mu^h e_y, the model is the kernel regressor
  * sum_h mu^h sum_i y_i softmax_i(w^h <x_q, x_i>) (estimators.ts `kernelEstimator`).
  */
-import type { AttentionParams } from './params.js';
+import type { AttentionParams, LayerWeights } from './params.js';
+
+
 import type { StackParams } from './stack.js';
 
-/**
- * One attention layer's weights in PyTorch `nn.Linear` layout: q, k, v (E*H, E) with head h on rows
- * h*E..(h+1)*E, o (nOut, E*H) with head h on columns h*E..(h+1)*E. A single-layer model's params
- * are one (nOut = 1); so is every layer of a causal stack (nOut = E: o_proj writes a whole token).
- */
-export interface LayerWeights {
-  readonly d: number;
-  readonly E: number;
-  readonly H: number;
-  readonly nOut: number;
-  readonly q: Float64Array; // [E*H, E]
-  readonly k: Float64Array; // [E*H, E]
-  readonly v: Float64Array; // [E*H, E]
-  readonly o: Float64Array; // [nOut, E*H]
-}
 
 /** Layer l of a causal stack as LayerWeights (views, no copy). */
 export function stackLayer(p: StackParams, l: number): LayerWeights {

@@ -7,17 +7,25 @@
  *   o       : (nOut, E*H) row-major; head h owns columns h*E .. (h+1)*E
  *   theta   = [q | k | v | o]
  */
-export interface AttentionParams {
+/**
+ * One attention layer's weights in PyTorch `nn.Linear` layout: q, k, v (E*H, E) with head h on rows
+ * h*E..(h+1)*E, o (nOut, E*H) with head h on columns h*E..(h+1)*E. A single-layer model's params
+ * are one (nOut = 1); so is every layer of a causal stack (nOut = E: o_proj writes a whole token).
+ */
+export interface LayerWeights {
   readonly d: number;
   readonly E: number;
   readonly H: number;
   readonly nOut: number;
-  /** All weights, flat, in the order q, k, v, o. The views below alias it. */
-  readonly theta: Float64Array;
   readonly q: Float64Array; // [E*H, E]
   readonly k: Float64Array; // [E*H, E]
   readonly v: Float64Array; // [E*H, E]
   readonly o: Float64Array; // [nOut, E*H]
+}
+
+export interface AttentionParams extends LayerWeights {
+  /** All weights, flat, in the order q, k, v, o. The views q, k, v, o alias it. */
+  readonly theta: Float64Array;
 }
 
 /** The four weights by their short name, in theta order. */

@@ -19,36 +19,12 @@ import { compareDynamicsSpec, compareLossSpec, etaSpec, etaVsRatioSpec, parallel
 import { mtimeOf, naturalCompare } from './scan.js';
 
 type Json = Record<string, unknown>;
+import type { RunRow } from './rows.js';
 
 /** Config keys that say how a run logs, not what it trains: left out of "what differs". */
 const BOOKKEEPING = new Set(['print_every', 'checkpoint_every', 'checkpoint_secs', 'loss_every', 'diverge_loss', 'steps', 'engine', 'val_samples']);
 
-export interface RunRow {
-  path: string;
-  name: string;
-  status: string;
-  /** run.json says running but no live process writes it (the trainer was killed). */
-  stale: boolean;
-  step: number;
-  steps: number;
-  stepsPerSecond: number | null;
-  trainLoss: number | null;
-  valLoss: number | null;
-  heads: number | null;
-  d: number | null;
-  L: number | null;
-  layers: number | null;
-  preset: string | null;
-  optimizer: string | null;
-  lr: number | null;
-  init: string | null;
-  updatedAt: string | null;
-  failure: string | null;
-  config: Json;
-  /** key=value of the config fields that differ between the runs listed together. */
-  differs: string[];
-  error?: string;
-}
+export type { RunRow } from './rows.js';
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);

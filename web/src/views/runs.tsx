@@ -2,29 +2,8 @@
 import { useMemo, useState } from 'preact/hooks';
 import { fmt, int, q, useLiveJson } from '../api';
 
-export interface RunRow {
-  path: string;
-  name: string;
-  status: string;
-  stale: boolean;
-  step: number;
-  steps: number;
-  stepsPerSecond: number | null;
-  trainLoss: number | null;
-  valLoss: number | null;
-  heads: number | null;
-  d: number | null;
-  L: number | null;
-  layers: number | null;
-  preset: string | null;
-  optimizer: string | null;
-  lr: number | null;
-  init: string | null;
-  updatedAt: string | null;
-  failure: string | null;
-  differs: string[];
-  error?: string;
-}
+export type { RunRow } from '../../../src/serve/rows.js';
+import type { RunRow } from '../../../src/serve/rows.js';
 export interface IndexData {
   root: string;
   runs: RunRow[];

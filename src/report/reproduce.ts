@@ -64,18 +64,41 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | 
     return reproduceMultitask(o);
   }
   const HEADS = preset === 'seed' ? REPRODUCE_HEADS : PRESET_INFO[preset].heads;
-  const dirs = HEADS.map((h) => join(o.out, runDirName(h)));
+  const names = HEADS.map(runDirName);
+  const runs = await trainPresetRuns(o, names, () => HEADS.map((h) => reproduceConfig(h, o.steps, preset)), `H = ${HEADS.join(', ')} (${preset} preset)`);
+  if ('interrupted' in runs) return runs;
+  const dirs = names.map((n) => join(o.out, n));
+  const reportDir = join(o.out, 'report');
+  o.onReportStart?.();
+  if (o.signal?.aborted) return { runs: runs.runs, interrupted: true };
+  const report = await writeFolderAsUnit(reportDir, (staging) => writeReport(dirs, {
+    out: staging,
+    evalSamples: o.evalSamples,
+    ...(o.samples !== undefined ? { samples: o.samples } : {}),
+    ...(o.lengths ? { lengths: o.lengths } : preset === 'paper' ? { lengths: PRESET_INFO.paper.lengths! } : {}),
+    log,
+  }));
+  return { runs: runs.runs, report, reportDir };
+}
+
+/**
+ * Train a preset's runs into o.out/NAME, or continue the unfinished ones (runs at or past o.steps,
+ * e.g. a --full run re-reported, are left as they are; runs cut short while being created are made
+ * again). Interrupted: the runs so far; a failed run is an error.
+ */
+export async function trainPresetRuns(o: ReproduceOptions, names: readonly string[], configs: () => TrainConfig[], what: string): Promise<{ runs: RunSummary[] } | { runs: RunSummary[]; interrupted: true }> {
+  const log = o.log ?? (() => {});
+  const dirs = names.map((n) => join(o.out, n));
   const existing = dirs.filter((d) => existsSync(d) && isRunDir(d));
   // runs whose creation was cut short (status creating: a kill or full disk) are made again from the start
   const created = existing.filter((d) => readRunJson(d).status !== 'creating');
   let runs: RunSummary[];
   const exec: ExecuteOptions = { ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), ...(o.progress ? { progress: o.progress } : {}), ...(o.signal ? { signal: o.signal } : {}), onLine: o.onLine ?? null };
   if (created.length === 0) {
-    log(`training H = ${HEADS.join(', ')} (${preset} preset) for ${o.steps.toLocaleString('en-US')} steps each into ${o.out}`);
-    runs = await trainRuns(HEADS.map((h) => reproduceConfig(h, o.steps, preset)), { ...exec, out: o.out, names: HEADS.map(runDirName), force: false });
+    log(`training ${what} for ${o.steps.toLocaleString('en-US')} steps each into ${o.out}`);
+    runs = await trainRuns(configs(), { ...exec, out: o.out, names: [...names], force: false });
   } else {
     if (existing.length !== dirs.length) throw new Error(`${o.out} holds only some of the runs (${existing.join(', ')}); use another --out or remove it`);
-    // Runs already at or past `steps` (e.g. a --full run re-reported) are left as they are.
     const unfinished = dirs.filter((d) => readRunJson(d).step < o.steps);
     if (unfinished.length > 0) {
       log(`continuing ${unfinished.join(', ')} to ${o.steps.toLocaleString('en-US')} steps`);
@@ -89,15 +112,5 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | 
   if (runs.some((r) => r.status === 'interrupted') || o.signal?.aborted) return { runs, interrupted: true };
   const failed = runs.filter((r) => r.status === 'failed');
   if (failed.length > 0) throw new Error(`training failed: ${failed.map((r) => `${r.name} at step ${r.failure?.step}: ${r.failure?.reason}`).join('; ')}`);
-  const reportDir = join(o.out, 'report');
-  o.onReportStart?.();
-  if (o.signal?.aborted) return { runs, interrupted: true };
-  const report = await writeFolderAsUnit(reportDir, (staging) => writeReport(dirs, {
-    out: staging,
-    evalSamples: o.evalSamples,
-    ...(o.samples !== undefined ? { samples: o.samples } : {}),
-    ...(o.lengths ? { lengths: o.lengths } : preset === 'paper' ? { lengths: PRESET_INFO.paper.lengths! } : {}),
-    log,
-  }));
-  return { runs, report, reportDir };
+  return { runs };
 }

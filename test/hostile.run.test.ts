@@ -62,7 +62,8 @@ describe('item 1: a kill or a full disk while a run is created never leaves a di
     const { resolveConfigs, parseFlags } = await import('../src/run/config.js');
     const parent = join(tmp, 'creating-list');
     const flags = parseFlags({ heads: '1,2', steps: '30', d: '3', contextLength: '10', batchSize: '16', dynamicsEvery: '10', qkEvery: '20', valEvery: '10', printEvery: '1000' });
-    const configs = resolveConfigs(flags, new Set(Object.keys(flags) as never[]));
+    const { wasmAvailable } = await import('../src/io/wasm.js');
+    const configs = resolveConfigs(flags, new Set(Object.keys(flags) as never[]), { wasmAvailable: wasmAvailable() }); // as the CLI resolves them
     for (const [i, c] of configs.entries()) {
       mkdirSync(join(parent, `h${i + 1}`), { recursive: true });
       writeRunIdentity(join(parent, `h${i + 1}`), c);
@@ -154,7 +155,8 @@ describe('item 2: one writer per run directory (a lock naming the other pid)', (
     const { trainRuns } = await import('../src/run/runs.js');
     const { parseFlags, resolveConfigs } = await import('../src/run/config.js');
     const flags = parseFlags({ steps: '300', d: '3', contextLength: '10', batchSize: '16', checkpointEvery: '20' });
-    const configs = resolveConfigs(flags, new Set(Object.keys(flags) as never[]));
+    const { wasmAvailable } = await import('../src/io/wasm.js');
+    const configs = resolveConfigs(flags, new Set(Object.keys(flags) as never[]), { wasmAvailable: wasmAvailable() }); // as the CLI resolves them
     const dir = join(tmp, 'in-process');
     const first = trainRuns(configs, { out: dir, progress: 'none', onLine: null, chunkMs: 5 });
     await expect(trainRuns(configs, { out: dir, progress: 'none', onLine: null, force: true })).rejects.toThrow(/is already writing this run directory/);

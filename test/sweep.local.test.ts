@@ -58,7 +58,7 @@ describe('icl-lab sweep (local worker threads)', () => {
     const again = cli(['sweep', specPath, '--out', straight, '--progress', 'lines', ...EVAL]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/4 of 4 runs already finished; 0 to train/);
-    expect(again.stderr).toMatch(/\(4 rows, 59 columns; 4 rows unchanged since the last table\)/);
+    expect(again.stderr).toMatch(/\(4 rows, 60 columns; 4 rows unchanged since the last table\)/);
     expect(readFileSync(join(straight, 'results.csv'), 'utf8')).toBe(csvBefore);
     for (const n of readdirSync(join(straight, 'runs'))) expect(runJson(join(straight, 'runs', n)).timings.sessions).toBe(1);
   });
@@ -114,7 +114,7 @@ describe('icl-lab sweep (local worker threads)', () => {
     const dir = join(tmp, 'bad');
     const r = cli(['sweep', '--grid', 'heads=1,2', '--grid', 'context-length=10,0,20', '--out', dir]);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe('icl-lab: the flags: grid.context_length[1] = "0": must be an integer >= 1 and <= 100000, got "0"');
+    expect(r.stderr.trim()).toBe('icl-lab: the --grid/--zip/--seeds flags: grid.context_length[1] = "0": must be an integer >= 1 and <= 100000, got "0"');
     const bad = join(tmp, 'bad.yaml');
     writeFileSync(bad, 'base: {heads: 3}\ngrid:\n  init: [random, oppo_small_id]\n');
     const f = cli(['sweep', bad, '--out', dir]);

@@ -45,7 +45,7 @@ function headerSection(c: ReportContent): string {
   const { d, contextLength: L } = c0;
   const names = c.runs.map((r) => r.target.name);
   const tally = tallyLine(c.findings);
-  return `# icl-lab report\n\nicl-lab ${VERSION}. ${c.runs.length} run(s): ${names.join(', ')}. Task: d = ${d}, training context length L = ${L}, noise_std = ${c0.noiseStd} (${c0.preset} preset${c0.rho ? `, rho = ${c0.rho}` : ''}). Findings measured on ${c.samples.toLocaleString('en-US')} prompts at L = ${L} shared by every model (seed ${c.seed}).\n\n**${tally}.**`;
+  return `# icl-lab report\n\nicl-lab ${VERSION}. ${c.runs.length} run(s): ${names.join(', ')}. Task: d = ${d}, training context length L = ${L}, noise_std = ${+c0.noiseStd.toPrecision(6)}${c0.preset === 'paper' ? ` (σ² = ${+(c0.noiseStd ** 2).toPrecision(6)})` : ''} (${c0.preset} preset${c0.rho ? `, rho = ${c0.rho}` : ''}). Findings measured on ${c.samples.toLocaleString('en-US')} prompts at L = ${L} shared by every model (seed ${c.seed}).\n\n**${tally}.**`;
 }
 
 function findingsSection(findings: Finding[]): string {

@@ -120,7 +120,9 @@ export class SweepProgress {
     }
   }
 
+  /** Stops the bar; in line mode a last line with the final counts (a sweep shorter than one line interval still says where it ended). */
   stop(): void {
-    this.bar?.stop();
+    if (this.bar) this.bar.stop();
+    else if (this.mode !== 'none' && this.runs.size > 0) this.err(this.line() + '\n');
   }
 }

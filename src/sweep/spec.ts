@@ -274,7 +274,7 @@ export function specFromFlags(base: PartialSpec, grid: readonly string[], zip: r
     const t = seeds.trim();
     obj.seeds = /^\d+$/.test(t) ? Number(t) : t.split(',').map((x) => x.trim());
   }
-  return normaliseSpec(obj, 'the flags');
+  return normaliseSpec(obj, 'the --grid/--zip/--seeds flags');
 }
 
 /** Run names and hashes of a plan, for comparing with sweep.json. */

@@ -58,6 +58,9 @@ export function register(program: Command): void {
       const steps = o.steps ?? (o.full ? info.fullSteps : info.quickSteps);
       const out = o.out ?? (o.full ? info.out[1] : info.out[0]);
       const log = o.json ? () => {} : (s: string) => process.stderr.write(`icl-lab: ${s}\n`);
+      if (steps < info.quickSteps) {
+        log(`note: ${steps.toLocaleString('en-US')} steps is below the ${preset} preset's quick length (${info.quickSteps.toLocaleString('en-US')}): the findings assume models on their loss plateau, so some may FAIL`);
+      }
       const controller = new AbortController();
       let reporting = false;
       const removeInterrupt = onInterrupt((sig) => {

@@ -94,7 +94,7 @@ function plan(specPath: string | undefined, opts: SweepCliOptions, out: string):
     const runs = sweepRuns(out, s).map((r) => ({ name: r.name, hash: r.hash, config: r.config, vary: r.vary }));
     return { spec: s.specs[s.specs.length - 1]!, runs, extend: false };
   }
-  return { spec, runs: expandSweep(spec, specPath ?? 'the flags'), extend: opts.extend === true };
+  return { spec, runs: expandSweep(spec, specPath ?? 'the --grid/--zip/--seeds flags'), extend: opts.extend === true };
 }
 
 async function finishResults(dir: string, opts: SweepCliOptions, log: (s: string) => void): Promise<void> {
@@ -125,7 +125,7 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
   if (opts.dryRun) {
     const spec = specOf(specPath, opts);
     if (spec === null) throw new UsageError('--dry-run needs a spec (a file or --grid/--seeds flags)');
-    const runs = expandSweep(spec, specPath ?? 'the flags');
+    const runs = expandSweep(spec, specPath ?? 'the --grid/--zip/--seeds flags');
     process.stdout.write(`${runs.length} runs, all valid (nothing created):\n${runs.map((r) => `  ${r.name}  ${r.hash}`).join('\n')}\n`);
     return 0;
   }

@@ -108,7 +108,7 @@ function describe(s: RunSummary, many: boolean): string {
   if (s.note) return `${tag}${s.dir}: ${s.status} at step ${s.step}: ${s.note}`;
   const loss = (x: number | null) => (x === null ? '-' : x.toFixed(4));
   if (s.status === 'completed') {
-    return `${tag}completed ${s.step} steps in ${s.wall_seconds.toFixed(1)} s (${Math.round(s.steps_per_second)} steps/s this session); last batch loss ${loss(s.final_train_loss)}; held-out loss ${s.final_validation ? `${loss(s.final_validation.mse)} ± ${loss(s.final_validation.stderr)} (${s.final_validation.samples.toLocaleString('en-US')} prompts)` : `${loss(s.final_val_loss)} (one batch)`} -> ${s.dir}`;
+    return `${tag}completed ${s.step} steps (${s.wall_seconds.toFixed(1)} s of training over all sessions; ${Math.round(s.steps_per_second)} steps/s this session); last batch loss ${loss(s.final_train_loss)}; held-out loss ${s.final_validation ? `${loss(s.final_validation.mse)} ± ${loss(s.final_validation.stderr)} (${s.final_validation.samples.toLocaleString('en-US')} prompts)` : `${loss(s.final_val_loss)} (one batch)`} -> ${s.dir}`;
   }
   if (s.status === 'failed') return `${tag}failed at step ${s.failure?.step ?? s.step}: ${s.failure?.reason ?? 'unknown reason'} (last good checkpoint kept in ${s.dir})`;
   return `${tag}${s.status} at step ${s.step}/${s.steps}`;

@@ -123,8 +123,8 @@ describe('train --threads 2 is byte for byte the one-thread run', () => {
     // h8's step costs several times h1's, so h8 is still training long after h1 is done
     const args = ['--d', '3', '--context-length', '20', '--batch-size', '64', '--val-every', '10', '--heads', '1,8', '--jobs', '2', '--json'];
     const a = join(tmp, 'pool-1'), b = join(tmp, 'pool-auto');
-    const r1 = spawnSync(process.execPath, [bin, 'train', '--out', a, '--threads', '1', '--steps', '1500', ...args], { encoding: 'utf8', timeout: 120_000 });
-    const r2 = spawnSync(process.execPath, [bin, 'train', '--out', b, '--steps', '1500', ...args], { encoding: 'utf8', timeout: 120_000 });
+    const r1 = spawnSync(process.execPath, [bin, 'train', '--out', a, '--threads', '1', '--steps', '5000', ...args], { encoding: 'utf8', timeout: 120_000 });
+    const r2 = spawnSync(process.execPath, [bin, 'train', '--out', b, '--steps', '5000', ...args], { encoding: 'utf8', timeout: 120_000 });
     expect(r1.status).toBe(0);
     expect(r2.status).toBe(0);
     const runs = JSON.parse(r2.stdout).runs as { name: string; threads: number }[];

@@ -14,9 +14,12 @@ function fsErrorLine(err: unknown): string | undefined {
 const program = new Command('icl-lab')
   .description('Train one-layer multi-head softmax attention on in-context linear regression, read its circuits out, compare it with kernel / gradient-descent / ridge / OLS estimators, and reproduce the seed notebook.')
   .version(VERSION)
-  .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  .configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    // commander's own errors (unknown option or command, missing argument): one icl-lab line, as every other error
+    outputError: (s, write) => write(`icl-lab: ${s.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see --help)\n`),
+  });
 
 for (const register of commands) register(program);
 

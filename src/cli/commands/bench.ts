@@ -120,7 +120,8 @@ export function register(program: Command): void {
       if (!opts.json) {
         process.stdout.write(
           `icl-lab ${VERSION} bench: d=${t.d} L=${t.L} B=${t.batchSize} Adam lr 1e-3, fresh batch every step, 1 thread, node ${process.version}\n` +
-            `heads   steps/s   best/s   ms/step   sampling    fwd+bwd  optimizer  engine  layers  threads  floor   (steps/s = mean; ms per step; best/s = fastest 20-step chunk; floor = roofline floor / mean step time)\n`,
+            `(steps/s = mean; times in ms per step; best/s = fastest 20-step chunk; floor = roofline floor / mean step time)\n` +
+            `heads   steps/s   best/s   ms/step   sampling    fwd+bwd  optimizer  engine  layers  threads  floor\n`,
         );
       }
       const out: BenchTableRow[] = [];

@@ -69,7 +69,7 @@ export function register(program: Command): void {
           process.stderr.write(`\nicl-lab: ${sig} while writing the report; the runs are complete. Write the report with:\n  icl-lab reproduce --out ${out} --steps ${steps}\n`);
           process.exit(130);
         }
-        process.stderr.write(`\nicl-lab: ${sig}: finishing the current step of every run and writing checkpoints (again to quit at once)\n`);
+        process.stderr.write(`\nicl-lab: ${sig}: stopping every run within 0.1 s at a step boundary and writing checkpoints (again to quit at once)\n`);
         controller.abort();
       });
       const t0 = performance.now();

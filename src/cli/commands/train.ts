@@ -119,7 +119,7 @@ export async function trainAction(opts: TrainCliOptions): Promise<number> {
   const plan = planTrain(opts);
   const controller = new AbortController();
   const removeInterrupt = onInterrupt((sig) => {
-    if (!plan.json) process.stderr.write(`\nicl-lab: ${sig}: finishing the current step and writing a checkpoint (again to quit at once)\n`);
+    if (!plan.json) process.stderr.write(`\nicl-lab: ${sig}: stopping within 0.1 s at a step boundary and writing a checkpoint (again to quit at once)\n`);
     controller.abort();
   });
   // `icl-lab train ... | head`: a closed pipe must not kill a training run; keep training, stop printing

@@ -29,10 +29,10 @@
  * Exactness: every accepted value is the ziggurat's exact transformation of a 52-bit uniform
  * (finer than version 1's 32 bits); the moments and tails are tested as for version 1.
  */
-import { allocBatch, type Batch } from './batch.js';
+import type { Batch } from './batch.js';
 import { expNeg } from '../math/exp.js';
 import type { Rng } from './rng.js';
-import { assembleKernel, validateTaskSpec, type TaskSpec } from './task.js';
+import { assembleKernel, batchAndBeta, type TaskSpec } from './task.js';
 
 // ---- tables: 256 layers, built as data/rng.ts builds its 128 ------------------------------------
 const ZIG_C = 256;
@@ -257,9 +257,6 @@ export class NormalStream2 {
   }
 }
 
-/** Scratch for beta when the caller does not ask for it. */
-let betaScratch = new Float64Array(0);
-
 /** The derived constants of a task: context noise, beta scale, query noise, AR(1) rho and sqrt(1 - rho^2). */
 export function taskScales(spec: TaskSpec): { sigmaCtx: number; betaScale: number; sigmaQ: number; rho: number; c: number } {
   const paper = spec.preset === 'paper';
@@ -310,20 +307,9 @@ export function assembleBatch2(spec: TaskSpec, batch: Batch, beta: Float64Array)
 
 /** A batch of stream version 2 (the oracle of the wasm kernel's `sampleBatch2`). */
 export function sampleBatch2(spec: TaskSpec, stream: NormalStream2, out?: Batch, betaOut?: Float64Array): Batch {
-  validateTaskSpec(spec);
+  const { batch, beta } = batchAndBeta(spec, out, betaOut);
   const { d, L, batchSize: B } = spec;
   const E = d + 1;
-  const batch = out ?? allocBatch(B, L, d);
-  if (batch.B !== B || batch.L !== L || batch.d !== d)
-    throw new RangeError(`batch buffer is B=${batch.B}, L=${batch.L}, d=${batch.d}; the task needs B=${B}, L=${L}, d=${d}`);
-  let beta: Float64Array;
-  if (betaOut) {
-    if (betaOut.length !== B * d) throw new RangeError(`betaOut has ${betaOut.length} values, expected B*d = ${B}*${d}`);
-    beta = betaOut;
-  } else {
-    if (betaScratch.length < B * d) betaScratch = new Float64Array(B * d);
-    beta = betaScratch;
-  }
   stream.fill([[batch.z, 0, B * L * E], [batch.zq, 0, B * E], [beta, 0, B * d]]);
   assembleBatch2(spec, batch, beta);
   return batch;

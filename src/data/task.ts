@@ -92,21 +92,28 @@ let betaScratch = new Float64Array(0);
  * Draw a fresh batch into `out` (allocated if absent; its B, L, d must match the spec).
  * `betaOut` (optional, [B, d]) receives each prompt's beta.
  */
-export function sampleBatch(spec: TaskSpec, rng: Rng, out?: Batch, betaOut?: Float64Array): Batch {
+/**
+ * The checked spec's batch buffer (`out`, or a new one; its B, L, d must match) and where the betas
+ * go ([B, d]: `betaOut`, or a scratch buffer). Shared by every sampler of a task.
+ */
+export function batchAndBeta(spec: TaskSpec, out?: Batch, betaOut?: Float64Array): { batch: Batch; beta: Float64Array } {
   validateTaskSpec(spec);
   const { d, L, batchSize: B } = spec;
-  const E = d + 1;
   const batch = out ?? allocBatch(B, L, d);
   if (batch.B !== B || batch.L !== L || batch.d !== d)
     throw new RangeError(`batch buffer is B=${batch.B}, L=${batch.L}, d=${batch.d}; the task needs B=${B}, L=${L}, d=${d}`);
-  let beta: Float64Array;
   if (betaOut) {
     if (betaOut.length !== B * d) throw new RangeError(`betaOut has ${betaOut.length} values, expected B*d = ${B}*${d}`);
-    beta = betaOut;
-  } else {
-    if (betaScratch.length < B * d) betaScratch = new Float64Array(B * d);
-    beta = betaScratch;
+    return { batch, beta: betaOut };
   }
+  if (betaScratch.length < B * d) betaScratch = new Float64Array(B * d);
+  return { batch, beta: betaScratch };
+}
+
+export function sampleBatch(spec: TaskSpec, rng: Rng, out?: Batch, betaOut?: Float64Array): Batch {
+  const { batch, beta } = batchAndBeta(spec, out, betaOut);
+  const { d, L, batchSize: B } = spec;
+  const E = d + 1;
   const paper = spec.preset === 'paper';
   const rho = spec.rho ?? 0;
   const z = batch.z, zq = batch.zq, yq = batch.yq; // [B, L, E], [B, E], [B]

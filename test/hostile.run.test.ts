@@ -90,7 +90,7 @@ describe('item 1: a kill or a full disk while a run is created never leaves a di
   });
 
   it('SIGKILL at random moments, again and again (creation included), then resume: byte-identical to a straight run', async () => {
-    const args = ['--steps', '400', '--checkpoint-every', '40', ...TINY];
+    const args = ['--steps', '60000', '--checkpoint-every', '1000', ...TINY]; // long enough that the kills land mid-run on a quiet machine too
     const ref = join(tmp, 'kill-ref');
     expect(cli(['train', '--out', ref, ...args]).code).toBe(0);
     const dir = join(tmp, 'kill-loop');
@@ -115,7 +115,7 @@ describe('item 1: a kill or a full disk while a run is created never leaves a di
     }
     expect(kills).toBeGreaterThanOrEqual(3);
     expectSameRun(ref, dir);
-  });
+  }, 180_000);
 });
 
 describe('item 2: one writer per run directory (a lock naming the other pid)', () => {

@@ -2,7 +2,8 @@
 // Measures the sweep machinery (run with the compiled dist/):
 //   1. queue overhead: one 20,000-step job (the default config) through BullMQ + a real redis-server
 //      (started here on a free loopback port) against the same run's own training wall time;
-//   2. local scaling: a sweep of 4 runs x STEPS with --jobs 1 and --jobs 2.
+//   2. local scaling: a sweep of 4 runs x STEPS with --jobs 1 and --jobs 2, one thread per run (so
+//      --jobs 1 does not use the second core for its batches: the workers' scaling alone).
 // Usage: node scripts/sweep-bench.mjs [--steps 20000] [--skip-scaling]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -53,8 +54,8 @@ try {
   // 2. local scaling
   if (!args.includes('--skip-scaling')) {
     const grid = ['--grid', 'heads=1,2', '--seeds', '2', '--steps', String(steps), '--progress', 'none', '--eval-samples', '100'];
-    const one = cli(['sweep', ...grid, '--out', join(tmp, 'j1'), '--jobs', '1']);
-    const two = cli(['sweep', ...grid, '--out', join(tmp, 'j2'), '--jobs', '2']);
+    const one = cli(['sweep', ...grid, '--out', join(tmp, 'j1'), '--jobs', '1', '--threads', '1']);
+    const two = cli(['sweep', ...grid, '--out', join(tmp, 'j2'), '--jobs', '2', '--threads', '1']);
     const wall = (s) => Number(/; (?:(\d+)m)?(\d+)s wall/.exec(s.stderr)?.slice(1).reduce((a, x, i) => a + (i === 0 ? 60 * Number(x ?? 0) : Number(x)), 0));
     console.log(`local: 4 runs x ${steps} steps: --jobs 1 ${wall(one)} s, --jobs 2 ${wall(two)} s (training phase; whole command ${one.seconds.toFixed(1)} s vs ${two.seconds.toFixed(1)} s): speed-up ${(wall(one) / wall(two)).toFixed(2)}x`);
   }

@@ -198,4 +198,15 @@ describe('icl-lab sweep (local worker threads)', () => {
     const mse = (n: string) => Number(rows.find((x) => x.name === n)!.mse_model);
     expect(single.checks[0].value).toBeCloseTo((mse('L8-h1') - mse('L8-h2')) / mse('L8-h2'), 12);
   });
+
+  it('--threads 1 is taken (every run completes); a bad --threads is one line, exit 2, nothing created', () => {
+    const out = join(tmp, 'one-thread');
+    const r = cli(['sweep', '--grid', 'heads=1,2', '--steps', '300', '--d', '3', '--context-length', '8', '--batch-size', '16', '--jobs', '1', '--threads', '1', '--out', out, '--progress', 'none']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const n of ['h1', 'h2']) expect(runJson(join(out, 'runs', n)).status).toBe('completed');
+    const bad = cli(['sweep', '--grid', 'heads=1', '--steps', '10', '--threads', '3', '--out', join(tmp, 'bad-threads')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('icl-lab: --threads must be 1 or 2, got "3"');
+    expect(existsSync(join(tmp, 'bad-threads'))).toBe(false);
+  });
 });

@@ -13,6 +13,8 @@ import type { PreparedSweep } from './sweep-dir.js';
 
 export interface LocalSweepOptions {
   jobs?: number;
+  /** Threads per run (run/runs.ts ExecuteOptions.threads); default as train. */
+  threads?: 1 | 2;
   progress: ProgressMode;
   signal?: AbortSignal;
   chunkMs?: number;
@@ -50,6 +52,7 @@ export async function runLocalSweep(p: PreparedSweep, o: LocalSweepOptions): Pro
         progress: 'none',
         onLine: null,
         ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
+        ...(o.threads !== undefined ? { threads: o.threads } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
         ...(o.chunkMs !== undefined ? { chunkMs: o.chunkMs } : {}),
         onRunProgress: (name, pr) => display.update(name, { step: pr.step, total: pr.total, stepsPerSecond: pr.stepsPerSecond }),

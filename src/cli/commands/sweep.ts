@@ -28,6 +28,7 @@ interface SweepCliOptions extends Record<string, unknown> {
   seeds?: string;
   extend?: boolean;
   jobs?: string;
+  threads?: string;
   progress?: string;
   queue?: string;
   wait?: boolean;
@@ -115,6 +116,8 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
   if (out === undefined || out === '') throw new UsageError('--out DIR is required (the sweep directory: DIR/sweep.json, DIR/runs/<name>, DIR/results.parquet)');
   const mode = progressMode(opts.progress);
   const jobs = intIn('--jobs', opts.jobs, 1, 256);
+  if (opts.threads !== undefined && opts.threads !== '1' && opts.threads !== '2') throw new UsageError(`--threads must be 1 or 2, got ${JSON.stringify(opts.threads)}`);
+  const threads = opts.threads === undefined ? undefined : (Number(opts.threads) as 1 | 2);
   intIn('--eval-samples', opts.evalSamples, 2, 10_000_000);
   intIn('--eval-seed', opts.evalSeed, 0, 4_294_967_295);
   const qm = opts.queue !== undefined ? await queueModule() : undefined;
@@ -144,7 +147,7 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
   });
   let res;
   try {
-    res = await runLocalSweep(p, { progress: mode, signal: controller.signal, ...(jobs !== undefined ? { jobs } : {}) });
+    res = await runLocalSweep(p, { progress: mode, signal: controller.signal, ...(jobs !== undefined ? { jobs } : {}), ...(threads !== undefined ? { threads } : {}) });
   } finally {
     removeInterrupt();
   }
@@ -289,6 +292,7 @@ export function register(program: Command): void {
   cmd.option('--seeds <n|list>', '[int|int,int...] N seeds (the base --seed, default 1024, then +1, +2, ...) or a list of seeds');
   cmd.option('--extend', '[flag] add the spec\'s new runs to the sweep already in --out (otherwise a changed spec is refused)');
   cmd.option('--jobs <n>', '[int] runs trained at once on this machine, one worker thread each (default: number of cores)');
+  cmd.option('--threads <n>', '[1|2] threads per run: 2 = its batches drawn on a second thread, bit-identical (default: 2 when a core is free for every run in flight)');
   cmd.option('--progress <mode>', '[auto|bar|lines|none] sweep progress on stderr (default: auto = a bar on a terminal, a line every 5 s otherwise)');
   cmd.option('--queue <url>', '[redis://HOST:PORT] enqueue one job per run on this Redis (BullMQ) instead of training here; password in the URL or $ICL_LAB_REDIS_PASSWORD');
   cmd.option('--wait', '[flag] with --queue: show the sweep\'s progress until every job is done, then write the results table');

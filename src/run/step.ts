@@ -1,7 +1,6 @@
 /**
  * THE training step (the seed's `train_step` inside `run_experiment`): the next batch of the run's
- * stream (data/stream.ts), loss +
- * gradient, optimizer update, preallocated. `icl-lab train` runs it (run/loop.ts) and `icl-lab
+ * stream (data/stream.ts), loss + gradient, optimizer update, preallocated. `icl-lab train` runs it (run/loop.ts) and `icl-lab
  * bench` times its three phases (bench/*.ts), so the benchmark measures exactly what training runs.
  */
 import { allocBatch, type Batch } from '../data/batch.js';

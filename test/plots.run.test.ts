@@ -115,10 +115,11 @@ describe('renderAllRunFigures', () => {
 
 describe('icl-lab plot', () => {
   const cli = join(root, 'bin', 'icl-lab');
-  const built = existsSync(join(root, 'dist', 'cli', 'commands', 'plot.js'));
+  // the CLI runs the compiled dist/ (npm test builds it first): a missing build is a failure, never a skip
+  if (!existsSync(join(root, 'dist', 'cli', 'commands', 'plot.js'))) throw new Error('dist/ is not built: run `npm run build` first');
   const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'plot', ...args], { encoding: 'utf8', cwd: tmp });
 
-  it.skipIf(!built)('plots a run with --evaluation and lists what it wrote', () => {
+  it('plots a run with --evaluation and lists what it wrote', () => {
     const dir = join(tmp, 'cli');
     writeRun(dir, true);
     const evalPath = join(tmp, 'eval.json');
@@ -131,7 +132,7 @@ describe('icl-lab plot', () => {
     expect(existsSync(join(dir, 'figures', 'circuits_layer1_head2.png'))).toBe(true);
   });
 
-  it.skipIf(!built)('exits 2 with a one-line message for a missing run or evaluation file', () => {
+  it('exits 2 with a one-line message for a missing run or evaluation file', () => {
     const a = run('nope');
     expect(a.status).toBe(2);
     expect(a.stderr).toBe('icl-lab: RUN nope is not a directory\n');

@@ -66,6 +66,16 @@ export interface TrainModel {
   readonly valSampler?: { sampleBatch(spec: TaskSpec, rng: Rng, out: Batch): Batch };
 }
 
+/** What the wasm engine adds to a model: batches in its memory, its samplers (the same batches, faster), the kernel. */
+function wasmBatches(k: () => WasmKernel): Pick<TrainModel, 'allocBatch' | 'sampleBatch' | 'sampleBatch2' | 'wasmKernel'> {
+  return {
+    allocBatch: (B, L, d) => k().allocBatch(B, L, d),
+    sampleBatch: (spec, rng, out) => k().sampleBatch(spec, rng, out),
+    sampleBatch2: (spec, stream, out) => k().sampleBatch2(spec, stream, out),
+    wasmKernel: k,
+  };
+}
+
 /**
  * The seed's single-layer `MultiHeadAttention` (n_out = 1) on the TypeScript kernel, or on the
  * WebAssembly kernel when `wasm` is given (a factory: the kernel, its own instance and memory, is
@@ -82,12 +92,7 @@ export function singleLayerModel(p: AttentionParams, wasm?: () => WasmKernel): T
     theta: p.theta,
     lossAndGrad: wasm ? (batch, grad) => k().lossAndGrad(p, batch, grad) : (batch, grad) => lossAndGrad(p, batch, grad),
     forward: wasm ? (batch, out) => k().forward(p, batch, out) : (batch, out) => forward(p, batch, out),
-    ...(wasm ? {
-      allocBatch: (B: number, L: number, d: number) => k().allocBatch(B, L, d),
-      sampleBatch: (spec: TaskSpec, rng: Rng, out: Batch) => k().sampleBatch(spec, rng, out),
-      sampleBatch2: (spec: TaskSpec, stream: NormalStream2, out: Batch) => k().sampleBatch2(spec, stream, out),
-      wasmKernel: k,
-    } : {}),
+    ...(wasm ? wasmBatches(k) : {}),
     dynamics(w, mu) {
       w.set(qkDynamics(p)); // [H]
       mu.set(ovDynamics(p)); // [H]
@@ -116,12 +121,7 @@ export function stackModel(p: StackParams, wasm?: () => WasmKernel): TrainModel 
     theta: p.theta,
     lossAndGrad: wasm ? (batch, grad) => k().stackLossAndGrad(p, batch, grad) : (batch, grad) => stackLossAndGrad(p, batch, grad),
     forward: wasm ? (batch, out) => k().stackForward(p, batch, out) : (batch, out) => stackForward(p, batch, out),
-    ...(wasm ? {
-      allocBatch: (B: number, L: number, d: number) => k().allocBatch(B, L, d),
-      sampleBatch: (spec: TaskSpec, rng: Rng, out: Batch) => k().sampleBatch(spec, rng, out),
-      sampleBatch2: (spec: TaskSpec, stream: NormalStream2, out: Batch) => k().sampleBatch2(spec, stream, out),
-      wasmKernel: k,
-    } : {}),
+    ...(wasm ? wasmBatches(k) : {}),
     dynamics: (w, mu) => stackDynamics(p, w, mu, 'y-to-y'), // [layers*H] each
     snapshot: (qk, ov) => stackSnapshot(p, qk, ov), // [layers, H, E, E], [layers, H, E]
     stateDict: () => stackStateDict(p, true).map((e) => ({ key: e.key, shape: [...e.shape], data: Float64Array.from(e.data) })),

@@ -45,14 +45,18 @@ export function describeFsError(err: unknown, path: string, action: 'read' | 'wr
   }
 }
 
-/** The first existing ancestor of `path` that is not a directory, as "X is a file" (for ENOTDIR). */
-function firstFileOnPath(path: string): string | undefined {
+/** `path` and every folder above it, outermost first, as absolute paths (without the root). */
+function pathPrefixes(path: string): string[] {
   const abs = resolve(path);
   const root = parse(abs).root;
-  const parts = abs.slice(root.length).split(sep).filter(Boolean);
-  let p = root;
-  for (const part of parts) {
-    p = p === root ? root + part : p + sep + part;
+  const out: string[] = [];
+  for (const part of abs.slice(root.length).split(sep).filter(Boolean)) out.push(out.length === 0 ? root + part : out[out.length - 1]! + sep + part);
+  return out;
+}
+
+/** The first existing ancestor of `path` that is not a directory, as "X is a file" (for ENOTDIR). */
+function firstFileOnPath(path: string): string | undefined {
+  for (const p of pathPrefixes(path)) {
     let st: Stats;
     try {
       st = statSync(p);
@@ -141,12 +145,7 @@ export function checkOutputFile(path: string, flag = '--out', example = 'result.
  */
 export function makeDirs(path: string, flag = '--out'): void {
   if (path === '') throw new UsageError(`${flag} needs a directory path (got an empty string)`);
-  const abs = resolve(path);
-  const root = parse(abs).root;
-  const parts = abs.slice(root.length).split(sep).filter(Boolean);
-  let p = root;
-  for (const part of parts) {
-    p = p === root ? root + part : p + sep + part;
+  for (const p of pathPrefixes(path)) {
     let st: Stats | undefined;
     try {
       st = statSync(p);

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Rng } from '../data/rng.js';
+import { choleskySolveInPlace } from '../math/linalg.js';
 import { f64, readSafetensors } from '../io/safetensors.js';
 import { readModelFile } from '../io/model-file.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -65,19 +66,7 @@ function blockRidge(batch: MultiTaskBatch, k: number, noiseStd: number, out: Flo
       }
     }
     for (let a = 0; a < m; a++) A[a * m + a] += lambda;
-    // Gaussian elimination (A is symmetric positive definite)
-    for (let col = 0; col < m; col++) {
-      for (let row = col + 1; row < m; row++) {
-        const f = A[row * m + col]! / A[col * m + col]!;
-        for (let c = col; c < m; c++) A[row * m + c] -= f * A[col * m + c]!;
-        r[row] -= f * r[col]!;
-      }
-    }
-    for (let row = m - 1; row >= 0; row--) {
-      let acc = r[row]!;
-      for (let c = row + 1; c < m; c++) acc -= A[row * m + c]! * r[c]!;
-      r[row] = acc / A[row * m + row]!;
-    }
+    if (!choleskySolveInPlace(A, r, m)) r.fill(NaN); // A = X^T X + lambda I is symmetric positive definite
     let y = 0;
     for (let a = 0; a < m; a++) y += zq[b * E + s + a]! * r[a]!;
     out[b] = y;

@@ -93,7 +93,7 @@ export async function drawReportFigures(ctx: FigureContext): Promise<ReportFigur
   log('drawing figures');
   addFig(
     `Error against context length: ${main.target.name}, its kernel estimator and the estimators`,
-    await renderFigure(errorVsLengthSpec(pick(evaluation, [main.target.name, `${main.target.name}/kernel`, ...estimatorNames]), { trainL: L, labels, logY: true, title: `Error against context length (${labels[main.target.name]})`, subtitle: `mean squared error ± one standard error; dashed: reference estimators; rule: training L = ${L}` }), [main], ctx, 'error_vs_length'),
+    await renderFigure(errorVsLengthSpec(pick(evaluation, [main.target.name, `${main.target.name}/kernel`, ...estimatorNames]), { trainL: L, labels, logY: true, title: `Error against context length: ${labels[main.target.name]}`, subtitle: `mean squared error ± one standard error; dashed: reference estimators; rule: training L = ${L}` }), [main], ctx, 'error_vs_length'),
     'Mean squared error of the trained model, the kernel estimator built from its (w^h, mu^h), one-step GD (eta = 1, the seed\'s) and the reference estimators, on the same prompts at every L. The model tracks its kernel estimator everywhere; it beats plain one-step GD below about L = 80 and loses beyond, because its effective step is tuned for the training L.',
   );
   if (runs.length > 1) {

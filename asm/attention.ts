@@ -304,6 +304,140 @@ export function forward(B: i32, L: i32, E: i32, H: i32, z: usize, zq: usize, the
   }
 }
 
+// @ts-ignore: decorator
+@inline
+function gather(p0: usize, p1: usize): v128 {
+  return v128.load64_lane(p1, v128.load64_splat(p0), 1);
+}
+
+/**
+ * lossAndGrad for H = 1: two prompts per f64x2 (lane l = prompt b + l; an odd B's last prompt fills
+ * both lanes and lane 1 contributes nothing). Each lane runs the pair kernel's operations for its own
+ * prompt, so outputs and loss are those of the TS kernel bit for bit; dA, du are summed per lane
+ * (even and odd prompts) and the two lanes added at the end (the gradient to ~1e-16 relative).
+ * No transpose of z (the lone-head path's cost): coordinates are gathered from the two prompts.
+ */
+function lossAndGradOne(B: i32, L: i32, E: i32, z: usize, zq: usize, yq: usize, out: usize): f64 {
+  const EE = E * E;
+  const stride = <usize>E << 3, LE8 = <usize>(L * E) << 3;
+  const L2 = L & ~1;
+  let sse: f64 = 0;
+  for (let b = 0; b < B; b += 2) {
+    const two = b + 1 < B;
+    const t0 = z + (<usize>(b * L * E) << 3), t1 = two ? t0 + LE8 : t0;
+    const q0 = zq + (<usize>(b * E) << 3), q1 = two ? q0 + stride : q0;
+    // g = A^T z_q per lane (A: lane 0 of pair 0)
+    for (let c = 0; c < E; c++) {
+      let g = f64x2.splat(0);
+      for (let a = 0; a < E; a++) g = f64x2.add(g, f64x2.mul(gather(q0 + (<usize>a << 3), q1 + (<usize>a << 3)), v128.load64_splat(pA + (<usize>(a * E + c) << 4))));
+      v128.store(pG + (<usize>c << 4), g);
+    }
+    // pass 1: s_i = g . z_i, v_i = u . z_i per lane, running max; two tokens at a time
+    let mx = f64x2.splat(-Infinity);
+    let a0 = t0, a1 = t1;
+    let i = 0;
+    for (; i < L2; i += 2) {
+      let s0 = f64x2.splat(0), v0 = f64x2.splat(0), s1 = f64x2.splat(0), v1 = f64x2.splat(0);
+      for (let e = 0; e < E; e++) {
+        const o = <usize>e << 3;
+        const g = v128.load(pG + (<usize>e << 4)), u = v128.load64_splat(pU + (<usize>e << 4));
+        const za = gather(a0 + o, a1 + o), zc = gather(a0 + stride + o, a1 + stride + o);
+        s0 = f64x2.add(s0, f64x2.mul(g, za));
+        v0 = f64x2.add(v0, f64x2.mul(u, za));
+        s1 = f64x2.add(s1, f64x2.mul(g, zc));
+        v1 = f64x2.add(v1, f64x2.mul(u, zc));
+      }
+      v128.store(pS + (<usize>i << 4), s0);
+      v128.store(pV + (<usize>i << 4), v0);
+      v128.store(pS + (<usize>(i + 1) << 4), s1);
+      v128.store(pV + (<usize>(i + 1) << 4), v1);
+      mx = f64x2.pmax(f64x2.pmax(mx, s0), s1);
+      a0 += stride << 1;
+      a1 += stride << 1;
+    }
+    if (i < L) {
+      let sv = f64x2.splat(0), vv = f64x2.splat(0);
+      for (let e = 0; e < E; e++) {
+        const o = <usize>e << 3;
+        const ze = gather(a0 + o, a1 + o);
+        sv = f64x2.add(sv, f64x2.mul(v128.load(pG + (<usize>e << 4)), ze));
+        vv = f64x2.add(vv, f64x2.mul(v128.load64_splat(pU + (<usize>e << 4)), ze));
+      }
+      v128.store(pS + (<usize>i << 4), sv);
+      v128.store(pV + (<usize>i << 4), vv);
+      mx = f64x2.pmax(mx, sv);
+    }
+    // pass 2: e_i = exp(s_i - max), the sums in token order per lane
+    let sum = f64x2.splat(0), yb = f64x2.splat(0);
+    for (i = 0; i < L; i++) {
+      const ex = expNeg2(f64x2.sub(v128.load(pS + (<usize>i << 4)), mx));
+      const ev = f64x2.mul(ex, v128.load(pV + (<usize>i << 4)));
+      sum = f64x2.add(sum, ex);
+      yb = f64x2.add(yb, ev);
+      v128.store(pS + (<usize>i << 4), ex);
+      v128.store(pV + (<usize>i << 4), ev);
+    }
+    const r = f64x2.div(yb, sum);
+    let o0: f64 = 0, o1: f64 = 0;
+    o0 += f64x2.extract_lane(r, 0);
+    o1 += f64x2.extract_lane(r, 1);
+    if (out != 0) {
+      store<f64>(out + (<usize>b << 3), o0);
+      if (two) store<f64>(out + (<usize>(b + 1) << 3), o1);
+    }
+    const res0 = o0 - load<f64>(yq + (<usize>b << 3));
+    sse += res0 * res0;
+    let dout1: f64 = 0;
+    if (two) {
+      const res1 = o1 - load<f64>(yq + (<usize>(b + 1) << 3));
+      sse += res1 * res1;
+      dout1 = (2 * res1) / <f64>B;
+    }
+    const inv = f64x2.div(f64x2.replace_lane(f64x2.splat((2 * res0) / <f64>B), 1, dout1), sum);
+    // pass 3 with the gradient: zbar_c = sum_i e_i z_ic, w_c = sum_i e_i v_i z_ic per lane (two coordinates at a time)
+    let e = 0;
+    for (; e < E; e += 2) {
+      const one = e + 1 == E; // an odd E: the last coordinate alone (its partner chains read it again and are dropped)
+      const o0e = <usize>e << 3, o1e = one ? o0e : o0e + 8;
+      let zb0 = f64x2.splat(0), ww0 = f64x2.splat(0), zb1 = f64x2.splat(0), ww1 = f64x2.splat(0);
+      let c0 = t0, c1 = t1;
+      for (let k = 0; k < L; k++) {
+        const ex = v128.load(pS + (<usize>k << 4)), ev = v128.load(pV + (<usize>k << 4));
+        const z0 = gather(c0 + o0e, c1 + o0e), z1 = gather(c0 + o1e, c1 + o1e);
+        zb0 = f64x2.add(zb0, f64x2.mul(ex, z0));
+        ww0 = f64x2.add(ww0, f64x2.mul(ev, z0));
+        zb1 = f64x2.add(zb1, f64x2.mul(ex, z1));
+        ww1 = f64x2.add(ww1, f64x2.mul(ev, z1));
+        c0 += stride;
+        c1 += stride;
+      }
+      v128.store(pZB + (<usize>e << 4), zb0);
+      v128.store(pW + (<usize>e << 4), ww0);
+      if (!one) {
+        v128.store(pZB + (<usize>(e + 1) << 4), zb1);
+        v128.store(pW + (<usize>(e + 1) << 4), ww1);
+      }
+    }
+    for (let c = 0; c < E; c++) {
+      const zb = v128.load(pZB + (<usize>c << 4));
+      const du = pDU + (<usize>c << 4);
+      v128.store(du, f64x2.add(v128.load(du), f64x2.mul(inv, zb)));
+      const rc = f64x2.mul(inv, f64x2.sub(v128.load(pW + (<usize>c << 4)), f64x2.mul(r, zb)));
+      for (let a = 0; a < E; a++) {
+        const da = pDA + (<usize>(a * E + c) << 4);
+        v128.store(da, f64x2.add(v128.load(da), f64x2.mul(gather(q0 + (<usize>a << 3), q1 + (<usize>a << 3)), rc)));
+      }
+    }
+  }
+  // the lanes (even and odd prompts) added into lane 0, which backToWeights reads for head 0
+  for (let k = 0; k < EE + E; k++) {
+    const pk = (k < EE ? pDA + (<usize>k << 4) : pDU + (<usize>(k - EE) << 4));
+    const v = v128.load(pk);
+    v128.store(pk, f64x2.replace_lane(f64x2.splat(f64x2.extract_lane(v, 0) + f64x2.extract_lane(v, 1)), 1, 0.0));
+  }
+  return sse / <f64>B;
+}
+
 /** MSE loss; grad (theta layout [q|k|v|o]) overwritten; out [B] written if out != 0. */
 export function lossAndGrad(B: i32, L: i32, E: i32, H: i32, z: usize, zq: usize, yq: usize, theta: usize, grad: usize, out: usize, scr: usize): f64 {
   const P = (H + 1) >> 1;
@@ -312,6 +446,11 @@ export function lossAndGrad(B: i32, L: i32, E: i32, H: i32, z: usize, zq: usize,
   circuits(theta, E, H, P);
   memory.fill(pDA, 0, (<usize>(P * EE)) << 4);
   memory.fill(pDU, 0, (<usize>(P * E)) << 4);
+  if (H == 1) {
+    const loss = lossAndGradOne(B, L, E, z, zq, yq, out);
+    backToWeights(theta, grad, E, H);
+    return loss;
+  }
   let sse: f64 = 0;
   for (let b = 0; b < B; b++) {
     const zo = z + (<usize>(b * L * E) << 3), qo = zq + (<usize>(b * E) << 3);

@@ -113,12 +113,63 @@ export function fill2(st: usize, out: usize, j: i32, end: i32): void {
     }
   }
   while (j < end) {
-    // the fast loop: state in registers, both candidates accepted, two slots left
+    // the fast loops: state in registers, every candidate accepted
     let s0 = v128.load(st), s1 = v128.load(st, 16), s2 = v128.load(st, 32), s3 = v128.load(st, 48);
     let r: v128 = i32x4.splat(0), u: v128 = f64x2.splat(0), b0 = 0, b1 = 0;
     let pending = false;
     const one = f64x2.splat(1.0), oneBits = i64x2.splat(ONE_BITS);
-    while (j + 2 <= end) {
+    const krT = KR, xsT = XS; // the tables' addresses in locals (a global is reloaded at every use)
+    // two steps (four candidates) per iteration while four slots are left
+    while (j + 4 <= end) {
+      let rr = rotl4(i32x4.add(i32x4.shl(s1, 2), s1), 7);
+      const rA = i32x4.add(i32x4.shl(rr, 3), rr);
+      let t = i32x4.shl(s1, 9);
+      s2 = v128.xor(s2, s0);
+      s3 = v128.xor(s3, s1);
+      s1 = v128.xor(s1, s2);
+      s0 = v128.xor(s0, s3);
+      s2 = v128.xor(s2, t);
+      s3 = rotl4(s3, 11);
+      const a0 = s0, a1 = s1, a2 = s2, a3 = s3; // the state after step A
+      rr = rotl4(i32x4.add(i32x4.shl(s1, 2), s1), 7);
+      const rB = i32x4.add(i32x4.shl(rr, 3), rr);
+      t = i32x4.shl(s1, 9);
+      s2 = v128.xor(s2, s0);
+      s3 = v128.xor(s3, s1);
+      s1 = v128.xor(s1, s2);
+      s0 = v128.xor(s0, s3);
+      s2 = v128.xor(s2, t);
+      s3 = rotl4(s3, 11);
+      const pA0 = <usize>(i32x4.extract_lane(rA, 0) & 511) << 3, pA1 = <usize>(i32x4.extract_lane(rA, 2) & 511) << 3;
+      const pB0 = <usize>(i32x4.extract_lane(rB, 0) & 511) << 3, pB1 = <usize>(i32x4.extract_lane(rB, 2) & 511) << 3;
+      const uA = f64x2.sub(v128.or(i64x2.shr_u(rA, 12), oneBits), one);
+      const uB = f64x2.sub(v128.or(i64x2.shr_u(rB, 12), oneBits), one);
+      const krA = v128.load64_lane(krT + (pA1 & 2047), v128.load64_splat(krT + (pA0 & 2047)), 1);
+      const krB = v128.load64_lane(krT + (pB1 & 2047), v128.load64_splat(krT + (pB0 & 2047)), 1);
+      const okA = f64x2.lt(uA, krA), okB = f64x2.lt(uB, krB);
+      if (!i64x2.all_true(v128.and(okA, okB))) {
+        if (i64x2.all_true(okA)) {
+          v128.store(out + (<usize>j << 3), f64x2.mul(uA, v128.load64_lane(xsT + pA1, v128.load64_splat(xsT + pA0), 1)));
+          j += 2;
+          r = rB; // step B goes to the scalar code, the state after it is in s0..s3
+          u = uB;
+        } else {
+          r = rA; // step A goes to the scalar code, with the state after it
+          u = uA;
+          s0 = a0;
+          s1 = a1;
+          s2 = a2;
+          s3 = a3;
+        }
+        pending = true;
+        break;
+      }
+      v128.store(out + (<usize>j << 3), f64x2.mul(uA, v128.load64_lane(xsT + pA1, v128.load64_splat(xsT + pA0), 1)));
+      v128.store(out + (<usize>(j + 2) << 3), f64x2.mul(uB, v128.load64_lane(xsT + pB1, v128.load64_splat(xsT + pB0), 1)));
+      j += 4;
+    }
+    // one step (two candidates) per iteration while two slots are left
+    while (!pending && j + 2 <= end) {
       const m = i32x4.add(i32x4.shl(s1, 2), s1); // s1 * 5
       const rr = rotl4(m, 7);
       r = i32x4.add(i32x4.shl(rr, 3), rr); // * 9
@@ -132,10 +183,10 @@ export function fill2(st: usize, out: usize, j: i32, end: i32): void {
       b0 = i32x4.extract_lane(r, 0) & 511;
       b1 = i32x4.extract_lane(r, 2) & 511;
       u = f64x2.sub(v128.or(i64x2.shr_u(r, 12), oneBits), one);
-      let kr = v128.load64_splat(KR + (<usize>(b0 & 255) << 3));
-      kr = v128.load64_lane(KR + (<usize>(b1 & 255) << 3), kr, 1);
-      let xs = v128.load64_splat(XS + (<usize>b0 << 3));
-      xs = v128.load64_lane(XS + (<usize>b1 << 3), xs, 1);
+      let kr = v128.load64_splat(krT + (<usize>(b0 & 255) << 3));
+      kr = v128.load64_lane(krT + (<usize>(b1 & 255) << 3), kr, 1);
+      let xs = v128.load64_splat(xsT + (<usize>b0 << 3));
+      xs = v128.load64_lane(xsT + (<usize>b1 << 3), xs, 1);
       if (!i64x2.all_true(f64x2.lt(u, kr))) {
         pending = true; // this step's candidates go to the scalar code below
         break;
@@ -159,6 +210,8 @@ export function fill2(st: usize, out: usize, j: i32, end: i32): void {
       v128.store(st, s1, 16);
       v128.store(st, s2, 32);
       v128.store(st, s3, 48);
+      b0 = i32x4.extract_lane(r, 0) & 511;
+      b1 = i32x4.extract_lane(r, 2) & 511;
     }
     // the step in r, (b0, u0), (b1, u1), state in memory: candidate 0, then candidate 1
     const x0 = candidate(st, b0, f64x2.extract_lane(u, 0));

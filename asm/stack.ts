@@ -292,9 +292,11 @@ function backwardElement(theta: usize, gradF: usize, g: f64, E: i32, H: i32, nLa
         // dA_ij = dR_i . x_j
         rowDot(wdA, wdR, Tp, i, xo, E, Tp, i);
         // dS_ij = a_ij (dA_ij - sum_k a_ik dA_ik)
-        let sad: f64 = 0;
-        for (let j = 0; j < i; j++) sad += ld(ar, j) * ld(wdA, j);
-        for (let j = 0; j < i; j++) st(wdA, j, ld(ar, j) * (ld(wdA, j) - sad));
+        const sad = dot(ar, wdA, 0, i);
+        const sv = f64x2.splat(sad);
+        let j = 0;
+        for (; j + 1 < i; j += 2) st2(wdA, j, f64x2.mul(ld2(ar, j), f64x2.sub(ld2(wdA, j), sv)));
+        if (j < i) st(wdA, j, ld(ar, j) * (ld(wdA, j) - sad));
         // QA_i = sum_j dS_ij x_j ; Gin_j += a_ij dR_i + dS_ij Qt_i (coordinates in blocks of 3 first)
         let c0 = 0;
         if (needIn) {

@@ -57,6 +57,8 @@ describe.each(['single_layer_H1_fwd_bwd.json', 'single_layer_H2_fwd_bwd.json', '
 const SHAPES: [number, number, number, number, number][] = [
   [1, 1, 1, 1, 0.7], [1, 5, 2, 3, 0.7], [5, 40, 1, 16, 0.5], [5, 40, 2, 16, 0.5], [5, 40, 3, 9, 0.5],
   [5, 40, 8, 8, 0.5], [2, 1, 4, 5, 1], [3, 7, 5, 4, 1], [16, 12, 2, 3, 0.3], [15, 9, 3, 2, 0.3], [4, 64, 7, 2, 0.6],
+  // H = 1 runs two prompts per vector: odd B (the last prompt alone), odd E, odd L
+  [4, 7, 1, 5, 0.8], [2, 9, 1, 3, 1], [6, 40, 1, 129, 0.5],
 ];
 
 describe('wasm kernel = TypeScript kernel', () => {
@@ -76,6 +78,25 @@ describe('wasm kernel = TypeScript kernel', () => {
     expect(Math.abs(l2 - l1) / l1).toBeLessThan(1e-12);
     expect(relErr(o2, o1)).toBeLessThan(1e-12);
     expect(gradErr(p, g2, g1)).toBeLessThan(1e-12);
+  });
+
+  it('H = 1 (two prompts per vector): outputs bit-identical to the TS forward, loss and grads to 1e-12, also with extreme scores', () => {
+    for (const [d, L, B, scale] of [[5, 40, 128, 0.5], [4, 7, 5, 0.8], [5, 40, 3, 6]] as const) {
+      const rng = new Rng(31 * B + L);
+      const p = randomParams(d, 1, rng, scale);
+      const batch = randomBatch(B, L, d, rng);
+      const o1 = new Float64Array(B), o2 = new Float64Array(B);
+      const g1 = new Float64Array(p.theta.length), g2 = new Float64Array(p.theta.length);
+      const l1 = ts.lossAndGrad(p, batch, g1);
+      const l2 = k.lossAndGrad(p, batch, g2, o2);
+      ts.forward(p, batch, o1);
+      expect(o2).toEqual(o1); // each lane: the forward's operations for its prompt
+      let sse = 0;
+      for (let b = 0; b < B; b++) sse += (o1[b]! - batch.yq[b]!) ** 2;
+      expect(l2).toBe(sse / B);
+      expect(Math.abs(l2 - l1) / l1).toBeLessThan(1e-12);
+      expect(gradErr(p, g2, g1)).toBeLessThan(1e-12);
+    }
   });
 
   it('extreme scores (softmax arguments below -708: the scalar exp path) agree with the TS kernel', () => {

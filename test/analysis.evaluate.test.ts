@@ -9,6 +9,7 @@ import { allocParams } from '../src/model/params.js';
 import { fixtureBatch, fixtureParams, fx, expectClose } from './analysis.fixture.js';
 import { debiasedGd, ols, oneStepGd, ridge } from '../src/analysis/estimators.js';
 import { allocBatch } from '../src/data/batch.js';
+import { nodeForward } from '../src/io/wasm.js';
 
 const seedSpec = { d: 5, noiseStd: 0.01, preset: 'seed' as const };
 
@@ -107,6 +108,20 @@ describe('evaluate: Monte Carlo error vs L against the closed forms (seeded, 4,0
       const g = fresh.methods['one-step-gd']!;
       expect(Math.abs(g.mse[i]! - oneStepGdRisk(1, riskParams({ ...seedSpec, L })))).toBeLessThan(3 * g.stderr[i]!);
     });
+  });
+
+  it('models evaluated with the wasm forward (nodeForward, the default of evaluate and report) give the TypeScript forward\'s numbers exactly', () => {
+    for (const H of [1, 2, 3, 8]) {
+      const rng = new Rng(40 + H);
+      const p = allocParams(5, H);
+      for (let i = 0; i < p.theta.length; i++) p.theta[i] = 0.4 * (rng.nextDouble() - 0.5);
+      const lengths = [1, 7, 40, 121];
+      const ts = evaluateErrors(modelMethods('m', p, false), seedSpec, lengths, 301, new Rng(3));
+      const wasm = evaluateErrors(modelMethods('m', p, false, nodeForward()), seedSpec, lengths, 301, new Rng(3));
+      expect(wasm.methods.m!.mse).toEqual(ts.methods.m!.mse);
+      expect(wasm.methods.m!.stderr).toEqual(ts.methods.m!.stderr);
+      expect(ts.methods.m!.mse.every((x) => x > 0 && Number.isFinite(x))).toBe(true);
+    }
   });
 
   // issue 12, misleading output 7: L = 10 gave 4.342 with --lengths 5,10,20,40,80 and 4.113 with --lengths 10,40

@@ -11,8 +11,10 @@ import type { ModelTarget, StackTarget } from './targets.js';
 import { Rng } from '../data/rng.js';
 import { DEFAULT_TASK, type PresetName } from '../data/task.js';
 import { stackForward } from '../engine/ts/stack.js';
+import type { ModelForward } from '../engine/model.js';
 import { UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { nodeForward } from '../io/wasm.js';
 
 
 export interface EvaluateCliOptions {
@@ -33,6 +35,8 @@ export interface EvaluateCliOptions {
   json?: boolean;
   out?: string;
   progress?: boolean;
+  /** The models' forward (default: io/wasm.ts nodeForward, the wasm kernel when it loads: the TypeScript forward's doubles). */
+  forward?: ModelForward;
 }
 
 /** A prompt distribution as evaluate's JSON records it (snake_case). */
@@ -142,6 +146,7 @@ export function runEvaluate(targets: readonly (ModelTarget | StackTarget)[], o: 
   let lengths: number[] = [];
   let samples = o.samples;
   const nested = !o.independent;
+  const forward = o.forward ?? nodeForward();
   groups.forEach((g, gi) => {
     const methods: EvalMethod[] = [];
     for (const t of g.targets) {
@@ -149,7 +154,7 @@ export function runEvaluate(targets: readonly (ModelTarget | StackTarget)[], o: 
         const st = t.stack; // a multi-layer stack: the model only (no kernel read-out)
         methods.push({ name: t.name, run: (b, out) => stackForward(st, b, out) });
       } else {
-        methods.push(...modelMethods(t.name, t.params, o.kernel));
+        methods.push(...modelMethods(t.name, t.params, o.kernel, forward));
       }
     }
     const suffix = groups.length > 1 ? `@${label[gi]}` : '';

@@ -29,6 +29,8 @@ export interface StateEntry {
 
 /** The kernel a single-layer model trains on: TypeScript (engine/ts) or its WebAssembly build (engine/wasm). */
 export type EngineName = 'ts' | 'wasm';
+/** A single-layer model's forward (outputs [B]): the TypeScript kernel's `forward`, or the wasm kernel's (the same doubles). */
+export type ModelForward = (p: AttentionParams, batch: Batch, out: Float64Array) => void;
 export const ENGINE_NAMES: readonly EngineName[] = ['ts', 'wasm'];
 
 export interface TrainModel {

@@ -4,6 +4,7 @@
  * set of prompts at the training context length (so differences between models are paired).
  * Pure: parameters and an explicit RNG in, numbers out.
  */
+import type { ModelForward } from '../engine/model.js';
 import { layerCircuits } from '../model/circuits.js';
 import { kernelEstimator, oneStepGd, transformerEstimator } from '../analysis/estimators.js';
 import { KernelGapSums } from '../analysis/kernel-gap.js';
@@ -26,6 +27,8 @@ export interface EvidenceOptions {
   samples?: number;
   /** Prompts per batch (default 2,000). */
   chunk?: number;
+  /** The models' forward (default: the TypeScript kernel). */
+  forward?: ModelForward;
 }
 
 /**
@@ -36,6 +39,7 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
   const { L } = opts;
   const samples = opts.samples ?? 20_000;
   const chunk = Math.min(opts.chunk ?? 2_000, samples);
+  const forward = opts.forward ?? transformerEstimator;
   const r = riskParams({ d: spec.d, L, noiseStd: spec.noiseStd, preset: spec.preset });
   const etaStar = optimalEtaOf(r);
   const circuits = models.map((m) => layerCircuits(m.params));
@@ -51,7 +55,7 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
     const o = out.subarray(0, B);
     const ko = kout.subarray(0, B);
     models.forEach((m, i) => {
-      transformerEstimator(m.params, batch, o);
+      forward(m.params, batch, o);
       const heads = circuits[i]!;
       kernelEstimator(batch, heads.map((c) => c.w), heads.map((c) => c.mu), ko);
       for (let b = 0; b < B; b++) sq[i]![done + b] = (o[b]! - batch.yq[b]!) ** 2;

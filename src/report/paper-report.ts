@@ -3,6 +3,7 @@
  * the reduced-loss optimum finding, the estimator comparison figure and table, and the from-init
  * reduced-Adam prediction quoted in the flow figure's caption (any preset).
  */
+import type { ModelForward } from '../engine/model.js';
 import { effectiveLearningRate } from '../model/circuits.js';
 import type { PromptSpec } from '../analysis/prompts.js';
 import { initParams } from '../model/init.js';
@@ -31,8 +32,8 @@ export function paperFindings(models: readonly NamedParams[], task: { d: number;
 
 const f4 = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : '–');
 
-export async function paperFigures(models: readonly NamedParams[], spec: PromptSpec, o: { L: number; samples: number; seed: number; figDir: string; labels: Record<string, string> }): Promise<PaperExtras> {
-  const ev = estimatorComparison(models, spec, PAPER_LENGTHS, o.samples, new Rng(o.seed));
+export async function paperFigures(models: readonly NamedParams[], spec: PromptSpec, o: { L: number; samples: number; seed: number; figDir: string; labels: Record<string, string>; forward?: ModelForward }): Promise<PaperExtras> {
+  const ev = estimatorComparison(models, spec, PAPER_LENGTHS, o.samples, new Rng(o.seed), o.forward);
   const main = models.find((m) => m.params.H === 2) ?? models[0]!;
   const names = [...Object.keys(PAPER_LABELS), main.name];
   const labels = { ...o.labels, ...PAPER_LABELS };

@@ -15,6 +15,7 @@ import { type EvalMethod } from '../analysis/methods.js';
 import { type PromptSpec } from '../analysis/prompts.js';
 import { transformerEstimator } from '../analysis/estimators.js';
 import type { AttentionParams } from '../model/params.js';
+import type { ModelForward } from '../engine/model.js';
 import type { Rng } from '../data/rng.js';
 import { optimalMu, reducedLoss } from '../analysis/theory.js';
 import { AUTHORS_ESTIMATOR_COMPARISON } from './authors-values.js';
@@ -37,10 +38,10 @@ export interface NamedParams {
 }
 
 /** Models and the five analytic estimators on the same prompts at `lengths`. */
-export function estimatorComparison(models: readonly NamedParams[], spec: PromptSpec, lengths: readonly number[], samples: number, rng: Rng): EvaluateResult {
+export function estimatorComparison(models: readonly NamedParams[], spec: PromptSpec, lengths: readonly number[], samples: number, rng: Rng, forward: ModelForward = transformerEstimator): EvaluateResult {
   const methods: EvalMethod[] = [
     ...paperComparisonSpecs().map((m) => methodFromSpec(m, spec)),
-    ...models.map((m) => ({ name: m.name, run: (b: Parameters<EvalMethod['run']>[0], out: Float64Array) => void transformerEstimator(m.params, b, out) })),
+    ...models.map((m) => ({ name: m.name, run: (b: Parameters<EvalMethod['run']>[0], out: Float64Array) => void forward(m.params, b, out) })),
   ];
   return evaluateErrors(methods, spec, lengths, samples, rng);
 }

@@ -17,6 +17,8 @@ import { estimatorMethods, modelMethods, type EvalMethod } from '../analysis/met
 import type { PromptSpec } from '../analysis/prompts.js';
 import { Rng } from '../data/rng.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { nodeForward } from '../io/wasm.js';
+import type { ModelForward } from '../engine/model.js';
 import { VERSION } from '../version.js';
 import { UsageError } from '../errors.js';
 import { isRunDir, readRunJson, runConfig } from '../run/run-dir.js';
@@ -43,6 +45,8 @@ export interface ReportOptions {
   seed?: number;
   /** Progress messages (default: none). */
   log?: (line: string) => void;
+  /** The models' forward (default: io/wasm.ts nodeForward: the wasm kernel when it loads, the TypeScript forward's doubles). */
+  forward?: ModelForward;
 }
 
 export interface ReportResult {
@@ -64,19 +68,20 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
   const spec = runsPromptSpec(runs);
   const L = runs[0]!.config.contextLength;
   const seed = o.seed ?? 2025;
+  const forward = o.forward ?? nodeForward();
   mkdirSync(o.out, { recursive: true });
 
   // 1. Findings on shared prompts at the training length.
   const samples = o.samples ?? 20_000;
   log(`measuring ${runs.length} model(s) on ${samples} shared prompts at L = ${L}`);
-  const evidence = gatherEvidence(runs.map((r) => ({ name: r.target.name, params: r.target.params })), spec, new Rng(seed), { L, samples });
+  const evidence = gatherEvidence(runs.map((r) => ({ name: r.target.name, params: r.target.params })), spec, new Rng(seed), { L, samples, forward });
   const findings = computeFindings(evidence);
   const models = runs.map((r) => ({ name: r.target.name, params: r.target.params }));
   const paperConvention = spec.preset === 'paper';
   if (paperConvention) findings.push(...paperFindings(models, { d: spec.d, L, noiseStd: spec.noiseStd }));
 
   // 2. Error against context length.
-  const evaluation = o.evaluation ?? errorVsLength(runs, spec, o, seed, log);
+  const evaluation = o.evaluation ?? errorVsLength(runs, spec, o, seed, log, forward);
   const evalPath = await writeEvaluationJson(join(o.out, 'evaluation.json'), spec, evaluation);
 
   // 3. Figures.
@@ -85,7 +90,7 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
   let paperExtras: PaperExtras | undefined;
   if (paperConvention) {
     log('estimator comparison (the authors\' five estimators and the trained models, L = 10..100)');
-    paperExtras = await paperFigures(models, spec, { L, samples: o.evalSamples ?? 2_000, seed: seed + 2, figDir, labels: methodLabels(runs) });
+    paperExtras = await paperFigures(models, spec, { L, samples: o.evalSamples ?? 2_000, seed: seed + 2, figDir, labels: methodLabels(runs), forward });
     figures.push(...paperExtras.figures.map((f) => ({ title: f.title, path: f.files.find((x) => x.endsWith('.png'))!, caption: f.caption })));
   }
 
@@ -102,11 +107,11 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
 }
 
 /** Every model, its kernel estimator and the estimators on shared prompts at every length. */
-function errorVsLength(runs: readonly ReportRun[], spec: PromptSpec, o: ReportOptions, seed: number, log: (line: string) => void): Evaluation {
+function errorVsLength(runs: readonly ReportRun[], spec: PromptSpec, o: ReportOptions, seed: number, log: (line: string) => void, forward: ModelForward): Evaluation {
   const lengths = o.lengths ?? defaultLengths();
   const evalSamples = o.evalSamples ?? 2_000;
   log(`evaluating error vs context length: ${lengths.length} lengths x ${evalSamples} prompts`);
-  const methods: EvalMethod[] = [...runs.flatMap((r) => modelMethods(r.target.name, r.target.params)), ...estimatorMethods(spec)];
+  const methods: EvalMethod[] = [...runs.flatMap((r) => modelMethods(r.target.name, r.target.params, true, forward)), ...estimatorMethods(spec)];
   const ev = evaluateErrors(methods, spec, lengths, evalSamples, new Rng(seed + 1));
   return { lengths: ev.lengths, methods: ev.methods };
 }

@@ -11,9 +11,9 @@
  *   figures/         comparison figures + one folder per run (SVG and PNG)
  */
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { defaultLengths, evaluateErrors, type Evaluation } from '../analysis/evaluate.js';
-import { estimatorMethods, modelMethods, type EvalMethod } from '../analysis/methods.js';
+import { defaultLengths, type Evaluation } from '../analysis/evaluate.js';
 import type { PromptSpec } from '../analysis/prompts.js';
 import { Rng } from '../data/rng.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -23,6 +23,7 @@ import { VERSION } from '../version.js';
 import { UsageError } from '../errors.js';
 import { isRunDir, readRunJson, runConfig } from '../run/run-dir.js';
 import { gatherEvidence } from './evidence.js';
+import { evaluateSweep } from './evaluate-parallel.js';
 import { drawReportFigures, methodLabels } from './figures.js';
 import { computeFindings, type Finding } from './findings.js';
 import { paperFigures, paperFindings, type PaperExtras } from './paper-report.js';
@@ -47,6 +48,8 @@ export interface ReportOptions {
   log?: (line: string) => void;
   /** The models' forward (default: io/wasm.ts nodeForward: the wasm kernel when it loads, the TypeScript forward's doubles). */
   forward?: ModelForward;
+  /** Threads of the error sweep (default: one per core; the numbers do not depend on it). */
+  threads?: number;
 }
 
 export interface ReportResult {
@@ -81,7 +84,7 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
   if (paperConvention) findings.push(...paperFindings(models, { d: spec.d, L, noiseStd: spec.noiseStd }));
 
   // 2. Error against context length.
-  const evaluation = o.evaluation ?? errorVsLength(runs, spec, o, seed, log, forward);
+  const evaluation = o.evaluation ?? await errorVsLength(runs, spec, o, seed, log, forward);
   const evalPath = await writeEvaluationJson(join(o.out, 'evaluation.json'), spec, evaluation);
 
   // 3. Figures.
@@ -107,12 +110,13 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
 }
 
 /** Every model, its kernel estimator and the estimators on shared prompts at every length. */
-function errorVsLength(runs: readonly ReportRun[], spec: PromptSpec, o: ReportOptions, seed: number, log: (line: string) => void, forward: ModelForward): Evaluation {
+async function errorVsLength(runs: readonly ReportRun[], spec: PromptSpec, o: ReportOptions, seed: number, log: (line: string) => void, forward: ModelForward): Promise<Evaluation> {
   const lengths = o.lengths ?? defaultLengths();
   const evalSamples = o.evalSamples ?? 2_000;
-  log(`evaluating error vs context length: ${lengths.length} lengths x ${evalSamples} prompts`);
-  const methods: EvalMethod[] = [...runs.flatMap((r) => modelMethods(r.target.name, r.target.params, true, forward)), ...estimatorMethods(spec)];
-  const ev = evaluateErrors(methods, spec, lengths, evalSamples, new Rng(seed + 1));
+  const threads = Math.min(o.threads ?? availableParallelism(), lengths.length);
+  log(`evaluating error vs context length: ${lengths.length} lengths x ${evalSamples} prompts${threads > 1 ? ` on ${threads} threads` : ''}`);
+  const models = runs.map((r) => ({ name: r.target.name, d: r.target.params.d, H: r.target.params.H, theta: r.target.params.theta }));
+  const ev = await evaluateSweep({ models, spec, lengths, samples: evalSamples, rngState: new Rng(seed + 1).getState() }, { threads, forward });
   return { lengths: ev.lengths, methods: ev.methods };
 }
 

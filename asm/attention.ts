@@ -13,15 +13,10 @@
 // bit-identical to core/exp.ts expNeg for x >= -708), pass 3 the sums over tokens (grad only).
 // All pointers are byte offsets into this module's memory; the caller grows memory.
 
-import { expNeg2, expNegScalar, setT32 } from './exp';
+import { expNeg2, expNegScalar } from './exp';
 
 export function heapBase(): usize {
   return __heap_base;
-}
-
-/** register the table 2^(j/32), j = 0..31 (written by the caller) */
-export function setTable(ptr: usize): void {
-  setT32(ptr);
 }
 
 /** bytes of scratch for H heads, width E, L tokens (16-byte aligned pieces) */

@@ -50,7 +50,6 @@ export interface CoreRates {
 interface RoofExports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   heapBase(): number;
-  setTable(ptr: number): void;
   rfUniforms(st: number, out: number, n: number): void;
   rfMac(n: number, x: number): number;
   rfExp(buf: number, n: number): void;
@@ -77,13 +76,10 @@ export function measureRates(batchBytes = 8 * (128 * 40 * 6 + 128 * 6 + 128)): C
   const x = new api.Instance(m, { env: { abort: () => { throw new Error('abort'); }, log: Math.log } }).exports as unknown as RoofExports;
   const base = Math.ceil(x.heapBase() / 16) * 16;
   const n = 32768; // values per uniforms / exp call
-  const table = base, st = table + 256, buf = st + 64, src = buf + 8 * n, dst = src + Math.ceil(batchBytes / 16) * 16;
+  const st = base, buf = st + 64, src = buf + 8 * n, dst = src + Math.ceil(batchBytes / 16) * 16;
   const need = dst + batchBytes + 64;
   const have = x.memory.buffer.byteLength;
   if (need > have) x.memory.grow(Math.ceil((need - have) / 65536));
-  const t = new Float64Array(x.memory.buffer, table, 32);
-  for (let j = 0; j < 32; j++) t[j] = 2 ** (j / 32);
-  x.setTable(table);
   new Int32Array(x.memory.buffer, st, 16).set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16].map((v) => v * 0x9e3779b1));
   const u = best(() => x.rfUniforms(st, buf, n), 20);
   const macIters = 100_000;

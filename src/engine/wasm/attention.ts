@@ -43,7 +43,6 @@ function wasmApi(): WasmApi {
 interface AttentionExports {
   memory: WasmMemory;
   heapBase(): number;
-  setTable(ptr: number): void;
   scratchBytes(H: number, E: number, L: number): number;
   forward(B: number, L: number, E: number, H: number, z: number, zq: number, theta: number, out: number, attn: number, scr: number): void;
   lossAndGrad(B: number, L: number, E: number, H: number, z: number, zq: number, yq: number, theta: number, grad: number, out: number, scr: number): number;
@@ -123,14 +122,9 @@ export function createWasmKernel(module: WasmModule, opts: KernelOptions = {}): 
   const mem = (env.memory as WasmMemory | undefined) ?? x.memory;
   const limit = opts.limit ?? Infinity;
   const pinned: (() => void)[] = []; // re-create the views of allocBatch batches after a grow
-  // table 2^(j/32), the same doubles as core/exp.ts, at the start of the heap
-  const table = align(opts.base ?? x.heapBase());
-  ensure(table + 32 * 8);
-  const t = new Float64Array(mem.buffer, table, 32);
-  for (let j = 0; j < 32; j++) t[j] = 2 ** (j / 32);
-  x.setTable(table);
-  // the sampler: RNG state words i32[8], then the ziggurat tables ZK [128], ZWS [256], ZF [129]
-  const st = align(table + 32 * 8), zk = align(st + 32), zws = align(zk + 128 * 8), zf = align(zws + 256 * 8);
+  // the sampler at the start of the heap (exp's table 2^(j/32) is the module's own data): RNG state
+  // words i32[8], then the ziggurat tables ZK [128], ZWS [256], ZF [129]
+  const st = align(opts.base ?? x.heapBase()), zk = align(st + 32), zws = align(zk + 128 * 8), zf = align(zws + 256 * 8);
   ensure(zf + 129 * 8);
   new Float64Array(mem.buffer, zk, 128).set(ZK);
   new Float64Array(mem.buffer, zws, 256).set(ZWS);

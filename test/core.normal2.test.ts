@@ -146,6 +146,7 @@ describe('stream version 2: wasm == TypeScript oracle, bit for bit', () => {
     ['d=1 L=1 B=1 (odd sizes: leftovers cross every array)', { d: 1, L: 1, batchSize: 1, noiseStd: 0, preset: 'seed' } as TaskSpec],
     ['odd L', { d: 2, L: 5, batchSize: 3, noiseStd: 0.3, preset: 'seed' } as TaskSpec],
     ['d=17 (generic y loop)', { d: 17, L: 9, batchSize: 6, noiseStd: 0.01, preset: 'seed' } as TaskSpec],
+    ['d=5 odd L, paper preset (the unrolled d = 5 y loop and its tail)', { d: 5, L: 41, batchSize: 7, noiseStd: 0.3, preset: 'paper' } as TaskSpec],
   ])('%s: 200 batches into wasm memory and into JS arrays, with betaOut', (_name, task) => {
     const { d, L, batchSize: B } = task;
     const a = NormalStream2.fromRng(new Rng(7)), b = NormalStream2.fromRng(new Rng(7)), c = NormalStream2.fromRng(new Rng(7));

@@ -13,7 +13,7 @@
 // bit-identical to core/exp.ts expNeg for x >= -708), pass 3 the sums over tokens (grad only).
 // All pointers are byte offsets into this module's memory; the caller grows memory.
 
-import { expNeg2, expNegScalar } from './exp';
+import { expInRange, expNeg2, expNeg2InRange, expNegScalar } from './exp';
 
 export function heapBase(): usize {
   return __heap_base;
@@ -200,6 +200,28 @@ function circuits(theta: usize, E: i32, H: i32, P: i32): void {
   }
 }
 
+/**
+ * Pass 2 of a softmax per lane: e_i = exp(s_i - max) into S, e_i v_i into V, in token order; returns
+ * sum_i e_i and stores sum_i e_i v_i at ybAt. `inRange` (a constant at each call): every s_i - max is
+ * known to be >= -708, so exp's range check is skipped (the same doubles).
+ */
+// @ts-ignore: decorator
+@inline
+function softmaxPass(Sb: usize, Vb: usize, L: i32, mx: v128, ybAt: usize, inRange: bool): v128 {
+  let sum = f64x2.splat(0), yb = f64x2.splat(0);
+  for (let i = 0; i < L; i++) {
+    const x = f64x2.sub(v128.load(Sb + (<usize>i << 4)), mx);
+    const ex = inRange ? expNeg2InRange(x) : expNeg2(x);
+    const ev = f64x2.mul(ex, v128.load(Vb + (<usize>i << 4)));
+    sum = f64x2.add(sum, ex);
+    yb = f64x2.add(yb, ev);
+    v128.store(Sb + (<usize>i << 4), ex);
+    v128.store(Vb + (<usize>i << 4), ev);
+  }
+  v128.store(ybAt, yb);
+  return sum;
+}
+
 /** Passes 1 and 2 for prompt b, pair p: leaves e_hi in S, e_hi v_hi in V; returns yb/sum per lane (also in SUM, YB). */
 // @ts-ignore: decorator
 @inline
@@ -213,8 +235,8 @@ function pairSoftmax(zo: usize, qo: usize, p: i32, E: i32, L: i32): v128 {
     for (let a = 0; a < E; a++) g = f64x2.add(g, f64x2.mul(v128.load64_splat(qo + (<usize>a << 3)), v128.load(Ab + (<usize>(a * E + c) << 4))));
     v128.store(Gb + (<usize>c << 4), g);
   }
-  // pass 1: s_i = g . z_i, v_i = u . z_i, running max
-  let mx = f64x2.splat(-Infinity);
+  // pass 1: s_i = g . z_i, v_i = u . z_i, running max (and min: pass 2 skips exp's range check when max - min <= 708)
+  let mx = f64x2.splat(-Infinity), mn = f64x2.splat(Infinity);
   let t = zo;
   const stride = <usize>E << 3;
   let i = 0;
@@ -234,6 +256,7 @@ function pairSoftmax(zo: usize, qo: usize, p: i32, E: i32, L: i32): v128 {
     v128.store(Sb + (<usize>(i + 1) << 4), s1);
     v128.store(Vb + (<usize>(i + 1) << 4), v1);
     mx = f64x2.pmax(f64x2.pmax(mx, s0), s1);
+    mn = f64x2.pmin(f64x2.pmin(mn, s0), s1);
     t += stride << 1;
   }
   if (i < L) {
@@ -246,20 +269,14 @@ function pairSoftmax(zo: usize, qo: usize, p: i32, E: i32, L: i32): v128 {
     v128.store(Sb + (<usize>i << 4), s);
     v128.store(Vb + (<usize>i << 4), vv);
     mx = f64x2.pmax(mx, s);
+    mn = f64x2.pmin(mn, s);
   }
   // pass 2: e_i = exp(s_i - max), sums
-  let sum = f64x2.splat(0), yb = f64x2.splat(0);
-  for (i = 0; i < L; i++) {
-    const ex = expNeg2(f64x2.sub(v128.load(Sb + (<usize>i << 4)), mx));
-    const ev = f64x2.mul(ex, v128.load(Vb + (<usize>i << 4)));
-    sum = f64x2.add(sum, ex);
-    yb = f64x2.add(yb, ev);
-    v128.store(Sb + (<usize>i << 4), ex);
-    v128.store(Vb + (<usize>i << 4), ev);
-  }
+  const ybAt = pYB + (<usize>p << 4);
+  const sum = expInRange(f64x2.sub(mn, mx)) ? softmaxPass(Sb, Vb, L, mx, ybAt, true) : softmaxPass(Sb, Vb, L, mx, ybAt, false);
   v128.store(pSUM + (<usize>p << 4), sum);
-  const r = f64x2.div(yb, sum);
-  v128.store(pYB + (<usize>p << 4), r);
+  const r = f64x2.div(v128.load(ybAt), sum);
+  v128.store(ybAt, r);
   return r;
 }
 

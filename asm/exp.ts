@@ -68,6 +68,20 @@ export function expNeg2(x: v128): v128 {
   if (!i64x2.all_true(f64x2.ge(x, kk(K_LIM)))) {
     return f64x2.replace_lane(f64x2.splat(expNegScalar(f64x2.extract_lane(x, 0))), 1, expNegScalar(f64x2.extract_lane(x, 1)));
   }
+  return expNeg2InRange(x);
+}
+
+/** `true` when every lane of x is in [-708, 0] or NaN-free enough for expNeg2InRange: x >= -708 in both lanes. */
+// @ts-ignore: decorator
+@inline
+export function expInRange(x: v128): bool {
+  return i64x2.all_true(f64x2.ge(x, kk(K_LIM)));
+}
+
+/** expNeg2 without its range check: only for lanes known to be >= -708 (a softmax whose min - max is). */
+// @ts-ignore: decorator
+@inline
+export function expNeg2InRange(x: v128): v128 {
   const R = kk(K_ROUND);
   const nb = f64x2.add(f64x2.mul(x, kk(K_INV)), R); // ROUND + n
   const n = f64x2.sub(nb, R);

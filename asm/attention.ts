@@ -480,6 +480,32 @@ export function lossAndGrad(B: i32, L: i32, E: i32, H: i32, z: usize, zq: usize,
       const ZBb = pZB + (<usize>(p * E) << 4), Wb = pW + (<usize>(p * E) << 4);
       const stride = <usize>E << 3;
       let e = 0;
+      // three coordinates at a time while three are left: six independent chains, each in token order
+      for (; e + 2 < E; e += 3) {
+        let zb0 = f64x2.splat(0), zb1 = f64x2.splat(0), zb2 = f64x2.splat(0);
+        let ww0 = f64x2.splat(0), ww1 = f64x2.splat(0), ww2 = f64x2.splat(0);
+        let t = zo + (<usize>e << 3);
+        for (let i = 0; i < L; i++) {
+          const ex = v128.load(Sb + (<usize>i << 4)), ev = v128.load(Vb + (<usize>i << 4));
+          let zz = v128.load64_splat(t);
+          zb0 = f64x2.add(zb0, f64x2.mul(ex, zz));
+          ww0 = f64x2.add(ww0, f64x2.mul(ev, zz));
+          zz = v128.load64_splat(t + 8);
+          zb1 = f64x2.add(zb1, f64x2.mul(ex, zz));
+          ww1 = f64x2.add(ww1, f64x2.mul(ev, zz));
+          zz = v128.load64_splat(t + 16);
+          zb2 = f64x2.add(zb2, f64x2.mul(ex, zz));
+          ww2 = f64x2.add(ww2, f64x2.mul(ev, zz));
+          t += stride;
+        }
+        const zo3 = ZBb + (<usize>e << 4), wo3 = Wb + (<usize>e << 4);
+        v128.store(zo3, zb0);
+        v128.store(zo3, zb1, 16);
+        v128.store(zo3, zb2, 32);
+        v128.store(wo3, ww0);
+        v128.store(wo3, ww1, 16);
+        v128.store(wo3, ww2, 32);
+      }
       for (; e + 1 < E; e += 2) {
         // two coordinates at a time: four independent accumulator chains
         let zb0 = f64x2.splat(0), ww0 = f64x2.splat(0), zb1 = f64x2.splat(0), ww1 = f64x2.splat(0);

@@ -408,6 +408,33 @@ function lossAndGradOne(B: i32, L: i32, E: i32, z: usize, zq: usize, yq: usize, 
     const inv = f64x2.div(f64x2.replace_lane(f64x2.splat((2 * res0) / <f64>B), 1, dout1), sum);
     // pass 3 with the gradient: zbar_c = sum_i e_i z_ic, w_c = sum_i e_i v_i z_ic per lane (two coordinates at a time)
     let e = 0;
+    // three coordinates at a time while three are left (six chains), then pairs
+    for (; e + 2 < E; e += 3) {
+      const o = <usize>e << 3;
+      let zb0 = f64x2.splat(0), ww0 = f64x2.splat(0), zb1 = f64x2.splat(0), ww1 = f64x2.splat(0), zb2 = f64x2.splat(0), ww2 = f64x2.splat(0);
+      let c0 = t0 + o, c1 = t1 + o;
+      for (let k = 0; k < L; k++) {
+        const ex = v128.load(pS + (<usize>k << 4)), ev = v128.load(pV + (<usize>k << 4));
+        let zz = gather(c0, c1);
+        zb0 = f64x2.add(zb0, f64x2.mul(ex, zz));
+        ww0 = f64x2.add(ww0, f64x2.mul(ev, zz));
+        zz = gather(c0 + 8, c1 + 8);
+        zb1 = f64x2.add(zb1, f64x2.mul(ex, zz));
+        ww1 = f64x2.add(ww1, f64x2.mul(ev, zz));
+        zz = gather(c0 + 16, c1 + 16);
+        zb2 = f64x2.add(zb2, f64x2.mul(ex, zz));
+        ww2 = f64x2.add(ww2, f64x2.mul(ev, zz));
+        c0 += stride;
+        c1 += stride;
+      }
+      const zo3 = pZB + (<usize>e << 4), wo3 = pW + (<usize>e << 4);
+      v128.store(zo3, zb0);
+      v128.store(zo3, zb1, 16);
+      v128.store(zo3, zb2, 32);
+      v128.store(wo3, ww0);
+      v128.store(wo3, ww1, 16);
+      v128.store(wo3, ww2, 32);
+    }
     for (; e < E; e += 2) {
       const one = e + 1 == E; // an odd E: the last coordinate alone (its partner chains read it again and are dropped)
       const o0e = <usize>e << 3, o1e = one ? o0e : o0e + 8;

@@ -54,6 +54,9 @@ export interface PrefetchOptions {
   kernel?: WasmKernel;
 }
 
+/** How long the main thread spins for a batch before it sleeps. */
+const SPIN_MS = 0.5;
+
 export function startPrefetch(from: BatchStream, o: PrefetchOptions): Prefetch {
   const script = workerScript();
   if (!script) throw new UsageError('--threads 2: the compiled worker (dist/run/prefetch-worker.js) is missing; run npm run build, or use --threads 1');
@@ -92,13 +95,19 @@ export function startPrefetch(from: BatchStream, o: PrefetchOptions): Prefetch {
   };
   function sample(spec: TaskSpec, out: Batch): Batch {
     if (closed) throw new Error('prefetch stream used after close()');
-    // wait for batch number `consumed`: spin briefly (the worker is usually ahead), then sleep
+    // wait for batch number `consumed`: spin up to SPIN_MS (a batch takes ~0.1 ms: waking from
+    // Atomics.wait costs tens of µs, a step's worth when the sampling thread is the bound), then sleep
     let spins = 0;
+    let since = 0;
     for (;;) {
       const produced = Atomics.load(ctl, CTL.produced);
       if (produced > consumed) break;
       if (Atomics.load(ctl, CTL.error) !== 0 || workerError) fail(workerError ? (workerError as Error).message : '');
-      if (++spins > 2000) Atomics.wait(ctl, CTL.produced, produced, 20);
+      if ((++spins & 1023) === 0) {
+        const now = performance.now();
+        if (since === 0) since = now;
+        else if (now - since > SPIN_MS) Atomics.wait(ctl, CTL.produced, produced, 20);
+      }
     }
     const j = consumed % slots;
     const B = head[j]![1]!;

@@ -66,6 +66,10 @@ export function tokenAxis(field: 'x0' | 'y0', d: number, n: number, title: strin
       : {
         values: Array.from({ length: n }, (_, i) => i + 0.5),
         labelExpr: tokenLabelExpr(d, outputs),
+        // every coordinate labelled: Vega keeps at most tickCount of the given values (by default about
+        // width / 40, which dropped every second label: x1, x3, ..., hiding y2 of a multi-task token)
+        tickCount: n,
+        labelOverlap: false,
         grid: false, ticks: false, domain: false, labelAngle: 0, labelPadding: 4,
       },
   };

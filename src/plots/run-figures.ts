@@ -160,8 +160,8 @@ async function snapshotFigures(s: RunSnapshots | undefined, columns: number, emi
   }
 }
 
-/** The multi-task circuits figure of a model file with `tasks` metadata, else null. */
-function multitaskFigure(path: string): VlSpec | null {
+/** The multi-task circuits figure of a model file with `tasks` metadata, else null (also used by the web lab, serve/data.ts). */
+export function multitaskFigure(path: string): VlSpec | null {
   if (!existsSync(path)) return null;
   try {
     const m = readModelFile(path);

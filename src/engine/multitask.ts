@@ -50,7 +50,7 @@ export function multitaskModel(p: AttentionParams, dx: number, tasks: readonly T
     forward: wasm ? (batch, out) => void m().forward(p, batch, out) : (batch, out) => void forwardMulti(p, batch, out),
     allocBatch: (B, L) => alloc(B, L),
     sampleBatch: sample,
-    allocValBatch: (B, L) => alloc(B, L),
+    allocValBatch: (B, L) => allocMultiTaskBatch(B, L, dx, tasks), // ordinary arrays: validation batches are made per call (held-out chunks), not pinned in wasm memory
     valSampler: { sampleBatch: sample },
     dynamics(w, mu) {
       for (let h = 0; h < H; h++) {

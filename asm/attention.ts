@@ -625,3 +625,4 @@ export { fill2, sampleBatch2, setSampler2Tables } from './sampler2';
 export { stackForward, stackLossAndGrad, stackScratchBytes } from './stack';
 // micro-benchmarks for bench's roofline (asm/roofline.ts)
 export { rfCopy, rfExp, rfMac, rfUniforms } from './roofline';
+export { mtForward, mtLossAndGrad, mtScratchBytes } from './multitask'; // the multi-task kernel, n_out = N (asm/multitask.ts)

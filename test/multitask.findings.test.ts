@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { allocParams } from '../src/model/params.js';
 import { multitaskCircuits, exclusiveCoordinates } from '../src/model/multitask-circuits.js';
-import { mixedShare, splitUpFinding, superpositionFinding } from '../src/report/multitask-findings.js';
+import { mixedShare, moreHeadsObservation, splitUpFinding, superpositionFinding } from '../src/report/multitask-findings.js';
 
 const tasks = [[0, 4], [2, 6]] as const;
 const d = 6, N = 2, E = d + N;
@@ -61,6 +61,22 @@ describe('multi-task findings', () => {
     // the same heads fail split-up if judged as an H >= 2N model: one head is mixed
     const s = splitUpFinding([{ name: 'x', heads: 4, circuits: [...cs, { ...cs[1]!, head: 3 }] }], N);
     expect(s.pass).toBe(false);
+  });
+
+  it('split-up is judged at H = 2N only; a model with more heads is measured (moreHeadsObservation), not judged', () => {
+    const mixed = { qk: [0.1, 0.1, 0, 0, -0.1, -0.1], ov: [2, -5] };
+    const h8 = model([t1(0.17, 2.7), t2(0.17, 2.4), t2(-0.17, -2.5), t1(-0.17, -2.7), mixed, t1(0.15, 3), { qk: [0, 0, 0, 0, 0, 0], ov: [0, 0] }, t2(0.001, 0.01)]);
+    const ev = { name: 'h8', heads: 8, circuits: multitaskCircuits(h8, d, tasks) };
+    const only8 = splitUpFinding([ev], N);
+    expect(only8.result).toBe('n/a');
+    expect(only8.checks).toHaveLength(0);
+    const h4 = { name: 'h4', heads: 4, circuits: multitaskCircuits(model([t1(0.17, 2.7), t2(0.17, 2.4), t2(-0.17, -2.5), t1(-0.17, -2.7)]), d, tasks) };
+    const both = splitUpFinding([h4, ev], N);
+    expect(both.pass).toBe(true);
+    expect(both.checks.every((c) => c.name.startsWith('h4:'))).toBe(true);
+    const [o] = moreHeadsObservation([h4, ev], N);
+    expect(o).toMatchObject({ name: 'h8', heads: 8, active: 6, single: 5 }); // heads 7 (zero) and 8 (tiny) inactive
+    expect(o!.mixed).toEqual([{ head: 5, mixed: expect.closeTo(2 / 7, 10), strength: expect.closeTo(0.05 * 2 + 0.05 * 5, 10) }]); // |w1 mu1| + |w2 mu2|, w = mean QK diagonal on the block
   });
 
   it('split-up needs two heads of opposite sign per task', () => {

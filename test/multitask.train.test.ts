@@ -1,5 +1,5 @@
 /**
- * Multi-task runs end to end through the CLI: train --tasks (n_out = N, ts engine), the state dict's
+ * Multi-task runs end to end through the CLI: train --tasks (n_out = N, wasm engine by default), the state dict's
  * o_proj.weight (N, E*H), resume, analyze; bad task layouts give one line and exit 2.
  */
 import { spawnSync } from 'node:child_process';
@@ -25,7 +25,7 @@ describe('train --tasks', () => {
     const cfg = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).config;
     expect(cfg.tasks).toBe('0:2,1:3');
     expect(cfg.n_out).toBe(2);
-    expect(cfg.engine).toBe('ts');
+    expect(cfg.engine).toBe('wasm'); // the default where dist/wasm/attention.wasm loads
     const m = readSafetensors(join(out, 'model.safetensors'));
     expect(m.tensors['attention_layer.o_proj.weight']!.shape).toEqual([2, 5 * 2]); // E = d + N = 5
     expect(m.tensors['attention_layer.q_proj.weight']!.shape).toEqual([10, 5]);
@@ -44,11 +44,21 @@ describe('train --tasks', () => {
     expect(j.heads[0].ov[0]).toHaveLength(2);
   });
 
+  it('--threads 2 trains the same run as --threads 1 (a multi-task model samples on its own thread)', () => {
+    const bits: string[] = [];
+    for (const threads of ['1', '2']) {
+      const out = join(dir, `threads${threads}`);
+      const r = run('train', '--tasks', '0:2,1:3', '--d', '3', '--context-length', '6', '--batch-size', '16', '--heads', '2', '--steps', '60', '--out', out, '--progress', 'none', '--threads', threads);
+      expect(r.status, r.stderr).toBe(0);
+      bits.push(Buffer.from(readSafetensors(join(out, 'model.safetensors')).tensors['attention_layer.o_proj.weight']!.data.buffer).toString('hex'));
+    }
+    expect(bits[1]).toBe(bits[0]);
+  });
+
   it('refuses bad layouts with one line (exit 2)', () => {
     const bad = [
       [['--tasks', '0:4,2:7', '--d', '6'], /--tasks 0:4,2:7 reads x up to coordinate 7, but --d is 6/],
       [['--tasks', '0-4'], /--tasks: '0-4' is not START:END/],
-      [['--tasks', '0:2', '--engine', 'wasm'], /the wasm engine has n_out = 1; multi-task runs train on --engine ts/],
       [['--tasks', '0:2,2:4', '--n-out', '3'], /--n-out 3 does not match --tasks 0:2,2:4 \(2 tasks: n_out = 2\)/],
       [['--n-out', '2'], /several outputs come with --tasks/],
     ] as const;

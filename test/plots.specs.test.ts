@@ -170,6 +170,22 @@ describe('QK evolution grid', () => {
     expect(spec.title.text).toContain('scaled by 1/√(d+1), not transposed');
   });
 
+  it('labels the coordinates x1..xd, y (one output) or x1..xd, y1..yN (multi-task), the separators at d', () => {
+    // the axis' Vega labelExpr, evaluated at every tick
+    const labels = (axis: J): string[] => axis.values.map((v: number) => new Function('datum', `const floor = Math.floor; return ${axis.labelExpr};`)({ value: v }));
+    const one: J = qkEvolutionSpec({ step, qk, layers, heads: H, E }, { layer: 1 });
+    expect(labels(one.spec.layer[0].encoding.x.axis)).toEqual(['x1', 'x2', 'x3', 'x4', 'x5', 'y']);
+    const E8 = 8, snaps = 3;
+    const qk8 = Float64Array.from({ length: snaps * 1 * 3 * E8 * E8 }, (_, i) => Math.sin(i));
+    const mt: J = qkEvolutionSpec({ step: [0, 10, 20], qk: qk8, layers: 1, heads: 3, E: E8 }, { outputs: 2 });
+    expect(labels(mt.spec.layer[0].encoding.x.axis)).toEqual(['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'y1', 'y2']);
+    expect(labels(mt.spec.layer[0].encoding.y.axis)).toEqual(['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'y1', 'y2']);
+    const seps = mt.data.values.filter((r: J) => r.kind === 'sep' && r.head === 'Head 1' && r.step === 'Step 0');
+    expect(seps.map((r: J) => [r.x0, r.x1, r.y0, r.y1])).toEqual([[6, 6, 0, 8], [0, 8, 6, 6]]);
+    expect(mt.title.text).toContain('scaled by 1/√E, E = d + N');
+    expect(() => qkEvolutionSpec({ step: [0, 10, 20], qk: qk8, layers: 1, heads: 3, E: E8 }, { outputs: 8 })).toThrow(/outputs 8 not in 1..7/);
+  });
+
   it('rejects a wrong shape and an out-of-range layer', () => {
     expect(() => qkEvolutionSpec({ step, qk: qk.subarray(1), layers, heads: H, E })).toThrow(/\[11, 2, 2, 6, 6\]/);
     expect(() => qkEvolutionSpec({ step, qk, layers, heads: H, E }, { layer: 3 })).toThrow(/layer 3 not in 1..2/);

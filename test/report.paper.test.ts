@@ -94,8 +94,9 @@ describe('presets', () => {
     expect({ preset: c.preset, noiseStd: c.noiseStd, batchSize: c.batchSize, valSamples: c.valSamples, seed: c.seed, lr: c.lr }).toEqual({ preset: 'paper', noiseStd: Math.sqrt(0.1), batchSize: 256, valSamples: 256, seed: 1029, lr: 1e-3 });
     expect(reproduceConfig(2, 20_000).preset).toBe('seed');
   });
-  it("multitask: the authors' two tasks, L = 48, batch 256, seed 1029, ts engine", () => {
+  it("multitask: the authors' two tasks, L = 48, batch 256, seed 1029, the wasm engine (ts on request)", () => {
     const c = multitaskConfig(3, 15_000);
-    expect({ tasks: c.tasks, nOut: c.nOut, d: c.d, L: c.contextLength, B: c.batchSize, seed: c.seed, engine: c.engine }).toEqual({ tasks: '0:4,2:6', nOut: 2, d: 6, L: 48, B: 256, seed: 1029, engine: 'ts' });
+    expect({ tasks: c.tasks, nOut: c.nOut, d: c.d, L: c.contextLength, B: c.batchSize, seed: c.seed, engine: c.engine }).toEqual({ tasks: '0:4,2:6', nOut: 2, d: 6, L: 48, B: 256, seed: 1029, engine: 'wasm' });
+    expect(multitaskConfig(3, 15_000, 'ts').engine).toBe('ts');
   });
 });

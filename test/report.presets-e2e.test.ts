@@ -34,7 +34,7 @@ describe('reproduce presets (tiny) end to end', () => {
     if ('interrupted' in res) throw new Error('interrupted');
     expect(res.runs.map((r) => r.name)).toEqual(['h3', 'h4', 'h2', 'h8']);
     const cfg = JSON.parse(readFileSync(join(out, 'h3', 'run.json'), 'utf8')).config;
-    expect([cfg.tasks, cfg.n_out, cfg.d, cfg.context_length, cfg.batch_size, cfg.engine]).toEqual(['0:4,2:6', 2, 6, 48, 256, 'ts']);
+    expect([cfg.tasks, cfg.n_out, cfg.d, cfg.context_length, cfg.batch_size, cfg.engine]).toEqual(['0:4,2:6', 2, 6, 48, 256, 'wasm']);
     expect(res.report.findings.map((f) => f.id)).toEqual(['multitask-split-up', 'multitask-superposition']);
     for (const h of ['h2', 'h3', 'h4', 'h8']) expect(existsSync(join(out, 'report', 'figures', h, 'circuits.png'))).toBe(true);
     const md = readFileSync(res.report.files.md, 'utf8');

@@ -97,10 +97,12 @@ export function sampleMultiTask(spec: MultiTaskSpec, rng: Rng, out?: MultiTaskBa
     return beta;
   });
   const { z, zq, yq } = batch;
-  for (let b = 0; b < B; b++) {
-    for (let i = 0; i < L; i++) z.set(xs.subarray((b * L + i) * d, (b * L + i + 1) * d), (b * L + i) * E);
-    zq.set(xq.subarray(b * d, (b + 1) * d), b * E);
+  // x into the tokens' first d entries (index loops: no subarray per token)
+  for (let t = 0; t < B * L; t++) {
+    const src = t * d, dst = t * E;
+    for (let j = 0; j < d; j++) z[dst + j] = xs[src + j]!;
   }
+  for (let b = 0; b < B; b++) for (let j = 0; j < d; j++) zq[b * E + j] = xq[b * d + j]!;
   tasks.forEach(([s, e], k) => {
     const dxk = e - s;
     const beta = betas[k]!;

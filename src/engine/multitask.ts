@@ -1,6 +1,8 @@
 /**
  * The multi-task model as the training loop sees it (run/model.ts `TrainModel`): the n_out = N
- * attention of attention.ts on the TypeScript engine, batches from task.ts.
+ * attention on the TypeScript engine (ts/multitask.ts) or, when `wasm` is given, on the WebAssembly
+ * engine (wasm/multitask.ts: the kernel in wasm, batches in wasm memory drawn with the wasm ziggurat,
+ * the same batches bit for bit); batches from data/multitask.ts.
  *
  * Logged per head: w^h = mean of the x-block diagonal of QK^h (the first d entries) and
  * mu^h = sum_k OV^h[d + k, k] (the y_k -> output k entries); snapshots hold QK^h [E, E] and the last
@@ -14,29 +16,41 @@ import type { TaskSpec } from '../data/task.js';
 import type { TrainModel } from './model.js';
 import { forwardMulti, lossAndGradMulti } from './ts/multitask.js';
 import { allocMultiTaskBatch, formatTasks, sampleMultiTask, type MultiTaskBatch, type TaskBlock } from '../data/multitask.js';
+import type { WasmKernel } from './wasm/attention.js';
+import { allocMultiTaskBatchWasm, multitaskWasm, sampleMultiTaskWasm, type MultitaskWasm } from './wasm/multitask.js';
 
 /** Token width of a config: d + N with tasks, d + 1 without. */
 export function tokenWidth(c: { d: number; tasks?: string }): number {
   return c.d + (c.tasks ? c.tasks.split(',').length : 1);
 }
 
-export function multitaskModel(p: AttentionParams, dx: number, tasks: readonly TaskBlock[]): TrainModel {
+/**
+ * `wasm`: a factory of the WebAssembly kernel (made on first use: checkpoint code builds models only
+ * for their state dict); absent = the TypeScript kernel.
+ */
+export function multitaskModel(p: AttentionParams, dx: number, tasks: readonly TaskBlock[], wasm?: () => WasmKernel): TrainModel {
   const { E, H } = p;
   const N = tasks.length;
+  let kernel: WasmKernel | null = null;
+  let mt: MultitaskWasm | null = null;
+  const k = (): WasmKernel => (kernel ??= wasm!());
+  const m = (): MultitaskWasm => (mt ??= multitaskWasm(k()));
   const spec = (t: TaskSpec) => ({ d: dx, L: t.L, batchSize: t.batchSize, noiseStd: t.noiseStd, tasks });
-  const alloc = (B: number, L: number) => allocMultiTaskBatch(B, L, dx, tasks);
-  const sample = (t: TaskSpec, rng: Rng, out: Batch) => sampleMultiTask(spec(t), rng, out as MultiTaskBatch);
+  const alloc = wasm ? (B: number, L: number) => allocMultiTaskBatchWasm(k(), B, L, dx, tasks) : (B: number, L: number) => allocMultiTaskBatch(B, L, dx, tasks);
+  const sample = wasm
+    ? (t: TaskSpec, rng: Rng, out: Batch) => sampleMultiTaskWasm(k(), spec(t), rng, out as MultiTaskBatch)
+    : (t: TaskSpec, rng: Rng, out: Batch) => sampleMultiTask(spec(t), rng, out as MultiTaskBatch);
   return {
     layers: 1,
     heads: H,
     E,
     theta: p.theta,
     outputs: N,
-    lossAndGrad: (batch, grad) => lossAndGradMulti(p, batch, grad),
-    forward: (batch, out) => void forwardMulti(p, batch, out),
+    lossAndGrad: wasm ? (batch, grad) => m().lossAndGrad(p, batch, grad) : (batch, grad) => lossAndGradMulti(p, batch, grad),
+    forward: wasm ? (batch, out) => void m().forward(p, batch, out) : (batch, out) => void forwardMulti(p, batch, out),
     allocBatch: (B, L) => alloc(B, L),
     sampleBatch: sample,
-    allocValBatch: (B, L) => alloc(B, L),
+    allocValBatch: (B, L) => allocMultiTaskBatch(B, L, dx, tasks), // ordinary arrays: validation batches are made per call (held-out chunks), not pinned in wasm memory
     valSampler: { sampleBatch: sample },
     dynamics(w, mu) {
       for (let h = 0; h < H; h++) {

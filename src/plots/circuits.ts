@@ -25,6 +25,11 @@ export interface CircuitSpecOptions {
   cell?: number;
   /** Where the matrices come from, shown in the subtitle (e.g. 'final weights'). */
   note?: string;
+  /**
+   * Outputs per token (a multi-task run's N: tokens [x1..xd, y1..yN], d = E - N; `ov` is then the
+   * column of output N, as the run's snapshots hold). Default 1 (x1..xd, y).
+   */
+  outputs?: number;
 }
 
 /** Token width E from the OV length, checking QK is E x E. */
@@ -38,7 +43,9 @@ export function circuitWidth(c: { qk: ArrayLike<number>; ov: ArrayLike<number> }
 
 export function circuitSpec(c: CircuitFigureData, opts: CircuitSpecOptions = {}): VlSpec {
   const E = circuitWidth(c);
-  const d = E - 1;
+  const N = opts.outputs ?? 1;
+  if (!(Number.isInteger(N) && N >= 1 && N < E)) throw new Error(`circuits: outputs ${N} not in 1..${E - 1}`);
+  const d = E - N;
   const cell = opts.cell ?? Math.min(64, Math.floor(460 / E));
   const showValues = opts.showValues ?? E <= 11;
   const fontSize = Math.max(7, Math.min(11, Math.floor(cell / 5)));
@@ -50,25 +57,25 @@ export function circuitSpec(c: CircuitFigureData, opts: CircuitSpecOptions = {})
   });
 
   const qkPanel: VlSpec = {
-    title: { text: `Layer ${c.layer}, Head ${c.head}: QKʰ (scaled by 1/√(d+1))`, subtitle: `${opts.note ? opts.note + '; ' : ''}d+1 = ${E}, limits ±${mQk.toPrecision(3)}, not transposed` },
+    title: { text: `Layer ${c.layer}, Head ${c.head}: QKʰ (scaled by 1/√${N > 1 ? 'E' : '(d+1)'})`, subtitle: `${opts.note ? opts.note + '; ' : ''}${N > 1 ? `E = d+${N}` : 'd+1'} = ${E}, limits ±${mQk.toPrecision(3)}, not transposed` },
     width: cell * E,
     height: cell * E,
     data: { values: [...matrixCells(c.qk, E, E), ...separators(d, E, E, true)] },
     layer: heatmapLayers({
-      x: tokenAxis('x0', d, E, 'key coordinate', false),
-      y: tokenAxis('y0', d, E, 'query coordinate', true),
+      x: tokenAxis('x0', d, E, 'key coordinate', false, N),
+      y: tokenAxis('y0', d, E, 'query coordinate', true, N),
       color: { field: 'v', type: 'quantitative', title: 'QKʰ', scale: divergingScale(mQk), legend: legend('QKʰ') },
       maxAbs: mQk, showValues, fontSize,
     }),
   };
   const ovPanel: VlSpec = {
-    title: { text: 'OVʰ', subtitle: `±${mOv.toPrecision(3)}` },
+    title: { text: N > 1 ? `OVʰ[:, out ${N}]` : 'OVʰ', subtitle: `±${mOv.toPrecision(3)}` },
     width: cell,
     height: cell * E,
     data: { values: [...matrixCells(c.ov, E, 1), ...separators(d, 1, E, false)] },
     layer: heatmapLayers({
       x: { field: 'x0', type: 'quantitative', title: null, scale: { domain: [0, 1], nice: false, zero: false }, axis: null },
-      y: tokenAxis('y0', d, E, 'input coordinate', true),
+      y: tokenAxis('y0', d, E, 'input coordinate', true, N),
       color: { field: 'v', type: 'quantitative', title: 'OVʰ', scale: divergingScale(mOv), legend: legend('OVʰ') },
       maxAbs: mOv, showValues, fontSize,
     }),

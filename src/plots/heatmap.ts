@@ -50,13 +50,14 @@ export function separators(d: number, width: number, height: number, vertical: b
   return out;
 }
 
-/** Vega expression labelling tick i + 0.5 as x{i+1} for i < d and y for i = d. */
-function tokenLabelExpr(d: number): string {
-  return `floor(datum.value) < ${d} ? 'x' + (floor(datum.value) + 1) : 'y'`;
+/** Vega expression labelling tick i + 0.5 as x{i+1} for i < d, then y for one output, y1..yN for N outputs. */
+function tokenLabelExpr(d: number, outputs: number): string {
+  const y = outputs > 1 ? `'y' + (floor(datum.value) - ${d} + 1)` : `'y'`;
+  return `floor(datum.value) < ${d} ? 'x' + (floor(datum.value) + 1) : ${y}`;
 }
 
-/** Position encoding for one axis of a token-indexed matrix (E = d + 1 cells). */
-export function tokenAxis(field: 'x0' | 'y0', d: number, n: number, title: string | null, reverse: boolean): VlSpec {
+/** Position encoding for one axis of a token-indexed matrix (E = d + outputs cells: x1..xd, then y or y1..yN). */
+export function tokenAxis(field: 'x0' | 'y0', d: number, n: number, title: string | null, reverse: boolean, outputs = 1): VlSpec {
   return {
     field, type: 'quantitative', title,
     scale: { domain: [0, n], nice: false, zero: false, reverse },
@@ -64,7 +65,11 @@ export function tokenAxis(field: 'x0' | 'y0', d: number, n: number, title: strin
       ? null
       : {
         values: Array.from({ length: n }, (_, i) => i + 0.5),
-        labelExpr: tokenLabelExpr(d),
+        labelExpr: tokenLabelExpr(d, outputs),
+        // every coordinate labelled: Vega keeps at most tickCount of the given values (by default about
+        // width / 40, which dropped every second label: x1, x3, ..., hiding y2 of a multi-task token)
+        tickCount: n,
+        labelOverlap: false,
         grid: false, ticks: false, domain: false, labelAngle: 0, labelPadding: 4,
       },
   };

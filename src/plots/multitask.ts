@@ -14,7 +14,7 @@ function axis(field: 'x0' | 'y0', dx: number, n: number, title: string | null, r
     field, type: 'quantitative', title,
     scale: { domain: [0, n], nice: false, zero: false, reverse },
     axis: labels
-      ? { values: Array.from({ length: n }, (_, i) => i + 0.5), labelExpr: `floor(datum.value) < ${dx} ? 'x' + (floor(datum.value) + 1) : 'y' + (floor(datum.value) - ${dx} + 1)`, grid: false, ticks: false, domain: false, labelAngle: 0, labelPadding: 4 }
+      ? { values: Array.from({ length: n }, (_, i) => i + 0.5), labelExpr: `floor(datum.value) < ${dx} ? 'x' + (floor(datum.value) + 1) : 'y' + (floor(datum.value) - ${dx} + 1)`, tickCount: n, labelOverlap: false, grid: false, ticks: false, domain: false, labelAngle: 0, labelPadding: 4 }
       : null,
   };
 }
@@ -23,7 +23,7 @@ function outAxis(N: number): VlSpec {
   return {
     field: 'x0', type: 'quantitative', title: 'output',
     scale: { domain: [0, N], nice: false, zero: false },
-    axis: { values: Array.from({ length: N }, (_, i) => i + 0.5), labelExpr: "'out ' + (floor(datum.value) + 1)", grid: false, ticks: false, domain: false, labelAngle: 0, orient: 'top' },
+    axis: { values: Array.from({ length: N }, (_, i) => i + 0.5), labelExpr: "'out ' + (floor(datum.value) + 1)", tickCount: N, labelOverlap: false, grid: false, ticks: false, domain: false, labelAngle: 0, orient: 'top' },
   };
 }
 

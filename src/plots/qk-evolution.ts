@@ -28,6 +28,8 @@ export interface QkEvolutionOptions {
   columns?: number;
   /** Cell edge in pixels (default 22). */
   cell?: number;
+  /** Outputs per token (multi-task: N; tokens [x1..xd, y1..yN], d = E - N). Default 1 (labels x1..xd, y). */
+  outputs?: number;
 }
 
 /** `k` snapshot indices evenly spread over 0..n-1, first and last included, no repeats. */
@@ -92,7 +94,9 @@ export function qkEvolutionSpec(s: QkSnapshots, opts: QkEvolutionOptions = {}): 
   for (const i of indices) {
     if (!(Number.isInteger(i) && i >= 0 && i < nSnap)) throw new Error(`qkEvolution: snapshot index ${i} not in 0..${nSnap - 1}`);
   }
-  const d = E - 1;
+  const outputs = opts.outputs ?? 1;
+  if (!(Number.isInteger(outputs) && outputs >= 1 && outputs < E)) throw new Error(`qkEvolution: outputs ${outputs} not in 1..${E - 1}`);
+  const d = E - outputs;
   const cell = opts.cell ?? 22;
 
   const stepLabels = indices.map((i) => `Step ${s.step[i]!.toLocaleString('en-US')}${i === nSnap - 1 ? ' (last)' : ''}`);
@@ -109,11 +113,11 @@ export function qkEvolutionSpec(s: QkSnapshots, opts: QkEvolutionOptions = {}): 
     });
   }
   const m = maxAbs(shown);
-  const axisX = tokenAxis('x0', d, E, null, false);
-  const axisY = tokenAxis('y0', d, E, null, true);
+  const axisX = tokenAxis('x0', d, E, null, false, outputs);
+  const axisY = tokenAxis('y0', d, E, null, true, outputs);
   return topLevel({
     title: {
-      text: `Layer ${layer}: QKʰ over training (scaled by 1/√(d+1), not transposed)`,
+      text: `Layer ${layer}: QKʰ over training (scaled by ${outputs > 1 ? '1/√E, E = d + N' : '1/√(d+1)'}, not transposed)`,
       subtitle: `rows of each matrix = query coordinate, columns = key coordinate; one colour scale, limits ±${m.toPrecision(3)}`,
     },
     data: { values: rows },

@@ -72,6 +72,16 @@ export function runContextLine(runDir: string, name = basename(resolve(runDir)))
   }
 }
 
+/** Outputs per token from run.json (config.n_out: a multi-task run's N), else 1. */
+function runOutputs(runDir: string): number {
+  try {
+    const n = readRunJson(runDir).config['n_out'];
+    return typeof n === 'number' && Number.isInteger(n) && n >= 1 ? n : 1;
+  } catch {
+    return 1;
+  }
+}
+
 /** Training context length from run.json (config.context_length), if readable. */
 function trainContextLength(runDir: string): number | undefined {
   try {
@@ -135,7 +145,7 @@ async function metricsFigures(m: RunMetrics | undefined, emit: Emit, skipped: st
 }
 
 /** qk_evolution_layer{l}, from snapshots.safetensors. */
-async function snapshotFigures(s: RunSnapshots | undefined, columns: number, emit: Emit, skipped: string[], qkSteps?: number[]): Promise<void> {
+async function snapshotFigures(s: RunSnapshots | undefined, columns: number, emit: Emit, skipped: string[], qkSteps?: number[], outputs = 1): Promise<void> {
   if (!s) {
     skipped.push('qk_evolution: no snapshots.safetensors');
     return;
@@ -146,12 +156,12 @@ async function snapshotFigures(s: RunSnapshots | undefined, columns: number, emi
   }
   const { step, qk, layers, heads, E } = s;
   for (let l = 1; l <= layers; l++) {
-    await emit(`qk_evolution_layer${l}`, qkEvolutionSpec({ step, qk, layers, heads, E }, { layer: l, columns, ...(qkSteps ? { steps: qkSteps } : {}) }));
+    await emit(`qk_evolution_layer${l}`, qkEvolutionSpec({ step, qk, layers, heads, E }, { layer: l, columns, outputs, ...(qkSteps ? { steps: qkSteps } : {}) }));
   }
 }
 
-/** The multi-task circuits figure of a model file with `tasks` metadata, else null. */
-function multitaskFigure(path: string): VlSpec | null {
+/** The multi-task circuits figure of a model file with `tasks` metadata, else null (also used by the web lab, serve/data.ts). */
+export function multitaskFigure(path: string): VlSpec | null {
   if (!existsSync(path)) return null;
   try {
     const m = readModelFile(path);
@@ -225,7 +235,7 @@ export async function renderAllRunFigures(runDir: string, opts: RunFigureOptions
   };
   await metricsFigures(readMetrics(runDir), emit, result.skipped);
   const snapshots = readSnapshots(runDir);
-  await snapshotFigures(snapshots, opts.columns ?? 6, emit, result.skipped, opts.qkSteps);
+  await snapshotFigures(snapshots, opts.columns ?? 6, emit, result.skipped, opts.qkSteps, runOutputs(runDir));
   await circuitFigures(runDir, snapshots, emit, result.skipped);
   await evaluationFigure(runDir, opts.evaluation, emit, result.skipped);
   return result;

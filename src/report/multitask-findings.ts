@@ -8,9 +8,13 @@
  * attends by task 1's coordinates but whose read-out keeps a little of y_2 (useful through the shared
  * coordinates) is not mixed; one that attends by both tasks' own coordinates and reads out both is.
  *
- *   split-up       (H >= 2N) every active head has mixed <= SPLIT, its QK and OV agree on the main task,
- *                  and every task is served by two active heads whose w on the task's block has opposite signs
+ *   split-up       (H = 2N, the authors' split-up case: H = 4 for two tasks) every active head has
+ *                  mixed <= SPLIT, its QK and OV agree on the main task, and every task is served by two
+ *                  active heads whose w on the task's block has opposite signs
  *   superposition  (2 < H < 2N) some active head has mixed >= SUPERPOSED
+ * Models with H > 2N are not judged: the authors show H = 3 and 4 only, and in our runs an H = 8 model
+ * keeps superposed heads however long it trains (docs/readme/paper.md); the report states what it
+ * measured for them (moreHeadsObservation).
  *
  * Active: sum_k |mu_k w_k| > ACTIVE (mu_k = OV^h[d+k, k], w_k = mean QK^h diagonal on task k's block).
  */
@@ -38,12 +42,12 @@ export const activeHeads = (m: MultitaskModelEvidence) => activeCircuits(m.circu
 
 export function splitUpFinding(models: readonly MultitaskModelEvidence[], N: number): Finding {
   const checks: Check[] = [];
-  for (const m of models.filter((m) => m.heads >= 2 * N)) {
+  for (const m of models.filter((m) => m.heads === 2 * N)) {
     const act = activeHeads(m);
     const worst = Math.max(0, ...act.map(mixedShare));
     const disagree = act.filter((c) => c.qkExclusive.indexOf(Math.max(...c.qkExclusive)) !== mainTask(c)).length;
-    checks.push(chk(`${m.name}: active heads (${act.map((c) => c.head + 1).join(', ')})`, act.length, '>=', 2 * N));
     checks.push(chk(`${m.name}: max mixed share of an active head (serving a second task in both QK and OV)`, worst, '<=', MT_THRESHOLDS.split));
+    checks.push(chk(`${m.name}: active heads (${act.map((c) => c.head + 1).join(', ')})`, act.length, '>=', 2 * N));
     checks.push(chk(`${m.name}: active heads whose QK and OV favour different tasks`, disagree, '<=', 0));
     for (let k = 0; k < N; k++) {
       const serving = act.filter((c) => mainTask(c) === k);
@@ -54,8 +58,8 @@ export function splitUpFinding(models: readonly MultitaskModelEvidence[], N: num
   }
   return mkFinding(
     'multitask-split-up',
-    'With enough heads (H >= 2N) each active head learns exactly one task: its QK diagonal on that task\'s coordinates, its OV on that task\'s y -> output entry, two heads per task with opposite signs.',
-    `From our runs (docs/readme/paper.md): after 15,000 steps the H = 4 heads have mixed shares <= 0.024 (their QK sits on one task's own coordinates, 0.85-0.99), the H = 3 heads up to 0.39; ${MT_THRESHOLDS.split} leaves a 4x margin over the split-up run. The authors show H = 4 only; our H = 8 run keeps heads that serve both tasks (mixed 0.24-0.50 at strengths 0.19-0.31, unchanged from 15,000 to 30,000 steps), so with more than 2N heads the split-up is not complete. Active: sum_k |mu_k w_k| > ${MT_THRESHOLDS.active}.`,
+    'With H = 2N heads (the authors\' split-up case, H = 4 for two tasks) each active head learns exactly one task: its QK diagonal on that task\'s coordinates, its OV on that task\'s y -> output entry, two heads per task with opposite signs.',
+    `From our runs (docs/readme/paper.md): after 15,000 steps the H = 4 heads have mixed shares <= 0.024 (their QK sits on one task's own coordinates, 0.85-0.99), the H = 3 heads up to 0.39; ${MT_THRESHOLDS.split} leaves a 4x margin over the split-up run. Checked at H = 2N only: the authors show H = 3 and H = 4 and say nothing we can check about more heads, and our H = 8 runs reach a complete split-up only slowly if at all (after 300,000 steps one of three seeds passes every split-up check, the authors' seed 1029 and seed 2 keep weak superposed heads with mixed shares 0.39 and 0.46; docs/readme/paper.md), far beyond a quick run, so H > 2N is reported as a measurement, not judged. Active: sum_k |mu_k w_k| > ${MT_THRESHOLDS.active}.`,
     checks,
   );
 }
@@ -78,3 +82,33 @@ export function superpositionFinding(models: readonly MultitaskModelEvidence[], 
     checks,
   );
 }
+
+/** What we measured for a model with more heads than the split-up case (H > 2N): not a finding, a measurement. */
+export interface MoreHeadsObservation {
+  name: string;
+  heads: number;
+  active: number;
+  /** Active heads that serve one task (mixed share <= MT_THRESHOLDS.split). */
+  single: number;
+  /** Active heads that serve both: head (1-based), mixed share, strength. */
+  mixed: { head: number; mixed: number; strength: number }[];
+}
+
+export function moreHeadsObservation(models: readonly MultitaskModelEvidence[], N: number): MoreHeadsObservation[] {
+  return models.filter((m) => m.heads > 2 * N).map((m) => {
+    const act = activeHeads(m);
+    const mixed = act.filter((c) => mixedShare(c) > MT_THRESHOLDS.split).map((c) => ({ head: c.head + 1, mixed: mixedShare(c), strength: c.strength }));
+    return { name: m.name, heads: m.heads, active: act.length, single: act.length - mixed.length, mixed };
+  });
+}
+
+/**
+ * Our long H = 8 runs (the authors' setting, wasm engine; docs/readme/paper.md "H = 8 with longer
+ * training"): what the report says about H > 2N beyond its own runs.
+ */
+export const LONG_H8_RUNS =
+  'Longer H = 8 runs (the authors\' setting, seeds 1029, 1 and 2, 300,000 steps each; docs/readme/paper.md): the largest mixed share of an active head ' +
+  'at 15,000 / 100,000 / 200,000 / 300,000 steps was 0.49 / 0.43 / 0.48 / 0.39 (seed 1029), 0.27 / 0.23 / 0.12 / 0.06 (seed 1) and 0.41 / 0.39 / 0.46 / 0.46 (seed 2); ' +
+  'the share of the active heads\' strength (sum_k |mu_k w_k|) carried by heads serving both tasks fell from 0.34 / 0.86 / 0.48 at 15,000 steps to 0.09 / 0.00 / 0.04 at 300,000. ' +
+  'So H = 8 drifts toward the split-up slowly: at 300,000 steps seed 1 passes every split-up check, seeds 1029 and 2 keep one or two weak superposed heads (strengths 0.07-0.10). ' +
+  'The authors show no multi-task run with H > 4.';

@@ -36,7 +36,7 @@ function kernelFor(c: TrainConfig, kernels: EngineKernels): (() => WasmKernel) |
 export function createModel(c: TrainConfig, rng: Rng, kernels: EngineKernels = {}): TrainModel {
   if (c.tasks) {
     const tasks = parseTasks(c.tasks);
-    return multitaskModel(initParams(c.d + tasks.length - 1, c.heads, c.init, rng, tasks.length), c.d, tasks);
+    return multitaskModel(initParams(c.d + tasks.length - 1, c.heads, c.init, rng, tasks.length), c.d, tasks, kernelFor(c, kernels));
   }
   if (c.layers > 1) return stackModel(initStackParams(c.d, c.heads, c.layers, c.weightTying, c.init, rng), kernelFor(c, kernels));
   return singleLayerModel(initParams(c.d, c.heads, c.init, rng), kernelFor(c, kernels));
@@ -53,7 +53,7 @@ export function modelFromTheta(c: TrainConfig, theta: Float64Array, kernels: Eng
   if (stack) return stackModel(allocStackParams(c.d, c.heads, c.layers, c.weightTying, Float64Array.from(theta)), kernelFor(c, kernels));
   if (c.tasks) {
     const tasks = parseTasks(c.tasks);
-    return multitaskModel(allocParams(c.d + tasks.length - 1, c.heads, tasks.length, Float64Array.from(theta)), c.d, tasks);
+    return multitaskModel(allocParams(c.d + tasks.length - 1, c.heads, tasks.length, Float64Array.from(theta)), c.d, tasks, kernelFor(c, kernels));
   }
   return singleLayerModel(allocParams(c.d, c.heads, c.nOut, Float64Array.from(theta)), kernelFor(c, kernels));
 }

@@ -218,9 +218,12 @@ async function trainState(
     if (prefetch) s.stream = prefetch.close();
     prefetch = null;
   };
+  // the sampling thread draws the single-task batches of data/task.ts; a multi-task model (--tasks)
+  // draws its own (data/multitask.ts), so it trains on one thread whatever --threads says
+  const canPrefetch = (s.model.outputs ?? 1) === 1 && !s.model.valSampler;
   /** start or stop the sampling thread at this step boundary (the stream state carries over exactly) */
   const setThreads = (n: 1 | 2): void => {
-    if (n === 2 && !prefetch && s.step < target) {
+    if (n === 2 && canPrefetch && !prefetch && s.step < target) {
       const kernel = s.model.wasmKernel?.();
       prefetch = startPrefetch(s.stream, { task: s.task, valTask: s.valTask, valEvery: c.valEvery, startStep: s.step, ...(kernel ? { kernel } : {}) });
       s.stream = prefetch.stream;

@@ -13,6 +13,7 @@ import { optimalEtaOf, riskParams } from '../analysis/theory.js';
 import { readModelFile } from '../io/model-file.js';
 import { f64, readSafetensors, type Tensor } from '../io/safetensors.js';
 import { errorVsLengthSpec } from '../plots/error-curves.js';
+import { multitaskFigure } from '../plots/run-figures.js';
 import { parseEvaluation } from '../plots/evaluation.js';
 import type { VlSpec } from '../plots/theme.js';
 import { compareDynamicsSpec, compareLossSpec, etaSpec, etaVsRatioSpec, parallelSpec, smoothedLossSpec, thinIndices, webDynamicsSpec, type Dynamics } from './figures.js';
@@ -120,8 +121,25 @@ interface Snapshots {
   E: number;
   /** [nSnap, layers, H, E, E], rounded to 6 significant digits */
   qk: number[];
-  /** [nSnap, layers, H, E] */
+  /** [nSnap, layers, H, E]: OV^h[:, -1] (a multi-task run: the column of its last output) */
   ov: number[];
+  /** Outputs per token: 1, or a multi-task run's N (tokens [x1..xd, y1..yN], d = E - N). */
+  outputs: number;
+}
+
+/** Outputs per token of a run config: n_out (a multi-task run's N), else 1. */
+function outputsOf(c: Json): number {
+  const n = num(c['n_out']);
+  return n !== null && Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+/** A run directory's config (run.json), or {} when unreadable. */
+function configOf(dir: string): Json {
+  try {
+    return (readJson(join(dir, 'run.json'))['config'] ?? {}) as Json;
+  } catch {
+    return {};
+  }
 }
 
 const cache = new Map<string, { mtime: number; value: unknown }>();
@@ -163,9 +181,9 @@ function readLogsOf(dir: string): Logs | null {
 const r6 = (v: number): number | null => (Number.isFinite(v) ? Number(v.toPrecision(6)) : null);
 
 /** Snapshots (at most `max`, evenly spaced, last kept) of QK^h and OV^h[:, -1]. */
-export function readSnapshots(dir: string, max = 400): Snapshots | null {
+export function readSnapshots(dir: string, max = 400, outputs = outputsOf(configOf(dir))): Snapshots | null {
   const path = join(dir, 'snapshots.safetensors');
-  return cached(`snap:${path}:${max}`, mtimeOf(path), () => {
+  return cached(`snap:${path}:${max}:${outputs}`, mtimeOf(path), () => {
     let s: Record<string, Tensor>;
     try {
       s = readSafetensors(path).tensors;
@@ -183,7 +201,7 @@ export function readSnapshots(dir: string, max = 400): Snapshots | null {
     const idx = thinIndices(n, max);
     const bq = layers * heads * E * E;
     const bo = layers * heads * E;
-    const out: Snapshots = { step: [], layers, heads, E, qk: [], ov: [] };
+    const out: Snapshots = { step: [], layers, heads, E, qk: [], ov: [], outputs: outputs < E ? outputs : 1 };
     for (const i of idx) {
       out.step.push(steps[i]!);
       for (let k = 0; k < bq; k++) out.qk.push(r6(qk[i * bq + k]!) as number);
@@ -225,6 +243,9 @@ export function analyseRun(dir: string, c: Json): Analysis | null {
     if (model.kind !== 'single-layer') {
       return { step, heads: [], etaTF: NaN, ...theory, groups: { active: [], dummy: [], signGroups: [] }, kernelGap: null, note: `${model.params.nLayers}-layer stack: statistics are for one-layer models (see icl-lab analyze)` };
     }
+    if (model.params.nOut > 1 || str(c['tasks'])) {
+      return { step, heads: [], etaTF: NaN, ...theory, groups: { active: [], dummy: [], signGroups: [] }, kernelGap: null, note: `multi-task model (tasks ${str(c['tasks']) ?? '?'}, n_out = ${model.params.nOut}): η_TF, head groups and the kernel gap are single-task statistics; its circuits are drawn above (icl-lab analyze gives every head's task shares)` };
+    }
     const heads = layerCircuits(model.params);
     const w = heads.map((h) => h.w);
     const mu = heads.map((h) => h.mu);
@@ -255,6 +276,8 @@ export interface RunDetail {
   dynamics: VlSpec | null;
   eta: VlSpec | null;
   snapshots: Snapshots | null;
+  /** A multi-task run: QK^h (E x E) and OV^h (E x N) of every head, from model.safetensors (plots/multitask.ts); else null. */
+  multitask: VlSpec | null;
   analysis: Analysis | null;
   evaluation: VlSpec | null;
   /** Validation points (step, loss), for the page's own table. */
@@ -314,11 +337,14 @@ export function runDetail(root: string, path: string, smooth: number, found: { r
     }
   }
   const nVal = logs?.valLoss.length ?? 0;
+  const multi = outputsOf(c) > 1 || Boolean(str(c['tasks']));
+  const modelPath = join(dir, 'model.safetensors');
   return {
     row, run, loss,
     dynamics: logs?.dyn ? webDynamicsSpec(logs.dyn) : null,
-    eta: logs?.dyn ? etaSpec(logs.dyn, theory) : null,
-    snapshots: readSnapshots(dir),
+    eta: logs?.dyn && !multi ? etaSpec(logs.dyn, theory) : null, // η_TF against L/(L+d): the single task's theory
+    snapshots: readSnapshots(dir, 400, outputsOf(c)),
+    multitask: multi ? cached(`mt:${modelPath}`, mtimeOf(modelPath), () => multitaskFigure(modelPath)) : null,
     analysis: analyseRun(dir, c),
     evaluation,
     lastVal: nVal > 0 ? { step: logs!.valStep[nVal - 1]!, loss: logs!.valLoss[nVal - 1]! } : null,

@@ -13,8 +13,10 @@ export interface SnapshotSet {
   E: number;
   /** [n, layers, H, E, E] */
   qk: ArrayLike<number>;
-  /** [n, layers, H, E] */
+  /** [n, layers, H, E]: OV^h[:, -1] (a multi-task run: its last output's column) */
   ov: ArrayLike<number>;
+  /** Outputs per token (a multi-task run's N; labels x1..xd, y1..yN); absent = 1. */
+  outputs?: number;
 }
 
 function slice(a: ArrayLike<number>, from: number, n: number): number[] {
@@ -41,7 +43,7 @@ export function Heatmaps(props: { snapshots: SnapshotSet; index: number; note?: 
     const i = Math.max(0, Math.min(index, snapshots.step.length - 1));
     const note = props.note ?? `step ${snapshots.step[i]}`;
     const cell = props.cell ?? Math.max(16, Math.min(40, Math.floor(240 / snapshots.E)));
-    return headCircuits(snapshots, i).map((c) => ({ key: `${c.layer}-${c.head}`, spec: circuitSpec(c, { note, cell, showValues: cell >= 34 && snapshots.E <= 11 }) }));
+    return headCircuits(snapshots, i).map((c) => ({ key: `${c.layer}-${c.head}`, spec: circuitSpec(c, { note, cell, showValues: cell >= 34 && snapshots.E <= 11, outputs: snapshots.outputs ?? 1 }) }));
   }, [snapshots, index, props.note, props.cell]);
   return (
     <div class="heatmaps" data-testid={props.testId ?? 'heatmaps'}>

@@ -74,6 +74,12 @@ export interface WasmKernel {
   readonly shared: boolean;
   /** A region of `bytes` bytes that stays this caller's (16-byte aligned start); like allocBatch's regions it survives growth. */
   reserve(bytes: number): number;
+  /** The instance's raw exports (kernels driven from other files: engine/wasm/multitask.ts). */
+  readonly exports: object;
+  /** A region of `bytes` bytes after the pinned ones (16-byte aligned start), for one call's arrays: the next call may reuse it. */
+  callRegion(bytes: number): number;
+  /** Run `draw` with an Rng whose fillNormal is the wasm ziggurat (the same normals and `rng` state afterwards, bit for bit); at most `maxNormals` per fillNormal call. */
+  withFastNormals<T>(rng: Rng, maxNormals: number, draw: (fast: Rng) => T): T;
   /** output [B] (and softmax weights [B, H, L] if `attn` is given), as engine/ts/attention.ts forward. */
   forward(p: AttentionParams, batch: Batch, out: Float64Array, attn?: Float64Array): void;
   /** MSE loss; overwrites grad (theta-length) and, if given, out [B], as engine/ts/attention.ts lossAndGrad. */
@@ -81,9 +87,9 @@ export interface WasmKernel {
   /**
    * A batch whose z, zq, yq live in this kernel's memory (no copy per call). A call that grows the
    * memory replaces the batch's arrays with new views of the same data: read `batch.z` again after a
-   * kernel call rather than keeping an old reference.
+   * kernel call rather than keeping an old reference. `outputs` targets per prompt (yq [B, outputs]; default 1).
    */
-  allocBatch(B: number, L: number, d: number): Batch;
+  allocBatch(B: number, L: number, d: number, outputs?: number): Batch;
   /**
    * data/task.ts `sampleBatch` with the ziggurat's fast path in wasm (core/sampler-wasm.ts): the
    * same batch, bit for bit, and the same `rng` state afterwards as `sampleBatch(spec, rng, out, betaOut)`.
@@ -166,6 +172,17 @@ export function createWasmKernel(module: WasmModule, opts: KernelOptions = {}): 
       for (const refresh of pinned) refresh();
     }
   }
+  function withFastNormals<T>(rng: Rng, maxNormals: number, draw: (fast: Rng) => T): T {
+    // reserve the scratch first: growing memory while drawing would replace the batch's views under the caller
+    ensure(pinnedEnd + 8 * maxNormals + 64);
+    const s = rng.getState();
+    const v = host.state();
+    for (let i = 0; i < 6; i++) v[i] = s[i]! | 0;
+    const r = draw(rngProxy);
+    const w = host.state();
+    rng.setState([w[0]! >>> 0, w[1]! >>> 0, w[2]! >>> 0, w[3]! >>> 0, w[4]! >>> 0, w[5]!]);
+    return r;
+  }
   const f64 = (ptr: number, n: number) => new Float64Array(mem.buffer, ptr, n);
   const inMemory = (a: Float64Array) => a.buffer === mem.buffer;
 
@@ -222,6 +239,12 @@ export function createWasmKernel(module: WasmModule, opts: KernelOptions = {}): 
     module,
     memory: mem,
     shared: importsMemory,
+    exports: x,
+    callRegion(bytes) {
+      ensure(pinnedEnd + bytes);
+      return pinnedEnd;
+    },
+    withFastNormals,
     reserve(bytes) {
       const at = pinnedEnd;
       pinnedEnd = align(at + bytes);
@@ -263,15 +286,7 @@ export function createWasmKernel(module: WasmModule, opts: KernelOptions = {}): 
       return loss;
     },
     sampleBatch(spec, rng, out, betaOut) {
-      // reserve the scratch first: growing memory during sampling would replace the batch's views under task.ts
-      ensure(pinnedEnd + 8 * spec.batchSize * (spec.L + 1) * (spec.d + 1) + 64);
-      const s = rng.getState();
-      const v = host.state();
-      for (let i = 0; i < 6; i++) v[i] = s[i]! | 0;
-      const batch = sampleBatchTs(spec, rngProxy, out, betaOut);
-      const w = host.state();
-      rng.setState([w[0]! >>> 0, w[1]! >>> 0, w[2]! >>> 0, w[3]! >>> 0, w[4]! >>> 0, w[5]!]);
-      return batch;
+      return withFastNormals(rng, spec.batchSize * (spec.L + 1) * (spec.d + 1), (fast) => sampleBatchTs(spec, fast, out, betaOut));
     },
     sampleBatch2(spec, stream, out, betaOut) {
       validateTaskSpec(spec);
@@ -296,18 +311,18 @@ export function createWasmKernel(module: WasmModule, opts: KernelOptions = {}): 
       if (betaOut) betaOut.set(f64(beta, B * d));
       return batch;
     },
-    allocBatch(B, L, d) {
-      const E = d + 1;
+    allocBatch(B, L, d, outputs = 1) {
+      const E = d + 1, Y = B * outputs;
       const z = pinnedEnd, zq = align(z + B * L * E * 8), yq = align(zq + B * E * 8);
-      pinnedEnd = align(yq + B * 8);
+      pinnedEnd = align(yq + Y * 8);
       ensure(pinnedEnd);
       // a plain object shaped like data/batch.ts allocBatch's (same hidden class for the sampler);
       // its views are replaced in place whenever the memory grows (see ensure)
-      const batch = { B, L, d, E, z: f64(z, B * L * E), zq: f64(zq, B * E), yq: f64(yq, B) };
+      const batch = { B, L, d, E, z: f64(z, B * L * E), zq: f64(zq, B * E), yq: f64(yq, Y) };
       pinned.push(() => {
         batch.z = f64(z, B * L * E);
         batch.zq = f64(zq, B * E);
-        batch.yq = f64(yq, B);
+        batch.yq = f64(yq, Y);
       });
       return batch;
     },

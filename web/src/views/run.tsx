@@ -22,6 +22,7 @@ interface RunDetail {
   dynamics: Spec | null;
   eta: Spec | null;
   snapshots: SnapshotSet | null;
+  multitask: Spec | null;
   analysis: Analysis | null;
   evaluation: Spec | null;
   lastVal: { step: number; loss: number } | null;
@@ -76,7 +77,7 @@ export function RunView(props: { path: string }) {
         <span>loss <b class="mono" data-testid="run-loss">{fmt(row.trainLoss)}</b>{detail.lastVal ? <> · val. {fmt(detail.lastVal.loss)} at step {int(detail.lastVal.step)}</> : null}</span>
       </div>
       <p class="muted small config">
-        H = {String(c['heads'])}, d = {String(c['d'])}, L = {String(c['context_length'])}, {String(c['layers'])} layer(s), preset {String(c['preset'])}, noise_std {String(c['noise_std'])}, init {String(c['init'])}, {String(c['optimizer'])} lr {String(c['lr'])}, batch {String(c['batch_size'])}, seed {String(c['seed'])}, engine {String(c['engine'] ?? 'ts')}
+        H = {String(c['heads'])}, d = {String(c['d'])}, {c['tasks'] ? <>tasks {String(c['tasks'])} (n_out = {String(c['n_out'])}), </> : null}L = {String(c['context_length'])}, {String(c['layers'])} layer(s), preset {String(c['preset'])}, noise_std {String(c['noise_std'])}, init {String(c['init'])}, {String(c['optimizer'])} lr {String(c['lr'])}, batch {String(c['batch_size'])}, seed {String(c['seed'])}, engine {String(c['engine'] ?? 'ts')}
         {row.failure ? <span class="error"> · failed: {row.failure}</span> : null}
       </p>
       <section>
@@ -97,9 +98,16 @@ export function RunView(props: { path: string }) {
           <>
             <StepSlider steps={snapshots.step} index={shown} onIndex={(i) => setIndex(i >= n - 1 ? -1 : i)} />
             <Heatmaps snapshots={snapshots} index={shown} />
+            {(snapshots.outputs ?? 1) > 1 ? <p class="muted small">Snapshots hold QK<sup>h</sup> and the last output's OV<sup>h</sup> column; the full OV<sup>h</sup> (E × {snapshots.outputs}) of the saved weights is below.</p> : null}
           </>
         ) : <p class="muted">No snapshots yet.</p>}
       </section>
+      {detail.multitask && (
+        <section>
+          <h2>Multi-task circuits: QK<sup>h</sup> (E × E) and OV<sup>h</sup> (E × N) of the saved weights</h2>
+          <VegaChart spec={detail.multitask} testId="multitask-circuits" />
+        </section>
+      )}
       {analysis && <Statistics a={analysis} step={analysis.step ?? null} live={row.status === 'running' && !row.stale} />}
       {detail.evaluation && (
         <section>

@@ -26,8 +26,8 @@ declare function jsLog(x: f64): f64; // Math.log of the host: the oracle's log, 
 const ZIG_R: f64 = 3.6541528853610088;
 const ONE_BITS: i64 = 0x3ff0000000000000;
 
-// tables (written by the host, the same doubles as normal2.ts): XS[512] signed widths, KR[256]
-// accept thresholds on U, F[257] exp(-x_i^2/2), X0 = X[0]
+// tables (written by the host, the same doubles as normal2.ts): XS[512] signed widths, KR[512]
+// accept thresholds on U (KR[256] twice: indexed by the 9-bit byte like XS), F[257] exp(-x_i^2/2), X0 = X[0]
 let XS: usize = 0, KR: usize = 0, FT: usize = 0;
 let X0: f64 = 0;
 
@@ -144,8 +144,8 @@ export function fill2(st: usize, out: usize, j: i32, end: i32): void {
       const pB0 = <usize>(i32x4.extract_lane(rB, 0) & 511) << 3, pB1 = <usize>(i32x4.extract_lane(rB, 2) & 511) << 3;
       const uA = f64x2.sub(v128.or(i64x2.shr_u(rA, 12), oneBits), one);
       const uB = f64x2.sub(v128.or(i64x2.shr_u(rB, 12), oneBits), one);
-      const krA = v128.load64_lane(krT + (pA1 & 2047), v128.load64_splat(krT + (pA0 & 2047)), 1);
-      const krB = v128.load64_lane(krT + (pB1 & 2047), v128.load64_splat(krT + (pB0 & 2047)), 1);
+      const krA = v128.load64_lane(krT + pA1, v128.load64_splat(krT + pA0), 1);
+      const krB = v128.load64_lane(krT + pB1, v128.load64_splat(krT + pB0), 1);
       const okA = f64x2.lt(uA, krA), okB = f64x2.lt(uB, krB);
       if (!i64x2.all_true(v128.and(okA, okB))) {
         if (i64x2.all_true(okA)) {

@@ -135,11 +135,13 @@ export function createWasmKernel(module: WasmModule, opts: KernelOptions = {}): 
   new Float64Array(mem.buffer, zk, 128).set(ZK);
   new Float64Array(mem.buffer, zws, 256).set(ZWS);
   new Float64Array(mem.buffer, zf, 129).set(ZF);
-  // stream version 2: state (16 words + a pending candidate), tables XS [512], KR [256], F [257]
-  const st2 = align(zf + 129 * 8), xs2 = align(st2 + 96), kr2 = align(xs2 + 512 * 8), f2 = align(kr2 + 256 * 8);
+  // stream version 2: state (16 words + a pending candidate), tables XS [512], KR [512] (KR [256]
+  // twice, so both are indexed by the 9-bit byte), F [257]
+  const st2 = align(zf + 129 * 8), xs2 = align(st2 + 96), kr2 = align(xs2 + 512 * 8), f2 = align(kr2 + 512 * 8);
   ensure(f2 + 257 * 8);
   new Float64Array(mem.buffer, xs2, 512).set(XS2);
   new Float64Array(mem.buffer, kr2, 256).set(KR2);
+  new Float64Array(mem.buffer, kr2 + 256 * 8, 256).set(KR2);
   new Float64Array(mem.buffer, f2, 257).set(F2);
   x.setSampler2Tables(xs2, kr2, f2, X02);
   let pinnedEnd = align(f2 + 257 * 8); // end of allocBatch regions; per-call data goes after it

@@ -14,6 +14,7 @@
 // All pointers are byte offsets into this module's memory; the caller grows memory.
 
 import { expInRange, expNeg2, expNeg2InRange, expNegScalar } from './exp';
+import { weightedTokenSums } from './token-sums';
 
 export function heapBase(): usize {
   return __heap_base;
@@ -406,57 +407,8 @@ function lossAndGradOne(B: i32, L: i32, E: i32, z: usize, zq: usize, yq: usize, 
       dout1 = (2 * res1) / <f64>B;
     }
     const inv = f64x2.div(f64x2.replace_lane(f64x2.splat((2 * res0) / <f64>B), 1, dout1), sum);
-    // pass 3 with the gradient: zbar_c = sum_i e_i z_ic, w_c = sum_i e_i v_i z_ic per lane (two coordinates at a time)
-    let e = 0;
-    // three coordinates at a time while three are left (six chains), then pairs
-    for (; e + 2 < E; e += 3) {
-      const o = <usize>e << 3;
-      let zb0 = f64x2.splat(0), ww0 = f64x2.splat(0), zb1 = f64x2.splat(0), ww1 = f64x2.splat(0), zb2 = f64x2.splat(0), ww2 = f64x2.splat(0);
-      let c0 = t0 + o, c1 = t1 + o;
-      for (let k = 0; k < L; k++) {
-        const ex = v128.load(pS + (<usize>k << 4)), ev = v128.load(pV + (<usize>k << 4));
-        let zz = gather(c0, c1);
-        zb0 = f64x2.add(zb0, f64x2.mul(ex, zz));
-        ww0 = f64x2.add(ww0, f64x2.mul(ev, zz));
-        zz = gather(c0 + 8, c1 + 8);
-        zb1 = f64x2.add(zb1, f64x2.mul(ex, zz));
-        ww1 = f64x2.add(ww1, f64x2.mul(ev, zz));
-        zz = gather(c0 + 16, c1 + 16);
-        zb2 = f64x2.add(zb2, f64x2.mul(ex, zz));
-        ww2 = f64x2.add(ww2, f64x2.mul(ev, zz));
-        c0 += stride;
-        c1 += stride;
-      }
-      const zo3 = pZB + (<usize>e << 4), wo3 = pW + (<usize>e << 4);
-      v128.store(zo3, zb0);
-      v128.store(zo3, zb1, 16);
-      v128.store(zo3, zb2, 32);
-      v128.store(wo3, ww0);
-      v128.store(wo3, ww1, 16);
-      v128.store(wo3, ww2, 32);
-    }
-    for (; e < E; e += 2) {
-      const one = e + 1 == E; // an odd E: the last coordinate alone (its partner chains read it again and are dropped)
-      const o0e = <usize>e << 3, o1e = one ? o0e : o0e + 8;
-      let zb0 = f64x2.splat(0), ww0 = f64x2.splat(0), zb1 = f64x2.splat(0), ww1 = f64x2.splat(0);
-      let c0 = t0, c1 = t1;
-      for (let k = 0; k < L; k++) {
-        const ex = v128.load(pS + (<usize>k << 4)), ev = v128.load(pV + (<usize>k << 4));
-        const z0 = gather(c0 + o0e, c1 + o0e), z1 = gather(c0 + o1e, c1 + o1e);
-        zb0 = f64x2.add(zb0, f64x2.mul(ex, z0));
-        ww0 = f64x2.add(ww0, f64x2.mul(ev, z0));
-        zb1 = f64x2.add(zb1, f64x2.mul(ex, z1));
-        ww1 = f64x2.add(ww1, f64x2.mul(ev, z1));
-        c0 += stride;
-        c1 += stride;
-      }
-      v128.store(pZB + (<usize>e << 4), zb0);
-      v128.store(pW + (<usize>e << 4), ww0);
-      if (!one) {
-        v128.store(pZB + (<usize>(e + 1) << 4), zb1);
-        v128.store(pW + (<usize>(e + 1) << 4), ww1);
-      }
-    }
+    // pass 3 with the gradient: zbar_c = sum_i e_i z_ic, w_c = sum_i e_i v_i z_ic per lane (each lane its prompt's tokens)
+    weightedTokenSums(t0, t1, true, E, L, pS, pV, pZB, pW);
     for (let c = 0; c < E; c++) {
       const zb = v128.load(pZB + (<usize>c << 4));
       const du = pDU + (<usize>c << 4);
@@ -505,64 +457,7 @@ export function lossAndGrad(B: i32, L: i32, E: i32, H: i32, z: usize, zq: usize,
       // pass 3: zbar = sum_i e_i z_i, w = sum_i e_i v_i z_i (token loop inside: accumulators in registers)
       const Sb = pS + (<usize>(p * L) << 4), Vb = pV + (<usize>(p * L) << 4);
       const ZBb = pZB + (<usize>(p * E) << 4), Wb = pW + (<usize>(p * E) << 4);
-      const stride = <usize>E << 3;
-      let e = 0;
-      // three coordinates at a time while three are left: six independent chains, each in token order
-      for (; e + 2 < E; e += 3) {
-        let zb0 = f64x2.splat(0), zb1 = f64x2.splat(0), zb2 = f64x2.splat(0);
-        let ww0 = f64x2.splat(0), ww1 = f64x2.splat(0), ww2 = f64x2.splat(0);
-        let t = zo + (<usize>e << 3);
-        for (let i = 0; i < L; i++) {
-          const ex = v128.load(Sb + (<usize>i << 4)), ev = v128.load(Vb + (<usize>i << 4));
-          let zz = v128.load64_splat(t);
-          zb0 = f64x2.add(zb0, f64x2.mul(ex, zz));
-          ww0 = f64x2.add(ww0, f64x2.mul(ev, zz));
-          zz = v128.load64_splat(t + 8);
-          zb1 = f64x2.add(zb1, f64x2.mul(ex, zz));
-          ww1 = f64x2.add(ww1, f64x2.mul(ev, zz));
-          zz = v128.load64_splat(t + 16);
-          zb2 = f64x2.add(zb2, f64x2.mul(ex, zz));
-          ww2 = f64x2.add(ww2, f64x2.mul(ev, zz));
-          t += stride;
-        }
-        const zo3 = ZBb + (<usize>e << 4), wo3 = Wb + (<usize>e << 4);
-        v128.store(zo3, zb0);
-        v128.store(zo3, zb1, 16);
-        v128.store(zo3, zb2, 32);
-        v128.store(wo3, ww0);
-        v128.store(wo3, ww1, 16);
-        v128.store(wo3, ww2, 32);
-      }
-      for (; e + 1 < E; e += 2) {
-        // two coordinates at a time: four independent accumulator chains
-        let zb0 = f64x2.splat(0), ww0 = f64x2.splat(0), zb1 = f64x2.splat(0), ww1 = f64x2.splat(0);
-        let t = zo + (<usize>e << 3);
-        for (let i = 0; i < L; i++) {
-          const ex = v128.load(Sb + (<usize>i << 4)), ev = v128.load(Vb + (<usize>i << 4));
-          const z0 = v128.load64_splat(t), z1 = v128.load64_splat(t + 8);
-          zb0 = f64x2.add(zb0, f64x2.mul(ex, z0));
-          ww0 = f64x2.add(ww0, f64x2.mul(ev, z0));
-          zb1 = f64x2.add(zb1, f64x2.mul(ex, z1));
-          ww1 = f64x2.add(ww1, f64x2.mul(ev, z1));
-          t += stride;
-        }
-        v128.store(ZBb + (<usize>e << 4), zb0);
-        v128.store(Wb + (<usize>e << 4), ww0);
-        v128.store(ZBb + (<usize>(e + 1) << 4), zb1);
-        v128.store(Wb + (<usize>(e + 1) << 4), ww1);
-      }
-      if (e < E) {
-        let zb = f64x2.splat(0), ww = f64x2.splat(0);
-        let t = zo + (<usize>e << 3);
-        for (let i = 0; i < L; i++) {
-          const ze = v128.load64_splat(t);
-          zb = f64x2.add(zb, f64x2.mul(v128.load(Sb + (<usize>i << 4)), ze));
-          ww = f64x2.add(ww, f64x2.mul(v128.load(Vb + (<usize>i << 4)), ze));
-          t += stride;
-        }
-        v128.store(ZBb + (<usize>e << 4), zb);
-        v128.store(Wb + (<usize>e << 4), ww);
-      }
+      weightedTokenSums(zo, zo, false, E, L, Sb, Vb, ZBb, Wb);
     }
     if (out != 0) store<f64>(out + (<usize>b << 3), o);
     const res = o - load<f64>(yq + (<usize>b << 3));

@@ -19,6 +19,7 @@
 // All pointers are byte offsets into the module's memory; the caller grows memory (mtScratchBytes).
 
 import { expNeg2 } from './exp';
+import { weightedTokenSums } from './token-sums';
 
 /** bytes of scratch for H heads, width E, N outputs, L tokens */
 export function mtScratchBytes(H: i32, E: i32, N: i32, L: i32): i32 {
@@ -194,7 +195,6 @@ export function mtLossAndGrad(B: i32, L: i32, E: i32, H: i32, N: i32, z: usize, 
   memory.fill(mDA, 0, (<usize>(P * EE)) << 4);
   memory.fill(mDU, 0, (<usize>(P * EN)) << 4);
   const scale = 2.0 / (<f64>B * <f64>N);
-  const stride = <usize>E << 3;
   let sse: f64 = 0;
   for (let b = 0; b < B; b++) {
     const zo = z + (<usize>(b * L * E) << 3), qo = zq + (<usize>(b * E) << 3);
@@ -218,37 +218,8 @@ export function mtLossAndGrad(B: i32, L: i32, E: i32, H: i32, N: i32, z: usize, 
         for (let n = 0; n < N; n++) c = f64x2.add(c, f64x2.mul(v128.load64_splat(mDO + (<usize>n << 3)), v128.load(vo + (<usize>n << 4))));
         v128.store(mC + (<usize>i << 4), f64x2.mul(v128.load(Sb + (<usize>i << 4)), c));
       }
-      // ZB = sum_i e_i z_i, ZC = sum_i e_i c_i z_i (two coordinates at a time: four accumulator chains)
-      let e = 0;
-      for (; e + 1 < E; e += 2) {
-        let zb0 = f64x2.splat(0), zc0 = f64x2.splat(0), zb1 = f64x2.splat(0), zc1 = f64x2.splat(0);
-        let t = zo + (<usize>e << 3);
-        for (let i = 0; i < L; i++) {
-          const ex = v128.load(Sb + (<usize>i << 4)), ec = v128.load(mC + (<usize>i << 4));
-          const z0 = v128.load64_splat(t), z1 = v128.load64_splat(t + 8);
-          zb0 = f64x2.add(zb0, f64x2.mul(ex, z0));
-          zc0 = f64x2.add(zc0, f64x2.mul(ec, z0));
-          zb1 = f64x2.add(zb1, f64x2.mul(ex, z1));
-          zc1 = f64x2.add(zc1, f64x2.mul(ec, z1));
-          t += stride;
-        }
-        v128.store(mZB + (<usize>e << 4), zb0);
-        v128.store(mZC + (<usize>e << 4), zc0);
-        v128.store(mZB + (<usize>(e + 1) << 4), zb1);
-        v128.store(mZC + (<usize>(e + 1) << 4), zc1);
-      }
-      if (e < E) {
-        let zb = f64x2.splat(0), zc = f64x2.splat(0);
-        let t = zo + (<usize>e << 3);
-        for (let i = 0; i < L; i++) {
-          const ze = v128.load64_splat(t);
-          zb = f64x2.add(zb, f64x2.mul(v128.load(Sb + (<usize>i << 4)), ze));
-          zc = f64x2.add(zc, f64x2.mul(v128.load(mC + (<usize>i << 4)), ze));
-          t += stride;
-        }
-        v128.store(mZB + (<usize>e << 4), zb);
-        v128.store(mZC + (<usize>e << 4), zc);
-      }
+      // ZB = sum_i e_i z_i, ZC = sum_i e_i c_i z_i
+      weightedTokenSums(zo, zo, false, E, L, Sb, mC, mZB, mZC);
       // dA_h += z_q (zc/sum - cbar zbar)^T,  dU_h += zbar dout^T  (zbar = zb/sum)
       const inv = f64x2.div(f64x2.splat(1.0), v128.load(mSUM + (<usize>p << 4)));
       const DAb = mDA + ((<usize>(p * EE)) << 4), DUb = mDU + ((<usize>(p * EN)) << 4);

@@ -345,8 +345,8 @@ function lossAndGradOne(B: i32, L: i32, E: i32, z: usize, zq: usize, yq: usize, 
       for (let a = 0; a < E; a++) g = f64x2.add(g, f64x2.mul(gather(q0 + (<usize>a << 3), q1 + (<usize>a << 3)), v128.load64_splat(pA + (<usize>(a * E + c) << 4))));
       v128.store(pG + (<usize>c << 4), g);
     }
-    // pass 1: s_i = g . z_i, v_i = u . z_i per lane, running max; two tokens at a time
-    let mx = f64x2.splat(-Infinity);
+    // pass 1: s_i = g . z_i, v_i = u . z_i per lane, running max and min; two tokens at a time
+    let mx = f64x2.splat(-Infinity), mn = f64x2.splat(Infinity);
     let a0 = t0, a1 = t1;
     let i = 0;
     for (; i < L2; i += 2) {
@@ -365,6 +365,7 @@ function lossAndGradOne(B: i32, L: i32, E: i32, z: usize, zq: usize, yq: usize, 
       v128.store(pS + (<usize>(i + 1) << 4), s1);
       v128.store(pV + (<usize>(i + 1) << 4), v1);
       mx = f64x2.pmax(f64x2.pmax(mx, s0), s1);
+      mn = f64x2.pmin(f64x2.pmin(mn, s0), s1);
       a0 += stride << 1;
       a1 += stride << 1;
     }
@@ -379,18 +380,11 @@ function lossAndGradOne(B: i32, L: i32, E: i32, z: usize, zq: usize, yq: usize, 
       v128.store(pS + (<usize>i << 4), sv);
       v128.store(pV + (<usize>i << 4), vv);
       mx = f64x2.pmax(mx, sv);
+      mn = f64x2.pmin(mn, sv);
     }
-    // pass 2: e_i = exp(s_i - max), the sums in token order per lane
-    let sum = f64x2.splat(0), yb = f64x2.splat(0);
-    for (i = 0; i < L; i++) {
-      const ex = expNeg2(f64x2.sub(v128.load(pS + (<usize>i << 4)), mx));
-      const ev = f64x2.mul(ex, v128.load(pV + (<usize>i << 4)));
-      sum = f64x2.add(sum, ex);
-      yb = f64x2.add(yb, ev);
-      v128.store(pS + (<usize>i << 4), ex);
-      v128.store(pV + (<usize>i << 4), ev);
-    }
-    const r = f64x2.div(yb, sum);
+    // pass 2: e_i = exp(s_i - max), the sums in token order per lane (sum_i e_i v_i at pYB)
+    const sum = expInRange(f64x2.sub(mn, mx)) ? softmaxPass(pS, pV, L, mx, pYB, true) : softmaxPass(pS, pV, L, mx, pYB, false);
+    const r = f64x2.div(v128.load(pYB), sum);
     let o0: f64 = 0, o1: f64 = 0;
     o0 += f64x2.extract_lane(r, 0);
     o1 += f64x2.extract_lane(r, 1);

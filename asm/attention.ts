@@ -15,6 +15,7 @@
 
 import { expInRange, expNeg2, expNeg2InRange, expNegScalar } from './exp';
 import { weightedTokenSums } from './token-sums';
+import { pairCircuits } from './circuits';
 
 export function heapBase(): usize {
   return __heap_base;
@@ -178,29 +179,6 @@ function loneHead(zo: usize, qo: usize, p: i32, E: i32, L: i32, withGrad: bool):
   return r;
 }
 
-/** A_h, u_h for every head into the pair-interleaved A, U (padding lane = 0). Same operation order as attention.ts circuits(). */
-function circuits(theta: usize, E: i32, H: i32, P: i32): void {
-  const EE = E * E, w = <usize>(H * EE) << 3;
-  const q = theta, k = theta + w, v = theta + 2 * w, o = theta + 3 * w;
-  const scale = 1.0 / Math.sqrt(<f64>E);
-  for (let h = 0; h < 2 * P; h++) {
-    const lane = <usize>(h & 1) << 3, pb = <usize>(h >> 1);
-    const wb = <usize>(h * EE);
-    for (let a = 0; a < E; a++) {
-      for (let c = 0; c < E; c++) {
-        let s: f64 = 0;
-        if (h < H) for (let r = 0; r < E; r++) s += load<f64>(q + ((wb + <usize>(r * E + a)) << 3)) * load<f64>(k + ((wb + <usize>(r * E + c)) << 3));
-        store<f64>(pA + ((pb * <usize>EE + <usize>(a * E + c)) << 4) + lane, s * scale);
-      }
-    }
-    for (let c = 0; c < E; c++) {
-      let s: f64 = 0;
-      if (h < H) for (let r = 0; r < E; r++) s += load<f64>(v + ((wb + <usize>(r * E + c)) << 3)) * load<f64>(o + (<usize>(h * E + r) << 3));
-      store<f64>(pU + ((pb * <usize>E + <usize>c) << 4) + lane, s);
-    }
-  }
-}
-
 /**
  * Pass 2 of a softmax per lane: e_i = exp(s_i - max) into S, e_i v_i into V, in token order; returns
  * sum_i e_i and stores sum_i e_i v_i at ybAt. `inRange` (a constant at each call): every s_i - max is
@@ -285,7 +263,7 @@ function pairSoftmax(zo: usize, qo: usize, p: i32, E: i32, L: i32): v128 {
 export function forward(B: i32, L: i32, E: i32, H: i32, z: usize, zq: usize, theta: usize, out: usize, attn: usize, scr: usize): void {
   const P = (H + 1) >> 1;
   layout(scr, P, E, L);
-  circuits(theta, E, H, P);
+  pairCircuits(theta, E, H, 1, P, pA, pU);
   for (let b = 0; b < B; b++) {
     const zo = z + (<usize>(b * L * E) << 3), qo = zq + (<usize>(b * E) << 3);
     let o: f64 = 0;
@@ -428,7 +406,7 @@ export function lossAndGrad(B: i32, L: i32, E: i32, H: i32, z: usize, zq: usize,
   const P = (H + 1) >> 1;
   const EE = E * E;
   layout(scr, P, E, L);
-  circuits(theta, E, H, P);
+  pairCircuits(theta, E, H, 1, P, pA, pU);
   memory.fill(pDA, 0, (<usize>(P * EE)) << 4);
   memory.fill(pDU, 0, (<usize>(P * E)) << 4);
   if (H == 1) {

@@ -20,6 +20,7 @@
 
 import { expNeg2 } from './exp';
 import { weightedTokenSums } from './token-sums';
+import { pairCircuits } from './circuits';
 
 /** bytes of scratch for H heads, width E, N outputs, L tokens */
 export function mtScratchBytes(H: i32, E: i32, N: i32, L: i32): i32 {
@@ -47,29 +48,6 @@ function mtLayout(scr: usize, P: i32, E: i32, N: i32, L: i32): void {
   mZC = mZB + (e << 4);
   mO = mZC + (e << 4);
   mDO = mO + (n << 3);
-}
-
-/** A_h [E, E] and U_h [E, N] of every head into the pair-interleaved A, U (padding lane = 0). */
-function mtCircuits(theta: usize, E: i32, H: i32, N: i32, P: i32): void {
-  const EE = E * E, w = <usize>(H * EE) << 3, EH = E * H;
-  const q = theta, k = theta + w, v = theta + 2 * w, o = theta + 3 * w;
-  const scale = 1.0 / Math.sqrt(<f64>E);
-  for (let h = 0; h < 2 * P; h++) {
-    const lane = <usize>(h & 1) << 3, pb = <usize>(h >> 1);
-    const wb = <usize>(h * EE);
-    for (let a = 0; a < E; a++) {
-      for (let c = 0; c < E; c++) {
-        let s: f64 = 0;
-        if (h < H) for (let r = 0; r < E; r++) s += load<f64>(q + ((wb + <usize>(r * E + a)) << 3)) * load<f64>(k + ((wb + <usize>(r * E + c)) << 3));
-        store<f64>(mA + ((pb * <usize>EE + <usize>(a * E + c)) << 4) + lane, s * scale);
-      }
-      for (let n = 0; n < N; n++) {
-        let s: f64 = 0;
-        if (h < H) for (let r = 0; r < E; r++) s += load<f64>(v + ((wb + <usize>(r * E + a)) << 3)) * load<f64>(o + (<usize>(n * EH + h * E + r) << 3));
-        store<f64>(mU + ((pb * <usize>(E * N) + <usize>(a * N + n)) << 4) + lane, s);
-      }
-    }
-  }
 }
 
 /** Passes 1 and 2 for one prompt and pair p: S = e_i, V = v_i, SUM, YB = r (normalised). */
@@ -161,7 +139,7 @@ function mtPrompt(zo: usize, qo: usize, E: i32, H: i32, N: i32, L: i32, P: i32):
 export function mtForward(B: i32, L: i32, E: i32, H: i32, N: i32, z: usize, zq: usize, theta: usize, out: usize, attn: usize, scr: usize): void {
   const P = (H + 1) >> 1;
   mtLayout(scr, P, E, N, L);
-  mtCircuits(theta, E, H, N, P);
+  pairCircuits(theta, E, H, N, P, mA, mU);
   for (let b = 0; b < B; b++) {
     const zo = z + (<usize>(b * L * E) << 3), qo = zq + (<usize>(b * E) << 3);
     if (attn == 0) mtPrompt(zo, qo, E, H, N, L, P);
@@ -191,7 +169,7 @@ export function mtLossAndGrad(B: i32, L: i32, E: i32, H: i32, N: i32, z: usize, 
   const P = (H + 1) >> 1;
   const EE = E * E, EN = E * N;
   mtLayout(scr, P, E, N, L);
-  mtCircuits(theta, E, H, N, P);
+  pairCircuits(theta, E, H, N, P, mA, mU);
   memory.fill(mDA, 0, (<usize>(P * EE)) << 4);
   memory.fill(mDU, 0, (<usize>(P * EN)) << 4);
   const scale = 2.0 / (<f64>B * <f64>N);

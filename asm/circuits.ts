@@ -1,0 +1,26 @@
+// The circuits of every head in the kernels' pair-interleaved layout (lane l of pair p = head 2p + l;
+// an odd H's padding lane is 0), from theta [q | k | v | o] (nn.Linear layouts, o_proj (N, E H)):
+//   A [P, E, E]  A_h = Wq_h^T Wk_h / sqrt(E)        U [P, E, N]  U_h = Wv_h^T Wo_h^T  (N = 1: u_h)
+// Used by the single-task kernel (asm/attention.ts, N = 1) and the multi-task kernel (asm/multitask.ts).
+
+export function pairCircuits(theta: usize, E: i32, H: i32, N: i32, P: i32, A: usize, U: usize): void {
+  const EE = E * E, w = <usize>(H * EE) << 3, EH = E * H;
+  const q = theta, k = theta + w, v = theta + 2 * w, o = theta + 3 * w;
+  const scale = 1.0 / Math.sqrt(<f64>E);
+  for (let h = 0; h < 2 * P; h++) {
+    const lane = <usize>(h & 1) << 3, pb = <usize>(h >> 1);
+    const wb = <usize>(h * EE);
+    for (let a = 0; a < E; a++) {
+      for (let c = 0; c < E; c++) {
+        let s: f64 = 0;
+        if (h < H) for (let r = 0; r < E; r++) s += load<f64>(q + ((wb + <usize>(r * E + a)) << 3)) * load<f64>(k + ((wb + <usize>(r * E + c)) << 3));
+        store<f64>(A + ((pb * <usize>EE + <usize>(a * E + c)) << 4) + lane, s * scale);
+      }
+      for (let n = 0; n < N; n++) {
+        let s: f64 = 0;
+        if (h < H) for (let r = 0; r < E; r++) s += load<f64>(v + ((wb + <usize>(r * E + a)) << 3)) * load<f64>(o + (<usize>(n * EH + h * E + r) << 3));
+        store<f64>(U + ((pb * <usize>(E * N) + <usize>(a * N + n)) << 4) + lane, s);
+      }
+    }
+  }
+}

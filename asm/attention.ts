@@ -15,7 +15,7 @@
 
 import { expInRange, expNeg2, expNeg2InRange, expNegScalar } from './exp';
 import { weightedTokenSums } from './token-sums';
-import { pairCircuits } from './circuits';
+import { pairCircuits, pairCircuitsBack } from './circuits';
 
 export function heapBase(): usize {
   return __heap_base;
@@ -392,7 +392,7 @@ function lossAndGradOne(B: i32, L: i32, E: i32, z: usize, zq: usize, yq: usize, 
       }
     }
   }
-  // the lanes (even and odd prompts) added into lane 0, which backToWeights reads for head 0
+  // the lanes (even and odd prompts) added into lane 0, which pairCircuitsBack reads for head 0
   for (let k = 0; k < EE + E; k++) {
     const pk = (k < EE ? pDA + (<usize>k << 4) : pDU + (<usize>(k - EE) << 4));
     const v = v128.load(pk);
@@ -411,7 +411,7 @@ export function lossAndGrad(B: i32, L: i32, E: i32, H: i32, z: usize, zq: usize,
   memory.fill(pDU, 0, (<usize>(P * E)) << 4);
   if (H == 1) {
     const loss = lossAndGradOne(B, L, E, z, zq, yq, out);
-    backToWeights(theta, grad, E, H);
+    pairCircuitsBack(theta, grad, E, H, 1, pDA, pDU);
     return loss;
   }
   let sse: f64 = 0;
@@ -451,37 +451,8 @@ export function lossAndGrad(B: i32, L: i32, E: i32, H: i32, z: usize, zq: usize,
       }
     }
   }
-  backToWeights(theta, grad, E, H);
+  pairCircuitsBack(theta, grad, E, H, 1, pDA, pDU);
   return sse / <f64>B;
-}
-
-/** dA_h, du_h -> dWq, dWk, dWv, dWo (as attention.ts backToWeights) */
-function backToWeights(theta: usize, grad: usize, E: i32, H: i32): void {
-  const EE = E * E, w = <usize>(H * EE) << 3;
-  const q = theta, k = theta + w, v = theta + 2 * w, ov = theta + 3 * w;
-  const scale = 1.0 / Math.sqrt(<f64>E);
-  for (let h = 0; h < H; h++) {
-    const wb = <usize>(h * EE);
-    const lane = <usize>(h & 1) << 3;
-    const DAh = pDA + ((<usize>(h >> 1) * <usize>EE) << 4) + lane;
-    const DUh = pDU + ((<usize>(h >> 1) * <usize>E) << 4) + lane;
-    for (let r = 0; r < E; r++) {
-      for (let a = 0; a < E; a++) {
-        let sq: f64 = 0, sk: f64 = 0;
-        for (let c = 0; c < E; c++) {
-          sq += load<f64>(k + ((wb + <usize>(r * E + c)) << 3)) * load<f64>(DAh + (<usize>(a * E + c) << 4));
-          sk += load<f64>(q + ((wb + <usize>(r * E + c)) << 3)) * load<f64>(DAh + (<usize>(c * E + a) << 4));
-        }
-        const gi = (wb + <usize>(r * E + a)) << 3;
-        store<f64>(grad + gi, sq * scale);
-        store<f64>(grad + w + gi, sk * scale);
-        store<f64>(grad + 2 * w + gi, load<f64>(ov + (<usize>(h * E + r) << 3)) * load<f64>(DUh + (<usize>a << 4)));
-      }
-      let so: f64 = 0;
-      for (let c = 0; c < E; c++) so += load<f64>(v + ((wb + <usize>(r * E + c)) << 3)) * load<f64>(DUh + (<usize>c << 4));
-      store<f64>(grad + 3 * w + (<usize>(h * E + r) << 3), so);
-    }
-  }
 }
 
 // the sampler's fast path lives in the same module (one instance, one memory)

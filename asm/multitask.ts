@@ -20,7 +20,7 @@
 
 import { expNeg2 } from './exp';
 import { weightedTokenSums } from './token-sums';
-import { pairCircuits } from './circuits';
+import { pairCircuits, pairCircuitsBack } from './circuits';
 
 /** bytes of scratch for H heads, width E, N outputs, L tokens */
 export function mtScratchBytes(H: i32, E: i32, N: i32, L: i32): i32 {
@@ -215,39 +215,7 @@ export function mtLossAndGrad(B: i32, L: i32, E: i32, H: i32, N: i32, z: usize, 
       }
     }
   }
-  mtBackToWeights(theta, grad, E, H, N);
+  pairCircuitsBack(theta, grad, E, H, N, mDA, mDU);
   return sse / (<f64>B * <f64>N);
 }
 
-/** dA_h, dU_h -> dWq, dWk, dWv, dO (as engine/ts/multitask.ts) */
-function mtBackToWeights(theta: usize, grad: usize, E: i32, H: i32, N: i32): void {
-  const EE = E * E, EN = E * N, EH = E * H, w = <usize>(H * EE) << 3;
-  const q = theta, k = theta + w, v = theta + 2 * w, o = theta + 3 * w;
-  const scale = 1.0 / Math.sqrt(<f64>E);
-  for (let h = 0; h < H; h++) {
-    const wb = <usize>(h * EE);
-    const lane = <usize>(h & 1) << 3;
-    const DAh = mDA + ((<usize>(h >> 1) * <usize>EE) << 4) + lane;
-    const DUh = mDU + ((<usize>(h >> 1) * <usize>EN) << 4) + lane;
-    for (let r = 0; r < E; r++) {
-      for (let a = 0; a < E; a++) {
-        let sq: f64 = 0, sk: f64 = 0;
-        for (let c = 0; c < E; c++) {
-          sq += load<f64>(k + ((wb + <usize>(r * E + c)) << 3)) * load<f64>(DAh + (<usize>(a * E + c) << 4));
-          sk += load<f64>(q + ((wb + <usize>(r * E + c)) << 3)) * load<f64>(DAh + (<usize>(c * E + a) << 4));
-        }
-        let sv: f64 = 0;
-        for (let n = 0; n < N; n++) sv += load<f64>(o + (<usize>(n * EH + h * E + r) << 3)) * load<f64>(DUh + (<usize>(a * N + n) << 4));
-        const gi = (wb + <usize>(r * E + a)) << 3;
-        store<f64>(grad + gi, sq * scale);
-        store<f64>(grad + w + gi, sk * scale);
-        store<f64>(grad + 2 * w + gi, sv);
-      }
-      for (let n = 0; n < N; n++) {
-        let so: f64 = 0;
-        for (let e = 0; e < E; e++) so += load<f64>(DUh + (<usize>(e * N + n) << 4)) * load<f64>(v + ((wb + <usize>(r * E + e)) << 3));
-        store<f64>(grad + 3 * w + (<usize>(n * EH + h * E + r) << 3), so);
-      }
-    }
-  }
-}

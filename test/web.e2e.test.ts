@@ -6,20 +6,16 @@
  *
  * Screenshots of every view go to test-output/web/ (gitignored).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors, tensorF64, writeSafetensors } from '../src/io/safetensors.js';
+import { bin, cli, launchBrowser, requireBrowserSetup, root, SERVE_READY, SHOTS, start } from './web.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'icl-lab');
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join(root, 'test-output', 'web');
 const tmp = mkdtempSync(join(tmpdir(), 'icl-web-'));
 const lab = join(tmp, 'lab');
 const children: ChildProcess[] = [];
@@ -46,34 +42,6 @@ async function serveStatic(dir: string): Promise<string> {
 
 const FAST = ['--d', '5', '--context-length', '40', '--qk-every', '100', '--dynamics-every', '20', '--val-every', '100', '--progress', 'none'];
 
-function cli(args: string[], timeout = 120_000): string {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout });
-  if (r.status !== 0) throw new Error(`icl-lab ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
-
-/** Start a long-lived icl-lab process; resolves with it once `ready` matches its stdout. */
-function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray; ms: number }> {
-  const t0 = performance.now();
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${ready} from icl-lab ${args.join(' ')}: ${out} ${err}`)), 30_000);
-    child.stderr!.on('data', (b) => (err += b));
-    child.stdout!.on('data', (b) => {
-      out += b;
-      const m = out.match(ready);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, match: m, ms: performance.now() - t0 });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`icl-lab ${args.join(' ')} exited ${code}: ${err}`)));
-  });
-}
-
 /** GET with the path sent byte for byte (no URL normalisation, unlike fetch and browsers). */
 function rawGet(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   const u = new URL(url);
@@ -98,11 +66,7 @@ const svgCount = (sel: string) => page.locator(`${sel} svg`).count();
 const marks = (sel: string) => page.locator(sel).first().evaluate((el) => el.querySelectorAll('svg path, svg rect, svg line').length);
 
 beforeAll(async () => {
-  if (!existsSync(join(root, 'dist', 'cli', 'main.js')) || !existsSync(join(root, 'dist', 'web', 'index.html'))) {
-    throw new Error('dist/ or dist/web/ is not built: run `npm run build` first');
-  }
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run node scripts/system-deps.mjs (apt-get install chromium)`);
-  mkdirSync(SHOTS, { recursive: true });
+  requireBrowserSetup();
   mkdirSync(lab, { recursive: true });
   // two runs (a "sweep" folder: sweep.json + runs/<name>/ + results.csv), and a report over them
   cli(['train', '--out', join(lab, 'sweep-heads', 'runs'), '--heads', '1,2', '--steps', '3000', ...FAST]);
@@ -113,15 +77,9 @@ beforeAll(async () => {
   cli(['report', join(lab, 'sweep-heads', 'runs', 'h1'), join(lab, 'sweep-heads', 'runs', 'h2'), '--out', join(lab, 'report-heads'), '--eval-samples', '50', '--samples', '500', '--lengths', '10,40,80']);
   // a symbolic link that leaves DIR: must be refused
   symlinkSync('/etc', join(lab, 'escape'));
-  const s = await start(['serve', lab, '--port', '0'], /at (http:\/\/127\.0\.0\.1:\d+\/)/);
+  const s = await start(children, ['serve', lab, '--port', '0'], SERVE_READY);
   url = s.match[1]!;
-  ctx = await chromium.launchPersistentContext(join(tmp, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    acceptDownloads: true,
-    viewport: { width: 1360, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  ctx = await launchBrowser(join(tmp, 'profile'), true);
   page = ctx.pages()[0] ?? await ctx.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
 }, 180_000);

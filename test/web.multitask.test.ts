@@ -6,63 +6,37 @@
  * single-task statistics are replaced by a note. Needs the built CLI and web app (npm run build).
  * Screenshots go to test-output/web/ (gitignored).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, launchBrowser, requireBrowserSetup, SERVE_READY, SHOTS, start } from './web.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'icl-lab');
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join(root, 'test-output', 'web');
 const tmp = mkdtempSync(join(tmpdir(), 'icl-web-mt-'));
 const lab = join(tmp, 'lab');
-let server: ChildProcess | null = null;
+const children: ChildProcess[] = [];
 let ctx: BrowserContext;
 let page: Page;
 let url = '';
 const errors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(join(root, 'dist', 'cli', 'main.js')) || !existsSync(join(root, 'dist', 'web', 'index.html'))) {
-    throw new Error('dist/ or dist/web/ is not built: run `npm run build` first');
-  }
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run node scripts/system-deps.mjs (apt-get install chromium)`);
-  mkdirSync(SHOTS, { recursive: true });
+  requireBrowserSetup();
   mkdirSync(lab, { recursive: true });
   // the authors' layout, small: d = 6, tasks x[0:4] and x[2:6], E = 8, H = 3
-  const r = spawnSync(process.execPath, [bin, 'train', '--tasks', '0:4,2:6', '--d', '6', '--heads', '3', '--context-length', '12', '--batch-size', '32',
-    '--steps', '400', '--qk-every', '100', '--dynamics-every', '20', '--val-every', '100', '--progress', 'none', '--out', join(lab, 'mt')], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`train --tasks failed: ${r.stderr}`);
-  server = spawn(process.execPath, [bin, 'serve', lab, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 30_000);
-    server!.stdout!.on('data', (b) => {
-      out += b;
-      const m = out.match(/at (http:\/\/127\.0\.0\.1:\d+\/)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-  });
-  ctx = await chromium.launchPersistentContext(join(tmp, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1360, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  cli(['train', '--tasks', '0:4,2:6', '--d', '6', '--heads', '3', '--context-length', '12', '--batch-size', '32',
+    '--steps', '400', '--qk-every', '100', '--dynamics-every', '20', '--val-every', '100', '--progress', 'none', '--out', join(lab, 'mt')]);
+  url = (await start(children, ['serve', lab, '--port', '0'], SERVE_READY)).match[1]!;
+  ctx = await launchBrowser(join(tmp, 'profile'));
   page = ctx.pages()[0] ?? await ctx.newPage();
   page.on('pageerror', (e) => errors.push(e.message));
 }, 180_000);
 
 afterAll(async () => {
   await ctx?.close();
-  if (server && server.exitCode === null) server.kill('SIGKILL');
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -29,7 +29,15 @@ if (!outFile) {
   process.exit(2);
 }
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'icl-golden-'));
-const cli = (args) => execFileSync(process.execPath, [CLI, ...args], { cwd: tmp, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 });
+// reproduce exits 1 when a finding fails (as every finding does at 3,000 steps): its JSON still counts
+const cli = (args) => {
+  try {
+    return execFileSync(process.execPath, [CLI, ...args], { cwd: tmp, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 });
+  } catch (e) {
+    if (e.status === 1 && args[0] === 'reproduce' && e.stdout) return e.stdout;
+    throw e;
+  }
+};
 const sha = (file) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 const stable = (runJson) => Object.fromEntries(Object.entries(runJson).filter(([k]) => !VOLATILE.has(k)));
 

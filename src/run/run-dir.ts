@@ -61,6 +61,16 @@ export function writeProgress(dir: string, p: RunProgress): void {
   writeFileAtomic(join(dir, RUN_FILES.progress), JSON.stringify(p) + '\n');
 }
 
+/** The heartbeat of a run (null when there is none or it is being replaced). */
+export function readProgress(dir: string): RunProgress | null {
+  try {
+    const p = JSON.parse(readFileSync(join(dir, RUN_FILES.progress), 'utf8')) as RunProgress;
+    return Number.isSafeInteger(p.step) && Number.isSafeInteger(p.steps) ? p : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Why a run failed: `diverged` (the loss; resuming would diverge again, so it is refused) or
  * `error` (an exception such as a full disk; the checkpoint is good and the run can be resumed).

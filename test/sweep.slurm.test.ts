@@ -7,9 +7,9 @@
  * requeues itself: both end byte-identical to a local run; sbatch missing or refusing is one line.
  * Runs the compiled CLI (npx tsc -p tsconfig.json first).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSlurm, type SlurmCluster } from './slurm.helpers.js';
 import { cli, requireDist, runJson, start, waitFor } from './sweep.helpers.js';
@@ -31,7 +31,7 @@ const same = (a: string, b: string) => FILES.every((f) => readFileSync(join(a, f
 /** Four tiny runs. */
 const TINY = ['--grid', 'heads=1,2', '--grid', 'context-length=8,10', '--d', '3', '--batch-size', '16', '--steps', '400', '--checkpoint-every', '100', '--checkpoint-secs', '0', '--qk-every', '100', '--threads', '1'];
 /** One run long enough to be caught mid-run (checkpoints every 2,000 steps). */
-const LONG = ['--d', '3', '--batch-size', '16', '--context-length', '10', '--heads', '1', '--steps', '80000', '--checkpoint-every', '2000', '--checkpoint-secs', '0', '--qk-every', '4000', '--threads', '1'];
+const LONG = ['--d', '3', '--batch-size', '16', '--context-length', '10', '--heads', '1', '--steps', '300000', '--checkpoint-every', '2000', '--checkpoint-secs', '0', '--qk-every', '4000', '--threads', '1'];
 
 describe('sweep on a real Slurm cluster', () => {
   it('a 4-run sweep submitted twice and followed with --wait trains each run once, byte-identical to the local sweep', async () => {
@@ -87,15 +87,15 @@ describe('sweep on a real Slurm cluster', () => {
     const [runA] = JSON.parse(readFileSync(join(killed, 'sweep.json'), 'utf8')).runs.map((r: { name: string }) => join(killed, 'runs', r.name));
     const [runB] = JSON.parse(readFileSync(join(termed, 'sweep.json'), 'utf8')).runs.map((r: { name: string }) => join(termed, 'runs', r.name));
     const midRun = (d: string) => () => runJson(d).status === 'running' && runJson(d).checkpoint_step >= 4000;
-    await waitFor('both tasks past a checkpoint', () => midRun(runA)() && midRun(runB)(), 90_000, () => `${slurm.state(jobA)} ${slurm.state(jobB)}`);
-
     // SIGKILL: the task dies (FAILED); scontrol requeue starts it again from the checkpoint
-    const pid = runJson(runA).pid as number;
-    process.kill(pid, 'SIGKILL');
+    await waitFor('task A past a checkpoint', midRun(runA), 90_000, () => slurm.state(jobA));
+    process.kill(runJson(runA).pid as number, 'SIGKILL');
+    // SIGTERM to the batch shell (icl-lab itself), as --signal=B:TERM@S does before the time limit
+    await waitFor('task B past a checkpoint', midRun(runB), 90_000, () => slurm.state(jobB));
     slurm.cmd('scancel', ['--signal=TERM', '--batch', jobB]);
     await waitFor('the killed task to fail', () => slurm.state(jobA) === 'FAILED', 60_000, () => slurm.state(jobA));
     const killedAt = runJson(runA).checkpoint_step;
-    expect(killedAt).toBeLessThan(80000);
+    expect(killedAt).toBeLessThan(300000);
     slurm.cmd('scontrol', ['requeue', jobA]);
     await waitFor('both runs to complete', () => runJson(runA).status === 'completed' && runJson(runB).status === 'completed', 120_000,
       () => `${slurm.state(jobA)} ${slurm.state(jobB)} ${runJson(runA).step} ${runJson(runB).step}`);
@@ -103,10 +103,10 @@ describe('sweep on a real Slurm cluster', () => {
     const logB = readFileSync(join(termed, 'slurm', 'logs', `${jobB.replace('_0', '')}_0.out`), 'utf8');
     expect(logB).toMatch(/SIGTERM: checkpointing/);
     expect(logB).toMatch(/checkpointed at step \d+; job \d+ requeued/);
-    expect(logB).toMatch(/completed at step 80000/);
+    expect(logB).toMatch(/completed at step 300000/);
     for (const d of [runA, runB]) {
       const j = runJson(d);
-      expect(j.step).toBe(80000);
+      expect(j.step).toBe(300000);
       expect(j.timings.sessions).toBe(2);
     }
     const local = join(tmp, 'long-local');
@@ -117,7 +117,10 @@ describe('sweep on a real Slurm cluster', () => {
   }, 180_000);
 
   it('sbatch missing or refusing the job is one clear line', () => {
-    const noSlurm = cli(['sweep', ...TINY, '--out', join(tmp, 'nosbatch'), '--slurm'], { ...slurm.env, PATH: dirname(process.execPath) });
+    const onlyNode = join(tmp, 'only-node');
+    mkdirSync(onlyNode);
+    symlinkSync(process.execPath, join(onlyNode, 'node'));
+    const noSlurm = cli(['sweep', ...TINY, '--out', join(tmp, 'nosbatch'), '--slurm'], { ...slurm.env, PATH: onlyNode });
     expect(noSlurm.code).toBe(1);
     expect(noSlurm.stderr.trim().split('\n').filter((x) => x.startsWith('icl-lab:'))).toEqual([
       'icl-lab: sbatch is not on PATH: --slurm needs Slurm\'s client commands (sbatch, squeue); run it on a login node of the cluster',

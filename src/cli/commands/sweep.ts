@@ -359,7 +359,7 @@ export async function statusAction(dir: string | undefined, opts: { queue?: stri
         const v = views[i];
         const status = st.kind === 'completed' ? 'completed' : st.kind === 'failed' ? 'failed' : rj?.status ?? 'missing';
         return {
-          name: r.name, status, step: rj?.step ?? 0, steps: r.config.steps, job: v ? v.state : null,
+          name: r.name, status, step: Math.max(rj?.step ?? 0, rj?.status === 'running' ? readProgress(r.dir)?.step ?? 0 : 0), steps: r.config.steps, job: v ? v.state : null,
           job_step: v?.step ?? null, ...(slurm ? { slurm: slurm.get(i) ? { job: slurm.get(i)!.id, state: slurm.get(i)!.state, reason: slurm.get(i)!.reason } : null } : {}), final_train_loss: rj?.final?.train_loss ?? null, wall_seconds: rj?.timings?.wall_seconds ?? 0,
         };
       });

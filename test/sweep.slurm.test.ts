@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { arraySpec, signalSeconds, slurmSeconds } from '../src/sweep/slurm.js';
 import { startSlurm, type SlurmCluster } from './slurm.helpers.js';
 import { cli, requireDist, runJson, start, waitFor } from './sweep.helpers.js';
 
@@ -115,6 +116,24 @@ describe('sweep on a real Slurm cluster', () => {
     expect(same(runA, local)).toBe(true);
     expect(same(runB, local)).toBe(true);
   }, 180_000);
+
+  it('--dry-run prints both scripts and writes and submits nothing; array specs and time limits', () => {
+    const dir = join(tmp, 'dry');
+    const r = cli(['sweep', ...TINY, '--out', dir, '--slurm', '--dry-run', '--max-parallel', '3', '--threads', '2', '--partition', 'debug', '--time', '2:00', '--sbatch-arg=--comment=x', '--report'], slurm.env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('#SBATCH --array=0-3%3');
+    expect(r.stdout).toContain('#SBATCH --cpus-per-task=2');
+    expect(r.stdout).toContain('#SBATCH --signal=B:TERM@30');
+    expect(r.stdout).toContain('#SBATCH --time=2:00');
+    expect(r.stdout.match(/#SBATCH --partition=debug/g)).toHaveLength(2);
+    expect(r.stdout.match(/#SBATCH --comment=x/g)).toHaveLength(2);
+    expect(r.stdout).toMatch(/sweep task \S+dry "\$SLURM_ARRAY_TASK_ID" --threads 2/);
+    expect(r.stdout).toMatch(/sweep finish \S+dry --report/);
+    expect(existsSync(dir)).toBe(false);
+    expect(arraySpec([0, 1, 2, 4, 6, 7])).toBe('0-2,4,6-7');
+    expect([slurmSeconds('10'), slurmSeconds('1:30'), slurmSeconds('1:00:00'), slurmSeconds('2-3')]).toEqual([600, 90, 3600, 2 * 86400 + 3 * 3600]);
+    expect([signalSeconds(undefined), signalSeconds('10'), signalSeconds('1')]).toEqual([120, 120, 15]);
+  });
 
   it('sbatch missing or refusing the job is one clear line', () => {
     const onlyNode = join(tmp, 'only-node');

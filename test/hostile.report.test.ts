@@ -55,11 +55,12 @@ describe('item 8: report is written as one unit', () => {
 
 describe('item 1: reproduce over runs whose creation was cut short', () => {
   it('one run left at status creating, the others never made: reproduce makes them all', async () => {
-    const { reproduce, reproduceConfig } = await import('../src/report/reproduce.js');
+    const { reproduce } = await import('../src/experiments/reproduce.js');
+    const { seedExperiment } = await import('../src/experiments/seed.js');
     const { writeRunIdentity } = await import('../src/run/run.js');
     const out = join(tmp, 'repro');
     mkdirSync(join(out, 'h2'), { recursive: true });
-    writeRunIdentity(join(out, 'h2'), reproduceConfig(2, 20)); // what a kill right after the first identity leaves
+    writeRunIdentity(join(out, 'h2'), seedExperiment.config(2, 20)); // what a kill right after the first identity leaves
     const res = await reproduce({ out, steps: 20, evalSamples: 20, samples: 100, lengths: [5, 10], jobs: 1, progress: 'none', onLine: null });
     expect('interrupted' in res).toBe(false);
     for (const h of ['h1', 'h2', 'h4', 'h8']) expect(JSON.parse(readFileSync(join(out, h, 'run.json'), 'utf8')).status, h).toBe('completed');

@@ -42,6 +42,19 @@ describe('train --tasks', () => {
     expect(j.heads).toHaveLength(2);
     expect(j.heads[0].ov).toHaveLength(5);
     expect(j.heads[0].ov[0]).toHaveLength(2);
+    // numbered from 1 and snake_case keys, as single-task runs (test/analysis.cli.test.ts)
+    expect(j.heads.map((h: { head: number }) => h.head)).toEqual([1, 2]);
+    const keys: string[] = [];
+    const walk = (v: unknown) => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) { keys.push(k); walk(x); }
+    };
+    walk(j);
+    expect(keys.filter((k) => /[a-z][A-Z]/.test(k))).toEqual([]);
+    expect(Object.keys(j.heads[0]).sort()).toEqual(['active', 'head', 'mu_task', 'ov', 'ov_share', 'qk', 'qk_exclusive', 'qk_share', 'serves', 'strength', 'w_task']);
+    const text = run('analyze', out).stdout;
+    expect(text).toMatch(/^Head 1: /m);
+    expect(text).not.toMatch(/Head 0/);
   });
 
   it('--threads 2 trains the same run as --threads 1 (a multi-task model samples on its own thread)', () => {

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { reproduce, reproduceConfig } from '../src/report/reproduce.js';
+import { reproduce } from '../src/experiments/reproduce.js';
+import { seedExperiment } from '../src/experiments/seed.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'icl-report-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,9 +42,9 @@ describe('reproduce (tiny) end to end', () => {
   }, 180_000);
 
   it('uses the seed configuration with finer logging for short runs', () => {
-    const c = reproduceConfig(4, 20_000);
+    const c = seedExperiment.config(4, 20_000);
     expect([c.heads, c.d, c.contextLength, c.batchSize, c.lr, c.optimizer, c.noiseStd, c.seed, c.steps]).toEqual([4, 5, 40, 128, 1e-3, 'adam', 0.01, 1024, 20_000]);
     expect(c.dynamicsEvery).toBe(200);
-    expect(reproduceConfig(2, 500_001).dynamicsEvery).toBe(1000);
+    expect(seedExperiment.config(2, 500_001).dynamicsEvery).toBe(1000);
   });
 });

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { reproduce } from '../src/report/reproduce.js';
+import { reproduce } from '../src/experiments/reproduce.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'icl-presets-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('reproduce presets (tiny) end to end', () => {
   it('paper: four runs in the paper convention, finding 6, the estimator comparison and the printed values', async () => {
     const out = join(dir, 'paper');
-    const res = await reproduce({ out, preset: 'paper', steps: 200, evalSamples: 60, samples: 400, lengths: [10, 40], jobs: 1, progress: 'none', onLine: null });
+    const res = await reproduce({ out, experiment: 'paper', steps: 200, evalSamples: 60, samples: 400, lengths: [10, 40], jobs: 1, progress: 'none', onLine: null });
     if ('interrupted' in res) throw new Error('interrupted');
     const cfg = JSON.parse(readFileSync(join(out, 'h2', 'run.json'), 'utf8')).config;
     expect([cfg.preset, cfg.batch_size, cfg.seed, cfg.noise_std]).toEqual(['paper', 256, 1029, Math.sqrt(0.1)]);
@@ -30,7 +30,7 @@ describe('reproduce presets (tiny) end to end', () => {
 
   it('multitask: four multi-task runs, the split-up / superposition findings and one circuits figure per run', async () => {
     const out = join(dir, 'mt');
-    const res = await reproduce({ out, preset: 'multitask', steps: 40, evalSamples: 10, samples: 200, jobs: 1, progress: 'none', onLine: null });
+    const res = await reproduce({ out, experiment: 'multitask', steps: 40, evalSamples: 10, samples: 200, jobs: 1, progress: 'none', onLine: null });
     if ('interrupted' in res) throw new Error('interrupted');
     expect(res.runs.map((r) => r.name)).toEqual(['h3', 'h4', 'h2', 'h8']);
     const cfg = JSON.parse(readFileSync(join(out, 'h3', 'run.json'), 'utf8')).config;

@@ -1,19 +1,21 @@
 /**
- * `icl-lab reproduce [--steps N] [--full] [--out DIR]`: the notebook's whole experiment (train
- * H = 2, 1, 4, 8; evaluate; figures; report; findings). `npm start` runs the quick preset.
+ * `icl-lab reproduce [--experiment NAME] [--steps N] [--full] [--out DIR]`: one experiment of
+ * src/experiments/ end to end (train its runs; evaluate; figures; report; findings). `npm start` runs
+ * the seed notebook's, quick.
  */
 import type { Command } from 'commander';
 import { relative } from 'node:path';
-import { FULL_STEPS, QUICK_STEPS, REPRODUCE_HEADS } from '../../report/reproduce-config.js';
 import { tallyFindings, tallyLine, type Finding } from '../../report/findings.js';
 import type { ProgressMode } from '../../run/progress.js';
 import { UsageError } from '../../errors.js';
 import { onInterrupt } from '../signals.js';
 import { addContextLengthsOption, asChoice, asPositiveInt, pickContextLengths } from '../options.js';
-import { PRESET_INFO, REPRODUCE_PRESETS, type ReproducePreset } from '../../report/reproduce-presets.js';
+import { EXPERIMENT_NAMES, EXPERIMENTS, experimentNamed } from '../../experiments/index.js';
+import { FULL_STEPS, QUICK_STEPS, seedExperiment } from '../../experiments/seed.js';
 
 interface ReproduceCliOptions {
-  preset?: ReproducePreset;
+  experiment?: string;
+  preset?: string;
   steps?: number;
   full?: boolean;
   out?: string;
@@ -37,15 +39,16 @@ export function findingsTable(findings: readonly Finding[]): string {
 export function register(program: Command): void {
   addContextLengthsOption(program.command('reproduce'), 'context lengths L of the error sweep, e.g. 10,40,160 or 1:500:5 (default: 1..10, 12..40 step 2, 45..500 step 5)')
     .description(
-      `reproduce the notebook: train H = ${REPRODUCE_HEADS.join(', ')} at the seed configuration in parallel, evaluate them over ` +
-        'L = 1..500 (every L up to 10, then sparser), draw every figure, write report.html / report.md / findings.json and print the five findings. ' +
-        `Quick preset: ${QUICK_STEPS.toLocaleString('en-US')} steps per run (on the loss plateau; a few minutes on 2 cores); --full: the notebook's ${FULL_STEPS.toLocaleString('en-US')}. ` +
+      `reproduce an experiment (default: the seed notebook): train its runs in parallel (the seed's: H = ${seedExperiment.heads.join(', ')} at config_1), evaluate them over ` +
+        'L = 1..500 (every L up to 10, then sparser), draw every figure, write report.html / report.md / findings.json and print the findings. ' +
+        `Quick: ${QUICK_STEPS.toLocaleString('en-US')} steps per run for the seed (on the loss plateau; a few minutes on 2 cores); --full: the notebook's ${FULL_STEPS.toLocaleString('en-US')}. ` +
         'Running it again over the same --out continues unfinished runs and redraws the report.',
     )
-    .option('--preset <name>', "[seed|paper|multitask] which experiment: seed = the seed notebook (seed convention, batch 128, seed 1024, H = 2, 1, 4, 8); paper = the authors' own runs (paper convention sigma^2 = 0.1, batch 256, seed 1029, H = 2, 1, 4, 8; quick 80,000 steps) plus their estimator comparison and the reduced-loss optimum; multitask = their two-task runs (H = 3, 4, 2, 8; quick 15,000 steps, ts engine) with the head split-up / superposition findings (default: seed)", asChoice('--preset', REPRODUCE_PRESETS))
-    .option('--steps <n>', `[int] steps per run (default: the preset's quick length, ${QUICK_STEPS} / ${PRESET_INFO.paper.quickSteps} / ${PRESET_INFO.multitask.quickSteps} for seed / paper / multitask, or ${FULL_STEPS} with --full)`, asPositiveInt('--steps'))
+    .option('--experiment <name>', `[${EXPERIMENT_NAMES.join('|')}] which experiment: ${EXPERIMENTS.map((e) => `${e.name} = ${e.summary}`).join('; ')} (default: seed)`, asChoice('--experiment', EXPERIMENT_NAMES))
+    .option('--preset <name>', '[name] the same as --experiment (its older name)', asChoice('--preset', EXPERIMENT_NAMES))
+    .option('--steps <n>', `[int] steps per run (default: the experiment's quick length, ${EXPERIMENTS.map((e) => e.quickSteps).join(' / ')} for ${EXPERIMENT_NAMES.join(' / ')}, or ${FULL_STEPS} with --full)`, asPositiveInt('--steps'))
     .option('--full', `[flag] the notebook's full length: ${FULL_STEPS} steps per run, seed logging intervals`)
-    .option('--out <dir>', '[path] where runs and report go (default: runs/reproduce, runs/reproduce-paper or runs/reproduce-multitask; -full with --full)')
+    .option('--out <dir>', `[path] where runs and report go (default: ${EXPERIMENTS.map((e) => e.out[0]).join(', ')}; -full with --full)`)
     .option('--eval-samples <n>', '[int] prompts per context length in the error sweep (default: 2000, or 10000 with --full)', asPositiveInt('--eval-samples'))
     .option('--samples <n>', '[int] prompts at the training L shared by every model for the findings (default: 20000)', asPositiveInt('--samples'))
     .option('--jobs <n>', '[int] runs trained at once (default: number of cores)', asPositiveInt('--jobs'))
@@ -53,13 +56,14 @@ export function register(program: Command): void {
     .option('--json', '[flag] print only a JSON summary (findings and file paths) on stdout')
     .action(async (o: ReproduceCliOptions) => {
       if (o.full && o.steps !== undefined) throw new UsageError('--full sets --steps to 500001; give one of them');
-      const preset = o.preset ?? 'seed';
-      const info = PRESET_INFO[preset];
+      if (o.experiment !== undefined && o.preset !== undefined && o.experiment !== o.preset) throw new UsageError(`--experiment ${o.experiment} and --preset ${o.preset} disagree; give one of them`);
+      const info = experimentNamed(o.experiment ?? o.preset ?? 'seed');
+      const preset = info.name;
       const steps = o.steps ?? (o.full ? info.fullSteps : info.quickSteps);
       const out = o.out ?? (o.full ? info.out[1] : info.out[0]);
       const log = o.json ? () => {} : (s: string) => process.stderr.write(`icl-lab: ${s}\n`);
       if (steps < info.quickSteps) {
-        log(`note: ${steps.toLocaleString('en-US')} steps is below the ${preset} preset's quick length (${info.quickSteps.toLocaleString('en-US')}): the findings assume models on their loss plateau, so some may FAIL`);
+        log(`note: ${steps.toLocaleString('en-US')} steps is below the ${preset} experiment's quick length (${info.quickSteps.toLocaleString('en-US')}): the findings assume models on their loss plateau, so some may FAIL`);
       }
       const controller = new AbortController();
       let reporting = false;
@@ -73,11 +77,11 @@ export function register(program: Command): void {
         controller.abort();
       });
       const t0 = performance.now();
-      const { reproduce } = await import('../../report/reproduce.js'); // loads the renderer
+      const { reproduce } = await import('../../experiments/reproduce.js'); // loads the renderer
       let res;
       try {
         res = await reproduce({
-          out, steps, preset,
+          out, steps, experiment: info,
           evalSamples: o.evalSamples ?? (o.full ? 10_000 : 2_000),
           ...(o.samples !== undefined ? { samples: o.samples } : {}),
           ...(pickContextLengths(o) ? { lengths: pickContextLengths(o)! } : {}),
@@ -94,7 +98,7 @@ export function register(program: Command): void {
         removeInterrupt();
       }
       if ('interrupted' in res) {
-        process.stderr.write(`interrupted; continue with:\n  icl-lab reproduce${preset !== 'seed' ? ` --preset ${preset}` : ''} --out ${out} --steps ${steps}\n`);
+        process.stderr.write(`interrupted; continue with:\n  icl-lab reproduce${preset !== 'seed' ? ` --experiment ${preset}` : ''} --out ${out} --steps ${steps}\n`);
         process.exitCode = 130;
         return;
       }

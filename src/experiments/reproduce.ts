@@ -1,29 +1,25 @@
 /**
- * `icl-lab reproduce`: the notebook's whole experiment. Trains H = 2, 1, 4, 8 at the seed
- * configuration (one worker thread per core), evaluates them over the seed's context-length sweep
- * with many more prompts, draws every figure, writes the report and returns the findings.
+ * `icl-lab reproduce --experiment NAME`: one experiment (index.ts) end to end, the same way for every
+ * entry. Trains its runs (one worker thread per core) into OUT/h<H>, then writes its report into
+ * OUT/report as one unit.
  *
- *   quick (default)  20,000 steps per run: every H is on its loss plateau by then
- *                    (REFERENCE_RUNS.md); logging every 200 steps so the curves have detail
- *   --full           the notebook's 500,001 steps, logging every 1,000 steps as the seed does
+ *   quick (default)  the experiment's quick length (the seed's: 20,000 steps per run, every H on its
+ *                    loss plateau, REFERENCE_RUNS.md), logging every 1% of the run
+ *   --full           the authors' 500,001 steps, logging every 1,000 steps as the seed does
  *
  * Re-running over the same --out continues unfinished runs and redraws the report; completed runs
  * are not trained again.
  */
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { wasmAvailable } from '../io/wasm.js';
-import { defaultTrainConfig, type TrainConfig } from '../run/config.js';
+import type { TrainConfig } from '../run/config.js';
 import { executeRuns, trainRuns, type ExecuteOptions } from '../run/runs.js';
 import { isRunDir, readRunJson } from '../run/run-dir.js';
-import { writeFolderAsUnit } from './write-unit.js';
 import type { RunSummary } from '../run/run.js';
-import { writeReport, type ReportResult } from './report.js';
-
-import { REPRODUCE_HEADS } from './reproduce-config.js';
-import { PAPER_RUN, PRESET_INFO, type ReproducePreset } from './reproduce-presets.js';
-
-export { FULL_STEPS, QUICK_STEPS, REPRODUCE_HEADS } from './reproduce-config.js';
+import { writeFolderAsUnit } from '../report/write-unit.js';
+import type { ReportResult } from '../report/report.js';
+import { runDirName, type Experiment } from './experiment.js';
+import { experimentNamed } from './index.js';
 
 export interface ReproduceOptions extends ExecuteOptions {
   out: string;
@@ -32,23 +28,14 @@ export interface ReproduceOptions extends ExecuteOptions {
   evalSamples: number;
   /** Shared prompts at the training L for the findings. */
   samples?: number;
+  /** Error-sweep lengths (default: the experiment's). */
   lengths?: number[];
-  /** seed (default), paper or multitask (reproduce-presets.ts). */
-  preset?: ReproducePreset;
+  /** The experiment, or its name (default: seed). */
+  experiment?: Experiment | string;
   log?: (line: string) => void;
   /** Told when training is over and the report starts (an interrupt can then no longer checkpoint anything). */
   onReportStart?: () => void;
 }
-
-/** The seed configuration (config_1, SEED_NOTES #8) for H heads and `steps` steps. */
-export function reproduceConfig(heads: number, steps: number, preset: ReproducePreset = 'seed'): TrainConfig {
-  const c = { ...defaultTrainConfig({ wasmAvailable: wasmAvailable() }), ...(preset === 'paper' ? PAPER_RUN : {}) };
-  if (preset === 'paper') c.valSamples = c.batchSize;
-  const every = steps >= 100_000 ? c.dynamicsEvery : Math.max(1, Math.round(steps / 100));
-  return { ...c, heads, steps, dynamicsEvery: every, qkEvery: every, lossEvery: every, valEvery: every };
-}
-
-export const runDirName = (heads: number): string => `h${heads}`;
 
 export interface ReproduceResult {
   runs: RunSummary[];
@@ -58,35 +45,31 @@ export interface ReproduceResult {
 
 export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | { runs: RunSummary[]; interrupted: true }> {
   const log = o.log ?? (() => {});
-  const preset = o.preset ?? 'seed';
-  if (preset === 'multitask') {
-    const { reproduceMultitask } = await import('./reproduce-multitask.js');
-    return reproduceMultitask(o);
-  }
-  const HEADS = preset === 'seed' ? REPRODUCE_HEADS : PRESET_INFO[preset].heads;
-  const names = HEADS.map(runDirName);
-  const runs = await trainPresetRuns(o, names, () => HEADS.map((h) => reproduceConfig(h, o.steps, preset)), `H = ${HEADS.join(', ')} (${preset} preset)`);
+  const e = typeof o.experiment === 'object' ? o.experiment : experimentNamed(o.experiment ?? 'seed');
+  const names = e.heads.map(runDirName);
+  const runs = await trainExperimentRuns(o, names, () => e.heads.map((h) => e.config(h, o.steps)), `H = ${e.heads.join(', ')} (${e.name} experiment)`);
   if ('interrupted' in runs) return runs;
   const dirs = names.map((n) => join(o.out, n));
   const reportDir = join(o.out, 'report');
   o.onReportStart?.();
   if (o.signal?.aborted) return { runs: runs.runs, interrupted: true };
-  const report = await writeFolderAsUnit(reportDir, (staging) => writeReport(dirs, {
+  const lengths = o.lengths ?? e.lengths;
+  const report = await writeFolderAsUnit(reportDir, (staging) => e.report(dirs, {
     out: staging,
     evalSamples: o.evalSamples,
     ...(o.samples !== undefined ? { samples: o.samples } : {}),
-    ...(o.lengths ? { lengths: o.lengths } : preset === 'paper' ? { lengths: PRESET_INFO.paper.lengths! } : {}),
+    ...(lengths ? { lengths } : {}),
     log,
   }));
   return { runs: runs.runs, report, reportDir };
 }
 
 /**
- * Train a preset's runs into o.out/NAME, or continue the unfinished ones (runs at or past o.steps,
+ * Train an experiment's runs into o.out/NAME, or continue the unfinished ones (runs at or past o.steps,
  * e.g. a --full run re-reported, are left as they are; runs cut short while being created are made
  * again). Interrupted: the runs so far; a failed run is an error.
  */
-export async function trainPresetRuns(o: ReproduceOptions, names: readonly string[], configs: () => TrainConfig[], what: string): Promise<{ runs: RunSummary[] } | { runs: RunSummary[]; interrupted: true }> {
+export async function trainExperimentRuns(o: ReproduceOptions, names: readonly string[], configs: () => TrainConfig[], what: string): Promise<{ runs: RunSummary[] } | { runs: RunSummary[]; interrupted: true }> {
   const log = o.log ?? (() => {});
   const dirs = names.map((n) => join(o.out, n));
   const existing = dirs.filter((d) => existsSync(d) && isRunDir(d));

@@ -223,3 +223,35 @@ describe('train CLI plan (no files touched)', () => {
     );
   });
 });
+
+describe('model and task families in the config (issue 18)', () => {
+  it('attention and task are named by the config, with defaults softmax and (derived) gaussian / multitask', () => {
+    expect([defaultTrainConfig().attention, defaultTrainConfig().task]).toEqual(['softmax', 'gaussian']);
+    expect(makeTrainConfig({ tasks: '0:2,1:3', d: 3 }).task).toBe('multitask');
+    expect(usageMessage(() => makeTrainConfig({ task: 'multitask' }))).toBe('--task multitask needs its coordinate blocks: give --tasks, e.g. --tasks 0:4,2:6');
+    expect(usageMessage(() => makeTrainConfig({ task: 'gaussian', tasks: '0:2,1:3', d: 3 }))).toMatch(/^--tasks 0:2,1:3 is the multitask family's layout; it does not go with --task gaussian$/);
+    expect(usageMessage(() => resolveFlags({ attention: 'linear' }))).toBe('--attention must be one of softmax, got "linear"');
+  });
+
+  it('configToJson leaves the implicit fields out at their defaults (earlier checkpoints and sweep ids keep their bytes); explicit (run.json) states them', () => {
+    const c = defaultTrainConfig();
+    expect(Object.keys(configToJson(c))).not.toContain('attention');
+    expect(Object.keys(configToJson(c))).not.toContain('task');
+    expect(configToJson(c, { explicit: true })).toMatchObject({ attention: 'softmax', task: 'gaussian' });
+    const mt = makeTrainConfig({ tasks: '0:2,1:3', d: 3 });
+    expect(Object.keys(configToJson(mt))).not.toContain('task');
+    expect(configFromJson(configToJson(mt))).toEqual(mt);
+    expect(configFromJson(configToJson(c, { explicit: true }))).toEqual(c);
+  });
+
+  it('every family a config can name has its registry entry, and no more', async () => {
+    const { MODEL_FAMILIES } = await import('../src/run/model-families.js');
+    const { TASK_FAMILIES } = await import('../src/run/task-families.js');
+    const values = (k: FieldKey) => [...FIELDS.find((f) => f.key === k)!.values!].sort();
+    expect(Object.keys(MODEL_FAMILIES).sort()).toEqual(values('attention'));
+    expect(Object.keys(TASK_FAMILIES).sort()).toEqual(values('task'));
+    const mt = makeTrainConfig({ tasks: '0:2,1:3', d: 3 });
+    expect([TASK_FAMILIES.multitask.tokenWidth(mt), TASK_FAMILIES.multitask.outputs(mt), TASK_FAMILIES.multitask.streamVersion(mt)]).toEqual([5, 2, 1]);
+    expect([TASK_FAMILIES.gaussian.tokenWidth(defaultTrainConfig()), TASK_FAMILIES.gaussian.outputs(defaultTrainConfig())]).toEqual([6, 1]);
+  });
+});

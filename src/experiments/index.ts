@@ -24,7 +24,7 @@ export function experimentNamed(name: string): Experiment {
  */
 export function experimentOfRuns(dirs: readonly string[]): Experiment {
   const configs = dirs.filter((d) => isRunDir(d)).map((d) => ({ d, c: runConfig(readRunJson(d), d) }));
-  const multi = configs.filter(({ c }) => c.tasks !== '').map(({ d }) => d);
+  const multi = configs.filter(({ c }) => c.task === 'multitask').map(({ d }) => d);
   if (multi.length > 0 && multi.length < dirs.length) throw new UsageError(`${multi.join(', ')} ${multi.length === 1 ? 'is a multi-task run' : 'are multi-task runs'}; report them apart from the single-task runs`);
   return (configs.length > 0 && EXPERIMENTS.find((x) => x.claims(configs[0]!.c))) || seedExperiment;
 }

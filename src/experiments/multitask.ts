@@ -20,7 +20,7 @@ export function multitaskConfig(heads: number, steps: number, engine: EngineName
   const every = logEvery(c, steps);
   return {
     ...c, heads, steps, d: 6, contextLength: 48, batchSize: 256, valSamples: 256, seed: 1029, noiseStd: Math.sqrt(0.1),
-    tasks: formatTasks(AUTHORS_TASKS), nOut: AUTHORS_TASKS.length, engine,
+    task: 'multitask', tasks: formatTasks(AUTHORS_TASKS), nOut: AUTHORS_TASKS.length, engine,
     dynamicsEvery: every, qkEvery: Math.max(every, Math.round(steps / 20)), lossEvery: every, valEvery: every,
   };
 }
@@ -45,7 +45,7 @@ export const multitaskExperiment: Experiment = {
   fullSteps: FULL_STEPS,
   out: ['runs/reproduce-multitask', 'runs/reproduce-multitask-full'],
   config: (heads, steps) => multitaskConfig(heads, steps),
-  claims: (c) => c.tasks !== '',
+  claims: (c) => c.task === 'multitask',
   async report(dirs, o) {
     const { writeMultitaskReport } = await import('../report/multitask.js');
     return writeMultitaskReport(dirs, { out: o.out, ...(o.samples !== undefined ? { samples: o.samples } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.log ? { log: o.log } : {}) }, MULTITASK_PLAN);

@@ -1,5 +1,5 @@
 /**
- * The multi-task report (`icl-lab reproduce --preset multitask`): per run the circuits of every head
+ * The multi-task report (`icl-lab reproduce --experiment multitask`): per run the circuits of every head
  * (figure), its loss curve, per-head shares, the MSE on shared prompts beside the authors' printed
  * losses and a per-task ridge baseline, and the split-up / superposition findings (findings.ts).
  * Writes report.html, report.md, findings.json, evaluation.json and figures/ into `out`.
@@ -41,7 +41,7 @@ interface MtRun {
 function loadRun(dir: string): MtRun {
   const rj = readRunJson(dir);
   const c = runConfig(rj, dir);
-  if (!c.tasks) throw new Error(`${dir} is not a multi-task run (no tasks in its config)`);
+  if (c.task !== 'multitask') throw new Error(`${dir} is not a multi-task run (no tasks in its config)`);
   const m = readModelFile(join(dir, 'model.safetensors'));
   if (m.kind !== 'single-layer') throw new Error(`${dir}: expected a one-layer model`);
   return { name: dir.split('/').filter(Boolean).pop()!, dir, params: m.params, dx: c.d, tasks: parseTasks(c.tasks), L: c.contextLength, noiseStd: c.noiseStd, step: rj.step, finalTrain: rj.final.train_loss ?? null, finalVal: rj.final.val_loss ?? null };

@@ -55,7 +55,7 @@ export interface ReportOptions {
 /** Load the runs, measure the findings and the error against L, draw the figures, write the documents. */
 export async function writeReport(runDirs: readonly string[], o: ReportOptions, plan: ReportPlan = {}): Promise<ReportResult> {
   const log = o.log ?? (() => {});
-  const multi = runDirs.filter((d) => isRunDir(d) && runConfig(readRunJson(d), d).tasks !== '');
+  const multi = runDirs.filter((d) => isRunDir(d) && runConfig(readRunJson(d), d).task === 'multitask');
   if (multi.length > 0) throw new UsageError(`${multi.join(', ')} ${multi.length === 1 ? 'is a multi-task run' : 'are multi-task runs'}; report them apart from the single-task runs`);
   const runs = loadReportRuns(runDirs);
   const spec = runsPromptSpec(runs);

@@ -29,6 +29,10 @@ export interface ConfigEnv {
 
 /** A fully resolved configuration of one training run (what run.json stores under `config`). */
 export interface TrainConfig {
+  /** Model family (run/model-families.ts): softmax = the seed's one-layer multi-head softmax attention (and its stacks). */
+  attention: AttentionName;
+  /** Task family (run/task-families.ts): gaussian = the seed's linear regression (either convention, AR(1) x); multitask = several coordinate blocks (`tasks`). Derived from `tasks` unless given. */
+  task: TaskName;
   layers: number;
   heads: number;
   d: number;
@@ -83,13 +87,27 @@ export interface Field {
   readonly resumable?: true;
   /** Placeholder in --help. */
   readonly arg?: string;
+  /**
+   * Added after runs existed: configToJson leaves it out where it has its (derived) default, so the
+   * checkpoints and sweep ids of earlier runs keep their bytes; run.json states it (explicit).
+   */
+  readonly implicit?: true;
 }
+
+/** The model families a config can name (run/model-families.ts registers each). */
+export type AttentionName = 'softmax';
+export const ATTENTION_NAMES: readonly AttentionName[] = ['softmax'];
+/** The task families a config can name (run/task-families.ts registers each). */
+export type TaskName = 'gaussian' | 'multitask';
+export const TASK_NAMES: readonly TaskName[] = ['gaussian', 'multitask'];
 
 const MAX_STEPS = 100_000_000; // train_loss is preallocated: 8 bytes per step
 const BIG = 1e12;
 
 /** The field table. Order = order in --help and in run.json. */
 export const FIELDS: readonly Field[] = [
+  { key: 'attention', kind: 'enum', default: 'softmax', values: ATTENTION_NAMES, implicit: true, help: "model family: softmax = the seed's multi-head softmax attention (docs/readme/train.md)" },
+  { key: 'task', kind: 'enum', default: null, values: TASK_NAMES, implicit: true, help: 'task family: gaussian = linear regression y = beta^T x + noise (the seed\'s; --preset, --rho, --noise-std); multitask = one task per coordinate block of --tasks. Default: multitask with --tasks, else gaussian' },
   { key: 'layers', kind: 'int', default: 1, min: 1, max: 64, help: 'attention layers: 1 = the seed\'s single-layer model; > 1 = a strictly-causal stack with final_linear (docs/readme/stack.md)' },
   { key: 'heads', kind: 'int', default: 2, min: 1, max: 256, list: true, help: 'heads H (list: one run each, e.g. 1,2,4,8)' },
   { key: 'd', kind: 'int', default: 5, min: 1, max: 1024, list: true, help: 'regression dimension d (token width E = d+1)' },
@@ -360,6 +378,7 @@ export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = 
   if ((c.weightDecay as number | null) === null) c.weightDecay = c.optimizer === 'adamw' ? 1e-3 : 0; // SEED_NOTES #7
   if ((c.valSamples as number | null) === null) c.valSamples = c.batchSize;
   if ((c.engine as EngineName | null) === null) c.engine = env.wasmAvailable ? 'wasm' : 'ts';
+  if ((c.task as TaskName | null) === null) c.task = c.tasks !== '' ? 'multitask' : 'gaussian';
   if (c.tasks !== '') {
     const N = parseTasks(c.tasks).length;
     if (given.has('nOut') && c.nOut !== N) throw new UsageError(`--n-out ${c.nOut} does not match --tasks ${c.tasks} (${N} tasks: n_out = ${N})`);
@@ -370,6 +389,8 @@ export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = 
 }
 
 function checkCombination(c: TrainConfig, given: ReadonlySet<FieldKey>): void {
+  if (c.task === 'multitask' && c.tasks === '') throw new UsageError('--task multitask needs its coordinate blocks: give --tasks, e.g. --tasks 0:4,2:6');
+  if (c.task !== 'multitask' && c.tasks !== '') throw new UsageError(`--tasks ${c.tasks} is the multitask family's layout; it does not go with --task ${c.task}`);
   if (c.tasks === '' && c.nOut !== 1) throw new UsageError(`--n-out ${c.nOut}: the single regression task has one output; several outputs come with --tasks`);
   if (c.tasks !== '') {
     const tasks = parseTasks(c.tasks);
@@ -421,10 +442,21 @@ export function incompatibleFields(a: TrainConfig, b: TrainConfig): FieldKey[] {
 // Serialisation (run.json `config`) and run names
 // ---------------------------------------------------------------------------------------------
 
-/** The config as stored in run.json: snake_case keys, table order. */
-export function configToJson(c: TrainConfig): Record<string, unknown> {
+/** The value an implicit field takes when not given. */
+function implicitDefault(f: Field, c: TrainConfig): unknown {
+  return f.key === 'task' ? (c.tasks !== '' ? 'multitask' : 'gaussian') : f.default;
+}
+
+/**
+ * The config as JSON: snake_case keys, table order. Implicit fields at their default are left out
+ * (checkpoints, sweep ids) unless `explicit` (run.json states every field).
+ */
+export function configToJson(c: TrainConfig, o: { explicit?: boolean } = {}): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const f of FIELDS) out[jsonKey(f.key)] = c[f.key];
+  for (const f of FIELDS) {
+    if (f.implicit && !o.explicit && c[f.key] === implicitDefault(f, c)) continue;
+    out[jsonKey(f.key)] = c[f.key];
+  }
   return out;
 }
 

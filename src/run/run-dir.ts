@@ -12,7 +12,7 @@
  * snapshots, checkpoint, model, then run.json: a crash between two files leaves logs that are at
  * least as long as the checkpoint, and a resume cuts them back to the checkpoint's step.
  */
-import { tokenWidth } from '../engine/multitask.js';
+import { taskFamily } from './task-families.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -215,7 +215,7 @@ export function metricsTensors(c: TrainConfig, logs: TrainLogs, nSteps: number):
 
 export function snapshotTensors(c: TrainConfig, logs: TrainLogs): Record<string, Tensor> {
   const LH = c.layers * c.heads;
-  const E = tokenWidth(c);
+  const E = taskFamily(c).tokenWidth(c);
   return {
     qk: tensorF64([logs.nSnap, c.layers, c.heads, E, E], logs.qk.subarray(0, logs.nSnap * LH * E * E)),
     ov: tensorF64([logs.nSnap, c.layers, c.heads, E], logs.ov.subarray(0, logs.nSnap * LH * E)),
@@ -238,7 +238,7 @@ export function readLogs(dir: string, c: TrainConfig): { logs: TrainLogs; step: 
   const logs = allocLogs(c, trainLoss.length);
   logs.trainLoss.set(trainLoss);
   const LH = c.layers * c.heads;
-  const E = tokenWidth(c);
+  const E = taskFamily(c).tokenWidth(c);
   const fill = (dst: Float64Array, src: Float64Array, file: string, k: string): void => {
     if (src.length > dst.length) throw new FileFormatError(`${k} has ${src.length} values, more than ${trainLoss.length} training steps allow (${dst.length})`, join(dir, file));
     dst.set(src);
@@ -347,7 +347,7 @@ export function runJsonOf(s: TrainState, info: SaveInfo, checkpointStep: number)
     step: s.step,
     steps: s.config.steps,
     seed: s.config.seed,
-    config: configToJson(s.config),
+    config: configToJson(s.config, { explicit: true }),
     checkpoint_step: checkpointStep,
     stream_version: s.stream.version,
     timings: {

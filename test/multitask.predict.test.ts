@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { STATE_DICT_KEYS } from '../src/model/params.js';
-import { runPredict } from '../src/cli/commands/predict.js';
+import { runPredict } from '../src/analysis/predict.js';
 import { UsageError } from '../src/errors.js';
 import { f64, readSafetensors, tensorF64, writeSafetensors } from '../src/io/safetensors.js';
 

@@ -6,10 +6,9 @@
 import type { Command } from 'commander';
 import { relative } from 'node:path';
 import { tallyFindings, tallyLine, type Finding } from '../../report/findings.js';
-import type { ProgressMode } from '../../run/progress.js';
 import { UsageError } from '../../errors.js';
 import { onInterrupt } from '../signals.js';
-import { addContextLengthsOption, asChoice, asPositiveInt, pickContextLengths } from '../options.js';
+import { addContextLengthsOption, addRunOptions, asChoice, asPositiveInt, parseJobs, parseProgress, pickContextLengths } from '../options.js';
 import { EXPERIMENT_NAMES, EXPERIMENTS, experimentNamed } from '../../experiments/index.js';
 import { FULL_STEPS, QUICK_STEPS, seedExperiment } from '../../experiments/seed.js';
 
@@ -23,8 +22,8 @@ interface ReproduceCliOptions {
   samples?: number;
   contextLength?: number[];
   lengths?: number[];
-  jobs?: number;
-  progress?: ProgressMode | 'auto';
+  jobs?: string;
+  progress?: string;
   json?: boolean;
 }
 
@@ -37,7 +36,7 @@ export function findingsTable(findings: readonly Finding[]): string {
 }
 
 export function register(program: Command): void {
-  addContextLengthsOption(program.command('reproduce'), 'context lengths L of the error sweep, e.g. 10,40,160 or 1:500:5 (default: 1..10, 12..40 step 2, 45..500 step 5)')
+  const cmd = addContextLengthsOption(program.command('reproduce'), 'context lengths L of the error sweep, e.g. 10,40,160 or 1:500:5 (default: 1..10, 12..40 step 2, 45..500 step 5)')
     .description(
       `reproduce an experiment (default: the seed notebook): train its runs in parallel (the seed's: H = ${seedExperiment.heads.join(', ')} at config_1), evaluate them over ` +
         'L = 1..500 (every L up to 10, then sparser), draw every figure, write report.html / report.md / findings.json and print the findings. ' +
@@ -51,10 +50,11 @@ export function register(program: Command): void {
     .option('--out <dir>', `[path] where runs and report go (default: ${EXPERIMENTS.map((e) => e.out[0]).join(', ')}; -full with --full)`)
     .option('--eval-samples <n>', '[int] prompts per context length in the error sweep (default: 2000, or 10000 with --full)', asPositiveInt('--eval-samples'))
     .option('--samples <n>', '[int] prompts at the training L shared by every model for the findings (default: 20000)', asPositiveInt('--samples'))
-    .option('--jobs <n>', '[int] runs trained at once (default: number of cores)', asPositiveInt('--jobs'))
-    .option('--progress <mode>', '[auto|bar|lines|none] training progress on stderr (default: auto)', asChoice('--progress', ['auto', 'bar', 'lines', 'none'] as const))
-    .option('--json', '[flag] print only a JSON summary (findings and file paths) on stdout')
+    .option('--json', '[flag] print only a JSON summary (findings and file paths) on stdout');
+  addRunOptions(cmd, { threads: false, what: 'training progress' })
     .action(async (o: ReproduceCliOptions) => {
+      const jobs = parseJobs(o.jobs);
+      const progress = parseProgress(o.progress, o.json === true);
       if (o.full && o.steps !== undefined) throw new UsageError('--full sets --steps to 500001; give one of them');
       if (o.experiment !== undefined && o.preset !== undefined && o.experiment !== o.preset) throw new UsageError(`--experiment ${o.experiment} and --preset ${o.preset} disagree; give one of them`);
       const info = experimentNamed(o.experiment ?? o.preset ?? 'seed');
@@ -85,8 +85,8 @@ export function register(program: Command): void {
           evalSamples: o.evalSamples ?? (o.full ? 10_000 : 2_000),
           ...(o.samples !== undefined ? { samples: o.samples } : {}),
           ...(pickContextLengths(o) ? { lengths: pickContextLengths(o)! } : {}),
-          ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
-          progress: o.json ? 'none' : (o.progress ?? 'auto'),
+          ...(jobs !== undefined ? { jobs } : {}),
+          progress,
           signal: controller.signal,
           onReportStart: () => {
             reporting = true;

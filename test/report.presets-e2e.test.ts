@@ -1,5 +1,5 @@
 /**
- * `reproduce --preset paper` and `--preset multitask`, tiny, end to end: the runs get the authors'
+ * `reproduce --experiment paper` and `--preset multitask`, tiny, end to end: the runs get the authors'
  * settings, the reports carry the extra sections, figures and findings.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -4,13 +4,9 @@
  * numbers in the report. Its trajectories cannot be replayed (SEED_NOTES.md #11): compare
  * statistics, not curves.
  */
-export interface NotebookRun {
-  heads: number;
-  w: number[];
-  mu: number[];
-  trainLoss: number;
-  valLoss: number;
-}
+import type { PrintedRun } from '../report/plan.js';
+
+export type NotebookRun = PrintedRun;
 
 export const NOTEBOOK_RUNS: NotebookRun[] = [
   { heads: 1, w: [-0.5177], mu: [-1.5523], trainLoss: 1.27, valLoss: 1.251 },

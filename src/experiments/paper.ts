@@ -31,7 +31,7 @@ export const PAPER_PRINTED = {
 
 export const paperExperiment: Experiment = {
   name: 'paper',
-  summary: "the authors' own runs (paper convention sigma^2 = 0.1, batch 256, seed 1029, H = 2, 1, 4, 8; quick 80,000 steps) plus their estimator comparison and the reduced-loss optimum",
+  summary: "the authors' own runs (paper convention sigma^2 = 0.1, batch 256, RNG seed 1029, H = 2, 1, 4, 8; quick 80,000 steps) plus their estimator comparison and the reduced-loss optimum",
   heads: [2, 1, 4, 8],
   // In the paper convention the two heads of H = 2 first sit together at the single-head point
   // w = 1/sqrt(d) and split only after ~30,000-40,000 steps (our seed-1029 run: +/- split at 40k,

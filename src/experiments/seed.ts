@@ -23,7 +23,7 @@ export const SEED_PRINTED = {
 
 export const seedExperiment: Experiment = {
   name: 'seed',
-  summary: 'the seed notebook (seed convention, batch 128, seed 1024, H = 2, 1, 4, 8)',
+  summary: 'the seed notebook (its task convention, batch 128, RNG seed 1024, H = 2, 1, 4, 8)',
   heads: [2, 1, 4, 8],
   quickSteps: QUICK_STEPS,
   fullSteps: FULL_STEPS,

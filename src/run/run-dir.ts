@@ -12,7 +12,7 @@
  * snapshots, checkpoint, model, then run.json: a crash between two files leaves logs that are at
  * least as long as the checkpoint, and a resume cuts them back to the checkpoint's step.
  */
-import { taskFamily } from './task-families.js';
+import { taskFamily, taskPoolOf } from './task-families.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,8 @@ export const RUN_FILES = {
   snapshots: 'snapshots.safetensors',
   checkpoint: 'checkpoint.safetensors',
   progress: 'progress.json',
+  /** A pool run's tasks (`--task-pool M`): pool [M, d] F64, metadata pool_seed, preset. */
+  taskPool: 'task_pool.safetensors',
 } as const;
 
 /**
@@ -381,9 +383,26 @@ export function saveState(dir: string, s: TrainState, info: SaveInfo): void {
   writeSafetensors(join(dir, RUN_FILES.metrics), metricsTensors(c, s.logs, s.step), META('metrics', s.step));
   writeSafetensors(join(dir, RUN_FILES.snapshots), snapshotTensors(c, s.logs), META('snapshots', s.step));
   writeCheckpoint(join(dir, RUN_FILES.checkpoint), c, resumable(s));
+  writeTaskPool(dir, c);
   const weights = Object.fromEntries(s.model.stateDict().map((e) => [e.key, tensorF32(e.shape, e.data)]));
   writeSafetensors(join(dir, RUN_FILES.model), weights, { icl_lab: 'model', ...s.model.metadata(), step: String(s.step) });
   writeRunJson(dir, runJsonOf(s, info, s.step));
+}
+
+/** A pool run's tasks beside its model, once (they follow from the config: the same bytes every time). */
+function writeTaskPool(dir: string, c: TrainConfig): void {
+  const path = join(dir, RUN_FILES.taskPool);
+  if (c.task !== 'pool' || existsSync(path)) return;
+  writeSafetensors(path, { pool: tensorF64([c.taskPool, c.d], taskPoolOf(c)) }, { icl_lab: 'task_pool', format: '1', pool_seed: String(c.poolSeed), preset: c.preset, d: String(c.d) });
+}
+
+/** A pool run's tasks [M, d] as saved (undefined: not a pool run, or the file is missing). */
+export function readTaskPool(dir: string): Float64Array | undefined {
+  const path = join(dir, RUN_FILES.taskPool);
+  if (!existsSync(path)) return undefined;
+  const t = readSafetensors(path).tensors['pool'];
+  if (!t || t.shape.length !== 2) throw new FileFormatError('expected a tensor pool [M, d]', path);
+  return Float64Array.from(f64(t));
 }
 
 /**

@@ -1,0 +1,132 @@
+/**
+ * Task families pool and sparse (issue 19): the samplers' priors of beta (data/beta-prior.ts), that
+ * they leave the batch stream as the dense task's, and pool / sparse runs end to end: resume and
+ * --threads 2 byte-identical, run.json and task_pool.safetensors name the pool.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { makeTaskPool, poolIndex, sparseSupport } from '../src/data/beta-prior.js';
+import { NormalStream2, sampleBatch2 } from '../src/data/normal2.js';
+import { Rng } from '../src/data/rng.js';
+import { sampleBatch, type TaskSpec } from '../src/data/task.js';
+import { readSafetensors } from '../src/io/safetensors.js';
+import { makeTrainConfig } from '../src/run/config.js';
+import { UsageError } from '../src/errors.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = join(root, 'bin', 'icl-lab');
+const tmp = mkdtempSync(join(tmpdir(), 'icl-taskfam-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: tmp });
+
+const d = 8, L = 16, B = 4000;
+const base: TaskSpec = { d, L, batchSize: B, noiseStd: 0.5, preset: 'paper' };
+
+function betasOf(spec: TaskSpec, seed: number, version: 1 | 2): { beta: Float64Array; z: Float64Array; state: number[] } {
+  const beta = new Float64Array(B * d);
+  if (version === 1) {
+    const rng = new Rng(seed);
+    const batch = sampleBatch(spec, rng, undefined, beta);
+    return { beta, z: batch.z, state: rng.getState() };
+  }
+  const stream = NormalStream2.fromRng(new Rng(seed));
+  const batch = sampleBatch2(spec, stream, undefined, beta);
+  return { beta, z: batch.z, state: stream.getState() };
+}
+
+describe('pool and sparse priors of beta', () => {
+  for (const version of [1, 2] as const) {
+    it(`stream v${version}: a pool prompt's beta is one of the M tasks, each about 1/M of the time; x, noise and the stream state are the dense task's`, () => {
+      const M = 4;
+      const pool = makeTaskPool(M, d, 'paper', 7);
+      const dense = betasOf(base, 11, version);
+      const pooled = betasOf({ ...base, pool }, 11, version);
+      expect(pooled.state).toEqual(dense.state);
+      // x is untouched (the y slot changes with beta)
+      for (let t = 0; t < B * L * (d + 1); t += d + 1) for (let j = 0; j < d; j++) if (pooled.z[t + j] !== dense.z[t + j]) throw new Error('x changed');
+      const counts = new Array(M).fill(0);
+      for (let b = 0; b < B; b++) {
+        const row = Array.from(pooled.beta.subarray(b * d, b * d + d));
+        const m = [...Array(M).keys()].find((k) => row.every((x, j) => x === pool[k * d + j]));
+        expect(m, `prompt ${b}`).toBeDefined();
+        expect(m).toBe(poolIndex(dense.beta, b * d, d, M)); // chosen by the hash of the fresh draw
+        counts[m!]++;
+      }
+      // multinomial: each count within 4 standard deviations of B/M
+      const sd = Math.sqrt(B * (1 / M) * (1 - 1 / M));
+      for (const c of counts) expect(Math.abs(c - B / M)).toBeLessThan(4 * sd);
+    });
+  }
+
+  it('sparse: exactly s non-zero coordinates, each coordinate in the support s/d of the time, E||beta||^2 unchanged (1 in the paper convention)', () => {
+    const s = 3;
+    const { beta } = betasOf({ ...base, sparsity: s }, 5, 2);
+    const inSupport = new Array(d).fill(0);
+    let norm2 = 0, norm4 = 0;
+    for (let b = 0; b < B; b++) {
+      let nz = 0, n2 = 0;
+      for (let j = 0; j < d; j++) {
+        const x = beta[b * d + j]!;
+        if (x !== 0) { nz++; inSupport[j]++; }
+        n2 += x * x;
+      }
+      expect(nz).toBe(s);
+      norm2 += n2;
+      norm4 += n2 * n2;
+    }
+    const mean = norm2 / B, se = Math.sqrt((norm4 / B - mean * mean) / B);
+    expect(Math.abs(mean - 1)).toBeLessThan(4 * se); // tau^2 d = (1/d) d
+    const sd = Math.sqrt(B * (s / d) * (1 - s / d));
+    for (const c of inSupport) expect(Math.abs(c - (B * s) / d)).toBeLessThan(4 * sd);
+    expect(sparseSupport(new Float64Array([0.1, -2, 3, 0.5]), 0, 4, 2)).toHaveLength(2);
+  });
+
+  it('config: the family follows from --task-pool / --sparsity; they exclude each other and --tasks; clear errors', () => {
+    expect(makeTrainConfig({ taskPool: 16 }).task).toBe('pool');
+    expect(makeTrainConfig({ taskPool: 16 }).poolSeed).toBe(1024);
+    expect(makeTrainConfig({ sparsity: 2 }).task).toBe('sparse');
+    const msg = (f: () => unknown) => { try { f(); } catch (e) { expect(e).toBeInstanceOf(UsageError); return (e as Error).message; } return ''; };
+    expect(msg(() => makeTrainConfig({ taskPool: 4, sparsity: 2 }))).toBe('--task-pool and --sparsity name different task families; give one of them');
+    expect(msg(() => makeTrainConfig({ sparsity: 6 }))).toBe('--sparsity 6 is more coordinates than --d 5');
+    expect(msg(() => makeTrainConfig({ task: 'pool' }))).toBe('--task pool needs its size: give --task-pool M');
+    expect(msg(() => makeTrainConfig({ taskPool: 4, task: 'sparse' }))).toBe('--task sparse needs its sparsity: give --sparsity s');
+  });
+});
+
+describe('pool and sparse runs end to end', () => {
+  const A = ['--d', '8', '--context-length', '16', '--preset', 'paper', '--noise-std', '0.5', '--batch-size', '32', '--val-every', '50', '--progress', 'none'];
+  const model = (dir: string) => readFileSync(join(tmp, dir, 'model.safetensors'));
+
+  it('a pool run resumed mid-way and one on --threads 2 are byte-identical to a straight one; run.json and task_pool.safetensors name the pool', () => {
+    for (const [out, extra] of [['straight', ['--steps', '200']], ['threads', ['--steps', '200', '--threads', '2']], ['resumed', ['--steps', '90']]] as const) {
+      const r = cli('train', '--task-pool', '8', '--pool-seed', '3', ...A, ...extra, '--out', out);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const r = cli('train', '--resume', 'resumed', '--steps', '200', '--progress', 'none');
+    expect(r.status, r.stderr).toBe(0);
+    expect(model('resumed').equals(model('straight'))).toBe(true);
+    expect(model('threads').equals(model('straight'))).toBe(true);
+    const cfg = JSON.parse(readFileSync(join(tmp, 'straight', 'run.json'), 'utf8')).config;
+    expect([cfg.task, cfg.task_pool, cfg.pool_seed]).toEqual(['pool', 8, 3]);
+    const pool = readSafetensors(join(tmp, 'straight', 'task_pool.safetensors'));
+    expect(pool.tensors['pool']!.shape).toEqual([8, 8]);
+    expect(Array.from(pool.tensors['pool']!.data as Float64Array)).toEqual(Array.from(makeTaskPool(8, 8, 'paper', 3)));
+    expect(pool.metadata['pool_seed']).toBe('3');
+  });
+
+  it('a sparse run trains on both engines to the same model and says so in run.json', () => {
+    for (const engine of ['ts', 'wasm']) {
+      const r = cli('train', '--sparsity', '2', ...A, '--steps', '120', '--engine', engine, '--out', `sparse-${engine}`);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const cfg = JSON.parse(readFileSync(join(tmp, 'sparse-ts', 'run.json'), 'utf8')).config;
+    expect([cfg.task, cfg.sparsity]).toEqual(['sparse', 2]);
+    const w = (dir: string) => Array.from(readSafetensors(join(tmp, dir, 'model.safetensors')).tensors['attention_layer.q_proj.weight']!.data as Float32Array);
+    const a = w('sparse-ts'), b = w('sparse-wasm');
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(a[i]!)));
+  });
+});

@@ -186,7 +186,7 @@ describe('icl-lab evaluate: each model on its own training task', () => {
     expect(ab.tasks.map((t: { rho: number }) => t.rho)).toEqual([0, 0.5]);
     expect(ab.tasks[1].methods).toEqual(['rho05', 'rho05/kernel', 'one-step-gd@rho=0.5', 'tuned-gd@rho=0.5', 'debiased-gd@rho=0.5', 'ridge@rho=0.5', 'ols@rho=0.5']);
     expect(ab.models.map((m: { out_of_distribution: boolean }) => m.out_of_distribution)).toEqual([false, false]);
-    expect(ab.models[1].trained_task).toEqual({ d: 3, preset: 'seed', noise_std: 0.05, rho: 0.5 });
+    expect(ab.models[1].trained_task).toEqual({ d: 3, preset: 'seed', noise_std: 0.05, rho: 0.5, prior: 'gaussian' });
     // measured alone, on its own task: the same numbers as beside the other model
     const alone = JSON.parse(cli(['evaluate', rhoDir, '--context-length', '6,12', '--samples', '300', '--json']).stdout);
     expect(alone.methods.rho05.mse).toEqual(ab.methods.rho05.mse);

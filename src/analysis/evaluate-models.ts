@@ -6,6 +6,7 @@
 import { evaluateErrors, type FullEvaluation } from './evaluate.js';
 import { estimatorMethods, modelMethods, type EvalMethod } from './methods.js';
 import { resolveMethodSpecs } from './method-specs.js';
+import { dmmseMethod, priorMethods } from './prior-estimators.js';
 import type { PromptSpec } from './prompts.js';
 import type { ModelTarget, StackTarget } from './targets.js';
 import { Rng } from '../data/rng.js';
@@ -45,6 +46,10 @@ export interface TaskJson {
   preset: PresetName;
   noise_std: number;
   rho: number;
+  /** The prior of beta: gaussian, pool (with task_pool = M) or sparse (with sparsity = s). */
+  prior: 'gaussian' | 'pool' | 'sparse';
+  task_pool?: number;
+  sparsity?: number;
 }
 
 /** One model in the output: the task it was trained on, the task it was measured on, and whether they differ. */
@@ -84,6 +89,7 @@ export interface EvaluateOutput extends FullEvaluation {
 function groupLabels(specs: readonly PromptSpec[]): string[] {
   const fields: [string, (s: PromptSpec) => string | number][] = [
     ['d', (s) => s.d], ['preset', (s) => s.preset], ['noise_std', (s) => s.noiseStd], ['rho', (s) => s.rho ?? 0],
+    ['tasks', (s) => (s.pool ? `pool${s.pool.length / s.d}` : s.sparsity ? `sparse${s.sparsity}` : 'fresh')],
   ];
   const differ = fields.filter(([, f]) => new Set(specs.map(f)).size > 1);
   return specs.map((s) => differ.map(([k, f]) => `${k}=${f(s)}`).join(','));
@@ -92,10 +98,15 @@ function groupLabels(specs: readonly PromptSpec[]): string[] {
 /** The seed's sweep, range(1, 501, 5). */
 export const DEFAULT_LENGTHS = '1:500:5';
 
-const taskJson = (t: PromptSpec): TaskJson => ({ d: t.d, preset: t.preset, noise_std: t.noiseStd, rho: t.rho ?? 0 });
-const sameTask = (a: PromptSpec, b: PromptSpec): boolean => a.d === b.d && a.preset === b.preset && a.noiseStd === b.noiseStd && (a.rho ?? 0) === (b.rho ?? 0);
-/** A task in words: d=5, preset seed, noise_std 0.01, rho 0. */
-export const taskWords = (t: TaskJson): string => `d=${t.d}, preset ${t.preset}, noise_std ${t.noise_std}, rho ${t.rho}`;
+const taskJson = (t: PromptSpec): TaskJson => ({
+  d: t.d, preset: t.preset, noise_std: t.noiseStd, rho: t.rho ?? 0,
+  ...(t.pool ? { prior: 'pool' as const, task_pool: t.pool.length / t.d } : t.sparsity ? { prior: 'sparse' as const, sparsity: t.sparsity } : { prior: 'gaussian' as const }),
+});
+const samePool = (a?: Float64Array, b?: Float64Array): boolean => a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]));
+const sameTask = (a: PromptSpec, b: PromptSpec): boolean =>
+  a.d === b.d && a.preset === b.preset && a.noiseStd === b.noiseStd && (a.rho ?? 0) === (b.rho ?? 0) && samePool(a.pool, b.pool) && (a.sparsity ?? 0) === (b.sparsity ?? 0);
+/** A task in words: d=5, preset seed, noise_std 0.01, rho 0 (and its prior of beta when not Gaussian). */
+export const taskWords = (t: TaskJson): string => `d=${t.d}, preset ${t.preset}, noise_std ${t.noise_std}, rho ${t.rho}${t.prior === 'pool' ? `, beta from a pool of ${t.task_pool} tasks` : t.prior === 'sparse' ? `, ${t.sparsity}-sparse beta` : ''}`;
 
 /**
  * Models + estimators over the lengths. Each model is measured on the task it was trained on
@@ -115,7 +126,7 @@ export function runEvaluate(targets: readonly (ModelTarget | StackTarget)[], o: 
     names.add(t.name);
   }
   const trained = (t: ModelTarget | StackTarget): PromptSpec | null =>
-    t.run ? { d: dOf(t), preset: t.run.preset, noiseStd: t.run.noiseStd, ...(t.run.rho ? { rho: t.run.rho } : {}) } : null;
+    t.run ? { d: dOf(t), preset: t.run.preset, noiseStd: t.run.noiseStd, ...(t.run.rho ? { rho: t.run.rho } : {}), ...(t.run.pool ? { pool: t.run.pool } : {}), ...(t.run.sparsity ? { sparsity: t.run.sparsity } : {}) } : null;
   const firstRun = targets.find((t) => t.run !== undefined);
   const fallback = firstRun ? trained(firstRun)! : { d: DEFAULT_TASK.d, preset: DEFAULT_TASK.preset, noiseStd: DEFAULT_TASK.noiseStd };
   const explicit = o.preset !== undefined || o.noiseStd !== undefined || o.rho !== undefined || (targets.length === 0 && o.d !== undefined);
@@ -132,12 +143,20 @@ export function runEvaluate(targets: readonly (ModelTarget | StackTarget)[], o: 
     if (explicit) return explicitSpec(dOf(t));
     return trained(t) ?? { ...fallback, d: dOf(t) };
   };
-  const groups: { spec: PromptSpec; targets: (ModelTarget | StackTarget)[] }[] = [];
+  const groups: { spec: PromptSpec; targets: (ModelTarget | StackTarget)[]; trainedPool?: Float64Array }[] = [];
   for (const t of targets) {
     const spec = measuredOn(t);
     const g = groups.find((x) => sameTask(x.spec, spec));
     if (g) g.targets.push(t);
     else groups.push({ spec, targets: [t] });
+  }
+  // a model trained on a pool is also measured on fresh tasks from the prior (Raventós et al.'s two curves)
+  for (const g of [...groups]) {
+    if (!g.spec.pool) continue;
+    const { pool: _p, ...fresh } = g.spec;
+    const twin = groups.find((x) => sameTask(x.spec, fresh));
+    if (twin) twin.targets.push(...g.targets.filter((t) => !twin.targets.includes(t)));
+    else groups.push({ spec: fresh, targets: [...g.targets], trainedPool: g.spec.pool });
   }
   if (groups.length === 0) groups.push({ spec: explicit ? explicitSpec(o.d ?? fallback.d) : { ...fallback, d: o.d ?? fallback.d }, targets: [] });
   const label = groupLabels(groups.map((g) => g.spec));
@@ -149,16 +168,18 @@ export function runEvaluate(targets: readonly (ModelTarget | StackTarget)[], o: 
   const forward = o.forward ?? nodeForward();
   groups.forEach((g, gi) => {
     const methods: EvalMethod[] = [];
+    const suffix = groups.length > 1 ? `@${label[gi]}` : '';
     for (const t of g.targets) {
+      // a model measured on several tasks (a pool model: its pool and fresh tasks) is named per task
+      const name = groups.filter((x) => x.targets.includes(t)).length > 1 ? `${t.name}${suffix}` : t.name;
       if ('stack' in t) {
         const st = t.stack; // a multi-layer stack: the model only (no kernel read-out)
-        methods.push({ name: t.name, run: (b, out) => stackForward(st, b, out) });
+        methods.push({ name, run: (b, out) => stackForward(st, b, out) });
       } else {
-        methods.push(...modelMethods(t.name, t.params, o.kernel, forward));
+        methods.push(...modelMethods(name, t.params, o.kernel, forward));
       }
     }
-    const suffix = groups.length > 1 ? `@${label[gi]}` : '';
-    for (const m of [...resolveMethodSpecs(o.method ?? [], g.spec), ...(o.baselines !== false ? estimatorMethods(g.spec) : [])]) {
+    for (const m of [...resolveMethodSpecs(o.method ?? [], g.spec), ...(o.baselines !== false ? [...estimatorMethods(g.spec), ...priorMethods(g.spec), ...(g.trainedPool ? [dmmseMethod(g.trainedPool, g.spec)] : [])] : [])]) {
       const name = m.name + suffix;
       if (names.has(name)) throw new UsageError(`a model is named ${name}, like an estimator; rename it`);
       if (methods.some((x) => x.name === name)) throw new UsageError(`two methods are named ${name}; give one of them :name=LABEL`);

@@ -138,7 +138,7 @@ export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec,
           for (let b = 0; b < B; b++) z.set(full!.z.subarray(b * Lfull * E, (b * Lfull + L) * E), b * L * E);
           batch = batchFromArrays(B, L, d, z, full!.zq, full!.yq);
         }
-        score(li, batch);
+        score(li, { ...batch, beta });
       });
       opts.onProgress?.(c + 1, nChunks);
     }
@@ -146,11 +146,15 @@ export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec,
     lengths.forEach((L, li) => {
       const lrng = new Rng(streamSeed(base, 2 * L + 1));
       let batch: Batch | undefined;
+      let beta = new Float64Array(0);
       for (let c = 0; c < nChunks; c++) {
         const B = Math.min(chunk, samples - c * chunk);
-        if (!batch || batch.B !== B) batch = allocBatch(B, L, spec.d); // [B, L, E]
-        sampleBatch(promptTask(spec, L, B), lrng, batch);
-        score(li, batch);
+        if (!batch || batch.B !== B) {
+          batch = allocBatch(B, L, spec.d); // [B, L, E]
+          beta = new Float64Array(B * spec.d);
+        }
+        sampleBatch(promptTask(spec, L, B), lrng, batch, beta);
+        score(li, { ...batch, beta });
       }
       opts.onProgress?.(li + 1, lengths.length);
     });

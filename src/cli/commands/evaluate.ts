@@ -34,7 +34,7 @@ export function formatEvaluation(r: EvaluateOutput): string {
   if (r.tasks.length === 1) {
     lines.push(`MSE against y_q ± standard error, ${how}; task ${taskWords(r.tasks[0]!)}${r.explicit_task ? ' (given by flags)' : ''}`);
   } else {
-    lines.push(`MSE against y_q ± standard error, ${how}; the models were trained on ${r.tasks.length} different tasks, each measured on its own prompts:`);
+    lines.push(`MSE against y_q ± standard error, ${how}; measured on ${r.tasks.length} tasks (the models' own training tasks; a pool model also on fresh tasks from the prior), each on its own prompts:`);
     for (const t of r.tasks) lines.push(`  task ${taskWords(t)}: ${t.methods.join(', ')}`);
   }
   for (const m of r.models) {

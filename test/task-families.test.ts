@@ -209,3 +209,56 @@ describe('the estimators of the pool and sparse families against closed forms an
     expect(r['lasso-tuned']!.mse[0]!).toBeLessThan(r['ridge']!.mse[0]!);
   }, 60_000);
 });
+
+describe('shifted prompts (data/shift.ts, evaluate --x-scale --beta-scale --query)', () => {
+  const spec = { d: 6, L: 4, batchSize: 50, noiseStd: 0.3, preset: 'paper' as const };
+  const drawn = () => {
+    const beta = new Float64Array(50 * 6);
+    const b = sampleBatch(spec, new Rng(8), undefined, beta);
+    return { ...b, beta };
+  };
+  const dot = (a: ArrayLike<number>, ao: number, b: ArrayLike<number>, bo: number, d = 6) => { let s = 0; for (let j = 0; j < d; j++) s += a[ao + j]! * b[bo + j]!; return s; };
+
+  it('x and beta scaled keep each prompt\'s noise: y - beta\'.x\' is the same before and after (1e-12)', async () => {
+    const { shiftPrompts } = await import('../src/data/shift.js');
+    const b = drawn();
+    const s = shiftPrompts(b, { xScale: 2, betaScale: 0.5 });
+    for (let p = 0; p < 50; p++) {
+      for (let i = 0; i < 4; i++) {
+        const t = (p * 4 + i) * 7;
+        expect(s.z[t]).toBe(2 * b.z[t]!);
+        const e0 = b.z[t + 6]! - dot(b.beta, p * 6, b.z, t), e1 = s.z[t + 6]! - dot(s.beta!, p * 6, s.z, t);
+        expect(Math.abs(e1 - e0)).toBeLessThan(1e-12);
+      }
+      expect(Math.abs((s.yq[p]! - dot(s.beta!, p * 6, s.zq, p * 7)) - (b.yq[p]! - dot(b.beta, p * 6, b.zq, p * 7)))).toBeLessThan(1e-12);
+      expect(s.beta![p * 6]).toBe(0.5 * b.beta[p * 6]!);
+    }
+  });
+
+  it('orthogonal queries are orthogonal to every context x (L < d) with their own length; opposite-orthant queries have the opposite signs of the first token', async () => {
+    const { shiftPrompts } = await import('../src/data/shift.js');
+    const b = drawn();
+    const o = shiftPrompts(b, { query: 'orthogonal' });
+    const q = shiftPrompts(b, { query: 'opposite-orthant' });
+    for (let p = 0; p < 50; p++) {
+      for (let i = 0; i < 4; i++) expect(Math.abs(dot(o.zq, p * 7, o.z, (p * 4 + i) * 7))).toBeLessThan(1e-10);
+      expect(Math.abs(dot(o.zq, p * 7, o.zq, p * 7) - dot(b.zq, p * 7, b.zq, p * 7))).toBeLessThan(1e-10);
+      for (let j = 0; j < 6; j++) expect(Math.sign(q.zq[p * 7 + j]!)).toBe(-Math.sign(b.z[p * 4 * 7 + j]!));
+    }
+  });
+
+  it('evaluate --x-scale 2 --query orthogonal: named in the header and the JSON, every model out of distribution', () => {
+    const r = cli('train', '--d', '3', '--context-length', '6', '--batch-size', '16', '--steps', '30', '--out', 'shift-run', '--progress', 'none');
+    expect(r.status, r.stderr).toBe(0);
+    const e = cli('evaluate', 'shift-run', '--context-length', '2,6', '--samples', '200', '--x-scale', '2', '--query', 'orthogonal');
+    expect(e.status, e.stderr).toBe(0);
+    expect(e.stdout).toContain('SHIFTED: x ×2, queries orthogonal');
+    expect(e.stdout).toContain('shift-run: OUT OF DISTRIBUTION');
+    const j = JSON.parse(cli('evaluate', 'shift-run', '--context-length', '2,6', '--samples', '200', '--x-scale', '2', '--json').stdout);
+    expect(j.shift).toEqual({ x_scale: 2, beta_scale: 1, query: null });
+    expect(j.models[0].out_of_distribution).toBe(true);
+    const bad = cli('evaluate', 'shift-run', '--x-scale', '0');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^icl-lab: --x-scale/);
+  });
+});

@@ -7,6 +7,7 @@ import { evaluateErrors, type FullEvaluation } from './evaluate.js';
 import { estimatorMethods, modelMethods, type EvalMethod } from './methods.js';
 import { resolveMethodSpecs } from './method-specs.js';
 import { dmmseMethod, priorMethods } from './prior-estimators.js';
+import { isShifted, shiftWords, type PromptShift, type QueryShift } from '../data/shift.js';
 import type { PromptSpec } from './prompts.js';
 import type { ModelTarget, StackTarget } from './targets.js';
 import { Rng } from '../data/rng.js';
@@ -38,6 +39,8 @@ export interface EvaluateCliOptions {
   progress?: boolean;
   /** The models' forward (default: io/wasm.ts nodeForward, the wasm kernel when it loads: the TypeScript forward's doubles). */
   forward?: ModelForward;
+  /** Prompts shifted away from every task (data/shift.ts): every model is then measured out of distribution. */
+  shift?: PromptShift;
 }
 
 /** A prompt distribution as evaluate's JSON records it (snake_case). */
@@ -50,6 +53,8 @@ export interface TaskJson {
   prior: 'gaussian' | 'pool' | 'sparse';
   task_pool?: number;
   sparsity?: number;
+  /** Shifted prompts (evaluate --x-scale, --beta-scale, --query): absent = none. */
+  shift?: { x_scale: number; beta_scale: number; query: string | null };
 }
 
 /** One model in the output: the task it was trained on, the task it was measured on, and whether they differ. */
@@ -106,7 +111,9 @@ const samePool = (a?: Float64Array, b?: Float64Array): boolean => a === b || (a 
 const sameTask = (a: PromptSpec, b: PromptSpec): boolean =>
   a.d === b.d && a.preset === b.preset && a.noiseStd === b.noiseStd && (a.rho ?? 0) === (b.rho ?? 0) && samePool(a.pool, b.pool) && (a.sparsity ?? 0) === (b.sparsity ?? 0);
 /** A task in words: d=5, preset seed, noise_std 0.01, rho 0 (and its prior of beta when not Gaussian). */
-export const taskWords = (t: TaskJson): string => `d=${t.d}, preset ${t.preset}, noise_std ${t.noise_std}, rho ${t.rho}${t.prior === 'pool' ? `, beta from a pool of ${t.task_pool} tasks` : t.prior === 'sparse' ? `, ${t.sparsity}-sparse beta` : ''}`;
+export const taskWords = (t: TaskJson): string =>
+  `d=${t.d}, preset ${t.preset}, noise_std ${t.noise_std}, rho ${t.rho}${t.prior === 'pool' ? `, beta from a pool of ${t.task_pool} tasks` : t.prior === 'sparse' ? `, ${t.sparsity}-sparse beta` : ''}` +
+  (t.shift ? `; SHIFTED: ${shiftWords({ xScale: t.shift.x_scale, betaScale: t.shift.beta_scale, ...(t.shift.query ? { query: t.shift.query as QueryShift } : {}) })}` : '');
 
 /**
  * Models + estimators over the lengths. Each model is measured on the task it was trained on
@@ -120,6 +127,8 @@ export function runEvaluate(targets: readonly (ModelTarget | StackTarget)[], o: 
   const mt = targets.find((t) => !('stack' in t) && t.params.nOut > 1);
   if (mt) throw new UsageError(`${mt.path} is a multi-task model (n_out = ${'params' in mt ? mt.params.nOut : 1}); evaluate compares single-task estimators. Its errors per task are in the multi-task report (icl-lab report RUN_DIR) or from icl-lab predict`);
   const dOf = (t: ModelTarget | StackTarget) => ('stack' in t ? t.stack.d : t.params.d);
+  const shifted = isShifted(o.shift);
+  const shiftJson = (t: TaskJson): TaskJson => (shifted ? { ...t, shift: { x_scale: o.shift!.xScale ?? 1, beta_scale: o.shift!.betaScale ?? 1, query: o.shift!.query ?? null } } : t);
   const names = new Set<string>();
   for (const t of targets) {
     if (names.has(t.name)) throw new UsageError(`two models are named ${t.name} (${t.path}); give them distinct directory or file names`);
@@ -186,18 +195,18 @@ export function runEvaluate(targets: readonly (ModelTarget | StackTarget)[], o: 
       methods.push({ ...m, name, run: m.run, ...(m.prepare ? { prepare: m.prepare } : {}) });
     }
     const progress = onProgress ? (done: number, total: number) => onProgress(gi * total + done, groups.length * total) : undefined;
-    const res = evaluateErrors(methods, g.spec, o.lengths, o.samples, new Rng(o.seed), { chunk: o.chunk, nested, ...(progress ? { onProgress: progress } : {}) });
+    const res = evaluateErrors(methods, g.spec, o.lengths, o.samples, new Rng(o.seed), { chunk: o.chunk, nested, ...(progress ? { onProgress: progress } : {}), ...(shifted ? { shift: o.shift! } : {}) });
     Object.assign(methodsOut, res.methods);
     lengths = res.lengths;
     samples = res.samples;
-    tasks.push({ ...taskJson(g.spec), methods: Object.keys(res.methods) });
+    tasks.push({ ...shiftJson(taskJson(g.spec)), methods: Object.keys(res.methods) });
   });
   const first = groups[0]!.spec;
   return {
     icl_lab_version: VERSION,
     lengths,
     samples,
-    ...taskJson(first),
+    ...shiftJson(taskJson(first)),
     tasks,
     explicit_task: explicit,
     seed: o.seed,
@@ -205,7 +214,7 @@ export function runEvaluate(targets: readonly (ModelTarget | StackTarget)[], o: 
     models: targets.map((t) => {
       const tr = trained(t);
       const on = measuredOn(t);
-      return { name: t.name, path: t.path, trained_task: tr ? taskJson(tr) : null, task: taskJson(on), out_of_distribution: tr !== null && !sameTask(tr, on) };
+      return { name: t.name, path: t.path, trained_task: tr ? taskJson(tr) : null, task: shiftJson(taskJson(on)), out_of_distribution: (tr !== null && !sameTask(tr, on)) || shifted };
     }),
     methods: methodsOut,
   };

@@ -10,6 +10,7 @@ import { allocBatch, batchFromArrays, type Batch } from '../data/batch.js';
 import { Rng } from '../data/rng.js';
 import { sampleBatch } from '../data/task.js';
 import { sampleHeads, sampleTokens } from '../data/nested.js';
+import { isShifted, shiftPrompts, type PromptShift } from '../data/shift.js';
 import type { EvalMethod } from './methods.js';
 import { promptTask, type PromptSpec } from './prompts.js';
 
@@ -46,6 +47,8 @@ export interface EvaluateOptions {
   readonly nested?: boolean;
   /** Called as work completes with (units done, total units): chunks when nested, else lengths. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Prompts shifted away from the task (data/shift.ts), applied to every batch before any method sees it. */
+  readonly shift?: PromptShift;
 }
 
 /** Prompts per batch by default. */
@@ -89,7 +92,9 @@ export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec,
     return o;
   };
   const prepares = [...new Set(methods.map((m) => m.prepare).filter((f): f is (b: Batch) => void => f !== undefined))];
-  const score = (li: number, batch: Batch) => {
+  const shifted = isShifted(opts.shift);
+  const score = (li: number, drawn: Batch) => {
+    const batch = shifted ? shiftPrompts(drawn, opts.shift!) : drawn;
     for (const f of prepares) f(batch);
     const out = outFor(batch.B);
     methods.forEach((m, mi) => {

@@ -58,7 +58,7 @@ describe('icl-lab sweep (local worker threads)', () => {
     const again = cli(['sweep', specPath, '--out', straight, '--progress', 'lines', ...EVAL]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/4 of 4 runs already finished; 0 to train/);
-    expect(again.stderr).toMatch(/\(4 rows, 60 columns; 4 rows unchanged since the last table\)/);
+    expect(again.stderr).toMatch(/\(4 rows, 65 columns; 4 rows unchanged since the last table\)/);
     expect(readFileSync(join(straight, 'results.csv'), 'utf8')).toBe(csvBefore);
     for (const n of readdirSync(join(straight, 'runs'))) expect(runJson(join(straight, 'runs', n)).timings.sessions).toBe(1);
   });
@@ -123,7 +123,7 @@ describe('icl-lab sweep (local worker threads)', () => {
     writeFileSync(bad, 'grid:\n  hedas: [1, 2]\n');
     const u = cli(['sweep', bad, '--out', dir]);
     expect(u.code).toBe(2);
-    expect(u.stderr).toMatch(/unknown key "hedas" \(allowed: layers, heads,/);
+    expect(u.stderr).toMatch(/unknown key "hedas" \(allowed: attention, task, layers, heads,/);
     expect(existsSync(dir)).toBe(false);
   });
 

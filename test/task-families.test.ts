@@ -4,7 +4,7 @@
  * --threads 2 byte-identical, run.json and task_pool.safetensors name the pool.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -260,5 +260,24 @@ describe('shifted prompts (data/shift.ts, evaluate --x-scale --beta-scale --quer
     const bad = cli('evaluate', 'shift-run', '--x-scale', '0');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/^icl-lab: --x-scale/);
+  });
+});
+
+describe('a sweep over task_pool', () => {
+  it('trains a dense and a pool run; the results table has the pool run\'s dmmse and fresh-task columns (empty for the dense run)', () => {
+    const spec = join(tmp, 'pool-sweep.json');
+    writeFileSync(spec, JSON.stringify({ base: { d: 4, context_length: 8, preset: 'paper', noise_std: 0.5, batch_size: 16, steps: 40, val_every: 20 }, grid: { task_pool: [0, 4] } }));
+    const r = cli('sweep', spec, '--out', 'pool-sweep', '--progress', 'none', '--jobs', '1');
+    expect(r.status, r.stderr).toBe(0);
+    const [head, ...lines] = readFileSync(join(tmp, 'pool-sweep', 'results.csv'), 'utf8').trim().split('\n');
+    const cols = head!.split(',');
+    const rows = lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i]!, v])));
+    const pool = rows.find((x) => x['task_pool'] === '4')!, dense = rows.find((x) => x['task_pool'] === '0')!;
+    expect([pool['task'], dense['task']]).toEqual(['pool', 'gaussian']);
+    for (const c of ['mse_dmmse', 'mse_model_fresh', 'mse_ridge_fresh', 'mse_dmmse_fresh']) {
+      expect(Number(pool[c]), c).toBeGreaterThan(0);
+      expect(dense[c], c).toBe('');
+    }
+    expect(Number(pool['mse_dmmse'])).toBeLessThan(Number(pool['mse_ridge'])); // 4 tasks: the discrete prior beats ridge on them
   });
 });

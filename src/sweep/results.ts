@@ -110,15 +110,23 @@ export function resultRow(runDir: string, name: string, hash: string, config: Tr
     row.risk_at_eta_tf = oneStepGdRisk(a.effectiveLearningRate, risk);
   }
   const ev = runEvaluate([target], { lengths: [L], samples, seed, chunk: DEFAULT_CHUNK, kernel: !stack });
-  const get = (method: string) => ev.methods[method];
-  const put = (stem: string, method: string) => {
-    const m = get(method);
+  // a pool run is measured on its pool (the first task) and on fresh tasks (the second): names then carry @tasks=...
+  const inTask = (method: string, k: number): string | undefined => (ev.tasks[k]?.methods ?? []).find((n) => n.replace(/@[^/]*/, '') === method);
+  const put = (stem: string, method: string, k = 0) => {
+    const name = inTask(method, k);
+    const m = name === undefined ? undefined : ev.methods[name];
     row[`mse_${stem}`] = fin(m?.mse[0]);
     row[`mse_${stem}_se`] = fin(m?.stderr[0]);
   };
   put('model', target.name);
   if (!stack) put('kernel', `${target.name}/kernel`);
   for (const [stem, method] of ESTIMATORS) put(stem, method);
+  if (config.task === 'pool') {
+    put('dmmse', 'dmmse');
+    put('model_fresh', target.name, 1);
+    put('ridge_fresh', 'ridge', 1);
+    put('dmmse_fresh', 'dmmse', 1);
+  }
   return row;
 }
 
@@ -167,7 +175,8 @@ const STRING_COLS = new Set(['name', 'config_hash', 'status', ...FIELDS.filter((
 const BOOL_COLS = new Set(FIELDS.filter((f) => f.kind === 'bool').map((f) => jsonKey(f.key)));
 
 function columnsOf(rows: Row[]): ResultsTable['columns'] {
-  const names = rows.length ? Object.keys(rows[0]!) : [];
+  // every column any row has, in first-seen order (a pool run adds its fresh-task and dmmse columns)
+  const names = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   return names.map((name) => ({
     name,
     type: STRING_COLS.has(name) ? 'STRING' : BOOL_COLS.has(name) ? 'BOOLEAN' : INT_FIELDS.has(name) || name === 'step' || name === 'sessions' ? 'INT64' : 'DOUBLE',

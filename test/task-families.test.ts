@@ -281,3 +281,24 @@ describe('a sweep over task_pool', () => {
     expect(Number(pool['mse_dmmse'])).toBeLessThan(Number(pool['mse_ridge'])); // 4 tasks: the discrete prior beats ridge on them
   });
 });
+
+describe('reproduce --experiment task-diversity (tiny)', () => {
+  it('trains a pool of each size and a fresh run, and reports every one on pool and fresh tasks beside dMMSE, ridge and tuned GD, with the figure', () => {
+    const r = cli('reproduce', '--experiment', 'task-diversity', '--steps', '30', '--eval-samples', '40', '--out', 'td', '--progress', 'none', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect([s.passed, s.failed, s.findings]).toEqual([0, 0, []]);
+    const ev = JSON.parse(readFileSync(join(tmp, 'td', 'report', 'evaluation.json'), 'utf8'));
+    expect(ev.runs.map((x: { task_pool: number | null }) => x.task_pool)).toEqual([1, 4, 16, 64, 256, 1024, 4096, 16384, null]);
+    for (const run of ev.runs.slice(0, 8)) for (const k of ['model_pool', 'dmmse_pool', 'ridge_pool', 'model_fresh', 'dmmse_fresh', 'ridge_fresh', 'tuned_gd_fresh']) expect(run[k].mse, `${run.name} ${k}`).toBeGreaterThan(0);
+    // common random numbers: every run's fresh tasks are the same prompts, so ridge's error is one number
+    expect(new Set(ev.runs.map((x: { ridge_fresh: { mse: number } }) => x.ridge_fresh.mse)).size).toBe(1);
+    // dMMSE with one task on that task: the noise floor sigma^2 = 0.25 (40 prompts: within 50 %)
+    expect(Math.abs(ev.runs[0].dmmse_pool.mse - 0.25)).toBeLessThan(0.125);
+    const md = readFileSync(join(tmp, 'td', 'report', 'report.md'), 'utf8');
+    expect(md).toContain('| M16384 | 16384 | 30 |');
+    expect(md).toContain('![task diversity](figures/task_diversity.png)');
+    expect(readFileSync(join(tmp, 'td', 'report', 'figures', 'task_diversity.png')).subarray(1, 4).toString()).toBe('PNG');
+    expect(JSON.parse(readFileSync(join(tmp, 'td', 'report', 'findings.json'), 'utf8'))).toHaveProperty('transition_task_pool');
+  }, 180_000);
+});

@@ -25,6 +25,11 @@ export interface Experiment {
   lengths?: readonly number[];
   /** The run with `heads` heads, `steps` steps. */
   config(heads: number, steps: number): TrainConfig;
+  /**
+   * Its runs when they differ in more than the head count (e.g. the task-diversity experiment: one
+   * per pool size), by folder name; absent = one run per entry of `heads`, folder h<H>.
+   */
+  runs?(steps: number): { name: string; config: TrainConfig }[];
   /** Whether a run trained with config c is of this experiment's kind (for `icl-lab report RUN...`). */
   claims(c: TrainConfig): boolean;
   /** The report over its runs. */
@@ -33,6 +38,11 @@ export interface Experiment {
 
 /** A run's folder inside the experiment's --out. */
 export const runDirName = (heads: number): string => `h${heads}`;
+
+/** The experiment's runs for `steps` steps: its own list, else one per head count. */
+export function experimentRuns(e: Experiment, steps: number): { name: string; config: TrainConfig }[] {
+  return e.runs ? e.runs(steps) : e.heads.map((h) => ({ name: runDirName(h), config: e.config(h, steps) }));
+}
 
 /** Logging intervals for `steps` steps: every 1% of the run, or the config's own past 100,000 steps (the seed's 1,000). */
 export function logEvery(c: TrainConfig, steps: number): number {

@@ -18,7 +18,7 @@ import { isRunDir, readRunJson } from '../run/run-dir.js';
 import type { RunSummary } from '../run/run.js';
 import { writeFolderAsUnit } from '../report/write-unit.js';
 import type { ReportResult } from '../report/report.js';
-import { runDirName, type Experiment } from './experiment.js';
+import { experimentRuns, type Experiment } from './experiment.js';
 import { experimentNamed } from './index.js';
 
 export interface ReproduceOptions extends ExecuteOptions {
@@ -46,8 +46,9 @@ export interface ReproduceResult {
 export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | { runs: RunSummary[]; interrupted: true }> {
   const log = o.log ?? (() => {});
   const e = typeof o.experiment === 'object' ? o.experiment : experimentNamed(o.experiment ?? 'seed');
-  const names = e.heads.map(runDirName);
-  const runs = await trainExperimentRuns(o, names, () => e.heads.map((h) => e.config(h, o.steps)), `H = ${e.heads.join(', ')} (${e.name} experiment)`);
+  const planned = experimentRuns(e, o.steps);
+  const names = planned.map((r) => r.name);
+  const runs = await trainExperimentRuns(o, names, () => planned.map((r) => r.config), `${e.runs ? names.join(', ') : `H = ${e.heads.join(', ')}`} (${e.name} experiment)`);
   if ('interrupted' in runs) return runs;
   const dirs = names.map((n) => join(o.out, n));
   const reportDir = join(o.out, 'report');

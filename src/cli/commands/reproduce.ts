@@ -108,7 +108,8 @@ export function register(program: Command): void {
       if (o.json) {
         process.stdout.write(JSON.stringify({ steps, out, seconds, passed, failed, not_applicable: notApplicable, findings: report.findings.map(({ checks: _c, ...f }) => f), files: report.files, figures: report.pngs }) + '\n');
       } else {
-        process.stdout.write(`\n${findingsTable(report.findings)}\n\n${tallyLine(report.findings)} (${seconds.toFixed(0)} s).\n`);
+        if (report.findings.length === 0) process.stdout.write(`\nthe ${preset} experiment reports measurements, no pass/fail findings (${seconds.toFixed(0)} s).\n`);
+        else process.stdout.write(`\n${findingsTable(report.findings)}\n\n${tallyLine(report.findings)} (${seconds.toFixed(0)} s).\n`);
         process.stdout.write(`report: ${relative(process.cwd(), report.files.html)} (and report.md, findings.json, ${report.pngs.length} PNG figures in ${relative(process.cwd(), res.reportDir)}/figures)\n`);
       }
       if (failed > 0) process.exitCode = 1;

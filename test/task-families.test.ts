@@ -302,3 +302,17 @@ describe('reproduce --experiment task-diversity (tiny)', () => {
     expect(JSON.parse(readFileSync(join(tmp, 'td', 'report', 'findings.json'), 'utf8'))).toHaveProperty('transition_task_pool');
   }, 180_000);
 });
+
+describe('reproduce --experiment sparse (tiny)', () => {
+  it('trains a sparse and a dense run and measures both on sparse and dense prompts beside lasso, the support oracle and ridge', () => {
+    const r = cli('reproduce', '--experiment', 'sparse', '--steps', '30', '--eval-samples', '60', '--out', 'sp', '--progress', 'none', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const ev = JSON.parse(readFileSync(join(tmp, 'sp', 'report', 'evaluation.json'), 'utf8'));
+    expect(ev.sparsity).toBe(2);
+    for (const m of ['sparse2', 'dense', 'lasso', 'lasso-tuned', 'support-oracle', 'ridge']) expect(ev.on_sparse[m].mse, m).toHaveLength(10);
+    expect(ev.on_dense['lasso']).toBeUndefined();
+    // the support oracle knows the support: below ridge on sparse prompts at every L
+    ev.on_sparse['support-oracle'].mse.forEach((x: number, i: number) => expect(x).toBeLessThan(ev.on_sparse['ridge'].mse[i]));
+    expect(readFileSync(join(tmp, 'sp', 'report', 'report.md'), 'utf8')).toContain('| support-oracle |');
+  }, 120_000);
+});

@@ -25,6 +25,8 @@ export interface EvaluateCliOptions {
   preset?: PresetName;
   noiseStd?: number;
   rho?: number;
+  /** Measure every model on s-sparse prompts (an explicit task: models trained on another are out of distribution). */
+  sparsity?: number;
   d?: number;
   seed: number;
   chunk: number;
@@ -138,14 +140,15 @@ export function runEvaluate(targets: readonly (ModelTarget | StackTarget)[], o: 
     t.run ? { d: dOf(t), preset: t.run.preset, noiseStd: t.run.noiseStd, ...(t.run.rho ? { rho: t.run.rho } : {}), ...(t.run.pool ? { pool: t.run.pool } : {}), ...(t.run.sparsity ? { sparsity: t.run.sparsity } : {}) } : null;
   const firstRun = targets.find((t) => t.run !== undefined);
   const fallback = firstRun ? trained(firstRun)! : { d: DEFAULT_TASK.d, preset: DEFAULT_TASK.preset, noiseStd: DEFAULT_TASK.noiseStd };
-  const explicit = o.preset !== undefined || o.noiseStd !== undefined || o.rho !== undefined || (targets.length === 0 && o.d !== undefined);
+  const explicit = o.preset !== undefined || o.noiseStd !== undefined || o.rho !== undefined || o.sparsity !== undefined || (targets.length === 0 && o.d !== undefined);
   if (o.d !== undefined && targets.length > 0) {
     const other = targets.find((t) => dOf(t) !== o.d);
     if (other) throw new UsageError(`--d ${o.d} does not match the model ${other.name} (d=${dOf(other)}); a model can only be measured at its own d`);
   }
   const explicitSpec = (d: number): PromptSpec => {
     const rho = o.rho ?? fallback.rho ?? 0;
-    return { d, preset: o.preset ?? fallback.preset, noiseStd: o.noiseStd ?? fallback.noiseStd, ...(rho ? { rho } : {}) };
+    if (o.sparsity !== undefined && o.sparsity > d) throw new UsageError(`--sparsity ${o.sparsity} is more coordinates than d = ${d}`);
+    return { d, preset: o.preset ?? fallback.preset, noiseStd: o.noiseStd ?? fallback.noiseStd, ...(rho ? { rho } : {}), ...(o.sparsity ? { sparsity: o.sparsity } : {}) };
   };
   // the task each model is measured on
   const measuredOn = (t: ModelTarget | StackTarget): PromptSpec => {

@@ -8,9 +8,10 @@ import type { Experiment } from './experiment.js';
 import { multitaskExperiment } from './multitask.js';
 import { paperExperiment } from './paper.js';
 import { seedExperiment } from './seed.js';
+import { sparseExperiment } from './sparse.js';
 import { taskDiversityExperiment } from './task-diversity.js';
 
-export const EXPERIMENTS: readonly Experiment[] = [seedExperiment, paperExperiment, multitaskExperiment, taskDiversityExperiment];
+export const EXPERIMENTS: readonly Experiment[] = [seedExperiment, paperExperiment, multitaskExperiment, taskDiversityExperiment, sparseExperiment];
 export const EXPERIMENT_NAMES: readonly string[] = EXPERIMENTS.map((e) => e.name);
 
 export function experimentNamed(name: string): Experiment {

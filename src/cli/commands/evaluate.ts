@@ -66,6 +66,7 @@ export function register(program: Command): void {
     .option('--noise-std <x>', '[number] measure every model at this noise_std (default: each model\'s own, else 0.01)', asNonNegativeFloat('--noise-std'))
     .option('--rho <x>', '[number] measure every model with x covariance Sigma_ij = rho^|i-j| (default: each model\'s own, else 0)', asFloatOpen('--rho'))
     .option('--d <n>', '[int] dimension when no model is given (default: 5)', asPositiveInt('--d'))
+    .option('--sparsity <s>', '[int] measure every model on s-sparse prompts (beta with s non-zero coordinates, E||beta||^2 unchanged; lasso, lasso-tuned and support-oracle join the estimators) (default: each model\'s own)', asPositiveInt('--sparsity'))
     .option('--x-scale <c>', '[number] shifted prompts: every x (context and query) times c; every model is then measured out of distribution (docs/readme/task-families.md) (default: 1)', asPositiveFloat('--x-scale'))
     .option('--beta-scale <c>', '[number] shifted prompts: beta times c (default: 1)', asPositiveFloat('--beta-scale'))
     .option('--query <kind>', `[${QUERY_SHIFTS.join('|')}] shifted queries: opposite-orthant = x_q in the orthant opposite to the first context token; orthogonal = x_q orthogonal to every context x (L < d) (default: from the task)`, asChoice('--query', QUERY_SHIFTS))

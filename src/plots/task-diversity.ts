@@ -28,7 +28,7 @@ export function taskDiversitySpec(points: readonly DiversityPoint[], o: { title?
     height: o.height ?? 340,
     data: { values: rows },
     layer: [
-      { mark: { type: 'errorbar', ticks: true }, encoding: { x, y: { field: 'lo', type: 'quantitative', scale: { type: 'log' } }, y2: { field: 'hi' }, color } },
+      { mark: { type: 'errorbar', ticks: true }, encoding: { x, y: { field: 'lo', type: 'quantitative', scale: { type: 'log' }, title: 'MSE at the training L' }, y2: { field: 'hi' }, color } },
       { mark: { type: 'line', strokeWidth: 2, point: { filled: true, size: 40 } }, encoding: { x, y, color, tooltip: [{ field: 'series' }, { field: 'M' }, { field: 'mse' }, { field: 'stderr' }] } },
     ],
   });

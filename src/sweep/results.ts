@@ -15,6 +15,7 @@ import { loadStackTarget, loadTarget } from '../analysis/targets.js';
 import { DEFAULT_CHUNK } from '../analysis/evaluate.js';
 import { oneStepGdRisk, riskParams, tunedGdRisk } from '../analysis/theory.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { csvCell, parseCsv } from '../io/csv.js';
 import { f64, readSafetensors } from '../io/safetensors.js';
 import { FIELDS, jsonKey, type TrainConfig } from '../run/config.js';
 import { readRunJson, RUN_FILES } from '../run/run-dir.js';
@@ -191,16 +192,13 @@ export function toParquet(t: ResultsTable, meta: Record<string, string> = {}): A
   });
 }
 
-function csvCell(v: Cell): string {
-  if (v === null) return '';
-  if (typeof v === 'number') return String(v);
-  const s = String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+function cellText(v: Cell): string {
+  return v === null ? '' : typeof v === 'number' ? String(v) : csvCell(String(v));
 }
 
 export function toCsv(t: ResultsTable): string {
   const lines = [t.columns.map((c) => c.name).join(',')];
-  for (const r of t.rows) lines.push(t.columns.map((c) => csvCell(r[c.name] ?? null)).join(','));
+  for (const r of t.rows) lines.push(t.columns.map((c) => cellText(r[c.name] ?? null)).join(','));
   return lines.join('\n') + '\n';
 }
 
@@ -215,18 +213,21 @@ export function writeResults(dir: string, o: ResultsOptions & { onRow?: (name: s
   return { ...t, files: [pq, csv] };
 }
 
-/** Read results.csv back (for the report; numbers as numbers, empty cells null). */
-export function readResultsCsv(path: string): Row[] {
-  const text = readFileSync(path, 'utf8').trimEnd();
-  const [head, ...lines] = text.split('\n');
-  const cols = head!.split(',');
-  return lines.map((l) => {
-    const cells = l.split(',');
+/**
+ * results.csv read back (the report's and the web lab's reader): the header's columns and one row per
+ * line, each cell typed as toCsv wrote it: the string columns (name, config_hash, status, the enum
+ * and tasks fields) as written, booleans as booleans, other cells as numbers, empty ones null. A
+ * cell of another column that is not a number stays a string.
+ */
+export function readResultsCsv(path: string): { columns: string[]; rows: Row[] } {
+  const [columns = [], ...lines] = parseCsv(readFileSync(path, 'utf8'));
+  const rows = lines.map((cells) => {
     const row: Row = {};
-    cols.forEach((c, i) => {
+    columns.forEach((c, i) => {
       const s = cells[i] ?? '';
-      row[c] = s === '' ? null : s === 'true' ? true : s === 'false' ? false : Number.isNaN(Number(s)) ? s : Number(s);
+      row[c] = STRING_COLS.has(c) ? s : s === '' ? null : s === 'true' ? true : s === 'false' ? false : Number.isNaN(Number(s)) ? s : Number(s);
     });
     return row;
   });
+  return { columns, rows };
 }

@@ -4,7 +4,8 @@
  * tuned eta*, kernel gap: analyzeTarget with its default 10,000 prompts, seed 0) and of
  * `icl-lab evaluate RUN --lengths L` (MSE +- standard error at the training L of the model, its
  * kernel estimator, one-step GD, tuned GD and ridge on one shared set of prompts, seed 0), so the
- * table can be checked against those commands run by hand.
+ * table can be checked against those commands run by hand. A multi-task run (--tasks) has those
+ * read-out columns empty: they are single-task statistics.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -96,6 +97,9 @@ export function resultRow(runDir: string, name: string, hash: string, config: Tr
   Object.assign(row, empty);
   for (const [stem] of ESTIMATORS) Object.assign(row, { [`mse_${stem}`]: null, [`mse_${stem}_se`]: null });
   if (r.status !== 'completed') return row;
+  // a multi-task run (--tasks): w^h, mu^h, eta_TF, the kernel gap and the estimators' MSE are
+  // single-task read-outs (analyze and evaluate refuse n_out > 1); its row has them empty
+  if (config.tasks !== '') return row;
 
   const stack = loadStackTarget(runDir);
   const target = stack ?? loadTarget(runDir);

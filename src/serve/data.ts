@@ -8,9 +8,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, relative, sep } from 'node:path';
-import { effectiveLearningRate, groupHeads, layerCircuits } from '../model/circuits.js';
-import { kernelGap } from '../analysis/kernel-gap.js';
-import { Rng } from '../data/rng.js';
+import { analyzeTarget } from '../analysis/analyze.js';
+import { loadTarget } from '../analysis/targets.js';
 import { optimalEtaOf, riskParams } from '../analysis/theory.js';
 import { readModelFile } from '../io/model-file.js';
 import { errorVsLengthSpec } from '../plots/error-curves.js';
@@ -141,7 +140,7 @@ const isMultitask = (c: TrainConfig): boolean => c.nOut > 1 || c.tasks !== '';
 
 /**
  * Statistics, η_TF, head groups and the kernel gap (2,000 prompts at the training L, seed 0) of the
- * run's saved model; null before it has saved one.
+ * run's saved model (analysis/analyze.ts analyzeTarget, as `icl-lab analyze`); null before it has saved one.
  */
 export function analyseRun(dir: string, c: TrainConfig): Analysis | null {
   const path = join(dir, RUN_FILES.model);
@@ -158,25 +157,17 @@ export function analyseRun(dir: string, c: TrainConfig): Analysis | null {
     if (model.params.nOut > 1 || c.tasks !== '') {
       return { ...none, note: `multi-task model (tasks ${c.tasks || '?'}, n_out = ${model.params.nOut}): η_TF, head groups and the kernel gap are single-task statistics; its circuits are drawn above (icl-lab analyze gives every head's task shares)` };
     }
-    const heads = layerCircuits(model.params);
-    const w = heads.map((h) => h.w);
-    const mu = heads.map((h) => h.mu);
-    const g = groupHeads(w, mu);
-    let gap: Analysis['kernelGap'] = null;
-    try {
-      const { d, noiseStd, preset, rho, contextLength: L } = c;
-      const k = kernelGap(model.params, w, mu, { d, noiseStd, preset, ...(rho ? { rho } : {}) }, L, 2000, new Rng(0));
-      gap = { L: k.L, samples: k.samples, relative: k.relative, relativeToModelError: k.relativeToModelError, modelMse: k.modelMse, kernelMse: k.kernelMse };
-    } catch {
-      gap = null;
-    }
+    // the read-out of `icl-lab analyze RUN --samples 2000 --seed 0`
+    const a = analyzeTarget(loadTarget(dir), { samples: 2000, seed: 0 });
+    const k = a.kernelGapDetail;
+    const g = a.grouping;
     return {
       step,
-      heads: heads.map((h) => ({ head: h.head, w: h.w, mu: h.mu, varDiag: h.varDiag, supOffDiag: h.supOffDiag, supOv: h.supOv })),
-      etaTF: num(effectiveLearningRate(w, mu)),
+      heads: a.layers[0]!.heads.map((h) => ({ head: h.head, w: h.w, mu: h.mu, varDiag: h.varDiag, supOffDiag: h.supOffDiag, supOv: h.supOv })),
+      etaTF: num(a.effectiveLearningRate),
       ...theory,
-      groups: { active: g.active, dummy: g.dummy, signGroups: g.signGroups.map((s) => ({ ...s, heads: [...s.heads] })) },
-      kernelGap: gap,
+      groups: { active: [...g.active], dummy: [...g.dummy], signGroups: g.signGroups.map((s) => ({ ...s, heads: [...s.heads] })) },
+      kernelGap: { L: k.L, samples: k.samples, relative: k.relative, relativeToModelError: k.relativeToModelError, modelMse: k.modelMse, kernelMse: k.kernelMse },
     };
   });
 }

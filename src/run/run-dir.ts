@@ -24,7 +24,7 @@ import { FileFormatError, f64, readSafetensors, tensorF32, tensorF64, writeSafet
 import { VERSION } from '../version.js';
 import { parseStreamVersion, type StreamVersion } from '../data/stream.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
-import { configFromJson, configToJson, FIELDS, jsonKey, type FieldKey, type TrainConfig } from './config.js';
+import { configFromJson, configToJson, jsonKey, type FieldKey, type TrainConfig } from './config.js';
 import { allocLogs, resumable, type FinalValidation, type TrainLogs, type TrainState } from './loop.js';
 
 export const RUN_FILES = {
@@ -362,11 +362,15 @@ function checkRunJson(r: RunJson, path: string): void {
 }
 
 /**
- * Config fields added after run.json's format was fixed: runs of earlier builds lack them and read
- * as configFromJson documents (no tasks, the ts engine, the default divergence loss). Every other
- * field is in every run.json ever written, so its absence is an error, not a default.
+ * The config fields of run.json's format 1: every run.json ever written holds them, so a missing one
+ * is an error, not a default. A field added since (tasks, engine, diverge_loss, ...) is absent in
+ * runs of earlier builds and reads as configFromJson documents for them.
  */
-const LATER_FIELDS: ReadonlySet<FieldKey> = new Set<FieldKey>(['tasks', 'engine', 'divergeLoss']);
+const FORMAT_1_FIELDS: readonly FieldKey[] = [
+  'layers', 'heads', 'd', 'contextLength', 'nOut', 'weightTying', 'preset', 'noiseStd', 'rho', 'init', 'optimizer', 'lr', 'betas', 'eps',
+  'weightDecay', 'batchSize', 'steps', 'seed', 'dynamicsEvery', 'qkEvery', 'lossEvery', 'valEvery', 'valSamples', 'printEvery',
+  'checkpointEvery', 'checkpointSecs',
+];
 
 /** DIR/progress.json, or undefined when the run has not written one. */
 export function readProgress(dir: string): RunProgress | undefined {
@@ -416,7 +420,7 @@ export function readRunDir(dir: string, read: { metrics?: boolean; snapshots?: b
   const run = readRunJson(dir);
   const path = join(dir, RUN_FILES.run);
   checkRunJson(run, path);
-  const missing = FIELDS.filter((f) => !LATER_FIELDS.has(f.key) && !(jsonKey(f.key) in run.config)).map((f) => jsonKey(f.key));
+  const missing = FORMAT_1_FIELDS.map(jsonKey).filter((k) => !(k in run.config));
   if (missing.length > 0) throw new FileFormatError(`config lacks ${missing.map((k) => `"${k}"`).join(', ')}`, path);
   let config: TrainConfig;
   try {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCsv } from '../src/io/csv.js';
 import { cli, requireDist, runJson, start, waitFor } from './sweep.helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-sweep-local-'));
@@ -35,10 +36,10 @@ const EVAL = ['--eval-samples', '1000', '--eval-seed', '3'];
 /** Columns that measure time, not results. */
 const TIMING = new Set(['wall_seconds', 'steps_per_second', 'sessions']);
 
+/** results.csv's cells as text (io/csv.ts, the one CSV reader: quoted cells per RFC 4180). */
 function csvRows(dir: string): Record<string, string>[] {
-  const [head, ...lines] = readFileSync(join(dir, 'results.csv'), 'utf8').trimEnd().split('\n');
-  const cols = head!.split(',');
-  return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i]!, v])));
+  const [cols, ...lines] = parseCsv(readFileSync(join(dir, 'results.csv'), 'utf8'));
+  return lines.map((cells) => Object.fromEntries(cells.map((v, i) => [cols![i]!, v])));
 }
 
 describe('icl-lab sweep (local worker threads)', () => {

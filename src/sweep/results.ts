@@ -99,7 +99,7 @@ export function resultRow(runDir: string, name: string, hash: string, config: Tr
   if (r.status !== 'completed') return row;
   // a multi-task run (--tasks): w^h, mu^h, eta_TF, the kernel gap and the estimators' MSE are
   // single-task read-outs (analyze and evaluate refuse n_out > 1); its row has them empty
-  if (config.tasks !== '') return row;
+  if (config.task === 'multitask') return row;
 
   const stack = loadStackTarget(runDir);
   const target = stack ?? loadTarget(runDir);

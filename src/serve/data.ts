@@ -4,7 +4,6 @@
  * rename), so a read during training sees one whole version. Results are cached by file mtime.
  */
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { basename, join, relative, sep } from 'node:path';
 import { effectiveLearningRate, groupHeads, layerCircuits } from '../model/circuits.js';
 import { kernelGap } from '../analysis/kernel-gap.js';
@@ -18,6 +17,7 @@ import { parseEvaluation } from '../plots/evaluation.js';
 import type { VlSpec } from '../plots/theme.js';
 import { compareDynamicsSpec, compareLossSpec, etaSpec, etaVsRatioSpec, parallelSpec, smoothedLossSpec, thinIndices, webDynamicsSpec, type Dynamics } from './figures.js';
 import { mtimeOf, naturalCompare } from './scan.js';
+import { hostName } from '../run/lock.js';
 
 type Json = Record<string, unknown>;
 import type { RunRow } from './rows.js';
@@ -72,7 +72,7 @@ export function runRow(root: string, path: string): RunRow {
     const live = status === 'running' ? liveProgress(dir) : null; // progress.json: newer than run.json while training
     return {
       path, name, status,
-      stale: status === 'running' && typeof r['pid'] === 'number' && r['host'] === hostname() && !pidAlive(r['pid']),
+      stale: status === 'running' && typeof r['pid'] === 'number' && r['host'] === hostName() && !pidAlive(r['pid']),
       step: live?.step ?? num(r['step']) ?? 0,
       steps: live?.steps ?? num(r['steps']) ?? 0,
       stepsPerSecond: live?.steps_per_second ?? num(timings['steps_per_second']),

@@ -262,7 +262,8 @@ export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions 
   }
 }
 
-function summaryFromDisk(dir: string, name: string): RunSummary {
+/** What a run directory says about its last session, as a RunSummary (nothing trained). */
+export function summaryFromDisk(dir: string, name: string): RunSummary {
   const r = readRunJson(dir);
   return {
     name, dir, status: r.status, step: r.step, steps: r.steps,

@@ -123,6 +123,13 @@ describe('lease files (library)', () => {
     expect(lockHolder(dir)).toBeUndefined();
   });
 
+  it('a bad $ICL_LAB_LEASE_SECONDS is one line, exit 2', () => {
+    const r = cli(['train', '--out', join(tmp, 'bad-lease'), '--steps', '20', ...TINY], { env: { ...process.env, ICL_LAB_LEASE_SECONDS: '0.1' } });
+    expect(r.code).toBe(2);
+    expect(oneLine(r.stderr), r.stderr).toBe(true);
+    expect(r.stderr).toMatch(/\$ICL_LAB_LEASE_SECONDS must be a number of seconds in 1\.\.86400 \(the run lease\), got "0\.1"/);
+  });
+
   it('the heartbeat: a quarter of the lease, at most 5 s', () => {
     expect(heartbeatMs(60)).toBe(5000);
     expect(heartbeatMs(2)).toBe(500);

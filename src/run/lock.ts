@@ -152,7 +152,12 @@ function createExclusive(path: string, body: string): void {
 
 /** Renew every lease this process holds (the heartbeat timer); a lease another process took over is dropped. */
 export function renewRunLocks(now = Date.now()): void {
-  const lease = leaseSeconds();
+  let lease = DEFAULT_LEASE_SECONDS;
+  try {
+    lease = leaseSeconds();
+  } catch {
+    /* checked when the lease was taken; a timer never throws */
+  }
   for (const [key, path] of held) {
     try {
       const info = readLock(path);
@@ -172,7 +177,7 @@ export function renewRunLocks(now = Date.now()): void {
 
 function startHeartbeat(): void {
   if (timer) return;
-  timer = setInterval(() => renewRunLocks(), heartbeatMs(leaseSeconds()));
+  timer = setInterval(() => renewRunLocks(), heartbeatMs(leaseSeconds())); // (validated by the caller's acquire)
   timer.unref(); // never keeps the process alive
 }
 

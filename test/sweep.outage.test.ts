@@ -121,4 +121,34 @@ describe('the queue worker and a Redis outage', () => {
     expect(d2.code, w2.out() + w2.err()).toBe(0);
     expect(w2.out()).toMatch(/2 given back/);
   }, 240_000);
+
+  it('a sweep enqueued on a new Redis while a worker of the old one still trains a run: that job waits on the run lease and completes from the disk; no run trained twice', async () => {
+    const old = await redis();
+    const dir = join(tmp, 'twice');
+    const args = [...BASE, '--steps', '400000', '--context-length', '10'];
+    expect(cli(['sweep', '--grid', 'heads=1,2', ...args, '--out', dir, '--queue', old.url]).code).toBe(0);
+    const w1 = start(['worker', '--queue', old.url, '--concurrency', '1', '--until-empty']);
+    await waitFor('worker 1 to start a job', () => /\] started/.test(w1.out()), 60_000, () => w1.out() + w1.err());
+    const held = /\[([^\]]+)\] started/.exec(w1.out())![1]!;
+    await waitFor('its first checkpoint', () => runJson(join(dir, 'runs', held)).checkpoint_step >= 2000, 60_000, w1.out);
+    const fresh = await redis(); // "the old Redis lost its data": the same sweep on a new one
+    const again = cli(['sweep', '--out', dir, '--queue', fresh.url]);
+    expect(again.stderr).toMatch(/2 job\(s\) added/);
+    const w2 = start(['worker', '--queue', fresh.url, '--concurrency', '2', '--until-empty']);
+    await waitFor(`worker 2 to wait for ${held}`, () => w2.out().includes(`[${held}] waits`), 60_000, () => w2.out() + w2.err());
+    expect(w2.out()).toMatch(new RegExp(`\\[${held}\\] waits \\(job [^)]+\\): .*: process ${w1.child.pid} is writing this run directory`));
+    expect(runJson(join(dir, 'runs', held)).status).toBe('running'); // still worker 1's
+    const [d1, d2] = await Promise.all([w1.done, w2.done]);
+    expect(d1.code, w1.out() + w1.err()).toBe(0);
+    expect(d2.code, w2.out() + w2.err()).toBe(0);
+    expect(w2.out()).toContain(`[${held}] already completed at step 400000 on disk`);
+    expect(w1.out()).toContain(`[${held}] completed at step 400000`);
+    for (const n of ['h1', 'h2']) {
+      const j = runJson(join(dir, 'runs', n));
+      expect(j.status, n).toBe('completed');
+      expect(j.timings.sessions, n).toBe(1);
+    }
+    expect((w1.out() + w2.out()).match(/\] completed at step 400000/g)).toHaveLength(2);
+    expect(noLocks(dir)).toEqual([]);
+  }, 240_000);
 });

@@ -1,7 +1,8 @@
 /**
  * Test harness for the sweep tests: a real redis-server (Debian's package, installed by
- * scripts/system-deps.mjs) on a free loopback port, without persistence, stopped after the tests;
- * and helpers to run the compiled CLI.
+ * scripts/system-deps.mjs) on a free loopback port, without persistence (or with an append-only
+ * file, to be killed and started again on the same port), stopped after the tests; and helpers to
+ * run the compiled CLI.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,6 +33,14 @@ export interface RedisServer {
   port: number;
   url: string;
   stop(): Promise<void>;
+  /** SIGKILL (a crash: nothing flushed but what the append-only file already holds). */
+  kill(): Promise<void>;
+}
+
+/** Persistence for startRedis: appendonly yes, fsync always, in `dir`; `port` to start one again where a killed one was. */
+export interface RedisPersistence {
+  dir: string;
+  port?: number;
 }
 
 /** Certificates for a TLS redis-server: a throw-away CA and a server certificate for localhost (openssl). */
@@ -48,14 +57,22 @@ export function makeCertificates(dir: string): { ca: string; cert: string; key: 
 }
 
 /** Start redis-server on a free loopback port; throws (never skips) when it is missing. */
-export async function startRedis(password?: string, tls?: { ca: string; cert: string; key: string }): Promise<RedisServer> {
+export async function startRedis(password?: string, tls?: { ca: string; cert: string; key: string }, persist?: RedisPersistence): Promise<RedisServer> {
   if (!existsSync(REDIS_SERVER)) throw new Error(`${REDIS_SERVER} is missing: run \`node scripts/system-deps.mjs\` (npm test does it) or apt-get install redis-server`);
-  const port = await freePort();
+  const port = persist?.port ?? (await freePort());
   const listen = tls
     ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no']
     : ['--port', String(port)];
-  const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(password ? ['--requirepass', password] : [])];
+  const persistence = persist
+    ? ['--dir', persist.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction']
+    : ['--appendonly', 'no'];
+  const args = [...listen, '--bind', '127.0.0.1', '--save', '', ...persistence, ...(password ? ['--requirepass', password] : [])];
   const child: ChildProcess = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stopChild = (sig: NodeJS.Signals) => new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill(sig);
+  });
   let out = '';
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
@@ -73,11 +90,8 @@ export async function startRedis(password?: string, tls?: { ca: string; cert: st
   return {
     port,
     url: `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stop: () => stopChild('SIGTERM'),
+    kill: () => stopChild('SIGKILL'),
   };
 }
 

@@ -14,12 +14,11 @@
  */
 import { taskFamily, taskPoolOf } from './task-families.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { makeDirs } from '../io/input-file.js';
-import { LOCK_FILE, lockHolder, pidAlive } from './lock.js';
+import { describeHolder, hostName, LOCK_FILE, lockHolder, pidAlive, waitAdvice } from './lock.js';
 import { FileFormatError, f64, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { VERSION } from '../version.js';
 import { parseStreamVersion, type StreamVersion } from '../data/stream.js';
@@ -124,7 +123,7 @@ export function checkRunDirFree(dir: string, force: boolean, flag = '--out'): vo
   if (!existsSync(dir)) return;
   if (!statSync(dir).isDirectory()) throw new UsageError(`${flag} ${dir} exists and is not a directory`);
   const holder = lockHolder(dir);
-  if (holder) throw new UsageError(`${flag} ${dir}: process ${holder.pid}${holder.host === hostname() ? '' : ` on ${holder.host}`} is writing this run directory (lock ${join(dir, LOCK_FILE)}); wait for it to finish or stop it`);
+  if (holder) throw new UsageError(`${flag} ${dir}: ${describeHolder(holder)} is writing this run directory (lock ${join(dir, LOCK_FILE)}); ${waitAdvice(holder)}`);
   const entries = readdirSync(dir).filter((e) => e !== LOCK_FILE && !isStaleTemp(e)); // what a killed process left
   if (entries.length === 0 || force) return;
   if (entries.includes(RUN_FILES.run) && runJsonStatus(dir) === 'creating') return;
@@ -137,7 +136,7 @@ export function checkRunDirFree(dir: string, force: boolean, flag = '--out'): vo
  * by a write that a kill interrupted. Another live process's temporary file is never stale.
  */
 export function isStaleTemp(name: string): boolean {
-  const m = /^\.(?:run\.json|[a-z]+\.safetensors)\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
+  const m = /^\.(?:run\.json|[a-z]+\.safetensors|icl-lab\.lock)\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
   return m !== null && !pidAlive(Number(m[1]));
 }
 
@@ -185,12 +184,12 @@ export function readRunJson(dir: string): RunJson {
 
 /** True when run.json says `running` and names a live process on this host other than us. */
 export function runIsLive(r: RunJson): boolean {
-  return r.status === 'running' && r.pid !== undefined && r.host === hostname() && r.pid !== process.pid && pidAlive(r.pid);
+  return r.status === 'running' && r.pid !== undefined && r.host === hostName() && r.pid !== process.pid && pidAlive(r.pid);
 }
 
 /** True when run.json says `running` but the process on this host that wrote it is gone (killed): resume it. */
 export function runIsStale(r: RunJson): boolean {
-  return r.status === 'running' && r.pid !== undefined && r.host === hostname() && !pidAlive(r.pid);
+  return r.status === 'running' && r.pid !== undefined && r.host === hostName() && !pidAlive(r.pid);
 }
 
 export function runConfig(r: RunJson, dir: string): TrainConfig {
@@ -473,7 +472,7 @@ export function runJsonOf(s: TrainState, info: SaveInfo, checkpointStep: number)
   };
   if (s.finalValidation && info.status === 'completed') r.final_validation = s.finalValidation;
   r.pid = process.pid;
-  r.host = hostname();
+  r.host = hostName();
   if (info.failure) r.failure = info.failure;
   if (info.resumeCommand) r.resume_command = info.resumeCommand;
   return r;

@@ -1,8 +1,8 @@
 /** Helpers of the hostile-input tests (issue 12): the compiled CLI, spawned. */
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -27,9 +27,10 @@ export interface CliResult {
   ms: number;
 }
 
-export function cli(args: string[], opts: SpawnSyncOptions & { timeout?: number } = {}): CliResult {
+/** Runs bin/icl-lab (or `opts.bin`: another copy of it, see publicCli) to its end. */
+export function cli(args: string[], { bin: cliBin = bin, ...opts }: SpawnSyncOptions & { timeout?: number; bin?: string } = {}): CliResult {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL', ...opts });
+  const r = spawnSync(process.execPath, [cliBin, ...args], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL', ...opts });
   return { code: r.status, signal: r.signal, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), ms: Date.now() - t0 };
 }
 
@@ -41,6 +42,71 @@ export function start(args: string[], opts: { cwd?: string; env?: NodeJS.Process
   child.stderr.on('data', (d) => (stderr += d));
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   return { child, done, out: () => stdout, err: () => stderr };
+}
+
+/** uid and gid of the user `nobody` (Debian, Ubuntu, Fedora, Alpine). */
+export const NOBODY = 65534;
+
+/**
+ * Throws, in one line, unless every folder from `path` up to / lets other users through (the x bit
+ * for others): a test that runs a command as another user needs that (the checkout may sit in a
+ * mode-700 folder such as /root; TMPDIR may be private too).
+ */
+export function requireOpenToOthers(path: string): void {
+  for (let p = resolve(path); ; p = dirname(p)) {
+    const mode = statSync(p).mode;
+    if ((mode & 0o001) === 0) throw new Error(`${p} (mode ${(mode & 0o7777).toString(8)}) is closed to other users, so the test cannot run a command as user nobody there: set TMPDIR to a folder every user can enter (e.g. TMPDIR=/tmp)`);
+    if (p === dirname(p)) return;
+  }
+}
+
+/** Creates the folders of `sub` below `base` that are missing, each readable by everyone. */
+function mkdirOpen(base: string, sub: string): void {
+  let p = base;
+  for (const part of sub.split('/')) {
+    p = join(p, part);
+    if (existsSync(p)) continue;
+    mkdirSync(p);
+    chmodSync(p, 0o755);
+  }
+}
+
+/** Hard link (no copying) where the file system allows and the file is readable by everyone, a copy readable by everyone otherwise. */
+function linkOrCopy(from: string, to: string): void {
+  const st = lstatSync(from);
+  if (st.isSymbolicLink()) return symlinkSync(readlinkSync(from), to);
+  if (st.isDirectory()) {
+    mkdirSync(to);
+    chmodSync(to, 0o755);
+    for (const name of readdirSync(from)) if (name !== 'node_modules') linkOrCopy(join(from, name), join(to, name));
+    return;
+  }
+  if ((st.mode & 0o004) !== 0) {
+    try { return linkSync(from, to); } catch { /* another file system, or links refused: copy */ }
+  }
+  copyFileSync(from, to);
+  chmodSync(to, (st.mode & 0o111) !== 0 ? 0o755 : 0o644);
+}
+
+/**
+ * The built CLI in a fresh temporary folder that every user can read: bin/, dist/, package.json and
+ * the packages package-lock.json installs for production (what the CLI needs at run time), for
+ * running it as another user (`cli(args, { bin, uid: NOBODY, gid: NOBODY })`) wherever the checkout
+ * lives. The caller removes `dir`.
+ */
+export function publicCli(tag: string): { dir: string; bin: string } {
+  requireDist();
+  const dir = newTmp(`cli-${tag}`);
+  chmodSync(dir, 0o755);
+  requireOpenToOthers(dir);
+  for (const entry of ['bin', 'dist', 'package.json']) linkOrCopy(join(root, entry), join(dir, entry));
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  const runtime = Object.entries(lock.packages).filter(([path, p]) => path.startsWith('node_modules/') && !p.dev && existsSync(join(root, path)));
+  for (const [path] of runtime.sort(([a], [b]) => a.length - b.length)) {
+    mkdirOpen(dir, dirname(path));
+    linkOrCopy(join(root, path), join(dir, path));
+  }
+  return { dir, bin: join(dir, 'bin', 'icl-lab') };
 }
 
 export const runJson = (dir: string) => JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));

@@ -27,10 +27,14 @@ export interface CliResult {
   ms: number;
 }
 
-/** Runs bin/icl-lab (or `opts.bin`: another copy of it, see publicCli) to its end. */
-export function cli(args: string[], { bin: cliBin = bin, ...opts }: SpawnSyncOptions & { timeout?: number; bin?: string } = {}): CliResult {
+/**
+ * Runs bin/icl-lab (or `opts.bin`: another copy of it, see publicCli) to its end; `opts.wrap`: a
+ * command that runs node (e.g. nsenter into a namespace).
+ */
+export function cli(args: string[], { bin: cliBin = bin, wrap = [], ...opts }: SpawnSyncOptions & { timeout?: number; bin?: string; wrap?: string[] } = {}): CliResult {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [cliBin, ...args], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL', ...opts });
+  const [cmd, ...pre] = [...wrap, process.execPath];
+  const r = spawnSync(cmd, [...pre, cliBin, ...args], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL', ...opts });
   return { code: r.status, signal: r.signal, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), ms: Date.now() - t0 };
 }
 

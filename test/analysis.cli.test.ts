@@ -126,7 +126,7 @@ describe('icl-lab evaluate', () => {
       expect(m.mse).toHaveLength(2);
       expect(m.stderr).toHaveLength(2);
     }
-    // one-step GD at L = 10 is ~3.0 (THEORY.md), within a loose band for 400 prompts
+    // one-step GD at L = 10 is ~3.0 (docs/THEORY.md), within a loose band for 400 prompts
     expect(j.methods['one-step-gd'].mse[0]).toBeGreaterThan(2.2);
     expect(j.methods['one-step-gd'].mse[0]).toBeLessThan(3.8);
     expect(cli(args).stdout).toBe(r.stdout);

@@ -1,4 +1,4 @@
-// Stream version 2 (core/normal2.ts, the TypeScript oracle; asm/sampler2.ts, the wasm build):
+// Stream version 2 (src/data/normal2.ts, the TypeScript oracle; asm/sampler2.ts, the wasm build):
 // the distribution (moments, tails, histogram, as test/core.rng.test.ts checks version 1) and
 // TS == wasm bit for bit, batches and state.
 import { execSync } from 'node:child_process';

@@ -1,4 +1,4 @@
-// The ziggurat in wasm (asm/ziggurat.ts via core/sampler-wasm.ts and kernel.sampleBatch) against
+// The ziggurat in wasm (asm/ziggurat.ts via src/engine/wasm/sampler.ts and kernel.sampleBatch) against
 // data/rng.ts and data/task.ts: the same normals, batches and RNG state, bit for bit.
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

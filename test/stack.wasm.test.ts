@@ -1,5 +1,5 @@
 // The causal stack in WebAssembly (asm/stack.ts via kernel.stackLossAndGrad / stackForward) against
-// the TypeScript stack kernel (core/stack.ts) to 1e-12 and against PyTorch float64
+// the TypeScript stack kernel (src/engine/ts/stack.ts) to 1e-12 and against PyTorch float64
 // (fixtures/causal_stack_2layer.json), with and without weight tying; and a wasm stack run.
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

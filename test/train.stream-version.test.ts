@@ -1,4 +1,4 @@
-// Stream versions (train/stream.ts): new runs record stream_version 2; a run of an earlier build
+// Stream versions (src/data/stream.ts): new runs record stream_version 2; a run of an earlier build
 // (no stream_version anywhere = version 1) resumes bit-identically with the version-1 sampler; a
 // version this build does not know is refused with one clear line naming both.
 import { nodeKernels } from '../src/io/wasm.js';

@@ -1,4 +1,4 @@
-// `train --threads 2` (train/prefetch.ts): batches drawn on a second thread are the one-thread
+// `train --threads 2` (src/run/prefetch.ts): batches drawn on a second thread are the one-thread
 // run's batches, so every file of the run is byte for byte the same, through resumes and
 // interruptions, on both stream versions and both engines. Needs dist/ (the compiled worker).
 import { spawnSync } from 'node:child_process';

@@ -12,7 +12,7 @@ import { logEvery, type Experiment } from './experiment.js';
 import { PAPER_LENGTHS } from './paper-sections.js';
 import { FULL_STEPS } from './seed.js';
 
-/** The authors' paper-convention training settings (PAPER_EXPERIMENTS.md §1). */
+/** The authors' paper-convention training settings (docs/PAPER_EXPERIMENTS.md §1). */
 export const PAPER_RUN = { preset: 'paper' as const, noiseStd: Math.sqrt(0.1), batchSize: 256, seed: 1029 };
 
 /** The authors' paper-convention run with H heads (w, mu empty where they gave none). */

@@ -3,7 +3,7 @@ import {
   effectiveLearningRate, formatFixed, groupHeads, layerCircuits, ovDynamics, qkDynamics, statisticsLines,
 } from '../src/model/circuits.js';
 import { allocParams } from '../src/model/params.js';
-import { expectClose, fixtureParams, flat, fx } from './analysis.fixture.js';
+import { expectClose, fixtureParams, flat, fx } from './estimators-fixture.helpers.js';
 
 describe('circuits: seed calculate_statistics on test/fixtures/estimators.json', () => {
   for (const name of ['random', 'structured'] as const) {

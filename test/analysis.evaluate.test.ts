@@ -6,7 +6,7 @@ import { benchEvaluate } from '../src/bench/evaluate.js';
 import { olsRisk, oneStepGdRisk, riskParams, tunedGdRisk } from '../src/analysis/theory.js';
 import { Rng } from '../src/data/rng.js';
 import { allocParams } from '../src/model/params.js';
-import { fixtureBatch, fixtureParams, fx, expectClose } from './analysis.fixture.js';
+import { fixtureBatch, fixtureParams, fx, expectClose } from './estimators-fixture.helpers.js';
 import { debiasedGd, ols, oneStepGd, ridge } from '../src/analysis/estimators.js';
 import { allocBatch } from '../src/data/batch.js';
 import { nodeForward } from '../src/io/wasm.js';

@@ -8,9 +8,9 @@ import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, readFileSync, 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tensorF32, writeSafetensors } from '../src/io/safetensors.js';
-import { cli, newTmp, NOBODY, oneLine, publicCli, requireDist, requireOpenToOthers, TINY } from './hostile.helpers.js';
+import { cli, NOBODY, oneLine, publicCli, requireDist, requireOpenToOthers, tempDir, TINY } from './cli.helpers.js';
 
-const tmp = newTmp('input');
+const tmp = tempDir('hostile-input');
 const at = (f: string) => join(tmp, f);
 const E = 3;
 const w = (rows = E) => tensorF32([rows, E], new Float32Array(rows * E).fill(0.1));
@@ -21,7 +21,7 @@ beforeAll(() => {
   writeSafetensors(at('prompts.safetensors'), { z: tensorF32([2, 4, E], new Float32Array(2 * 4 * E).fill(0.5)), z_q: tensorF32([2, 1, E]), y_q: tensorF32([2, 1, 1]) });
 });
 const copies: string[] = []; // copies of the CLI made for another user (publicCli)
-afterAll(() => { for (const d of [tmp, ...copies]) rmSync(d, { recursive: true, force: true }); });
+afterAll(() => { for (const d of copies) rmSync(d, { recursive: true, force: true }); });
 
 function expectUsage(args: string[], pattern: RegExp, opts: Parameters<typeof cli>[1] = {}): string {
   const r = cli(args, { timeout: 20_000, ...opts });

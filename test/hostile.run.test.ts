@@ -3,16 +3,15 @@
  * disk-full case on a small tmpfs (mounted as root, in a user namespace of its own otherwise; the test
  * fails, never skips, when neither works).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, newTmp, oneLine, requireDist, runJson, sleep, start, TINY } from './hostile.helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cli, oneLine, requireDist, runJson, sleep, start, tempDir, TINY } from './cli.helpers.js';
 import { smallTmpfs } from './tmpfs.helpers.js';
 
-const tmp = newTmp('run');
+const tmp = tempDir('hostile-run');
 beforeAll(requireDist);
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const FILES = ['model.safetensors', 'metrics.safetensors', 'snapshots.safetensors', 'checkpoint.safetensors'];
 const bytes = (dir: string, f: string) => readFileSync(join(dir, f));

@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, type CliResult } from './hostile.helpers.js';
+import { cli, type CliResult } from './cli.helpers.js';
 
 export interface SmallTmpfs {
   /** where the test reads what the CLI wrote to `dir` */

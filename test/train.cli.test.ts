@@ -4,19 +4,15 @@
  * several runs in worker threads, --json.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../src/io/model-file.js';
 import { f64, readSafetensors } from '../src/io/safetensors.js';
 import { readCheckpoint } from '../src/run/checkpoint.js';
+import { bin, root, tempDir } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'icl-lab');
-const tmp = mkdtempSync(join(tmpdir(), 'icl-train-cli-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('train-cli');
 beforeAll(() => {
   if (!existsSync(join(root, 'dist', 'run', 'runs.js'))) throw new Error('dist/ is not built: run `npx tsc -p tsconfig.json` first');
 });

@@ -1,7 +1,13 @@
-/** Helpers of the hostile-input tests (issue 12): the compiled CLI, spawned. */
+/**
+ * Running the built CLI from the tests (bin/icl-lab, which runs dist/): to its end (`cli`) or in the
+ * background (`start`); temporary folders removed after the file's tests (`tempDir`); waiting for a
+ * condition (`waitFor`); a copy of the CLI another user can run (`publicCli`). `opts.env` is added to
+ * the test process's environment.
+ */
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { afterAll } from 'vitest';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,8 +18,11 @@ export function requireDist(): void {
   if (!existsSync(join(root, 'dist', 'run', 'runs.js'))) throw new Error('dist/ is not built: run `npx tsc -p tsconfig.json` first');
 }
 
-export function newTmp(tag: string): string {
-  return mkdtempSync(join(tmpdir(), `icl-hostile-${tag}-`));
+/** A fresh folder `$TMPDIR/icl-<prefix>-XXXXXX`, removed after the calling test file's tests. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `icl-${prefix}-`));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** Small and fast runs: d=3, L=10, B=16. */
@@ -34,12 +43,12 @@ export interface CliResult {
 export function cli(args: string[], { bin: cliBin = bin, wrap = [], ...opts }: SpawnSyncOptions & { timeout?: number; bin?: string; wrap?: string[] } = {}): CliResult {
   const t0 = Date.now();
   const [cmd, ...pre] = [...wrap, process.execPath];
-  const r = spawnSync(cmd, [...pre, cliBin, ...args], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL', ...opts });
+  const r = spawnSync(cmd, [...pre, cliBin, ...args], { encoding: 'utf8', timeout: 120_000, killSignal: 'SIGKILL', ...opts, env: { ...process.env, ...opts.env } });
   return { code: r.status, signal: r.signal, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), ms: Date.now() - t0 };
 }
 
 export function start(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts, env: { ...process.env, ...opts.env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -100,7 +109,7 @@ function linkOrCopy(from: string, to: string): void {
  */
 export function publicCli(tag: string): { dir: string; bin: string } {
   requireDist();
-  const dir = newTmp(`cli-${tag}`);
+  const dir = mkdtempSync(join(tmpdir(), `icl-cli-${tag}-`));
   chmodSync(dir, 0o755);
   requireOpenToOthers(dir);
   for (const entry of ['bin', 'dist', 'package.json']) linkOrCopy(join(root, entry), join(dir, entry));
@@ -117,3 +126,15 @@ export const runJson = (dir: string) => JSON.parse(readFileSync(join(dir, 'run.j
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** One line on stderr: "icl-lab: ..." and nothing else (no stack trace). */
 export const oneLine = (stderr: string) => stderr.trim().split('\n').length === 1 && stderr.startsWith('icl-lab: ') && !/\n\s+at /.test(stderr);
+
+/** Resolves once `cond()` holds (asked every 25 ms; a throw counts as not yet); rejects after `timeoutMs`, with `info()`. */
+export async function waitFor(what: string, cond: () => boolean, timeoutMs = 60_000, info: () => string = () => ''): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      if (cond()) return;
+    } catch { /* a file mid-rename: ask again */ }
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}; ${info()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

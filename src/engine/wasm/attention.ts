@@ -103,7 +103,7 @@ export interface WasmKernel {
   sampleBatch2(spec: TaskSpec, stream: NormalStream2, out?: Batch, betaOut?: Float64Array): Batch;
   /** The strictly-causal stack (asm/stack.ts): engine/ts/stack.ts stackForward (no detail), to ~1e-15 relative. */
   stackForward(p: StackParams, batch: Batch, out: Float64Array): void;
-  /** model/stack.ts stackLossAndGrad in wasm (forward + analytic backward, weight tying), to ~1e-15 relative. */
+  /** engine/ts/stack.ts stackLossAndGrad in wasm (forward + analytic backward, weight tying), to ~1e-15 relative. */
   stackLossAndGrad(p: StackParams, batch: Batch, grad: Float64Array, out?: Float64Array): number;
 }
 

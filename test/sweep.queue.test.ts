@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, requireDist, runJson, start, waitFor } from './cli.helpers.js';
+import { cli, requireDist, runJson, start, tempDir, waitFor } from './cli.helpers.js';
 import { makeCertificates, startRedis, type RedisServer } from './redis.helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-sweep-queue-'));
@@ -17,7 +17,7 @@ let redis: RedisServer;
 let locked: RedisServer;
 let tls: RedisServer;
 const PASSWORD = 'pw-Zq81-secret';
-const certs = makeCertificates(mkdtempSync(join(tmpdir(), 'icl-sweep-tls-')));
+const certs = makeCertificates(tempDir('sweep-tls')); // removed after the tests
 
 beforeAll(async () => {
   requireDist();

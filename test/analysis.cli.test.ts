@@ -3,20 +3,16 @@
  * run `npx tsc -p tsconfig.json` first).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { layerCircuits } from '../src/model/circuits.js';
 import { loadModel } from '../src/io/model-file.js';
 import { tensorF32, writeSafetensors } from '../src/io/safetensors.js';
-import { fixtureParams, flat, fx } from './analysis.fixture.js';
+import { fixtureParams, flat, fx } from './estimators-fixture.helpers.js';
+import { bin, root, tempDir } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'icl-lab');
-const tmp = mkdtempSync(join(tmpdir(), 'icl-analysis-cli-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('analysis-cli');
 
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
@@ -126,7 +122,7 @@ describe('icl-lab evaluate', () => {
       expect(m.mse).toHaveLength(2);
       expect(m.stderr).toHaveLength(2);
     }
-    // one-step GD at L = 10 is ~3.0 (THEORY.md), within a loose band for 400 prompts
+    // one-step GD at L = 10 is ~3.0 (docs/THEORY.md), within a loose band for 400 prompts
     expect(j.methods['one-step-gd'].mse[0]).toBeGreaterThan(2.2);
     expect(j.methods['one-step-gd'].mse[0]).toBeLessThan(3.8);
     expect(cli(args).stdout).toBe(r.stdout);

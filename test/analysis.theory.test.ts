@@ -5,7 +5,7 @@ import {
 
 const seed = (L: number) => riskParams({ d: 5, L, noiseStd: 0.01, preset: 'seed' });
 
-describe('theory: one-step GD and OLS risks (THEORY.md table, seed preset d=5, noise_std=0.01)', () => {
+describe('theory: one-step GD and OLS risks (docs/THEORY.md table, seed preset d=5, noise_std=0.01)', () => {
   // | L | R(1) | eta* | R(eta*) |
   const table: [number, number, number, number][] = [
     [10, 3.0003, 0.6250, 1.8751],
@@ -86,7 +86,7 @@ describe('theory: the authors reduced loss L(mu, w)', () => {
       expect(Math.abs(a.w[i]! - b.w[i]!)).toBeLessThan(1e-8);
     }
     // Run long: mu relaxes onto mu*(w) fast, then the flow drifts slowly along a flat valley
-    // (w shrinks, mu grows, eta = mu.w stays put), as trained models do (REFERENCE_RUNS.md).
+    // (w shrinks, mu grows, eta = mu.w stays put), as trained models do (docs/REFERENCE_RUNS.md).
     const c = integrateReducedFlow({ ...base, dt: 0.02, steps: 100000, recordEvery: 25000 });
     const H = 2;
     const at = (r: number) => ({ mu: c.mu.subarray(r * H, r * H + H), w: c.w.subarray(r * H, r * H + H) });

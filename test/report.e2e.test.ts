@@ -1,12 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { reproduce } from '../src/experiments/reproduce.js';
 import { seedExperiment } from '../src/experiments/seed.js';
+import { tempDir } from './cli.helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'icl-report-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('report');
 
 describe('reproduce (tiny) end to end', () => {
   it('trains four runs, writes a self-contained report, findings.json and figures, and re-running only redraws', async () => {

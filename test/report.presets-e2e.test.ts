@@ -2,14 +2,13 @@
  * `reproduce --experiment paper` and `--preset multitask`, tiny, end to end: the runs get the authors'
  * settings, the reports carry the extra sections, figures and findings.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { reproduce } from '../src/experiments/reproduce.js';
+import { tempDir } from './cli.helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'icl-presets-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('presets');
 
 describe('reproduce presets (tiny) end to end', () => {
   it('paper: four runs in the paper convention, finding 6, the estimator comparison and the printed values', async () => {

@@ -10,12 +10,10 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireRunLock, describeHolder, heartbeatMs, LOCK_FILE, lockHolder, releaseRunLock } from '../src/run/lock.js';
-import { cli, newTmp, oneLine, requireDist, runJson, start, TINY } from './hostile.helpers.js';
-import { waitFor } from './sweep.helpers.js';
+import { cli, oneLine, requireDist, runJson, start, tempDir, TINY, waitFor } from './cli.helpers.js';
 
-const tmp = newTmp('lease');
+const tmp = tempDir('lease');
 beforeAll(requireDist);
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 interface LeaseFile { pid: number; host: string; started_at: string; heartbeat_at: string; expires_at: string; lease_seconds: number }
 const lease = (dir: string): LeaseFile => JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8'));

@@ -12,7 +12,7 @@ import { tableFromIPC } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../src/io/csv.js';
-import { cli, requireDist, runJson, start, waitFor } from './sweep.helpers.js';
+import { cli, requireDist, runJson, start, waitFor } from './cli.helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-sweep-local-'));
 beforeAll(requireDist);

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readResultsCsv, sweepResults, type Row } from '../src/sweep/results.js';
 import { apiUrl, type SweepSummary } from '../src/serve/api.js';
 import { startServer, type LabServer } from '../src/serve/server.js';
-import { cli, requireDist } from './sweep.helpers.js';
+import { cli, requireDist } from './cli.helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-sweep-mt-'));
 const dir = join(tmp, 'sweep');

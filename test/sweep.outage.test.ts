@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, requireDist, runJson, start, startRedis, waitFor, type RedisServer } from './sweep.helpers.js';
+import { cli, requireDist, runJson, start, waitFor } from './cli.helpers.js';
+import { startRedis, type RedisServer } from './redis.helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-sweep-outage-'));
 const servers: RedisServer[] = [];

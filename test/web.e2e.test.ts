@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors, tensorF64, writeSafetensors } from '../src/io/safetensors.js';
-import { bin, cli, launchBrowser, requireBrowserSetup, root, SERVE_READY, SHOTS, start } from './web.helpers.js';
+import { bin, root } from './cli.helpers.js';
+import { cli, launchBrowser, requireBrowserSetup, SERVE_READY, SHOTS, start } from './web.helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-web-'));
 const lab = join(tmp, 'lab');

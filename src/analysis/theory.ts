@@ -1,5 +1,5 @@
 /**
- * Closed forms (THEORY.md). Risk = E[(prediction - y_q)^2] for x_i, x_q ~ N(0, I_d),
+ * Closed forms (docs/THEORY.md). Risk = E[(prediction - y_q)^2] for x_i, x_q ~ N(0, I_d),
  * beta ~ N(0, priorVar I_d), context noise variance sigma2, query noise variance queryNoiseVar.
  *
  *   seed preset:  priorVar = 1,   sigma2 = d noiseStd^2, queryNoiseVar = 0

@@ -1,7 +1,7 @@
 /**
  * What the seed notebook printed after 500,001 steps on an H100 (seed/000_cfc54dc63bedde84.txt,
  * `calculate_statistics` and the last `After 500000 steps` line of each run). Shown beside our
- * numbers in the report. Its trajectories cannot be replayed (SEED_NOTES.md #11): compare
+ * numbers in the report. Its trajectories cannot be replayed (docs/SEED_NOTES.md #11): compare
  * statistics, not curves.
  */
 import type { PrintedRun } from '../report/plan.js';

@@ -4,7 +4,7 @@
  * OUT/report as one unit.
  *
  *   quick (default)  the experiment's quick length (the seed's: 20,000 steps per run, every H on its
- *                    loss plateau, REFERENCE_RUNS.md), logging every 1% of the run
+ *                    loss plateau, docs/REFERENCE_RUNS.md), logging every 1% of the run
  *   --full           the authors' 500,001 steps, logging every 1,000 steps as the seed does
  *
  * Re-running over the same --out continues unfinished runs and redraws the report; completed runs

@@ -23,7 +23,7 @@ export interface NamedModel {
 export interface EvidenceOptions {
   /** Training context length: where the models are compared. */
   L: number;
-  /** Shared prompts (default 20,000, as in REFERENCE_RUNS.md). */
+  /** Shared prompts (default 20,000, as in docs/REFERENCE_RUNS.md). */
   samples?: number;
   /** Prompts per batch (default 2,000). */
   chunk?: number;

@@ -3,7 +3,7 @@
  * pass/fail. Pure: statistics and per-prompt squared errors in, findings out.
  *
  * Thresholds come from what the seed's own PyTorch code gives on this machine after 20,000 steps
- * (shared/REFERENCE_RUNS.md) with a margin, so a model on its loss plateau passes and a model
+ * (docs/REFERENCE_RUNS.md) with a margin, so a model on its loss plateau passes and a model
  * without the structure fails.
  */
 

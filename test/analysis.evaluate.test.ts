@@ -35,7 +35,7 @@ describe('estimatorMethods: one shared moment pass gives the direct estimators',
     const direct: Record<string, Float64Array> = {
       'one-step-gd': oneStepGd(batch, 1, new Float64Array(B)),
       'tuned-gd': oneStepGd(batch, eta, new Float64Array(B)),
-      'debiased-gd': debiasedGd(batch, eta, new Float64Array(B)),
+      'debiased-gd': debiasedGd(batch, 40 / (45 + 5e-4), new Float64Array(B)), // its own optimum L/(L + d + sigma^2/tau^2)
       ridge: ridge(batch, 5e-4, new Float64Array(B)),
       ols: ols(batch, new Float64Array(B)),
     };

@@ -20,6 +20,8 @@ export interface MethodErrors {
   mse: number[];
   /** Standard error of that mean per L (always computed; an evaluation JSON file may leave it out). */
   stderr?: number[];
+  /** The step a GD-like estimator used at each L (one-step-gd, tuned-gd, debiased-gd; absent for others). */
+  eta?: number[];
 }
 
 /**
@@ -34,10 +36,13 @@ export interface Evaluation {
   methods: Record<string, MethodErrors>;
 }
 
+/** One method's errors as `evaluateErrors` returns them: mse and stderr at every L (eta for GD-like estimators). */
+export type FullMethodErrors = Required<Pick<MethodErrors, 'mse' | 'stderr'>> & Pick<MethodErrors, 'eta'>;
+
 /** An Evaluation as `evaluateErrors` returns it: every field filled. */
 export interface FullEvaluation extends Evaluation {
   samples: number;
-  methods: Record<string, Required<MethodErrors>>;
+  methods: Record<string, FullMethodErrors>;
 }
 
 export interface EvaluateOptions {
@@ -164,7 +169,7 @@ export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec,
       opts.onProgress?.(li + 1, lengths.length);
     });
   }
-  const result: Record<string, Required<MethodErrors>> = {};
+  const result: Record<string, FullMethodErrors> = {};
   methods.forEach((m, mi) => {
     const mse: number[] = [];
     const stderr: number[] = [];
@@ -174,7 +179,7 @@ export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec,
       mse.push(mean);
       stderr.push(Math.sqrt(variance / samples));
     });
-    result[m.name] = { mse, stderr };
+    result[m.name] = { mse, stderr, ...(m.stepAt ? { eta: lengths.map((L) => m.stepAt!(L)) } : {}) };
   });
   return { lengths: [...lengths], samples, methods: result };
 }

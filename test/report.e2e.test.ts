@@ -15,7 +15,7 @@ describe('reproduce (tiny) end to end', () => {
     if ('interrupted' in res) throw new Error('interrupted');
     expect(res.runs.map((r) => [r.name, r.status, r.step])).toEqual([['h2', 'completed', 300], ['h1', 'completed', 300], ['h4', 'completed', 300], ['h8', 'completed', 300]]);
     const findings = JSON.parse(readFileSync(join(out, 'report', 'findings.json'), 'utf8'));
-    expect(findings.findings.map((f: { id: string }) => f.id)).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head']);
+    expect(findings.findings.map((f: { id: string }) => f.id)).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head', 'gd-gap', 'two-head-equivalent', 'zero-sum']);
     for (const f of findings.findings) {
       expect(typeof f.value).toBe('number');
       expect(typeof f.pass).toBe('boolean');

@@ -18,7 +18,7 @@ describe('reproduce presets (tiny) end to end', () => {
     const cfg = JSON.parse(readFileSync(join(out, 'h2', 'run.json'), 'utf8')).config;
     expect([cfg.preset, cfg.batch_size, cfg.seed, cfg.noise_std]).toEqual(['paper', 256, 1029, Math.sqrt(0.1)]);
     const ids = res.report.findings.map((f) => f.id);
-    expect(ids).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head', 'reduced-loss-optimum']);
+    expect(ids).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head', 'reduced-loss-optimum', 'gd-gap', 'two-head-equivalent', 'zero-sum']);
     expect(res.report.findings[5]!.checks).toHaveLength(4);
     expect(res.report.pngs.some((p) => p.endsWith('estimator_comparison.png'))).toBe(true);
     const md = readFileSync(res.report.files.md, 'utf8');

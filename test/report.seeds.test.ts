@@ -40,7 +40,7 @@ describe('reproduce --seeds (tiny)', () => {
     }
     const j = JSON.parse(readFileSync(join(out, 'report', 'findings.json'), 'utf8'));
     expect(j.seeds).toEqual([1024, 1025]);
-    expect(j.findings.map((x: { id: string }) => x.id)).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head']);
+    expect(j.findings.map((x: { id: string }) => x.id)).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head', 'gd-gap', 'two-head-equivalent', 'zero-sum']);
     for (const x of j.findings) {
       expect(x.per_seed.map((p: { seed: number }) => p.seed)).toEqual([1024, 1025]);
       expect(x.pass_fraction === null || (x.pass_fraction >= 0 && x.pass_fraction <= 1)).toBe(true);

@@ -49,5 +49,7 @@ describe('reproduce --seeds (tiny)', () => {
     const own = JSON.parse(readFileSync(join(out, 'report', 'seed-1025', 'findings.json'), 'utf8'));
     expect(j.findings[0].per_seed[1].value).toBe(own.findings[0].value);
     expect(readFileSync(join(out, 'report', 'report.md'), 'utf8')).toMatch(/\| 1 \| kernel-regressor \| [0-2]\/2 \|/);
+    expect(readFileSync(join(out, 'report', 'report.md'), 'utf8')).toContain("## The heads' +/- split");
+    expect(readFileSync(join(out, 'report', 'report.md'), 'utf8')).toMatch(/## The heads' \+\/- split\n\n(No run has split its heads|The logged step from which)/);
   }, 300_000);
 });

@@ -20,7 +20,7 @@ import { writeFolderAsUnit } from '../report/write-unit.js';
 import type { ReportResult } from '../report/report.js';
 import { writeDocuments, writeEvaluation } from '../report/documents.js';
 import { tallyLine } from '../report/findings.js';
-import { judgeAcrossSeeds, SEED_PASS_FRACTION, seededName, seedTally, withSeed } from './seeds.js';
+import { judgeAcrossSeeds, SEED_PASS_FRACTION, seededName, seedTally, splitStep, withSeed } from './seeds.js';
 import { experimentRuns, type Experiment } from './experiment.js';
 import { experimentNamed } from './index.js';
 
@@ -96,12 +96,25 @@ async function reproduceSeeds(o: ReproduceOptions, e: Experiment, seeds: readonl
       `# icl-lab report across seeds: ${e.name}\n\n${e.summary}. ${seeds.length} seeds (${seeds.join(', ')}), ${o.steps.toLocaleString('en-US')} steps per run; each seed's own report in seed-<S>/. A finding passes across seeds when it passes on at least ${SEED_PASS_FRACTION * 100} % of the seeds where it applies; n/a on a seed (the runs cannot test it) is left out of that seed's count.`,
       `## Findings across seeds\n\n| # | finding | seeds passed | verdict | per seed (value, result) |\n|---|---|---|---|---|\n` +
         findings.map((x, i) => `| ${i + 1} | ${x.id} | ${seedTally(x)} | ${x.result === 'pass' ? '**pass**' : x.result === 'FAIL' ? '**FAIL**' : 'n/a'} | ${x.per_seed.map((r) => `${r.seed}: ${f(r.value)} ${r.result}`).join('; ')} |`).join('\n'),
+      splitSection(o.out, base.map((r) => r.name), seeds),
       `## The reports of each seed\n\n${seeds.map((s, i) => `- [seed ${s}](seed-${s}/report.md): ${tallyLine(perSeed[i]!.findings)}`).join('\n')}`,
     ].join('\n\n') + '\n';
     const evaluation = await writeEvaluation(staging, { seeds, per_seed: Object.fromEntries(seeds.map((s) => [String(s), `seed-${s}/evaluation.json`])) });
     return writeDocuments(staging, { md, findings, pngs: perSeed.flatMap((r) => r.pngs), evaluation, findingsJson: { experiment: e.name, seeds, runs: names, pass_fraction_needed: SEED_PASS_FRACTION } });
   });
   return { runs: trained.runs, report, reportDir };
+}
+
+/** The step at which each run's +/- split settled, per seed (seeds.ts splitStep). */
+function splitSection(out: string, names: readonly string[], seeds: readonly number[]): string {
+  const cell = (name: string, s: number) => {
+    const step = splitStep(join(out, seededName(name, s)));
+    return step === null ? 'not split' : step.toLocaleString('en-US');
+  };
+  const multi = names.filter((n) => seeds.some((s) => splitStep(join(out, seededName(n, s))) !== null));
+  if (multi.length === 0) return '## The heads\' +/- split\n\nNo run has split its heads into a +/- pair.';
+  const splitShare = multi.map((n) => `${n}: ${seeds.filter((s) => splitStep(join(out, seededName(n, s))) !== null).length}/${seeds.length}`).join(', ');
+  return `## The heads' +/- split\n\nThe logged step from which every active head keeps its final signs (report/sign-split.ts); "not split": the active heads end with one sign of w. Split: ${splitShare}.\n\n| seed | ${multi.join(' | ')} |\n|---|${multi.map(() => '---').join('|')}|\n${seeds.map((s) => `| ${s} | ${multi.map((n) => cell(n, s)).join(' | ')} |`).join('\n')}`;
 }
 
 /**

@@ -8,8 +8,11 @@
  * applies (and applies on at least one); a finding that is n/a on a seed (e.g. one that needs the heads'
  * +/- split, on a run that has not split yet) is left out of that seed's count, never counted FAIL.
  */
+import { ACTIVE_HEAD_THRESHOLD } from '../model/circuits.js';
 import type { Finding } from '../report/findings.js';
+import { settledIndex } from '../report/sign-split.js';
 import type { TrainConfig } from '../run/config.js';
+import { readMetrics } from '../run/run-dir.js';
 
 /** The share of applicable seeds a finding must pass on: 9 of 10. */
 export const SEED_PASS_FRACTION = 0.9;
@@ -55,6 +58,22 @@ export function judgeAcrossSeeds(seeds: readonly number[], perSeed: readonly (re
       per_seed, passed_seeds: passed, applicable_seeds: applicable, pass_fraction: fraction,
     };
   });
+}
+
+/**
+ * Where a one-layer run's +/- split settled: the logged step from which every active head keeps its
+ * final signs (report/sign-split.ts), or null when its active heads end with one sign of w (not split;
+ * also for H = 1 and runs without metrics).
+ */
+export function splitStep(dir: string): number | null {
+  const m = readMetrics(dir);
+  if (!m || m.dynamics.layers !== 1 || m.dynamics.heads < 2 || m.dynamics.nDyn < 1) return null;
+  const { step, qk: w, ov: mu, heads: H, nDyn } = m.dynamics;
+  const last = nDyn - 1;
+  const signs = new Set<number>();
+  for (let h = 0; h < H; h++) if (Math.abs(w[last * H + h]! * mu[last * H + h]!) > ACTIVE_HEAD_THRESHOLD) signs.add(Math.sign(w[last * H + h]!));
+  if (signs.size < 2) return null;
+  return step[settledIndex(w, mu, H)]!;
 }
 
 /** "9/10" (passed / applicable seeds), "n/a" where it applied on none. */

@@ -15,7 +15,11 @@ export interface TensorboardCliOptions {
   json?: boolean;
 }
 
-const rel = (p: string): string => relative(process.cwd(), p) || p;
+/** A path relative to the working directory when it is below it, else as given. */
+const rel = (p: string): string => {
+  const r = relative(process.cwd(), p);
+  return r && !r.startsWith('..') ? r : p;
+};
 
 export async function runExportTensorboard(sources: string[], o: TensorboardCliOptions, print: (line: string) => void): Promise<void> {
   const t0 = Date.now();

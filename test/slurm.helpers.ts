@@ -11,7 +11,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from './sweep.helpers.js';
+import { waitFor } from './cli.helpers.js';
+import { freePort } from './redis.helpers.js';
 
 const MUNGED = '/usr/sbin/munged';
 const SLURMCTLD = '/usr/sbin/slurmctld';

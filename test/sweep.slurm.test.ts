@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { arraySpec, signalSeconds, slurmSeconds } from '../src/sweep/slurm.js';
 import { startSlurm, type SlurmCluster } from './slurm.helpers.js';
-import { cli, requireDist, runJson, start, waitFor } from './sweep.helpers.js';
+import { cli, requireDist, runJson, start, waitFor } from './cli.helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-sweep-slurm-'));
 let slurm: SlurmCluster;
@@ -38,7 +38,7 @@ describe('sweep on a real Slurm cluster', () => {
   it('a 4-run sweep submitted twice and followed with --wait trains each run once, byte-identical to the local sweep', async () => {
     const dir = join(tmp, 's4');
     // a throttle of 1: most tasks still pending when the same sweep is submitted again
-    const first = cli(['sweep', ...TINY, '--out', dir, '--slurm', '--max-parallel', '1', '--eval-samples', '500'], slurm.env);
+    const first = cli(['sweep', ...TINY, '--out', dir, '--slurm', '--max-parallel', '1', '--eval-samples', '500'], { env: slurm.env });
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toMatch(/job array \d+ \(4 task\(s\)/);
     const [arrayJob] = first.stdout.trim().split(' ');
@@ -47,7 +47,7 @@ describe('sweep on a real Slurm cluster', () => {
     expect(script).toContain('#SBATCH --cpus-per-task=1');
     expect(script).toContain('#SBATCH --requeue');
     expect(script).toMatch(/#SBATCH --signal=B:TERM@120/);
-    const again = start(['sweep', ...TINY, '--out', dir, '--slurm', '--wait', '--progress', 'lines', '--eval-samples', '500'], slurm.env);
+    const again = start(['sweep', ...TINY, '--out', dir, '--slurm', '--wait', '--progress', 'lines', '--eval-samples', '500'], { env: slurm.env });
     const r = await again.done;
     expect(r.code, again.err()).toBe(0);
     expect(again.err()).toMatch(/no job array \(nothing left to train\), results job \d+ after it; 4 run\(s\) already queued/);
@@ -66,12 +66,12 @@ describe('sweep on a real Slurm cluster', () => {
     }
     for (const i of [0, 1, 2, 3]) expect(slurm.state(`${arrayJob}_${i}`)).toBe('COMPLETED');
 
-    const st = cli(['sweep', 'status', dir], slurm.env);
+    const st = cli(['sweep', 'status', dir], { env: slurm.env });
     expect(st.code, st.stderr).toBe(0);
     expect(st.stdout).toMatch(/4 runs: 4 completed/);
     expect(st.stdout).toMatch(/slurm: 2 submission\(s\); last: job array - \(0 task\(s\)\), results job \d+ completed; 0 task\(s\) pending or running/);
     // a third submission finds nothing to train
-    const third = cli(['sweep', '--out', dir, '--slurm'], slurm.env);
+    const third = cli(['sweep', '--out', dir, '--slurm'], { env: slurm.env });
     expect(third.code, third.stderr).toBe(0);
     expect(third.stderr).toMatch(/no job array \(nothing left to train\).*0 run\(s\) already queued, 4 already finished/);
   }, 150_000);
@@ -79,9 +79,9 @@ describe('sweep on a real Slurm cluster', () => {
   it('a task SIGKILLed mid-run and requeued resumes; a task sent SIGTERM checkpoints and requeues itself; both end byte-identical', async () => {
     const killed = join(tmp, 'killed');
     const termed = join(tmp, 'termed');
-    const a = cli(['sweep', ...LONG, '--seeds', '1', '--out', killed, '--slurm', '--eval-samples', '500'], slurm.env);
+    const a = cli(['sweep', ...LONG, '--seeds', '1', '--out', killed, '--slurm', '--eval-samples', '500'], { env: slurm.env });
     expect(a.code, a.stderr).toBe(0);
-    const b = cli(['sweep', ...LONG, '--seeds', '1', '--out', termed, '--slurm', '--eval-samples', '500'], slurm.env);
+    const b = cli(['sweep', ...LONG, '--seeds', '1', '--out', termed, '--slurm', '--eval-samples', '500'], { env: slurm.env });
     expect(b.code, b.stderr).toBe(0);
     const jobA = `${a.stdout.trim().split(' ')[0]}_0`;
     const jobB = `${b.stdout.trim().split(' ')[0]}_0`;
@@ -119,7 +119,7 @@ describe('sweep on a real Slurm cluster', () => {
 
   it('--dry-run prints both scripts and writes and submits nothing; array specs and time limits', () => {
     const dir = join(tmp, 'dry');
-    const r = cli(['sweep', ...TINY, '--out', dir, '--slurm', '--dry-run', '--max-parallel', '3', '--threads', '2', '--partition', 'debug', '--time', '2:00', '--sbatch-arg=--comment=x', '--report'], slurm.env);
+    const r = cli(['sweep', ...TINY, '--out', dir, '--slurm', '--dry-run', '--max-parallel', '3', '--threads', '2', '--partition', 'debug', '--time', '2:00', '--sbatch-arg=--comment=x', '--report'], { env: slurm.env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('#SBATCH --array=0-3%3');
     expect(r.stdout).toContain('#SBATCH --cpus-per-task=2');
@@ -139,16 +139,16 @@ describe('sweep on a real Slurm cluster', () => {
     const onlyNode = join(tmp, 'only-node');
     mkdirSync(onlyNode);
     symlinkSync(process.execPath, join(onlyNode, 'node'));
-    const noSlurm = cli(['sweep', ...TINY, '--out', join(tmp, 'nosbatch'), '--slurm'], { ...slurm.env, PATH: onlyNode });
+    const noSlurm = cli(['sweep', ...TINY, '--out', join(tmp, 'nosbatch'), '--slurm'], { env: { ...slurm.env, PATH: onlyNode } });
     expect(noSlurm.code).toBe(1);
     expect(noSlurm.stderr.trim().split('\n').filter((x) => x.startsWith('icl-lab:'))).toEqual([
       'icl-lab: sbatch is not on PATH: --slurm needs Slurm\'s client commands (sbatch, squeue); run it on a login node of the cluster',
     ]);
-    const refused = cli(['sweep', ...TINY, '--out', join(tmp, 'refused'), '--slurm', '--partition', 'nosuch'], slurm.env);
+    const refused = cli(['sweep', ...TINY, '--out', join(tmp, 'refused'), '--slurm', '--partition', 'nosuch'], { env: slurm.env });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^icl-lab: sbatch refused the job array \(exit 1\): sbatch: error: invalid partition specified: nosuch$/m);
     expect(refused.stderr).not.toMatch(/\n\s+at /);
-    const badTime = cli(['sweep', ...TINY, '--out', join(tmp, 'badtime'), '--slurm', '--time', 'soon'], slurm.env);
+    const badTime = cli(['sweep', ...TINY, '--out', join(tmp, 'badtime'), '--slurm', '--time', 'soon'], { env: slurm.env });
     expect(badTime.code).toBe(2);
     expect(badTime.stderr.trim()).toBe('icl-lab: --time must be a Slurm time limit (MINUTES, MM:SS, HH:MM:SS or D-HH:MM:SS), got "soon"');
   });

@@ -9,7 +9,7 @@ export async function sweepReportAction(dir: string, o: { json: boolean }): Prom
   const csv = join(dir, 'results.csv');
   let rows: Row[];
   if (existsSync(csv)) {
-    rows = readResultsCsv(csv);
+    rows = readResultsCsv(csv).rows;
   } else {
     log('computing the results table (analyze + evaluate at each run\'s training L)...');
     rows = writeResults(dir).rows;

@@ -10,16 +10,17 @@
  * changed spec) unless `extend`, then creates every missing run directory at step 0.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { makeDirs } from '../io/input-file.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { configToJson, type TrainConfig } from '../run/config.js';
 import { isRunDir, readRunJson, runConfig, type RunJson } from '../run/run-dir.js';
 import { createRun } from '../run/run.js';
 import { VERSION } from '../version.js';
-import { type SweepRunPlan, type SweepSpec } from './spec.js';
+import { checkRunName, type SweepRunPlan, type SweepSpec } from './spec.js';
 
 export const SWEEP_FILE = 'sweep.json';
 export const RUNS_DIR = 'runs';
@@ -67,6 +68,13 @@ export function readSweepJson(dir: string): SweepJson {
   const s = obj as SweepJson;
   if (typeof s !== 'object' || s === null || !Array.isArray(s.runs) || typeof s.id !== 'string' || !Array.isArray(s.specs)) {
     throw new FileFormatError('not an icl-lab sweep.json (needs id, specs, runs)', path);
+  }
+  // the names become paths (DIR/runs/<name>): each must be one plain folder name, and unique
+  const names = new Set<string>();
+  for (const [i, r] of s.runs.entries()) {
+    const name = checkRunName((r as SweepJsonRun | null)?.name, `${path}: runs[${i}]`);
+    if (names.has(name)) throw new UsageError(`${path}: runs[${i}]: run name ${name} is listed twice; each run needs its own name`);
+    names.add(name);
   }
   return s;
 }
@@ -163,7 +171,7 @@ export function prepareSweep(dir: string, spec: SweepSpec, runs: readonly SweepR
   }
   // sweep.json first (so a crash leaves a DIR that a rerun recognises), then the run directories at step 0
   if (added.length > 0) {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir); // one component at a time: a recursive mkdir spins under /proc
     writeSweepJson(dir, { ...sweep, updated_at: now });
   }
   const all = sweepRuns(dir, sweep);

@@ -18,7 +18,7 @@ import type { JobView, RedisTarget } from '../../sweep/queue.js';
 const queueModule = () => import('../../sweep/queue.js');
 import { SweepProgress } from '../../sweep/progress.js';
 import { writeResults } from '../../sweep/results.js';
-import { expandSweep, normaliseSpec, parseSpecText, specFromFlags, type SweepRunPlan, type SweepSpec } from '../../sweep/spec.js';
+import { expandSweep, normaliseSpec, parseSpecText, readSpecFile, specFromFlags, type SweepRunPlan, type SweepSpec } from '../../sweep/spec.js';
 import { isSweepDir, prepareSweep, readSweepJson, runState, sweepRuns, type PreparedSweep } from '../../sweep/sweep-dir.js';
 
 interface SweepCliOptions extends Record<string, unknown> {
@@ -51,15 +51,6 @@ function progressMode(v: string | undefined): ProgressMode {
   if (v === undefined || v === 'auto') return autoProgressMode();
   if (v === 'bar' || v === 'lines' || v === 'none') return v;
   throw new UsageError(`--progress must be one of auto, bar, lines, none, got ${JSON.stringify(v)}`);
-}
-
-function readSpecFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`${path}: ${code === 'ENOENT' ? 'no such spec file' : code === 'EISDIR' ? 'is a directory, not a spec file' : (err as Error).message}`);
-  }
 }
 
 /** The spec from a file and/or flags (flags override the file's base and add grid axes). */

@@ -17,12 +17,13 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker as Thread } from 'node:worker_threads';
-import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { UsageError } from '../errors.js';
 import type { RunSummary } from '../run/run.js';
 import type { WorkerJob, WorkerMessage } from '../run/worker.js';
-import type { PreparedSweep } from './sweep-dir.js';
+import { acquireRunLock, releaseRunLock } from '../run/lock.js';
+import { verifySweepJob, type PreparedSweep } from './sweep-dir.js';
 
 export const QUEUE_NAME = 'icl-lab-sweep';
 export const PASSWORD_ENV = 'ICL_LAB_REDIS_PASSWORD';
@@ -313,28 +314,47 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<{ com
   const threads = new TrainThreads(o.concurrency);
   const processor = async (job: Job<SweepJobData, RunSummary>, token?: string): Promise<RunSummary> => {
     const data = job.data;
-    if (!existsSync(data.dir)) {
+    if (typeof data?.dir === 'string' && !existsSync(data.dir)) {
       throw new UnrecoverableError(`run directory ${data.dir} is not visible on this machine; the sweep's DIR must be on a file system every worker sees`);
+    }
+    // only a run of a sweep on disk that confirms the job (its id, name, hash and directory)
+    try {
+      verifySweepJob(data);
+    } catch (err) {
+      throw new UnrecoverableError(`job ${job.id} refused: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    // one trainer per run: the run directory's lock (another worker, a local sweep, train --resume)
+    try {
+      acquireRunLock(data.dir);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      o.log(`[${data.name}] ${err.message.split(';')[0]}; job put back for later`);
+      await job.moveToDelayed(Date.now() + Math.max(1000, o.lockMs), token);
+      throw new DelayedError();
     }
     o.log(`[${data.name}] started (job ${job.id}, attempt ${job.attemptsMade + 1})`);
     let last = 0;
-    const summary = await threads.train(data, (p) => {
-      const now = Date.now();
-      if (now - last < 1000 && p.step < p.total) return;
-      last = now;
-      job.updateProgress({ step: p.step, total: p.total, stepsPerSecond: Math.round(p.stepsPerSecond) }).catch(() => {});
-    }, o.signal);
-    if (summary.status === 'interrupted') {
-      await job.moveToWait(token);
-      gaveBack++;
-      o.log(`[${data.name}] checkpointed at step ${summary.step}; job given back to the queue`);
-      throw new WaitingError();
+    try {
+      const summary = await threads.train(data, (p) => {
+        const now = Date.now();
+        if (now - last < 1000 && p.step < p.total) return;
+        last = now;
+        job.updateProgress({ step: p.step, total: p.total, stepsPerSecond: Math.round(p.stepsPerSecond) }).catch(() => {});
+      }, o.signal);
+      if (summary.status === 'interrupted') {
+        await job.moveToWait(token);
+        gaveBack++;
+        o.log(`[${data.name}] checkpointed at step ${summary.step}; job given back to the queue`);
+        throw new WaitingError();
+      }
+      await job.updateProgress({ step: summary.step, total: summary.steps, stepsPerSecond: 0 }).catch(() => {});
+      if (summary.status === 'completed') completed++;
+      else failed++;
+      o.log(`[${data.name}] ${summary.status} at step ${summary.step}${summary.status === 'completed' ? ` (${Math.round(summary.steps_per_second)} steps/s)` : ''}`);
+      return summary;
+    } finally {
+      releaseRunLock(data.dir);
     }
-    await job.updateProgress({ step: summary.step, total: summary.steps, stepsPerSecond: 0 }).catch(() => {});
-    if (summary.status === 'completed') completed++;
-    else failed++;
-    o.log(`[${data.name}] ${summary.status} at step ${summary.step}${summary.status === 'completed' ? ` (${Math.round(summary.steps_per_second)} steps/s)` : ''}`);
-    return summary;
   };
   const worker = new Worker<SweepJobData, RunSummary>(QUEUE_NAME, processor, {
     connection: t.options,

@@ -109,3 +109,40 @@ describe('item 3: one run is trained by one process at a time', () => {
     expect(readFileSync(join(runDir, 'model.safetensors')).equals(readFileSync(join(local, 'model.safetensors')))).toBe(true);
   });
 });
+
+describe('item 5: garbage job data', () => {
+  it('a job whose data is not JSON is failed with the reason; worker --until-empty exits; sweep status answers', async () => {
+    const dir = join(tmp, 'garbage');
+    const en = cli(['sweep', '--grid', 'heads=1', ...BASE, '--steps', '200', '--out', dir, '--queue', redis.url]);
+    expect(en.code, en.stderr).toBe(0);
+    const s = sweepJson(dir);
+    const r = new Redis(redis.port, '127.0.0.1');
+    try {
+      await r.hset(`bull:icl-lab-sweep:${s.id}-${s.runs[0].hash}`, 'data', 'garbage{');
+    } finally {
+      r.disconnect();
+    }
+    const st0 = cli(['sweep', 'status', dir, '--queue', redis.url]);
+    expect(st0.code, st0.stderr).toBe(0);
+    expect(st0.stdout).toMatch(/corrupt/);
+    const w = start(['worker', '--queue', redis.url, '--concurrency', '1', '--until-empty']);
+    const done = await w.done;
+    expect(done.code, w.out() + w.err()).toBe(0);
+    expect(w.out()).toMatch(/refused: its data is not valid JSON/);
+    expect(w.out()).not.toMatch(/\] started/);
+  });
+});
+
+describe('item 8: a database Redis does not have', () => {
+  it('redis://HOST:PORT/99999 is one clear error before anything is created', () => {
+    const dir = join(tmp, 'db');
+    const r = cli(['sweep', '--grid', 'heads=1', ...BASE, '--steps', '200', '--out', dir, '--queue', `${redis.url}/99999`]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/has no database 99999/);
+    expect(existsSync(dir)).toBe(false);
+    const w = cli(['worker', '--queue', `${redis.url}/99999`, '--until-empty']);
+    expect(w.code, w.stderr).toBe(1);
+    expect(w.stderr).toMatch(/has no database 99999/);
+  });
+});

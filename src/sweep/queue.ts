@@ -49,7 +49,7 @@ export function parseQueueUrl(url: string, env: NodeJS.ProcessEnv = process.env)
   if (!u.hostname) throw new UsageError(`--queue ${redactUrl(u)}: no host`);
   const port = u.port ? Number(u.port) : 6379;
   const db = u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : 0;
-  if (!Number.isSafeInteger(db) || db < 0) throw new UsageError(`--queue ${redactUrl(u)}: the path must be a database number (/0, /1, ...)`);
+  if (!/^\/?\d*$/.test(u.pathname) || !Number.isSafeInteger(db) || db < 0 || db > 2 ** 31 - 1) throw new UsageError(`--queue ${redactUrl(u)}: the path must be a database number (/0, /1, ...)`);
   const password = u.password ? decodeURIComponent(u.password) : env[PASSWORD_ENV] || undefined;
   const username = u.username ? decodeURIComponent(u.username) : undefined;
   const host = u.hostname.replace(/^\[|\]$/g, '');
@@ -90,7 +90,9 @@ export async function probeRedis(t: RedisTarget, timeoutMs = 4000): Promise<void
   const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs + 500).unref());
   try {
     await Promise.race([client.connect().then(() => client.ping()), timer]);
+    await selectDatabase(client, t);
   } catch (err) {
+    if (err instanceof QueueError) throw err;
     // "Connection is closed." hides the reason: the socket's own error (ECONNREFUSED, ...) says more
     const thrown = err instanceof Error ? err.message : String(err);
     const msg = lastError && /Connection is closed|timeout/i.test(thrown) ? lastError.message : thrown;
@@ -107,6 +109,22 @@ export async function probeRedis(t: RedisTarget, timeoutMs = 4000): Promise<void
     throw new QueueError(`cannot reach Redis at ${t.shown} (${why}); is redis-server running there and reachable from this machine?`);
   } finally {
     client.disconnect();
+  }
+}
+
+/**
+ * SELECT the URL's database explicitly: ioredis only reports a refused SELECT as an 'error' event
+ * and goes on in database 0, where the jobs would mix with every other sweep's.
+ */
+async function selectDatabase(client: Redis, t: RedisTarget): Promise<void> {
+  try {
+    await client.select(t.options.db);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (/out of range|invalid DB index/i.test(msg)) {
+      throw new QueueError(`Redis at ${t.shown} has no database ${t.options.db} (it has databases 0..N-1, N = its "databases" setting, 16 by default); give a database it has, e.g. /0`);
+    }
+    throw new QueueError(`Redis at ${t.shown} refused SELECT ${t.options.db} (${msg})`);
   }
 }
 
@@ -199,7 +217,13 @@ export interface JobView {
 /** State and last reported progress of each run's job (null: no such job). */
 export async function jobViews(q: Queue, sweepId: string, runs: readonly { name: string; hash: string }[]): Promise<(JobView | null)[]> {
   return Promise.all(runs.map(async (r) => {
-    const job = await q.getJob(jobId(sweepId, r.hash));
+    let job: Job | undefined;
+    try {
+      job = await q.getJob(jobId(sweepId, r.hash));
+    } catch (err) {
+      // data that is not JSON (written by hand, corrupt): shown, with the reason; a worker fails it
+      return { name: r.name, state: 'corrupt', step: 0, total: 0, stepsPerSecond: 0, failedReason: `job data in Redis is not valid JSON (${err instanceof Error ? err.message : String(err)})` };
+    }
     if (!job) return null;
     const state = await job.getState();
     const pr = (typeof job.progress === 'object' && job.progress !== null ? job.progress : {}) as Partial<JobView>;
@@ -308,12 +332,35 @@ export class TrainThreads {
   }
 }
 
+const BAD_DATA = '__icl_lab_bad_data__';
+interface BadJobData {
+  [BAD_DATA]: string;
+}
+
+/**
+ * BullMQ's Worker, but a job whose data in Redis is not JSON (written there by hand, or corrupt)
+ * reaches the processor, which fails it with the reason; BullMQ itself would throw while taking it
+ * and leave it active for ever (so `worker --until-empty` would never exit).
+ */
+class SweepWorker extends Worker<SweepJobData, RunSummary> {
+  protected override createJob(raw: Parameters<Worker['createJob']>[0], jobId: string): Job<SweepJobData, RunSummary> {
+    try {
+      return super.createJob(raw, jobId);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return super.createJob({ ...raw, data: JSON.stringify({ [BAD_DATA]: why }) }, jobId);
+    }
+  }
+}
+
 /** Take jobs until stopped (or, with untilEmpty, until the queue is empty). */
 export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<{ completed: number; gaveBack: number; failed: number }> {
   let completed = 0, gaveBack = 0, failed = 0;
   const threads = new TrainThreads(o.concurrency);
   const processor = async (job: Job<SweepJobData, RunSummary>, token?: string): Promise<RunSummary> => {
     const data = job.data;
+    const bad = (data as unknown as Partial<BadJobData> | undefined)?.[BAD_DATA];
+    if (bad !== undefined) throw new UnrecoverableError(`job ${job.id} refused: its data is not valid JSON (${bad})`);
     if (typeof data?.dir === 'string' && !existsSync(data.dir)) {
       throw new UnrecoverableError(`run directory ${data.dir} is not visible on this machine; the sweep's DIR must be on a file system every worker sees`);
     }
@@ -356,7 +403,7 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<{ com
       releaseRunLock(data.dir);
     }
   };
-  const worker = new Worker<SweepJobData, RunSummary>(QUEUE_NAME, processor, {
+  const worker = new SweepWorker(QUEUE_NAME, processor, {
     connection: t.options,
     concurrency: o.concurrency,
     lockDuration: o.lockMs,
@@ -366,7 +413,7 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<{ com
   });
   quietErrors(worker, o.log);
   worker.on('failed', (job, err) => {
-    if (job && err && !(err instanceof WaitingError) && err.name !== 'WaitingError') o.log(`[${job.data.name}] error: ${err.message}`);
+    if (job && err && !(err instanceof WaitingError) && err.name !== 'WaitingError') o.log(`[${typeof job.data?.name === 'string' ? job.data.name : job.id}] error: ${err.message}`);
   });
   const q = openQueue(t, o.log);
   await threads.ready; // take the first job only when the training threads can start it at once

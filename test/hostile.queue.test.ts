@@ -146,3 +146,28 @@ describe('item 8: a database Redis does not have', () => {
     expect(w.stderr).toMatch(/has no database 99999/);
   });
 });
+
+describe('item 6: SIGTERM to a worker while Redis is down', () => {
+  it('checkpoints the run and exits (exit 1, the reason printed) instead of waiting for Redis for ever', async () => {
+    const own = await startRedis();
+    try {
+      const dir = join(tmp, 'down');
+      const en = cli(['sweep', '--grid', 'heads=1', ...BASE, '--steps', '400000', '--out', dir, '--queue', own.url]);
+      expect(en.code, en.stderr).toBe(0);
+      const runDir = join(dir, 'runs', sweepJson(dir).runs[0].name);
+      const w = start(['worker', '--queue', own.url, '--concurrency', '1']);
+      await waitFor('the worker to train a checkpoint', () => /\] started/.test(w.out()) && runJson(runDir).checkpoint_step >= 2000, 60_000, () => w.out() + w.err());
+      await own.stop();
+      w.child.kill('SIGTERM');
+      const done = await w.done;
+      expect(done.code, w.out() + w.err()).toBe(1);
+      expect(w.out()).toMatch(/did not answer within 10 s; the checkpointed jobs stay with the queue/);
+      const j = runJson(runDir);
+      expect(j.status).toBe('interrupted');
+      expect(j.checkpoint_step).toBe(j.step);
+      expect(existsSync(join(runDir, '.icl-lab.lock'))).toBe(false);
+    } finally {
+      await own.stop();
+    }
+  }, 120_000);
+});

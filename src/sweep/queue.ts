@@ -354,7 +354,7 @@ class SweepWorker extends Worker<SweepJobData, RunSummary> {
 }
 
 /** Take jobs until stopped (or, with untilEmpty, until the queue is empty). */
-export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<{ completed: number; gaveBack: number; failed: number }> {
+export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<{ completed: number; gaveBack: number; failed: number; abandoned: boolean }> {
   let completed = 0, gaveBack = 0, failed = 0;
   const threads = new TrainThreads(o.concurrency);
   const processor = async (job: Job<SweepJobData, RunSummary>, token?: string): Promise<RunSummary> => {
@@ -389,7 +389,10 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<{ com
         job.updateProgress({ step: p.step, total: p.total, stepsPerSecond: Math.round(p.stepsPerSecond) }).catch(() => {});
       }, o.signal);
       if (summary.status === 'interrupted') {
-        await job.moveToWait(token);
+        if ((await withTimeout(job.moveToWait(token), SHUTDOWN_MS)) === 'timeout') {
+          o.log(`[${data.name}] checkpointed at step ${summary.step}; Redis did not answer, so the job stays active until its lock expires`);
+          throw new WaitingError();
+        }
         gaveBack++;
         o.log(`[${data.name}] checkpointed at step ${summary.step}; job given back to the queue`);
         throw new WaitingError();
@@ -434,9 +437,35 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<{ com
   });
   await stopped;
   if (timer) clearInterval(timer);
-  await worker.close(); // waits for the active jobs: stopped ones checkpoint and give their job back
+  // waits for the active jobs: stopped ones checkpoint and give their job back. With Redis down
+  // that would wait for ever: after SHUTDOWN_MS the jobs stay with the queue (their locks expire
+  // and another worker resumes them from the checkpoints, which are on disk already)
+  let abandoned = false;
+  const bounded = async (what: Promise<unknown>): Promise<void> => {
+    const t = await withTimeout(what, SHUTDOWN_MS);
+    if (t === 'timeout') abandoned = true;
+  };
+  await bounded(worker.close());
+  if (abandoned) {
+    o.log(`Redis at ${t.shown} did not answer within ${SHUTDOWN_MS / 1000} s; the checkpointed jobs stay with the queue (another worker resumes them once their lock expires)`);
+    await threads.close();
+    return { completed, gaveBack, failed, abandoned };
+  }
   await run.catch(() => {});
-  await q.close();
+  await bounded(q.close());
   await threads.close();
-  return { completed, gaveBack, failed };
+  return { completed, gaveBack, failed, abandoned };
+}
+
+/** How long a stopping worker waits for Redis to take its jobs back. */
+export const SHUTDOWN_MS = 10_000;
+
+async function withTimeout(p: Promise<unknown>, ms: number): Promise<'done' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  try {
+    return await Promise.race([p.then(() => 'done' as const, () => 'done' as const), t]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -42,6 +42,8 @@ export async function workerAction(o: WorkerCliOptions): Promise<number> {
   try {
     const r = await runWorker(t, { concurrency, lockMs: lockSeconds * 1000, untilEmpty: o.untilEmpty === true, log, signal: controller.signal, onReady });
     log(`stopped: ${r.completed} job(s) completed, ${r.failed} failed (diverged), ${r.gaveBack} given back`);
+    // Redis unreachable: its client would keep the process alive reconnecting; everything is on disk
+    if (r.abandoned) process.exit(1);
   } finally {
     remove();
   }

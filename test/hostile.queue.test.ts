@@ -171,3 +171,27 @@ describe('item 6: SIGTERM to a worker while Redis is down', () => {
     }
   }, 120_000);
 });
+
+describe('item 7: a worker dying again and again', () => {
+  it('a job whose worker is SIGKILLed 6 times still finishes on the 7th', async () => {
+    const dir = join(tmp, 'stalled');
+    const en = cli(['sweep', '--grid', 'heads=1', ...BASE, '--steps', '200000', '--out', dir, '--queue', redis.url]);
+    expect(en.code, en.stderr).toBe(0);
+    const runDir = join(dir, 'runs', sweepJson(dir).runs[0].name);
+    let last = -1;
+    for (let i = 0; i < 6; i++) {
+      const w = start(['worker', '--queue', redis.url, '--concurrency', '1', '--lock-seconds', '1']);
+      await waitFor(`worker ${i + 1} to train a new checkpoint`, () => /\] started/.test(w.out()) && runJson(runDir).checkpoint_step > last, 90_000, () => w.out() + w.err());
+      last = runJson(runDir).checkpoint_step;
+      w.child.kill('SIGKILL');
+      await w.done;
+    }
+    const f = start(['worker', '--queue', redis.url, '--concurrency', '1', '--lock-seconds', '1', '--until-empty']);
+    const done = await f.done;
+    expect(done.code, f.out() + f.err()).toBe(0);
+    expect(f.out()).toMatch(/completed at step 200000/);
+    const j = runJson(runDir);
+    expect(j.status).toBe('completed');
+    expect(j.timings.sessions).toBe(7);
+  }, 300_000);
+});

@@ -411,7 +411,7 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<{ com
     concurrency: o.concurrency,
     lockDuration: o.lockMs,
     stalledInterval: Math.max(1000, o.lockMs),
-    maxStalledCount: 5,
+    maxStalledCount: MAX_STALLED, // runs resume from their checkpoints: a worker dying again and again loses nothing
     autorun: false,
   });
   quietErrors(worker, o.log);
@@ -456,6 +456,14 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<{ com
   await threads.close();
   return { completed, gaveBack, failed, abandoned };
 }
+
+/**
+ * How often a job may lose its worker (killed, machine lost) and go back to the queue: practically
+ * without limit (BullMQ's default is 1, ours was 5), since each retry resumes from the checkpoint.
+ * A job that errors (not a death) is still tried `attempts` (3) times; a failed job is shown by
+ * `sweep status --queue` and put back by the same `sweep --out DIR --queue URL`.
+ */
+export const MAX_STALLED = 1_000_000;
 
 /** How long a stopping worker waits for Redis to take its jobs back. */
 export const SHUTDOWN_MS = 10_000;

@@ -98,3 +98,19 @@ describe('items 12-15: what validation passes also works', () => {
     expect(again.code, again.stderr).toBe(0);
   });
 });
+
+describe('item 17: the results cache covers the model file', () => {
+  it('a truncated model of a completed run is noticed on the next results table (named, exit 2), not "rows unchanged"', () => {
+    const dir = at('cache');
+    const EVAL = ['--eval-samples', '50'];
+    const r = cli(['sweep', '--grid', 'heads=1,2', '--out', dir, ...TINY, '--steps', '50', ...EVAL]);
+    expect(r.code, r.stderr).toBe(0);
+    const model = join(dir, 'runs', 'h2', 'model.safetensors');
+    const bytes = readFileSync(model);
+    writeFileSync(model, bytes.subarray(0, bytes.length >> 1));
+    const again = cli(['sweep', '--out', dir, '--progress', 'none', ...EVAL]);
+    expect(again.code, again.stderr).toBe(2);
+    expect(again.stderr).toContain(model);
+    expect(again.stderr).not.toMatch(/rows unchanged/);
+  });
+});

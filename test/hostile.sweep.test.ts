@@ -114,3 +114,17 @@ describe('item 17: the results cache covers the model file', () => {
     expect(again.stderr).not.toMatch(/rows unchanged/);
   });
 });
+
+describe('item 18: report DIR checks the results.csv it reuses', () => {
+  it('a garbage or empty results.csv is computed again (said on stderr), and the report covers every run', () => {
+    const r = cli(['sweep', '--grid', 'heads=1,2', '--out', at('rep18'), ...TINY, '--steps', '50', '--eval-samples', '50']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const junk of ['garbage{\n', '']) {
+      writeFileSync(join(at('rep18'), 'results.csv'), junk);
+      const rep = cli(['report', at('rep18')]);
+      expect(rep.code, rep.stderr).toBe(0);
+      expect(rep.stderr).toMatch(/results\.csv (is not a results table.*|lists 0 run\(s\), not the 2 of .*sweep\.json|cannot be read); computing the results table again/);
+      expect(readFileSync(join(at('rep18'), 'results.csv'), 'utf8').trim().split('\n')).toHaveLength(3);
+    }
+  });
+});

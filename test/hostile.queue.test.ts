@@ -178,7 +178,7 @@ describe('item 7: a worker dying again and again', () => {
     const en = cli(['sweep', '--grid', 'heads=1', ...BASE, '--steps', '200000', '--out', dir, '--queue', redis.url]);
     expect(en.code, en.stderr).toBe(0);
     const runDir = join(dir, 'runs', sweepJson(dir).runs[0].name);
-    let last = -1;
+    let last = 0; // the run is created at step 0: each worker must save a checkpoint of its own
     for (let i = 0; i < 6; i++) {
       const w = start(['worker', '--queue', redis.url, '--concurrency', '1', '--lock-seconds', '1']);
       await waitFor(`worker ${i + 1} to train a new checkpoint`, () => /\] started/.test(w.out()) && runJson(runDir).checkpoint_step > last, 90_000, () => w.out() + w.err());

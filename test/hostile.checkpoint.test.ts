@@ -7,9 +7,9 @@ import { copyFileSync, cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { f64, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../src/io/safetensors.js';
-import { cli, newTmp, oneLine, requireDist, runJson, TINY } from './hostile.helpers.js';
+import { cli, oneLine, requireDist, runJson, tempDir, TINY } from './cli.helpers.js';
 
-const tmp = newTmp('checkpoint');
+const tmp = tempDir('checkpoint');
 const base = join(tmp, 'base');
 
 beforeAll(() => {

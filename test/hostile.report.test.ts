@@ -3,13 +3,12 @@
  * report exactly as it was (never a new evaluation.json beside an old report.md), and no staging
  * folder behind; a finished report replaces the old files and keeps the user's own.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, newTmp, requireDist, sleep, start } from './hostile.helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cli, requireDist, sleep, start, tempDir } from './cli.helpers.js';
 
-const tmp = newTmp('report');
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('hostile-report');
 beforeAll(() => {
   requireDist();
   const r = cli(['train', '--out', join(tmp, 'runs'), '--heads', '1,2', '--steps', '40', '--d', '3', '--context-length', '10', '--batch-size', '16', '--progress', 'none', '--jobs', '1']);
@@ -55,11 +54,12 @@ describe('item 8: report is written as one unit', () => {
 
 describe('item 1: reproduce over runs whose creation was cut short', () => {
   it('one run left at status creating, the others never made: reproduce makes them all', async () => {
-    const { reproduce, reproduceConfig } = await import('../src/report/reproduce.js');
+    const { reproduce } = await import('../src/experiments/reproduce.js');
+    const { seedExperiment } = await import('../src/experiments/seed.js');
     const { writeRunIdentity } = await import('../src/run/run.js');
     const out = join(tmp, 'repro');
     mkdirSync(join(out, 'h2'), { recursive: true });
-    writeRunIdentity(join(out, 'h2'), reproduceConfig(2, 20)); // what a kill right after the first identity leaves
+    writeRunIdentity(join(out, 'h2'), seedExperiment.config(2, 20)); // what a kill right after the first identity leaves
     const res = await reproduce({ out, steps: 20, evalSamples: 20, samples: 100, lengths: [5, 10], jobs: 1, progress: 'none', onLine: null });
     expect('interrupted' in res).toBe(false);
     for (const h of ['h1', 'h2', 'h4', 'h8']) expect(JSON.parse(readFileSync(join(out, h, 'run.json'), 'utf8')).status, h).toBe('completed');

@@ -6,9 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, newTmp, oneLine, requireDist, TINY } from './hostile.helpers.js';
+import { cli, oneLine, requireDist, tempDir, TINY } from './cli.helpers.js';
 
-const tmp = newTmp('sweep');
+const tmp = tempDir('sweep');
 const at = (f: string) => join(tmp, f);
 
 beforeAll(() => requireDist());

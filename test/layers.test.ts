@@ -1,15 +1,13 @@
 // The layering rule of src/ (scripts/check-layers.mjs, run by `npm test`): imports only go down.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 // @ts-expect-error a plain .mjs script without types
-import { LAYERS, upwardImports } from '../scripts/check-layers.mjs';
+import { importCycles, LAYERS, upwardImports } from '../scripts/check-layers.mjs';
+import { root, tempDir } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tmp = mkdtempSync(join(tmpdir(), 'icl-layers-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('layers');
 
 function tree(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmp, 'src-'));
@@ -35,6 +33,31 @@ describe('check-layers', () => {
     });
     const bad = upwardImports(dir).map((b: { file: string; from: string; to: string }) => `${b.file} ${b.from}->${b.to}`).sort();
     expect(bad).toEqual(['data/task.ts data->analysis', 'errors.ts (root)->cli', 'model/params.ts model->run']);
+  });
+
+  it('src/ has no import circle', () => {
+    expect(importCycles(join(root, 'src'))).toEqual([]);
+  });
+
+  it('catches import circles: two files, a three-file ring through a dynamic and a type-only import, a self-import; a chain is no circle', () => {
+    const dir = tree({
+      'report/a.ts': "import { b } from './b.js';\nexport const a = 1;\n",
+      'report/b.ts': "import { a } from './a.js';\nexport const b = 2;\n",
+      'run/x.ts': "import type { Y } from './y.js';\nexport type X = Y;\n",
+      'run/y.ts': "export async function y() { return import('./z.js'); }\nexport type Y = number;\n",
+      'run/z.ts': "import { x } from './x.js';\nexport const z = 0;\n",
+      'data/self.ts': "import { s } from './self.js';\nexport const s = 1;\n",
+      'math/p.ts': "import { q } from './q.js';\nexport const p = q;\n",
+      'math/q.ts': 'export const q = 1;\n',
+    });
+    expect(importCycles(dir)).toEqual([['data/self.ts'], ['report/a.ts', 'report/b.ts'], ['run/x.ts', 'run/y.ts', 'run/z.ts']]);
+  });
+
+  it('the script exits 1 naming the circle', () => {
+    const dir = tree({ 'report/a.ts': "import './b.js';\n", 'report/b.ts': "import './a.js';\n" });
+    const r = spawnSync(process.execPath, [join(root, 'scripts/check-layers.mjs'), dir], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('src/report/a.ts <-> src/report/b.ts');
   });
 
   it('a folder that is not a layer is reported', () => {

@@ -3,18 +3,17 @@
  * o_proj.weight (N, E*H), resume, analyze; bad task layouts give one line and exit 2.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { parseConfigObject, parseFlags, resolveConfig } from '../src/run/config.js';
+import { tempDir } from './cli.helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'bin', 'icl-lab');
-const dir = mkdtempSync(join(tmpdir(), 'icl-mt-train-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('mt-train');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: dir });
 
 describe('train --tasks', () => {
@@ -42,6 +41,19 @@ describe('train --tasks', () => {
     expect(j.heads).toHaveLength(2);
     expect(j.heads[0].ov).toHaveLength(5);
     expect(j.heads[0].ov[0]).toHaveLength(2);
+    // numbered from 1 and snake_case keys, as single-task runs (test/analysis.cli.test.ts)
+    expect(j.heads.map((h: { head: number }) => h.head)).toEqual([1, 2]);
+    const keys: string[] = [];
+    const walk = (v: unknown) => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) { keys.push(k); walk(x); }
+    };
+    walk(j);
+    expect(keys.filter((k) => /[a-z][A-Z]/.test(k))).toEqual([]);
+    expect(Object.keys(j.heads[0]).sort()).toEqual(['active', 'head', 'mu_task', 'ov', 'ov_share', 'qk', 'qk_exclusive', 'qk_share', 'serves', 'strength', 'w_task']);
+    const text = run('analyze', out).stdout;
+    expect(text).toMatch(/^Head 1: /m);
+    expect(text).not.toMatch(/Head 0/);
   });
 
   it('--threads 2 trains the same run as --threads 1 (a multi-task model samples on its own thread)', () => {

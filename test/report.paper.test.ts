@@ -9,9 +9,10 @@ import { reducedAdam } from '../src/analysis/reduced-adam.js';
 import { Rng } from '../src/data/rng.js';
 import { optimalMu } from '../src/analysis/theory.js';
 import { settledIndex } from '../src/report/sign-split.js';
-import { reducedOptimum, reducedOptimumFinding, compareWithPrinted } from '../src/report/paper-sections.js';
-import { reproduceConfig } from '../src/report/reproduce.js';
-import { multitaskConfig } from '../src/report/reproduce-multitask.js';
+import { reducedOptimum, reducedOptimumFinding, compareWithPrinted } from '../src/experiments/paper-sections.js';
+import { paperExperiment } from '../src/experiments/paper.js';
+import { seedExperiment } from '../src/experiments/seed.js';
+import { multitaskConfig } from '../src/experiments/multitask.js';
 
 /** A one-layer model whose heads are exactly QK = w I (x block), OV = mu e_y. */
 function kernelModel(w: number[], mu: number[]) {
@@ -90,9 +91,9 @@ describe('reduced-loss optimum finding', () => {
 
 describe('presets', () => {
   it("paper: the authors' convention, batch 256, seed 1029", () => {
-    const c = reproduceConfig(2, 80_000, 'paper');
+    const c = paperExperiment.config(2, 80_000);
     expect({ preset: c.preset, noiseStd: c.noiseStd, batchSize: c.batchSize, valSamples: c.valSamples, seed: c.seed, lr: c.lr }).toEqual({ preset: 'paper', noiseStd: Math.sqrt(0.1), batchSize: 256, valSamples: 256, seed: 1029, lr: 1e-3 });
-    expect(reproduceConfig(2, 20_000).preset).toBe('seed');
+    expect(seedExperiment.config(2, 20_000).preset).toBe('seed');
   });
   it("multitask: the authors' two tasks, L = 48, batch 256, seed 1029, the wasm engine (ts on request)", () => {
     const c = multitaskConfig(3, 15_000);

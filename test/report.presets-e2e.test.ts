@@ -1,25 +1,24 @@
 /**
- * `reproduce --preset paper` and `--preset multitask`, tiny, end to end: the runs get the authors'
+ * `reproduce --experiment paper` and `--preset multitask`, tiny, end to end: the runs get the authors'
  * settings, the reports carry the extra sections, figures and findings.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { reproduce } from '../src/report/reproduce.js';
+import { describe, expect, it } from 'vitest';
+import { reproduce } from '../src/experiments/reproduce.js';
+import { tempDir } from './cli.helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'icl-presets-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('presets');
 
 describe('reproduce presets (tiny) end to end', () => {
   it('paper: four runs in the paper convention, finding 6, the estimator comparison and the printed values', async () => {
     const out = join(dir, 'paper');
-    const res = await reproduce({ out, preset: 'paper', steps: 200, evalSamples: 60, samples: 400, lengths: [10, 40], jobs: 1, progress: 'none', onLine: null });
+    const res = await reproduce({ out, experiment: 'paper', steps: 200, evalSamples: 60, samples: 400, lengths: [10, 40], jobs: 1, progress: 'none', onLine: null });
     if ('interrupted' in res) throw new Error('interrupted');
     const cfg = JSON.parse(readFileSync(join(out, 'h2', 'run.json'), 'utf8')).config;
     expect([cfg.preset, cfg.batch_size, cfg.seed, cfg.noise_std]).toEqual(['paper', 256, 1029, Math.sqrt(0.1)]);
     const ids = res.report.findings.map((f) => f.id);
-    expect(ids).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head', 'reduced-loss-optimum']);
+    expect(ids).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head', 'reduced-loss-optimum', 'gd-gap', 'two-head-equivalent', 'zero-sum']);
     expect(res.report.findings[5]!.checks).toHaveLength(4);
     expect(res.report.pngs.some((p) => p.endsWith('estimator_comparison.png'))).toBe(true);
     const md = readFileSync(res.report.files.md, 'utf8');
@@ -30,7 +29,7 @@ describe('reproduce presets (tiny) end to end', () => {
 
   it('multitask: four multi-task runs, the split-up / superposition findings and one circuits figure per run', async () => {
     const out = join(dir, 'mt');
-    const res = await reproduce({ out, preset: 'multitask', steps: 40, evalSamples: 10, samples: 200, jobs: 1, progress: 'none', onLine: null });
+    const res = await reproduce({ out, experiment: 'multitask', steps: 40, evalSamples: 10, samples: 200, jobs: 1, progress: 'none', onLine: null });
     if ('interrupted' in res) throw new Error('interrupted');
     expect(res.runs.map((r) => r.name)).toEqual(['h3', 'h4', 'h2', 'h8']);
     const cfg = JSON.parse(readFileSync(join(out, 'h3', 'run.json'), 'utf8')).config;

@@ -98,7 +98,7 @@ describe('train config: parsing and JSON', () => {
   it('--config accepts a whole run.json (its config)', () => {
     const c = resolveFlags({ heads: '4', lr: '0.01' })[0]!;
     const runJson = JSON.stringify({ icl_lab_version: '0.1.0', status: 'completed', config: configToJson(c) });
-    expect(resolveConfigs({ ...parseConfigText(runJson), ...parseFlags({ seed: '7' }) })[0]).toEqual({ ...c, seed: 7 });
+    expect(resolveConfigs({ ...parseConfigText(runJson), ...parseFlags({ seed: '7' }) })[0]).toEqual({ ...c, seed: 7, poolSeed: 7 }) // the pool seed follows the seed unless given;
   });
   it('run.json config round-trips, and a corrupted one is refused', () => {
     const c = resolveFlags({ heads: '8', init: 'oppo_small_id', optimizer: 'adamw', preset: 'paper', rho: '0.5' })[0]!;
@@ -221,5 +221,37 @@ describe('train CLI plan (no files touched)', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('model and task families in the config (issue 18)', () => {
+  it('attention and task are named by the config, with defaults softmax and (derived) gaussian / multitask', () => {
+    expect([defaultTrainConfig().attention, defaultTrainConfig().task]).toEqual(['softmax', 'gaussian']);
+    expect(makeTrainConfig({ tasks: '0:2,1:3', d: 3 }).task).toBe('multitask');
+    expect(usageMessage(() => makeTrainConfig({ task: 'multitask' }))).toBe('--task multitask needs its coordinate blocks: give --tasks, e.g. --tasks 0:4,2:6');
+    expect(usageMessage(() => makeTrainConfig({ task: 'gaussian', tasks: '0:2,1:3', d: 3 }))).toBe('--tasks belongs to the multitask family; it does not go with --task gaussian');
+    expect(usageMessage(() => resolveFlags({ attention: 'linear' }))).toBe('--attention must be one of softmax, got "linear"');
+  });
+
+  it('configToJson leaves the implicit fields out at their defaults (earlier checkpoints and sweep ids keep their bytes); explicit (run.json) states them', () => {
+    const c = defaultTrainConfig();
+    expect(Object.keys(configToJson(c))).not.toContain('attention');
+    expect(Object.keys(configToJson(c))).not.toContain('task');
+    expect(configToJson(c, { explicit: true })).toMatchObject({ attention: 'softmax', task: 'gaussian' });
+    const mt = makeTrainConfig({ tasks: '0:2,1:3', d: 3 });
+    expect(Object.keys(configToJson(mt))).not.toContain('task');
+    expect(configFromJson(configToJson(mt))).toEqual(mt);
+    expect(configFromJson(configToJson(c, { explicit: true }))).toEqual(c);
+  });
+
+  it('every family a config can name has its registry entry, and no more', async () => {
+    const { MODEL_FAMILIES } = await import('../src/run/model-families.js');
+    const { TASK_FAMILIES } = await import('../src/run/task-families.js');
+    const values = (k: FieldKey) => [...FIELDS.find((f) => f.key === k)!.values!].sort();
+    expect(Object.keys(MODEL_FAMILIES).sort()).toEqual(values('attention'));
+    expect(Object.keys(TASK_FAMILIES).sort()).toEqual(values('task'));
+    const mt = makeTrainConfig({ tasks: '0:2,1:3', d: 3 });
+    expect([TASK_FAMILIES.multitask.tokenWidth(mt), TASK_FAMILIES.multitask.outputs(mt), TASK_FAMILIES.multitask.streamVersion(mt)]).toEqual([5, 2, 1]);
+    expect([TASK_FAMILIES.gaussian.tokenWidth(defaultTrainConfig()), TASK_FAMILIES.gaussian.outputs(defaultTrainConfig())]).toEqual([6, 1]);
   });
 });

@@ -213,3 +213,40 @@ export function pickContextLengths(o: { contextLength?: number[]; lengths?: numb
   if (o.contextLength && o.lengths) throw new UsageError('--lengths is the old spelling of --context-length; give one of them');
   return o.contextLength ?? o.lengths;
 }
+
+/**
+ * The options of commands that train runs (train, sweep, reproduce): --jobs (runs at once), --threads
+ * (per run) and --progress, parsed once here. Values stay strings in commander (so a command can tell
+ * given from default) and are parsed by the three functions below.
+ */
+export function addRunOptions(cmd: import('commander').Command, o: { threads?: boolean; what?: string } = {}): import('commander').Command {
+  cmd.option('--jobs <n>', '[int] runs trained at once, one worker thread each (default: number of cores)');
+  if (o.threads !== false) cmd.option('--threads <n>', '[1|2] threads per run: 2 draws the next batches on a second thread while the step computes, bit-identical to 1 (default: 2 when a core is free for every run at once, else 1)');
+  return cmd.option('--progress <mode>', `[auto|bar|lines|none] ${o.what ?? 'progress'} on stderr (default: auto = a bar on a terminal, a line every 5 s otherwise)`);
+}
+
+export const PROGRESS_CHOICES = ['auto', 'bar', 'lines', 'none'] as const;
+export type ProgressChoice = (typeof PROGRESS_CHOICES)[number];
+
+export function parseJobs(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const s = v.trim();
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || n < 1 || n > 256) throw new UsageError(`--jobs must be an integer in 1..256, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export function parseThreads(v: string | undefined): 1 | 2 | undefined {
+  if (v === undefined) return undefined;
+  const s = v.trim();
+  if (s !== '1' && s !== '2') throw new UsageError(`--threads must be 1 or 2, got ${JSON.stringify(v)}`);
+  return s === '1' ? 1 : 2;
+}
+
+/** --progress (none with --json). */
+export function parseProgress(v: string | undefined, json = false): ProgressChoice {
+  if (json) return 'none';
+  if (v === undefined) return 'auto';
+  if (!(PROGRESS_CHOICES as readonly string[]).includes(v)) throw new UsageError(`--progress must be one of ${PROGRESS_CHOICES.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as ProgressChoice;
+}

@@ -19,11 +19,6 @@ import { allocMultiTaskBatch, formatTasks, sampleMultiTask, type MultiTaskBatch,
 import type { WasmKernel } from './wasm/attention.js';
 import { allocMultiTaskBatchWasm, multitaskWasm, sampleMultiTaskWasm, type MultitaskWasm } from './wasm/multitask.js';
 
-/** Token width of a config: d + N with tasks, d + 1 without. */
-export function tokenWidth(c: { d: number; tasks?: string }): number {
-  return c.d + (c.tasks ? c.tasks.split(',').length : 1);
-}
-
 /**
  * `wasm`: a factory of the WebAssembly kernel (made on first use: checkpoint code builds models only
  * for their state dict); absent = the TypeScript kernel.

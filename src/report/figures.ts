@@ -13,8 +13,7 @@ import { renderFigure as renderFigureFile } from '../plots/render.js';
 import { contextLine, withContext, type VlSpec } from '../plots/theme.js';
 import { FIGURE_ZOOM } from './html.js';
 import { renderAllRunFigures } from '../plots/run-figures.js';
-import { predictFlow } from './flow-prediction.js';
-import { fromInitPrediction } from './paper-report.js';
+import { fromInitPrediction, predictFlow } from './flow-prediction.js';
 import { settledIndex } from './sign-split.js';
 import { optimalMu, reducedLoss } from '../analysis/theory.js';
 import { fmt, fmtList } from './format.js';
@@ -60,6 +59,8 @@ export interface FigureContext {
   noiseStd: number;
   figDir: string;
   log: (line: string) => void;
+  /** The printed values' remark on the end point (ReportPlan's printed.endRemark), quoted in the flow caption. */
+  endRemark?: string;
 }
 
 /** Report figures are rasterised at exactly FIGURE_ZOOM (the HTML shows them inline as SVG). */
@@ -146,18 +147,18 @@ async function flowFigure(main: ReportRun, ctx: FigureContext): Promise<ReportFi
       (fromInit
         ? `Why not from step 0: Adam on the factorised parameters (W_Q, W_K, W_V, W_O entries that form w and mu) with the exact reduced-loss gradient, from this run's own initial weights and with its lr and betas (src/analysis/reduced-adam.ts), ends at ${describeEnd(fromInit)}: ${fromInit.paired ? 'a +/- split like the run.' : 'every head on one side, the single-head point w = ±1/sqrt(d) = ' + fmt(1 / Math.sqrt(ctx.d), 3) + '. There the two heads share one direction of the reduced loss and mu^1 - mu^2 is flat: the deterministic dynamics have no reason to leave. The run leaves it through batch noise (in the paper convention it sits at w ~ 0.45 for tens of thousands of steps first) or through couplings the reduced loss leaves out (the o_proj entries shared with the OV x-block, in the seed convention within a few hundred steps). So the split is not predicted from the start; from the settled point the flow keeps it and moves the pair the way the run does (|w| shrinking, |mu| growing).'} `
         : '') +
-      valleyNote(obsEnd.ws, { d: ctx.d, L: ctx.L, sigma2: ctx.noiseStd ** 2 }, main.config.preset === 'paper') +
+      valleyNote(obsEnd.ws, { d: ctx.d, L: ctx.L, sigma2: ctx.noiseStd ** 2 }, ctx.endRemark ?? '') +
       'The reduced loss is a large-L approximation and the run uses Adam on the factorised weights, so agreement is expected in shape, not in speed.',
   };
 }
 
 /** Where the reduced loss goes along the run's +/- valley: it keeps falling towards w -> 0 (mu*(w) -> infinity). */
-function valleyNote(ws: number[], p: { d: number; L: number; sigma2: number }, paper: boolean): string {
+function valleyNote(ws: number[], p: { d: number; L: number; sigma2: number }, remark: string): string {
   if (!(ws.some((x) => x > 0) && ws.some((x) => x < 0))) return '';
   const at = (k: number) => reducedLoss(optimalMu(ws.map((x) => x * k), p), ws.map((x) => x * k), p);
   const l1 = at(1), lh = at(0.5);
   if (!(lh < l1)) return '';
-  return `Along the run's +/- valley the reduced loss, with mu = mu*(w), keeps falling towards w -> 0 (${l1.toFixed(5)} at the run's w, ${lh.toFixed(5)} at half of it, mu*(w) growing like 1/w): it has no stationary point at the trained w, so neither its flow nor Adam on it ends there; where the run sits is set by its noise-limited drift along this nearly flat valley (${paper ? "the authors' w = 0.13 after 500,000 steps, " : ''}this run's ${ws.map((x) => x.toFixed(3)).join(', ')}). `;
+  return `Along the run's +/- valley the reduced loss, with mu = mu*(w), keeps falling towards w -> 0 (${l1.toFixed(5)} at the run's w, ${lh.toFixed(5)} at half of it, mu*(w) growing like 1/w): it has no stationary point at the trained w, so neither its flow nor Adam on it ends there; where the run sits is set by its noise-limited drift along this nearly flat valley (${remark}this run's ${ws.map((x) => x.toFixed(3)).join(', ')}). `;
 }
 
 function runFigureCaption(name: string): string {

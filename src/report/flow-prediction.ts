@@ -9,6 +9,11 @@
  * the time scale of the flow, so sigma^2 = noiseStd^2 serves both presets.
  */
 import { integrateReducedFlow } from '../analysis/theory.js';
+import { reducedAdam } from '../analysis/reduced-adam.js';
+import { Rng } from '../data/rng.js';
+import { effectiveLearningRate } from '../model/circuits.js';
+import { initParams } from '../model/init.js';
+import type { TrainConfig } from '../run/config.js';
 import type { WMuTrajectory } from '../plots/flow.js';
 
 export interface FlowPrediction {
@@ -68,4 +73,22 @@ export function predictFlow(step: Float64Array, w: Float64Array, mu: Float64Arra
     predicted: { step: predStep, w: flow.w.slice(0, m * H), mu: flow.mu.slice(0, m * H), heads: H },
     stepsPerTime,
   };
+}
+
+/**
+ * Adam on the factorised reduced model from the run's own initial weights (analysis/reduced-adam.ts),
+ * `steps` steps: its end point. Undefined for runs it does not describe (stacks, other optimizers).
+ */
+export function fromInitPrediction(c: TrainConfig, steps: number): { ws: number[]; ms: number[]; eta: number; paired: boolean } | undefined {
+  if (c.layers !== 1 || c.optimizer !== 'adam' || c.weightDecay !== 0 || c.rho !== 0) return undefined;
+  const init = initParams(c.d, c.heads, c.init, new Rng(c.seed));
+  const t = reducedAdam({
+    init, d: c.d, L: c.contextLength, sigma2: c.noiseStd ** 2, steps: Math.round(steps), lr: c.lr,
+    beta1: c.betas[0], beta2: c.betas[1], eps: c.eps, scale: c.preset === 'paper' ? 1 : c.d, recordEvery: Math.max(1, Math.round(steps)),
+  });
+  const H = c.heads;
+  const n = t.step.length;
+  const ws = Array.from(t.w.subarray((n - 1) * H));
+  const ms = Array.from(t.mu.subarray((n - 1) * H));
+  return { ws, ms, eta: effectiveLearningRate(ws, ms), paired: ws.some((x) => x > 0) && ws.some((x) => x < 0) };
 }

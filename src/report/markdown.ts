@@ -1,6 +1,6 @@
 /**
  * The report's Markdown, section by section: the header with the verdict, the findings, the runs,
- * the circuits beside the notebook's, the error table, the figures. Figures are referenced by
+ * the circuits beside the values the experiment's authors printed, the error table, the figures. Figures are referenced by
  * path relative to the output folder.
  */
 import { relative } from 'node:path';
@@ -12,8 +12,7 @@ import type { ReportFigure } from './figures.js';
 import { meanStderr, tallyLine, THRESHOLDS, type Finding, type FindingsInput } from './findings.js';
 import type { RunJson } from '../run/run-dir.js';
 import { fmt, fmtList, mdPath, mdTable, mdText } from './format.js';
-import { notebookRun } from './notebook.js';
-import { authorsPaperRun } from './paper-report.js';
+import type { PrintedValues } from './plan.js';
 import type { ReportRun } from './runs.js';
 
 /** Everything the report's text is made of. */
@@ -30,8 +29,10 @@ export interface ReportContent {
   seed: number;
   /** Output folder (figure paths are written relative to it). */
   out: string;
-  /** A section before the figures (e.g. the paper convention's estimator comparison and reduced loss). */
+  /** A section before the figures (an experiment's extras, e.g. the paper's estimator comparison and reduced loss). */
   extra?: string;
+  /** Printed values beside ours in the circuits table (none: its comparison columns show –). */
+  printed?: PrintedValues;
 }
 
 /** The whole report as Markdown. */
@@ -45,7 +46,7 @@ function headerSection(c: ReportContent): string {
   const { d, contextLength: L } = c0;
   const names = c.runs.map((r) => mdText(r.target.name));
   const tally = tallyLine(c.findings);
-  return `# icl-lab report\n\nicl-lab ${VERSION}. ${c.runs.length} run(s): ${names.join(', ')}. Task: d = ${d}, training context length L = ${L}, noise_std = ${+c0.noiseStd.toPrecision(6)}${c0.preset === 'paper' ? ` (σ² = ${+(c0.noiseStd ** 2).toPrecision(6)})` : ''} (${c0.preset} preset${c0.rho ? `, rho = ${c0.rho}` : ''}). Findings measured on ${c.samples.toLocaleString('en-US')} prompts at L = ${L} shared by every model (seed ${c.seed}).\n\n**${tally}.**`;
+  return `# icl-lab report\n\nicl-lab ${VERSION}. ${c.runs.length} run(s): ${names.join(', ')}. Task: d = ${d}, training context length L = ${L}, noise_std = ${+c0.noiseStd.toPrecision(6)} (σ² = ${+(c0.noiseStd ** 2).toPrecision(6)}) (${c0.preset} preset${c0.rho ? `, rho = ${c0.rho}` : ''}). Findings measured on ${c.samples.toLocaleString('en-US')} prompts at L = ${L} shared by every model (seed ${c.seed}).\n\n**${tally}.**`;
 }
 
 function findingsSection(findings: Finding[]): string {
@@ -72,13 +73,13 @@ function heldOutSamples(rs: readonly RunJson[]): string {
   return n.length === 1 ? n[0]!.toLocaleString('en-US') : 'many';
 }
 
-/** One row of the circuits table: a run's (w, mu) beside the notebook's, grouping, kernel gap and error. */
-function circuitRow(r: ReportRun, i: number, evidence: FindingsInput): string[] {
+/** One row of the circuits table: a run's (w, mu) beside the printed ones, grouping, kernel gap and error. */
+function circuitRow(r: ReportRun, i: number, evidence: FindingsInput, printed: PrintedValues | undefined): string[] {
   const heads = evidence.models[i]!.headStats; // read out once, in gatherEvidence
   const w = heads.map((c) => c.w);
   const mu = heads.map((c) => c.mu);
   const g = groupHeads(w, mu, THRESHOLDS.active);
-  const nb = r.config.preset === 'paper' ? authorsPaperRun(r.target.params.H) : notebookRun(r.target.params.H);
+  const nb = printed?.run(r.target.params.H);
   const err = meanStderr(evidence.models[i]!.sqErr);
   return [
     r.target.name,
@@ -97,13 +98,12 @@ function circuitsSection(c: ReportContent): string {
   const c0 = c.runs[0]!.config;
   const { d, contextLength: L } = c0;
   const riskL = riskParams({ d, L, noiseStd: c0.noiseStd, preset: c0.preset });
-  const statRows = c.runs.map((r, i) => circuitRow(r, i, c.evidence));
-  const paper = c0.preset === 'paper';
-  const who = paper ? 'authors\'' : 'notebook';
+  const statRows = c.runs.map((r, i) => circuitRow(r, i, c.evidence, c.printed));
+  const who = c.printed?.who ?? 'printed';
   const tuned = meanStderr(c.evidence.tunedGdSqErr);
   const plain = meanStderr(c.evidence.oneStepGdSqErr);
-  return `## Circuits beside the notebook\n\nw^h = mean of the first d diagonal entries of QK^h = W_Q^h W_K^h^T / sqrt(d+1); mu^h = OV^h[-1,-1] with OV^h = W_V^h W_O^h (the seed's \`calculate_statistics\`). eta_TF = sum_h mu^h w^h; L/(L+d) = ${fmt(L / (L + d))}, L/(L+d+1) = ${fmt(L / (L + d + 1))}. Active heads: |mu^h w^h| > ${THRESHOLDS.active}. The notebook's values are after 500,001 steps on a GPU from another random history (docs/SEED_NOTES.md #11): compare statistics, not trajectories.\n\n` +
-    (paper ? "In the paper convention the comparison columns hold the authors' own runs (icl_linear.ipynb, step 500,000; w, mu from their figure script, H = 2 only; PAPER_EXPERIMENTS.md §1).\n\n" : '') +
+  return `## Circuits${c.printed ? ` beside ${c.printed.heading}` : ''}\n\nw^h = mean of the first d diagonal entries of QK^h = W_Q^h W_K^h^T / sqrt(d+1); mu^h = OV^h[-1,-1] with OV^h = W_V^h W_O^h (the seed's \`calculate_statistics\`). eta_TF = sum_h mu^h w^h; L/(L+d) = ${fmt(L / (L + d))}, L/(L+d+1) = ${fmt(L / (L + d + 1))}. Active heads: |mu^h w^h| > ${THRESHOLDS.active}.\n\n` +
+    (c.printed?.note ? `${c.printed.note}\n\n` : '') +
     mdTable(['run', 'w^h', 'mu^h', `${who} w^h`, `${who} mu^h`, 'eta_TF', 'active / dummy', 'sign groups (total mu)', 'kernel gap', `MSE at L = ${L}`, `${who} final train / val loss`], statRows) +
     `\n\nOn the same prompts: one-step GD (eta = 1) ${fmt(plain.mean)} ± ${fmt(plain.stderr)} (closed form ${fmt(oneStepGdRisk(1, riskL))}); tuned one-step GD (eta* = ${fmt(optimalEtaOf(riskL))}) ${fmt(tuned.mean)} ± ${fmt(tuned.stderr)} (closed form ${fmt(tunedGdRisk(riskL))}).`;
 }

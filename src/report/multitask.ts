@@ -1,5 +1,5 @@
 /**
- * The multi-task report (`icl-lab reproduce --preset multitask`): per run the circuits of every head
+ * The multi-task report (`icl-lab reproduce --experiment multitask`): per run the circuits of every head
  * (figure), its loss curve, per-head shares, the MSE on shared prompts beside the authors' printed
  * losses and a per-task ridge baseline, and the split-up / superposition findings (findings.ts).
  * Writes report.html, report.md, findings.json, evaluation.json and figures/ into `out`.
@@ -10,21 +10,19 @@ import { Rng } from '../data/rng.js';
 import { choleskySolveInPlace } from '../math/linalg.js';
 import { f64, readSafetensors } from '../io/safetensors.js';
 import { readModelFile } from '../io/model-file.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import { lossSpec } from '../plots/loss.js';
 import { dynamicsSpec } from '../plots/dynamics.js';
 import { renderFigure } from '../plots/render.js';
-import { AUTHORS_MULTITASK_RUNS } from './authors-values.js';
 import type { Finding } from './findings.js';
-import { type ReportResult } from './report.js';
-import { markdownToHtml } from './html.js';
+import { writeDocuments, writeEvaluation, type ReportResult } from './documents.js';
+import type { MultitaskReportPlan } from './plan.js';
 import { readRunJson, runConfig } from '../run/run-dir.js';
 import { VERSION } from '../version.js';
 import { forwardMulti } from '../engine/ts/multitask.js';
 import { multitaskCircuits, type MultiHeadCircuit } from '../model/multitask-circuits.js';
 import { activeHeads, LONG_H8_RUNS, mainTask, mixedShare, moreHeadsObservation, MT_THRESHOLDS, splitUpFinding, superpositionFinding, type MultitaskModelEvidence } from './multitask-findings.js';
 import { multitaskCircuitsSpec } from '../plots/multitask.js';
-import { mdPath as mdLink, mdText } from './format.js';
+import { mdPath, mdText } from './format.js';
 import { formatTasks, parseTasks, sampleMultiTask, type MultiTaskBatch, type TaskBlock } from '../data/multitask.js';
 import type { AttentionParams } from '../model/params.js';
 
@@ -44,7 +42,7 @@ interface MtRun {
 function loadRun(dir: string): MtRun {
   const rj = readRunJson(dir);
   const c = runConfig(rj, dir);
-  if (!c.tasks) throw new Error(`${dir} is not a multi-task run (no tasks in its config)`);
+  if (c.task !== 'multitask') throw new Error(`${dir} is not a multi-task run (no tasks in its config)`);
   const m = readModelFile(join(dir, 'model.safetensors'));
   if (m.kind !== 'single-layer') throw new Error(`${dir}: expected a one-layer model`);
   return { name: dir.split('/').filter(Boolean).pop()!, dir, params: m.params, dx: c.d, tasks: parseTasks(c.tasks), L: c.contextLength, noiseStd: c.noiseStd, step: rj.step, finalTrain: rj.final.train_loss ?? null, finalVal: rj.final.val_loss ?? null };
@@ -147,7 +145,8 @@ export function describeHeads(cs: readonly MultiHeadCircuit[], H: number): strin
   return `${parts.join('; ')}${dummies ? `; ${dummies} inactive head(s)` : ''}.`;
 }
 
-export async function writeMultitaskReport(dirs: readonly string[], o: { out: string; samples?: number; seed?: number; log?: (s: string) => void }): Promise<ReportResult> {
+/** The multi-task report over runs of one task layout; the plan adds what the experiment's authors printed. */
+export async function writeMultitaskReport(dirs: readonly string[], o: { out: string; samples?: number; seed?: number; log?: (s: string) => void }, plan: MultitaskReportPlan = {}): Promise<ReportResult> {
   const log = o.log ?? (() => {});
   const runs = dirs.map(loadRun);
   const r0 = runs[0]!;
@@ -158,6 +157,7 @@ export async function writeMultitaskReport(dirs: readonly string[], o: { out: st
   const samples = o.samples ?? 5000;
   log(`measuring ${runs.length} multi-task model(s) on ${samples} shared prompts at L = ${r0.L}`);
   const ev = evaluate(runs, samples, o.seed ?? 2025);
+  const evaluationPath = await writeEvaluation(o.out, { ...ev });
   const circuits = runs.map((r) => multitaskCircuits(r.params, r.dx, r.tasks));
   const models: MultitaskModelEvidence[] = runs.map((r, i) => ({ name: r.name, heads: r.params.H, circuits: circuits[i]! }));
   const findings: Finding[] = [splitUpFinding(models, N), superpositionFinding(models, N)];
@@ -171,13 +171,9 @@ export async function writeMultitaskReport(dirs: readonly string[], o: { out: st
     const files = await renderFigure(multitaskCircuitsSpec(cs, r.dx, r.tasks, { title: `Multi-task circuits, H = ${r.params.H} (${r.name}, step ${r.step.toLocaleString('en-US')})` }), join(figDir, r.name), 'circuits');
     const png = files.find((x) => x.endsWith('.png'))!;
     pngs.push(png);
-    const printed = AUTHORS_MULTITASK_RUNS[r.params.H];
-    const authors = r.params.H === 4
-      ? "The authors' H = 4 heatmaps (split-up case): each head's QK diagonal on one task's four coordinates and its OV on that task's y -> output entry, two heads per task with opposite signs."
-      : r.params.H === 3
-        ? "The authors' H = 3 heatmaps (superposition): heads serve both tasks at once, e.g. one head's QK diagonal positive on x1..x2 (task 1 only), negative on x5..x6 (task 2 only), its OV y1 -> out 1 about +2 and y2 -> out 2 about -5."
-        : 'The authors show H = 3 and H = 4 only.';
-    figs.push(`### ${mdText(r.name)}: circuits (H = ${r.params.H})\n\n![${mdText(r.name)} circuits](${mdLink(relative(o.out, png))})\n\n${authors} We measure: ${describeHeads(cs, r.params.H)}${printed ? ` Their losses at step 500,000 (single batches): training ${printed.train} / validation ${printed.val}; ours at step ${r.step.toLocaleString('en-US')}: ${f(r.finalTrain, 4)} / ${f(r.finalVal, 4)} (single batches), ${f(ev.methods[r.name]!.mse, 4)} ± ${f(ev.methods[r.name]!.stderr, 4)} on ${samples.toLocaleString('en-US')} shared prompts.` : ''}\n\n${headTable(r, cs)}`);
+    const printed = plan.printed?.(r.params.H);
+    const authors = plan.authorsFigure?.(r.params.H) ?? '';
+    figs.push(`### ${mdText(r.name)}: circuits (H = ${r.params.H})\n\n![${mdText(r.name)} circuits](${mdPath(relative(o.out, png))})\n\n${authors ? `${authors} ` : ''}We measure: ${describeHeads(cs, r.params.H)}${printed ? ` Their losses at step 500,000 (single batches): training ${printed.train} / validation ${printed.val}; ours at step ${r.step.toLocaleString('en-US')}: ${f(r.finalTrain, 4)} / ${f(r.finalVal, 4)} (single batches), ${f(ev.methods[r.name]!.mse, 4)} ± ${f(ev.methods[r.name]!.stderr, 4)} on ${samples.toLocaleString('en-US')} shared prompts.` : ''}\n\n${headTable(r, cs)}`);
     const mp = join(r.dir, 'metrics.safetensors');
     if (existsSync(mp)) {
       const m = readSafetensors(mp).tensors;
@@ -185,33 +181,30 @@ export async function writeMultitaskReport(dirs: readonly string[], o: { out: st
         const lf = await renderFigure(lossSpec({ trainLoss: f64(m['train_loss']), ...(m['val_loss'] && m['val_step'] ? { valLoss: f64(m['val_loss']), valStep: f64(m['val_step']) } : {}) }, { title: `Loss, multi-task H = ${r.params.H} (mean over both outputs)` }), join(figDir, r.name), 'loss');
         const lp = lf.find((x) => x.endsWith('.png'))!;
         pngs.push(lp);
-        figs.push(`### ${mdText(r.name)}: loss\n\n![${mdText(r.name)} loss](${mdLink(relative(o.out, lp))})\n\nTraining loss (every step, min-max band) and validation loss on fresh batches of 256; MSE over both outputs.`);
+        figs.push(`### ${mdText(r.name)}: loss\n\n![${mdText(r.name)} loss](${mdPath(relative(o.out, lp))})\n\nTraining loss (every step, min-max band) and validation loss on fresh batches of 256; MSE over both outputs.`);
       }
       if (m['dyn_step'] && m['qk_dynamics'] && m['ov_dynamics']) {
         const df = await renderFigure(dynamicsSpec({ step: f64(m['dyn_step']), qk: f64(m['qk_dynamics']), ov: f64(m['ov_dynamics']), layers: 1, heads: r.params.H }), join(figDir, r.name), 'dynamics');
         const dp = df.find((x) => x.endsWith('.png'))!;
         pngs.push(dp);
-        figs.push(`### ${mdText(r.name)}: dynamics\n\n![${mdText(r.name)} dynamics](${mdLink(relative(o.out, dp))})\n\nw^h = mean of the x-block diagonal of QK^h (all d coordinates) and mu^h = sum_k OV^h[y_k, out k] over training.`);
+        figs.push(`### ${mdText(r.name)}: dynamics\n\n![${mdText(r.name)} dynamics](${mdPath(relative(o.out, dp))})\n\nw^h = mean of the x-block diagonal of QK^h (all d coordinates) and mu^h = sum_k OV^h[y_k, out k] over training.`);
       }
     }
   }
   const passed = findings.filter((x) => x.pass).length;
-  const evalRows = Object.entries(ev.methods).map(([n, m]) => `| ${n} | ${f(m.mse, 4)} ± ${f(m.stderr, 4)} | ${m.perTask.map((x) => f(x, 4)).join(' / ')} |`).join('\n');
+  const evalRows = Object.entries(ev.methods).map(([n, m]) => `| ${mdText(n)} | ${f(m.mse, 4)} ± ${f(m.stderr, 4)} | ${m.perTask.map((x) => f(x, 4)).join(' / ')} |`).join('\n');
   const md = [
-    `# icl-lab multi-task report\n\nicl-lab ${VERSION}. ${runs.length} run(s): ${runs.map((r) => r.name).join(', ')}. Tasks ${formatTasks(r0.tasks)} on x in R^${r0.dx} (N = ${N} outputs, tokens [x, y_1..y_${N}], E = ${r0.dx + N}), L = ${r0.L}, noise_std ${r0.noiseStd.toPrecision(4)} (context noise sqrt(dx_k) noise_std, noise-free query targets), the authors' multi-task setting (PAPER_EXPERIMENTS.md §5).\n\n**${passed} of ${findings.length} findings pass.**`,
+    `# icl-lab multi-task report\n\nicl-lab ${VERSION}. ${runs.length} run(s): ${runs.map((r) => mdText(r.name)).join(', ')}. Tasks ${formatTasks(r0.tasks)} on x in R^${r0.dx} (N = ${N} outputs, tokens [x, y_1..y_${N}], E = ${r0.dx + N}), L = ${r0.L}, noise_std ${r0.noiseStd.toPrecision(4)} (context noise sqrt(dx_k) noise_std, noise-free query targets), the authors' multi-task setting (docs/PAPER_EXPERIMENTS.md §5).\n\n**${passed} of ${findings.length} findings pass.**`,
     `## Findings\n\n| # | finding | value | threshold | result |\n|---|---|---|---|---|\n${findings.map((x, i) => `| ${i + 1} | ${x.claim} | ${f(x.value)} | ${x.threshold} | ${x.pass ? '**pass**' : '**FAIL**'} |`).join('\n')}\n\n` +
       findings.map((x, i) => `### ${i + 1}. ${x.id}\n\n*Threshold:* ${x.why}\n\n| check | value | threshold | result |\n|---|---|---|---|\n${x.checks.map((c) => `| ${c.name.replace(/\|/g, '\\|')} | ${Number.isInteger(c.value) ? c.value : f(c.value)} | ${c.threshold} | ${c.pass ? 'pass' : 'FAIL'} |`).join('\n')}`).join('\n\n'),
     ...(more.length ? [`## More heads than the split-up case (H > 2N): measured, not judged\n\nThe authors show H = 3 (superposition) and H = 4 (split-up) only; their split-up statement is checked at H = 2N = ${2 * N} above. For more heads we report what we measured (active: sum_k |mu_k w_k| > ${MT_THRESHOLDS.active}; one task: mixed share <= ${MT_THRESHOLDS.split}).\n\n| run | H | step | active heads | serving one task | serving both (head: mixed share, strength) |\n|---|---|---|---|---|---|\n${more.map((o) => `| ${mdText(o.name)} | ${o.heads} | ${(stepOf.get(o.name) ?? 0).toLocaleString('en-US')} | ${o.active} | ${o.single} | ${o.mixed.map((m) => `${m.head}: ${f(m.mixed, 2)}, ${f(m.strength, 2)}`).join('; ') || 'none'} |`).join('\n')}\n\n${LONG_H8_RUNS}`] : []),
     `## Error at the training length\n\nMSE against the noise-free query targets, mean over the ${N} outputs (and per task), ${samples.toLocaleString('en-US')} shared prompts at L = ${r0.L}. Per-task ridge: ridge on each task's own block with lambda = dx_k noise_std^2 (Bayes for that task, told which coordinates it reads).\n\n| method | MSE ± se | per task |\n|---|---|---|\n${evalRows}`,
     `## Figures\n\n${figs.join('\n\n')}`,
   ].join('\n\n') + '\n';
-  const mdPath = join(o.out, 'report.md');
-  await writeFileAtomic(mdPath, md);
-  const htmlPath = join(o.out, 'report.html');
-  await writeFileAtomic(htmlPath, markdownToHtml(md, o.out));
-  const findingsPath = join(o.out, 'findings.json');
-  await writeFileAtomic(findingsPath, JSON.stringify({ icl_lab_version: VERSION, runs: runs.map((r) => r.name), tasks: formatTasks(r0.tasks), findings, heads: Object.fromEntries(runs.map((r, i) => [r.name, circuits[i]!.map((c) => ({ head: c.head + 1, w: c.wTask, mu: c.muTask, qk_share: c.qkShare, qk_exclusive: c.qkExclusive, ov_share: c.ovShare, strength: c.strength }))])) }, null, 2) + '\n');
-  const evalPath = join(o.out, 'evaluation.json');
-  await writeFileAtomic(evalPath, JSON.stringify({ icl_lab_version: VERSION, ...ev }, null, 2) + '\n');
-  return { findings, files: { html: htmlPath, md: mdPath, findings: findingsPath, evaluation: evalPath }, pngs };
+  return writeDocuments(o.out, {
+    md, findings, pngs,
+    findingsJson: { runs: runs.map((r) => r.name), tasks: formatTasks(r0.tasks) },
+    findingsJsonAfter: { heads: Object.fromEntries(runs.map((r, i) => [r.name, circuits[i]!.map((c) => ({ head: c.head + 1, w: c.wTask, mu: c.muTask, qk_share: c.qkShare, qk_exclusive: c.qkExclusive, ov_share: c.ovShare, strength: c.strength }))])) },
+    evaluation: evaluationPath,
+  });
 }

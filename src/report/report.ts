@@ -16,20 +16,21 @@ import { join } from 'node:path';
 import { defaultLengths, type Evaluation } from '../analysis/evaluate.js';
 import type { PromptSpec } from '../analysis/prompts.js';
 import { Rng } from '../data/rng.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import { nodeForward } from '../io/wasm.js';
 import type { ModelForward } from '../engine/model.js';
-import { VERSION } from '../version.js';
 import { UsageError } from '../errors.js';
 import { isRunDir, readRunJson, runConfig } from '../run/run-dir.js';
 import { gatherEvidence } from './evidence.js';
 import { evaluateSweep } from './evaluate-parallel.js';
 import { drawReportFigures, methodLabels } from './figures.js';
-import { computeFindings, type Finding } from './findings.js';
-import { paperFigures, paperFindings, type PaperExtras } from './paper-report.js';
-import { markdownToHtml } from './html.js';
+import { computeFindings } from './findings.js';
+import { functionFindings } from './function-findings.js';
+import { writeDocuments, writeEvaluation, type ReportResult } from './documents.js';
 import { reportMarkdown } from './markdown.js';
+import type { ReportPlan } from './plan.js';
 import { loadReportRuns, runsPromptSpec, type ReportRun } from './runs.js';
+
+export type { ReportResult } from './documents.js';
 
 export interface ReportOptions {
   /** Output folder. */
@@ -37,10 +38,10 @@ export interface ReportOptions {
   /** Error-vs-L evaluation to use (default: computed). */
   evaluation?: Evaluation;
   /** Context lengths of the computed evaluation (default the seed's 1:500:5). */
-  lengths?: number[];
+  lengths?: readonly number[];
   /** Prompts per L of the computed evaluation (default 2,000). */
   evalSamples?: number;
-  /** Shared prompts at the training L for the findings (default 20,000). */
+  /** Shared prompts at the training L for the findings (default 20,000; the multi-task report: 5,000). */
   samples?: number;
   /** Seed of every prompt drawn by the report (default 2025). */
   seed?: number;
@@ -52,21 +53,11 @@ export interface ReportOptions {
   threads?: number;
 }
 
-export interface ReportResult {
-  findings: Finding[];
-  files: { html: string; md: string; findings: string; evaluation: string };
-  pngs: string[];
-}
-
 /** Load the runs, measure the findings and the error against L, draw the figures, write the documents. */
-export async function writeReport(runDirs: readonly string[], o: ReportOptions): Promise<ReportResult> {
+export async function writeReport(runDirs: readonly string[], o: ReportOptions, plan: ReportPlan = {}): Promise<ReportResult> {
   const log = o.log ?? (() => {});
-  const multi = runDirs.filter((d) => isRunDir(d) && runConfig(readRunJson(d), d).tasks !== '');
-  if (multi.length > 0) {
-    if (multi.length !== runDirs.length) throw new UsageError(`${multi.join(', ')} ${multi.length === 1 ? 'is a multi-task run' : 'are multi-task runs'}; report them apart from the single-task runs`);
-    const { writeMultitaskReport } = await import('./multitask.js'); // multi-task runs: their own report
-    return writeMultitaskReport(runDirs, { out: o.out, ...(o.samples !== undefined ? { samples: o.samples } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.log ? { log: o.log } : {}) });
-  }
+  const multi = runDirs.filter((d) => isRunDir(d) && runConfig(readRunJson(d), d).task === 'multitask');
+  if (multi.length > 0) throw new UsageError(`${multi.join(', ')} ${multi.length === 1 ? 'is a multi-task run' : 'are multi-task runs'}; report them apart from the single-task runs`);
   const runs = loadReportRuns(runDirs);
   const spec = runsPromptSpec(runs);
   const L = runs[0]!.config.contextLength;
@@ -79,49 +70,40 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions):
   log(`measuring ${runs.length} model(s) on ${samples} shared prompts at L = ${L}`);
   const evidence = gatherEvidence(runs.map((r) => ({ name: r.target.name, params: r.target.params })), spec, new Rng(seed), { L, samples, forward });
   const findings = computeFindings(evidence);
-  const models = runs.map((r) => ({ name: r.target.name, params: r.target.params }));
-  const paperConvention = spec.preset === 'paper';
-  if (paperConvention) findings.push(...paperFindings(models, { d: spec.d, L, noiseStd: spec.noiseStd }));
 
   // 2. Error against context length.
   const evaluation = o.evaluation ?? await errorVsLength(runs, spec, o, seed, log, forward);
-  const evalPath = await writeEvaluationJson(join(o.out, 'evaluation.json'), spec, evaluation);
+  const evaluationPath = await writeEvaluation(o.out, { d: spec.d, preset: spec.preset, noise_std: spec.noiseStd, rho: spec.rho ?? 0, ...evaluation });
 
-  // 3. Figures.
+  // 3. Figures, and the experiment's own findings, sections and figures.
   const figDir = join(o.out, 'figures');
-  const figures = await drawReportFigures({ runs, evaluation, L, d: spec.d, noiseStd: spec.noiseStd, figDir, log });
-  let paperExtras: PaperExtras | undefined;
-  if (paperConvention) {
-    log('estimator comparison (the authors\' five estimators and the trained models, L = 10..100)');
-    paperExtras = await paperFigures(models, spec, { L, samples: o.evalSamples ?? 2_000, seed: seed + 2, figDir, labels: methodLabels(runs), forward });
-    figures.push(...paperExtras.figures.map((f) => ({ title: f.title, path: f.files.find((x) => x.endsWith('.png'))!, caption: f.caption })));
+  const labels = methodLabels(runs);
+  const figures = await drawReportFigures({ runs, evaluation, L, d: spec.d, noiseStd: spec.noiseStd, figDir, log, ...(plan.printed?.endRemark ? { endRemark: plan.printed.endRemark } : {}) });
+  const models = runs.map((r) => ({ name: r.target.name, params: r.target.params }));
+  const extras = plan.extras ? await plan.extras({ models, spec, L, samples: o.evalSamples ?? 2_000, seed: seed + 2, figDir, labels, forward, log }) : undefined;
+  if (extras) {
+    findings.push(...extras.findings);
+    figures.push(...extras.figures);
   }
+  // the function-level findings last, after any experiment's own (their order in findings.json stays)
+  findings.push(...functionFindings(evidence));
 
   // 4. Documents.
-  const md = reportMarkdown({ runs, findings, evidence, evaluation, labels: methodLabels(runs), figures, samples, seed, out: o.out, ...(paperExtras ? { extra: paperExtras.md } : {}) });
-  const mdPath = join(o.out, 'report.md');
-  await writeFileAtomic(mdPath, md);
-  const htmlPath = join(o.out, 'report.html');
-  await writeFileAtomic(htmlPath, markdownToHtml(md, o.out));
-  const findingsPath = join(o.out, 'findings.json');
-  const names = runs.map((r) => r.target.name);
-  await writeFileAtomic(findingsPath, JSON.stringify({ icl_lab_version: VERSION, runs: names, L, samples, findings }, null, 2) + '\n');
-  return { findings, files: { html: htmlPath, md: mdPath, findings: findingsPath, evaluation: evalPath }, pngs: figures.map((f) => f.path) };
+  const md = reportMarkdown({ runs, findings, evidence, evaluation, labels, figures, samples, seed, out: o.out, ...(plan.printed ? { printed: plan.printed } : {}), ...(extras?.md ? { extra: extras.md } : {}) });
+  return writeDocuments(o.out, {
+    md, findings, pngs: figures.map((f) => f.path),
+    findingsJson: { runs: runs.map((r) => r.target.name), L, samples },
+    evaluation: evaluationPath,
+  });
 }
 
 /** Every model, its kernel estimator and the estimators on shared prompts at every length. */
 async function errorVsLength(runs: readonly ReportRun[], spec: PromptSpec, o: ReportOptions, seed: number, log: (line: string) => void, forward: ModelForward): Promise<Evaluation> {
-  const lengths = o.lengths ?? defaultLengths();
+  const lengths = o.lengths ? [...o.lengths] : defaultLengths();
   const evalSamples = o.evalSamples ?? 2_000;
   const threads = Math.min(o.threads ?? availableParallelism(), lengths.length);
   log(`evaluating error vs context length: ${lengths.length} lengths x ${evalSamples} prompts${threads > 1 ? ` on ${threads} threads` : ''}`);
   const models = runs.map((r) => ({ name: r.target.name, d: r.target.params.d, H: r.target.params.H, theta: r.target.params.theta }));
   const ev = await evaluateSweep({ models, spec, lengths, samples: evalSamples, rngState: new Rng(seed + 1).getState() }, { threads, forward });
   return { lengths: ev.lengths, methods: ev.methods };
-}
-
-/** evaluation.json in evaluate's JSON shape (non-finite numbers as null); returns its path. */
-async function writeEvaluationJson(path: string, spec: PromptSpec, evaluation: Evaluation): Promise<string> {
-  await writeFileAtomic(path, JSON.stringify({ icl_lab_version: VERSION, d: spec.d, preset: spec.preset, noise_std: spec.noiseStd, rho: spec.rho ?? 0, ...evaluation }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n');
-  return path;
 }

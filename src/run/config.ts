@@ -29,6 +29,10 @@ export interface ConfigEnv {
 
 /** A fully resolved configuration of one training run (what run.json stores under `config`). */
 export interface TrainConfig {
+  /** Model family (run/model-families.ts): softmax = the seed's one-layer multi-head softmax attention (and its stacks). */
+  attention: AttentionName;
+  /** Task family (run/task-families.ts): gaussian = the seed's linear regression (either convention, AR(1) x); multitask = several coordinate blocks (`tasks`). Derived from `tasks` unless given. */
+  task: TaskName;
   layers: number;
   heads: number;
   d: number;
@@ -36,6 +40,12 @@ export interface TrainConfig {
   nOut: number;
   /** Multi-task regression: coordinate blocks of x, "0:4,2:6" (data/multitask.ts and the multi-task modules of each layer); '' = the single task. */
   tasks: string;
+  /** A finite pool of M tasks (data/beta-prior.ts); 0 = a fresh beta per prompt. */
+  taskPool: number;
+  /** Seed of the task pool's draw (default: seed). */
+  poolSeed: number;
+  /** s-sparse beta (data/beta-prior.ts); 0 = dense. */
+  sparsity: number;
   weightTying: boolean;
   /** Kernel of the single-layer step: ts (engine/ts/attention.ts) or wasm (engine/wasm/attention.ts); runs are bit-identical within one engine. */
   engine: EngineName;
@@ -83,21 +93,38 @@ export interface Field {
   readonly resumable?: true;
   /** Placeholder in --help. */
   readonly arg?: string;
+  /**
+   * Added after runs existed: configToJson leaves it out where it has its (derived) default, so the
+   * checkpoints and sweep ids of earlier runs keep their bytes; run.json states it (explicit).
+   */
+  readonly implicit?: true;
 }
+
+/** The model families a config can name (run/model-families.ts registers each). */
+export type AttentionName = 'softmax';
+export const ATTENTION_NAMES: readonly AttentionName[] = ['softmax'];
+/** The task families a config can name (run/task-families.ts registers each). */
+export type TaskName = 'gaussian' | 'pool' | 'sparse' | 'multitask';
+export const TASK_NAMES: readonly TaskName[] = ['gaussian', 'pool', 'sparse', 'multitask'];
 
 const MAX_STEPS = 100_000_000; // train_loss is preallocated: 8 bytes per step
 const BIG = 1e12;
 
 /** The field table. Order = order in --help and in run.json. */
 export const FIELDS: readonly Field[] = [
+  { key: 'attention', kind: 'enum', default: 'softmax', values: ATTENTION_NAMES, implicit: true, help: "model family: softmax = the seed's multi-head softmax attention (docs/readme/train.md)" },
+  { key: 'task', kind: 'enum', default: null, values: TASK_NAMES, implicit: true, help: 'task family: gaussian = linear regression y = beta^T x + noise (the seed\'s; --preset, --rho, --noise-std); pool = beta from a finite pool of --task-pool tasks; sparse = --sparsity-sparse beta; multitask = one task per coordinate block of --tasks. Default: the one the other flags give, else gaussian (docs/readme/task-families.md)' },
   { key: 'layers', kind: 'int', default: 1, min: 1, max: 64, help: 'attention layers: 1 = the seed\'s single-layer model; > 1 = a strictly-causal stack with final_linear (docs/readme/stack.md)' },
   { key: 'heads', kind: 'int', default: 2, min: 1, max: 256, list: true, help: 'heads H (list: one run each, e.g. 1,2,4,8)' },
   { key: 'd', kind: 'int', default: 5, min: 1, max: 1024, list: true, help: 'regression dimension d (token width E = d+1)' },
   { key: 'contextLength', kind: 'int', default: 40, min: 1, max: 100_000, list: true, arg: '<L>', help: 'context length L (in-context examples per prompt)' },
   { key: 'nOut', kind: 'int', default: 1, min: 1, max: 64, help: 'output width n_out (1; with --tasks the number of tasks)' },
   { key: 'tasks', kind: 'tasks', default: '', arg: '<blocks>', help: "multi-task regression (the authors' icl_linear_multitask): one task per coordinate block x[START:END) of x, e.g. 0:4,2:6; beta_k ~ N(0, I), context noise sqrt(dx_k)*noise_std, noise-free query targets; tokens [x, y_1..y_N], n_out = N (docs/readme/paper.md). Empty: the single task" },
+  { key: 'taskPool', kind: 'int', default: 0, min: 0, max: 1_048_576, list: true, implicit: true, arg: '<M>', help: 'a finite pool of M tasks (Raventós et al. 2023): M betas drawn once from the prior (from --pool-seed), each prompt\'s beta uniform among them; the pool is saved as task_pool.safetensors (0 = a fresh beta per prompt)' },
+  { key: 'poolSeed', kind: 'int', default: null, min: 0, max: 4_294_967_295, implicit: true, help: 'RNG seed of the task pool\'s draw (default: --seed)' },
+  { key: 'sparsity', kind: 'int', default: 0, min: 0, max: 1024, list: true, implicit: true, arg: '<s>', help: 's-sparse beta (Garg et al. 2022): s of the d coordinates, support uniform per prompt, entries scaled by sqrt(d/s) so E||beta||^2 is unchanged (0 = dense)' },
   { key: 'weightTying', kind: 'bool', default: false, help: 'tie the weights of all layers (needs --layers > 1)' },
-  { key: 'engine', kind: 'enum', default: null, values: ['ts', 'wasm'], help: 'kernel of the training step: ts (TypeScript) or wasm (WebAssembly SIMD, same float64 results to ~1e-15; a run resumes on its own engine). Default: wasm when dist/wasm/attention.wasm loads, else ts (a stack, --layers > 1, and a multi-task run, --tasks, have wasm kernels too: asm/stack.ts, asm/multitask.ts)' },
+  { key: 'engine', kind: 'enum', default: null, values: ['ts', 'wasm'], help: 'compute engine of the training step (not the kernel regressor): ts (TypeScript) or wasm (WebAssembly SIMD, same float64 results to ~1e-15; a run resumes on its own engine). Default: wasm when dist/wasm/attention.wasm loads, else ts (a stack, --layers > 1, and a multi-task run, --tasks, have wasm kernels too: asm/stack.ts, asm/multitask.ts)' },
   { key: 'preset', kind: 'enum', default: 'seed', values: ['seed', 'paper'], help: "task convention: seed (beta~N(0,I), y noise sqrt(d)*noise_std, noise-free y_q) or paper (beta~N(0,I/d), noise on context and query)" },
   { key: 'noiseStd', kind: 'float', default: 0.01, min: 0, max: 1e6, help: 'label noise standard deviation' },
   { key: 'rho', kind: 'float', default: 0, min: 0, lt: 1, help: 'x covariance Sigma_ij = rho^|i-j| (0 = isotropic, the seed)' },
@@ -360,6 +387,8 @@ export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = 
   if ((c.weightDecay as number | null) === null) c.weightDecay = c.optimizer === 'adamw' ? 1e-3 : 0; // SEED_NOTES #7
   if ((c.valSamples as number | null) === null) c.valSamples = c.batchSize;
   if ((c.engine as EngineName | null) === null) c.engine = env.wasmAvailable ? 'wasm' : 'ts';
+  if ((c.poolSeed as number | null) === null) c.poolSeed = c.seed;
+  if ((c.task as TaskName | null) === null) c.task = derivedTask(c);
   if (c.tasks !== '') {
     const N = parseTasks(c.tasks).length;
     if (given.has('nOut') && c.nOut !== N) throw new UsageError(`--n-out ${c.nOut} does not match --tasks ${c.tasks} (${N} tasks: n_out = ${N})`);
@@ -370,6 +399,14 @@ export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = 
 }
 
 function checkCombination(c: TrainConfig, given: ReadonlySet<FieldKey>): void {
+  const given1 = [c.tasks !== '' ? '--tasks' : '', c.taskPool > 0 ? '--task-pool' : '', c.sparsity > 0 ? '--sparsity' : ''].filter(Boolean);
+  if (given1.length > 1) throw new UsageError(`${given1.join(' and ')} name different task families; give one of them`);
+  if (c.task === 'multitask' && c.tasks === '') throw new UsageError('--task multitask needs its coordinate blocks: give --tasks, e.g. --tasks 0:4,2:6');
+  if (c.task === 'pool' && c.taskPool === 0) throw new UsageError('--task pool needs its size: give --task-pool M');
+  if (c.task === 'sparse' && c.sparsity === 0) throw new UsageError('--task sparse needs its sparsity: give --sparsity s');
+  if (given1.length === 1 && derivedTask(c) !== c.task) throw new UsageError(`${given1[0]} belongs to the ${derivedTask(c)} family; it does not go with --task ${c.task}`);
+  if (c.sparsity > c.d) throw new UsageError(`--sparsity ${c.sparsity} is more coordinates than --d ${c.d}`);
+  if ((c.task === 'pool' || c.task === 'sparse') && c.layers !== 1) throw new UsageError(`--task ${c.task} trains the single-layer model; it needs --layers 1`);
   if (c.tasks === '' && c.nOut !== 1) throw new UsageError(`--n-out ${c.nOut}: the single regression task has one output; several outputs come with --tasks`);
   if (c.tasks !== '') {
     const tasks = parseTasks(c.tasks);
@@ -421,10 +458,26 @@ export function incompatibleFields(a: TrainConfig, b: TrainConfig): FieldKey[] {
 // Serialisation (run.json `config`) and run names
 // ---------------------------------------------------------------------------------------------
 
-/** The config as stored in run.json: snake_case keys, table order. */
-export function configToJson(c: TrainConfig): Record<string, unknown> {
+/** The task family the other fields give: --tasks, --task-pool or --sparsity, else gaussian. */
+function derivedTask(c: TrainConfig): TaskName {
+  return c.tasks !== '' ? 'multitask' : c.taskPool > 0 ? 'pool' : c.sparsity > 0 ? 'sparse' : 'gaussian';
+}
+
+/** The value an implicit field takes when not given. */
+function implicitDefault(f: Field, c: TrainConfig): unknown {
+  return f.key === 'task' ? derivedTask(c) : f.key === 'poolSeed' ? c.seed : f.default;
+}
+
+/**
+ * The config as JSON: snake_case keys, table order. Implicit fields at their default are left out
+ * (checkpoints, sweep ids) unless `explicit` (run.json states every field).
+ */
+export function configToJson(c: TrainConfig, o: { explicit?: boolean } = {}): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const f of FIELDS) out[jsonKey(f.key)] = c[f.key];
+  for (const f of FIELDS) {
+    if (f.implicit && !o.explicit && c[f.key] === implicitDefault(f, c)) continue;
+    out[jsonKey(f.key)] = c[f.key];
+  }
   return out;
 }
 

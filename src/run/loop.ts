@@ -24,13 +24,13 @@
 import { Rng } from '../data/rng.js';
 import { allocBatch, type Batch } from '../data/batch.js';
 import { sampleBatch, type TaskSpec } from '../data/task.js';
-import { createStream, CURRENT_STREAM_VERSION, restoreStream, type BatchStream, type StreamVersion } from '../data/stream.js';
+import { createStream, restoreStream, type BatchStream, type StreamVersion } from '../data/stream.js';
 import type { TrainModel } from '../engine/model.js';
 import { createOptimizer, type Optimizer, type OptimizerState } from '../optim/optim.js';
 import { countLogged, type TrainConfig } from './config.js';
 import { createModel, modelFromTheta, type EngineKernels } from './model.js';
 import { createTrainStep, type TrainStep } from './step.js';
-import { tokenWidth } from '../engine/multitask.js';
+import { taskFamily } from './task-families.js';
 
 /** Everything logged so far. Arrays have room for `capacity` steps; the first n* entries are valid. */
 export interface TrainLogs {
@@ -92,13 +92,13 @@ export interface FinalValidation {
 export const FINAL_VALIDATION_SAMPLES = 20_000;
 
 export function taskSpecs(c: TrainConfig): { task: TaskSpec; valTask: TaskSpec } {
-  const task: TaskSpec = { d: c.d, L: c.contextLength, batchSize: c.batchSize, noiseStd: c.noiseStd, preset: c.preset, rho: c.rho };
+  const task: TaskSpec = { d: c.d, L: c.contextLength, batchSize: c.batchSize, noiseStd: c.noiseStd, preset: c.preset, rho: c.rho, ...taskFamily(c).prior?.(c) };
   return { task, valTask: { ...task, batchSize: c.valSamples } };
 }
 
 export function allocLogs(c: TrainConfig, capacity: number): TrainLogs {
   const LH = c.layers * c.heads;
-  const E = tokenWidth(c);
+  const E = taskFamily(c).tokenWidth(c);
   // + 1: room for the last step when it is not on the grid (logFinalStep)
   const nVal = countLogged(capacity, c.valEvery) + 1;
   const nDyn = countLogged(capacity, c.dynamicsEvery) + 1;
@@ -128,7 +128,7 @@ export function allocLogs(c: TrainConfig, capacity: number): TrainLogs {
 export function copyLogs(c: TrainConfig, src: TrainLogs, capacity: number, upTo: number): TrainLogs {
   const out = allocLogs(c, Math.max(capacity, upTo));
   const LH = c.layers * c.heads;
-  const E = tokenWidth(c);
+  const E = taskFamily(c).tokenWidth(c);
   out.trainLoss.set(src.trainLoss.subarray(0, upTo));
   const keep = (steps: Float64Array, n: number, every: number): number => {
     let k = 0;
@@ -185,12 +185,9 @@ export function createState(c: TrainConfig, kernels: EngineKernels = {}, streamV
   return assemble(c, model, optimizerFor(c, model.theta.length), createStream(streamVersion, rng), 0, allocLogs(c, c.steps));
 }
 
-/**
- * The stream a new run of `c` draws: the current version, except multi-task runs, whose sampler (the
- * authors' MultiTaskLinearReg order, data/multitask.ts) draws from the run's Rng: version 1.
- */
+/** The stream a new run of `c` draws: its task family's (task-families.ts). */
 export function defaultStreamVersion(c: TrainConfig): StreamVersion {
-  return c.tasks ? 1 : CURRENT_STREAM_VERSION;
+  return taskFamily(c).streamVersion(c);
 }
 
 /** What a checkpoint holds (see checkpoint.ts). */

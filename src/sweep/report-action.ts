@@ -11,7 +11,7 @@ export async function sweepReportAction(dir: string, o: { json: boolean }): Prom
   let rows: Row[];
   const stale = existsSync(csv) ? staleResults(dir, csv) : 'absent';
   if (stale === null) {
-    rows = readResultsCsv(csv);
+    rows = readResultsCsv(csv).rows;
   } else {
     if (stale !== 'absent') log(`${csv} ${stale}; computing the results table again`);
     log('computing the results table (analyze + evaluate at each run\'s training L)...');
@@ -33,7 +33,7 @@ export async function sweepReportAction(dir: string, o: { json: boolean }): Prom
 function staleResults(dir: string, csv: string): string | null {
   let rows: Row[];
   try {
-    rows = readResultsCsv(csv);
+    rows = readResultsCsv(csv).rows;
   } catch {
     return 'cannot be read';
   }

@@ -6,7 +6,7 @@
  *   zip:   { d: [3, 5], lr: [0.001, 0.0005] }   fields varied together (same length), one more axis
  *   seeds: 3 | [1, 2, 3]                        N seeds = base seed (default 1024) + 0..N-1; fastest axis
  *
- * Every combination is resolved and checked by the train field table (train/config.ts) before
+ * Every combination is resolved and checked by the train field table (run/config.ts) before
  * anything is created: a bad value names the field, the value and its grid position.
  * Pure module apart from hashing: text in, a validated plan or a UsageError out.
  */

@@ -14,7 +14,7 @@ import { UsageError } from '../../errors.js';
 import { snakeCase } from '../json.js';
 import { ACTIVE_HEAD_THRESHOLD, formatFixed, type HeadCircuit } from '../../model/circuits.js';
 import { analyzeStack, analyzeTarget, type AnalyzedHead, type AnalyzedStackHead, type AnalyzeResult, type AnalyzeStackResult } from '../../analysis/analyze.js';
-import { analyzeMultitask, formatMultitaskAnalysis } from '../../analysis/multitask.js';
+import { analyzeMultitask, formatMultitaskAnalysis, type MultitaskAnalysis } from '../../analysis/multitask.js';
 import { loadStackTarget, loadTarget, untrainedWarning } from '../../analysis/targets.js';
 import { warn } from '../warn.js';
 import { asNonNegativeFloat, asInteger, asPositiveInt } from '../options.js';
@@ -128,7 +128,7 @@ export function register(program: Command): void {
       const L = opts.contextLength ?? opts.L;
       const mt = analyzeMultitask(target);
       if (mt) {
-        process.stdout.write(opts.json ? JSON.stringify(mt, jsonSafe) + '\n' : formatMultitaskAnalysis(mt));
+        process.stdout.write(opts.json ? multitaskAnalysisJson(mt) + '\n' : formatMultitaskAnalysis(mt));
         return;
       }
       const stack = loadStackTarget(target);
@@ -173,6 +173,11 @@ export function analysisJson(a: AnalyzeResult | AnalyzeStackResult): string {
     ? { ...a.grouping, active: one(a.grouping.active), dummy: one(a.grouping.dummy), signGroups: a.grouping.signGroups.map((g) => ({ ...g, heads: one(g.heads) })) }
     : undefined;
   return JSON.stringify(snakeCase({ ...a, layers, ...(grouping ? { grouping } : {}) }));
+}
+
+/** A multi-task model in `analyze --json`: as the single-task one, heads numbered from 1 and snake_case keys. */
+export function multitaskAnalysisJson(a: MultitaskAnalysis): string {
+  return JSON.stringify(snakeCase({ ...a, heads: a.heads.map((h) => ({ ...h, head: h.head + 1 })) }));
 }
 
 /** JSON.stringify replacer: non-finite numbers become null. */

@@ -38,11 +38,12 @@ export function register(program: Command): void {
         return;
       }
       // Loaded here, not at startup: the renderer (vega, resvg) costs ~0.5 s to load.
-      const { writeReport } = await import('../../report/report.js');
+      const { experimentOfRuns } = await import('../../experiments/index.js');
+      const experiment = experimentOfRuns(runs);
       const { readEvaluation } = await import('../../plots/evaluation.js');
       const { writeFolderAsUnit } = await import('../../report/write-unit.js');
       // one unit: a kill while it is made leaves the old report folder as it was
-      const res = await writeFolderAsUnit(o.out, (staging) => writeReport(runs, {
+      const res = await writeFolderAsUnit(o.out, (staging) => experiment.report(runs, {
         out: staging,
         evalSamples: o.evalSamples,
         samples: o.samples,

@@ -1,19 +1,21 @@
 /**
- * `icl-lab reproduce [--steps N] [--full] [--out DIR]`: the notebook's whole experiment (train
- * H = 2, 1, 4, 8; evaluate; figures; report; findings). `npm start` runs the quick preset.
+ * `icl-lab reproduce [--experiment NAME] [--steps N] [--full] [--out DIR]`: one experiment of
+ * src/experiments/ end to end (train its runs; evaluate; figures; report; findings). `npm start` runs
+ * the seed notebook's, quick.
  */
 import type { Command } from 'commander';
 import { relative } from 'node:path';
-import { FULL_STEPS, QUICK_STEPS, REPRODUCE_HEADS } from '../../report/reproduce-config.js';
 import { tallyFindings, tallyLine, type Finding } from '../../report/findings.js';
-import type { ProgressMode } from '../../run/progress.js';
 import { UsageError } from '../../errors.js';
 import { onInterrupt } from '../signals.js';
-import { addContextLengthsOption, asChoice, asPositiveInt, pickContextLengths } from '../options.js';
-import { PRESET_INFO, REPRODUCE_PRESETS, type ReproducePreset } from '../../report/reproduce-presets.js';
+import { addContextLengthsOption, addRunOptions, asChoice, asIntList, asPositiveInt, parseJobs, parseProgress, pickContextLengths } from '../options.js';
+import { SEED_PASS_FRACTION, seedTally, type AcrossSeedsFinding } from '../../experiments/seeds.js';
+import { EXPERIMENT_NAMES, EXPERIMENTS, experimentNamed } from '../../experiments/index.js';
+import { FULL_STEPS, QUICK_STEPS, seedExperiment } from '../../experiments/seed.js';
 
 interface ReproduceCliOptions {
-  preset?: ReproducePreset;
+  experiment?: string;
+  preset?: string;
   steps?: number;
   full?: boolean;
   out?: string;
@@ -21,13 +23,16 @@ interface ReproduceCliOptions {
   samples?: number;
   contextLength?: number[];
   lengths?: number[];
-  jobs?: number;
-  progress?: ProgressMode | 'auto';
+  jobs?: string;
+  progress?: string;
   json?: boolean;
+  seeds?: number[];
 }
 
 export function findingsTable(findings: readonly Finding[]): string {
-  const rows = findings.map((f, i) => [`${i + 1}`, f.result === 'pass' ? 'PASS' : f.result, f.id, Number.isFinite(f.value) ? f.value.toFixed(4) : '-', f.threshold]);
+  // judged across seeds (experiments/seeds.ts): the value is "passed/applicable seeds"
+  const value = (f: Finding) => ('per_seed' in f ? seedTally(f as AcrossSeedsFinding) + ' seeds' : Number.isFinite(f.value) ? f.value.toFixed(4) : '-');
+  const rows = findings.map((f, i) => [`${i + 1}`, f.result === 'pass' ? 'PASS' : f.result, f.id, value(f), f.threshold]);
   const head = ['#', 'result', 'finding', 'value', 'threshold'];
   const w = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]!.length)));
   const line = (r: string[]) => r.map((c, j) => c.padEnd(w[j]!)).join('  ').trimEnd();
@@ -35,31 +40,39 @@ export function findingsTable(findings: readonly Finding[]): string {
 }
 
 export function register(program: Command): void {
-  addContextLengthsOption(program.command('reproduce'), 'context lengths L of the error sweep, e.g. 10,40,160 or 1:500:5 (default: 1..10, 12..40 step 2, 45..500 step 5)')
+  const cmd = addContextLengthsOption(program.command('reproduce'), 'context lengths L of the error sweep, e.g. 10,40,160 or 1:500:5 (default: 1..10, 12..40 step 2, 45..500 step 5)')
     .description(
-      `reproduce the notebook: train H = ${REPRODUCE_HEADS.join(', ')} at the seed configuration in parallel, evaluate them over ` +
-        'L = 1..500 (every L up to 10, then sparser), draw every figure, write report.html / report.md / findings.json and print the five findings. ' +
-        `Quick preset: ${QUICK_STEPS.toLocaleString('en-US')} steps per run (on the loss plateau; a few minutes on 2 cores); --full: the notebook's ${FULL_STEPS.toLocaleString('en-US')}. ` +
+      `reproduce an experiment (default: the seed notebook): train its runs in parallel (the seed's: H = ${seedExperiment.heads.join(', ')} at config_1), evaluate them over ` +
+        'L = 1..500 (every L up to 10, then sparser), draw every figure, write report.html / report.md / findings.json and print the findings. ' +
+        `Quick: ${QUICK_STEPS.toLocaleString('en-US')} steps per run for the seed (on the loss plateau; a few minutes on 2 cores); --full: the notebook's ${FULL_STEPS.toLocaleString('en-US')}. ` +
         'Running it again over the same --out continues unfinished runs and redraws the report.',
     )
-    .option('--preset <name>', "[seed|paper|multitask] which experiment: seed = the seed notebook (seed convention, batch 128, seed 1024, H = 2, 1, 4, 8); paper = the authors' own runs (paper convention sigma^2 = 0.1, batch 256, seed 1029, H = 2, 1, 4, 8; quick 80,000 steps) plus their estimator comparison and the reduced-loss optimum; multitask = their two-task runs (H = 3, 4, 2, 8; quick 15,000 steps, ts engine) with the head split-up / superposition findings (default: seed)", asChoice('--preset', REPRODUCE_PRESETS))
-    .option('--steps <n>', `[int] steps per run (default: the preset's quick length, ${QUICK_STEPS} / ${PRESET_INFO.paper.quickSteps} / ${PRESET_INFO.multitask.quickSteps} for seed / paper / multitask, or ${FULL_STEPS} with --full)`, asPositiveInt('--steps'))
+    .option('--experiment <name>', `[${EXPERIMENT_NAMES.join('|')}] which experiment: ${EXPERIMENTS.map((e) => `${e.name} = ${e.summary}`).join('; ')} (default: seed)`, asChoice('--experiment', EXPERIMENT_NAMES))
+    .option('--preset <name>', '[name] the same as --experiment (its older name)', asChoice('--preset', EXPERIMENT_NAMES))
+    .option('--steps <n>', `[int] steps per run (default: the experiment's quick length, ${EXPERIMENTS.map((e) => e.quickSteps).join(' / ')} for ${EXPERIMENT_NAMES.join(' / ')}, or ${FULL_STEPS} with --full)`, asPositiveInt('--steps'))
     .option('--full', `[flag] the notebook's full length: ${FULL_STEPS} steps per run, seed logging intervals`)
-    .option('--out <dir>', '[path] where runs and report go (default: runs/reproduce, runs/reproduce-paper or runs/reproduce-multitask; -full with --full)')
+    .option('--out <dir>', `[path] where runs and report go (default: ${EXPERIMENTS.map((e) => e.out[0]).join(', ')}; -full with --full)`)
     .option('--eval-samples <n>', '[int] prompts per context length in the error sweep (default: 2000, or 10000 with --full)', asPositiveInt('--eval-samples'))
     .option('--samples <n>', '[int] prompts at the training L shared by every model for the findings (default: 20000)', asPositiveInt('--samples'))
-    .option('--jobs <n>', '[int] runs trained at once (default: number of cores)', asPositiveInt('--jobs'))
-    .option('--progress <mode>', '[auto|bar|lines|none] training progress on stderr (default: auto)', asChoice('--progress', ['auto', 'bar', 'lines', 'none'] as const))
-    .option('--json', '[flag] print only a JSON summary (findings and file paths) on stdout')
+    .option('--seeds <n|list>', `[int|int,int...] every run once per RNG seed: N seeds from the experiment's own (1024 for seed), or a list; each finding judged across them (passes on >= ${SEED_PASS_FRACTION * 100} % of the seeds where it applies; the table shows passed/applicable seeds), a report per seed in report/seed-<S>/ (default: the experiment's one seed)`, asIntList('--seeds', { min: 0 }))
+    .option('--json', '[flag] print only a JSON summary (findings and file paths) on stdout');
+  addRunOptions(cmd, { threads: false, what: 'training progress' })
     .action(async (o: ReproduceCliOptions) => {
+      const jobs = parseJobs(o.jobs);
+      const progress = parseProgress(o.progress, o.json === true);
       if (o.full && o.steps !== undefined) throw new UsageError('--full sets --steps to 500001; give one of them');
-      const preset = o.preset ?? 'seed';
-      const info = PRESET_INFO[preset];
+      if (o.experiment !== undefined && o.preset !== undefined && o.experiment !== o.preset) throw new UsageError(`--experiment ${o.experiment} and --preset ${o.preset} disagree; give one of them`);
+      const info = experimentNamed(o.experiment ?? o.preset ?? 'seed');
+      const preset = info.name;
+      const baseSeed = (info.runs ? info.runs(1)[0]!.config : info.config(info.heads[0]!, 1)).seed;
+      const seeds = o.seeds === undefined ? undefined : o.seeds.length === 1 ? Array.from({ length: o.seeds[0]! }, (_, i) => baseSeed + i) : o.seeds;
+      if (seeds && seeds.length === 0) throw new UsageError('--seeds 0: give at least one seed');
+      if (seeds && new Set(seeds).size !== seeds.length) throw new UsageError(`--seeds ${seeds.join(',')}: a seed is given twice`);
       const steps = o.steps ?? (o.full ? info.fullSteps : info.quickSteps);
       const out = o.out ?? (o.full ? info.out[1] : info.out[0]);
       const log = o.json ? () => {} : (s: string) => process.stderr.write(`icl-lab: ${s}\n`);
       if (steps < info.quickSteps) {
-        log(`note: ${steps.toLocaleString('en-US')} steps is below the ${preset} preset's quick length (${info.quickSteps.toLocaleString('en-US')}): the findings assume models on their loss plateau, so some may FAIL`);
+        log(`note: ${steps.toLocaleString('en-US')} steps is below the ${preset} experiment's quick length (${info.quickSteps.toLocaleString('en-US')}): the findings assume models on their loss plateau, so some may FAIL`);
       }
       const controller = new AbortController();
       let reporting = false;
@@ -73,16 +86,17 @@ export function register(program: Command): void {
         controller.abort();
       });
       const t0 = performance.now();
-      const { reproduce } = await import('../../report/reproduce.js'); // loads the renderer
+      const { reproduce } = await import('../../experiments/reproduce.js'); // loads the renderer
       let res;
       try {
         res = await reproduce({
-          out, steps, preset,
+          out, steps, experiment: info,
+          ...(seeds ? { seeds } : {}),
           evalSamples: o.evalSamples ?? (o.full ? 10_000 : 2_000),
           ...(o.samples !== undefined ? { samples: o.samples } : {}),
           ...(pickContextLengths(o) ? { lengths: pickContextLengths(o)! } : {}),
-          ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
-          progress: o.json ? 'none' : (o.progress ?? 'auto'),
+          ...(jobs !== undefined ? { jobs } : {}),
+          progress,
           signal: controller.signal,
           onReportStart: () => {
             reporting = true;
@@ -94,7 +108,7 @@ export function register(program: Command): void {
         removeInterrupt();
       }
       if ('interrupted' in res) {
-        process.stderr.write(`interrupted; continue with:\n  icl-lab reproduce${preset !== 'seed' ? ` --preset ${preset}` : ''} --out ${out} --steps ${steps}\n`);
+        process.stderr.write(`interrupted; continue with:\n  icl-lab reproduce${preset !== 'seed' ? ` --experiment ${preset}` : ''}${o.seeds ? ` --seeds ${o.seeds.join(',')}` : ''} --out ${out} --steps ${steps}\n`);
         process.exitCode = 130;
         return;
       }
@@ -104,7 +118,8 @@ export function register(program: Command): void {
       if (o.json) {
         process.stdout.write(JSON.stringify({ steps, out, seconds, passed, failed, not_applicable: notApplicable, findings: report.findings.map(({ checks: _c, ...f }) => f), files: report.files, figures: report.pngs }) + '\n');
       } else {
-        process.stdout.write(`\n${findingsTable(report.findings)}\n\n${tallyLine(report.findings)} (${seconds.toFixed(0)} s).\n`);
+        if (report.findings.length === 0) process.stdout.write(`\nthe ${preset} experiment reports measurements, no pass/fail findings (${seconds.toFixed(0)} s).\n`);
+        else process.stdout.write(`\n${findingsTable(report.findings)}\n\n${tallyLine(report.findings)} (${seconds.toFixed(0)} s).\n`);
         process.stdout.write(`report: ${relative(process.cwd(), report.files.html)} (and report.md, findings.json, ${report.pngs.length} PNG figures in ${relative(process.cwd(), res.reportDir)}/figures)\n`);
       }
       if (failed > 0) process.exitCode = 1;

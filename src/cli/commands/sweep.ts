@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
+import { addRunOptions, parseJobs, parseProgress, parseThreads } from '../options.js';
 import { onInterrupt } from '../signals.js';
 import { shellQuote } from '../../run/run.js';
 import { FIELDS, fieldHelp, flagName, parseFlags, type FieldKey } from '../../run/config.js';
@@ -48,9 +49,8 @@ function intIn(flag: string, v: string | undefined, lo: number, hi: number): num
 }
 
 function progressMode(v: string | undefined): ProgressMode {
-  if (v === undefined || v === 'auto') return autoProgressMode();
-  if (v === 'bar' || v === 'lines' || v === 'none') return v;
-  throw new UsageError(`--progress must be one of auto, bar, lines, none, got ${JSON.stringify(v)}`);
+  const p = parseProgress(v);
+  return p === 'auto' ? autoProgressMode() : p;
 }
 
 /** The spec from a file and/or flags (flags override the file's base and add grid axes). */
@@ -106,9 +106,8 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
   const out = opts.out;
   if (out === undefined || out === '') throw new UsageError('--out DIR is required (the sweep directory: DIR/sweep.json, DIR/runs/<name>, DIR/results.parquet)');
   const mode = progressMode(opts.progress);
-  const jobs = intIn('--jobs', opts.jobs, 1, 256);
-  if (opts.threads !== undefined && opts.threads !== '1' && opts.threads !== '2') throw new UsageError(`--threads must be 1 or 2, got ${JSON.stringify(opts.threads)}`);
-  const threads = opts.threads === undefined ? undefined : (Number(opts.threads) as 1 | 2);
+  const jobs = parseJobs(opts.jobs);
+  const threads = parseThreads(opts.threads);
   intIn('--eval-samples', opts.evalSamples, 2, 10_000_000);
   intIn('--eval-seed', opts.evalSeed, 0, 4_294_967_295);
   const qm = opts.queue !== undefined ? await queueModule() : undefined;
@@ -282,9 +281,7 @@ export function register(program: Command): void {
   cmd.option('--zip <field=values>', '[field=v1,v2,...] fields varied together, e.g. --zip d=3,5 --zip lr=1e-3,5e-4 (repeatable; same lengths)', collect);
   cmd.option('--seeds <n|list>', '[int|int,int...] N seeds (the base --seed, default 1024, then +1, +2, ...) or a list of seeds');
   cmd.option('--extend', '[flag] add the spec\'s new runs to the sweep already in --out (otherwise a changed spec is refused)');
-  cmd.option('--jobs <n>', '[int] runs trained at once on this machine, one worker thread each (default: number of cores)');
-  cmd.option('--threads <n>', '[1|2] threads per run: 2 = its batches drawn on a second thread, bit-identical (default: 2 when a core is free for every run in flight)');
-  cmd.option('--progress <mode>', '[auto|bar|lines|none] sweep progress on stderr (default: auto = a bar on a terminal, a line every 5 s otherwise)');
+  addRunOptions(cmd, { what: 'sweep progress' });
   cmd.option('--queue <url>', '[redis://HOST:PORT] enqueue one job per run on this Redis (BullMQ) instead of training here; password in the URL or $ICL_LAB_REDIS_PASSWORD');
   cmd.option('--wait', '[flag] with --queue: show the sweep\'s progress until every job is done, then write the results table');
   cmd.option('--report', '[flag] also write the sweep report (DIR/report: figures, findings.json, report.md)');

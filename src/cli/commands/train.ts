@@ -1,6 +1,6 @@
 /**
  * `icl-lab train`: the seed's training experiment as resumable, crash-safe runs on disk.
- * The flags come from the field table in train/config.ts; the action is a thin call into
+ * The flags come from the field table in run/config.ts; the action is a thin call into
  * run/runs.ts (trainRuns / resumeRuns).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { wasmAvailable } from '../../io/wasm.js';
 import { onInterrupt } from '../signals.js';
+import { addRunOptions, parseJobs, parseProgress, parseThreads } from '../options.js';
 import { FIELD_BY_KEY, FIELDS, fieldHelp, flagName, parseConfigText, parseFlags, resolveConfigs, type FieldKey, type TrainConfig } from '../../run/config.js';
 import { resumeRuns, trainRuns } from '../../run/runs.js';
 import type { ProgressMode } from '../../run/progress.js';
@@ -25,7 +26,6 @@ export interface TrainCliOptions extends Record<string, unknown> {
   progress?: string;
 }
 
-const PROGRESS_MODES = ['auto', 'bar', 'lines', 'none'] as const;
 
 /** A string-valued option (commander gives strings; anything else is a usage error). */
 function str(opts: TrainCliOptions, key: string): string | undefined {
@@ -33,28 +33,6 @@ function str(opts: TrainCliOptions, key: string): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string') throw new UsageError(`--${key} needs a value`);
   return v;
-}
-
-function parseJobs(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const s = v.trim();
-  const n = Number(s);
-  if (!/^\d+$/.test(s) || n < 1 || n > 256) throw new UsageError(`--jobs must be an integer in 1..256, got ${JSON.stringify(v)}`);
-  return n;
-}
-
-function parseThreads(v: string | undefined): 1 | 2 | undefined {
-  if (v === undefined) return undefined;
-  const s = v.trim();
-  if (s !== '1' && s !== '2') throw new UsageError(`--threads must be 1 or 2, got ${JSON.stringify(v)}`);
-  return s === '1' ? 1 : 2;
-}
-
-function parseProgress(v: string | undefined, json: boolean): ProgressMode | 'auto' {
-  if (json) return 'none';
-  if (v === undefined) return 'auto';
-  if (!(PROGRESS_MODES as readonly string[]).includes(v)) throw new UsageError(`--progress must be one of ${PROGRESS_MODES.join(', ')}, got ${JSON.stringify(v)}`);
-  return v as ProgressMode | 'auto';
 }
 
 function readConfigFile(path: string): string {
@@ -173,9 +151,7 @@ export function register(program: Command): void {
     }
   }
   cmd.option('--force', '[flag] overwrite an existing non-empty run directory (with --resume: resume even if run.json names a live process)');
-  cmd.option('--jobs <n>', '[int] runs trained at once, one worker thread each (default: number of cores)');
-  cmd.option('--threads <n>', '[1|2] threads per run: 2 draws the next batches on a second thread while the step computes, bit-identical to 1 (default: 2 when a core is free for every run at once, else 1)');
-  cmd.option('--progress <mode>', '[auto|bar|lines|none] progress on stderr (default: auto = bar on a terminal, a line every 5 s otherwise)');
+  addRunOptions(cmd);
   cmd.option('--json', '[flag] print only a final JSON summary on stdout (no progress, no printed losses)');
   cmd.action(async (opts: TrainCliOptions) => {
     process.exitCode = await trainAction(opts);

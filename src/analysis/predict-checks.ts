@@ -4,8 +4,8 @@
  */
 import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError } from '../../errors.js';
-import { checkMemory } from '../../io/memory.js';
+import { UsageError } from '../errors.js';
+import { checkMemory } from '../io/memory.js';
 
 function sameFile(a: string, b: string): boolean {
   if (resolve(a) === resolve(b)) return true;

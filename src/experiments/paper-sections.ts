@@ -1,8 +1,8 @@
 /**
- * The report's additions for runs in the paper convention (PAPER_EXPERIMENTS.md §2, §4):
+ * The report's additions for runs in the paper convention (docs/PAPER_EXPERIMENTS.md §2, §4):
  *
  *   - the estimator comparison (figure `estimator_comparison`): the authors' five analytic estimators
- *     (core/estimator-methods.ts) and the trained models on shared prompts at L = 10, 15, ..., 100,
+ *     (analysis/estimator-methods.ts) and the trained models on shared prompts at L = 10, 15, ..., 100,
  *     beside the values the authors printed;
  *   - the reduced-loss optimum: for each model mu*(w) = (w w^T + (1 + s2)/L exp(d w w^T))^{-1} w at its
  *     own w against its mu (per head for H <= 2; per sign group of w, the equivalent two-head model of
@@ -19,7 +19,8 @@ import type { ModelForward } from '../engine/model.js';
 import type { Rng } from '../data/rng.js';
 import { optimalMu, reducedLoss } from '../analysis/theory.js';
 import { AUTHORS_ESTIMATOR_COMPARISON } from './authors-values.js';
-import type { Check, Finding } from './findings.js';
+import type { Check, Finding } from '../report/findings.js';
+import type { NamedParams } from '../report/plan.js';
 
 /** The authors' sweep of the comparison figures: L = 10, 15, ..., 100. */
 export const PAPER_LENGTHS: number[] = Array.from({ length: 19 }, (_, i) => 10 + 5 * i);
@@ -32,10 +33,7 @@ export const PAPER_LABELS: Record<string, string> = {
   'ridge-est': 'ridge (lambda = sigma^2 d)',
 };
 
-export interface NamedParams {
-  name: string;
-  params: AttentionParams;
-}
+export type { NamedParams } from '../report/plan.js';
 
 /** Models and the five analytic estimators on the same prompts at `lengths`. */
 export function estimatorComparison(models: readonly NamedParams[], spec: PromptSpec, lengths: readonly number[], samples: number, rng: Rng, forward: ModelForward = transformerEstimator): EvaluateResult {

@@ -17,6 +17,7 @@
  */
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIPv4, isIPv6 } from 'node:net';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
@@ -40,6 +41,35 @@ const TYPES: Record<string, string> = {
   '.ico': 'image/x-icon', '.map': 'application/json; charset=utf-8',
 };
 
+/**
+ * The Content-Security-Policy of every file served from below DIR (/files/...): a sandbox (an
+ * opaque origin, no scripts, no forms), nothing loaded but the page's own inline styles and data:
+ * images. A run directory's name is the user's; a report that shows it must not act in the lab.
+ */
+export const FILES_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'";
+
+/** The most runs one /api/compare request may name (each distinct). */
+export const MAX_COMPARE = 64;
+
+/**
+ * True for a name or address of this machine's loopback interface, in any spelling: localhost,
+ * 127.x.y.z, ::1 (also 0:0:0:0:0:0:0:1) and ::ffff:127.x.y.z.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (/^localhost$/i.test(h)) return true;
+  if (isIPv4(h)) return h.startsWith('127.');
+  if (!isIPv6(h)) return false;
+  const n = new URL(`http://[${h}]/`).hostname; // normalised: [::1], [::ffff:7f00:1]
+  return n === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(n);
+}
+
+/** The host of a Host header (without its port; IPv6 in brackets). */
+function hostOfHeader(h: string): string {
+  const m = /^(\[[^\]]*\]|[^:]*)(:\d+)?$/.exec(h);
+  return m ? m[1]! : '';
+}
+
 export interface ServeOptions {
   /** The folder served (must exist). */
   root: string;
@@ -62,7 +92,7 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
   const given = o.assets === undefined ? assetDir() : o.assets;
   const assets = given ? realpathSync(given) : null;
   const pollMs = o.pollMs ?? 1000;
-  const loopback = /^(127\.|localhost$|::1$)/.test(o.host);
+  const loopback = isLoopbackHost(o.host);
   let found: Found = scanTree(root);
   const clients = new Set<ServerResponse>();
   const stamps = new Map<string, string>();
@@ -97,10 +127,14 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
     res.end(text);
   };
   const fail = (res: ServerResponse, status: number, message: string): void => json(res, status, { error: message });
-  const file = (res: ServerResponse, path: string, head: boolean): void => {
+  const file = (res: ServerResponse, path: string, head: boolean, sandboxed = false): void => {
     const type = TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
     const body = readFileSync(path);
-    res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' });
+    res.writeHead(200, {
+      'content-type': type, 'content-length': body.length, 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache',
+      // a file below DIR (a report.html, an SVG) is data, never code of the lab's origin: no script runs, its origin is opaque
+      ...(sandboxed ? { 'content-security-policy': FILES_CSP } : {}),
+    });
     res.end(head ? undefined : body);
   };
 
@@ -128,7 +162,7 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
       return;
     }
     // bound to loopback: only pages of this machine may ask (a foreign Host header = DNS rebinding)
-    if (loopback && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i.test(req.headers.host ?? '')) {
+    if (loopback && !isLoopbackHost(hostOfHeader(req.headers.host ?? ''))) {
       fail(res, 403, `Host ${req.headers.host ?? '(none)'} refused: the lab listens on ${o.host} only`);
       return;
     }
@@ -152,6 +186,9 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
       } else if (route === ROUTES.compare) {
         const paths = u.searchParams.getAll(QUERY.path);
         if (paths.length === 0) throw new PathError(400, `missing ?${QUERY.path}= (two or more runs)`);
+        if (paths.length > MAX_COMPARE) throw new PathError(400, `compare takes at most ${MAX_COMPARE} runs, got ${paths.length}`);
+        const twice = paths.find((p, i) => paths.indexOf(p) !== i);
+        if (twice !== undefined) throw new PathError(400, `run ${twice} is given twice; compare each run once`);
         json(res, 200, compareRuns(root, paths.map((p) => known('runs', p, 'run')), smoothOf(u)));
       } else if (route === ROUTES.report) {
         const r = reportSummary(root, known('reports', pathArg(), 'report'), found.runs);
@@ -173,7 +210,7 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
         }
         const abs = resolveInside(root, rel);
         if (!statSync(abs).isFile()) throw new PathError(404, `not a file: ${rel}`);
-        file(res, abs, head);
+        file(res, abs, head, true);
       } else if (route.startsWith(API_PREFIX)) {
         fail(res, 404, `no such API: ${rawPath}`);
       } else {

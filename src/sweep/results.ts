@@ -7,7 +7,7 @@
  * table can be checked against those commands run by hand. A multi-task run (--tasks) has those
  * read-out columns empty: they are single-task statistics.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { analyzeTarget } from '../analysis/analyze.js';
@@ -137,9 +137,20 @@ export function resultRow(runDir: string, name: string, hash: string, config: Tr
 
 const CACHE_FILE = '.results-cache.json';
 
+/** Size and modification time of a file (the model a row is read from): a truncated or replaced model misses the cache. */
+function fileStamp(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
 /**
  * The table of every run of the sweep in DIR. Rows are cached in DIR/.results-cache.json under a
- * key of everything they depend on (config hash, the run's step, status and last write, the
+ * key of everything they depend on (config hash, the run's step, status and last write, the model
+ * file's size and modification time, the
  * evaluation settings, the icl-lab version), so re-running a finished sweep does not evaluate
  * every model again.
  */
@@ -158,7 +169,7 @@ export function sweepResults(dir: string, o: ResultsOptions & { onRow?: (name: s
   const fresh: Record<string, { key: string; row: Row }> = {};
   const rows = runs.map((r) => {
     const j = readRunJson(r.dir);
-    const key = JSON.stringify([r.hash, j.step, j.status, j.timings.updated_at, o.samples ?? 10_000, o.seed ?? 0, maxHeads, VERSION]);
+    const key = JSON.stringify([r.hash, j.step, j.status, j.timings.updated_at, fileStamp(join(r.dir, RUN_FILES.model)), o.samples ?? 10_000, o.seed ?? 0, maxHeads, VERSION]);
     const hit = cache[r.name];
     let row: Row;
     if (hit && hit.key === key) {

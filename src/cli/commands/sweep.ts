@@ -21,7 +21,7 @@ import type { JobView, RedisTarget } from '../../sweep/queue.js';
 const queueModule = () => import('../../sweep/queue.js');
 import { SweepProgress } from '../../sweep/progress.js';
 import { writeResults } from '../../sweep/results.js';
-import { expandSweep, normaliseSpec, parseSpecText, specFromFlags, type SweepRunPlan, type SweepSpec } from '../../sweep/spec.js';
+import { expandSweep, normaliseSpec, parseSpecText, readSpecFile, specFromFlags, type SweepRunPlan, type SweepSpec } from '../../sweep/spec.js';
 import { isSweepDir, prepareSweep, readSweepJson, runState, sweepRuns, type PreparedSweep } from '../../sweep/sweep-dir.js';
 
 interface SweepCliOptions extends Record<string, unknown> {
@@ -58,15 +58,6 @@ function intIn(flag: string, v: string | undefined, lo: number, hi: number): num
 function progressMode(v: string | undefined): ProgressMode {
   const p = parseProgress(v);
   return p === 'auto' ? autoProgressMode() : p;
-}
-
-function readSpecFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`${path}: ${code === 'ENOENT' ? 'no such spec file' : code === 'EISDIR' ? 'is a directory, not a spec file' : (err as Error).message}`);
-  }
 }
 
 /** The spec from a file and/or flags (flags override the file's base and add grid axes). */

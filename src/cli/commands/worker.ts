@@ -48,6 +48,12 @@ export async function workerAction(o: WorkerCliOptions): Promise<number> {
   try {
     const r = await runWorker(t, { concurrency, lockMs: lockSeconds * 1000, outageMs: outageSeconds * 1000, untilEmpty: o.untilEmpty === true, log, signal: controller.signal, onReady });
     log(`stopped: ${r.completed} job(s) completed, ${r.failed} failed (diverged), ${r.gaveBack} given back`);
+    if (r.stranded && !r.lost && r.stranded.length === 0) log(`stopped while Redis at ${t.shown} is unreachable; no job was active`);
+    else if (r.stranded && !r.lost) {
+      throw new QueueError(
+        `stopped while Redis at ${t.shown} is unreachable: ${r.stranded.length} job(s) checkpointed (${r.stranded.join(', ')}) and left in the queue; start a worker again once Redis is back`,
+      );
+    }
     if (r.lost) {
       const jobs = r.lost.checkpointed.length;
       throw new QueueError(

@@ -40,7 +40,7 @@ export function ReportView(props: { path: string }) {
         return p ? <a key={name} href={`#/run/${q(p)}`} class="runlink" data-testid="report-run">{p}</a> : <span key={name} class="runlink muted" title="not below the served folder">{name}</span>;
       })}{r.runPaths.filter(Boolean).length >= 2 && <> · <a href={`#/compare?${r.runPaths.filter((p): p is string => p !== null).map((p) => `path=${q(p)}`).join('&')}`}>compare them</a></>}</p>
       {r.eta && <VegaChart spec={r.eta} testId="report-eta" />}
-      <iframe class="report" src={`${files}/report.html`} title="report.html" data-testid="report-frame" />
+      <iframe class="report" sandbox="" src={`${files}/report.html`} title="report.html" data-testid="report-frame" />
     </div>
   );
 }

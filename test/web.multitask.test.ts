@@ -7,7 +7,7 @@
  * Screenshots go to test-output/web/ (gitignored).
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -28,6 +28,7 @@ beforeAll(async () => {
   // the authors' layout, small: d = 6, tasks x[0:4] and x[2:6], E = 8, H = 3
   cli(['train', '--tasks', '0:4,2:6', '--d', '6', '--heads', '3', '--context-length', '12', '--batch-size', '32',
     '--steps', '400', '--qk-every', '100', '--dynamics-every', '20', '--val-every', '100', '--progress', 'none', '--out', join(lab, 'mt')]);
+  cpSync(join(lab, 'mt'), join(lab, 'mt-copy'), { recursive: true }); // compare takes each run once
   url = (await start(children, ['serve', lab, '--port', '0'], SERVE_READY)).match[1]!;
   ctx = await launchBrowser(join(tmp, 'profile'));
   page = ctx.pages()[0] ?? await ctx.newPage();
@@ -79,8 +80,8 @@ describe('icl-lab serve: a multi-task run', () => {
     expect(errors).toEqual([]);
   });
 
-  it('compares the multi-task run with itself: circuits side by side with the same labels', async () => {
-    await page.goto(`${url}#/compare?path=mt&path=mt`);
+  it('compares the multi-task run with a copy of itself: circuits side by side with the same labels', async () => {
+    await page.goto(`${url}#/compare?path=mt&path=mt-copy`);
     await page.waitForSelector('[data-testid=compare-heatmaps] svg');
     const labels = await axisLabels('[data-testid=compare-heatmaps]');
     expect(labels).toContain('y2');

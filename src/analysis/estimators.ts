@@ -10,11 +10,12 @@
  *                                                                      ≈ (1 + w (s_i - sbar)) / L (THEORY.md)
  *   ridge             x_q · (X^T X + lambda I)^{-1} X^T y            (Bayes posterior mean at lambda = sigma^2/tau^2)
  *   ols               ridge at lambda = 0; NaN when L <= d (X^T X singular or the risk infinite)
- *   transformerEstimator  the model (attention.ts `forward`)
+ *   transformerEstimator  the model (its own attention's TypeScript kernel: softmax, linear)
  */
 import type { Batch } from '../data/batch.js';
 import type { AttentionParams } from '../model/params.js';
-import { forward } from '../engine/ts/attention.js';
+import { singleLayerKernel } from '../engine/single-layer-kernel.js';
+import { attentionOf } from '../model/attention-name.js';
 import { optimalEta } from './theory.js';
 import { choleskySolveInPlace } from '../math/linalg.js';
 
@@ -246,7 +247,7 @@ export function linearFromMoments(batch: Batch, m: ContextMoments, o: { oneStep?
  */
 export function transformerEstimator(p: AttentionParams, batch: Batch, out: Float64Array): Float64Array {
   checkOut(out, batch.B);
-  forward(p, batch, out);
+  singleLayerKernel(attentionOf(p)).forward(p, batch, out);
   return out;
 }
 

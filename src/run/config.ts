@@ -15,6 +15,7 @@ import { formatTasks, parseTasks } from '../data/multitask.js';
 
 import type { PresetName } from '../data/task.js';
 import type { EngineName } from '../engine/model.js';
+import { ATTENTION_NAMES, type AttentionName } from '../model/attention-name.js';
 import type { InitName } from '../model/init.js';
 import type { OptimizerName } from '../optim/optim.js';
 
@@ -94,9 +95,8 @@ export interface Field {
   readonly implicit?: true;
 }
 
-/** The model families a config can name (run/model-families.ts registers each). */
-export type AttentionName = 'softmax';
-export const ATTENTION_NAMES: readonly AttentionName[] = ['softmax'];
+/** The model families a config can name (run/model-families.ts registers each; the names: model/attention-name.ts). */
+export { ATTENTION_NAMES, type AttentionName };
 /** The task families a config can name (run/task-families.ts registers each). */
 export type TaskName = 'gaussian' | 'multitask';
 export const TASK_NAMES: readonly TaskName[] = ['gaussian', 'multitask'];
@@ -106,7 +106,7 @@ const BIG = 1e12;
 
 /** The field table. Order = order in --help and in run.json. */
 export const FIELDS: readonly Field[] = [
-  { key: 'attention', kind: 'enum', default: 'softmax', values: ATTENTION_NAMES, implicit: true, help: "model family: softmax = the seed's multi-head softmax attention (docs/readme/train.md)" },
+  { key: 'attention', kind: 'enum', default: 'softmax', values: ATTENTION_NAMES, implicit: true, help: "model family: softmax = the seed's multi-head softmax attention; linear = linear attention a_i = s_i / L (Zhang-Frei-Bartlett), linear-sum = a_i = s_i (von Oswald et al.), one layer (docs/readme/linear-attention.md)" },
   { key: 'task', kind: 'enum', default: null, values: TASK_NAMES, implicit: true, help: 'task family: gaussian = linear regression y = beta^T x + noise (the seed\'s; --preset, --rho, --noise-std); multitask = one task per coordinate block of --tasks. Default: multitask with --tasks, else gaussian' },
   { key: 'layers', kind: 'int', default: 1, min: 1, max: 64, help: 'attention layers: 1 = the seed\'s single-layer model; > 1 = a strictly-causal stack with final_linear (docs/readme/stack.md)' },
   { key: 'heads', kind: 'int', default: 2, min: 1, max: 256, list: true, help: 'heads H (list: one run each, e.g. 1,2,4,8)' },
@@ -398,6 +398,10 @@ function checkCombination(c: TrainConfig, given: ReadonlySet<FieldKey>): void {
     if (end > c.d) throw new UsageError(`--tasks ${c.tasks} reads x up to coordinate ${end}, but --d is ${c.d}`);
     if (c.layers !== 1) throw new UsageError('--tasks trains the single-layer model; it needs --layers 1');
     if (c.preset !== 'seed' || c.rho !== 0) throw new UsageError('--tasks has its own noise convention (the authors\' multi-task sampler); leave --preset and --rho at their defaults');
+  }
+  if (c.attention !== 'softmax') {
+    if (c.layers !== 1) throw new UsageError(`--attention ${c.attention} is the one-layer model; it needs --layers 1, got ${c.layers}`);
+    if (c.tasks !== '') throw new UsageError(`--attention ${c.attention} trains the single-task regression model; it does not go with --tasks`);
   }
   if (c.weightTying && c.layers === 1) {
     throw new UsageError('--weight-tying ties the weights of the layers of a stack; it needs --layers > 1');

@@ -24,7 +24,7 @@ import type { AttentionParams } from '../../model/params.js';
 import type { Batch } from '../../data/batch.js';
 import { expNeg } from '../../math/exp.js';
 import { specialisedKernel } from './attention-kernel.js';
-import { backToWeights, checkShapes, circuits } from './head-circuits.js';
+import { backToWeights, checkShapes, circuits, refuseLinear } from './head-circuits.js';
 
 // ---- scratch, grown on demand (no allocation in the training loop) -------------------------------
 let sA = new Float64Array(0); // [H, E, E]   A_h
@@ -146,6 +146,7 @@ export function lossAndGradGeneric(p: AttentionParams, batch: Batch, grad: Float
 
 function run(p: AttentionParams, batch: Batch, grad: Float64Array | null, out: Float64Array | null, attn: Float64Array | null, specialise: boolean): number {
   checkShapes(p, batch, out ?? undefined);
+  refuseLinear(p);
   const { B, L, E } = batch;
   const H = p.H;
   if (grad && grad.length !== p.theta.length) throw new RangeError(`grad has ${grad.length} values, expected ${p.theta.length} (theta length)`);

@@ -19,6 +19,11 @@ export function checkShapes(p: AttentionParams, batch: Batch, out: Float64Array 
   if (out && out.length < batch.B) throw new RangeError(`out has ${out.length} values, expected B = ${batch.B}`);
 }
 
+/** The softmax kernels refuse weights marked for another attention (engine/single-layer-kernel.ts picks the kernel). */
+export function refuseLinear(p: AttentionParams): void {
+  if (p.attention !== undefined && p.attention !== 'softmax') throw new RangeError(`these weights are a '${p.attention}' attention model; the softmax kernel does not run them (engine/single-layer-kernel.ts singleLayerKernel)`);
+}
+
 /** A_h = Wq_h^T Wk_h / sqrt(E) into A [H, E, E] and u_h = Wv_h^T o_h into U [H, E] for every head. */
 export function circuits(p: AttentionParams, A: Float64Array, U: Float64Array): void {
   const { E, H } = p;

@@ -16,10 +16,9 @@
 import type { AttentionParams } from '../../model/params.js';
 import type { Batch } from '../../data/batch.js';
 import { backToWeights, checkShapes, circuits } from './head-circuits.js';
+import { LINEAR_NORMS, type LinearNorm } from '../../model/attention-name.js';
 
-/** The two normalisations of linear attention (run/config.ts ATTENTION_NAMES). */
-export type LinearNorm = 'linear' | 'linear-sum';
-export const LINEAR_NORMS: readonly LinearNorm[] = ['linear', 'linear-sum'];
+export { LINEAR_NORMS, type LinearNorm };
 
 /** The factor c of a_hi = c s_hi: 1/L for 'linear', 1 for 'linear-sum'. */
 export function linearScale(norm: LinearNorm, L: number): number {

@@ -78,6 +78,31 @@ export function oneStepGd(batch: Batch, eta: number, out: Float64Array): Float64
   return out;
 }
 
+/** One preconditioned GD step from zero, x_q^T Gamma (1/L) sum_i y_i x_i (Gamma d x d, row-major; Gamma = eta I is oneStepGd). */
+export function preconditionedGd(batch: Batch, gamma: ArrayLike<number>, out: Float64Array): Float64Array {
+  const { B, L, d, E, z, zq } = batch;
+  checkOut(out, B);
+  if (gamma.length !== d * d) throw new RangeError(`Gamma has ${gamma.length} values, expected d*d = ${d * d}`);
+  const xy = new Float64Array(d);
+  for (let b = 0; b < B; b++) {
+    xy.fill(0);
+    const z0 = b * L * E, q0 = b * E;
+    for (let i = 0; i < L; i++) {
+      const zi = z0 + i * E;
+      const y = z[zi + d]!;
+      for (let c = 0; c < d; c++) xy[c] += y * z[zi + c]!;
+    }
+    let acc = 0;
+    for (let a = 0; a < d; a++) {
+      let g = 0;
+      for (let c = 0; c < d; c++) g += gamma[a * d + c]! * xy[c]!;
+      acc += zq[q0 + a]! * g;
+    }
+    out[b] = acc / L;
+  }
+  return out;
+}
+
 /** The seed's `gradient_step_estimator`: one-step GD with eta = 1. */
 export function gradientStepEstimator(batch: Batch, out: Float64Array): Float64Array {
   return oneStepGd(batch, 1, out);

@@ -29,6 +29,19 @@ export interface Experiment {
   claims(c: TrainConfig): boolean;
   /** The report over its runs. */
   report(dirs: readonly string[], o: ReportOptions): Promise<ReportResult>;
+  /** Runs not told apart by their head count alone (e.g. several model families): their folders and configs. Absent: one run per `heads`, h<H>, `config(H, steps)`. */
+  runs?: readonly ExperimentRun[];
+}
+
+/** One run of an experiment: its folder inside --out and its config for `steps` steps. */
+export interface ExperimentRun {
+  name: string;
+  config(steps: number): TrainConfig;
+}
+
+/** The runs of `e`, in training order. */
+export function experimentRuns(e: Experiment): readonly ExperimentRun[] {
+  return e.runs ?? e.heads.map((h) => ({ name: runDirName(h), config: (steps: number) => e.config(h, steps) }));
 }
 
 /** A run's folder inside the experiment's --out. */

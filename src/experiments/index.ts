@@ -8,8 +8,9 @@ import type { Experiment } from './experiment.js';
 import { multitaskExperiment } from './multitask.js';
 import { paperExperiment } from './paper.js';
 import { seedExperiment } from './seed.js';
+import { lengthGeneralizationExperiment } from './length-generalization.js';
 
-export const EXPERIMENTS: readonly Experiment[] = [seedExperiment, paperExperiment, multitaskExperiment];
+export const EXPERIMENTS: readonly Experiment[] = [seedExperiment, paperExperiment, multitaskExperiment, lengthGeneralizationExperiment];
 export const EXPERIMENT_NAMES: readonly string[] = EXPERIMENTS.map((e) => e.name);
 
 export function experimentNamed(name: string): Experiment {

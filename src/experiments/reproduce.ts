@@ -1,6 +1,6 @@
 /**
  * `icl-lab reproduce --experiment NAME`: one experiment (index.ts) end to end, the same way for every
- * entry. Trains its runs (one worker thread per core) into OUT/h<H>, then writes its report into
+ * entry. Trains its runs (one worker thread per core) into OUT/h<H> (or the entry's own run names), then writes its report into
  * OUT/report as one unit.
  *
  *   quick (default)  the experiment's quick length (the seed's: 20,000 steps per run, every H on its
@@ -18,7 +18,7 @@ import { isRunDir, readRunJson } from '../run/run-dir.js';
 import type { RunSummary } from '../run/run.js';
 import { writeFolderAsUnit } from '../report/write-unit.js';
 import type { ReportResult } from '../report/report.js';
-import { runDirName, type Experiment } from './experiment.js';
+import { experimentRuns, type Experiment } from './experiment.js';
 import { experimentNamed } from './index.js';
 
 export interface ReproduceOptions extends ExecuteOptions {
@@ -46,8 +46,10 @@ export interface ReproduceResult {
 export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | { runs: RunSummary[]; interrupted: true }> {
   const log = o.log ?? (() => {});
   const e = typeof o.experiment === 'object' ? o.experiment : experimentNamed(o.experiment ?? 'seed');
-  const names = e.heads.map(runDirName);
-  const runs = await trainExperimentRuns(o, names, () => e.heads.map((h) => e.config(h, o.steps)), `H = ${e.heads.join(', ')} (${e.name} experiment)`);
+  const list = experimentRuns(e);
+  const names = list.map((r) => r.name);
+  const what = e.runs ? `${names.join(', ')} (${e.name} experiment)` : `H = ${e.heads.join(', ')} (${e.name} experiment)`;
+  const runs = await trainExperimentRuns(o, names, () => list.map((r) => r.config(o.steps)), what);
   if ('interrupted' in runs) return runs;
   const dirs = names.map((n) => join(o.out, n));
   const reportDir = join(o.out, 'report');

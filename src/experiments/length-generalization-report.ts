@@ -116,13 +116,13 @@ export async function writeLengthReport(dirs: readonly string[], o: ReportOption
 
   // 3. The figure.
   const figDir = join(o.out, 'figures');
-  const drawn = [...runs.map((r) => r.target.name), closedNames.linear, closedNames['linear-sum'], closedNames.tuned, 'ridge'];
+  const drawn = [...runs.map((r) => r.target.name), closedNames.linear, closedNames['linear-sum'], closedNames.tuned];
   log('drawing the length-generalisation figure');
   const files = await renderFigure(
     errorVsLengthSpec(evaluation, {
-      methods: drawn, reference: [closedNames.linear, closedNames['linear-sum'], closedNames.tuned, 'ridge'], logY: true, logX: true, trainL: L0,
+      methods: drawn, reference: [closedNames.linear, closedNames['linear-sum'], closedNames.tuned], logY: true, logX: true, trainL: L0,
       title: `Length generalisation: softmax vs linear attention (trained at L = ${L0}, paper convention)`,
-      subtitle: `MSE against the noisy y_q ± one standard error, ${samples.toLocaleString('en-US')} shared prompts per L; dashed: closed forms and ridge`,
+      subtitle: `MSE against the noisy y_q ± one standard error, ${samples.toLocaleString('en-US')} shared prompts per L; dashed: closed forms of one-step GD`,
     }),
     figDir, 'length_generalization',
   );
@@ -148,6 +148,6 @@ export async function writeLengthReport(dirs: readonly string[], o: ReportOption
     `| finding | check | value | threshold | result |\n|---|---|---|---|---|\n${checkRows}\n\n` +
     `## Error against context length\n\n${table}\n\n` +
     `## Figure\n\n![Length generalisation](figures/length_generalization.png)\n\n` +
-    `MSE of every run against L, the training length marked; dashed: the closed forms of one-step GD at the training step (what 'linear' is), at the growing step of 'linear-sum', tuned GD at each L, and ridge.\n`;
+    `MSE of every run against L, the training length marked; dashed: the closed forms of one-step GD at the training step (what 'linear' is), at the growing step of 'linear-sum' and tuned GD at each L (ridge, the Bayes-optimal estimator, is in the table).\n`;
   return writeDocuments(o.out, { md, findings, pngs: [png], findingsJson: { runs: runs.map((r) => r.target.name), L: L0, samples, lengths }, evaluation: evaluationPath });
 }

@@ -49,6 +49,6 @@ export const lengthGeneralizationExperiment: Experiment = {
   claims: (c) => c.task === 'gaussian' && c.attention !== 'softmax',
   async report(dirs, o) {
     const { writeLengthReport } = await import('./length-generalization-report.js');
-    return writeLengthReport(dirs, { lengths: LENGTH_LENGTHS, ...o });
+    return writeLengthReport(dirs, { ...o, lengths: o.lengths ?? LENGTH_LENGTHS });
   },
 };

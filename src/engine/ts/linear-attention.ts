@@ -31,8 +31,8 @@ export function linearScale(norm: LinearNorm, L: number): number {
 let sA = new Float64Array(0); // [H, E, E]
 let sU = new Float64Array(0); // [H, E]
 let sM = new Float64Array(0); // [E, E]   context moment of the current prompt
-let sG = new Float64Array(0); // [E]      g_h
-let sMu = new Float64Array(0); // [E]     M u_h
+let sG = new Float64Array(0); // [H, E]   g_h of the current prompt
+let sMu = new Float64Array(0); // [H, E]  M u_h of the current prompt
 let sDA = new Float64Array(0); // [H, E, E]
 let sDU = new Float64Array(0); // [H, E]
 
@@ -44,12 +44,10 @@ function ensureScratch(H: number, E: number): void {
   if (sU.length < H * E) {
     sU = new Float64Array(H * E);
     sDU = new Float64Array(H * E);
+    sG = new Float64Array(H * E);
+    sMu = new Float64Array(H * E);
   }
-  if (sM.length < E * E) {
-    sM = new Float64Array(E * E);
-    sG = new Float64Array(E);
-    sMu = new Float64Array(E);
-  }
+  if (sM.length < E * E) sM = new Float64Array(E * E);
 }
 
 /** Outputs [B] (and the attention weights a [B, H, L] if `attn` is given). */
@@ -98,21 +96,21 @@ function run(p: AttentionParams, batch: Batch, norm: LinearNorm, grad: Float64Ar
       for (let e = 0; e < E; e++) {
         let s = 0;
         for (let a = 0; a < E; a++) s += zq[qo + a]! * A[ab + a * E + e]!;
-        G[e] = s;
+        G[ho + e] = s;
       }
       let gmu = 0;
       for (let r = 0; r < E; r++) {
         let s = 0;
         for (let e = 0; e < E; e++) s += M[r * E + e]! * U[ho + e]!;
-        MU[r] = s;
-        gmu += G[r]! * s;
+        MU[ho + r] = s;
+        gmu += G[ho + r]! * s;
       }
       o += c * gmu;
       if (attn) {
         for (let i = 0; i < L; i++) {
           const t = zo + i * E;
           let s = 0;
-          for (let e = 0; e < E; e++) s += G[e]! * z[t + e]!;
+          for (let e = 0; e < E; e++) s += G[ho + e]! * z[t + e]!;
           attn[(b * H + h) * L + i] = c * s;
         }
       }
@@ -124,19 +122,11 @@ function run(p: AttentionParams, batch: Batch, norm: LinearNorm, grad: Float64Ar
     const k = (c * 2 * r) / B;
     for (let h = 0; h < H; h++) {
       const ab = h * EE, ho = h * E;
-      for (let e = 0; e < E; e++) {
-        let s = 0;
-        for (let a = 0; a < E; a++) s += zq[qo + a]! * A[ab + a * E + e]!;
-        G[e] = s;
-      }
       for (let rr = 0; rr < E; rr++) {
-        let mg = 0, mu = 0;
-        for (let e = 0; e < E; e++) {
-          mg += M[rr * E + e]! * G[e]!;
-          mu += M[rr * E + e]! * U[ho + e]!;
-        }
+        let mg = 0;
+        for (let e = 0; e < E; e++) mg += M[rr * E + e]! * G[ho + e]!;
         DU[ho + rr] += k * mg;
-        const km = k * mu;
+        const km = k * MU[ho + rr]!;
         for (let a = 0; a < E; a++) DA[ab + a * E + rr] += zq[qo + a]! * km;
       }
     }

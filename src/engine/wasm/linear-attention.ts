@@ -18,11 +18,8 @@ interface LinearExports {
   linLossAndGrad(B: number, L: number, E: number, H: number, c: number, z: number, zq: number, yq: number, theta: number, grad: number, out: number, scr: number): number;
 }
 
-/** The single-layer kernel's two calls for one normalisation (as engine/ts/linear-attention.ts with `norm` fixed). */
-export interface LinearWasm {
-  forward(p: AttentionParams, batch: Batch, out: Float64Array, attn?: Float64Array): void;
-  lossAndGrad(p: AttentionParams, batch: Batch, grad: Float64Array, out?: Float64Array): number;
-}
+/** The single-layer kernel's two calls (the softmax kernel's signatures) for one normalisation, as engine/ts/linear-attention.ts with `norm` fixed. */
+export type LinearWasm = Pick<WasmKernel, 'forward' | 'lossAndGrad'>;
 
 const align = (n: number) => Math.ceil(n / 16) * 16;
 

@@ -51,3 +51,20 @@ describe('reproduce --experiment length-generalization (short runs)', () => {
     expect(readFileSync(res.report.files.md, 'utf8')).toMatch(/## Error against context length/);
   }, 120_000);
 });
+
+describe('sweep --grid attention=...', () => {
+  it('trains one run per attention and the results table has the attention column; linear runs have no softmax kernel estimator', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const bin = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'bin', 'icl-lab');
+    const out = join(dir, 'sw');
+    const r = spawnSync(process.execPath, [bin, 'sweep', '--out', out, '--grid', 'attention=softmax,linear,linear-sum', '--steps', '60', '--jobs', '1', '--val-samples', '32'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const [head, ...lines] = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');
+    const cols = head!.split(',');
+    const rows = lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i], v])));
+    expect(rows.map((x) => x.attention)).toEqual(['softmax', 'linear', 'linear-sum']);
+    expect(rows.map((x) => x.mse_kernel === '')).toEqual([false, true, true]);
+    for (const x of rows) expect(Number(x.mse_model)).toBeGreaterThan(0);
+  }, 120_000);
+});

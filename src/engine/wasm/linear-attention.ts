@@ -10,6 +10,7 @@ import type { AttentionParams } from '../../model/params.js';
 import { checkShapes } from '../ts/head-circuits.js';
 import { linearScale, type LinearNorm } from '../ts/linear-attention.js';
 import type { WasmKernel } from './attention.js';
+import { callLayout, inMemoryOrCopy } from './call-layout.js';
 
 /** asm/linear-attention.ts's exports (through asm/attention.ts). */
 interface LinearExports {
@@ -20,8 +21,6 @@ interface LinearExports {
 
 /** The single-layer kernel's two calls (the softmax kernel's signatures) for one normalisation, as engine/ts/linear-attention.ts with `norm` fixed. */
 export type LinearWasm = Pick<WasmKernel, 'forward' | 'lossAndGrad'>;
-
-const align = (n: number) => Math.ceil(n / 16) * 16;
 
 function exportsOf(kernel: WasmKernel): LinearExports {
   const x = kernel.exports as Partial<LinearExports>;
@@ -42,17 +41,9 @@ export function linearWasm(kernel: WasmKernel, norm: LinearNorm): LinearWasm {
     const H = p.H;
     if (L < 1) throw new RangeError(`context length L must be >= 1, got ${L}`);
     const n = p.theta.length;
-    const sizes = [n, n, B, withAttn ? B * H * L : 0, B * L * E, B * E, B].map((k) => align(k * 8));
-    const scrBytes = x.linScratchBytes(H, E);
-    let o = kernel.callRegion(sizes.reduce((a, b) => a + b, 0) + scrBytes); // may grow memory: read the batch's arrays after it
-    const at = (bytes: number) => { const r = o; o += bytes; return r; };
-    const [theta, grad, out, attn, z, zq, yq] = sizes.map(at) as [number, number, number, number, number, number, number];
-    const scr = at(scrBytes);
-    const ptr = (a: Float64Array, fallback: number) => {
-      if (a.buffer === mem.buffer) return a.byteOffset;
-      f64(fallback, a.length).set(a);
-      return fallback;
-    };
+    const { blocks, scr } = callLayout(kernel, [n, n, B, withAttn ? B * H * L : 0, B * L * E, B * E, B], x.linScratchBytes(H, E)); // may grow memory: read the batch's arrays after it
+    const [theta, grad, out, attn, z, zq, yq] = blocks as [number, number, number, number, number, number, number];
+    const ptr = (a: Float64Array, fallback: number) => inMemoryOrCopy(kernel, a, fallback);
     f64(theta, n).set(p.theta);
     return { B, L, E, H, n, c: linearScale(norm, L), theta, grad, out, attn: withAttn ? attn : 0, z: ptr(batch.z, z), zq: ptr(batch.zq, zq), yq: ptr(batch.yq, yq), scr };
   }

@@ -106,3 +106,30 @@ describe('the linear read-out', () => {
     expect(linearReadout(withAttention(soft, 'softmax'), spec, 40, 10, new Rng(1))).toBeNull();
   });
 });
+
+describe('analyze on a linear model file', () => {
+  it('reads the attention from the file and reports the linear section in --json (snake_case); a softmax file has none', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { saveModel } = await import('../src/io/model-file.js');
+    const { loadTarget } = await import('../src/analysis/targets.js');
+    const { analyzeTarget } = await import('../src/analysis/analyze.js');
+    const { analysisJson } = await import('../src/cli/commands/analyze.js');
+    const dir = mkdtempSync(join(tmpdir(), 'icl-linear-analyze-'));
+    try {
+      const p = gdConstruction(5, 0.75, 0.3);
+      saveModel(join(dir, 'gd.safetensors'), p, 'F64');
+      saveModel(join(dir, 'soft.safetensors'), withAttention(p, 'softmax'), 'F64');
+      const a = JSON.parse(analysisJson(analyzeTarget(loadTarget(join(dir, 'gd.safetensors')), { samples: 500 })));
+      expect(a.linear.attention).toBe('linear');
+      expect(a.linear.to_identity.rel).toBeLessThan(1e-12);
+      expect(a.linear.to_identity.scale).toBeCloseTo(0.75, 12);
+      expect(a.linear.gamma_star_mse).toBeGreaterThan(0);
+      const s = JSON.parse(analysisJson(analyzeTarget(loadTarget(join(dir, 'soft.safetensors')), { samples: 500 })));
+      expect('linear' in s).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

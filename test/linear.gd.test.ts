@@ -133,3 +133,23 @@ describe('analyze on a linear model file', () => {
     }
   });
 });
+
+describe('--init zfb', () => {
+  it('every head starts as a small GD construction (QK x-block 0.1 I, OV y-entry 0.1, all else 0), drawing as much randomness as random', async () => {
+    const { initParams } = await import('../src/model/init.js');
+    const { layerCircuits } = await import('../src/model/circuits.js');
+    const a = new Rng(9), b = new Rng(9);
+    const p = initParams(4, 3, 'zfb', a);
+    initParams(4, 3, 'random', b);
+    expect(a.getState()).toEqual(b.getState());
+    for (const c of layerCircuits(p)) {
+      for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) expect(c.qk[i * 5 + j]).toBeCloseTo(i === j && i < 4 ? 0.1 : 0, 14);
+      expect(Array.from(c.ov)).toEqual([0, 0, 0, 0, expect.closeTo(0.1, 14)]);
+    }
+  });
+  it('is the one-layer single-task model only', async () => {
+    const { makeTrainConfig } = await import('../src/run/config.js');
+    expect(makeTrainConfig({ init: 'zfb', attention: 'linear' }).init).toBe('zfb');
+    expect(() => makeTrainConfig({ init: 'zfb', layers: 2 })).toThrow(/--init zfb .* needs --layers 1 and no --tasks/);
+  });
+});

@@ -119,7 +119,7 @@ export const FIELDS: readonly Field[] = [
   { key: 'preset', kind: 'enum', default: 'seed', values: ['seed', 'paper'], help: "task convention: seed (beta~N(0,I), y noise sqrt(d)*noise_std, noise-free y_q) or paper (beta~N(0,I/d), noise on context and query)" },
   { key: 'noiseStd', kind: 'float', default: 0.01, min: 0, max: 1e6, help: 'label noise standard deviation' },
   { key: 'rho', kind: 'float', default: 0, min: 0, lt: 1, help: 'x covariance Sigma_ij = rho^|i-j| (0 = isotropic, the seed)' },
-  { key: 'init', kind: 'enum', default: 'random', values: ['random', 'small_id', 'small_id_qk', 'oppo_small_id'], help: 'weight initialisation, the seed\'s (docs/readme/train.md): small_id = 1e-6 identities in q, k, v, and in o_proj only where it writes a whole token (a stack layer; the one-layer model\'s scalar o_proj stays random, as in the seed)' },
+  { key: 'init', kind: 'enum', default: 'random', values: ['random', 'small_id', 'small_id_qk', 'oppo_small_id', 'zfb'], help: 'weight initialisation, the seed\'s (docs/readme/train.md): small_id = 1e-6 identities in q, k, v, and in o_proj only where it writes a whole token (a stack layer; the one-layer model\'s scalar o_proj stays random, as in the seed); zfb = Zhang-Frei-Bartlett\'s: every head a small GD construction, QK x-block 0.1 I, OV y-entry 0.1, all else 0 (one-layer single-task model; docs/readme/linear-attention.md)' },
   { key: 'optimizer', kind: 'enum', default: 'adam', values: ['sgd', 'adam', 'adamw'], help: 'optimizer' },
   { key: 'lr', kind: 'float', default: 1e-3, gt: 0, max: 1e12, help: 'learning rate' },
   { key: 'betas', kind: 'pair', default: [0.9, 0.999], min: 0, lt: 1, arg: '<b1,b2>', help: 'Adam/AdamW betas' },
@@ -406,6 +406,7 @@ function checkCombination(c: TrainConfig, given: ReadonlySet<FieldKey>): void {
   if (c.weightTying && c.layers === 1) {
     throw new UsageError('--weight-tying ties the weights of the layers of a stack; it needs --layers > 1');
   }
+  if (c.init === 'zfb' && (c.layers !== 1 || c.tasks !== '')) throw new UsageError('--init zfb starts the one-layer single-task model in the GD subspace; it needs --layers 1 and no --tasks');
   if (c.init === 'oppo_small_id' && c.heads % 2 !== 0) {
     throw new UsageError(`--init oppo_small_id gives half the heads the opposite sign, so --heads must be even, got ${c.heads}`);
   }

@@ -1,7 +1,7 @@
 // WebAssembly (AssemblyScript, f64x2 SIMD) build of the fused single-layer attention kernel of
-// src/core/attention.ts: same algebra, same float64 results to ~1e-15 relative (the TypeScript
+// src/engine/ts/attention.ts: same algebra, same float64 results to ~1e-15 relative (the TypeScript
 // kernel is the oracle; test/core.wasm.test.ts). Compiled by `npm run build:wasm` to
-// dist/wasm/attention.wasm; driven by src/core/attention-wasm.ts, which owns the memory layout.
+// dist/wasm/attention.wasm; driven by src/engine/wasm/attention.ts, which owns the memory layout.
 //
 // SIMD layout: heads are processed in pairs, lane l of a v128 = head 2p + l (an odd H gets a zero
 // padding head whose lane is ignored). Per pair p, every per-head quantity is a v128:
@@ -10,7 +10,7 @@
 //   ZB, W [P, E] sum_i e_hi z_i, sum_i e_hi v_hi z_i          SUM, YB [P]
 //   DA [P, E, E], DU [P, E]  gradient accumulators
 // Per prompt and pair: pass 1 scores + values and the max, pass 2 softmax numerators (vector exp,
-// bit-identical to core/exp.ts expNeg for x >= -708), pass 3 the sums over tokens (grad only).
+// bit-identical to math/exp.ts expNeg for x >= -708), pass 3 the sums over tokens (grad only).
 // All pointers are byte offsets into this module's memory; the caller grows memory.
 
 import { expInRange, expNeg2, expNeg2InRange, expNegScalar } from './exp';

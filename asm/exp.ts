@@ -23,7 +23,7 @@ export const T32: usize = memory.data<f64>([
   reinterpret<f64>(<i64>0x3ffd5818dcfba487), reinterpret<f64>(<i64>0x3ffdfc97337b9b5f), reinterpret<f64>(<i64>0x3ffea4afa2a490da), reinterpret<f64>(<i64>0x3fff50765b6e4540),
 ], 16);
 
-/** expNeg(x), scalar: bit-identical to core/exp.ts for x in [-708, 0]; below, Math.exp (AssemblyScript's) or 0. */
+/** expNeg(x), scalar: bit-identical to math/exp.ts for x in [-708, 0]; below, Math.exp (AssemblyScript's) or 0. */
 export function expNegScalar(x: f64): f64 {
   if (!(x <= 0) || x < -708) return x < -745.2 ? 0 : Math.exp(x);
   const n = x * INV_LN2_32 + ROUND - ROUND;
@@ -54,7 +54,7 @@ function kk(o: usize): v128 {
 }
 
 /**
- * exp(x) per lane for x <= 0: expNeg's operations (core/exp.ts, Tang's method with a 32-entry table),
+ * exp(x) per lane for x <= 0: expNeg's operations (math/exp.ts, Tang's method with a 32-entry table),
  * two lanes at a time, so the results are bit-identical to it. The integer n = round(x * 32/ln2) is
  * read from the low mantissa bits of x * 32/ln2 + 1.5*2^52 (no float-to-int conversion), offset by
  * 32736 = 1023 * 32 so that it is non-negative for x >= -708: then (n + 32736) >>> 5 = (n >> 5) + 1023

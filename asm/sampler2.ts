@@ -1,4 +1,4 @@
-// Stream version 2: the normal sampler of src/core/normal2.ts (the TypeScript oracle), bit for bit,
+// Stream version 2: the normal sampler of src/data/normal2.ts (the TypeScript oracle), bit for bit,
 // with four xoshiro128** lanes in one i32x4 and the ziggurat's fast path on two candidates at a
 // time in f64x2. See normal2.ts for the definition of the stream; in short:
 //
@@ -13,7 +13,7 @@
 //
 // A batch fills the segments z, zq, beta in order as one stream (a candidate left over when a
 // segment ends goes to the next segment; the one left over at the end of the batch is dropped),
-// then assembles y as src/core/task.ts does (assembleBatch), with the same operations in the same order.
+// then assembles y as src/data/normal2.ts does (assembleBatch2), with the same operations in the same order.
 //
 // st layout (bytes): 0..63 the 16 state words SoA (word w of lane k at 16 w + 4 k), 64: pending
 // flag (i32), 72: pending candidate's U (f64), 80: pending byte (i32).

@@ -1,8 +1,8 @@
-// WebAssembly build of the strictly-causal attention stack of src/core/stack.ts (forward and the
+// WebAssembly build of the strictly-causal attention stack of src/engine/ts/stack.ts (forward and the
 // analytic backward, weight tying): the same algebra and the same token-minor workspace, ported
 // loop for loop; the loops over keys j run two keys per f64x2 (the scores and dA_ij lane-wise in
 // the TypeScript order; the sums over j in two partial sums, so results agree with the TypeScript
-// kernel to ~1e-15 relative, not bit for bit). Driven by src/core/stack-wasm.ts, which owns the
+// kernel to ~1e-15 relative, not bit for bit). Driven by src/engine/wasm/attention.ts (the kernel's stack methods), which owns the
 // memory layout. theta layout: per block [q | k | v | o] (nn.Linear), then final_linear (1, E).
 import { expNeg2 } from './exp';
 

@@ -1,9 +1,9 @@
-// The ziggurat of src/core/rng.ts (`zigguratRun` + the wedge test of `fillNormal`), bit for bit:
+// The ziggurat of src/data/rng.ts (`zigguratRun` + the wedge test of `fillNormal`, data/ziggurat.ts `wedgeAccepts`), bit for bit:
 // xoshiro128** on four 32-bit words, one layer byte (7 bits layer, 1 bit sign) from cached bits, one
 // 32-bit uniform u, accepted when u < ZK[i] and written as u * ZWS[byte]; otherwise the wedge test
-// with one more uniform and expNeg (asm/exp.ts, the same operations as core/exp.ts). Only a tail
+// with one more uniform and expNeg (asm/exp.ts, the same operations as src/math/exp.ts). Only a tail
 // draw (layer 0, about 1 in 4,000 draws; it needs Math.log) stops the loop, as in rng.ts, and is
-// finished by the TypeScript caller (src/core/sampler-wasm.ts).
+// finished by the TypeScript caller (src/engine/wasm/sampler.ts).
 //
 // st: i32[8] = s0..s3, cached bits, bytes left, (out) the tail draw's layer byte and uniform.
 // zk: f64[128], zws: f64[256], zf: f64[129] (the TS tables, copied in). Writes out[j..end) (f64 at out + 8j).

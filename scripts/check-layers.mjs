@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /** Lowest first. Files directly in src/ (errors.ts, version.ts) are the root: below everything. */
-export const LAYERS = ['math', 'data', 'model', 'engine', 'optim', 'io', 'run', 'analysis', 'bench', 'plots', 'report', 'experiments', 'sweep', 'serve', 'cli'];
+export const LAYERS = ['math', 'data', 'model', 'engine', 'optim', 'io', 'run', 'analysis', 'bench', 'plots', 'report', 'experiments', 'sweep', 'export', 'serve', 'cli'];
 
 const IMPORT_RE = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)|(?:^|[\s;])import\s*['"](\.{1,2}\/[^'"]+)['"]/g;
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Installs the Debian packages the test suite starts for real (redis-server for the job queue, openssl for its TLS test,
-// chromium for the web lab's browser tests) when they are missing. Runs before `npm test`
+// chromium for the web lab's browser tests, Slurm and munge for the single-node cluster of the Slurm sweep tests)
+// when they are missing. Runs before `npm test`
 // (the `pretest` script) so a fresh machine needs only the README's two commands.
 // Needs root (or passwordless sudo) only when something is missing; says what to run otherwise.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -11,6 +12,11 @@ const NEEDED = [
   { bin: '/usr/bin/redis-server', pkg: 'redis-server' },
   { bin: '/usr/bin/openssl', pkg: 'openssl' }, // certificates for the TLS (rediss://) queue test
   { bin: '/usr/bin/chromium', pkg: 'chromium' },
+  // a single-node Slurm cluster (test/slurm.helpers.ts starts munged, slurmctld and slurmd itself; no systemd)
+  { bin: '/usr/sbin/munged', pkg: 'munge' },
+  { bin: '/usr/sbin/slurmctld', pkg: 'slurmctld' },
+  { bin: '/usr/sbin/slurmd', pkg: 'slurmd' },
+  { bin: '/usr/bin/sbatch', pkg: 'slurm-client' },
 ];
 
 const missing = NEEDED.filter((n) => !existsSync(n.bin));

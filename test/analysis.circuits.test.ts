@@ -3,7 +3,7 @@ import {
   effectiveLearningRate, formatFixed, groupHeads, layerCircuits, ovDynamics, qkDynamics, statisticsLines,
 } from '../src/model/circuits.js';
 import { allocParams } from '../src/model/params.js';
-import { expectClose, fixtureParams, flat, fx } from './analysis.fixture.js';
+import { expectClose, fixtureParams, flat, fx } from './estimators-fixture.helpers.js';
 
 describe('circuits: seed calculate_statistics on test/fixtures/estimators.json', () => {
   for (const name of ['random', 'structured'] as const) {
@@ -79,7 +79,7 @@ describe('circuits: seed calculate_statistics on test/fixtures/estimators.json',
 });
 
 describe('head grouping and eta_TF', () => {
-  it('eta_TF of the seed H=2 run is 0.894 (THEORY.md)', () => {
+  it('eta_TF of the seed H=2 run is 0.894 (docs/THEORY.md)', () => {
     expect(effectiveLearningRate([-0.1393, 0.1420], [-3.172, 3.187])).toBeCloseTo(0.8944, 4);
   });
 

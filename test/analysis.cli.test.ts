@@ -3,20 +3,16 @@
  * run `npx tsc -p tsconfig.json` first).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { layerCircuits } from '../src/model/circuits.js';
 import { loadModel } from '../src/io/model-file.js';
 import { tensorF32, writeSafetensors } from '../src/io/safetensors.js';
-import { fixtureParams, flat, fx } from './analysis.fixture.js';
+import { fixtureParams, flat, fx } from './estimators-fixture.helpers.js';
+import { bin, root, tempDir } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'icl-lab');
-const tmp = mkdtempSync(join(tmpdir(), 'icl-analysis-cli-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('analysis-cli');
 
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
@@ -126,7 +122,7 @@ describe('icl-lab evaluate', () => {
       expect(m.mse).toHaveLength(2);
       expect(m.stderr).toHaveLength(2);
     }
-    // one-step GD at L = 10 is ~3.0 (THEORY.md), within a loose band for 400 prompts
+    // one-step GD at L = 10 is ~3.0 (docs/THEORY.md), within a loose band for 400 prompts
     expect(j.methods['one-step-gd'].mse[0]).toBeGreaterThan(2.2);
     expect(j.methods['one-step-gd'].mse[0]).toBeLessThan(3.8);
     expect(cli(args).stdout).toBe(r.stdout);
@@ -186,7 +182,7 @@ describe('icl-lab evaluate: each model on its own training task', () => {
     expect(ab.tasks.map((t: { rho: number }) => t.rho)).toEqual([0, 0.5]);
     expect(ab.tasks[1].methods).toEqual(['rho05', 'rho05/kernel', 'one-step-gd@rho=0.5', 'tuned-gd@rho=0.5', 'debiased-gd@rho=0.5', 'ridge@rho=0.5', 'ols@rho=0.5']);
     expect(ab.models.map((m: { out_of_distribution: boolean }) => m.out_of_distribution)).toEqual([false, false]);
-    expect(ab.models[1].trained_task).toEqual({ d: 3, preset: 'seed', noise_std: 0.05, rho: 0.5 });
+    expect(ab.models[1].trained_task).toEqual({ d: 3, preset: 'seed', noise_std: 0.05, rho: 0.5, prior: 'gaussian' });
     // measured alone, on its own task: the same numbers as beside the other model
     const alone = JSON.parse(cli(['evaluate', rhoDir, '--context-length', '6,12', '--samples', '300', '--json']).stdout);
     expect(alone.methods.rho05.mse).toEqual(ab.methods.rho05.mse);

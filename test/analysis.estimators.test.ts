@@ -9,7 +9,7 @@ import { forward } from '../src/engine/ts/attention.js';
 import { initParams } from '../src/model/init.js';
 import { Rng } from '../src/data/rng.js';
 import { sampleBatch } from '../src/data/task.js';
-import { expectClose, fixtureBatch, fixtureParams, flat, fx, mse } from './analysis.fixture.js';
+import { expectClose, fixtureBatch, fixtureParams, flat, fx, mse } from './estimators-fixture.helpers.js';
 
 const B = fx.B;
 /** Deterministic pseudo-random values in [-1, 1) (full-rank designs, unlike sin of a linear phase). */

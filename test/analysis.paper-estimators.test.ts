@@ -1,5 +1,5 @@
 /**
- * The authors' estimator comparison (PAPER_EXPERIMENTS.md §2): `evaluate` with the analytic
+ * The authors' estimator comparison (docs/PAPER_EXPERIMENTS.md §2): `evaluate` with the analytic
  * estimators in the paper convention (sigma^2 = 0.1, d = 5) reproduces their printed MSE at L = 80 and
  * L = 100 (50,000 prompts each) within 3 combined standard errors.
  */

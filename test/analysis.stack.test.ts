@@ -1,18 +1,16 @@
 /** `analyze` on a multi-layer stack: per-layer, per-head statistics in the seed's convention. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { allocStackParams, stackMetadata, stackStateDict } from '../src/model/stack.js';
 import { stackCircuits } from '../src/model/circuits.js';
 import { tensorF32, tensorF64, writeSafetensors } from '../src/io/safetensors.js';
 import { analyzeStack } from '../src/analysis/analyze.js';
 import { loadStackTarget } from '../src/analysis/targets.js';
 import { runEvaluate } from '../src/analysis/evaluate-models.js';
-import { expectClose } from './analysis.fixture.js';
+import { expectClose } from './estimators-fixture.helpers.js';
+import { tempDir } from './cli.helpers.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'icl-analysis-stack-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('analysis-stack');
 
 function randomStack(nLayers: number, tying: boolean) {
   const p = allocStackParams(3, 2, nLayers, tying);

@@ -5,7 +5,7 @@ import {
 
 const seed = (L: number) => riskParams({ d: 5, L, noiseStd: 0.01, preset: 'seed' });
 
-describe('theory: one-step GD and OLS risks (THEORY.md table, seed preset d=5, noise_std=0.01)', () => {
+describe('theory: one-step GD and OLS risks (docs/THEORY.md table, seed preset d=5, noise_std=0.01)', () => {
   // | L | R(1) | eta* | R(eta*) |
   const table: [number, number, number, number][] = [
     [10, 3.0003, 0.6250, 1.8751],
@@ -86,7 +86,7 @@ describe('theory: the authors reduced loss L(mu, w)', () => {
       expect(Math.abs(a.w[i]! - b.w[i]!)).toBeLessThan(1e-8);
     }
     // Run long: mu relaxes onto mu*(w) fast, then the flow drifts slowly along a flat valley
-    // (w shrinks, mu grows, eta = mu.w stays put), as trained models do (REFERENCE_RUNS.md).
+    // (w shrinks, mu grows, eta = mu.w stays put), as trained models do (docs/REFERENCE_RUNS.md).
     const c = integrateReducedFlow({ ...base, dt: 0.02, steps: 100000, recordEvery: 25000 });
     const H = 2;
     const at = (r: number) => ({ mu: c.mu.subarray(r * H, r * H + H), w: c.w.subarray(r * H, r * H + H) });
@@ -104,5 +104,38 @@ describe('theory: the authors reduced loss L(mu, w)', () => {
     }
     expect(eta(4)).toBeCloseTo(0.878, 2);
     expect(c.loss[4]!).toBeLessThan(0.2212);
+  });
+});
+
+describe('debiased one-step GD at its own optimum (issue 26)', () => {
+  it('L/(L + d + sigma^2/tau^2) minimises its closed-form risk; at it the risk is 0.66671 (seed, L = 40) and 0.24286 (paper, L = 40)', async () => {
+    const { debiasedGdRisk, optimalDebiasedEta, riskParams, tunedDebiasedGdRisk } = await import('../src/analysis/theory.js');
+    const seed = riskParams({ d: 5, L: 40, noiseStd: 0.01, preset: 'seed' });
+    const paper = riskParams({ d: 5, L: 40, noiseStd: Math.sqrt(0.1), preset: 'paper' });
+    expect(tunedDebiasedGdRisk(seed)).toBeCloseTo(0.66671, 5);
+    expect(tunedDebiasedGdRisk(paper)).toBeCloseTo(0.24286, 5);
+    expect(optimalDebiasedEta(40, 5, paper.sigma2, paper.priorVar)).toBeCloseTo(0.879121, 6);
+    for (const r of [seed, paper]) {
+      const e = optimalDebiasedEta(r.L, r.d, r.sigma2, r.priorVar);
+      expect(debiasedGdRisk(e, r)).toBeCloseTo(tunedDebiasedGdRisk(r), 12);
+      expect(debiasedGdRisk(e * 1.01, r)).toBeGreaterThan(debiasedGdRisk(e, r));
+      expect(debiasedGdRisk(e * 0.99, r)).toBeGreaterThan(debiasedGdRisk(e, r));
+    }
+  });
+
+  it('evaluate\'s debiased-gd uses that step (recorded per L as eta) and is within 3 s.e. of the closed form, both conventions', async () => {
+    const { estimatorMethods } = await import('../src/analysis/methods.js');
+    const { evaluateErrors } = await import('../src/analysis/evaluate.js');
+    const { Rng } = await import('../src/data/rng.js');
+    const { optimalDebiasedEta, riskParams, tunedDebiasedGdRisk } = await import('../src/analysis/theory.js');
+    for (const spec of [{ d: 5, noiseStd: 0.01, preset: 'seed' as const }, { d: 5, noiseStd: Math.sqrt(0.1), preset: 'paper' as const }]) {
+      const ev = evaluateErrors(estimatorMethods(spec), spec, [10, 40], 20_000, new Rng(6));
+      const r = riskParams({ ...spec, L: 40 });
+      const m = ev.methods['debiased-gd']!;
+      expect(m.eta).toEqual([10, 40].map((L) => optimalDebiasedEta(L, 5, r.sigma2, r.priorVar)));
+      expect(Math.abs(m.mse[1]! - tunedDebiasedGdRisk(r)), `${spec.preset}: ${m.mse[1]} ± ${m.stderr[1]}`).toBeLessThan(3 * m.stderr[1]!);
+      expect(ev.methods['one-step-gd']!.eta).toEqual([1, 1]);
+      expect(ev.methods['ridge']!.eta).toBeUndefined();
+    }
   });
 });

@@ -4,7 +4,7 @@ import * as ref from '../src/engine/reference/attention.js';
 import { allocParams } from '../src/model/params.js';
 import { allocBatch } from '../src/data/batch.js';
 import { Rng } from '../src/data/rng.js';
-import { batchFromFixture, flat, loadFixture, paramsFromFixture, randomBatch, randomParams, relErr, thetaFromFixture } from './core.helpers.js';
+import { batchFromFixture, flat, loadFixture, paramsFromFixture, randomBatch, randomParams, relErr, thetaFromFixture } from './fixtures.helpers.js';
 
 const FIXTURES = [
   'single_layer_H1_fwd_bwd.json',

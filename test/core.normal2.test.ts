@@ -1,18 +1,17 @@
-// Stream version 2 (core/normal2.ts, the TypeScript oracle; asm/sampler2.ts, the wasm build):
+// Stream version 2 (src/data/normal2.ts, the TypeScript oracle; asm/sampler2.ts, the wasm build):
 // the distribution (moments, tails, histogram, as test/core.rng.test.ts checks version 1) and
 // TS == wasm bit for bit, batches and state.
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileAttentionWasm, createWasmKernel, type WasmKernel } from '../src/engine/wasm/attention.js';
 import { allocBatch } from '../src/data/batch.js';
 import { NormalStream2, sampleBatch2, ZIG_R } from '../src/data/normal2.js';
 import { Rng } from '../src/data/rng.js';
 import { DEFAULT_TASK, type TaskSpec } from '../src/data/task.js';
+import { root } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wasmPath = join(root, 'dist', 'wasm', 'attention.wasm');
 let k: WasmKernel;
 beforeAll(() => {

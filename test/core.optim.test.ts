@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { lossAndGrad } from '../src/engine/ts/attention.js';
 import { allocParams } from '../src/model/params.js';
 import { createOptimizer, defaultOptimizerConfig, type OptimizerConfig } from '../src/optim/optim.js';
-import { batchFromFixture, loadFixture, relErr, thetaFromFixture } from './core.helpers.js';
+import { batchFromFixture, loadFixture, relErr, thetaFromFixture } from './fixtures.helpers.js';
 
 const fx = loadFixture('adam_trajectory_H2.json');
 const { d, H, L, B } = fx;

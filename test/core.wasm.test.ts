@@ -3,8 +3,7 @@
 // built here if missing).
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ts from '../src/engine/ts/attention.js';
 import { compileAttentionWasm, createWasmKernel, type WasmKernel, type WasmModule } from '../src/engine/wasm/attention.js';
@@ -14,9 +13,9 @@ import { createOptimizer, defaultOptimizerConfig } from '../src/optim/optim.js';
 import { allocParams, cloneParams, type AttentionParams } from '../src/model/params.js';
 import { Rng } from '../src/data/rng.js';
 import { DEFAULT_TASK, sampleBatch } from '../src/data/task.js';
-import { batchFromFixture, flat, loadFixture, paramsFromFixture, randomBatch, randomParams, relErr, thetaFromFixture } from './core.helpers.js';
+import { batchFromFixture, flat, loadFixture, paramsFromFixture, randomBatch, randomParams, relErr, thetaFromFixture } from './fixtures.helpers.js';
+import { root } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wasmPath = join(root, 'dist', 'wasm', 'attention.wasm');
 let mod: WasmModule;
 let k: WasmKernel;

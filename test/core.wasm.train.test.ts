@@ -1,21 +1,17 @@
 // Training on the wasm engine: config field `engine` (default wasm when the module loads),
 // trajectories next to the TS engine, bit-identical resume within the engine, run.json/CLI.
 import { execSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { nodeKernels, wasmAvailable } from '../src/io/wasm.js';
 import { readCheckpoint, writeCheckpoint } from '../src/run/checkpoint.js';
 import { configFromJson, configToJson, parseFlags, resolveConfig, type TrainConfig } from '../src/run/config.js';
 import { createState, ensureCapacity, restoreState, resumable, runSteps } from '../src/run/loop.js';
-import { relErr } from './core.helpers.js';
+import { relErr } from './fixtures.helpers.js';
+import { bin, root, tempDir } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'icl-lab');
-const tmp = mkdtempSync(join(tmpdir(), 'icl-wasm-train-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('wasm-train');
 beforeAll(() => {
   if (!existsSync(join(root, 'dist', 'wasm', 'attention.wasm'))) execSync('npm run -s build:wasm', { cwd: root, stdio: 'inherit' });
 });

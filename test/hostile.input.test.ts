@@ -8,9 +8,9 @@ import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, readFileSync, 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tensorF32, writeSafetensors } from '../src/io/safetensors.js';
-import { cli, newTmp, oneLine, requireDist, TINY } from './hostile.helpers.js';
+import { cli, NOBODY, oneLine, publicCli, requireDist, requireOpenToOthers, tempDir, TINY } from './cli.helpers.js';
 
-const tmp = newTmp('input');
+const tmp = tempDir('hostile-input');
 const at = (f: string) => join(tmp, f);
 const E = 3;
 const w = (rows = E) => tensorF32([rows, E], new Float32Array(rows * E).fill(0.1));
@@ -20,7 +20,8 @@ beforeAll(() => {
   expect(cli(['train', '--out', at('run'), '--steps', '20', ...TINY]).code).toBe(0); // d = 3
   writeSafetensors(at('prompts.safetensors'), { z: tensorF32([2, 4, E], new Float32Array(2 * 4 * E).fill(0.5)), z_q: tensorF32([2, 1, E]), y_q: tensorF32([2, 1, 1]) });
 });
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const copies: string[] = []; // copies of the CLI made for another user (publicCli)
+afterAll(() => { for (const d of copies) rmSync(d, { recursive: true, force: true }); });
 
 function expectUsage(args: string[], pattern: RegExp, opts: Parameters<typeof cli>[1] = {}): string {
   const r = cli(args, { timeout: 20_000, ...opts });
@@ -75,7 +76,11 @@ describe('item 5: memory a command needs is checked up front, naming what to low
 });
 
 describe('item 6: system errors on user paths are usage errors naming the path and what to do', () => {
-  it('an unreadable file (EACCES, as user nobody)', () => {
+  it('an unreadable file (EACCES; as root, through user nobody and a copy of the CLI that user can read)', () => {
+    // Root reads a mode-000 file anyway, so as root the CLI runs as nobody, from a copy of it in a
+    // temporary folder every user can read (the checkout may be in a folder only root can enter).
+    // Any other user gets EACCES on its own mode-000 file.
+    const asRoot = process.getuid?.() === 0;
     const dir = at('perm');
     mkdirSync(dir);
     chmodSync(dir, 0o777);
@@ -86,7 +91,15 @@ describe('item 6: system errors on user paths are usage errors naming the path a
     const runModel = join(dir, 'model.safetensors');
     copyFileSync(at('run/model.safetensors'), runModel);
     chmodSync(runModel, 0o644);
-    expectUsage(['predict', '--model', runModel, '--prompts', f, '--out', join(dir, 'o.safetensors')], /secret\.safetensors: permission denied \(make it readable/, { uid: 65534, gid: 65534, cwd: dir });
+    let as: Parameters<typeof cli>[1] = { cwd: dir };
+    if (asRoot) {
+      requireOpenToOthers(dir);
+      const copy = publicCli('nobody');
+      copies.push(copy.dir);
+      as = { ...as, bin: copy.bin, uid: NOBODY, gid: NOBODY };
+    }
+    expectUsage(['predict', '--model', runModel, '--prompts', f, '--out', join(dir, 'o.safetensors')], /secret\.safetensors: permission denied \(make it readable/, as);
+    expect(statSync(join(dir, 'o.safetensors'), { throwIfNoEntry: false })).toBe(undefined);
   });
 
   it('predict --out a directory, or an empty string', () => {

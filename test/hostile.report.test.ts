@@ -3,13 +3,12 @@
  * report exactly as it was (never a new evaluation.json beside an old report.md), and no staging
  * folder behind; a finished report replaces the old files and keeps the user's own.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, newTmp, requireDist, sleep, start } from './hostile.helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cli, requireDist, sleep, start, tempDir } from './cli.helpers.js';
 
-const tmp = newTmp('report');
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('hostile-report');
 beforeAll(() => {
   requireDist();
   const r = cli(['train', '--out', join(tmp, 'runs'), '--heads', '1,2', '--steps', '40', '--d', '3', '--context-length', '10', '--batch-size', '16', '--progress', 'none', '--jobs', '1']);

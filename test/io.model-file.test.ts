@@ -1,15 +1,14 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { allocParams, STATE_DICT_KEYS } from '../src/model/params.js';
 import { loadModel, modelTensors, parseModelTensors, readModelFile, saveModel } from '../src/io/model-file.js';
 import { FileFormatError, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from '../src/io/safetensors.js';
+import { tempDir } from './cli.helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'icl-io-model-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('io-model');
 
 const flat = (x: unknown): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x as number]);
 const fixture = (name: string) => JSON.parse(readFileSync(join(here, 'fixtures', name), 'utf8'));

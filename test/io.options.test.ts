@@ -1,17 +1,16 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import {
   asChoice, asIntRange, asPositiveInt, parseChoice, parseChoiceList, parseExistingFile, parseFiniteFloat, parseFloatInRange,
   parseFloatList, parseInteger, parseIntList, parseIntListOrRange, parseIntRange, parseNonNegativeFloat, parseNonNegativeInt,
   parsePositiveFloat, parsePositiveInt,
 } from '../src/cli/options.js';
+import { tempDir } from './cli.helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'icl-io-opts-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('io-opts');
 
 function usage(f: () => unknown): string {
   try {

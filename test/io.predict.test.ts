@@ -1,19 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { STATE_DICT_KEYS } from '../src/model/params.js';
 import { runPredict } from '../src/analysis/predict.js';
 import { UsageError } from '../src/errors.js';
-import { relErr } from './core.helpers.js';
+import { relErr } from './fixtures.helpers.js';
 import { readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from '../src/io/safetensors.js';
+import { tempDir } from './cli.helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const dir = mkdtempSync(join(tmpdir(), 'icl-io-predict-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('io-predict');
 
 const flat = (x: unknown): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x as number]);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

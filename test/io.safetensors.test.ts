@@ -1,16 +1,15 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   bf16ToNumber, decodeSafetensors, encodeSafetensors, f16ToNumber, f64, FileFormatError, readSafetensors,
   tensorF32, tensorF64, tensorI64, writeSafetensors, type Dtype, type Tensor,
 } from '../src/io/safetensors.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
+import { tempDir } from './cli.helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'icl-io-st-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('io-st');
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const fromHex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));

@@ -1,16 +1,13 @@
 // The layering rule of src/ (scripts/check-layers.mjs, run by `npm test`): imports only go down.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 // @ts-expect-error a plain .mjs script without types
 import { importCycles, LAYERS, upwardImports } from '../scripts/check-layers.mjs';
+import { root, tempDir } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tmp = mkdtempSync(join(tmpdir(), 'icl-layers-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('layers');
 
 function tree(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmp, 'src-'));

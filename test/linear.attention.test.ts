@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { linearForward, linearLossAndGrad, LINEAR_NORMS, type LinearNorm } from '../src/engine/ts/linear-attention.js';
 import { Rng } from '../src/data/rng.js';
-import { batchFromFixture, flat, loadFixture, paramsFromFixture, randomBatch, randomParams, relErr, thetaFromFixture } from './core.helpers.js';
+import { batchFromFixture, flat, loadFixture, paramsFromFixture, randomBatch, randomParams, relErr, thetaFromFixture } from './fixtures.helpers.js';
 
 const FIXTURES = ['linear_attention_H1_fwd_bwd.json', 'linear_attention_H2_fwd_bwd.json'];
 

@@ -15,7 +15,7 @@ import { linearForward } from '../src/engine/ts/linear-attention.js';
 import { forward as softmaxForward } from '../src/engine/ts/attention.js';
 import { withAttention } from '../src/model/attention-name.js';
 import { UsageError } from '../src/errors.js';
-import { batchFromFixture, flat, loadFixture, paramsFromFixture, relErr } from './core.helpers.js';
+import { batchFromFixture, flat, loadFixture, paramsFromFixture, relErr } from './fixtures.helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'icl-linear-family-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -11,7 +11,7 @@ import { optimalEta, riskParams } from '../src/analysis/theory.js';
 import { withAttention } from '../src/model/attention-name.js';
 import { sampleBatch } from '../src/data/task.js';
 import { Rng } from '../src/data/rng.js';
-import { batchFromFixture, flat, loadFixture, relErr, thetaFromFixture } from './core.helpers.js';
+import { batchFromFixture, flat, loadFixture, relErr, thetaFromFixture } from './fixtures.helpers.js';
 
 const fx = loadFixture('linear_attention_H1_fwd_bwd.json');
 const g = fx.gd_construction;

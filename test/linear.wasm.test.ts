@@ -10,7 +10,7 @@ import { compileAttentionWasm, createWasmKernel, type WasmKernel } from '../src/
 import { linearWasm } from '../src/engine/wasm/linear-attention.js';
 import { linearForward, linearLossAndGrad, LINEAR_NORMS, type LinearNorm } from '../src/engine/ts/linear-attention.js';
 import { Rng } from '../src/data/rng.js';
-import { batchFromFixture, flat, loadFixture, paramsFromFixture, randomBatch, randomParams, relErr, thetaFromFixture } from './core.helpers.js';
+import { batchFromFixture, flat, loadFixture, paramsFromFixture, randomBatch, randomParams, relErr, thetaFromFixture } from './fixtures.helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 let k: WasmKernel;

@@ -77,7 +77,7 @@ describe('multi-task attention vs PyTorch float64', () => {
   });
 });
 
-describe('multi-task attention vs the loop-by-loop reference (core/attention-reference.ts with n_out = N)', () => {
+describe('multi-task attention vs the loop-by-loop reference (engine/reference/attention.ts with n_out = N)', () => {
   it('the fixture through the reference, and the fast kernel against it for N = 2, 3 to 1e-12', async () => {
     const ref = await import('../src/engine/reference/attention.js');
     const { p, batch, H, N, B, L } = fixtureModel();

@@ -3,20 +3,19 @@
  * attention weights to 1e-10 and every gradient to 1e-9, through the library and the CLI binary.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { STATE_DICT_KEYS } from '../src/model/params.js';
 import { runPredict } from '../src/analysis/predict.js';
 import { UsageError } from '../src/errors.js';
 import { f64, readSafetensors, tensorF64, writeSafetensors } from '../src/io/safetensors.js';
+import { tempDir } from './cli.helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'bin', 'icl-lab');
-const dir = mkdtempSync(join(tmpdir(), 'icl-mt-predict-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('mt-predict');
 const flat = (x: unknown): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x as number]);
 const fx = JSON.parse(readFileSync(join(here, 'fixtures', 'multitask_H3_fwd_bwd.json'), 'utf8'));
 const { E, H, B, L, n_out: N } = fx;

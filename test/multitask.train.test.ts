@@ -3,18 +3,17 @@
  * o_proj.weight (N, E*H), resume, analyze; bad task layouts give one line and exit 2.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { parseConfigObject, parseFlags, resolveConfig } from '../src/run/config.js';
+import { tempDir } from './cli.helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'bin', 'icl-lab');
-const dir = mkdtempSync(join(tmpdir(), 'icl-mt-train-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('mt-train');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: dir });
 
 describe('train --tasks', () => {

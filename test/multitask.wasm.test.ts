@@ -3,8 +3,7 @@
 // Needs dist/wasm/attention.wasm (built by `npm test`; built here if missing).
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileAttentionWasm, createWasmKernel, type WasmKernel } from '../src/engine/wasm/attention.js';
 import { allocMultiTaskBatchWasm, multitaskWasm, sampleMultiTaskWasm, type MultitaskWasm } from '../src/engine/wasm/multitask.js';
@@ -15,9 +14,9 @@ import { allocMultiTaskBatch, sampleMultiTask, type TaskBlock } from '../src/dat
 import { nodeKernels, wasmAvailable } from '../src/io/wasm.js';
 import { parseFlags, resolveConfig } from '../src/run/config.js';
 import { createState, runSteps } from '../src/run/loop.js';
-import { relErr } from './core.helpers.js';
+import { relErr } from './fixtures.helpers.js';
+import { root } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 let k: WasmKernel;
 let mt: MultitaskWasm;
 

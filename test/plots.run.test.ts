@@ -4,21 +4,18 @@
  * evaluation.json). The CLI part runs the compiled dist/ (built by `npm test`).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { layerCircuits } from '../src/model/circuits.js';
 import { initParams } from '../src/model/init.js';
 import { Rng } from '../src/data/rng.js';
 import { loadModel, saveModel } from '../src/io/model-file.js';
 import { tensorF64, writeSafetensors } from '../src/io/safetensors.js';
 import { renderAllRunFigures } from '../src/plots/run-figures.js';
+import { root, tempDir } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tmp = mkdtempSync(join(tmpdir(), 'icl-plot-run-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('plot-run');
 
 const d = 5, E = 6, H = 2, layers = 1;
 const steps = 2000, nDyn = 21, nSnap = 5, nVal = 9;

@@ -1,12 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { reproduce } from '../src/experiments/reproduce.js';
 import { seedExperiment } from '../src/experiments/seed.js';
+import { tempDir } from './cli.helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'icl-report-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('report');
 
 describe('reproduce (tiny) end to end', () => {
   it('trains four runs, writes a self-contained report, findings.json and figures, and re-running only redraws', async () => {
@@ -16,7 +15,7 @@ describe('reproduce (tiny) end to end', () => {
     if ('interrupted' in res) throw new Error('interrupted');
     expect(res.runs.map((r) => [r.name, r.status, r.step])).toEqual([['h2', 'completed', 300], ['h1', 'completed', 300], ['h4', 'completed', 300], ['h8', 'completed', 300]]);
     const findings = JSON.parse(readFileSync(join(out, 'report', 'findings.json'), 'utf8'));
-    expect(findings.findings.map((f: { id: string }) => f.id)).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head']);
+    expect(findings.findings.map((f: { id: string }) => f.id)).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head', 'gd-gap', 'two-head-equivalent', 'zero-sum']);
     for (const f of findings.findings) {
       expect(typeof f.value).toBe('number');
       expect(typeof f.pass).toBe('boolean');

@@ -108,3 +108,23 @@ describe('findings that the runs cannot test are n/a, not FAIL, and not counted'
     expect(title).not.toContain('1, 2, 4, 8');
   });
 });
+
+describe('function-level findings (issue 26)', () => {
+  it('gd-gap, two-head-equivalent and zero-sum judge paired models and are n/a (never FAIL) for models that have not split', async () => {
+    const { functionFindings } = await import('../src/report/function-findings.js');
+    const head = (w: number, mu: number) => ({ w, mu } as unknown as import('../src/model/circuits.js').HeadCircuit);
+    const m = (name: string, heads: [number, number][], gdGap: number, twoHeadGap?: number) => {
+      const stats = heads.map(([w, mu]) => head(w, mu));
+      const muSum = heads.reduce((a, [, mu]) => a + mu, 0), abs = heads.reduce((a, [, mu]) => a + Math.abs(mu), 0);
+      return { name, heads: heads.length, headStats: stats, kernelGap: 0, sqErr: new Float64Array(1), gdGap, ...(twoHeadGap !== undefined ? { twoHeadGap } : {}), zeroSum: Math.abs(muSum) / abs };
+    };
+    const input = (models: ReturnType<typeof m>[]) => ({ d: 5, L: 40, models, tunedGdSqErr: new Float64Array(1), oneStepGdSqErr: new Float64Array(1) });
+    const paired = functionFindings(input([m('h2', [[0.14, -3.2], [-0.14, 3.19]], 2.3e-3), m('h4', [[0.14, -2], [-0.14, 1], [0.14, -1.2], [-0.14, 2.2]], 2.7e-3, 1.5e-3)]));
+    expect(paired.map((f) => [f.id, f.result])).toEqual([['gd-gap', 'pass'], ['two-head-equivalent', 'pass'], ['zero-sum', 'pass']]);
+    const unsplit = functionFindings(input([m('h2', [[0.4, 1.1], [0.4, 1.1]], 0.11)]));
+    expect(unsplit.map((f) => f.result)).toEqual(['n/a', 'n/a', 'n/a']);
+    expect(unsplit[0]!.why).toContain('Not split yet (n/a for them): h2.');
+    const far = functionFindings(input([m('h2', [[0.14, -3.2], [-0.14, 2.0]], 0.03)]));
+    expect(far.map((f) => [f.id, f.result])).toEqual([['gd-gap', 'FAIL'], ['two-head-equivalent', 'n/a'], ['zero-sum', 'FAIL']]);
+  });
+});

@@ -1,12 +1,11 @@
 /** issue 12, figures: report.html has a table of contents with anchors, and sharp (inline SVG) figures. */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { headingId, inlineSvg, markdownToHtml } from '../src/report/html.js';
+import { tempDir } from './cli.helpers.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'icl-report-html-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('report-html');
 
 const svg = (n: number) => `<svg xmlns="http://www.w3.org/2000/svg" class="marks" width="100" height="50" viewBox="0 0 100 50"><defs><linearGradient id="gradient_1"/></defs><g class="mark-group role-frame root" role="graphics-object" aria-roledescription="group mark container"><rect fill="url(#gradient_1)" aria-label="cell ${n}"/><text font-family="DejaVu Sans">μʰ ${n}</text></g></svg>`;
 

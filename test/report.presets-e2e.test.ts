@@ -2,14 +2,13 @@
  * `reproduce --experiment paper` and `--preset multitask`, tiny, end to end: the runs get the authors'
  * settings, the reports carry the extra sections, figures and findings.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { reproduce } from '../src/experiments/reproduce.js';
+import { tempDir } from './cli.helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'icl-presets-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('presets');
 
 describe('reproduce presets (tiny) end to end', () => {
   it('paper: four runs in the paper convention, finding 6, the estimator comparison and the printed values', async () => {
@@ -19,7 +18,7 @@ describe('reproduce presets (tiny) end to end', () => {
     const cfg = JSON.parse(readFileSync(join(out, 'h2', 'run.json'), 'utf8')).config;
     expect([cfg.preset, cfg.batch_size, cfg.seed, cfg.noise_std]).toEqual(['paper', 256, 1029, Math.sqrt(0.1)]);
     const ids = res.report.findings.map((f) => f.id);
-    expect(ids).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head', 'reduced-loss-optimum']);
+    expect(ids).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head', 'reduced-loss-optimum', 'gd-gap', 'two-head-equivalent', 'zero-sum']);
     expect(res.report.findings[5]!.checks).toHaveLength(4);
     expect(res.report.pngs.some((p) => p.endsWith('estimator_comparison.png'))).toBe(true);
     const md = readFileSync(res.report.files.md, 'utf8');

@@ -7,16 +7,11 @@
  * Through the compiled CLI (run `npx tsc -p tsconfig.json` first).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bin, root, tempDir } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'icl-lab');
-const tmp = mkdtempSync(join(tmpdir(), 'icl-sigint-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('sigint');
 
 const args = (out: string) => ['reproduce', '--out', out, '--steps', '1000', '--context-length', '1:80:7', '--eval-samples', '300', '--samples', '1000', '--progress', 'none', '--jobs', '2'];
 

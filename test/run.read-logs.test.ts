@@ -1,13 +1,12 @@
 /** run/run-dir.ts readMetrics / readSnapshots: the readers figures and reports use. */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tensorF64, writeSafetensors } from '../src/io/safetensors.js';
 import { readMetrics, readSnapshots } from '../src/run/run-dir.js';
+import { tempDir } from './cli.helpers.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'icl-read-logs-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('read-logs');
 
 describe('run-dir readers', () => {
   it('readMetrics returns the tensors with their dynamics shape; undefined without the file; names a missing tensor', () => {

@@ -7,17 +7,18 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tensorF64, writeSafetensors } from '../src/io/safetensors.js';
 import { compareDynamicsSpec, compareLossSpec, emaSmooth, etaSpec, etaVsRatioSpec, parallelSpec, smoothedLossSpec, thinIndices, webDynamicsSpec } from '../src/serve/figures.js';
 import { specToSvg } from '../src/plots/render.js';
-import { markDifferences, parseCsv, runRow } from '../src/serve/data.js';
+import { parseCsv } from '../src/io/csv.js';
+import { readRunDir } from '../src/run/run-dir.js';
+import { apiUrl, type IndexResponse } from '../src/serve/api.js';
+import { markDifferences, runRow } from '../src/serve/data.js';
 import { PathError, resolveInside, scanTree } from '../src/serve/scan.js';
+import { bin, root } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'icl-lab');
 const tmp = mkdtempSync(join(tmpdir(), 'icl-serve-'));
 const children: ChildProcess[] = [];
 const template = join(tmp, 'template');
@@ -130,6 +131,46 @@ describe('data', () => {
     expect(runRow(dir, 'r')).toMatchObject({ status: 'completed', step: 300 });
   });
 
+  it('reads runs through the run layer (readRunDir): a missing or malformed run.json field is an error the row and the API report', async () => {
+    const dir = join(tmp, 'bad-field');
+    cpSync(template, join(dir, 'good'), { recursive: true });
+    const r = readRunDir(join(dir, 'good'), { metrics: true, snapshots: true });
+    expect(r.run.status).toBe('completed');
+    expect(r.config).toMatchObject({ heads: 2, d: 5, contextLength: 40, steps: 300, tasks: '', nOut: 1 });
+    expect(r.stale).toBe(false);
+    expect(r.metrics!.trainLoss.length).toBe(300);
+    expect(r.snapshots).toMatchObject({ layers: 1, heads: 2, E: 6 });
+    const rj = JSON.parse(readFileSync(join(dir, 'good', 'run.json'), 'utf8'));
+    const broken: [string, (j: Record<string, any>) => void, RegExp][] = [
+      ['no-d', (j) => delete j.config.d, /config lacks "d"/],
+      ['string-d', (j) => (j.config.d = 'five'), /"d"|--d|five/],
+      ['no-timings', (j) => delete j.timings, /timings is missing/],
+      ['bad-final', (j) => (j.final.train_loss = 'low'), /final\.train_loss is "low"; expected a number or null/],
+      ['no-steps', (j) => delete j.steps, /steps is undefined; expected an integer/],
+    ];
+    for (const [name, spoil] of broken) {
+      const j = structuredClone(rj);
+      spoil(j);
+      cpSync(join(dir, 'good'), join(dir, name), { recursive: true });
+      writeFileSync(join(dir, name, 'run.json'), JSON.stringify(j));
+    }
+    for (const [name, , why] of broken) { // a config without d is not given the seed's d = 5
+      const row = runRow(dir, name);
+      expect(row.status, name).toBe('unreadable');
+      expect(row.error, name).toMatch(why);
+      expect(row.error, name).toContain(join(dir, name, 'run.json'));
+    }
+    const { url } = await serve(dir);
+    const index = await (await fetch(url + apiUrl.index())).json() as IndexResponse;
+    expect(index.runs.find((x) => x.path === 'bad-final')).toMatchObject({ status: 'unreadable', heads: null, d: null });
+    expect(index.runs.find((x) => x.path === 'good')).toMatchObject({ status: 'completed', heads: 2, d: 5 });
+    const res = await fetch(url + apiUrl.run('bad-final', 0));
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as { error: string }).error).toMatch(/final\.train_loss is "low"/);
+    expect((await fetch(url + apiUrl.compare(['good', 'no-timings'], 0))).status).toBe(422);
+    expect((await fetch(url + apiUrl.run('good', 0))).status).toBe(200);
+  });
+
   it('parses CSV with quotes, smooths like TensorBoard, thins evenly', () => {
     expect(parseCsv('a,b\n1,"x, ""y"""\r\n2,\n')).toEqual([['a', 'b'], ['1', 'x, "y"'], ['2', '']]);
     expect([...emaSmooth([2, 2, 2], 0.9)]).toEqual([2, 2, 2]);
@@ -179,13 +220,15 @@ describe('icl-lab serve', () => {
     const { url, ms: second } = await serve(dir);
     const ms = Math.min(first.ms, second);
     const t0 = performance.now();
-    const index = await (await fetch(`${url}api/index`)).json() as { runs: { path: string; step: number }[] };
+    const index = await (await fetch(url + apiUrl.index())).json() as IndexResponse;
     const indexMs = performance.now() - t0;
-    console.log(`serve with 200 runs: URL printed ${first.ms.toFixed(0)} / ${second.toFixed(0)} ms after spawn (node start-up included), /api/index in ${indexMs.toFixed(0)} ms`);
+    console.log(`serve with 200 runs: URL printed ${first.ms.toFixed(0)} / ${second.toFixed(0)} ms after spawn (node start-up included; better ${ms.toFixed(0)} ms), /api/index in ${indexMs.toFixed(0)} ms`);
     expect(index.runs).toHaveLength(200);
     expect(index.runs.every((r) => r.step === 300)).toBe(true);
-    expect(ms).toBeGreaterThan(0);
-    expect(indexMs).toBeGreaterThan(0);
+    // every run once, in natural order (group0/run0, group0/run10, ..., group9/run199), each read whole
+    const expected = Array.from({ length: 200 }, (_, i) => `group${i % 10}/run${i}`).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    expect(index.runs.map((r) => r.path)).toEqual(expected);
+    expect(new Set(index.runs.map((r) => `${r.status} H=${r.heads} d=${r.d} L=${r.L}`))).toEqual(new Set(['completed H=2 d=5 L=40']));
   });
 
   it('downsamples a 500,001-step loss on the server (800 buckets; time printed) and never writes into DIR', async () => {

@@ -13,10 +13,10 @@ export function loadStackFixture(): any {
 }
 
 /** Nested lists flattened row-major (the core tests' helper under the name the stack tests use). */
-export { flat as flatten } from './core.helpers.js';
+export { flat as flatten } from './fixtures.helpers.js';
 
 /** max |a - b| / max |b|: error relative to the scale of the expected array. */
-export { relErr } from './core.helpers.js';
+export { relErr } from './fixtures.helpers.js';
 
 /** Seeded stand-in for data/rng.ts (mulberry32 uniforms, Box-Muller normals). */
 export class TestRng {

@@ -2,20 +2,18 @@
 // gradient (incl. final_linear) through the compiled CLI; tied weights in both file forms.
 // Needs `npx tsc -p tsconfig.json` first (runs bin/icl-lab).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { allocStackParams, stackKey, STACK_WEIGHT_NAMES, type StackParams } from '../src/model/stack.js';
 import { readModelFile, saveStackModel } from '../src/io/model-file.js';
 import { f64, readSafetensors, tensorF64, writeSafetensors, type Tensor } from '../src/io/safetensors.js';
 import { flatten, loadStackFixture, relErr } from './stack.helpers.js';
+import { tempDir } from './cli.helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = resolve(here, '..', 'bin', 'icl-lab');
-const tmp = mkdtempSync(join(tmpdir(), 'icl-stack-predict-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('stack-predict');
 
 const fx = loadStackFixture();
 const { d, H, L, T, B, n_layers: nLayers } = fx as { d: number; H: number; L: number; T: number; B: number; n_layers: number };

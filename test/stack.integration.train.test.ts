@@ -2,11 +2,9 @@
 // resumes bit-identically, writes the seed's stack keys, and analyze / predict read the run.
 // The CLI part needs `npx tsc -p tsconfig.json` first (runs bin/icl-lab).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { allocStackParams } from '../src/model/stack.js';
 import { stackCircuits, stackDynamics } from '../src/model/circuits.js';
 import { readModelFile } from '../src/io/model-file.js';
@@ -14,11 +12,9 @@ import { f64, readSafetensors, tensorF64, writeSafetensors } from '../src/io/saf
 import { readCheckpoint, writeCheckpoint } from '../src/run/checkpoint.js';
 import { makeTrainConfig, type TrainConfig } from '../src/run/config.js';
 import { createState, ensureCapacity, restoreState, resumable, runSteps } from '../src/run/loop.js';
+import { bin, root, tempDir } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'icl-lab');
-const tmp = mkdtempSync(join(tmpdir(), 'icl-stack-train-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('stack-train');
 beforeAll(() => {
   if (!existsSync(join(root, 'dist', 'engine', 'model.js'))) throw new Error('dist/ is not built: run `npx tsc -p tsconfig.json` first');
 });

@@ -1,10 +1,9 @@
 // The causal stack in WebAssembly (asm/stack.ts via kernel.stackLossAndGrad / stackForward) against
-// the TypeScript stack kernel (core/stack.ts) to 1e-12 and against PyTorch float64
+// the TypeScript stack kernel (src/engine/ts/stack.ts) to 1e-12 and against PyTorch float64
 // (fixtures/causal_stack_2layer.json), with and without weight tying; and a wasm stack run.
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileAttentionWasm, createWasmKernel, type WasmKernel } from '../src/engine/wasm/attention.js';
 import { batchFromArrays } from '../src/data/batch.js';
@@ -17,8 +16,8 @@ import { nodeKernels } from '../src/io/wasm.js';
 import { parseFlags, resolveConfig } from '../src/run/config.js';
 import { createState, runSteps } from '../src/run/loop.js';
 import { flatten, loadStackFixture, relErr } from './stack.helpers.js';
+import { root } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wasmPath = join(root, 'dist', 'wasm', 'attention.wasm');
 let k: WasmKernel;
 beforeAll(() => {

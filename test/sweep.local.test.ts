@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, requireDist, runJson, start, waitFor } from './sweep.helpers.js';
+import { parseCsv } from '../src/io/csv.js';
+import { cli, requireDist, runJson, start, waitFor } from './cli.helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-sweep-local-'));
 beforeAll(requireDist);
@@ -35,10 +36,10 @@ const EVAL = ['--eval-samples', '1000', '--eval-seed', '3'];
 /** Columns that measure time, not results. */
 const TIMING = new Set(['wall_seconds', 'steps_per_second', 'sessions']);
 
+/** results.csv's cells as text (io/csv.ts, the one CSV reader: quoted cells per RFC 4180). */
 function csvRows(dir: string): Record<string, string>[] {
-  const [head, ...lines] = readFileSync(join(dir, 'results.csv'), 'utf8').trimEnd().split('\n');
-  const cols = head!.split(',');
-  return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i]!, v])));
+  const [cols, ...lines] = parseCsv(readFileSync(join(dir, 'results.csv'), 'utf8'));
+  return lines.map((cells) => Object.fromEntries(cells.map((v, i) => [cols![i]!, v])));
 }
 
 describe('icl-lab sweep (local worker threads)', () => {
@@ -58,7 +59,7 @@ describe('icl-lab sweep (local worker threads)', () => {
     const again = cli(['sweep', specPath, '--out', straight, '--progress', 'lines', ...EVAL]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/4 of 4 runs already finished; 0 to train/);
-    expect(again.stderr).toMatch(/\(4 rows, 60 columns; 4 rows unchanged since the last table\)/);
+    expect(again.stderr).toMatch(/\(4 rows, 65 columns; 4 rows unchanged since the last table\)/);
     expect(readFileSync(join(straight, 'results.csv'), 'utf8')).toBe(csvBefore);
     for (const n of readdirSync(join(straight, 'runs'))) expect(runJson(join(straight, 'runs', n)).timings.sessions).toBe(1);
   });
@@ -123,7 +124,7 @@ describe('icl-lab sweep (local worker threads)', () => {
     writeFileSync(bad, 'grid:\n  hedas: [1, 2]\n');
     const u = cli(['sweep', bad, '--out', dir]);
     expect(u.code).toBe(2);
-    expect(u.stderr).toMatch(/unknown key "hedas" \(allowed: layers, heads,/);
+    expect(u.stderr).toMatch(/unknown key "hedas" \(allowed: attention, task, layers, heads,/);
     expect(existsSync(dir)).toBe(false);
   });
 

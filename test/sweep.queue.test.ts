@@ -9,14 +9,15 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, makeCertificates, requireDist, runJson, start, startRedis, waitFor, type RedisServer } from './sweep.helpers.js';
+import { cli, requireDist, runJson, start, tempDir, waitFor } from './cli.helpers.js';
+import { makeCertificates, startRedis, type RedisServer } from './redis.helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-sweep-queue-'));
 let redis: RedisServer;
 let locked: RedisServer;
 let tls: RedisServer;
 const PASSWORD = 'pw-Zq81-secret';
-const certs = makeCertificates(mkdtempSync(join(tmpdir(), 'icl-sweep-tls-')));
+const certs = makeCertificates(tempDir('sweep-tls')); // removed after the tests
 
 beforeAll(async () => {
   requireDist();
@@ -127,26 +128,26 @@ describe('sweep on a BullMQ queue with a real redis-server', () => {
   it('an unreachable Redis is one clear error within seconds, and nothing is created', () => {
     const dir = join(tmp, 'unreachable');
     const t0 = Date.now();
-    const r = cli(['sweep', '--grid', 'heads=1,2', ...BASE, '--out', dir, '--queue', 'redis://127.0.0.1:1'], {}, 30_000);
+    const r = cli(['sweep', '--grid', 'heads=1,2', ...BASE, '--out', dir, '--queue', 'redis://127.0.0.1:1'], { timeout: 30_000 });
     const seconds = (Date.now() - t0) / 1000;
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(/^icl-lab: cannot reach Redis at redis:\/\/127\.0\.0\.1:1 \(connection refused\)/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(seconds).toBeLessThan(10);
     expect(existsSync(dir)).toBe(false);
-    const w = cli(['worker', '--queue', 'redis://127.0.0.1:1'], {}, 30_000);
+    const w = cli(['worker', '--queue', 'redis://127.0.0.1:1'], { timeout: 30_000 });
     expect(w.code).toBe(1);
     expect(w.stderr).toMatch(/cannot reach Redis/);
   });
 
   it('a wrong or missing password is a clear error; the password is never printed; the right one works (URL or env)', () => {
     const port = locked.port;
-    const wrong = cli(['worker', '--queue', `redis://:not-it@127.0.0.1:${port}`], {}, 30_000);
+    const wrong = cli(['worker', '--queue', `redis://:not-it@127.0.0.1:${port}`], { timeout: 30_000 });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/refused the credentials/);
     expect(wrong.stderr).not.toContain('not-it');
     expect(wrong.stderr).toContain(`redis://:***@127.0.0.1:${port}`);
-    const none = cli(['sweep', 'status', '--queue', `redis://127.0.0.1:${port}`], {}, 30_000);
+    const none = cli(['sweep', 'status', '--queue', `redis://127.0.0.1:${port}`], { timeout: 30_000 });
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/needs a password/);
     const dir = join(tmp, 'pw');
@@ -154,7 +155,7 @@ describe('sweep on a BullMQ queue with a real redis-server', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout + ok.stderr).not.toContain(PASSWORD);
     expect(ok.stderr).toContain(`redis://:***@127.0.0.1:${port}`);
-    const env = cli(['sweep', 'status', dir, '--queue', `redis://127.0.0.1:${port}`], { ICL_LAB_REDIS_PASSWORD: PASSWORD });
+    const env = cli(['sweep', 'status', dir, '--queue', `redis://127.0.0.1:${port}`], { env: { ICL_LAB_REDIS_PASSWORD: PASSWORD } });
     expect(env.code, env.stderr).toBe(0);
     expect(env.stdout).toMatch(/2 waiting/);
     // nothing on disk holds the password
@@ -165,14 +166,14 @@ describe('sweep on a BullMQ queue with a real redis-server', () => {
   it('rediss:// with a password: a sweep over TLS; an untrusted certificate is a clear error', async () => {
     const url = `rediss://:${PASSWORD}@localhost:${tls.port}`;
     const env = { NODE_EXTRA_CA_CERTS: certs.ca };
-    const untrusted = cli(['sweep', 'status', '--queue', url], {}, 30_000);
+    const untrusted = cli(['sweep', 'status', '--queue', url], { timeout: 30_000 });
     expect(untrusted.code).toBe(1);
     expect(untrusted.stderr).toMatch(/^icl-lab: TLS to Redis at rediss:\/\/:\*\*\*@localhost:\d+ failed \(self-signed certificate in certificate chain\); for a private CA, point NODE_EXTRA_CA_CERTS/);
     const dir = join(tmp, 'tls');
-    const r = cli(['sweep', '--grid', 'heads=1,2', ...BASE, '--steps', '2000', '--out', dir, '--queue', url], env);
+    const r = cli(['sweep', '--grid', 'heads=1,2', ...BASE, '--steps', '2000', '--out', dir, '--queue', url], { env });
     expect(r.code, r.stderr).toBe(0);
-    const w = start(['worker', '--queue', url, '--concurrency', '2', '--until-empty'], env);
-    const done = cli(['sweep', '--out', dir, '--queue', url, '--wait', '--eval-samples', '200', '--progress', 'none'], env);
+    const w = start(['worker', '--queue', url, '--concurrency', '2', '--until-empty'], { env });
+    const done = cli(['sweep', '--out', dir, '--queue', url, '--wait', '--eval-samples', '200', '--progress', 'none'], { env });
     expect(done.code, done.stderr).toBe(0);
     expect((await w.done).code, w.out() + w.err()).toBe(0);
     expect(w.out()).toMatch(/2 job\(s\) completed/);

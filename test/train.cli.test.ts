@@ -3,20 +3,16 @@
  * tsconfig.json` first): resume identity, SIGKILL at a random moment, SIGINT, divergence, bad input,
  * several runs in worker threads, --json.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../src/io/model-file.js';
 import { f64, readSafetensors } from '../src/io/safetensors.js';
 import { readCheckpoint } from '../src/run/checkpoint.js';
+import { bin, root, tempDir, start as startCli } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'icl-lab');
-const tmp = mkdtempSync(join(tmpdir(), 'icl-train-cli-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('train-cli');
 beforeAll(() => {
   if (!existsSync(join(root, 'dist', 'run', 'runs.js'))) throw new Error('dist/ is not built: run `npx tsc -p tsconfig.json` first');
 });
@@ -45,15 +41,7 @@ async function waitForStep(dir: string, step: number, timeoutMs = 30_000, stderr
   }
 }
 
-function start(args: string[]) {
-  const child = spawn(process.execPath, [bin, 'train', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  return { child, done, out: () => stdout, err: () => stderr };
-}
+const start = (args: string[]) => startCli(['train', ...args]);
 
 describe('icl-lab train: resume is byte-identical', () => {
   it('300 steps straight == 150 steps + `--resume DIR --steps 300` (model, metrics, snapshots, checkpoint bytes)', () => {

@@ -4,18 +4,17 @@
  * batch of 128 prompts): a completed run logs and snapshots its last step, and run.json records the
  * final model on 20,000 held-out prompts with a standard error. Training and resume stay exact.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { f64, readSafetensors } from '../src/io/safetensors.js';
 import { parseFlags, resolveConfig, type TrainConfig } from '../src/run/config.js';
 import { FINAL_VALIDATION_SAMPLES } from '../src/run/loop.js';
 import { readRunJson } from '../src/run/run-dir.js';
 import { resumeRuns, trainRuns } from '../src/run/runs.js';
+import { tempDir } from './cli.helpers.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'icl-final-step-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('final-step');
 
 function small(steps: number, extra: Record<string, string> = {}): TrainConfig {
   return resolveConfig(parseFlags({

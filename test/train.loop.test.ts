@@ -1,8 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { forward, lossAndGrad } from '../src/engine/ts/attention.js';
 import { ovDynamics, qkDynamics } from '../src/model/circuits.js';
 import { initParams } from '../src/model/init.js';
@@ -15,9 +14,9 @@ import { allocParams } from '../src/model/params.js';
 import { parseFlags, resolveConfig, type TrainConfig } from '../src/run/config.js';
 import { readCheckpoint, writeCheckpoint } from '../src/run/checkpoint.js';
 import { createState, ensureCapacity, restoreState, resumable, runSteps, seedLine, taskSpecs } from '../src/run/loop.js';
+import { tempDir } from './cli.helpers.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'icl-train-loop-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('train-loop');
 
 /** A small, fast config (d=3, L=10, B=16) logging every 10 steps. */
 function small(extra: Record<string, string> = {}): TrainConfig {

@@ -1,13 +1,11 @@
-// Stream versions (train/stream.ts): new runs record stream_version 2; a run of an earlier build
+// Stream versions (src/data/stream.ts): new runs record stream_version 2; a run of an earlier build
 // (no stream_version anywhere = version 1) resumes bit-identically with the version-1 sampler; a
 // version this build does not know is refused with one clear line naming both.
 import { nodeKernels } from '../src/io/wasm.js';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { readCheckpoint } from '../src/run/checkpoint.js';
 import { parseFlags, resolveConfig, type TrainConfig } from '../src/run/config.js';
@@ -15,10 +13,9 @@ import { createState, runSteps } from '../src/run/loop.js';
 import { makeRunDir, saveState } from '../src/run/run-dir.js';
 import { createRun, resumeCommand, runSession } from '../src/run/run.js';
 import { parseStreamVersion } from '../src/data/stream.js';
+import { root, tempDir } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tmp = mkdtempSync(join(tmpdir(), 'icl-stream-version-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('stream-version');
 
 function small(engine: string): TrainConfig {
   return resolveConfig(parseFlags({

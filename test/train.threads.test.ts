@@ -1,12 +1,11 @@
-// `train --threads 2` (train/prefetch.ts): batches drawn on a second thread are the one-thread
+// `train --threads 2` (src/run/prefetch.ts): batches drawn on a second thread are the one-thread
 // run's batches, so every file of the run is byte for byte the same, through resumes and
 // interruptions, on both stream versions and both engines. Needs dist/ (the compiled worker).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseFlags, resolveConfig, type TrainConfig } from '../src/run/config.js';
 import { createState } from '../src/run/loop.js';
 import { makeRunDir, saveState } from '../src/run/run-dir.js';
@@ -19,10 +18,9 @@ import { NormalStream2, sampleBatch2 } from '../src/data/normal2.js';
 import { Rng } from '../src/data/rng.js';
 import type { TaskSpec } from '../src/data/task.js';
 import { restoreStream } from '../src/data/stream.js';
+import { root, tempDir } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tmp = mkdtempSync(join(tmpdir(), 'icl-threads-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('threads');
 beforeAll(() => {
   if (!prefetchAvailable()) throw new Error('dist/run/prefetch-worker.js is not built: run `npx tsc -p tsconfig.json` first');
 });

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors, tensorF64, writeSafetensors } from '../src/io/safetensors.js';
-import { bin, cli, launchBrowser, requireBrowserSetup, root, SERVE_READY, SHOTS, start } from './web.helpers.js';
+import { bin, root } from './cli.helpers.js';
+import { cli, launchBrowser, requireBrowserSetup, SERVE_READY, SHOTS, start } from './web.helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-web-'));
 const lab = join(tmp, 'lab');
@@ -199,7 +200,8 @@ describe('icl-lab serve in Chromium', () => {
   it('shows a report with its findings and a sweep with its results', async () => {
     await page.goto(`${url}#/report/report-heads`);
     await page.waitForSelector('[data-testid=findings] tbody tr');
-    expect(await page.locator('[data-testid=findings] tbody tr').count()).toBe(5);
+    // the seed experiment's five findings + the three function-level ones (gd-gap, two-head-equivalent, zero-sum)
+    expect(await page.locator('[data-testid=findings] tbody tr').count()).toBe(8);
     expect(await page.locator('[data-testid=report-run]').allInnerTexts()).toEqual(['sweep-heads/runs/h1', 'sweep-heads/runs/h2']);
     await page.frameLocator('[data-testid=report-frame]').locator('h1').first().waitFor();
     await shot('report');

@@ -4,12 +4,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { bin, root } from './cli.helpers.js';
 
-export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const bin = join(root, 'bin', 'icl-lab');
 export const CHROMIUM = '/usr/bin/chromium';
 export const SHOTS = join(root, 'test-output', 'web');
 

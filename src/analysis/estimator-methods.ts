@@ -1,5 +1,5 @@
 /**
- * The analytic estimators of the authors' estimator comparison (PAPER_EXPERIMENTS.md §2, `plots.ipynb`
+ * The analytic estimators of the authors' estimator comparison (docs/PAPER_EXPERIMENTS.md §2, `plots.ipynb`
  * `Est_comparison`) as `evaluate` methods, and their one-line spec syntax:
  *
  *   kernel:w=0.13,-0.13:mu=3.45,-3.45   multi-head kernel sum_h mu_h sum_i y_i softmax_i(w_h <x_i, x_q>)

@@ -7,7 +7,7 @@
  *   oneStepGd         (eta/L) sum_i y_i s_i                          (seed `gradient_step_estimator` at eta = 1)
  *   tunedGd           oneStepGd at eta* = L / (L + d + 1 + sigma^2/tau^2)   (theory.ts `optimalEta`)
  *   debiasedGd        ybar * muSum + (eta/L) sum_i y_i (s_i - sbar)  the linearised kernel: softmax(w s_i)
- *                                                                      ≈ (1 + w (s_i - sbar)) / L (THEORY.md)
+ *                                                                      ≈ (1 + w (s_i - sbar)) / L (docs/THEORY.md)
  *   ridge             x_q · (X^T X + lambda I)^{-1} X^T y            (Bayes posterior mean at lambda = sigma^2/tau^2)
  *   ols               ridge at lambda = 0; NaN when L <= d (X^T X singular or the risk infinite)
  *   transformerEstimator  the model (its own attention's TypeScript kernel: softmax, linear)
@@ -115,7 +115,7 @@ export function tunedGd(batch: Batch, sigma2: number, priorVar: number, out: Flo
 
 /**
  * Debiased (mean-centred) one-step GD, the linearisation of the kernel estimator for small w
- * (THEORY.md): softmax_i(w s_i) ≈ (1 + w (s_i - sbar)) / L gives
+ * (docs/THEORY.md): softmax_i(w s_i) ≈ (1 + w (s_i - sbar)) / L gives
  *
  *   ybar * muSum + (eta / L) sum_i y_i (s_i - sbar),   s_i = <x_q, x_i>, sbar = mean_i s_i,
  *

@@ -10,6 +10,7 @@ import { allocBatch, batchFromArrays, type Batch } from '../data/batch.js';
 import { Rng } from '../data/rng.js';
 import { sampleBatch } from '../data/task.js';
 import { sampleHeads, sampleTokens } from '../data/nested.js';
+import { isShifted, shiftPrompts, type PromptShift } from '../data/shift.js';
 import type { EvalMethod } from './methods.js';
 import { promptTask, type PromptSpec } from './prompts.js';
 
@@ -19,6 +20,8 @@ export interface MethodErrors {
   mse: number[];
   /** Standard error of that mean per L (always computed; an evaluation JSON file may leave it out). */
   stderr?: number[];
+  /** The step a GD-like estimator used at each L (one-step-gd, tuned-gd, debiased-gd; absent for others). */
+  eta?: number[];
 }
 
 /**
@@ -33,10 +36,13 @@ export interface Evaluation {
   methods: Record<string, MethodErrors>;
 }
 
+/** One method's errors as `evaluateErrors` returns them: mse and stderr at every L (eta for GD-like estimators). */
+export type FullMethodErrors = Required<Pick<MethodErrors, 'mse' | 'stderr'>> & Pick<MethodErrors, 'eta'>;
+
 /** An Evaluation as `evaluateErrors` returns it: every field filled. */
 export interface FullEvaluation extends Evaluation {
   samples: number;
-  methods: Record<string, Required<MethodErrors>>;
+  methods: Record<string, FullMethodErrors>;
 }
 
 export interface EvaluateOptions {
@@ -46,6 +52,8 @@ export interface EvaluateOptions {
   readonly nested?: boolean;
   /** Called as work completes with (units done, total units): chunks when nested, else lengths. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Prompts shifted away from the task (data/shift.ts), applied to every batch before any method sees it. */
+  readonly shift?: PromptShift;
 }
 
 /** Prompts per batch by default. */
@@ -89,7 +97,9 @@ export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec,
     return o;
   };
   const prepares = [...new Set(methods.map((m) => m.prepare).filter((f): f is (b: Batch) => void => f !== undefined))];
-  const score = (li: number, batch: Batch) => {
+  const shifted = isShifted(opts.shift);
+  const score = (li: number, drawn: Batch) => {
+    const batch = shifted ? shiftPrompts(drawn, opts.shift!) : drawn;
     for (const f of prepares) f(batch);
     const out = outFor(batch.B);
     methods.forEach((m, mi) => {
@@ -138,7 +148,7 @@ export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec,
           for (let b = 0; b < B; b++) z.set(full!.z.subarray(b * Lfull * E, (b * Lfull + L) * E), b * L * E);
           batch = batchFromArrays(B, L, d, z, full!.zq, full!.yq);
         }
-        score(li, batch);
+        score(li, { ...batch, beta });
       });
       opts.onProgress?.(c + 1, nChunks);
     }
@@ -146,16 +156,20 @@ export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec,
     lengths.forEach((L, li) => {
       const lrng = new Rng(streamSeed(base, 2 * L + 1));
       let batch: Batch | undefined;
+      let beta = new Float64Array(0);
       for (let c = 0; c < nChunks; c++) {
         const B = Math.min(chunk, samples - c * chunk);
-        if (!batch || batch.B !== B) batch = allocBatch(B, L, spec.d); // [B, L, E]
-        sampleBatch(promptTask(spec, L, B), lrng, batch);
-        score(li, batch);
+        if (!batch || batch.B !== B) {
+          batch = allocBatch(B, L, spec.d); // [B, L, E]
+          beta = new Float64Array(B * spec.d);
+        }
+        sampleBatch(promptTask(spec, L, B), lrng, batch, beta);
+        score(li, { ...batch, beta });
       }
       opts.onProgress?.(li + 1, lengths.length);
     });
   }
-  const result: Record<string, Required<MethodErrors>> = {};
+  const result: Record<string, FullMethodErrors> = {};
   methods.forEach((m, mi) => {
     const mse: number[] = [];
     const stderr: number[] = [];
@@ -165,7 +179,7 @@ export function evaluateErrors(methods: readonly EvalMethod[], spec: PromptSpec,
       mse.push(mean);
       stderr.push(Math.sqrt(variance / samples));
     });
-    result[m.name] = { mse, stderr };
+    result[m.name] = { mse, stderr, ...(m.stepAt ? { eta: lengths.map((L) => m.stepAt!(L)) } : {}) };
   });
   return { lengths: [...lengths], samples, methods: result };
 }

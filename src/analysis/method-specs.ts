@@ -1,5 +1,5 @@
 /**
- * `evaluate --method SPEC`: turn the estimator specs of core/estimator-methods.ts into evaluate methods,
+ * `evaluate --method SPEC`: turn the estimator specs of analysis/estimator-methods.ts into evaluate methods,
  * reading (w, mu) from a model for `from=MODEL` (a run directory or .safetensors file).
  */
 import { layerCircuits } from '../model/circuits.js';

@@ -10,7 +10,7 @@ import { layerCircuits } from '../model/circuits.js';
 import { isLinearAttention } from '../model/attention-name.js';
 import { bayesRidgeLambda, contextMoments, kernelEstimator, linearFromMoments, transformerEstimator, type ContextMoments } from './estimators.js';
 import type { PromptSpec } from './prompts.js';
-import { optimalEta, riskParams } from './theory.js';
+import { optimalDebiasedEta, optimalEta, riskParams } from './theory.js';
 
 /** A named method: writes its predictions for `batch` into `out` [B]. */
 export interface EvalMethod {
@@ -22,6 +22,8 @@ export interface EvalMethod {
    * `run` must still be correct when called without it.
    */
   readonly prepare?: (batch: Batch) => void;
+  /** The step a GD-like method uses at context length L (evaluate --json records it per L as `eta`). */
+  readonly stepAt?: (L: number) => number;
 }
 
 /** The estimator baselines, named as in the CLI: one-step-gd, tuned-gd, debiased-gd, ridge, ols. */
@@ -30,8 +32,9 @@ export const ESTIMATOR_NAMES = ['one-step-gd', 'tuned-gd', 'debiased-gd', 'ridge
 /**
  * Baseline estimators for a prompt distribution:
  *   one-step-gd  eta = 1 (the seed's gradient_step_estimator)
- *   tuned-gd     eta* = L / (L + d + 1 + sigma^2/tau^2)
- *   debiased-gd  mean-centred one-step GD at the same eta* (sum mu = 0)
+ *   tuned-gd     eta* = L / (L + d + 1 + sigma^2/tau^2) (the optimum of plain one-step GD)
+ *   debiased-gd  mean-centred one-step GD (sum mu = 0) at its own optimum L / (L + d + sigma^2/tau^2)
+ *                (theory.ts debiasedGdRisk; issue 26: it used to run at the plain-GD step)
  *   ridge        lambda = sigma^2 / tau^2 (the Bayes posterior mean)
  *   ols          NaN for L <= d
  * sigma^2, tau^2 from the preset (theory.ts `riskParams`).
@@ -40,6 +43,7 @@ export function estimatorMethods(spec: PromptSpec): EvalMethod[] {
   const r = riskParams({ d: spec.d, L: 1, noiseStd: spec.noiseStd, preset: spec.preset });
   const tau2 = r.priorVar ?? 1;
   const eta = (b: Batch) => optimalEta(b.L, b.d, r.sigma2, tau2);
+  const etaDebiased = (b: Batch) => optimalDebiasedEta(b.L, b.d, r.sigma2, tau2);
   const lambda = bayesRidgeLambda(r.sigma2, tau2);
   // All five are linear in the context moments X^T X, X^T y, sum x, sum y: one pass over the tokens
   // (`prepare`) serves them all. Each `run` reads the results if `prepare` saw this batch and not
@@ -56,7 +60,7 @@ export function estimatorMethods(spec: PromptSpec): EvalMethod[] {
     const e = eta(b);
     linearFromMoments(b, moments, {
       oneStep: [{ eta: 1, out: o['one-step-gd']! }, { eta: e, out: o['tuned-gd']! }],
-      debiased: [{ eta: e, out: o['debiased-gd']! }],
+      debiased: [{ eta: etaDebiased(b), out: o['debiased-gd']! }],
       ridge: [{ lambda, out: o['ridge']! }, { lambda: 0, out: o['ols']! }],
     });
     return o;
@@ -66,9 +70,15 @@ export function estimatorMethods(spec: PromptSpec): EvalMethod[] {
     prepared = b;
     left = names.length;
   };
+  const steps: Record<string, (L: number) => number> = {
+    'one-step-gd': () => 1,
+    'tuned-gd': (L) => optimalEta(L, spec.d, r.sigma2, tau2),
+    'debiased-gd': (L) => optimalDebiasedEta(L, spec.d, r.sigma2, tau2),
+  };
   return names.map((name) => ({
     name,
     prepare,
+    ...(steps[name] ? { stepAt: steps[name] } : {}),
     run: (b: Batch, out: Float64Array) => {
       if (prepared === b && left > 0) {
         out.set(outs[name]!);

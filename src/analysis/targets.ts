@@ -13,6 +13,7 @@ import { loadModel, parseModelTensors, type ModelFile } from '../io/model-file.j
 import { FileFormatError, readSafetensors } from '../io/safetensors.js';
 import { readRunJson, runConfig, RUN_FILES, type RunJson } from '../run/run-dir.js';
 import { UsageError } from '../errors.js';
+import { taskPoolOf } from '../run/task-families.js';
 
 /** What a run directory's run.json says about the task a model was trained on, and how far it got. */
 export interface TargetRun {
@@ -22,6 +23,10 @@ export interface TargetRun {
   rho: number;
   step: number;
   status: string;
+  /** A pool run's tasks [M, d] (run/task-families.ts, the same as its task_pool.safetensors). */
+  pool?: Float64Array;
+  /** A sparse run's s. */
+  sparsity?: number;
 }
 
 /** A model named on the command line, with what its run directory says about its task. */
@@ -52,7 +57,7 @@ function targetName(target: string, isDir: boolean): string {
 /** The task and progress recorded in run.json of DIR. */
 function targetRun(run: RunJson, dir: string): TargetRun {
   const c = runConfig(run, dir);
-  return { L: c.contextLength, noiseStd: c.noiseStd, preset: c.preset, rho: c.rho, step: run.step, status: run.status };
+  return { L: c.contextLength, noiseStd: c.noiseStd, preset: c.preset, rho: c.rho, step: run.step, status: run.status, ...(c.task === 'pool' ? { pool: taskPoolOf(c) } : {}), ...(c.task === 'sparse' ? { sparsity: c.sparsity } : {}) };
 }
 
 /** A one-layer model with n_out = 1 (the regression model); a UsageError naming the file otherwise. */

@@ -1,5 +1,5 @@
 /**
- * Closed forms (THEORY.md). Risk = E[(prediction - y_q)^2] for x_i, x_q ~ N(0, I_d),
+ * Closed forms (docs/THEORY.md). Risk = E[(prediction - y_q)^2] for x_i, x_q ~ N(0, I_d),
  * beta ~ N(0, priorVar I_d), context noise variance sigma2, query noise variance queryNoiseVar.
  *
  *   seed preset:  priorVar = 1,   sigma2 = d noiseStd^2, queryNoiseVar = 0
@@ -56,6 +56,28 @@ export function oneStepGdRisk(eta: number, r: RiskParams): number {
 /** eta* for these risk parameters. */
 export function optimalEtaOf(r: RiskParams): number {
   return optimalEta(r.L, r.d, r.sigma2, r.priorVar ?? 1);
+}
+
+/**
+ * Risk of debiased (mean-centred) one-step GD, y = (eta/L) sum_i y_i (x_i - xbar).x_q, at step eta:
+ * with C = (1/L) sum (x_i - xbar)(x_i - xbar)^T (E tr C = d(L-1)/L, E tr C^2 = d(L-1)(L+d)/L^2),
+ * R(eta) = tau^2 d [eta^2 (L-1)(L+d)/L^2 - 2 eta (L-1)/L + 1] + eta^2 sigma^2 d (L-1)/L^2 + queryNoiseVar.
+ */
+export function debiasedGdRisk(eta: number, r: RiskParams): number {
+  const { d, L, sigma2 } = r;
+  const tau2 = r.priorVar ?? 1;
+  return tau2 * d * ((eta * eta * (L - 1) * (L + d)) / (L * L) - (2 * eta * (L - 1)) / L + 1) + (eta * eta * sigma2 * d * (L - 1)) / (L * L) + (r.queryNoiseVar ?? 0);
+}
+
+/** The step that minimises debiasedGdRisk: L / (L + d + sigma^2/tau^2) (its sigma^2 -> 0 limit is L/(L+d)). */
+export function optimalDebiasedEta(L: number, d: number, sigma2: number, priorVar = 1): number {
+  return L / (L + d + sigma2 / priorVar);
+}
+
+/** debiasedGdRisk at its own optimum: tau^2 d (1 - eta (L-1)/L) + queryNoiseVar. */
+export function tunedDebiasedGdRisk(r: RiskParams): number {
+  const eta = optimalDebiasedEta(r.L, r.d, r.sigma2, r.priorVar ?? 1);
+  return (r.priorVar ?? 1) * r.d * (1 - (eta * (r.L - 1)) / r.L) + (r.queryNoiseVar ?? 0);
 }
 
 /** R(eta*) = priorVar d (1 - eta*) + queryNoiseVar. */

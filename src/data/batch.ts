@@ -13,6 +13,8 @@ export interface Batch {
   readonly z: Float64Array;
   readonly zq: Float64Array;
   readonly yq: Float64Array;
+  /** The prompts' true beta [B, d] where the sampler kept it (evaluation batches: the support oracle reads it). */
+  readonly beta?: Float64Array;
 }
 
 export function allocBatch(B: number, L: number, d: number): Batch {

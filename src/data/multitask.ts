@@ -1,5 +1,5 @@
 /**
- * Multi-task in-context linear regression (the authors' icl_linear_multitask.ipynb; PAPER_EXPERIMENTS.md §5;
+ * Multi-task in-context linear regression (the authors' icl_linear_multitask.ipynb; docs/PAPER_EXPERIMENTS.md §5;
  * reference/seed_ref.py `MultiTaskLinearReg`). N tasks read coordinate blocks of one input x:
  *
  *   x_i, x_q ~ N(0, I_d);  task k reads x[s_k : e_k]  (dx_k = e_k - s_k; blocks may overlap)
@@ -11,7 +11,7 @@
  * yq [B, N]. RNG order per batch (the reference's): x [B, L, d], x_q [B, d], beta_1 [B, dx_1], ...,
  * beta_N [B, dx_N], eps_1 [B, L], ..., eps_N [B, L].
  *
- * The batch is a core/batch.ts `Batch` whose `d` is E - 1 (so the one-output code paths that only
+ * The batch is a data/batch.ts `Batch` whose `d` is E - 1 (so the one-output code paths that only
  * need E keep working) plus the task layout: `dx` = the input dimension, `N` outputs, `yq` [B, N].
  */
 import type { Batch } from './batch.js';

@@ -9,8 +9,9 @@
  */
 import type { PresetName } from './task.js';
 import type { Rng } from './rng.js';
+import { applyBetaPrior, type BetaPrior } from './beta-prior.js';
 
-export interface NestedSpec {
+export interface NestedSpec extends BetaPrior {
   readonly d: number;
   readonly noiseStd: number;
   readonly preset: PresetName;
@@ -34,6 +35,7 @@ export function sampleHeads(spec: NestedSpec, rng: Rng, B: number, beta: Float64
     const s = 1 / Math.sqrt(d);
     for (let j = 0; j < B * d; j++) beta[j] *= s;
   }
+  applyBetaPrior(spec, beta, B);
   ar1(zq, B, E, d, spec.rho ?? 0);
   const sigmaQ = paper ? spec.noiseStd : 0;
   for (let b = 0; b < B; b++) {

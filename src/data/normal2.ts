@@ -33,6 +33,7 @@ import type { Batch } from './batch.js';
 import { expNeg } from '../math/exp.js';
 import type { Rng } from './rng.js';
 import { assembleKernel, batchAndBeta, type TaskSpec } from './task.js';
+import { applyBetaPrior } from './beta-prior.js';
 
 // ---- tables: 256 layers, built as data/rng.ts builds its 128 ------------------------------------
 const ZIG_C = 256;
@@ -280,6 +281,7 @@ export function assembleBatch2(spec: TaskSpec, batch: Batch, beta: Float64Array)
   const { sigmaCtx, betaScale, sigmaQ, rho, c } = taskScales(spec);
   const z = batch.z, zq = batch.zq, yq = batch.yq;
   if (betaScale !== 1) for (let j = 0; j < B * d; j++) beta[j] *= betaScale;
+  applyBetaPrior(spec, beta, B);
   if (rho !== 0) {
     for (let t = 0; t < B * L * E; t += E) for (let j = 1; j < d; j++) z[t + j] = rho * z[t + j - 1]! + c * z[t + j]!;
     for (let q = 0; q < B * E; q += E) for (let j = 1; j < d; j++) zq[q + j] = rho * zq[q + j - 1]! + c * zq[q + j]!;

@@ -13,6 +13,7 @@
  * build does not know is refused with a message naming both. Pure: no node:* imports.
  */
 import type { Batch } from './batch.js';
+import { hasBetaPrior } from './beta-prior.js';
 import { NormalStream2, sampleBatch2 } from './normal2.js';
 import { Rng } from './rng.js';
 import { sampleBatch, type TaskSpec } from './task.js';
@@ -60,7 +61,8 @@ export function parseStreamVersion(v: unknown, where: string): StreamVersion {
 function v1(rng: Rng): BatchStream {
   return {
     version: 1,
-    sample: (spec, out, fast) => (fast?.sampleBatch ? fast.sampleBatch(spec, rng, out) : sampleBatch(spec, rng, out)),
+    // the fast samplers know the Gaussian prior only (a pool or sparse beta: the TypeScript sampler)
+    sample: (spec, out, fast) => (fast?.sampleBatch && !hasBetaPrior(spec) ? fast.sampleBatch(spec, rng, out) : sampleBatch(spec, rng, out)),
     getState: () => rng.getState(),
     clone: () => v1(rng.clone()),
   };
@@ -69,7 +71,7 @@ function v1(rng: Rng): BatchStream {
 function v2(stream: NormalStream2): BatchStream {
   return {
     version: 2,
-    sample: (spec, out, fast) => (fast?.sampleBatch2 ? fast.sampleBatch2(spec, stream, out) : sampleBatch2(spec, stream, out)),
+    sample: (spec, out, fast) => (fast?.sampleBatch2 && !hasBetaPrior(spec) ? fast.sampleBatch2(spec, stream, out) : sampleBatch2(spec, stream, out)),
     getState: () => stream.getState(),
     clone: () => v2(stream.clone()),
   };

@@ -14,11 +14,12 @@
  */
 import { allocBatch, type Batch } from './batch.js';
 import type { Rng } from './rng.js';
+import { applyBetaPrior, type BetaPrior } from './beta-prior.js';
 
 export type PresetName = 'seed' | 'paper';
 export const PRESET_NAMES: readonly PresetName[] = ['seed', 'paper'];
 
-export interface TaskSpec {
+export interface TaskSpec extends BetaPrior {
   /** regression dimension (token width E = d + 1) */
   d: number;
   /** context length (tokens per prompt) */
@@ -47,6 +48,10 @@ export function validateTaskSpec(spec: TaskSpec): void {
   if (!PRESET_NAMES.includes(spec.preset)) throw new RangeError(`task preset must be one of ${PRESET_NAMES.join(', ')}, got ${String(spec.preset)}`);
   const rho = spec.rho ?? 0;
   if (!(Math.abs(rho) < 1)) throw new RangeError(`task rho must satisfy |rho| < 1, got ${rho}`);
+  if (spec.pool !== undefined && (spec.pool.length === 0 || spec.pool.length % spec.d !== 0)) throw new RangeError(`task pool has ${spec.pool.length} values, not a whole number of d = ${spec.d} vectors`);
+  const s = spec.sparsity ?? 0;
+  if (!Number.isInteger(s) || s < 0 || s > spec.d) throw new RangeError(`task sparsity must be an integer in 0..d = ${spec.d}, got ${s}`);
+  if (spec.pool !== undefined && s > 0) throw new RangeError('a task pool and sparsity do not go together');
 }
 
 export type Assemble = (z: Float64Array, beta: Float64Array, B: number, L: number, sigma: number) => void;
@@ -129,6 +134,7 @@ export function sampleBatch(spec: TaskSpec, rng: Rng, out?: Batch, betaOut?: Flo
   const sigmaQ = paper ? spec.noiseStd : 0;
   const c = Math.sqrt(1 - rho * rho);
   if (betaScale !== 1) for (let j = 0; j < B * d; j++) beta[j] *= betaScale;
+  applyBetaPrior(spec, beta, B);
   if (rho !== 0) {
     // AR(1) across the coordinates of every x_i and x_q
     for (let t = 0; t < B * L * E; t += E) for (let j = 1; j < d; j++) z[t + j] = rho * z[t + j - 1]! + c * z[t + j]!;

@@ -1,12 +1,12 @@
 /**
- * Numbers the authors printed in their notebooks (XintianPan/ICL_linear; PAPER_EXPERIMENTS.md), quoted
+ * Numbers the authors printed in their notebooks (XintianPan/ICL_linear; docs/PAPER_EXPERIMENTS.md), quoted
  * so the report can put our measurements beside them. Single evaluations, not ground truth.
  */
 
 /**
  * plots.ipynb `Est_comparison`: MSE against the noisy y_q, paper convention (sigma^2 = 0.1, d = 5),
  * 50,000 prompts per L, numpy draws (fresh per prompt). Keys are our method names of
- * core/estimator-methods.ts `paperComparisonSpecs`.
+ * analysis/estimator-methods.ts `paperComparisonSpecs`.
  */
 export const AUTHORS_ESTIMATOR_COMPARISON = {
   samples: 50_000,

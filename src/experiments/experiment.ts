@@ -25,27 +25,24 @@ export interface Experiment {
   lengths?: readonly number[];
   /** The run with `heads` heads, `steps` steps. */
   config(heads: number, steps: number): TrainConfig;
+  /**
+   * Its runs when they differ in more than the head count (e.g. the task-diversity experiment: one
+   * per pool size), by folder name; absent = one run per entry of `heads`, folder h<H>.
+   */
+  runs?(steps: number): { name: string; config: TrainConfig }[];
   /** Whether a run trained with config c is of this experiment's kind (for `icl-lab report RUN...`). */
   claims(c: TrainConfig): boolean;
   /** The report over its runs. */
   report(dirs: readonly string[], o: ReportOptions): Promise<ReportResult>;
-  /** Runs not told apart by their head count alone (e.g. several model families): their folders and configs. Absent: one run per `heads`, h<H>, `config(H, steps)`. */
-  runs?: readonly ExperimentRun[];
-}
-
-/** One run of an experiment: its folder inside --out and its config for `steps` steps. */
-export interface ExperimentRun {
-  name: string;
-  config(steps: number): TrainConfig;
-}
-
-/** The runs of `e`, in training order. */
-export function experimentRuns(e: Experiment): readonly ExperimentRun[] {
-  return e.runs ?? e.heads.map((h) => ({ name: runDirName(h), config: (steps: number) => e.config(h, steps) }));
 }
 
 /** A run's folder inside the experiment's --out. */
 export const runDirName = (heads: number): string => `h${heads}`;
+
+/** The experiment's runs for `steps` steps: its own list, else one per head count. */
+export function experimentRuns(e: Experiment, steps: number): { name: string; config: TrainConfig }[] {
+  return e.runs ? e.runs(steps) : e.heads.map((h) => ({ name: runDirName(h), config: e.config(h, steps) }));
+}
 
 /** Logging intervals for `steps` steps: every 1% of the run, or the config's own past 100,000 steps (the seed's 1,000). */
 export function logEvery(c: TrainConfig, steps: number): number {

@@ -9,8 +9,10 @@ import { multitaskExperiment } from './multitask.js';
 import { paperExperiment } from './paper.js';
 import { seedExperiment } from './seed.js';
 import { lengthGeneralizationExperiment } from './length-generalization.js';
+import { sparseExperiment } from './sparse.js';
+import { taskDiversityExperiment } from './task-diversity.js';
 
-export const EXPERIMENTS: readonly Experiment[] = [seedExperiment, paperExperiment, multitaskExperiment, lengthGeneralizationExperiment];
+export const EXPERIMENTS: readonly Experiment[] = [seedExperiment, paperExperiment, multitaskExperiment, taskDiversityExperiment, sparseExperiment, lengthGeneralizationExperiment];
 export const EXPERIMENT_NAMES: readonly string[] = EXPERIMENTS.map((e) => e.name);
 
 export function experimentNamed(name: string): Experiment {

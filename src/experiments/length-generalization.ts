@@ -12,7 +12,7 @@
  */
 import { wasmAvailable } from '../io/wasm.js';
 import { defaultTrainConfig, type AttentionName } from '../run/config.js';
-import { logEvery, type Experiment, type ExperimentRun } from './experiment.js';
+import { logEvery, type Experiment } from './experiment.js';
 import { PAPER_RUN } from './paper.js';
 
 /** The runs: attention and heads, folder `<attention>-h<H>`. */
@@ -33,7 +33,7 @@ function config(attention: AttentionName, heads: number, steps: number) {
   return { ...c, heads, steps, dynamicsEvery: every, qkEvery: every, lossEvery: every, valEvery: every };
 }
 
-const runs: ExperimentRun[] = LENGTH_RUNS.map((r) => ({ name: `${r.attention}-h${r.heads}`, config: (steps: number) => config(r.attention, r.heads, steps) }));
+const runs = (steps: number) => LENGTH_RUNS.map((r) => ({ name: `${r.attention}-h${r.heads}`, config: config(r.attention, r.heads, steps) }));
 
 export const lengthGeneralizationExperiment: Experiment = {
   name: 'length-generalization',

@@ -1,16 +1,12 @@
 /**
  * What the seed notebook printed after 500,001 steps on an H100 (seed/000_cfc54dc63bedde84.txt,
  * `calculate_statistics` and the last `After 500000 steps` line of each run). Shown beside our
- * numbers in the report. Its trajectories cannot be replayed (SEED_NOTES.md #11): compare
+ * numbers in the report. Its trajectories cannot be replayed (docs/SEED_NOTES.md #11): compare
  * statistics, not curves.
  */
-export interface NotebookRun {
-  heads: number;
-  w: number[];
-  mu: number[];
-  trainLoss: number;
-  valLoss: number;
-}
+import type { PrintedRun } from '../report/plan.js';
+
+export type NotebookRun = PrintedRun;
 
 export const NOTEBOOK_RUNS: NotebookRun[] = [
   { heads: 1, w: [-0.5177], mu: [-1.5523], trainLoss: 1.27, valLoss: 1.251 },

@@ -44,8 +44,8 @@ export async function paperExtras(o: ExtrasContext): Promise<ReportExtras> {
   const opt = optima.map((r) => `| ${r.name} | ${r.unit} | ${r.w.map((x) => x.toFixed(4)).join(', ')} | ${r.mu.map((x) => x.toFixed(3)).join(', ')} | ${r.muStar.map((x) => x.toFixed(3)).join(', ')} | ${(100 * r.worst).toFixed(1)} % | ${r.excessLoss.toExponential(2)} |`).join('\n');
   const md =
     `## Paper convention: estimator comparison and reduced-loss optimum\n\n` +
-    `The authors' five estimators (PAPER_EXPERIMENTS.md §2; \`icl-lab evaluate --method paper-comparison\`) against the values they printed; z = (ours - theirs) / combined standard error (theirs: our spread at their 50,000 prompts).\n\n${table}\n\n` +
-    `Reduced-loss optimum (PAPER_EXPERIMENTS.md §4): mu*(w) = (w w^T + (1 + sigma^2)/L exp(d w w^T))^{-1} w at each model's own w (L = ${o.L}, sigma^2 = ${(spec.noiseStd ** 2).toPrecision(3)}); the authors: w = 0.13, mu = 3.45 against mu* = 3.381.\n\n` +
+    `The authors' five estimators (docs/PAPER_EXPERIMENTS.md §2; \`icl-lab evaluate --method paper-comparison\`) against the values they printed; z = (ours - theirs) / combined standard error (theirs: our spread at their 50,000 prompts).\n\n${table}\n\n` +
+    `Reduced-loss optimum (docs/PAPER_EXPERIMENTS.md §4): mu*(w) = (w w^T + (1 + sigma^2)/L exp(d w w^T))^{-1} w at each model's own w (L = ${o.L}, sigma^2 = ${(spec.noiseStd ** 2).toPrecision(3)}); the authors: w = 0.13, mu = 3.45 against mu* = 3.381.\n\n` +
     `| model | unit | w | mu | mu*(w) | max |mu - mu*|/|mu*| | L(mu, w) - L(mu*, w) |\n|---|---|---|---|---|---|---|\n${opt}`;
   return { findings: [reducedOptimumFinding(optima)], figures: [{ title: 'Estimator comparison (the authors\' Est_comparison)', path: files.find((x) => x.endsWith('.png'))!, caption }], md };
 }

@@ -1,5 +1,5 @@
 /**
- * The report's additions for runs in the paper convention (PAPER_EXPERIMENTS.md §2, §4):
+ * The report's additions for runs in the paper convention (docs/PAPER_EXPERIMENTS.md §2, §4):
  *
  *   - the estimator comparison (figure `estimator_comparison`): the authors' five analytic estimators
  *     (analysis/estimator-methods.ts) and the trained models on shared prompts at L = 10, 15, ..., 100,

@@ -12,7 +12,7 @@ import { logEvery, type Experiment } from './experiment.js';
 import { PAPER_LENGTHS } from './paper-sections.js';
 import { FULL_STEPS } from './seed.js';
 
-/** The authors' paper-convention training settings (PAPER_EXPERIMENTS.md §1). */
+/** The authors' paper-convention training settings (docs/PAPER_EXPERIMENTS.md §1). */
 export const PAPER_RUN = { preset: 'paper' as const, noiseStd: Math.sqrt(0.1), batchSize: 256, seed: 1029 };
 
 /** The authors' paper-convention run with H heads (w, mu empty where they gave none). */
@@ -24,14 +24,14 @@ export function authorsPaperRun(H: number): PrintedRun | undefined {
 export const PAPER_PRINTED = {
   who: "authors'",
   heading: "the authors' runs",
-  note: "The comparison columns hold the authors' own runs (icl_linear.ipynb, step 500,000; w, mu from their figure script, H = 2 only; PAPER_EXPERIMENTS.md §1), from another random history: compare statistics, not trajectories.",
+  note: "The comparison columns hold the authors' own runs (icl_linear.ipynb, step 500,000; w, mu from their figure script, H = 2 only; docs/PAPER_EXPERIMENTS.md §1), from another random history: compare statistics, not trajectories.",
   run: authorsPaperRun,
   endRemark: "the authors' w = 0.13 after 500,000 steps, ",
 };
 
 export const paperExperiment: Experiment = {
   name: 'paper',
-  summary: "the authors' own runs (paper convention sigma^2 = 0.1, batch 256, seed 1029, H = 2, 1, 4, 8; quick 80,000 steps) plus their estimator comparison and the reduced-loss optimum",
+  summary: "the authors' own runs (paper convention sigma^2 = 0.1, batch 256, RNG seed 1029, H = 2, 1, 4, 8; quick 80,000 steps) plus their estimator comparison and the reduced-loss optimum",
   heads: [2, 1, 4, 8],
   // In the paper convention the two heads of H = 2 first sit together at the single-head point
   // w = 1/sqrt(d) and split only after ~30,000-40,000 steps (our seed-1029 run: +/- split at 40k,

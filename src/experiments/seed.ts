@@ -9,7 +9,7 @@ import { defaultTrainConfig } from '../run/config.js';
 import { logEvery, type Experiment } from './experiment.js';
 import { notebookRun } from './notebook.js';
 
-/** Quick length: every H is on its loss plateau by 20,000 steps (REFERENCE_RUNS.md). */
+/** Quick length: every H is on its loss plateau by 20,000 steps (docs/REFERENCE_RUNS.md). */
 export const QUICK_STEPS = 20_000;
 /** The notebook's run length. */
 export const FULL_STEPS = 500_001;
@@ -23,7 +23,7 @@ export const SEED_PRINTED = {
 
 export const seedExperiment: Experiment = {
   name: 'seed',
-  summary: 'the seed notebook (seed convention, batch 128, seed 1024, H = 2, 1, 4, 8)',
+  summary: 'the seed notebook (its task convention, batch 128, RNG seed 1024, H = 2, 1, 4, 8)',
   heads: [2, 1, 4, 8],
   quickSteps: QUICK_STEPS,
   fullSteps: FULL_STEPS,

@@ -269,7 +269,7 @@ export function stackDynamics(p: StackParams, w: Float64Array, mu: Float64Array,
   }
 }
 
-/** eta_TF = sum_h mu^h w^h, the learning rate of the one-step GD the kernel linearises to (THEORY.md). */
+/** eta_TF = sum_h mu^h w^h, the learning rate of the one-step GD the kernel linearises to (docs/THEORY.md). */
 export function effectiveLearningRate(w: ArrayLike<number>, mu: ArrayLike<number>): number {
   checkSameLength(w, mu);
   let s = 0;

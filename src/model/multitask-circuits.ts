@@ -1,5 +1,5 @@
 /**
- * Circuits of the multi-task model and the authors' statement about them (PAPER_EXPERIMENTS.md §5).
+ * Circuits of the multi-task model and the authors' statement about them (docs/PAPER_EXPERIMENTS.md §5).
  *
  *   QK^h = W_Q^h W_K^h^T / sqrt(E)   [E, E]  (E = d + N; model/circuits.ts headQK)
  *   OV^h = W_V^h W_O^h               [E, N]  (model/circuits.ts headOVMatrix): row d + k = y_k, column j = output j

@@ -5,11 +5,11 @@
  *   random        every weight ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) like nn.Linear's default:
  *                 fan_in = E for q, k, v; E*H for o_proj; E for final_linear.
  *   small_id      q = k = v = 1e-6 [I; I; ...] (E*H, E) and o_proj = 1e-6 [I I ...] (E, E*H)
- *                 (the seed forgets o_proj, #10 in SEED_BUGS.md).
+ *                 (the seed forgets o_proj, docs/SEED_NOTES.md #4).
  *   small_id_qk   q = k = 1e-4 [I; I; ...]; v, o_proj random.
  *   oppo_small_id like small_id, but Q of the second half of the heads is -1e-6 I, so those heads
  *                 start with QK = -1e-12 I (the seed also negates K, V and O, which cancels out,
- *                 #11). H must be even.
+ *                 docs/SEED_NOTES.md #4). H must be even.
  *   final_linear is always random (the seed never overrides it).
  *
  * RNG consumption does not depend on the method: like the seed (which builds every nn.Linear

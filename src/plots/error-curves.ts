@@ -23,6 +23,8 @@ export interface ErrorCurveOptions {
   logX?: boolean;
   title?: string;
   subtitle?: string;
+  /** Ridge / OLS in a panel of their own below (default true: in the seed's task they sit orders of magnitude lower). */
+  splitLow?: boolean;
   width?: number;
   height?: number;
 }
@@ -83,7 +85,7 @@ export function errorVsLengthSpec(ev: Evaluation, opts: ErrorCurveOptions = {}):
   // Ridge and OLS sit orders of magnitude below the transformer, kernel and GD curves: on one axis
   // they squeeze those into one band. They get their own panel below, and the main panel's y range
   // is set by the other methods.
-  const split = logY && lowRef.length > 0 && focus.length > 0;
+  const split = logY && opts.splitLow !== false && lowRef.length > 0 && focus.length > 0;
   const panel = (members: readonly string[], height: number, yTitle: string, withRule: boolean): VlSpec => {
     const memberLabels = new Set(members.map(label));
     const vals = rows.filter((r) => memberLabels.has(r.method));

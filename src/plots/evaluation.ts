@@ -3,8 +3,8 @@
  * `{"lengths":[...],"methods":{"<name>":{"mse":[...],"stderr":[...]}}}` (null where undefined).
  * Light on purpose (no vega): commands can import it without loading the renderer.
  */
-import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { checkInputFile, readInputFile } from '../io/input-file.js';
 import { FileFormatError } from '../io/safetensors.js';
 import type { Evaluation } from '../analysis/evaluate.js';
 
@@ -25,12 +25,15 @@ export function parseEvaluation(obj: unknown, source: string): Evaluation {
   return e;
 }
 
+/** Read an evaluation JSON: a regular file (a FIFO would block the read forever, /dev/zero never ends), checked before it is opened. */
 export function readEvaluation(path: string): Evaluation {
+  const missing = () => new UsageError(`evaluation file ${path} does not exist`);
+  if (checkInputFile(path, 'evaluation JSON', missing).isDirectory()) throw new UsageError(`${path} is a directory; give the evaluation JSON file (icl-lab evaluate --out FILE)`);
+  const text = readInputFile(path, 'evaluation JSON', missing).toString('utf8');
   let obj: unknown;
   try {
-    obj = JSON.parse(readFileSync(path, 'utf8'));
+    obj = JSON.parse(text);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`evaluation file ${path} does not exist`);
     throw new FileFormatError(`not valid JSON: ${err instanceof Error ? err.message : String(err)}`, path);
   }
   return parseEvaluation(obj, path);

@@ -84,11 +84,14 @@ export async function evaluateSweep(job: SweepJob, o: { threads?: number; forwar
   const methods: FullEvaluation['methods'] = {};
   for (const name of Object.keys(parts[0]!.methods)) {
     const mse = new Array<number>(job.lengths.length), stderr = new Array<number>(job.lengths.length);
+    const withEta = parts[0]!.methods[name]!.eta !== undefined;
+    const eta = new Array<number>(job.lengths.length);
     groups.forEach((idx, g) => idx.forEach((li, k) => {
       mse[li] = parts[g]!.methods[name]!.mse[k]!;
       stderr[li] = parts[g]!.methods[name]!.stderr[k]!;
+      if (withEta) eta[li] = parts[g]!.methods[name]!.eta![k]!;
     }));
-    methods[name] = { mse, stderr };
+    methods[name] = { mse, stderr, ...(withEta ? { eta } : {}) };
   }
   return { lengths: [...job.lengths], samples: job.samples, methods };
 }

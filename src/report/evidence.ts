@@ -6,7 +6,9 @@
  */
 import type { ModelForward } from '../engine/model.js';
 import { layerCircuits } from '../model/circuits.js';
-import { kernelEstimator, oneStepGd, transformerEstimator } from '../analysis/estimators.js';
+import { debiasedGd, kernelEstimator, oneStepGd, transformerEstimator } from '../analysis/estimators.js';
+import { groupHeads } from '../model/circuits.js';
+import { THRESHOLDS } from './findings.js';
 import { KernelGapSums } from '../analysis/kernel-gap.js';
 import { promptTask, type PromptSpec } from '../analysis/prompts.js';
 import type { AttentionParams } from '../model/params.js';
@@ -23,7 +25,7 @@ export interface NamedModel {
 export interface EvidenceOptions {
   /** Training context length: where the models are compared. */
   L: number;
-  /** Shared prompts (default 20,000, as in REFERENCE_RUNS.md). */
+  /** Shared prompts (default 20,000, as in docs/REFERENCE_RUNS.md). */
   samples?: number;
   /** Prompts per batch (default 2,000). */
   chunk?: number;
@@ -45,6 +47,16 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
   const circuits = models.map((m) => layerCircuits(m.params));
   const sq = models.map(() => new Float64Array(samples));
   const gaps = models.map(() => new KernelGapSums());
+  // the function-level comparisons (function-findings.ts): debiased GD at eta_TF with the sum-mu ybar
+  // term, and for H > 2 the equivalent two-head kernel
+  const gdGaps = models.map(() => new KernelGapSums());
+  const twoGaps = models.map(() => new KernelGapSums());
+  const forms = circuits.map((heads) => {
+    const w = heads.map((c) => c.w), mu = heads.map((c) => c.mu);
+    const eta = w.reduce((a, x, h) => a + x * mu[h]!, 0);
+    return { eta, muSum: mu.reduce((a, x) => a + x, 0), twoHead: heads.length > 2 ? groupHeads(w, mu, THRESHOLDS.active).twoHead : undefined };
+  });
+  const gout = new Float64Array(chunk);
   const tuned = new Float64Array(samples);
   const plain = new Float64Array(samples);
   const out = new Float64Array(chunk);
@@ -60,6 +72,14 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
       kernelEstimator(batch, heads.map((c) => c.w), heads.map((c) => c.mu), ko);
       for (let b = 0; b < B; b++) sq[i]![done + b] = (o[b]! - batch.yq[b]!) ** 2;
       gaps[i]!.add(o, ko, batch.yq, B);
+      const go = gout.subarray(0, B);
+      const form = forms[i]!;
+      debiasedGd(batch, form.eta, go, form.muSum);
+      gdGaps[i]!.add(o, go, batch.yq, B);
+      if (form.twoHead) {
+        kernelEstimator(batch, form.twoHead.w, form.twoHead.mu, go);
+        twoGaps[i]!.add(o, go, batch.yq, B);
+      }
     });
     oneStepGd(batch, etaStar, o);
     for (let b = 0; b < B; b++) tuned[done + b] = (o[b]! - batch.yq[b]!) ** 2;
@@ -72,6 +92,9 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
     headStats: circuits[i]!,
     kernelGap: gaps[i]!.result(L).relative,
     sqErr: sq[i]!,
+    gdGap: gdGaps[i]!.result(L).relative,
+    ...(forms[i]!.twoHead ? { twoHeadGap: twoGaps[i]!.result(L).relative } : {}),
+    zeroSum: Math.abs(forms[i]!.muSum) / circuits[i]!.reduce((a, c) => a + Math.abs(c.mu), 0),
   }));
   return { d: spec.d, L, models: evidence, tunedGdSqErr: tuned, oneStepGdSqErr: plain };
 }

@@ -3,7 +3,7 @@
  * pass/fail. Pure: statistics and per-prompt squared errors in, findings out.
  *
  * Thresholds come from what the seed's own PyTorch code gives on this machine after 20,000 steps
- * (shared/REFERENCE_RUNS.md) with a margin, so a model on its loss plateau passes and a model
+ * (docs/REFERENCE_RUNS.md) with a margin, so a model on its loss plateau passes and a model
  * without the structure fails.
  */
 
@@ -19,6 +19,12 @@ export interface ModelEvidence {
   kernelGap: number;
   /** Squared error of each prompt at the training context length; the same prompts for every model. */
   sqErr: Float64Array;
+  /** Relative MSE between the model and debiased one-step GD at its eta_TF, with the sum-mu * ybar term (function-findings.ts). */
+  gdGap?: number;
+  /** H > 2: relative MSE between the model and its equivalent two-head kernel (sign groups: total mu, mu-weighted w). */
+  twoHeadGap?: number;
+  /** |sum_h mu^h| / sum_h |mu^h|: the OV zero-sum statement (0 = balanced). */
+  zeroSum?: number;
 }
 
 export interface FindingsInput {

@@ -13,6 +13,14 @@ function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+function decodePath(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 /**
  * A Vega SVG made fit to sit inline in the page: its ids prefixed (several figures on one page must
  * not share a gradient or clip id), the accessibility attributes Vega puts on every mark and the
@@ -45,8 +53,18 @@ export function markdownToHtml(md: string, baseDir: string): string {
   const used = new Map<string, number>();
   marked.use({
     renderer: {
-      image({ href, text }) {
-        if (/^data:/.test(href)) return `<img src="${href}" alt="${escapeHtml(text)}">`;
+      // raw HTML in the Markdown (a run name is a folder name: it may be `<img onerror=...>`) is shown as text, never run
+      html({ text }) {
+        return escapeHtml(text);
+      },
+      // a link to another scheme than http(s) or mailto (javascript:, data:) is shown as its text
+      link(token) {
+        const scheme = /^\s*([a-z][a-z0-9+.-]*):/i.exec(token.href)?.[1]?.toLowerCase();
+        return scheme === undefined || scheme === 'http' || scheme === 'https' || scheme === 'mailto' ? false : this.parser.parseInline(token.tokens);
+      },
+      image({ href: link, text }) {
+        if (/^data:/.test(link)) return `<img src="${link}" alt="${escapeHtml(text)}">`;
+        const href = decodePath(link); // figure paths are percent-encoded in the Markdown (report/format.ts mdPath)
         // the SVG drawn beside each PNG, inline: sharp at any zoom, and a third of the bytes of 2x PNGs
         const svgPath = join(baseDir, href.replace(/\.png$/, '.svg'));
         if (href.endsWith('.png') && existsSync(svgPath)) return inlineSvg(readFileSync(svgPath, 'utf8'), text, `f${++figureNo}`);

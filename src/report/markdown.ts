@@ -11,7 +11,7 @@ import { VERSION } from '../version.js';
 import type { ReportFigure } from './figures.js';
 import { meanStderr, tallyLine, THRESHOLDS, type Finding, type FindingsInput } from './findings.js';
 import type { RunJson } from '../run/run-dir.js';
-import { fmt, fmtList, mdTable } from './format.js';
+import { fmt, fmtList, mdPath, mdTable, mdText } from './format.js';
 import type { PrintedValues } from './plan.js';
 import type { ReportRun } from './runs.js';
 
@@ -44,7 +44,7 @@ export function reportMarkdown(c: ReportContent): string {
 function headerSection(c: ReportContent): string {
   const c0 = c.runs[0]!.config;
   const { d, contextLength: L } = c0;
-  const names = c.runs.map((r) => r.target.name);
+  const names = c.runs.map((r) => mdText(r.target.name));
   const tally = tallyLine(c.findings);
   return `# icl-lab report\n\nicl-lab ${VERSION}. ${c.runs.length} run(s): ${names.join(', ')}. Task: d = ${d}, training context length L = ${L}, noise_std = ${+c0.noiseStd.toPrecision(6)} (σ² = ${+(c0.noiseStd ** 2).toPrecision(6)}) (${c0.preset} preset${c0.rho ? `, rho = ${c0.rho}` : ''}). Findings measured on ${c.samples.toLocaleString('en-US')} prompts at L = ${L} shared by every model (seed ${c.seed}).\n\n**${tally}.**`;
 }
@@ -119,5 +119,5 @@ function errorTableSection(c: ReportContent): string {
 }
 
 function figuresSection(c: ReportContent): string {
-  return `## Figures\n\n${c.figures.map((f) => `### ${f.title}\n\n![${f.title}](${relative(c.out, f.path)})\n\n${f.caption}`).join('\n\n')}`;
+  return `## Figures\n\n${c.figures.map((f) => `### ${mdText(f.title)}\n\n![${mdText(f.title)}](${mdPath(relative(c.out, f.path))})\n\n${f.caption}`).join('\n\n')}`;
 }

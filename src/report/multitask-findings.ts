@@ -1,5 +1,5 @@
 /**
- * The authors' statement about multi-task heads (PAPER_EXPERIMENTS.md §5) as findings with thresholds.
+ * The authors' statement about multi-task heads (docs/PAPER_EXPERIMENTS.md §5) as findings with thresholds.
  *
  * A head's main task is the one its OV read-out (y_k -> output k) carries most. Its MIXED share is how
  * much it serves another task in both halves of its circuit at once:

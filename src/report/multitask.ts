@@ -22,6 +22,7 @@ import { forwardMulti } from '../engine/ts/multitask.js';
 import { multitaskCircuits, type MultiHeadCircuit } from '../model/multitask-circuits.js';
 import { activeHeads, LONG_H8_RUNS, mainTask, mixedShare, moreHeadsObservation, MT_THRESHOLDS, splitUpFinding, superpositionFinding, type MultitaskModelEvidence } from './multitask-findings.js';
 import { multitaskCircuitsSpec } from '../plots/multitask.js';
+import { mdPath, mdText } from './format.js';
 import { formatTasks, parseTasks, sampleMultiTask, type MultiTaskBatch, type TaskBlock } from '../data/multitask.js';
 import type { AttentionParams } from '../model/params.js';
 
@@ -172,7 +173,7 @@ export async function writeMultitaskReport(dirs: readonly string[], o: { out: st
     pngs.push(png);
     const printed = plan.printed?.(r.params.H);
     const authors = plan.authorsFigure?.(r.params.H) ?? '';
-    figs.push(`### ${r.name}: circuits (H = ${r.params.H})\n\n![${r.name} circuits](${relative(o.out, png)})\n\n${authors ? `${authors} ` : ''}We measure: ${describeHeads(cs, r.params.H)}${printed ? ` Their losses at step 500,000 (single batches): training ${printed.train} / validation ${printed.val}; ours at step ${r.step.toLocaleString('en-US')}: ${f(r.finalTrain, 4)} / ${f(r.finalVal, 4)} (single batches), ${f(ev.methods[r.name]!.mse, 4)} ± ${f(ev.methods[r.name]!.stderr, 4)} on ${samples.toLocaleString('en-US')} shared prompts.` : ''}\n\n${headTable(r, cs)}`);
+    figs.push(`### ${mdText(r.name)}: circuits (H = ${r.params.H})\n\n![${mdText(r.name)} circuits](${mdPath(relative(o.out, png))})\n\n${authors ? `${authors} ` : ''}We measure: ${describeHeads(cs, r.params.H)}${printed ? ` Their losses at step 500,000 (single batches): training ${printed.train} / validation ${printed.val}; ours at step ${r.step.toLocaleString('en-US')}: ${f(r.finalTrain, 4)} / ${f(r.finalVal, 4)} (single batches), ${f(ev.methods[r.name]!.mse, 4)} ± ${f(ev.methods[r.name]!.stderr, 4)} on ${samples.toLocaleString('en-US')} shared prompts.` : ''}\n\n${headTable(r, cs)}`);
     const mp = join(r.dir, 'metrics.safetensors');
     if (existsSync(mp)) {
       const m = readSafetensors(mp).tensors;
@@ -180,23 +181,23 @@ export async function writeMultitaskReport(dirs: readonly string[], o: { out: st
         const lf = await renderFigure(lossSpec({ trainLoss: f64(m['train_loss']), ...(m['val_loss'] && m['val_step'] ? { valLoss: f64(m['val_loss']), valStep: f64(m['val_step']) } : {}) }, { title: `Loss, multi-task H = ${r.params.H} (mean over both outputs)` }), join(figDir, r.name), 'loss');
         const lp = lf.find((x) => x.endsWith('.png'))!;
         pngs.push(lp);
-        figs.push(`### ${r.name}: loss\n\n![${r.name} loss](${relative(o.out, lp)})\n\nTraining loss (every step, min-max band) and validation loss on fresh batches of 256; MSE over both outputs.`);
+        figs.push(`### ${mdText(r.name)}: loss\n\n![${mdText(r.name)} loss](${mdPath(relative(o.out, lp))})\n\nTraining loss (every step, min-max band) and validation loss on fresh batches of 256; MSE over both outputs.`);
       }
       if (m['dyn_step'] && m['qk_dynamics'] && m['ov_dynamics']) {
         const df = await renderFigure(dynamicsSpec({ step: f64(m['dyn_step']), qk: f64(m['qk_dynamics']), ov: f64(m['ov_dynamics']), layers: 1, heads: r.params.H }), join(figDir, r.name), 'dynamics');
         const dp = df.find((x) => x.endsWith('.png'))!;
         pngs.push(dp);
-        figs.push(`### ${r.name}: dynamics\n\n![${r.name} dynamics](${relative(o.out, dp)})\n\nw^h = mean of the x-block diagonal of QK^h (all d coordinates) and mu^h = sum_k OV^h[y_k, out k] over training.`);
+        figs.push(`### ${mdText(r.name)}: dynamics\n\n![${mdText(r.name)} dynamics](${mdPath(relative(o.out, dp))})\n\nw^h = mean of the x-block diagonal of QK^h (all d coordinates) and mu^h = sum_k OV^h[y_k, out k] over training.`);
       }
     }
   }
   const passed = findings.filter((x) => x.pass).length;
-  const evalRows = Object.entries(ev.methods).map(([n, m]) => `| ${n} | ${f(m.mse, 4)} ± ${f(m.stderr, 4)} | ${m.perTask.map((x) => f(x, 4)).join(' / ')} |`).join('\n');
+  const evalRows = Object.entries(ev.methods).map(([n, m]) => `| ${mdText(n)} | ${f(m.mse, 4)} ± ${f(m.stderr, 4)} | ${m.perTask.map((x) => f(x, 4)).join(' / ')} |`).join('\n');
   const md = [
-    `# icl-lab multi-task report\n\nicl-lab ${VERSION}. ${runs.length} run(s): ${runs.map((r) => r.name).join(', ')}. Tasks ${formatTasks(r0.tasks)} on x in R^${r0.dx} (N = ${N} outputs, tokens [x, y_1..y_${N}], E = ${r0.dx + N}), L = ${r0.L}, noise_std ${r0.noiseStd.toPrecision(4)} (context noise sqrt(dx_k) noise_std, noise-free query targets), the authors' multi-task setting (PAPER_EXPERIMENTS.md §5).\n\n**${passed} of ${findings.length} findings pass.**`,
+    `# icl-lab multi-task report\n\nicl-lab ${VERSION}. ${runs.length} run(s): ${runs.map((r) => mdText(r.name)).join(', ')}. Tasks ${formatTasks(r0.tasks)} on x in R^${r0.dx} (N = ${N} outputs, tokens [x, y_1..y_${N}], E = ${r0.dx + N}), L = ${r0.L}, noise_std ${r0.noiseStd.toPrecision(4)} (context noise sqrt(dx_k) noise_std, noise-free query targets), the authors' multi-task setting (docs/PAPER_EXPERIMENTS.md §5).\n\n**${passed} of ${findings.length} findings pass.**`,
     `## Findings\n\n| # | finding | value | threshold | result |\n|---|---|---|---|---|\n${findings.map((x, i) => `| ${i + 1} | ${x.claim} | ${f(x.value)} | ${x.threshold} | ${x.pass ? '**pass**' : '**FAIL**'} |`).join('\n')}\n\n` +
       findings.map((x, i) => `### ${i + 1}. ${x.id}\n\n*Threshold:* ${x.why}\n\n| check | value | threshold | result |\n|---|---|---|---|\n${x.checks.map((c) => `| ${c.name.replace(/\|/g, '\\|')} | ${Number.isInteger(c.value) ? c.value : f(c.value)} | ${c.threshold} | ${c.pass ? 'pass' : 'FAIL'} |`).join('\n')}`).join('\n\n'),
-    ...(more.length ? [`## More heads than the split-up case (H > 2N): measured, not judged\n\nThe authors show H = 3 (superposition) and H = 4 (split-up) only; their split-up statement is checked at H = 2N = ${2 * N} above. For more heads we report what we measured (active: sum_k |mu_k w_k| > ${MT_THRESHOLDS.active}; one task: mixed share <= ${MT_THRESHOLDS.split}).\n\n| run | H | step | active heads | serving one task | serving both (head: mixed share, strength) |\n|---|---|---|---|---|---|\n${more.map((o) => `| ${o.name} | ${o.heads} | ${(stepOf.get(o.name) ?? 0).toLocaleString('en-US')} | ${o.active} | ${o.single} | ${o.mixed.map((m) => `${m.head}: ${f(m.mixed, 2)}, ${f(m.strength, 2)}`).join('; ') || 'none'} |`).join('\n')}\n\n${LONG_H8_RUNS}`] : []),
+    ...(more.length ? [`## More heads than the split-up case (H > 2N): measured, not judged\n\nThe authors show H = 3 (superposition) and H = 4 (split-up) only; their split-up statement is checked at H = 2N = ${2 * N} above. For more heads we report what we measured (active: sum_k |mu_k w_k| > ${MT_THRESHOLDS.active}; one task: mixed share <= ${MT_THRESHOLDS.split}).\n\n| run | H | step | active heads | serving one task | serving both (head: mixed share, strength) |\n|---|---|---|---|---|---|\n${more.map((o) => `| ${mdText(o.name)} | ${o.heads} | ${(stepOf.get(o.name) ?? 0).toLocaleString('en-US')} | ${o.active} | ${o.single} | ${o.mixed.map((m) => `${m.head}: ${f(m.mixed, 2)}, ${f(m.strength, 2)}`).join('; ') || 'none'} |`).join('\n')}\n\n${LONG_H8_RUNS}`] : []),
     `## Error at the training length\n\nMSE against the noise-free query targets, mean over the ${N} outputs (and per task), ${samples.toLocaleString('en-US')} shared prompts at L = ${r0.L}. Per-task ridge: ridge on each task's own block with lambda = dx_k noise_std^2 (Bayes for that task, told which coordinates it reads).\n\n| method | MSE ± se | per task |\n|---|---|---|\n${evalRows}`,
     `## Figures\n\n${figs.join('\n\n')}`,
   ].join('\n\n') + '\n';

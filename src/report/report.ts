@@ -24,6 +24,7 @@ import { gatherEvidence } from './evidence.js';
 import { evaluateSweep } from './evaluate-parallel.js';
 import { drawReportFigures, methodLabels } from './figures.js';
 import { computeFindings } from './findings.js';
+import { functionFindings } from './function-findings.js';
 import { writeDocuments, writeEvaluation, type ReportResult } from './documents.js';
 import { reportMarkdown } from './markdown.js';
 import type { ReportPlan } from './plan.js';
@@ -84,6 +85,8 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions, 
     findings.push(...extras.findings);
     figures.push(...extras.figures);
   }
+  // the function-level findings last, after any experiment's own (their order in findings.json stays)
+  findings.push(...functionFindings(evidence));
 
   // 4. Documents.
   const md = reportMarkdown({ runs, findings, evidence, evaluation, labels, figures, samples, seed, out: o.out, ...(plan.printed ? { printed: plan.printed } : {}), ...(extras?.md ? { extra: extras.md } : {}) });

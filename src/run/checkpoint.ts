@@ -52,6 +52,13 @@ export function writeCheckpoint(path: string, config: TrainConfig, r: Resumable)
   writeSafetensors(path, tensors, metadata);
 }
 
+/** A NaN or infinity in a checkpoint tensor is damage (a diverged run is never checkpointed as such): name it. */
+function checkFinite(a: ArrayLike<number>, name: string, path: string): void {
+  for (let i = 0; i < a.length; i++) {
+    if (!Number.isFinite(a[i]!)) throw new FileFormatError(`tensor ${name} holds ${a[i]} at index ${i}; the checkpoint is damaged (resume from an earlier copy, or train again)`, path);
+  }
+}
+
 function intMeta(meta: Record<string, string>, key: string, path: string): number {
   const s = meta[key];
   const n = s === undefined ? NaN : Number(s);
@@ -76,10 +83,29 @@ export function readCheckpoint(path: string): Checkpoint {
   } catch (err) {
     throw new FileFormatError(err instanceof Error ? err.message : String(err), path);
   }
+  checkFinite(theta, 'theta', path);
+  if (tensors.theta) {
+    // the weights are stored twice (model keys for loadModel/PyTorch, theta for resume): they must agree
+    for (const e of modelFromTheta(config, theta).stateDict()) {
+      const t = tensors[e.key];
+      if (!t) continue;
+      const w = f64(t);
+      if (w.length !== e.data.length || w.some((x, i) => !Object.is(x, e.data[i]))) {
+        throw new FileFormatError(`the weights ${e.key} and theta disagree (the checkpoint is damaged); resume from an earlier copy, or train again`, path);
+      }
+    }
+  }
   const buffers: Record<string, Float64Array> = {};
   for (const [name, t] of Object.entries(tensors)) {
     if (name.startsWith(OPT_PREFIX)) buffers[name.slice(OPT_PREFIX.length)] = Float64Array.from(f64(t));
   }
+  const need = config.optimizer === 'sgd' ? [] : ['exp_avg', 'exp_avg_sq'];
+  for (const b of need) {
+    const buf = buffers[b];
+    if (!buf) throw new FileFormatError(`missing tensor ${OPT_PREFIX}${b} (the ${config.optimizer} state); the checkpoint is damaged`, path);
+    if (buf.length !== theta.length) throw new FileFormatError(`tensor ${OPT_PREFIX}${b} has ${buf.length} values, theta ${theta.length}; the checkpoint is damaged`, path);
+  }
+  for (const [b, buf] of Object.entries(buffers)) checkFinite(buf, OPT_PREFIX + b, path);
   const rngT = tensors.rng_state;
   if (!rngT) throw new FileFormatError('missing tensor rng_state', path);
   let streamVersion: StreamVersion;

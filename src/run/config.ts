@@ -41,6 +41,12 @@ export interface TrainConfig {
   nOut: number;
   /** Multi-task regression: coordinate blocks of x, "0:4,2:6" (data/multitask.ts and the multi-task modules of each layer); '' = the single task. */
   tasks: string;
+  /** A finite pool of M tasks (data/beta-prior.ts); 0 = a fresh beta per prompt. */
+  taskPool: number;
+  /** Seed of the task pool's draw (default: seed). */
+  poolSeed: number;
+  /** s-sparse beta (data/beta-prior.ts); 0 = dense. */
+  sparsity: number;
   weightTying: boolean;
   /** Kernel of the single-layer step: ts (engine/ts/attention.ts) or wasm (engine/wasm/attention.ts); runs are bit-identical within one engine. */
   engine: EngineName;
@@ -98,8 +104,8 @@ export interface Field {
 /** The model families a config can name (run/model-families.ts registers each; the names: model/attention-name.ts). */
 export { ATTENTION_NAMES, type AttentionName };
 /** The task families a config can name (run/task-families.ts registers each). */
-export type TaskName = 'gaussian' | 'multitask';
-export const TASK_NAMES: readonly TaskName[] = ['gaussian', 'multitask'];
+export type TaskName = 'gaussian' | 'pool' | 'sparse' | 'multitask';
+export const TASK_NAMES: readonly TaskName[] = ['gaussian', 'pool', 'sparse', 'multitask'];
 
 const MAX_STEPS = 100_000_000; // train_loss is preallocated: 8 bytes per step
 const BIG = 1e12;
@@ -107,13 +113,16 @@ const BIG = 1e12;
 /** The field table. Order = order in --help and in run.json. */
 export const FIELDS: readonly Field[] = [
   { key: 'attention', kind: 'enum', default: 'softmax', values: ATTENTION_NAMES, implicit: true, help: "model family: softmax = the seed's multi-head softmax attention; linear = linear attention a_i = s_i / L (Zhang-Frei-Bartlett), linear-sum = a_i = s_i (von Oswald et al.), one layer (docs/readme/linear-attention.md)" },
-  { key: 'task', kind: 'enum', default: null, values: TASK_NAMES, implicit: true, help: 'task family: gaussian = linear regression y = beta^T x + noise (the seed\'s; --preset, --rho, --noise-std); multitask = one task per coordinate block of --tasks. Default: multitask with --tasks, else gaussian' },
+  { key: 'task', kind: 'enum', default: null, values: TASK_NAMES, implicit: true, help: 'task family: gaussian = linear regression y = beta^T x + noise (the seed\'s; --preset, --rho, --noise-std); pool = beta from a finite pool of --task-pool tasks; sparse = --sparsity-sparse beta; multitask = one task per coordinate block of --tasks. Default: the one the other flags give, else gaussian (docs/readme/task-families.md)' },
   { key: 'layers', kind: 'int', default: 1, min: 1, max: 64, help: 'attention layers: 1 = the seed\'s single-layer model; > 1 = a strictly-causal stack with final_linear (docs/readme/stack.md)' },
   { key: 'heads', kind: 'int', default: 2, min: 1, max: 256, list: true, help: 'heads H (list: one run each, e.g. 1,2,4,8)' },
   { key: 'd', kind: 'int', default: 5, min: 1, max: 1024, list: true, help: 'regression dimension d (token width E = d+1)' },
   { key: 'contextLength', kind: 'int', default: 40, min: 1, max: 100_000, list: true, arg: '<L>', help: 'context length L (in-context examples per prompt)' },
   { key: 'nOut', kind: 'int', default: 1, min: 1, max: 64, help: 'output width n_out (1; with --tasks the number of tasks)' },
   { key: 'tasks', kind: 'tasks', default: '', arg: '<blocks>', help: "multi-task regression (the authors' icl_linear_multitask): one task per coordinate block x[START:END) of x, e.g. 0:4,2:6; beta_k ~ N(0, I), context noise sqrt(dx_k)*noise_std, noise-free query targets; tokens [x, y_1..y_N], n_out = N (docs/readme/paper.md). Empty: the single task" },
+  { key: 'taskPool', kind: 'int', default: 0, min: 0, max: 1_048_576, list: true, implicit: true, arg: '<M>', help: 'a finite pool of M tasks (Raventós et al. 2023): M betas drawn once from the prior (from --pool-seed), each prompt\'s beta uniform among them; the pool is saved as task_pool.safetensors (0 = a fresh beta per prompt)' },
+  { key: 'poolSeed', kind: 'int', default: null, min: 0, max: 4_294_967_295, implicit: true, help: 'RNG seed of the task pool\'s draw (default: --seed)' },
+  { key: 'sparsity', kind: 'int', default: 0, min: 0, max: 1024, list: true, implicit: true, arg: '<s>', help: 's-sparse beta (Garg et al. 2022): s of the d coordinates, support uniform per prompt, entries scaled by sqrt(d/s) so E||beta||^2 is unchanged (0 = dense)' },
   { key: 'weightTying', kind: 'bool', default: false, help: 'tie the weights of all layers (needs --layers > 1)' },
   { key: 'engine', kind: 'enum', default: null, values: ['ts', 'wasm'], help: 'kernel of the training step: ts (TypeScript) or wasm (WebAssembly SIMD, same float64 results to ~1e-15; a run resumes on its own engine). Default: wasm when dist/wasm/attention.wasm loads, else ts (a stack, --layers > 1, a multi-task run, --tasks, and linear attention, --attention linear, have wasm kernels too: asm/stack.ts, asm/multitask.ts, asm/linear-attention.ts)' },
   { key: 'preset', kind: 'enum', default: 'seed', values: ['seed', 'paper'], help: "task convention: seed (beta~N(0,I), y noise sqrt(d)*noise_std, noise-free y_q) or paper (beta~N(0,I/d), noise on context and query)" },
@@ -378,7 +387,8 @@ export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = 
   if ((c.weightDecay as number | null) === null) c.weightDecay = c.optimizer === 'adamw' ? 1e-3 : 0; // SEED_NOTES #7
   if ((c.valSamples as number | null) === null) c.valSamples = c.batchSize;
   if ((c.engine as EngineName | null) === null) c.engine = env.wasmAvailable ? 'wasm' : 'ts';
-  if ((c.task as TaskName | null) === null) c.task = c.tasks !== '' ? 'multitask' : 'gaussian';
+  if ((c.poolSeed as number | null) === null) c.poolSeed = c.seed;
+  if ((c.task as TaskName | null) === null) c.task = derivedTask(c);
   if (c.tasks !== '') {
     const N = parseTasks(c.tasks).length;
     if (given.has('nOut') && c.nOut !== N) throw new UsageError(`--n-out ${c.nOut} does not match --tasks ${c.tasks} (${N} tasks: n_out = ${N})`);
@@ -389,8 +399,14 @@ export function resolveConfig(spec: PartialSpec, given: ReadonlySet<FieldKey> = 
 }
 
 function checkCombination(c: TrainConfig, given: ReadonlySet<FieldKey>): void {
+  const given1 = [c.tasks !== '' ? '--tasks' : '', c.taskPool > 0 ? '--task-pool' : '', c.sparsity > 0 ? '--sparsity' : ''].filter(Boolean);
+  if (given1.length > 1) throw new UsageError(`${given1.join(' and ')} name different task families; give one of them`);
   if (c.task === 'multitask' && c.tasks === '') throw new UsageError('--task multitask needs its coordinate blocks: give --tasks, e.g. --tasks 0:4,2:6');
-  if (c.task !== 'multitask' && c.tasks !== '') throw new UsageError(`--tasks ${c.tasks} is the multitask family's layout; it does not go with --task ${c.task}`);
+  if (c.task === 'pool' && c.taskPool === 0) throw new UsageError('--task pool needs its size: give --task-pool M');
+  if (c.task === 'sparse' && c.sparsity === 0) throw new UsageError('--task sparse needs its sparsity: give --sparsity s');
+  if (given1.length === 1 && derivedTask(c) !== c.task) throw new UsageError(`${given1[0]} belongs to the ${derivedTask(c)} family; it does not go with --task ${c.task}`);
+  if (c.sparsity > c.d) throw new UsageError(`--sparsity ${c.sparsity} is more coordinates than --d ${c.d}`);
+  if ((c.task === 'pool' || c.task === 'sparse') && c.layers !== 1) throw new UsageError(`--task ${c.task} trains the single-layer model; it needs --layers 1`);
   if (c.tasks === '' && c.nOut !== 1) throw new UsageError(`--n-out ${c.nOut}: the single regression task has one output; several outputs come with --tasks`);
   if (c.tasks !== '') {
     const tasks = parseTasks(c.tasks);
@@ -447,9 +463,14 @@ export function incompatibleFields(a: TrainConfig, b: TrainConfig): FieldKey[] {
 // Serialisation (run.json `config`) and run names
 // ---------------------------------------------------------------------------------------------
 
+/** The task family the other fields give: --tasks, --task-pool or --sparsity, else gaussian. */
+function derivedTask(c: TrainConfig): TaskName {
+  return c.tasks !== '' ? 'multitask' : c.taskPool > 0 ? 'pool' : c.sparsity > 0 ? 'sparse' : 'gaussian';
+}
+
 /** The value an implicit field takes when not given. */
 function implicitDefault(f: Field, c: TrainConfig): unknown {
-  return f.key === 'task' ? (c.tasks !== '' ? 'multitask' : 'gaussian') : f.default;
+  return f.key === 'task' ? derivedTask(c) : f.key === 'poolSeed' ? c.seed : f.default;
 }
 
 /**

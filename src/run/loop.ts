@@ -92,7 +92,7 @@ export interface FinalValidation {
 export const FINAL_VALIDATION_SAMPLES = 20_000;
 
 export function taskSpecs(c: TrainConfig): { task: TaskSpec; valTask: TaskSpec } {
-  const task: TaskSpec = { d: c.d, L: c.contextLength, batchSize: c.batchSize, noiseStd: c.noiseStd, preset: c.preset, rho: c.rho };
+  const task: TaskSpec = { d: c.d, L: c.contextLength, batchSize: c.batchSize, noiseStd: c.noiseStd, preset: c.preset, rho: c.rho, ...taskFamily(c).prior?.(c) };
   return { task, valTask: { ...task, batchSize: c.valSamples } };
 }
 

@@ -4,7 +4,7 @@
  * weights, so a prefetched run is bit-identical to a one-thread run: the main thread receives the
  * very batches, in the loop's order, and the stream state after each (what a checkpoint records).
  *
- * `startPrefetch` returns a BatchStream for the loop (train/loop.ts runSteps is unchanged); `close()`
+ * `startPrefetch` returns a BatchStream for the loop (run/loop.ts runSteps is unchanged); `close()`
  * stops the worker and gives back an ordinary stream at the state of the last batch consumed.
  */
 import { existsSync } from 'node:fs';

@@ -12,19 +12,18 @@
  * snapshots, checkpoint, model, then run.json: a crash between two files leaves logs that are at
  * least as long as the checkpoint, and a resume cuts them back to the checkpoint's step.
  */
-import { taskFamily } from './task-families.js';
+import { taskFamily, taskPoolOf } from './task-families.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { makeDirs } from '../io/input-file.js';
-import { LOCK_FILE, lockHolder, pidAlive } from './lock.js';
+import { describeHolder, hostName, LOCK_FILE, lockHolder, pidAlive, waitAdvice } from './lock.js';
 import { FileFormatError, f64, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { VERSION } from '../version.js';
 import { parseStreamVersion, type StreamVersion } from '../data/stream.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
-import { configFromJson, configToJson, type TrainConfig } from './config.js';
+import { configFromJson, configToJson, jsonKey, type FieldKey, type TrainConfig } from './config.js';
 import { allocLogs, resumable, type FinalValidation, type TrainLogs, type TrainState } from './loop.js';
 
 export const RUN_FILES = {
@@ -34,6 +33,8 @@ export const RUN_FILES = {
   snapshots: 'snapshots.safetensors',
   checkpoint: 'checkpoint.safetensors',
   progress: 'progress.json',
+  /** A pool run's tasks (`--task-pool M`): pool [M, d] F64, metadata pool_seed, preset. */
+  taskPool: 'task_pool.safetensors',
 } as const;
 
 /**
@@ -122,7 +123,7 @@ export function checkRunDirFree(dir: string, force: boolean, flag = '--out'): vo
   if (!existsSync(dir)) return;
   if (!statSync(dir).isDirectory()) throw new UsageError(`${flag} ${dir} exists and is not a directory`);
   const holder = lockHolder(dir);
-  if (holder) throw new UsageError(`${flag} ${dir}: process ${holder.pid}${holder.host === hostname() ? '' : ` on ${holder.host}`} is writing this run directory (lock ${join(dir, LOCK_FILE)}); wait for it to finish or stop it`);
+  if (holder) throw new UsageError(`${flag} ${dir}: ${describeHolder(holder)} is writing this run directory (lock ${join(dir, LOCK_FILE)}); ${waitAdvice(holder)}`);
   const entries = readdirSync(dir).filter((e) => e !== LOCK_FILE && !isStaleTemp(e)); // what a killed process left
   if (entries.length === 0 || force) return;
   if (entries.includes(RUN_FILES.run) && runJsonStatus(dir) === 'creating') return;
@@ -135,7 +136,7 @@ export function checkRunDirFree(dir: string, force: boolean, flag = '--out'): vo
  * by a write that a kill interrupted. Another live process's temporary file is never stale.
  */
 export function isStaleTemp(name: string): boolean {
-  const m = /^\.(?:run\.json|[a-z]+\.safetensors)\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
+  const m = /^\.(?:run\.json|[a-z]+\.safetensors|icl-lab\.lock)\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
   return m !== null && !pidAlive(Number(m[1]));
 }
 
@@ -183,13 +184,12 @@ export function readRunJson(dir: string): RunJson {
 
 /** True when run.json says `running` and names a live process on this host other than us. */
 export function runIsLive(r: RunJson): boolean {
-  if (r.status !== 'running' || r.pid === undefined || r.host !== hostname() || r.pid === process.pid) return false;
-  try {
-    process.kill(r.pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return r.status === 'running' && r.pid !== undefined && r.host === hostName() && r.pid !== process.pid && pidAlive(r.pid);
+}
+
+/** True when run.json says `running` but the process on this host that wrote it is gone (killed): resume it. */
+export function runIsStale(r: RunJson): boolean {
+  return r.status === 'running' && r.pid !== undefined && r.host === hostName() && !pidAlive(r.pid);
 }
 
 export function runConfig(r: RunJson, dir: string): TrainConfig {
@@ -325,6 +325,117 @@ export function readSnapshots(dir: string): RunSnapshots | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The whole run directory, as readers (the web lab) see it
+// ---------------------------------------------------------------------------------------------
+
+/** mtime in ms of a file, or 0 when it is missing. */
+export function mtimeOf(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** A number field of run.json (writeRunJson writes a non-finite number as "NaN", "Infinity"): the number, NaN for those. */
+function jsonNumber(v: unknown, key: string, path: string, nullable = false): number | null {
+  if (typeof v === 'number') return v;
+  if (v === 'NaN' || v === 'Infinity' || v === '-Infinity') return Number(v);
+  if (nullable && v === null) return null;
+  throw new FileFormatError(`${key} is ${v === undefined ? 'missing' : JSON.stringify(v)}; expected a number${nullable ? ' or null' : ''}`, path);
+}
+
+/** The fields of run.json that RunJson declares but readRunJson does not check: steps, timings, final, failure, pid, host. */
+function checkRunJson(r: RunJson, path: string): void {
+  if (!Number.isSafeInteger(r.steps)) throw new FileFormatError(`steps is ${JSON.stringify(r.steps)}; expected an integer`, path);
+  const t = r.timings as unknown as Record<string, unknown> | undefined;
+  if (typeof t !== 'object' || t === null) throw new FileFormatError('timings is missing', path);
+  for (const k of ['created_at', 'updated_at']) if (typeof t[k] !== 'string') throw new FileFormatError(`timings.${k} is ${JSON.stringify(t[k])}; expected a date string`, path);
+  for (const k of ['wall_seconds', 'steps_per_second', 'sessions']) jsonNumber(t[k], `timings.${k}`, path);
+  const f = r.final as unknown as Record<string, unknown> | undefined;
+  if (typeof f !== 'object' || f === null) throw new FileFormatError('final is missing', path);
+  for (const k of ['train_loss', 'val_loss', 'val_step']) jsonNumber(f[k], `final.${k}`, path, true);
+  if (r.failure !== undefined && (typeof r.failure !== 'object' || r.failure === null || typeof r.failure.reason !== 'string')) {
+    throw new FileFormatError('failure needs a reason (a string)', path);
+  }
+  if (r.pid !== undefined && !Number.isSafeInteger(r.pid)) throw new FileFormatError(`pid is ${JSON.stringify(r.pid)}; expected an integer`, path);
+  if (r.host !== undefined && typeof r.host !== 'string') throw new FileFormatError(`host is ${JSON.stringify(r.host)}; expected a string`, path);
+}
+
+/**
+ * The config fields of run.json's format 1: every run.json ever written holds them, so a missing one
+ * is an error, not a default. A field added since (tasks, engine, diverge_loss, ...) is absent in
+ * runs of earlier builds and reads as configFromJson documents for them.
+ */
+const FORMAT_1_FIELDS: readonly FieldKey[] = [
+  'layers', 'heads', 'd', 'contextLength', 'nOut', 'weightTying', 'preset', 'noiseStd', 'rho', 'init', 'optimizer', 'lr', 'betas', 'eps',
+  'weightDecay', 'batchSize', 'steps', 'seed', 'dynamicsEvery', 'qkEvery', 'lossEvery', 'valEvery', 'valSamples', 'printEvery',
+  'checkpointEvery', 'checkpointSecs',
+];
+
+/** DIR/progress.json, or undefined when the run has not written one. */
+export function readProgress(dir: string): RunProgress | undefined {
+  const path = join(dir, RUN_FILES.progress);
+  let obj: Record<string, unknown>;
+  try {
+    obj = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new FileFormatError(`not valid JSON: ${err instanceof Error ? err.message : String(err)}`, path);
+  }
+  if (typeof obj !== 'object' || obj === null) throw new FileFormatError('not an icl-lab progress.json', path);
+  const int = (k: string): number => {
+    if (!Number.isSafeInteger(obj[k])) throw new FileFormatError(`${k} is ${JSON.stringify(obj[k])}; expected an integer`, path);
+    return obj[k] as number;
+  };
+  const step = int('step');
+  const steps = int('steps');
+  const sps = jsonNumber(obj['steps_per_second'], 'steps_per_second', path)!;
+  const loss = jsonNumber(obj['loss'], 'loss', path, true);
+  if (typeof obj['updated_at'] !== 'string') throw new FileFormatError(`updated_at is ${JSON.stringify(obj['updated_at'])}; expected a date string`, path);
+  return { step, steps, loss, steps_per_second: sps, updated_at: obj['updated_at'] };
+}
+
+/** A run directory read whole: run.json checked field by field, its config parsed, what it is doing now. */
+export interface RunDir {
+  readonly dir: string;
+  readonly run: RunJson;
+  readonly config: TrainConfig;
+  /** run.json says running, but the process of this host that wrote it is gone (killed): resume it. */
+  readonly stale: boolean;
+  /** progress.json of a live run: present when run.json says running and the heartbeat is newer than run.json. */
+  readonly progress?: RunProgress;
+  /** metrics.safetensors (when asked for and written). */
+  readonly metrics?: RunMetrics;
+  /** snapshots.safetensors (when asked for and written). */
+  readonly snapshots?: RunSnapshots;
+}
+
+/**
+ * Read the run directory DIR: run.json (every field RunJson declares, its config through
+ * configFromJson), progress.json of a live run, and metrics and snapshots when asked for. A missing
+ * or malformed field is an error (UsageError: not a run directory; FileFormatError: a bad file), never
+ * a default.
+ */
+export function readRunDir(dir: string, read: { metrics?: boolean; snapshots?: boolean } = {}): RunDir {
+  const run = readRunJson(dir);
+  const path = join(dir, RUN_FILES.run);
+  checkRunJson(run, path);
+  const missing = FORMAT_1_FIELDS.map(jsonKey).filter((k) => !(k in run.config));
+  if (missing.length > 0) throw new FileFormatError(`config lacks ${missing.map((k) => `"${k}"`).join(', ')}`, path);
+  let config: TrainConfig;
+  try {
+    config = runConfig(run, dir);
+  } catch (err) {
+    throw new FileFormatError((err as Error).message.replace(`${path}: `, ''), path);
+  }
+  const progress = run.status === 'running' && mtimeOf(join(dir, RUN_FILES.progress)) > mtimeOf(path) ? readProgress(dir) : undefined;
+  const metrics = read.metrics ? readMetrics(dir) : undefined;
+  const snapshots = read.snapshots ? readSnapshots(dir) : undefined;
+  return { dir, run, config, stale: runIsStale(run), ...(progress ? { progress } : {}), ...(metrics ? { metrics } : {}), ...(snapshots ? { snapshots } : {}) };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Saving a state
 // ---------------------------------------------------------------------------------------------
 
@@ -361,7 +472,7 @@ export function runJsonOf(s: TrainState, info: SaveInfo, checkpointStep: number)
   };
   if (s.finalValidation && info.status === 'completed') r.final_validation = s.finalValidation;
   r.pid = process.pid;
-  r.host = hostname();
+  r.host = hostName();
   if (info.failure) r.failure = info.failure;
   if (info.resumeCommand) r.resume_command = info.resumeCommand;
   return r;
@@ -381,9 +492,26 @@ export function saveState(dir: string, s: TrainState, info: SaveInfo): void {
   writeSafetensors(join(dir, RUN_FILES.metrics), metricsTensors(c, s.logs, s.step), META('metrics', s.step));
   writeSafetensors(join(dir, RUN_FILES.snapshots), snapshotTensors(c, s.logs), META('snapshots', s.step));
   writeCheckpoint(join(dir, RUN_FILES.checkpoint), c, resumable(s));
+  writeTaskPool(dir, c);
   const weights = Object.fromEntries(s.model.stateDict().map((e) => [e.key, tensorF32(e.shape, e.data)]));
   writeSafetensors(join(dir, RUN_FILES.model), weights, { icl_lab: 'model', ...s.model.metadata(), step: String(s.step) });
   writeRunJson(dir, runJsonOf(s, info, s.step));
+}
+
+/** A pool run's tasks beside its model, once (they follow from the config: the same bytes every time). */
+function writeTaskPool(dir: string, c: TrainConfig): void {
+  const path = join(dir, RUN_FILES.taskPool);
+  if (c.task !== 'pool' || existsSync(path)) return;
+  writeSafetensors(path, { pool: tensorF64([c.taskPool, c.d], taskPoolOf(c)) }, { icl_lab: 'task_pool', format: '1', pool_seed: String(c.poolSeed), preset: c.preset, d: String(c.d) });
+}
+
+/** A pool run's tasks [M, d] as saved (undefined: not a pool run, or the file is missing). */
+export function readTaskPool(dir: string): Float64Array | undefined {
+  const path = join(dir, RUN_FILES.taskPool);
+  if (!existsSync(path)) return undefined;
+  const t = readSafetensors(path).tensors['pool'];
+  if (!t || t.shape.length !== 2) throw new FileFormatError('expected a tensor pool [M, d]', path);
+  return Float64Array.from(f64(t));
 }
 
 /**

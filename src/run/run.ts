@@ -78,11 +78,14 @@ export function resumeCommand(dir: string): string {
 /**
  * Create a run directory at step 0 (initial weights, empty logs) with the given status.
  * The caller has checked that the directory is free (run-dir.ts `checkRunDirFree`).
+ * `ownFilesOnly`: remove only what a run writes (its files and temporaries), never anything else in
+ * `dir` (a run remade after it was cut short while `creating`, a sweep's run); otherwise (train
+ * --force, whose directory the user gave up) everything but run.json and the lock goes.
  */
-export function createRun(dir: string, config: TrainConfig, status: RunStatus = 'interrupted'): void {
+export function createRun(dir: string, config: TrainConfig, status: RunStatus = 'interrupted', ownFilesOnly = false): void {
   makeRunDir(dir);
   writeRunIdentity(dir, config);
-  removeLeftovers(dir);
+  removeLeftovers(dir, ownFilesOnly);
   const s = createState(config, nodeKernels());
   const now = new Date().toISOString();
   saveState(dir, s, { status, createdAt: now, wallSeconds: 0, stepsPerSecond: 0, sessions: 0, resumeCommand: resumeCommand(dir) });
@@ -99,10 +102,17 @@ export function writeRunIdentity(dir: string, config: TrainConfig): void {
   writeRunJson(dir, runJsonOf(s, { status: 'creating', createdAt: now, wallSeconds: 0, stepsPerSecond: 0, sessions: 0, resumeCommand: resumeCommand(dir) }, 0));
 }
 
-/** Everything in `dir` but run.json and the lock: what an earlier run (with --force) or creation left. */
-function removeLeftovers(dir: string): void {
+const OWN_FILES: ReadonlySet<string> = new Set(Object.values(RUN_FILES));
+
+/**
+ * What an earlier run (with --force) or creation left: everything in `dir` but run.json and the
+ * lock, or with `ownFilesOnly` only the files a run writes (and their stale temporaries).
+ */
+function removeLeftovers(dir: string, ownFilesOnly: boolean): void {
   for (const f of readdirSync(dir)) {
-    if (f !== RUN_FILES.run && f !== LOCK_FILE) rmSync(join(dir, f), { recursive: true, force: true });
+    if (f === RUN_FILES.run || f === LOCK_FILE) continue;
+    if (ownFilesOnly && !OWN_FILES.has(f) && !isStaleTemp(f)) continue;
+    rmSync(join(dir, f), { recursive: true, force: true });
   }
 }
 
@@ -152,7 +162,7 @@ export async function runSession(dir: string, name: string, steps: number | unde
   }
   removeStaleTemps(dir);
   const identity = readRunJson(dir);
-  if (identity.status === 'creating') createRun(dir, runConfig(identity, dir)); // cut short while being made: make it again
+  if (identity.status === 'creating') createRun(dir, runConfig(identity, dir), 'interrupted', true); // cut short while being made: make it again (its own files only)
   const { run, config: saved, checkpoint, logs } = readRunForResume(dir);
   const failed = failedRun(run);
   if (failed) throw new UsageError(`${dir}: ${failed.message}`);

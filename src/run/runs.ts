@@ -16,7 +16,7 @@ import { FIELD_BY_KEY, runName, varyingAcross, type TrainConfig } from './config
 import { autoProgressMode, ProgressDisplay, type ProgressMode } from './progress.js';
 import { checkRunDirFree, isRunDir, makeRunDir, readRunJson, RUN_FILES, runConfig, runIsLive } from './run-dir.js';
 import { checkResumeSteps, createRun, failedRun, resumeCommand, resumeTarget, runSession, writeRunIdentity, type ProgressInfo, type RunSummary } from './run.js';
-import { acquireRunLocks, LOCK_FILE, lockHolder, releaseRunLocks } from './lock.js';
+import { acquireRunLocks, describeHolder, LOCK_FILE, lockHolder, releaseRunLocks, waitAdvice } from './lock.js';
 import { describeFsError } from '../io/input-file.js';
 import { checkTrainMemory } from './memory.js';
 import type { WorkerJob, WorkerMessage } from './worker.js';
@@ -120,7 +120,7 @@ export async function trainRuns(configs: readonly TrainConfig[], opts: TrainRuns
 function checkParentNotRun(out: string, force: boolean): void {
   if (!existsSync(out) || !isRunDir(out)) return;
   const holder = lockHolder(out);
-  if (holder) throw new UsageError(`--out ${out}: process ${holder.pid} is writing this run directory; wait for it to finish or stop it`);
+  if (holder) throw new UsageError(`--out ${out}: ${describeHolder(holder)} is writing this run directory; ${waitAdvice(holder)}`);
   if (!force) {
     throw new UsageError(`--out ${out} holds a run (run.json); a list of runs needs a parent directory that is not a run: choose another --out, or pass --force to replace that run by the new runs`);
   }
@@ -164,7 +164,7 @@ export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: n
   const notes = new Map<string, string>();
   for (const d of dirs) {
     const holder = lockHolder(d);
-    if (holder) throw new UsageError(`${d}: process ${holder.pid} is training this run right now (lock ${join(d, LOCK_FILE)}); wait for it to finish or stop it`);
+    if (holder) throw new UsageError(`${d}: ${describeHolder(holder)} is training this run right now (lock ${join(d, LOCK_FILE)}); ${waitAdvice(holder)}`);
     const r = readRunJson(d);
     const failed = failedRun(r);
     if (failed) {
@@ -262,7 +262,8 @@ export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions 
   }
 }
 
-function summaryFromDisk(dir: string, name: string): RunSummary {
+/** What a run directory says about its last session, as a RunSummary (nothing trained). */
+export function summaryFromDisk(dir: string, name: string): RunSummary {
   const r = readRunJson(dir);
   return {
     name, dir, status: r.status, step: r.step, steps: r.steps,

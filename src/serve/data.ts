@@ -1,90 +1,66 @@
 /**
- * What the web lab's API returns, read from the files `icl-lab train`, `reproduce`, `report` and
- * `sweep` write. Read-only; every file read here is written atomically by its writer (temp file +
+ * What the web lab's API returns (the shapes in api.ts), read through the run layer's reader of run
+ * directories (run/run-dir.ts readRunDir, readMetrics, readSnapshots) and the sweep layer's reader of
+ * results.csv. Read-only; every file read here is written atomically by its writer (temp file +
  * rename), so a read during training sees one whole version. Results are cached by file mtime.
+ * A run directory that cannot be read (a missing or malformed field) is an error: its row in the
+ * runs table says `unreadable` with the reason, and api/run or api/compare of it answers 422.
  */
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, relative, sep } from 'node:path';
-import { effectiveLearningRate, groupHeads, layerCircuits } from '../model/circuits.js';
-import { kernelGap } from '../analysis/kernel-gap.js';
-import { Rng } from '../data/rng.js';
+import { analyzeTarget } from '../analysis/analyze.js';
+import { loadTarget } from '../analysis/targets.js';
 import { optimalEtaOf, riskParams } from '../analysis/theory.js';
 import { readModelFile } from '../io/model-file.js';
-import { f64, readSafetensors, type Tensor } from '../io/safetensors.js';
 import { errorVsLengthSpec } from '../plots/error-curves.js';
 import { multitaskFigure } from '../plots/run-figures.js';
 import { parseEvaluation } from '../plots/evaluation.js';
 import type { VlSpec } from '../plots/theme.js';
+import type { TrainConfig } from '../run/config.js';
+import { mtimeOf, readMetrics, readRunDir, readSnapshots, RUN_FILES, type RunDir, type RunMetrics, type RunSnapshots } from '../run/run-dir.js';
+import { readResultsCsv, type Row } from '../sweep/results.js';
+import type { Analysis, CompareResponse, ReportSummary, RunDetail, RunRow, Snapshots, SweepSummary } from './api.js';
 import { compareDynamicsSpec, compareLossSpec, etaSpec, etaVsRatioSpec, parallelSpec, smoothedLossSpec, thinIndices, webDynamicsSpec, type Dynamics } from './figures.js';
-import { mtimeOf, naturalCompare } from './scan.js';
+import { naturalCompare } from './scan.js';
 
 type Json = Record<string, unknown>;
-import type { RunRow } from './rows.js';
 
 /** Config keys that say how a run logs, not what it trains: left out of "what differs". */
 const BOOKKEEPING = new Set(['print_every', 'checkpoint_every', 'checkpoint_secs', 'loss_every', 'diverge_loss', 'steps', 'engine', 'val_samples']);
 
-export type { RunRow } from './rows.js';
-
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-
-function pidAlive(pid: unknown): boolean {
-  if (typeof pid !== 'number') return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export function readJson(path: string): Json {
   return JSON.parse(readFileSync(path, 'utf8')) as Json;
 }
 
-/** One row of the runs table from DIR/path/run.json. */
-/** A live run's heartbeat (run/run-dir.ts RunProgress) when it is newer than its run.json, else null. */
-function liveProgress(dir: string): { step: number; steps: number; loss: number | null; steps_per_second: number } | null {
-  const p = join(dir, 'progress.json');
-  if (mtimeOf(p) <= mtimeOf(join(dir, 'run.json'))) return null;
-  try {
-    const j = readJson(p);
-    const step = num(j['step']), steps = num(j['steps']), sps = num(j['steps_per_second']);
-    if (step === null || steps === null || sps === null) return null;
-    return { step, steps, loss: num(j['loss']), steps_per_second: sps };
-  } catch {
-    return null; // a heartbeat being replaced: the next poll reads it
-  }
+const nameOf = (root: string, path: string): string => (path === '.' ? basename(root) : path);
+
+/** One row of the runs table from a run directory read whole; a live run shows its heartbeat (progress.json). */
+function rowOf(path: string, name: string, r: RunDir): RunRow {
+  const { run, config: c, progress: live } = r;
+  return {
+    path, name, status: run.status, stale: r.stale,
+    step: live?.step ?? run.step,
+    steps: live?.steps ?? run.steps,
+    stepsPerSecond: num(live?.steps_per_second ?? run.timings.steps_per_second),
+    trainLoss: num(live?.loss) ?? num(run.final.train_loss),
+    valLoss: num(run.final.val_loss),
+    heads: c.heads, d: c.d, L: c.contextLength, layers: c.layers,
+    preset: c.preset, optimizer: c.optimizer, lr: c.lr, init: c.init,
+    updatedAt: run.timings.updated_at,
+    failure: run.failure ? run.failure.reason : null,
+    config: run.config,
+    differs: [],
+  };
 }
 
+/** One row of the runs table from DIR/path (status `unreadable`, with the reason, when it cannot be read). */
 export function runRow(root: string, path: string): RunRow {
-  const dir = join(root, path);
-  const name = path === '.' ? basename(root) : path;
+  const name = nameOf(root, path);
   try {
-    const r = readJson(join(dir, 'run.json'));
-    const c = (r['config'] ?? {}) as Json;
-    const timings = (r['timings'] ?? {}) as Json;
-    const fin = (r['final'] ?? {}) as Json;
-    const failure = r['failure'] as Json | undefined;
-    const status = str(r['status']) ?? 'unknown';
-    const live = status === 'running' ? liveProgress(dir) : null; // progress.json: newer than run.json while training
-    return {
-      path, name, status,
-      stale: status === 'running' && typeof r['pid'] === 'number' && r['host'] === hostname() && !pidAlive(r['pid']),
-      step: live?.step ?? num(r['step']) ?? 0,
-      steps: live?.steps ?? num(r['steps']) ?? 0,
-      stepsPerSecond: live?.steps_per_second ?? num(timings['steps_per_second']),
-      trainLoss: live?.loss ?? num(fin['train_loss']),
-      valLoss: num(fin['val_loss']),
-      heads: num(c['heads']), d: num(c['d']), L: num(c['context_length']), layers: num(c['layers']),
-      preset: str(c['preset']), optimizer: str(c['optimizer']), lr: num(c['lr']), init: str(c['init']),
-      updatedAt: str(timings['updated_at']),
-      failure: failure ? String(failure['reason'] ?? '') : null,
-      config: c,
-      differs: [],
-    };
+    return rowOf(path, name, readRunDir(join(root, path)));
   } catch (e) {
     return {
       path, name, status: 'unreadable', stale: false, step: 0, steps: 0, stepsPerSecond: null, trainLoss: null, valLoss: null,
@@ -107,41 +83,6 @@ export function markDifferences(rows: RunRow[]): RunRow[] {
 // One run
 // ---------------------------------------------------------------------------------------------
 
-interface Logs {
-  trainLoss: Float64Array;
-  valLoss: Float64Array;
-  valStep: Float64Array;
-  dyn: Dynamics | null;
-}
-
-interface Snapshots {
-  step: number[];
-  layers: number;
-  heads: number;
-  E: number;
-  /** [nSnap, layers, H, E, E], rounded to 6 significant digits */
-  qk: number[];
-  /** [nSnap, layers, H, E]: OV^h[:, -1] (a multi-task run: the column of its last output) */
-  ov: number[];
-  /** Outputs per token: 1, or a multi-task run's N (tokens [x1..xd, y1..yN], d = E - N). */
-  outputs: number;
-}
-
-/** Outputs per token of a run config: n_out (a multi-task run's N), else 1. */
-function outputsOf(c: Json): number {
-  const n = num(c['n_out']);
-  return n !== null && Number.isInteger(n) && n >= 1 ? n : 1;
-}
-
-/** A run directory's config (run.json), or {} when unreadable. */
-function configOf(dir: string): Json {
-  try {
-    return (readJson(join(dir, 'run.json'))['config'] ?? {}) as Json;
-  } catch {
-    return {};
-  }
-}
-
 const cache = new Map<string, { mtime: number; value: unknown }>();
 function cached<T>(key: string, mtime: number, make: () => T): T {
   const hit = cache.get(key);
@@ -152,136 +93,83 @@ function cached<T>(key: string, mtime: number, make: () => T): T {
   return value;
 }
 
-const tensor = (t: Record<string, Tensor>, k: string): Float64Array | null => (t[k] ? f64(t[k]) : null);
+/** DIR/metrics.safetensors (run-dir.ts readMetrics), cached; undefined before the run has written it. */
+function metricsOf(dir: string): RunMetrics | undefined {
+  const path = join(dir, RUN_FILES.metrics);
+  return cached(`metrics:${path}`, mtimeOf(path), () => readMetrics(dir));
+}
 
-function readLogsOf(dir: string): Logs | null {
-  const path = join(dir, 'metrics.safetensors');
-  return cached(`logs:${path}`, mtimeOf(path), () => {
-    let m: Record<string, Tensor>;
-    try {
-      m = readSafetensors(path).tensors;
-    } catch {
-      return null;
-    }
-    const qk = m['qk_dynamics'];
-    const ov = tensor(m, 'ov_dynamics');
-    const step = tensor(m, 'dyn_step');
-    const dyn = qk && ov && step && qk.shape.length === 3 && qk.shape[0]! > 0
-      ? { step, qk: f64(qk), ov, layers: qk.shape[1]!, heads: qk.shape[2]! }
-      : null;
-    return {
-      trainLoss: tensor(m, 'train_loss') ?? new Float64Array(0),
-      valLoss: tensor(m, 'val_loss') ?? new Float64Array(0),
-      valStep: tensor(m, 'val_step') ?? new Float64Array(0),
-      dyn,
-    };
-  });
+/** The logged w^h / mu^h dynamics of a run, or null when none is logged yet. */
+function dynamicsOf(m: RunMetrics | undefined): Dynamics | null {
+  return m && m.dynamics.nDyn > 0 ? m.dynamics : null;
 }
 
 const r6 = (v: number): number | null => (Number.isFinite(v) ? Number(v.toPrecision(6)) : null);
 
-/** Snapshots (at most `max`, evenly spaced, last kept) of QK^h and OV^h[:, -1]. */
-export function readSnapshots(dir: string, max = 400, outputs = outputsOf(configOf(dir))): Snapshots | null {
-  const path = join(dir, 'snapshots.safetensors');
-  return cached(`snap:${path}:${max}:${outputs}`, mtimeOf(path), () => {
-    let s: Record<string, Tensor>;
-    try {
-      s = readSafetensors(path).tensors;
-    } catch {
-      return null;
-    }
-    const qkT = s['qk'];
-    const ovT = s['ov'];
-    const stepT = s['snapshot_step'];
-    if (!qkT || !ovT || !stepT || qkT.shape.length !== 5 || qkT.shape[0] === 0) return null;
-    const [n, layers, heads, E] = qkT.shape as [number, number, number, number];
-    const qk = f64(qkT);
-    const ov = f64(ovT);
-    const steps = f64(stepT);
-    const idx = thinIndices(n, max);
-    const bq = layers * heads * E * E;
-    const bo = layers * heads * E;
-    const out: Snapshots = { step: [], layers, heads, E, qk: [], ov: [], outputs: outputs < E ? outputs : 1 };
-    for (const i of idx) {
-      out.step.push(steps[i]!);
-      for (let k = 0; k < bq; k++) out.qk.push(r6(qk[i * bq + k]!) as number);
-      for (let k = 0; k < bo; k++) out.ov.push(r6(ov[i * bo + k]!) as number);
-    }
-    return out;
+/** At most `max` snapshots (evenly spaced, last kept) of QK^h and OV^h[:, -1], rounded to 6 digits. */
+export function thinSnapshots(s: RunSnapshots, max: number, outputs: number): Snapshots | null {
+  const { nSnap: n, layers, heads, E } = s;
+  if (n === 0) return null;
+  const bq = layers * heads * E * E;
+  const bo = layers * heads * E;
+  const out: Snapshots = { step: [], layers, heads, E, qk: [], ov: [], outputs: outputs < E ? outputs : 1 };
+  for (const i of thinIndices(n, max)) {
+    out.step.push(s.step[i]!);
+    for (let k = 0; k < bq; k++) out.qk.push(r6(s.qk[i * bq + k]!));
+    for (let k = 0; k < bo; k++) out.ov.push(r6(s.ov[i * bo + k]!));
+  }
+  return out;
+}
+
+/** DIR's snapshots for the page (at most `max`), cached; null before the run has written any. */
+function snapshotsOf(dir: string, c: TrainConfig, max: number): Snapshots | null {
+  const path = join(dir, RUN_FILES.snapshots);
+  return cached(`snap:${path}:${max}:${c.nOut}`, mtimeOf(path), () => {
+    const s = readSnapshots(dir);
+    return s ? thinSnapshots(s, max, c.nOut) : null;
   });
 }
 
-export interface Analysis {
-  heads: { head: number; w: number; mu: number; varDiag: number; supOffDiag: number; supOv: number }[];
-  etaTF: number;
-  ratio: number;
-  etaStar: number;
-  groups: { active: number[]; dummy: number[]; signGroups: { sign: number; heads: number[]; totalMu: number; eta: number; w: number }[] };
-  kernelGap: { L: number; samples: number; relative: number; relativeToModelError: number; modelMse: number; kernelMse: number } | null;
-  note?: string;
-  /** Training step of the weights read (model.safetensors metadata), or null. */
-  step: number | null;
+/** L/(L+d) and tuned one-step GD's η* of a run's task. */
+function theoryOf(c: TrainConfig): { ratio: number; etaStar: number } {
+  const { d, contextLength: L, noiseStd, preset } = c;
+  return { ratio: L / (L + d), etaStar: optimalEtaOf(riskParams({ d, L, noiseStd, preset })) };
 }
 
-/** Statistics, η_TF, head groups and the kernel gap (2,000 prompts at the training L, seed 0) of the run's model. */
-export function analyseRun(dir: string, c: Json): Analysis | null {
-  const path = join(dir, 'model.safetensors');
-  return cached(`analysis:${path}`, mtimeOf(path), () => {
-    const d = num(c['d']) ?? 5;
-    const L = num(c['context_length']) ?? 40;
-    const noiseStd = num(c['noise_std']) ?? 0.01;
-    const preset = (str(c['preset']) ?? 'seed') as 'seed' | 'paper';
-    const theory = { ratio: L / (L + d), etaStar: optimalEtaOf(riskParams({ d, L, noiseStd, preset })) };
-    let model;
-    try {
-      model = readModelFile(path);
-    } catch {
-      return null;
-    }
+const isMultitask = (c: TrainConfig): boolean => c.nOut > 1 || c.tasks !== '';
+
+/**
+ * Statistics, η_TF, head groups and the kernel gap (2,000 prompts at the training L, seed 0) of the
+ * run's saved model (analysis/analyze.ts analyzeTarget, as `icl-lab analyze`); null before it has saved one.
+ */
+export function analyseRun(dir: string, c: TrainConfig): Analysis | null {
+  const path = join(dir, RUN_FILES.model);
+  if (!existsSync(path)) return null;
+  return cached(`analysis:${path}`, mtimeOf(path), (): Analysis => {
+    const theory = theoryOf(c);
+    const model = readModelFile(path);
     const stepMeta = Number(model.metadata['step']);
     const step = Number.isFinite(stepMeta) ? stepMeta : null;
+    const none = { step, heads: [], etaTF: null, ...theory, groups: { active: [], dummy: [], signGroups: [] }, kernelGap: null };
     if (model.kind !== 'single-layer') {
-      return { step, heads: [], etaTF: NaN, ...theory, groups: { active: [], dummy: [], signGroups: [] }, kernelGap: null, note: `${model.params.nLayers}-layer stack: statistics are for one-layer models (see icl-lab analyze)` };
+      return { ...none, note: `${model.params.nLayers}-layer stack: statistics are for one-layer models (see icl-lab analyze)` };
     }
-    if (model.params.nOut > 1 || str(c['tasks'])) {
-      return { step, heads: [], etaTF: NaN, ...theory, groups: { active: [], dummy: [], signGroups: [] }, kernelGap: null, note: `multi-task model (tasks ${str(c['tasks']) ?? '?'}, n_out = ${model.params.nOut}): η_TF, head groups and the kernel gap are single-task statistics; its circuits are drawn above (icl-lab analyze gives every head's task shares)` };
+    if (model.params.nOut > 1 || c.tasks !== '') {
+      return { ...none, note: `multi-task model (tasks ${c.tasks || '?'}, n_out = ${model.params.nOut}): η_TF, head groups and the kernel gap are single-task statistics; its circuits are drawn above (icl-lab analyze gives every head's task shares)` };
     }
-    const heads = layerCircuits(model.params);
-    const w = heads.map((h) => h.w);
-    const mu = heads.map((h) => h.mu);
-    const g = groupHeads(w, mu);
-    let gap: Analysis['kernelGap'] = null;
-    try {
-      const rho = num(c['rho']) ?? 0;
-      const k = kernelGap(model.params, w, mu, { d, noiseStd, preset, ...(rho ? { rho } : {}) }, L, 2000, new Rng(0));
-      gap = { L: k.L, samples: k.samples, relative: k.relative, relativeToModelError: k.relativeToModelError, modelMse: k.modelMse, kernelMse: k.kernelMse };
-    } catch {
-      gap = null;
-    }
+    // the read-out of `icl-lab analyze RUN --samples 2000 --seed 0`
+    const a = analyzeTarget(loadTarget(dir), { samples: 2000, seed: 0 });
+    const k = a.kernelGapDetail;
+    const g = a.grouping;
     return {
       step,
-      heads: heads.map((h) => ({ head: h.head, w: h.w, mu: h.mu, varDiag: h.varDiag, supOffDiag: h.supOffDiag, supOv: h.supOv })),
-      etaTF: effectiveLearningRate(w, mu),
+      heads: a.layers[0]!.heads.map((h) => ({ head: h.head, w: h.w, mu: h.mu, varDiag: h.varDiag, supOffDiag: h.supOffDiag, supOv: h.supOv })),
+      etaTF: num(a.effectiveLearningRate),
       ...theory,
-      groups: { active: g.active, dummy: g.dummy, signGroups: g.signGroups.map((s) => ({ ...s, heads: [...s.heads] })) },
-      kernelGap: gap,
+      groups: { active: [...g.active], dummy: [...g.dummy], signGroups: g.signGroups.map((s) => ({ ...s, heads: [...s.heads] })) },
+      kernelGap: { L: k.L, samples: k.samples, relative: k.relative, relativeToModelError: k.relativeToModelError, modelMse: k.modelMse, kernelMse: k.kernelMse },
     };
   });
-}
-
-export interface RunDetail {
-  row: RunRow;
-  run: Json | null;
-  loss: VlSpec | null;
-  dynamics: VlSpec | null;
-  eta: VlSpec | null;
-  snapshots: Snapshots | null;
-  /** A multi-task run: QK^h (E x E) and OV^h (E x N) of every head, from model.safetensors (plots/multitask.ts); else null. */
-  multitask: VlSpec | null;
-  analysis: Analysis | null;
-  evaluation: VlSpec | null;
-  /** Validation points (step, loss), for the page's own table. */
-  lastVal: { step: number; loss: number } | null;
 }
 
 /**
@@ -308,80 +196,76 @@ function evaluationFor(root: string, path: string, reports: string[], runPaths: 
   return null;
 }
 
+/** Everything the run page shows of DIR/path (throws when the run directory cannot be read). */
 export function runDetail(root: string, path: string, smooth: number, found: { reports: string[]; runs: string[] } = { reports: [], runs: [] }): RunDetail {
   const dir = join(root, path);
-  const row = runRow(root, path);
-  let run: Json | null = null;
-  try {
-    run = readJson(join(dir, 'run.json'));
-  } catch {
-    run = null;
-  }
-  const c = (run?.['config'] ?? {}) as Json;
-  const logs = readLogsOf(dir);
-  const d = num(c['d']) ?? 5;
-  const L = num(c['context_length']) ?? 40;
-  const theory = { ratio: L / (L + d), etaStar: optimalEtaOf(riskParams({ d, L, noiseStd: num(c['noise_std']) ?? 0.01, preset: (str(c['preset']) ?? 'seed') as 'seed' | 'paper' })) };
-  const loss = logs && (logs.trainLoss.length > 0 || logs.valLoss.length > 0)
-    ? smoothedLossSpec({ trainLoss: logs.trainLoss, valLoss: logs.valLoss, valStep: logs.valStep }, { smooth })
-    : null;
+  const r = readRunDir(dir);
+  const c = r.config;
+  const logs = metricsOf(dir);
+  const valLoss = logs?.valLoss ?? new Float64Array(0);
+  const valStep = logs?.valStep ?? new Float64Array(0);
+  const loss = logs && (logs.trainLoss.length > 0 || valLoss.length > 0) ? smoothedLossSpec({ trainLoss: logs.trainLoss, valLoss, valStep }, { smooth }) : null;
   let evaluation: VlSpec | null = null;
   const evWhere = evaluationFor(root, path, found.reports, found.runs);
   if (evWhere) {
     try {
       const ev = parseEvaluation(readJson(evWhere.file), evWhere.file);
       const source = relative(root, evWhere.file).split(sep).join('/');
-      evaluation = errorVsLengthSpec(ev, { ...(evWhere.methods ? { methods: evWhere.methods } : {}), trainL: L, width: 560, height: 300, subtitle: `${source}; lines: MSE; bands: ± one standard error; dashed: reference estimators` });
+      evaluation = errorVsLengthSpec(ev, { ...(evWhere.methods ? { methods: evWhere.methods } : {}), trainL: c.contextLength, width: 560, height: 300, subtitle: `${source}; lines: MSE; bands: ± one standard error; dashed: reference estimators` });
     } catch {
       evaluation = null;
     }
   }
-  const nVal = logs?.valLoss.length ?? 0;
-  const multi = outputsOf(c) > 1 || Boolean(str(c['tasks']));
-  const modelPath = join(dir, 'model.safetensors');
+  const nVal = valLoss.length;
+  const multi = isMultitask(c);
+  const dyn = dynamicsOf(logs);
+  const modelPath = join(dir, RUN_FILES.model);
   return {
-    row, run, loss,
-    dynamics: logs?.dyn ? webDynamicsSpec(logs.dyn) : null,
-    eta: logs?.dyn && !multi ? etaSpec(logs.dyn, theory) : null, // η_TF against L/(L+d): the single task's theory
-    snapshots: readSnapshots(dir, 400, outputsOf(c)),
+    row: rowOf(path, nameOf(root, path), r),
+    run: r.run,
+    loss,
+    dynamics: dyn ? webDynamicsSpec(dyn) : null,
+    eta: dyn && !multi ? etaSpec(dyn, theoryOf(c)) : null, // η_TF against L/(L+d): the single task's theory
+    snapshots: snapshotsOf(dir, c, 400),
     multitask: multi ? cached(`mt:${modelPath}`, mtimeOf(modelPath), () => multitaskFigure(modelPath)) : null,
     analysis: analyseRun(dir, c),
     evaluation,
-    lastVal: nVal > 0 ? { step: logs!.valStep[nVal - 1]!, loss: logs!.valLoss[nVal - 1]! } : null,
+    lastVal: nVal > 0 ? { step: valStep[nVal - 1]!, loss: valLoss[nVal - 1]! } : null,
   };
 }
 
-/** Overlaid curves of several runs, and their snapshots for side-by-side circuits. */
-export function compareRuns(root: string, paths: string[], smooth: number): { loss: VlSpec | null; dynamics: VlSpec | null; runs: { path: string; row: RunRow; snapshots: Snapshots | null }[] } {
-  const loaded = paths.map((p) => ({ path: p, logs: readLogsOf(join(root, p)) }));
+/** Overlaid curves of several runs, and their snapshots for side-by-side circuits (throws when one cannot be read). */
+export function compareRuns(root: string, paths: string[], smooth: number): CompareResponse {
+  const loaded = paths.map((p) => ({ path: p, run: readRunDir(join(root, p)), logs: metricsOf(join(root, p)) }));
   const withLoss = loaded.filter((x) => x.logs && x.logs.trainLoss.length > 0);
-  const withDyn = loaded.filter((x) => x.logs?.dyn);
+  const withDyn = loaded.flatMap((x) => {
+    const dyn = dynamicsOf(x.logs);
+    return dyn ? [{ name: x.path, dyn }] : [];
+  });
+  const rows = markDifferences(loaded.map((x) => rowOf(x.path, nameOf(root, x.path), x.run)));
   return {
     loss: withLoss.length > 0 ? compareLossSpec(withLoss.map((x) => ({ name: x.path, trainLoss: x.logs!.trainLoss })), { smooth }) : null,
-    dynamics: withDyn.length > 0 ? compareDynamicsSpec(withDyn.map((x) => ({ name: x.path, dyn: x.logs!.dyn! }))) : null,
-    runs: (() => {
-      const rows = markDifferences(paths.map((p) => runRow(root, p)));
-      return paths.map((p, i) => ({ path: p, row: rows[i]!, snapshots: readSnapshots(join(root, p), 200) }));
-    })(),
+    dynamics: withDyn.length > 0 ? compareDynamicsSpec(withDyn) : null,
+    runs: loaded.map((x, i) => ({ path: x.path, row: rows[i]!, snapshots: snapshotsOf(join(root, x.path), x.run.config, 200) })),
   };
 }
 
-/** η_TF vs L/(L+d) over runs (their last logged dynamics, last layer), or null when none has dynamics. */
+/**
+ * η_TF vs L/(L+d) over runs (their last logged dynamics, last layer), or null when none has
+ * dynamics. A run that cannot be read is left out (the runs table says why).
+ */
 export function etaScatter(root: string, paths: string[]): VlSpec | null {
   const points = [];
   for (const p of paths) {
-    const logs = readLogsOf(join(root, p));
-    const dyn = logs?.dyn;
-    if (!dyn) continue;
-    let c: Json;
+    let r: RunDir;
     try {
-      c = (readJson(join(root, p, 'run.json'))['config'] ?? {}) as Json;
+      r = readRunDir(join(root, p));
     } catch {
       continue;
     }
-    const d = num(c['d']);
-    const L = num(c['context_length']);
-    if (d === null || L === null) continue;
+    const dyn = dynamicsOf(metricsOf(join(root, p)));
+    if (!dyn) continue;
+    const { d, contextLength: L } = r.config;
     const n = dyn.step.length - 1;
     let eta = 0;
     for (let h = 0; h < dyn.heads; h++) {
@@ -396,19 +280,6 @@ export function etaScatter(root: string, paths: string[]): VlSpec | null {
 // ---------------------------------------------------------------------------------------------
 // Reports and sweeps
 // ---------------------------------------------------------------------------------------------
-
-export interface ReportSummary {
-  path: string;
-  /** η_TF against L/(L+d) of the report's runs (only in /api/report). */
-  eta?: VlSpec | null;
-  /** The served path of each run of `runs` (null when it is not below DIR). */
-  runPaths: (string | null)[];
-  findings: { id: string; claim: string; value: number | null; threshold: string; pass: boolean; why?: string }[];
-  runs: string[];
-  passed: number;
-  total: number;
-  error?: string;
-}
 
 /** The run a report names `name`: its sibling `parent/name`, else the only run whose last part is `name`. */
 function findRun(name: string, reportPath: string, runPaths: string[]): string | null {
@@ -432,48 +303,6 @@ export function reportSummary(root: string, path: string, runPaths: string[] = [
   }
 }
 
-/** RFC 4180-ish CSV (quotes, doubled quotes, commas and newlines inside quotes). */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let q = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (q) {
-      if (ch === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (ch === '"') q = false;
-      else cell += ch;
-    } else if (ch === '"') q = true;
-    else if (ch === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      row.push(cell);
-      cell = '';
-      if (row.some((c) => c !== '')) rows.push(row);
-      row = [];
-    } else cell += ch;
-  }
-  row.push(cell);
-  if (row.some((c) => c !== '')) rows.push(row);
-  return rows;
-}
-
-export interface SweepSummary {
-  path: string;
-  sweep: Json | null;
-  columns: string[];
-  rows: Record<string, string | number>[];
-  runs: string[];
-  parallel: VlSpec | null;
-  eta: VlSpec | null;
-  error?: string;
-}
-
 /** A sweep folder: sweep.json, results.csv (when written) and its runs (runs/<name>/). */
 export function sweepSummary(root: string, path: string, runPaths: string[]): SweepSummary {
   const dir = join(root, path);
@@ -486,17 +315,7 @@ export function sweepSummary(root: string, path: string, runPaths: string[]): Sw
   } catch (e) {
     error = `sweep.json: ${(e as Error).message}`;
   }
-  let columns: string[] = [];
-  let rows: Record<string, string | number>[] = [];
-  if (mtimeOf(join(dir, 'results.csv')) > 0) {
-    const csv = parseCsv(readFileSync(join(dir, 'results.csv'), 'utf8'));
-    columns = csv[0] ?? [];
-    rows = csv.slice(1).map((cells) => Object.fromEntries(columns.map((k, i) => {
-      const v = cells[i] ?? '';
-      const n = Number(v);
-      return [k, v !== '' && Number.isFinite(n) ? n : v];
-    })));
-  }
+  const { columns, rows } = mtimeOf(join(dir, 'results.csv')) > 0 ? readResultsCsv(join(dir, 'results.csv')) : { columns: [], rows: [] as Row[] };
   const numeric = columns.filter((k) => rows.length > 0 && rows.every((r) => typeof r[k] === 'number') && new Set(rows.map((r) => r[k])).size > 1);
   const outcome = numeric.find((k) => /loss|mse|eta/i.test(k));
   return {

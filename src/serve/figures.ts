@@ -200,7 +200,7 @@ export function compareDynamicsSpec(series: { name: string; dyn: Dynamics }[]): 
  * Parallel coordinates over sweep results: one line per row across `fields` (each axis scaled to its
  * own min–max), coloured by `colorField`.
  */
-export function parallelSpec(rows: Record<string, number | string>[], fields: string[], colorField?: string): VlSpec {
+export function parallelSpec(rows: Record<string, unknown>[], fields: string[], colorField?: string): VlSpec {
   const values = rows.map((r, i) => ({ ...r, __row: i }));
   const xAxis = { field: 'field', type: 'nominal', sort: fields, title: null, scale: { type: 'point', padding: 0.3 }, axis: { labelAngle: 0, orient: 'top', labelPadding: 16, domain: false, ticks: false } };
   return topLevel({

@@ -6,7 +6,7 @@
  * is reached, no cycles), hidden folders and node_modules are skipped, a run directory is not
  * descended into (its figures/ holds no runs). Paths are relative to DIR with '/' separators.
  */
-import { readdirSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 export interface Found {
@@ -52,7 +52,7 @@ export function naturalCompare(a: string, b: string): number {
 
 /** A refused path: 403 (outside DIR) or 404 (missing). */
 export class PathError extends Error {
-  constructor(readonly status: 403 | 404 | 400, message: string) {
+  constructor(readonly status: 400 | 403 | 404, message: string) {
     super(message);
   }
 }
@@ -85,13 +85,4 @@ function inside(root: string, p: string): boolean {
 export function relOf(root: string, abs: string): string {
   const r = relative(root, abs).split(sep).join('/');
   return r === '' ? '.' : r;
-}
-
-/** mtime in ms of a file, or 0 when missing. */
-export function mtimeOf(path: string): number {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return 0;
-  }
 }

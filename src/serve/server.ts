@@ -9,15 +9,23 @@
  *   GET /api/events                        text/event-stream: `index` (runs appeared/vanished) and `run` ({path, step, status})
  *   GET /files/<path>                      a file below DIR as it is (reports' report.html and figures)
  *
+ * The routes, query parameters, events and response shapes are declared once in api.ts (the web
+ * app imports them from there).
+ *
  * Nothing is ever written into DIR. A path that leaves DIR ('..', an absolute path, a symbolic link
  * out) is refused with 403, a missing one with 404. Only GET and HEAD.
  */
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIPv4, isIPv6 } from 'node:net';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from '../errors.js';
+import { FileFormatError } from '../io/safetensors.js';
+import { mtimeOf, RUN_FILES } from '../run/run-dir.js';
+import { API_PREFIX, QUERY, ROUTES, type IndexResponse, type LiveEvents, type ReportResponse } from './api.js';
 import { compareRuns, etaScatter, markDifferences, reportSummary, runDetail, runRow, sweepSummary } from './data.js';
-import { mtimeOf, PathError, resolveInside, scanTree, type Found } from './scan.js';
+import { PathError, resolveInside, scanTree, type Found } from './scan.js';
 
 /** Where the built web app is looked for: dist/web next to dist/serve, or from src/ (tests). */
 export const ASSET_CANDIDATES = [new URL('../web', import.meta.url), new URL('../../dist/web', import.meta.url)].map((u) => fileURLToPath(u));
@@ -32,6 +40,35 @@ const TYPES: Record<string, string> = {
   '.wasm': 'application/wasm', '.md': 'text/markdown; charset=utf-8', '.csv': 'text/csv; charset=utf-8', '.txt': 'text/plain; charset=utf-8',
   '.ico': 'image/x-icon', '.map': 'application/json; charset=utf-8',
 };
+
+/**
+ * The Content-Security-Policy of every file served from below DIR (/files/...): a sandbox (an
+ * opaque origin, no scripts, no forms), nothing loaded but the page's own inline styles and data:
+ * images. A run directory's name is the user's; a report that shows it must not act in the lab.
+ */
+export const FILES_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'";
+
+/** The most runs one /api/compare request may name (each distinct). */
+export const MAX_COMPARE = 64;
+
+/**
+ * True for a name or address of this machine's loopback interface, in any spelling: localhost,
+ * 127.x.y.z, ::1 (also 0:0:0:0:0:0:0:1) and ::ffff:127.x.y.z.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (/^localhost$/i.test(h)) return true;
+  if (isIPv4(h)) return h.startsWith('127.');
+  if (!isIPv6(h)) return false;
+  const n = new URL(`http://[${h}]/`).hostname; // normalised: [::1], [::ffff:7f00:1]
+  return n === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(n);
+}
+
+/** The host of a Host header (without its port; IPv6 in brackets). */
+function hostOfHeader(h: string): string {
+  const m = /^(\[[^\]]*\]|[^:]*)(:\d+)?$/.exec(h);
+  return m ? m[1]! : '';
+}
 
 export interface ServeOptions {
   /** The folder served (must exist). */
@@ -55,14 +92,14 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
   const given = o.assets === undefined ? assetDir() : o.assets;
   const assets = given ? realpathSync(given) : null;
   const pollMs = o.pollMs ?? 1000;
-  const loopback = /^(127\.|localhost$|::1$)/.test(o.host);
+  const loopback = isLoopbackHost(o.host);
   let found: Found = scanTree(root);
   const clients = new Set<ServerResponse>();
   const stamps = new Map<string, string>();
-  const stampOf = (p: string): string => `${mtimeOf(join(root, p, 'run.json'))}:${mtimeOf(join(root, p, 'metrics.safetensors'))}:${mtimeOf(join(root, p, 'progress.json'))}`;
+  const stampOf = (p: string): string => [RUN_FILES.run, RUN_FILES.metrics, RUN_FILES.progress].map((f) => mtimeOf(join(root, p, f))).join(':');
   for (const p of found.runs) stamps.set(p, stampOf(p));
 
-  const send = (event: string, data: unknown): void => {
+  const send = <E extends keyof LiveEvents>(event: E, data: LiveEvents[E]): void => {
     const msg = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
     for (const c of clients) c.write(msg);
   };
@@ -90,16 +127,20 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
     res.end(text);
   };
   const fail = (res: ServerResponse, status: number, message: string): void => json(res, status, { error: message });
-  const file = (res: ServerResponse, path: string, head: boolean): void => {
+  const file = (res: ServerResponse, path: string, head: boolean, sandboxed = false): void => {
     const type = TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
     const body = readFileSync(path);
-    res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' });
+    res.writeHead(200, {
+      'content-type': type, 'content-length': body.length, 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache',
+      // a file below DIR (a report.html, an SVG) is data, never code of the lab's origin: no script runs, its origin is opaque
+      ...(sandboxed ? { 'content-security-policy': FILES_CSP } : {}),
+    });
     res.end(head ? undefined : body);
   };
 
   /** A path the scan found as a run / report / sweep (checked to be inside DIR first). */
   const known = (kind: keyof Found, p: string | null, what: string): string => {
-    if (p === null || p === '') throw new PathError(400, `missing ?path= (the ${what}'s path below the served folder)`);
+    if (p === null || p === '') throw new PathError(400, `missing ?${QUERY.path}= (the ${what}'s path below the served folder)`);
     resolveInside(root, p);
     const norm = p.replace(/\/+$/, '') || '.';
     if (!found[kind].includes(norm)) {
@@ -109,7 +150,7 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
     return norm;
   };
   const smoothOf = (u: URL): number => {
-    const s = Number(u.searchParams.get('smooth') ?? '0');
+    const s = Number(u.searchParams.get(QUERY.smooth) ?? '0');
     return Number.isFinite(s) && s > 0 && s < 1 ? s : 0;
   };
 
@@ -121,7 +162,7 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
       return;
     }
     // bound to loopback: only pages of this machine may ask (a foreign Host header = DNS rebinding)
-    if (loopback && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i.test(req.headers.host ?? '')) {
+    if (loopback && !isLoopbackHost(hostOfHeader(req.headers.host ?? ''))) {
       fail(res, 403, `Host ${req.headers.host ?? '(none)'} refused: the lab listens on ${o.host} only`);
       return;
     }
@@ -129,41 +170,48 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
     const u = new URL(req.url ?? '/', 'http://localhost');
     const head = method === 'HEAD';
     try {
-      if (rawPath === '/api/index') {
+      const route = rawPath.slice(1);
+      const pathArg = (): string | null => u.searchParams.get(QUERY.path);
+      if (route === ROUTES.index) {
         found = scanTree(root);
-        json(res, 200, {
+        const body: IndexResponse = {
           root,
           runs: markDifferences(found.runs.map((p) => runRow(root, p))),
           reports: found.reports.map((p) => reportSummary(root, p, found.runs)),
           sweeps: found.sweeps.map((p) => ({ path: p })),
-        });
-      } else if (rawPath === '/api/run') {
-        json(res, 200, runDetail(root, known('runs', u.searchParams.get('path'), 'run'), smoothOf(u), found));
-      } else if (rawPath === '/api/compare') {
-        const paths = u.searchParams.getAll('path');
-        if (paths.length === 0) throw new PathError(400, 'missing ?path= (two or more runs)');
+        };
+        json(res, 200, body);
+      } else if (route === ROUTES.run) {
+        json(res, 200, runDetail(root, known('runs', pathArg(), 'run'), smoothOf(u), found));
+      } else if (route === ROUTES.compare) {
+        const paths = u.searchParams.getAll(QUERY.path);
+        if (paths.length === 0) throw new PathError(400, `missing ?${QUERY.path}= (two or more runs)`);
+        if (paths.length > MAX_COMPARE) throw new PathError(400, `compare takes at most ${MAX_COMPARE} runs, got ${paths.length}`);
+        const twice = paths.find((p, i) => paths.indexOf(p) !== i);
+        if (twice !== undefined) throw new PathError(400, `run ${twice} is given twice; compare each run once`);
         json(res, 200, compareRuns(root, paths.map((p) => known('runs', p, 'run')), smoothOf(u)));
-      } else if (rawPath === '/api/report') {
-        const r = reportSummary(root, known('reports', u.searchParams.get('path'), 'report'), found.runs);
-        json(res, 200, { ...r, eta: etaScatter(root, r.runPaths.filter((p): p is string => p !== null)) });
-      } else if (rawPath === '/api/sweep') {
-        json(res, 200, sweepSummary(root, known('sweeps', u.searchParams.get('path'), 'sweep'), found.runs));
-      } else if (rawPath === '/api/events') {
+      } else if (route === ROUTES.report) {
+        const r = reportSummary(root, known('reports', pathArg(), 'report'), found.runs);
+        const body: ReportResponse = { ...r, eta: etaScatter(root, r.runPaths.filter((p): p is string => p !== null)) };
+        json(res, 200, body);
+      } else if (route === ROUTES.sweep) {
+        json(res, 200, sweepSummary(root, known('sweeps', pathArg(), 'sweep'), found.runs));
+      } else if (route === ROUTES.events) {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
         res.write('retry: 1000\n\n');
         clients.add(res);
         req.on('close', () => clients.delete(res));
-      } else if (rawPath.startsWith('/files/')) {
+      } else if (route.startsWith(ROUTES.files)) {
         let rel: string;
         try {
-          rel = decodeURIComponent(rawPath.slice('/files/'.length));
+          rel = decodeURIComponent(route.slice(ROUTES.files.length));
         } catch {
           throw new PathError(400, 'bad path encoding');
         }
         const abs = resolveInside(root, rel);
         if (!statSync(abs).isFile()) throw new PathError(404, `not a file: ${rel}`);
-        file(res, abs, head);
-      } else if (rawPath.startsWith('/api/')) {
+        file(res, abs, head, true);
+      } else if (route.startsWith(API_PREFIX)) {
         fail(res, 404, `no such API: ${rawPath}`);
       } else {
         if (!assets) {
@@ -179,6 +227,7 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
       }
     } catch (e) {
       if (e instanceof PathError) fail(res, e.status, e.message);
+      else if (e instanceof FileFormatError || e instanceof UsageError) fail(res, 422, e.message); // a run directory icl-lab cannot read
       else if (e instanceof URIError) fail(res, 400, 'bad path encoding');
       else fail(res, 500, (e as Error).message);
     }

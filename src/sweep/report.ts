@@ -14,6 +14,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { renderFigure } from '../plots/render.js';
 import { CATEGORY, DASH_LEGEND, round, topLevel, type VlSpec } from '../plots/theme.js';
 import { VERSION } from '../version.js';
+import { mdText } from '../report/format.js';
 import type { Row } from './results.js';
 
 export interface SweepCheck {
@@ -260,13 +261,13 @@ export async function writeSweepReport(dir: string, rows: readonly Row[], o: { l
     md.push(`### ${f.id}: ${f.result}`, '', f.claim, '', `Threshold: ${f.threshold}. ${f.why}`, '');
     if (f.checks.length) {
       md.push('| run | value | pass |', '|---|---|---|');
-      for (const c of f.checks) md.push(`| ${c.run} | ${fmt(c.value)} | ${c.pass ? 'yes' : 'NO'} |`);
+      for (const c of f.checks) md.push(`| ${mdText(c.run)} | ${fmt(c.value)} | ${c.pass ? 'yes' : 'NO'} |`);
       md.push('');
     }
   }
   md.push('## eta_TF against L/(L+d), every run', '', '| run | L | d | H | seed | eta_TF | L/(L+d) | eta_TF / (L/(L+d)) | MSE ± se | tuned GD R(eta*) |', '|---|---|---|---|---|---|---|---|---|---|');
   for (const r of done) {
-    md.push(`| ${r.name} | ${r.context_length} | ${r.d} | ${r.heads} | ${r.seed} | ${fmt(num(r, 'eta_tf'))} | ${fmt(num(r, 'l_over_l_plus_d'))} | ${fmt(num(r, 'eta_tf') / num(r, 'l_over_l_plus_d'))} | ${fmt(num(r, 'mse_model'))} ± ${fmt(num(r, 'mse_model_se'))} | ${fmt(num(r, 'risk_tuned_gd'))} |`);
+    md.push(`| ${mdText(String(r.name))} | ${r.context_length} | ${r.d} | ${r.heads} | ${r.seed} | ${fmt(num(r, 'eta_tf'))} | ${fmt(num(r, 'l_over_l_plus_d'))} | ${fmt(num(r, 'eta_tf') / num(r, 'l_over_l_plus_d'))} | ${fmt(num(r, 'mse_model'))} ± ${fmt(num(r, 'mse_model_se'))} | ${fmt(num(r, 'risk_tuned_gd'))} |`);
   }
   md.push('');
   if (figures.length) {

@@ -4,9 +4,10 @@
  * tuned eta*, kernel gap: analyzeTarget with its default 10,000 prompts, seed 0) and of
  * `icl-lab evaluate RUN --lengths L` (MSE +- standard error at the training L of the model, its
  * kernel estimator, one-step GD, tuned GD and ridge on one shared set of prompts, seed 0), so the
- * table can be checked against those commands run by hand.
+ * table can be checked against those commands run by hand. A multi-task run (--tasks) has those
+ * read-out columns empty: they are single-task statistics.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { analyzeTarget } from '../analysis/analyze.js';
@@ -15,6 +16,7 @@ import { loadStackTarget, loadTarget } from '../analysis/targets.js';
 import { DEFAULT_CHUNK } from '../analysis/evaluate.js';
 import { oneStepGdRisk, riskParams, tunedGdRisk } from '../analysis/theory.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { csvCell, parseCsv } from '../io/csv.js';
 import { f64, readSafetensors } from '../io/safetensors.js';
 import { FIELDS, jsonKey, type TrainConfig } from '../run/config.js';
 import { readRunJson, RUN_FILES } from '../run/run-dir.js';
@@ -95,6 +97,9 @@ export function resultRow(runDir: string, name: string, hash: string, config: Tr
   Object.assign(row, empty);
   for (const [stem] of ESTIMATORS) Object.assign(row, { [`mse_${stem}`]: null, [`mse_${stem}_se`]: null });
   if (r.status !== 'completed') return row;
+  // a multi-task run (--tasks): w^h, mu^h, eta_TF, the kernel gap and the estimators' MSE are
+  // single-task read-outs (analyze and evaluate refuse n_out > 1); its row has them empty
+  if (config.task === 'multitask') return row;
 
   const stack = loadStackTarget(runDir);
   const target = stack ?? loadTarget(runDir);
@@ -110,23 +115,42 @@ export function resultRow(runDir: string, name: string, hash: string, config: Tr
     row.risk_at_eta_tf = oneStepGdRisk(a.effectiveLearningRate, risk);
   }
   const ev = runEvaluate([target], { lengths: [L], samples, seed, chunk: DEFAULT_CHUNK, kernel: !stack });
-  const get = (method: string) => ev.methods[method];
-  const put = (stem: string, method: string) => {
-    const m = get(method);
+  // a pool run is measured on its pool (the first task) and on fresh tasks (the second): names then carry @tasks=...
+  const inTask = (method: string, k: number): string | undefined => (ev.tasks[k]?.methods ?? []).find((n) => n.replace(/@[^/]*/, '') === method);
+  const put = (stem: string, method: string, k = 0) => {
+    const name = inTask(method, k);
+    const m = name === undefined ? undefined : ev.methods[name];
     row[`mse_${stem}`] = fin(m?.mse[0]);
     row[`mse_${stem}_se`] = fin(m?.stderr[0]);
   };
   put('model', target.name);
   if (!stack) put('kernel', `${target.name}/kernel`);
   for (const [stem, method] of ESTIMATORS) put(stem, method);
+  if (config.task === 'pool') {
+    put('dmmse', 'dmmse');
+    put('model_fresh', target.name, 1);
+    put('ridge_fresh', 'ridge', 1);
+    put('dmmse_fresh', 'dmmse', 1);
+  }
   return row;
 }
 
 const CACHE_FILE = '.results-cache.json';
 
+/** Size and modification time of a file (the model a row is read from): a truncated or replaced model misses the cache. */
+function fileStamp(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
 /**
  * The table of every run of the sweep in DIR. Rows are cached in DIR/.results-cache.json under a
- * key of everything they depend on (config hash, the run's step, status and last write, the
+ * key of everything they depend on (config hash, the run's step, status and last write, the model
+ * file's size and modification time, the
  * evaluation settings, the icl-lab version), so re-running a finished sweep does not evaluate
  * every model again.
  */
@@ -145,7 +169,7 @@ export function sweepResults(dir: string, o: ResultsOptions & { onRow?: (name: s
   const fresh: Record<string, { key: string; row: Row }> = {};
   const rows = runs.map((r) => {
     const j = readRunJson(r.dir);
-    const key = JSON.stringify([r.hash, j.step, j.status, j.timings.updated_at, o.samples ?? 10_000, o.seed ?? 0, maxHeads, VERSION]);
+    const key = JSON.stringify([r.hash, j.step, j.status, j.timings.updated_at, fileStamp(join(r.dir, RUN_FILES.model)), o.samples ?? 10_000, o.seed ?? 0, maxHeads, VERSION]);
     const hit = cache[r.name];
     let row: Row;
     if (hit && hit.key === key) {
@@ -167,7 +191,8 @@ const STRING_COLS = new Set(['name', 'config_hash', 'status', ...FIELDS.filter((
 const BOOL_COLS = new Set(FIELDS.filter((f) => f.kind === 'bool').map((f) => jsonKey(f.key)));
 
 function columnsOf(rows: Row[]): ResultsTable['columns'] {
-  const names = rows.length ? Object.keys(rows[0]!) : [];
+  // every column any row has, in first-seen order (a pool run adds its fresh-task and dmmse columns)
+  const names = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   return names.map((name) => ({
     name,
     type: STRING_COLS.has(name) ? 'STRING' : BOOL_COLS.has(name) ? 'BOOLEAN' : INT_FIELDS.has(name) || name === 'step' || name === 'sessions' ? 'INT64' : 'DOUBLE',
@@ -191,16 +216,13 @@ export function toParquet(t: ResultsTable, meta: Record<string, string> = {}): A
   });
 }
 
-function csvCell(v: Cell): string {
-  if (v === null) return '';
-  if (typeof v === 'number') return String(v);
-  const s = String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+function cellText(v: Cell): string {
+  return v === null ? '' : typeof v === 'number' ? String(v) : csvCell(String(v));
 }
 
 export function toCsv(t: ResultsTable): string {
   const lines = [t.columns.map((c) => c.name).join(',')];
-  for (const r of t.rows) lines.push(t.columns.map((c) => csvCell(r[c.name] ?? null)).join(','));
+  for (const r of t.rows) lines.push(t.columns.map((c) => cellText(r[c.name] ?? null)).join(','));
   return lines.join('\n') + '\n';
 }
 
@@ -215,18 +237,21 @@ export function writeResults(dir: string, o: ResultsOptions & { onRow?: (name: s
   return { ...t, files: [pq, csv] };
 }
 
-/** Read results.csv back (for the report; numbers as numbers, empty cells null). */
-export function readResultsCsv(path: string): Row[] {
-  const text = readFileSync(path, 'utf8').trimEnd();
-  const [head, ...lines] = text.split('\n');
-  const cols = head!.split(',');
-  return lines.map((l) => {
-    const cells = l.split(',');
+/**
+ * results.csv read back (the report's and the web lab's reader): the header's columns and one row per
+ * line, each cell typed as toCsv wrote it: the string columns (name, config_hash, status, the enum
+ * and tasks fields) as written, booleans as booleans, other cells as numbers, empty ones null. A
+ * cell of another column that is not a number stays a string.
+ */
+export function readResultsCsv(path: string): { columns: string[]; rows: Row[] } {
+  const [columns = [], ...lines] = parseCsv(readFileSync(path, 'utf8'));
+  const rows = lines.map((cells) => {
     const row: Row = {};
-    cols.forEach((c, i) => {
+    columns.forEach((c, i) => {
       const s = cells[i] ?? '';
-      row[c] = s === '' ? null : s === 'true' ? true : s === 'false' ? false : Number.isNaN(Number(s)) ? s : Number(s);
+      row[c] = STRING_COLS.has(c) ? s : s === '' ? null : s === 'true' ? true : s === 'false' ? false : Number.isNaN(Number(s)) ? s : Number(s);
     });
     return row;
   });
+  return { columns, rows };
 }

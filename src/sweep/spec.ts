@@ -6,10 +6,11 @@
  *   zip:   { d: [3, 5], lr: [0.001, 0.0005] }   fields varied together (same length), one more axis
  *   seeds: 3 | [1, 2, 3]                        N seeds = base seed (default 1024) + 0..N-1; fastest axis
  *
- * Every combination is resolved and checked by the train field table (train/config.ts) before
+ * Every combination is resolved and checked by the train field table (run/config.ts) before
  * anything is created: a bad value names the field, the value and its grid position.
  * Pure module apart from hashing: text in, a validated plan or a UsageError out.
  */
+import { checkInputFile, formatBytes, readInputFile } from '../io/input-file.js';
 import { wasmAvailable } from '../io/wasm.js';
 import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
@@ -37,8 +38,34 @@ export interface SweepRunPlan {
   vary: Record<string, unknown>;
 }
 
-/** Cap on the number of runs of one sweep. */
+/** Cap on the number of runs of one sweep (so also on the length of each axis). */
 export const MAX_RUNS = 4096;
+
+/**
+ * Cap on a spec file (1 MiB): 4,096 values of the longest float are about 100 kB, so a real spec
+ * is far below it; a larger one is refused before it is parsed (a 48 MB list of seeds parsed whole
+ * takes gigabytes).
+ */
+export const MAX_SPEC_BYTES = 2 ** 20;
+
+/** The longest folder name file systems take (ext4, xfs, btrfs, tmpfs: 255 bytes). */
+export const MAX_NAME_BYTES = 255;
+
+/**
+ * Check that a run name is one plain path segment, as `DIR/runs/<name>` needs: not empty, not `.`
+ * or `..`, no slash, backslash or NUL, at most 255 bytes. `where` starts the message (the spec, or
+ * sweep.json, whose names are otherwise used as paths unchecked).
+ */
+export function checkRunName(name: unknown, where: string): string {
+  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
+    throw new UsageError(`${where}: run name ${JSON.stringify(name)} is not one plain folder name (no "/", "\\", ".", ".." or empty names); a run lives in DIR/runs/<name>`);
+  }
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes > MAX_NAME_BYTES) {
+    throw new UsageError(`${where}: run name ${name.slice(0, 40)}... is ${bytes} bytes, longer than the ${MAX_NAME_BYTES} a folder name may have; vary fewer fields with one value each (put them under base:), or shorter values`);
+  }
+  return name;
+}
 
 const TOP_KEYS = ['base', 'grid', 'zip', 'seeds'] as const;
 
@@ -100,6 +127,7 @@ export function normaliseSpec(obj: unknown, what = 'sweep spec'): SweepSpec {
       if (key === 'seed' && o.seeds !== undefined) throw new UsageError(`${what}: ${part}.seed and seeds: both set the seed; use one`);
       claim(key, `${part}.${jsonKey(key)}`);
       if (!Array.isArray(v) || v.length === 0) throw new UsageError(`${what}: ${part}.${jsonKey(key)} must be a non-empty list of values, got ${JSON.stringify(v)}`);
+      if (v.length > MAX_RUNS) throw new UsageError(`${what}: ${part}.${jsonKey(key)} lists ${v.length} values; at most ${MAX_RUNS} (the runs one sweep may have)`);
       if (part === 'zip') {
         if (len >= 0 && v.length !== len) throw new UsageError(`${what}: zip lists must have the same length; zip.${jsonKey(key)} has ${v.length} values, the others ${len}`);
         len = v.length;
@@ -116,11 +144,18 @@ export function normaliseSpec(obj: unknown, what = 'sweep spec'): SweepSpec {
       const n = Number(s);
       if (!Number.isSafeInteger(n) || n < 1 || n > MAX_RUNS) throw new UsageError(`${what}: seeds must be a count 1..${MAX_RUNS} or a list of seeds, got ${JSON.stringify(s)}`);
       const first = spec.base.seed !== undefined ? Number(parseOne('seed', spec.base.seed, `${what}: base.seed`)) : (FIELD_BY_KEY.get('seed')!.default as number);
+      const max = FIELD_BY_KEY.get('seed')!.max!;
+      if (first + n - 1 > max) {
+        throw new UsageError(`${what}: seeds: ${n} counts from seed ${first} (base.seed, or --seed) to ${first + n - 1}, past the largest seed ${max}; start lower or give fewer seeds`);
+      }
       spec.seeds = Array.from({ length: n }, (_, i) => first + i);
+      // the count is now the list; base.seed (its start) would clash with it when the spec is normalised again
+      delete spec.base.seed;
     } else if (Array.isArray(s) && s.length > 0) {
+      if (s.length > MAX_RUNS) throw new UsageError(`${what}: seeds lists ${s.length} seeds; at most ${MAX_RUNS} (the runs one sweep may have)`);
       spec.seeds = s.map((x, i) => Number(parseOne('seed', x, `${what}: seeds[${i}]`)));
-      const dup = spec.seeds.find((x, i) => spec.seeds!.indexOf(x) !== i);
-      if (dup !== undefined) throw new UsageError(`${what}: seeds lists ${dup} twice`);
+      const dup = firstRepeat(spec.seeds.map(String));
+      if (dup >= 0) throw new UsageError(`${what}: seeds lists ${spec.seeds[dup]} twice`);
     } else {
       throw new UsageError(`${what}: seeds must be a count 1..${MAX_RUNS} or a non-empty list of seeds, got ${JSON.stringify(s)}`);
     }
@@ -128,8 +163,20 @@ export function normaliseSpec(obj: unknown, what = 'sweep spec'): SweepSpec {
   return spec;
 }
 
-/** Parse spec text: YAML (JSON is YAML too). */
+/** The index of the first value seen before (by its string), or -1: one pass, O(n). */
+function firstRepeat(keys: readonly string[]): number {
+  const seen = new Set<string>();
+  for (let i = 0; i < keys.length; i++) {
+    if (seen.has(keys[i]!)) return i;
+    seen.add(keys[i]!);
+  }
+  return -1;
+}
+
+/** Parse spec text: YAML (JSON is YAML too), at most MAX_SPEC_BYTES. */
 export function parseSpecText(text: string, what = 'sweep spec'): SweepSpec {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_SPEC_BYTES) throw new UsageError(tooBig(what, bytes));
   let obj: unknown;
   try {
     obj = parseYaml(text);
@@ -166,12 +213,16 @@ export function expandSweep(spec: SweepSpec, what = 'sweep spec'): SweepRunPlan[
       throw new UsageError(`${what}: base.${k} is a list; put varying values under grid:`);
     }
   }
+  // the number of runs from the axes' lengths, before any value is parsed
+  const zipLen = Object.values(spec.zip)[0]?.length ?? 1;
+  const total = Object.values(spec.grid).reduce((n, vs) => n * vs.length, zipLen * (spec.seeds?.length ?? 1));
+  if (total > MAX_RUNS) throw new UsageError(`${what} asks for ${total} runs; at most ${MAX_RUNS} in one sweep`);
   type Axis = { label: string; values: { set: PartialSpec; show: Record<string, unknown>; pos: string }[] };
   const axes: Axis[] = [];
   for (const [k, vs] of Object.entries(spec.grid)) {
     const key = fieldOf(k, `${what}: grid`);
     const parsed = vs.map((v, i) => parseOne(key, v, `${what}: grid.${k}[${i}] = ${JSON.stringify(v)}`));
-    const dup = parsed.findIndex((x, i) => parsed.findIndex((y) => JSON.stringify(y) === JSON.stringify(x)) !== i);
+    const dup = firstRepeat(parsed.map((x) => JSON.stringify(x)));
     if (dup >= 0) throw new UsageError(`${what}: grid.${k} lists ${JSON.stringify(vs[dup])} twice`);
     axes.push({ label: k, values: parsed.map((x, i) => ({ set: { [key]: x }, show: { [k]: x }, pos: `grid.${k}[${i}]` })) });
   }
@@ -193,8 +244,6 @@ export function expandSweep(spec: SweepSpec, what = 'sweep spec'): SweepRunPlan[
     axes.push({ label: 'zip', values });
   }
   if (spec.seeds) axes.push({ label: 'seed', values: spec.seeds.map((s, i) => ({ set: { seed: s }, show: { seed: s }, pos: `seeds[${i}]` })) });
-  const total = axes.reduce((n, a) => n * a.values.length, 1);
-  if (total > MAX_RUNS) throw new UsageError(`${what} asks for ${total} runs; at most ${MAX_RUNS} in one sweep`);
 
   const runs: SweepRunPlan[] = [];
   const idx = new Array<number>(axes.length).fill(0);
@@ -223,7 +272,7 @@ export function expandSweep(spec: SweepSpec, what = 'sweep spec'): SweepRunPlan[
       const key = fieldOf(k, what);
       return `${SHORT[key] ?? k}${nameValue(v)}`;
     }).join('-');
-    runs.push({ name, hash: configHash(config), config, vary });
+    runs.push({ name: checkRunName(name, `${what} (run ${r + 1} of ${total})`), hash: configHash(config), config, vary });
   }
   const names = new Set<string>();
   for (const r of runs) {
@@ -275,6 +324,22 @@ export function specFromFlags(base: PartialSpec, grid: readonly string[], zip: r
     obj.seeds = /^\d+$/.test(t) ? Number(t) : t.split(',').map((x) => x.trim());
   }
   return normaliseSpec(obj, 'the --grid/--zip/--seeds flags');
+}
+
+/** "SPEC is N MB, larger than ..." (for the text, or the file before it is read). */
+export function tooBig(what: string, bytes: number): string {
+  return `${what} is ${formatBytes(bytes)}, larger than the ${formatBytes(MAX_SPEC_BYTES)} a sweep spec may have (at most ${MAX_RUNS} runs, and values of one axis are listed once); give a smaller spec`;
+}
+
+/**
+ * Read a spec file: a regular file (a FIFO would block forever, /dev/zero never ends) of at most
+ * MAX_SPEC_BYTES, checked before it is opened; one line for every way it can be wrong.
+ */
+export function readSpecFile(path: string): string {
+  const st = checkInputFile(path, 'spec', () => new UsageError(`${path}: no such spec file`));
+  if (st.isDirectory()) throw new UsageError(`${path}: is a directory, not a spec file`);
+  if (st.size > MAX_SPEC_BYTES) throw new UsageError(tooBig(path, st.size));
+  return readInputFile(path, 'spec', () => new UsageError(`${path}: no such spec file`)).toString('utf8');
 }
 
 /** Run names and hashes of a plan, for comparing with sweep.json. */

@@ -10,16 +10,17 @@
  * changed spec) unless `extend`, then creates every missing run directory at step 0.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { makeDirs } from '../io/input-file.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { configToJson, type TrainConfig } from '../run/config.js';
 import { isRunDir, readRunJson, runConfig, type RunJson } from '../run/run-dir.js';
 import { createRun } from '../run/run.js';
 import { VERSION } from '../version.js';
-import { type SweepRunPlan, type SweepSpec } from './spec.js';
+import { checkRunName, configHash, type SweepRunPlan, type SweepSpec } from './spec.js';
 
 export const SWEEP_FILE = 'sweep.json';
 export const RUNS_DIR = 'runs';
@@ -67,6 +68,13 @@ export function readSweepJson(dir: string): SweepJson {
   const s = obj as SweepJson;
   if (typeof s !== 'object' || s === null || !Array.isArray(s.runs) || typeof s.id !== 'string' || !Array.isArray(s.specs)) {
     throw new FileFormatError('not an icl-lab sweep.json (needs id, specs, runs)', path);
+  }
+  // the names become paths (DIR/runs/<name>): each must be one plain folder name, and unique
+  const names = new Set<string>();
+  for (const [i, r] of s.runs.entries()) {
+    const name = checkRunName((r as SweepJsonRun | null)?.name, `${path}: runs[${i}]`);
+    if (names.has(name)) throw new UsageError(`${path}: runs[${i}]: run name ${name} is listed twice; each run needs its own name`);
+    names.add(name);
   }
   return s;
 }
@@ -163,12 +171,12 @@ export function prepareSweep(dir: string, spec: SweepSpec, runs: readonly SweepR
   }
   // sweep.json first (so a crash leaves a DIR that a rerun recognises), then the run directories at step 0
   if (added.length > 0) {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir); // one component at a time: a recursive mkdir spins under /proc
     writeSweepJson(dir, { ...sweep, updated_at: now });
   }
   const all = sweepRuns(dir, sweep);
   for (const r of all) {
-    if (!isRunDir(r.dir)) createRun(r.dir, r.config, 'interrupted');
+    if (!isRunDir(r.dir)) createRun(r.dir, r.config, 'interrupted', true);
   }
   return {
     dir,
@@ -176,6 +184,32 @@ export function prepareSweep(dir: string, spec: SweepSpec, runs: readonly SweepR
     runs: all.map((r) => ({ name: r.name, hash: r.hash, dir: r.dir, config: r.config, state: runState(r.dir) })),
     added: added.map((r) => r.name),
   };
+}
+
+/**
+ * The run directory a queue job may train, or a UsageError saying why not: the job's data is only
+ * trusted as far as the sweep on disk confirms it (anyone who can write to Redis can write a job).
+ * Its sweep directory must hold a sweep.json with the job's sweep id and a run of the job's name
+ * and config hash; the run directory is DIR/runs/<name> (the job's `dir` must be that one) and its
+ * run.json has that config.
+ */
+export function verifySweepJob(data: unknown): string {
+  const d = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>;
+  const fields = ['sweepId', 'sweepDir', 'name', 'dir', 'hash'] as const;
+  const bad = fields.filter((k) => typeof d[k] !== 'string' || d[k] === '');
+  if (bad.length > 0) throw new UsageError(`job data is not an icl-lab sweep job (${bad.join(', ')} missing or not a string)`);
+  const sweepDir = d.sweepDir as string;
+  if (resolve(sweepDir) !== sweepDir) throw new UsageError(`job names sweep directory ${JSON.stringify(sweepDir)}, not an absolute path`);
+  const sweep = readSweepJson(sweepDir);
+  if (sweep.id !== d.sweepId) throw new UsageError(`job's sweep id ${JSON.stringify(d.sweepId)} is not the id of the sweep in ${sweepDir} (${sweep.id})`);
+  const run = sweepRuns(sweepDir, sweep).find((r) => r.name === d.name);
+  if (!run || run.hash !== d.hash) throw new UsageError(`${sweepJsonPath(sweepDir)} has no run ${JSON.stringify(d.name)} with config hash ${JSON.stringify(d.hash)}`);
+  const dir = run.dir;
+  if (d.dir !== dir) throw new UsageError(`job's run directory ${JSON.stringify(d.dir)} is not the sweep's ${dir}`);
+  if (!isRunDir(dir)) throw new UsageError(`${dir} holds no run.json (the sweep creates it before it enqueues)`);
+  const own = configHash(runConfig(readRunJson(dir), dir));
+  if (own !== configHash(run.config)) throw new UsageError(`${join(dir, 'run.json')} has other settings (config hash ${own}) than run ${run.name} of ${sweepJsonPath(sweepDir)}`);
+  return dir;
 }
 
 function toJsonRun(r: SweepRunPlan): SweepJsonRun {

@@ -1,17 +1,21 @@
-/** The lab's API (src/serve/server.ts), the live event stream, and the hash router. */
+/** The lab's API (routes and shapes: src/serve/api.ts), the live event stream, and the hash router. */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { apiUrl, LIVE_EVENTS, type ApiError, type LiveEventName, type LiveEvents } from '../../src/serve/api.js';
+
+export * from '../../src/serve/api.js';
 
 export async function getJson<T>(url: string): Promise<T> {
   const res = await fetch(url, { cache: 'no-store' });
-  const body = (await res.json()) as T & { error?: string };
-  if (!res.ok) throw new Error(body.error ?? `${res.status} ${res.statusText}`);
-  return body;
+  const body = (await res.json()) as T | ApiError;
+  if (!res.ok) throw new Error((body as ApiError).error ?? `${res.status} ${res.statusText}`);
+  return body as T;
 }
 
 export const q = (path: string): string => encodeURIComponent(path);
 
-export type LiveEvent = { path?: string; step?: number; status?: string };
-type Listener = (event: string, data: LiveEvent) => void;
+/** What a listener hears: an event's name and its data. */
+export type LiveEvent = { [E in LiveEventName]: { event: E; data: LiveEvents[E] } }[LiveEventName];
+type Listener = (e: LiveEvent) => void;
 const listeners = new Set<Listener>();
 let source: EventSource | null = null;
 
@@ -19,11 +23,11 @@ let source: EventSource | null = null;
 export function useLiveEvents(fn: Listener, deps: unknown[]): void {
   useEffect(() => {
     if (!source) {
-      source = new EventSource('api/events');
-      for (const ev of ['index', 'run']) {
-        source.addEventListener(ev, (e) => {
-          const data = JSON.parse((e as MessageEvent).data as string);
-          for (const l of listeners) l(ev, data);
+      source = new EventSource(apiUrl.events());
+      for (const event of LIVE_EVENTS) {
+        source.addEventListener(event, (e) => {
+          const live = { event, data: JSON.parse((e as MessageEvent).data as string) } as LiveEvent;
+          for (const l of listeners) l(live);
         });
       }
     }
@@ -54,7 +58,7 @@ export const int = (v: number | null | undefined): string => (v === null || v ==
  * that arrive meanwhile cause one more fetch when it ends (a busy run never starves the page), and
  * a response for an older url is dropped. The last data stays shown while the next one loads.
  */
-export function useLiveJson<T>(url: string, match: (event: string, data: LiveEvent) => boolean): { data: T | null; error: string | null } {
+export function useLiveJson<T>(url: string, match: (e: LiveEvent) => boolean): { data: T | null; error: string | null } {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
   const s = useRef({ url, busy: false, again: false });
@@ -88,8 +92,8 @@ export function useLiveJson<T>(url: string, match: (event: string, data: LiveEve
     s.current.url = url;
     load();
   }, [url]);
-  useLiveEvents((ev, d) => {
-    if (match(ev, d)) load();
+  useLiveEvents((e) => {
+    if (match(e)) load();
   }, [url]);
   return { data, error };
 }

@@ -11,17 +11,17 @@ export interface SnapshotSet {
   layers: number;
   heads: number;
   E: number;
-  /** [n, layers, H, E, E] */
-  qk: ArrayLike<number>;
+  /** [n, layers, H, E, E] (null: not finite, as the API sends NaN) */
+  qk: ArrayLike<number | null>;
   /** [n, layers, H, E]: OV^h[:, -1] (a multi-task run: its last output's column) */
-  ov: ArrayLike<number>;
+  ov: ArrayLike<number | null>;
   /** Outputs per token (a multi-task run's N; labels x1..xd, y1..yN); absent = 1. */
   outputs?: number;
 }
 
-function slice(a: ArrayLike<number>, from: number, n: number): number[] {
+function slice(a: ArrayLike<number | null>, from: number, n: number): number[] {
   const out = new Array<number>(n);
-  for (let i = 0; i < n; i++) out[i] = a[from + i]!;
+  for (let i = 0; i < n; i++) out[i] = a[from + i] ?? NaN;
   return out;
 }
 

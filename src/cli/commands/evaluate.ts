@@ -15,7 +15,8 @@ import { warn } from '../warn.js';
 import { DEFAULT_TASK, PRESET_NAMES, type PresetName } from '../../data/task.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { VERSION } from '../../version.js';
-import { asChoice, asInteger, asIntListOrRange, asNonNegativeFloat, asPositiveInt, parseFloatInRange } from '../options.js';
+import { asChoice, asInteger, asIntListOrRange, asNonNegativeFloat, asPositiveFloat, asPositiveInt, parseFloatInRange } from '../options.js';
+import { QUERY_SHIFTS, type QueryShift } from '../../data/shift.js';
 
 const asFloatOpen = (flag: string) => (v: string) => parseFloatInRange(flag, v, 0, 1, true);
 import { UsageError } from '../../errors.js';
@@ -34,7 +35,7 @@ export function formatEvaluation(r: EvaluateOutput): string {
   if (r.tasks.length === 1) {
     lines.push(`MSE against y_q ± standard error, ${how}; task ${taskWords(r.tasks[0]!)}${r.explicit_task ? ' (given by flags)' : ''}`);
   } else {
-    lines.push(`MSE against y_q ± standard error, ${how}; the models were trained on ${r.tasks.length} different tasks, each measured on its own prompts:`);
+    lines.push(`MSE against y_q ± standard error, ${how}; measured on ${r.tasks.length} tasks (the models' own training tasks; a pool model also on fresh tasks from the prior), each on its own prompts:`);
     for (const t of r.tasks) lines.push(`  task ${taskWords(t)}: ${t.methods.join(', ')}`);
   }
   for (const m of r.models) {
@@ -65,6 +66,10 @@ export function register(program: Command): void {
     .option('--noise-std <x>', '[number] measure every model at this noise_std (default: each model\'s own, else 0.01)', asNonNegativeFloat('--noise-std'))
     .option('--rho <x>', '[number] measure every model with x covariance Sigma_ij = rho^|i-j| (default: each model\'s own, else 0)', asFloatOpen('--rho'))
     .option('--d <n>', '[int] dimension when no model is given (default: 5)', asPositiveInt('--d'))
+    .option('--sparsity <s>', '[int] measure every model on s-sparse prompts (beta with s non-zero coordinates, E||beta||^2 unchanged; lasso, lasso-tuned and support-oracle join the estimators) (default: each model\'s own)', asPositiveInt('--sparsity'))
+    .option('--x-scale <c>', '[number] shifted prompts: every x (context and query) times c; every model is then measured out of distribution (docs/readme/task-families.md) (default: 1)', asPositiveFloat('--x-scale'))
+    .option('--beta-scale <c>', '[number] shifted prompts: beta times c (default: 1)', asPositiveFloat('--beta-scale'))
+    .option('--query <kind>', `[${QUERY_SHIFTS.join('|')}] shifted queries: opposite-orthant = x_q in the orthant opposite to the first context token; orthogonal = x_q orthogonal to every context x (L < d) (default: from the task)`, asChoice('--query', QUERY_SHIFTS))
     .option('--seed <n>', '[int] RNG seed of the prompts', asInteger('--seed'), 0)
     .option('--chunk <n>', '[int] prompts per batch (bounds memory)', asPositiveInt('--chunk'), DEFAULT_CHUNK)
     .option('--independent', '[flag] fresh prompts at every L (default: nested prompts, the first L tokens of one longer prompt drawn in segments; same distribution per L, ~25x less sampling, smooth curves; either way the prompts at an L depend only on --seed, L, the task and --chunk)')
@@ -91,7 +96,9 @@ export function register(program: Command): void {
         last = now;
         process.stderr.write(`evaluate: ${done}/${total} ${opts.independent ? 'lengths' : 'chunks'} (${((now - t0) / 1000).toFixed(0)} s)\n`);
       };
-      const r = runEvaluate(models, { ...opts, lengths }, progress);
+      const { xScale, betaScale, query, ...rest } = opts as typeof opts & { xScale?: number; betaScale?: number; query?: QueryShift };
+      const shift = { ...(xScale !== undefined ? { xScale } : {}), ...(betaScale !== undefined ? { betaScale } : {}), ...(query ? { query } : {}) };
+      const r = runEvaluate(models, { ...rest, lengths, ...(Object.keys(shift).length ? { shift } : {}) }, progress);
       const json = JSON.stringify(r, jsonSafe);
       if (opts.out) writeFileAtomic(opts.out, json + '\n');
       process.stdout.write(opts.json ? json + '\n' : formatEvaluation(r));

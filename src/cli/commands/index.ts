@@ -11,8 +11,9 @@ import { register as reproduce } from './reproduce.js';
 import { register as sweep } from './sweep.js';
 import { register as worker } from './worker.js';
 import { register as serve } from './serve.js';
+import { register as exportCmd } from './export.js';
 
 /** Each command lives in its own file and adds itself to the program here. */
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [reproduce, train, prompts, predict, analyze, evaluate, plot, report, bench, sweep, worker, serve];
+export const commands: Register[] = [reproduce, train, prompts, predict, analyze, evaluate, plot, report, bench, sweep, worker, serve, exportCmd];

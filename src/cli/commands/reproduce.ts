@@ -8,7 +8,8 @@ import { relative } from 'node:path';
 import { tallyFindings, tallyLine, type Finding } from '../../report/findings.js';
 import { UsageError } from '../../errors.js';
 import { onInterrupt } from '../signals.js';
-import { addContextLengthsOption, addRunOptions, asChoice, asPositiveInt, parseJobs, parseProgress, pickContextLengths } from '../options.js';
+import { addContextLengthsOption, addRunOptions, asChoice, asIntList, asPositiveInt, parseJobs, parseProgress, pickContextLengths } from '../options.js';
+import { SEED_PASS_FRACTION, seedTally, type AcrossSeedsFinding } from '../../experiments/seeds.js';
 import { EXPERIMENT_NAMES, EXPERIMENTS, experimentNamed } from '../../experiments/index.js';
 import { FULL_STEPS, QUICK_STEPS, seedExperiment } from '../../experiments/seed.js';
 
@@ -25,10 +26,13 @@ interface ReproduceCliOptions {
   jobs?: string;
   progress?: string;
   json?: boolean;
+  seeds?: number[];
 }
 
 export function findingsTable(findings: readonly Finding[]): string {
-  const rows = findings.map((f, i) => [`${i + 1}`, f.result === 'pass' ? 'PASS' : f.result, f.id, Number.isFinite(f.value) ? f.value.toFixed(4) : '-', f.threshold]);
+  // judged across seeds (experiments/seeds.ts): the value is "passed/applicable seeds"
+  const value = (f: Finding) => ('per_seed' in f ? seedTally(f as AcrossSeedsFinding) + ' seeds' : Number.isFinite(f.value) ? f.value.toFixed(4) : '-');
+  const rows = findings.map((f, i) => [`${i + 1}`, f.result === 'pass' ? 'PASS' : f.result, f.id, value(f), f.threshold]);
   const head = ['#', 'result', 'finding', 'value', 'threshold'];
   const w = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]!.length)));
   const line = (r: string[]) => r.map((c, j) => c.padEnd(w[j]!)).join('  ').trimEnd();
@@ -50,6 +54,7 @@ export function register(program: Command): void {
     .option('--out <dir>', `[path] where runs and report go (default: ${EXPERIMENTS.map((e) => e.out[0]).join(', ')}; -full with --full)`)
     .option('--eval-samples <n>', '[int] prompts per context length in the error sweep (default: 2000, or 10000 with --full)', asPositiveInt('--eval-samples'))
     .option('--samples <n>', '[int] prompts at the training L shared by every model for the findings (default: 20000)', asPositiveInt('--samples'))
+    .option('--seeds <n|list>', `[int|int,int...] every run once per RNG seed: N seeds from the experiment's own (1024 for seed), or a list; each finding judged across them (passes on >= ${SEED_PASS_FRACTION * 100} % of the seeds where it applies; the table shows passed/applicable seeds), a report per seed in report/seed-<S>/ (default: the experiment's one seed)`, asIntList('--seeds', { min: 0 }))
     .option('--json', '[flag] print only a JSON summary (findings and file paths) on stdout');
   addRunOptions(cmd, { threads: false, what: 'training progress' })
     .action(async (o: ReproduceCliOptions) => {
@@ -59,6 +64,10 @@ export function register(program: Command): void {
       if (o.experiment !== undefined && o.preset !== undefined && o.experiment !== o.preset) throw new UsageError(`--experiment ${o.experiment} and --preset ${o.preset} disagree; give one of them`);
       const info = experimentNamed(o.experiment ?? o.preset ?? 'seed');
       const preset = info.name;
+      const baseSeed = (info.runs ? info.runs(1)[0]!.config : info.config(info.heads[0]!, 1)).seed;
+      const seeds = o.seeds === undefined ? undefined : o.seeds.length === 1 ? Array.from({ length: o.seeds[0]! }, (_, i) => baseSeed + i) : o.seeds;
+      if (seeds && seeds.length === 0) throw new UsageError('--seeds 0: give at least one seed');
+      if (seeds && new Set(seeds).size !== seeds.length) throw new UsageError(`--seeds ${seeds.join(',')}: a seed is given twice`);
       const steps = o.steps ?? (o.full ? info.fullSteps : info.quickSteps);
       const out = o.out ?? (o.full ? info.out[1] : info.out[0]);
       const log = o.json ? () => {} : (s: string) => process.stderr.write(`icl-lab: ${s}\n`);
@@ -82,6 +91,7 @@ export function register(program: Command): void {
       try {
         res = await reproduce({
           out, steps, experiment: info,
+          ...(seeds ? { seeds } : {}),
           evalSamples: o.evalSamples ?? (o.full ? 10_000 : 2_000),
           ...(o.samples !== undefined ? { samples: o.samples } : {}),
           ...(pickContextLengths(o) ? { lengths: pickContextLengths(o)! } : {}),
@@ -98,7 +108,7 @@ export function register(program: Command): void {
         removeInterrupt();
       }
       if ('interrupted' in res) {
-        process.stderr.write(`interrupted; continue with:\n  icl-lab reproduce${preset !== 'seed' ? ` --experiment ${preset}` : ''} --out ${out} --steps ${steps}\n`);
+        process.stderr.write(`interrupted; continue with:\n  icl-lab reproduce${preset !== 'seed' ? ` --experiment ${preset}` : ''}${o.seeds ? ` --seeds ${o.seeds.join(',')}` : ''} --out ${out} --steps ${steps}\n`);
         process.exitCode = 130;
         return;
       }
@@ -108,7 +118,8 @@ export function register(program: Command): void {
       if (o.json) {
         process.stdout.write(JSON.stringify({ steps, out, seconds, passed, failed, not_applicable: notApplicable, findings: report.findings.map(({ checks: _c, ...f }) => f), files: report.files, figures: report.pngs }) + '\n');
       } else {
-        process.stdout.write(`\n${findingsTable(report.findings)}\n\n${tallyLine(report.findings)} (${seconds.toFixed(0)} s).\n`);
+        if (report.findings.length === 0) process.stdout.write(`\nthe ${preset} experiment reports measurements, no pass/fail findings (${seconds.toFixed(0)} s).\n`);
+        else process.stdout.write(`\n${findingsTable(report.findings)}\n\n${tallyLine(report.findings)} (${seconds.toFixed(0)} s).\n`);
         process.stdout.write(`report: ${relative(process.cwd(), report.files.html)} (and report.md, findings.json, ${report.pngs.length} PNG figures in ${relative(process.cwd(), res.reportDir)}/figures)\n`);
       }
       if (failed > 0) process.exitCode = 1;

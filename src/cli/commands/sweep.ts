@@ -4,7 +4,7 @@
  * `icl-lab sweep status DIR|--queue URL`: where a sweep stands.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { addRunOptions, parseJobs, parseProgress, parseThreads } from '../options.js';
@@ -13,13 +13,15 @@ import { shellQuote } from '../../run/run.js';
 import { FIELDS, fieldHelp, flagName, parseFlags, type FieldKey } from '../../run/config.js';
 import { autoProgressMode, formatDuration, type ProgressMode } from '../../run/progress.js';
 import { runLocalSweep } from '../../sweep/local.js';
+import { isLiveState, liveTasks, readSubmissions, runSlurmTask, slurmSeconds, squeueStates, submitSlurmSweep, type SlurmOptions } from '../../sweep/slurm.js';
+import { readProgress } from '../../run/run-dir.js';
 import type { JobView, RedisTarget } from '../../sweep/queue.js';
 
 /** BullMQ and ioredis load only for queue work (they cost a second of start-up on a busy machine). */
 const queueModule = () => import('../../sweep/queue.js');
 import { SweepProgress } from '../../sweep/progress.js';
 import { writeResults } from '../../sweep/results.js';
-import { expandSweep, normaliseSpec, parseSpecText, specFromFlags, type SweepRunPlan, type SweepSpec } from '../../sweep/spec.js';
+import { expandSweep, normaliseSpec, parseSpecText, readSpecFile, specFromFlags, type SweepRunPlan, type SweepSpec } from '../../sweep/spec.js';
 import { isSweepDir, prepareSweep, readSweepJson, runState, sweepRuns, type PreparedSweep } from '../../sweep/sweep-dir.js';
 
 interface SweepCliOptions extends Record<string, unknown> {
@@ -37,6 +39,11 @@ interface SweepCliOptions extends Record<string, unknown> {
   evalSamples?: string;
   evalSeed?: string;
   dryRun?: boolean;
+  slurm?: boolean;
+  maxParallel?: string;
+  partition?: string;
+  time?: string;
+  sbatchArg?: string[];
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -51,15 +58,6 @@ function intIn(flag: string, v: string | undefined, lo: number, hi: number): num
 function progressMode(v: string | undefined): ProgressMode {
   const p = parseProgress(v);
   return p === 'auto' ? autoProgressMode() : p;
-}
-
-function readSpecFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`${path}: ${code === 'ENOENT' ? 'no such spec file' : code === 'EISDIR' ? 'is a directory, not a spec file' : (err as Error).message}`);
-  }
 }
 
 /** The spec from a file and/or flags (flags override the file's base and add grid axes). */
@@ -119,11 +117,33 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
   const threads = parseThreads(opts.threads);
   intIn('--eval-samples', opts.evalSamples, 2, 10_000_000);
   intIn('--eval-seed', opts.evalSeed, 0, 4_294_967_295);
+  const maxParallel = intIn('--max-parallel', opts.maxParallel, 1, 100_000);
+  if (!opts.slurm) {
+    const stray = ([['--max-parallel', opts.maxParallel], ['--partition', opts.partition], ['--time', opts.time], ['--sbatch-arg', opts.sbatchArg]] as const).find(([, v]) => v !== undefined);
+    if (stray) throw new UsageError(`${stray[0]} goes with --slurm (a job array on a Slurm cluster)`);
+  } else {
+    if (opts.queue !== undefined) throw new UsageError('--slurm and --queue are two ways to run a sweep elsewhere; give one');
+    if (jobs !== undefined) throw new UsageError('--jobs is for a local sweep; with --slurm, --max-parallel N caps the array tasks running at once');
+    if (opts.time !== undefined) slurmSeconds(opts.time);
+  }
   const qm = opts.queue !== undefined ? await queueModule() : undefined;
   const queue = qm && opts.queue !== undefined ? qm.parseQueueUrl(opts.queue) : undefined;
-  if (opts.wait && !queue) throw new UsageError('--wait goes with --queue (a local sweep always waits)');
+  if (opts.wait && !queue && !opts.slurm) throw new UsageError('--wait goes with --queue or --slurm (a local sweep always waits)');
   if (queue && jobs !== undefined) throw new UsageError('--jobs is for a local sweep; with --queue start workers: icl-lab worker --queue URL --concurrency N');
   const dir = out;
+  if (opts.slurm) {
+    const slurm: SlurmOptions = {
+      self: [process.execPath, process.argv[1]!].map((x) => resolve(x)),
+      ...(maxParallel !== undefined ? { maxParallel } : {}),
+      ...(threads !== undefined ? { threads } : {}),
+      ...(opts.partition !== undefined ? { partition: opts.partition } : {}),
+      ...(opts.time !== undefined ? { time: opts.time } : {}),
+      sbatchArgs: opts.sbatchArg ?? [],
+      report: opts.report === true,
+      resultsArgs: [...(opts.evalSamples !== undefined ? ['--eval-samples', opts.evalSamples] : []), ...(opts.evalSeed !== undefined ? ['--eval-seed', opts.evalSeed] : [])],
+    };
+    return slurmSweep(specPath, opts, dir, slurm, mode);
+  }
   if (opts.dryRun) {
     const spec = specOf(specPath, opts);
     if (spec === null) throw new UsageError('--dry-run needs a spec (a file or --grid/--seeds flags)');
@@ -159,6 +179,93 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
   log(`sweep: ${trained} run(s) trained, ${res.skipped.length} already finished, ${res.failed.length} failed; ${formatDuration(res.wallSeconds)} wall`);
   await finishResults(dir, opts, log);
   return res.failed.length > 0 ? 1 : 0;
+}
+
+/** `sweep --slurm`: DIR/slurm/ scripts, sbatch, and with --wait the sweep's progress until the results job ends. */
+async function slurmSweep(specPath: string | undefined, opts: SweepCliOptions, dir: string, o: SlurmOptions, mode: ProgressMode): Promise<number> {
+  const log = (s: string) => process.stderr.write(s + '\n');
+  const planned = plan(specPath, opts, dir);
+  if (opts.dryRun) {
+    // the runs' states without creating anything: all to do in a new DIR
+    const p = isSweepDir(dir) && readSweepJson(dir).runs.length === planned.runs.length
+      ? { dir, sweep: readSweepJson(dir), added: [], runs: sweepRuns(dir).map((r) => ({ ...r, state: runState(r.dir) })) }
+      : { dir, sweep: { id: '<sweep id>' } as PreparedSweep['sweep'], added: [], runs: planned.runs.map((r) => ({ ...r, dir: join(resolve(dir), 'runs', r.name), state: { kind: 'todo' as const, step: 0, steps: 0 } })) };
+    const r = submitSlurmSweep(p as PreparedSweep, o, true);
+    process.stdout.write(`# ${dir}/slurm/array.sh (${r.scripts.indices.length} of ${p.runs.length} runs; nothing written or submitted)\n${r.scripts.array ?? '# (every run completed or queued: no array)\n'}\n# ${dir}/slurm/results.sh\n${r.scripts.results}`);
+    return 0;
+  }
+  const p = prepareSweep(dir, planned.spec, planned.runs, planned.extend);
+  if (p.added.length > 0) log(`sweep: ${p.added.length} run(s) ${p.added.length === p.runs.length ? 'created' : 'added'} in ${join(dir, 'runs')}`);
+  const r = submitSlurmSweep(p, o);
+  const done = p.runs.filter((x) => x.state.kind !== 'todo').length;
+  const s = r.submission;
+  log(`sweep: slurm: ${s.array_job !== null ? `job array ${s.array_job} (${s.indices.length} task(s), scripts in ${join(dir, 'slurm')})` : 'no job array (nothing left to train)'}, ` +
+    `results job ${s.results_job} after it; ${r.queued.length} run(s) already queued, ${done} already finished`);
+  process.stdout.write(`${s.array_job ?? '-'} ${s.results_job}\n`);
+  if (!opts.wait) {
+    log(`sweep: watch it with: icl-lab sweep status ${shellQuote(dir)}   (or: squeue -j ${[s.array_job, s.results_job].filter((x) => x !== null).join(',')})`);
+    return 0;
+  }
+  const display = new SweepProgress(mode, p.runs.map((x) => ({
+    name: x.name, step: x.state.step, total: x.config.steps,
+    state: x.state.kind === 'completed' ? 'done' as const : x.state.kind === 'failed' ? 'failed' as const : 'queued' as const,
+  })));
+  const controller = new AbortController();
+  const removeInterrupt = onInterrupt(() => controller.abort());
+  const pending = new Set(p.runs.filter((x) => x.state.kind === 'todo').map((x) => x.name));
+  let resultsState = 'PENDING';
+  try {
+    while (!controller.signal.aborted) {
+      for (const x of p.runs.filter((y) => pending.has(y.name))) {
+        const st = runState(x.dir);
+        if (st.kind !== 'todo') {
+          pending.delete(x.name);
+          display.finish(x.name, st.kind === 'completed' ? 'done' : 'failed', st.step);
+          display.note(`[${x.name}] ${st.kind} at step ${st.step}`);
+          continue;
+        }
+        const pr = readProgress(x.dir);
+        if (pr) display.update(x.name, { step: pr.step, total: pr.steps, stepsPerSecond: pr.steps_per_second });
+      }
+      resultsState = squeueStates([s.results_job]).find((j) => j.id === s.results_job)?.state ?? 'GONE';
+      if (!isLiveState(resultsState)) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+  } finally {
+    removeInterrupt();
+    display.stop();
+  }
+  if (controller.signal.aborted) {
+    log(`sweep: stopped waiting; the jobs keep going on the cluster. Watch them with: icl-lab sweep status ${shellQuote(dir)}`);
+    return 130;
+  }
+  const states = p.runs.map((x) => runState(x.dir));
+  const unfinished = states.filter((x) => x.kind === 'todo').length;
+  const failedRuns = states.filter((x) => x.kind === 'failed').length;
+  log(`sweep: slurm jobs ended (results job ${s.results_job}: ${resultsState}); ${states.length - unfinished - failedRuns} run(s) completed, ${failedRuns} failed, ${unfinished} unfinished` +
+    (unfinished > 0 ? `; submit them again with: icl-lab sweep --out ${shellQuote(dir)} --slurm` : ''));
+  if (resultsState === 'COMPLETED') log(`sweep: results: ${join(dir, 'results.parquet')}, ${join(dir, 'results.csv')}${o.report ? `, ${join(dir, 'report')}` : ''}`);
+  else log(`sweep: the results job did not complete; see ${join(dir, 'slurm', 'logs', `results-${s.results_job}.out`)}`);
+  return unfinished + failedRuns > 0 || resultsState !== 'COMPLETED' ? 1 : 0;
+}
+
+/** `icl-lab sweep task DIR INDEX` (one Slurm array task) */
+async function taskAction(dir: string, index: string, o: { threads?: string }): Promise<number> {
+  const i = intIn('INDEX', index, 0, 10_000_000)!;
+  if (o.threads !== undefined && o.threads !== '1' && o.threads !== '2') throw new UsageError(`--threads must be 1 or 2, got ${JSON.stringify(o.threads)}`);
+  const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
+  const controller = new AbortController();
+  const remove = onInterrupt((sig) => {
+    log(`${sig}: checkpointing`);
+    controller.abort();
+  });
+  try {
+    const r = await runSlurmTask(dir, i, { signal: controller.signal, log, ...(o.threads !== undefined ? { threads: Number(o.threads) as 1 | 2 } : {}) });
+    log(r.message);
+    return r.summary?.status === 'failed' ? 1 : 0;
+  } finally {
+    remove();
+  }
 }
 
 async function queueSweep(p: PreparedSweep, t: RedisTarget, opts: SweepCliOptions, mode: ProgressMode, log: (s: string) => void): Promise<number> {
@@ -234,14 +341,16 @@ export async function statusAction(dir: string | undefined, opts: { queue?: stri
       const s = readSweepJson(dir);
       const runs = sweepRuns(dir, s);
       const views = qm && q ? await qm.jobViews(q, s.id, runs) : runs.map(() => null);
+      const subs = readSubmissions(dir);
+      const slurm = subs.length > 0 ? liveTasks(dir) : null; // squeue's view of the array tasks
       const rows = runs.map((r, i) => {
         const st = runState(r.dir);
         const rj = st.kind === 'todo' && st.steps === 0 ? null : JSON.parse(readFileSync(`${r.dir}/run.json`, 'utf8'));
         const v = views[i];
         const status = st.kind === 'completed' ? 'completed' : st.kind === 'failed' ? 'failed' : rj?.status ?? 'missing';
         return {
-          name: r.name, status, step: rj?.step ?? 0, steps: r.config.steps, job: v ? v.state : null,
-          job_step: v?.step ?? null, final_train_loss: rj?.final?.train_loss ?? null, wall_seconds: rj?.timings?.wall_seconds ?? 0,
+          name: r.name, status, step: Math.max(rj?.step ?? 0, rj?.status === 'running' ? readProgress(r.dir)?.step ?? 0 : 0), steps: r.config.steps, job: v ? v.state : null,
+          job_step: v?.step ?? null, ...(slurm ? { slurm: slurm.get(i) ? { job: slurm.get(i)!.id, state: slurm.get(i)!.state, reason: slurm.get(i)!.reason } : null } : {}), final_train_loss: rj?.final?.train_loss ?? null, wall_seconds: rj?.timings?.wall_seconds ?? 0,
         };
       });
       const count = (k: string) => rows.filter((r) => r.status === k).length;
@@ -251,13 +360,20 @@ export async function statusAction(dir: string | undefined, opts: { queue?: stri
       json.runs = rows;
       lines.push(`${dir}: ${rows.length} runs: ${count('completed')} completed, ${count('running')} running, ${count('interrupted')} waiting/interrupted, ${count('failed')} failed; ${((100 * step) / Math.max(1, steps)).toFixed(1)}% of ${steps} steps`);
       const w = Math.max(4, ...rows.map((r) => r.name.length));
-      lines.push(`  ${'run'.padEnd(w)}  ${'status'.padEnd(11)}  ${'step'.padStart(19)}  ${'loss'.padStart(8)}${q ? '  job' : ''}`);
+      if (slurm) {
+        const last = subs[subs.length - 1]!;
+        const rs = squeueStates([last.results_job]).find((j) => j.id === last.results_job);
+        json.slurm = { submissions: subs, results_job_state: rs?.state ?? null };
+        lines.push(`slurm: ${subs.length} submission(s); last: job array ${last.array_job ?? '-'} (${last.indices.length} task(s)), results job ${last.results_job} ${rs ? rs.state.toLowerCase() : '(no longer in squeue)'}; ${slurm.size} task(s) pending or running`);
+      }
+      lines.push(`  ${'run'.padEnd(w)}  ${'status'.padEnd(11)}  ${'step'.padStart(19)}  ${'loss'.padStart(8)}${q ? '  job' : ''}${slurm ? '  slurm' : ''}`);
       for (const r of rows) {
         const loss = r.final_train_loss === null ? '-' : Number(r.final_train_loss).toFixed(4);
         const job = q ? `  ${r.job ?? '-'}${r.job === 'active' && r.job_step !== null ? ` (step ${r.job_step})` : ''}` : '';
-        lines.push(`  ${r.name.padEnd(w)}  ${r.status.padEnd(11)}  ${`${r.step}/${r.steps}`.padStart(19)}  ${loss.padStart(8)}${job}`);
+        const sl = slurm ? `  ${r.slurm ? `${r.slurm.job} ${r.slurm.state.toLowerCase()}${r.slurm.reason && r.slurm.reason !== 'None' ? ` (${r.slurm.reason})` : ''}` : '-'}` : '';
+        lines.push(`  ${r.name.padEnd(w)}  ${r.status.padEnd(11)}  ${`${r.step}/${r.steps}`.padStart(19)}  ${loss.padStart(8)}${job}${sl}`);
       }
-      if (count('completed') + count('failed') < rows.length) lines.push(`continue: ${continueCommand(dir, t)}`);
+      if (count('completed') + count('failed') < rows.length && !(slurm && slurm.size > 0)) lines.push(`continue: ${continueCommand(dir, t)}${slurm ? ' --slurm' : ''}`);
     }
     if (q && t) {
       const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
@@ -292,10 +408,15 @@ export function register(program: Command): void {
   cmd.option('--extend', '[flag] add the spec\'s new runs to the sweep already in --out (otherwise a changed spec is refused)');
   addRunOptions(cmd, { what: 'sweep progress' });
   cmd.option('--queue <url>', '[redis://HOST:PORT] enqueue one job per run on this Redis (BullMQ) instead of training here; password in the URL or $ICL_LAB_REDIS_PASSWORD');
-  cmd.option('--wait', '[flag] with --queue: show the sweep\'s progress until every job is done, then write the results table');
+  cmd.option('--wait', '[flag] with --queue or --slurm: show the sweep\'s progress until every job is done, then write the results table');
   cmd.option('--report', '[flag] also write the sweep report (DIR/report: figures, findings.json, report.md)');
   cmd.option('--eval-samples <n>', '[int] prompts for the kernel gap and the MSE columns of the results table (default: 10000, as analyze / evaluate)');
   cmd.option('--eval-seed <n>', '[int] seed of those prompts (default: 0, as analyze / evaluate)');
+  cmd.option('--slurm', '[flag] submit a Slurm job array (one task per run not completed; scripts in DIR/slurm/) and a results job after it, instead of training here');
+  cmd.option('--max-parallel <n>', '[int] with --slurm: array tasks running at once (the %N throttle)');
+  cmd.option('--partition <name>', '[name] with --slurm: the partition (sbatch --partition)');
+  cmd.option('--time <limit>', '[MINUTES|HH:MM:SS|D-HH:MM:SS] with --slurm: time limit per array task; a task gets SIGTERM before it, checkpoints and requeues itself');
+  cmd.option('--sbatch-arg <arg>', '[--opt=value] with --slurm: one more sbatch option for both jobs, e.g. --sbatch-arg=--account=abc (repeatable)', collect);
   cmd.option('--dry-run', '[flag] validate the spec and list the runs; create nothing');
   for (const f of FIELDS) {
     const flag = flagName(f.key);
@@ -310,6 +431,29 @@ export function register(program: Command): void {
   cmd.action(async (spec: string | undefined, opts: SweepCliOptions) => {
     process.exitCode = await sweepAction(spec, { ...opts, grid: opts.grid ?? [], zip: opts.zip ?? [] });
   });
+  cmd
+    .command('task')
+    .argument('<dir>', 'sweep directory')
+    .argument('<index>', 'the run\'s index in DIR/sweep.json ($SLURM_ARRAY_TASK_ID)')
+    .description('train one run of a sweep from its checkpoint: what each Slurm array task of `sweep --slurm` runs; SIGTERM checkpoints and, while the job still runs, requeues it')
+    .option('--threads <n>', '[1|2] threads for the run')
+    .action(async (dir: string, index: string, _o: unknown, c: Command) => {
+      process.exitCode = await taskAction(dir, index, c.optsWithGlobals() as { threads?: string });
+    });
+  cmd
+    .command('finish')
+    .argument('<dir>', 'sweep directory')
+    .description('write DIR/results.parquet + results.csv (and with --report the sweep report): the job that `sweep --slurm` runs after the array')
+    .option('--report', '[flag] also write the sweep report')
+    .option('--eval-samples <n>', '[int] prompts for the kernel gap and MSE columns (default: 10000)')
+    .option('--eval-seed <n>', '[int] seed of those prompts (default: 0)')
+    .action(async (dir: string, _o: unknown, c: Command) => {
+      const o = c.optsWithGlobals() as SweepCliOptions;
+      const log = (s: string) => process.stderr.write(s + '\n');
+      const left = sweepRuns(dir).filter((r) => runState(r.dir).kind === 'todo').map((r) => r.name);
+      if (left.length > 0) log(`sweep: ${left.length} run(s) not finished (${left.slice(0, 3).join(', ')}${left.length > 3 ? ', ...' : ''}); the table holds the others. Submit them again with: icl-lab sweep --out ${shellQuote(dir)} --slurm`);
+      await finishResults(dir, o, log);
+    });
   cmd
     .command('status')
     .argument('[dir]', 'sweep directory')

@@ -1,6 +1,6 @@
 /**
  * `icl-lab train`: the seed's training experiment as resumable, crash-safe runs on disk.
- * The flags come from the field table in train/config.ts; the action is a thin call into
+ * The flags come from the field table in run/config.ts; the action is a thin call into
  * run/runs.ts (trainRuns / resumeRuns).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';

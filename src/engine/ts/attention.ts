@@ -2,7 +2,7 @@
  * Fast fused forward + analytic backward of the seed's single-layer multi-head attention (n_out = 1),
  * float64, allocation-free after the first call with a given shape.
  *
- * Algebra (exact, see DESIGN.md). In PyTorch row layout head h owns the (E x E) row blocks
+ * Algebra (exact, not an approximation; docs/readme/core.md). In PyTorch row layout head h owns the (E x E) row blocks
  * Wq_h, Wk_h, Wv_h of q_proj/k_proj/v_proj and the E columns o_h of o_proj. Then
  *
  *   A_h = Wq_h^T Wk_h / sqrt(E)   [E, E]       s_hi = z_q^T A_h z_i = g_h . z_i,  g_h = A_h^T z_q

@@ -2,7 +2,7 @@
  * The seed's single-layer multi-head attention with n_out = N outputs (the authors' multi-task model),
  * forward and analytic backward in float64, on the TypeScript engine.
  *
- * Parameters are core/params.ts `AttentionParams` with nOut = N and token width E (its `d` is E - 1):
+ * Parameters are model/params.ts `AttentionParams` with nOut = N and token width E (its `d` is E - 1):
  * q, k, v (E H, E), o (N, E H), PyTorch `nn.Linear` layout, head h owning rows / columns h E .. h E + E.
  * Per head (as engine/ts/attention.ts, with the value now N-dimensional):
  *

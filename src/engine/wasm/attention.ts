@@ -92,7 +92,7 @@ export interface WasmKernel {
    */
   allocBatch(B: number, L: number, d: number, outputs?: number): Batch;
   /**
-   * data/task.ts `sampleBatch` with the ziggurat's fast path in wasm (core/sampler-wasm.ts): the
+   * data/task.ts `sampleBatch` with the ziggurat's fast path in wasm (engine/wasm/sampler.ts): the
    * same batch, bit for bit, and the same `rng` state afterwards as `sampleBatch(spec, rng, out, betaOut)`.
    * Fastest with `out` from `allocBatch` (the normals are written in place).
    */
@@ -102,9 +102,9 @@ export interface WasmKernel {
    * and the same `stream` state afterwards; x, beta and noise in one pass. Fastest with `out` from `allocBatch`.
    */
   sampleBatch2(spec: TaskSpec, stream: NormalStream2, out?: Batch, betaOut?: Float64Array): Batch;
-  /** The strictly-causal stack (asm/stack.ts): model/stack.ts stackForward (no detail), to ~1e-15 relative. */
+  /** The strictly-causal stack (asm/stack.ts): engine/ts/stack.ts stackForward (no detail), to ~1e-15 relative. */
   stackForward(p: StackParams, batch: Batch, out: Float64Array): void;
-  /** model/stack.ts stackLossAndGrad in wasm (forward + analytic backward, weight tying), to ~1e-15 relative. */
+  /** engine/ts/stack.ts stackLossAndGrad in wasm (forward + analytic backward, weight tying), to ~1e-15 relative. */
   stackLossAndGrad(p: StackParams, batch: Batch, grad: Float64Array, out?: Float64Array): number;
 }
 

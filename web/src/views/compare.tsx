@@ -1,16 +1,10 @@
 /** Compare: curves of the selected runs overlaid; their circuits side by side at one step. */
 import { useMemo, useState } from 'preact/hooks';
-import { int, q, useLiveJson } from '../api';
-import { VegaChart, type Spec } from '../chart';
+import { apiUrl, int, q, useLiveJson, type CompareResponse } from '../api';
+import { VegaChart } from '../chart';
 import { Heatmaps, type SnapshotSet } from '../heatmaps';
 import { StepSlider } from './run';
-import { StatusBadge, type RunRow } from './runs';
-
-interface CompareData {
-  loss: Spec | null;
-  dynamics: Spec | null;
-  runs: { path: string; row: RunRow; snapshots: SnapshotSet | null }[];
-}
+import { StatusBadge } from './runs';
 
 /** Index of the last snapshot at or before `step` (the first one if none). */
 function atStep(s: SnapshotSet, step: number): number {
@@ -21,7 +15,7 @@ function atStep(s: SnapshotSet, step: number): number {
 
 export function CompareView(props: { paths: string[] }) {
   const [index, setIndex] = useState(-1);
-  const { data, error } = useLiveJson<CompareData>(`api/compare?${props.paths.map((p) => `path=${q(p)}`).join('&')}&smooth=0.6`, (ev, d) => ev === 'run' && !!d.path && props.paths.includes(d.path));
+  const { data, error } = useLiveJson<CompareResponse>(apiUrl.compare(props.paths, 0.6), (e) => e.event === 'run' && props.paths.includes(e.data.path));
   const steps = useMemo(() => {
     const all = new Set<number>();
     for (const r of data?.runs ?? []) for (const s of r.snapshots?.step ?? []) all.add(s);

@@ -1,28 +1,17 @@
 /** A report (e.g. a reproduction's report/): its findings, then report.html itself. */
 import { useEffect, useState } from 'preact/hooks';
-import { fmt, getJson, q } from '../api';
-import { VegaChart, type Spec } from '../chart';
-
-interface Report {
-  path: string;
-  findings: { id: string; claim: string; value: number | null; threshold: string; pass: boolean; why?: string }[];
-  runs: string[];
-  runPaths: (string | null)[];
-  eta?: Spec | null;
-  passed: number;
-  total: number;
-  error?: string;
-}
+import { apiUrl, fmt, getJson, q, type ReportResponse } from '../api';
+import { VegaChart } from '../chart';
 
 export function ReportView(props: { path: string }) {
-  const [r, setR] = useState<Report | null>(null);
+  const [r, setR] = useState<ReportResponse | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    getJson<Report>(`api/report?path=${q(props.path)}`).then(setR).catch((e: Error) => setError(e.message));
+    getJson<ReportResponse>(apiUrl.report(props.path)).then(setR).catch((e: Error) => setError(e.message));
   }, [props.path]);
   if (error) return <p class="error">{error}</p>;
   if (!r) return <p class="muted">Loading…</p>;
-  const files = `files/${props.path.split('/').map(encodeURIComponent).join('/')}`;
+  const files = apiUrl.file(props.path);
   return (
     <div>
       <div class="toolbar">
@@ -51,7 +40,7 @@ export function ReportView(props: { path: string }) {
         return p ? <a key={name} href={`#/run/${q(p)}`} class="runlink" data-testid="report-run">{p}</a> : <span key={name} class="runlink muted" title="not below the served folder">{name}</span>;
       })}{r.runPaths.filter(Boolean).length >= 2 && <> · <a href={`#/compare?${r.runPaths.filter((p): p is string => p !== null).map((p) => `path=${q(p)}`).join('&')}`}>compare them</a></>}</p>
       {r.eta && <VegaChart spec={r.eta} testId="report-eta" />}
-      <iframe class="report" src={`${files}/report.html`} title="report.html" data-testid="report-frame" />
+      <iframe class="report" sandbox="" src={`${files}/report.html`} title="report.html" data-testid="report-frame" />
     </div>
   );
 }

@@ -1,32 +1,9 @@
 /** One run: loss (smoothing + min–max envelope), w^h/μ^h/η_TF, heatmaps with one step slider, statistics, error vs L. Live. */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { fmt, int, q, useLiveJson } from '../api';
-import { VegaChart, type Spec } from '../chart';
-import { Heatmaps, type SnapshotSet } from '../heatmaps';
-import { StatusBadge, type RunRow } from './runs';
-
-interface Analysis {
-  heads: { head: number; w: number; mu: number; varDiag: number; supOffDiag: number; supOv: number }[];
-  etaTF: number | null;
-  ratio: number;
-  etaStar: number;
-  groups: { active: number[]; dummy: number[]; signGroups: { sign: number; heads: number[]; totalMu: number; eta: number; w: number }[] };
-  kernelGap: { L: number; samples: number; relative: number; relativeToModelError: number; modelMse: number; kernelMse: number } | null;
-  note?: string;
-  step?: number | null;
-}
-interface RunDetail {
-  row: RunRow;
-  run: Record<string, unknown> | null;
-  loss: Spec | null;
-  dynamics: Spec | null;
-  eta: Spec | null;
-  snapshots: SnapshotSet | null;
-  multitask: Spec | null;
-  analysis: Analysis | null;
-  evaluation: Spec | null;
-  lastVal: { step: number; loss: number } | null;
-}
+import { apiUrl, fmt, int, useLiveJson, type Analysis, type RunDetail } from '../api';
+import { VegaChart } from '../chart';
+import { Heatmaps } from '../heatmaps';
+import { StatusBadge } from './runs';
 
 /** One step slider over the snapshots, with play; stays at the newest snapshot while a run grows if it was there. */
 export function StepSlider(props: { steps: number[]; index: number; onIndex: (i: number) => void; testId?: string }) {
@@ -60,11 +37,11 @@ export function StepSlider(props: { steps: number[]; index: number; onIndex: (i:
 export function RunView(props: { path: string }) {
   const [smooth, setSmooth] = useState(0.9);
   const [index, setIndex] = useState(-1); // -1 = follow the newest snapshot
-  const { data: detail, error } = useLiveJson<RunDetail>(`api/run?path=${q(props.path)}&smooth=${smooth}`, (ev, d) => ev === 'run' && d.path === props.path);
+  const { data: detail, error } = useLiveJson<RunDetail>(apiUrl.run(props.path, smooth), (e) => e.event === 'run' && e.data.path === props.path);
   if (error) return <p class="error">{props.path}: {error}</p>;
   if (!detail) return <p class="muted">Loading {props.path}…</p>;
   const { row, analysis, snapshots } = detail;
-  const c = (detail.run?.['config'] ?? {}) as Record<string, unknown>;
+  const c = detail.run.config;
   const n = snapshots?.step.length ?? 0;
   const shown = index < 0 || index >= n ? n - 1 : index;
   return (
@@ -98,7 +75,7 @@ export function RunView(props: { path: string }) {
           <>
             <StepSlider steps={snapshots.step} index={shown} onIndex={(i) => setIndex(i >= n - 1 ? -1 : i)} />
             <Heatmaps snapshots={snapshots} index={shown} />
-            {(snapshots.outputs ?? 1) > 1 ? <p class="muted small">Snapshots hold QK<sup>h</sup> and the last output's OV<sup>h</sup> column; the full OV<sup>h</sup> (E × {snapshots.outputs}) of the saved weights is below.</p> : null}
+            {snapshots.outputs > 1 ? <p class="muted small">Snapshots hold QK<sup>h</sup> and the last output's OV<sup>h</sup> column; the full OV<sup>h</sup> (E × {snapshots.outputs}) of the saved weights is below.</p> : null}
           </>
         ) : <p class="muted">No snapshots yet.</p>}
       </section>
@@ -108,7 +85,7 @@ export function RunView(props: { path: string }) {
           <VegaChart spec={detail.multitask} testId="multitask-circuits" />
         </section>
       )}
-      {analysis && <Statistics a={analysis} step={analysis.step ?? null} live={row.status === 'running' && !row.stale} />}
+      {analysis && <Statistics a={analysis} step={analysis.step} live={row.status === 'running' && !row.stale} />}
       {detail.evaluation && (
         <section>
           <h2>Error against context length</h2>

@@ -1,15 +1,6 @@
 /** The runs table: every run below DIR, live, sortable, filterable; pick runs to compare. Reports and sweeps below. */
 import { useMemo, useState } from 'preact/hooks';
-import { fmt, int, q, useLiveJson } from '../api';
-
-export type { RunRow } from '../../../src/serve/rows.js';
-import type { RunRow } from '../../../src/serve/rows.js';
-export interface IndexData {
-  root: string;
-  runs: RunRow[];
-  reports: { path: string; passed: number; total: number; runs: string[]; error?: string }[];
-  sweeps: { path: string }[];
-}
+import { apiUrl, fmt, int, q, useLiveJson, type IndexResponse, type RunRow } from '../api';
 
 type Key = 'name' | 'status' | 'step' | 'stepsPerSecond' | 'trainLoss' | 'valLoss' | 'heads' | 'd' | 'L' | 'preset' | 'optimizer' | 'lr' | 'differs';
 const COLUMNS: { key: Key; label: string; num?: boolean }[] = [
@@ -25,8 +16,8 @@ export function StatusBadge(props: { status: string; stale?: boolean }) {
 }
 
 /** The runs, reports and sweeps, refetched on every live event (a run moved, a run appeared). */
-export function useIndex(): { data: IndexData | null; error: string | null } {
-  return useLiveJson<IndexData>('api/index', () => true);
+export function useIndex(): { data: IndexResponse | null; error: string | null } {
+  return useLiveJson<IndexResponse>(apiUrl.index(), () => true);
 }
 
 export function RunsView() {

@@ -1,22 +1,11 @@
 /** A sweep folder (sweep.json, runs/<name>/, results.csv): its results table, parallel coordinates and runs. */
 import { useMemo, useState } from 'preact/hooks';
-import { q, useLiveJson } from '../api';
-import { VegaChart, type Spec } from '../chart';
-
-interface Sweep {
-  path: string;
-  sweep: Record<string, unknown> | null;
-  columns: string[];
-  rows: Record<string, string | number>[];
-  runs: string[];
-  parallel: Spec | null;
-  eta: Spec | null;
-  error?: string;
-}
+import { apiUrl, q, useLiveJson, type SweepSummary } from '../api';
+import { VegaChart } from '../chart';
 
 export function SweepView(props: { path: string }) {
   const [sort, setSort] = useState<{ key: string; dir: 1 | -1 } | null>(null);
-  const { data: s, error } = useLiveJson<Sweep>(`api/sweep?path=${q(props.path)}`, () => true);
+  const { data: s, error } = useLiveJson<SweepSummary>(apiUrl.sweep(props.path), () => true);
   const rows = useMemo(() => {
     if (!s || !sort) return s?.rows ?? [];
     return [...s.rows].sort((a, b) => {

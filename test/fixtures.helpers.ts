@@ -1,4 +1,4 @@
-// Shared helpers for the core engine tests (fixture loading, comparisons).
+// The PyTorch float64 fixtures (test/fixtures/*.json) as params and batches, relative errors, random params and batches.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

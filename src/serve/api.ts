@@ -1,0 +1,218 @@
+/**
+ * The web lab's HTTP API, declared once: its routes, their query parameters, the live events and
+ * the shape of every response, as `icl-lab serve` (server.ts, data.ts) sends them and the web app
+ * (web/src/) reads them. No node:* imports and only type imports: the browser code imports this file.
+ *
+ * Routes are relative (no leading '/'): the web app is served under any base path and asks
+ * `api/index` from the page's folder; the server answers `/${route}`. JSON numbers that are not
+ * finite (NaN, Infinity) are sent as null.
+ */
+import type { VlSpec } from '../plots/theme.js';
+import type { RunJson } from '../run/run-dir.js';
+import type { Row } from '../sweep/results.js';
+
+/** Where every API route lives (a request below it that names no route answers 404 with ApiError). */
+export const API_PREFIX = 'api/';
+
+export const ROUTES = {
+  /** IndexResponse: runs table rows, reports, sweeps. */
+  index: `${API_PREFIX}index`,
+  /** RunDetail of ?path= (&smooth= the EMA of the loss chart, 0 <= smooth < 1). */
+  run: `${API_PREFIX}run`,
+  /** CompareResponse of ?path=&path=... (&smooth=). */
+  compare: `${API_PREFIX}compare`,
+  /** ReportResponse of ?path=. */
+  report: `${API_PREFIX}report`,
+  /** SweepSummary of ?path=. */
+  sweep: `${API_PREFIX}sweep`,
+  /** text/event-stream of LIVE_EVENTS. */
+  events: `${API_PREFIX}events`,
+  /** files/<path>: a file below the served folder as it is (a report's report.html and figures). */
+  files: 'files/',
+} as const;
+
+/** Query parameters of the routes. */
+export const QUERY = { path: 'path', smooth: 'smooth' } as const;
+
+const enc = encodeURIComponent;
+
+/** The URL (relative to the page) of each route, with its query. */
+export const apiUrl = {
+  index: (): string => ROUTES.index,
+  run: (path: string, smooth: number): string => `${ROUTES.run}?${QUERY.path}=${enc(path)}&${QUERY.smooth}=${smooth}`,
+  compare: (paths: readonly string[], smooth: number): string => `${ROUTES.compare}?${paths.map((p) => `${QUERY.path}=${enc(p)}`).join('&')}&${QUERY.smooth}=${smooth}`,
+  report: (path: string): string => `${ROUTES.report}?${QUERY.path}=${enc(path)}`,
+  sweep: (path: string): string => `${ROUTES.sweep}?${QUERY.path}=${enc(path)}`,
+  events: (): string => ROUTES.events,
+  /** A file below the served folder ('/'-separated path, each part encoded). */
+  file: (path: string): string => ROUTES.files + path.split('/').map(enc).join('/'),
+};
+
+/** Every response of an /api/ route that fails: 400 (bad query), 403 (outside DIR), 404, 405, 422 (a run directory icl-lab cannot read), 500. */
+export interface ApiError {
+  error: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live events (GET api/events)
+// ---------------------------------------------------------------------------------------------
+
+export const LIVE_EVENTS = ['index', 'run'] as const;
+export type LiveEventName = (typeof LIVE_EVENTS)[number];
+
+/** `index`: runs appeared or vanished below DIR. */
+export interface IndexEvent {
+  runs: number;
+}
+
+/** `run`: a run's files changed (a save, a heartbeat). */
+export interface RunEvent {
+  path: string;
+  step: number;
+  steps: number;
+  status: RunRow['status'];
+  trainLoss: number | null;
+}
+
+export interface LiveEvents {
+  index: IndexEvent;
+  run: RunEvent;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+// ---------------------------------------------------------------------------------------------
+
+/** One row of the runs table. */
+export interface RunRow {
+  path: string;
+  name: string;
+  /** run.json's status; `unreadable` when the run directory cannot be read (see error). */
+  status: RunJson['status'] | 'unreadable';
+  /** run.json says running but no live process writes it (the trainer was killed). */
+  stale: boolean;
+  step: number;
+  steps: number;
+  stepsPerSecond: number | null;
+  trainLoss: number | null;
+  valLoss: number | null;
+  heads: number | null;
+  d: number | null;
+  L: number | null;
+  layers: number | null;
+  preset: string | null;
+  optimizer: string | null;
+  lr: number | null;
+  init: string | null;
+  updatedAt: string | null;
+  failure: string | null;
+  /** run.json's config as recorded ({} when unreadable). */
+  config: Record<string, unknown>;
+  /** key=value of the config fields that differ between the runs listed together. */
+  differs: string[];
+  /** Why the run directory could not be read (status `unreadable`). */
+  error?: string;
+}
+
+/** GET api/index */
+export interface IndexResponse {
+  /** The served folder (absolute). */
+  root: string;
+  runs: RunRow[];
+  reports: ReportSummary[];
+  sweeps: { path: string }[];
+}
+
+/** QK^h and OV^h snapshots of a run, thinned for the page. */
+export interface Snapshots {
+  step: number[];
+  layers: number;
+  heads: number;
+  E: number;
+  /** [nSnap, layers, H, E, E], rounded to 6 significant digits (null: not finite) */
+  qk: (number | null)[];
+  /** [nSnap, layers, H, E]: OV^h[:, -1] (a multi-task run: the column of its last output) */
+  ov: (number | null)[];
+  /** Outputs per token: 1, or a multi-task run's N (tokens [x1..xd, y1..yN], d = E - N). */
+  outputs: number;
+}
+
+/** The statistics of a run's saved one-layer model (heads numbered from 0). */
+export interface Analysis {
+  heads: { head: number; w: number; mu: number; varDiag: number; supOffDiag: number; supOv: number }[];
+  /** null: not finite, or a model the statistics are not for (see note). */
+  etaTF: number | null;
+  ratio: number;
+  etaStar: number;
+  groups: { active: number[]; dummy: number[]; signGroups: { sign: number; heads: number[]; totalMu: number; eta: number; w: number }[] };
+  kernelGap: { L: number; samples: number; relative: number; relativeToModelError: number; modelMse: number; kernelMse: number } | null;
+  /** Why there are no statistics (a stack, a multi-task model). */
+  note?: string;
+  /** Training step of the weights read (model.safetensors metadata), or null. */
+  step: number | null;
+}
+
+/** GET api/run */
+export interface RunDetail {
+  row: RunRow;
+  run: RunJson;
+  loss: VlSpec | null;
+  dynamics: VlSpec | null;
+  eta: VlSpec | null;
+  snapshots: Snapshots | null;
+  /** A multi-task run: QK^h (E x E) and OV^h (E x N) of every head, from model.safetensors; else null. */
+  multitask: VlSpec | null;
+  /** null before the run has saved a model. */
+  analysis: Analysis | null;
+  evaluation: VlSpec | null;
+  /** The last validation point. */
+  lastVal: { step: number; loss: number } | null;
+}
+
+/** GET api/compare */
+export interface CompareResponse {
+  loss: VlSpec | null;
+  dynamics: VlSpec | null;
+  runs: { path: string; row: RunRow; snapshots: Snapshots | null }[];
+}
+
+export interface Finding {
+  id: string;
+  claim: string;
+  value: number | null;
+  threshold: string;
+  pass: boolean;
+  why: string;
+}
+
+/** A report folder (findings.json + report.html). */
+export interface ReportSummary {
+  path: string;
+  /** The served path of each run of `runs` (null when it is not below DIR). */
+  runPaths: (string | null)[];
+  findings: Finding[];
+  runs: string[];
+  passed: number;
+  total: number;
+  /** Why findings.json could not be read. */
+  error?: string;
+}
+
+/** GET api/report */
+export interface ReportResponse extends ReportSummary {
+  /** η_TF against L/(L+d) of the report's runs (null when none has dynamics). */
+  eta: VlSpec | null;
+}
+
+/** GET api/sweep: sweep.json, results.csv (as sweep/results.ts readResultsCsv reads it) and the sweep's runs. */
+export interface SweepSummary {
+  path: string;
+  sweep: Record<string, unknown> | null;
+  columns: string[];
+  rows: Row[];
+  runs: string[];
+  parallel: VlSpec | null;
+  eta: VlSpec | null;
+  /** Why sweep.json could not be read. */
+  error?: string;
+}

@@ -1,0 +1,130 @@
+/**
+ * Hostile sweep specs and sweep.json (issue 24, items 4, 10-15): every case is refused with one
+ * line, exit 2, fast, and nothing is created (or nothing outside DIR).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, oneLine, requireDist, tempDir, TINY } from './cli.helpers.js';
+
+const tmp = tempDir('sweep');
+const at = (f: string) => join(tmp, f);
+
+beforeAll(() => requireDist());
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function expectUsage(args: string[], pattern: RegExp, timeout = 20_000): string {
+  const r = cli(args, { timeout });
+  expect(r.signal, `killed (${r.ms} ms): ${r.stderr}`).toBe(null);
+  expect(r.code, r.stderr).toBe(2);
+  expect(oneLine(r.stderr), r.stderr).toBe(true);
+  expect(r.stderr).toMatch(pattern);
+  return r.stderr;
+}
+
+describe('item 4: sweep.json names are one plain folder name', () => {
+  it('a name ../../escaped or "" in sweep.json is refused; nothing is trained outside DIR', () => {
+    const dir = at('names');
+    const spec = at('names.yaml');
+    writeFileSync(spec, 'base: {steps: 5}\ngrid:\n  heads: [1, 2]\n');
+    expect(cli(['sweep', spec, '--out', dir, '--steps', '0', ...TINY]).code).toBe(2); // steps 0 refused: nothing made
+    // make a real sweep.json, then rewrite its names
+    const made = cli(['sweep', spec, '--out', dir, ...TINY, '--steps', '5']);
+    expect(made.code, made.stderr).toBe(0);
+    const sj = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8'));
+    for (const bad of ['../../escaped', '', '..', 'a/b']) {
+      sj.runs[0].name = bad;
+      writeFileSync(join(dir, 'sweep.json'), JSON.stringify(sj));
+      expectUsage(['sweep', '--out', dir, '--progress', 'none'], /run name .* is not one plain folder name/);
+    }
+    expect(existsSync(join(tmp, 'escaped'))).toBe(false);
+    expect(existsSync(join(dir, '..', '..', 'escaped'))).toBe(false);
+  });
+});
+
+describe('items 10, 11: specs that would hang or take gigabytes are refused at once', () => {
+  it('an axis of 20,000 values, and a 2 MB spec, refused in seconds', () => {
+    writeFileSync(at('long-axis.yaml'), `grid:\n  seed: [${Array.from({ length: 20_000 }, (_, i) => i).join(', ')}]\n`);
+    const r1 = cli(['sweep', at('long-axis.yaml'), '--out', at('long'), '--dry-run']);
+    expect(r1.code, r1.stderr).toBe(2);
+    expect(r1.stderr).toMatch(/grid\.seed lists 20000 values; at most 4096/);
+    expect(r1.ms).toBeLessThan(15_000); // was ~70 s; the CLI's start-up dominates on a loaded machine
+    writeFileSync(at('big.yaml'), `seeds: [${Array.from({ length: 300_000 }, (_, i) => i).join(', ')}]\n`);
+    expectUsage(['sweep', at('big.yaml'), '--out', at('big'), '--dry-run'], /MB, larger than the 1\.0 MB a sweep spec may have/);
+    expect(existsSync(at('long'))).toBe(false);
+    expect(existsSync(at('big'))).toBe(false);
+  });
+
+  it('a FIFO or /dev/zero as the spec, and report --evaluation FIFO: refused, no hang', () => {
+    execFileSync('mkfifo', [at('spec.fifo')]);
+    expectUsage(['sweep', at('spec.fifo'), '--out', at('f'), '--dry-run'], /is a FIFO \(named pipe\), not a regular file/);
+    expectUsage(['sweep', '/dev/zero', '--out', at('f'), '--dry-run'], /\/dev\/zero is a device, not a regular file/);
+    mkdirSync(at('run-for-report'));
+    expectUsage(['report', at('run-for-report'), '--evaluation', at('spec.fifo')], /FIFO \(named pipe\), not a regular file|not a regular file/);
+  });
+});
+
+describe('items 12-15: what validation passes also works', () => {
+  it('sweep --out /proc/x fails fast (no recursive mkdir loop)', () => {
+    expectUsage(['sweep', '--out', '/proc/icl-x/y', '--grid', 'heads=1,2', ...TINY, '--steps', '5'], /cannot create \/proc\/icl-x/);
+  });
+
+  it('--seed 4294967295 --seeds 2 is refused by --dry-run, nothing written', () => {
+    expectUsage(['sweep', '--out', at('seeds'), '--seed', '4294967295', '--seeds', '2', '--dry-run', ...TINY], /past the largest seed 4294967295/);
+    expectUsage(['sweep', '--out', at('seeds'), '--seed', '4294967295', '--seeds', '2', ...TINY], /past the largest seed/);
+    expect(existsSync(at('seeds'))).toBe(false);
+  });
+
+  it('run names over 255 bytes are refused before DIR is made', () => {
+    // single-value axes go into the name too: 13 of them with long values make a 279-byte name
+    const one = { lr: 0.000123456789012345, noise_std: 0.000123456789012345, eps: 0.000000123456789012345, weight_decay: 0.000123456789012345, rho: 0.000123456789012345, diverge_loss: 123456789.012345, print_every: 123456789, checkpoint_every: 123456789, val_every: 12345678, loss_every: 12345678, seed: 1234567890, val_samples: 123456, batch_size: 123 };
+    writeFileSync(at('long-names.yaml'), `grid:\n${Object.entries(one).map(([k, v]) => `  ${k}: [${v}]`).join('\n')}\n`);
+    expectUsage(['sweep', at('long-names.yaml'), '--out', at('ln'), '--dry-run', '--d', '3'], /run name lr0\.000123456789012345-.*\.\.\. is 279 bytes, longer than the 255 a folder name may have/);
+    expectUsage(['sweep', at('long-names.yaml'), '--out', at('ln'), '--d', '3'], /is 279 bytes/);
+    expect(existsSync(at('ln'))).toBe(false);
+  });
+
+  it('base: {seed: S} + seeds: N from a file: runs S..S+N-1, and the sweep continues', () => {
+    writeFileSync(at('base-seed.yaml'), 'base: {seed: 7, steps: 5}\nseeds: 2\n');
+    const dry = cli(['sweep', at('base-seed.yaml'), '--out', at('bs'), '--dry-run', ...TINY]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/seed7/);
+    expect(dry.stdout).toMatch(/seed8/);
+    const run = cli(['sweep', at('base-seed.yaml'), '--out', at('bs'), ...TINY, '--steps', '5']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(readdirSync(join(at('bs'), 'runs')).sort()).toEqual(['seed7', 'seed8']);
+    const again = cli(['sweep', '--out', at('bs'), '--progress', 'none']);
+    expect(again.code, again.stderr).toBe(0);
+  });
+});
+
+describe('item 17: the results cache covers the model file', () => {
+  it('a truncated model of a completed run is noticed on the next results table (named, exit 2), not "rows unchanged"', () => {
+    const dir = at('cache');
+    const EVAL = ['--eval-samples', '50'];
+    const r = cli(['sweep', '--grid', 'heads=1,2', '--out', dir, ...TINY, '--steps', '50', ...EVAL]);
+    expect(r.code, r.stderr).toBe(0);
+    const model = join(dir, 'runs', 'h2', 'model.safetensors');
+    const bytes = readFileSync(model);
+    writeFileSync(model, bytes.subarray(0, bytes.length >> 1));
+    const again = cli(['sweep', '--out', dir, '--progress', 'none', ...EVAL]);
+    expect(again.code, again.stderr).toBe(2);
+    expect(again.stderr).toContain(model);
+    expect(again.stderr).not.toMatch(/rows unchanged/);
+  });
+});
+
+describe('item 18: report DIR checks the results.csv it reuses', () => {
+  it('a garbage or empty results.csv is computed again (said on stderr), and the report covers every run', () => {
+    const r = cli(['sweep', '--grid', 'heads=1,2', '--out', at('rep18'), ...TINY, '--steps', '50', '--eval-samples', '50']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const junk of ['garbage{\n', '']) {
+      writeFileSync(join(at('rep18'), 'results.csv'), junk);
+      const rep = cli(['report', at('rep18')]);
+      expect(rep.code, rep.stderr).toBe(0);
+      expect(rep.stderr).toMatch(/results\.csv (is not a results table.*|lists 0 run\(s\), not the 2 of .*sweep\.json|cannot be read); computing the results table again/);
+      expect(readFileSync(join(at('rep18'), 'results.csv'), 'utf8').trim().split('\n')).toHaveLength(3);
+    }
+  });
+});

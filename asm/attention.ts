@@ -464,3 +464,4 @@ export { stackForward, stackLossAndGrad, stackScratchBytes } from './stack';
 // micro-benchmarks for bench's roofline (asm/roofline.ts)
 export { rfCopy, rfExp, rfMac, rfUniforms } from './roofline';
 export { mtForward, mtLossAndGrad, mtScratchBytes } from './multitask'; // the multi-task kernel, n_out = N (asm/multitask.ts)
+export { linForward, linLossAndGrad, linScratchBytes } from './linear-attention'; // one-layer linear attention (asm/linear-attention.ts)

@@ -143,7 +143,8 @@ describe('inits (seed bugs #10, #11 fixed)', () => {
     for (const p of [s, o, qk]) expect(Array.from(p.finalLinear)).toEqual(Array.from(r.finalLinear));
     expect(() => initStackParams(d, 3, n, false, 'oppo_small_id', new TestRng(1))).toThrow(/even number of heads, got H=3/);
     expect(() => initStackParams(d, 2, n, false, 'nope' as never, new TestRng(1))).toThrow(/allowed: random, small_id/);
-    expect(INIT_NAMES).toHaveLength(4);
+    expect(INIT_NAMES).toHaveLength(5);
+    expect(() => initStackParams(d, 2, n, false, 'zfb', new TestRng(1))).toThrow(/one-layer regression model, not a stack/);
   });
 });
 

@@ -230,7 +230,7 @@ describe('model and task families in the config (issue 18)', () => {
     expect(makeTrainConfig({ tasks: '0:2,1:3', d: 3 }).task).toBe('multitask');
     expect(usageMessage(() => makeTrainConfig({ task: 'multitask' }))).toBe('--task multitask needs its coordinate blocks: give --tasks, e.g. --tasks 0:4,2:6');
     expect(usageMessage(() => makeTrainConfig({ task: 'gaussian', tasks: '0:2,1:3', d: 3 }))).toBe('--tasks belongs to the multitask family; it does not go with --task gaussian');
-    expect(usageMessage(() => resolveFlags({ attention: 'linear' }))).toBe('--attention must be one of softmax, got "linear"');
+    expect(usageMessage(() => resolveFlags({ attention: 'cosine' }))).toBe('--attention must be one of softmax, linear, linear-sum, got "cosine"');
   });
 
   it('configToJson leaves the implicit fields out at their defaults (earlier checkpoints and sweep ids keep their bytes); explicit (run.json) states them', () => {

@@ -7,6 +7,9 @@
  * the tuned one-step GD step; head grouping (active/dummy by |mu^h w^h|, sign groups of w, the
  * equivalent two-head model); and the kernel gap on fresh prompts (kernel-gap.ts).
  *
+ * A linear attention model also gets its gap to the GD construction and its learned preconditioner
+ * against I, Sigma^-1 and Gamma* (linear-readout.ts).
+ *
  * A multi-layer stack (`analyzeStack`) gets its per-layer statistics only.
  */
 import {
@@ -18,6 +21,7 @@ import { Rng } from '../data/rng.js';
 import { DEFAULT_TASK, type PresetName } from '../data/task.js';
 import { anisotropy, type Anisotropy } from './anisotropy.js';
 import { kernelGap, type KernelGap } from './kernel-gap.js';
+import { linearReadout, type LinearReadout } from './linear-readout.js';
 import type { PromptSpec } from './prompts.js';
 import { optimalEta, riskParams } from './theory.js';
 import type { ModelTarget, StackTarget, TargetRun } from './targets.js';
@@ -63,6 +67,8 @@ export interface AnalyzeResult {
   theory: 'isotropic' | 'anisotropic';
   /** A model trained with rho != 0: its QK x-blocks against I and Sigma^-1 (null when isotropic). */
   anisotropy: Anisotropy | null;
+  /** A linear attention model only (absent for softmax): its gap to the GD construction and its learned preconditioner (linear-readout.ts). */
+  linear?: LinearReadout;
 }
 
 /** The prompt distribution a target was trained on (run.json), else the seed's. */
@@ -89,6 +95,7 @@ export function analyzeTarget(t: ModelTarget, o: AnalyzeOptions = {}): AnalyzeRe
   const seed = o.seed ?? 0;
   const spec = targetPromptSpec(t);
   const gap = kernelGap(p, w, mu, spec, L, samples, new Rng(seed));
+  const linear = linearReadout(p, spec, L, samples, new Rng(seed)); // the kernel gap's prompts again
   return {
     source: t.path,
     name: t.name,
@@ -103,6 +110,7 @@ export function analyzeTarget(t: ModelTarget, o: AnalyzeOptions = {}): AnalyzeRe
     kernelGapDetail: { ...gap, seed, preset: spec.preset, noiseStd: spec.noiseStd, rho: spec.rho ?? 0 },
     theory: spec.rho ? 'anisotropic' : 'isotropic',
     anisotropy: spec.rho ? anisotropy(heads, d, spec.rho) : null,
+    ...(linear ? { linear } : {}),
   };
 }
 

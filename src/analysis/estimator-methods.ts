@@ -10,6 +10,9 @@
  *                                        (plots.ipynb uses their global L = 40, not the evaluated L)
  *   gd:w=..:mu=..  | gd:eta=X            one GD step (eta/L) sum_i y_i <x_i, x_q>, eta = sum_h w_h mu_h (= 2 w mu for a +/- pair)
  *   debiased-gd:w=..:mu=.. | :eta=X      the same with the context mean removed: (eta/L) sum_i y_i <x_i - xbar, x_q>
+ *   linear-gd[:eta=X | :L=N]             the GD construction (model/gd-construction.ts): one-head linear attention whose
+ *                                        output is one GD step, run through the linear attention kernel; at eta, else
+ *                                        at tuned one-step GD's eta* at L = N, else at eta* of each evaluated L
  *   ridge | ridge:lambda=X               ridge at lambda = sigma^2 / tau^2 (paper convention: sigma^2 d, the Bayes posterior mean)
  *
  * Any spec may end in `:name=LABEL` (the method's name in the result; default the spec itself).
@@ -21,10 +24,13 @@ import type { Batch } from '../data/batch.js';
 import { debiasedGd, kernelEstimator, oneStepGd, ridge } from './estimators.js';
 import type { EvalMethod } from './methods.js';
 import type { PromptSpec } from './prompts.js';
-import { optimalMu, riskParams } from './theory.js';
+import { optimalEta, optimalMu, riskParams } from './theory.js';
+import { gdConstruction } from '../model/gd-construction.js';
+import { linearForward } from '../engine/ts/linear-attention.js';
+import type { AttentionParams } from '../model/params.js';
 
-export type MethodKind = 'kernel' | 'single-head' | 'gd' | 'debiased-gd' | 'ridge';
-export const METHOD_KINDS: readonly MethodKind[] = ['kernel', 'single-head', 'gd', 'debiased-gd', 'ridge'];
+export type MethodKind = 'kernel' | 'single-head' | 'gd' | 'debiased-gd' | 'linear-gd' | 'ridge';
+export const METHOD_KINDS: readonly MethodKind[] = ['kernel', 'single-head', 'gd', 'debiased-gd', 'linear-gd', 'ridge'];
 
 /** A parsed method spec. `from` names a model whose (w, mu) are read by the caller (the CLI). */
 export interface MethodSpec {
@@ -59,10 +65,11 @@ const ALLOWED: Record<MethodKind, string[]> = {
   'single-head': ['w', 'L', 'name'],
   gd: ['w', 'mu', 'eta', 'from', 'name'],
   'debiased-gd': ['w', 'mu', 'eta', 'from', 'name'],
+  'linear-gd': ['eta', 'L', 'name'],
   ridge: ['lambda', 'name'],
 };
 
-const SYNTAX = 'kernel:w=LIST[:mu=LIST | :L=N] | kernel:from=MODEL | single-head[:L=N] | gd:(w=LIST:mu=LIST | eta=X | from=MODEL) | debiased-gd:(same) | ridge[:lambda=X] | paper-comparison, each optionally :name=LABEL';
+const SYNTAX = 'kernel:w=LIST[:mu=LIST | :L=N] | kernel:from=MODEL | single-head[:L=N] | gd:(w=LIST:mu=LIST | eta=X | from=MODEL) | debiased-gd:(same) | linear-gd[:eta=X | :L=N] | ridge[:lambda=X] | paper-comparison, each optionally :name=LABEL';
 
 function numbers(key: string, text: string, spec: string): number[] {
   const parts = text.split(',');
@@ -111,6 +118,7 @@ export function parseMethodSpec(spec: string): MethodSpec[] {
   if ((kind === 'gd' || kind === 'debiased-gd') && out.eta !== undefined && (out.w || out.from)) throw new RangeError(`method '${spec}': give eta or w/mu (or from), not both`);
   if (kind === 'kernel' && !out.w && !out.from) throw new RangeError(`method '${spec}': kernel needs w=LIST (mu optional) or from=MODEL`);
   if (out.mu && out.atL !== undefined && kind === 'kernel') throw new RangeError(`method '${spec}': L=N sets mu = mu*(w) at that length; give mu or L, not both`);
+  if (kind === 'linear-gd' && out.eta !== undefined && out.atL !== undefined) throw new RangeError(`method '${spec}': L=N sets eta = eta* at that length; give eta or L, not both`);
   if (out.from && (out.w || out.mu)) throw new RangeError(`method '${spec}': give from=MODEL or w/mu, not both`);
   return [out];
 }
@@ -153,6 +161,17 @@ export function methodFromSpec(m: MethodSpec, spec: PromptSpec): EvalMethod {
     case 'debiased-gd': {
       const eta = m.eta ?? etaOf(m.w!, m.mu!);
       return m.kind === 'gd' ? { name: m.name, run: (b, out) => void oneStepGd(b, eta, out) } : { name: m.name, run: (b, out) => void debiasedGd(b, eta, out, 0) };
+    }
+    case 'linear-gd': {
+      const r0 = riskParams({ d: spec.d, L: 1, noiseStd: spec.noiseStd, preset: spec.preset });
+      const models = new Map<number, AttentionParams>();
+      const model = (L: number) => {
+        let p = models.get(L);
+        if (!p) models.set(L, (p = gdConstruction(spec.d, m.eta ?? optimalEta(m.atL ?? L, spec.d, r0.sigma2, r0.priorVar ?? 1))));
+        return p;
+      };
+      // one construction per evaluated L (key 0: a fixed eta serves every L)
+      return { name: m.name, run: (b, out) => void linearForward(model(m.eta !== undefined ? 0 : b.L), b, 'linear', out) };
     }
     case 'ridge': {
       const lambda = m.lambda ?? r.sigma2 / (r.priorVar ?? 1);

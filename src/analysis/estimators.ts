@@ -10,11 +10,12 @@
  *                                                                      ≈ (1 + w (s_i - sbar)) / L (docs/THEORY.md)
  *   ridge             x_q · (X^T X + lambda I)^{-1} X^T y            (Bayes posterior mean at lambda = sigma^2/tau^2)
  *   ols               ridge at lambda = 0; NaN when L <= d (X^T X singular or the risk infinite)
- *   transformerEstimator  the model (attention.ts `forward`)
+ *   transformerEstimator  the model (its own attention's TypeScript kernel: softmax, linear)
  */
 import type { Batch } from '../data/batch.js';
 import type { AttentionParams } from '../model/params.js';
-import { forward } from '../engine/ts/attention.js';
+import { singleLayerKernel } from '../engine/single-layer-kernel.js';
+import { attentionOf } from '../model/attention-name.js';
 import { optimalEta } from './theory.js';
 import { choleskySolveInPlace } from '../math/linalg.js';
 
@@ -73,6 +74,31 @@ export function oneStepGd(batch: Batch, eta: number, out: Float64Array): Float64
       acc += z[zi + d]! * dot;
     }
     out[b] = (eta * acc) / L;
+  }
+  return out;
+}
+
+/** One preconditioned GD step from zero, x_q^T Gamma (1/L) sum_i y_i x_i (Gamma d x d, row-major; Gamma = eta I is oneStepGd). */
+export function preconditionedGd(batch: Batch, gamma: ArrayLike<number>, out: Float64Array): Float64Array {
+  const { B, L, d, E, z, zq } = batch;
+  checkOut(out, B);
+  if (gamma.length !== d * d) throw new RangeError(`Gamma has ${gamma.length} values, expected d*d = ${d * d}`);
+  const xy = new Float64Array(d);
+  for (let b = 0; b < B; b++) {
+    xy.fill(0);
+    const z0 = b * L * E, q0 = b * E;
+    for (let i = 0; i < L; i++) {
+      const zi = z0 + i * E;
+      const y = z[zi + d]!;
+      for (let c = 0; c < d; c++) xy[c] += y * z[zi + c]!;
+    }
+    let acc = 0;
+    for (let a = 0; a < d; a++) {
+      let g = 0;
+      for (let c = 0; c < d; c++) g += gamma[a * d + c]! * xy[c]!;
+      acc += zq[q0 + a]! * g;
+    }
+    out[b] = acc / L;
   }
   return out;
 }
@@ -246,7 +272,7 @@ export function linearFromMoments(batch: Batch, m: ContextMoments, o: { oneStep?
  */
 export function transformerEstimator(p: AttentionParams, batch: Batch, out: Float64Array): Float64Array {
   checkOut(out, batch.B);
-  forward(p, batch, out);
+  singleLayerKernel(attentionOf(p)).forward(p, batch, out);
   return out;
 }
 

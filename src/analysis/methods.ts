@@ -7,6 +7,7 @@ import type { Batch } from '../data/batch.js';
 import type { AttentionParams } from '../model/params.js';
 import type { ModelForward } from '../engine/model.js';
 import { layerCircuits } from '../model/circuits.js';
+import { isLinearAttention } from '../model/attention-name.js';
 import { bayesRidgeLambda, contextMoments, kernelEstimator, linearFromMoments, transformerEstimator, type ContextMoments } from './estimators.js';
 import type { PromptSpec } from './prompts.js';
 import { optimalDebiasedEta, optimalEta, riskParams } from './theory.js';
@@ -90,12 +91,13 @@ export function estimatorMethods(spec: PromptSpec): EvalMethod[] {
 }
 
 /**
- * A model and, unless `kernel` is false, its kernel estimator `<name>/kernel` from its (w^h, mu^h).
+ * A model and, unless `kernel` is false or the model is linear attention (whose counterpart is the GD
+ * construction, `linear-gd`), its kernel estimator `<name>/kernel` from its (w^h, mu^h).
  * `forward` runs the model (default: the TypeScript kernel; io/wasm.ts nodeForward: the same doubles, faster).
  */
 export function modelMethods(name: string, p: AttentionParams, kernel = true, forward?: ModelForward): EvalMethod[] {
   const methods: EvalMethod[] = [{ name, run: forward ? (b, out) => forward(p, b, out) : (b, out) => transformerEstimator(p, b, out) }];
-  if (kernel) {
+  if (kernel && !isLinearAttention(p.attention)) {
     const heads = layerCircuits(p);
     const w = heads.map((c) => c.w);
     const mu = heads.map((c) => c.mu);

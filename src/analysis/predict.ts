@@ -12,7 +12,8 @@
  */
 import { join } from 'node:path';
 import type { Batch } from '../data/batch.js';
-import { forward, lossAndGrad } from '../engine/ts/attention.js';
+import { singleLayerKernel } from '../engine/single-layer-kernel.js';
+import { attentionOf } from '../model/attention-name.js';
 import { forwardMulti, lossAndGradMulti } from '../engine/ts/multitask.js';
 import { stackForward, stackLossAndGrad } from '../engine/ts/stack.js';
 import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, type AttentionParams } from '../model/params.js';
@@ -70,7 +71,7 @@ function outputAndLoss(out: Float64Array, batch: Batch, hasTarget: boolean, loss
 }
 
 /**
- * The numbers `predict` writes, computed with engine/ts/attention.ts: output [B, 1, 1], loss [1] (when
+ * The numbers `predict` writes, computed with the model's attention's TypeScript kernel (engine/ts/attention.ts, linear-attention.ts): output [B, 1, 1], loss [1] (when
  * the prompts have y_q), grad.<key> (when `grad`), attn_weights [B, H, 1, L] (when `attn`).
  */
 export function predictTensors(p: AttentionParams, prompts: Prompts, opts: { grad?: boolean; attn?: boolean } = {}): Record<string, Tensor> {
@@ -80,6 +81,7 @@ export function predictTensors(p: AttentionParams, prompts: Prompts, opts: { gra
   const out = new Float64Array(B); // [B]
   let loss: number | undefined;
   let grad: AttentionParams | undefined;
+  const { forward, lossAndGrad } = singleLayerKernel(attentionOf(p)); // the model's own attention (softmax or linear)
   if (opts.grad) {
     grad = allocParams(p.d, p.H, p.nOut); // q/k/v/o views onto the flat gradient
     loss = lossAndGrad(p, batch, grad.theta, out);

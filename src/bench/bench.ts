@@ -6,6 +6,7 @@
 import { DEFAULT_TASK, type TaskSpec } from '../data/task.js';
 import type { StreamVersion } from '../data/stream.js';
 import type { EngineName } from '../engine/model.js';
+import type { AttentionName } from '../model/attention-name.js';
 import { nodeKernels, wasmAvailable } from '../io/wasm.js';
 import { makeTrainConfig, type TrainConfig } from '../run/config.js';
 import { createState } from '../run/loop.js';
@@ -32,6 +33,8 @@ export interface BenchOptions {
   stream?: StreamVersion;
   /** 2 = the batches are drawn on a second thread (train --threads 2, run/prefetch.ts); default 1 */
   threads?: 1 | 2;
+  /** the one-layer model's attention (default softmax, the seed's) */
+  attention?: AttentionName;
 }
 
 /** One measured head count on one engine (phase times in ms per step; see timing.ts). */
@@ -40,6 +43,8 @@ export interface BenchRow extends StepTiming {
   engine: EngineName;
   /** 2: sampling on a second thread (samplingMs is then the wait for and copy of the batch) */
   threads: 1 | 2;
+  /** the attention measured, when not softmax */
+  attention?: AttentionName;
 }
 
 
@@ -75,10 +80,10 @@ export function phasedTrainStep(config: TrainConfig, stream: StreamVersion = 2, 
   return { sample: t.sample, lossAndGrad: t.lossAndGrad, update: t.update, close };
 }
 
-export function benchHeads(H: number, seconds: number, warmupSeconds: number, task: TaskSpec, seed: number, engine: EngineName = 'ts', stream: StreamVersion = 2, threads: 1 | 2 = 1): BenchRow {
-  const step = phasedTrainStep(benchConfig(task, { heads: H, seed, engine }), stream, threads);
+export function benchHeads(H: number, seconds: number, warmupSeconds: number, task: TaskSpec, seed: number, engine: EngineName = 'ts', stream: StreamVersion = 2, threads: 1 | 2 = 1, attention: AttentionName = 'softmax'): BenchRow {
+  const step = phasedTrainStep(benchConfig(task, { heads: H, seed, engine, attention }), stream, threads);
   try {
-    return { heads: H, engine, threads, ...timeSteps(step, seconds, warmupSeconds) };
+    return { heads: H, engine, threads, ...(attention !== 'softmax' ? { attention } : {}), ...timeSteps(step, seconds, warmupSeconds) };
   } finally {
     step.close();
   }
@@ -90,7 +95,7 @@ export function runBench(o: BenchOptions, onRow?: (r: BenchRow) => void): BenchR
   const engines = o.engines ?? [defaultEngine()];
   for (const H of o.heads) {
     for (const engine of engines) {
-      const r = benchHeads(H, o.seconds, o.warmupSeconds ?? Math.min(1, o.seconds / 2), task, o.seed ?? 0, engine, o.stream ?? 2, o.threads ?? 1);
+      const r = benchHeads(H, o.seconds, o.warmupSeconds ?? Math.min(1, o.seconds / 2), task, o.seed ?? 0, engine, o.stream ?? 2, o.threads ?? 1, o.attention);
       rows.push(r);
       onRow?.(r);
     }

@@ -13,12 +13,18 @@
  *   bytes        the batch written once and read once per head pair (2 ceil(H/2) + 1) x 8 (B L E + B E + B)
  *                rate: memory.copy of a batch-sized buffer (read + write)
  *
+ * Linear attention (stepCounts(task, H, 'linear' | 'linear-sum'), asm/linear-attention.ts): the same
+ * normals; multiply-adds per prompt the context moment M (L E (E + 1) / 2) and per head g, M u, M g and
+ * dA (4 E^2) and du (E), the circuits and the sampler as above; no exponentials; the batch written
+ * and read once.
+ *
  * floor = sum over the four of count / rate: the same core's execution ports serve all of them,
  * so they overlap little; it is the time this algorithm cannot beat on one core, not a hard
  * physical bound (a different algorithm, e.g. fewer normals, would lower it).
  */
 import { attentionWasmModule } from '../io/wasm.js';
 import type { TaskSpec } from '../data/task.js';
+import type { AttentionName } from '../model/attention-name.js';
 
 export interface StepCounts {
   normals: number;
@@ -27,9 +33,17 @@ export interface StepCounts {
   bytes: number;
 }
 
-export function stepCounts(task: TaskSpec, H: number): StepCounts {
+export function stepCounts(task: TaskSpec, H: number, attention: AttentionName = 'softmax'): StepCounts {
   const { d, L, batchSize: B } = task;
   const E = d + 1;
+  if (attention !== 'softmax') {
+    return {
+      normals: B * L * E + B * E + B * d,
+      multiplyAdds: B * ((L * E * (E + 1)) / 2 + H * (4 * E * E + E)) + 4 * H * E * E * E + B * L * d + B * d,
+      exps: 0,
+      bytes: 2 * 8 * (B * L * E + B * E + B),
+    };
+  }
   const perPromptHead = E * E + 4 * L * E + E * E + 2 * E;
   return {
     normals: B * L * E + B * E + B * d,

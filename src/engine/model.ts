@@ -10,7 +10,8 @@
  * No node:* imports.
  */
 import type { Batch } from '../data/batch.js';
-import { forward, lossAndGrad } from './ts/attention.js';
+import { singleLayerKernel } from './single-layer-kernel.js';
+import { attentionOf } from '../model/attention-name.js';
 import type { WasmKernel } from './wasm/attention.js';
 import { ovDynamics, qkDynamics, snapshotCircuits, stackDynamics, stackSnapshot } from '../model/circuits.js';
 import { FINAL_LINEAR_KEY, STATE_DICT_KEYS, WEIGHT_NAMES, weightShape, type AttentionParams } from '../model/params.js';
@@ -81,19 +82,24 @@ function wasmBatches(k: () => WasmKernel): Pick<TrainModel, 'allocBatch' | 'samp
 /**
  * The seed's single-layer `MultiHeadAttention` (n_out = 1) on the TypeScript kernel, or on the
  * WebAssembly kernel when `wasm` is given (a factory: the kernel, its own instance and memory, is
- * made on first use, since checkpoint code builds models only for their state dict).
+ * made on first use, since checkpoint code builds models only for their state dict). `p.attention`
+ * picks softmax (the seed's, absent) or linear attention (engine/ts/linear-attention.ts): the same
+ * weights, state dict and circuits; a linear model's metadata says `attention`.
  */
 export function singleLayerModel(p: AttentionParams, wasm?: () => WasmKernel): TrainModel {
   const { E, H } = p;
+  const attention = attentionOf(p);
   let kernel: WasmKernel | null = null;
   const k = (): WasmKernel => (kernel ??= wasm!());
+  let chosen: ReturnType<typeof singleLayerKernel> | null = null;
+  const run = () => (chosen ??= singleLayerKernel(attention, wasm ? k() : undefined));
   return {
     layers: 1,
     heads: H,
     E,
     theta: p.theta,
-    lossAndGrad: wasm ? (batch, grad) => k().lossAndGrad(p, batch, grad) : (batch, grad) => lossAndGrad(p, batch, grad),
-    forward: wasm ? (batch, out) => k().forward(p, batch, out) : (batch, out) => forward(p, batch, out),
+    lossAndGrad: (batch, grad) => run().lossAndGrad(p, batch, grad),
+    forward: (batch, out) => run().forward(p, batch, out),
     ...(wasm ? wasmBatches(k) : {}),
     dynamics(w, mu) {
       w.set(qkDynamics(p)); // [H]
@@ -104,7 +110,7 @@ export function singleLayerModel(p: AttentionParams, wasm?: () => WasmKernel): T
       ...WEIGHT_NAMES.map((w) => ({ key: STATE_DICT_KEYS[w], shape: weightShape(w, p.d, H, p.nOut), data: Float64Array.from(p[w]) })),
       { key: FINAL_LINEAR_KEY, shape: [p.nOut, E], data: new Float64Array(p.nOut * E) },
     ],
-    metadata: () => ({ d: String(p.d), heads: String(H), n_layers: '1' }),
+    metadata: () => ({ d: String(p.d), heads: String(H), n_layers: '1', ...(attention === 'softmax' ? {} : { attention }) }),
   };
 }
 

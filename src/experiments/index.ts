@@ -8,10 +8,11 @@ import type { Experiment } from './experiment.js';
 import { multitaskExperiment } from './multitask.js';
 import { paperExperiment } from './paper.js';
 import { seedExperiment } from './seed.js';
+import { lengthGeneralizationExperiment } from './length-generalization.js';
 import { sparseExperiment } from './sparse.js';
 import { taskDiversityExperiment } from './task-diversity.js';
 
-export const EXPERIMENTS: readonly Experiment[] = [seedExperiment, paperExperiment, multitaskExperiment, taskDiversityExperiment, sparseExperiment];
+export const EXPERIMENTS: readonly Experiment[] = [seedExperiment, paperExperiment, multitaskExperiment, taskDiversityExperiment, sparseExperiment, lengthGeneralizationExperiment];
 export const EXPERIMENT_NAMES: readonly string[] = EXPERIMENTS.map((e) => e.name);
 
 export function experimentNamed(name: string): Experiment {
@@ -22,11 +23,13 @@ export function experimentNamed(name: string): Experiment {
 
 /**
  * The experiment whose report covers these run directories (`icl-lab report RUN...`): the entry that
- * claims the first run (the report checks the others are of the same task). Runs of one task family only.
+ * claims the first run, or the first linear attention run among them (the report checks the others are of the same task). Runs of one task family only.
  */
 export function experimentOfRuns(dirs: readonly string[]): Experiment {
   const configs = dirs.filter((d) => isRunDir(d)).map((d) => ({ d, c: runConfig(readRunJson(d), d) }));
   const multi = configs.filter(({ c }) => c.task === 'multitask').map(({ d }) => d);
   if (multi.length > 0 && multi.length < dirs.length) throw new UsageError(`${multi.join(', ')} ${multi.length === 1 ? 'is a multi-task run' : 'are multi-task runs'}; report them apart from the single-task runs`);
-  return (configs.length > 0 && EXPERIMENTS.find((x) => x.claims(configs[0]!.c))) || seedExperiment;
+  // a linear attention run among them decides (the length-generalisation report takes softmax runs beside it)
+  const first = configs.find(({ c }) => c.attention !== 'softmax') ?? configs[0];
+  return (first && EXPERIMENTS.find((x) => x.claims(first.c))) || seedExperiment;
 }

@@ -46,7 +46,7 @@ export const paperExperiment: Experiment = {
     const every = logEvery(c, steps);
     return { ...c, heads, steps, dynamicsEvery: every, qkEvery: every, lossEvery: every, valEvery: every };
   },
-  claims: (c) => c.task === 'gaussian' && c.preset === 'paper',
+  claims: (c) => c.task === 'gaussian' && c.preset === 'paper' && c.attention === 'softmax',
   async report(dirs, o) {
     const [{ writeReport }, { paperExtras }] = await Promise.all([import('../report/report.js'), import('./paper-report.js')]);
     return writeReport(dirs, o, { printed: PAPER_PRINTED, extras: paperExtras });

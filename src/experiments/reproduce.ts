@@ -1,6 +1,6 @@
 /**
  * `icl-lab reproduce --experiment NAME`: one experiment (index.ts) end to end, the same way for every
- * entry. Trains its runs (one worker thread per core) into OUT/h<H>, then writes its report into
+ * entry. Trains its runs (one worker thread per core) into OUT/h<H> (or the entry's own run names), then writes its report into
  * OUT/report as one unit.
  *
  *   quick (default)  the experiment's quick length (the seed's: 20,000 steps per run, every H on its

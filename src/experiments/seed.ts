@@ -33,7 +33,7 @@ export const seedExperiment: Experiment = {
     const every = logEvery(c, steps);
     return { ...c, heads, steps, dynamicsEvery: every, qkEvery: every, lossEvery: every, valEvery: every };
   },
-  claims: (c) => c.task === 'gaussian' && c.preset === 'seed',
+  claims: (c) => c.task === 'gaussian' && c.preset === 'seed' && c.attention === 'softmax',
   async report(dirs, o) {
     const { writeReport } = await import('../report/report.js');
     return writeReport(dirs, o, { printed: SEED_PRINTED });

@@ -9,6 +9,8 @@
  *   attention_layer.o_proj.weight   [nOut, E*H]  (nOut = 1 in the seed)
  *   final_linear.weight             [nOut, E]    exists in the seed's model but is unused for one
  *                                                layer; written as zeros, ignored when read
+ *   metadata attention = "linear" | "linear-sum"   linear attention (model/attention-name.ts) on the
+ *                                                same weights; absent = softmax, the seed's
  * Multi-layer causal stacks (n_layers > 1, model/stack.ts), the seed's `MultiHeadAttentionStack` keys:
  *   attention_layers.{l}.q_proj.weight  [E*H, E]     l = 0 .. n_layers-1
  *   attention_layers.{l}.k_proj.weight  [E*H, E]
@@ -21,6 +23,7 @@
  * the seed's own form (every layer written, tied ones identical) load too.
  */
 import { allocParams, STATE_DICT_KEYS, WEIGHT_NAMES, type AttentionParams, type WeightName, FINAL_LINEAR_KEY } from '../model/params.js';
+import { ATTENTION_NAMES, withAttention, type AttentionName } from '../model/attention-name.js';
 import { stackMetadata, stackParamsFromStateDict, stackStateDict, type StackParams } from '../model/stack.js';
 import { f64, FileFormatError, readSafetensors, tensorF32, tensorF64, writeSafetensors, type Tensor } from './safetensors.js';
 
@@ -122,7 +125,16 @@ export function parseModelTensors(tensors: Record<string, Tensor>, source: strin
     p[w].set(f64(tensors[STATE_DICT_KEYS[w]]!));
     checkFinite(STATE_DICT_KEYS[w], p[w], source);
   }
-  return { kind: 'single-layer', params: p, metadata };
+  return { kind: 'single-layer', params: withAttention(p, fileAttention(metadata, nOut, source)), metadata };
+}
+
+/** The metadata's `attention` (absent = softmax); linear attention is the regression model (n_out = 1). */
+function fileAttention(metadata: Record<string, string>, nOut: number, source: string): AttentionName {
+  const a = metadata['attention'];
+  if (a === undefined) return 'softmax';
+  if (!(ATTENTION_NAMES as readonly string[]).includes(a)) throw new FileFormatError(`metadata attention=${JSON.stringify(a)} is not one of ${ATTENTION_NAMES.join(', ')}`, source);
+  if (a !== 'softmax' && nOut !== 1) throw new FileFormatError(`metadata attention=${a} is the one-output regression model, but attention_layer.o_proj.weight has ${nOut} rows`, source);
+  return a as AttentionName;
 }
 
 /** Read a model file (see the header comment for the layout). */
@@ -157,7 +169,7 @@ export function modelTensors(p: AttentionParams, dtype: 'F32' | 'F64' = 'F32'): 
  * `metadata` (string values) is stored in the safetensors header next to format/d/heads.
  */
 export function saveModel(path: string, p: AttentionParams, dtype: 'F32' | 'F64' = 'F32', metadata: Record<string, string> = {}): void {
-  const meta = { icl_lab: 'model', d: String(p.d), heads: String(p.H), n_layers: '1', ...metadata };
+  const meta = { icl_lab: 'model', d: String(p.d), heads: String(p.H), n_layers: '1', ...(p.attention && p.attention !== 'softmax' ? { attention: p.attention } : {}), ...metadata };
   writeSafetensors(path, modelTensors(p, dtype), meta);
 }
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import { compileAttentionWasm, createWasmKernel, type WasmKernel, type WasmModule } from '../engine/wasm/attention.js';
 import type { ModelForward } from '../engine/model.js';
-import { forward as tsForward } from '../engine/ts/attention.js';
+import { attentionForward } from '../engine/single-layer-kernel.js';
 
 /** Where the compiled kernel is looked for: next to the compiled JS (dist/io -> dist/wasm), or dist/ from src/ (tests). */
 export const WASM_CANDIDATES = [new URL('../wasm/attention.wasm', import.meta.url), new URL('../../dist/wasm/attention.wasm', import.meta.url)].map((u) => fileURLToPath(u));
@@ -83,11 +83,11 @@ export function nodeKernels(): { wasm: () => WasmKernel } {
 
 /**
  * The forward that evaluation runs models with: the wasm kernel's when it loads (the TypeScript
- * forward's doubles bit for bit, test/core.wasm.test.ts; several times faster), else the TypeScript one.
+ * forward's doubles bit for bit, test/core.wasm.test.ts; several times faster), else the TypeScript one;
+ * each model runs with its own attention (AttentionParams.attention: softmax or linear).
  */
 export function nodeForward(): ModelForward {
   const m = attentionWasmModule();
-  if (!m) return (p, b, out) => tsForward(p, b, out);
-  const k = createWasmKernel(m);
-  return (p, b, out) => k.forward(p, b, out);
+  if (!m) return attentionForward();
+  return attentionForward(createWasmKernel(m));
 }

@@ -10,15 +10,23 @@
  *   small_id_qk   q, k = 1e-4 * I per head; v, o random
  *   oppo_small_id q = +1e-6 I for heads 0..H/2-1 and -1e-6 I for heads H/2..H-1, k = +1e-6 I,
  *                 v, o random: half the heads start with QK = -eps^2 I. Needs an even H.
+ *   zfb           Zhang-Frei-Bartlett's initialisation (not the seed's): every head a small GD
+ *                 construction (model/gd-construction.ts, w = 0.1, mu = 0.1): QK x-block 0.1 I,
+ *                 OV y-entry 0.1, every other circuit entry (QK x -> y, OV x) 0, so training starts in
+ *                 the GD subspace. One-layer regression model only (run/config.ts).
  *
  * Like PyTorch, every weight is first drawn at random (so each method consumes the same amount of
  * randomness) and then overwritten.
  */
 import { allocParams, type AttentionParams } from './params.js';
+import { gdConstruction } from './gd-construction.js';
+
+/** w and mu of every head under init 'zfb'. */
+export const ZFB_SCALE = 0.1;
 import type { Rng } from '../data/rng.js';
 
-export type InitName = 'random' | 'small_id' | 'small_id_qk' | 'oppo_small_id';
-export const INIT_NAMES: readonly InitName[] = ['random', 'small_id', 'small_id_qk', 'oppo_small_id'];
+export type InitName = 'random' | 'small_id' | 'small_id_qk' | 'oppo_small_id' | 'zfb';
+export const INIT_NAMES: readonly InitName[] = ['random', 'small_id', 'small_id_qk', 'oppo_small_id', 'zfb'];
 
 function fillUniform(w: Float64Array, bound: number, rng: Rng): void {
   for (let i = 0; i < w.length; i++) w[i] = (2 * rng.nextDouble() - 1) * bound;
@@ -59,6 +67,20 @@ export function initParams(d: number, H: number, method: InitName, rng: Rng, nOu
       setHeadIdentities(p.q, E, H, (h) => (h < H / 2 ? 1e-6 : -1e-6));
       setHeadIdentities(p.k, E, H, () => 1e-6);
       break;
+    case 'zfb': {
+      if (nOut !== 1) throw new RangeError(`init 'zfb' is for the one-output regression model, got n_out = ${nOut}`);
+      const g = gdConstruction(d, ZFB_SCALE * ZFB_SCALE, ZFB_SCALE); // one head: [q | k | v | o] of H = 1
+      const EE = E * E;
+      for (const w of [p.q, p.k, p.v]) w.fill(0);
+      p.o.fill(0);
+      for (let h = 0; h < H; h++) {
+        p.q.set(g.q, h * EE);
+        p.k.set(g.k, h * EE);
+        p.v.set(g.v, h * EE);
+        p.o.set(g.o, h * E);
+      }
+      break;
+    }
   }
   return p;
 }

@@ -7,6 +7,8 @@
  *   o       : (nOut, E*H) row-major; head h owns columns h*E .. (h+1)*E
  *   theta   = [q | k | v | o]
  */
+import type { AttentionName } from './attention-name.js';
+
 /**
  * One attention layer's weights in PyTorch `nn.Linear` layout: q, k, v (E*H, E) with head h on rows
  * h*E..(h+1)*E, o (nOut, E*H) with head h on columns h*E..(h+1)*E. A single-layer model's params
@@ -26,6 +28,8 @@ export interface LayerWeights {
 export interface AttentionParams extends LayerWeights {
   /** All weights, flat, in the order q, k, v, o. The views q, k, v, o alias it. */
   readonly theta: Float64Array;
+  /** The attention these weights are run with (model/attention-name.ts); absent = softmax, the seed's. */
+  readonly attention?: AttentionName;
 }
 
 /** The four weights by their short name, in theta order. */
@@ -75,5 +79,6 @@ export function allocParams(d: number, H: number, nOut = 1, theta?: Float64Array
 
 /** A deep copy. */
 export function cloneParams(p: AttentionParams): AttentionParams {
-  return allocParams(p.d, p.H, p.nOut, Float64Array.from(p.theta));
+  const c = allocParams(p.d, p.H, p.nOut, Float64Array.from(p.theta));
+  return p.attention === undefined ? c : { ...c, attention: p.attention };
 }

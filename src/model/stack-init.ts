@@ -55,6 +55,7 @@ export function initStackParams(
   if (!(INIT_NAMES as readonly string[]).includes(method)) {
     throw new RangeError(`unknown init method '${method}' (allowed: ${INIT_NAMES.join(', ')})`);
   }
+  if (method === 'zfb') throw new RangeError("init 'zfb' is for the one-layer regression model, not a stack");
   if (method === 'oppo_small_id' && H % 2 !== 0) {
     throw new RangeError(`init 'oppo_small_id' needs an even number of heads, got H=${H}`);
   }

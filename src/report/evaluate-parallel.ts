@@ -18,6 +18,7 @@ import type { PromptSpec } from '../analysis/prompts.js';
 import { Rng } from '../data/rng.js';
 import type { ModelForward } from '../engine/model.js';
 import { allocParams } from '../model/params.js';
+import { withAttention, type AttentionName } from '../model/attention-name.js';
 
 /** One model of the sweep as plain data. */
 export interface SweepModel {
@@ -25,6 +26,8 @@ export interface SweepModel {
   d: number;
   H: number;
   theta: Float64Array;
+  /** The model's attention (absent: softmax). */
+  attention?: AttentionName;
 }
 
 /** What a worker needs to rebuild the methods and draw the same prompts. */
@@ -39,7 +42,7 @@ export interface SweepJob {
 
 /** Every model and its kernel estimator, then the estimator baselines (the report's method list). */
 export function sweepMethods(job: Pick<SweepJob, 'models' | 'spec'>, forward?: ModelForward): EvalMethod[] {
-  return [...job.models.flatMap((m) => modelMethods(m.name, allocParams(m.d, m.H, 1, m.theta), true, forward)), ...estimatorMethods(job.spec)];
+  return [...job.models.flatMap((m) => modelMethods(m.name, withAttention(allocParams(m.d, m.H, 1, m.theta), m.attention ?? 'softmax'), true, forward)), ...estimatorMethods(job.spec)];
 }
 
 /** The compiled worker next to this file, or (running from the .ts sources: tests) in dist/; null when not built. */

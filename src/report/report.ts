@@ -103,7 +103,7 @@ async function errorVsLength(runs: readonly ReportRun[], spec: PromptSpec, o: Re
   const evalSamples = o.evalSamples ?? 2_000;
   const threads = Math.min(o.threads ?? availableParallelism(), lengths.length);
   log(`evaluating error vs context length: ${lengths.length} lengths x ${evalSamples} prompts${threads > 1 ? ` on ${threads} threads` : ''}`);
-  const models = runs.map((r) => ({ name: r.target.name, d: r.target.params.d, H: r.target.params.H, theta: r.target.params.theta }));
+  const models = runs.map((r) => ({ name: r.target.name, d: r.target.params.d, H: r.target.params.H, theta: r.target.params.theta, ...(r.target.params.attention ? { attention: r.target.params.attention } : {}) }));
   const ev = await evaluateSweep({ models, spec, lengths, samples: evalSamples, rngState: new Rng(seed + 1).getState() }, { threads, forward });
   return { lengths: ev.lengths, methods: ev.methods };
 }

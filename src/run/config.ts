@@ -15,6 +15,7 @@ import { formatTasks, parseTasks } from '../data/multitask.js';
 
 import type { PresetName } from '../data/task.js';
 import type { EngineName } from '../engine/model.js';
+import { ATTENTION_NAMES, type AttentionName } from '../model/attention-name.js';
 import type { InitName } from '../model/init.js';
 import type { OptimizerName } from '../optim/optim.js';
 
@@ -100,9 +101,8 @@ export interface Field {
   readonly implicit?: true;
 }
 
-/** The model families a config can name (run/model-families.ts registers each). */
-export type AttentionName = 'softmax';
-export const ATTENTION_NAMES: readonly AttentionName[] = ['softmax'];
+/** The model families a config can name (run/model-families.ts registers each; the names: model/attention-name.ts). */
+export { ATTENTION_NAMES, type AttentionName };
 /** The task families a config can name (run/task-families.ts registers each). */
 export type TaskName = 'gaussian' | 'pool' | 'sparse' | 'multitask';
 export const TASK_NAMES: readonly TaskName[] = ['gaussian', 'pool', 'sparse', 'multitask'];
@@ -112,7 +112,7 @@ const BIG = 1e12;
 
 /** The field table. Order = order in --help and in run.json. */
 export const FIELDS: readonly Field[] = [
-  { key: 'attention', kind: 'enum', default: 'softmax', values: ATTENTION_NAMES, implicit: true, help: "model family: softmax = the seed's multi-head softmax attention (docs/readme/train.md)" },
+  { key: 'attention', kind: 'enum', default: 'softmax', values: ATTENTION_NAMES, implicit: true, help: "model family: softmax = the seed's multi-head softmax attention; linear = linear attention a_i = s_i / L (Zhang-Frei-Bartlett), linear-sum = a_i = s_i (von Oswald et al.), one layer (docs/readme/linear-attention.md)" },
   { key: 'task', kind: 'enum', default: null, values: TASK_NAMES, implicit: true, help: 'task family: gaussian = linear regression y = beta^T x + noise (the seed\'s; --preset, --rho, --noise-std); pool = beta from a finite pool of --task-pool tasks; sparse = --sparsity-sparse beta; multitask = one task per coordinate block of --tasks. Default: the one the other flags give, else gaussian (docs/readme/task-families.md)' },
   { key: 'layers', kind: 'int', default: 1, min: 1, max: 64, help: 'attention layers: 1 = the seed\'s single-layer model; > 1 = a strictly-causal stack with final_linear (docs/readme/stack.md)' },
   { key: 'heads', kind: 'int', default: 2, min: 1, max: 256, list: true, help: 'heads H (list: one run each, e.g. 1,2,4,8)' },
@@ -124,11 +124,11 @@ export const FIELDS: readonly Field[] = [
   { key: 'poolSeed', kind: 'int', default: null, min: 0, max: 4_294_967_295, implicit: true, help: 'RNG seed of the task pool\'s draw (default: --seed)' },
   { key: 'sparsity', kind: 'int', default: 0, min: 0, max: 1024, list: true, implicit: true, arg: '<s>', help: 's-sparse beta (Garg et al. 2022): s of the d coordinates, support uniform per prompt, entries scaled by sqrt(d/s) so E||beta||^2 is unchanged (0 = dense)' },
   { key: 'weightTying', kind: 'bool', default: false, help: 'tie the weights of all layers (needs --layers > 1)' },
-  { key: 'engine', kind: 'enum', default: null, values: ['ts', 'wasm'], help: 'compute engine of the training step (not the kernel regressor): ts (TypeScript) or wasm (WebAssembly SIMD, same float64 results to ~1e-15; a run resumes on its own engine). Default: wasm when dist/wasm/attention.wasm loads, else ts (a stack, --layers > 1, and a multi-task run, --tasks, have wasm kernels too: asm/stack.ts, asm/multitask.ts)' },
+  { key: 'engine', kind: 'enum', default: null, values: ['ts', 'wasm'], help: 'kernel of the training step: ts (TypeScript) or wasm (WebAssembly SIMD, same float64 results to ~1e-15; a run resumes on its own engine). Default: wasm when dist/wasm/attention.wasm loads, else ts (a stack, --layers > 1, a multi-task run, --tasks, and linear attention, --attention linear, have wasm kernels too: asm/stack.ts, asm/multitask.ts, asm/linear-attention.ts)' },
   { key: 'preset', kind: 'enum', default: 'seed', values: ['seed', 'paper'], help: "task convention: seed (beta~N(0,I), y noise sqrt(d)*noise_std, noise-free y_q) or paper (beta~N(0,I/d), noise on context and query)" },
   { key: 'noiseStd', kind: 'float', default: 0.01, min: 0, max: 1e6, help: 'label noise standard deviation' },
   { key: 'rho', kind: 'float', default: 0, min: 0, lt: 1, help: 'x covariance Sigma_ij = rho^|i-j| (0 = isotropic, the seed)' },
-  { key: 'init', kind: 'enum', default: 'random', values: ['random', 'small_id', 'small_id_qk', 'oppo_small_id'], help: 'weight initialisation, the seed\'s (docs/readme/train.md): small_id = 1e-6 identities in q, k, v, and in o_proj only where it writes a whole token (a stack layer; the one-layer model\'s scalar o_proj stays random, as in the seed)' },
+  { key: 'init', kind: 'enum', default: 'random', values: ['random', 'small_id', 'small_id_qk', 'oppo_small_id', 'zfb'], help: 'weight initialisation, the seed\'s (docs/readme/train.md): small_id = 1e-6 identities in q, k, v, and in o_proj only where it writes a whole token (a stack layer; the one-layer model\'s scalar o_proj stays random, as in the seed); zfb = Zhang-Frei-Bartlett\'s: every head a small GD construction, QK x-block 0.1 I, OV y-entry 0.1, all else 0 (one-layer single-task model; docs/readme/linear-attention.md)' },
   { key: 'optimizer', kind: 'enum', default: 'adam', values: ['sgd', 'adam', 'adamw'], help: 'optimizer' },
   { key: 'lr', kind: 'float', default: 1e-3, gt: 0, max: 1e12, help: 'learning rate' },
   { key: 'betas', kind: 'pair', default: [0.9, 0.999], min: 0, lt: 1, arg: '<b1,b2>', help: 'Adam/AdamW betas' },
@@ -415,9 +415,14 @@ function checkCombination(c: TrainConfig, given: ReadonlySet<FieldKey>): void {
     if (c.layers !== 1) throw new UsageError('--tasks trains the single-layer model; it needs --layers 1');
     if (c.preset !== 'seed' || c.rho !== 0) throw new UsageError('--tasks has its own noise convention (the authors\' multi-task sampler); leave --preset and --rho at their defaults');
   }
+  if (c.attention !== 'softmax') {
+    if (c.layers !== 1) throw new UsageError(`--attention ${c.attention} is the one-layer model; it needs --layers 1, got ${c.layers}`);
+    if (c.tasks !== '') throw new UsageError(`--attention ${c.attention} trains the single-task regression model; it does not go with --tasks`);
+  }
   if (c.weightTying && c.layers === 1) {
     throw new UsageError('--weight-tying ties the weights of the layers of a stack; it needs --layers > 1');
   }
+  if (c.init === 'zfb' && (c.layers !== 1 || c.tasks !== '')) throw new UsageError('--init zfb starts the one-layer single-task model in the GD subspace; it needs --layers 1 and no --tasks');
   if (c.init === 'oppo_small_id' && c.heads % 2 !== 0) {
     throw new UsageError(`--init oppo_small_id gives half the heads the opposite sign, so --heads must be even, got ${c.heads}`);
   }

@@ -11,6 +11,7 @@ import { multitaskModel } from '../engine/multitask.js';
 import { parseTasks } from '../data/multitask.js';
 import { initParams } from '../model/init.js';
 import { allocParams } from '../model/params.js';
+import { withAttention } from '../model/attention-name.js';
 import { allocStackParams, stackParamCount } from '../model/stack.js';
 import { initStackParams } from '../model/stack-init.js';
 import type { AttentionName, TrainConfig } from './config.js';
@@ -49,7 +50,24 @@ export const MODEL_FAMILIES: Readonly<Record<AttentionName, ModelFamily>> = {
       return singleLayerModel(allocParams(c.d, c.heads, c.nOut, theta), wasm);
     },
   },
+  linear: linearFamily('linear', 'one-layer linear attention, a_i = s_i / L (Zhang-Frei-Bartlett): one-step preconditioned GD at its optimum'),
+  'linear-sum': linearFamily('linear-sum', 'one-layer linear attention, a_i = s_i (von Oswald et al.): the sum grows with L'),
 };
+
+/** A linear attention family: the seed's one-layer weights and circuits, a_i = c s_i (engine/ts/linear-attention.ts); config.ts allows it one layer and one task only. */
+function linearFamily(name: 'linear' | 'linear-sum', summary: string): ModelFamily {
+  return {
+    name,
+    summary,
+    create(c, rng, wasm) {
+      return singleLayerModel(withAttention(initParams(c.d, c.heads, c.init, rng), name), wasm);
+    },
+    paramCount: (c) => allocParams(c.d, c.heads, 1).theta.length,
+    fromTheta(c, theta, wasm) {
+      return singleLayerModel(withAttention(allocParams(c.d, c.heads, 1, theta), name), wasm);
+    },
+  };
+}
 
 export function modelFamily(c: TrainConfig): ModelFamily {
   const f = MODEL_FAMILIES[c.attention];

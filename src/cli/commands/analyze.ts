@@ -13,6 +13,7 @@ import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { snakeCase } from '../json.js';
 import { ACTIVE_HEAD_THRESHOLD, formatFixed, type HeadCircuit } from '../../model/circuits.js';
+import type { LinearReadout } from '../../analysis/linear-readout.js';
 import { analyzeStack, analyzeTarget, type AnalyzedHead, type AnalyzedStackHead, type AnalyzeResult, type AnalyzeStackResult } from '../../analysis/analyze.js';
 import { analyzeMultitask, formatMultitaskAnalysis, type MultitaskAnalysis } from '../../analysis/multitask.js';
 import { loadStackTarget, loadTarget, untrainedWarning } from '../../analysis/targets.js';
@@ -105,7 +106,25 @@ export function formatAnalysis(a: AnalyzeResult): string {
   out.push(`  relative MSE sum (model - kernel)^2 / sum (model - mean model)^2 = ${formatGap(a.kernelGap)}`);
   out.push(`  against the model's own error sum (model - kernel)^2 / sum (model - y_q)^2 = ${formatGap(k.relativeToModelError)}`);
   out.push(`  model MSE ${f4(k.modelMse)}, kernel estimator MSE ${f4(k.kernelMse)}, mean (model - kernel)^2 = ${formatGap(k.meanSquaredDiff)}`);
+  if (a.linear) out.push('', ...formatLinearReadout(a.linear));
   return out.join('\n') + '\n';
+}
+
+/** The linear attention section: the gap to the GD construction and the learned preconditioner. */
+function formatLinearReadout(r: LinearReadout): string[] {
+  const out: string[] = [];
+  out.push(`Linear attention ('${r.attention}'): the GD construction at L = ${r.L} (tuned one-step GD, eta* = ${f4(r.tunedEta)}; ${r.samples} prompts as above):`);
+  out.push(`  gap sum (model - GD)^2 / sum (model - mean model)^2 = ${formatGap(r.gap)}; against the model's own error = ${formatGap(r.gapToModelError)}`);
+  out.push(`  model MSE ${f4(r.modelMse)}, tuned one-step GD MSE ${f4(r.gdMse)}`);
+  out.push(`  learned preconditioner Gamma = ${r.attention === 'linear-sum' ? 'L ' : ''}sum_h mu^h QK^h x-block (rows: query coordinate), against I, Sigma^-1 and Gamma* (rel = ||Gamma - c M||_F / ||Gamma||_F, best multiple c):`);
+  out.push(`    rel to I ${f4(r.toIdentity.rel)} (c = ${f4(r.toIdentity.scale)}), to Sigma^-1 ${f4(r.toSigmaInverse.rel)} (c = ${f4(r.toSigmaInverse.scale)}), to Gamma* ${f4(r.toGammaStar.rel)} (c = ${f4(r.toGammaStar.scale)}); ||Gamma - Gamma*||_F / ||Gamma*||_F = ${f4(r.toGammaStar.absolute)}`);
+  out.push(`  MSE of the Gamma*-preconditioned GD step ${f4(r.gammaStarMse)}, of the step with the model's own Gamma ${f4(r.ownGammaMse)}`);
+  out.push(`  entries beyond the GD term (largest |.|): QK x->y ${f4(r.extra.qkXY)}, QK y->x ${f4(r.extra.qkYX)}, QK y->y ${f4(r.extra.qkYY)}, OV x ${f4(r.extra.ovX)}`);
+  out.push('  Gamma:');
+  for (const row of r.gamma) out.push(`  ${row.map((v) => pad(s4(v), 9)).join(' ')}`);
+  out.push('  Gamma*:');
+  for (const row of r.gammaStar) out.push(`  ${row.map((v) => pad(s4(v), 9)).join(' ')}`);
+  return out;
 }
 
 function formatGap(x: number): string {

@@ -14,6 +14,7 @@ import { DEFAULT_TASK } from '../../data/task.js';
 import { measureRates, stepCounts, stepFloor, type CoreRates } from '../../bench/roofline.js';
 import { VERSION } from '../../version.js';
 import { UsageError } from '../../errors.js';
+import { ATTENTION_NAMES, type AttentionName } from '../../model/attention-name.js';
 
 function parseHeads(value: string): number[] {
   const parts = value.split(',').map((s) => s.trim());
@@ -47,6 +48,11 @@ function parseThreads(value: string): 1 | 2 {
   return value.trim() === '1' ? 1 : 2;
 }
 
+function parseAttention(value: string): AttentionName {
+  if (!(ATTENTION_NAMES as readonly string[]).includes(value)) throw new UsageError(`--attention: expected one of ${ATTENTION_NAMES.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as AttentionName;
+}
+
 function parseEngine(value: string): 'ts' | 'wasm' | 'both' {
   if (value !== 'ts' && value !== 'wasm' && value !== 'both') throw new UsageError(`--engine: expected ts, wasm or both, got ${JSON.stringify(value)}`);
   return value;
@@ -58,19 +64,23 @@ export interface BenchTableRow extends StepTiming {
   heads: number;
   engine: string;
   threads: number;
+  /** linear attention rows (absent: softmax) */
+  attention?: AttentionName;
   /** the roofline floor of this step in µs (single-layer rows; bench/roofline.ts) and floor / measured mean time */
   floorUs?: number;
   fractionOfFloor?: number;
 }
 
 export function tableRow(r: BenchRow | StackBenchRow, rates?: CoreRates): BenchTableRow {
-  const floor = rates && !('layers' in r) ? stepFloor(stepCounts(DEFAULT_TASK, r.heads), rates).floorUs : undefined;
+  const attention = 'attention' in r ? r.attention : undefined;
+  const floor = rates && !('layers' in r) ? stepFloor(stepCounts(DEFAULT_TASK, r.heads, attention), rates).floorUs : undefined;
   return {
     ...(floor !== undefined ? { floorUs: floor, fractionOfFloor: floor / (r.msPerStep * 1000) } : {}),
     layers: 'layers' in r ? r.layers : 1,
     heads: r.heads,
     engine: r.engine,
     threads: 'threads' in r ? r.threads : 1,
+    ...(attention ? { attention } : {}),
     stepsPerSecond: r.stepsPerSecond,
     msPerStep: r.msPerStep,
     samplingMs: r.samplingMs,
@@ -99,27 +109,28 @@ export function register(program: Command): void {
     .option('--no-stack', '[flag] measure no stack (no N-layer rows)')
     .option('--threads <n>', '[1|2] 2 also measures each head count with the batches drawn on a second thread (train --threads 2); sampling is then the wait for the batch', parseThreads, 1)
     .option('--no-roofline', '[flag] skip the roofline (the floor of each step from counted operations and wasm micro-benchmarks of this core)')
+    .option('--attention <name>', `[${ATTENTION_NAMES.join('|')}] the one-layer model's attention (linear attention: no stack rows; docs/readme/linear-attention.md)`, parseAttention, 'softmax')
     .option('--json', '[flag] print {"rows":[...]} as JSON instead of a table')
-    .action((opts: { heads: number[]; seconds: number; seed: number; engine?: 'ts' | 'wasm' | 'both'; layers: number[]; stack: boolean; threads: 1 | 2; roofline: boolean; json?: boolean }) => {
-      const { heads, seconds, seed } = opts;
+    .action((opts: { heads: number[]; seconds: number; seed: number; engine?: 'ts' | 'wasm' | 'both'; layers: number[]; stack: boolean; threads: 1 | 2; roofline: boolean; attention: AttentionName; json?: boolean }) => {
+      const { heads, seconds, seed, attention } = opts;
       const choice = opts.engine ?? defaultEngine();
       if (choice !== 'ts' && !wasmAvailable()) throw new UsageError(`--engine ${choice}: the wasm engine is unavailable (${wasmUnavailableReason()})`);
       const engines: EngineName[] = choice === 'both' ? ['ts', 'wasm'] : [choice];
-      const stackLayers = opts.stack ? opts.layers : [];
+      const stackLayers = opts.stack && attention === 'softmax' ? opts.layers : [];
       const t = DEFAULT_TASK;
       const rates = wasmAvailable() && opts.roofline ? measureRates() : undefined;
       if (rates && !opts.json) {
         const f = (x: number) => x.toFixed(x < 10 ? 2 : 0);
         process.stdout.write(`roofline (this core, wasm): ${f(rates.normalsPerUs)} uniforms/µs, ${f(rates.multiplyAddsPerUs)} f64 multiply-adds/µs, ${f(rates.expsPerUs)} exps/µs, ${f(rates.bytesPerUs / 1000)} GB/s\n`);
         for (const H of heads) {
-          const fl = stepFloor(stepCounts(t, H), rates);
+          const fl = stepFloor(stepCounts(t, H, attention), rates);
           const c = fl.counts;
           process.stdout.write(`  H=${H}: ${c.normals} normals ${fl.normalsUs.toFixed(1)} µs + ${c.multiplyAdds} multiply-adds ${fl.multiplyAddsUs.toFixed(1)} µs + ${c.exps} exps ${fl.expsUs.toFixed(1)} µs + ${(c.bytes / 1e3).toFixed(0)} kB ${fl.bytesUs.toFixed(1)} µs = floor ${fl.floorUs.toFixed(1)} µs\n`);
         }
       }
       if (!opts.json) {
         process.stdout.write(
-          `icl-lab ${VERSION} bench: d=${t.d} L=${t.L} B=${t.batchSize} Adam lr 1e-3, fresh batch every step, 1 thread, node ${process.version}\n` +
+          `icl-lab ${VERSION} bench: d=${t.d} L=${t.L} B=${t.batchSize} Adam lr 1e-3, ${attention === 'softmax' ? '' : `${attention} attention, `}fresh batch every step, 1 thread, node ${process.version}\n` +
             `(steps/s = mean; times in ms per step; best/s = fastest 20-step chunk; floor = roofline floor / mean step time)\n` +
             `heads   steps/s   best/s   ms/step   sampling    fwd+bwd  optimizer  engine  layers  threads  floor\n`,
         );
@@ -129,11 +140,11 @@ export function register(program: Command): void {
         out.push(r);
         if (!opts.json) process.stdout.write(formatRow(r) + '\n');
       };
-      runBench({ heads, seconds, seed, engines }, (r) => emit(tableRow(r, rates)));
-      if (opts.threads === 2) runBench({ heads, seconds, seed, engines, threads: 2 }, (r) => emit(tableRow(r, rates)));
+      runBench({ heads, seconds, seed, engines, attention }, (r) => emit(tableRow(r, rates)));
+      if (opts.threads === 2) runBench({ heads, seconds, seed, engines, threads: 2, attention }, (r) => emit(tableRow(r, rates)));
       for (const layers of stackLayers) for (const engine of engines) emit(tableRow(benchStack({ layers, heads: 2, seconds, seed, engine })));
       if (opts.json) {
-        const roofline = rates ? { rates, floors: heads.map((H) => ({ heads: H, ...stepFloor(stepCounts(t, H), rates) })) } : undefined;
+        const roofline = rates ? { rates, floors: heads.map((H) => ({ heads: H, ...stepFloor(stepCounts(t, H, attention), rates) })) } : undefined;
         process.stdout.write(toJson({ task: { ...t }, optimizer: { kind: 'adam', lr: 1e-3 }, node: process.version, ...(roofline ? { roofline } : {}), rows: out }) + '\n');
       }
     });

@@ -73,7 +73,7 @@ export function register(program: Command): void {
     .option('--seed <n>', '[int] RNG seed of the prompts', asInteger('--seed'), 0)
     .option('--chunk <n>', '[int] prompts per batch (bounds memory)', asPositiveInt('--chunk'), DEFAULT_CHUNK)
     .option('--independent', '[flag] fresh prompts at every L (default: nested prompts, the first L tokens of one longer prompt drawn in segments; same distribution per L, ~25x less sampling, smooth curves; either way the prompts at an L depend only on --seed, L, the task and --chunk)')
-    .option('--method <spec>', "[spec] an analytic estimator, repeatable: kernel:w=0.13,-0.13:mu=3.45,-3.45 | kernel:w=LIST (mu = reduced-loss mu*(w)) | kernel:from=MODEL | single-head[:L=40] | gd:w=LIST:mu=LIST (eta = sum w mu) | gd:eta=X | debiased-gd:(same) | ridge[:lambda=X] | paper-comparison (the authors' five); add :name=LABEL to rename (default: none)", (v: string, prev: string[] = []) => [...prev, v])
+    .option('--method <spec>', "[spec] an analytic estimator, repeatable: kernel:w=0.13,-0.13:mu=3.45,-3.45 | kernel:w=LIST (mu = reduced-loss mu*(w)) | kernel:from=MODEL | single-head[:L=40] | gd:w=LIST:mu=LIST (eta = sum w mu) | gd:eta=X | debiased-gd:(same) | linear-gd[:eta=X | :L=N] (the GD construction: one-head linear attention = one GD step; default eta* at each L) | ridge[:lambda=X] | paper-comparison (the authors' five); add :name=LABEL to rename (default: none)", (v: string, prev: string[] = []) => [...prev, v])
     .option('--no-baselines', '[flag] leave out the default estimators one-step-gd, tuned-gd, debiased-gd, ridge, ols')
     .option('--no-kernel', '[flag] leave out each model\'s kernel estimator <name>/kernel')
     .option('--json', '[flag] print the result as JSON instead of a table')

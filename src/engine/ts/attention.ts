@@ -24,6 +24,7 @@ import type { AttentionParams } from '../../model/params.js';
 import type { Batch } from '../../data/batch.js';
 import { expNeg } from '../../math/exp.js';
 import { specialisedKernel } from './attention-kernel.js';
+import { backToWeights, checkShapes, circuits, refuseLinear } from './head-circuits.js';
 
 // ---- scratch, grown on demand (no allocation in the training loop) -------------------------------
 let sA = new Float64Array(0); // [H, E, E]   A_h
@@ -57,37 +58,6 @@ function ensureScratch(H: number, E: number, L: number): void {
   if (sS.length < H * L) {
     sS = new Float64Array(H * L);
     sV = new Float64Array(H * L);
-  }
-}
-
-function checkShapes(p: AttentionParams, batch: Batch, out: Float64Array | undefined): void {
-  if (batch.z.length !== batch.B * batch.L * batch.E || batch.zq.length !== batch.B * batch.E || batch.yq.length !== batch.B)
-    throw new RangeError(`batch arrays do not match B=${batch.B}, L=${batch.L}, E=${batch.E}`);
-  if (p.E !== batch.E) throw new RangeError(`model token width E=${p.E} (d=${p.d}) does not match the batch's E=${batch.E} (d=${batch.d})`);
-  if (p.nOut !== 1) throw new RangeError(`the regression model has n_out = 1, got ${p.nOut}`);
-  if (out && out.length < batch.B) throw new RangeError(`out has ${out.length} values, expected B = ${batch.B}`);
-}
-
-/** A_h = Wq_h^T Wk_h / sqrt(E) and u_h = Wv_h^T o_h for every head. */
-function circuits(p: AttentionParams): void {
-  const { E, H } = p;
-  const q = p.q, k = p.k, v = p.v, o = p.o;
-  const scale = 1 / Math.sqrt(E);
-  const A = sA, U = sU;
-  for (let h = 0; h < H; h++) {
-    const wb = h * E * E; // row block of head h in q/k/v
-    for (let a = 0; a < E; a++) {
-      for (let c = 0; c < E; c++) {
-        let s = 0;
-        for (let r = 0; r < E; r++) s += q[wb + r * E + a]! * k[wb + r * E + c]!;
-        A[wb + a * E + c] = s * scale;
-      }
-    }
-    for (let c = 0; c < E; c++) {
-      let s = 0;
-      for (let r = 0; r < E; r++) s += v[wb + r * E + c]! * o[h * E + r]!;
-      U[h * E + c] = s;
-    }
   }
 }
 
@@ -176,13 +146,14 @@ export function lossAndGradGeneric(p: AttentionParams, batch: Batch, grad: Float
 
 function run(p: AttentionParams, batch: Batch, grad: Float64Array | null, out: Float64Array | null, attn: Float64Array | null, specialise: boolean): number {
   checkShapes(p, batch, out ?? undefined);
+  refuseLinear(p);
   const { B, L, E } = batch;
   const H = p.H;
   if (grad && grad.length !== p.theta.length) throw new RangeError(`grad has ${grad.length} values, expected ${p.theta.length} (theta length)`);
   if (!grad && !out) throw new RangeError('forward needs an output buffer out [B]');
   if (attn && attn.length < B * H * L) throw new RangeError(`attn has ${attn.length} values, expected B*H*L = ${B}*${H}*${L}`);
   ensureScratch(H, E, L);
-  circuits(p);
+  circuits(p, sA, sU);
   const EE = E * E;
   if (grad) {
     sDA.fill(0, 0, H * EE);
@@ -198,7 +169,7 @@ function run(p: AttentionParams, batch: Batch, grad: Float64Array | null, out: F
     genericForward(batch, H, out!, attn);
   }
   if (!grad) return 0;
-  backToWeights(p, grad);
+  backToWeights(p, sDA, sDU, grad);
   return sse / B;
 }
 
@@ -243,35 +214,4 @@ function genericGrad(batch: Batch, H: number, out: Float64Array | null): number 
     }
   }
   return sse;
-}
-
-/** dA_h, du_h (in sDA, sDU) -> gradients of W_Q, W_K, W_V, W_O, written into grad. */
-function backToWeights(p: AttentionParams, grad: Float64Array): void {
-  const { E, H } = p;
-  const EE = E * E;
-  const scale = 1 / Math.sqrt(E);
-  const w = H * EE;
-  const q = p.q, k = p.k, v = p.v, ov = p.o;
-  const DA = sDA, DU = sDU;
-  for (let h = 0; h < H; h++) {
-    const wb = h * EE;
-    for (let r = 0; r < E; r++) {
-      for (let a = 0; a < E; a++) {
-        // dWq[r,a] = sum_c Wk[r,c] dA[a,c] / s ;  dWk[r,a] = sum_c Wq[r,c] dA[c,a] / s
-        let sq = 0, sk = 0;
-        for (let c = 0; c < E; c++) {
-          sq += k[wb + r * E + c]! * DA[wb + a * E + c]!;
-          sk += q[wb + r * E + c]! * DA[wb + c * E + a]!;
-        }
-        grad[wb + r * E + a] = sq * scale;
-        grad[w + wb + r * E + a] = sk * scale;
-        // dWv[r,a] = o_h[r] du_h[a]
-        grad[2 * w + wb + r * E + a] = ov[h * E + r]! * DU[h * E + a]!;
-      }
-      // do_h[r] = sum_c Wv[r,c] du_h[c]
-      let so = 0;
-      for (let c = 0; c < E; c++) so += v[wb + r * E + c]! * DU[h * E + c]!;
-      grad[3 * w + h * E + r] = so;
-    }
-  }
 }

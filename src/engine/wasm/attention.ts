@@ -14,6 +14,7 @@ import type { Batch } from '../../data/batch.js';
 import type { AttentionParams } from '../../model/params.js';
 import type { Rng } from '../../data/rng.js';
 import type { StackParams } from '../../model/stack.js';
+import { refuseLinear } from '../ts/head-circuits.js';
 import { fillNormalWasm, ZF, ZK, ZWS, type ZigguratHost } from './sampler.js';
 import { F as F2, KR as KR2, taskScales, X0 as X02, XS as XS2, type NormalStream2 } from '../../data/normal2.js';
 import { sampleBatch as sampleBatchTs, validateTaskSpec, type TaskSpec } from '../../data/task.js';
@@ -196,6 +197,7 @@ export function createWasmKernel(module: WasmModule, opts: KernelOptions = {}): 
       throw new RangeError(`batch arrays do not match B=${B}, L=${L}, E=${E}`);
     if (p.E !== E) throw new RangeError(`model token width E=${p.E} (d=${p.d}) does not match the batch's E=${E} (d=${batch.d})`);
     if (p.nOut !== 1) throw new RangeError(`the regression model has n_out = 1, got ${p.nOut}`);
+    refuseLinear(p);
     const n = p.theta.length;
     let o = pinnedEnd;
     const at = (bytes: number) => { const r = o; o = align(o + bytes); return r; };

@@ -14,6 +14,7 @@ import type { AttentionParams } from '../../model/params.js';
 import type { Rng } from '../../data/rng.js';
 import { sampleMultiTask, type MultiTaskBatch, type MultiTaskSpec, type TaskBlock } from '../../data/multitask.js';
 import type { WasmKernel } from './attention.js';
+import { callLayout, inMemoryOrCopy } from './call-layout.js';
 
 /** asm/multitask.ts's exports (through asm/attention.ts). */
 interface MultitaskExports {
@@ -28,8 +29,6 @@ export interface MultitaskWasm {
   /** MSE over B and N; overwrites `grad` (theta layout [q | k | v | o]); `out` [B, N] if given. As lossAndGradMulti. */
   lossAndGrad(p: AttentionParams, batch: Batch, grad: Float64Array, out?: Float64Array): number;
 }
-
-const align = (n: number) => Math.ceil(n / 16) * 16;
 
 function exportsOf(kernel: WasmKernel): MultitaskExports {
   const x = kernel.exports as Partial<MultitaskExports>;
@@ -53,18 +52,9 @@ export function multitaskWasm(kernel: WasmKernel): MultitaskWasm {
     if (batch.z.length !== B * L * E || batch.zq.length !== B * E) throw new RangeError(`batch arrays do not match B=${B}, L=${L}, E=${E}`);
     if (L < 1) throw new RangeError(`context length L must be >= 1, got ${L}`);
     const n = p.theta.length;
-    const sizes = [n, n, B * N, withAttn ? B * H * L : 0, B * L * E, B * E, B * N].map((k) => align(k * 8));
-    const scrBytes = x.mtScratchBytes(H, E, N, L);
-    const total = sizes.reduce((a, b) => a + b, 0) + scrBytes;
-    let o = kernel.callRegion(total); // may grow memory: read the batch's arrays after it
-    const at = (bytes: number) => { const r = o; o += bytes; return r; };
-    const [theta, grad, out, attn, z, zq, yq] = sizes.map(at) as [number, number, number, number, number, number, number];
-    const scr = at(scrBytes);
-    const ptr = (a: Float64Array, fallback: number) => {
-      if (a.buffer === mem.buffer) return a.byteOffset;
-      f64(fallback, a.length).set(a);
-      return fallback;
-    };
+    const { blocks, scr } = callLayout(kernel, [n, n, B * N, withAttn ? B * H * L : 0, B * L * E, B * E, B * N], x.mtScratchBytes(H, E, N, L)); // may grow memory: read the batch's arrays after it
+    const [theta, grad, out, attn, z, zq, yq] = blocks as [number, number, number, number, number, number, number];
+    const ptr = (a: Float64Array, fallback: number) => inMemoryOrCopy(kernel, a, fallback);
     f64(theta, n).set(p.theta);
     return { B, L, E, H, N, n, theta, grad, out, attn: withAttn ? attn : 0, z: ptr(batch.z, z), zq: ptr(batch.zq, zq), yq: ptr(batch.yq, yq), scr };
   }

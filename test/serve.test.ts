@@ -15,7 +15,7 @@ import { specToSvg } from '../src/plots/render.js';
 import { parseCsv } from '../src/io/csv.js';
 import { readRunDir } from '../src/run/run-dir.js';
 import { apiUrl, type IndexResponse } from '../src/serve/api.js';
-import { markDifferences, runRow } from '../src/serve/data.js';
+import { markDifferences, reportSummary, runRow } from '../src/serve/data.js';
 import { PathError, resolveInside, scanTree } from '../src/serve/scan.js';
 import { bin, root } from './cli.helpers.js';
 
@@ -104,6 +104,21 @@ describe('paths', () => {
 });
 
 describe('data', () => {
+  it('finds a report\'s runs by findings.json\'s run_dirs when two experiments have a run of the same name (issue 22 item 2)', () => {
+    const dir = join(tmp, 'two-h2');
+    cpSync(template, join(dir, 'a', 'h2'), { recursive: true });
+    cpSync(template, join(dir, 'b', 'h2'), { recursive: true });
+    const r = spawnSync(process.execPath, [bin, 'report', join(dir, 'b', 'h2'), '--out', join(dir, 'elsewhere', 'rep'), '--context-length', '10,40', '--eval-samples', '200'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const f = JSON.parse(readFileSync(join(dir, 'elsewhere', 'rep', 'findings.json'), 'utf8'));
+    expect(f.runs).toEqual(['h2']);
+    expect(f.run_dirs).toEqual(['../../b/h2']);
+    expect(reportSummary(dir, 'elsewhere/rep', ['a/h2', 'b/h2']).runPaths).toEqual(['b/h2']);
+    // a report of an earlier build (names only) cannot tell the two apart: null, as before
+    writeFileSync(join(dir, 'elsewhere', 'rep', 'findings.json'), JSON.stringify({ ...f, run_dirs: undefined }));
+    expect(reportSummary(dir, 'elsewhere/rep', ['a/h2', 'b/h2']).runPaths).toEqual([null]);
+  }, 60_000);
+
   it('reads a run.json into a table row and marks what differs between runs', () => {
     const dir = join(tmp, 'rows');
     cpSync(template, join(dir, 'a'), { recursive: true });

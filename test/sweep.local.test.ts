@@ -65,20 +65,22 @@ describe('icl-lab sweep (local worker threads)', () => {
   });
 
   it('interrupted with SIGINT and continued, it ends with the same models and the same results table as the straight sweep', async () => {
-    const p = start(['sweep', specPath, '--out', stopped, '--jobs', '2', '--progress', 'lines', ...EVAL]);
+    const p = start(['sweep', specPath, '--out', stopped, '--jobs', '2', '--progress', 'lines', '--report', ...EVAL]);
     await waitFor('a checkpoint', () => readdirSync(join(stopped, 'runs')).some((n) => runJson(join(stopped, 'runs', n)).checkpoint_step >= 2000), 60_000, p.err);
     p.child.kill('SIGINT');
     const r = await p.done;
     expect(r.code, p.err()).toBe(130);
-    expect(p.err()).toContain(`Continue with:\n  icl-lab sweep --out ${stopped}`);
+    expect(p.err()).toContain(`Continue with:\n  icl-lab sweep --out ${stopped} --report\n`); // the report asked for is kept
     expect(existsSync(join(stopped, 'results.csv'))).toBe(false);
     const states = readdirSync(join(stopped, 'runs')).map((n) => runJson(join(stopped, 'runs', n)));
     expect(states.some((j) => j.status === 'interrupted' && j.step > 0 && j.step < 16000)).toBe(true);
     for (const j of states) expect(j.step).toBe(j.checkpoint_step); // stopped at a checkpoint
 
     // the printed command continues it (the spec comes from DIR/sweep.json)
-    const c = cli(['sweep', '--out', stopped, '--jobs', '2', '--progress', 'lines', ...EVAL]);
+    const c = cli(['sweep', '--out', stopped, '--jobs', '2', '--progress', 'lines', '--report', ...EVAL]);
     expect(c.code, c.stderr).toBe(0);
+    expect(existsSync(join(stopped, 'report', 'report.md'))).toBe(true);
+    expect(c.stderr).toMatch(/sweep: report: .*report\.md \(\d+ of \d+ applicable findings pass( \(\d+ not applicable to these runs: [a-z-, ]+\))?\)\n/); // n/a ones not counted as failing
     for (const n of readdirSync(join(straight, 'runs'))) {
       for (const f of ['model.safetensors', 'metrics.safetensors', 'snapshots.safetensors']) {
         expect(readFileSync(join(stopped, 'runs', n, f)).equals(readFileSync(join(straight, 'runs', n, f))), `${n}/${f}`).toBe(true);

@@ -74,7 +74,10 @@ describe('a multi-task sweep\'s results table', () => {
     const res = await fetch(server.url + apiUrl.sweep('sweep'));
     expect(res.status).toBe(200);
     const s = (await res.json()) as SweepSummary;
-    expect(s.columns).toEqual(Object.keys(written[0]!));
+    // the table's columns (name, the swept tasks, the metrics, the rest that varies) and the constants: every column once
+    expect(s.columns.slice(0, 2)).toEqual(['name', 'tasks']);
+    expect([...s.columns, ...Object.keys(s.constants)].sort()).toEqual(Object.keys(written[0]!).sort());
+    for (const [k, v] of Object.entries(s.constants)) expect(written.map((r) => r[k]), k).toEqual(written.map(() => v));
     expect(s.rows).toEqual(written);
     expect(s.runs).toEqual(['sweep/runs/tasks', 'sweep/runs/tasks0_4_2_6']);
   });

@@ -69,12 +69,8 @@ const marks = (sel: string) => page.locator(sel).first().evaluate((el) => el.que
 beforeAll(async () => {
   requireBrowserSetup();
   mkdirSync(lab, { recursive: true });
-  // two runs (a "sweep" folder: sweep.json + runs/<name>/ + results.csv), and a report over them
-  cli(['train', '--out', join(lab, 'sweep-heads', 'runs'), '--heads', '1,2', '--steps', '3000', ...FAST]);
-  const sweepRuns = ['h1', 'h2'].map((n) => JSON.parse(readFileSync(join(lab, 'sweep-heads', 'runs', n, 'run.json'), 'utf8')));
-  writeFileSync(join(lab, 'sweep-heads', 'sweep.json'), JSON.stringify({ name: 'heads', vary: { heads: [1, 2] }, base: { steps: 3000 } }, null, 2));
-  writeFileSync(join(lab, 'sweep-heads', 'results.csv'), 'name,heads,lr,final_train_loss,final_val_loss\n' +
-    sweepRuns.map((r, i) => `h${i + 1},${r.config.heads},${r.config.lr},${r.final.train_loss},${r.final.val_loss}`).join('\n') + '\n');
+  // a real sweep (sweep.json, runs/h1, runs/h2, the 65-column results.csv) as `icl-lab sweep` writes it
+  cli(['sweep', '--grid', 'heads=1,2', '--steps', '3000', ...FAST, '--out', join(lab, 'sweep-heads'), '--eval-samples', '200']);
   cli(['report', join(lab, 'sweep-heads', 'runs', 'h1'), join(lab, 'sweep-heads', 'runs', 'h2'), '--out', join(lab, 'report-heads'), '--eval-samples', '50', '--samples', '500', '--lengths', '10,40,80']);
   // a symbolic link that leaves DIR: must be refused
   symlinkSync('/etc', join(lab, 'escape'));
@@ -208,6 +204,13 @@ describe('icl-lab serve in Chromium', () => {
     await page.goto(`${url}#/sweep/sweep-heads`);
     await page.waitForSelector('[data-testid=sweep-results] tbody tr');
     expect(await page.locator('[data-testid=sweep-results] tbody tr').count()).toBe(2);
+    // issue 22 item 3: the 60-column table scrolls in its own box; the page is no wider than the window
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(await page.evaluate(() => window.innerWidth));
+    const head = await page.locator('[data-testid=sweep-results] thead th').allInnerTexts();
+    expect(head[0]).toBe('name');
+    expect(head.indexOf('mse_model')).toBeLessThan(6); // the swept axes and the model's MSE lead
+    expect(head).not.toContain('print_every'); // a constant: in the collapsed list, not a column
+    expect(await page.locator('[data-testid=sweep-constants] summary').innerText()).toMatch(/the same in every row \(\d+ columns\)/);
     await page.waitForSelector('[data-testid=sweep-parallel] svg');
     expect(await page.locator('[data-testid=sweep-eta] svg path').count()).toBeGreaterThan(1);
     await shot('sweep');

@@ -149,5 +149,5 @@ export async function writeLengthReport(dirs: readonly string[], o: ReportOption
     `## Error against context length\n\n${table}\n\n` +
     `## Figure\n\n![Length generalisation](figures/length_generalization.png)\n\n` +
     `MSE of every run against L, the training length marked; dashed: the closed forms of one-step GD at the training step (what 'linear' is), at the growing step of 'linear-sum' and tuned GD at each L (ridge, the Bayes-optimal estimator, is in the table).\n`;
-  return writeDocuments(o.out, { md, findings, pngs: [png], findingsJson: { runs: runs.map((r) => r.target.name), L: L0, samples, lengths }, evaluation: evaluationPath });
+  return writeDocuments(o.out, { md, findings, pngs: [png], findingsJson: { runs: runs.map((r) => r.target.name), L: L0, samples, lengths }, runDirs: runs.map((r) => r.dir), evaluation: evaluationPath });
 }

@@ -54,5 +54,5 @@ export async function writeSparseReport(dirs: readonly string[], o: ReportOption
     `## At the training length L = ${Lt}\n\n| method | on ${s}-sparse prompts | on dense prompts |\n|---|---|---|\n${rows}\n\nLasso: alpha = σ²/L; tuned lasso: alpha from a 13-value grid by 500 calibration prompts per L; support oracle: least squares on the true support (sparse prompts only). Ridge's prior is the dense one. A measurement, no pass/fail.`,
     `## Figures\n\n${figs.join('\n\n')}`,
   ].join('\n\n') + '\n';
-  return writeDocuments(o.out, { md, findings: [], pngs, evaluation: evaluationPath, findingsJson: { runs: targets.map((t) => t.name), samples, sparsity: s } });
+  return writeDocuments(o.out, { md, findings: [], pngs, evaluation: evaluationPath, findingsJson: { runs: targets.map((t) => t.name), samples, sparsity: s }, runDirs: dirs });
 }

@@ -18,6 +18,7 @@ import { VERSION } from '../version.js';
 
 interface Row {
   name: string;
+  dir: string;
   M: number;
   step: number;
   /** mse, stderr per method and task: model / dmmse / ridge on pool and fresh tasks. */
@@ -45,6 +46,7 @@ export async function writeTaskDiversityReport(dirs: readonly string[], o: Repor
     };
     const pool = c.task === 'pool';
     rows.push({
+      dir,
       name: t.name, M: pool ? c.taskPool : Infinity, step: rj.step,
       cells: pool
         ? { model_pool: at(t.name, 0), dmmse_pool: at('dmmse', 0), ridge_pool: at('ridge', 0), model_fresh: at(t.name, 1), dmmse_fresh: at('dmmse', 1), ridge_fresh: at('ridge', 1), tuned_gd_fresh: at('tuned-gd', 1) }
@@ -81,5 +83,5 @@ export async function writeTaskDiversityReport(dirs: readonly string[], o: Repor
       `\n\nA one-layer model is a kernel regressor (one GD-like step), so on fresh tasks it cannot reach ridge; its Gaussian-prior level is the model trained on fresh tasks (tuned one-step GD is the closed-form best of one plain GD step). ${crossed ? `The smallest pool whose model is closer on fresh tasks to that level than to dMMSE: M = ${crossed.M} (the transition from the discrete prior to the Gaussian one sits between it and the pool size below).` : 'At no pool size measured is the model on fresh tasks closer to that level than to dMMSE.'}${fresh?.cells.model_fresh ? ` Trained on fresh tasks: ${f(fresh.cells.model_fresh)} (ridge ${f(fresh.cells.ridge_fresh)}).` : ''} This is a measurement, not a finding with a threshold: the one-layer model and these training lengths are not Raventós et al.'s, and where the transition sits depends on both.`,
     ...(figMd ? [figMd] : []),
   ].join('\n\n') + '\n';
-  return writeDocuments(o.out, { md, findings: [], pngs, evaluation: evaluationPath, findingsJson: { runs: rows.map((r) => r.name), samples, transition_task_pool: crossed ? crossed.M : null } });
+  return writeDocuments(o.out, { md, findings: [], pngs, evaluation: evaluationPath, findingsJson: { runs: rows.map((r) => r.name), samples, transition_task_pool: crossed ? crossed.M : null }, runDirs: rows.map((r) => r.dir) });
 }

@@ -3,7 +3,7 @@
  * as soon as it is measured), then report.md, report.html (the Markdown with its figures inline) and
  * findings.json.
  */
-import { join } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { VERSION } from '../version.js';
 import type { Finding } from './findings.js';
@@ -20,6 +20,8 @@ export interface ReportDocuments {
   findings: Finding[];
   /** findings.json's other fields (after icl_lab_version, before findings where given first). */
   findingsJson: Record<string, unknown>;
+  /** The run directories the report is about, in the order of findings.json's `runs`: written as `run_dirs`, relative to the report folder. */
+  runDirs?: readonly string[];
   /** findings.json's fields after the findings. */
   findingsJsonAfter?: Record<string, unknown>;
   /** Where writeEvaluation put evaluation.json. */
@@ -42,6 +44,8 @@ export async function writeDocuments(out: string, doc: ReportDocuments): Promise
   const html = join(out, 'report.html');
   await writeFileAtomic(html, markdownToHtml(doc.md, out));
   const findings = join(out, 'findings.json');
-  await writeFileAtomic(findings, JSON.stringify({ icl_lab_version: VERSION, ...doc.findingsJson, findings: doc.findings, ...doc.findingsJsonAfter }, null, 2) + '\n');
+  // run_dirs: where the runs are, so a reader tells apart runs of one name in several experiments
+  const runDirs = doc.runDirs ? { run_dirs: doc.runDirs.map((d) => relative(resolve(out), resolve(d)).split(sep).join('/')) } : {};
+  await writeFileAtomic(findings, JSON.stringify({ icl_lab_version: VERSION, ...doc.findingsJson, ...runDirs, findings: doc.findings, ...doc.findingsJsonAfter }, null, 2) + '\n');
   return { findings: doc.findings, files: { html, md, findings, evaluation: doc.evaluation }, pngs: doc.pngs };
 }

@@ -122,14 +122,14 @@ function finding(id: string, claim: string, why: string, checks: Check[], needs:
 }
 
 /** How many findings passed, failed and could not be evaluated; `applicable` = passed + failed. */
-export function tallyFindings(fs: readonly Finding[]): { passed: number; failed: number; notApplicable: number; applicable: number } {
+export function tallyFindings(fs: readonly Pick<Finding, 'result'>[]): { passed: number; failed: number; notApplicable: number; applicable: number } {
   const passed = fs.filter((f) => f.result === 'pass').length;
   const failed = fs.filter((f) => f.result === 'FAIL').length;
   return { passed, failed, notApplicable: fs.length - passed - failed, applicable: passed + failed };
 }
 
 /** "3 of 3 applicable findings pass (2 n/a: ...)" */
-export function tallyLine(fs: readonly Finding[]): string {
+export function tallyLine(fs: readonly Pick<Finding, 'id' | 'result'>[]): string {
   const t = tallyFindings(fs);
   const na = fs.filter((f) => f.result === 'n/a').map((f) => f.id);
   return `${t.passed} of ${t.applicable} applicable findings pass${na.length ? ` (${na.length} not applicable to these runs: ${na.join(', ')})` : ''}`;

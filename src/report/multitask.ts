@@ -204,6 +204,7 @@ export async function writeMultitaskReport(dirs: readonly string[], o: { out: st
   return writeDocuments(o.out, {
     md, findings, pngs,
     findingsJson: { runs: runs.map((r) => r.name), tasks: formatTasks(r0.tasks) },
+    runDirs: dirs,
     findingsJsonAfter: { heads: Object.fromEntries(runs.map((r, i) => [r.name, circuits[i]!.map((c) => ({ head: c.head + 1, w: c.wTask, mu: c.muTask, qk_share: c.qkShare, qk_exclusive: c.qkExclusive, ov_share: c.ovShare, strength: c.strength }))])) },
     evaluation: evaluationPath,
   });

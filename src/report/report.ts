@@ -93,6 +93,7 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions, 
   return writeDocuments(o.out, {
     md, findings, pngs: figures.map((f) => f.path),
     findingsJson: { runs: runs.map((r) => r.target.name), L, samples },
+    runDirs: runs.map((r) => r.dir),
     evaluation: evaluationPath,
   });
 }

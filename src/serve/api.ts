@@ -208,7 +208,10 @@ export interface ReportResponse extends ReportSummary {
 export interface SweepSummary {
   path: string;
   sweep: Record<string, unknown> | null;
+  /** results.csv's columns the table shows: name, the swept axes, the chosen metrics, then the others that vary. */
   columns: string[];
+  /** The columns with one value in every row: name -> that value. */
+  constants: Record<string, unknown>;
   rows: Row[];
   runs: string[];
   parallel: VlSpec | null;

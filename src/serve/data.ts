@@ -7,7 +7,7 @@
  * runs table says `unreadable` with the reason, and api/run or api/compare of it answers 422.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, join, relative, sep } from 'node:path';
+import { basename, join, posix, relative, sep } from 'node:path';
 import { analyzeTarget } from '../analysis/analyze.js';
 import { loadTarget } from '../analysis/targets.js';
 import { optimalEtaOf, riskParams } from '../analysis/theory.js';
@@ -297,10 +297,33 @@ export function reportSummary(root: string, path: string, runPaths: string[] = [
       id: String(x['id']), claim: String(x['claim'] ?? ''), value: num(x['value']), threshold: String(x['threshold'] ?? ''), pass: x['pass'] === true, why: str(x['why']) ?? '',
     }));
     const runs = ((f['runs'] ?? []) as unknown[]).map(String);
-    return { path, findings, runs, runPaths: runs.map((n) => findRun(n, path, runPaths)), passed: findings.filter((x) => x.pass).length, total: findings.length };
+    // findings.json's run_dirs (relative to the report) say where each run is; older reports name them only
+    const dirs = Array.isArray(f['run_dirs']) && f['run_dirs'].length === runs.length ? (f['run_dirs'] as unknown[]).map(String) : null;
+    const at = (i: number): string | null => {
+      if (dirs) {
+        const p = posix.normalize(posix.join(path, dirs[i]!));
+        if (runPaths.includes(p)) return p;
+      }
+      return findRun(runs[i]!, path, runPaths);
+    };
+    return { path, findings, runs, runPaths: runs.map((_, i) => at(i)), passed: findings.filter((x) => x.pass).length, total: findings.length };
   } catch (e) {
     return { path, findings: [], runs: [], runPaths: [], passed: 0, total: 0, error: (e as Error).message };
   }
+}
+
+/** The metrics of results.csv the sweep page leads with (after the swept axes). */
+export const SWEEP_METRICS: readonly string[] = ['mse_model', 'mse_model_se', 'eta_tf', 'kernel_gap', 'val_loss'];
+
+/** The fields sweep.json's runs vary (their `vary` keys, snake_case as in results.csv), in first-seen order. */
+function sweptAxes(sweep: Json | null): string[] {
+  const keys: string[] = [];
+  const runs = Array.isArray(sweep?.['runs']) ? (sweep!['runs'] as Json[]) : [];
+  for (const r of runs) {
+    const v = r && typeof r === 'object' ? r['vary'] : null;
+    if (v && typeof v === 'object') for (const k of Object.keys(v)) if (!keys.includes(k)) keys.push(k);
+  }
+  return keys;
 }
 
 /** A sweep folder: sweep.json, results.csv (when written) and its runs (runs/<name>/). */
@@ -315,12 +338,20 @@ export function sweepSummary(root: string, path: string, runPaths: string[]): Sw
   } catch (e) {
     error = `sweep.json: ${(e as Error).message}`;
   }
-  const { columns, rows } = mtimeOf(join(dir, 'results.csv')) > 0 ? readResultsCsv(join(dir, 'results.csv')) : { columns: [], rows: [] as Row[] };
-  const numeric = columns.filter((k) => rows.length > 0 && rows.every((r) => typeof r[k] === 'number') && new Set(rows.map((r) => r[k])).size > 1);
-  const outcome = numeric.find((k) => /loss|mse|eta/i.test(k));
+  const { columns: all, rows } = mtimeOf(join(dir, 'results.csv')) > 0 ? readResultsCsv(join(dir, 'results.csv')) : { columns: [], rows: [] as Row[] };
+  // the table: the name, the swept axes, the chosen metrics, then every other column that varies; the constants apart
+  const swept = sweptAxes(sweep).filter((k) => all.includes(k));
+  const varies = (k: string) => new Set(rows.map((r) => r[k])).size > 1;
+  const metrics = SWEEP_METRICS.filter((k) => all.includes(k));
+  const first = ['name', ...swept, ...metrics].filter((k, i, a) => all.includes(k) && a.indexOf(k) === i);
+  const columns = [...first, ...all.filter((k) => !first.includes(k) && varies(k))];
+  const constants = Object.fromEntries(all.filter((k) => !columns.includes(k) && rows.length > 0).map((k) => [k, rows[0]![k] ?? null]));
+  // parallel coordinates: the swept numeric axes and the metrics, coloured by the model's MSE
+  const numeric = (k: string) => rows.length > 0 && rows.every((r) => typeof r[k] === 'number');
+  const axes = [...swept.filter((k) => numeric(k) && varies(k)), ...metrics.filter(numeric)];
   return {
-    path, sweep, columns, rows, runs,
-    parallel: numeric.length >= 2 ? parallelSpec(rows, numeric, outcome) : null,
+    path, sweep, columns, constants, rows, runs,
+    parallel: axes.length >= 2 ? parallelSpec(rows, axes, numeric('mse_model') ? 'mse_model' : undefined) : null,
     eta: etaScatter(root, runs),
     ...(error ? { error } : {}),
   };

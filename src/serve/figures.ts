@@ -126,7 +126,7 @@ export function etaSpec(dyn: Dynamics, theory: TheoryLines, size: { width?: numb
   ];
   const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: { labelExpr: STEP_LABEL_EXPR } };
   return topLevel({
-    title: { text: 'η_TF(t) = Σ_h μ^h w^h', subtitle: 'dashed: the theory values it should approach' },
+    title: { text: 'η_TF(t) = Σ_h μʰ wʰ', subtitle: 'dashed: the theory values it should approach' },
     width: size.width ?? 300,
     height: size.height ?? 220,
     layer: [
@@ -191,9 +191,9 @@ export function compareDynamicsSpec(series: { name: string; dyn: Dynamics }[]): 
   const panel = (field: 'w' | 'mu', title: string): VlSpec => ({
     title, width: 300, height: 220,
     mark: { type: 'line', strokeWidth: 1.5 },
-    encoding: { x, y: { field, type: 'quantitative', title: field === 'w' ? 'w^h' : 'μ^h' }, color, detail: { field: 'head' } },
+    encoding: { x, y: { field, type: 'quantitative', title: field === 'w' ? 'wʰ' : 'μʰ' }, color, detail: { field: 'head' } },
   });
-  return topLevel({ data: { values: rows }, hconcat: [panel('w', 'w^h(t), every head'), panel('mu', 'μ^h(t), every head')] });
+  return topLevel({ data: { values: rows }, hconcat: [panel('w', 'wʰ(t), every head'), panel('mu', 'μʰ(t), every head')] });
 }
 
 /**
@@ -205,7 +205,7 @@ export function parallelSpec(rows: Record<string, unknown>[], fields: string[], 
   const xAxis = { field: 'field', type: 'nominal', sort: fields, title: null, scale: { type: 'point', padding: 0.3 }, axis: { labelAngle: 0, orient: 'top', labelPadding: 16, domain: false, ticks: false } };
   return topLevel({
     title: { text: 'Sweep: parallel coordinates', subtitle: 'one line per result; each axis from its min (bottom) to its max (top)' },
-    width: Math.max(360, fields.length * 110),
+    width: Math.max(360, fields.length * 90),
     height: 260,
     data: { values },
     transform: [
@@ -222,7 +222,7 @@ export function parallelSpec(rows: Record<string, unknown>[], fields: string[], 
           x: xAxis,
           y: { field: 'norm', type: 'quantitative', axis: null, scale: { domain: [0, 1] } },
           detail: { field: '__row', type: 'nominal' },
-          ...(colorField ? { color: { field: colorField, type: 'quantitative', scale: { scheme: 'viridis' } } } : {}),
+          ...(colorField ? { color: { field: colorField, type: 'quantitative', scale: { scheme: 'viridis' }, legend: { title: colorField, orient: 'right' } } } : {}),
           tooltip: fields.map((f) => ({ field: f })),
         },
       },
@@ -241,7 +241,7 @@ export function etaVsRatioSpec(points: { run: string; ratio: number; eta: number
   const hi = Math.max(...points.map((p) => Math.max(p.ratio, p.eta)), 1);
   const domain = [Math.floor(lo * 20) / 20, Math.ceil(hi * 20) / 20];
   return topLevel({
-    title: { text: 'η_TF against L/(L+d)', subtitle: 'one point per run (its last logged w^h, μ^h); dashed: η_TF = L/(L+d)' },
+    title: { text: 'η_TF against L/(L+d)', subtitle: 'one point per run (its last logged wʰ, μʰ); dashed: η_TF = L/(L+d)' },
     width: 320,
     height: 280,
     layer: [
@@ -255,7 +255,7 @@ export function etaVsRatioSpec(points: { run: string; ratio: number; eta: number
         mark: { type: 'point', filled: true, size: 80 },
         encoding: {
           x: { field: 'ratio', type: 'quantitative', title: 'L/(L+d)', scale: { domain, zero: false } },
-          y: { field: 'eta', type: 'quantitative', title: 'η_TF = Σ_h μ^h w^h', scale: { domain, zero: false } },
+          y: { field: 'eta', type: 'quantitative', title: 'η_TF = Σ_h μʰ wʰ', scale: { domain, zero: false } },
           color: { field: 'heads', type: 'ordinal', title: 'H', scale: { scheme: 'tableau10' } },
           tooltip: [{ field: 'run' }, { field: 'heads' }, { field: 'ratio', format: '.4f' }, { field: 'eta', format: '.4f' }],
         },

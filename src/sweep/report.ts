@@ -15,6 +15,7 @@ import { renderFigure } from '../plots/render.js';
 import { CATEGORY, DASH_LEGEND, round, topLevel, type VlSpec } from '../plots/theme.js';
 import { VERSION } from '../version.js';
 import { mdText } from '../report/format.js';
+import { tallyLine } from '../report/findings.js';
 import type { Row } from './results.js';
 
 export interface SweepCheck {
@@ -161,8 +162,10 @@ export function etaSpec(rows: readonly Row[]): VlSpec {
   const lo = Math.max(0, Math.min(...xs) - 0.05);
   const hi = Math.min(1.2, Math.max(...xs) + 0.05);
   const scale = { domain: [round(lo, 3), round(hi, 3)], zero: false, nice: false };
+  const axis = { format: '.2f', tickCount: 6, labelOverlap: true }; // a few ticks: labels never run into each other
+  const ds = new Set(pts.map((p) => p.d));
   return topLevel({
-    title: { text: 'Effective step size eta_TF against L/(L+d)', subtitle: 'one point per run; grey line: eta_TF = L/(L+d)' },
+    title: { text: 'Effective step size η_TF against L/(L + d)', subtitle: `one point per run; grey line: η_TF = L/(L + d)${ds.size === 1 ? `; d = ${[...ds][0]}` : ''}` },
     width: 480, height: 420,
     layer: [
       { data: { values: [{ x: lo, eta: lo }, { x: hi, eta: hi }] }, mark: { type: 'line', color: '#888888', strokeDash: [5, 4], clip: true }, encoding: { x: { field: 'x', type: 'quantitative', scale }, y: { field: 'eta', type: 'quantitative', scale } } },
@@ -170,10 +173,10 @@ export function etaSpec(rows: readonly Row[]): VlSpec {
         data: { values: pts },
         mark: { type: 'point', filled: true, size: 70, opacity: 0.85 },
         encoding: {
-          x: { field: 'x', type: 'quantitative', title: 'L/(L+d)', scale },
-          y: { field: 'eta', type: 'quantitative', title: 'eta_TF = sum_h mu^h w^h', scale },
+          x: { field: 'x', type: 'quantitative', title: 'L/(L + d)', scale, axis },
+          y: { field: 'eta', type: 'quantitative', title: 'η_TF = Σ_h μʰ wʰ', scale, axis },
           color: { field: 'H', type: 'nominal', title: 'heads', scale: { range: CATEGORY } },
-          shape: { field: 'd', type: 'nominal', title: 'd' },
+          ...(ds.size > 1 ? { shape: { field: 'd', type: 'nominal', title: 'd' } } : {}), // one d: said in the subtitle, no one-entry legend
           tooltip: [{ field: 'run' }, { field: 'eta' }, { field: 'x' }],
         },
       },
@@ -278,6 +281,6 @@ export async function writeSweepReport(dir: string, rows: readonly Row[], o: { l
   const findingsJson = join(out, 'findings.json');
   writeFileAtomic(markdown, md.join('\n'));
   writeFileAtomic(findingsJson, JSON.stringify({ icl_lab_version: VERSION, thresholds: SWEEP_THRESHOLDS, findings }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
-  o.log?.(`sweep report: ${figures.length} figures, ${findings.filter((f) => f.pass).length} of ${findings.filter((f) => f.result !== 'n/a').length} applicable findings pass`);
+  o.log?.(`sweep report: ${figures.length} figures, ${tallyLine(findings)}`);
   return { dir: out, markdown, findingsJson, figures, findings };
 }

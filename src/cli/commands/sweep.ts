@@ -15,6 +15,7 @@ import { autoProgressMode, formatDuration, type ProgressMode } from '../../run/p
 import { runLocalSweep } from '../../sweep/local.js';
 import { isLiveState, liveTasks, readSubmissions, runSlurmTask, slurmSeconds, squeueStates, submitSlurmSweep, type SlurmOptions } from '../../sweep/slurm.js';
 import { readProgress } from '../../run/run-dir.js';
+import { tallyLine } from '../../report/findings.js';
 import type { JobView, RedisTarget } from '../../sweep/queue.js';
 
 /** BullMQ and ioredis load only for queue work (they cost a second of start-up on a busy machine). */
@@ -78,9 +79,9 @@ export function specOf(specPath: string | undefined, opts: SweepCliOptions): Swe
   return normaliseSpec(merged, `${specPath} with the flags`);
 }
 
-/** The continue command printed at Ctrl-C and by `sweep status`. */
-export function continueCommand(dir: string, queue?: RedisTarget): string {
-  return `icl-lab sweep --out ${shellQuote(dir)}${queue ? ` --queue ${shellQuote(queue.shown)} --wait` : ''}`;
+/** The continue command printed at Ctrl-C and by `sweep status` (with --report when the sweep was asked for its report). */
+export function continueCommand(dir: string, queue?: RedisTarget, report = false): string {
+  return `icl-lab sweep --out ${shellQuote(dir)}${queue ? ` --queue ${shellQuote(queue.shown)} --wait` : ''}${report ? ' --report' : ''}`;
 }
 
 /** The spec and its runs, every combination validated; pure (reads DIR/sweep.json to continue). */
@@ -105,7 +106,7 @@ async function finishResults(dir: string, opts: SweepCliOptions, log: (s: string
   if (opts.report) {
     const { writeSweepReport } = await import('../../sweep/report.js');
     const r = await writeSweepReport(dir, t.rows, { log });
-    log(`sweep: report: ${r.markdown} (${r.findings.filter((f) => f.pass).length} of ${r.findings.length} findings pass)`);
+    log(`sweep: report: ${r.markdown} (${tallyLine(r.findings)})`);
   }
 }
 
@@ -173,7 +174,7 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
   const trained = res.summaries.filter((s) => s.status === 'completed').length;
   if (res.interrupted) {
     const left = res.summaries.filter((s) => s.status === 'interrupted').length;
-    log(`sweep: interrupted; ${left} run(s) stopped at a checkpoint. Continue with:\n  ${continueCommand(out)}`);
+    log(`sweep: interrupted; ${left} run(s) stopped at a checkpoint. Continue with:\n  ${continueCommand(out, undefined, opts.report === true)}`);
     return 130;
   }
   log(`sweep: ${trained} run(s) trained, ${res.skipped.length} already finished, ${res.failed.length} failed; ${formatDuration(res.wallSeconds)} wall`);
@@ -317,7 +318,7 @@ async function queueSweep(p: PreparedSweep, t: RedisTarget, opts: SweepCliOption
       display.stop();
     }
     if (controller.signal.aborted) {
-      log(`sweep: stopped waiting; the ${pending.size} unfinished job(s) stay in the queue and the workers keep going. Wait again with:\n  ${continueCommand(p.dir, t)}`);
+      log(`sweep: stopped waiting; the ${pending.size} unfinished job(s) stay in the queue and the workers keep going. Wait again with:\n  ${continueCommand(p.dir, t, opts.report === true)}`);
       return 130;
     }
     await finishResults(p.dir, opts, log);

@@ -346,3 +346,22 @@ export function readSpecFile(path: string): string {
 export function planKey(runs: readonly SweepRunPlan[]): string {
   return runs.map((r) => `${r.name}=${r.hash}`).join('\n');
 }
+
+/**
+ * The spec of a file and/or flags: the flags override the file's base, add grid axes and replace its
+ * zip and seeds; null when there is neither a file nor a flag (continue the sweep in DIR).
+ */
+export function specFromFileAndFlags(specPath: string | undefined, base: PartialSpec, grid: readonly string[], zip: readonly string[], seeds?: string): SweepSpec | null {
+  const hasFlags = Object.keys(base).length > 0 || grid.length > 0 || zip.length > 0 || seeds !== undefined;
+  if (specPath === undefined && !hasFlags) return null;
+  const fromFlags = specFromFlags(base, grid, zip, seeds);
+  if (specPath === undefined) return fromFlags;
+  const file = parseSpecText(readSpecFile(specPath), specPath);
+  const merged = {
+    base: { ...Object.fromEntries(Object.entries(file.base).filter(([k]) => !(k in fromFlags.grid))), ...fromFlags.base },
+    grid: { ...Object.fromEntries(Object.entries(file.grid).filter(([k]) => !(k in fromFlags.base))), ...fromFlags.grid },
+    zip: Object.keys(fromFlags.zip).length ? fromFlags.zip : file.zip,
+    ...(fromFlags.seeds ? { seeds: fromFlags.seeds } : file.seeds ? { seeds: file.seeds } : {}),
+  };
+  return normaliseSpec(merged, `${specPath} with the flags`);
+}

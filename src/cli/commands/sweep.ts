@@ -3,7 +3,6 @@
  * through a BullMQ + Redis queue (`--queue URL`), with one results table and the sweep's report.
  * `icl-lab sweep status DIR|--queue URL`: where a sweep stands.
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
@@ -15,6 +14,7 @@ import { autoProgressMode, formatDuration, type ProgressMode } from '../../run/p
 import { runLocalSweep } from '../../sweep/local.js';
 import { isLiveState, liveTasks, readSubmissions, runSlurmTask, slurmSeconds, squeueStates, submitSlurmSweep, type SlurmOptions } from '../../sweep/slurm.js';
 import { readProgress } from '../../run/run-dir.js';
+import { statusRows } from '../../sweep/status.js';
 import { tallyLine } from '../../report/findings.js';
 import type { JobView, RedisTarget } from '../../sweep/queue.js';
 
@@ -22,7 +22,7 @@ import type { JobView, RedisTarget } from '../../sweep/queue.js';
 const queueModule = () => import('../../sweep/queue.js');
 import { SweepProgress } from '../../sweep/progress.js';
 import { writeResults } from '../../sweep/results.js';
-import { expandSweep, normaliseSpec, parseSpecText, readSpecFile, specFromFlags, type SweepRunPlan, type SweepSpec } from '../../sweep/spec.js';
+import { expandSweep, specFromFileAndFlags, type SweepRunPlan, type SweepSpec } from '../../sweep/spec.js';
 import { isSweepDir, prepareSweep, readSweepJson, runState, sweepRuns, type PreparedSweep } from '../../sweep/sweep-dir.js';
 
 interface SweepCliOptions extends Record<string, unknown> {
@@ -61,22 +61,9 @@ function progressMode(v: string | undefined): ProgressMode {
   return p === 'auto' ? autoProgressMode() : p;
 }
 
-/** The spec from a file and/or flags (flags override the file's base and add grid axes). */
+/** The spec from a file and/or the flags (sweep/spec.ts specFromFileAndFlags); null when neither is given. */
 export function specOf(specPath: string | undefined, opts: SweepCliOptions): SweepSpec | null {
-  const base = parseFlags(opts);
-  const hasFlags = Object.keys(base).length > 0 || opts.grid.length > 0 || opts.zip.length > 0 || opts.seeds !== undefined;
-  if (specPath === undefined && !hasFlags) return null;
-  const fromFlags = specFromFlags(base, opts.grid, opts.zip, opts.seeds);
-  if (specPath === undefined) return fromFlags;
-  const file = parseSpecText(readSpecFile(specPath), specPath);
-  const fields = (o: Record<string, unknown>) => Object.keys(o);
-  const merged = {
-    base: { ...Object.fromEntries(Object.entries(file.base).filter(([k]) => !(k in fromFlags.grid))), ...fromFlags.base },
-    grid: { ...Object.fromEntries(Object.entries(file.grid).filter(([k]) => !(k in fromFlags.base))), ...fromFlags.grid },
-    zip: fields(fromFlags.zip).length ? fromFlags.zip : file.zip,
-    ...(fromFlags.seeds ? { seeds: fromFlags.seeds } : file.seeds ? { seeds: file.seeds } : {}),
-  };
-  return normaliseSpec(merged, `${specPath} with the flags`);
+  return specFromFileAndFlags(specPath, parseFlags(opts), opts.grid, opts.zip, opts.seeds);
 }
 
 /** The continue command printed at Ctrl-C and by `sweep status` (with --report when the sweep was asked for its report). */
@@ -344,16 +331,7 @@ export async function statusAction(dir: string | undefined, opts: { queue?: stri
       const views = qm && q ? await qm.jobViews(q, s.id, runs) : runs.map(() => null);
       const subs = readSubmissions(dir);
       const slurm = subs.length > 0 ? liveTasks(dir) : null; // squeue's view of the array tasks
-      const rows = runs.map((r, i) => {
-        const st = runState(r.dir);
-        const rj = st.kind === 'todo' && st.steps === 0 ? null : JSON.parse(readFileSync(`${r.dir}/run.json`, 'utf8'));
-        const v = views[i];
-        const status = st.kind === 'completed' ? 'completed' : st.kind === 'failed' ? 'failed' : rj?.status ?? 'missing';
-        return {
-          name: r.name, status, step: Math.max(rj?.step ?? 0, rj?.status === 'running' ? readProgress(r.dir)?.step ?? 0 : 0), steps: r.config.steps, job: v ? v.state : null,
-          job_step: v?.step ?? null, ...(slurm ? { slurm: slurm.get(i) ? { job: slurm.get(i)!.id, state: slurm.get(i)!.state, reason: slurm.get(i)!.reason } : null } : {}), final_train_loss: rj?.final?.train_loss ?? null, wall_seconds: rj?.timings?.wall_seconds ?? 0,
-        };
-      });
+      const rows = statusRows(runs, views, slurm);
       const count = (k: string) => rows.filter((r) => r.status === k).length;
       const step = rows.reduce((n, r) => n + r.step, 0);
       const steps = rows.reduce((n, r) => n + r.steps, 0);

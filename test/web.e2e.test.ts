@@ -281,4 +281,35 @@ describe('the playground in Chromium', () => {
     await page.click('[data-testid=pg-reset]');
     await page.waitForFunction(() => document.querySelector('[data-testid=pg-status]')?.textContent === 'idle');
   }, 150_000);
+
+  it('keeps its settings in the URL (a shared link opens them), trains linear attention, and saves a chart as PNG', async () => {
+    const site = await serveStatic(join(root, 'dist', 'web'));
+    // a link with settings: they fill the form; values the form does not allow are ignored
+    await page.goto(`${site}playground.html#?attention=linear&heads=1&steps=3000&d=999&init=bogus`);
+    await page.waitForFunction(() => document.querySelector('[data-testid=pg-status]')?.textContent === 'idle', undefined, { timeout: 15_000 });
+    expect(await page.locator('[data-testid=pg-attention]').inputValue()).toBe('linear');
+    expect(await page.locator('[data-testid=pg-heads]').inputValue()).toBe('1');
+    expect(await page.locator('[data-testid=pg-d]').inputValue()).toBe('5');
+    expect(await page.locator('[data-testid=pg-init]').inputValue()).toBe('random');
+    // a change goes into the address (no reload, no new history entry)
+    await page.selectOption('[data-testid=pg-preset]', 'paper');
+    await page.waitForFunction(() => location.hash.includes('preset=paper'));
+    expect(new URLSearchParams(await page.evaluate(() => location.hash.slice(2))).get('attention')).toBe('linear');
+    await page.click('[data-testid=pg-train]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=pg-status]')?.textContent === 'done', undefined, { timeout: 60_000 });
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=pg-download]')]);
+    const file = join(tmp, 'playground-linear.safetensors');
+    await download.saveAs(file);
+    const a = JSON.parse(cli(['analyze', file, '--json', '--samples', '500']));
+    expect(a.linear?.attention).toBe('linear'); // the model file says which attention it is
+    // every chart has the export menu; its PNG is a real PNG
+    await page.waitForSelector('[data-testid=pg-loss-chart] .vega-actions', { state: 'attached' }); // inside the closed … menu
+    expect(await page.locator('.vega-embed .vega-actions').count()).toBe(await page.locator('.vega-embed').count());
+    await page.locator('[data-testid=pg-loss-chart] summary').click();
+    const [png] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=pg-loss-chart] .vega-actions a', { hasText: 'PNG' }).click()]);
+    const pngFile = join(tmp, 'loss.png');
+    await png.saveAs(pngFile);
+    expect(readFileSync(pngFile).subarray(1, 4).toString()).toBe('PNG');
+    await shot('playground-linear');
+  }, 120_000);
 });

@@ -11,7 +11,8 @@ export function VegaChart(props: { spec: Spec | null; testId?: string; renderer?
     if (!el.current || !props.spec) return;
     let cancelled = false;
     const target = el.current;
-    embed(target, props.spec as never, { actions: false, renderer: props.renderer ?? 'svg', tooltip: true })
+    // the "…" menu of every chart: save it as SVG or PNG (vega-embed's export actions; no editor links)
+    embed(target, props.spec as never, { actions: { export: { svg: true, png: true }, source: false, compiled: false, editor: false }, renderer: props.renderer ?? 'svg', tooltip: true })
       .then((r) => {
         if (cancelled) r.finalize();
         else {

@@ -11,9 +11,10 @@ import { fmt, int } from '../api';
 import { VegaChart } from '../chart';
 import { Heatmaps } from '../heatmaps';
 import type { FromWorker, PlaygroundSettings, Progress } from './protocol';
+import { hashQuery, SETTING_RULES, settingsFromQuery, settingsToQuery, writeHashQuery } from './url';
 
 const DEFAULTS: PlaygroundSettings = {
-  heads: 2, d: 5, contextLength: 40, init: 'random', optimizer: 'adam', lr: 1e-3, noiseStd: 0.01, preset: 'seed', steps: 20000, batchSize: 128, seed: 1024, engine: 'wasm',
+  attention: 'softmax', heads: 2, d: 5, contextLength: 40, init: 'random', optimizer: 'adam', lr: 1e-3, noiseStd: 0.01, preset: 'seed', steps: 20000, batchSize: 128, seed: 1024, engine: 'wasm',
 };
 
 interface Curves {
@@ -31,7 +32,8 @@ const push = (dst: number[], src: Float64Array): void => {
 };
 
 export function Playground() {
-  const [settings, setSettings] = useState<PlaygroundSettings>(DEFAULTS);
+  const [settings, setSettings] = useState<PlaygroundSettings>(() => settingsFromQuery(hashQuery(), DEFAULTS)); // the URL holds the settings
+  useEffect(() => writeHashQuery(settingsToQuery(settings, DEFAULTS)), [settings]);
   const [status, setStatus] = useState<'loading' | 'idle' | 'running' | 'paused' | 'done' | 'failed'>('loading');
   const [wasm, setWasm] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -132,7 +134,7 @@ export function Playground() {
   const numInput = (k: 'heads' | 'd' | 'contextLength' | 'lr' | 'noiseStd' | 'steps' | 'batchSize' | 'seed', label: string, attrs: Record<string, number | string> = {}) => (
     <label>{label}<input type="number" value={settings[k]} {...attrs} onChange={(e) => set(k, Number((e.target as HTMLInputElement).value))} data-testid={`pg-${k}`} disabled={status === 'running' || status === 'paused'} /></label>
   );
-  const select = <K extends 'init' | 'optimizer' | 'preset' | 'engine'>(k: K, label: string, values: string[]) => (
+  const select = <K extends 'attention' | 'init' | 'optimizer' | 'preset' | 'engine'>(k: K, label: string, values = SETTING_RULES[k] as readonly string[]) => (
     <label>{label}<select value={settings[k]} onChange={(e) => set(k, (e.target as HTMLSelectElement).value as PlaygroundSettings[K])} data-testid={`pg-${k}`} disabled={status === 'running' || status === 'paused'}>
       {values.map((v) => <option key={v} value={v} disabled={k === 'engine' && v === 'wasm' && wasm !== null}>{v}</option>)}
     </select></label>
@@ -140,21 +142,23 @@ export function Playground() {
   const busy = status === 'running' || status === 'paused';
   return (
     <div class="playground">
-      <div class="toolbar"><h1>Playground</h1><span class="muted">train one-layer multi-head attention on in-context linear regression, here in your browser</span></div>
+      <div class="toolbar"><h1>Playground</h1><span class="muted">train one-layer multi-head attention (softmax or linear) on in-context linear regression, here in your browser</span></div>
       <form class="settings" onSubmit={(e) => e.preventDefault()}>
+        {select('attention', 'attention')}
         {numInput('heads', 'heads H', { min: 1, max: 16 })}
         {numInput('d', 'd', { min: 1, max: 32 })}
         {numInput('contextLength', 'context L', { min: 1, max: 400 })}
-        {select('init', 'init', ['random', 'small_id', 'small_id_qk', 'oppo_small_id'])}
-        {select('optimizer', 'optimizer', ['adam', 'adamw', 'sgd'])}
+        {select('init', 'init')}
+        {select('optimizer', 'optimizer')}
         {numInput('lr', 'lr', { step: 'any', min: 0 })}
         {numInput('noiseStd', 'noise std', { step: 'any', min: 0 })}
-        {select('preset', 'preset', ['seed', 'paper'])}
+        {select('preset', 'preset')}
         {numInput('steps', 'steps', { min: 1, max: 1000000 })}
         {numInput('batchSize', 'batch', { min: 1, max: 4096 })}
         {numInput('seed', 'seed', { min: 0 })}
-        {select('engine', 'engine', ['wasm', 'ts'])}
+        {select('engine', 'engine')}
       </form>
+      <p class="muted small">These settings are in this page's address: copy it to share the configuration.</p>
       <div class="toolbar">
         <button onClick={train} disabled={status === 'loading' || busy} data-testid="pg-train">▶ train</button>
         <button onClick={() => send({ type: 'pause' })} disabled={status !== 'running'} data-testid="pg-pause">❚❚ pause</button>

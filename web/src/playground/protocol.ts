@@ -1,5 +1,7 @@
 /** Messages between the playground page and its training worker. */
 export interface PlaygroundSettings {
+  /** The model family (src/run/model-families.ts): softmax (the seed's), linear (a_i = s_i / L), linear-sum (a_i = s_i). */
+  attention: 'softmax' | 'linear' | 'linear-sum';
   heads: number;
   d: number;
   contextLength: number;

@@ -94,7 +94,7 @@ function start(settings: PlaygroundSettings): void {
   const steps = settings.steps;
   const every = (n: number): number => Math.max(1, Math.round(steps / n));
   const config = makeTrainConfig({
-    heads: settings.heads, d: settings.d, contextLength: settings.contextLength, init: settings.init,
+    attention: settings.attention, heads: settings.heads, d: settings.d, contextLength: settings.contextLength, init: settings.init,
     optimizer: settings.optimizer, lr: settings.lr, noiseStd: settings.noiseStd, preset: settings.preset,
     steps, batchSize: settings.batchSize, seed: settings.seed, engine: settings.engine,
     dynamicsEvery: every(1000), qkEvery: every(200), valEvery: every(200), lossEvery: 1, printEvery: steps,

@@ -29,7 +29,7 @@ export function App() {
           <a href="#/" class={tab === 'runs' ? 'active' : ''}>Runs</a>
           <a href="#/playground" class={tab === 'playground' ? 'active' : ''}>Playground</a>
         </nav>
-        <span class="muted small">one-layer multi-head softmax attention on in-context linear regression</span>
+        <span class="muted small">attention models (softmax or linear) learning linear regression in context</span>
       </header>
       <main>{view}</main>
     </>

@@ -54,6 +54,8 @@ export function RunView(props: { path: string }) {
         <span>loss <b class="mono" data-testid="run-loss">{fmt(row.trainLoss)}</b>{detail.lastVal ? <> · val. {fmt(detail.lastVal.loss)} at step {int(detail.lastVal.step)}</> : null}</span>
       </div>
       <p class="muted small config">
+        {c['attention'] && c['attention'] !== 'softmax' ? <b data-testid="run-attention">{String(c['attention'])} attention, </b> : null}
+        {Number(c['task_pool']) > 0 ? <>task pool M = {String(c['task_pool'])}, </> : null}{Number(c['sparsity']) > 0 ? <>{String(c['sparsity'])}-sparse β, </> : null}
         H = {String(c['heads'])}, d = {String(c['d'])}, {c['tasks'] ? <>tasks {String(c['tasks'])} (n_out = {String(c['n_out'])}), </> : null}L = {String(c['context_length'])}, {String(c['layers'])} layer(s), preset {String(c['preset'])}, noise_std {String(c['noise_std'])}, init {String(c['init'])}, {String(c['optimizer'])} lr {String(c['lr'])}, batch {String(c['batch_size'])}, seed {String(c['seed'])}, engine {String(c['engine'] ?? 'ts')}
         {row.failure ? <span class="error"> · failed: {row.failure}</span> : null}
       </p>
@@ -85,7 +87,7 @@ export function RunView(props: { path: string }) {
           <VegaChart spec={detail.multitask} testId="multitask-circuits" />
         </section>
       )}
-      {analysis && <Statistics a={analysis} step={analysis.step} live={row.status === 'running' && !row.stale} />}
+      {analysis && <Statistics a={analysis} step={analysis.step} live={row.status === 'running' && !row.stale} attention={String(c['attention'] ?? 'softmax')} />}
       {detail.evaluation && (
         <section>
           <h2>Error against context length</h2>
@@ -96,7 +98,8 @@ export function RunView(props: { path: string }) {
   );
 }
 
-function Statistics(props: { a: Analysis; step: number | null; live: boolean }) {
+function Statistics(props: { a: Analysis; step: number | null; live: boolean; attention: string }) {
+  const linear = props.attention !== 'softmax';
   const a = props.a;
   const title = `Statistics of the ${props.live ? 'latest saved' : 'final'} weights${props.step !== null ? ` (step ${int(props.step)})` : ''}`;
   if (a.note) return <section><h2>{title}</h2><p class="muted">{a.note}</p></section>;
@@ -126,7 +129,7 @@ function Statistics(props: { a: Analysis; step: number | null; live: boolean }) 
           </dd>
           {a.kernelGap && <>
             <dt>kernel gap</dt>
-            <dd><span class="mono" data-testid="kernel-gap">{fmt(a.kernelGap.relative)}</span> <span class="muted small">relative MSE model vs kernel estimator, {int(a.kernelGap.samples)} prompts at L = {a.kernelGap.L}; model MSE {fmt(a.kernelGap.modelMse)}, kernel {fmt(a.kernelGap.kernelMse)}</span></dd>
+            <dd><span class="mono" data-testid="kernel-gap">{fmt(a.kernelGap.relative)}</span> <span class="muted small">relative MSE model vs {linear ? `the softmax kernel estimator (a reference only: this is a ${props.attention}-attention model; its gap to the GD construction is in icl-lab analyze)` : 'kernel estimator'}, {int(a.kernelGap.samples)} prompts at L = {a.kernelGap.L}; model MSE {fmt(a.kernelGap.modelMse)}, kernel {fmt(a.kernelGap.kernelMse)}</span></dd>
           </>}
         </dl>
       </div>

@@ -117,6 +117,27 @@ describe('sweep on a real Slurm cluster', () => {
     expect(same(runB, local)).toBe(true);
   }, 180_000);
 
+  it('a task that reaches its --time gets SIGTERM before the limit (--signal=B:TERM@15), checkpoints, requeues itself and resumes', async () => {
+    const dir = join(tmp, 'timed');
+    // far more steps than a minute trains: the task is still running when its time is up
+    const HUGE = LONG.map((x) => (x === '300000' ? '100000000' : x));
+    const r = cli(['sweep', ...HUGE, '--seeds', '1', '--out', dir, '--slurm', '--time', '1', '--eval-samples', '500'], { env: slurm.env });
+    expect(r.code, r.stderr).toBe(0);
+    const array = r.stdout.trim().split(' ')[0]!;
+    const log = join(dir, 'slurm', 'logs', `${array}_0.out`);
+    const text = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
+    // Slurm signals up to 60 s early (its event resolution), so this comes within about a minute
+    await waitFor('SIGTERM before the time limit, a checkpoint and a requeue', () => /checkpointed at step \d+; job \d+ requeued/.test(text()), 150_000, () => `${slurm.state(`${array}_0`)}\n${text()}`);
+    await waitFor('the requeued task to start again from the checkpoint', () => (text().match(/starting at step/g) ?? []).length >= 2, 120_000, () => `${slurm.state(`${array}_0`)}\n${text()}`);
+    expect(text()).toMatch(/SIGTERM: checkpointing/);
+    const [first, second] = [...text().matchAll(/starting at step (\d+)/g)].map((m) => Number(m[1]));
+    const saved = Number(text().match(/checkpointed at step (\d+); job \d+ requeued/)![1]);
+    expect(first).toBe(0);
+    expect(second).toBe(saved); // resumed where it checkpointed
+    expect(saved).toBeGreaterThan(0);
+    slurm.cmd('scancel', [array]);
+  }, 300_000);
+
   it('--dry-run prints both scripts and writes and submits nothing; array specs and time limits', () => {
     const dir = join(tmp, 'dry');
     const r = cli(['sweep', ...TINY, '--out', dir, '--slurm', '--dry-run', '--max-parallel', '3', '--threads', '2', '--partition', 'debug', '--time', '2:00', '--sbatch-arg=--comment=x', '--report'], { env: slurm.env });

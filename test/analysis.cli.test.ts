@@ -265,15 +265,22 @@ describe('icl-lab analyze: numbering, names and theory (issue 12, misleading out
     expect(t).toContain('Theory: ANISOTROPIC run (rho = 0.6)');
     expect(t).toContain('does not apply as such');
     expect(t).toContain('For reference only (isotropic theory, Sigma = I):');
-    expect(t).toMatch(/QK x-block against I and Sigma\^-1/);
+    expect(t).toMatch(/QK x-block against I, Sigma\^-1 and Gamma\* at L = 12/);
+    expect(t).toMatch(/sum_h mu\^h QK\^h x-block: rel to I \d\.\d{4}, to Sigma\^-1 \d\.\d{4}, to Gamma\* \d\.\d{4}/);
     const j = JSON.parse(cli(['analyze', dir, '--samples', '200', '--json']).stdout);
     expect(j.theory).toBe('anisotropic');
     expect(j.anisotropy.rho).toBe(0.6);
     expect(j.anisotropy.heads).toHaveLength(2);
     for (const h of j.anisotropy.heads) {
       expect(h.rel_to_identity).toBeGreaterThanOrEqual(0);
-      expect(h.closer).toBe(h.rel_to_precision < h.rel_to_identity ? 'sigma_inverse' : 'identity');
+      const least = Math.min(h.rel_to_identity, h.rel_to_precision, h.rel_to_gamma_star);
+      expect(h.closer).toBe(h.rel_to_gamma_star === least ? 'gamma_star' : h.rel_to_precision === least ? 'sigma_inverse' : 'identity');
     }
+    expect(typeof j.anisotropy.paired).toBe('boolean');
+    expect(j.anisotropy.rel_gamma_star).toBeGreaterThanOrEqual(0);
+    expect(j.anisotropy.gamma_star).toHaveLength(3);
+    // 200 steps from random init: the heads have not split, so it is not read as preconditioned GD
+    if (!j.anisotropy.paired) expect(j.anisotropy.verdict).toMatch(/^not paired/);
     // Sigma^-1 of AR(1) with rho = 0.6 at d = 3: [[1, -0.6, 0], [-0.6, 1.36, -0.6], [0, -0.6, 1]] / 0.64
     expect(j.anisotropy.sigma_inverse[1][1]).toBeCloseTo(1.36 / 0.64, 12);
     expect(j.anisotropy.sigma_inverse[0][1]).toBeCloseTo(-0.6 / 0.64, 12);

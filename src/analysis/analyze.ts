@@ -13,7 +13,7 @@
  * A multi-layer stack (`analyzeStack`) gets its per-layer statistics only.
  */
 import {
-  ACTIVE_HEAD_THRESHOLD, effectiveLearningRate, groupHeads, lastColumn, layerCircuits, stackCircuits, stackLayer, statisticsLines,
+  ACTIVE_HEAD_THRESHOLD, effectiveLearningRate, groupHeads, isPairedGrouping, lastColumn, layerCircuits, stackCircuits, stackLayer, statisticsLines,
   type HeadCircuit, type HeadGrouping,
 } from '../model/circuits.js';
 import { allocParams } from '../model/params.js';
@@ -109,9 +109,15 @@ export function analyzeTarget(t: ModelTarget, o: AnalyzeOptions = {}): AnalyzeRe
     kernelGap: gap.relative,
     kernelGapDetail: { ...gap, seed, preset: spec.preset, noiseStd: spec.noiseStd, rho: spec.rho ?? 0 },
     theory: spec.rho ? 'anisotropic' : 'isotropic',
-    anisotropy: spec.rho ? anisotropy(heads, d, spec.rho) : null,
+    anisotropy: spec.rho ? anisotropy(heads, d, spec.rho, L, noiseOverPrior(spec, d, L), isPairedGrouping(grouping)) : null,
     ...(linear ? { linear } : {}),
   };
+}
+
+/** sigma^2 / tau^2 of the task the prompts come from (riskParams: the preset's noise and prior variance). */
+function noiseOverPrior(spec: PromptSpec, d: number, L: number): number {
+  const r = riskParams({ d, L, noiseStd: spec.noiseStd, preset: spec.preset });
+  return r.sigma2 / (r.priorVar ?? 1);
 }
 
 /** The step sizes eta_TF is compared with at context length L: L/(L+d), L/(L+d+1) and tuned one-step GD's eta*. */

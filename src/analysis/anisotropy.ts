@@ -7,6 +7,7 @@
  *   c* = <A, M>_F / <M, M>_F,   rel(A, M) = ||A - c* M||_F / ||A||_F   (0 = A is a multiple of M)
  */
 import type { HeadCircuit } from '../model/circuits.js';
+import { solveDense } from '../math/linalg.js';
 
 /** Sigma_jk = rho^|j-k| (d x d, row-major). */
 export function ar1Covariance(d: number, rho: number): Float64Array {
@@ -44,6 +45,23 @@ export function relativeDistance(a: ArrayLike<number>, m: ArrayLike<number>): { 
 }
 
 /** The x-block QK^h[:d, :d] of a head (row-major d x d). */
+/** Gamma* = ((1 + 1/L) Sigma + (tr Sigma + sigma^2/tau^2)/L I)^-1 for x ~ N(0, Sigma). */
+export function optimalPreconditioner(sigma: Float64Array, d: number, L: number, noiseOverPrior: number): Float64Array {
+  let tr = 0;
+  for (let j = 0; j < d; j++) tr += sigma[j * d + j]!;
+  const m = new Float64Array(d * d);
+  for (let i = 0; i < d * d; i++) m[i] = (1 + 1 / L) * sigma[i]!;
+  for (let j = 0; j < d; j++) m[j * d + j] += (tr + noiseOverPrior) / L;
+  const inv = new Float64Array(d * d);
+  for (let c = 0; c < d; c++) {
+    const e = new Float64Array(d);
+    e[c] = 1;
+    const x = solveDense(m, e, d);
+    for (let r = 0; r < d; r++) inv[r * d + c] = x[r]!;
+  }
+  return inv;
+}
+
 export function xBlock(c: HeadCircuit, d: number): Float64Array {
   const E = d + 1;
   const out = new Float64Array(d * d);
@@ -61,7 +79,10 @@ export interface HeadMetric {
   /** rel(QK x-block, Sigma^-1) and the best multiple of Sigma^-1. */
   relToPrecision: number;
   scalePrecision: number;
-  closer: 'identity' | 'sigma_inverse';
+  /** rel(QK x-block, Gamma*) and the best multiple of Gamma*. */
+  relToGammaStar: number;
+  scaleGammaStar: number;
+  closer: 'identity' | 'sigma_inverse' | 'gamma_star';
 }
 
 export interface Anisotropy {
@@ -69,7 +90,18 @@ export interface Anisotropy {
   /** Which theory applies, in words. */
   theory: string;
   sigmaInverse: number[][];
+  /** Gamma* = ((1 + 1/L) Sigma + (tr Sigma + sigma^2/tau^2)/L I)^-1, the optimum of one preconditioned GD step at the run's L. */
+  gammaStar: number[][];
+  L: number;
   heads: HeadMetric[];
+  /** The effective preconditioner sum_h mu^h QK^h x-block (the model's x-block as one GD step sees it): rel to I, Sigma^-1, Gamma*. */
+  relIdentity: number;
+  relSigmaInverse: number;
+  relGammaStar: number;
+  /** Whether the heads split into a +/- pair (an active head in each sign group); an unpaired model is not read as preconditioned GD. */
+  paired: boolean;
+  /** What the read-out says, in words. */
+  verdict: string;
 }
 
 export const ANISOTROPIC_THEORY =
@@ -77,28 +109,51 @@ export const ANISOTROPIC_THEORY =
   'eta_TF ~ L/(L+d), tuned eta*, the equivalent two-head model, and the kernel estimator built from w^h I) ' +
   'assumes Sigma = I and does not apply as such. For Sigma-distributed x, one step of gradient descent ' +
   'is best preconditioned by Sigma^-1 (trained linear attention learns QK x-block ~ Sigma^-1), so the ' +
-  'question is whether each head\'s learned x-block is closer to a multiple of I or of Sigma^-1. ' +
+  'question is whether the learned x-block is closer to a multiple of I, of Sigma^-1 or of Gamma*, the finite-L optimum ' +
+  'of one preconditioned GD step (Zhang-Frei-Bartlett; Ahn et al.), itself a few per cent from Sigma^-1. ' +
   'The isotropic numbers below are shown for reference only; a large kernel gap is expected when the ' +
   'x-block is far from a multiple of I.';
 
-/** The anisotropy read-out of the heads of a model trained with `rho` (non-zero). */
-export function anisotropy(heads: readonly HeadCircuit[], d: number, rho: number): Anisotropy {
+/**
+ * The anisotropy read-out of the heads of a model trained with `rho` (non-zero) at context length L
+ * (noiseOverPrior = sigma^2/tau^2 of its task); `paired`: whether its heads split into a +/- pair.
+ */
+export function anisotropy(heads: readonly HeadCircuit[], d: number, rho: number, L: number, noiseOverPrior: number, paired: boolean): Anisotropy {
   const eye = new Float64Array(d * d);
   for (let j = 0; j < d; j++) eye[j * d + j] = 1;
   const prec = ar1Precision(d, rho);
+  const star = optimalPreconditioner(ar1Covariance(d, rho), d, L, noiseOverPrior);
+  const rows = (m: Float64Array) => Array.from({ length: d }, (_, j) => Array.from(m.subarray(j * d, (j + 1) * d)));
+  const closest = (i: number, p: number, g: number): HeadMetric['closer'] => (g <= Math.min(i, p) ? 'gamma_star' : p < i ? 'sigma_inverse' : 'identity');
+  const effective = new Float64Array(d * d);
+  for (const c of heads) {
+    const a = xBlock(c, d);
+    for (let k = 0; k < d * d; k++) effective[k] += c.mu * a[k]!;
+  }
+  const e = { i: relativeDistance(effective, eye).rel, p: relativeDistance(effective, prec).rel, g: relativeDistance(effective, star).rel };
+  const near = closest(e.i, e.p, e.g);
+  const name = { identity: 'I', sigma_inverse: 'Sigma^-1', gamma_star: 'Gamma*' }[near];
   return {
     rho,
     theory: ANISOTROPIC_THEORY,
-    sigmaInverse: Array.from({ length: d }, (_, j) => Array.from(prec.subarray(j * d, (j + 1) * d))),
+    sigmaInverse: rows(prec),
+    gammaStar: rows(star),
+    L,
     heads: heads.map((c) => {
       const a = xBlock(c, d);
       const i = relativeDistance(a, eye);
       const p = relativeDistance(a, prec);
+      const g = relativeDistance(a, star);
       return {
         layer: c.layer + 1, head: c.head + 1,
-        relToIdentity: i.rel, scaleIdentity: i.scale, relToPrecision: p.rel, scalePrecision: p.scale,
-        closer: p.rel < i.rel ? 'sigma_inverse' : 'identity',
+        relToIdentity: i.rel, scaleIdentity: i.scale, relToPrecision: p.rel, scalePrecision: p.scale, relToGammaStar: g.rel, scaleGammaStar: g.scale,
+        closer: closest(i.rel, p.rel, g.rel),
       };
     }),
+    relIdentity: e.i, relSigmaInverse: e.p, relGammaStar: e.g,
+    paired,
+    verdict: paired
+      ? `paired (+/- heads): the effective preconditioner sum_h mu^h QK^h x-block is closest to a multiple of ${name} (rel ${e.g.toFixed(4)} to Gamma*, ${e.p.toFixed(4)} to Sigma^-1, ${e.i.toFixed(4)} to I)`
+      : 'not paired: the heads have not split into a +/- pair, so the model is not read as a preconditioned GD step (its x-block distances are shown for reference only)',
   };
 }

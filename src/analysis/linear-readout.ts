@@ -24,7 +24,7 @@ import { layerCircuits } from '../model/circuits.js';
 import type { Rng } from '../data/rng.js';
 import { sampleBatch } from '../data/task.js';
 import { solveDense } from '../math/linalg.js';
-import { ar1Covariance, ar1Precision, relativeDistance } from './anisotropy.js';
+import { ar1Covariance, ar1Precision, optimalPreconditioner, relativeDistance } from './anisotropy.js';
 import { oneStepGd, preconditionedGd, transformerEstimator } from './estimators.js';
 import { KernelGapSums } from './kernel-gap.js';
 import { promptTask, type PromptSpec } from './prompts.js';
@@ -63,23 +63,6 @@ export interface LinearReadout {
 }
 
 const rows = (a: Float64Array, d: number) => Array.from({ length: d }, (_, i) => Array.from(a.subarray(i * d, (i + 1) * d)));
-
-/** Gamma* = ((1 + 1/L) Sigma + (tr Sigma + sigma^2/tau^2)/L I)^-1 for x ~ N(0, Sigma). */
-export function optimalPreconditioner(sigma: Float64Array, d: number, L: number, noiseOverPrior: number): Float64Array {
-  let tr = 0;
-  for (let j = 0; j < d; j++) tr += sigma[j * d + j]!;
-  const m = new Float64Array(d * d);
-  for (let i = 0; i < d * d; i++) m[i] = (1 + 1 / L) * sigma[i]!;
-  for (let j = 0; j < d; j++) m[j * d + j] += (tr + noiseOverPrior) / L;
-  const inv = new Float64Array(d * d);
-  for (let c = 0; c < d; c++) {
-    const e = new Float64Array(d);
-    e[c] = 1;
-    const x = solveDense(m, e, d);
-    for (let r = 0; r < d; r++) inv[r * d + c] = x[r]!;
-  }
-  return inv;
-}
 
 /** The learned preconditioner Gamma of a linear model at L (see the file comment). */
 export function learnedPreconditioner(p: AttentionParams, L: number): Float64Array {

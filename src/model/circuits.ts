@@ -405,3 +405,8 @@ function checkHead(p: LayerWeights, h: number): void {
 function checkSameLength(w: ArrayLike<number>, mu: ArrayLike<number>): void {
   if (w.length !== mu.length) throw new RangeError(`w has ${w.length} heads but mu has ${mu.length}`);
 }
+
+/** Whether the heads have split into a +/- pair: an active head (|mu^h w^h| above the threshold) in each sign group of w. */
+export function isPairedGrouping(g: HeadGrouping): boolean {
+  return g.signGroups.filter((s) => s.heads.some((h) => g.active.includes(h))).length >= 2;
+}

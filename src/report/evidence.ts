@@ -6,7 +6,8 @@
  */
 import type { ModelForward } from '../engine/model.js';
 import { layerCircuits } from '../model/circuits.js';
-import { debiasedGd, kernelEstimator, oneStepGd, transformerEstimator } from '../analysis/estimators.js';
+import { debiasedGd, kernelEstimator, oneStepGd, preconditionedGd, transformerEstimator } from '../analysis/estimators.js';
+import { anisotropy, ar1Covariance, optimalPreconditioner } from '../analysis/anisotropy.js';
 import { groupHeads } from '../model/circuits.js';
 import { THRESHOLDS } from './findings.js';
 import { KernelGapSums } from '../analysis/kernel-gap.js';
@@ -56,6 +57,10 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
     const eta = w.reduce((a, x, h) => a + x * mu[h]!, 0);
     return { eta, muSum: mu.reduce((a, x) => a + x, 0), twoHead: heads.length > 2 ? groupHeads(w, mu, THRESHOLDS.active).twoHead : undefined };
   });
+  // anisotropic prompts: the finite-L optimum of one preconditioned GD step, Gamma*, as the reference
+  const noiseOverPrior = r.sigma2 / (r.priorVar ?? 1);
+  const gammaStar = spec.rho ? optimalPreconditioner(ar1Covariance(spec.d, spec.rho), spec.d, L, noiseOverPrior) : null;
+  const starSq = gammaStar ? new Float64Array(samples) : null;
   const gout = new Float64Array(chunk);
   const tuned = new Float64Array(samples);
   const plain = new Float64Array(samples);
@@ -81,6 +86,10 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
         twoGaps[i]!.add(o, go, batch.yq, B);
       }
     });
+    if (gammaStar && starSq) {
+      preconditionedGd(batch, gammaStar, o);
+      for (let b = 0; b < B; b++) starSq[done + b] = (o[b]! - batch.yq[b]!) ** 2;
+    }
     oneStepGd(batch, etaStar, o);
     for (let b = 0; b < B; b++) tuned[done + b] = (o[b]! - batch.yq[b]!) ** 2;
     oneStepGd(batch, 1, o);
@@ -95,6 +104,7 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
     gdGap: gdGaps[i]!.result(L).relative,
     ...(forms[i]!.twoHead ? { twoHeadGap: twoGaps[i]!.result(L).relative } : {}),
     zeroSum: Math.abs(forms[i]!.muSum) / circuits[i]!.reduce((a, c) => a + Math.abs(c.mu), 0),
+    ...(spec.rho ? { relGammaStar: anisotropy(circuits[i]!, spec.d, spec.rho, L, noiseOverPrior, true).relGammaStar } : {}),
   }));
-  return { d: spec.d, L, models: evidence, tunedGdSqErr: tuned, oneStepGdSqErr: plain };
+  return { d: spec.d, L, models: evidence, tunedGdSqErr: tuned, oneStepGdSqErr: plain, ...(starSq ? { gammaStarSqErr: starSq } : {}) };
 }

@@ -25,6 +25,8 @@ export interface ModelEvidence {
   twoHeadGap?: number;
   /** |sum_h mu^h| / sum_h |mu^h|: the OV zero-sum statement (0 = balanced). */
   zeroSum?: number;
+  /** rho != 0: rel(sum_h mu^h QK^h x-block, Gamma*), the best multiple's relative residual (anisotropy.ts). */
+  relGammaStar?: number;
 }
 
 export interface FindingsInput {
@@ -38,6 +40,8 @@ export interface FindingsInput {
   oneStepGdSqErr: Float64Array;
   /** |mu^h w^h| above this makes a head active (default 0.05). */
   activeThreshold?: number;
+  /** Anisotropic prompts (rho != 0): the Gamma*-preconditioned GD step on the same prompts (anisotropy.ts). */
+  gammaStarSqErr?: Float64Array;
 }
 
 export interface Check {

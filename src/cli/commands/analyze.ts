@@ -78,11 +78,16 @@ export function formatAnalysis(a: AnalyzeResult): string {
     const an = a.anisotropy;
     out.push(`Theory: ANISOTROPIC run (rho = ${an.rho}). ${an.theory}`);
     out.push('');
-    out.push(`QK x-block against I and Sigma^-1 (rel = ||A - c M||_F / ||A||_F for the best multiple c; smaller is closer):`);
-    out.push(` layer head   rel to I   rel to Sigma^-1   closer to`);
-    for (const h of an.heads) out.push(`${pad(String(h.layer), 6)} ${pad(String(h.head), 4)} ${pad(f4(h.relToIdentity), 10)} ${pad(f4(h.relToPrecision), 17)}   ${h.closer === 'sigma_inverse' ? 'Sigma^-1' : 'I'}`);
+    out.push(`QK x-block against I, Sigma^-1 and Gamma* at L = ${an.L} (rel = ||A - c M||_F / ||A||_F for the best multiple c; smaller is closer):`);
+    out.push(` layer head   rel to I   rel to Sigma^-1   rel to Gamma*   closest`);
+    const near = { identity: 'I', sigma_inverse: 'Sigma^-1', gamma_star: 'Gamma*' } as const;
+    for (const h of an.heads) out.push(`${pad(String(h.layer), 6)} ${pad(String(h.head), 4)} ${pad(f4(h.relToIdentity), 10)} ${pad(f4(h.relToPrecision), 17)} ${pad(f4(h.relToGammaStar), 15)}   ${near[h.closer]}`);
+    out.push(`  sum_h mu^h QK^h x-block: rel to I ${f4(an.relIdentity)}, to Sigma^-1 ${f4(an.relSigmaInverse)}, to Gamma* ${f4(an.relGammaStar)}`);
+    out.push(`  ${an.verdict}`);
     out.push(`  Sigma^-1 (rho = ${an.rho}):`);
     for (const row of an.sigmaInverse) out.push(`  ${row.map((v) => pad(s4(v), 9)).join(' ')}`);
+    out.push(`  Gamma* (L = ${an.L}):`);
+    for (const row of an.gammaStar) out.push(`  ${row.map((v) => pad(s4(v), 9)).join(' ')}`);
     out.push('');
     out.push('For reference only (isotropic theory, Sigma = I):');
   } else {

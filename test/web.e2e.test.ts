@@ -62,7 +62,8 @@ async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
 
-const svgCount = (sel: string) => page.locator(`${sel} svg`).count();
+/** Vega charts (their root svg.marks; the … export menu's icon is an svg too) inside sel. */
+const svgCount = (sel: string) => page.locator(`${sel} svg.marks`).count();
 /** Marks drawn inside a chart's SVG (paths, rects): > 0 when Vega drew something. */
 const marks = (sel: string) => page.locator(sel).first().evaluate((el) => el.querySelectorAll('svg path, svg rect, svg line').length);
 
@@ -119,7 +120,7 @@ describe('icl-lab serve in Chromium', () => {
     expect(Number(await page.locator('[data-testid=kernel-gap]').innerText())).toBeGreaterThanOrEqual(0);
     // error vs L from the report over this run (report-heads/evaluation.json): this run, its kernel, the estimators
     await page.waitForSelector('[data-testid=evaluation-chart] svg');
-    const legend = await page.locator('[data-testid=evaluation-chart] svg').innerHTML();
+    const legend = await page.locator('[data-testid=evaluation-chart] svg.marks').innerHTML();
     expect(legend).toContain('h2/kernel');
     expect(legend).toContain('one-step-gd');
     expect(legend).not.toContain('h1/kernel');
@@ -189,7 +190,7 @@ describe('icl-lab serve in Chromium', () => {
     await page.waitForSelector('[data-testid=compare-loss] svg');
     await page.waitForSelector('[data-testid=compare-heatmaps] svg');
     expect(await marks('[data-testid=compare-loss]')).toBeGreaterThan(3);
-    expect(await page.locator('[data-testid=compare-heatmaps] svg').count()).toBe(3); // 1 + 2 heads
+    expect(await page.locator('[data-testid=compare-heatmaps] svg.marks').count()).toBe(3); // 1 + 2 heads
     await shot('compare');
   });
 
@@ -257,7 +258,7 @@ describe('the playground in Chromium', () => {
     const lateLoss = Number(await page.locator('[data-testid=pg-loss]').innerText());
     console.log(`playground: first step after ${firstMs} ms; loss ${earlyLoss} -> ${lateLoss}; ${sps} steps/s (session mean, H = 2, wasm)`);
     expect(earlyLoss).toBeGreaterThan(lateLoss * 2);
-    expect(await page.locator('[data-testid=pg-heatmaps] svg').count()).toBe(2);
+    expect(await page.locator('[data-testid=pg-heatmaps] svg.marks').count()).toBe(2);
     expect(await marks('[data-testid=pg-dynamics-chart]')).toBeGreaterThan(3);
     await shot('playground');
     // pause: the step stops

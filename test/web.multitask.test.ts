@@ -52,7 +52,7 @@ describe('icl-lab serve: a multi-task run', () => {
     await page.waitForSelector('[data-testid=multitask-circuits] svg');
     expect(await page.locator('.config').innerText()).toContain('tasks 0:4,2:6 (n_out = 2)');
     // snapshot heatmaps: one figure per head, coordinates x1..x6, y1, y2 (never a bare y or x7)
-    expect(await page.locator('[data-testid=heatmaps] svg').count()).toBe(3);
+    expect(await page.locator('[data-testid=heatmaps] svg.marks').count()).toBe(3);
     const snapLabels = await axisLabels('[data-testid=heatmaps]');
     for (const l of ['x1', 'x6', 'y1', 'y2']) expect(snapLabels).toContain(l);
     expect(snapLabels).not.toContain('x7');

@@ -28,6 +28,7 @@ import { evaluateSweep } from '../report/evaluate-parallel.js';
 import type { Check, Finding } from '../report/findings.js';
 import type { ReportOptions } from '../report/report.js';
 import { loadReportRuns, runsPromptSpec } from '../report/runs.js';
+import { mdProse } from '../report/format.js';
 
 const f4 = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : '–');
 
@@ -144,7 +145,7 @@ export async function writeLengthReport(dirs: readonly string[], o: ReportOption
     `Closed forms (analysis/theory.ts): 'linear' is one-step GD at eta*(${L0}) = ${f4(optimalEta(L0, spec.d, riskParams({ d: spec.d, L: L0, noiseStd: spec.noiseStd, preset: spec.preset }).sigma2, riskParams({ d: spec.d, L: L0, noiseStd: spec.noiseStd, preset: spec.preset }).priorVar))} at every L; 'linear-sum' is GD at eta*(${L0}) L/${L0}; tuned GD takes eta*(L) at each L.\n\n` +
     `## Runs\n\n| run | attention | H | steps | held-out MSE at L = ${L0} |\n|---|---|---|---|---|\n${runRows}\n\n` +
     `## Findings\n\n| finding | result | claim | value | threshold |\n|---|---|---|---|---|\n${findingRows}\n\n` +
-    findings.map((f) => `- **${f.id}**: ${f.why}`).join('\n') + '\n\n' +
+    findings.map((f) => `- **${f.id}**: ${mdProse(f.why)}`).join('\n') + '\n\n' +
     `| finding | check | value | threshold | result |\n|---|---|---|---|---|\n${checkRows}\n\n` +
     `## Error against context length\n\n${table}\n\n` +
     `## Figure\n\n![Length generalisation](figures/length_generalization.png)\n\n` +

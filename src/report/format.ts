@@ -13,6 +13,11 @@ export function mdText(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/([\\`*[\]])/g, '\\$1');
 }
 
+/** Prose that may quote a name (a finding's reason naming its runs): no tag can start in it; the rest of its Markdown stays. */
+export function mdProse(s: string): string {
+  return s.replace(/&(?![a-z]+;|#\d+;)/g, '&amp;').replace(/</g, '&lt;');
+}
+
 /** A relative file path as a Markdown link target: each segment percent-encoded (plain names unchanged). */
 export function mdPath(p: string): string {
   return p.split('/').map(encodeURIComponent).join('/');

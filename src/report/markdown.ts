@@ -11,7 +11,7 @@ import { VERSION } from '../version.js';
 import type { ReportFigure } from './figures.js';
 import { meanStderr, tallyLine, THRESHOLDS, type Finding, type FindingsInput } from './findings.js';
 import type { RunJson } from '../run/run-dir.js';
-import { fmt, fmtList, mdPath, mdTable, mdText } from './format.js';
+import { fmt, fmtList, mdPath, mdProse, mdTable, mdText } from './format.js';
 import type { PrintedValues } from './plan.js';
 import type { ReportRun } from './runs.js';
 
@@ -51,7 +51,7 @@ function headerSection(c: ReportContent): string {
 
 function findingsSection(findings: Finding[]): string {
   return `## Findings\n\n${mdTable(['#', 'finding', 'value', 'threshold', 'result'], findings.map((f, i) => [String(i + 1), f.claim, f.result === 'n/a' ? '–' : fmt(f.value), f.threshold, f.result === 'n/a' ? 'n/a' : f.pass ? '**pass**' : '**FAIL**']))}\n\n` +
-    findings.map((f, i) => `### ${i + 1}. ${f.id}${f.result === 'n/a' ? ' (n/a)' : ''}\n\n${f.claim}\n\n*Threshold:* ${f.why}${f.checks.length === 0 ? '' : `\n\n${mdTable(['check', 'value', 'threshold', 'result'], f.checks.map((c) => [c.name, Number.isInteger(c.value) ? String(c.value) : fmt(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']))}`}`).join('\n\n');
+    findings.map((f, i) => `### ${i + 1}. ${f.id}${f.result === 'n/a' ? ' (n/a)' : ''}\n\n${f.claim}\n\n*Threshold:* ${mdProse(f.why)}${f.checks.length === 0 ? '' : `\n\n${mdTable(['check', 'value', 'threshold', 'result'], f.checks.map((c) => [c.name, Number.isInteger(c.value) ? String(c.value) : fmt(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']))}`}`).join('\n\n');
 }
 
 function runsSection(runs: readonly ReportRun[]): string {

@@ -22,7 +22,7 @@ import { forwardMulti } from '../engine/ts/multitask.js';
 import { multitaskCircuits, type MultiHeadCircuit } from '../model/multitask-circuits.js';
 import { activeHeads, LONG_H8_RUNS, mainTask, mixedShare, moreHeadsObservation, MT_THRESHOLDS, splitUpFinding, superpositionFinding, type MultitaskModelEvidence } from './multitask-findings.js';
 import { multitaskCircuitsSpec } from '../plots/multitask.js';
-import { mdPath, mdText } from './format.js';
+import { mdPath, mdProse, mdTable, mdText } from './format.js';
 import { formatTasks, parseTasks, sampleMultiTask, type MultiTaskBatch, type TaskBlock } from '../data/multitask.js';
 import type { AttentionParams } from '../model/params.js';
 
@@ -196,7 +196,7 @@ export async function writeMultitaskReport(dirs: readonly string[], o: { out: st
   const md = [
     `# icl-lab multi-task report\n\nicl-lab ${VERSION}. ${runs.length} run(s): ${runs.map((r) => mdText(r.name)).join(', ')}. Tasks ${formatTasks(r0.tasks)} on x in R^${r0.dx} (N = ${N} outputs, tokens [x, y_1..y_${N}], E = ${r0.dx + N}), L = ${r0.L}, noise_std ${r0.noiseStd.toPrecision(4)} (context noise sqrt(dx_k) noise_std, noise-free query targets), the authors' multi-task setting (docs/PAPER_EXPERIMENTS.md §5).\n\n**${passed} of ${findings.length} findings pass.**`,
     `## Findings\n\n| # | finding | value | threshold | result |\n|---|---|---|---|---|\n${findings.map((x, i) => `| ${i + 1} | ${x.claim} | ${f(x.value)} | ${x.threshold} | ${x.pass ? '**pass**' : '**FAIL**'} |`).join('\n')}\n\n` +
-      findings.map((x, i) => `### ${i + 1}. ${x.id}\n\n*Threshold:* ${x.why}\n\n| check | value | threshold | result |\n|---|---|---|---|\n${x.checks.map((c) => `| ${c.name.replace(/\|/g, '\\|')} | ${Number.isInteger(c.value) ? c.value : f(c.value)} | ${c.threshold} | ${c.pass ? 'pass' : 'FAIL'} |`).join('\n')}`).join('\n\n'),
+      findings.map((x, i) => `### ${i + 1}. ${x.id}\n\n*Threshold:* ${mdProse(x.why)}\n\n${mdTable(['check', 'value', 'threshold', 'result'], x.checks.map((c) => [c.name, Number.isInteger(c.value) ? String(c.value) : f(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']))}`).join('\n\n'),
     ...(more.length ? [`## More heads than the split-up case (H > 2N): measured, not judged\n\nThe authors show H = 3 (superposition) and H = 4 (split-up) only; their split-up statement is checked at H = 2N = ${2 * N} above. For more heads we report what we measured (active: sum_k |mu_k w_k| > ${MT_THRESHOLDS.active}; one task: mixed share <= ${MT_THRESHOLDS.split}).\n\n| run | H | step | active heads | serving one task | serving both (head: mixed share, strength) |\n|---|---|---|---|---|---|\n${more.map((o) => `| ${mdText(o.name)} | ${o.heads} | ${(stepOf.get(o.name) ?? 0).toLocaleString('en-US')} | ${o.active} | ${o.single} | ${o.mixed.map((m) => `${m.head}: ${f(m.mixed, 2)}, ${f(m.strength, 2)}`).join('; ') || 'none'} |`).join('\n')}\n\n${LONG_H8_RUNS}`] : []),
     `## Error at the training length\n\nMSE against the noise-free query targets, mean over the ${N} outputs (and per task), ${samples.toLocaleString('en-US')} shared prompts at L = ${r0.L}. Per-task ridge: ridge on each task's own block with lambda = dx_k noise_std^2 (Bayes for that task, told which coordinates it reads).\n\n| method | MSE ± se | per task |\n|---|---|---|\n${evalRows}`,
     `## Figures\n\n${figs.join('\n\n')}`,

@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { renderFigure } from '../plots/render.js';
 import { CATEGORY, DASH_LEGEND, round, topLevel, type VlSpec } from '../plots/theme.js';
 import { VERSION } from '../version.js';
-import { mdText } from '../report/format.js';
+import { mdProse, mdText } from '../report/format.js';
 import { tallyLine } from '../report/findings.js';
 import type { Row } from './results.js';
 
@@ -261,7 +261,7 @@ export async function writeSweepReport(dir: string, rows: readonly Row[], o: { l
   findings.forEach((f, i) => md.push(`| ${i + 1} | ${f.result} | ${f.id} | ${fmt(f.value)} | ${cell(f.threshold)} |`));
   md.push('');
   for (const f of findings) {
-    md.push(`### ${f.id}: ${f.result}`, '', f.claim, '', `Threshold: ${f.threshold}. ${f.why}`, '');
+    md.push(`### ${f.id}: ${f.result}`, '', f.claim, '', `Threshold: ${f.threshold}. ${mdProse(f.why)}`, '');
     if (f.checks.length) {
       md.push('| run | value | pass |', '|---|---|---|');
       for (const c of f.checks) md.push(`| ${mdText(c.run)} | ${fmt(c.value)} | ${c.pass ? 'yes' : 'NO'} |`);

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { allocParams } from '../src/model/params.js';
 import { multitaskCircuits, exclusiveCoordinates } from '../src/model/multitask-circuits.js';
-import { mixedShare, moreHeadsObservation, splitUpFinding, superpositionFinding } from '../src/report/multitask-findings.js';
+import { mixedShare, moreHeadsFinding, moreHeadsObservation, MORE_HEADS_STEPS, splitUpFinding, superposedStrengthShare, superpositionFinding } from '../src/report/multitask-findings.js';
 
 const tasks = [[0, 4], [2, 6]] as const;
 const d = 6, N = 2, E = d + N;
@@ -77,6 +77,27 @@ describe('multi-task findings', () => {
     const [o] = moreHeadsObservation([h4, ev], N);
     expect(o).toMatchObject({ name: 'h8', heads: 8, active: 6, single: 5 }); // heads 7 (zero) and 8 (tiny) inactive
     expect(o!.mixed).toEqual([{ head: 5, mixed: expect.closeTo(2 / 7, 10), strength: expect.closeTo(0.05 * 2 + 0.05 * 5, 10) }]); // |w1 mu1| + |w2 mu2|, w = mean QK diagonal on the block
+  });
+
+  it('more-heads (H > 2N): the strength share of heads serving both tasks, judged from 300,000 steps; shorter runs n/a (issue 26)', () => {
+    const mixed = { qk: [0.05, 0.05, 0, 0, -0.05, -0.05], ov: [2, -5] }; // active (strength 0.175) but weak
+    const heads = [t1(0.17, 2.7), t2(0.17, 2.4), t2(-0.17, -2.5), t1(-0.17, -2.7), t1(0.15, 3), { qk: [0, 0, 0, 0, 0, 0], ov: [0, 0] }, t2(0.001, 0.01)];
+    const weak = { name: 'weak', heads: 8, circuits: multitaskCircuits(model([...heads.slice(0, 4), mixed, ...heads.slice(4)]), d, tasks) };
+    const share = superposedStrengthShare(weak);
+    // the mixed head's strength 0.175 over the six active heads' total
+    const total = weak.circuits.filter((c) => c.strength > 0.05).reduce((a, c) => a + c.strength, 0);
+    expect(share).toBeCloseTo(0.175 / total, 10);
+    expect(share).toBeLessThan(0.1);
+    // the same weak mixed head fails nothing once converged; a strong one (OV x 10) does
+    const strongMixed = { qk: [1, 1, 0, 0, -1, -1], ov: [2, -5] };
+    const strong = { name: 'strong', heads: 8, circuits: multitaskCircuits(model([...heads.slice(0, 4), strongMixed, ...heads.slice(4)]), d, tasks) };
+    const at = (m: typeof weak, step: number) => ({ ...m, step });
+    expect(moreHeadsFinding([at(weak, MORE_HEADS_STEPS)], N).result).toBe('pass');
+    expect(moreHeadsFinding([at(strong, MORE_HEADS_STEPS)], N).result).toBe('FAIL');
+    const early = moreHeadsFinding([at(strong, 15_000)], N);
+    expect(early.result).toBe('n/a');
+    expect(early.why).toMatch(/Not converged \(n\/a for them\): strong \(step 15,000\)/);
+    expect(moreHeadsFinding([], N).result).toBe('n/a');
   });
 
   it('split-up needs two heads of opposite sign per task', () => {

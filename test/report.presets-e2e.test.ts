@@ -34,7 +34,8 @@ describe('reproduce presets (tiny) end to end', () => {
     expect(res.runs.map((r) => r.name)).toEqual(['h3', 'h4', 'h2', 'h8']);
     const cfg = JSON.parse(readFileSync(join(out, 'h3', 'run.json'), 'utf8')).config;
     expect([cfg.tasks, cfg.n_out, cfg.d, cfg.context_length, cfg.batch_size, cfg.engine]).toEqual(['0:4,2:6', 2, 6, 48, 256, 'wasm']);
-    expect(res.report.findings.map((f) => f.id)).toEqual(['multitask-split-up', 'multitask-superposition']);
+    expect(res.report.findings.map((f) => f.id)).toEqual(['multitask-split-up', 'multitask-superposition', 'multitask-more-heads']);
+    expect(res.report.findings[2]!.result).toBe('n/a'); // h8 trained 40 steps: not converged
     for (const h of ['h2', 'h3', 'h4', 'h8']) expect(existsSync(join(out, 'report', 'figures', h, 'circuits.png'))).toBe(true);
     const md = readFileSync(res.report.files.md, 'utf8');
     expect(md).toMatch(/\| per-task ridge \| [0-9.]+ ± [0-9.]+ \|/);

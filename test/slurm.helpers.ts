@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { availableParallelism, hostname, tmpdir } from 'node:os';
+import { availableParallelism, hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './cli.helpers.js';
 import { freePort } from './redis.helpers.js';
@@ -73,8 +73,9 @@ export async function startSlurm(): Promise<SlurmCluster> {
   writeFileSync(conf, [
     'ClusterName=icltest',
     `SlurmctldHost=${node}(127.0.0.1)`,
-    'SlurmUser=root',
-    'SlurmdUser=root',
+    // the daemons run as whoever runs the tests (root, or a user: a cluster of one's own, no privileges needed)
+    `SlurmUser=${userInfo().username}`,
+    `SlurmdUser=${userInfo().username}`,
     `SlurmctldPort=${ctldPort}`,
     `SlurmdPort=${slurmdPort}`,
     'AuthType=auth/munge',

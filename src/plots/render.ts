@@ -3,9 +3,9 @@
  * resvg gets the DejaVu TTFs by file and no system fonts, so text renders the same on every
  * machine (and never silently disappears for lack of a font).
  */
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { Resvg } from '@resvg/resvg-js';
@@ -113,7 +113,10 @@ export function svgToPixels(svg: string, opts: RasterOptions = {}): { width: num
 
 /** Render `spec` to `dir/name.svg` and `dir/name.png` (+ `name.vl.json` with `writeSpec`), atomically; returns the paths. */
 export async function renderFigure(spec: VlSpec, dir: string, name: string, opts: RasterOptions = {}): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
+  // synchronous, like every write of a report: an async mkdir -p still running on the thread pool
+  // could recreate a report's staging folder after a SIGTERM handler removed it (report/write-unit.ts)
+  mkdirSync(dir, { recursive: true });
+  await new Promise((resolve) => setImmediate(resolve)); // a turn of the event loop per figure: a SIGTERM or Ctrl-C is handled between figures
   const svg = await specToSvg(spec);
   const svgPath = join(dir, `${name}.svg`);
   const pngPath = join(dir, `${name}.png`);

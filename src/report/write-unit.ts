@@ -37,7 +37,9 @@ export async function writeFolderAsUnit<T>(out: string, write: (staging: string)
   } catch (err) {
     throw new UsageError(describeFsError(err, final, 'create') ?? `--out ${out}: cannot create a folder next to it (${(err as Error).message}); choose another --out`);
   }
-  const cleanup = (): void => rmSync(staging, { recursive: true, force: true });
+  // every write into staging is synchronous (plots/render.ts too), so when a signal handler runs nothing
+  // is half-way through writing there and removing it leaves nothing behind
+  const cleanup = (): void => rmSync(staging, { recursive: true, force: true, maxRetries: 3 });
   const onSignal = (sig: NodeJS.Signals): void => {
     cleanup();
     process.exit(sig === 'SIGINT' ? 130 : 143);

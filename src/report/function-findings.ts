@@ -21,7 +21,7 @@
  * and an order of magnitude below the unpaired ones.
  */
 import { groupHeads, isPairedGrouping } from '../model/circuits.js';
-import { THRESHOLDS, type Check, type Finding, type FindingsInput, type ModelEvidence } from './findings.js';
+import { meanStderr, THRESHOLDS, type Check, type Finding, type FindingsInput, type ModelEvidence } from './findings.js';
 
 export const FUNCTION_THRESHOLDS = { gdGap: 0.01, twoHeadGap: 0.01, zeroSum: 0.05, gammaStar: 0.03, gammaStarZ: 3 } as const;
 
@@ -60,26 +60,14 @@ export function functionFindings(input: FindingsInput): Finding[] {
   ];
 }
 
-/** The mean of squared errors and its standard error. */
-function meanSe(a: Float64Array): { mean: number; se: number } {
-  const n = a.length;
-  let s = 0, s2 = 0;
-  for (let i = 0; i < n; i++) {
-    s += a[i]!;
-    s2 += a[i]! * a[i]!;
-  }
-  const mean = s / n;
-  return { mean, se: Math.sqrt(Math.max(0, s2 / n - mean * mean) / (n - 1)) };
-}
-
 function preconditionedGdFinding(input: FindingsInput, models: { m: ModelEvidence; paired: boolean }[]): Finding {
   const T = FUNCTION_THRESHOLDS;
-  const star = meanSe(input.gammaStarSqErr!).mean;
+  const star = meanStderr(input.gammaStarSqErr!).mean;
   const checks: Check[] = models.flatMap(({ m, paired }) => [
     { name: `${m.name}: heads split into a +/- pair (1 = yes)`, value: paired ? 1 : 0, threshold: '= 1', pass: paired },
     ...(paired ? [
       check(`${m.name}: rel(sum_h mu^h QK^h x-block, Gamma*)`, m.relGammaStar ?? NaN, T.gammaStar),
-      ((e) => check(`${m.name}: |MSE - Gamma*-GD MSE| / s.e. of the model's MSE (${e.mean.toFixed(4)} ± ${e.se.toFixed(4)} against ${star.toFixed(4)})`, Math.abs(e.mean - star) / e.se, T.gammaStarZ))(meanSe(m.sqErr)),
+      ((e) => check(`${m.name}: |MSE - Gamma*-GD MSE| / s.e. of the model's MSE (${e.mean.toFixed(4)} ± ${e.stderr.toFixed(4)} against ${star.toFixed(4)})`, Math.abs(e.mean - star) / e.stderr, T.gammaStarZ))(meanStderr(m.sqErr)),
     ] : []),
   ]);
   return judge('preconditioned-gd', 'With anisotropic x (Sigma != I), each model with H >= 2 pairs its heads and computes one GD step preconditioned by Gamma* = ((1 + 1/L) Sigma + (tr Sigma + sigma^2/tau^2)/L I)^-1 (Zhang-Frei-Bartlett; Ahn et al.): its x-block near a multiple of Gamma*, its MSE within 3 s.e. of the MSE of that step.',

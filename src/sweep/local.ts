@@ -8,7 +8,7 @@ import type { ProgressMode } from '../run/progress.js';
 import { readRunJson, runIsLive } from '../run/run-dir.js';
 import { executeRuns } from '../run/runs.js';
 import type { RunSummary } from '../run/run.js';
-import { SweepProgress } from './progress.js';
+import { sweepProgressOf } from './progress.js';
 import type { PreparedSweep } from './sweep-dir.js';
 
 export interface LocalSweepOptions {
@@ -38,12 +38,7 @@ export async function runLocalSweep(p: PreparedSweep, o: LocalSweepOptions): Pro
   const skipped = p.runs.filter((r) => r.state.kind !== 'todo').map((r) => ({
     name: r.name, why: r.state.kind === 'completed' ? 'completed' : `failed earlier (${r.state.kind === 'failed' ? r.state.reason : ''}); not retried`,
   }));
-  const display = new SweepProgress(o.progress, p.runs.map((r) => ({
-    name: r.name,
-    step: r.state.step,
-    total: r.config.steps,
-    state: r.state.kind === 'completed' ? 'done' as const : r.state.kind === 'failed' ? 'failed' as const : 'queued' as const,
-  })));
+  const display = sweepProgressOf(o.progress, p.runs);
   if (skipped.length > 0) display.note(`sweep: ${skipped.length} of ${p.runs.length} runs already finished; ${todo.length} to train`);
   let summaries: RunSummary[] = [];
   try {

@@ -126,3 +126,11 @@ export class SweepProgress {
     else if (this.mode !== 'none' && this.runs.size > 0) this.err(this.line() + '\n');
   }
 }
+
+/** The display of a sweep's runs as they are on disk: finished ones done or failed, the rest queued at their step. */
+export function sweepProgressOf(mode: ProgressMode, runs: readonly { name: string; config: { steps: number }; state: { kind: string; step: number } }[]): SweepProgress {
+  return new SweepProgress(mode, runs.map((r) => ({
+    name: r.name, step: r.state.step, total: r.config.steps,
+    state: r.state.kind === 'completed' ? 'done' as const : r.state.kind === 'failed' ? 'failed' as const : 'queued' as const,
+  })));
+}

@@ -20,7 +20,7 @@ import type { JobView, RedisTarget } from '../../sweep/queue.js';
 
 /** BullMQ and ioredis load only for queue work (they cost a second of start-up on a busy machine). */
 const queueModule = () => import('../../sweep/queue.js');
-import { SweepProgress } from '../../sweep/progress.js';
+import { sweepProgressOf } from '../../sweep/progress.js';
 import { writeResults } from '../../sweep/results.js';
 import { expandSweep, specFromFileAndFlags, type SweepRunPlan, type SweepSpec } from '../../sweep/spec.js';
 import { isSweepDir, prepareSweep, readSweepJson, runState, sweepRuns, type PreparedSweep } from '../../sweep/sweep-dir.js';
@@ -194,10 +194,7 @@ async function slurmSweep(specPath: string | undefined, opts: SweepCliOptions, d
     log(`sweep: watch it with: icl-lab sweep status ${shellQuote(dir)}   (or: squeue -j ${[s.array_job, s.results_job].filter((x) => x !== null).join(',')})`);
     return 0;
   }
-  const display = new SweepProgress(mode, p.runs.map((x) => ({
-    name: x.name, step: x.state.step, total: x.config.steps,
-    state: x.state.kind === 'completed' ? 'done' as const : x.state.kind === 'failed' ? 'failed' as const : 'queued' as const,
-  })));
+  const display = sweepProgressOf(mode, p.runs);
   const controller = new AbortController();
   const removeInterrupt = onInterrupt(() => controller.abort());
   const pending = new Set(p.runs.filter((x) => x.state.kind === 'todo').map((x) => x.name));
@@ -266,10 +263,7 @@ async function queueSweep(p: PreparedSweep, t: RedisTarget, opts: SweepCliOption
       log(`sweep: start workers on machines that see ${p.dir}:\n  icl-lab worker --queue ${shellQuote(t.shown)}${t.shown.includes('***') ? ` (with the password in the URL or in $ICL_LAB_REDIS_PASSWORD)` : ''}\nthen: icl-lab sweep status ${shellQuote(p.dir)} --queue ${shellQuote(t.shown)}\n      icl-lab sweep --out ${shellQuote(p.dir)} --queue ${shellQuote(t.shown)} --wait   (waits, then writes the results table)`);
       return 0;
     }
-    const display = new SweepProgress(mode, p.runs.map((r) => ({
-      name: r.name, step: r.state.step, total: r.config.steps,
-      state: r.state.kind === 'completed' ? 'done' as const : r.state.kind === 'failed' ? 'failed' as const : 'queued' as const,
-    })));
+    const display = sweepProgressOf(mode, p.runs);
     const controller = new AbortController();
     const removeInterrupt = onInterrupt(() => controller.abort());
     const pending = new Set(p.runs.filter((r) => r.state.kind === 'todo').map((r) => r.name));

@@ -131,9 +131,10 @@ export function Playground() {
     setDrawn((x) => x + 1);
   };
   const set = <K extends keyof PlaygroundSettings>(k: K, v: PlaygroundSettings[K]) => setSettings({ ...settings, [k]: v });
-  const numInput = (k: 'heads' | 'd' | 'contextLength' | 'lr' | 'noiseStd' | 'steps' | 'batchSize' | 'seed', label: string, attrs: Record<string, number | string> = {}) => (
-    <label>{label}<input type="number" value={settings[k]} {...attrs} onChange={(e) => set(k, Number((e.target as HTMLInputElement).value))} data-testid={`pg-${k}`} disabled={status === 'running' || status === 'paused'} /></label>
-  );
+  const numInput = (k: 'heads' | 'd' | 'contextLength' | 'lr' | 'noiseStd' | 'steps' | 'batchSize' | 'seed', label: string) => {
+    const r = SETTING_RULES[k] as { min: number; max: number; int: boolean }; // the bounds the URL is checked against too
+    return <label>{label}<input type="number" value={settings[k]} min={r.min} max={r.max} step={r.int ? 1 : 'any'} onChange={(e) => set(k, Number((e.target as HTMLInputElement).value))} data-testid={`pg-${k}`} disabled={status === 'running' || status === 'paused'} /></label>;
+  };
   const select = <K extends 'attention' | 'init' | 'optimizer' | 'preset' | 'engine'>(k: K, label: string, values = SETTING_RULES[k] as readonly string[]) => (
     <label>{label}<select value={settings[k]} onChange={(e) => set(k, (e.target as HTMLSelectElement).value as PlaygroundSettings[K])} data-testid={`pg-${k}`} disabled={status === 'running' || status === 'paused'}>
       {values.map((v) => <option key={v} value={v} disabled={k === 'engine' && v === 'wasm' && wasm !== null}>{v}</option>)}
@@ -145,17 +146,17 @@ export function Playground() {
       <div class="toolbar"><h1>Playground</h1><span class="muted">train one-layer multi-head attention (softmax or linear) on in-context linear regression, here in your browser</span></div>
       <form class="settings" onSubmit={(e) => e.preventDefault()}>
         {select('attention', 'attention')}
-        {numInput('heads', 'heads H', { min: 1, max: 16 })}
-        {numInput('d', 'd', { min: 1, max: 32 })}
-        {numInput('contextLength', 'context L', { min: 1, max: 400 })}
+        {numInput('heads', 'heads H')}
+        {numInput('d', 'd')}
+        {numInput('contextLength', 'context L')}
         {select('init', 'init')}
         {select('optimizer', 'optimizer')}
-        {numInput('lr', 'lr', { step: 'any', min: 0 })}
-        {numInput('noiseStd', 'noise std', { step: 'any', min: 0 })}
+        {numInput('lr', 'lr')}
+        {numInput('noiseStd', 'noise std')}
         {select('preset', 'preset')}
-        {numInput('steps', 'steps', { min: 1, max: 1000000 })}
-        {numInput('batchSize', 'batch', { min: 1, max: 4096 })}
-        {numInput('seed', 'seed', { min: 0 })}
+        {numInput('steps', 'steps')}
+        {numInput('batchSize', 'batch')}
+        {numInput('seed', 'seed')}
         {select('engine', 'engine')}
       </form>
       <p class="muted small">These settings are in this page's address: copy it to share the configuration.</p>

@@ -210,7 +210,7 @@ describe('disk full in the middle of training (small tmpfs)', () => {
       const r = disk.cli(['train', '--out', dir, ...args]);
       expect(r.code, r.stderr).toBe(1);
       expect(oneLine(r.stderr), r.stderr).toBe(true);
-      expect(r.stderr).toMatch(/no space left on the device; free some space; the last checkpoint is kept: continue with icl-lab train --resume/);
+      expect(r.stderr).toMatch(/no space left on the device; free some space; the last checkpoint is kept: continue with node bin\/icl-lab train --resume/);
       const j = runJson(join(disk.files, 'r'));
       expect(j.step).toBeGreaterThan(0);
       expect(j.step).toBeLessThan(3000);

@@ -136,10 +136,10 @@ describe('icl-lab train: crash safety', () => {
     p.child.kill('SIGINT');
     const { code } = await p.done;
     expect(code).toBe(130);
-    expect(p.err()).toContain(`icl-lab train --resume ${dir}`);
+    expect(p.err()).toContain(`node bin/icl-lab train --resume ${dir}`);
     const r = runJson(dir);
     expect(r.status).toBe('interrupted');
-    expect(r.resume_command).toBe(`icl-lab train --resume ${dir}`);
+    expect(r.resume_command).toBe(`node bin/icl-lab train --resume ${dir}`);
     expect(r.checkpoint_step).toBe(r.step);
     const ck = readCheckpoint(join(dir, 'checkpoint.safetensors'));
     expect(ck.step).toBe(r.step);
@@ -270,7 +270,7 @@ describe('icl-lab train: several runs in worker threads', () => {
     await waitForStep(join(out, 'h2'), 100);
     p.child.kill('SIGTERM');
     expect((await p.done).code).toBe(130);
-    expect(p.err()).toContain(`icl-lab train --resume ${out}`);
+    expect(p.err()).toContain(`node bin/icl-lab train --resume ${out}`);
     const steps = ['h1', 'h2'].map((h) => runJson(join(out, h)));
     expect(steps.map((j) => j.status)).toEqual(['interrupted', 'interrupted']);
     const target = Math.max(...steps.map((j) => j.step)) + 30;
@@ -294,7 +294,7 @@ describe('icl-lab train: several runs in worker threads', () => {
     p.child.kill('SIGINT');
     const { code } = await p.done;
     expect(code).toBe(130);
-    expect(p.err()).toContain(`icl-lab train --resume ${dir}`);
+    expect(p.err()).toContain(`node bin/icl-lab train --resume ${dir}`);
     const r = runJson(dir);
     expect(r.status).toBe('interrupted');
     expect(r.checkpoint_step).toBe(r.step);

@@ -9,6 +9,7 @@
  *
  * Used by `icl-lab plot` and by the report / reproduce commands.
  */
+import { cliCommand } from '../command.js';
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -223,7 +224,7 @@ async function evaluationFigure(runDir: string, given: string | Evaluation | und
 /** Render every figure the run directory has data for. */
 export async function renderAllRunFigures(runDir: string, opts: RunFigureOptions = {}): Promise<RunFigures> {
   if (!existsSync(join(runDir, RUN_FILES.metrics)) && !existsSync(join(runDir, RUN_FILES.snapshots))) {
-    throw new UsageError(`${runDir} has no metrics.safetensors or snapshots.safetensors: not a run directory (train one with \`icl-lab train --out ${runDir}\`)`);
+    throw new UsageError(`${runDir} has no metrics.safetensors or snapshots.safetensors: not a run directory (train one with \`${cliCommand(`train --out ${runDir}`)}\`)`);
   }
   const outDir = opts.outDir ?? join(runDir, 'figures');
   const result: RunFigures = { outDir, figures: {}, skipped: [] };

@@ -1,4 +1,5 @@
 /** The runs a report covers: loaded, checked to be one-layer runs of one task with distinct names. */
+import { cliCommand } from '../command.js';
 import { loadTarget, type ModelTarget } from '../analysis/targets.js';
 import type { PromptSpec } from '../analysis/prompts.js';
 import type { TrainConfig } from '../run/config.js';
@@ -13,7 +14,7 @@ export interface ReportRun {
 }
 
 function loadRun(dir: string): ReportRun {
-  if (!isRunDir(dir)) throw new UsageError(`${dir} is not a run directory (no run.json); train one with \`icl-lab train --out ${dir}\``);
+  if (!isRunDir(dir)) throw new UsageError(`${dir} is not a run directory (no run.json); train one with \`${cliCommand(`train --out ${dir}`)}\``);
   const runJson = readRunJson(dir);
   const config = runConfig(runJson, dir);
   if (config.layers !== 1) throw new UsageError(`${dir}: the report covers one-layer runs (this one has ${config.layers} layers)`);

@@ -9,6 +9,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { cliCommand, shellQuote } from '../command.js';
 import { nodeKernels } from '../io/wasm.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './config.js';
@@ -66,13 +67,8 @@ export interface RunSummary {
   threads?: 1 | 2;
 }
 
-/** Shell-quote a path for the printed resume command. */
-export function shellQuote(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 export function resumeCommand(dir: string): string {
-  return `icl-lab train --resume ${shellQuote(dir)}`;
+  return cliCommand(`train --resume ${shellQuote(dir)}`);
 }
 
 /**

@@ -139,8 +139,8 @@ function explainWriteError(err: unknown, out: string, many: boolean, creating = 
   const msg = describeFsError(err, path, 'write');
   if (!msg) return err;
   const again = creating
-    ? `; the same command finishes the run${many ? 's' : ''} in ${out} (or icl-lab train --resume ${out})`
-    : `; the last checkpoint is kept: continue with icl-lab train --resume ${out}`;
+    ? `; the same command finishes the run${many ? 's' : ''} in ${out} (or ${resumeCommand(out)})`
+    : `; the last checkpoint is kept: continue with ${resumeCommand(out)}`;
   return new UsageError((err as NodeJS.ErrnoException).code === 'ENOSPC' ? msg.replace(/; free some space.*$/, `; free some space${again}`) : msg, (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 1 : 2);
 }
 

@@ -18,7 +18,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { shellQuote, type RunSummary } from '../run/run.js';
+import { shellQuote } from '../command.js';
+import { type RunSummary } from '../run/run.js';
 import { executeRuns } from '../run/runs.js';
 import { readSweepJson, runDirOf, runState, type PreparedSweep } from './sweep-dir.js';
 

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { addRunOptions, parseJobs, parseProgress, parseThreads } from '../options.js';
 import { onInterrupt } from '../signals.js';
-import { shellQuote } from '../../run/run.js';
+import { cliCommand, shellQuote } from '../../command.js';
 import { FIELDS, fieldHelp, flagName, parseFlags, type FieldKey } from '../../run/config.js';
 import { autoProgressMode, formatDuration, type ProgressMode } from '../../run/progress.js';
 import { runLocalSweep } from '../../sweep/local.js';
@@ -68,7 +68,7 @@ export function specOf(specPath: string | undefined, opts: SweepCliOptions): Swe
 
 /** The continue command printed at Ctrl-C and by `sweep status` (with --report when the sweep was asked for its report). */
 export function continueCommand(dir: string, queue?: RedisTarget, report = false): string {
-  return `icl-lab sweep --out ${shellQuote(dir)}${queue ? ` --queue ${shellQuote(queue.shown)} --wait` : ''}${report ? ' --report' : ''}`;
+  return cliCommand(`sweep --out ${shellQuote(dir)}${queue ? ` --queue ${shellQuote(queue.shown)} --wait` : ''}${report ? ' --report' : ''}`);
 }
 
 /** The spec and its runs, every combination validated; pure (reads DIR/sweep.json to continue). */
@@ -117,7 +117,7 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
   const qm = opts.queue !== undefined ? await queueModule() : undefined;
   const queue = qm && opts.queue !== undefined ? qm.parseQueueUrl(opts.queue) : undefined;
   if (opts.wait && !queue && !opts.slurm) throw new UsageError('--wait goes with --queue or --slurm (a local sweep always waits)');
-  if (queue && jobs !== undefined) throw new UsageError('--jobs is for a local sweep; with --queue start workers: icl-lab worker --queue URL --concurrency N');
+  if (queue && jobs !== undefined) throw new UsageError(`--jobs is for a local sweep; with --queue start workers: ${cliCommand('worker --queue URL --concurrency N')}`);
   const dir = out;
   if (opts.slurm) {
     const slurm: SlurmOptions = {
@@ -191,7 +191,7 @@ async function slurmSweep(specPath: string | undefined, opts: SweepCliOptions, d
     `results job ${s.results_job} after it; ${r.queued.length} run(s) already queued, ${done} already finished`);
   process.stdout.write(`${s.array_job ?? '-'} ${s.results_job}\n`);
   if (!opts.wait) {
-    log(`sweep: watch it with: icl-lab sweep status ${shellQuote(dir)}   (or: squeue -j ${[s.array_job, s.results_job].filter((x) => x !== null).join(',')})`);
+    log(`sweep: watch it with: ${cliCommand(`sweep status ${shellQuote(dir)}`)}   (or: squeue -j ${[s.array_job, s.results_job].filter((x) => x !== null).join(',')})`);
     return 0;
   }
   const display = sweepProgressOf(mode, p.runs);
@@ -221,14 +221,14 @@ async function slurmSweep(specPath: string | undefined, opts: SweepCliOptions, d
     display.stop();
   }
   if (controller.signal.aborted) {
-    log(`sweep: stopped waiting; the jobs keep going on the cluster. Watch them with: icl-lab sweep status ${shellQuote(dir)}`);
+    log(`sweep: stopped waiting; the jobs keep going on the cluster. Watch them with: ${cliCommand(`sweep status ${shellQuote(dir)}`)}`);
     return 130;
   }
   const states = p.runs.map((x) => runState(x.dir));
   const unfinished = states.filter((x) => x.kind === 'todo').length;
   const failedRuns = states.filter((x) => x.kind === 'failed').length;
   log(`sweep: slurm jobs ended (results job ${s.results_job}: ${resultsState}); ${states.length - unfinished - failedRuns} run(s) completed, ${failedRuns} failed, ${unfinished} unfinished` +
-    (unfinished > 0 ? `; submit them again with: icl-lab sweep --out ${shellQuote(dir)} --slurm` : ''));
+    (unfinished > 0 ? `; submit them again with: ${cliCommand(`sweep --out ${shellQuote(dir)} --slurm`)}` : ''));
   if (resultsState === 'COMPLETED') log(`sweep: results: ${join(dir, 'results.parquet')}, ${join(dir, 'results.csv')}${o.report ? `, ${join(dir, 'report')}` : ''}`);
   else log(`sweep: the results job did not complete; see ${join(dir, 'slurm', 'logs', `results-${s.results_job}.out`)}`);
   return unfinished + failedRuns > 0 || resultsState !== 'COMPLETED' ? 1 : 0;
@@ -260,7 +260,7 @@ async function queueSweep(p: PreparedSweep, t: RedisTarget, opts: SweepCliOption
     const e = await enqueueSweep(q, p);
     log(`sweep: queue ${t.shown}: ${e.added.length} job(s) added, ${e.present.length} already queued, ${e.retried.length} failed job(s) retried, ${e.finished.length} run(s) already finished`);
     if (!opts.wait) {
-      log(`sweep: start workers on machines that see ${p.dir}:\n  icl-lab worker --queue ${shellQuote(t.shown)}${t.shown.includes('***') ? ` (with the password in the URL or in $ICL_LAB_REDIS_PASSWORD)` : ''}\nthen: icl-lab sweep status ${shellQuote(p.dir)} --queue ${shellQuote(t.shown)}\n      icl-lab sweep --out ${shellQuote(p.dir)} --queue ${shellQuote(t.shown)} --wait   (waits, then writes the results table)`);
+      log(`sweep: start workers on machines that see ${p.dir}:\n  ${cliCommand(`worker --queue ${shellQuote(t.shown)}`)}${t.shown.includes('***') ? ` (with the password in the URL or in $ICL_LAB_REDIS_PASSWORD)` : ''}\nthen: ${cliCommand(`sweep status ${shellQuote(p.dir)} --queue ${shellQuote(t.shown)}`)}\n      ${cliCommand(`sweep --out ${shellQuote(p.dir)} --queue ${shellQuote(t.shown)} --wait`)}   (waits, then writes the results table)`);
       return 0;
     }
     const display = sweepProgressOf(mode, p.runs);
@@ -424,7 +424,7 @@ export function register(program: Command): void {
       const o = c.optsWithGlobals() as SweepCliOptions;
       const log = (s: string) => process.stderr.write(s + '\n');
       const left = sweepRuns(dir).filter((r) => runState(r.dir).kind === 'todo').map((r) => r.name);
-      if (left.length > 0) log(`sweep: ${left.length} run(s) not finished (${left.slice(0, 3).join(', ')}${left.length > 3 ? ', ...' : ''}); the table holds the others. Submit them again with: icl-lab sweep --out ${shellQuote(dir)} --slurm`);
+      if (left.length > 0) log(`sweep: ${left.length} run(s) not finished (${left.slice(0, 3).join(', ')}${left.length > 3 ? ', ...' : ''}); the table holds the others. Submit them again with: ${cliCommand(`sweep --out ${shellQuote(dir)} --slurm`)}`);
       await finishResults(dir, o, log);
     });
   cmd

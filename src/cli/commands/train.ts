@@ -13,7 +13,7 @@ import { addRunOptions, parseJobs, parseProgress, parseThreads } from '../option
 import { FIELD_BY_KEY, FIELDS, fieldHelp, flagName, parseConfigText, parseFlags, resolveConfigs, type FieldKey, type TrainConfig } from '../../run/config.js';
 import { resumeRuns, trainRuns } from '../../run/runs.js';
 import type { ProgressMode } from '../../run/progress.js';
-import type { RunSummary } from '../../run/run.js';
+import { resumeCommand, type RunSummary } from '../../run/run.js';
 
 export interface TrainCliOptions extends Record<string, unknown> {
   config?: string;
@@ -119,7 +119,7 @@ export async function trainAction(opts: TrainCliOptions): Promise<number> {
   const interrupted = summaries.some((s) => s.status === 'interrupted');
   const failed = summaries.some((s) => s.status === 'failed');
   const parent = plan.kind === 'new' ? plan.out : plan.dir;
-  const resume = interrupted ? `icl-lab train --resume ${many ? parent : summaries.find((s) => s.status === 'interrupted')!.dir}` : undefined;
+  const resume = interrupted ? resumeCommand(many ? parent : summaries.find((s) => s.status === 'interrupted')!.dir) : undefined;
   if (plan.json) {
     process.stdout.write(JSON.stringify({ runs: summaries, ...(resume ? { resume_command: resume } : {}) }) + '\n');
   } else {

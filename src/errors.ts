@@ -5,3 +5,27 @@ export class UsageError extends Error {
     super(message);
   }
 }
+
+/** Edit distance (insert, delete, substitute, swap of neighbours) between a and b. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** ` did you mean "heads"?` for the allowed name nearest to `word` (within 2 edits, or a third of its length), else ''. */
+export function didYouMean(word: string, allowed: readonly string[]): string {
+  const w = word.toLowerCase().replace(/-/g, '_');
+  let best = '';
+  let bestD = Infinity;
+  for (const a of allowed) {
+    const dist = editDistance(w, a.toLowerCase());
+    if (dist < bestD) [best, bestD] = [a, dist];
+  }
+  return best && bestD <= Math.max(2, Math.floor(w.length / 3)) ? ` did you mean "${best}"?` : ''; // 0: only case or - for _
+}

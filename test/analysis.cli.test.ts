@@ -108,6 +108,16 @@ describe('icl-lab analyze', () => {
     expect(r3.stderr).toMatch(/attention_layer\.q_proj\.weight/);
     expect(r3.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('issue 22 item 18: run.json names its run directory; a folder of runs lists them', () => {
+    const r = cli(['analyze', join(runDir, 'run.json')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`icl-lab: ${join(runDir, 'run.json')} is JSON, not a model; give the run directory (${runDir}) or its model.safetensors`);
+    const r2 = cli(['analyze', tmp]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain(`${tmp} is not a run directory but holds 1 run(s): ${runDir}; give one of them`);
+    expect(r2.stderr).not.toMatch(/\n\s+at /);
+  });
 });
 
 describe('icl-lab evaluate', () => {

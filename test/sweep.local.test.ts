@@ -70,7 +70,7 @@ describe('icl-lab sweep (local worker threads)', () => {
     p.child.kill('SIGINT');
     const r = await p.done;
     expect(r.code, p.err()).toBe(130);
-    expect(p.err()).toContain(`Continue with:\n  icl-lab sweep --out ${stopped} --report\n`); // the report asked for is kept
+    expect(p.err()).toContain(`Continue with:\n  node bin/icl-lab sweep --out ${stopped} --report\n`); // the report asked for is kept
     expect(existsSync(join(stopped, 'results.csv'))).toBe(false);
     const states = readdirSync(join(stopped, 'runs')).map((n) => runJson(join(stopped, 'runs', n)));
     expect(states.some((j) => j.status === 'interrupted' && j.step > 0 && j.step < 16000)).toBe(true);
@@ -126,7 +126,7 @@ describe('icl-lab sweep (local worker threads)', () => {
     writeFileSync(bad, 'grid:\n  hedas: [1, 2]\n');
     const u = cli(['sweep', bad, '--out', dir]);
     expect(u.code).toBe(2);
-    expect(u.stderr).toMatch(/unknown key "hedas" \(allowed: attention, task, layers, heads,/);
+    expect(u.stderr).toMatch(/unknown key "hedas"; did you mean "heads"\? Allowed: attention, task, layers, heads,/);
     expect(existsSync(dir)).toBe(false);
   });
 

@@ -62,8 +62,12 @@ seeds: 2
     expect(err(() => parseSpecText('zip:\n  d: [3, 5]\n  lr: [0.1]'))).toMatch(/zip lists must have the same length; zip\.lr has 1 values, the others 2/);
     expect(err(() => parseSpecText('grid:\n  seed: [1, 2]\nseeds: 2'))).toMatch(/seed/);
     expect(err(() => parseSpecText('base: {heads: 2}\ngrid: {heads: [1, 2]}'))).toMatch(/heads is already set in base/);
-    expect(err(() => parseSpecText('grids: {heads: [1]}'))).toMatch(/unknown key "grids" \(allowed: base, grid, zip, seeds\)/);
+    expect(err(() => parseSpecText('grids: {heads: [1]}'))).toBe('sweep spec: unknown key "grids"; did you mean "grid"? Allowed: base, grid, zip, seeds');
+    expect(err(() => parseSpecText('grid: {headz: [1, 2]}'))).toMatch(/^sweep spec: grid: unknown key "headz"; did you mean "heads"\? Allowed: attention, /);
+    expect(err(() => parseSpecText('grid: {Heads: [1]}'))).toMatch(/unknown key "Heads"; did you mean "heads"\?/);
+    expect(err(() => parseSpecText('grid: {zzzzzz: [1]}'))).toMatch(/unknown key "zzzzzz"; not a setting\. Allowed: /);
     expect(err(() => parseSpecText('grid: [heads'))).toMatch(/not valid YAML\/JSON/);
+    expect(err(() => parseSpecText('grid: {heads: [1,2\n'))).toMatch(/not valid YAML\/JSON: .*line 2, column 1$/); // no dangling colon before the parser's code frame
     expect(err(() => expandSweep(parseSpecText('grid:\n  heads: [1, 1]')))).toMatch(/grid\.heads lists 1 twice/);
     expect(err(() => expandSweep(parseSpecText('grid:\n  weight_tying: [false, true]')))).toMatch(/--weight-tying ties the weights of the layers of a stack; it needs --layers > 1 \(run 2 of 2: grid\.weight_tying\[1\] weight_tying=true\)/);
     expect(err(() => specFromFlags({}, ['heads'], []))).toMatch(/--grid must look like FIELD=v1,v2/);

@@ -6,6 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { readModelFile } from '../io/model-file.js';
+import { modelFileOf } from './targets.js';
 import { readRunJson, runConfig } from '../run/run-dir.js';
 import { multitaskCircuits, type MultiHeadCircuit } from '../model/multitask-circuits.js';
 import { activeCircuits, mainTask, mixedShare, MT_THRESHOLDS } from '../model/multitask-circuits.js';
@@ -23,9 +24,8 @@ export interface MultitaskAnalysis {
 
 /** The multi-task analysis of TARGET, or undefined when it is not a multi-task model. */
 export function analyzeMultitask(target: string): MultitaskAnalysis | undefined {
-  const isDir = existsSync(target) && statSync(target).isDirectory();
-  const path = isDir ? join(target, 'model.safetensors') : target;
-  if (!existsSync(path)) return undefined;
+  const path = modelFileOf(target); // no model or not one: the message that says what to give
+  const isDir = path !== target;
   const m = readModelFile(path);
   if (m.kind !== 'single-layer' || m.params.nOut === 1) return undefined;
   let tasks: TaskBlock[] | undefined;

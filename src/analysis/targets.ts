@@ -4,14 +4,14 @@
  * float64, e.g. one saved by the seed's PyTorch code; unused keys such as final_linear.weight are
  * ignored). `loadTarget` reads a one-layer model, `loadStackTarget` a multi-layer stack.
  */
-import { existsSync, statSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
 import type { AttentionParams } from '../model/params.js';
 import type { StackParams } from '../model/stack.js';
 import type { PresetName } from '../data/task.js';
 import { loadModel, parseModelTensors, type ModelFile } from '../io/model-file.js';
 import { FileFormatError, readSafetensors } from '../io/safetensors.js';
-import { readRunJson, runConfig, RUN_FILES, type RunJson } from '../run/run-dir.js';
+import { isRunDir, readRunJson, runConfig, RUN_FILES, type RunJson } from '../run/run-dir.js';
 import { UsageError } from '../errors.js';
 import { taskPoolOf } from '../run/task-families.js';
 
@@ -70,11 +70,34 @@ function loadRegressionModel(path: string): AttentionParams {
 }
 
 /** Resolve TARGET (run directory or .safetensors file) and load its model. */
-export function loadTarget(target: string): ModelTarget {
+/**
+ * The model file TARGET names (a run directory's model.safetensors, or the file itself), or a
+ * UsageError that says what to give instead: a JSON file (run.json) names its run directory, a folder
+ * of runs lists them (issue 22 item 18).
+ */
+export function modelFileOf(target: string): string {
   if (!existsSync(target)) throw new UsageError(`no such run directory or model file: ${target}`);
-  if (statSync(target).isDirectory()) {
-    const path = join(target, RUN_FILES.model);
-    if (!existsSync(path)) throw new UsageError(`${target} has no ${RUN_FILES.model} (is it a run directory that has saved a model yet?)`);
+  if (!statSync(target).isDirectory()) {
+    if (extname(target).toLowerCase() === '.json') throw new UsageError(`${target} is JSON, not a model; give the run directory (${dirname(target)}) or its ${RUN_FILES.model}`);
+    return target;
+  }
+  const path = join(target, RUN_FILES.model);
+  if (existsSync(path)) return path;
+  if (!isRunDir(target)) {
+    let runs: string[] = [];
+    try {
+      runs = readdirSync(target, { withFileTypes: true }).filter((e) => e.isDirectory() && isRunDir(join(target, e.name))).map((e) => e.name).sort();
+    } catch {
+      // unreadable: the message below still holds
+    }
+    if (runs.length > 0) throw new UsageError(`${target} is not a run directory but holds ${runs.length} run(s): ${runs.slice(0, 8).map((r) => join(target, r)).join(', ')}${runs.length > 8 ? ', ...' : ''}; give one of them`);
+  }
+  throw new UsageError(`${target} has no ${RUN_FILES.model} (is it a run directory that has saved a model yet?)`);
+}
+
+export function loadTarget(target: string): ModelTarget {
+  const path = modelFileOf(target);
+  if (path !== target) {
     const run = existsSync(join(target, RUN_FILES.run)) ? readRunJson(target) : undefined;
     const params = loadRegressionModel(path);
     const name = targetName(target, true);
@@ -84,12 +107,10 @@ export function loadTarget(target: string): ModelTarget {
   return { name: targetName(target, false), path: target, params: loadRegressionModel(target) };
 }
 
-/** The stack in TARGET, or undefined when TARGET holds a one-layer model (or no model at all). */
+/** The stack in TARGET, or undefined when TARGET holds a one-layer model (no model: modelFileOf's UsageError). */
 export function loadStackTarget(target: string): StackTarget | undefined {
-  if (!existsSync(target)) return undefined;
-  const isDir = statSync(target).isDirectory();
-  const path = isDir ? join(target, RUN_FILES.model) : target;
-  if (!existsSync(path)) return undefined;
+  const path = modelFileOf(target); // no model: the one-layer loader's message is the same
+  const isDir = path !== target;
   const { tensors, metadata } = readSafetensors(path);
   if (!Object.keys(tensors).some((k) => k.startsWith('attention_layers.'))) return undefined;
   const name = targetName(target, isDir);

@@ -10,7 +10,7 @@
  * Naming: TypeScript property `contextLength` <-> flag `--context-length` <-> JSON key `context_length`.
  * Pure module (no node:* imports): strings/objects in, a validated TrainConfig or a UsageError out.
  */
-import { UsageError } from '../errors.js';
+import { didYouMean, UsageError } from '../errors.js';
 import { formatTasks, parseTasks } from '../data/multitask.js';
 
 import type { PresetName } from '../data/task.js';
@@ -323,7 +323,7 @@ export function parseConfigObject(obj: unknown, what = 'config file'): PartialSp
   for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
     const key = KEY_BY_JSON.get(k);
     if (!key) {
-      throw new UsageError(`${what}: unknown key "${k}" (allowed: ${FIELDS.map((f) => jsonKey(f.key)).join(', ')})`);
+      throw new UsageError(`${what}: unknown key "${k}";${didYouMean(k, FIELDS.map((f) => jsonKey(f.key))) || ' not a setting.'} Allowed: ${FIELDS.map((f) => jsonKey(f.key)).join(', ')}`);
     }
     if (out[key] !== undefined) throw new UsageError(`${what}: "${k}" given twice (as ${jsonKey(key)} and ${flagName(key).slice(2)})`);
     if (v === null && FIELD_BY_KEY.get(key)!.default === null) continue; // null = "use the derived default"

@@ -14,7 +14,7 @@ import { checkInputFile, formatBytes, readInputFile } from '../io/input-file.js'
 import { wasmAvailable } from '../io/wasm.js';
 import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
-import { UsageError } from '../errors.js';
+import { didYouMean, UsageError } from '../errors.js';
 import {
   configToJson, FIELD_BY_KEY, FIELDS, flagName, jsonKey, parseConfigObject, resolveConfig,
   type FieldKey, type PartialSpec, type RawValue, type TrainConfig,
@@ -72,7 +72,7 @@ const TOP_KEYS = ['base', 'grid', 'zip', 'seeds'] as const;
 /** A field key from a spec key (snake_case or flag form), or a UsageError listing what is allowed. */
 function fieldOf(k: string, where: string): FieldKey {
   const f = FIELDS.find((x) => jsonKey(x.key) === k || flagName(x.key).slice(2) === k);
-  if (!f) throw new UsageError(`${where}: unknown key "${k}" (allowed: ${FIELDS.map((x) => jsonKey(x.key)).join(', ')})`);
+  if (!f) throw new UsageError(`${where}: unknown key "${k}";${didYouMean(k, FIELDS.map((x) => jsonKey(x.key))) || ' not a setting.'} Allowed: ${FIELDS.map((x) => jsonKey(x.key)).join(', ')}`);
   return f.key;
 }
 
@@ -105,7 +105,7 @@ export function normaliseSpec(obj: unknown, what = 'sweep spec'): SweepSpec {
     throw new UsageError(`${what} must be a mapping with base:, grid:, zip: and/or seeds:`);
   }
   for (const k of Object.keys(obj)) {
-    if (!(TOP_KEYS as readonly string[]).includes(k)) throw new UsageError(`${what}: unknown key "${k}" (allowed: ${TOP_KEYS.join(', ')})`);
+    if (!(TOP_KEYS as readonly string[]).includes(k)) throw new UsageError(`${what}: unknown key "${k}";${didYouMean(k, TOP_KEYS) || ' not a spec key.'} Allowed: ${TOP_KEYS.join(', ')}`);
   }
   const o = obj as Record<string, unknown>;
   const spec: SweepSpec = { base: {}, grid: {}, zip: {}, seeds: null };
@@ -181,7 +181,7 @@ export function parseSpecText(text: string, what = 'sweep spec'): SweepSpec {
   try {
     obj = parseYaml(text);
   } catch (err) {
-    const msg = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    const msg = err instanceof Error ? err.message.split('\n')[0]!.replace(/:\s*$/, '') : String(err); // the parser's first line ends with ':' before its code frame
     throw new UsageError(`${what} is not valid YAML/JSON: ${msg}`);
   }
   return normaliseSpec(obj, what);

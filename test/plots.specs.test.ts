@@ -11,6 +11,7 @@ import { errorVsLengthSpec, headCountMethods, headCountSpec, isReferenceMethod, 
 import { flowSpec, trajectoryFromFlow } from '../src/plots/flow.js';
 import { NOT_FINITE_GREY, valueFormat } from '../src/plots/heatmap.js';
 import { lossSpec } from '../src/plots/loss.js';
+import { contextLine } from '../src/plots/theme.js';
 import { evenIndices, qkEvolutionSpec } from '../src/plots/qk-evolution.js';
 import { parseEvaluation } from '../src/plots/evaluation.js';
 import { DARK_RED, NAVY, SEPARATOR_GREEN, WHITE, round } from '../src/plots/theme.js';
@@ -387,5 +388,12 @@ describe('error curves: log-x ticks', () => {
     expect(spec.layer[0]!.encoding.x.axis.values).toEqual([1, 2, 5, 10, 20, 50, 100, 200, 400]);
     const few = errorVsLengthSpec({ lengths: [5, 40, 320], methods: { a: { mse: [1, 0.5, 0.1] } } }) as typeof spec;
     expect(few.layer[0]!.encoding.x.axis.values).toEqual([5, 40, 320]);
+  });
+});
+
+describe('contextLine (figure subtitles)', () => {
+  it('prints the noise and ρ to 4 significant digits, not 17 (issue 22 item 12)', () => {
+    const line = contextLine({ runs: ['h2'], heads: [2], d: 10, L: 40, preset: 'seed', steps: [20_000], noiseStd: Math.sqrt(0.1), rho: 0.5 });
+    expect(line).toBe('run h2 · H = 2 · d = 10 · L = 40 · seed preset, noise 0.3162, ρ = 0.5 · 20,000 steps');
   });
 });

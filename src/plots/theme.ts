@@ -112,7 +112,7 @@ export function contextLine(c: FigureContext): string {
     ...(c.layers && c.layers > 1 ? [`${c.layers} layers`] : []),
     `d = ${c.d}`,
     `L = ${c.L}`,
-    `${c.preset} preset${c.noiseStd !== undefined ? `, noise ${c.noiseStd}` : ''}${c.rho ? `, ρ = ${c.rho}` : ''}`,
+    `${c.preset} preset${c.noiseStd !== undefined ? `, noise ${+c.noiseStd.toPrecision(4)}` : ''}${c.rho ? `, ρ = ${+c.rho.toPrecision(4)}` : ''}`,
     `${steps.map((s) => s.toLocaleString('en-US')).join(' / ')} steps`,
   ];
   return parts.join(' · ');

@@ -51,7 +51,7 @@ export function RunView(props: { path: string }) {
         <StatusBadge status={row.status} stale={row.stale} />
         <span class="mono" data-testid="run-step">step {int(row.step)} / {int(row.steps)}</span>
         <span class="muted">{row.stepsPerSecond !== null ? `${int(row.stepsPerSecond)} steps/s` : ''}</span>
-        <span>loss <b class="mono" data-testid="run-loss">{fmt(row.trainLoss)}</b>{detail.lastVal ? <> · val. {fmt(detail.lastVal.loss)} at step {int(detail.lastVal.step)}</> : null}</span>
+        <span>loss <b class="mono" data-testid="run-loss">{fmt(row.trainLoss)}</b>{detail.lastVal ? <> · val. {fmt(detail.lastVal.loss)} <span class="muted" title="metrics.safetensors val_step is the 0-based index of the step after which it was measured">after {int(detail.lastVal.step + 1)} steps</span></> : null}</span>
       </div>
       <p class="muted small config">
         {c['attention'] && c['attention'] !== 'softmax' ? <b data-testid="run-attention">{String(c['attention'])} attention, </b> : null}

@@ -15,7 +15,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors, tensorF64, writeSafetensors } from '../src/io/safetensors.js';
 import { bin, root } from './cli.helpers.js';
-import { cli, launchBrowser, requireBrowserSetup, SERVE_READY, SHOTS, start } from './web.helpers.js';
+import { CHROMIUM, cli, launchBrowser, requireBrowserSetup, SERVE_READY, SHOTS, start } from './web.helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-web-'));
 const lab = join(tmp, 'lab');
@@ -216,6 +216,40 @@ describe('icl-lab serve in Chromium', () => {
     expect(await page.locator('[data-testid=sweep-eta] svg path').count()).toBeGreaterThan(1);
     await shot('sweep');
   });
+
+  it('a ?static page opens no live stream, so the plain headless screenshot recipe returns on every view (issue 22 item 6)', async () => {
+    const views: Record<string, string> = {
+      runs: '#/',
+      run: `#/run/${encodeURIComponent('sweep-heads/runs/h2')}`,
+      compare: `#/compare?path=${encodeURIComponent('sweep-heads/runs/h1')}&path=${encodeURIComponent('sweep-heads/runs/h2')}`,
+      report: '#/report/report-heads',
+      sweep: '#/sweep/sweep-heads',
+    };
+    // in the page: no request to the event stream, and the header says the page is static
+    const streams: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (r.url().includes('/api/events')) streams.push(r.url());
+    };
+    page.on('request', onRequest);
+    await page.goto(`${url}?static${views.run}`);
+    await page.getByTestId('evaluation-chart').or(page.getByTestId('loss-chart')).first().waitFor();
+    await expect(page.getByTestId('static-page').textContent()).resolves.toContain('no live updates');
+    page.off('request', onRequest);
+    expect(streams).toEqual([]);
+    // the recipe itself: Debian's chromium with --virtual-time-budget must exit and write the PNG
+    for (const [name, hash] of Object.entries(views)) {
+      const png = join(tmp, `static-${name}.png`);
+      const args = ['--headless', '--no-sandbox', '--disable-gpu', `--user-data-dir=${join(tmp, `profile-static-${name}`)}`, `--screenshot=${png}`, '--window-size=1400,900', '--virtual-time-budget=8000', `${url}?static${hash}`];
+      const child = spawn(CHROMIUM, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr!.on('data', (b) => (err += b));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve)); // hangs (the test's timeout fails it) if the stream kept virtual time still
+      expect(code, `${name}: ${err}`).toBe(0);
+      const bytes = readFileSync(png);
+      expect(bytes.subarray(1, 4).toString(), name).toBe('PNG');
+      expect(bytes.length, `${name}: a drawn page, not a blank one`).toBeGreaterThan(20_000);
+    }
+  }, 180_000);
 
   it('refuses paths outside DIR with 403/404', async () => {
     const cases = [

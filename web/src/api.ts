@@ -19,9 +19,17 @@ type Listener = (e: LiveEvent) => void;
 const listeners = new Set<Listener>();
 let source: EventSource | null = null;
 
-/** One EventSource for the page; `fn` hears `index` and `run` events. */
+/**
+ * `?static` in the page's address (before the #): the page loads its data once and opens no live
+ * stream. For headless screenshots: Chromium's --virtual-time-budget does not advance virtual time
+ * while a request is open, and the live stream stays open, so without it the recipe never returns.
+ */
+export const STATIC_PAGE: boolean = typeof location !== 'undefined' && new URLSearchParams(location.search).has('static');
+
+/** One EventSource for the page (none on a static page); `fn` hears `index` and `run` events. */
 export function useLiveEvents(fn: Listener, deps: unknown[]): void {
   useEffect(() => {
+    if (STATIC_PAGE) return;
     if (!source) {
       source = new EventSource(apiUrl.events());
       for (const event of LIVE_EVENTS) {

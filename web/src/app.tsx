@@ -1,5 +1,5 @@
 /** The lab: a header with the views, and the view the hash names. */
-import { useHash } from './api';
+import { STATIC_PAGE, useHash } from './api';
 import { CompareView } from './views/compare';
 import { ReportView } from './views/report';
 import { RunView } from './views/run';
@@ -30,6 +30,7 @@ export function App() {
           <a href="#/playground" class={tab === 'playground' ? 'active' : ''}>Playground</a>
         </nav>
         <span class="muted small">attention models (softmax or linear) learning linear regression in context</span>
+        {STATIC_PAGE && <span class="muted small" data-testid="static-page"> · static page: no live updates (drop ?static from the address for them)</span>}
       </header>
       <main>{view}</main>
     </>

@@ -47,6 +47,7 @@ describe('reproduce: every SIGINT is honoured', () => {
     for (const [ms, when] of tries) {
       const e = await interrupt(out, ms, when);
       expect(interrupted(e), `SIGINT ${when ? `at ${when}` : `after ${ms} ms`}: exit ${e.code} ${e.signal}\n${e.stderr}`).toBe(true);
+      if (when?.source === 'training H|continuing') expect(e.stderr).toMatch(/interrupted; continue with:\n  node bin\/icl-lab reproduce --out \S+ --steps 1000\n/);
     }
     const done = await new Promise<number | null>((resolve) => spawn(process.execPath, [bin, ...args(out)], { stdio: 'ignore' }).on('exit', resolve));
     expect([0, 1]).toContain(done); // completed (1 = a finding failed on these short runs)
@@ -57,7 +58,7 @@ describe('reproduce: every SIGINT is honoured', () => {
     for (const [ms, when] of [[300], [1500], [0, /measuring/], [100, /evaluating error/], [0, /drawing figures/]] as [number, RegExp?][]) {
       const e = await interrupt(out, ms, when);
       expect(interrupted(e), `SIGINT ${when ? `at ${when}` : `after ${ms} ms`}: exit ${e.code} ${e.signal}\n${e.stderr}`).toBe(true);
-      if (e.code === 130 && /while writing the report/.test(e.stderr)) expect(e.stderr).toMatch(/icl-lab reproduce --out .* --steps 1000/);
+      if (e.code === 130 && /while writing the report/.test(e.stderr)) expect(e.stderr).toMatch(/\n  node bin\/icl-lab reproduce --out \S+ --steps 1000\n/);
     }
   }, 300_000);
 });

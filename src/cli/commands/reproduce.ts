@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { relative } from 'node:path';
 import { tallyFindings, tallyLine, type Finding } from '../../report/findings.js';
 import { UsageError } from '../../errors.js';
+import { cliCommand, shellQuote } from '../../command.js';
 import { onInterrupt } from '../signals.js';
 import { addContextLengthsOption, addRunOptions, asChoice, asIntList, asPositiveInt, parseJobs, parseProgress, pickContextLengths } from '../options.js';
 import { SEED_PASS_FRACTION, seedTally, type AcrossSeedsFinding } from '../../experiments/seeds.js';
@@ -70,6 +71,7 @@ export function register(program: Command): void {
       if (seeds && new Set(seeds).size !== seeds.length) throw new UsageError(`--seeds ${seeds.join(',')}: a seed is given twice`);
       const steps = o.steps ?? (o.full ? info.fullSteps : info.quickSteps);
       const out = o.out ?? (o.full ? info.out[1] : info.out[0]);
+      const again = cliCommand(`reproduce${preset !== 'seed' ? ` --experiment ${preset}` : ''}${o.seeds ? ` --seeds ${o.seeds.join(',')}` : ''} --out ${shellQuote(out)} --steps ${steps}`);
       const log = o.json ? () => {} : (s: string) => process.stderr.write(`icl-lab: ${s}\n`);
       if (steps < info.quickSteps) {
         log(`note: ${steps.toLocaleString('en-US')} steps is below the ${preset} experiment's quick length (${info.quickSteps.toLocaleString('en-US')}): the findings assume models on their loss plateau, so some may FAIL`);
@@ -79,7 +81,7 @@ export function register(program: Command): void {
       const removeInterrupt = onInterrupt((sig) => {
         if (reporting) {
           // training is over and checkpointed: nothing to save, so stop at once (the report is redrawn by the same command)
-          process.stderr.write(`\nicl-lab: ${sig} while writing the report; the runs are complete. Write the report with:\n  icl-lab reproduce --out ${out} --steps ${steps}\n`);
+          process.stderr.write(`\nicl-lab: ${sig} while writing the report; the runs are complete. Write the report with:\n  ${again}\n`);
           process.exit(130);
         }
         process.stderr.write(`\nicl-lab: ${sig}: stopping every run within 0.1 s at a step boundary and writing checkpoints (again to quit at once)\n`);
@@ -108,7 +110,7 @@ export function register(program: Command): void {
         removeInterrupt();
       }
       if ('interrupted' in res) {
-        process.stderr.write(`interrupted; continue with:\n  icl-lab reproduce${preset !== 'seed' ? ` --experiment ${preset}` : ''}${o.seeds ? ` --seeds ${o.seeds.join(',')}` : ''} --out ${out} --steps ${steps}\n`);
+        process.stderr.write(`interrupted; continue with:\n  ${again}\n`);
         process.exitCode = 130;
         return;
       }

@@ -53,6 +53,7 @@ export function runPrompts(o: PromptsCliOptions): ReturnType<typeof writePrompts
   let base: TaskSpec = { ...DEFAULT_TASK };
   if (o.run !== undefined) {
     const c = runConfig(readRunJson(o.run), o.run);
+    if (c.tasks) throw new UsageError(`--run ${o.run} is a multi-task run (--tasks ${c.tasks}); prompts writes single-task prompts (z [B,L,d+1], y_q [B,1,1]) only: write z [B,L,d+N], z_q [B,1,d+N] and y_q [B,1,N] yourself for predict (docs/readme/predict.md)`);
     base = { d: c.d, L: c.contextLength, batchSize: DEFAULT_TASK.batchSize, noiseStd: c.noiseStd, preset: c.preset, rho: c.rho };
   }
   const task: TaskSpec = {

@@ -120,6 +120,27 @@ describe('icl-lab analyze', () => {
   });
 });
 
+describe('one meaning for "seed S, N prompts at L" (issue 22 item 7)', () => {
+  it("analyze's kernel gap measures the prompts evaluate measures: the model's and the kernel's MSE and s.e. equal evaluate's", () => {
+    const a = cli(['analyze', runDir, '--json', '--samples', '3000', '--seed', '7']);
+    expect(a.code, a.stderr).toBe(0);
+    const k = JSON.parse(a.stdout).kernel_gap_detail;
+    expect(k).toMatchObject({ L: 12, samples: 3000, seed: 7 });
+    const e = cli(['evaluate', runDir, '--context-length', '12', '--samples', '3000', '--seed', '7', '--json']);
+    expect(e.code, e.stderr).toBe(0);
+    const m = JSON.parse(e.stdout).methods;
+    const name = 'run-d3';
+    const close = (x: number, y: number) => expect(Math.abs(x - y) / Math.abs(y)).toBeLessThan(1e-12); // the same prompts, summed in another order
+    close(k.model_mse, m[name].mse[0]);
+    close(k.model_stderr, m[name].stderr[0]);
+    close(k.kernel_mse, m[`${name}/kernel`].mse[0]);
+    close(k.kernel_stderr, m[`${name}/kernel`].stderr[0]);
+    const text = cli(['analyze', runDir, '--samples', '3000', '--seed', '7']).stdout;
+    expect(text).toContain('(3000 seed-preset prompts, noise_std 0.05, rho 0, seed 7: the prompts evaluate --seed 7 --samples 3000 measures at L = 12)');
+    expect(text).toContain(`model MSE ${k.model_mse.toFixed(4)} ± ${k.model_stderr.toFixed(4)}`);
+  });
+});
+
 describe('icl-lab evaluate', () => {
   it('no model: estimators only, --lengths list, --json shape, seeded and reproducible', () => {
     const args = ['evaluate', '--lengths', '10,40', '--samples', '400', '--seed', '5', '--json'];

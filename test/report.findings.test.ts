@@ -24,6 +24,24 @@ function kernelWeights(w: number[], mu: number[], d = 5): AttentionParams {
   return p;
 }
 
+describe("the findings' prompts are evaluate's (issue 22 item 7)", () => {
+  it("each model's squared errors at L average to evaluate's MSE at L with the same seed and prompt count", async () => {
+    const { evaluateErrors } = await import('../src/analysis/evaluate.js');
+    const { modelMethods } = await import('../src/analysis/methods.js');
+    const p = initParams(5, 2, 'random', new Rng(3));
+    const ev = gatherEvidence([{ name: 'm', params: p }], spec, new Rng(2025), { L: 40, samples: 2500 });
+    const sq = ev.models[0]!.sqErr;
+    let sum = 0;
+    for (const x of sq) sum += x;
+    const e = evaluateErrors(modelMethods('m', p, false), spec, [40], 2500, new Rng(2025));
+    expect(sq.length).toBe(2500);
+    // the same prompts (evaluate sums per chunk, so the last bits may differ; other prompts differ at 1e-2)
+    expect(Math.abs(sum / 2500 - e.methods['m']!.mse[0]!) / e.methods['m']!.mse[0]!).toBeLessThan(1e-14);
+    const other = evaluateErrors(modelMethods('m', p, false), spec, [40], 2500, new Rng(2026));
+    expect(Math.abs(other.methods['m']!.mse[0]! - e.methods['m']!.mse[0]!) / e.methods['m']!.mse[0]!).toBeGreaterThan(1e-4);
+  });
+});
+
 describe('findings from known weights', () => {
   const structured = kernelWeights([-0.14, 0.142], [-3.17, 3.19]);
   const random = initParams(5, 2, 'random', new Rng(7));

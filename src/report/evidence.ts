@@ -1,7 +1,9 @@
 /**
  * The measurements behind the findings, from trained weights: seed statistics of every head, the
  * kernel gap, and per-prompt squared errors of every model and of one-step / tuned GD on ONE shared
- * set of prompts at the training context length (so differences between models are paired).
+ * set of prompts at the training context length (so differences between models are paired): the
+ * evaluation stream's (analysis/eval-prompts.ts), so with the report's seed and prompt count they are
+ * the prompts `evaluate --seed S --samples N` measures at that L.
  * Pure: parameters and an explicit RNG in, numbers out.
  */
 import type { ModelForward } from '../engine/model.js';
@@ -11,10 +13,11 @@ import { anisotropy, ar1Covariance, optimalPreconditioner } from '../analysis/an
 import { groupHeads } from '../model/circuits.js';
 import { THRESHOLDS } from './findings.js';
 import { KernelGapSums } from '../analysis/kernel-gap.js';
-import { promptTask, type PromptSpec } from '../analysis/prompts.js';
+import type { PromptSpec } from '../analysis/prompts.js';
+import { forEachPromptBatch } from '../analysis/eval-prompts.js';
+import { DEFAULT_CHUNK } from '../analysis/evaluate.js';
 import type { AttentionParams } from '../model/params.js';
 import type { Rng } from '../data/rng.js';
-import { sampleBatch } from '../data/task.js';
 import { optimalEtaOf, riskParams } from '../analysis/theory.js';
 import type { FindingsInput, ModelEvidence } from './findings.js';
 
@@ -28,7 +31,7 @@ export interface EvidenceOptions {
   L: number;
   /** Shared prompts (default 20,000, as in docs/REFERENCE_RUNS.md). */
   samples?: number;
-  /** Prompts per batch (default 2,000). */
+  /** Prompts per batch (default 1,000, evaluate's: the prompts depend on it). */
   chunk?: number;
   /** The models' forward (default: the TypeScript kernel). */
   forward?: ModelForward;
@@ -41,7 +44,7 @@ export interface EvidenceOptions {
 export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, rng: Rng, opts: EvidenceOptions): FindingsInput {
   const { L } = opts;
   const samples = opts.samples ?? 20_000;
-  const chunk = Math.min(opts.chunk ?? 2_000, samples);
+  const chunk = Math.min(opts.chunk ?? DEFAULT_CHUNK, samples);
   const forward = opts.forward ?? transformerEstimator;
   const r = riskParams({ d: spec.d, L, noiseStd: spec.noiseStd, preset: spec.preset });
   const etaStar = optimalEtaOf(r);
@@ -66,9 +69,9 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
   const plain = new Float64Array(samples);
   const out = new Float64Array(chunk);
   const kout = new Float64Array(chunk);
-  for (let done = 0; done < samples; done += chunk) {
-    const B = Math.min(chunk, samples - done);
-    const batch = sampleBatch(promptTask(spec, L, B), rng);
+  let done = 0;
+  forEachPromptBatch(spec, [L], samples, rng, { chunk }, (_, batch) => {
+    const B = batch.B;
     const o = out.subarray(0, B);
     const ko = kout.subarray(0, B);
     models.forEach((m, i) => {
@@ -94,7 +97,8 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
     for (let b = 0; b < B; b++) tuned[done + b] = (o[b]! - batch.yq[b]!) ** 2;
     oneStepGd(batch, 1, o);
     for (let b = 0; b < B; b++) plain[done + b] = (o[b]! - batch.yq[b]!) ** 2;
-  }
+    done += B;
+  });
   const evidence: ModelEvidence[] = models.map((m, i) => ({
     name: m.name,
     heads: m.params.H,

@@ -46,7 +46,7 @@ function headerSection(c: ReportContent): string {
   const { d, contextLength: L } = c0;
   const names = c.runs.map((r) => mdText(r.target.name));
   const tally = tallyLine(c.findings);
-  return `# icl-lab report\n\nicl-lab ${VERSION}. ${c.runs.length} run(s): ${names.join(', ')}. Task: d = ${d}, training context length L = ${L}, noise_std = ${+c0.noiseStd.toPrecision(6)} (σ² = ${+(c0.noiseStd ** 2).toPrecision(6)}) (${c0.preset} preset${c0.rho ? `, rho = ${c0.rho}` : ''}). Findings measured on ${c.samples.toLocaleString('en-US')} prompts at L = ${L} shared by every model (seed ${c.seed}).\n\n**${tally}.**`;
+  return `# icl-lab report\n\nicl-lab ${VERSION}. ${c.runs.length} run(s): ${names.join(', ')}. Task: d = ${d}, training context length L = ${L}, noise_std = ${+c0.noiseStd.toPrecision(6)} (σ² = ${+(c0.noiseStd ** 2).toPrecision(6)}) (${c0.preset} preset${c0.rho ? `, rho = ${c0.rho}` : ''}). Findings measured on ${c.samples.toLocaleString('en-US')} prompts at L = ${L} shared by every model (seed ${c.seed}: the prompts \`icl-lab evaluate --seed ${c.seed} --samples ${c.samples} --context-length ${L}\` measures).\n\n**${tally}.**`;
 }
 
 function findingsSection(findings: Finding[]): string {
@@ -114,8 +114,10 @@ function errorTableSection(c: ReportContent): string {
   const showL = [5, 10, 20, 40, 80, 160, 320].map((x) => evaluation.lengths.reduce((best, l) => (Math.abs(l - x) < Math.abs(best - x) ? l : best), evaluation.lengths[0]!));
   const uniqL = [...new Set(showL)];
   const sig = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x >= 0.01 ? x.toFixed(3) : x.toPrecision(3));
-  const evalRows = Object.entries(evaluation.methods).map(([name, m]) => [labels[name] ?? name, ...uniqL.map((l) => sig(m.mse[evaluation.lengths.indexOf(l)]))]);
-  return `## Error against context length\n\nMean squared error (same prompts for every method at each L; full curves with standard errors in evaluation.json).\n\n${mdTable(['method', ...uniqL.map((l) => `L = ${l}`)], evalRows)}`;
+  const cell = (m: Evaluation['methods'][string], i: number) => (Number.isFinite(m.mse[i]) && m.stderr && Number.isFinite(m.stderr[i]) ? `${sig(m.mse[i])} ± ${sig(m.stderr[i])}` : sig(m.mse[i]));
+  const evalRows = Object.entries(evaluation.methods).map(([name, m]) => [labels[name] ?? name, ...uniqL.map((l) => cell(m, evaluation.lengths.indexOf(l)))]);
+  const prompts = evaluation.samples ? `${evaluation.samples.toLocaleString('en-US')} prompts per L${evaluation.seed !== undefined ? `, seed ${evaluation.seed}` : ''}, ` : '';
+  return `## Error against context length\n\nMean squared error ± standard error (${prompts}the same prompts for every method at each L; the full curves in evaluation.json).\n\n${mdTable(['method', ...uniqL.map((l) => `L = ${l}`)], evalRows)}`;
 }
 
 function figuresSection(c: ReportContent): string {

@@ -105,6 +105,7 @@ async function errorVsLength(runs: readonly ReportRun[], spec: PromptSpec, o: Re
   const threads = Math.min(o.threads ?? availableParallelism(), lengths.length);
   log(`evaluating error vs context length: ${lengths.length} lengths x ${evalSamples} prompts${threads > 1 ? ` on ${threads} threads` : ''}`);
   const models = runs.map((r) => ({ name: r.target.name, d: r.target.params.d, H: r.target.params.H, theta: r.target.params.theta, ...(r.target.params.attention ? { attention: r.target.params.attention } : {}) }));
-  const ev = await evaluateSweep({ models, spec, lengths, samples: evalSamples, rngState: new Rng(seed + 1).getState() }, { threads, forward });
-  return { lengths: ev.lengths, methods: ev.methods };
+  // the evaluation stream at the findings' seed: at L = training L its prompts are the first evalSamples of the findings' (chunks of 1,000)
+  const ev = await evaluateSweep({ models, spec, lengths, samples: evalSamples, rngState: new Rng(seed).getState() }, { threads, forward });
+  return { lengths: ev.lengths, samples: evalSamples, seed, methods: ev.methods };
 }

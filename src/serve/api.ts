@@ -145,7 +145,7 @@ export interface Analysis {
   ratio: number;
   etaStar: number;
   groups: { active: number[]; dummy: number[]; signGroups: { sign: number; heads: number[]; totalMu: number; eta: number; w: number }[] };
-  kernelGap: { L: number; samples: number; relative: number; relativeToModelError: number; modelMse: number; kernelMse: number } | null;
+  kernelGap: { L: number; samples: number; seed: number; relative: number; relativeToModelError: number; modelMse: number; modelStderr: number; kernelMse: number; kernelStderr: number } | null;
   /** Why there are no statistics (a stack, a multi-task model). */
   note?: string;
   /** Training step of the weights read (model.safetensors metadata), or null. */

@@ -167,7 +167,7 @@ export function analyseRun(dir: string, c: TrainConfig): Analysis | null {
       etaTF: num(a.effectiveLearningRate),
       ...theory,
       groups: { active: [...g.active], dummy: [...g.dummy], signGroups: g.signGroups.map((s) => ({ ...s, heads: [...s.heads] })) },
-      kernelGap: { L: k.L, samples: k.samples, relative: k.relative, relativeToModelError: k.relativeToModelError, modelMse: k.modelMse, kernelMse: k.kernelMse },
+      kernelGap: { L: k.L, samples: k.samples, seed: 0, relative: k.relative, relativeToModelError: k.relativeToModelError, modelMse: k.modelMse, modelStderr: k.modelStderr, kernelMse: k.kernelMse, kernelStderr: k.kernelStderr },
     };
   });
 }

@@ -107,10 +107,10 @@ export function formatAnalysis(a: AnalyzeResult): string {
   out.push(`  equivalent two-head model: w = (${g.twoHead.w.map(s4).join(', ')}), mu = (${g.twoHead.mu.map(s4).join(', ')})`);
   out.push('');
   const k = a.kernelGapDetail;
-  out.push(`Kernel gap at L = ${k.L} (${k.samples} fresh ${k.preset}-preset prompts, noise_std ${k.noiseStd}, rho ${k.rho}, seed ${k.seed}):`);
+  out.push(`Kernel gap at L = ${k.L} (${k.samples} ${k.preset}-preset prompts, noise_std ${k.noiseStd}, rho ${k.rho}, seed ${k.seed}: the prompts evaluate --seed ${k.seed} --samples ${k.samples} measures at L = ${k.L}):`);
   out.push(`  relative MSE sum (model - kernel)^2 / sum (model - mean model)^2 = ${formatGap(a.kernelGap)}`);
   out.push(`  against the model's own error sum (model - kernel)^2 / sum (model - y_q)^2 = ${formatGap(k.relativeToModelError)}`);
-  out.push(`  model MSE ${f4(k.modelMse)}, kernel estimator MSE ${f4(k.kernelMse)}, mean (model - kernel)^2 = ${formatGap(k.meanSquaredDiff)}`);
+  out.push(`  model MSE ${f4(k.modelMse)} ± ${f4(k.modelStderr)}, kernel estimator MSE ${f4(k.kernelMse)} ± ${f4(k.kernelStderr)}, mean (model - kernel)^2 = ${formatGap(k.meanSquaredDiff)}`);
   if (a.linear) out.push('', ...formatLinearReadout(a.linear));
   return out.join('\n') + '\n';
 }

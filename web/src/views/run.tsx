@@ -129,7 +129,7 @@ function Statistics(props: { a: Analysis; step: number | null; live: boolean; at
           </dd>
           {a.kernelGap && <>
             <dt>kernel gap</dt>
-            <dd><span class="mono" data-testid="kernel-gap">{fmt(a.kernelGap.relative)}</span> <span class="muted small">relative MSE model vs {linear ? `the softmax kernel estimator (a reference only: this is a ${props.attention}-attention model; its gap to the GD construction is in icl-lab analyze)` : 'kernel estimator'}, {int(a.kernelGap.samples)} prompts at L = {a.kernelGap.L}; model MSE {fmt(a.kernelGap.modelMse)}, kernel {fmt(a.kernelGap.kernelMse)}</span></dd>
+            <dd><span class="mono" data-testid="kernel-gap">{fmt(a.kernelGap.relative)}</span> <span class="muted small">relative MSE model vs {linear ? `the softmax kernel estimator (a reference only: this is a ${props.attention}-attention model; its gap to the GD construction is in icl-lab analyze)` : 'kernel estimator'}, {int(a.kernelGap.samples)} prompts at L = {a.kernelGap.L}, seed {a.kernelGap.seed} (those of <code>evaluate --seed {a.kernelGap.seed} --samples {a.kernelGap.samples}</code>); model MSE <span data-testid="kernel-gap-mse">{fmt(a.kernelGap.modelMse)} ± {fmt(a.kernelGap.modelStderr)}</span>, kernel {fmt(a.kernelGap.kernelMse)} ± {fmt(a.kernelGap.kernelStderr)}</span></dd>
           </>}
         </dl>
       </div>

@@ -4,14 +4,14 @@
  * test. Prints the interpreter's path on stdout, or exits 1 saying why there is none.
  *
  * Order: $ICL_LAB_PYTHON if set (must import torch, numpy, safetensors); else a virtual environment
- * in the OS temp folder (icl-lab-torch-venv), created on first use with `pip install --no-index` from
+ * in the user's cache folder ($XDG_CACHE_HOME or ~/.cache, icl-lab/torch-venv), created on first use with `pip install --no-index` from
  * the wheels this machine carries on disk (searched under /opt, /usr/share, /root, /home, 4 levels:
  * PyPI is not reachable from these machines), so it works offline. Idempotent; the first run takes
  * about 30 s.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 const MODULES = 'import torch, numpy, safetensors';
@@ -50,7 +50,7 @@ if (given) {
   process.stdout.write(`${given}\n`);
   process.exit(0);
 }
-const venv = join(tmpdir(), 'icl-lab-torch-venv');
+const venv = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'icl-lab', 'torch-venv'); // the user's own: never another user's python
 const python = join(venv, 'bin', 'python');
 if (existsSync(python) && works(python)) {
   process.stdout.write(`${python}\n`);
@@ -60,6 +60,7 @@ const dirs = wheelDirs();
 if (!dirs.some((d) => readdirSync(d).some((f) => f.startsWith('torch-2')))) fail('no torch wheel on this machine (searched /opt, /usr/share, /root, /home) and ICL_LAB_PYTHON is not set: point ICL_LAB_PYTHON at a python with torch, numpy and safetensors');
 const system = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0 ? 'python3' : fail('python3 is not on PATH');
 if (!existsSync(python)) {
+  mkdirSync(dirname(venv), { recursive: true });
   const r = spawnSync(system, ['-m', 'venv', venv], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0) fail(`python3 -m venv ${venv} failed`);
 }

@@ -177,7 +177,8 @@ async function runEvents(dir: string, name: string, r: RunJson, o: TensorboardOp
       for (let l = 0; l < layers; l++) {
         for (let h = 0; h < heads; h++) {
           const i = (t * layers + l) * heads + h;
-          const spec = circuitSpec({ qk: snaps.qk.subarray(i * E * E, (i + 1) * E * E), ov: snaps.ov.subarray(i * E, (i + 1) * E), layer: l + 1, head: h + 1 }, { note: `step ${s}`, outputs });
+          const K = snaps.ovColumns; // a multi-task run's whole OV^h [E, N], or one column
+          const spec = circuitSpec({ qk: snaps.qk.subarray(i * E * E, (i + 1) * E * E), ov: snaps.ov.subarray(i * E * K, (i + 1) * E * K), layer: l + 1, head: h + 1 }, { note: `step ${s}`, outputs, ovColumns: K });
           ev.add(s, imageValue(`circuit/qk_ov/L${l + 1}H${h + 1}`, svgToPng(await specToSvg(spec), IMAGE_RASTER)));
           ev.images++;
         }

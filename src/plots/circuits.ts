@@ -81,7 +81,7 @@ export function circuitSpec(c: CircuitFigureData, opts: CircuitSpecOptions = {})
   const outAxis: VlSpec = K > 1
     ? {
       field: 'x0', type: 'quantitative', title: null, scale: { domain: [0, K], nice: false, zero: false },
-      axis: { values: Array.from({ length: K }, (_, i) => i + 0.5), labelExpr: "'out ' + (floor(datum.value) + 1)", tickCount: K, labelOverlap: false, grid: false, ticks: false, domain: false, labelAngle: 0, orient: 'top' },
+      axis: { values: Array.from({ length: K }, (_, i) => i + 0.5), labelExpr: "'out ' + (floor(datum.value) + 1)", tickCount: K, labelOverlap: false, grid: false, ticks: false, domain: false, labelAngle: 0, orient: 'top', labelFontSize: cell < 36 ? 9 : 11 },
     }
     : { field: 'x0', type: 'quantitative', title: null, scale: { domain: [0, 1], nice: false, zero: false }, axis: null };
   const ovPanel: VlSpec = {

@@ -175,7 +175,7 @@ export function compareLossSpec(series: { name: string; trainLoss: ArrayLike<num
   }
   const names = series.map((s) => s.name);
   // one legend naming every run (both layers carry it: a legend: null on the band would drop the merged legend)
-  const legend = { orient: 'bottom', direction: 'vertical', columns: Math.min(names.length, 2), labelLimit: 400, symbolType: 'stroke', symbolStrokeWidth: 3, title: 'run' };
+  const legend = { orient: 'bottom', direction: 'vertical', columns: Math.min(names.length, 2), labelLimit: 400, symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1, title: 'run' };
   const color = { field: 'run', type: 'nominal', title: 'run', scale: { domain: names, range: names.map((_, i) => runColor(i)) }, legend };
   const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: { labelExpr: STEP_LABEL_EXPR } };
   const y = { type: 'quantitative', scale: { type: 'log' } };

@@ -54,7 +54,7 @@ export function dynamicsSpec(dyn: HeadDynamics, opts: DynamicsSpecOptions = {}):
   const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: { labelExpr: STEP_LABEL_EXPR } };
   const panel = (layer: number, field: 'w' | 'mu'): VlSpec => ({
     title: opts.multitask
-      ? field === 'w' ? { text: 'wʰ(t), all tasks', subtitle: 'mean QKʰ diagonal on x1..xd' } : { text: 'μʰ(t) = Σₖ OVʰ[yₖ, out k]', subtitle: 'summed over the tasks (this run logged no per-task μʰₖ)' }
+      ? field === 'w' ? { text: 'wʰ(t), all tasks', subtitle: 'mean QKʰ diagonal on x1..xd' } : { text: 'μʰ(t) = Σₖ OVʰ[yₖ, out k]', subtitle: 'summed over the tasks' }
       : field === 'w' ? `Layer ${layer} QK dynamics: wʰ(t)` : `Layer ${layer} OV dynamics: μʰ(t)`,
     width: opts.width ?? 380,
     height: opts.height ?? 280,

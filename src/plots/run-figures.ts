@@ -84,6 +84,16 @@ function runOutputs(runDir: string): number {
   }
 }
 
+/** A multi-task run's task blocks as the figures name them ('x1..x4'), from run.json's config.tasks; [] when not one. */
+function runTaskNames(runDir: string): string[] {
+  try {
+    const t = readRunJson(runDir).config['tasks'];
+    return typeof t === 'string' && t !== '' ? parseTasks(t).map(([s, e]) => `x${s + 1}..x${e}`) : [];
+  } catch {
+    return [];
+  }
+}
+
 /** Training context length from run.json (config.context_length), if readable. */
 function trainContextLength(runDir: string): number | undefined {
   try {
@@ -129,7 +139,7 @@ function lastSnapshotCircuits(s: RunSnapshots): Circuits {
 type Emit = (name: string, spec: VlSpec) => Promise<void>;
 
 /** loss and dynamics, from metrics.safetensors. */
-async function metricsFigures(m: RunMetrics | undefined, emit: Emit, skipped: string[]): Promise<void> {
+async function metricsFigures(m: RunMetrics | undefined, emit: Emit, skipped: string[], outputs = 1, taskNames: string[] = []): Promise<void> {
   if (!m) {
     skipped.push('loss, dynamics: no metrics.safetensors');
     return;
@@ -141,8 +151,8 @@ async function metricsFigures(m: RunMetrics | undefined, emit: Emit, skipped: st
   }
   const { step, qk, ov, nDyn, layers, heads } = m.dynamics;
   if (nDyn > 0) {
-    await emit('dynamics', dynamicsSpec({ step, qk, ov, layers, heads }));
-    if (m.taskDynamics) await emit('dynamics_tasks', taskDynamicsSpec({ step, layers, heads, ...m.taskDynamics }));
+    await emit('dynamics', dynamicsSpec({ step, qk, ov, layers, heads }, outputs > 1 ? { multitask: true } : {})); // multi-task: the sums over the tasks, titled so
+    if (m.taskDynamics) await emit('dynamics_tasks', taskDynamicsSpec({ step, layers, heads, ...m.taskDynamics }, { taskNames }));
   } else {
     skipped.push('dynamics: no dynamics logged yet');
   }
@@ -239,9 +249,10 @@ export async function renderAllRunFigures(runDir: string, opts: RunFigureOptions
     result.figures[name] = files;
     opts.onFigure?.(name, files);
   };
-  await metricsFigures(readMetrics(runDir), emit, result.skipped);
+  const outputs = runOutputs(runDir);
+  await metricsFigures(readMetrics(runDir), emit, result.skipped, outputs, runTaskNames(runDir));
   const snapshots = readSnapshots(runDir);
-  await snapshotFigures(snapshots, opts.columns ?? 6, emit, result.skipped, opts.qkSteps, runOutputs(runDir));
+  await snapshotFigures(snapshots, opts.columns ?? 6, emit, result.skipped, opts.qkSteps, outputs);
   await circuitFigures(runDir, snapshots, emit, result.skipped);
   await evaluationFigure(runDir, opts.evaluation, emit, result.skipped);
   return result;

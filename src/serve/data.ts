@@ -251,7 +251,7 @@ export function compareRuns(root: string, paths: string[], smooth: number): Comp
   const withLoss = loaded.filter((x) => x.logs && x.logs.trainLoss.length > 0);
   const withDyn = loaded.flatMap((x) => {
     const dyn = dynamicsOf(x.logs);
-    return dyn ? [{ name: x.path, dyn }] : [];
+    return dyn ? [{ name: x.path, dyn, multitask: isMultitask(x.run.config) }] : [];
   });
   const rows = markDifferences(loaded.map((x) => rowOf(x.path, nameOf(root, x.path), x.run)));
   return {

@@ -207,7 +207,7 @@ export function headColor(i: number, h: number, H: number): string {
 }
 
 /** Several runs' w^h(t) and μ^h(t) (last layer): one hue per run, one shade of it per head, a legend naming run and head. */
-export function compareDynamicsSpec(series: { name: string; dyn: Dynamics }[]): VlSpec {
+export function compareDynamicsSpec(series: { name: string; dyn: Dynamics; multitask?: boolean }[]): VlSpec {
   const rows: { run: string; head: string; step: number; w: number; mu: number }[] = [];
   const keys: string[] = [];
   const range: string[] = [];
@@ -236,7 +236,9 @@ export function compareDynamicsSpec(series: { name: string; dyn: Dynamics }[]): 
     mark: { type: 'line', strokeWidth: 1.5 },
     encoding: { x, y: { field, type: 'quantitative', title: field === 'w' ? 'wʰ' : 'μʰ' }, color, tooltip: [{ field: 'head' }, { field: 'step' }, { field, format: '.4f' }] },
   });
-  return topLevel({ data: { values: rows }, hconcat: [panel('w', 'wʰ(t), every head'), panel('mu', 'μʰ(t), every head')] });
+  const multi = series.filter((s) => s.multitask).map((s) => s.name);
+  const muTitle = multi.length > 0 ? { text: 'μʰ(t), every head', subtitle: `${multi.join(', ')}: Σₖ OVʰ[yₖ, out k] over the tasks (per task: the run's page)` } : 'μʰ(t), every head';
+  return topLevel({ data: { values: rows }, hconcat: [panel('w', 'wʰ(t), every head'), { ...panel('mu', 'μʰ(t), every head'), title: muTitle }] });
 }
 
 /**

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/data/rng.js';
 import { circuitSpec } from '../src/plots/circuits.js';
 import { downsampleMinMax } from '../src/plots/downsample.js';
-import { dynamicsRows, dynamicsSpec } from '../src/plots/dynamics.js';
+import { dynamicsRows, dynamicsSpec, taskDynamicsSpec } from '../src/plots/dynamics.js';
 import { errorVsLengthSpec, headCountMethods, headCountSpec, isReferenceMethod, type Evaluation } from '../src/plots/error-curves.js';
 import { flowSpec, trajectoryFromFlow } from '../src/plots/flow.js';
 import { NOT_FINITE_GREY, valueFormat } from '../src/plots/heatmap.js';
@@ -112,6 +112,26 @@ describe('circuit figure (scaled QK^h beside OV^h)', () => {
     const grey = s.hconcat[0].layer.find((l: J) => l.transform[0].filter.includes('datum.v === null'));
     expect(grey.mark).toMatchObject({ type: 'rect', color: NOT_FINITE_GREY });
     expect(layerWithMark(s.hconcat[0], 'rect').encoding.color.scale.domain[2]).toBe(maxAbsOf(qk.filter((_, i) => i !== 3 && i !== 4)));
+  });
+
+  it('draws a multi-task OV^h whole (E x N: columns out 1..out N) or, for a run of an earlier build, its one column titled out N', () => {
+    const E = 8, N = 2;
+    const ovMt = normals(E * N, 5); // [E, N] row-major
+    const whole: J = circuitSpec({ qk: normals(E * E, 6), ov: ovMt, layer: 1, head: 1 }, { outputs: N, ovColumns: N, cell: 30 });
+    const p = whole.hconcat[1];
+    expect(p.title.text).toBe('OVʰ (E × 2)');
+    expect(p.width).toBe(60);
+    const c = cells(p);
+    expect(c).toHaveLength(16);
+    expect(c.find((x: J) => x.r === 6 && x.c === 0).v).toBe(round(ovMt[12]!)); // y1 -> out 1
+    expect(c.find((x: J) => x.r === 7 && x.c === 1).v).toBe(round(ovMt[15]!)); // y2 -> out 2
+    expect(layerWithMark(p, 'rect').encoding.x.axis.labelExpr).toContain("'out '");
+    expect(layerWithMark(p, 'rect').encoding.color.scale.domain[2]).toBe(maxAbsOf(ovMt));
+    const one: J = circuitSpec({ qk: normals(E * E, 6), ov: normals(E, 7), layer: 1, head: 1 }, { outputs: N });
+    expect(one.hconcat[1].title.text).toBe('OVʰ[:, out 2]');
+    expect(cells(one.hconcat[1])).toHaveLength(8);
+    expect(() => circuitSpec({ qk: normals(E * E, 6), ov: ovMt, layer: 1, head: 1 }, { outputs: N })).toThrow(/ov of shape \[E\]/);
+    expect(() => circuitSpec({ qk: normals(E * E, 6), ov: normals(E * 3, 1), layer: 1, head: 1 }, { outputs: N, ovColumns: 3 })).toThrow(/ovColumns 3/);
   });
 
   it('keeps the scale valid (limits +-1) for an all-zero head', () => {
@@ -395,5 +415,21 @@ describe('contextLine (figure subtitles)', () => {
   it('prints the noise and ρ to 4 significant digits, not 17 (issue 22 item 12)', () => {
     const line = contextLine({ runs: ['h2'], heads: [2], d: 10, L: 40, preset: 'seed', steps: [20_000], noiseStd: Math.sqrt(0.1), rho: 0.5 });
     expect(line).toBe('run h2 · H = 2 · d = 10 · L = 40 · seed preset, noise 0.3162, ρ = 0.5 · 20,000 steps');
+  });
+});
+
+describe('per-task dynamics of a multi-task run (w^h_k, mu^h_k)', () => {
+  it('one row per task, w beside mu, rows with the task and head of each value', () => {
+    const n = 3, H = 2, N = 2;
+    const qk = Float64Array.from({ length: n * H * N }, (_, i) => i / 10); // [n, 1, H, N]
+    const ov = Float64Array.from({ length: n * H * N }, (_, i) => -i);
+    const s: J = taskDynamicsSpec({ step: [0, 10, 20], qk, ov, layers: 1, heads: H, tasks: N }, { taskNames: ['x1..x4', 'x3..x6'] });
+    expect(s.vconcat).toHaveLength(2);
+    expect(s.vconcat[1].hconcat.map((p: J) => p.title.text)).toEqual(['Task 2: wʰ₂(t)', 'Task 2: μʰ₂(t)']);
+    expect(s.vconcat[1].hconcat[0].title.subtitle).toContain('x3..x6');
+    expect(s.vconcat[1].hconcat[1].title.subtitle).toBe('OVʰ[y2, out 2]: y2 → output 2');
+    // step 10 (t = 1), head 2, task 2: index ((1 * 1 + 0) * 2 + 1) * 2 + 1 = 7
+    expect(s.data.values.find((r: J) => r.step === 10 && r.head === 'Head 2' && r.task === 2)).toEqual({ step: 10, task: 2, head: 'Head 2', w: 0.7, mu: -7 });
+    expect(() => taskDynamicsSpec({ step: [0], qk, ov, layers: 1, heads: H, tasks: N })).toThrow(/\[1, 1, 2, 2\]/);
   });
 });

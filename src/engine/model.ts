@@ -47,8 +47,14 @@ export interface TrainModel {
   forward(batch: Batch, out: Float64Array): void;
   /** w^h into w[l*H + h] and mu^h into mu[l*H + h] (the seed's QK_dyn_stack / OV_dyn_stack). */
   dynamics(w: Float64Array, mu: Float64Array): void;
-  /** Scaled QK^h into qk [layers, H, E, E] and OV^h[:, -1] into ov [layers, H, E]. */
+  /**
+   * Scaled QK^h into qk [layers, H, E, E] and OV^h into ov: [layers, H, E] = OV^h[:, -1] for a
+   * single-output model; a multi-task model writes as many columns as `ov` has room for, the last
+   * ones ([H, E, N] the whole OV^h, [H, E] its last column as runs of earlier builds hold).
+   */
   snapshot(qk: Float64Array, ov: Float64Array): void;
+  /** Multi-task models: w^h_k (mean QK^h diagonal on task k's block) and mu^h_k = OV^h[d + k, k] into w, mu [layers, H, N]. */
+  taskDynamics?(w: Float64Array, mu: Float64Array): void;
   /** The state dict under the seed's keys (copies), for model files and checkpoints. */
   stateDict(): StateEntry[];
   /** Safetensors metadata that goes with the state dict (e.g. n_layers). */

@@ -5,8 +5,9 @@
  * the same batches bit for bit); batches from data/multitask.ts.
  *
  * Logged per head: w^h = mean of the x-block diagonal of QK^h (the first d entries) and
- * mu^h = sum_k OV^h[d + k, k] (the y_k -> output k entries); snapshots hold QK^h [E, E] and the last
- * output column OV^h[:, N - 1] (as the single-task OV^h[:, -1]); the full OV^h comes from the model file.
+ * mu^h = sum_k OV^h[d + k, k] (the y_k -> output k entries), and per task k (taskDynamics)
+ * w^h_k = mean of QK^h's diagonal on task k's block and mu^h_k = OV^h[d + k, k]; snapshots hold
+ * QK^h [E, E] and OV^h [E, N] whole (runs of earlier builds: its last column OV^h[:, N - 1] only).
  */
 import type { Batch } from '../data/batch.js';
 import { ovCircuit, qkCircuit } from '../model/circuits.js';
@@ -59,11 +60,26 @@ export function multitaskModel(p: AttentionParams, dx: number, tasks: readonly T
         mu[h] = m;
       }
     },
+    taskDynamics(w, mu) {
+      for (let h = 0; h < H; h++) {
+        const qk = qkCircuit(p, h);
+        const ov = ovCircuit(p, h); // [E, N]
+        for (let k = 0; k < N; k++) {
+          const [s, e] = tasks[k]!;
+          let sum = 0;
+          for (let c = s; c < e; c++) sum += qk[c * E + c]!;
+          w[h * N + k] = sum / (e - s);
+          mu[h * N + k] = ov[(dx + k) * N + k]!;
+        }
+      }
+    },
     snapshot(qk, ov) {
+      const K = ov.length / (H * E); // columns kept: N (the whole OV^h) or 1 (its last, as earlier builds)
+      if (K !== N && K !== 1) throw new RangeError(`multi-task snapshot: room for ${ov.length} OV values, expected H*E*N = ${H * E * N} or H*E = ${H * E}`);
       for (let h = 0; h < H; h++) {
         qkCircuit(p, h, qk.subarray(h * E * E, (h + 1) * E * E) as Float64Array<ArrayBuffer>);
-        const m = ovCircuit(p, h);
-        for (let a = 0; a < E; a++) ov[h * E + a] = m[a * N + N - 1]!;
+        const m = ovCircuit(p, h); // [E, N]
+        for (let a = 0; a < E; a++) for (let j = 0; j < K; j++) ov[(h * E + a) * K + j] = m[a * N + N - K + j]!;
       }
     },
     stateDict: () => [

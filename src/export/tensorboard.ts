@@ -160,6 +160,16 @@ async function runEvents(dir: string, name: string, r: RunJson, o: TensorboardOp
           ev.scalar(s, `circuit/mu/L${l + 1}H${h + 1}`, ov[i]!);
         }
       }
+      if (m.taskDynamics) { // a multi-task run: w^h_k and mu^h_k of every task k
+        const N = m.taskDynamics.tasks;
+        for (let h = 0; h < heads; h++) {
+          for (let k = 0; k < N; k++) {
+            const i = ((t * layers + layers - 1) * heads + h) * N + k;
+            ev.scalar(s, `circuit/w_task${k + 1}/L${layers}H${h + 1}`, m.taskDynamics.qk[i]!);
+            ev.scalar(s, `circuit/mu_task${k + 1}/L${layers}H${h + 1}`, m.taskDynamics.ov[i]!);
+          }
+        }
+      }
       if (eta) {
         const last = (t * layers + layers - 1) * heads;
         ev.scalar(s, 'circuit/eta_tf', effectiveLearningRate(qk.subarray(last, last + heads), ov.subarray(last, last + heads)));
@@ -177,7 +187,8 @@ async function runEvents(dir: string, name: string, r: RunJson, o: TensorboardOp
       for (let l = 0; l < layers; l++) {
         for (let h = 0; h < heads; h++) {
           const i = (t * layers + l) * heads + h;
-          const spec = circuitSpec({ qk: snaps.qk.subarray(i * E * E, (i + 1) * E * E), ov: snaps.ov.subarray(i * E, (i + 1) * E), layer: l + 1, head: h + 1 }, { note: `step ${s}`, outputs });
+          const K = snaps.ovColumns; // a multi-task run's whole OV^h [E, N], or one column
+          const spec = circuitSpec({ qk: snaps.qk.subarray(i * E * E, (i + 1) * E * E), ov: snaps.ov.subarray(i * E * K, (i + 1) * E * K), layer: l + 1, head: h + 1 }, { note: `step ${s}`, outputs, ovColumns: K });
           ev.add(s, imageValue(`circuit/qk_ov/L${l + 1}H${h + 1}`, svgToPng(await specToSvg(spec), IMAGE_RASTER)));
           ev.images++;
         }

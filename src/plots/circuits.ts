@@ -11,7 +11,10 @@ import { divergingScale, maxAbs, topLevel, type VlSpec } from './theme.js';
 export interface CircuitFigureData {
   /** Scaled QK^h = W_Q^h W_K^h^T / sqrt(E), F64[E, E] row-major. */
   qk: ArrayLike<number>;
-  /** OV^h (the column feeding the output), F64[E]; the last entry is mu^h. */
+  /**
+   * OV^h: F64[E] (the column feeding the output; the last entry is mu^h), or F64[E, K] row-major
+   * with `ovColumns` = K (a multi-task run's whole OV^h, K = N: column j = output j).
+   */
   ov: ArrayLike<number>;
   /** 1-based labels for the title. */
   layer: number;
@@ -26,25 +29,31 @@ export interface CircuitSpecOptions {
   /** Where the matrices come from, shown in the subtitle (e.g. 'final weights'). */
   note?: string;
   /**
-   * Outputs per token (a multi-task run's N: tokens [x1..xd, y1..yN], d = E - N; `ov` is then the
-   * column of output N, as the run's snapshots hold). Default 1 (x1..xd, y).
+   * Outputs per token (a multi-task run's N: tokens [x1..xd, y1..yN], d = E - N). Default 1 (x1..xd, y).
    */
   outputs?: number;
+  /**
+   * Columns of OV^h in `ov`: 1 (default) = the last output's column (a multi-task run of a build
+   * before issue 22 snapshotted only OV^h[:, out N]), or `outputs` = the whole OV^h, columns out 1..out N.
+   */
+  ovColumns?: number;
 }
 
-/** Token width E from the OV length, checking QK is E x E. */
-export function circuitWidth(c: { qk: ArrayLike<number>; ov: ArrayLike<number> }): number {
-  const E = c.ov.length;
-  if (E < 2 || c.qk.length !== E * E) {
-    throw new Error(`circuits: expected qk of shape [E, E] and ov of shape [E] with E >= 2, got ${c.qk.length} and ${c.ov.length} values`);
+/** Token width E from QK (E x E), checking OV has E * columns values. */
+export function circuitWidth(c: { qk: ArrayLike<number>; ov: ArrayLike<number> }, columns = 1): number {
+  const E = Math.round(Math.sqrt(c.qk.length));
+  if (E < 2 || c.qk.length !== E * E || c.ov.length !== E * columns) {
+    throw new Error(`circuits: expected qk of shape [E, E] and ov of shape [E${columns > 1 ? `, ${columns}` : ''}] with E >= 2, got ${c.qk.length} and ${c.ov.length} values`);
   }
   return E;
 }
 
 export function circuitSpec(c: CircuitFigureData, opts: CircuitSpecOptions = {}): VlSpec {
-  const E = circuitWidth(c);
+  const K = opts.ovColumns ?? 1;
+  const E = circuitWidth(c, K);
   const N = opts.outputs ?? 1;
   if (!(Number.isInteger(N) && N >= 1 && N < E)) throw new Error(`circuits: outputs ${N} not in 1..${E - 1}`);
+  if (K !== 1 && K !== N) throw new Error(`circuits: ovColumns ${K}: expected 1 (the last output's column) or outputs = ${N}`);
   const d = E - N;
   const cell = opts.cell ?? Math.min(64, Math.floor(460 / E));
   const showValues = opts.showValues ?? E <= 11;
@@ -68,13 +77,20 @@ export function circuitSpec(c: CircuitFigureData, opts: CircuitSpecOptions = {})
       maxAbs: mQk, showValues, fontSize,
     }),
   };
+  // a whole multi-task OV^h: columns out 1..out N (the y_k -> out k entry of each task on the diagonal of its y rows)
+  const outAxis: VlSpec = K > 1
+    ? {
+      field: 'x0', type: 'quantitative', title: null, scale: { domain: [0, K], nice: false, zero: false },
+      axis: { values: Array.from({ length: K }, (_, i) => i + 0.5), labelExpr: "'out ' + (floor(datum.value) + 1)", tickCount: K, labelOverlap: false, grid: false, ticks: false, domain: false, labelAngle: 0, orient: 'top', labelFontSize: cell < 36 ? 9 : 11 },
+    }
+    : { field: 'x0', type: 'quantitative', title: null, scale: { domain: [0, 1], nice: false, zero: false }, axis: null };
   const ovPanel: VlSpec = {
-    title: { text: N > 1 ? `OVʰ[:, out ${N}]` : 'OVʰ', subtitle: `±${mOv.toPrecision(3)}` },
-    width: cell,
+    title: { text: K > 1 ? `OVʰ (E × ${K})` : N > 1 ? `OVʰ[:, out ${N}]` : 'OVʰ', subtitle: `±${mOv.toPrecision(3)}${K === 1 && N > 1 ? '; only column saved' : ''}` },
+    width: cell * K,
     height: cell * E,
-    data: { values: [...matrixCells(c.ov, E, 1), ...separators(d, 1, E, false)] },
+    data: { values: [...matrixCells(c.ov, E, K), ...separators(d, K, E, false)] },
     layer: heatmapLayers({
-      x: { field: 'x0', type: 'quantitative', title: null, scale: { domain: [0, 1], nice: false, zero: false }, axis: null },
+      x: outAxis,
       y: tokenAxis('y0', d, E, 'input coordinate', true, N),
       color: { field: 'v', type: 'quantitative', title: 'OVʰ', scale: divergingScale(mOv), legend: legend('OVʰ') },
       maxAbs: mOv, showValues, fontSize,

@@ -3,6 +3,7 @@
  *
  *   loss                         training (bucketed) and validation loss     metrics.safetensors
  *   dynamics                     w^h(t), mu^h(t) per head and layer          metrics.safetensors
+ *   dynamics_tasks               a multi-task run's w^h_k(t), mu^h_k(t)      metrics.safetensors (runs since issue 22)
  *   circuits_layer{l}_head{h}    final scaled QK^h beside OV^h               model.safetensors (else last snapshot)
  *   qk_evolution_layer{l}        QK^h over training, heads x steps           snapshots.safetensors
  *   error_vs_length              error vs L with standard errors             --evaluation FILE or RUN/evaluation.json
@@ -20,7 +21,7 @@ import { circuitSpec } from './circuits.js';
 import { multitaskCircuits } from '../model/multitask-circuits.js';
 import { multitaskCircuitsSpec } from './multitask.js';
 import { parseTasks } from '../data/multitask.js';
-import { dynamicsSpec } from './dynamics.js';
+import { dynamicsSpec, taskDynamicsSpec } from './dynamics.js';
 import type { Evaluation } from '../analysis/evaluate.js';
 import { errorVsLengthSpec } from './error-curves.js';
 import { readEvaluation } from './evaluation.js';
@@ -83,6 +84,16 @@ function runOutputs(runDir: string): number {
   }
 }
 
+/** A multi-task run's task blocks as the figures name them ('x1..x4'), from run.json's config.tasks; [] when not one. */
+function runTaskNames(runDir: string): string[] {
+  try {
+    const t = readRunJson(runDir).config['tasks'];
+    return typeof t === 'string' && t !== '' ? parseTasks(t).map(([s, e]) => `x${s + 1}..x${e}`) : [];
+  } catch {
+    return [];
+  }
+}
+
 /** Training context length from run.json (config.context_length), if readable. */
 function trainContextLength(runDir: string): number | undefined {
   try {
@@ -114,20 +125,21 @@ function modelCircuits(path: string): Circuits | null {
   }
 }
 
-/** The circuits of the last snapshot, [layer][head]. */
+/** The circuits of the last snapshot, [layer][head] (OV^h with the snapshot's ovColumns columns). */
 function lastSnapshotCircuits(s: RunSnapshots): Circuits {
   const { layers, heads, E } = s;
+  const K = s.ovColumns;
   const last = s.nSnap - 1;
   return Array.from({ length: layers }, (_, l) => Array.from({ length: heads }, (_, h) => {
     const i = (last * layers + l) * heads + h; // [nSnap, layers, H]
-    return { qk: s.qk.slice(i * E * E, (i + 1) * E * E), ov: s.ov.slice(i * E, (i + 1) * E) };
+    return { qk: s.qk.slice(i * E * E, (i + 1) * E * E), ov: s.ov.slice(i * E * K, (i + 1) * E * K) };
   }));
 }
 
 type Emit = (name: string, spec: VlSpec) => Promise<void>;
 
 /** loss and dynamics, from metrics.safetensors. */
-async function metricsFigures(m: RunMetrics | undefined, emit: Emit, skipped: string[]): Promise<void> {
+async function metricsFigures(m: RunMetrics | undefined, emit: Emit, skipped: string[], outputs = 1, taskNames: string[] = []): Promise<void> {
   if (!m) {
     skipped.push('loss, dynamics: no metrics.safetensors');
     return;
@@ -139,7 +151,8 @@ async function metricsFigures(m: RunMetrics | undefined, emit: Emit, skipped: st
   }
   const { step, qk, ov, nDyn, layers, heads } = m.dynamics;
   if (nDyn > 0) {
-    await emit('dynamics', dynamicsSpec({ step, qk, ov, layers, heads }));
+    await emit('dynamics', dynamicsSpec({ step, qk, ov, layers, heads }, outputs > 1 ? { multitask: true } : {})); // multi-task: the sums over the tasks, titled so
+    if (m.taskDynamics) await emit('dynamics_tasks', taskDynamicsSpec({ step, layers, heads, ...m.taskDynamics }, { taskNames }));
   } else {
     skipped.push('dynamics: no dynamics logged yet');
   }
@@ -182,9 +195,11 @@ async function circuitFigures(runDir: string, s: RunSnapshots | undefined, emit:
   if (mt) return void (await emit('circuits', mt)); // a multi-task model: QK^h (E x E) and OV^h (E x N) of every head in one figure
   let circuits = modelCircuits(join(runDir, RUN_FILES.model));
   let note = 'final weights';
+  let columns = 1;
   if (s && s.nSnap > 0 && (!circuits || circuits.length !== s.layers || circuits[0]!.length !== s.heads)) {
     circuits = lastSnapshotCircuits(s);
     note = `snapshot at step ${s.step[s.nSnap - 1]}`;
+    columns = s.ovColumns; // a multi-task run's whole OV^h [E, N]
   }
   if (!circuits) {
     skipped.push('circuits: no model.safetensors and no snapshots');
@@ -192,7 +207,7 @@ async function circuitFigures(runDir: string, s: RunSnapshots | undefined, emit:
   }
   for (let l = 0; l < circuits.length; l++) {
     for (let h = 0; h < circuits[l]!.length; h++) {
-      await emit(`circuits_layer${l + 1}_head${h + 1}`, circuitSpec({ ...circuits[l]![h]!, layer: l + 1, head: h + 1 }, { note }));
+      await emit(`circuits_layer${l + 1}_head${h + 1}`, circuitSpec({ ...circuits[l]![h]!, layer: l + 1, head: h + 1 }, { note, ...(columns > 1 ? { outputs: columns, ovColumns: columns } : {}) }));
     }
   }
 }
@@ -234,9 +249,10 @@ export async function renderAllRunFigures(runDir: string, opts: RunFigureOptions
     result.figures[name] = files;
     opts.onFigure?.(name, files);
   };
-  await metricsFigures(readMetrics(runDir), emit, result.skipped);
+  const outputs = runOutputs(runDir);
+  await metricsFigures(readMetrics(runDir), emit, result.skipped, outputs, runTaskNames(runDir));
   const snapshots = readSnapshots(runDir);
-  await snapshotFigures(snapshots, opts.columns ?? 6, emit, result.skipped, opts.qkSteps, runOutputs(runDir));
+  await snapshotFigures(snapshots, opts.columns ?? 6, emit, result.skipped, opts.qkSteps, outputs);
   await circuitFigures(runDir, snapshots, emit, result.skipped);
   await evaluationFigure(runDir, opts.evaluation, emit, result.skipped);
   return result;

@@ -8,7 +8,8 @@
  *     if s % dynamics_every == 0: w^h, mu^h           (after the update)
  *     if s % val_every == 0:      fresh batch (same rng), validation loss (after the update);
  *                                 if also s % print_every == 0: print the seed's line
- *     if s % qk_every == 0:       snapshot QK^h and OV^h[:, -1]
+ *     if s % qk_every == 0:       snapshot QK^h and OV^h (single task: OV^h[:, -1], E values; multi-task:
+ *                                 the whole E x N, and w^h_k, mu^h_k per task with the dynamics)
  *
  * One RNG (seeded with `seed`) draws the initial weights; every batch then comes from the run's
  * batch stream (data/stream.ts: version 1 continues that RNG, version 2 is seeded from it).
@@ -46,8 +47,18 @@ export interface TrainLogs {
   dynStep: Float64Array; // [nDynCap]
   nSnap: number;
   qk: Float64Array; // [nSnapCap, layers, H, E, E]
-  ov: Float64Array; // [nSnapCap, layers, H, E]
+  ov: Float64Array; // [nSnapCap, layers, H, E, outputs]
   snapStep: Float64Array; // [nSnapCap]
+  /**
+   * OV^h columns per snapshot and tasks of the per-task dynamics: 1 = OV^h[:, -1] and no per-task
+   * dynamics (single-task runs; multi-task runs of builds before issue 22, resumed in their own
+   * format); N = a multi-task run's whole OV^h [E, N] and w^h_k, mu^h_k of every task.
+   */
+  outputs: number;
+  /** outputs > 1: w^h_k (mean QK^h diagonal on task k's block), [nDynCap, layers, H, outputs]; else empty. */
+  qkTask: Float64Array;
+  /** outputs > 1: mu^h_k = OV^h[d + k, k] (y_k -> output k), [nDynCap, layers, H, outputs]; else empty. */
+  ovTask: Float64Array;
 }
 
 export interface TrainState {
@@ -96,9 +107,14 @@ export function taskSpecs(c: TrainConfig): { task: TaskSpec; valTask: TaskSpec }
   return { task, valTask: { ...task, batchSize: c.valSamples } };
 }
 
-export function allocLogs(c: TrainConfig, capacity: number): TrainLogs {
+/** OV^h columns a new run of c logs (and tasks of its per-task dynamics): its outputs (1 but for a multi-task run). */
+export const loggedOutputs = (c: TrainConfig): number => taskFamily(c).outputs(c);
+
+/** `outputs`: see TrainLogs.outputs (default: a new run's, loggedOutputs). */
+export function allocLogs(c: TrainConfig, capacity: number, outputs = loggedOutputs(c)): TrainLogs {
   const LH = c.layers * c.heads;
   const E = taskFamily(c).tokenWidth(c);
+  const task = outputs > 1 ? outputs : 0;
   // + 1: room for the last step when it is not on the grid (logFinalStep)
   const nVal = countLogged(capacity, c.valEvery) + 1;
   const nDyn = countLogged(capacity, c.dynamicsEvery) + 1;
@@ -115,8 +131,11 @@ export function allocLogs(c: TrainConfig, capacity: number): TrainLogs {
     dynStep: new Float64Array(nDyn),
     nSnap: 0,
     qk: new Float64Array(nSnap * LH * E * E),
-    ov: new Float64Array(nSnap * LH * E),
+    ov: new Float64Array(nSnap * LH * E * outputs),
     snapStep: new Float64Array(nSnap),
+    outputs,
+    qkTask: new Float64Array(nDyn * LH * task),
+    ovTask: new Float64Array(nDyn * LH * task),
   };
 }
 
@@ -126,9 +145,11 @@ export function allocLogs(c: TrainConfig, capacity: number): TrainLogs {
  * entries (logFinalStep) are dropped, to be logged again when the run completes.
  */
 export function copyLogs(c: TrainConfig, src: TrainLogs, capacity: number, upTo: number): TrainLogs {
-  const out = allocLogs(c, Math.max(capacity, upTo));
+  const out = allocLogs(c, Math.max(capacity, upTo), src.outputs);
   const LH = c.layers * c.heads;
   const E = taskFamily(c).tokenWidth(c);
+  const K = src.outputs;
+  const T = K > 1 ? K : 0;
   out.trainLoss.set(src.trainLoss.subarray(0, upTo));
   const keep = (steps: Float64Array, n: number, every: number): number => {
     let k = 0;
@@ -141,10 +162,12 @@ export function copyLogs(c: TrainConfig, src: TrainLogs, capacity: number, upTo:
   out.nDyn = keep(src.dynStep, src.nDyn, c.dynamicsEvery);
   out.qkDynamics.set(src.qkDynamics.subarray(0, out.nDyn * LH));
   out.ovDynamics.set(src.ovDynamics.subarray(0, out.nDyn * LH));
+  out.qkTask.set(src.qkTask.subarray(0, out.nDyn * LH * T));
+  out.ovTask.set(src.ovTask.subarray(0, out.nDyn * LH * T));
   out.dynStep.set(src.dynStep.subarray(0, out.nDyn));
   out.nSnap = keep(src.snapStep, src.nSnap, c.qkEvery);
   out.qk.set(src.qk.subarray(0, out.nSnap * LH * E * E));
-  out.ov.set(src.ov.subarray(0, out.nSnap * LH * E));
+  out.ov.set(src.ov.subarray(0, out.nSnap * LH * E * K));
   out.snapStep.set(src.snapStep.subarray(0, out.nSnap));
   return out;
 }
@@ -277,7 +300,7 @@ export function runSteps(s: TrainState, until: number, deadline = Infinity, hook
     if (step % c.lossEvery === 0) s.shownLoss = loss;
     if (step % c.dynamicsEvery === 0) {
       const i = logs.nDyn++;
-      model.dynamics(logs.qkDynamics.subarray(i * LH, (i + 1) * LH), logs.ovDynamics.subarray(i * LH, (i + 1) * LH)); // [layers, H]
+      logDynamics(model, logs, i, LH);
       logs.dynStep[i] = step;
     }
     if (step % c.valEvery === 0) {
@@ -293,12 +316,25 @@ export function runSteps(s: TrainState, until: number, deadline = Infinity, hook
     }
     if (step % c.qkEvery === 0) {
       const i = logs.nSnap++;
-      model.snapshot(logs.qk.subarray(i * LH * E * E, (i + 1) * LH * E * E), logs.ov.subarray(i * LH * E, (i + 1) * LH * E)); // [layers, H, E, E], [layers, H, E]
+      logSnapshot(model, logs, i, LH, E);
       logs.snapStep[i] = step;
     }
     if (timed && now() >= deadline) break;
   }
   return null;
+}
+
+/** Dynamics entry i: w^h, mu^h [layers, H]; with outputs > 1 also w^h_k, mu^h_k [layers, H, outputs]. */
+function logDynamics(model: TrainModel, logs: TrainLogs, i: number, LH: number): void {
+  model.dynamics(logs.qkDynamics.subarray(i * LH, (i + 1) * LH), logs.ovDynamics.subarray(i * LH, (i + 1) * LH));
+  const K = logs.outputs;
+  if (K > 1) model.taskDynamics!(logs.qkTask.subarray(i * LH * K, (i + 1) * LH * K), logs.ovTask.subarray(i * LH * K, (i + 1) * LH * K));
+}
+
+/** Snapshot i: QK^h [layers, H, E, E] and OV^h [layers, H, E, outputs] (outputs 1: OV^h[:, -1]). */
+function logSnapshot(model: TrainModel, logs: TrainLogs, i: number, LH: number, E: number): void {
+  const O = LH * E * logs.outputs;
+  model.snapshot(logs.qk.subarray(i * LH * E * E, (i + 1) * LH * E * E), logs.ov.subarray(i * O, (i + 1) * O));
 }
 
 /** An RNG for `tag` under the run's seed, unrelated to the training stream `new Rng(seed)`. */
@@ -332,7 +368,7 @@ export function logFinalStep(s: TrainState): void {
   const last = (steps: Float64Array, n: number) => (n > 0 ? steps[n - 1]! : -1);
   if (last(logs.dynStep, logs.nDyn) < f) {
     const i = logs.nDyn++;
-    model.dynamics(logs.qkDynamics.subarray(i * LH, (i + 1) * LH), logs.ovDynamics.subarray(i * LH, (i + 1) * LH)); // [layers, H]
+    logDynamics(model, logs, i, LH);
     logs.dynStep[i] = f;
   }
   if (last(logs.valStep, logs.nVal) < f) {
@@ -349,7 +385,7 @@ export function logFinalStep(s: TrainState): void {
   }
   if (last(logs.snapStep, logs.nSnap) < f) {
     const i = logs.nSnap++;
-    model.snapshot(logs.qk.subarray(i * LH * E * E, (i + 1) * LH * E * E), logs.ov.subarray(i * LH * E, (i + 1) * LH * E)); // [layers, H, E, E], [layers, H, E]
+    logSnapshot(model, logs, i, LH, E);
     logs.snapStep[i] = f;
   }
 }

@@ -4,8 +4,14 @@
  *   run.json                 config, version, seed, status, step, timings, final losses
  *   model.safetensors        float32 weights under the seed's state_dict keys
  *   metrics.safetensors      train_loss [step], val_loss/val_step [nVal], qk_dynamics/ov_dynamics
- *                            [nDyn, layers, H], dyn_step [nDyn]
- *   snapshots.safetensors    qk [nSnap, layers, H, E, E], ov [nSnap, layers, H, E], snapshot_step [nSnap]
+ *                            [nDyn, layers, H], dyn_step [nDyn]; a multi-task run (N tasks) also
+ *                            qk_dynamics_task/ov_dynamics_task [nDyn, layers, H, N] (w^h_k, mu^h_k)
+ *   snapshots.safetensors    qk [nSnap, layers, H, E, E], ov [nSnap, layers, H, E] (OV^h[:, -1]) or,
+ *                            for a multi-task run, [nSnap, layers, H, E, N] (OV^h whole), snapshot_step [nSnap]
+ *
+ * A multi-task run of a build before issue 22 has ov [nSnap, layers, H, E] (the last output's column)
+ * and no *_task dynamics: the rank of ov says which (readers take rank 4 as one column, the last),
+ * and such a run resumes in its own format (TrainLogs.outputs = 1).
  *   checkpoint.safetensors   see checkpoint.ts
  *
  * Every file is written to a temporary name and renamed (io/atomic.ts). A save writes metrics,
@@ -210,6 +216,10 @@ export function metricsTensors(c: TrainConfig, logs: TrainLogs, nSteps: number):
     qk_dynamics: tensorF64([logs.nDyn, c.layers, c.heads], logs.qkDynamics.subarray(0, logs.nDyn * LH)),
     ov_dynamics: tensorF64([logs.nDyn, c.layers, c.heads], logs.ovDynamics.subarray(0, logs.nDyn * LH)),
     dyn_step: tensorF64([logs.nDyn], logs.dynStep.subarray(0, logs.nDyn)),
+    ...(logs.outputs > 1 ? {
+      qk_dynamics_task: tensorF64([logs.nDyn, c.layers, c.heads, logs.outputs], logs.qkTask.subarray(0, logs.nDyn * LH * logs.outputs)),
+      ov_dynamics_task: tensorF64([logs.nDyn, c.layers, c.heads, logs.outputs], logs.ovTask.subarray(0, logs.nDyn * LH * logs.outputs)),
+    } : {}),
   };
 }
 
@@ -218,7 +228,9 @@ export function snapshotTensors(c: TrainConfig, logs: TrainLogs): Record<string,
   const E = taskFamily(c).tokenWidth(c);
   return {
     qk: tensorF64([logs.nSnap, c.layers, c.heads, E, E], logs.qk.subarray(0, logs.nSnap * LH * E * E)),
-    ov: tensorF64([logs.nSnap, c.layers, c.heads, E], logs.ov.subarray(0, logs.nSnap * LH * E)),
+    ov: logs.outputs > 1
+      ? tensorF64([logs.nSnap, c.layers, c.heads, E, logs.outputs], logs.ov.subarray(0, logs.nSnap * LH * E * logs.outputs))
+      : tensorF64([logs.nSnap, c.layers, c.heads, E], logs.ov.subarray(0, logs.nSnap * LH * E)),
     snapshot_step: tensorF64([logs.nSnap], logs.snapStep.subarray(0, logs.nSnap)),
   };
 }
@@ -235,7 +247,11 @@ export function readLogs(dir: string, c: TrainConfig): { logs: TrainLogs; step: 
     return f64(x);
   };
   const trainLoss = need(m, 'train_loss', RUN_FILES.metrics);
-  const logs = allocLogs(c, trainLoss.length);
+  // the format the run was written in: ov [.., E, N] with per-task dynamics, or [.., E] (one column)
+  const ovShape = s['ov']?.shape ?? [];
+  const outputs = ovShape.length === 5 ? ovShape[4]! : 1;
+  if (outputs > 1 && outputs !== taskFamily(c).outputs(c)) throw new FileFormatError(`ov has shape [${ovShape.join(', ')}]: ${outputs} columns, but the run has ${taskFamily(c).outputs(c)} outputs`, join(dir, RUN_FILES.snapshots));
+  const logs = allocLogs(c, trainLoss.length, outputs);
   logs.trainLoss.set(trainLoss);
   const LH = c.layers * c.heads;
   const E = taskFamily(c).tokenWidth(c);
@@ -252,6 +268,10 @@ export function readLogs(dir: string, c: TrainConfig): { logs: TrainLogs; step: 
   fill(logs.dynStep, dynStep, RUN_FILES.metrics, 'dyn_step');
   fill(logs.qkDynamics, need(m, 'qk_dynamics', RUN_FILES.metrics), RUN_FILES.metrics, 'qk_dynamics');
   fill(logs.ovDynamics, need(m, 'ov_dynamics', RUN_FILES.metrics), RUN_FILES.metrics, 'ov_dynamics');
+  if (outputs > 1) {
+    fill(logs.qkTask, need(m, 'qk_dynamics_task', RUN_FILES.metrics), RUN_FILES.metrics, 'qk_dynamics_task');
+    fill(logs.ovTask, need(m, 'ov_dynamics_task', RUN_FILES.metrics), RUN_FILES.metrics, 'ov_dynamics_task');
+  }
   const snapStep = need(s, 'snapshot_step', RUN_FILES.snapshots);
   logs.nSnap = snapStep.length;
   fill(logs.snapStep, snapStep, RUN_FILES.snapshots, 'snapshot_step');
@@ -275,14 +295,21 @@ export interface RunMetrics {
   readonly valStep?: Float64Array;
   /** w^h (qk) and mu^h (ov) per logged step, layer and head, [nDyn, layers, heads] each; steps [nDyn]. */
   readonly dynamics: { readonly step: Float64Array; readonly qk: Float64Array; readonly ov: Float64Array; readonly nDyn: number; readonly layers: number; readonly heads: number };
+  /** A multi-task run (written since issue 22): w^h_k (qk) and mu^h_k (ov) per task k, [nDyn, layers, heads, tasks] each. */
+  readonly taskDynamics?: { readonly qk: Float64Array; readonly ov: Float64Array; readonly tasks: number };
 }
 
-/** snapshots.safetensors: qk [nSnap, layers, heads, E, E], ov [nSnap, layers, heads, E], step [nSnap]. */
+/** snapshots.safetensors: qk [nSnap, layers, heads, E, E], ov [nSnap, layers, heads, E, ovColumns], step [nSnap]. */
 export interface RunSnapshots {
   readonly path: string;
   readonly step: Float64Array;
   readonly qk: Float64Array;
   readonly ov: Float64Array;
+  /**
+   * OV^h columns stored: 1 = OV^h[:, -1] (tensor rank 4: single-task runs, and multi-task runs of
+   * builds before issue 22, whose one column is the last output's); N = a multi-task run's whole OV^h (rank 5).
+   */
+  readonly ovColumns: number;
   readonly nSnap: number;
   readonly layers: number;
   readonly heads: number;
@@ -309,7 +336,17 @@ export function readMetrics(dir: string): RunMetrics | undefined {
   const [nDyn, layers, heads] = qk.shape as [number, number, number];
   const ov = f64(logTensor(m, 'ov_dynamics', 3, path));
   const step = f64(logTensor(m, 'dyn_step', 1, path));
-  return { path, trainLoss, ...(valLoss ? { valLoss } : {}), ...(valStep ? { valStep } : {}), dynamics: { step, qk: f64(qk), ov, nDyn, layers, heads } };
+  let taskDynamics: RunMetrics['taskDynamics'];
+  if (m['ov_dynamics_task']) {
+    const tq = logTensor(m, 'qk_dynamics_task', 4, path);
+    const to = logTensor(m, 'ov_dynamics_task', 4, path);
+    const tasks = tq.shape[3]!;
+    if (to.shape.join() !== tq.shape.join() || tq.shape.slice(0, 3).join() !== qk.shape.join()) {
+      throw new FileFormatError(`qk_dynamics_task [${tq.shape.join(', ')}] and ov_dynamics_task [${to.shape.join(', ')}] should both be [${qk.shape.join(', ')}, tasks]`, path);
+    }
+    taskDynamics = { qk: f64(tq), ov: f64(to), tasks };
+  }
+  return { path, trainLoss, ...(valLoss ? { valLoss } : {}), ...(valStep ? { valStep } : {}), dynamics: { step, qk: f64(qk), ov, nDyn, layers, heads }, ...(taskDynamics ? { taskDynamics } : {}) };
 }
 
 /** DIR/snapshots.safetensors, or undefined when the run has not written it. */
@@ -318,10 +355,14 @@ export function readSnapshots(dir: string): RunSnapshots | undefined {
   if (!existsSync(path)) return undefined;
   const s = readSafetensors(path).tensors;
   const qk = logTensor(s, 'qk', 5, path);
-  const ov = logTensor(s, 'ov', 4, path);
+  const ov = s['ov']?.shape.length === 5 ? logTensor(s, 'ov', 5, path) : logTensor(s, 'ov', 4, path);
   const step = f64(logTensor(s, 'snapshot_step', 1, path));
   const [nSnap, layers, heads, E] = qk.shape as [number, number, number, number];
-  return { path, step, qk: f64(qk), ov: f64(ov), nSnap, layers, heads, E };
+  const ovColumns = ov.shape[4] ?? 1;
+  if (ov.shape.slice(0, 4).join() !== [nSnap, layers, heads, E].join()) {
+    throw new FileFormatError(`tensor 'ov' has shape [${ov.shape.join(', ')}], expected [${nSnap}, ${layers}, ${heads}, ${E}] or [${nSnap}, ${layers}, ${heads}, ${E}, N]`, path);
+  }
+  return { path, step, qk: f64(qk), ov: f64(ov), ovColumns, nSnap, layers, heads, E };
 }
 
 // ---------------------------------------------------------------------------------------------

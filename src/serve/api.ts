@@ -131,10 +131,16 @@ export interface Snapshots {
   E: number;
   /** [nSnap, layers, H, E, E], rounded to 6 significant digits (null: not finite) */
   qk: (number | null)[];
-  /** [nSnap, layers, H, E]: OV^h[:, -1] (a multi-task run: the column of its last output) */
+  /**
+   * [nSnap, layers, H, E, ovColumns]: OV^h[:, -1] (ovColumns 1: a single-task run; a multi-task run
+   * of a build before issue 22, whose one column is its last output's) or a multi-task run's whole
+   * OV^h (ovColumns = outputs, column j = output j + 1).
+   */
   ov: (number | null)[];
   /** Outputs per token: 1, or a multi-task run's N (tokens [x1..xd, y1..yN], d = E - N). */
   outputs: number;
+  /** Columns of OV^h in `ov` (1, or `outputs`). */
+  ovColumns: number;
 }
 
 /** The statistics of a run's saved one-layer model (heads numbered from 0). */
@@ -157,7 +163,13 @@ export interface RunDetail {
   row: RunRow;
   run: RunJson;
   loss: VlSpec | null;
+  /**
+   * w^h(t) and μ^h(t) per head; a multi-task run: w^h_k(t) and μ^h_k(t) = OV^h[y_k, out k] per task k
+   * (one row of panels per task), or, for a run of a build before issue 22, the sums over its tasks (titled so).
+   */
   dynamics: VlSpec | null;
+  /** True when `dynamics` is per task (a multi-task run with qk_dynamics_task / ov_dynamics_task). */
+  dynamicsPerTask: boolean;
   eta: VlSpec | null;
   snapshots: Snapshots | null;
   /** A multi-task run: QK^h (E x E) and OV^h (E x N) of every head, from model.safetensors; else null. */

@@ -12,6 +12,7 @@ import { analyzeTarget } from '../analysis/analyze.js';
 import { loadTarget } from '../analysis/targets.js';
 import { optimalEtaOf, riskParams } from '../analysis/theory.js';
 import { readModelFile } from '../io/model-file.js';
+import { parseTasks } from '../data/multitask.js';
 import { errorVsLengthSpec } from '../plots/error-curves.js';
 import { multitaskFigure } from '../plots/run-figures.js';
 import { parseEvaluation } from '../plots/evaluation.js';
@@ -20,7 +21,7 @@ import type { TrainConfig } from '../run/config.js';
 import { mtimeOf, readMetrics, readRunDir, readSnapshots, RUN_FILES, type RunDir, type RunMetrics, type RunSnapshots } from '../run/run-dir.js';
 import { readResultsCsv, type Row } from '../sweep/results.js';
 import type { Analysis, CompareResponse, ReportSummary, RunDetail, RunRow, Snapshots, SweepSummary } from './api.js';
-import { compareDynamicsSpec, compareLossSpec, etaSpec, etaVsRatioSpec, parallelSpec, smoothedLossSpec, thinIndices, webDynamicsSpec, type Dynamics } from './figures.js';
+import { compareDynamicsSpec, compareLossSpec, etaSpec, etaVsRatioSpec, parallelSpec, smoothedLossSpec, thinIndices, webDynamicsSpec, webTaskDynamicsSpec, type Dynamics } from './figures.js';
 import { naturalCompare } from './scan.js';
 
 type Json = Record<string, unknown>;
@@ -106,13 +107,13 @@ function dynamicsOf(m: RunMetrics | undefined): Dynamics | null {
 
 const r6 = (v: number): number | null => (Number.isFinite(v) ? Number(v.toPrecision(6)) : null);
 
-/** At most `max` snapshots (evenly spaced, last kept) of QK^h and OV^h[:, -1], rounded to 6 digits. */
+/** At most `max` snapshots (evenly spaced, last kept) of QK^h and OV^h (its ovColumns columns), rounded to 6 digits. */
 export function thinSnapshots(s: RunSnapshots, max: number, outputs: number): Snapshots | null {
-  const { nSnap: n, layers, heads, E } = s;
+  const { nSnap: n, layers, heads, E, ovColumns } = s;
   if (n === 0) return null;
   const bq = layers * heads * E * E;
-  const bo = layers * heads * E;
-  const out: Snapshots = { step: [], layers, heads, E, qk: [], ov: [], outputs: outputs < E ? outputs : 1 };
+  const bo = layers * heads * E * ovColumns;
+  const out: Snapshots = { step: [], layers, heads, E, qk: [], ov: [], outputs: outputs < E ? outputs : 1, ovColumns };
   for (const i of thinIndices(n, max)) {
     out.step.push(s.step[i]!);
     for (let k = 0; k < bq; k++) out.qk.push(r6(s.qk[i * bq + k]!));
@@ -137,6 +138,15 @@ function theoryOf(c: TrainConfig): { ratio: number; etaStar: number } {
 }
 
 const isMultitask = (c: TrainConfig): boolean => c.nOut > 1 || c.tasks !== '';
+
+/** A multi-task run's task blocks as the figures name them ('x1..x4'). */
+function taskNamesOf(c: TrainConfig): string[] {
+  try {
+    return parseTasks(c.tasks).map(([s, e]) => `x${s + 1}..x${e}`);
+  } catch {
+    return [];
+  }
+}
 
 /**
  * Statistics, η_TF, head groups and the kernel gap (2,000 prompts at the training L, seed 0) of the
@@ -224,7 +234,8 @@ export function runDetail(root: string, path: string, smooth: number, found: { r
     row: rowOf(path, nameOf(root, path), r),
     run: r.run,
     loss,
-    dynamics: dyn ? webDynamicsSpec(dyn) : null,
+    dynamics: dyn ? (multi && logs?.taskDynamics ? webTaskDynamicsSpec({ ...dyn, ...logs.taskDynamics }, taskNamesOf(c)) : webDynamicsSpec(dyn, { multitask: multi })) : null,
+    dynamicsPerTask: multi && dyn !== null && logs?.taskDynamics !== undefined,
     eta: dyn && !multi ? etaSpec(dyn, theoryOf(c)) : null, // η_TF against L/(L+d): the single task's theory
     snapshots: snapshotsOf(dir, c, 400),
     multitask: multi ? cached(`mt:${modelPath}`, mtimeOf(modelPath), () => multitaskFigure(modelPath)) : null,
@@ -240,7 +251,7 @@ export function compareRuns(root: string, paths: string[], smooth: number): Comp
   const withLoss = loaded.filter((x) => x.logs && x.logs.trainLoss.length > 0);
   const withDyn = loaded.flatMap((x) => {
     const dyn = dynamicsOf(x.logs);
-    return dyn ? [{ name: x.path, dyn }] : [];
+    return dyn ? [{ name: x.path, dyn, multitask: isMultitask(x.run.config) }] : [];
   });
   const rows = markDifferences(loaded.map((x) => rowOf(x.path, nameOf(root, x.path), x.run)));
   return {

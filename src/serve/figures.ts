@@ -5,7 +5,7 @@
  * parallel coordinates over a sweep. Pure: arrays in, specs out (the browser imports it too).
  */
 import { downsampleMinMax } from '../plots/downsample.js';
-import { dynamicsSpec } from '../plots/dynamics.js';
+import { dynamicsSpec, taskDynamicsSpec, type TaskDynamics } from '../plots/dynamics.js';
 import { lossSpec } from '../plots/loss.js';
 import { CATEGORY, STEP_LABEL_EXPR, round, topLevel, type VlSpec } from '../plots/theme.js';
 
@@ -95,9 +95,26 @@ export function thinDynamics(dyn: Dynamics, max = MAX_DYNAMICS_POINTS): Dynamics
   return { ...dyn, step, qk, ov };
 }
 
-/** plots/dynamics.ts's figure (w^h(t), μ^h(t) per head), thinned. */
-export function webDynamicsSpec(dyn: Dynamics, size: { width?: number; height?: number } = {}): VlSpec {
-  return dynamicsSpec(thinDynamics(dyn), { width: size.width ?? 300, height: size.height ?? 220 });
+/** plots/dynamics.ts's figure (w^h(t), μ^h(t) per head), thinned; `multitask`: the sums over a multi-task run's tasks, titled so. */
+export function webDynamicsSpec(dyn: Dynamics, size: { width?: number; height?: number; multitask?: boolean } = {}): VlSpec {
+  return dynamicsSpec(thinDynamics(dyn), { width: size.width ?? 300, height: size.height ?? 220, ...(size.multitask ? { multitask: true } : {}) });
+}
+
+/** plots/dynamics.ts's per-task figure of a multi-task run (w^h_k, μ^h_k: one row per task), thinned. */
+export function webTaskDynamicsSpec(dyn: TaskDynamics, taskNames: readonly string[], max = MAX_DYNAMICS_POINTS): VlSpec {
+  const n = dyn.step.length;
+  let d = dyn;
+  if (n > max) {
+    const B = dyn.layers * dyn.heads * dyn.tasks;
+    const idx = thinIndices(n, max);
+    const pick = (a: ArrayLike<number>) => {
+      const out = new Float64Array(idx.length * B);
+      idx.forEach((i, j) => { for (let k = 0; k < B; k++) out[j * B + k] = a[i * B + k]!; });
+      return out;
+    };
+    d = { ...dyn, step: Float64Array.from(idx, (i) => dyn.step[i]!), qk: pick(dyn.qk), ov: pick(dyn.ov) };
+  }
+  return taskDynamicsSpec(d, { taskNames, width: 300, height: 180 });
 }
 
 export interface TheoryLines {
@@ -157,7 +174,9 @@ export function compareLossSpec(series: { name: string; trainLoss: ArrayLike<num
     raw.forEach((b, i) => rows.push({ run: s.name, step: round(b.x), loss: round(sm[i]?.mean ?? b.mean), lo: round(b.min), hi: round(b.max) }));
   }
   const names = series.map((s) => s.name);
-  const color = { field: 'run', type: 'nominal', title: null, scale: { domain: names, range: names.map((_, i) => CATEGORY[i % CATEGORY.length]) } };
+  // one legend naming every run (both layers carry it: a legend: null on the band would drop the merged legend)
+  const legend = { orient: 'bottom', direction: 'vertical', columns: Math.min(names.length, 2), labelLimit: 400, symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1, title: 'run' };
+  const color = { field: 'run', type: 'nominal', title: 'run', scale: { domain: names, range: names.map((_, i) => runColor(i)) }, legend };
   const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: { labelExpr: STEP_LABEL_EXPR } };
   const y = { type: 'quantitative', scale: { type: 'log' } };
   return topLevel({
@@ -166,34 +185,60 @@ export function compareLossSpec(series: { name: string; trainLoss: ArrayLike<num
     height: 300,
     data: { values: rows },
     layer: [
-      { mark: { type: 'area', opacity: 0.15 }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color: { ...color, legend: null } } },
+      { mark: { type: 'area', opacity: 0.15 }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color } },
       { mark: { type: 'line', strokeWidth: 1.5 }, encoding: { x, y: { ...y, field: 'loss', title: 'Loss (MSE, log scale)' }, color, tooltip: [{ field: 'run' }, { field: 'step' }, { field: 'loss', format: '.4f' }] } },
     ],
   });
 }
 
-/** Several runs' w^h(t) and μ^h(t) (last layer): colour = run, one line per head. */
-export function compareDynamicsSpec(series: { name: string; dyn: Dynamics }[]): VlSpec {
+/** Colour of the i-th run of a comparison (its heads are shades of it: headColor). */
+export const runColor = (i: number): string => CATEGORY[i % CATEGORY.length]!;
+
+/**
+ * Colour of head h of H in run i: the run's colour (runColor) from darker (head 1) to lighter (head
+ * H), so heads differ within a run and runs differ across (one hue per run).
+ */
+export function headColor(i: number, h: number, H: number): string {
+  const base = runColor(i);
+  const t = H <= 1 ? 0 : -0.45 + (0.9 * h) / (H - 1); // < 0: towards black, > 0: towards white
+  const ch = [1, 3, 5].map((k) => parseInt(base.slice(k, k + 2), 16));
+  const mixed = ch.map((c) => Math.round(t < 0 ? c * (1 + t) : c + (255 - c) * t));
+  return `#${mixed.map((c) => c.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** Several runs' w^h(t) and μ^h(t) (last layer): one hue per run, one shade of it per head, a legend naming run and head. */
+export function compareDynamicsSpec(series: { name: string; dyn: Dynamics; multitask?: boolean }[]): VlSpec {
   const rows: { run: string; head: string; step: number; w: number; mu: number }[] = [];
-  for (const s of series) {
+  const keys: string[] = [];
+  const range: string[] = [];
+  series.forEach((s, r) => {
     const d = thinDynamics(s.dyn, 500);
     const l = d.layers - 1;
+    for (let h = 0; h < d.heads; h++) {
+      keys.push(`${s.name} · head ${h + 1}`);
+      range.push(headColor(r, h, d.heads));
+    }
     for (let t = 0; t < d.step.length; t++) {
       for (let h = 0; h < d.heads; h++) {
         const i = (t * d.layers + l) * d.heads + h;
-        rows.push({ run: s.name, head: `${s.name} head ${h + 1}`, step: round(d.step[t]!), w: round(d.qk[i]!), mu: round(d.ov[i]!) });
+        rows.push({ run: s.name, head: `${s.name} · head ${h + 1}`, step: round(d.step[t]!), w: round(d.qk[i]!), mu: round(d.ov[i]!) });
       }
     }
-  }
-  const names = series.map((s) => s.name);
-  const color = { field: 'run', type: 'nominal', title: null, scale: { domain: names, range: names.map((_, i) => CATEGORY[i % CATEGORY.length]) } };
+  });
+  const H = Math.max(1, ...series.map((s) => s.dyn.heads));
+  const color = {
+    field: 'head', type: 'nominal', title: 'run · head', scale: { domain: keys, range },
+    legend: { orient: 'bottom', direction: 'vertical', columns: Math.min(H, 4), labelLimit: 300, symbolType: 'stroke', symbolStrokeWidth: 3 },
+  };
   const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: { labelExpr: STEP_LABEL_EXPR } };
   const panel = (field: 'w' | 'mu', title: string): VlSpec => ({
     title, width: 300, height: 220,
     mark: { type: 'line', strokeWidth: 1.5 },
-    encoding: { x, y: { field, type: 'quantitative', title: field === 'w' ? 'wʰ' : 'μʰ' }, color, detail: { field: 'head' } },
+    encoding: { x, y: { field, type: 'quantitative', title: field === 'w' ? 'wʰ' : 'μʰ' }, color, tooltip: [{ field: 'head' }, { field: 'step' }, { field, format: '.4f' }] },
   });
-  return topLevel({ data: { values: rows }, hconcat: [panel('w', 'wʰ(t), every head'), panel('mu', 'μʰ(t), every head')] });
+  const multi = series.filter((s) => s.multitask).map((s) => s.name);
+  const muTitle = multi.length > 0 ? { text: 'μʰ(t), every head', subtitle: `${multi.join(', ')}: Σₖ OVʰ[yₖ, out k] over the tasks (per task: the run's page)` } : 'μʰ(t), every head';
+  return topLevel({ data: { values: rows }, hconcat: [panel('w', 'wʰ(t), every head'), { ...panel('mu', 'μʰ(t), every head'), title: muTitle }] });
 }
 
 /**

@@ -3,6 +3,7 @@ import { useMemo, useState } from 'preact/hooks';
 import { apiUrl, int, q, useLiveJson, type CompareResponse } from '../api';
 import { VegaChart } from '../chart';
 import { Heatmaps, type SnapshotSet } from '../heatmaps';
+import { runColor } from '../../../src/serve/figures.js';
 import { StepSlider } from './run';
 import { StatusBadge } from './runs';
 
@@ -30,14 +31,14 @@ export function CompareView(props: { paths: string[] }) {
     <div>
       <div class="toolbar"><h1>Compare {data.runs.length} runs</h1></div>
       <ul class="inline">
-        {data.runs.map((r) => <li key={r.path}><a href={`#/run/${q(r.path)}`}>{r.path}</a> <StatusBadge status={r.row.status} stale={r.row.stale} /> <span class="muted small">step {int(r.row.step)}, H = {r.row.heads}, {r.row.differs.join(', ')}</span></li>)}
+        {data.runs.map((r, i) => <li key={r.path}><span class="swatch" style={{ background: runColor(i) }} data-testid="run-swatch" /><a href={`#/run/${q(r.path)}`}>{r.path}</a> <StatusBadge status={r.row.status} stale={r.row.stale} /> <span class="muted small">step {int(r.row.step)}, H = {r.row.heads}, {r.row.differs.join(', ')}</span></li>)}
       </ul>
       <section>
         <h2>Loss</h2>
         {data.loss ? <VegaChart spec={data.loss} testId="compare-loss" /> : <p class="muted">No losses yet.</p>}
       </section>
       <section>
-        <h2>w^h(t) and μ^h(t)</h2>
+        <h2>w<sup>h</sup>(t) and μ<sup>h</sup>(t) <span class="muted small">one colour per run, a shade of it per head (darkest: head 1)</span></h2>
         {data.dynamics ? <VegaChart spec={data.dynamics} testId="compare-dynamics" /> : <p class="muted">No dynamics yet.</p>}
       </section>
       <section>
@@ -46,8 +47,8 @@ export function CompareView(props: { paths: string[] }) {
           <>
             <StepSlider steps={steps} index={shown} onIndex={(i) => setIndex(i >= steps.length - 1 ? -1 : i)} />
             <div class="side-by-side">
-              {data.runs.map((r) => r.snapshots ? (
-                <div key={r.path} class="column">
+              {data.runs.map((r, i) => r.snapshots ? (
+                <div key={r.path} class="column" style={{ borderLeftColor: runColor(i) }}>
                   <h3>{r.path} <span class="muted small">snapshot at step {int(r.snapshots.step[atStep(r.snapshots, step)] ?? 0)}</span></h3>
                   <Heatmaps snapshots={r.snapshots} index={atStep(r.snapshots, step)} cell={26} testId="compare-heatmaps" />
                 </div>

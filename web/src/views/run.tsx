@@ -65,7 +65,7 @@ export function RunView(props: { path: string }) {
         {detail.loss ? <VegaChart spec={detail.loss} testId="loss-chart" /> : <p class="muted">No loss logged yet.</p>}
       </section>
       <section>
-        <h2>Circuit dynamics</h2>
+        <h2>Circuit dynamics{detail.dynamicsPerTask ? <>: w<sup>h</sup><sub>k</sub>(t) and μ<sup>h</sup><sub>k</sub>(t) per task</> : null}</h2>
         <div class="row">
           {detail.dynamics ? <VegaChart spec={detail.dynamics} testId="dynamics-chart" /> : <p class="muted">No dynamics logged yet.</p>}
           {detail.eta ? <VegaChart spec={detail.eta} testId="eta-chart" /> : null}
@@ -77,7 +77,8 @@ export function RunView(props: { path: string }) {
           <>
             <StepSlider steps={snapshots.step} index={shown} onIndex={(i) => setIndex(i >= n - 1 ? -1 : i)} />
             <Heatmaps snapshots={snapshots} index={shown} />
-            {snapshots.outputs > 1 ? <p class="muted small">Snapshots hold QK<sup>h</sup> and the last output's OV<sup>h</sup> column; the full OV<sup>h</sup> (E × {snapshots.outputs}) of the saved weights is below.</p> : null}
+            {snapshots.outputs > 1 && snapshots.ovColumns === 1 ? <p class="muted small" data-testid="ov-one-column">This run was written by an earlier build: its snapshots hold only the last output's OV<sup>h</sup> column; the whole OV<sup>h</sup> (E × {snapshots.outputs}) of the saved weights is below.</p> : null}
+            {snapshots.outputs > 1 && snapshots.ovColumns > 1 ? <p class="muted small">OV<sup>h</sup> whole: row y<sub>k</sub>, column out k is task k's read-out μ<sup>h</sup><sub>k</sub>.</p> : null}
           </>
         ) : <p class="muted">No snapshots yet.</p>}
       </section>

@@ -160,7 +160,7 @@ export function shiftedEvaluation(root: string, path: string, q: ShiftQuery, eva
     const ood = r.models.filter((m) => m.out_of_distribution).map((m) => m.name);
     const labels = Object.fromEntries(Object.keys(r.methods).flatMap((n) => (ood.some((m) => n === m || n.startsWith(`${m}@`)) ? [[n, `${n} (out of distribution)`]] : [])));
     const command = cliCommand(['evaluate', shellQuote(path), `--${q.shift}`, q.value, '--samples', String(SHIFT_SAMPLES), '--seed', String(SHIFT_SEED), '--context-length', lengths.join(','), '--json'].join(' '));
-    const evaluation = errorVsLengthSpec(r, { labels, trainL, title: `Error against context length, shifted prompts: ${label}`, width: 560, height: 300, subtitle: `shifted prompts: ${label}; ${SHIFT_SAMPLES} prompts per L, seed ${SHIFT_SEED}; lines: MSE; bands: ± one standard error; dashed: reference estimators` });
+    const evaluation = errorVsLengthSpec(r, { labels, trainL, title: `Error against context length, shifted prompts: ${label}`, width: 560, height: 300, subtitle: `${SHIFT_SAMPLES} prompts per L, seed ${SHIFT_SEED}; lines: MSE; bands: ± one standard error; dashed: reference estimators` });
     return { shift: q.shift, value: q.value, label, command, result: r, evaluation };
   });
   cache.set(key, made);

@@ -7,6 +7,7 @@
  * `api/index` from the page's folder; the server answers `/${route}`. JSON numbers that are not
  * finite (NaN, Infinity) are sent as null.
  */
+import type { EvaluateOutput } from '../analysis/evaluate-models.js';
 import type { VlSpec } from '../plots/theme.js';
 import type { RunJson } from '../run/run-dir.js';
 import type { Row } from '../sweep/results.js';
@@ -25,6 +26,8 @@ export const ROUTES = {
   report: `${API_PREFIX}report`,
   /** SweepSummary of ?path=. */
   sweep: `${API_PREFIX}sweep`,
+  /** ShiftedEvaluation of ?path=&shift=&value= (the run's model and the estimators on shifted prompts). */
+  evaluate: `${API_PREFIX}evaluate`,
   /** text/event-stream of LIVE_EVENTS. */
   events: `${API_PREFIX}events`,
   /** files/<path>: a file below the served folder as it is (a report's report.html and figures). */
@@ -32,7 +35,23 @@ export const ROUTES = {
 } as const;
 
 /** Query parameters of the routes. */
-export const QUERY = { path: 'path', smooth: 'smooth' } as const;
+export const QUERY = { path: 'path', smooth: 'smooth', shift: 'shift', value: 'value' } as const;
+
+/**
+ * The shifts of api/evaluate, named as `icl-lab evaluate`'s flags (--x-scale C, --beta-scale C,
+ * --noise-std X, --rho X, --query KIND), and the values each allows.
+ */
+export const SHIFT_KINDS = ['x-scale', 'beta-scale', 'noise-std', 'rho', 'query'] as const;
+export type ShiftKind = (typeof SHIFT_KINDS)[number];
+/** --query's kinds (data/shift.ts QUERY_SHIFTS). */
+export const SHIFT_QUERIES = ['opposite-orthant', 'orthogonal'] as const;
+export const SHIFT_VALUES: Record<ShiftKind, string> = {
+  'x-scale': 'a number > 0 (every x times it)',
+  'beta-scale': 'a number > 0 (beta times it)',
+  'noise-std': 'a number >= 0 (the noise_std of the prompts)',
+  rho: 'a number in [0, 1) (x covariance rho^|i-j|)',
+  query: SHIFT_QUERIES.join(' or '),
+};
 
 const enc = encodeURIComponent;
 
@@ -43,6 +62,7 @@ export const apiUrl = {
   compare: (paths: readonly string[], smooth: number): string => `${ROUTES.compare}?${paths.map((p) => `${QUERY.path}=${enc(p)}`).join('&')}&${QUERY.smooth}=${smooth}`,
   report: (path: string): string => `${ROUTES.report}?${QUERY.path}=${enc(path)}`,
   sweep: (path: string): string => `${ROUTES.sweep}?${QUERY.path}=${enc(path)}`,
+  evaluate: (path: string, shift: ShiftKind, value: string): string => `${ROUTES.evaluate}?${QUERY.path}=${enc(path)}&${QUERY.shift}=${shift}&${QUERY.value}=${enc(value)}`,
   events: (): string => ROUTES.events,
   /** A file below the served folder ('/'-separated path, each part encoded). */
   file: (path: string): string => ROUTES.files + path.split('/').map(enc).join('/'),
@@ -230,4 +250,19 @@ export interface SweepSummary {
   eta: VlSpec | null;
   /** Why sweep.json could not be read. */
   error?: string;
+}
+
+/** GET api/evaluate: `icl-lab evaluate RUN --<shift> <value> --samples S --seed 0 --context-length LENGTHS --json`, and its figure. */
+export interface ShiftedEvaluation {
+  shift: ShiftKind;
+  /** The value as evaluate is given it (a number's shortest form, or the query kind). */
+  value: string;
+  /** The shift in words, e.g. "x ×2" or "noise_std 0.5". */
+  label: string;
+  /** The evaluate command that prints the same numbers (run from the served folder). */
+  command: string;
+  /** evaluate's JSON: lengths, samples, seed, tasks, models (with out_of_distribution), methods. */
+  result: EvaluateOutput;
+  /** Error against L of every method, out-of-distribution models so marked in the legend. */
+  evaluation: VlSpec;
 }

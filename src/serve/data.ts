@@ -206,6 +206,17 @@ function evaluationFor(root: string, path: string, reports: string[], runPaths: 
   return null;
 }
 
+/** The context lengths of the evaluation the run page draws (null: none), and the run's training L: the x axis api/evaluate measures on. */
+export function evaluatedLengths(root: string, path: string, found: { reports: string[]; runs: string[] }): { lengths: number[] | null; trainL: number } {
+  const trainL = readRunDir(join(root, path)).config.contextLength;
+  const ev = evaluationFor(root, path, found.reports, found.runs);
+  try {
+    return { lengths: ev ? parseEvaluation(readJson(ev.file), ev.file).lengths : null, trainL };
+  } catch {
+    return { lengths: null, trainL };
+  }
+}
+
 /** Everything the run page shows of DIR/path (throws when the run directory cannot be read). */
 export function runDetail(root: string, path: string, smooth: number, found: { reports: string[]; runs: string[] } = { reports: [], runs: [] }): RunDetail {
   const dir = join(root, path);

@@ -6,6 +6,7 @@
  *   GET /api/run?path=P[&smooth=a]         one run: figures (Vega-Lite specs), snapshots, statistics
  *   GET /api/compare?path=P&path=Q[&smooth=a]
  *   GET /api/report?path=P   /api/sweep?path=P
+ *   GET /api/evaluate?path=P&shift=K&value=V  the run's model and the estimators on shifted prompts (shifted.ts; a worker thread)
  *   GET /api/events                        text/event-stream: `index` (runs appeared/vanished) and `run` ({path, step, status})
  *   GET /files/<path>                      a file below DIR as it is (reports' report.html and figures)
  *
@@ -24,8 +25,9 @@ import { UsageError } from '../errors.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { mtimeOf, RUN_FILES } from '../run/run-dir.js';
 import { API_PREFIX, QUERY, ROUTES, type IndexResponse, type LiveEvents, type ReportResponse } from './api.js';
-import { compareRuns, etaScatter, markDifferences, reportSummary, runDetail, runRow, sweepSummary } from './data.js';
+import { compareRuns, etaScatter, evaluatedLengths, markDifferences, reportSummary, runDetail, runRow, sweepSummary } from './data.js';
 import { PathError, resolveInside, scanTree, type Found } from './scan.js';
+import { parseShiftQuery, shiftedEvaluation } from './shifted.js';
 
 /** Where the built web app is looked for: dist/web next to dist/serve, or from src/ (tests). */
 export const ASSET_CANDIDATES = [new URL('../web', import.meta.url), new URL('../../dist/web', import.meta.url)].map((u) => fileURLToPath(u));
@@ -154,6 +156,13 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
     return Number.isFinite(s) && s > 0 && s < 1 ? s : 0;
   };
 
+  const failWith = (res: ServerResponse, e: unknown): void => {
+    if (e instanceof PathError) fail(res, e.status, e.message);
+    else if (e instanceof FileFormatError || e instanceof UsageError) fail(res, 422, e.message); // a run directory icl-lab cannot read
+    else if (e instanceof URIError) fail(res, 400, 'bad path encoding');
+    else fail(res, 500, (e as Error).message);
+  };
+
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'HEAD') {
@@ -194,6 +203,11 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
         const r = reportSummary(root, known('reports', pathArg(), 'report'), found.runs);
         const body: ReportResponse = { ...r, eta: etaScatter(root, r.runPaths.filter((p): p is string => p !== null)) };
         json(res, 200, body);
+      } else if (route === ROUTES.evaluate) {
+        const p = known('runs', pathArg(), 'run');
+        const q = parseShiftQuery(u.searchParams.get(QUERY.shift), u.searchParams.get(QUERY.value));
+        const { lengths, trainL } = evaluatedLengths(root, p, found);
+        shiftedEvaluation(root, p, q, lengths, trainL).then((body) => json(res, 200, body), (e: unknown) => failWith(res, e));
       } else if (route === ROUTES.sweep) {
         json(res, 200, sweepSummary(root, known('sweeps', pathArg(), 'sweep'), found.runs));
       } else if (route === ROUTES.events) {
@@ -226,10 +240,7 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
         file(res, abs, head);
       }
     } catch (e) {
-      if (e instanceof PathError) fail(res, e.status, e.message);
-      else if (e instanceof FileFormatError || e instanceof UsageError) fail(res, 422, e.message); // a run directory icl-lab cannot read
-      else if (e instanceof URIError) fail(res, 400, 'bad path encoding');
-      else fail(res, 500, (e as Error).message);
+      failWith(res, e);
     }
   };
 

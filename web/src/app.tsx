@@ -13,7 +13,8 @@ export function App() {
   const params = new URLSearchParams(query);
   let view;
   let tab = 'runs';
-  if (route!.startsWith('/run/')) view = <RunView key={route} path={decodeURIComponent(route!.slice(5))} />;
+  // keyed by the whole hash: a link to another shift (?shift=...) opens the view anew
+  if (route!.startsWith('/run/')) view = <RunView key={hash} path={decodeURIComponent(route!.slice(5))} />;
   else if (route === '/compare') view = <CompareView paths={params.getAll('path')} />;
   else if (route!.startsWith('/report/')) view = <ReportView path={decodeURIComponent(route!.slice(8))} />;
   else if (route!.startsWith('/sweep/')) view = <SweepView path={decodeURIComponent(route!.slice(7))} />;

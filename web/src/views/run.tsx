@@ -1,7 +1,8 @@
 /** One run: loss (smoothing + min–max envelope), w^h/μ^h/η_TF, heatmaps with one step slider, statistics, error vs L. Live. */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { apiUrl, fmt, int, useLiveJson, type Analysis, type RunDetail } from '../api';
-import { VegaChart } from '../chart';
+import { apiUrl, fmt, getJson, int, SHIFT_KINDS, SHIFT_QUERIES, SHIFT_VALUES, useLiveJson, type Analysis, type RunDetail, type ShiftedEvaluation, type ShiftKind } from '../api';
+import { VegaChart, type Spec } from '../chart';
+import { hashQuery, writeHashQuery } from '../playground/url';
 import { Heatmaps } from '../heatmaps';
 import { StatusBadge } from './runs';
 
@@ -89,13 +90,75 @@ export function RunView(props: { path: string }) {
         </section>
       )}
       {analysis && <Statistics a={analysis} step={analysis.step} live={row.status === 'running' && !row.stale} attention={String(c['attention'] ?? 'softmax')} />}
-      {detail.evaluation && (
-        <section>
-          <h2>Error against context length</h2>
-          <VegaChart spec={detail.evaluation} testId="evaluation-chart" />
-        </section>
-      )}
+      {(detail.evaluation || (analysis && !c['tasks'])) && <ErrorVsLength path={props.path} evaluation={detail.evaluation} />}
     </div>
+  );
+}
+
+/** The value a shift kind starts at when picked. */
+const SHIFT_START: Record<ShiftKind, string> = { 'x-scale': '2', 'beta-scale': '2', 'noise-std': '0.1', rho: '0.5', query: 'opposite-orthant' };
+
+type ShiftChoice = { shift: ShiftKind | 'none'; value: string };
+
+/** The shift the hash names (#/run/P?shift=x-scale&value=2); none when it names no known kind. */
+function shiftFromHash(): ShiftChoice {
+  const q = new URLSearchParams(hashQuery());
+  const s = q.get('shift') as ShiftKind | null;
+  if (s === null || !SHIFT_KINDS.includes(s)) return { shift: 'none', value: '' };
+  return { shift: s, value: q.get('value') ?? SHIFT_START[s] };
+}
+
+/**
+ * Error against L: the run's evaluation (evaluation.json), or with a shift picked, the model and the
+ * estimators measured on shifted prompts by api/evaluate (the numbers of the evaluate command shown).
+ * The shift is kept in the hash, so a copied link opens the same curve.
+ */
+function ErrorVsLength(props: { path: string; evaluation: Spec | null }) {
+  const [sel, setSel] = useState<ShiftChoice>(shiftFromHash);
+  const [data, setData] = useState<ShiftedEvaluation | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    writeHashQuery(sel.shift === 'none' ? '' : new URLSearchParams({ shift: sel.shift, value: sel.value }).toString());
+    setData(null);
+    setError(null);
+    if (sel.shift === 'none') return;
+    let live = true;
+    getJson<ShiftedEvaluation>(apiUrl.evaluate(props.path, sel.shift, sel.value)).then((d) => live && setData(d), (e: Error) => live && setError(e.message));
+    return () => {
+      live = false;
+    };
+  }, [props.path, sel.shift, sel.value]);
+  const ood = data ? data.result.models.filter((m) => m.out_of_distribution) : [];
+  const trained = (t: ShiftedEvaluation['result']['models'][number]['trained_task']) => (t ? `d=${t.d}, preset ${t.preset}, noise_std ${t.noise_std}, rho ${t.rho}` : 'a task not recorded');
+  return (
+    <section data-testid="error-vs-length">
+      <h2 data-testid="evaluation-title">Error against context length{data ? <>, shifted prompts: {data.label}</> : null}</h2>
+      <div class="small control">
+        <label>shifted prompts <select value={sel.shift} onChange={(e) => {
+          const k = (e.target as HTMLSelectElement).value as ShiftKind | 'none';
+          setSel({ shift: k, value: k === 'none' ? '' : SHIFT_START[k] });
+        }} data-testid="shift-kind">
+          <option value="none">none (the run's evaluation)</option>
+          {SHIFT_KINDS.map((k) => <option key={k} value={k}>{k}</option>)}
+        </select></label>{' '}
+        {sel.shift === 'query' ? (
+          <select value={sel.value} onChange={(e) => setSel({ shift: 'query', value: (e.target as HTMLSelectElement).value })} data-testid="shift-value" aria-label="query shift">
+            {SHIFT_QUERIES.map((v) => <option key={v} value={v}>{v}</option>)}
+          </select>
+        ) : sel.shift !== 'none' ? (
+          <label>value <input type="number" step="any" value={sel.value} onChange={(e) => setSel({ shift: sel.shift, value: (e.target as HTMLInputElement).value })} data-testid="shift-value" class="mono" style="width: 7em" /> <span class="muted">{SHIFT_VALUES[sel.shift]}</span></label>
+        ) : null}
+      </div>
+      {sel.shift === 'none' ? (
+        props.evaluation ? <VegaChart spec={props.evaluation} testId="evaluation-chart" /> : <p class="muted">No evaluation of this run yet (icl-lab evaluate RUN --out RUN/evaluation.json); pick a shift to measure the model here.</p>
+      ) : error ? <p class="error" data-testid="shift-error">{error}</p> : !data ? <p class="muted" data-testid="shift-loading">Measuring on shifted prompts…</p> : (
+        <>
+          {ood.map((m) => <p key={m.name} class="small" data-testid="shift-ood"><b>{m.name}: OUT OF DISTRIBUTION</b>, trained on {trained(m.trained_task)}</p>)}
+          <VegaChart spec={data.evaluation} testId="shift-chart" />
+          <p class="muted small">{data.result.samples.toLocaleString('en-US')} prompts per L, seed {data.result.seed}; the same numbers: <code data-testid="shift-command">{data.command}</code> (from the served folder)</p>
+        </>
+      )}
+    </section>
   );
 }
 

@@ -5,6 +5,7 @@ import { Rng } from '../src/data/rng.js';
 import { gatherEvidence } from '../src/report/evidence.js';
 import { computeFindings, kernelFinding, pairedDifference, pairingFinding, resultLabel } from '../src/report/findings.js';
 import { signGroupsCell } from '../src/report/markdown.js';
+import { sig } from '../src/report/format.js';
 import { notebookRun } from '../src/experiments/notebook.js';
 
 const spec = { d: 5, noiseStd: 0.01, preset: 'seed' as const };
@@ -172,5 +173,11 @@ describe('comparing heads with the notebook by sign group, not by index (issue 2
     expect(resultLabel({ result: 'n/a', threshold_source: 'icl-lab runs' })).toBe('n/a');
     expect(resultLabel({ result: 'FAIL', threshold_source: 'icl-lab runs' })).toBe('FAIL (threshold from icl-lab runs)');
     expect(resultLabel({ result: 'pass', threshold_source: 'theory' })).toBe('pass');
+  });
+});
+
+describe('noise in report text (issue 22 item 12)', () => {
+  it('prints noise_std and sigma^2 to 4 significant digits, like the figures', () => {
+    expect([sig(Math.sqrt(0.1)), sig(Math.sqrt(0.1) ** 2), sig(0.5), sig(0.01 ** 2)]).toEqual(['0.3162', '0.1', '0.5', '0.0001']);
   });
 });

@@ -1,6 +1,6 @@
 /** Compare: curves of the selected runs overlaid; their circuits side by side at one step. */
 import { useMemo, useState } from 'preact/hooks';
-import { apiUrl, int, q, useLiveJson, type CompareResponse } from '../api';
+import { afterSteps, apiUrl, int, q, useLiveJson, type CompareResponse } from '../api';
 import { VegaChart } from '../chart';
 import { Heatmaps, type SnapshotSet } from '../heatmaps';
 import { StepSlider } from './run';
@@ -30,7 +30,7 @@ export function CompareView(props: { paths: string[] }) {
     <div>
       <div class="toolbar"><h1>Compare {data.runs.length} runs</h1></div>
       <ul class="inline">
-        {data.runs.map((r) => <li key={r.path}><a href={`#/run/${q(r.path)}`}>{r.path}</a> <StatusBadge status={r.row.status} stale={r.row.stale} /> <span class="muted small">step {int(r.row.step)}, H = {r.row.heads}, {r.row.differs.join(', ')}</span></li>)}
+        {data.runs.map((r) => <li key={r.path}><a href={`#/run/${q(r.path)}`}>{r.path}</a> <StatusBadge status={r.row.status} stale={r.row.stale} /> <span class="muted small">{int(r.row.step)} steps, H = {r.row.heads}, {r.row.differs.join(', ')}</span></li>)}
       </ul>
       <section>
         <h2>Loss</h2>
@@ -48,7 +48,7 @@ export function CompareView(props: { paths: string[] }) {
             <div class="side-by-side">
               {data.runs.map((r) => r.snapshots ? (
                 <div key={r.path} class="column">
-                  <h3>{r.path} <span class="muted small">snapshot at step {int(r.snapshots.step[atStep(r.snapshots, step)] ?? 0)}</span></h3>
+                  <h3>{r.path} <span class="muted small">snapshot {afterSteps(r.snapshots.step[atStep(r.snapshots, step)] ?? 0)}</span></h3>
                   <Heatmaps snapshots={r.snapshots} index={atStep(r.snapshots, step)} cell={26} testId="compare-heatmaps" />
                 </div>
               ) : <div key={r.path} class="column muted">{r.path}: no snapshots</div>)}

@@ -14,7 +14,7 @@ import type { ReportFigure } from './figures.js';
 import { meanStderr, resultLabel, tallyLine, THRESHOLDS, type Finding, type FindingsInput } from './findings.js';
 import { headingId } from './html.js';
 import type { RunJson } from '../run/run-dir.js';
-import { fmt, fmtList, mdPath, mdProse, mdTable, mdText, sig } from './format.js';
+import { fmt, fmtList, mdPath, mdProse, mdTable, mdText } from './format.js';
 import type { PrintedValues } from './plan.js';
 import type { ReportRun } from './runs.js';
 
@@ -55,7 +55,7 @@ function headerSection(c: ReportContent): string {
   const { d, contextLength: L } = c0;
   const names = c.runs.map((r) => mdText(r.target.name));
   const tally = tallyLine(c.findings);
-  return `# icl-lab report\n\nicl-lab ${VERSION}. ${c.runs.length} run(s): ${names.join(', ')}. Task: d = ${d}, training context length L = ${L}, noise_std = ${sig(c0.noiseStd)} (σ² = ${sig(c0.noiseStd ** 2)}) (${c0.preset} preset${c0.rho ? `, rho = ${c0.rho}` : ''}). Findings measured on ${c.samples.toLocaleString('en-US')} prompts at L = ${L} shared by every model (seed ${c.seed}).\n\n**${tally}.**`;
+  return `# icl-lab report\n\nicl-lab ${VERSION}. ${c.runs.length} run(s): ${names.join(', ')}. Task: d = ${d}, training context length L = ${L}, noise_std = ${+c0.noiseStd.toPrecision(6)} (σ² = ${+(c0.noiseStd ** 2).toPrecision(6)}) (${c0.preset} preset${c0.rho ? `, rho = ${c0.rho}` : ''}). Findings measured on ${c.samples.toLocaleString('en-US')} prompts at L = ${L} shared by every model (seed ${c.seed}).\n\n**${tally}.**`;
 }
 
 /** A finding's heading in "How each finding is judged" (the table's # links to it). */

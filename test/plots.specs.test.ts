@@ -364,49 +364,6 @@ describe('error against context length', () => {
   });
 });
 
-describe('gradient-flow comparison figure', () => {
-  const traj = (seed: number) => ({ step: [0, 10, 20], w: normals(6, seed), mu: normals(6, seed + 1), heads: 2 });
-
-  it('draws both trajectories as paths in the (w, mu) plane ordered by time, and over time', () => {
-    const spec: J = flowSpec(traj(1), traj(3));
-    expect(spec.data.values).toHaveLength(12);
-    const plane = spec.hconcat[0];
-    const path = plane.layer[0];
-    expect([path.encoding.x.field, path.encoding.y.field, path.encoding.order.field]).toEqual(['w', 'mu', 'step']);
-    expect(path.encoding.strokeDash.scale.domain).toEqual(['observed (training)', 'gradient flow on the reduced loss']);
-    expect(plane.layer[1].transform[0].filter).toBe('datum.first');
-    expect(spec.data.values.filter((r: J) => r.first)).toHaveLength(4);
-    expect(spec.hconcat[1].vconcat.map((p: J) => p.encoding.y.field)).toEqual(['w', 'mu']);
-    expect(() => flowSpec(traj(1), { ...traj(3), heads: 3 })).toThrow(/observed has 2 heads but the prediction has 3/);
-  });
-
-  it('maps a theory FlowTrajectory (flow time = lr x steps) onto training steps', () => {
-    const f = { t: Float64Array.from([0, 0.5, 1]), w: new Float64Array(6), mu: new Float64Array(6) };
-    expect(Array.from(trajectoryFromFlow(f, 2, 1 / 1e-3).step)).toEqual([0, 500, 1000]);
-    expect(Array.from(trajectoryFromFlow(f, 2, (t) => t * t).step)).toEqual([0, 0.25, 1]);
-  });
-});
-
-describe('error curves: log-x ticks', () => {
-  it('a sweep gets 1-2-5 ticks within its range, a short list a tick per length', async () => {
-    const { logTicks, errorVsLengthSpec } = await import('../src/plots/error-curves.js');
-    expect(logTicks(1, 496)).toEqual([1, 2, 5, 10, 20, 50, 100, 200, 400]); // a tick above 200 (issue 12, figures)
-    expect(logTicks(6, 60)).toEqual([10, 20, 50]);
-    const sweep = Array.from({ length: 100 }, (_, i) => 1 + 5 * i);
-    const spec = errorVsLengthSpec({ lengths: sweep, methods: { a: { mse: sweep.map((L) => 5 / L), stderr: sweep.map(() => 0.01) } } }) as { layer: { encoding: { x: { axis: { values: number[] } } } }[] };
-    expect(spec.layer[0]!.encoding.x.axis.values).toEqual([1, 2, 5, 10, 20, 50, 100, 200, 400]);
-    const few = errorVsLengthSpec({ lengths: [5, 40, 320], methods: { a: { mse: [1, 0.5, 0.1] } } }) as typeof spec;
-    expect(few.layer[0]!.encoding.x.axis.values).toEqual([5, 40, 320]);
-  });
-});
-
-describe('contextLine (figure subtitles)', () => {
-  it('prints the noise and ρ to 4 significant digits, not 17 (issue 22 item 12)', () => {
-    const line = contextLine({ runs: ['h2'], heads: [2], d: 10, L: 40, preset: 'seed', steps: [20_000], noiseStd: Math.sqrt(0.1), rho: 0.5 });
-    expect(line).toBe('run h2 · H = 2 · d = 10 · L = 40 · seed preset, noise 0.3162, ρ = 0.5 · 20,000 steps');
-  });
-});
-
 describe('paper mode (plot --paper, issue 22 item 15)', () => {
   const ev: Evaluation = { lengths: [5, 40, 160], methods: { h2: { mse: [3, 0.7, 0.3], stderr: [0.1, 0.02, 0.01] }, 'h2/kernel': { mse: [3, 0.7, 0.3], stderr: [0.1, 0.02, 0.01] }, ridge: { mse: [0.1, 1e-4, 1e-5], stderr: [0.01, 1e-5, 1e-6] } } };
   const dyn = { step: [0, 100, 200], qk: normals(6, 3), ov: normals(6, 4), layers: 1, heads: 2 };
@@ -455,5 +412,48 @@ describe('paper mode (plot --paper, issue 22 item 15)', () => {
     expect(e.vconcat[1].title).toEqual({ text: 'ridge: orders of magnitude lower, on their own scale', fontWeight: 'normal' });
     expect(e.config.style.annotation.fontSize).toBe(PAPER_FONT_SIZE); // "training L = 40"
     expect(() => paperSpec(figures.loss!, 0)).toThrow(/font size must be 4..72/);
+  });
+});
+
+describe('gradient-flow comparison figure', () => {
+  const traj = (seed: number) => ({ step: [0, 10, 20], w: normals(6, seed), mu: normals(6, seed + 1), heads: 2 });
+
+  it('draws both trajectories as paths in the (w, mu) plane ordered by time, and over time', () => {
+    const spec: J = flowSpec(traj(1), traj(3));
+    expect(spec.data.values).toHaveLength(12);
+    const plane = spec.hconcat[0];
+    const path = plane.layer[0];
+    expect([path.encoding.x.field, path.encoding.y.field, path.encoding.order.field]).toEqual(['w', 'mu', 'step']);
+    expect(path.encoding.strokeDash.scale.domain).toEqual(['observed (training)', 'gradient flow on the reduced loss']);
+    expect(plane.layer[1].transform[0].filter).toBe('datum.first');
+    expect(spec.data.values.filter((r: J) => r.first)).toHaveLength(4);
+    expect(spec.hconcat[1].vconcat.map((p: J) => p.encoding.y.field)).toEqual(['w', 'mu']);
+    expect(() => flowSpec(traj(1), { ...traj(3), heads: 3 })).toThrow(/observed has 2 heads but the prediction has 3/);
+  });
+
+  it('maps a theory FlowTrajectory (flow time = lr x steps) onto training steps', () => {
+    const f = { t: Float64Array.from([0, 0.5, 1]), w: new Float64Array(6), mu: new Float64Array(6) };
+    expect(Array.from(trajectoryFromFlow(f, 2, 1 / 1e-3).step)).toEqual([0, 500, 1000]);
+    expect(Array.from(trajectoryFromFlow(f, 2, (t) => t * t).step)).toEqual([0, 0.25, 1]);
+  });
+});
+
+describe('error curves: log-x ticks', () => {
+  it('a sweep gets 1-2-5 ticks within its range, a short list a tick per length', async () => {
+    const { logTicks, errorVsLengthSpec } = await import('../src/plots/error-curves.js');
+    expect(logTicks(1, 496)).toEqual([1, 2, 5, 10, 20, 50, 100, 200, 400]); // a tick above 200 (issue 12, figures)
+    expect(logTicks(6, 60)).toEqual([10, 20, 50]);
+    const sweep = Array.from({ length: 100 }, (_, i) => 1 + 5 * i);
+    const spec = errorVsLengthSpec({ lengths: sweep, methods: { a: { mse: sweep.map((L) => 5 / L), stderr: sweep.map(() => 0.01) } } }) as { layer: { encoding: { x: { axis: { values: number[] } } } }[] };
+    expect(spec.layer[0]!.encoding.x.axis.values).toEqual([1, 2, 5, 10, 20, 50, 100, 200, 400]);
+    const few = errorVsLengthSpec({ lengths: [5, 40, 320], methods: { a: { mse: [1, 0.5, 0.1] } } }) as typeof spec;
+    expect(few.layer[0]!.encoding.x.axis.values).toEqual([5, 40, 320]);
+  });
+});
+
+describe('contextLine (figure subtitles)', () => {
+  it('prints the noise and ρ to 4 significant digits, not 17 (issue 22 item 12)', () => {
+    const line = contextLine({ runs: ['h2'], heads: [2], d: 10, L: 40, preset: 'seed', steps: [20_000], noiseStd: Math.sqrt(0.1), rho: 0.5 });
+    expect(line).toBe('run h2 · H = 2 · d = 10 · L = 40 · seed preset, noise 0.3162, ρ = 0.5 · 20,000 steps');
   });
 });

@@ -30,7 +30,7 @@ export function CompareView(props: { paths: string[] }) {
     <div>
       <div class="toolbar"><h1>Compare {data.runs.length} runs</h1></div>
       <ul class="inline">
-        {data.runs.map((r) => <li key={r.path}><a href={`#/run/${q(r.path)}`}>{r.path}</a> <StatusBadge status={r.row.status} stale={r.row.stale} /> <span class="muted small">{int(r.row.step)} steps, H = {r.row.heads}, {r.row.differs.join(', ')}</span></li>)}
+        {data.runs.map((r) => <li key={r.path}><a href={`#/run/${q(r.path)}`}>{r.path}</a> <StatusBadge status={r.row.status} stale={r.row.stale} /> <span class="muted small">step {int(r.row.step)}, H = {r.row.heads}, {r.row.differs.join(', ')}</span></li>)}
       </ul>
       <section>
         <h2>Loss</h2>

@@ -11,6 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { circuitSpec } from '../src/plots/circuits.js';
 import { fontMetricsFromFile, textWidth } from '../src/plots/font-metrics.js';
 import { lossSpec } from '../src/plots/loss.js';
+import { errorVsLengthSpec } from '../src/plots/error-curves.js';
+import { CATEGORY, paperSpec, withContext } from '../src/plots/theme.js';
 import { fontFiles, renderFigure, specToSvg, svgToPixels } from '../src/plots/render.js';
 
 type Pixels = ReturnType<typeof svgToPixels>;
@@ -132,5 +134,38 @@ describe('figure files', () => {
     const back = JSON.parse(readFileSync(files[2]!, 'utf8'));
     expect(back).toEqual(spec);
     expect(back.layer[1].data.values.map((r: { loss: number }) => r.loss)).toEqual([3, 2, 1]);
+  });
+});
+
+describe('paper mode, rendered (plot --paper, issue 22 item 15)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'icl-paper-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const loss = withContext(lossSpec({ trainLoss: Float64Array.from({ length: 300 }, (_, i) => 1 + 4 * Math.exp(-i / 30)) }), 'run h2 · H = 2 · 300 steps');
+  const texts = (svg: string) => [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!);
+  const sizes = (svg: string) => [...new Set([...svg.matchAll(/font-size="(\d+)px"/g)].map((m) => Number(m[1])))].sort((a, b) => a - b);
+
+  it('draws no title or context line, and sets every label in the paper size (14 px; titles 15)', async () => {
+    const screen = await specToSvg(loss);
+    const paper = await specToSvg(paperSpec(loss));
+    expect(texts(screen)).toContain('Training and Validation Loss');
+    expect(screen).toContain('>run h2 · H = 2 · 300 steps</tspan>'); // the context line, a subtitle line
+    expect(paper).not.toMatch(/Training and Validation|run h2|subtitle/);
+    expect(texts(paper)).toContain('Training step');
+    expect(sizes(screen)).toEqual([11, 12, 15]);
+    expect(sizes(paper)).toEqual([14, 15]);
+    expect(sizes(await specToSvg(paperSpec(loss, 18)))).toEqual([18, 19]);
+  });
+
+  it('writes only the formats asked for (--format svg)', async () => {
+    const files = await renderFigure(paperSpec(loss), dir, 'loss', { formats: ['svg'] });
+    expect(files).toEqual([join(dir, 'loss.svg')]);
+    expect(readdirSync(dir)).toEqual(['loss.svg']);
+  });
+
+  it('draws the model\'s line after (above) its kernel estimator\'s', async () => {
+    const svg = await specToSvg(errorVsLengthSpec({ lengths: [10, 40, 160], methods: { h2: { mse: [1, 0.7, 0.3], stderr: [0.1, 0.1, 0.1] }, 'h2/kernel': { mse: [1, 0.7, 0.3], stderr: [0.1, 0.1, 0.1] } } }));
+    // the line paths (stroke-width 2), in drawing order, by colour: the kernel's (2nd colour) then the model's (1st)
+    const lines = [...svg.matchAll(/<path[^>]*stroke="(#[0-9a-fA-F]{6})"[^>]*stroke-width="2"/g)].map((m) => m[1]!.toUpperCase());
+    expect(lines).toEqual([CATEGORY[1], CATEGORY[0]]);
   });
 });

@@ -129,6 +129,35 @@ describe('icl-lab plot', () => {
     expect(existsSync(join(dir, 'figures', 'circuits_layer1_head2.png'))).toBe(true);
   });
 
+  it('--paper --format svg writes title-less SVGs only, in the paper font (issue 22 item 15)', () => {
+    const dir = join(tmp, 'paper');
+    writeRun(dir, true);
+    const r = run('paper', '--paper', '--font-size', '16', '--format', 'svg', '--out', 'paper/fig');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}loss +paper\/fig\/loss\.svg$/m);
+    const files = readdirSync(join(dir, 'fig')).sort();
+    expect(files.every((f) => f.endsWith('.svg'))).toBe(true);
+    expect(files).toContain('dynamics.svg');
+    const loss = readFileSync(join(dir, 'fig', 'loss.svg'), 'utf8');
+    expect(loss).not.toMatch(/Training and Validation Loss|run paper|role-title/);
+    expect(loss).toContain('font-size="16px"');
+    expect(loss).not.toContain('font-size="11px"');
+  });
+
+  it('refuses --format pdf, an unknown format and --font-size without --paper, each in one line (exit 2)', () => {
+    const pdf = run('cli', '--format', 'pdf');
+    expect(pdf.status).toBe(2);
+    expect(pdf.stderr).toBe('icl-lab: --format pdf is not available: icl-lab has no PDF renderer; use --format svg (vector) and convert it, e.g. rsvg-convert -f pdf -o FIG.pdf FIG.svg, or inkscape FIG.svg -o FIG.pdf\n');
+    const jpg = run('cli', '--format', 'svg,jpg');
+    expect([jpg.status, jpg.stderr]).toEqual([2, 'icl-lab: --format: expected one of svg, png; got "jpg"\n']);
+    const fs = run('cli', '--font-size', '16');
+    expect([fs.status, fs.stderr]).toEqual([2, 'icl-lab: --font-size sets the font of --paper figures: add --paper\n']);
+    const big = run('cli', '--paper', '--font-size', '99');
+    expect(big.status).toBe(2);
+    expect(big.stderr).toMatch(/^icl-lab: --font-size must be an integer from 6 to 40/);
+  });
+
   it('exits 2 with a one-line message for a missing run or evaluation file', () => {
     const a = run('nope');
     expect(a.status).toBe(2);

@@ -11,7 +11,7 @@ import { errorVsLengthSpec, headCountMethods, headCountSpec, isReferenceMethod, 
 import { flowSpec, trajectoryFromFlow } from '../src/plots/flow.js';
 import { NOT_FINITE_GREY, valueFormat } from '../src/plots/heatmap.js';
 import { lossSpec } from '../src/plots/loss.js';
-import { contextLine } from '../src/plots/theme.js';
+import { contextLine, paperSpec, PAPER_FONT_SIZE, SCREEN_FONT_SIZE, withContext } from '../src/plots/theme.js';
 import { evenIndices, qkEvolutionSpec } from '../src/plots/qk-evolution.js';
 import { parseEvaluation } from '../src/plots/evaluation.js';
 import { DARK_RED, NAVY, SEPARATOR_GREEN, WHITE, round } from '../src/plots/theme.js';
@@ -312,7 +312,7 @@ describe('error against context length', () => {
     const t40 = rows.find((r: J) => r.method === 'transformer' && r.L === 40);
     expect(t40).toMatchObject({ mse: 0.672, lo: 0.652, hi: 0.692, kind: 'model / estimator' });
     const dashed = [...new Set(rows.filter((r: J) => r.kind === 'reference (dashed)').map((r: J) => r.method))];
-    expect(dashed).toEqual(['tuned-gd', 'ridge', 'ols']);
+    expect(dashed).toEqual(['ols', 'ridge', 'tuned-gd']); // rows in reverse legend order: the first method drawn last, on top
     // issue 12, figures: ridge/OLS (1e-5) squeezed the transformer, kernel and GD curves into one band
     expect(spec.vconcat).toHaveLength(2);
     const [main, refs] = spec.vconcat;
@@ -336,6 +336,15 @@ describe('error against context length', () => {
     // without ridge/OLS: one panel as before
     const one: J = errorVsLengthSpec(ev, { methods: ['transformer', 'one-step-gd'] });
     expect(one.layer[1].encoding.y.scale.domain).toBeUndefined();
+  });
+
+  it('draws the model above its kernel estimator (issue 22 item 15): rows in reverse legend order, the legend in the given one', () => {
+    const mk: Evaluation = { lengths: [10, 40], methods: { h2: { mse: [1, 0.7], stderr: [0.1, 0.1] }, 'h2/kernel': { mse: [1, 0.7], stderr: [0.1, 0.1] }, 'one-step-gd': { mse: [2, 0.8], stderr: [0.1, 0.1] } } };
+    const spec: J = errorVsLengthSpec(mk);
+    // Vega draws one path per method in the order the method first appears in the data: h2 last, on top
+    expect([...new Set(spec.data.values.map((r: J) => r.method))]).toEqual(['one-step-gd', 'h2/kernel', 'h2']);
+    expect(spec.layer[1].encoding.color.sort).toEqual(['h2', 'h2/kernel', 'one-step-gd']);
+    expect(spec.layer[1].encoding.color.scale.domain).toEqual(['h2', 'h2/kernel', 'one-step-gd']);
   });
 
   it('clamps the lower band edge above zero on a log axis, not on a linear one', () => {
@@ -372,6 +381,57 @@ describe('error against context length', () => {
     expect(Number.isNaN(e.methods['ols']!.mse[0])).toBe(true);
     expect(() => parseEvaluation({ lengths: [5], methods: { a: { mse: [1, 2] } } }, 'x.json')).toThrow(/one per length/);
     expect(() => parseEvaluation({ methods: {} }, 'x.json')).toThrow(/not an evaluation JSON/);
+  });
+});
+
+describe('paper mode (plot --paper, issue 22 item 15)', () => {
+  const ev: Evaluation = { lengths: [5, 40, 160], methods: { h2: { mse: [3, 0.7, 0.3], stderr: [0.1, 0.02, 0.01] }, 'h2/kernel': { mse: [3, 0.7, 0.3], stderr: [0.1, 0.02, 0.01] }, ridge: { mse: [0.1, 1e-4, 1e-5], stderr: [0.01, 1e-5, 1e-6] } } };
+  const dyn = { step: [0, 100, 200], qk: normals(6, 3), ov: normals(6, 4), layers: 1, heads: 2 };
+  const context = 'run h2 · H = 2 · d = 5 · L = 40 · seed preset, noise 0.01 · 20,000 steps';
+  // every figure of `plot`, as run-figures.ts hands it to the renderer (screen: with the context line)
+  const figures: Record<string, J> = {
+    loss: lossSpec({ trainLoss: [3, 2, 1], valLoss: [3, 1], valStep: [0, 2] }),
+    dynamics: dynamicsSpec(dyn),
+    circuits: circuitSpec({ qk: normals(36, 1), ov: normals(6, 2), layer: 1, head: 1 }, { note: 'final weights' }),
+    qk_evolution: qkEvolutionSpec({ step: [0, 100], qk: normals(2 * 2 * 36, 5), layers: 1, heads: 2, E: 6 }, { layer: 1, columns: 2 }),
+    error_vs_length: errorVsLengthSpec(ev, { trainL: 40, subtitle: 'RUN/evaluation.json; lines: mean squared error' }),
+    flow: flowSpec({ step: [0, 10], w: normals(4, 1), mu: normals(4, 2), heads: 2 }, { step: [0, 10], w: normals(4, 3), mu: normals(4, 4), heads: 2 }),
+  };
+  /** Every title and subtitle text in a spec (view titles, not axis or legend titles). */
+  const viewTitles = (v: J, top = true): string[] => {
+    const t = v.title;
+    const own = t === undefined ? [] : typeof t === 'string' ? [t] : [t.text, ...(t.subtitle === undefined ? [] : [t.subtitle].flat())];
+    const subs = ['layer', 'hconcat', 'vconcat', 'concat'].flatMap((k) => (Array.isArray(v[k]) ? v[k].flatMap((s: J) => viewTitles(s, false)) : []));
+    return [...(top ? own.map((x) => `top: ${x}`) : own), ...subs, ...(v.spec ? viewTitles(v.spec, false) : [])];
+  };
+
+  for (const [name, spec] of Object.entries(figures)) {
+    it(`${name}: no figure title, subtitle or context line; fonts at the paper size; data and encodings unchanged`, () => {
+      const screen: J = withContext(spec, context);
+      expect(JSON.stringify(screen)).toContain(context);
+      const paper: J = paperSpec(screen);
+      expect(JSON.stringify(paper)).not.toContain(context);
+      expect(viewTitles(paper).filter((t) => t.startsWith('top: '))).toEqual([]);
+      expect(JSON.stringify(paper.title ?? null)).toBe('null');
+      expect(JSON.stringify(paper)).not.toMatch(/"subtitle"/);
+      expect(paper.config.axis.labelFontSize).toBe(PAPER_FONT_SIZE);
+      expect(paper.config.legend.labelFontSize).toBe(PAPER_FONT_SIZE);
+      expect(paper.config.axis.titleFontSize).toBe(PAPER_FONT_SIZE + 1);
+      expect(paper.config.title.fontSize).toBe(PAPER_FONT_SIZE + 2);
+      expect(screen.config.axis.labelFontSize).toBe(SCREEN_FONT_SIZE); // the screen figure is not touched
+      expect(paper.data).toEqual(screen.data);
+      expect(JSON.stringify(paper).match(/"encoding":/g)?.length).toBe(JSON.stringify(screen).match(/"encoding":/g)?.length);
+      expect((paperSpec(screen, 20) as J).config.axis.labelFontSize).toBe(20);
+    });
+  }
+
+  it('keeps the panel titles that label panels (their text only), drops their subtitles and inline sizes', () => {
+    const c: J = paperSpec(figures.circuits!);
+    expect(c.hconcat.map((p: J) => p.title)).toEqual([{ text: 'Layer 1, Head 1: QKʰ (scaled by 1/√(d+1))' }, { text: 'OVʰ' }]);
+    const e: J = paperSpec(figures.error_vs_length!);
+    expect(e.vconcat[1].title).toEqual({ text: 'ridge: orders of magnitude lower, on their own scale', fontWeight: 'normal' });
+    expect(e.config.style.annotation.fontSize).toBe(PAPER_FONT_SIZE); // "training L = 40"
+    expect(() => paperSpec(figures.loss!, 0)).toThrow(/font size must be 4..72/);
   });
 });
 

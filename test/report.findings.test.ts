@@ -3,7 +3,10 @@ import { allocParams, type AttentionParams } from '../src/model/params.js';
 import { initParams } from '../src/model/init.js';
 import { Rng } from '../src/data/rng.js';
 import { gatherEvidence } from '../src/report/evidence.js';
-import { computeFindings, kernelFinding, pairedDifference, pairingFinding } from '../src/report/findings.js';
+import { computeFindings, kernelFinding, pairedDifference, pairingFinding, resultLabel } from '../src/report/findings.js';
+import { signGroupsCell } from '../src/report/markdown.js';
+import { sig } from '../src/report/format.js';
+import { notebookRun } from '../src/experiments/notebook.js';
 
 const spec = { d: 5, noiseStd: 0.01, preset: 'seed' as const };
 
@@ -83,6 +86,8 @@ describe('findings from known weights', () => {
     const f = computeFindings(ev);
     expect(f.map((x) => x.id)).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head']);
     for (const x of f) expect([x.id, x.pass, x.checks.filter((c) => !c.pass).map((c) => c.name)]).toEqual([x.id, true, []]);
+    // the seed's findings: thresholds from runs of the seed's own code, so no mark beside the pass
+    for (const x of f) expect([x.threshold_source, resultLabel(x)]).toEqual(['seed code runs', 'pass']);
     // Without the single-head model finding 5 has nothing to check and fails.
     const f5 = computeFindings({ ...ev, models: ev.models.filter((m) => m.heads !== 1) })[4]!;
     expect(f5.pass).toBe(false);
@@ -139,6 +144,9 @@ describe('function-level findings (issue 26)', () => {
     const input = (models: ReturnType<typeof m>[]) => ({ d: 5, L: 40, models, tunedGdSqErr: new Float64Array(1), oneStepGdSqErr: new Float64Array(1) });
     const paired = functionFindings(input([m('h2', [[0.14, -3.2], [-0.14, 3.19]], 2.3e-3), m('h4', [[0.14, -2], [-0.14, 1], [0.14, -1.2], [-0.14, 2.2]], 2.7e-3, 1.5e-3)]));
     expect(paired.map((f) => [f.id, f.result])).toEqual([['gd-gap', 'pass'], ['two-head-equivalent', 'pass'], ['zero-sum', 'pass']]);
+    // their thresholds came from icl-lab's own runs: the result says so (issue 22 item 12)
+    expect(paired.map((f) => f.threshold_source)).toEqual(['icl-lab runs', 'icl-lab runs', 'icl-lab runs']);
+    expect(paired.map((f) => resultLabel(f, { pass: 'PASS', fail: 'FAIL' }))).toEqual(Array(3).fill('PASS (threshold from icl-lab runs)'));
     const unsplit = functionFindings(input([m('h2', [[0.4, 1.1], [0.4, 1.1]], 0.11)]));
     expect(unsplit.map((f) => f.result)).toEqual(['n/a', 'n/a', 'n/a']);
     expect(unsplit[0]!.why).toContain('Not split yet (n/a for them): h2.');
@@ -166,5 +174,28 @@ describe('function-level findings (issue 26)', () => {
     const unpaired = find(functionFindings(input([m('h2', pair, 0.019, 0.61), m('u2', [[0.4, 1.1], [0.4, 1.1]], 0.08, 1.2)], 0.61)))!;
     expect(unpaired.result).toBe('FAIL');
     expect(unpaired.checks.filter((c) => !c.pass).map((c) => c.name)).toEqual(['u2: heads split into a +/- pair (1 = yes)']);
+  });
+});
+
+describe('comparing heads with the notebook by sign group, not by index (issue 22 item 12)', () => {
+  it('merges the heads of each sign of w: mu-weighted w, total mu, head count; any head order gives the same cell', () => {
+    const nb = notebookRun(4)!;
+    const cell = signGroupsCell(nb.w, nb.mu);
+    // notebook H = 4: w (-0.1372, -0.1388, 0.1422, 0.1343), mu (-1.1908, -2.0372, 2.721, 0.4412)
+    expect(cell).toBe('+ (2 heads): w 0.141, mu 3.16; − (2 heads): w -0.138, mu -3.23');
+    const perm = [2, 0, 3, 1];
+    expect(signGroupsCell(perm.map((h) => nb.w[h]!), perm.map((h) => nb.mu[h]!))).toBe(cell);
+    expect(signGroupsCell([-0.5177], [-1.5523])).toBe('− (1 head): w -0.518, mu -1.55');
+  });
+  it('resultLabel: n/a stays n/a; FAIL on an icl-lab threshold is marked too', () => {
+    expect(resultLabel({ result: 'n/a', threshold_source: 'icl-lab runs' })).toBe('n/a');
+    expect(resultLabel({ result: 'FAIL', threshold_source: 'icl-lab runs' })).toBe('FAIL (threshold from icl-lab runs)');
+    expect(resultLabel({ result: 'pass', threshold_source: 'theory' })).toBe('pass');
+  });
+});
+
+describe('noise in report text (issue 22 item 12)', () => {
+  it('prints noise_std and sigma^2 to 4 significant digits, like the figures', () => {
+    expect([sig(Math.sqrt(0.1)), sig(Math.sqrt(0.1) ** 2), sig(0.5), sig(0.01 ** 2)]).toEqual(['0.3162', '0.1', '0.5', '0.0001']);
   });
 });

@@ -7,7 +7,7 @@ import type { Finding } from '../src/report/findings.js';
 import { makeTrainConfig } from '../src/run/config.js';
 import { cli, tempDir } from './cli.helpers.js';
 
-const f = (id: string, result: Finding['result'], value: number): Finding => ({ id, claim: `claim ${id}`, value, threshold: '<= 0.1', pass: result === 'pass', result, why: 'because', checks: [] });
+const f = (id: string, result: Finding['result'], value: number): Finding => ({ id, claim: `claim ${id}`, value, threshold: '<= 0.1', pass: result === 'pass', result, why: 'because', threshold_source: 'icl-lab runs', checks: [] });
 
 describe('judgeAcrossSeeds', () => {
   it('a finding passes when it passes on >= 90 % of the seeds where it applies; n/a seeds are left out, never FAIL', () => {

@@ -119,6 +119,16 @@ describe('data', () => {
     expect(reportSummary(dir, 'elsewhere/rep', ['a/h2', 'b/h2']).runPaths).toEqual([null]);
   }, 60_000);
 
+  it('reads each finding\'s result (n/a is neither pass nor FAIL) and threshold source; counts the applicable ones (issue 22 items 9, 12)', () => {
+    const dir = join(tmp, 'na');
+    mkdirSync(join(dir, 'rep'), { recursive: true });
+    const fd = (id: string, result: string, src?: string) => ({ id, claim: id, value: 0.1, threshold: '<= 1', pass: result === 'pass', result, why: '', ...(src ? { threshold_source: src } : {}), checks: [] });
+    writeFileSync(join(dir, 'rep', 'findings.json'), JSON.stringify({ runs: [], findings: [fd('a', 'pass', 'seed code runs'), fd('b', 'n/a', 'seed code runs'), fd('c', 'FAIL', 'icl-lab runs'), { ...fd('old', 'pass'), result: undefined }] }));
+    const s = reportSummary(dir, 'rep');
+    expect(s.findings.map((f) => [f.id, f.result, f.thresholdSource])).toEqual([['a', 'pass', 'seed code runs'], ['b', 'n/a', 'seed code runs'], ['c', 'FAIL', 'icl-lab runs'], ['old', 'pass', null]]);
+    expect([s.passed, s.applicable, s.total]).toEqual([2, 3, 4]);
+  });
+
   it('reads a run.json into a table row and marks what differs between runs', () => {
     const dir = join(tmp, 'rows');
     cpSync(template, join(dir, 'a'), { recursive: true });

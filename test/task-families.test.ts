@@ -297,6 +297,7 @@ describe('reproduce --experiment task-diversity (tiny)', () => {
     expect(Math.abs(ev.runs[0].dmmse_pool.mse - 0.25)).toBeLessThan(0.125);
     const md = readFileSync(join(tmp, 'td', 'report', 'report.md'), 'utf8');
     expect(md).toContain('| M16384 | 16384 | 30 |');
+    expect(md).toContain('noise_std 0.5 (σ² = 0.25)'); // 4 significant digits at most (issue 22 item 12)
     expect(md).toContain('![task diversity](figures/task_diversity.png)');
     expect(readFileSync(join(tmp, 'td', 'report', 'figures', 'task_diversity.png')).subarray(1, 4).toString()).toBe('PNG');
     expect(JSON.parse(readFileSync(join(tmp, 'td', 'report', 'findings.json'), 'utf8'))).toHaveProperty('transition_task_pool');

@@ -25,19 +25,19 @@ import { errorVsLengthSpec } from '../plots/error-curves.js';
 import { renderFigure } from '../plots/render.js';
 import { writeDocuments, writeEvaluation, type ReportResult } from '../report/documents.js';
 import { evaluateSweep } from '../report/evaluate-parallel.js';
-import type { Check, Finding } from '../report/findings.js';
+import { resultLabel, type Check, type Finding } from '../report/findings.js';
 import type { ReportOptions } from '../report/report.js';
 import { loadReportRuns, runsPromptSpec } from '../report/runs.js';
 import { mdProse } from '../report/format.js';
 
 const f4 = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : '–');
 
-/** A finding from its checks (n/a when there are none: the runs given cannot test it). */
+/** A finding from its checks (n/a when there are none: the runs given cannot test it); its thresholds are tolerances around closed forms. */
 function finding(id: string, claim: string, why: string, checks: Check[]): Finding {
-  if (checks.length === 0) return { id, claim, value: NaN, threshold: 'n/a', pass: false, result: 'n/a', why: `Not applicable: no run of the kind it needs was given. ${why}`, checks };
+  if (checks.length === 0) return { id, claim, value: NaN, threshold: 'n/a', pass: false, result: 'n/a', why: `Not applicable: no run of the kind it needs was given. ${why}`, threshold_source: 'theory', checks };
   const pass = checks.every((c) => c.pass);
   const head = checks.find((c) => !c.pass) ?? checks[0]!;
-  return { id, claim, value: head.value, threshold: head.threshold, pass, result: pass ? 'pass' : 'FAIL', why, checks };
+  return { id, claim, value: head.value, threshold: head.threshold, pass, result: pass ? 'pass' : 'FAIL', why, threshold_source: 'theory', checks };
 }
 
 /** The closed forms at each L for runs trained at L0: 'linear' R(eta*(L0), L), 'linear-sum' R(eta*(L0) L/L0, L), tuned GD R(eta*(L), L). */
@@ -137,7 +137,7 @@ export async function writeLengthReport(dirs: readonly string[], o: ReportOption
     ...lengths.map((L) => `| ${L} | ${cols.map((n) => { const m = at(n, L); return m.se > 0 ? `${f4(m.mse)} ± ${f4(m.se)}` : f4(m.mse); }).join(' | ')} |`),
   ].join('\n');
   const runRows = runs.map((r) => `| ${r.target.name} | ${attentionOf(r.target.params)} | ${r.config.heads} | ${r.runJson.step.toLocaleString('en-US')} | ${r.runJson.final_validation ? `${f4(r.runJson.final_validation.mse)} ± ${f4(r.runJson.final_validation.stderr)}` : '–'} |`).join('\n');
-  const findingRows = findings.map((f) => `| ${f.id} | ${f.result === 'pass' ? 'PASS' : f.result} | ${f.claim} | ${Number.isFinite(f.value) ? f4(f.value) : '–'} | ${f.threshold} |`).join('\n');
+  const findingRows = findings.map((f) => `| ${f.id} | ${resultLabel(f, { pass: 'PASS', fail: 'FAIL' })} | ${f.claim} | ${Number.isFinite(f.value) ? f4(f.value) : '–'} | ${f.threshold} |`).join('\n');
   const checkRows = findings.flatMap((f) => f.checks.map((c) => `| ${f.id} | ${c.name} | ${f4(c.value)} | ${c.threshold} | ${c.pass ? 'pass' : 'FAIL'} |`)).join('\n');
   const md =
     `# Length generalisation: softmax against linear attention\n\n` +

@@ -19,7 +19,7 @@ import type { RunSummary } from '../run/run.js';
 import { writeFolderAsUnit } from '../report/write-unit.js';
 import type { ReportResult } from '../report/report.js';
 import { writeDocuments, writeEvaluation } from '../report/documents.js';
-import { tallyLine } from '../report/findings.js';
+import { resultLabel, tallyLine } from '../report/findings.js';
 import { judgeAcrossSeeds, SEED_PASS_FRACTION, seededName, seedTally, splitStep, withSeed } from './seeds.js';
 import { experimentRuns, type Experiment } from './experiment.js';
 import { experimentNamed } from './index.js';
@@ -94,8 +94,8 @@ async function reproduceSeeds(o: ReproduceOptions, e: Experiment, seeds: readonl
     const f = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : '–');
     const md = [
       `# icl-lab report across seeds: ${e.name}\n\n${e.summary}. ${seeds.length} seeds (${seeds.join(', ')}), ${o.steps.toLocaleString('en-US')} steps per run; each seed's own report in seed-<S>/. A finding passes across seeds when it passes on at least ${SEED_PASS_FRACTION * 100} % of the seeds where it applies; n/a on a seed (the runs cannot test it) is left out of that seed's count.`,
-      `## Findings across seeds\n\n| # | finding | seeds passed | verdict | per seed (value, result) |\n|---|---|---|---|---|\n` +
-        findings.map((x, i) => `| ${i + 1} | ${x.id} | ${seedTally(x)} | ${x.result === 'pass' ? '**pass**' : x.result === 'FAIL' ? '**FAIL**' : 'n/a'} | ${x.per_seed.map((r) => `${r.seed}: ${f(r.value)} ${r.result}`).join('; ')} |`).join('\n'),
+      `## Findings across seeds\n\n| no. | finding | seeds passed | verdict | per seed (value, result) |\n|---|---|---|---|---|\n` +
+        findings.map((x, i) => `| ${i + 1} | ${x.id} | ${seedTally(x)} | ${resultLabel(x, { pass: '**pass**', fail: '**FAIL**' })} | ${x.per_seed.map((r) => `${r.seed}: ${f(r.value)} ${r.result}`).join('; ')} |`).join('\n'),
       splitSection(o.out, base.map((r) => r.name), seeds),
       `## The reports of each seed\n\n${seeds.map((s, i) => `- [seed ${s}](seed-${s}/report.md): ${tallyLine(perSeed[i]!.findings)}`).join('\n')}`,
     ].join('\n\n') + '\n';

@@ -54,6 +54,7 @@ export function judgeAcrossSeeds(seeds: readonly number[], perSeed: readonly (re
       threshold: `passes on >= ${SEED_PASS_FRACTION * 100} % of the seeds where it applies (per seed: ${first.threshold})`,
       pass: result === 'pass', result,
       why: `Judged on every seed (${seeds.length}); per seed: ${first.why}`,
+      threshold_source: first.threshold_source,
       checks: per_seed.map((r) => ({ name: `seed ${r.seed}`, value: r.value, threshold: first.threshold, pass: r.result === 'pass' })),
       per_seed, passed_seeds: passed, applicable_seeds: applicable, pass_fraction: fraction,
     };

@@ -12,6 +12,7 @@ import { loadTarget } from '../analysis/targets.js';
 import { renderFigure } from '../plots/render.js';
 import { taskDiversitySpec, type DiversityPoint } from '../plots/task-diversity.js';
 import { writeDocuments, writeEvaluation, type ReportResult } from '../report/documents.js';
+import { sig } from '../report/format.js';
 import type { ReportOptions } from '../report/report.js';
 import { readRunJson, runConfig } from '../run/run-dir.js';
 import { VERSION } from '../version.js';
@@ -77,7 +78,7 @@ export async function writeTaskDiversityReport(dirs: readonly string[], o: Repor
   }
   const c0 = runConfig(readRunJson(dirs[0]!), dirs[0]!);
   const md = [
-    `# icl-lab task-diversity report\n\nicl-lab ${VERSION}. ${rows.length} run(s): ${rows.map((r) => r.name).join(', ')}. Task: d = ${c0.d}, L = ${c0.contextLength}, ${c0.preset} convention, noise_std ${c0.noiseStd} (σ² = ${c0.noiseStd ** 2}), beta from a pool of M tasks drawn once from the prior (Raventós et al. 2023), or fresh per prompt. Each model measured on ${samples.toLocaleString('en-US')} prompts of its pool tasks and of fresh tasks (seed ${seed}).`,
+    `# icl-lab task-diversity report\n\nicl-lab ${VERSION}. ${rows.length} run(s): ${rows.map((r) => r.name).join(', ')}. Task: d = ${c0.d}, L = ${c0.contextLength}, ${c0.preset} convention, noise_std ${sig(c0.noiseStd)} (σ² = ${sig(c0.noiseStd ** 2)}), beta from a pool of M tasks drawn once from the prior (Raventós et al. 2023), or fresh per prompt. Each model measured on ${samples.toLocaleString('en-US')} prompts of its pool tasks and of fresh tasks (seed ${seed}).`,
     `## Measured\n\n| run | M | step | model, pool tasks | dMMSE, pool | ridge, pool | model, fresh tasks | dMMSE, fresh | ridge, fresh | tuned GD, fresh |\n|---|---|---|---|---|---|---|---|---|---|\n` +
       rows.map((r) => `| ${r.name} | ${Number.isFinite(r.M) ? r.M : '∞ (fresh)'} | ${r.step.toLocaleString('en-US')} | ${f(r.cells.model_pool)} | ${f(r.cells.dmmse_pool)} | ${f(r.cells.ridge_pool)} | ${f(r.cells.model_fresh)} | ${f(r.cells.dmmse_fresh)} | ${f(r.cells.ridge_fresh)} | ${f(r.cells.tuned_gd_fresh)} |`).join('\n') +
       `\n\nA one-layer model is a kernel regressor (one GD-like step), so on fresh tasks it cannot reach ridge; its Gaussian-prior level is the model trained on fresh tasks (tuned one-step GD is the closed-form best of one plain GD step). ${crossed ? `The smallest pool whose model is closer on fresh tasks to that level than to dMMSE: M = ${crossed.M} (the transition from the discrete prior to the Gaussian one sits between it and the pool size below).` : 'At no pool size measured is the model on fresh tasks closer to that level than to dMMSE.'}${fresh?.cells.model_fresh ? ` Trained on fresh tasks: ${f(fresh.cells.model_fresh)} (ridge ${f(fresh.cells.ridge_fresh)}).` : ''} This is a measurement, not a finding with a threshold: the one-layer model and these training lengths are not Raventós et al.'s, and where the transition sits depends on both.`,

@@ -68,7 +68,12 @@ export function errorVsLengthSpec(ev: Evaluation, opts: ErrorCurveOptions = {}):
       });
     }
   }
+  // Drawn in reverse legend order, so the first method (the model) lies above its kernel estimator
+  // and the references that follow it; the legend keeps the given order (color `sort` and domain).
   const labels = names.map(label);
+  const byMethod = new Map(labels.map((l) => [l, [] as typeof rows]));
+  for (const r of rows) byMethod.get(r.method)!.push(r);
+  rows.splice(0, rows.length, ...[...byMethod.values()].reverse().flat());
   const color = {
     field: 'method', type: 'nominal', title: null, sort: labels,
     scale: { domain: labels, range: labels.map((_, i) => CATEGORY[i % CATEGORY.length]) },
@@ -131,7 +136,7 @@ export function errorVsLengthSpec(ev: Evaluation, opts: ErrorCurveOptions = {}):
       if (withRule) {
         layer.push({
           data: { values: [{ L: opts.trainL, text: `training L = ${opts.trainL}` }] },
-          mark: { type: 'text', align: 'left', dx: 5, baseline: 'bottom', y: 0, dy: 14, color: '#333333', fontSize: 11 },
+          mark: { type: 'text', style: 'annotation', align: 'left', dx: 5, baseline: 'bottom', y: 0, dy: 14 },
           encoding: { x: { field: 'L', type: 'quantitative' }, text: { field: 'text' } },
         });
       }

@@ -11,7 +11,7 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import { Resvg } from '@resvg/resvg-js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { fontMetricsFromFile, textWidth } from './font-metrics.js';
-import { FONT_FAMILY, type VlSpec } from './theme.js';
+import { FIGURE_FORMATS, FONT_FAMILY, type FigureFormat, type VlSpec } from './theme.js';
 
 const require = createRequire(import.meta.url);
 
@@ -75,7 +75,10 @@ export interface RasterOptions {
   fonts?: boolean;
   /** Also write the Vega-Lite spec (data inline) as NAME.vl.json (renderFigure only). */
   writeSpec?: boolean;
+  /** Which files renderFigure writes (default both): `plot --format svg` writes only the vector file. */
+  formats?: readonly FigureFormat[];
 }
+
 
 /** SVG width in CSS pixels, read from the root element. */
 export function svgWidth(svg: string): number {
@@ -111,19 +114,25 @@ export function svgToPixels(svg: string, opts: RasterOptions = {}): { width: num
   return { width: img.width, height: img.height, zoom: zoomFor(svg, opts), pixels: new Uint8Array(img.pixels) };
 }
 
-/** Render `spec` to `dir/name.svg` and `dir/name.png` (+ `name.vl.json` with `writeSpec`), atomically; returns the paths. */
+/** Render `spec` to `dir/name.svg` and `dir/name.png` (those of `opts.formats`; + `name.vl.json` with `writeSpec`), atomically; returns the paths. */
 export async function renderFigure(spec: VlSpec, dir: string, name: string, opts: RasterOptions = {}): Promise<string[]> {
   // synchronous, like every write of a report: an async mkdir -p still running on the thread pool
   // could recreate a report's staging folder after a SIGTERM handler removed it (report/write-unit.ts)
   mkdirSync(dir, { recursive: true });
   await new Promise((resolve) => setImmediate(resolve)); // a turn of the event loop per figure: a SIGTERM or Ctrl-C is handled between figures
   const svg = await specToSvg(spec);
-  const svgPath = join(dir, `${name}.svg`);
-  const pngPath = join(dir, `${name}.png`);
-  await writeFileAtomic(svgPath, svg);
-  await writeFileAtomic(pngPath, svgToPng(svg, opts));
-  if (!opts.writeSpec) return [svgPath, pngPath];
+  const formats = opts.formats ?? FIGURE_FORMATS;
+  const files: string[] = [];
+  if (formats.includes('svg')) {
+    files.push(join(dir, `${name}.svg`));
+    await writeFileAtomic(files[files.length - 1]!, svg);
+  }
+  if (formats.includes('png')) {
+    files.push(join(dir, `${name}.png`));
+    await writeFileAtomic(files[files.length - 1]!, svgToPng(svg, opts));
+  }
+  if (!opts.writeSpec) return files;
   const specPath = join(dir, `${name}.vl.json`);
   await writeFileAtomic(specPath, JSON.stringify(spec) + '\n');
-  return [svgPath, pngPath, specPath];
+  return [...files, specPath];
 }

@@ -8,6 +8,8 @@
  *   qk_evolution_layer{l}        QK^h over training, heads x steps           snapshots.safetensors
  *   error_vs_length              error vs L with standard errors             --evaluation FILE or RUN/evaluation.json
  *
+ * `paper`: the same figures without titles or context line, larger fonts (`plot --paper`).
+ *
  * Used by `icl-lab plot` and by the report / reproduce commands.
  */
 import { cliCommand } from '../command.js';
@@ -28,7 +30,7 @@ import { readEvaluation } from './evaluation.js';
 import { lossSpec } from './loss.js';
 import { qkEvolutionSpec } from './qk-evolution.js';
 import { renderFigure, type RasterOptions } from './render.js';
-import { contextLine, withContext, type VlSpec } from './theme.js';
+import { contextLine, paperSpec, withContext, type VlSpec } from './theme.js';
 
 export interface RunFigureOptions {
   /** Output folder (default RUN/figures). */
@@ -44,6 +46,8 @@ export interface RunFigureOptions {
   raster?: RasterOptions;
   /** The line under every title saying what the figure is about (default: from RUN/run.json, see `runContextLine`). */
   context?: string;
+  /** Paper mode (`plot --paper`): no titles, subtitles or context line, fonts at `fontSize` (plots/theme.ts paperSpec). */
+  paper?: { fontSize?: number };
 }
 
 export interface RunFigures {
@@ -244,8 +248,9 @@ export async function renderAllRunFigures(runDir: string, opts: RunFigureOptions
   const outDir = opts.outDir ?? join(runDir, 'figures');
   const result: RunFigures = { outDir, figures: {}, skipped: [] };
   const context = opts.context ?? runContextLine(runDir);
+  const paper = opts.paper;
   const emit: Emit = async (name, spec) => {
-    const files = await renderFigure(withContext(spec, context), outDir, name, opts.raster);
+    const files = await renderFigure(paper ? paperSpec(spec, paper.fontSize) : withContext(spec, context), outDir, name, opts.raster);
     result.figures[name] = files;
     opts.onFigure?.(name, files);
   };

@@ -23,6 +23,10 @@ export const DASH_LEGEND = {
   encode: { symbols: { update: { stroke: { value: '#333333' }, opacity: { value: 1 } } } },
 };
 
+/** The file formats a figure is written in (render.ts). PDF is not among them: no PDF renderer is a dependency. */
+export const FIGURE_FORMATS = ['svg', 'png'] as const;
+export type FigureFormat = (typeof FIGURE_FORMATS)[number];
+
 /** A loose Vega-Lite spec: plain JSON, compiled by `vega-lite` in render.ts. */
 export type VlSpec = { [key: string]: unknown };
 
@@ -44,25 +48,36 @@ export function divergingScale(m: number): VlSpec {
   return { domain: [-m, 0, m], range: [NAVY, WHITE, DARK_RED], interpolate: 'rgb', clamp: true };
 }
 
-/** Shared config: one font everywhere (the same family is loaded into resvg), readable sizes. */
-export function baseConfig(): VlSpec {
+/** Label size of the screen figures (axis tick labels, legend labels); titles are a step larger. */
+export const SCREEN_FONT_SIZE = 11;
+/** Label size of `plot --paper` figures (default of `--font-size`). */
+export const PAPER_FONT_SIZE = 14;
+
+/**
+ * Shared config: one font everywhere (the same family is loaded into resvg), readable sizes.
+ * `fontSize` is the label size; axis/legend titles get +1, panel titles +2 (+4 for a figure's own
+ * title on screen), annotations (the `annotation` mark style, e.g. "training L = 40") -0.
+ */
+export function baseConfig(fontSize = SCREEN_FONT_SIZE): VlSpec {
+  const n = fontSize;
   return {
     font: FONT_FAMILY,
     background: 'white',
-    title: { font: FONT_FAMILY, fontSize: 15, fontWeight: 'normal', anchor: 'start', color: '#111111' },
+    title: { font: FONT_FAMILY, fontSize: n + 4, fontWeight: 'normal', anchor: 'start', color: '#111111' },
     axis: {
-      labelFont: FONT_FAMILY, titleFont: FONT_FAMILY, labelFontSize: 11, titleFontSize: 12,
+      labelFont: FONT_FAMILY, titleFont: FONT_FAMILY, labelFontSize: n, titleFontSize: n + 1,
       titleFontWeight: 'normal', gridColor: '#E4E4E4',
     },
     legend: {
-      labelFont: FONT_FAMILY, titleFont: FONT_FAMILY, labelFontSize: 11, titleFontSize: 12,
+      labelFont: FONT_FAMILY, titleFont: FONT_FAMILY, labelFontSize: n, titleFontSize: n + 1,
       titleFontWeight: 'normal',
     },
     header: {
-      labelFont: FONT_FAMILY, titleFont: FONT_FAMILY, labelFontSize: 12, titleFontSize: 12,
+      labelFont: FONT_FAMILY, titleFont: FONT_FAMILY, labelFontSize: n + 1, titleFontSize: n + 1,
       titleFontWeight: 'normal',
     },
     text: { font: FONT_FAMILY },
+    style: { annotation: { fontSize: n, color: '#333333' } },
     view: { stroke: '#BBBBBB' },
   };
 }
@@ -116,6 +131,39 @@ export function contextLine(c: FigureContext): string {
     `${steps.map((s) => s.toLocaleString('en-US')).join(' / ')} steps`,
   ];
   return parts.join(' · ');
+}
+
+/** Keys under which a view spec holds its sub-views. */
+const SUBVIEWS = ['layer', 'hconcat', 'vconcat', 'concat', 'spec'] as const;
+
+/**
+ * The figure as a paper wants it (`icl-lab plot --paper`): no title, subtitle or context line of its
+ * own (the caption says those), every font at `fontSize` (labels; titles +1). Panel titles inside the
+ * figure stay (they label the panels) without their subtitles and inline sizes; axis titles, legends
+ * and data are untouched.
+ */
+export function paperSpec(spec: VlSpec, fontSize = PAPER_FONT_SIZE): VlSpec {
+  if (!(fontSize >= 4 && fontSize <= 72)) throw new RangeError(`font size must be 4..72, got ${fontSize}`);
+  const view = (v: VlSpec, top: boolean): VlSpec => {
+    const out: VlSpec = { ...v };
+    if (top) delete out['title'];
+    else if (out['title'] && typeof out['title'] === 'object') {
+      const t: VlSpec = { ...(out['title'] as VlSpec) };
+      for (const k of ['subtitle', 'fontSize', 'subtitleFontSize']) delete t[k];
+      out['title'] = t;
+    }
+    for (const k of SUBVIEWS) {
+      const sub = out[k];
+      if (Array.isArray(sub)) out[k] = sub.map((s) => (s && typeof s === 'object' ? view(s as VlSpec, false) : s));
+      else if (sub && typeof sub === 'object') out[k] = view(sub as VlSpec, false);
+    }
+    return out;
+  };
+  const out = view(spec, true);
+  const config = baseConfig(fontSize);
+  (config['title'] as VlSpec)['fontSize'] = fontSize + 2; // panel titles: no figure title to stand above them
+  out['config'] = config;
+  return out;
 }
 
 /** The spec with `line` added under its title (as the last subtitle line), so the figure says what it is about. */

@@ -24,6 +24,8 @@ export interface ReportFigure {
   /** The PNG. */
   path: string;
   caption: string;
+  /** The run whose own figure this is (plots/run-figures.ts): the report folds these per run; none: a headline figure. */
+  run?: string;
 }
 
 /** The estimators drawn beside the models (those the evaluation has). */
@@ -84,8 +86,8 @@ function renderFigure(spec: VlSpec, shown: readonly ReportRun[], ctx: FigureCont
 export async function drawReportFigures(ctx: FigureContext): Promise<ReportFigure[]> {
   const { runs, evaluation, L, figDir, log } = ctx;
   const figs: ReportFigure[] = [];
-  const addFig = (title: string, files: string[], caption: string) => {
-    figs.push({ title, path: files.find((f) => f.endsWith('.png'))!, caption });
+  const addFig = (title: string, files: string[], caption: string, run?: string) => {
+    figs.push({ title, path: files.find((f) => f.endsWith('.png'))!, caption, ...(run !== undefined ? { run } : {}) });
   };
   const estimatorNames = drawnEstimators(evaluation);
   const labels = methodLabels(runs);
@@ -113,7 +115,7 @@ export async function drawReportFigures(ctx: FigureContext): Promise<ReportFigur
       raster: RASTER,
       evaluation: pick(evaluation, [r.target.name, `${r.target.name}/kernel`, ...estimatorNames]),
     });
-    for (const [name, files] of Object.entries(res.figures)) addFig(`${r.target.name}: ${name.replace(/_/g, ' ')}`, files, runFigureCaption(name));
+    for (const [name, files] of Object.entries(res.figures)) addFig(`${r.target.name}: ${name.replace(/_/g, ' ')}`, files, runFigureCaption(name), r.target.name);
   }
   return figs;
 }

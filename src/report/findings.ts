@@ -55,6 +55,13 @@ export interface Check {
 /** A finding's result: `n/a` when the runs given cannot test it (e.g. no H = 2 run for the pairing); it is neither passed nor failed. */
 export type FindingResult = 'pass' | 'FAIL' | 'n/a';
 
+/**
+ * Where a finding's threshold was set from: runs of the seed's own PyTorch code on this machine
+ * (docs/REFERENCE_RUNS.md), icl-lab's own runs (its thresholds are then calibrated on the code they
+ * judge, and the report says so beside the result), the authors' printed values, or theory alone.
+ */
+export type ThresholdSource = 'seed code runs' | 'icl-lab runs' | 'authors' | 'theory';
+
 export interface Finding {
   id: string;
   claim: string;
@@ -66,7 +73,15 @@ export interface Finding {
   result: FindingResult;
   /** Why this threshold. */
   why: string;
+  /** Where the threshold was set from (findings.json `threshold_source`). */
+  threshold_source: ThresholdSource;
   checks: Check[];
+}
+
+/** A finding's result as the report and the terminal show it: 'pass', 'FAIL' or 'n/a', with "(threshold from icl-lab runs)" beside a result judged on a threshold set from icl-lab's own runs. */
+export function resultLabel(f: Pick<Finding, 'result' | 'threshold_source'>, words: { pass: string; fail: string } = { pass: 'pass', fail: 'FAIL' }): string {
+  if (f.result === 'n/a') return 'n/a';
+  return `${f.result === 'pass' ? words.pass : words.fail}${f.threshold_source === 'icl-lab runs' ? ' (threshold from icl-lab runs)' : ''}`;
 }
 
 /** The thresholds, in one place, with their reasons (also printed in the report). */
@@ -115,14 +130,20 @@ const check = (name: string, value: number, op: '<=' | '>=' | '<' | '>', limit: 
 });
 
 /** `needs`: the runs the finding is about, said when none was given (then the result is n/a). */
+/** The seed's five findings: thresholds set from runs of the seed's own code (docs/REFERENCE_RUNS.md). */
 function finding(id: string, claim: string, why: string, checks: Check[], needs: string): Finding {
+  return judgeChecks(id, claim, why, checks, `it needs ${needs}, and none was given`, 'seed code runs');
+}
+
+/** A finding from its checks: n/a without any (`notApplicable` says why), else the first failing check (or the first) as its headline. */
+function judgeChecks(id: string, claim: string, why: string, checks: Check[], notApplicable: string, source: ThresholdSource): Finding {
   if (checks.length === 0) {
-    return { id, claim, value: NaN, threshold: 'n/a', pass: false, result: 'n/a', why: `Not applicable: it needs ${needs}, and none was given. ${why}`, checks };
+    return { id, claim, value: NaN, threshold: 'n/a', pass: false, result: 'n/a', why: `Not applicable: ${notApplicable}. ${why}`, threshold_source: source, checks };
   }
   // The headline is the first failing check, or the first check when all pass.
   const head = checks.find((c) => !c.pass) ?? checks[0]!;
   const pass = checks.every((c) => c.pass);
-  return { id, claim, value: head.value, threshold: head.threshold, pass, result: pass ? 'pass' : 'FAIL', why, checks };
+  return { id, claim, value: head.value, threshold: head.threshold, pass, result: pass ? 'pass' : 'FAIL', why, threshold_source: source, checks };
 }
 
 /** How many findings passed, failed and could not be evaluated; `applicable` = passed + failed. */

@@ -2,6 +2,8 @@
 
 /** `digits` decimals; an en dash for a missing or non-finite value. */
 export const fmt = (x: number | null | undefined, digits = 4): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
+/** `digits` significant digits, trailing zeros dropped, as the figures' context line prints noise and rho (plots/theme.ts contextLine): 0.3162, not 0.31622776601683794. */
+export const sig = (x: number, digits = 4): string => String(+x.toPrecision(digits));
 export const fmtList = (xs: readonly number[], digits = 4): string => xs.map((x) => fmt(x, digits)).join(', ');
 
 /**

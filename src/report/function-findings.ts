@@ -32,12 +32,13 @@ export function isPaired(m: ModelEvidence, threshold: number = THRESHOLDS.active
 
 const check = (name: string, value: number, limit: number): Check => ({ name, value, threshold: `<= ${limit}`, pass: value <= limit });
 
+/** Every function-level finding's threshold was set from icl-lab's own runs (10 seeds of the quick seed reproduction; two rho = 0.5 runs). */
 function judge(id: string, claim: string, why: string, checks: Check[], unpaired: string[], needs: string): Finding {
   const na = unpaired.length ? ` Not split yet (n/a for them): ${unpaired.join(', ')}.` : '';
-  if (checks.length === 0) return { id, claim, value: NaN, threshold: 'n/a', pass: false, result: 'n/a', why: `Not applicable: it needs ${needs}.${na} ${why}`, checks };
+  if (checks.length === 0) return { id, claim, value: NaN, threshold: 'n/a', pass: false, result: 'n/a', why: `Not applicable: it needs ${needs}.${na} ${why}`, threshold_source: 'icl-lab runs', checks };
   const head = checks.find((c) => !c.pass) ?? checks[0]!;
   const pass = checks.every((c) => c.pass);
-  return { id, claim, value: head.value, threshold: head.threshold, pass, result: pass ? 'pass' : 'FAIL', why: `${why}${na}`, checks };
+  return { id, claim, value: head.value, threshold: head.threshold, pass, result: pass ? 'pass' : 'FAIL', why: `${why}${na}`, threshold_source: 'icl-lab runs', checks };
 }
 
 export function functionFindings(input: FindingsInput): Finding[] {

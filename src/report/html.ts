@@ -43,8 +43,8 @@ export function headingId(text: string): string {
 
 /**
  * The report's Markdown as one self-contained HTML page: GFM via `marked`, every heading with an
- * anchor id, a table of contents (h2, with their h3) after the opening section, every image
- * inlined as a PNG data URL.
+ * anchor id (the heading text links to it), a table of contents (h2, with their h3) after the
+ * opening section, every image inlined (SVG, else a PNG data URL), the report's <details> folds kept.
  */
 export function markdownToHtml(md: string, baseDir: string): string {
   const marked = new Marked({ gfm: true });
@@ -53,8 +53,13 @@ export function markdownToHtml(md: string, baseDir: string): string {
   const used = new Map<string, number>();
   marked.use({
     renderer: {
-      // raw HTML in the Markdown (a run name is a folder name: it may be `<img onerror=...>`) is shown as text, never run
+      // raw HTML in the Markdown (a run name is a folder name: it may be `<img onerror=...>`) is shown as text, never run;
+      // only the report's own folds pass: `<details>` + `<summary>TEXT</summary>` (TEXT without a tag) and `</details>`
       html({ text }) {
+        const t = text.trim();
+        const open = /^<details>\s*<summary>([^<>]*)<\/summary>$/.exec(t);
+        if (open) return `<details>\n<summary>${open[1]}</summary>\n`;
+        if (t === '</details>') return '</details>\n';
         return escapeHtml(text);
       },
       // a link to another scheme than http(s) or mailto (javascript:, data:) is shown as its text
@@ -80,7 +85,8 @@ export function markdownToHtml(md: string, baseDir: string): string {
         used.set(base, n + 1);
         const id = n === 0 ? base : `${base}-${n + 1}`;
         if (depth === 2 || depth === 3) toc.push({ depth, id, text });
-        return `<h${depth} id="${id}"><a class="anchor" href="#${id}">#</a> ${text}</h${depth}>\n`;
+        // the heading links to itself (copy its address to cite a section), drawn as the heading: no '#' before it
+        return `<h${depth} id="${id}"><a class="self" href="#${id}">${text}</a></h${depth}>\n`;
       },
     },
   });
@@ -108,9 +114,10 @@ body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;max-width:1200px;margi
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}td.pass{color:#1a6b1a;font-weight:bold}td.fail{color:#a32015;font-weight:bold}
 figure{margin:1em 0}img{max-width:100%;border:1px solid #eee}code{background:#f5f5f5;padding:0 3px}
-a.anchor{color:#bbb;text-decoration:none;font-weight:normal}
-p>svg{max-width:100%;height:auto;display:block;border:1px solid #eee}svg text{font-family:"DejaVu Sans","Bitstream Vera Sans",Verdana,Geneva,sans-serif}a.anchor:hover{color:#555}
-nav.toc{background:#fafafa;border:1px solid #e5e5e5;padding:0.3em 1.2em;margin:1.5em 0}nav.toc ul{margin:0.2em 0}nav.toc li{margin:0.1em 0}
+a.self{color:inherit;text-decoration:none}a.self:hover{text-decoration:underline}
+details{border:1px solid #e5e5e5;border-radius:3px;margin:0.6em 0;padding:0.2em 0.8em}details[open]{padding-bottom:0.6em}summary{cursor:pointer;font-weight:bold;padding:0.3em 0}
+p>svg{max-width:100%;height:auto;display:block;border:1px solid #eee}svg text{font-family:"DejaVu Sans","Bitstream Vera Sans",Verdana,Geneva,sans-serif}
+nav.toc{background:#fafafa;border:1px solid #e5e5e5;padding:0.3em 1.2em;margin:1em 0;font-size:0.9em}nav.toc h2{font-size:1.1em;margin:0.4em 0}nav.toc>ul{columns:3;column-gap:2em;margin:0.2em 0 0.5em;padding-left:1.2em}nav.toc ul ul{margin:0}nav.toc li{margin:0.05em 0;break-inside:avoid-column}
 </style></head><body>
 ${body}
 </body></html>

@@ -1,7 +1,9 @@
 /**
- * The report's Markdown, section by section: the header with the verdict, the findings, the runs,
- * the circuits beside the values the experiment's authors printed, the error table, the figures. Figures are referenced by
- * path relative to the output folder.
+ * The report's Markdown, section by section, the summary first: the header with the verdict, the
+ * findings table, the headline figures; then the runs, the circuits beside the values the
+ * experiment's authors printed (by sign group), the error table, how each finding is judged, and each
+ * run's own figures folded in a <details> per run. Figures are referenced by path relative to the
+ * output folder.
  */
 import { relative } from 'node:path';
 import { effectiveLearningRate, groupHeads } from '../model/circuits.js';
@@ -9,7 +11,8 @@ import type { Evaluation } from '../analysis/evaluate.js';
 import { optimalEtaOf, oneStepGdRisk, riskParams, tunedGdRisk } from '../analysis/theory.js';
 import { VERSION } from '../version.js';
 import type { ReportFigure } from './figures.js';
-import { meanStderr, tallyLine, THRESHOLDS, type Finding, type FindingsInput } from './findings.js';
+import { meanStderr, resultLabel, tallyLine, THRESHOLDS, type Finding, type FindingsInput } from './findings.js';
+import { headingId } from './html.js';
 import type { RunJson } from '../run/run-dir.js';
 import { fmt, fmtList, mdPath, mdProse, mdTable, mdText } from './format.js';
 import type { PrintedValues } from './plan.js';
@@ -37,7 +40,13 @@ export interface ReportContent {
 
 /** The whole report as Markdown. */
 export function reportMarkdown(c: ReportContent): string {
-  const sections = [headerSection(c), findingsSection(c.findings), runsSection(c.runs), circuitsSection(c), errorTableSection(c), ...(c.extra ? [c.extra] : []), figuresSection(c)];
+  const headline = c.figures.filter((f) => f.run === undefined);
+  const perRun = c.figures.filter((f) => f.run !== undefined);
+  const sections = [
+    headerSection(c), findingsSection(c.findings), ...(headline.length ? [headlineFiguresSection(c, headline)] : []),
+    runsSection(c.runs), circuitsSection(c), errorTableSection(c), ...(c.extra ? [c.extra] : []),
+    findingDetailsSection(c.findings), ...(perRun.length ? [runFiguresSection(c, perRun)] : []),
+  ];
   return sections.join('\n\n') + '\n';
 }
 
@@ -49,9 +58,26 @@ function headerSection(c: ReportContent): string {
   return `# icl-lab report\n\nicl-lab ${VERSION}. ${c.runs.length} run(s): ${names.join(', ')}. Task: d = ${d}, training context length L = ${L}, noise_std = ${+c0.noiseStd.toPrecision(6)} (σ² = ${+(c0.noiseStd ** 2).toPrecision(6)}) (${c0.preset} preset${c0.rho ? `, rho = ${c0.rho}` : ''}). Findings measured on ${c.samples.toLocaleString('en-US')} prompts at L = ${L} shared by every model (seed ${c.seed}: the prompts \`icl-lab evaluate --seed ${c.seed} --samples ${c.samples} --context-length ${L}\` measures).\n\n**${tally}.**`;
 }
 
+/** A finding's heading in "How each finding is judged" (the table's # links to it). */
+const findingHeading = (f: Finding, i: number) => `${i + 1}. ${f.id}${f.result === 'n/a' ? ' (n/a)' : ''}`;
+
+const SOURCE_WORDS: Record<Finding['threshold_source'], string> = {
+  'seed code runs': "runs of the seed's own PyTorch code on this machine (docs/REFERENCE_RUNS.md)",
+  'icl-lab runs': "icl-lab's own runs: a check of icl-lab against itself, not against the seed's code or the paper",
+  authors: "the authors' printed values",
+  theory: 'closed forms (theory), with a tolerance',
+};
+
 function findingsSection(findings: Finding[]): string {
-  return `## Findings\n\n${mdTable(['#', 'finding', 'value', 'threshold', 'result'], findings.map((f, i) => [String(i + 1), f.claim, f.result === 'n/a' ? '–' : fmt(f.value), f.threshold, f.result === 'n/a' ? 'n/a' : f.pass ? '**pass**' : '**FAIL**']))}\n\n` +
-    findings.map((f, i) => `### ${i + 1}. ${f.id}${f.result === 'n/a' ? ' (n/a)' : ''}\n\n${f.claim}\n\n*Threshold:* ${mdProse(f.why)}${f.checks.length === 0 ? '' : `\n\n${mdTable(['check', 'value', 'threshold', 'result'], f.checks.map((c) => [c.name, Number.isInteger(c.value) ? String(c.value) : fmt(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']))}`}`).join('\n\n');
+  const own = findings.some((f) => f.threshold_source === 'icl-lab runs' && f.result !== 'n/a');
+  return `## Findings\n\n${mdTable(['no.', 'finding', 'value', 'threshold', 'result'], findings.map((f, i) => [`[${i + 1}](#${headingId(findingHeading(f, i))})`, f.claim, f.result === 'n/a' ? '–' : fmt(f.value), f.threshold, resultLabel(f, { pass: '**pass**', fail: '**FAIL**' })]))}` +
+    (own ? `\n\n"Threshold from icl-lab runs": that threshold was set from icl-lab's own runs (the seed's findings' thresholds come from runs of the seed's own code, docs/REFERENCE_RUNS.md), so its pass says icl-lab agrees with itself, not with an outside source.` : '') +
+    `\n\nEach finding's checks and the reason for its threshold: [How each finding is judged](#how-each-finding-is-judged).`;
+}
+
+function findingDetailsSection(findings: Finding[]): string {
+  return `## How each finding is judged\n\n` +
+    findings.map((f, i) => `### ${findingHeading(f, i)}\n\n${f.claim}\n\n*Threshold* (set from ${SOURCE_WORDS[f.threshold_source]}): ${mdProse(f.why)}${f.checks.length === 0 ? '' : `\n\n${mdTable(['check', 'value', 'threshold', 'result'], f.checks.map((c) => [c.name, Number.isInteger(c.value) ? String(c.value) : fmt(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']))}`}`).join('\n\n');
 }
 
 function runsSection(runs: readonly ReportRun[]): string {
@@ -81,17 +107,28 @@ function circuitRow(r: ReportRun, i: number, evidence: FindingsInput, printed: P
   const g = groupHeads(w, mu, THRESHOLDS.active);
   const nb = printed?.run(r.target.params.H);
   const err = meanStderr(evidence.models[i]!.sqErr);
+  const theirs = nb && nb.w.length && nb.w.length === nb.mu.length ? nb : undefined;
   return [
     r.target.name,
     fmtList(w), fmtList(mu),
-    nb && nb.w.length ? fmtList(nb.w) : '–', nb && nb.mu.length ? fmtList(nb.mu) : '–',
     fmt(effectiveLearningRate(w, mu)),
     `${g.active.length} / ${g.dummy.length}`,
-    g.signGroups.map((s) => `${s.sign > 0 ? '+' : '−'}: mu ${fmt(s.totalMu, 2)}`).join('; '),
+    signGroupsCell(w, mu),
+    theirs ? signGroupsCell(theirs.w, theirs.mu) : '–',
+    theirs ? fmt(effectiveLearningRate(theirs.w, theirs.mu)) : '–',
     fmt(evidence.models[i]!.kernelGap, 5),
     `${fmt(err.mean)} ± ${fmt(err.stderr)}`,
     nb ? `${fmt(nb.trainLoss)} / ${fmt(nb.valLoss)}` : '–',
   ];
+}
+
+/**
+ * The heads of each sign of w merged (groupHeads: + first, then −): "+ (2 heads): w 0.140, mu 3.16".
+ * Head order is arbitrary, so two models' heads are compared this way, never by index.
+ */
+export function signGroupsCell(w: readonly number[], mu: readonly number[]): string {
+  return groupHeads(w, mu, THRESHOLDS.active).signGroups
+    .map((s) => `${s.sign > 0 ? '+' : '−'} (${s.heads.length} head${s.heads.length === 1 ? '' : 's'}): w ${fmt(s.w, 3)}, mu ${fmt(s.totalMu, 2)}`).join('; ');
 }
 
 function circuitsSection(c: ReportContent): string {
@@ -104,7 +141,8 @@ function circuitsSection(c: ReportContent): string {
   const plain = meanStderr(c.evidence.oneStepGdSqErr);
   return `## Circuits${c.printed ? ` beside ${c.printed.heading}` : ''}\n\nw^h = mean of the first d diagonal entries of QK^h = W_Q^h W_K^h^T / sqrt(d+1); mu^h = OV^h[-1,-1] with OV^h = W_V^h W_O^h (the seed's \`calculate_statistics\`). eta_TF = sum_h mu^h w^h; L/(L+d) = ${fmt(L / (L + d))}, L/(L+d+1) = ${fmt(L / (L + d + 1))}. Active heads: |mu^h w^h| > ${THRESHOLDS.active}.\n\n` +
     (c.printed?.note ? `${c.printed.note}\n\n` : '') +
-    mdTable(['run', 'w^h', 'mu^h', `${who} w^h`, `${who} mu^h`, 'eta_TF', 'active / dummy', 'sign groups (total mu)', 'kernel gap', `MSE at L = ${L}`, `${who} final train / val loss`], statRows) +
+    (c.printed ? `A permutation of the heads is the same model, so the ${who} heads are set beside ours by sign group of w, not by index: the heads with w^h >= 0 (+) and those with w^h < 0 (−) merged, each group as its mu-weighted w (sum mu^h w^h / sum mu^h), its total mu and its head count (dummies included; the equivalent two-head model).\n\n` : '') +
+    mdTable(['run', 'w^h', 'mu^h', 'eta_TF', 'active / dummy', 'w^h, mu^h by sign group', `${who} w^h, mu^h by sign group`, `${who} eta_TF`, 'kernel gap', `MSE at L = ${L}`, `${who} final train / val loss`], statRows) +
     `\n\nOn the same prompts: one-step GD (eta = 1) ${fmt(plain.mean)} ± ${fmt(plain.stderr)} (closed form ${fmt(oneStepGdRisk(1, riskL))}); tuned one-step GD (eta* = ${fmt(optimalEtaOf(riskL))}) ${fmt(tuned.mean)} ± ${fmt(tuned.stderr)} (closed form ${fmt(tunedGdRisk(riskL))}).`;
 }
 
@@ -120,6 +158,26 @@ function errorTableSection(c: ReportContent): string {
   return `## Error against context length\n\nMean squared error ± standard error (${prompts}the same prompts for every method at each L; the full curves in evaluation.json).\n\n${mdTable(['method', ...uniqL.map((l) => `L = ${l}`)], evalRows)}`;
 }
 
-function figuresSection(c: ReportContent): string {
-  return `## Figures\n\n${c.figures.map((f) => `### ${mdText(f.title)}\n\n![${mdText(f.title)}](${mdPath(relative(c.out, f.path))})\n\n${f.caption}`).join('\n\n')}`;
+const figureMd = (c: ReportContent, f: ReportFigure, depth: number) => `${'#'.repeat(depth)} ${mdText(f.title)}\n\n![${mdText(f.title)}](${mdPath(relative(c.out, f.path))})\n\n${f.caption}`;
+
+function headlineFiguresSection(c: ReportContent, figs: readonly ReportFigure[]): string {
+  return `## Figures\n\n${figs.map((f) => figureMd(c, f, 3)).join('\n\n')}`;
+}
+
+/** Text for inside raw HTML (a <summary>): a run name shows as it is and starts no tag. */
+const htmlText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Each run's own figures, one <details> per run (closed: the page stays short; report.md on GitHub folds them too). */
+function runFiguresSection(c: ReportContent, figs: readonly ReportFigure[]): string {
+  const names = [...new Set(figs.map((f) => f.run!))];
+  const blocks = names.map((name) => {
+    const mine = figs.filter((f) => f.run === name);
+    const H = c.runs.find((r) => r.target.name === name)?.target.params.H;
+    // "loss, dynamics, qk evolution layer1, circuits of 8 heads, error vs length"
+    const kinds = mine.map((f) => f.title.slice(name.length + 2));
+    const heads = kinds.filter((k) => /^circuits layer\d+ head\d+$/.test(k)).length;
+    const what = [...new Set(kinds.map((k) => (/^circuits layer\d+ head\d+$/.test(k) ? `circuits of ${heads} head${heads === 1 ? '' : 's'}` : k)))].join(', ');
+    return `<details>\n<summary>${htmlText(name)}${H !== undefined ? ` (H = ${H})` : ''}: ${mine.length} figures (${htmlText(what)})</summary>\n\n${mine.map((f) => figureMd(c, f, 4)).join('\n\n')}\n\n</details>`;
+  });
+  return `## Figures of each run\n\nEvery figure of each run (\`icl-lab plot\`), folded: open a run to see them.\n\n${blocks.join('\n\n')}`;
 }

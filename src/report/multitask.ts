@@ -13,7 +13,7 @@ import { readModelFile } from '../io/model-file.js';
 import { lossSpec } from '../plots/loss.js';
 import { dynamicsSpec } from '../plots/dynamics.js';
 import { renderFigure } from '../plots/render.js';
-import { tallyLine, type Finding } from './findings.js';
+import { resultLabel, tallyLine, type Finding } from './findings.js';
 import { writeDocuments, writeEvaluation, type ReportResult } from './documents.js';
 import type { MultitaskReportPlan } from './plan.js';
 import { readRunJson, runConfig } from '../run/run-dir.js';
@@ -194,7 +194,7 @@ export async function writeMultitaskReport(dirs: readonly string[], o: { out: st
   const evalRows = Object.entries(ev.methods).map(([n, m]) => `| ${mdText(n)} | ${f(m.mse, 4)} ± ${f(m.stderr, 4)} | ${m.perTask.map((x) => f(x, 4)).join(' / ')} |`).join('\n');
   const md = [
     `# icl-lab multi-task report\n\nicl-lab ${VERSION}. ${runs.length} run(s): ${runs.map((r) => mdText(r.name)).join(', ')}. Tasks ${formatTasks(r0.tasks)} on x in R^${r0.dx} (N = ${N} outputs, tokens [x, y_1..y_${N}], E = ${r0.dx + N}), L = ${r0.L}, noise_std ${r0.noiseStd.toPrecision(4)} (context noise sqrt(dx_k) noise_std, noise-free query targets), the authors' multi-task setting (docs/PAPER_EXPERIMENTS.md §5).\n\n**${tallyLine(findings)}.**`,
-    `## Findings\n\n| # | finding | value | threshold | result |\n|---|---|---|---|---|\n${findings.map((x, i) => `| ${i + 1} | ${x.claim} | ${f(x.value)} | ${x.threshold} | ${x.result === 'n/a' ? 'n/a' : x.pass ? '**pass**' : '**FAIL**'} |`).join('\n')}\n\n` +
+    `## Findings\n\n| no. | finding | value | threshold | result |\n|---|---|---|---|---|\n${findings.map((x, i) => `| ${i + 1} | ${x.claim} | ${f(x.value)} | ${x.threshold} | ${resultLabel(x, { pass: '**pass**', fail: '**FAIL**' })} |`).join('\n')}\n\n` +
       findings.map((x, i) => `### ${i + 1}. ${x.id}\n\n*Threshold:* ${mdProse(x.why)}\n\n${mdTable(['check', 'value', 'threshold', 'result'], x.checks.map((c) => [c.name, Number.isInteger(c.value) ? String(c.value) : f(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']))}`).join('\n\n'),
     ...(more.length ? [`## More heads than the split-up case (H > 2N)\n\nThe authors show H = 3 (superposition) and H = 4 (split-up) only; their split-up statement is checked at H = 2N = ${2 * N} above. For more heads, the finding multitask-more-heads judges the share of the active heads' strength carried by heads serving both tasks, for runs trained long enough (n/a before); what we measured (active: sum_k |mu_k w_k| > ${MT_THRESHOLDS.active}; one task: mixed share <= ${MT_THRESHOLDS.split}):\n\n| run | H | step | active heads | serving one task | serving both (head: mixed share, strength) | superposed strength share |\n|---|---|---|---|---|---|---|\n${more.map((o) => `| ${mdText(o.name)} | ${o.heads} | ${(stepOf.get(o.name) ?? 0).toLocaleString('en-US')} | ${o.active} | ${o.single} | ${o.mixed.map((m) => `${m.head}: ${f(m.mixed, 2)}, ${f(m.strength, 2)}`).join('; ') || 'none'} | ${f(superposedStrengthShare(models.find((m) => m.name === o.name)!), 2)} |`).join('\n')}\n\n${LONG_H8_RUNS}`] : []),
     `## Error at the training length\n\nMSE against the noise-free query targets, mean over the ${N} outputs (and per task), ${samples.toLocaleString('en-US')} shared prompts at L = ${r0.L}. Per-task ridge: ridge on each task's own block with lambda = dx_k noise_std^2 (Bayes for that task, told which coordinates it reads).\n\n| method | MSE ± se | per task |\n|---|---|---|\n${evalRows}`,

@@ -214,6 +214,10 @@ export interface Finding {
   value: number | null;
   threshold: string;
   pass: boolean;
+  /** pass / FAIL / n/a (findings.json `result`; a report of an older build without it: from `pass`). */
+  result: 'pass' | 'FAIL' | 'n/a';
+  /** Where the threshold was set from (findings.json `threshold_source`; null in older reports). */
+  thresholdSource: string | null;
   why: string;
 }
 
@@ -226,6 +230,8 @@ export interface ReportSummary {
   runs: string[];
   passed: number;
   total: number;
+  /** Findings the runs can test (total less the n/a ones). */
+  applicable: number;
   /** Why findings.json could not be read. */
   error?: string;
 }

@@ -316,7 +316,9 @@ export function reportSummary(root: string, path: string, runPaths: string[] = [
   try {
     const f = readJson(join(root, path, 'findings.json'));
     const findings = ((f['findings'] ?? []) as Json[]).map((x) => ({
-      id: String(x['id']), claim: String(x['claim'] ?? ''), value: num(x['value']), threshold: String(x['threshold'] ?? ''), pass: x['pass'] === true, why: str(x['why']) ?? '',
+      id: String(x['id']), claim: String(x['claim'] ?? ''), value: num(x['value']), threshold: String(x['threshold'] ?? ''), pass: x['pass'] === true,
+      result: x['result'] === 'n/a' ? 'n/a' as const : x['pass'] === true ? 'pass' as const : 'FAIL' as const,
+      thresholdSource: str(x['threshold_source']) ?? null, why: str(x['why']) ?? '',
     }));
     const runs = ((f['runs'] ?? []) as unknown[]).map(String);
     // findings.json's run_dirs (relative to the report) say where each run is; older reports name them only
@@ -328,9 +330,9 @@ export function reportSummary(root: string, path: string, runPaths: string[] = [
       }
       return findRun(runs[i]!, path, runPaths);
     };
-    return { path, findings, runs, runPaths: runs.map((_, i) => at(i)), passed: findings.filter((x) => x.pass).length, total: findings.length };
+    return { path, findings, runs, runPaths: runs.map((_, i) => at(i)), passed: findings.filter((x) => x.pass).length, total: findings.length, applicable: findings.filter((x) => x.result !== 'n/a').length };
   } catch (e) {
-    return { path, findings: [], runs: [], runPaths: [], passed: 0, total: 0, error: (e as Error).message };
+    return { path, findings: [], runs: [], runPaths: [], passed: 0, total: 0, applicable: 0, error: (e as Error).message };
   }
 }
 

@@ -62,6 +62,13 @@ export const fmt = (v: number | null | undefined, digits = 4): string =>
 export const int = (v: number | null | undefined): string => (v === null || v === undefined ? '–' : Math.round(v).toLocaleString('en-US'));
 
 /**
+ * A logged step index as the weights it shows: "after 3,000 steps". The logs (snapshot_step, val_step,
+ * dyn_step) hold the 0-based index of the step after whose update they were taken, so index i is
+ * i + 1 steps done: the same number as the run's step count and its "val. X after N steps".
+ */
+export const afterSteps = (index: number): string => `after ${int(index + 1)} step${index === 0 ? '' : 's'}`;
+
+/**
  * JSON from `url`, fetched again when a live event `match`es. At most one request in flight: events
  * that arrive meanwhile cause one more fetch when it ends (a busy run never starves the page), and
  * a response for an older url is dropped. The last data stays shown while the next one loads.

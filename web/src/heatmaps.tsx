@@ -4,6 +4,7 @@
  */
 import { useMemo } from 'preact/hooks';
 import { circuitSpec } from '../../src/plots/circuits.js';
+import { afterSteps } from './api';
 import { VegaChart } from './chart';
 
 export interface SnapshotSet {
@@ -44,7 +45,7 @@ export function Heatmaps(props: { snapshots: SnapshotSet; index: number; note?: 
   const { snapshots, index } = props;
   const specs = useMemo(() => {
     const i = Math.max(0, Math.min(index, snapshots.step.length - 1));
-    const note = props.note ?? `step ${snapshots.step[i]}`;
+    const note = props.note ?? afterSteps(snapshots.step[i] ?? 0); // the run view's step count: index + 1
     const cell = props.cell ?? Math.max(16, Math.min(40, Math.floor(240 / snapshots.E)));
     return headCircuits(snapshots, i).map((c) => ({ key: `${c.layer}-${c.head}`, spec: circuitSpec(c, { note, cell, showValues: cell >= 34 && snapshots.E <= 11, outputs: snapshots.outputs ?? 1, ovColumns: snapshots.ovColumns ?? 1 }) }));
   }, [snapshots, index, props.note, props.cell]);

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { relative } from 'node:path';
-import { tallyFindings, tallyLine, type Finding } from '../../report/findings.js';
+import { resultLabel, tallyFindings, tallyLine, type Finding } from '../../report/findings.js';
 import { UsageError } from '../../errors.js';
 import { cliCommand, shellQuote } from '../../command.js';
 import { onInterrupt } from '../signals.js';
@@ -33,7 +33,7 @@ interface ReproduceCliOptions {
 export function findingsTable(findings: readonly Finding[]): string {
   // judged across seeds (experiments/seeds.ts): the value is "passed/applicable seeds"
   const value = (f: Finding) => ('per_seed' in f ? seedTally(f as AcrossSeedsFinding) + ' seeds' : Number.isFinite(f.value) ? f.value.toFixed(4) : '-');
-  const rows = findings.map((f, i) => [`${i + 1}`, f.result === 'pass' ? 'PASS' : f.result, f.id, value(f), f.threshold]);
+  const rows = findings.map((f, i) => [`${i + 1}`, resultLabel(f, { pass: 'PASS', fail: 'FAIL' }), f.id, value(f), f.threshold]);
   const head = ['#', 'result', 'finding', 'value', 'threshold'];
   const w = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]!.length)));
   const line = (r: string[]) => r.map((c, j) => c.padEnd(w[j]!)).join('  ').trimEnd();

@@ -1,6 +1,6 @@
 /** Compare: curves of the selected runs overlaid; their circuits side by side at one step. */
 import { useMemo, useState } from 'preact/hooks';
-import { apiUrl, int, q, useLiveJson, type CompareResponse } from '../api';
+import { afterSteps, apiUrl, int, q, useLiveJson, type CompareResponse } from '../api';
 import { VegaChart } from '../chart';
 import { Heatmaps, type SnapshotSet } from '../heatmaps';
 import { runColor } from '../../../src/serve/figures.js';
@@ -49,7 +49,7 @@ export function CompareView(props: { paths: string[] }) {
             <div class="side-by-side">
               {data.runs.map((r, i) => r.snapshots ? (
                 <div key={r.path} class="column" style={{ borderLeftColor: runColor(i) }}>
-                  <h3>{r.path} <span class="muted small">snapshot at step {int(r.snapshots.step[atStep(r.snapshots, step)] ?? 0)}</span></h3>
+                  <h3>{r.path} <span class="muted small">snapshot {afterSteps(r.snapshots.step[atStep(r.snapshots, step)] ?? 0)}</span></h3>
                   <Heatmaps snapshots={r.snapshots} index={atStep(r.snapshots, step)} cell={26} testId="compare-heatmaps" />
                 </div>
               ) : <div key={r.path} class="column muted">{r.path}: no snapshots</div>)}

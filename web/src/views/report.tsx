@@ -3,6 +3,12 @@ import { useEffect, useState } from 'preact/hooks';
 import { apiUrl, fmt, getJson, q, type ReportResponse } from '../api';
 import { VegaChart } from '../chart';
 
+/** "6 of 8 applicable findings pass (2 n/a)": n/a findings (the runs cannot test them) are neither passed nor failed. */
+export function scoreLine(r: { passed: number; total: number; applicable: number }): string {
+  const na = r.total - r.applicable;
+  return `${r.passed} of ${r.applicable} applicable findings pass${na ? ` (${na} n/a)` : ''}`;
+}
+
 export function ReportView(props: { path: string }) {
   const [r, setR] = useState<ReportResponse | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -16,7 +22,7 @@ export function ReportView(props: { path: string }) {
     <div>
       <div class="toolbar">
         <h1>Report {props.path}</h1>
-        <span class={r.passed === r.total && r.total > 0 ? 'pass' : 'fail'} data-testid="report-score">{r.passed} of {r.total} findings pass</span>
+        <span class={r.passed === r.applicable && r.applicable > 0 ? 'pass' : 'fail'} data-testid="report-score">{scoreLine(r)}</span>
         <a class="button" href={`${files}/report.html`} target="_blank" rel="noopener">open report.html</a>
       </div>
       {r.error && <p class="error">{r.error}</p>}
@@ -26,7 +32,8 @@ export function ReportView(props: { path: string }) {
           {r.findings.map((f, i) => (
             <tr key={f.id}>
               <td>{i + 1}</td>
-              <td><span class={`badge ${f.pass ? 'badge-completed' : 'badge-failed'}`}>{f.pass ? 'PASS' : 'FAIL'}</span></td>
+              <td data-testid="finding-result"><span class={`badge ${f.result === 'pass' ? 'badge-completed' : f.result === 'n/a' ? 'badge-idle' : 'badge-failed'}`}>{f.result === 'pass' ? 'PASS' : f.result}</span>
+                {f.result !== 'n/a' && f.thresholdSource === 'icl-lab runs' ? <span class="muted small" title="this threshold was set from icl-lab's own runs, not from the seed's code or the paper"> threshold from icl-lab runs</span> : null}</td>
               <td class="mono">{f.id}</td>
               <td class="num mono">{fmt(f.value)}</td>
               <td class="mono">{f.threshold}</td>

@@ -1,6 +1,6 @@
 /** One run: loss (smoothing + min–max envelope), w^h/μ^h/η_TF, heatmaps with one step slider, statistics, error vs L. Live. */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { apiUrl, fmt, getJson, int, SHIFT_KINDS, SHIFT_QUERIES, SHIFT_VALUES, useLiveJson, type Analysis, type RunDetail, type ShiftedEvaluation, type ShiftKind } from '../api';
+import { afterSteps, apiUrl, fmt, getJson, int, SHIFT_KINDS, SHIFT_QUERIES, SHIFT_VALUES, useLiveJson, type Analysis, type RunDetail, type ShiftedEvaluation, type ShiftKind } from '../api';
 import { VegaChart, type Spec } from '../chart';
 import { hashQuery, writeHashQuery } from '../playground/url';
 import { Heatmaps } from '../heatmaps';
@@ -29,7 +29,7 @@ export function StepSlider(props: { steps: number[]; index: number; onIndex: (i:
         setPlaying(!playing);
       }} data-testid="play">{playing ? '❚❚ pause' : '▶ play'}</button>
       <input type="range" min={0} max={Math.max(0, n - 1)} step={1} value={index} onInput={(e) => onIndex(Number((e.target as HTMLInputElement).value))} data-testid={props.testId ?? 'step-slider'} aria-label="snapshot step" />
-      <span class="mono" data-testid="slider-step">step {int(steps[index] ?? 0)}</span>
+      <span class="mono" data-testid="slider-step" title="weights after this many training steps (snapshot_step + 1)">{afterSteps(steps[index] ?? 0)}</span>
       <span class="muted small">snapshot {index + 1} of {n}</span>
     </div>
   );

@@ -1,6 +1,7 @@
 /** The runs table: every run below DIR, live, sortable, filterable; pick runs to compare. Reports and sweeps below. */
 import { useMemo, useState } from 'preact/hooks';
 import { apiUrl, fmt, int, q, useLiveJson, type IndexResponse, type RunRow } from '../api';
+import { scoreLine } from './report';
 
 type Key = 'name' | 'status' | 'step' | 'stepsPerSecond' | 'trainLoss' | 'valLoss' | 'heads' | 'd' | 'L' | 'preset' | 'optimizer' | 'lr' | 'differs';
 const COLUMNS: { key: Key; label: string; num?: boolean }[] = [
@@ -100,7 +101,7 @@ export function RunsView() {
             {data.reports.map((r) => (
               <li key={r.path}>
                 <a href={`#/report/${q(r.path)}`} data-testid="report-link">{r.path}</a>{' '}
-                <span class={r.passed === r.total && r.total > 0 ? 'pass' : 'fail'}>{r.passed} of {r.total} findings pass</span>
+                <span class={r.passed === r.applicable && r.applicable > 0 ? 'pass' : 'fail'}>{scoreLine(r)}</span>
                 <span class="muted small"> · runs {r.runs.join(', ')}</span>
               </li>
             ))}

@@ -11,6 +11,7 @@ import { errorVsLengthSpec, headCountMethods, headCountSpec, isReferenceMethod, 
 import { flowSpec, trajectoryFromFlow } from '../src/plots/flow.js';
 import { NOT_FINITE_GREY, valueFormat } from '../src/plots/heatmap.js';
 import { lossSpec } from '../src/plots/loss.js';
+import { multitaskCircuitsSpec } from '../src/plots/multitask.js';
 import { contextLine, paperSpec, PAPER_FONT_SIZE, SCREEN_FONT_SIZE, withContext } from '../src/plots/theme.js';
 import { evenIndices, qkEvolutionSpec } from '../src/plots/qk-evolution.js';
 import { parseEvaluation } from '../src/plots/evaluation.js';
@@ -491,5 +492,27 @@ describe('per-task dynamics of a multi-task run (w^h_k, mu^h_k)', () => {
     // step 10 (t = 1), head 2, task 2: index ((1 * 1 + 0) * 2 + 1) * 2 + 1 = 7
     expect(s.data.values.find((r: J) => r.step === 10 && r.head === 'Head 2' && r.task === 2)).toEqual({ step: 10, task: 2, head: 'Head 2', w: 0.7, mu: -7 });
     expect(() => taskDynamicsSpec({ step: [0], qk, ov, layers: 1, heads: H, tasks: N })).toThrow(/\[1, 1, 2, 2\]/);
+  });
+});
+
+describe('multi-task circuits figure (QKʰ E x E beside the whole OVʰ E x N)', () => {
+  const tasks: [number, number][] = [[0, 4], [2, 6]];
+  const dx = 6, N = 2, E = dx + N;
+  const head = (h: number, seed: number) => ({
+    head: h, qk: normals(E * E, seed, 0.1), ov: normals(E * N, seed + 1, 2),
+    wTask: [0.1, -0.2], muTask: [1, -2], qkShare: [0.9, 0.1], ovShare: [0.8, 0.2],
+  });
+  const spec: J = multitaskCircuitsSpec([head(0, 21), head(1, 23)], dx, tasks);
+  const panels = (row: J): J[] => row.hconcat;
+
+  it('has one row per head, titled with symbols, and OVʰ with every output column', () => {
+    expect(spec.vconcat).toHaveLength(2);
+    const [qkPanel, ovPanel] = panels(spec.vconcat[1]);
+    expect(qkPanel.title.text).toBe('Head 2: QKʰ (scaled)');
+    expect(ovPanel.title.text).toBe('OVʰ');
+    expect(ovPanel.title.subtitle).toMatch(/y_k→k share 0\.80 \/ 0\.20$/);
+    expect(JSON.stringify(spec)).not.toMatch(/\^h|->/);
+    expect(cells(qkPanel)).toHaveLength(E * E);
+    expect(cells(ovPanel)).toHaveLength(E * N);
   });
 });

@@ -39,22 +39,22 @@ export function multitaskCircuitsSpec(heads: readonly MultiHeadCircuit[], dx: nu
     return {
       hconcat: [
         {
-          title: { text: `Head ${c.head + 1}: QK^h (scaled)`, subtitle: `±${mQk.toPrecision(3)}; diag share on tasks ${c.qkShare.map((x) => x.toFixed(2)).join(' / ')}` },
+          title: { text: `Head ${c.head + 1}: QKʰ (scaled)`, subtitle: `±${mQk.toPrecision(3)}; diag share on tasks ${c.qkShare.map((x) => x.toFixed(2)).join(' / ')}` },
           width: cell * E, height: cell * E,
           data: { values: [...matrixCells(c.qk, E, E), ...separators(dx, E, E, true)] },
           layer: heatmapLayers({
             x: axis('x0', dx, E, 'key coordinate', false, true), y: axis('y0', dx, E, 'query coordinate', true, true),
-            color: { field: 'v', type: 'quantitative', title: 'QK^h', scale: divergingScale(mQk), legend: legend('QK^h') },
+            color: { field: 'v', type: 'quantitative', title: 'QKʰ', scale: divergingScale(mQk), legend: legend('QKʰ') },
             maxAbs: mQk, showValues: true, fontSize,
           }),
         },
         {
-          title: { text: 'OV^h', subtitle: `±${mOv.toPrecision(3)}; y_k->k share ${c.ovShare.map((x) => x.toFixed(2)).join(' / ')}` },
+          title: { text: 'OVʰ', subtitle: `±${mOv.toPrecision(3)}; y_k→k share ${c.ovShare.map((x) => x.toFixed(2)).join(' / ')}` },
           width: cell * N, height: cell * E,
           data: { values: [...matrixCells(c.ov, E, N), ...separators(dx, N, E, false)] },
           layer: heatmapLayers({
             x: outAxis(N), y: axis('y0', dx, E, 'input coordinate', true, true),
-            color: { field: 'v', type: 'quantitative', title: 'OV^h', scale: divergingScale(mOv), legend: legend('OV^h') },
+            color: { field: 'v', type: 'quantitative', title: 'OVʰ', scale: divergingScale(mOv), legend: legend('OVʰ') },
             maxAbs: mOv, showValues: true, fontSize,
           }),
         },

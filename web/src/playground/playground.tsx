@@ -192,7 +192,7 @@ export function Playground() {
           </div>
           {specs.snapshots && <Heatmaps snapshots={specs.snapshots} index={0} testId="pg-heatmaps" cell={34} />}
         </>
-      ) : <p class="muted">Press train: the loss, w^h(t), μ^h(t), η_TF(t) and the QK^h / OV^h heatmaps of every head appear here and update as it learns.</p>}
+      ) : <p class="muted">Press train: the loss, wʰ(t), μʰ(t), η_TF(t) and the QKʰ / OVʰ heatmaps of every head appear here and update as it learns.</p>}
     </div>
   );
 }

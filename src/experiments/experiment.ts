@@ -19,6 +19,8 @@ export interface Experiment {
   /** Steps per run: the quick length (on the loss plateau) and the authors' full length. */
   quickSteps: number;
   fullSteps: number;
+  /** RNG seeds it runs over by default (reproduce --seeds without the flag); absent: its one seed. */
+  seeds?: readonly number[];
   /** Default --out (quick, full). */
   out: readonly [string, string];
   /** Context lengths of the error sweep (undefined: the seed's 1..500). */

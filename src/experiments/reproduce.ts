@@ -51,7 +51,8 @@ export interface ReproduceResult {
 export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | { runs: RunSummary[]; interrupted: true }> {
   const log = o.log ?? (() => {});
   const e = typeof o.experiment === 'object' ? o.experiment : experimentNamed(o.experiment ?? 'seed');
-  if (o.seeds && o.seeds.length > 0) return reproduceSeeds(o, e, o.seeds);
+  const seeds = o.seeds && o.seeds.length > 0 ? o.seeds : e.seeds;
+  if (seeds && seeds.length > 0) return reproduceSeeds(o, e, seeds);
   const planned = experimentRuns(e, o.steps);
   const names = planned.map((r) => r.name);
   const runs = await trainExperimentRuns(o, names, () => planned.map((r) => r.config), `${e.runs ? names.join(', ') : `H = ${e.heads.join(', ')}`} (${e.name} experiment)`);

@@ -35,6 +35,10 @@ export const anisotropicExperiment: Experiment = {
     return { ...c, rho: ANISOTROPIC_RHO, heads, steps, dynamicsEvery: every, qkEvery: every, lossEvery: every, valEvery: every };
   },
   claims: (c) => c.task === 'gaussian' && c.preset === 'seed' && c.attention === 'softmax' && c.rho !== 0,
+  async acrossSeeds(reports) {
+    const { anisotropyAcrossSeeds } = await import('./anisotropic-report.js');
+    return anisotropyAcrossSeeds(reports);
+  },
   async report(dirs, o) {
     const [{ writeReport }, { anisotropicExtras }] = await Promise.all([import('../report/report.js'), import('./anisotropic-report.js')]);
     return writeReport(dirs, o, { extras: anisotropicExtras });

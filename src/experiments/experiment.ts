@@ -34,6 +34,11 @@ export interface Experiment {
   runs?(steps: number): { name: string; config: TrainConfig }[];
   /** Whether a run trained with config c is of this experiment's kind (for `icl-lab report RUN...`). */
   claims(c: TrainConfig): boolean;
+  /**
+   * Over several seeds (reproduce --seeds): a Markdown section of the across-seeds report from the
+   * reports of each seed (their folders), placed after the findings; absent: none.
+   */
+  acrossSeeds?(reports: readonly { seed: number; dir: string }[]): Promise<string>;
   /** The report over its runs. */
   report(dirs: readonly string[], o: ReportOptions): Promise<ReportResult>;
 }

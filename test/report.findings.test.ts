@@ -157,14 +157,14 @@ describe('function-level findings (issue 26)', () => {
     expect(dummy.map((f) => f.result)).toEqual(['n/a', 'n/a', 'n/a']);
   });
 
-  it('preconditioned-gd (rho runs only): paired, near Gamma*, MSE within 3 s.e. of the Gamma*-GD step; an unpaired model FAILs', async () => {
+  it('preconditioned-gd (rho runs only): paired, near Gamma*, MSE within 3 s.e. of the debiased Gamma*_deb step\'s closed-form risk; an unpaired model FAILs', async () => {
     const { functionFindings } = await import('../src/report/function-findings.js');
     const head = (w: number, mu: number) => ({ w, mu } as unknown as import('../src/model/circuits.js').HeadCircuit);
     // squared errors with mean 0.63 and s.e. 0.01 (n = 100: sd 0.1)
     const sq = (mean: number) => Float64Array.from({ length: 100 }, (_, i) => mean + (i % 2 ? 0.1 : -0.1));
     const m = (name: string, heads: [number, number][], relGammaStar: number, mean: number) =>
       ({ name, heads: heads.length, headStats: heads.map(([w, mu]) => head(w, mu)), kernelGap: 0, sqErr: sq(mean), gdGap: 0, zeroSum: 0, relGammaStar });
-    const input = (models: ReturnType<typeof m>[], star?: number) => ({ d: 5, L: 40, models, tunedGdSqErr: new Float64Array(1), oneStepGdSqErr: new Float64Array(1), ...(star !== undefined ? { gammaStarSqErr: sq(star) } : {}) });
+    const input = (models: ReturnType<typeof m>[], star?: number) => ({ d: 5, L: 40, models, tunedGdSqErr: new Float64Array(1), oneStepGdSqErr: new Float64Array(1), ...(star !== undefined ? { rho: 0.5, gammaStarRisk: star } : {}) });
     const pair: [number, number][] = [[0.14, -3.2], [-0.14, 3.19]];
     const find = (fs: { id: string }[]) => fs.find((f) => f.id === 'preconditioned-gd') as { result: string; checks: { name: string; value: number; pass: boolean }[] } | undefined;
     expect(find(functionFindings(input([m('h2', pair, 0.019, 0.63)])))).toBeUndefined(); // isotropic: no such finding
@@ -174,6 +174,9 @@ describe('function-level findings (issue 26)', () => {
     const unpaired = find(functionFindings(input([m('h2', pair, 0.019, 0.61), m('u2', [[0.4, 1.1], [0.4, 1.1]], 0.08, 1.2)], 0.61)))!;
     expect(unpaired.result).toBe('FAIL');
     expect(unpaired.checks.filter((c) => !c.pass).map((c) => c.name)).toEqual(['u2: heads split into a +/- pair (1 = yes)']);
+    // the headline: a paired model's distance to Gamma*, an unpaired one's pairing (0)
+    expect((find(functionFindings(input([m('h2', pair, 0.019, 0.63)], 0.61))) as unknown as { value: number }).value).toBe(0.019);
+    expect((find(functionFindings(input([m('u2', [[0.4, 1.1], [0.4, 1.1]], 0.08, 1.2)], 0.61))) as unknown as { value: number }).value).toBe(0);
   });
 });
 

@@ -44,14 +44,80 @@ export function relativeDistance(a: ArrayLike<number>, m: ArrayLike<number>): { 
   return { rel: aa > 0 ? Math.sqrt(r / aa) : NaN, scale: c };
 }
 
-/** The x-block QK^h[:d, :d] of a head (row-major d x d). */
-/** Gamma* = ((1 + 1/L) Sigma + (tr Sigma + sigma^2/tau^2)/L I)^-1 for x ~ N(0, Sigma). */
+/** Gamma* = ((1 + 1/L) Sigma + (tr Sigma + sigma^2/tau^2)/L I)^-1 for x ~ N(0, Sigma): the optimum of plain preconditioned GD. */
 export function optimalPreconditioner(sigma: Float64Array, d: number, L: number, noiseOverPrior: number): Float64Array {
-  let tr = 0;
-  for (let j = 0; j < d; j++) tr += sigma[j * d + j]!;
+  return inverse(shifted(sigma, d, 1 + 1 / L, (trace(sigma, d) + noiseOverPrior) / L), d);
+}
+
+/**
+ * Gamma*_deb = (Sigma + (tr Sigma + sigma^2/tau^2)/L I)^-1: the optimum of the DEBIASED preconditioned
+ * step x_q . Gamma (1/L) sum_i y_i (x_i - xbar), the one a paired softmax model linearises to (its
+ * isotropic case is L/(L + d + sigma^2/tau^2) I, theory.ts optimalDebiasedEta).
+ */
+export function optimalDebiasedPreconditioner(sigma: Float64Array, d: number, L: number, noiseOverPrior: number): Float64Array {
+  return inverse(shifted(sigma, d, 1, (trace(sigma, d) + noiseOverPrior) / L), d);
+}
+
+/** The noise and prior of a task's risk (theory.ts riskParams): context noise variance, tau^2, query noise variance. */
+export interface PreconditionedRiskParams {
+  L: number;
+  sigma2: number;
+  priorVar?: number;
+  queryNoiseVar?: number;
+}
+
+/**
+ * Population risk of one preconditioned GD step with any Gamma, x ~ N(0, Sigma), beta ~ N(0, tau^2 I):
+ * with h = (1/L) sum_i y_i u_i (u_i = x_i, or x_i - xbar when debiased) = C beta + noise,
+ *   R(Gamma) = tau^2 [tr(Sigma Gamma M Gamma^T) - 2 tr(Sigma Gamma E[C]) + tr Sigma] + sigma_q^2,
+ *   plain:    E[C] = Sigma,          M = (1 + 1/L) Sigma^2 + (tr Sigma + sigma^2/tau^2)/L Sigma
+ *   debiased: E[C] = (L-1)/L Sigma,  M = (L-1)/L^2 [L Sigma^2 + (tr Sigma + sigma^2/tau^2) Sigma]
+ * (Wishart moments). At Gamma* (resp. Gamma*_deb) it is tau^2 [tr Sigma - tr(Sigma Gamma E[C])] + sigma_q^2.
+ */
+export function preconditionedGdRisk(sigma: Float64Array, gamma: ArrayLike<number>, d: number, r: PreconditionedRiskParams, debiased: boolean): number {
+  const { L } = r;
+  const tau2 = r.priorVar ?? 1;
+  const c = (trace(sigma, d) + r.sigma2 / tau2) / L;
+  const s2 = matmul(sigma, sigma, d);
+  const n = (L - 1) / L;
   const m = new Float64Array(d * d);
-  for (let i = 0; i < d * d; i++) m[i] = (1 + 1 / L) * sigma[i]!;
-  for (let j = 0; j < d; j++) m[j * d + j] += (tr + noiseOverPrior) / L;
+  const ec = new Float64Array(d * d);
+  for (let i = 0; i < d * d; i++) {
+    m[i] = debiased ? n * (s2[i]! + c * sigma[i]!) : (1 + 1 / L) * s2[i]! + c * sigma[i]!;
+    ec[i] = debiased ? n * sigma[i]! : sigma[i]!;
+  }
+  const g = Float64Array.from(gamma);
+  const gt = new Float64Array(d * d);
+  for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) gt[a * d + b] = g[b * d + a]!;
+  const quad = trace(matmul(matmul(matmul(sigma, g, d), m, d), gt, d), d);
+  const cross = trace(matmul(matmul(sigma, g, d), ec, d), d);
+  return tau2 * (quad - 2 * cross + trace(sigma, d)) + (r.queryNoiseVar ?? 0);
+}
+
+function trace(a: ArrayLike<number>, d: number): number {
+  let t = 0;
+  for (let j = 0; j < d; j++) t += a[j * d + j]!;
+  return t;
+}
+
+function matmul(a: ArrayLike<number>, b: ArrayLike<number>, d: number): Float64Array {
+  const o = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let k = 0; k < d; k++) {
+    const x = a[i * d + k]!;
+    for (let j = 0; j < d; j++) o[i * d + j] += x * b[k * d + j]!;
+  }
+  return o;
+}
+
+/** a Sigma + b I. */
+function shifted(sigma: Float64Array, d: number, a: number, b: number): Float64Array {
+  const m = new Float64Array(d * d);
+  for (let i = 0; i < d * d; i++) m[i] = a * sigma[i]!;
+  for (let j = 0; j < d; j++) m[j * d + j] += b;
+  return m;
+}
+
+function inverse(m: Float64Array, d: number): Float64Array {
   const inv = new Float64Array(d * d);
   for (let c = 0; c < d; c++) {
     const e = new Float64Array(d);
@@ -61,6 +127,8 @@ export function optimalPreconditioner(sigma: Float64Array, d: number, L: number,
   }
   return inv;
 }
+
+/** The x-block QK^h[:d, :d] of a head (row-major d x d). */
 
 export function xBlock(c: HeadCircuit, d: number): Float64Array {
   const E = d + 1;

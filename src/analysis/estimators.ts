@@ -8,6 +8,8 @@
  *   tunedGd           oneStepGd at eta* = L / (L + d + 1 + sigma^2/tau^2)   (theory.ts `optimalEta`)
  *   debiasedGd        ybar * muSum + (eta/L) sum_i y_i (s_i - sbar)  the linearised kernel: softmax(w s_i)
  *                                                                      ≈ (1 + w (s_i - sbar)) / L (docs/THEORY.md)
+ *   preconditionedGd  x_q . Gamma (1/L) sum_i y_i x_i               (anisotropic x: Gamma* of anisotropy.ts)
+ *   debiasedPreconditionedGd  x_q . Gamma (1/L) sum_i y_i (x_i - xbar)
  *   ridge             x_q · (X^T X + lambda I)^{-1} X^T y            (Bayes posterior mean at lambda = sigma^2/tau^2)
  *   ols               ridge at lambda = 0; NaN when L <= d (X^T X singular or the risk infinite)
  *   transformerEstimator  the model (its own attention's TypeScript kernel: softmax, linear)
@@ -92,6 +94,43 @@ export function preconditionedGd(batch: Batch, gamma: ArrayLike<number>, out: Fl
       const y = z[zi + d]!;
       for (let c = 0; c < d; c++) xy[c] += y * z[zi + c]!;
     }
+    let acc = 0;
+    for (let a = 0; a < d; a++) {
+      let g = 0;
+      for (let c = 0; c < d; c++) g += gamma[a * d + c]! * xy[c]!;
+      acc += zq[q0 + a]! * g;
+    }
+    out[b] = acc / L;
+  }
+  return out;
+}
+
+/**
+ * Debiased (mean-centred) one-step GD preconditioned by Gamma: x_q . Gamma (1/L) sum_i y_i (x_i - xbar),
+ * the linearised softmax kernel for a QK x-block Gamma (docs/THEORY.md), without the ybar term.
+ */
+export function debiasedPreconditionedGd(batch: Batch, gamma: ArrayLike<number>, out: Float64Array): Float64Array {
+  const { B, L, d, E, z, zq } = batch;
+  checkOut(out, B);
+  if (gamma.length !== d * d) throw new RangeError(`Gamma has ${gamma.length} values, expected d*d = ${d * d}`);
+  const xy = new Float64Array(d);
+  const xbar = new Float64Array(d);
+  for (let b = 0; b < B; b++) {
+    xy.fill(0);
+    xbar.fill(0);
+    let ysum = 0;
+    const z0 = b * L * E, q0 = b * E;
+    for (let i = 0; i < L; i++) {
+      const zi = z0 + i * E;
+      const y = z[zi + d]!;
+      ysum += y;
+      for (let c = 0; c < d; c++) {
+        xy[c] += y * z[zi + c]!;
+        xbar[c] += z[zi + c]!;
+      }
+    }
+    // sum_i y_i (x_i - xbar) = sum_i y_i x_i - (sum_i y_i) xbar
+    for (let c = 0; c < d; c++) xy[c] -= (ysum * xbar[c]!) / L;
     let acc = 0;
     for (let a = 0; a < d; a++) {
       let g = 0;

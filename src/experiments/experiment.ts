@@ -19,6 +19,8 @@ export interface Experiment {
   /** Steps per run: the quick length (on the loss plateau) and the authors' full length. */
   quickSteps: number;
   fullSteps: number;
+  /** RNG seeds it runs over by default (reproduce --seeds without the flag); absent: its one seed. */
+  seeds?: readonly number[];
   /** Default --out (quick, full). */
   out: readonly [string, string];
   /** Context lengths of the error sweep (undefined: the seed's 1..500). */
@@ -32,6 +34,11 @@ export interface Experiment {
   runs?(steps: number): { name: string; config: TrainConfig }[];
   /** Whether a run trained with config c is of this experiment's kind (for `icl-lab report RUN...`). */
   claims(c: TrainConfig): boolean;
+  /**
+   * Over several seeds (reproduce --seeds): a Markdown section of the across-seeds report from the
+   * reports of each seed (their folders), placed after the findings; absent: none.
+   */
+  acrossSeeds?(reports: readonly { seed: number; dir: string }[]): Promise<string>;
   /** The report over its runs. */
   report(dirs: readonly string[], o: ReportOptions): Promise<ReportResult>;
 }

@@ -8,11 +8,12 @@ import type { Experiment } from './experiment.js';
 import { multitaskExperiment } from './multitask.js';
 import { paperExperiment } from './paper.js';
 import { seedExperiment } from './seed.js';
+import { anisotropicExperiment } from './anisotropic.js';
 import { lengthGeneralizationExperiment } from './length-generalization.js';
 import { sparseExperiment } from './sparse.js';
 import { taskDiversityExperiment } from './task-diversity.js';
 
-export const EXPERIMENTS: readonly Experiment[] = [seedExperiment, paperExperiment, multitaskExperiment, taskDiversityExperiment, sparseExperiment, lengthGeneralizationExperiment];
+export const EXPERIMENTS: readonly Experiment[] = [seedExperiment, paperExperiment, multitaskExperiment, taskDiversityExperiment, sparseExperiment, lengthGeneralizationExperiment, anisotropicExperiment];
 export const EXPERIMENT_NAMES: readonly string[] = EXPERIMENTS.map((e) => e.name);
 
 export function experimentNamed(name: string): Experiment {

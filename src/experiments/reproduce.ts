@@ -51,7 +51,8 @@ export interface ReproduceResult {
 export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | { runs: RunSummary[]; interrupted: true }> {
   const log = o.log ?? (() => {});
   const e = typeof o.experiment === 'object' ? o.experiment : experimentNamed(o.experiment ?? 'seed');
-  if (o.seeds && o.seeds.length > 0) return reproduceSeeds(o, e, o.seeds);
+  const seeds = o.seeds && o.seeds.length > 0 ? o.seeds : e.seeds;
+  if (seeds && seeds.length > 0) return reproduceSeeds(o, e, seeds);
   const planned = experimentRuns(e, o.steps);
   const names = planned.map((r) => r.name);
   const runs = await trainExperimentRuns(o, names, () => planned.map((r) => r.config), `${e.runs ? names.join(', ') : `H = ${e.heads.join(', ')}`} (${e.name} experiment)`);
@@ -96,6 +97,7 @@ async function reproduceSeeds(o: ReproduceOptions, e: Experiment, seeds: readonl
       `# icl-lab report across seeds: ${e.name}\n\n${e.summary}. ${seeds.length} seeds (${seeds.join(', ')}), ${o.steps.toLocaleString('en-US')} steps per run; each seed's own report in seed-<S>/. A finding passes across seeds when it passes on at least ${SEED_PASS_FRACTION * 100} % of the seeds where it applies; n/a on a seed (the runs cannot test it) is left out of that seed's count.`,
       `## Findings across seeds\n\n| no. | finding | seeds passed | verdict | per seed (value, result) |\n|---|---|---|---|---|\n` +
         findings.map((x, i) => `| ${i + 1} | ${x.id} | ${seedTally(x)} | ${resultLabel(x, { pass: '**pass**', fail: '**FAIL**' })} | ${x.per_seed.map((r) => `${r.seed}: ${f(r.value)} ${r.result}`).join('; ')} |`).join('\n'),
+      ...(e.acrossSeeds ? [await e.acrossSeeds(seeds.map((s) => ({ seed: s, dir: join(staging, `seed-${s}`) })))] : []),
       splitSection(o.out, base.map((r) => r.name), seeds),
       `## The reports of each seed\n\n${seeds.map((s, i) => `- [seed ${s}](seed-${s}/report.md): ${tallyLine(perSeed[i]!.findings)}`).join('\n')}`,
     ].join('\n\n') + '\n';

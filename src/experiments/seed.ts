@@ -33,7 +33,8 @@ export const seedExperiment: Experiment = {
     const every = logEvery(c, steps);
     return { ...c, heads, steps, dynamicsEvery: every, qkEvery: every, lossEvery: every, valEvery: every };
   },
-  claims: (c) => c.task === 'gaussian' && c.preset === 'seed' && c.attention === 'softmax',
+  // runs with rho != 0 are the anisotropic experiment's
+  claims: (c) => c.task === 'gaussian' && c.preset === 'seed' && c.attention === 'softmax' && c.rho === 0,
   async report(dirs, o) {
     const { writeReport } = await import('../report/report.js');
     return writeReport(dirs, o, { printed: SEED_PRINTED });

@@ -8,8 +8,8 @@
  */
 import type { ModelForward } from '../engine/model.js';
 import { layerCircuits } from '../model/circuits.js';
-import { debiasedGd, kernelEstimator, oneStepGd, preconditionedGd, transformerEstimator } from '../analysis/estimators.js';
-import { anisotropy, ar1Covariance, optimalPreconditioner } from '../analysis/anisotropy.js';
+import { debiasedGd, debiasedPreconditionedGd, kernelEstimator, oneStepGd, preconditionedGd, transformerEstimator } from '../analysis/estimators.js';
+import { anisotropy, ar1Covariance, optimalDebiasedPreconditioner, optimalPreconditioner, preconditionedGdRisk } from '../analysis/anisotropy.js';
 import { groupHeads } from '../model/circuits.js';
 import { THRESHOLDS } from './findings.js';
 import { KernelGapSums } from '../analysis/kernel-gap.js';
@@ -62,8 +62,11 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
   });
   // anisotropic prompts: the finite-L optimum of one preconditioned GD step, Gamma*, as the reference
   const noiseOverPrior = r.sigma2 / (r.priorVar ?? 1);
-  const gammaStar = spec.rho ? optimalPreconditioner(ar1Covariance(spec.d, spec.rho), spec.d, L, noiseOverPrior) : null;
+  const sigma = spec.rho ? ar1Covariance(spec.d, spec.rho) : null;
+  const gammaStar = sigma ? optimalPreconditioner(sigma, spec.d, L, noiseOverPrior) : null;
+  const gammaDeb = sigma ? optimalDebiasedPreconditioner(sigma, spec.d, L, noiseOverPrior) : null;
   const starSq = gammaStar ? new Float64Array(samples) : null;
+  const debSq = gammaDeb ? new Float64Array(samples) : null;
   const gout = new Float64Array(chunk);
   const tuned = new Float64Array(samples);
   const plain = new Float64Array(samples);
@@ -93,6 +96,10 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
       preconditionedGd(batch, gammaStar, o);
       for (let b = 0; b < B; b++) starSq[done + b] = (o[b]! - batch.yq[b]!) ** 2;
     }
+    if (gammaDeb && debSq) {
+      debiasedPreconditionedGd(batch, gammaDeb, o);
+      for (let b = 0; b < B; b++) debSq[done + b] = (o[b]! - batch.yq[b]!) ** 2;
+    }
     oneStepGd(batch, etaStar, o);
     for (let b = 0; b < B; b++) tuned[done + b] = (o[b]! - batch.yq[b]!) ** 2;
     oneStepGd(batch, 1, o);
@@ -110,5 +117,8 @@ export function gatherEvidence(models: readonly NamedModel[], spec: PromptSpec, 
     zeroSum: Math.abs(forms[i]!.muSum) / circuits[i]!.reduce((a, c) => a + Math.abs(c.mu), 0),
     ...(spec.rho ? { relGammaStar: anisotropy(circuits[i]!, spec.d, spec.rho, L, noiseOverPrior, true).relGammaStar } : {}),
   }));
-  return { d: spec.d, L, models: evidence, tunedGdSqErr: tuned, oneStepGdSqErr: plain, ...(starSq ? { gammaStarSqErr: starSq } : {}) };
+  const aniso = sigma && starSq && debSq && gammaStar && gammaDeb
+    ? { rho: spec.rho!, gammaStarSqErr: starSq, gammaStarDebSqErr: debSq, gammaStarRisk: preconditionedGdRisk(sigma, gammaDeb, spec.d, r, true), gammaStarPlainRisk: preconditionedGdRisk(sigma, gammaStar, spec.d, r, false) }
+    : {};
+  return { d: spec.d, L, models: evidence, tunedGdSqErr: tuned, oneStepGdSqErr: plain, ...aniso };
 }

@@ -40,8 +40,16 @@ export interface FindingsInput {
   oneStepGdSqErr: Float64Array;
   /** |mu^h w^h| above this makes a head active (default 0.05). */
   activeThreshold?: number;
-  /** Anisotropic prompts (rho != 0): the Gamma*-preconditioned GD step on the same prompts (anisotropy.ts). */
+  /** AR(1) correlation of the prompts' x (0 or absent: isotropic; then the isotropic findings apply). */
+  rho?: number;
+  /** Anisotropic prompts (rho != 0): the plain Gamma*-preconditioned GD step on the same prompts (anisotropy.ts). */
   gammaStarSqErr?: Float64Array;
+  /** Anisotropic prompts: the debiased step at its own optimum Gamma*_deb on the same prompts. */
+  gammaStarDebSqErr?: Float64Array;
+  /** Anisotropic prompts: the reference of preconditioned-gd, the closed-form risk of the debiased step at Gamma*_deb (anisotropy.ts preconditionedGdRisk). */
+  gammaStarRisk?: number;
+  /** The closed-form risk of the plain step at Gamma* (shown beside it). */
+  gammaStarPlainRisk?: number;
 }
 
 export interface Check {
@@ -294,5 +302,17 @@ export function multiHeadFinding(input: FindingsInput): Finding {
 
 export function computeFindings(input: FindingsInput): Finding[] {
   const thr = input.activeThreshold ?? THRESHOLDS.active;
-  return [kernelFinding(input.models, thr), pairingFinding(input.models), gdFinding(input), manyHeadsFinding(input), multiHeadFinding(input)];
+  const iso = [kernelFinding(input.models, thr), pairingFinding(input.models), gdFinding(input)];
+  return [...(input.rho ? iso.map((f) => assumesIsotropy(f, input.rho!)) : iso), manyHeadsFinding(input), multiHeadFinding(input)];
+}
+
+/**
+ * A finding stated for isotropic x (QK x-block = w^h I, eta_TF against L/(L+d), the kernel estimator
+ * from w^h I) on runs trained with rho != 0: n/a, saying why (the preconditioned-gd finding tests them).
+ */
+export function assumesIsotropy(f: Finding, rho: number): Finding {
+  return {
+    ...f, value: NaN, threshold: 'n/a', pass: false, result: 'n/a', checks: [],
+    why: `Not applicable: it assumes isotropic x (Sigma = I: QK x-block = w^h I, its kernel estimator and eta_TF from w^h), and these runs have x ~ N(0, Sigma) with Sigma_jk = ${rho}^|j-k|; the preconditioned-gd finding tests them. ${f.why}`,
+  };
 }

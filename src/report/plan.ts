@@ -6,7 +6,7 @@
 import type { ModelForward } from '../engine/model.js';
 import type { PromptSpec } from '../analysis/prompts.js';
 import type { AttentionParams } from '../model/params.js';
-import type { Finding } from './findings.js';
+import type { Finding, FindingsInput } from './findings.js';
 
 /** Values an experiment's authors printed for one run (single evaluations, not ground truth). */
 export interface PrintedRun {
@@ -48,6 +48,10 @@ export interface ExtrasContext {
   labels: Record<string, string>;
   forward: ModelForward;
   log: (line: string) => void;
+  /** The findings' measurements on the shared prompts at the training L (report/evidence.ts), models in the same order. */
+  evidence: FindingsInput;
+  /** The report's own folder (figDir is inside it). */
+  reportDir: string;
 }
 
 export interface ReportExtras {

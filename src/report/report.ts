@@ -80,7 +80,7 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions, 
   const labels = methodLabels(runs);
   const figures = await drawReportFigures({ runs, evaluation, L, d: spec.d, noiseStd: spec.noiseStd, figDir, log, ...(plan.printed?.endRemark ? { endRemark: plan.printed.endRemark } : {}) });
   const models = runs.map((r) => ({ name: r.target.name, params: r.target.params }));
-  const extras = plan.extras ? await plan.extras({ models, spec, L, samples: o.evalSamples ?? 2_000, seed: seed + 2, figDir, labels, forward, log }) : undefined;
+  const extras = plan.extras ? await plan.extras({ models, spec, L, samples: o.evalSamples ?? 2_000, seed: seed + 2, figDir, labels, forward, log, evidence, reportDir: o.out }) : undefined;
   if (extras) {
     findings.push(...extras.findings);
     figures.push(...extras.figures);

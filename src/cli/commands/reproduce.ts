@@ -55,7 +55,7 @@ export function register(program: Command): void {
     .option('--out <dir>', `[path] where runs and report go (default: ${EXPERIMENTS.map((e) => e.out[0]).join(', ')}; -full with --full)`)
     .option('--eval-samples <n>', '[int] prompts per context length in the error sweep (default: 2000, or 10000 with --full)', asPositiveInt('--eval-samples'))
     .option('--samples <n>', '[int] prompts at the training L shared by every model for the findings (default: 20000)', asPositiveInt('--samples'))
-    .option('--seeds <n|list>', `[int|int,int...] every run once per RNG seed: N seeds from the experiment's own (1024 for seed), or a list; each finding judged across them (passes on >= ${SEED_PASS_FRACTION * 100} % of the seeds where it applies; the table shows passed/applicable seeds), a report per seed in report/seed-<S>/ (default: the experiment's one seed)`, asIntList('--seeds', { min: 0 }))
+    .option('--seeds <n|list>', `[int|int,int...] every run once per RNG seed: N seeds from the experiment's own (1024 for seed), or a list; each finding judged across them (passes on >= ${SEED_PASS_FRACTION * 100} % of the seeds where it applies; the table shows passed/applicable seeds), a report per seed in report/seed-<S>/ (default: the experiment's one seed, or its own list: ${EXPERIMENTS.filter((e) => e.seeds).map((e) => `${e.name} ${e.seeds!.join(',')}`).join('; ')})`, asIntList('--seeds', { min: 0 }))
     .option('--json', '[flag] print only a JSON summary (findings and file paths) on stdout');
   addRunOptions(cmd, { threads: false, what: 'training progress' })
     .action(async (o: ReproduceCliOptions) => {

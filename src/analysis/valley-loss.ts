@@ -28,6 +28,9 @@
 import { Rng } from '../data/rng.js';
 import { debiasedGdRisk, optimalMu, reducedLoss, type RiskParams } from './theory.js';
 
+/** Prompts of the valley's exact loss per prompt of a report's findings sample (20,000 → 500,000: paired s.e. ~2e-5 at ω = 0.13, paper convention). */
+export const VALLEY_PROMPTS_PER_SAMPLE = 25;
+
 export interface ValleyOptions extends RiskParams {
   /** Points ω > 0 along the valley (the ω → 0 limit is always added). */
   readonly omegas: readonly number[];
@@ -39,7 +42,7 @@ export interface ValleyOptions extends RiskParams {
 /** One ω along the valley. Differences are to the ω → 0 limit with the same m rule, on the same prompts. */
 export interface ValleyPoint {
   readonly omega: number;
-  /** The reduced loss's optimum m = mu*(ω) (mu = (m, −m)) and its value there. */
+  /** The reduced loss's optimum m = mu*(ω) (mu = (m, −m)) and its value there (in the data's units, see `valleyLoss`). */
   readonly muStar: number;
   readonly reduced: number;
   /** The reduced loss minus its ω → 0 limit. */
@@ -72,6 +75,17 @@ export interface ValleyLoss {
     readonly exactMin: number;
   };
   readonly points: ValleyPoint[];
+  /** The ω of lowest loss among the points and the limit (0 for the limit), at m = mu*(ω): exact and reduced. */
+  readonly argmin: { readonly exact: number; readonly reduced: number };
+}
+
+/**
+ * The reduced loss's parameters for a task: its sigma² is the context noise relative to the signal,
+ * σ² / (τ² d) (paper convention τ² = 1/d: σ² itself; seed convention: noiseStd²). mu*(ω) does not
+ * depend on the scale of y, so it applies to both conventions.
+ */
+export function reducedParams(r: RiskParams): { d: number; L: number; sigma2: number } {
+  return { d: r.d, L: r.L, sigma2: r.sigma2 / ((r.priorVar ?? 1) * r.d) };
 }
 
 /** The reduced loss's mu*(ω) for the pair w = (ω, −ω) (its first entry; the second is its negative). */
@@ -110,8 +124,9 @@ function mean(x: ArrayLike<number>): number {
 
 /**
  * The exact population loss along the ± valley at `omegas` and its ω → 0 limit, on `prompts` shared
- * inputs, with the reduced loss at the same points (the reduced loss is the authors' for the paper
- * convention: it takes d, L and sigma2 only).
+ * inputs, with the reduced loss at the same points. The reduced loss is the authors' (paper convention);
+ * for another prior it is taken at the relative noise (`reducedParams`) and put in the data's units,
+ * τ² d (L̃ − σ_r²) + σ_q², so that both columns are losses of the same predictions.
  */
 export function valleyLoss(o: ValleyOptions): ValleyLoss {
   const { d, L, sigma2 } = o;
@@ -126,6 +141,7 @@ export function valleyLoss(o: ValleyOptions): ValleyLoss {
   const xq = new Float64Array(d);
   const s = new Float64Array(L);
   const g = new Float64Array(L);
+  const ep = new Float64Array(L), em = new Float64Array(L);
   const G = new Float64Array(d);
   const c = new Float64Array(n); // τ² |x_q|² + σ_q²
   const quads: Quad[] = Array.from({ length: K + 1 }, () => ({ q: new Float64Array(n), r: new Float64Array(n) })); // [0]: ω → 0 (per unit η: g = (s − s̄)/L)
@@ -163,12 +179,19 @@ export function valleyLoss(o: ValleyOptions): ValleyLoss {
     for (let j = 0; j < K; j++) {
       const w = o.omegas[j]!;
       let zp = 0, zm = 0;
-      for (let i = 0; i < L; i++) { zp += Math.exp(w * (s[i]! - sMax)); zm += Math.exp(-w * (s[i]! - sMin)); }
-      for (let i = 0; i < L; i++) g[i] = Math.exp(w * (s[i]! - sMax)) / zp - Math.exp(-w * (s[i]! - sMin)) / zm;
+      for (let i = 0; i < L; i++) {
+        ep[i] = Math.exp(w * (s[i]! - sMax));
+        em[i] = Math.exp(-w * (s[i]! - sMin));
+        zp += ep[i]!;
+        zm += em[i]!;
+      }
+      for (let i = 0; i < L; i++) g[i] = ep[i]! / zp - em[i]! / zm;
       accumulate(j + 1);
     }
   }
-  const rp = { d, L, sigma2 };
+  const rp = reducedParams(o);
+  const scale = tau2 * d; // the reduced loss in the data's units: scale (L̃ − σ_r²) + σ_q² (paper convention: L̃ itself)
+  const inUnits = (lt: number) => scale * (lt - rp.sigma2) + q2;
   const loss = (j: number, m: number) => {
     const { q, r } = quads[j]!;
     const out = new Float64Array(n);
@@ -182,10 +205,10 @@ export function valleyLoss(o: ValleyOptions): ValleyLoss {
   const etaExact = bestM(0);
   const limitMin = loss(0, etaExact);
   const l0 = meanSe(limit0);
-  const reduced0 = 1 + sigma2 - eta0; // L̃ at mu*: 1 + σ² − w·mu* → 1 + σ² − η0
+  const reduced0 = inUnits(1 + rp.sigma2 - eta0); // L̃ at mu*: 1 + σ² − w·mu* → 1 + σ² − η0
   const points: ValleyPoint[] = o.omegas.map((omega, j) => {
     const muStar = valleyMuStar(omega, rp);
-    const reduced = reducedLoss([muStar, -muStar], [omega, -omega], rp);
+    const reduced = inUnits(reducedLoss([muStar, -muStar], [omega, -omega], rp));
     const at = loss(j + 1, muStar);
     const a = meanSe(at);
     const rise = meanSe(diff(at, limit0));
@@ -199,8 +222,9 @@ export function valleyLoss(o: ValleyOptions): ValleyLoss {
       muExact, exactMin: mean(atMin), exactMinRise: riseMin.mean, exactMinRiseSe: riseMin.se,
     };
   });
+  const argmin = (key: 'exactRise' | 'reducedRise') => points.reduce((best, p) => (p[key] < best.v ? { w: p.omega, v: p[key] } : best), { w: 0, v: 0 }).w;
   return {
-    prompts: n, seed: o.seed,
+    prompts: n, seed: o.seed, argmin: { exact: argmin('exactRise'), reduced: argmin('reducedRise') },
     limit: { eta0, reduced: reduced0, exact: l0.mean, exactSe: l0.se, closedForm: debiasedGdRisk(eta0, o), etaExact, exactMin: mean(limitMin) },
     points,
   };

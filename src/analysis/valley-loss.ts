@@ -98,6 +98,31 @@ export function valleyLimitEta(p: { d: number; L: number; sigma2: number }): num
   return p.L / (p.L + p.d * (1 + p.sigma2));
 }
 
+/**
+ * ℓ(m | X, x_q) for one prompt, written out (the reference for `valleyLoss`'s faster loop): the prediction
+ * weights a_i = m g_i (ω = 0: a_i = m (s_i − s̄)/L, i.e. debiased GD at step m) and
+ * ℓ = τ² |Σ_i a_i x_i − x_q|² + σ² Σ_i a_i² + σ_q². x is [L, d] row-major, xq [d].
+ */
+export function promptLoss(x: ArrayLike<number>, xq: ArrayLike<number>, omega: number, m: number, r: RiskParams): number {
+  const { d, L, sigma2 } = r;
+  const s = Array.from({ length: L }, (_, i) => { let t = 0; for (let k = 0; k < d; k++) t += x[i * d + k]! * xq[k]!; return t; });
+  const sbar = s.reduce((a, b) => a + b, 0) / L;
+  let a: number[];
+  if (omega === 0) a = s.map((v) => (m * (v - sbar)) / L);
+  else {
+    const soft = (w: number) => { const e = s.map((v) => Math.exp(w * v)); const z = e.reduce((u, v) => u + v, 0); return e.map((v) => v / z); };
+    const p = soft(omega), q = soft(-omega);
+    a = p.map((v, i) => m * (v - q[i]!));
+  }
+  let err = 0;
+  for (let k = 0; k < d; k++) {
+    let t = -xq[k]!;
+    for (let i = 0; i < L; i++) t += a[i]! * x[i * d + k]!;
+    err += t * t;
+  }
+  return (r.priorVar ?? 1) * err + sigma2 * a.reduce((u, v) => u + v * v, 0) + (r.queryNoiseVar ?? 0);
+}
+
 /** Per-prompt sufficient statistics of ℓ(m) = q m² − 2 r m + c at one ω (the coefficients, over the inputs). */
 interface Quad {
   q: Float64Array;

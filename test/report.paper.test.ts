@@ -10,7 +10,7 @@ import { Rng } from '../src/data/rng.js';
 import { optimalMu } from '../src/analysis/theory.js';
 import { settledIndex } from '../src/report/sign-split.js';
 import { reducedOptimum, compareWithPrinted } from '../src/experiments/paper-sections.js';
-import { valleyFinding, valleyOmega, valleyRows, VALLEY_GAP_TOLERANCE } from '../src/experiments/valley-finding.js';
+import { valleyFinding, valleyOmega, valleyRows, VALLEY_RATIO_TOLERANCE } from '../src/experiments/valley-finding.js';
 import type { ValleyPoint } from '../src/analysis/valley-loss.js';
 import { paperExperiment } from '../src/experiments/paper.js';
 import { seedExperiment } from '../src/experiments/seed.js';
@@ -106,23 +106,30 @@ describe('reduced-loss-valley finding', () => {
     expect(f.result).toBe('pass');
     expect(f.threshold_source).toBe('icl-lab runs');
     expect(f.checks).toHaveLength(3);
-    expect(f.value).toBeCloseTo(3e-6, 12); // the headline: |reduced rise - exact rise|
+    expect(f.value).toBeCloseTo(1.27 / 1.3, 12); // the headline: reduced rise / exact rise
+    expect(f.threshold).toBe(`within 1 ± ${(VALLEY_RATIO_TOLERANCE + 3 * (1.27 / 1.3) * (1.8e-5 / 1.3e-4)).toFixed(2)}`);
     expect(f.checks[1]!.value).toBeCloseTo(1.3e-4 / 1.8e-5, 10);
-    expect(f.checks[0]!.name).toMatch(/h2: \|reduced rise − exact rise\| from ω → 0 to ω = 0\.1300/);
+    expect(f.checks[0]!.name).toMatch(/h2: reduced rise \/ exact rise from ω → 0 to ω = 0\.1300/);
     expect(f.checks[1]!.name).toMatch(/500,000 shared prompts; independent prompts would give s\.e\. 3\.60e-4/);
   });
 
-  it('fails a rise gap over the tolerance, an exact rise within 3 s.e. of zero, and a falling reduced loss', () => {
+  it('fails a reduced rise off the exact one by more than the band (either way), an exact rise within 3 s.e. of zero, and a falling reduced loss', () => {
     const row = (reducedRise: number, exactRise: number, se: number) => ({ name: 'h2', heads: 2, omega: 0.13, point: point(0.13, reducedRise, exactRise, se) });
-    const gap = valleyFinding([row(1.27e-4, 1.27e-4 + 1.5 * VALLEY_GAP_TOLERANCE, 2e-5)], { prompts: 500_000 });
-    expect(gap.result).toBe('FAIL');
-    expect(gap.value).toBeCloseTo(1.5 * VALLEY_GAP_TOLERANCE, 12);
+    const short = valleyFinding([row(1.27e-4, 4e-4, 2e-5)], { prompts: 500_000 });
+    expect(short.result).toBe('FAIL');
+    expect(short.value).toBeCloseTo(1.27 / 4, 12);
+    expect(short.threshold).toBe('within 1 ± 0.55'); // 0.5 + 3 x 0.3175 x 0.05
+    expect(valleyFinding([row(1.27e-4, 2.6e-4, 2e-5)], { prompts: 500_000 }).result).toBe('pass'); // ratio 0.49, inside 1 ± 0.61 (0.5 + 3 x 0.49 x 0.077)
+    const steep = valleyFinding([row(3e-4, 1.27e-4, 1e-5)], { prompts: 500_000 });
+    expect(steep.result).toBe('FAIL');
+    expect(steep.value).toBeCloseTo(3 / 1.27, 12);
     const flat = valleyFinding([row(1.27e-4, 5e-5, 2e-5)], { prompts: 500_000 });
     expect(flat.result).toBe('FAIL');
-    expect(flat.value).toBeCloseTo(2.5, 10); // z = 5e-5 / 2e-5 < 3
+    expect(flat.value).toBeCloseTo(2.5, 10); // z = 5e-5 / 2e-5 < 3 (the ratio, 2.54 ± 1.0, is inside its wide band)
     const falling = valleyFinding([row(-2e-5, 5e-5, 1e-5)], { prompts: 500_000 });
     expect(falling.result).toBe('FAIL');
-    expect(falling.value).toBeCloseTo(-2e-5, 12);
+    expect(falling.value).toBeCloseTo(-0.4, 12);
+    expect(falling.checks[2]!.pass).toBe(false); // the reduced loss's rise > 0
   });
 
   it('is n/a without a ± pair', () => {

@@ -7,9 +7,10 @@
  * the sign groups (model/circuits.ts `groupHeads`; the heads themselves for H = 2). On the valley
  * w = (ω, −ω), mu = ±mu*(ω) (analysis/valley-loss.ts), with common prompts for every ω:
  *
- *   1. |ΔL̃ − ΔL| <= VALLEY_GAP_TOLERANCE, ΔL̃ and ΔL the reduced and the exact loss at the model's
- *      omega minus their ω → 0 limits: the reduced loss's rise tracks the exact one (an absolute
- *      tolerance: the exact rise crosses zero near ω ≈ 0.105, so a ratio of rises is not usable there);
+ *   1. the ratio of rises ΔL̃ / ΔL within 1 ± (VALLEY_RATIO_TOLERANCE + 3 s.e. of the ratio), ΔL̃ and ΔL
+ *      the reduced and the exact loss at the model's omega minus their ω → 0 limits: the reduced loss's
+ *      rise tracks the exact one (below ω ≈ 0.12 the exact rise is near zero, it crosses zero near
+ *      0.105, and the ratio means nothing: check 2 fails there);
  *   2. ΔL / se(ΔL) >= 3 (paired standard error): the exact loss is higher at the trained omega than at
  *      ω → 0, so the trained omega is not its minimum;
  *   3. ΔL̃ > 0: nor the reduced loss's.
@@ -21,11 +22,12 @@ import type { ValleyLoss, ValleyPoint } from '../analysis/valley-loss.js';
 import type { Check, Finding } from '../report/findings.js';
 
 /**
- * Largest |ΔL̃ − ΔL| (paper convention, loss units) that reads as "tracks": twice the largest gap measured on
- * ω ∈ (0, 0.15], where the runs end (5e-5 at ω ≈ 0.07; 1e-5 at 0.13), well below the 5e-4 at ω = 0.2
- * (1,000,000 prompts, docs/readme/paper.md).
+ * Largest |ΔL̃ / ΔL − 1| (before the 3 s.e. allowance) that reads as "tracks": measured on 1,000,000
+ * prompts, the reduced loss's rise is 8 % off at ω = 0.13, 14 % at 0.14, 25 % at 0.15, 42 % at 0.2,
+ * 36 % at 0.3 and 6 % at 1/sqrt(d) (docs/readme/paper.md), so 0.5 holds on the whole valley from where
+ * the exact rise is resolved to the single-head point, and a reduced loss flat or rising twice as fast fails.
  */
-export const VALLEY_GAP_TOLERANCE = 1e-4;
+export const VALLEY_RATIO_TOLERANCE = 0.5;
 /** The exact rise must be this many paired standard errors above zero. */
 export const VALLEY_RISE_Z = 3;
 
@@ -67,16 +69,17 @@ export function valleyFinding(rows: readonly ValleyRow[], valley: Pick<ValleyLos
   for (const r of rows) {
     const p = r.point;
     const at = `ω = ${r.omega.toFixed(4)}, mu = ±${p.muStar.toFixed(3)}`;
-    const gap = Math.abs(p.reducedRise - p.exactRise);
-    checks.push({ name: `${r.name}: |reduced rise − exact rise| from ω → 0 to ${at} (reduced ${e(p.reducedRise)}, exact ${e(p.exactRise)} ± ${e(p.exactRiseSe)})`, value: gap, threshold: `<= ${VALLEY_GAP_TOLERANCE}`, pass: gap <= VALLEY_GAP_TOLERANCE });
+    const ratio = p.reducedRise / p.exactRise;
+    const band = VALLEY_RATIO_TOLERANCE + 3 * Math.abs(ratio) * (p.exactRiseSe / Math.abs(p.exactRise));
+    checks.push({ name: `${r.name}: reduced rise / exact rise from ω → 0 to ${at} (reduced ${e(p.reducedRise)}, exact ${e(p.exactRise)} ± ${e(p.exactRiseSe)}; band 1 ± (${VALLEY_RATIO_TOLERANCE} + 3 s.e.))`, value: ratio, threshold: `within 1 ± ${band.toFixed(2)}`, pass: Number.isFinite(ratio) && Math.abs(ratio - 1) <= band });
     const z = p.exactRise / p.exactRiseSe;
     checks.push({ name: `${r.name}: exact rise / its paired s.e. (${valley.prompts.toLocaleString('en-US')} shared prompts; independent prompts would give s.e. ${e(p.exactRiseSeIndependent)})`, value: z, threshold: `>= ${VALLEY_RISE_Z}`, pass: z >= VALLEY_RISE_Z });
     checks.push({ name: `${r.name}: reduced loss's rise from ω → 0 to ω = ${r.omega.toFixed(4)}`, value: p.reducedRise, threshold: '> 0', pass: p.reducedRise > 0 });
   }
-  const claim = "Along the ± valley (w = ±ω, mu = ±mu*(ω)) the authors' reduced loss tracks the exact population loss from ω → 0 to each paired model's ω: both are higher there than at ω → 0, by amounts within 1e-4 of each other, so the trained ω is the optimiser's, not a minimum of either loss.";
+  const claim = "Along the ± valley (w = ±ω, mu = ±mu*(ω)) the authors' reduced loss tracks the exact population loss from ω → 0 to each paired model's ω: both are higher there than at ω → 0, the reduced loss's rise within 50 % of the exact one (plus 3 standard errors), so the trained ω is the optimiser's, not a minimum of either loss.";
   const why =
     `The exact loss is computed with beta and the noise integrated out and Monte Carlo over the inputs only, on the same ${valley.prompts.toLocaleString('en-US')} prompts for every ω (src/analysis/valley-loss.ts); its ω → 0 limit is debiased one-step GD, whose closed form it matches. ` +
-    `Measured on 1,000,000 prompts (paper convention, L = 40, two prompt seeds): at ω = 0.13 the exact loss is 1.18e-4 / 1.37e-4 (± 0.13e-4) above its ω → 0 limit and the reduced loss 1.27e-4; the gap |reduced rise − exact rise| stays below 5e-5 on ω ∈ (0, 0.13] and 7.5e-5 at 0.15, and grows to 5.1e-4 at ω = 0.2 (where the reduced loss's rise is 42 % short). ${VALLEY_GAP_TOLERANCE} is twice the largest gap where the runs end: a model trained past ω ≈ 0.16, or a reduced loss flat or falling there, fails. ` +
+    `Measured on 1,000,000 prompts (paper convention, L = 40, two prompt seeds): at ω = 0.13 the exact loss is 1.18e-4 / 1.37e-4 (± 0.13e-4) above its ω → 0 limit and the reduced loss 1.27e-4; the reduced loss's rise is 8 % off the exact one at ω = 0.13, 14 % at 0.14, 25 % at 0.15, 42 % at 0.2, 36 % at 0.3 and 6 % at the single-head point 1/sqrt(d), so a ${VALLEY_RATIO_TOLERANCE * 100} % band (widened by 3 standard errors of the ratio) holds on the whole valley past ω ≈ 0.12; a reduced loss flat, falling or rising twice as fast fails. ` +
     `The reduced loss misses one feature: the exact loss first dips (by 3.9e-5 ± 0.4e-5, lowest at ω ≈ 0.07-0.08) and crosses its ω → 0 value near ω ≈ 0.105 before it rises; the reduced loss rises from ω → 0. Neither minimum is at a trained ω ~ 0.13, and the exact rise needs ω above ~0.12 to be 3 s.e. above zero at 500,000 prompts (the quick report's). ` +
     `This tests the reduced loss against the loss itself, which one-step-gd (eta_TF = 2 mu w near L/(L + d)) does not: mu ≈ mu*(w), the check this finding replaced, is that same eta_TF check for small w, since 2 mu*(w) w → L/(L + d (1 + sigma^2)).`;
   if (checks.length === 0) {

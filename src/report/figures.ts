@@ -186,9 +186,10 @@ function exactValleyNote(ws: number[], ctx: FigureContext): string {
   const higher = at.exactRise > 3 * at.exactRiseSe;
   return `The exact population loss along the same valley (w = ±ω, mu = ±mu*(ω); beta and noise integrated out, Monte Carlo over the inputs on the same ${v.prompts.toLocaleString('en-US')} prompts at every ω, src/analysis/valley-loss.ts) ` +
     (higher ? 'behaves the same way: ' : 'is as flat: ') +
-    `at the run's ω = ${fmt(omega, 4)} it is ${e(at.exactRise)} ± ${e(at.exactRiseSe)} above its ω → 0 limit ${fmt(v.limit.exact, 5)} (debiased one-step GD, closed form ${fmt(v.limit.closedForm, 5)}; the reduced loss: ${e(at.reducedRise)}), and at ω = ${fmt(omega / 2, 4)} ${e(half.exactRise)} ± ${e(half.exactRiseSe)} (reduced ${e(half.reducedRise)}). ` +
+    `at the run's ω = ${fmt(omega, 4)} it is ${e(at.exactRise)} ± ${e(at.exactRiseSe)} above its ω → 0 limit ${fmt(v.limit.exact, 5)} (debiased one-step GD, closed form ${fmt(v.limit.closedForm, 5)}; the reduced loss rises by ${e(at.reducedRise)}), and at ω = ${fmt(omega / 2, 4)} it is ${e(half.exactRise)} ± ${e(half.exactRiseSe)} (reduced ${e(half.reducedRise)})` +
+    (half.exactRise < -3 * half.exactRiseSe ? ': below its limit, for the exact loss dips at small ω before it rises, which the reduced loss misses. ' : '. ') +
     (higher
-      ? 'So the trained ω is the optimiser\'s, not a minimum of either loss: on both the valley is nearly flat and lowest at smaller ω, and the run stops where its noise-limited drift along it has got to. '
+      ? 'So the trained ω is the optimiser\'s, not a minimum of either loss. '
       : 'At this ω the exact loss is not resolved from its ω → 0 value: the valley is flat to the Monte Carlo\'s precision here. ');
 }
 

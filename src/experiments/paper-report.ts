@@ -67,7 +67,7 @@ export async function paperExtras(o: ExtrasContext): Promise<ReportExtras> {
     `## Paper convention: estimator comparison, the reduced loss along the valley, mu*(w)\n\n` +
     `The authors' five estimators (docs/PAPER_EXPERIMENTS.md §2; \`icl-lab evaluate --method paper-comparison\`) against the values they printed; z = (ours - theirs) / combined standard error (theirs: our spread at their 50,000 prompts).\n\n${table}\n\n` +
     valleyMd +
-    `mu against the reduced loss's optimum (docs/PAPER_EXPERIMENTS.md §4; a measurement, not a finding: for small w, 2 mu*(w) w → L/(L + d (1 + sigma^2)), so this is eta_TF against that value, which one-step-gd judges): mu*(w) = (w w^T + (1 + sigma^2)/L exp(d w w^T))^{-1} w at each model's own w (L = ${o.L}, sigma^2 = ${(spec.noiseStd ** 2).toPrecision(3)}); the authors: w = 0.13, mu = 3.45 against mu* = 3.381.\n\n` +
+    `mu against the reduced loss's optimum (docs/PAPER_EXPERIMENTS.md §4; a measurement, not a finding: for small w, 2 mu*(w) w → L/(L + d (1 + sigma^2)), so this is eta_TF against that value, which one-step-gd judges): mu*(w) = (w w^T + (1 + sigma^2)/L exp(d w w^T))^{-1} w at each model's own w (L = ${o.L}, sigma^2 = ${(spec.noiseStd ** 2).toPrecision(3)}); the authors: w = 0.13, mu = 3.45 against mu* = 3.381. A single head (H = 1, w ~ 0.5) is outside the reduced loss's small-w regime, and has no ± valley.\n\n` +
     `| model | unit | w | mu | mu*(w) | max |mu - mu*|/|mu*| | L(mu, w) - L(mu*, w) |\n|---|---|---|---|---|---|---|\n${opt}`;
   return { findings: [valleyFinding(vrows, valley)], figures: [{ title: 'Estimator comparison (the authors\' Est_comparison)', path: files.find((x) => x.endsWith('.png'))!, caption }], md };
 }

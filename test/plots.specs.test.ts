@@ -500,7 +500,7 @@ describe('multi-task circuits figure (QKʰ E x E beside the whole OVʰ E x N)', 
   const dx = 6, N = 2, E = dx + N;
   const head = (h: number, seed: number) => ({
     head: h, qk: normals(E * E, seed, 0.1), ov: normals(E * N, seed + 1, 2),
-    wTask: [0.1, -0.2], muTask: [1, -2], qkShare: [0.9, 0.1], ovShare: [0.8, 0.2],
+    wTask: [0.1, -0.2], muTask: [1, -2], qkShare: [0.9, 0.1], qkExclusive: [0.9, 0.1], ovShare: [0.8, 0.2], strength: 0.5,
   });
   const spec: J = multitaskCircuitsSpec([head(0, 21), head(1, 23)], dx, tasks);
   const panels = (row: J): J[] => row.hconcat;

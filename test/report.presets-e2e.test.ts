@@ -11,18 +11,26 @@ import { tempDir } from './cli.helpers.js';
 const dir = tempDir('presets');
 
 describe('reproduce presets (tiny) end to end', () => {
-  it('paper: four runs in the paper convention, finding 6, the estimator comparison and the printed values', async () => {
+  it('paper: four runs in the paper convention, finding 6 (reduced-loss-valley), the valley table, the estimator comparison and the printed values', async () => {
     const out = join(dir, 'paper');
     const res = await reproduce({ out, experiment: 'paper', steps: 200, evalSamples: 60, samples: 400, lengths: [10, 40], jobs: 1, progress: 'none', onLine: null });
     if ('interrupted' in res) throw new Error('interrupted');
     const cfg = JSON.parse(readFileSync(join(out, 'h2', 'run.json'), 'utf8')).config;
     expect([cfg.preset, cfg.batch_size, cfg.seed, cfg.noise_std]).toEqual(['paper', 256, 1029, Math.sqrt(0.1)]);
     const ids = res.report.findings.map((f) => f.id);
-    expect(ids).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head', 'reduced-loss-optimum', 'gd-gap', 'two-head-equivalent', 'zero-sum']);
-    expect(res.report.findings[5]!.checks).toHaveLength(4);
+    expect(ids).toEqual(['kernel-regressor', 'two-heads-pair', 'one-step-gd', 'more-heads-act-like-two', 'multi-head-beats-single-head', 'reduced-loss-valley', 'gd-gap', 'two-head-equivalent', 'zero-sum']);
+    // two checks per model with a ± pair (n/a when none has split in 200 steps)
+    const valley = res.report.findings[5]!;
+    expect(valley.checks.length % 2).toBe(0);
+    expect(valley.result === 'n/a').toBe(valley.checks.length === 0);
     expect(res.report.pngs.some((p) => p.endsWith('estimator_comparison.png'))).toBe(true);
     const md = readFileSync(res.report.files.md, 'utf8');
-    expect(md).toMatch(/## Paper convention: estimator comparison and reduced-loss optimum/);
+    expect(md).toMatch(/## Paper convention: estimator comparison, the reduced loss along the valley, mu\*\(w\)/);
+    // the valley on 25 x 400 = 10,000 shared prompts: the grid's five points at least, the limit's closed form
+    expect(md).toMatch(/on the same 10,000 prompts for every ω/);
+    expect(md).toMatch(/\| 0\.1000 \| 4\.395 \| 0\.22092 \| 4\.43e-5 \| 0\.2[0-9]+ ± 0\.00[0-9]+ \| /);
+    expect(md).toMatch(/closed form 0\.24286/);
+    expect(md).toMatch(/mu against the reduced loss's optimum .*a measurement, not a finding/);
     expect(md).toMatch(/\| multi-head kernel \(w = ±0\.13, mu = ±3\.45\) \| 100 \| [0-9.]+ ± [0-9.]+ \| 0\.1638 \|/);
     expect(md).toMatch(/authors' w\^h/);
   }, 300_000);

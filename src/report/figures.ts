@@ -15,7 +15,9 @@ import { FIGURE_ZOOM } from './html.js';
 import { renderAllRunFigures } from '../plots/run-figures.js';
 import { fromInitPrediction, predictFlow } from './flow-prediction.js';
 import { settledIndex } from './sign-split.js';
-import { optimalMu, reducedLoss } from '../analysis/theory.js';
+import { optimalMu, reducedLoss, riskParams } from '../analysis/theory.js';
+import { valleyLoss } from '../analysis/valley-loss.js';
+import type { PresetName } from '../data/task.js';
 import { fmt, fmtList } from './format.js';
 import type { ReportRun } from './runs.js';
 
@@ -63,6 +65,10 @@ export interface FigureContext {
   log: (line: string) => void;
   /** The printed values' remark on the end point (ReportPlan's printed.endRemark), quoted in the flow caption. */
   endRemark?: string;
+  /** The task's convention, and the prompts and seed of the exact loss along the ± valley in the flow caption (analysis/valley-loss.ts; none: left out). */
+  preset?: PresetName;
+  valleyPrompts?: number;
+  valleySeed?: number;
 }
 
 /** Report figures are rasterised at exactly FIGURE_ZOOM (the HTML shows them inline as SVG). */
@@ -150,6 +156,7 @@ async function flowFigure(main: ReportRun, ctx: FigureContext): Promise<ReportFi
         ? `Why not from step 0: Adam on the factorised parameters (W_Q, W_K, W_V, W_O entries that form w and mu) with the exact reduced-loss gradient, from this run's own initial weights and with its lr and betas (src/analysis/reduced-adam.ts), ends at ${describeEnd(fromInit)}: ${fromInit.paired ? 'a +/- split like the run.' : 'every head on one side, the single-head point w = ±1/sqrt(d) = ' + fmt(1 / Math.sqrt(ctx.d), 3) + '. There the two heads share one direction of the reduced loss and mu^1 - mu^2 is flat: the deterministic dynamics have no reason to leave. The run leaves it through batch noise (in the paper convention it sits at w ~ 0.45 for tens of thousands of steps first) or through couplings the reduced loss leaves out (the o_proj entries shared with the OV x-block, in the seed convention within a few hundred steps). So the split is not predicted from the start; from the settled point the flow keeps it and moves the pair the way the run does (|w| shrinking, |mu| growing).'} `
         : '') +
       valleyNote(obsEnd.ws, { d: ctx.d, L: ctx.L, sigma2: ctx.noiseStd ** 2 }, ctx.endRemark ?? '') +
+      exactValleyNote(obsEnd.ws, ctx) +
       'The reduced loss is a large-L approximation and the run uses Adam on the factorised weights, so agreement is expected in shape, not in speed.',
   };
 }
@@ -161,6 +168,29 @@ function valleyNote(ws: number[], p: { d: number; L: number; sigma2: number }, r
   const l1 = at(1), lh = at(0.5);
   if (!(lh < l1)) return '';
   return `Along the run's +/- valley the reduced loss, with mu = mu*(w), keeps falling towards w -> 0 (${l1.toFixed(5)} at the run's w, ${lh.toFixed(5)} at half of it, mu*(w) growing like 1/w): it has no stationary point at the trained w, so neither its flow nor Adam on it ends there; where the run sits is set by its noise-limited drift along this nearly flat valley (${remark}this run's ${ws.map((x) => x.toFixed(3)).join(', ')}). `;
+}
+
+/**
+ * What the exact population loss does along the same valley (analysis/valley-loss.ts, mu = ±mu*(ω), the
+ * same prompts at every ω): it too is higher at the run's ω than at ω → 0, so the trained ω is the
+ * optimiser's, not an optimum of either loss.
+ */
+function exactValleyNote(ws: number[], ctx: FigureContext): string {
+  const pos = ws.filter((x) => x > 0), neg = ws.filter((x) => x < 0);
+  if (!ctx.valleyPrompts || !ctx.preset || pos.length === 0 || neg.length === 0) return '';
+  const omega = (Math.max(...pos) - Math.min(...neg)) / 2;
+  ctx.log(`exact loss along the ± valley for the flow caption (${ctx.valleyPrompts.toLocaleString('en-US')} prompts)`);
+  const v = valleyLoss({ ...riskParams({ d: ctx.d, L: ctx.L, noiseStd: ctx.noiseStd, preset: ctx.preset }), omegas: [omega / 2, omega], prompts: ctx.valleyPrompts, seed: ctx.valleySeed ?? 1 });
+  const [half, at] = v.points as [typeof v.points[0], typeof v.points[0]];
+  const e = (x: number) => x.toExponential(2);
+  const higher = at.exactRise > 3 * at.exactRiseSe;
+  return `The exact population loss along the same valley (w = ±ω, mu = ±mu*(ω); beta and noise integrated out, Monte Carlo over the inputs on the same ${v.prompts.toLocaleString('en-US')} prompts at every ω, src/analysis/valley-loss.ts) ` +
+    (higher ? 'behaves the same way: ' : 'is as flat: ') +
+    `at the run's ω = ${fmt(omega, 4)} it is ${e(at.exactRise)} ± ${e(at.exactRiseSe)} above its ω → 0 limit ${fmt(v.limit.exact, 5)} (debiased one-step GD, closed form ${fmt(v.limit.closedForm, 5)}; the reduced loss rises by ${e(at.reducedRise)}), and at ω = ${fmt(omega / 2, 4)} it is ${e(half.exactRise)} ± ${e(half.exactRiseSe)} (reduced ${e(half.reducedRise)})` +
+    (half.exactRise < -3 * half.exactRiseSe ? ': below its limit, for the exact loss dips at small ω before it rises, which the reduced loss misses. ' : '. ') +
+    (higher
+      ? 'So the trained ω is the optimiser\'s, not a minimum of either loss. '
+      : 'At this ω the exact loss is not resolved from its ω → 0 value: the valley is flat to the Monte Carlo\'s precision here. ');
 }
 
 function runFigureCaption(name: string): string {

@@ -43,6 +43,8 @@ export interface ExtrasContext {
   L: number;
   /** Prompts per length of its error sweeps, their seed, where figures go, the display names of the models. */
   samples: number;
+  /** Prompts at the training L of the findings (report `samples`, default 20,000). */
+  findingsSamples: number;
   seed: number;
   figDir: string;
   labels: Record<string, string>;

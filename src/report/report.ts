@@ -23,6 +23,7 @@ import { isRunDir, readRunJson, runConfig } from '../run/run-dir.js';
 import { gatherEvidence } from './evidence.js';
 import { evaluateSweep } from './evaluate-parallel.js';
 import { drawReportFigures, methodLabels } from './figures.js';
+import { VALLEY_PROMPTS_PER_SAMPLE } from '../analysis/valley-loss.js';
 import { computeFindings } from './findings.js';
 import { functionFindings } from './function-findings.js';
 import { writeDocuments, writeEvaluation, type ReportResult } from './documents.js';
@@ -78,9 +79,9 @@ export async function writeReport(runDirs: readonly string[], o: ReportOptions, 
   // 3. Figures, and the experiment's own findings, sections and figures.
   const figDir = join(o.out, 'figures');
   const labels = methodLabels(runs);
-  const figures = await drawReportFigures({ runs, evaluation, L, d: spec.d, noiseStd: spec.noiseStd, figDir, log, ...(plan.printed?.endRemark ? { endRemark: plan.printed.endRemark } : {}) });
+  const figures = await drawReportFigures({ runs, evaluation, L, d: spec.d, noiseStd: spec.noiseStd, preset: spec.preset, valleyPrompts: VALLEY_PROMPTS_PER_SAMPLE * samples, valleySeed: seed + 2, figDir, log, ...(plan.printed?.endRemark ? { endRemark: plan.printed.endRemark } : {}) });
   const models = runs.map((r) => ({ name: r.target.name, params: r.target.params }));
-  const extras = plan.extras ? await plan.extras({ models, spec, L, samples: o.evalSamples ?? 2_000, seed: seed + 2, figDir, labels, forward, log, evidence, reportDir: o.out }) : undefined;
+  const extras = plan.extras ? await plan.extras({ models, spec, L, samples: o.evalSamples ?? 2_000, findingsSamples: samples, seed: seed + 2, figDir, labels, forward, log, evidence, reportDir: o.out }) : undefined;
   if (extras) {
     findings.push(...extras.findings);
     figures.push(...extras.figures);

@@ -82,6 +82,8 @@ export function runRow(root: string, path: string): RunRow {
 export function markDifferences(rows: RunRow[]): RunRow[] {
   const keys = new Set<string>();
   for (const r of rows) for (const k of Object.keys(r.config)) if (!NOT_DIFFERS.has(k)) keys.add(k);
+  // pool_seed is read only by a task-pool run (task_pool > 0); elsewhere it just repeats the seed
+  if (rows.every((r) => !(Number(r.config['task_pool'] ?? 0) > 0))) keys.delete('pool_seed');
   const varying = [...keys].filter((k) => new Set(rows.map((r) => JSON.stringify(r.config[k]))).size > 1).sort();
   for (const r of rows) r.differs = varying.map((k) => `${k}=${JSON.stringify(r.config[k] ?? null)}`);
   return rows;

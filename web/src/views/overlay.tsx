@@ -10,7 +10,7 @@ import { HeldOut, StatusBadge, Tags } from './runs';
 
 export function OverlayView(props: { paths: string[]; metric: string }) {
   const metric = ((OVERLAY_METRICS as readonly string[]).includes(props.metric) ? props.metric : 'loss') as OverlayMetric;
-  const [smooth, setSmooth] = useState(0.6);
+  const [smooth, setSmooth] = useState(0.9);
   const paths = props.paths.slice(0, MAX_OVERLAY);
   const { data, error } = useLiveJson<OverlayResponse>(apiUrl.overlay(paths, metric, smooth), (e) => e.event === 'run' && paths.includes(e.data.path));
   if (props.paths.length < 1) return <p>Pick runs in the <a href="#/">runs table</a> (or a group's “overlay” link) to overlay.</p>;

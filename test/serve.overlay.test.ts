@@ -99,7 +99,7 @@ describe('/api/overlay', () => {
     // a: validation at step index 0, 20, 40 and the last (59); b: every 10 (TINY): 0, 10, ..., 50, 59
     expect(v.runs.map((r) => r.points)).toEqual([4, 7]);
     const e = (await get('api/overlay?path=a&metric=eta')).body as OverlayResponse;
-    expect(e.runs[0]!.points).toBe(12); // dynamics every 5 steps of 60
+    expect(e.runs[0]!.points).toBe(13); // dynamics at step index 0, 5, ..., 55 and the last (59)
     expect(Number.isFinite(e.runs[0]!.last)).toBe(true);
   });
 

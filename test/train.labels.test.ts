@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { checkLabels, labelsFromJson, mergeLabels, tagOf } from '../src/run/labels.js';
+import { exportTensorboard, markdownText } from '../src/export/tensorboard.js';
 import { cli, requireDist, tempDir, TINY } from './cli.helpers.js';
 
 requireDist();
@@ -94,6 +95,15 @@ describe('train --name --tag --note', () => {
     expect(r.code).toBe(0);
     expect(runJson(join(out, 'runs', 'h1'))['tags']).toEqual(['sweep:my-sweep']);
     expect(runJson(join(out, 'runs', 'h2'))['tags']).toEqual(['sweep:my-sweep']);
+  });
+});
+
+describe('icl-lab export tensorboard', () => {
+  it("writes the name, tags and note into the config text, escaped for TensorBoard's Markdown", async () => {
+    const res = await exportTensorboard([join(tmp, 'a')], { out: join(tmp, 'tb'), imageSteps: 0 });
+    const bytes = readFileSync(res.runs[0]!.file).toString('utf8');
+    expect(bytes).toContain('name: **best so far**  \ntags: `baseline`, `lr:1e-3`, `good`  \nnote: first line  \nsecond line\n');
+    expect(markdownText('<b>H=2</b> *x* [l](u)')).toBe('&lt;b&gt;H=2&lt;/b&gt; \\*x\\* \\[l\\]\\(u\\)');
   });
 });
 

@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { checkLabels, labelsFromJson, mergeLabels, tagOf } from '../src/run/labels.js';
 import { exportTensorboard, markdownText } from '../src/export/tensorboard.js';
+import { trainExperimentRuns } from '../src/experiments/reproduce.js';
+import { resolveConfigs } from '../src/run/config.js';
 import { cli, requireDist, tempDir, TINY } from './cli.helpers.js';
 
 requireDist();
@@ -95,6 +97,16 @@ describe('train --name --tag --note', () => {
     expect(r.code).toBe(0);
     expect(runJson(join(out, 'runs', 'h1'))['tags']).toEqual(['sweep:my-sweep']);
     expect(runJson(join(out, 'runs', 'h2'))['tags']).toEqual(['sweep:my-sweep']);
+  });
+});
+
+describe('reproduce', () => {
+  it("tags an experiment's runs experiment:<name>", async () => {
+    const out = join(tmp, 'repro');
+    const configs = () => resolveConfigs({ heads: 1, d: 3, contextLength: 10, batchSize: 16, steps: 20, dynamicsEvery: 10, qkEvery: 10, valEvery: 10 });
+    const r = await trainExperimentRuns({ out, steps: 20, evalSamples: 10, jobs: 1, progress: 'none' }, ['h1'], configs, 'h1 (seed experiment)', 'seed');
+    expect(r.runs.map((x) => x.status)).toEqual(['completed']);
+    expect(runJson(join(out, 'h1'))['tags']).toEqual(['experiment:seed']);
   });
 });
 

@@ -69,6 +69,8 @@ describe('icl-lab serve: names, tags, groups, held-out loss, overlay', () => {
     // filter by tag: the select, then a tag chip
     await page.selectOption('[data-testid=tag-filter]', 'baseline');
     expect((await rowPaths()).sort()).toEqual(['baseline', 'odd-name']);
+    // "differs" among the runs shown: the two baseline runs differ by their seed only
+    expect((await page.locator('td.differs').allInnerTexts()).sort()).toEqual(['seed=1024', 'seed=7']);
     await page.click('[data-testid=clear-tag]');
     expect(await rowPaths()).toHaveLength(6);
     await page.locator('[data-testid=run-row][data-path="heads-scan/runs/h1"] [data-testid=tag]').click();

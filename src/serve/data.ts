@@ -17,7 +17,8 @@ import { errorVsLengthSpec } from '../plots/error-curves.js';
 import { multitaskFigure } from '../plots/run-figures.js';
 import { parseEvaluation } from '../plots/evaluation.js';
 import type { VlSpec } from '../plots/theme.js';
-import { FIELDS, jsonKey, type TrainConfig } from '../run/config.js';
+import type { TrainConfig } from '../run/config.js';
+import { differences } from './differs.js';
 import { mtimeOf, readMetrics, readRunDir, readSnapshots, RUN_FILES, type RunDir, type RunMetrics, type RunSnapshots } from '../run/run-dir.js';
 import { readResultsCsv, type Row } from '../sweep/results.js';
 import { OVERLAY_METRIC_LABELS, type Analysis, type CompareResponse, type OverlayMetric, type OverlayResponse, type ReportSummary, type RunDetail, type RunRow, type Snapshots, type SweepSummary } from './api.js';
@@ -27,11 +28,7 @@ import { naturalCompare } from './scan.js';
 
 type Json = Record<string, unknown>;
 
-/**
- * Config keys left out of "what differs": the logging fields (run/config.ts FIELDS with `logging`),
- * steps (the step column shows it) and engine (a kernel: the same results to ~1e-15).
- */
-export const NOT_DIFFERS: ReadonlySet<string> = new Set([...FIELDS.filter((f) => f.logging).map((f) => jsonKey(f.key)), 'steps', 'engine']);
+export { NOT_DIFFERS } from './differs.js';
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
@@ -78,14 +75,10 @@ export function runRow(root: string, path: string): RunRow {
   }
 }
 
-/** Fill each row's `differs` with the config fields whose values are not the same for every row. */
+/** Fill each row's `differs` with the config fields whose values are not the same for every row (differs.ts). */
 export function markDifferences(rows: RunRow[]): RunRow[] {
-  const keys = new Set<string>();
-  for (const r of rows) for (const k of Object.keys(r.config)) if (!NOT_DIFFERS.has(k)) keys.add(k);
-  // pool_seed is read only by a task-pool run (task_pool > 0); elsewhere it just repeats the seed
-  if (rows.every((r) => !(Number(r.config['task_pool'] ?? 0) > 0))) keys.delete('pool_seed');
-  const varying = [...keys].filter((k) => new Set(rows.map((r) => JSON.stringify(r.config[k]))).size > 1).sort();
-  for (const r of rows) r.differs = varying.map((k) => `${k}=${JSON.stringify(r.config[k] ?? null)}`);
+  const d = differences(rows.map((r) => r.config));
+  rows.forEach((r, i) => (r.differs = d[i]!));
   return rows;
 }
 

@@ -5,6 +5,7 @@
  */
 import { useMemo, useState } from 'preact/hooks';
 import { apiUrl, fmt, int, MAX_OVERLAY, q, useLiveJson, type IndexResponse, type RunRow } from '../api';
+import { differences } from '../../../src/serve/differs.js';
 import { scoreLine } from './report';
 
 type Key = 'name' | 'status' | 'step' | 'stepsPerSecond' | 'trainLoss' | 'valLoss' | 'heldOut' | 'heads' | 'd' | 'L' | 'preset' | 'optimizer' | 'lr' | 'differs';
@@ -15,7 +16,7 @@ const COLUMNS: { key: Key; label: string; num?: boolean; title?: string }[] = [
   { key: 'trainLoss', label: 'batch loss', num: true, title: 'the last training batch (batch_size prompts: noisy, ±30 % from step to step)' },
   { key: 'valLoss', label: 'val. batch', num: true, title: 'the last validation batch (val_samples prompts)' },
   { key: 'heads', label: 'H', num: true }, { key: 'd', label: 'd', num: true }, { key: 'L', label: 'L', num: true },
-  { key: 'preset', label: 'preset' }, { key: 'optimizer', label: 'optim.' }, { key: 'lr', label: 'lr', num: true }, { key: 'differs', label: 'differs from the others' },
+  { key: 'preset', label: 'preset' }, { key: 'optimizer', label: 'optim.' }, { key: 'lr', label: 'lr', num: true }, { key: 'differs', label: 'differs from the others', title: 'the config fields whose values are not the same for every run shown (logging fields, steps and engine left out)' },
 ];
 
 export type GroupBy = 'none' | 'experiment' | 'folder';
@@ -76,7 +77,10 @@ export function RunsView() {
   const rows = useMemo(() => {
     if (!data) return [];
     const words = filter.trim().toLowerCase().split(/\s+/).filter(Boolean);
-    const keep = data.runs.filter((r) => (tag === '' || r.tags.includes(tag)) && words.every((w) => `${r.name} ${r.label ?? ''} ${r.tags.join(' ')} ${r.note ?? ''} ${r.status} ${r.preset} ${r.optimizer} H=${r.heads} d=${r.d} L=${r.L} ${r.differs.join(' ')}`.toLowerCase().includes(w)));
+    const matched = data.runs.filter((r) => (tag === '' || r.tags.includes(tag)) && words.every((w) => `${r.name} ${r.label ?? ''} ${r.tags.join(' ')} ${r.note ?? ''} ${r.status} ${r.preset} ${r.optimizer} H=${r.heads} d=${r.d} L=${r.L} ${r.differs.join(' ')}`.toLowerCase().includes(w)));
+    // "differs from the others": among the runs shown (a tag's seeds differ by seed, not by what sets them apart from other runs)
+    const d = differences(matched.map((r) => r.config));
+    const keep = matched.map((r, i) => ({ ...r, differs: d[i]! }));
     return keep.sort((a, b) => {
       const x = sortValue(a, sort.key);
       const y = sortValue(b, sort.key);

@@ -12,6 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { tagOf } from '../run/labels.js';
 import type { TrainConfig } from '../run/config.js';
 import { executeRuns, trainRuns, type ExecuteOptions } from '../run/runs.js';
 import { isRunDir, readRunJson } from '../run/run-dir.js';
@@ -55,7 +56,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult | 
   if (seeds && seeds.length > 0) return reproduceSeeds(o, e, seeds);
   const planned = experimentRuns(e, o.steps);
   const names = planned.map((r) => r.name);
-  const runs = await trainExperimentRuns(o, names, () => planned.map((r) => r.config), `${e.runs ? names.join(', ') : `H = ${e.heads.join(', ')}`} (${e.name} experiment)`);
+  const runs = await trainExperimentRuns(o, names, () => planned.map((r) => r.config), `${e.runs ? names.join(', ') : `H = ${e.heads.join(', ')}`} (${e.name} experiment)`, e.name);
   if ('interrupted' in runs) return runs;
   const dirs = names.map((n) => join(o.out, n));
   const reportDir = join(o.out, 'report');
@@ -78,7 +79,7 @@ async function reproduceSeeds(o: ReproduceOptions, e: Experiment, seeds: readonl
   const base = experimentRuns(e, o.steps);
   const planned = seeds.flatMap((s) => base.map((r) => ({ seed: s, name: seededName(r.name, s), config: withSeed(r.config, s) })));
   const names = planned.map((r) => r.name);
-  const trained = await trainExperimentRuns(o, names, () => planned.map((r) => r.config), `${base.map((r) => r.name).join(', ')} x ${seeds.length} seeds (${e.name} experiment)`);
+  const trained = await trainExperimentRuns(o, names, () => planned.map((r) => r.config), `${base.map((r) => r.name).join(', ')} x ${seeds.length} seeds (${e.name} experiment)`, e.name);
   if ('interrupted' in trained) return trained;
   const reportDir = join(o.out, 'report');
   o.onReportStart?.();
@@ -124,7 +125,7 @@ function splitSection(out: string, names: readonly string[], seeds: readonly num
  * e.g. a --full run re-reported, are left as they are; runs cut short while being created are made
  * again). Interrupted: the runs so far; a failed run is an error.
  */
-export async function trainExperimentRuns(o: ReproduceOptions, names: readonly string[], configs: () => TrainConfig[], what: string): Promise<{ runs: RunSummary[] } | { runs: RunSummary[]; interrupted: true }> {
+export async function trainExperimentRuns(o: ReproduceOptions, names: readonly string[], configs: () => TrainConfig[], what: string, experiment: string): Promise<{ runs: RunSummary[] } | { runs: RunSummary[]; interrupted: true }> {
   const log = o.log ?? (() => {});
   const dirs = names.map((n) => join(o.out, n));
   const existing = dirs.filter((d) => existsSync(d) && isRunDir(d));
@@ -134,7 +135,7 @@ export async function trainExperimentRuns(o: ReproduceOptions, names: readonly s
   const exec: ExecuteOptions = { ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), ...(o.progress ? { progress: o.progress } : {}), ...(o.signal ? { signal: o.signal } : {}), onLine: o.onLine ?? null };
   if (created.length === 0) {
     log(`training ${what} for ${o.steps.toLocaleString('en-US')} steps each into ${o.out}`);
-    runs = await trainRuns(configs(), { ...exec, out: o.out, names: [...names], force: false });
+    runs = await trainRuns(configs(), { ...exec, out: o.out, names: [...names], force: false, labels: { tags: [tagOf('experiment', experiment)] } });
   } else {
     if (existing.length !== dirs.length) throw new Error(`${o.out} holds only some of the runs (${existing.join(', ')}); use another --out or remove it`);
     const unfinished = dirs.filter((d) => readRunJson(d).step < o.steps);

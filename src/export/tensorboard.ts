@@ -116,10 +116,24 @@ class StepEvents {
   }
 }
 
-/** The config as a Markdown table for the Text dashboard. */
+/**
+ * Text of the user's (a run's name, tags, note) for TensorBoard's Markdown: HTML characters as
+ * entities and Markdown's punctuation escaped, so it shows as typed and never as markup.
+ */
+export function markdownText(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/[\\`*_{}[\]()#+!|~-]/g, (c) => `\\${c}`);
+}
+
+/** The config as a Markdown table for the Text dashboard (after the run's name, tags and note, when it has them). */
 function configMarkdown(name: string, r: RunJson): string {
+  const labels = [
+    ...(r.name !== undefined ? [`name: **${markdownText(r.name)}**`] : []),
+    ...(r.tags && r.tags.length > 0 ? [`tags: ${r.tags.map((t) => `\`${t}\``).join(', ')}`] : []),
+    ...(r.note !== undefined ? [`note: ${r.note.split('\n').map(markdownText).join('  \n')}`] : []),
+  ];
   const lines = [
     `icl-lab ${r.icl_lab_version} run **${name}**: ${r.status}, step ${r.step} of ${r.steps}, seed ${r.seed}`,
+    ...(labels.length > 0 ? ['', ...labels.map((l, i) => (i < labels.length - 1 ? `${l}  ` : l))] : []),
     '',
     '| field | value |',
     '| --- | --- |',

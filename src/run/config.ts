@@ -92,6 +92,11 @@ export interface Field {
   readonly list?: true;
   /** May be changed when resuming (does not change the trajectory). */
   readonly resumable?: true;
+  /**
+   * Says how the run logs, prints, checkpoints or guards itself, not what it trains: left out of the
+   * web lab's "what differs from the others" (serve/data.ts NOT_DIFFERS).
+   */
+  readonly logging?: true;
   /** Placeholder in --help. */
   readonly arg?: string;
   /**
@@ -137,15 +142,15 @@ export const FIELDS: readonly Field[] = [
   { key: 'batchSize', kind: 'int', default: 128, min: 1, max: 1_000_000, help: 'prompts per training step' },
   { key: 'steps', kind: 'int', default: 500_001, min: 1, max: MAX_STEPS, resumable: true, help: 'total training steps of the run' },
   { key: 'seed', kind: 'int', default: 1024, min: 0, max: 4_294_967_295, list: true, help: 'RNG seed (init and data)' },
-  { key: 'dynamicsEvery', kind: 'int', default: 1000, min: 1, max: BIG, help: 'log w^h and mu^h of every head every N steps' },
-  { key: 'qkEvery', kind: 'int', default: 1000, min: 1, max: BIG, help: 'snapshot QK^h and OV^h matrices every N steps' },
-  { key: 'lossEvery', kind: 'int', default: 1000, min: 1, max: BIG, resumable: true, help: 'refresh the loss shown in the progress display every N steps (train_loss itself is stored at every step)' },
-  { key: 'divergeLoss', kind: 'float', default: 1e8, min: 0, max: 1e300, resumable: true, help: 'stop the run as failed (diverged) when the training loss is not finite or above this (0 = only when not finite)' },
-  { key: 'valEvery', kind: 'int', default: 1000, min: 1, max: BIG, help: 'validation loss on a fresh batch every N steps' },
-  { key: 'valSamples', kind: 'int', default: null, min: 1, max: 10_000_000, help: 'prompts in each validation batch (default: --batch-size, as the seed)' },
-  { key: 'printEvery', kind: 'int', default: 50_000, min: 1, max: BIG, resumable: true, help: "print the seed's 'After N steps' line every N steps (at validation steps)" },
-  { key: 'checkpointEvery', kind: 'int', default: 0, min: 0, max: BIG, resumable: true, help: 'write checkpoint + metrics every N steps (0 = only by time)' },
-  { key: 'checkpointSecs', kind: 'float', default: 30, min: 0, max: 1e9, resumable: true, help: 'write checkpoint + metrics every S seconds (0 = only by steps)' },
+  { key: 'dynamicsEvery', logging: true, kind: 'int', default: 1000, min: 1, max: BIG, help: 'log w^h and mu^h of every head every N steps' },
+  { key: 'qkEvery', logging: true, kind: 'int', default: 1000, min: 1, max: BIG, help: 'snapshot QK^h and OV^h matrices every N steps' },
+  { key: 'lossEvery', logging: true, kind: 'int', default: 1000, min: 1, max: BIG, resumable: true, help: 'refresh the loss shown in the progress display every N steps (train_loss itself is stored at every step)' },
+  { key: 'divergeLoss', logging: true, kind: 'float', default: 1e8, min: 0, max: 1e300, resumable: true, help: 'stop the run as failed (diverged) when the training loss is not finite or above this (0 = only when not finite)' },
+  { key: 'valEvery', logging: true, kind: 'int', default: 1000, min: 1, max: BIG, help: 'validation loss on a fresh batch every N steps' },
+  { key: 'valSamples', logging: true, kind: 'int', default: null, min: 1, max: 10_000_000, help: 'prompts in each validation batch (default: --batch-size, as the seed)' },
+  { key: 'printEvery', logging: true, kind: 'int', default: 50_000, min: 1, max: BIG, resumable: true, help: "print the seed's 'After N steps' line every N steps (at validation steps)" },
+  { key: 'checkpointEvery', logging: true, kind: 'int', default: 0, min: 0, max: BIG, resumable: true, help: 'write checkpoint + metrics every N steps (0 = only by time)' },
+  { key: 'checkpointSecs', logging: true, kind: 'float', default: 30, min: 0, max: 1e9, resumable: true, help: 'write checkpoint + metrics every S seconds (0 = only by steps)' },
 ];
 
 export const FIELD_BY_KEY: ReadonlyMap<FieldKey, Field> = new Map(FIELDS.map((f) => [f.key, f]));

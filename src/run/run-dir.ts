@@ -31,6 +31,7 @@ import { parseStreamVersion, type StreamVersion } from '../data/stream.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { configFromJson, configToJson, jsonKey, type FieldKey, type TrainConfig } from './config.js';
 import { allocLogs, resumable, type FinalValidation, type TrainLogs, type TrainState } from './loop.js';
+import { labelsFromJson, type RunLabels } from './labels.js';
 
 export const RUN_FILES = {
   run: 'run.json',
@@ -82,6 +83,12 @@ export interface RunFailure {
 export interface RunJson {
   icl_lab_version: string;
   format: 1;
+  /** The run's display name (`train --name`; labels.ts): one line. Absent: the folder names it. */
+  name?: string;
+  /** Tags (`train --tag`, `sweep:<folder>`, `experiment:<name>`; labels.ts TAG_PATTERN). */
+  tags?: string[];
+  /** Free text (`train --note`). */
+  note?: string;
   status: RunStatus;
   /** Steps done (train_loss has this many entries; the weights are after this many updates). */
   step: number;
@@ -401,6 +408,13 @@ function checkRunJson(r: RunJson, path: string): void {
   }
   if (r.pid !== undefined && !Number.isSafeInteger(r.pid)) throw new FileFormatError(`pid is ${JSON.stringify(r.pid)}; expected an integer`, path);
   if (r.host !== undefined && typeof r.host !== 'string') throw new FileFormatError(`host is ${JSON.stringify(r.host)}; expected a string`, path);
+  const labels = labelsFromJson(r as unknown as Record<string, unknown>);
+  if (typeof labels === 'string') throw new FileFormatError(labels, path);
+}
+
+/** run.json's name, tags and note (labels.ts), as recorded (none in runs of builds before issue 22). */
+export function labelsOf(r: RunJson): RunLabels {
+  return { ...(r.name !== undefined ? { name: r.name } : {}), ...(r.tags !== undefined ? { tags: [...r.tags] } : {}), ...(r.note !== undefined ? { note: r.note } : {}) };
 }
 
 /**
@@ -488,6 +502,8 @@ export interface SaveInfo {
   sessions: number;
   failure?: RunFailure;
   resumeCommand?: string;
+  /** The run's name, tags and note (kept by every save and resume). */
+  labels?: RunLabels;
 }
 
 export function runJsonOf(s: TrainState, info: SaveInfo, checkpointStep: number): RunJson {
@@ -495,6 +511,9 @@ export function runJsonOf(s: TrainState, info: SaveInfo, checkpointStep: number)
   const r: RunJson = {
     icl_lab_version: VERSION,
     format: 1,
+    ...(info.labels?.name !== undefined ? { name: info.labels.name } : {}),
+    ...(info.labels?.tags !== undefined && info.labels.tags.length > 0 ? { tags: [...info.labels.tags] } : {}),
+    ...(info.labels?.note !== undefined ? { note: info.labels.note } : {}),
     status: info.status,
     step: s.step,
     steps: s.config.steps,

@@ -15,7 +15,8 @@ import { FileFormatError } from '../io/safetensors.js';
 import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './config.js';
 import { createState, defaultStreamVersion, ensureCapacity, heldOutValidation, logFinalStep, restoreState, runSteps, type TrainState } from './loop.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
-import { isStaleTemp, makeRunDir, readRunForResume, readRunJson, RUN_FILES, runConfig, runJsonOf, saveFailure, saveState, writeProgress, writeRunJson, type RunFailure, type RunJson, type RunStatus, type SaveInfo } from './run-dir.js';
+import { mergeLabels, type RunLabels } from './labels.js';
+import { isStaleTemp, labelsOf, makeRunDir, readRunForResume, readRunJson, RUN_FILES, runConfig, runJsonOf, saveFailure, saveState, writeProgress, writeRunJson, type RunFailure, type RunJson, type RunStatus, type SaveInfo } from './run-dir.js';
 import { LOCK_FILE } from './lock.js';
 
 export interface ProgressInfo {
@@ -78,13 +79,13 @@ export function resumeCommand(dir: string): string {
  * `dir` (a run remade after it was cut short while `creating`, a sweep's run); otherwise (train
  * --force, whose directory the user gave up) everything but run.json and the lock goes.
  */
-export function createRun(dir: string, config: TrainConfig, status: RunStatus = 'interrupted', ownFilesOnly = false): void {
+export function createRun(dir: string, config: TrainConfig, status: RunStatus = 'interrupted', ownFilesOnly = false, labels: RunLabels = {}): void {
   makeRunDir(dir);
-  writeRunIdentity(dir, config);
+  writeRunIdentity(dir, config, labels);
   removeLeftovers(dir, ownFilesOnly);
   const s = createState(config, nodeKernels());
   const now = new Date().toISOString();
-  saveState(dir, s, { status, createdAt: now, wallSeconds: 0, stepsPerSecond: 0, sessions: 0, resumeCommand: resumeCommand(dir) });
+  saveState(dir, s, { status, createdAt: now, wallSeconds: 0, stepsPerSecond: 0, sessions: 0, resumeCommand: resumeCommand(dir), labels });
 }
 
 /**
@@ -92,10 +93,10 @@ export function createRun(dir: string, config: TrainConfig, status: RunStatus = 
  * other file, so a run directory always holds run.json: a kill or a full disk while the rest is
  * written leaves a run that `train --out` (the same command), `--resume` and `reproduce` make again.
  */
-export function writeRunIdentity(dir: string, config: TrainConfig): void {
+export function writeRunIdentity(dir: string, config: TrainConfig, labels: RunLabels = {}): void {
   const s = { step: 0, config, lastLoss: NaN, lastVal: NaN, lastValStep: -1, stream: { version: defaultStreamVersion(config) } } as TrainState;
   const now = new Date().toISOString();
-  writeRunJson(dir, runJsonOf(s, { status: 'creating', createdAt: now, wallSeconds: 0, stepsPerSecond: 0, sessions: 0, resumeCommand: resumeCommand(dir) }, 0));
+  writeRunJson(dir, runJsonOf(s, { status: 'creating', createdAt: now, wallSeconds: 0, stepsPerSecond: 0, sessions: 0, resumeCommand: resumeCommand(dir), labels }, 0));
 }
 
 const OWN_FILES: ReadonlySet<string> = new Set(Object.values(RUN_FILES));
@@ -152,13 +153,17 @@ export function checkResumeSteps(steps: number | undefined): void {
   }
 }
 
-export async function runSession(dir: string, name: string, steps: number | undefined, hooks: RunHooks = {}, changes: Partial<TrainConfig> = {}): Promise<RunSummary> {
+/**
+ * `labels`: a resume's new --name / --note (they replace the run's) and --tag (added to its tags);
+ * the run's own labels are kept otherwise.
+ */
+export async function runSession(dir: string, name: string, steps: number | undefined, hooks: RunHooks = {}, changes: Partial<TrainConfig> = {}, labels: RunLabels = {}): Promise<RunSummary> {
   for (const k of Object.keys(changes) as (keyof TrainConfig)[]) {
     if (!FIELD_BY_KEY.get(k)?.resumable) throw new UsageError(`${flagName(k)} cannot be changed when resuming (it changes the trajectory)`);
   }
   removeStaleTemps(dir);
   const identity = readRunJson(dir);
-  if (identity.status === 'creating') createRun(dir, runConfig(identity, dir), 'interrupted', true); // cut short while being made: make it again (its own files only)
+  if (identity.status === 'creating') createRun(dir, runConfig(identity, dir), 'interrupted', true, labelsOf(identity)); // cut short while being made: make it again (its own files only)
   const { run, config: saved, checkpoint, logs } = readRunForResume(dir);
   const failed = failedRun(run);
   if (failed) throw new UsageError(`${dir}: ${failed.message}`);
@@ -170,12 +175,12 @@ export async function runSession(dir: string, name: string, steps: number | unde
   }
   const s = restoreState(config, checkpoint, logs, nodeKernels());
   ensureCapacity(s, target);
-  return trainState(dir, name, s, target, run.timings.created_at, run.timings.wall_seconds, run.timings.sessions + 1, hooks);
+  return trainState(dir, name, s, target, run.timings.created_at, run.timings.wall_seconds, run.timings.sessions + 1, hooks, mergeLabels(labelsOf(run), labels));
 }
 
 async function trainState(
   dir: string, name: string, s: TrainState, target: number,
-  createdAt: string, priorWall: number, sessions: number, hooks: RunHooks,
+  createdAt: string, priorWall: number, sessions: number, hooks: RunHooks, labels: RunLabels,
 ): Promise<RunSummary> {
   const c = s.config;
   const startStep = s.step;
@@ -186,7 +191,7 @@ async function trainState(
   const info = (status: RunStatus, extra: Partial<SaveInfo> = {}): SaveInfo => {
     const wall = (performance.now() - t0) / 1000;
     return {
-      status, createdAt, wallSeconds: priorWall + wall, sessions,
+      status, createdAt, wallSeconds: priorWall + wall, sessions, labels,
       stepsPerSecond: wall > 0 ? (s.step - startStep) / wall : 0, ...extra,
     };
   };

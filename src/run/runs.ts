@@ -14,7 +14,8 @@ import { Worker } from 'node:worker_threads';
 import { UsageError } from '../errors.js';
 import { FIELD_BY_KEY, runName, varyingAcross, type TrainConfig } from './config.js';
 import { autoProgressMode, ProgressDisplay, type ProgressMode } from './progress.js';
-import { checkRunDirFree, isRunDir, makeRunDir, readRunJson, RUN_FILES, runConfig, runIsLive } from './run-dir.js';
+import { mergeLabels, type RunLabels } from './labels.js';
+import { checkRunDirFree, isRunDir, labelsOf, makeRunDir, readRunJson, RUN_FILES, runConfig, runIsLive, writeRunJson, type RunJson } from './run-dir.js';
 import { checkResumeSteps, createRun, failedRun, resumeCommand, resumeTarget, runSession, writeRunIdentity, type ProgressInfo, type RunSummary } from './run.js';
 import { acquireRunLocks, describeHolder, LOCK_FILE, lockHolder, releaseRunLocks, waitAdvice } from './lock.js';
 import { describeFsError } from '../io/input-file.js';
@@ -28,6 +29,8 @@ export interface RunJob {
   name: string;
   steps?: number;
   changes?: Partial<TrainConfig>;
+  /** A resume's --name / --note (replace the run's) and --tag (added); absent: the run's own. */
+  labels?: RunLabels;
 }
 
 export interface RunPlan {
@@ -62,6 +65,8 @@ export interface TrainRunsOptions extends ExecuteOptions {
   names?: string[];
   /** Overwrite existing non-empty directories. */
   force?: boolean;
+  /** Every run's name, tags and note (labels.ts); with several runs each is named `NAME/<subdirectory>`. */
+  labels?: RunLabels;
 }
 
 /** Where each config goes: `out` itself for a single run, else `out/<name>`. */
@@ -101,8 +106,12 @@ export async function trainRuns(configs: readonly TrainConfig[], opts: TrainRuns
       locked.push(...acquireRunLocks([p.dir]));
       checkRunDirFree(p.dir, force, flag); // again under the lock: another process may have made it meanwhile
     }
-    for (const p of plans) writeRunIdentity(p.dir, p.config);
-    for (const p of plans) createRun(p.dir, p.config, 'interrupted');
+    const labels = (p: RunPlan): RunLabels => {
+      const l = opts.labels ?? {};
+      return nested && l.name !== undefined ? { ...l, name: `${l.name}/${p.name}` } : l;
+    };
+    for (const p of plans) writeRunIdentity(p.dir, p.config, labels(p));
+    for (const p of plans) createRun(p.dir, p.config, 'interrupted', false, labels(p));
   } catch (err) {
     releaseRunLocks(locked);
     throw explainWriteError(err, opts.out, plans.length > 1);
@@ -158,7 +167,7 @@ export function findRuns(dir: string): string[] {
  * Completed runs asked for no more steps, and (below a parent) failed runs, are reported as they
  * are, files untouched. A single failed run, or --steps below a run's step, is a UsageError.
  */
-export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: number; force?: boolean; changes?: Partial<TrainConfig> } = {}): Promise<RunSummary[]> {
+export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: number; force?: boolean; changes?: Partial<TrainConfig>; labels?: RunLabels } = {}): Promise<RunSummary[]> {
   const dirs = findRuns(dir);
   checkResumeSteps(opts.steps);
   const notes = new Map<string, string>();
@@ -177,10 +186,14 @@ export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: n
     }
     const target = resumeTarget(d, opts.steps, r.steps, r.checkpoint_step);
     checkTrainMemory({ ...runConfig(r, d), steps: Math.max(target, r.steps) }, dirs.length > 1 ? basename(d) : undefined);
-    if (r.status === 'completed' && target === r.step) notes.set(d, 'already completed; nothing to do (pass --steps N to train longer)');
+    if (r.status === 'completed' && target === r.step) {
+      const relabel = opts.labels && (opts.labels.name !== undefined || opts.labels.note !== undefined || (opts.labels.tags?.length ?? 0) > 0);
+      if (relabel) relabelRun(d, r, opts.labels!);
+      notes.set(d, `already completed; nothing to do${relabel ? ' (its name, tags and note updated in run.json)' : ''} (pass --steps N to train longer)`);
+    }
   }
   const jobs: RunJob[] = dirs.filter((d) => !notes.has(d)).map((d) => ({
-    dir: d, name: basename(d), ...(opts.steps !== undefined ? { steps: opts.steps } : {}), ...(opts.changes ? { changes: opts.changes } : {}),
+    dir: d, name: basename(d), ...(opts.steps !== undefined ? { steps: opts.steps } : {}), ...(opts.changes ? { changes: opts.changes } : {}), ...(opts.labels ? { labels: opts.labels } : {}),
   }));
   let trained: RunSummary[] = [];
   try {
@@ -189,6 +202,18 @@ export async function resumeRuns(dir: string, opts: ExecuteOptions & { steps?: n
     throw explainWriteError(err, dir, dirs.length > 1, false);
   }
   return dirs.map((d) => trained.find((s) => s.dir === d) ?? { ...summaryFromDisk(d, basename(d)), note: notes.get(d)! });
+}
+
+/** A completed run's labels changed in place (run.json rewritten under the run's lock, nothing else touched). */
+function relabelRun(dir: string, r: RunJson, changes: RunLabels): void {
+  const locked = acquireRunLocks([dir]);
+  try {
+    const l = mergeLabels(labelsOf(r), changes);
+    const { icl_lab_version, format, name: _n, tags: _t, note: _o, ...rest } = r;
+    writeRunJson(dir, { icl_lab_version, format, ...l, ...rest });
+  } finally {
+    releaseRunLocks(locked);
+  }
 }
 
 function workerScript(): string | null {
@@ -242,7 +267,7 @@ export async function executeRuns(jobs: readonly RunJob[], opts: ExecuteOptions 
             display.update(many ? job.name : '', p);
             opts.onRunProgress?.(job.name, p);
           },
-        }, job.changes ?? {});
+        }, job.changes ?? {}, job.labels ?? {});
         opts.onRunDone?.(s);
         display.done(many ? job.name : '');
         if (many) display.note(`[${job.name}] ${s.status} at step ${s.step}`);

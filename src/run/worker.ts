@@ -13,6 +13,7 @@ export interface WorkerJob {
   name: string;
   steps?: number;
   changes?: Partial<import('./config.js').TrainConfig>;
+  labels?: import('./labels.js').RunLabels;
   chunkMs?: number;
   threads?: 1 | 2;
 }
@@ -42,7 +43,7 @@ async function train(job: WorkerJob): Promise<void> {
       shouldStop: () => stop,
       onLine: (text) => post({ type: 'line', name: job.name, text }),
       onProgress: (p) => post({ type: 'progress', name: job.name, ...p }),
-    }, job.changes ?? {});
+    }, job.changes ?? {}, job.labels ?? {});
     post({ type: 'done', name: job.name, summary });
   } catch (err) {
     post({ type: 'error', name: job.name, message: err instanceof Error ? err.message : String(err), usage: err instanceof UsageError });

@@ -22,6 +22,8 @@ export const ROUTES = {
   run: `${API_PREFIX}run`,
   /** CompareResponse of ?path=&path=... (&smooth=). */
   compare: `${API_PREFIX}compare`,
+  /** OverlayResponse of ?path=&path=...&metric= (&smooth=): one metric of many runs on one chart. */
+  overlay: `${API_PREFIX}overlay`,
   /** ReportResponse of ?path=. */
   report: `${API_PREFIX}report`,
   /** SweepSummary of ?path=. */
@@ -35,7 +37,18 @@ export const ROUTES = {
 } as const;
 
 /** Query parameters of the routes. */
-export const QUERY = { path: 'path', smooth: 'smooth', shift: 'shift', value: 'value' } as const;
+export const QUERY = { path: 'path', smooth: 'smooth', shift: 'shift', value: 'value', metric: 'metric' } as const;
+
+/**
+ * The metrics api/overlay draws: loss = train_loss (every step, one batch each; bucket means, EMA
+ * with &smooth=), val_loss = the validation batches (val_every), eta = η_TF(t) = Σ_h μ^h w^h of the
+ * last layer (single-task runs' dynamics).
+ */
+export const OVERLAY_METRICS = ['loss', 'val_loss', 'eta'] as const;
+export type OverlayMetric = (typeof OVERLAY_METRICS)[number];
+export const OVERLAY_METRIC_LABELS: Record<OverlayMetric, string> = { loss: 'training loss (one batch per step)', val_loss: 'validation loss (one batch per val_every)', eta: 'η_TF(t) = Σ_h μʰ wʰ' };
+/** The most runs one api/overlay request may name (each distinct), as api/compare's. */
+export const MAX_OVERLAY = 64;
 
 /**
  * The shifts of api/evaluate, named as `icl-lab evaluate`'s flags (--x-scale C, --beta-scale C,
@@ -60,6 +73,7 @@ export const apiUrl = {
   index: (): string => ROUTES.index,
   run: (path: string, smooth: number): string => `${ROUTES.run}?${QUERY.path}=${enc(path)}&${QUERY.smooth}=${smooth}`,
   compare: (paths: readonly string[], smooth: number): string => `${ROUTES.compare}?${paths.map((p) => `${QUERY.path}=${enc(p)}`).join('&')}&${QUERY.smooth}=${smooth}`,
+  overlay: (paths: readonly string[], metric: string, smooth: number): string => `${ROUTES.overlay}?${paths.map((p) => `${QUERY.path}=${enc(p)}`).join('&')}&${QUERY.metric}=${enc(metric)}&${QUERY.smooth}=${smooth}`,
   report: (path: string): string => `${ROUTES.report}?${QUERY.path}=${enc(path)}`,
   sweep: (path: string): string => `${ROUTES.sweep}?${QUERY.path}=${enc(path)}`,
   evaluate: (path: string, shift: ShiftKind, value: string): string => `${ROUTES.evaluate}?${QUERY.path}=${enc(path)}&${QUERY.shift}=${shift}&${QUERY.value}=${enc(value)}`,
@@ -106,7 +120,14 @@ export interface LiveEvents {
 /** One row of the runs table. */
 export interface RunRow {
   path: string;
+  /** The run's folder below DIR (its path; DIR's own name for '.'). */
   name: string;
+  /** run.json's name (`train --name`), or null: the folder names it. */
+  label: string | null;
+  /** run.json's tags (`train --tag`, `sweep:<folder>`, `experiment:<name>`). */
+  tags: string[];
+  /** run.json's note (`train --note`), or null. */
+  note: string | null;
   /** run.json's status; `unreadable` when the run directory cannot be read (see error). */
   status: RunJson['status'] | 'unreadable';
   /** run.json says running but no live process writes it (the trainer was killed). */
@@ -114,8 +135,12 @@ export interface RunRow {
   step: number;
   steps: number;
   stepsPerSecond: number | null;
+  /** The last training batch's loss (batch_size prompts: noisy). */
   trainLoss: number | null;
+  /** The last validation batch's loss (val_samples prompts). */
   valLoss: number | null;
+  /** A completed run's final model on `samples` held-out prompts (run.json final_validation), or null. */
+  heldOut: { mse: number; stderr: number; samples: number } | null;
   heads: number | null;
   d: number | null;
   L: number | null;
@@ -199,6 +224,25 @@ export interface RunDetail {
   evaluation: VlSpec | null;
   /** The last validation point. */
   lastVal: { step: number; loss: number } | null;
+}
+
+/** GET api/overlay: `metric` of every run on one chart, one colour per run (the legend names each). */
+export interface OverlayResponse {
+  metric: OverlayMetric;
+  /** null when no run has logged the metric yet. */
+  chart: VlSpec | null;
+  runs: {
+    path: string;
+    /** The legend's entry: run.json's name, else the path (with the path beside a name two runs share). */
+    label: string;
+    color: string;
+    row: RunRow;
+    /** Points drawn (0: the run has not logged this metric; see `why`). */
+    points: number;
+    /** The metric's last logged value, or null. */
+    last: number | null;
+    why?: string;
+  }[];
 }
 
 /** GET api/compare */

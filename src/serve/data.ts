@@ -18,16 +18,17 @@ import { multitaskFigure } from '../plots/run-figures.js';
 import { parseEvaluation } from '../plots/evaluation.js';
 import type { VlSpec } from '../plots/theme.js';
 import type { TrainConfig } from '../run/config.js';
+import { differences } from './differs.js';
 import { mtimeOf, readMetrics, readRunDir, readSnapshots, RUN_FILES, type RunDir, type RunMetrics, type RunSnapshots } from '../run/run-dir.js';
 import { readResultsCsv, type Row } from '../sweep/results.js';
-import type { Analysis, CompareResponse, ReportSummary, RunDetail, RunRow, Snapshots, SweepSummary } from './api.js';
-import { compareDynamicsSpec, compareLossSpec, etaSpec, etaVsRatioSpec, parallelSpec, smoothedLossSpec, thinIndices, webDynamicsSpec, webTaskDynamicsSpec, type Dynamics } from './figures.js';
+import { OVERLAY_METRIC_LABELS, type Analysis, type CompareResponse, type OverlayMetric, type OverlayResponse, type ReportSummary, type RunDetail, type RunRow, type Snapshots, type SweepSummary } from './api.js';
+import { compareDynamicsSpec, compareLossSpec, emaSmooth, etaSpec, etaVsRatioSpec, overlayColor, overlaySpec, parallelSpec, smoothedLossSpec, thinDynamics, thinIndices, webDynamicsSpec, webTaskDynamicsSpec, type Dynamics } from './figures.js';
+import { downsampleMinMax } from '../plots/downsample.js';
 import { naturalCompare } from './scan.js';
 
 type Json = Record<string, unknown>;
 
-/** Config keys that say how a run logs, not what it trains: left out of "what differs". */
-const BOOKKEEPING = new Set(['print_every', 'checkpoint_every', 'checkpoint_secs', 'loss_every', 'diverge_loss', 'steps', 'engine', 'val_samples']);
+export { NOT_DIFFERS } from './differs.js';
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
@@ -41,13 +42,16 @@ const nameOf = (root: string, path: string): string => (path === '.' ? basename(
 /** One row of the runs table from a run directory read whole; a live run shows its heartbeat (progress.json). */
 function rowOf(path: string, name: string, r: RunDir): RunRow {
   const { run, config: c, progress: live } = r;
+  const fv = run.final_validation;
   return {
-    path, name, status: run.status, stale: r.stale,
+    path, name, label: run.name ?? null, tags: run.tags ? [...run.tags] : [], note: run.note ?? null,
+    status: run.status, stale: r.stale,
     step: live?.step ?? run.step,
     steps: live?.steps ?? run.steps,
     stepsPerSecond: num(live?.steps_per_second ?? run.timings.steps_per_second),
     trainLoss: num(live?.loss) ?? num(run.final.train_loss),
     valLoss: num(run.final.val_loss),
+    heldOut: fv && num(fv.mse) !== null ? { mse: fv.mse, stderr: fv.stderr, samples: fv.samples } : null,
     heads: c.heads, d: c.d, L: c.contextLength, layers: c.layers,
     preset: c.preset, optimizer: c.optimizer, lr: c.lr, init: c.init,
     updatedAt: run.timings.updated_at,
@@ -64,19 +68,17 @@ export function runRow(root: string, path: string): RunRow {
     return rowOf(path, name, readRunDir(join(root, path)));
   } catch (e) {
     return {
-      path, name, status: 'unreadable', stale: false, step: 0, steps: 0, stepsPerSecond: null, trainLoss: null, valLoss: null,
+      path, name, label: null, tags: [], note: null, status: 'unreadable', stale: false, step: 0, steps: 0, stepsPerSecond: null, trainLoss: null, valLoss: null, heldOut: null,
       heads: null, d: null, L: null, layers: null, preset: null, optimizer: null, lr: null, init: null, updatedAt: null, failure: null,
       config: {}, differs: [], error: (e as Error).message,
     };
   }
 }
 
-/** Fill each row's `differs` with the config fields whose values are not the same for every row. */
+/** Fill each row's `differs` with the config fields whose values are not the same for every row (differs.ts). */
 export function markDifferences(rows: RunRow[]): RunRow[] {
-  const keys = new Set<string>();
-  for (const r of rows) for (const k of Object.keys(r.config)) if (!BOOKKEEPING.has(k)) keys.add(k);
-  const varying = [...keys].filter((k) => new Set(rows.map((r) => JSON.stringify(r.config[k]))).size > 1).sort();
-  for (const r of rows) r.differs = varying.map((k) => `${k}=${JSON.stringify(r.config[k] ?? null)}`);
+  const d = differences(rows.map((r) => r.config));
+  rows.forEach((r, i) => (r.differs = d[i]!));
   return rows;
 }
 
@@ -269,6 +271,67 @@ export function compareRuns(root: string, paths: string[], smooth: number): Comp
     loss: withLoss.length > 0 ? compareLossSpec(withLoss.map((x) => ({ name: x.path, trainLoss: x.logs!.trainLoss })), { smooth }) : null,
     dynamics: withDyn.length > 0 ? compareDynamicsSpec(withDyn) : null,
     runs: loaded.map((x, i) => ({ path: x.path, row: rows[i]!, snapshots: snapshotsOf(join(root, x.path), x.run.config, 200) })),
+  };
+}
+
+/** Legend entries of runs: run.json's name, else the path; a name two runs share gets its path beside it. */
+export function overlayLabels(rows: readonly RunRow[]): string[] {
+  const base = rows.map((r) => r.label ?? r.path);
+  return base.map((b, i) => (base.indexOf(b) !== base.lastIndexOf(b) && rows[i]!.label !== null ? `${b} (${rows[i]!.path})` : b));
+}
+
+/** The metric's points of one run: steps and values (empty with the reason when it has none). */
+function overlaySeries(logs: RunMetrics | undefined, c: TrainConfig, metric: OverlayMetric, smooth: number): { step: ArrayLike<number>; value: ArrayLike<number>; why?: string } {
+  const none = (why: string) => ({ step: [], value: [], why });
+  if (!logs) return none('no metrics.safetensors yet');
+  if (metric === 'loss') {
+    if (logs.trainLoss.length === 0) return none('no training loss logged yet');
+    const b = downsampleMinMax(smooth > 0 ? emaSmooth(logs.trainLoss, smooth) : logs.trainLoss, OVERLAY_BUCKETS, undefined, true);
+    return { step: b.map((x) => x.x), value: b.map((x) => x.mean) };
+  }
+  if (metric === 'val_loss') {
+    const v = logs.valLoss ?? new Float64Array(0);
+    if (v.length === 0) return none('no validation loss logged yet');
+    const idx = thinIndices(v.length, OVERLAY_BUCKETS);
+    return { step: idx.map((i) => logs.valStep![i]!), value: idx.map((i) => v[i]!) };
+  }
+  if (isMultitask(c)) return none('multi-task run: η_TF is a single-task statistic');
+  const dyn = dynamicsOf(logs);
+  if (!dyn) return none('no dynamics logged yet');
+  const d = thinDynamics(dyn, OVERLAY_BUCKETS);
+  const value = Array.from(d.step, (_, t) => {
+    let eta = 0;
+    for (let h = 0; h < d.heads; h++) {
+      const i = (t * d.layers + d.layers - 1) * d.heads + h;
+      eta += d.qk[i]! * d.ov[i]!;
+    }
+    return eta;
+  });
+  return { step: d.step, value };
+}
+
+/** Points per run of api/overlay (bucket means of the loss; thinned validation and dynamics). */
+export const OVERLAY_BUCKETS = 400;
+
+/** `metric` of several runs on one chart, one colour per run (throws when one cannot be read). */
+export function overlayRuns(root: string, paths: string[], metric: OverlayMetric, smooth: number): OverlayResponse {
+  const loaded = paths.map((p) => ({ path: p, run: readRunDir(join(root, p)), logs: metricsOf(join(root, p)) }));
+  const rows = markDifferences(loaded.map((x) => rowOf(x.path, nameOf(root, x.path), x.run)));
+  const labels = overlayLabels(rows);
+  const series = loaded.map((x, i) => ({ ...overlaySeries(x.logs, x.run.config, metric, metric === 'loss' ? smooth : 0), label: labels[i]!, color: overlayColor(i, loaded.length) }));
+  const drawn = series.filter((s) => s.step.length > 0);
+  const log = metric !== 'eta';
+  const subtitle = metric === 'loss'
+    ? `mean of each of ≤ ${OVERLAY_BUCKETS} buckets of steps${smooth > 0 ? `, EMA ${smooth}` : ''}; one batch per step (the held-out loss is in the table)`
+    : metric === 'val_loss' ? 'one validation batch (val_samples prompts) every val_every steps' : 'last layer, from the logged wʰ and μʰ';
+  return {
+    metric,
+    chart: drawn.length > 0 ? overlaySpec(drawn, { title: OVERLAY_METRIC_LABELS[metric], subtitle, yTitle: metric === 'eta' ? 'η_TF' : 'Loss (MSE, log scale)', log }) : null,
+    runs: series.map((s, i) => {
+      let last: number | null = null;
+      for (let k = s.value.length - 1; k >= 0 && last === null; k--) last = num(s.value[k]);
+      return { path: loaded[i]!.path, label: s.label, color: s.color, row: rows[i]!, points: s.step.length, last, ...(s.why ? { why: s.why } : {}) };
+    }),
   };
 }
 

@@ -308,3 +308,49 @@ export function etaVsRatioSpec(points: { run: string; ratio: number; eta: number
     ],
   });
 }
+
+/**
+ * Colour of run i of n overlaid: the comparison colours (runColor) while they last, else n hues
+ * spaced evenly around the colour wheel (every run its own colour, as far as eyes tell them apart).
+ */
+export function overlayColor(i: number, n: number): string {
+  if (n <= CATEGORY.length) return runColor(i);
+  const h = (i * 360) / n;
+  const l = i % 2 === 0 ? 0.42 : 0.58; // alternate lightness: neighbours in hue differ in brightness too
+  const s = 0.7;
+  const f = (k: number): number => {
+    const kk = (k + h / 30) % 12;
+    return l - s * Math.min(l, 1 - l) * Math.max(-1, Math.min(kk - 3, 9 - kk, 1));
+  };
+  return `#${[f(0), f(8), f(4)].map((v) => Math.round(v * 255).toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** One metric of many runs on one chart: a line per run in its colour, a legend naming each run (every entry, however many). */
+export function overlaySpec(
+  series: { label: string; color: string; step: ArrayLike<number>; value: ArrayLike<number> }[],
+  opts: { title: string; subtitle: string; yTitle: string; log: boolean; width?: number; height?: number },
+): VlSpec {
+  const rows: { run: string; step: number; value: number }[] = [];
+  for (const s of series) {
+    for (let i = 0; i < s.step.length; i++) {
+      const v = s.value[i]!;
+      if (Number.isFinite(v) && (!opts.log || v > 0)) rows.push({ run: s.label, step: round(s.step[i]!), value: round(v) });
+    }
+  }
+  const names = series.map((s) => s.label);
+  const columns = names.length <= 4 ? names.length : names.length <= 12 ? 3 : 4;
+  const legend = { orient: 'bottom', direction: 'vertical', columns, symbolLimit: 0, labelLimit: 280, columnPadding: 18, symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1, title: `${names.length} run${names.length === 1 ? '' : 's'}` };
+  return topLevel({
+    title: { text: opts.title, subtitle: opts.subtitle },
+    width: opts.width ?? 900,
+    height: opts.height ?? 360,
+    data: { values: rows },
+    mark: { type: 'line', strokeWidth: 1.6, clip: true },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: 'Training step', axis: { labelExpr: STEP_LABEL_EXPR } },
+      y: { field: 'value', type: 'quantitative', title: opts.yTitle, scale: opts.log ? { type: 'log' } : { zero: false } },
+      color: { field: 'run', type: 'nominal', title: 'run', scale: { domain: names, range: series.map((s) => s.color) }, legend },
+      tooltip: [{ field: 'run' }, { field: 'step', format: ',' }, { field: 'value', format: '.4f' }],
+    },
+  });
+}

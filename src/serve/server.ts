@@ -5,6 +5,7 @@
  *   GET /api/index                         runs table rows, reports, sweeps
  *   GET /api/run?path=P[&smooth=a]         one run: figures (Vega-Lite specs), snapshots, statistics
  *   GET /api/compare?path=P&path=Q[&smooth=a]
+ *   GET /api/overlay?path=P&path=Q...&metric=loss|val_loss|eta[&smooth=a]   one metric of up to MAX_OVERLAY runs
  *   GET /api/report?path=P   /api/sweep?path=P
  *   GET /api/evaluate?path=P&shift=K&value=V  the run's model and the estimators on shifted prompts (shifted.ts; a worker thread)
  *   GET /api/events                        text/event-stream: `index` (runs appeared/vanished) and `run` ({path, step, status})
@@ -24,8 +25,8 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { mtimeOf, RUN_FILES } from '../run/run-dir.js';
-import { API_PREFIX, QUERY, ROUTES, type IndexResponse, type LiveEvents, type ReportResponse } from './api.js';
-import { compareRuns, etaScatter, evaluatedLengths, markDifferences, reportSummary, runDetail, runRow, sweepSummary } from './data.js';
+import { API_PREFIX, MAX_OVERLAY, OVERLAY_METRICS, QUERY, ROUTES, type IndexResponse, type LiveEvents, type OverlayMetric, type ReportResponse } from './api.js';
+import { compareRuns, etaScatter, evaluatedLengths, markDifferences, overlayRuns, reportSummary, runDetail, runRow, sweepSummary } from './data.js';
 import { PathError, resolveInside, scanTree, type Found } from './scan.js';
 import { parseShiftQuery, shiftedEvaluation } from './shifted.js';
 
@@ -199,6 +200,15 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
         const twice = paths.find((p, i) => paths.indexOf(p) !== i);
         if (twice !== undefined) throw new PathError(400, `run ${twice} is given twice; compare each run once`);
         json(res, 200, compareRuns(root, paths.map((p) => known('runs', p, 'run')), smoothOf(u)));
+      } else if (route === ROUTES.overlay) {
+        const paths = u.searchParams.getAll(QUERY.path);
+        if (paths.length === 0) throw new PathError(400, `missing ?${QUERY.path}= (one or more runs, at most ${MAX_OVERLAY})`);
+        if (paths.length > MAX_OVERLAY) throw new PathError(400, `overlay takes at most ${MAX_OVERLAY} runs, got ${paths.length}`);
+        const twice = paths.find((p, i) => paths.indexOf(p) !== i);
+        if (twice !== undefined) throw new PathError(400, `run ${twice} is given twice; overlay each run once`);
+        const metric = u.searchParams.get(QUERY.metric) ?? 'loss';
+        if (!(OVERLAY_METRICS as readonly string[]).includes(metric)) throw new PathError(400, `metric ${JSON.stringify(metric)} is not one overlay draws; allowed: ${OVERLAY_METRICS.join(', ')}`);
+        json(res, 200, overlayRuns(root, paths.map((p) => known('runs', p, 'run')), metric as OverlayMetric, smoothOf(u)));
       } else if (route === ROUTES.report) {
         const r = reportSummary(root, known('reports', pathArg(), 'report'), found.runs);
         const body: ReportResponse = { ...r, eta: etaScatter(root, r.runPaths.filter((p): p is string => p !== null)) };

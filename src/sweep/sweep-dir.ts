@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { makeDirs } from '../io/input-file.js';
@@ -19,6 +19,7 @@ import { FileFormatError } from '../io/safetensors.js';
 import { configToJson, type TrainConfig } from '../run/config.js';
 import { isRunDir, readRunJson, runConfig, type RunJson } from '../run/run-dir.js';
 import { createRun } from '../run/run.js';
+import { tagOf } from '../run/labels.js';
 import { VERSION } from '../version.js';
 import { checkRunName, configHash, type SweepRunPlan, type SweepSpec } from './spec.js';
 
@@ -176,7 +177,7 @@ export function prepareSweep(dir: string, spec: SweepSpec, runs: readonly SweepR
   }
   const all = sweepRuns(dir, sweep);
   for (const r of all) {
-    if (!isRunDir(r.dir)) createRun(r.dir, r.config, 'interrupted', true);
+    if (!isRunDir(r.dir)) createRun(r.dir, r.config, 'interrupted', true, { tags: [tagOf('sweep', basename(resolve(dir)))] });
   }
   return {
     dir,

@@ -1,6 +1,7 @@
 /** The lab: a header with the views, and the view the hash names. */
 import { STATIC_PAGE, useHash } from './api';
 import { CompareView } from './views/compare';
+import { OverlayView } from './views/overlay';
 import { ReportView } from './views/report';
 import { RunView } from './views/run';
 import { RunsView } from './views/runs';
@@ -16,6 +17,7 @@ export function App() {
   // keyed by the whole hash: a link to another shift (?shift=...) opens the view anew
   if (route!.startsWith('/run/')) view = <RunView key={hash} path={decodeURIComponent(route!.slice(5))} />;
   else if (route === '/compare') view = <CompareView paths={params.getAll('path')} />;
+  else if (route === '/overlay') view = <OverlayView key={hash} paths={params.getAll('path')} metric={params.get('metric') ?? 'loss'} />;
   else if (route!.startsWith('/report/')) view = <ReportView path={decodeURIComponent(route!.slice(8))} />;
   else if (route!.startsWith('/sweep/')) view = <SweepView path={decodeURIComponent(route!.slice(7))} />;
   else if (route === '/playground') {

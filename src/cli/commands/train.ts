@@ -14,6 +14,7 @@ import { FIELD_BY_KEY, FIELDS, fieldHelp, flagName, parseConfigText, parseFlags,
 import { resumeRuns, trainRuns } from '../../run/runs.js';
 import type { ProgressMode } from '../../run/progress.js';
 import { resumeCommand, type RunSummary } from '../../run/run.js';
+import { checkLabels, type RunLabels } from '../../run/labels.js';
 
 export interface TrainCliOptions extends Record<string, unknown> {
   config?: string;
@@ -24,6 +25,9 @@ export interface TrainCliOptions extends Record<string, unknown> {
   threads?: string;
   json?: boolean;
   progress?: string;
+  name?: string;
+  tag?: string[];
+  note?: string;
 }
 
 
@@ -47,8 +51,17 @@ function readConfigFile(path: string): string {
 
 /** Everything the action needs, validated; throws UsageError. Creates nothing. */
 export type TrainPlan =
-  | { kind: 'new'; configs: ReturnType<typeof resolveConfigs>; out: string; force: boolean; jobs?: number; threads?: 1 | 2; json: boolean; progress: ProgressMode | 'auto' }
-  | { kind: 'resume'; dir: string; steps?: number; force: boolean; changes: Partial<TrainConfig>; jobs?: number; threads?: 1 | 2; json: boolean; progress: ProgressMode | 'auto' };
+  | { kind: 'new'; configs: ReturnType<typeof resolveConfigs>; out: string; force: boolean; jobs?: number; threads?: 1 | 2; json: boolean; progress: ProgressMode | 'auto'; labels: RunLabels }
+  | { kind: 'resume'; dir: string; steps?: number; force: boolean; changes: Partial<TrainConfig>; jobs?: number; threads?: 1 | 2; json: boolean; progress: ProgressMode | 'auto'; labels: RunLabels };
+
+/** --tag's values (commander collects the repeated flag into a list). */
+function tagsOf(opts: TrainCliOptions): string[] | undefined {
+  const v = opts.tag as unknown;
+  if (v === undefined) return undefined;
+  const list = Array.isArray(v) ? v : [v];
+  if (list.some((t) => typeof t !== 'string')) throw new UsageError('--tag needs a value');
+  return list as string[];
+}
 
 export function planTrain(opts: TrainCliOptions): TrainPlan {
   const json = opts.json === true;
@@ -60,6 +73,7 @@ export function planTrain(opts: TrainCliOptions): TrainPlan {
   const out = str(opts, 'out');
   const config = str(opts, 'config');
   const flags = parseFlags(opts);
+  const labels = checkLabels({ name: str(opts, 'name'), tags: tagsOf(opts), note: str(opts, 'note') });
   const given = new Set(Object.keys(flags) as FieldKey[]);
   if (resume !== undefined) {
     if (resume === '') throw new UsageError('--resume needs a run directory');
@@ -69,16 +83,16 @@ export function planTrain(opts: TrainCliOptions): TrainPlan {
     const fixed = [...given].filter((k) => !FIELD_BY_KEY.get(k)!.resumable);
     if (fixed.length > 0) {
       const allowed = FIELDS.filter((f) => f.resumable).map((f) => flagName(f.key)).join(', ');
-      throw new UsageError(`${flagName(fixed[0]!)} cannot be changed when resuming (it changes the trajectory; with --resume only ${allowed}, --jobs, --threads, --json, --progress, --force are allowed)`);
+      throw new UsageError(`${flagName(fixed[0]!)} cannot be changed when resuming (it changes the trajectory; with --resume only ${allowed}, --name, --tag, --note, --jobs, --threads, --json, --progress, --force are allowed)`);
     }
     const steps = flags.steps as number | undefined;
     const changes = Object.fromEntries([...given].filter((k) => k !== 'steps').map((k) => [k, flags[k]])) as Partial<TrainConfig>;
-    return { kind: 'resume', dir: resume, force: opts.force === true, changes, ...(steps !== undefined ? { steps } : {}), ...(jobs !== undefined ? { jobs } : {}), ...th, json, progress };
+    return { kind: 'resume', dir: resume, force: opts.force === true, changes, ...(steps !== undefined ? { steps } : {}), ...(jobs !== undefined ? { jobs } : {}), ...th, json, progress, labels };
   }
   if (out === undefined || out === '') throw new UsageError('--out DIR is required (the run directory to create), or --resume DIR to continue a run');
   const fromFile = config !== undefined ? parseConfigText(readConfigFile(config), `--config ${config}`) : {};
   const configs = resolveConfigs({ ...fromFile, ...flags }, given, { wasmAvailable: wasmAvailable() });
-  return { kind: 'new', configs, out, force: opts.force === true, ...(jobs !== undefined ? { jobs } : {}), ...th, json, progress };
+  return { kind: 'new', configs, out, force: opts.force === true, ...(jobs !== undefined ? { jobs } : {}), ...th, json, progress, labels };
 }
 
 function describe(s: RunSummary, many: boolean): string {
@@ -110,8 +124,8 @@ export async function trainAction(opts: TrainCliOptions): Promise<number> {
   let summaries: RunSummary[];
   try {
     summaries = plan.kind === 'new'
-      ? await trainRuns(plan.configs, { ...common, out: plan.out, force: plan.force })
-      : await resumeRuns(plan.dir, { ...common, force: plan.force, changes: plan.changes, ...(plan.steps !== undefined ? { steps: plan.steps } : {}) });
+      ? await trainRuns(plan.configs, { ...common, out: plan.out, force: plan.force, labels: plan.labels })
+      : await resumeRuns(plan.dir, { ...common, force: plan.force, changes: plan.changes, labels: plan.labels, ...(plan.steps !== undefined ? { steps: plan.steps } : {}) });
   } finally {
     removeInterrupt();
   }
@@ -150,6 +164,9 @@ export function register(program: Command): void {
       cmd.option(`${flag} ${arg}`, fieldHelp(f));
     }
   }
+  cmd.option('--name <name>', '[text] the run\'s display name, recorded in run.json (one line, at most 200 characters; with lists: NAME/<subdirectory> each). The folder still names it on disk');
+  cmd.option('--tag <tag>', '[text] a tag recorded in run.json (repeatable: --tag baseline --tag lr-scan; letters, digits and _ . : / + = @ -, at most 64 characters); with --resume: added to the run\'s tags', (v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+  cmd.option('--note <text>', '[text] a note recorded in run.json (at most 10,000 characters); with --resume --name and --note replace the run\'s');
   cmd.option('--force', '[flag] overwrite an existing non-empty run directory (with --resume: resume even if run.json names a live process)');
   addRunOptions(cmd);
   cmd.option('--json', '[flag] print only a final JSON summary on stdout (no progress, no printed losses)');

@@ -4,7 +4,7 @@ import { afterSteps, apiUrl, fmt, getJson, int, SHIFT_KINDS, SHIFT_QUERIES, SHIF
 import { VegaChart, type Spec } from '../chart';
 import { hashQuery, writeHashQuery } from '../playground/url';
 import { Heatmaps } from '../heatmaps';
-import { StatusBadge } from './runs';
+import { StatusBadge, Tags } from './runs';
 
 /** One step slider over the snapshots, with play; stays at the newest snapshot while a run grows if it was there. */
 export function StepSlider(props: { steps: number[]; index: number; onIndex: (i: number) => void; testId?: string }) {
@@ -48,12 +48,21 @@ export function RunView(props: { path: string }) {
   return (
     <div>
       <div class="toolbar">
-        <h1>{row.name}</h1>
+        <h1 data-testid="run-title">{row.label ?? row.name}{row.label ? <span class="muted small mono"> {row.name}</span> : null}</h1>
         <StatusBadge status={row.status} stale={row.stale} />
         <span class="mono" data-testid="run-step">step {int(row.step)} / {int(row.steps)}</span>
         <span class="muted">{row.stepsPerSecond !== null ? `${int(row.stepsPerSecond)} steps/s` : ''}</span>
-        <span>loss <b class="mono" data-testid="run-loss">{fmt(row.trainLoss)}</b>{detail.lastVal ? <> · val. {fmt(detail.lastVal.loss)} <span class="muted" title="metrics.safetensors val_step is the 0-based index of the step after which it was measured">after {int(detail.lastVal.step + 1)} steps</span></> : null}</span>
+        <span>
+          {row.heldOut ? <>held-out loss <b class="mono" data-testid="run-held-out">{fmt(row.heldOut.mse)} ± {fmt(row.heldOut.stderr)}</b> <span class="muted small">({int(row.heldOut.samples)} prompts, final model) · </span></> : null}
+          batch loss <span class="mono" data-testid="run-loss" title="the last training batch (batch_size prompts)">{fmt(row.trainLoss)}</span>{detail.lastVal ? <> · val. batch {fmt(detail.lastVal.loss)} <span class="muted" title="metrics.safetensors val_step is the 0-based index of the step after which it was measured">after {int(detail.lastVal.step + 1)} steps</span></> : null}
+        </span>
       </div>
+      {row.tags.length > 0 || row.note ? (
+        <div class="run-labels">
+          <Tags tags={row.tags} />
+          {row.note ? <p class="note" data-testid="run-note">{row.note}</p> : null}
+        </div>
+      ) : null}
       <p class="muted small config">
         {c['attention'] && c['attention'] !== 'softmax' ? <b data-testid="run-attention">{String(c['attention'])} attention, </b> : null}
         {Number(c['task_pool']) > 0 ? <>task pool M = {String(c['task_pool'])}, </> : null}{Number(c['sparsity']) > 0 ? <>{String(c['sparsity'])}-sparse β, </> : null}

@@ -2,10 +2,10 @@
  * One row per run of a sweep as `icl-lab sweep status` shows it: the run directory's state (run.json,
  * its heartbeat while it trains), beside the queue's view of its job and Slurm's of its array task.
  */
-import { readProgress, readRunJson, type RunJson } from '../run/run-dir.js';
+import { isRunDir, readProgress, type RunJson } from '../run/run-dir.js';
 import type { JobView } from './queue.js';
 import type { SlurmJobState } from './slurm.js';
-import { runState, type sweepRuns } from './sweep-dir.js';
+import { readSweepRun, runState, type sweepRuns } from './sweep-dir.js';
 
 export interface StatusRow {
   name: string;
@@ -24,14 +24,8 @@ export interface StatusRow {
 export function statusRows(runs: ReturnType<typeof sweepRuns>, views: readonly (JobView | null)[], slurm: Map<number, SlurmJobState> | null): StatusRow[] {
   return runs.map((r, i) => {
     const st = runState(r.dir);
-    let rj: RunJson | null = null;
-    if (!(st.kind === 'todo' && st.steps === 0)) {
-      try {
-        rj = readRunJson(r.dir);
-      } catch {
-        rj = null; // being created, or not a run.json: shown as missing
-      }
-    }
+    // (written atomically: a run.json that does not read is damaged, and said so, naming the file)
+    const rj: RunJson | null = isRunDir(r.dir) ? readSweepRun(r.dir) : null;
     const v = views[i] ?? null;
     const status = st.kind === 'completed' ? 'completed' : st.kind === 'failed' ? 'failed' : rj?.status ?? 'missing';
     const live = rj?.status === 'running' ? readProgress(r.dir)?.step ?? 0 : 0;

@@ -6,6 +6,8 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
+import { describeFsError } from '../../io/input-file.js';
+import { FileFormatError } from '../../io/safetensors.js';
 import { addRunOptions, parseJobs, parseProgress, parseThreads } from '../options.js';
 import { onInterrupt } from '../signals.js';
 import { cliCommand, shellQuote } from '../../command.js';
@@ -23,7 +25,7 @@ const queueModule = () => import('../../sweep/queue.js');
 import { sweepProgressOf } from '../../sweep/progress.js';
 import { writeResults } from '../../sweep/results.js';
 import { expandSweep, specFromFileAndFlags, type SweepRunPlan, type SweepSpec } from '../../sweep/spec.js';
-import { isSweepDir, prepareSweep, readSweepJson, runState, sweepRuns, type PreparedSweep } from '../../sweep/sweep-dir.js';
+import { isSweepDir, lockSweepDir, prepareSweep, readSweepJson, runState, sweepRuns, type PreparedSweep } from '../../sweep/sweep-dir.js';
 
 interface SweepCliOptions extends Record<string, unknown> {
   out?: string;
@@ -130,7 +132,13 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
       report: opts.report === true,
       resultsArgs: [...(opts.evalSamples !== undefined ? ['--eval-samples', opts.evalSamples] : []), ...(opts.evalSeed !== undefined ? ['--eval-seed', opts.evalSeed] : [])],
     };
-    return slurmSweep(specPath, opts, dir, slurm, mode);
+    if (opts.dryRun) return slurmSweep(specPath, opts, dir, slurm, mode);
+    const release = lockSweepDir(dir);
+    try {
+      return await slurmSweep(specPath, opts, dir, slurm, mode);
+    } finally {
+      release();
+    }
   }
   if (opts.dryRun) {
     const spec = specOf(specPath, opts);
@@ -139,8 +147,22 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
     process.stdout.write(`${runs.length} runs, all valid (nothing created):\n${runs.map((r) => `  ${r.name}  ${r.hash}`).join('\n')}\n`);
     return 0;
   }
-  const planned = plan(specPath, opts, dir); // every combination validated before anything else
+  plan(specPath, opts, dir); // every combination validated before anything else (and again under the lease)
   if (qm && queue) await qm.probeRedis(queue); // and Redis reachable before anything is created
+  const release = lockSweepDir(dir); // one sweep at a time on DIR, for the whole command
+  try {
+    return await leasedSweep(specPath, opts, dir, mode, jobs, threads, queue);
+  } catch (err) {
+    throw explainSweepWriteError(err, dir, opts, queue);
+  } finally {
+    release();
+  }
+}
+
+/** The sweep once its lease on DIR is held: DIR/sweep.json and the run directories, then the training here or the queue's jobs. */
+async function leasedSweep(specPath: string | undefined, opts: SweepCliOptions, dir: string, mode: ProgressMode, jobs: number | undefined, threads: 1 | 2 | undefined, queue: RedisTarget | undefined): Promise<number> {
+  const out = dir;
+  const planned = plan(specPath, opts, dir); // under the lease: the sweep.json another sweep may have just written
   const p = prepareSweep(dir, planned.spec, planned.runs, planned.extend);
   const log = (s: string) => process.stderr.write(s + '\n');
   if (p.added.length > 0) log(`sweep: ${p.added.length} run(s) ${p.added.length === p.runs.length ? 'created' : 'added'} in ${join(dir, 'runs')}`);
@@ -167,6 +189,24 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
   log(`sweep: ${trained} run(s) trained, ${res.skipped.length} already finished, ${res.failed.length} failed; ${formatDuration(res.wallSeconds)} wall`);
   await finishResults(dir, opts, log);
   return res.failed.length > 0 ? 1 : 0;
+}
+
+/**
+ * A system error during a sweep as one line (as `train` does, run/runs.ts): a full disk names DIR,
+ * says to free space, and gives the command that continues the sweep (every run keeps its last
+ * checkpoint); no permission, a read-only file system: the path and what to do.
+ */
+function explainSweepWriteError(err: unknown, dir: string, opts: SweepCliOptions, queue?: RedisTarget): unknown {
+  if (err instanceof UsageError || err instanceof FileFormatError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  const path = (err as NodeJS.ErrnoException).path ?? dir; // a write(2) error names no path: the sweep directory
+  const msg = describeFsError(err, path, 'write');
+  if (!msg) return err;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    const what = code === 'ENOSPC' ? 'no space left on the device' : 'disk quota exceeded';
+    return new UsageError(`${dir}: ${what} during the sweep; free some space (or move the sweep elsewhere); every run keeps its last checkpoint: continue with ${continueCommand(dir, queue, opts.report === true)}`, 1);
+  }
+  return new UsageError(msg);
 }
 
 /** `sweep --slurm`: DIR/slurm/ scripts, sbatch, and with --wait the sweep's progress until the results job ends. */

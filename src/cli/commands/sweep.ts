@@ -16,7 +16,7 @@ import { autoProgressMode, formatDuration, type ProgressMode } from '../../run/p
 import { runLocalSweep } from '../../sweep/local.js';
 import { isLiveState, liveTasks, readSubmissions, runSlurmTask, slurmSeconds, squeueStates, submitSlurmSweep, type SlurmOptions } from '../../sweep/slurm.js';
 import { readProgress } from '../../run/run-dir.js';
-import { statusRows } from '../../sweep/status.js';
+import { SHOWN_STATUSES, statusRows, sweepJobCounts } from '../../sweep/status.js';
 import { tallyLine } from '../../report/findings.js';
 import type { JobView, RedisTarget } from '../../sweep/queue.js';
 
@@ -358,20 +358,29 @@ export async function statusAction(dir: string | undefined, opts: { queue?: stri
   const lines: string[] = [];
   const json: Record<string, unknown> = {};
   const q = qm && t ? qm.openQueue(t) : undefined;
+  const countsText = (c: Record<string, number>) => ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'].map((k) => `${c[k] ?? 0} ${k}`).join(', ');
   try {
+    let sweepCounts: Record<string, number> | null = null;
     if (dir !== undefined) {
       const s = readSweepJson(dir);
       const runs = sweepRuns(dir, s);
       const views = qm && q ? await qm.jobViews(q, s.id, runs) : runs.map(() => null);
       const subs = readSubmissions(dir);
       const slurm = subs.length > 0 ? liveTasks(dir) : null; // squeue's view of the array tasks
-      const rows = statusRows(runs, views, slurm);
+      const rows = statusRows(runs, views, slurm, {
+        continueCommand: `${continueCommand(dir, t)}${slurm ? ' --slurm' : ''}`,
+        workerCommand: t ? cliCommand(`worker --queue ${shellQuote(t.shown)}`) : null,
+      });
       const count = (k: string) => rows.filter((r) => r.status === k).length;
       const step = rows.reduce((n, r) => n + r.step, 0);
       const steps = rows.reduce((n, r) => n + r.steps, 0);
       json.dir = dir;
+      json.counts = Object.fromEntries(SHOWN_STATUSES.map((k) => [k, count(k)]));
+      json.step = step;
+      json.steps = steps;
       json.runs = rows;
-      lines.push(`${dir}: ${rows.length} runs: ${count('completed')} completed, ${count('running')} running, ${count('interrupted')} waiting/interrupted, ${count('failed')} failed; ${((100 * step) / Math.max(1, steps)).toFixed(1)}% of ${steps} steps`);
+      const shown = SHOWN_STATUSES.filter((k) => k === 'completed' || k === 'running' || k === 'failed' || count(k) > 0);
+      lines.push(`${dir}: ${rows.length} runs: ${shown.map((k) => `${count(k)} ${k}`).join(', ')}; ${((100 * step) / Math.max(1, steps)).toFixed(1)}% of ${steps} steps`);
       const w = Math.max(4, ...rows.map((r) => r.name.length));
       if (slurm) {
         const last = subs[subs.length - 1]!;
@@ -382,16 +391,26 @@ export async function statusAction(dir: string | undefined, opts: { queue?: stri
       lines.push(`  ${'run'.padEnd(w)}  ${'status'.padEnd(11)}  ${'step'.padStart(19)}  ${'loss'.padStart(8)}${q ? '  job' : ''}${slurm ? '  slurm' : ''}`);
       for (const r of rows) {
         const loss = r.final_train_loss === null ? '-' : Number(r.final_train_loss).toFixed(4);
-        const job = q ? `  ${r.job ?? '-'}${r.job === 'active' && r.job_step !== null ? ` (step ${r.job_step})` : ''}` : '';
+        const job = q ? `  ${r.job ?? '-'}` : '';
         const sl = slurm ? `  ${r.slurm ? `${r.slurm.job} ${r.slurm.state.toLowerCase()}${r.slurm.reason && r.slurm.reason !== 'None' ? ` (${r.slurm.reason})` : ''}` : '-'}` : '';
         lines.push(`  ${r.name.padEnd(w)}  ${r.status.padEnd(11)}  ${`${r.step}/${r.steps}`.padStart(19)}  ${loss.padStart(8)}${job}${sl}`);
       }
+      for (const r of rows) if (r.hint) lines.push(`${r.name} stalled: ${r.hint}`);
       if (count('completed') + count('failed') < rows.length && !(slurm && slurm.size > 0)) lines.push(`continue: ${continueCommand(dir, t)}${slurm ? ' --slurm' : ''}`);
+      if (q) sweepCounts = sweepJobCounts(rows);
     }
     if (q && t) {
-      const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
-      json.queue = { url: t.shown, counts: c };
-      lines.push(`queue ${t.shown}: ${Object.entries(c).map(([k, n]) => `${n} ${k}`).join(', ')}`);
+      const all = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
+      json.queue = { url: t.shown, ...(sweepCounts ? { sweep: sweepCounts } : {}), all };
+      if (sweepCounts) {
+        const extra = [
+          ...(sweepCounts.stalled! > 0 ? [`${sweepCounts.stalled} of the active stalled`] : []),
+          ...(sweepCounts.corrupt ? [`${sweepCounts.corrupt} corrupt`] : []),
+          ...(sweepCounts.none! > 0 ? [`${sweepCounts.none} run(s) without a job`] : []),
+        ];
+        lines.push(`queue ${t.shown}: this sweep's jobs: ${countsText(sweepCounts)}${extra.length ? `; ${extra.join(', ')}` : ''}`);
+        lines.push(`queue ${t.shown}: every sweep on it: ${countsText(all)}`);
+      } else lines.push(`queue ${t.shown}: every sweep on it: ${countsText(all)}`);
       if (dir === undefined) {
         for (const j of await q.getActive()) {
           const pr = (j.progress ?? {}) as { step?: number; total?: number; stepsPerSecond?: number };

@@ -212,4 +212,34 @@ describe('icl-lab sweep (local worker threads)', () => {
     expect(bad.stderr.trim()).toBe('icl-lab: --threads must be 1 or 2, got "3"');
     expect(existsSync(join(tmp, 'bad-threads'))).toBe(false);
   });
+
+  it('sweep status: one step per run; runs a live sweep has not reached are queued, never-started runs of a dead one not started, its killed run stalled with the continue command; --json says the same', async () => {
+    const dir = join(tmp, 'status');
+    const args = ['sweep', '--grid', 'heads=1,2', '--grid', 'context-length=8,10', '--d', '3', '--batch-size', '16', '--steps', '4000000', '--checkpoint-every', '1000', '--checkpoint-secs', '0', '--jobs', '1', '--out', dir, '--progress', 'none'];
+    const s = start(args);
+    const runningRun = () => ['h1-L8', 'h1-L10', 'h2-L8', 'h2-L10'].find((n) => runJson(join(dir, 'runs', n)).status === 'running' && runJson(join(dir, 'runs', n)).checkpoint_step >= 1000);
+    await waitFor('a run past its first checkpoint', () => runningRun() !== undefined, 60_000, s.err);
+    const first = runningRun()!;
+    const row = (out: string, n: string) => new RegExp(`^  ${n} +(\\S+(?: started)?) +(\\d+)/4000000 `, 'm').exec(out);
+    const live = cli(['sweep', 'status', dir]);
+    expect(live.code, live.stderr).toBe(0);
+    expect(live.stdout).toMatch(/4 runs: 0 completed, 1 running, 3 queued, 0 failed;/);
+    expect(row(live.stdout, first)![1]).toBe('running');
+    expect(Number(row(live.stdout, first)![2])).toBeGreaterThanOrEqual(1000);
+    for (const n of ['h1-L8', 'h1-L10', 'h2-L8', 'h2-L10'].filter((x) => x !== first)) expect(row(live.stdout, n)!.slice(1)).toEqual(['queued', '0']);
+    s.child.kill('SIGKILL');
+    await s.done;
+    const at = runJson(join(dir, 'runs', first)).checkpoint_step;
+    const dead = cli(['sweep', 'status', dir]);
+    expect(dead.code, dead.stderr).toBe(0);
+    expect(dead.stdout).toMatch(/4 runs: 0 completed, 0 running, 1 stalled, 3 not started, 0 failed;/);
+    expect(row(dead.stdout, first)!.slice(1)).toEqual(['stalled', String(at)]);
+    expect(dead.stdout).toContain(`${first} stalled: run.json says running but no live process holds the run (the sweep or worker that trained it is gone); it resumes from step ${at} with: node bin/icl-lab sweep --out ${dir}`);
+    for (const n of ['h1-L8', 'h1-L10', 'h2-L8', 'h2-L10'].filter((x) => x !== first)) expect(row(dead.stdout, n)!.slice(1)).toEqual(['not started', '0']);
+    const j = JSON.parse(cli(['sweep', 'status', dir, '--json']).stdout);
+    expect(j.counts).toEqual({ completed: 0, running: 0, stalled: 1, interrupted: 0, queued: 0, 'not started': 3, creating: 0, missing: 0, failed: 0 });
+    expect(j.runs.map((r: { status: string }) => r.status).sort()).toEqual(['not started', 'not started', 'not started', 'stalled']);
+    expect(j.runs.find((r: { name: string }) => r.name === first)).toMatchObject({ status: 'stalled', step: at, steps: 4000000, job: null });
+    expect(j.step).toBe(at);
+  });
 });

@@ -242,4 +242,34 @@ describe('icl-lab sweep (local worker threads)', () => {
     expect(j.runs.find((r: { name: string }) => r.name === first)).toMatchObject({ status: 'stalled', step: at, steps: 4000000, job: null });
     expect(j.step).toBe(at);
   });
+
+  it('--dry-run: each run\'s steps, the total over the runs, and a time estimate from the bench saying its conditions; nothing created', async () => {
+    const out = join(tmp, 'dry');
+    const args = ['sweep', '--grid', 'steps=100,300', '--seeds', '2', '--d', '3', '--context-length', '10', '--batch-size', '16', '--out', out, '--dry-run'];
+    const r = cli(args);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('4 runs, all valid (nothing created):');
+    expect(lines.slice(1, 5).map((l) => l.trim().split(/ +/).slice(2).join(' '))).toEqual(['100 steps', '100 steps', '300 steps', '300 steps']);
+    expect(lines[5]).toBe('total: 800 steps over 4 run(s)');
+    expect(lines[6]).toMatch(/^estimate: \d+\.\ds of training here with [1-4] run\(s\) at a time, one thread each \(\d+\.\ds of one core in all\); this machine: \d+ core\(s\); 1 model shape\(s\) timed by the bench for 0\.5 s each:$/);
+    const shape = /^ {2}H=2 L=10 d=3 B=16 (wasm|ts): ([\d,]+) steps\/s, 4 run\(s\), 800 steps$/.exec(lines[7]!);
+    expect(shape, lines[7]).not.toBeNull();
+    expect(Number(shape![2]!.replace(/,/g, ''))).toBeGreaterThan(0);
+    expect(lines[8]).toMatch(/^\(an estimate: the training step alone, on this machine under its present load/);
+    expect(existsSync(out)).toBe(false);
+    const quick = cli([...args, '--no-estimate']);
+    expect(quick.stdout.trim().split('\n').at(-1)).toBe('total: 800 steps over 4 run(s)');
+    // the arithmetic: one core's time is the sum of steps / steps per second; the wall time the runs longest first on the slots
+    const { estimateSweep } = await import('../src/sweep/estimate.js');
+    const { makeTrainConfig } = await import('../src/run/config.js');
+    const c = (heads: number, steps: number) => ({ config: makeTrainConfig({ d: 3, contextLength: 10, batchSize: 16, heads, steps, engine: 'ts' }) });
+    const e = estimateSweep([c(1, 100), c(1, 300), c(2, 200)], { parallel: 2, secondsPerShape: 0.05, warmupSeconds: 0.01, maxShapes: 1 });
+    expect(e.totalSteps).toBe(600);
+    expect(e.shapes.map((x) => [x.label, x.runs, x.steps, x.timed])).toEqual([['H=1 L=10 d=3 B=16 ts', 2, 400, true], ['H=2 L=10 d=3 B=16 ts', 1, 200, false]]);
+    const [h1, h2] = e.shapes.map((x) => x.stepsPerSecond) as [number, number];
+    expect(h2).toBeCloseTo((h1 * (4 + 1)) / (4 + 2), 6); // scaled by the step cost model B L E (4 + layers x heads)
+    expect(e.cpuSeconds).toBeCloseTo(400 / h1 + 200 / h2, 9);
+    expect(e.wallSeconds).toBeCloseTo(Math.max(300 / h1, 100 / h1 + 200 / h2, 200 / h2), 9);
+  });
 });

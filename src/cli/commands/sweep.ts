@@ -42,6 +42,7 @@ interface SweepCliOptions extends Record<string, unknown> {
   evalSamples?: string;
   evalSeed?: string;
   dryRun?: boolean;
+  estimate?: boolean;
   slurm?: boolean;
   maxParallel?: string;
   partition?: string;
@@ -144,7 +145,12 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
     const spec = specOf(specPath, opts);
     if (spec === null) throw new UsageError('--dry-run needs a spec (a file or --grid/--seeds flags)');
     const runs = expandSweep(spec, specPath ?? 'the --grid/--zip/--seeds flags');
-    process.stdout.write(`${runs.length} runs, all valid (nothing created):\n${runs.map((r) => `  ${r.name}  ${r.hash}`).join('\n')}\n`);
+    process.stdout.write(`${runs.length} runs, all valid (nothing created):\n${runs.map((r) => `  ${r.name}  ${r.hash}  ${r.config.steps} steps`).join('\n')}\n`);
+    process.stdout.write(`total: ${runs.reduce((n, r) => n + r.config.steps, 0).toLocaleString('en-US')} steps over ${runs.length} run(s)\n`);
+    if (opts.estimate === false) return 0;
+    const { estimateSweep } = await import('../../sweep/estimate.js');
+    const e = estimateSweep(runs, { ...(jobs !== undefined && !queue ? { parallel: jobs } : {}) });
+    process.stdout.write(estimateText(e, queue !== undefined));
     return 0;
   }
   plan(specPath, opts, dir); // every combination validated before anything else (and again under the lease)
@@ -207,6 +213,19 @@ function explainSweepWriteError(err: unknown, dir: string, opts: SweepCliOptions
     return new UsageError(`${dir}: ${what} during the sweep; free some space (or move the sweep elsewhere); every run keeps its last checkpoint: continue with ${continueCommand(dir, queue, opts.report === true)}`, 1);
   }
   return new UsageError(msg);
+}
+
+/** The total steps and the time estimate of `sweep --dry-run` (sweep/estimate.ts). */
+function estimateText(e: import('../../sweep/estimate.js').SweepEstimate, queue: boolean): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const about = (x: number) => (x < 10 ? `${x.toFixed(1)}s` : formatDuration(x));
+  const timed = e.shapes.filter((s) => s.timed).length;
+  return [
+    `estimate: ${about(e.wallSeconds)} of training here with ${e.parallel} run(s) at a time, one thread each (${about(e.cpuSeconds)} of one core in all); ` +
+      `this machine: ${e.cores} core(s); ${timed} model shape(s) timed by the bench for ${e.secondsPerShape} s each${e.shapes.length > timed ? `, ${e.shapes.length - timed} scaled from them` : ''}:`,
+    ...e.shapes.map((s) => `  ${s.label}: ${n(Math.round(s.stepsPerSecond))} steps/s${s.timed ? '' : ' (scaled)'}, ${s.runs} run(s), ${n(s.steps)} steps`),
+    `(an estimate: the training step alone, on this machine under its present load; logging, checkpoints, the results table and the report come on top${queue ? '; with --queue the time depends on the workers\' machines and how many there are' : ''})`,
+  ].join('\n') + '\n';
 }
 
 /** `sweep --slurm`: DIR/slurm/ scripts, sbatch, and with --wait the sweep's progress until the results job ends. */
@@ -449,7 +468,8 @@ export function register(program: Command): void {
   cmd.option('--partition <name>', '[name] with --slurm: the partition (sbatch --partition)');
   cmd.option('--time <limit>', '[MINUTES|HH:MM:SS|D-HH:MM:SS] with --slurm: time limit per array task; a task gets SIGTERM before it, checkpoints and requeues itself');
   cmd.option('--sbatch-arg <arg>', '[--opt=value] with --slurm: one more sbatch option for both jobs, e.g. --sbatch-arg=--account=abc (repeatable)', collect);
-  cmd.option('--dry-run', '[flag] validate the spec and list the runs; create nothing');
+  cmd.option('--dry-run', '[flag] validate the spec, list the runs with their steps, the total steps and a time estimate for this machine (the bench times each model shape of the grid for a few tenths of a second); create nothing');
+  cmd.option('--no-estimate', '[flag] with --dry-run: list the runs and the total steps without timing anything');
   for (const f of FIELDS) {
     const flag = flagName(f.key);
     if (f.kind === 'bool') {

@@ -196,6 +196,14 @@ function describeDiff(old: SweepJson, runs: readonly SweepRunPlan[]): string {
   return parts.join(', ');
 }
 
+/** A DIR without sweep.json must be missing or empty (but for a sweep's lease being taken there). */
+function checkNewSweepOut(dir: string): void {
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} exists and is not a directory`);
+  const entries = readdirSync(dir).filter((e) => e !== LOCK_FILE && !e.startsWith(`${LOCK_FILE}.`)); // the sweep's lease (lockSweepDir)
+  if (entries.length > 0) throw new UsageError(`--out ${dir} is not empty and holds no ${SWEEP_FILE}; give a new or empty directory`);
+}
+
 /**
  * The sweep's lease on DIR (DIR/.icl-lab.lock, run/lock.ts: the run lease on the sweep directory),
  * held from before DIR/sweep.json is read until the command ends: of two sweeps started on one DIR,
@@ -204,6 +212,7 @@ function describeDiff(old: SweepJson, runs: readonly SweepRunPlan[]): string {
  * Returns the release.
  */
 export function lockSweepDir(dir: string): () => void {
+  if (!isSweepDir(dir)) checkNewSweepOut(dir); // a run directory or any other folder: said as such, not as "a sweep runs here"
   const fresh = !existsSync(dir);
   makeDirs(dir); // one component at a time: a recursive mkdir spins under /proc
   try {
@@ -253,11 +262,7 @@ export function prepareSweep(dir: string, spec: SweepSpec, runs: readonly SweepR
       sweep = { ...old, specs: [...old.specs, spec], runs: [...old.runs, ...added.map(toJsonRun)] };
     }
   } else {
-    if (existsSync(dir)) {
-      if (!statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} exists and is not a directory`);
-      const entries = readdirSync(dir).filter((e) => e !== LOCK_FILE && !e.startsWith(`${LOCK_FILE}.`)); // the sweep's lease (lockSweepDir)
-      if (entries.length > 0) throw new UsageError(`--out ${dir} is not empty and holds no ${SWEEP_FILE}; give a new or empty directory`);
-    }
+    checkNewSweepOut(dir);
     for (const r of runs) {
       if (existsSync(runDirOf(dir, r.name))) throw new UsageError(`${runDirOf(dir, r.name)} exists`);
     }

@@ -221,7 +221,7 @@ describe('sweep on a BullMQ queue with a real redis-server', () => {
       const dead = status();
       expect(dead).toMatch(/2 runs: 0 completed, 0 running, 1 stalled, 1 queued, 0 failed;/);
       expect(row(dead, victim)).toEqual(['stalled', String(at), 'active']);
-      expect(dead).toContain(`${victim} stalled: its job is active but no live worker holds the run (its worker is gone); a running worker's stalled check puts the job back to waiting within about twice that worker's --lock-seconds (default 30 s) and it resumes from step ${at}; no worker running? start one: node bin/icl-lab worker --queue ${own.url}`);
+      expect(dead).toContain(`${victim} stalled: its job is active but no live worker holds the run (its worker is gone); a running worker's stalled check puts the job back to waiting within about twice the workers' --lock-seconds (default 30 s) and it resumes from step ${at}; no worker running? start one: node bin/icl-lab worker --queue ${own.url}`);
       expect(dead).toContain(`this sweep's jobs: 1 waiting, 1 active, 0 delayed, 0 prioritized, 0 completed, 0 failed; 1 of the active stalled\n`);
       const j = JSON.parse(cli(['sweep', 'status', dir, '--queue', own.url, '--json']).stdout);
       expect(j.counts).toMatchObject({ running: 0, stalled: 1, queued: 1, completed: 0 });

@@ -77,7 +77,7 @@ export function statusRows(runs: ReturnType<typeof sweepRuns>, views: readonly (
       status = 'stalled';
       step = rj.checkpoint_step; // where it resumes: what the dead process trained past its checkpoint is lost
       hint = v?.state === 'active'
-        ? `its job is active but no live worker holds the run (its worker is gone); a running worker's stalled check puts the job back to waiting within about twice that worker's --lock-seconds (default 30 s) and it resumes from step ${step}` +
+        ? `its job is active but no live worker holds the run (its worker is gone); a running worker's stalled check puts the job back to waiting within about twice the workers' --lock-seconds (default 30 s) and it resumes from step ${step}` +
           (ctx.workerCommand ? `; no worker running? start one: ${ctx.workerCommand}` : '')
         : `run.json says running but no live process holds the run (the sweep or worker that trained it is gone); it resumes from step ${step} with: ${ctx.continueCommand}`;
     } else if (rj.step === 0 && rj.timings.sessions === 0) {

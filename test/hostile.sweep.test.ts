@@ -208,6 +208,29 @@ describe('item 19: damaged sweep internals, a full disk, two sweeps racing on on
     expect(runJson(join(dir, 'runs', 'h1'))).toMatchObject({ status: 'completed', step: 20 });
   });
 
+  it("a damaged DIR/slurm/jobs.json (the sweep's Slurm submissions) is one line naming it and the field, exit 2", () => {
+    const dir = at('damaged-slurm');
+    const made = cli(['sweep', '--grid', 'heads=1,2', '--out', dir, ...TINY, '--steps', '20', '--eval-samples', '50']);
+    expect(made.code, made.stderr).toBe(0);
+    mkdirSync(join(dir, 'slurm'));
+    const path = join(dir, 'slurm', 'jobs.json');
+    const sub = { array_job: '5', results_job: '6', indices: [0, 1], submitted_at: '2026-12-07T23:00:00Z' };
+    const cases: [string, RegExp][] = [
+      ['{bad', /jobs\.json: not valid JSON/],
+      ['[1]', /jobs\.json: not an icl-lab jobs\.json \(an object with a list "submissions"\)/],
+      [JSON.stringify({ submissions: [null] }), /jobs\.json: submissions\[0\] is null; expected an object/],
+      [JSON.stringify({ submissions: [{ ...sub, results_job: 6 }] }), /jobs\.json: submissions\[0\]\.results_job is 6; expected a Slurm job id/],
+      [JSON.stringify({ submissions: [sub, { ...sub, indices: [0, 'a'] }] }), /jobs\.json: submissions\[1\]\.indices is \[0,"a"\]; expected a list of run indices/],
+      [JSON.stringify({ submissions: [{ ...sub, array_job: 'x' }] }), /jobs\.json: submissions\[0\]\.array_job is "x"; expected a Slurm job id or null/],
+    ];
+    for (const [text, pattern] of cases) {
+      writeFileSync(path, text);
+      const msg = expectUsage(['sweep', 'status', dir], pattern);
+      expect(msg).toContain(path);
+      expect(msg).not.toMatch(/TypeError|Cannot read/);
+    }
+  });
+
   it('a full disk during a local sweep: one line naming DIR, the remedy and the continue command (exit 1); the continued sweep completes', async () => {
     const mnt = at('mnt-sweep');
     const disk = await smallTmpfs(mnt, '160k'); // room for sweep.json and both runs at step 0, not for their training

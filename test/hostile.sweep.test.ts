@@ -1,12 +1,15 @@
 /**
  * Hostile sweep specs and sweep.json (issue 24, items 4, 10-15): every case is refused with one
- * line, exit 2, fast, and nothing is created (or nothing outside DIR).
+ * line, exit 2, fast, and nothing is created (or nothing outside DIR). Item 19: damaged sweep
+ * internals (sweep.json, a run's run.json) are one line naming the file; a full disk mid-sweep is one
+ * line with the continue command; two sweeps racing on one fresh DIR: the second gets the lease message.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, oneLine, requireDist, tempDir, TINY } from './cli.helpers.js';
+import { cli, oneLine, requireDist, runJson, start, tempDir, TINY, waitFor } from './cli.helpers.js';
+import { smallTmpfs } from './tmpfs.helpers.js';
 
 const tmp = tempDir('sweep');
 const at = (f: string) => join(tmp, f);
@@ -125,6 +128,148 @@ describe('item 18: report DIR checks the results.csv it reuses', () => {
       expect(rep.code, rep.stderr).toBe(0);
       expect(rep.stderr).toMatch(/results\.csv (is not a results table.*|lists 0 run\(s\), not the 2 of .*sweep\.json|cannot be read); computing the results table again/);
       expect(readFileSync(join(at('rep18'), 'results.csv'), 'utf8').trim().split('\n')).toHaveLength(3);
+    }
+  });
+});
+
+describe('item 19: damaged sweep internals, a full disk, two sweeps racing on one DIR', () => {
+  it('a damaged sweep.json (truncated, wrong types, missing fields) is one line naming the file and what is wrong, exit 2, for sweep and sweep status', () => {
+    const dir = at('damaged');
+    const made = cli(['sweep', '--grid', 'heads=1,2', '--out', dir, ...TINY, '--steps', '20', '--eval-samples', '50']);
+    expect(made.code, made.stderr).toBe(0);
+    const path = join(dir, 'sweep.json');
+    const good = readFileSync(path, 'utf8');
+    const edit = (f: (s: Record<string, any>) => void) => {
+      const s = JSON.parse(good);
+      f(s);
+      return JSON.stringify(s);
+    };
+    const cases: [string, string, RegExp][] = [
+      ['truncated', good.slice(0, 200), /sweep\.json: not valid JSON/],
+      ['an array', '[]', /sweep\.json: not an icl-lab sweep\.json \(a JSON object with id, specs, runs\), got an array/],
+      ['no id', edit((s) => delete s.id), /sweep\.json: not an icl-lab sweep\.json: id missing/],
+      ['runs an object', edit((s) => (s.runs = {})), /sweep\.json: runs is \{\}; expected a list of runs/],
+      ['specs empty', edit((s) => (s.specs = [])), /sweep\.json: specs is \[\]; expected a list of one or more specs/],
+      ['a run null', edit((s) => (s.runs[0] = null)), /sweep\.json: runs\[0\] is null; expected an object/],
+      ['hash a number', edit((s) => (s.runs[1].hash = 5)), /sweep\.json: runs\[1\] \(h2\): hash is 5; expected the run's config hash/],
+      ['vary a string', edit((s) => (s.runs[0].vary = 'x')), /sweep\.json: runs\[0\] \(h1\): vary is "x"; expected an object/],
+      ['config missing', edit((s) => delete s.runs[0].config), /sweep\.json: runs\[0\] \(h1\): config is missing/],
+      ['heads a string', edit((s) => (s.runs[1].config.heads = 'two')), /sweep\.json: runs\[1\] \(h2\): config key "heads" must be an integer >= 1 and <= 256, got "two"/],
+    ];
+    for (const [what, text, pattern] of cases) {
+      writeFileSync(path, text);
+      for (const args of [['sweep', '--out', dir, '--progress', 'none'], ['sweep', 'status', dir]]) {
+        const msg = expectUsage(args, pattern);
+        expect(msg, what).toContain(path);
+        expect(msg, what).not.toMatch(/TypeError|Cannot read/);
+      }
+    }
+    writeFileSync(path, good);
+    expect(cli(['sweep', 'status', dir]).code).toBe(0);
+  });
+
+  it("a damaged run.json of a sweep's run is one line naming it and the field, exit 2; removing the run trains it again", () => {
+    const dir = at('damaged-run');
+    const made = cli(['sweep', '--grid', 'heads=1,2', '--out', dir, ...TINY, '--steps', '20', '--eval-samples', '50']);
+    expect(made.code, made.stderr).toBe(0);
+    const path = join(dir, 'runs', 'h1', 'run.json');
+    const good = readFileSync(path, 'utf8');
+    const edit = (f: (s: Record<string, any>) => void) => {
+      const s = JSON.parse(good);
+      f(s);
+      return JSON.stringify(s);
+    };
+    const cases: [string, string, RegExp][] = [
+      ['truncated', good.slice(0, 100), /run\.json: not valid JSON/],
+      ['null', 'null', /run\.json: not an icl-lab run\.json \(a JSON object\), got null/],
+      ['status a number', edit((s) => (s.status = 3)), /run\.json: status is 3; expected one of creating, running, completed, failed, interrupted/],
+      ['status unknown', edit((s) => (s.status = 'done')), /run\.json: status is "done"; expected one of/],
+      ['step a string', edit((s) => (s.step = 'x')), /run\.json: step is "x"; expected an integer >= 0/],
+      ['steps missing', edit((s) => delete s.steps), /run\.json: steps is undefined; expected an integer/],
+      ['config missing', edit((s) => delete s.config), /run\.json: config is missing; expected an object/],
+      ['final a string', edit((s) => (s.final = 'x')), /run\.json: final is missing/],
+      ['checkpoint past step', edit((s) => (s.checkpoint_step = 99)), /run\.json: checkpoint_step is 99; expected an integer in 0\.\.step \(20\)/],
+      ['heads -1', edit((s) => (s.config.heads = -1)), /run\.json: config key "heads" must be an integer >= 1/],
+    ];
+    for (const [what, text, pattern] of cases) {
+      writeFileSync(path, text);
+      for (const args of [['sweep', '--out', dir, '--progress', 'none'], ['sweep', 'status', dir]]) {
+        const msg = expectUsage(args, pattern);
+        expect(msg, what).toContain(path);
+        expect(msg, what).toContain(`remove ${join(dir, 'runs', 'h1')} and run the sweep again`);
+        expect(msg, what).not.toMatch(/TypeError|Cannot read/);
+      }
+    }
+    // the remedy the message gives: the run is made again at step 0 and trained
+    rmSync(join(dir, 'runs', 'h1'), { recursive: true });
+    const again = cli(['sweep', '--out', dir, '--progress', 'none', '--eval-samples', '50']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/1 run\(s\) trained, 1 already finished/);
+    expect(runJson(join(dir, 'runs', 'h1'))).toMatchObject({ status: 'completed', step: 20 });
+  });
+
+  it("a damaged DIR/slurm/jobs.json (the sweep's Slurm submissions) is one line naming it and the field, exit 2", () => {
+    const dir = at('damaged-slurm');
+    const made = cli(['sweep', '--grid', 'heads=1,2', '--out', dir, ...TINY, '--steps', '20', '--eval-samples', '50']);
+    expect(made.code, made.stderr).toBe(0);
+    mkdirSync(join(dir, 'slurm'));
+    const path = join(dir, 'slurm', 'jobs.json');
+    const sub = { array_job: '5', results_job: '6', indices: [0, 1], submitted_at: '2026-12-07T23:00:00Z' };
+    const cases: [string, RegExp][] = [
+      ['{bad', /jobs\.json: not valid JSON/],
+      ['[1]', /jobs\.json: not an icl-lab jobs\.json \(an object with a list "submissions"\)/],
+      [JSON.stringify({ submissions: [null] }), /jobs\.json: submissions\[0\] is null; expected an object/],
+      [JSON.stringify({ submissions: [{ ...sub, results_job: 6 }] }), /jobs\.json: submissions\[0\]\.results_job is 6; expected a Slurm job id/],
+      [JSON.stringify({ submissions: [sub, { ...sub, indices: [0, 'a'] }] }), /jobs\.json: submissions\[1\]\.indices is \[0,"a"\]; expected a list of run indices/],
+      [JSON.stringify({ submissions: [{ ...sub, array_job: 'x' }] }), /jobs\.json: submissions\[0\]\.array_job is "x"; expected a Slurm job id or null/],
+    ];
+    for (const [text, pattern] of cases) {
+      writeFileSync(path, text);
+      const msg = expectUsage(['sweep', 'status', dir], pattern);
+      expect(msg).toContain(path);
+      expect(msg).not.toMatch(/TypeError|Cannot read/);
+    }
+  });
+
+  it('a full disk during a local sweep: one line naming DIR, the remedy and the continue command (exit 1); the continued sweep completes', async () => {
+    const mnt = at('mnt-sweep');
+    const disk = await smallTmpfs(mnt, '160k'); // room for sweep.json and both runs at step 0, not for their training
+    try {
+      const dir = join(mnt, 's');
+      const r = disk.cli(['sweep', '--grid', 'heads=1,2', '--out', dir, ...TINY, '--steps', '3000', '--checkpoint-every', '100', '--eval-samples', '50']);
+      expect(r.code, r.stderr).toBe(1);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines.slice(0, -1).every((l) => l.startsWith('sweep: ')), r.stderr).toBe(true); // the sweep's own notes, then the error
+      expect(lines.at(-1)).toBe(`icl-lab: ${dir}: no space left on the device during the sweep; free some space (or move the sweep elsewhere); every run keeps its last checkpoint: continue with node bin/icl-lab sweep --out ${dir}`);
+      expect(r.stderr).not.toMatch(/ENOSPC|\n\s+at /);
+      const steps = ['h1', 'h2'].map((n) => runJson(join(disk.files, 's', 'runs', n)).checkpoint_step);
+      expect(Math.max(...steps)).toBeLessThan(3000);
+      expect(existsSync(join(disk.files, 's', '.icl-lab.lock'))).toBe(false); // the lease is released
+      disk.resize('8m');
+      const again = disk.cli(['sweep', '--out', dir, '--progress', 'none', '--eval-samples', '50']);
+      expect(again.code, again.stderr).toBe(0);
+      for (const n of ['h1', 'h2']) expect(runJson(join(disk.files, 's', 'runs', n))).toMatchObject({ status: 'completed', step: 3000 });
+    } finally {
+      await disk.close();
+    }
+  });
+
+  it('two local sweeps started together on one fresh DIR: one trains, the other is refused with the lease message (exit 2), whichever wins', async () => {
+    for (let round = 0; round < 3; round++) {
+      const dir = at(`race${round}`);
+      const args = ['sweep', '--grid', 'heads=1,2', '--out', dir, ...TINY, '--steps', '2000000', '--checkpoint-every', '1000', '--eval-samples', '50'];
+      const a = start(args);
+      const b = start(args);
+      // the loser ends by itself; the winner trains until it is stopped
+      const first = await Promise.race([a.done.then((x) => ({ x, p: a, other: b })), b.done.then((x) => ({ x, p: b, other: a }))]);
+      expect(first.x.code, first.p.err()).toBe(2);
+      expect(oneLine(first.p.err()), first.p.err()).toBe(true);
+      expect(first.p.err()).toMatch(new RegExp(`^icl-lab: ${dir}: process ${first.other.child.pid} is running a sweep in this directory \\(lock ${dir}/\\.icl-lab\\.lock\\); wait for it to finish or stop it`));
+      await waitFor('the winner to train', () => ['h1', 'h2'].some((n) => runJson(join(dir, 'runs', n)).checkpoint_step >= 1000), 60_000, first.other.err);
+      first.other.child.kill('SIGINT');
+      const w = await first.other.done;
+      expect(w.code, first.other.err()).toBe(130);
+      expect(existsSync(join(dir, '.icl-lab.lock'))).toBe(false);
     }
   });
 });

@@ -212,4 +212,64 @@ describe('icl-lab sweep (local worker threads)', () => {
     expect(bad.stderr.trim()).toBe('icl-lab: --threads must be 1 or 2, got "3"');
     expect(existsSync(join(tmp, 'bad-threads'))).toBe(false);
   });
+
+  it('sweep status: one step per run; runs a live sweep has not reached are queued, never-started runs of a dead one not started, its killed run stalled with the continue command; --json says the same', async () => {
+    const dir = join(tmp, 'status');
+    const args = ['sweep', '--grid', 'heads=1,2', '--grid', 'context-length=8,10', '--d', '3', '--batch-size', '16', '--steps', '4000000', '--checkpoint-every', '1000', '--checkpoint-secs', '0', '--jobs', '1', '--out', dir, '--progress', 'none'];
+    const s = start(args);
+    const runningRun = () => ['h1-L8', 'h1-L10', 'h2-L8', 'h2-L10'].find((n) => runJson(join(dir, 'runs', n)).status === 'running' && runJson(join(dir, 'runs', n)).checkpoint_step >= 1000);
+    await waitFor('a run past its first checkpoint', () => runningRun() !== undefined, 60_000, s.err);
+    const first = runningRun()!;
+    const row = (out: string, n: string) => new RegExp(`^  ${n} +(\\S+(?: started)?) +(\\d+)/4000000 `, 'm').exec(out);
+    const live = cli(['sweep', 'status', dir]);
+    expect(live.code, live.stderr).toBe(0);
+    expect(live.stdout).toMatch(/4 runs: 0 completed, 1 running, 3 queued, 0 failed;/);
+    expect(row(live.stdout, first)![1]).toBe('running');
+    expect(Number(row(live.stdout, first)![2])).toBeGreaterThanOrEqual(1000);
+    for (const n of ['h1-L8', 'h1-L10', 'h2-L8', 'h2-L10'].filter((x) => x !== first)) expect(row(live.stdout, n)!.slice(1)).toEqual(['queued', '0']);
+    s.child.kill('SIGKILL');
+    await s.done;
+    const at = runJson(join(dir, 'runs', first)).checkpoint_step;
+    const dead = cli(['sweep', 'status', dir]);
+    expect(dead.code, dead.stderr).toBe(0);
+    expect(dead.stdout).toMatch(/4 runs: 0 completed, 0 running, 1 stalled, 3 not started, 0 failed;/);
+    expect(row(dead.stdout, first)!.slice(1)).toEqual(['stalled', String(at)]);
+    expect(dead.stdout).toContain(`${first} stalled: run.json says running but no live process holds the run (the sweep or worker that trained it is gone); it resumes from step ${at} with: node bin/icl-lab sweep --out ${dir}`);
+    for (const n of ['h1-L8', 'h1-L10', 'h2-L8', 'h2-L10'].filter((x) => x !== first)) expect(row(dead.stdout, n)!.slice(1)).toEqual(['not started', '0']);
+    const j = JSON.parse(cli(['sweep', 'status', dir, '--json']).stdout);
+    expect(j.counts).toEqual({ completed: 0, running: 0, stalled: 1, interrupted: 0, queued: 0, 'not started': 3, creating: 0, missing: 0, failed: 0 });
+    expect(j.runs.map((r: { status: string }) => r.status).sort()).toEqual(['not started', 'not started', 'not started', 'stalled']);
+    expect(j.runs.find((r: { name: string }) => r.name === first)).toMatchObject({ status: 'stalled', step: at, steps: 4000000, job: null });
+    expect(j.step).toBe(at);
+  });
+
+  it('--dry-run: each run\'s steps, the total over the runs, and a time estimate from the bench saying its conditions; nothing created', async () => {
+    const out = join(tmp, 'dry');
+    const args = ['sweep', '--grid', 'steps=100,300', '--seeds', '2', '--d', '3', '--context-length', '10', '--batch-size', '16', '--out', out, '--dry-run'];
+    const r = cli(args);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('4 runs, all valid (nothing created):');
+    expect(lines.slice(1, 5).map((l) => l.trim().split(/ +/).slice(2).join(' '))).toEqual(['100 steps', '100 steps', '300 steps', '300 steps']);
+    expect(lines[5]).toBe('total: 800 steps over 4 run(s)');
+    expect(lines[6]).toMatch(/^estimate: \d+\.\ds of training here with [1-4] run\(s\) at a time, one thread each \(\d+\.\ds of one core in all\); this machine: \d+ core\(s\); 1 model shape\(s\) timed by the bench for 0\.5 s each:$/);
+    const shape = /^ {2}H=2 L=10 d=3 B=16 (wasm|ts): ([\d,]+) steps\/s, 4 run\(s\), 800 steps$/.exec(lines[7]!);
+    expect(shape, lines[7]).not.toBeNull();
+    expect(Number(shape![2]!.replace(/,/g, ''))).toBeGreaterThan(0);
+    expect(lines[8]).toMatch(/^\(an estimate: the training step alone, on this machine under its present load/);
+    expect(existsSync(out)).toBe(false);
+    const quick = cli([...args, '--no-estimate']);
+    expect(quick.stdout.trim().split('\n').at(-1)).toBe('total: 800 steps over 4 run(s)');
+    // the arithmetic: one core's time is the sum of steps / steps per second; the wall time the runs longest first on the slots
+    const { estimateSweep } = await import('../src/sweep/estimate.js');
+    const { makeTrainConfig } = await import('../src/run/config.js');
+    const c = (heads: number, steps: number) => ({ config: makeTrainConfig({ d: 3, contextLength: 10, batchSize: 16, heads, steps, engine: 'ts' }) });
+    const e = estimateSweep([c(1, 100), c(1, 300), c(2, 200)], { parallel: 2, secondsPerShape: 0.05, warmupSeconds: 0.01, maxShapes: 1 });
+    expect(e.totalSteps).toBe(600);
+    expect(e.shapes.map((x) => [x.label, x.runs, x.steps, x.timed])).toEqual([['H=1 L=10 d=3 B=16 ts', 2, 400, true], ['H=2 L=10 d=3 B=16 ts', 1, 200, false]]);
+    const [h1, h2] = e.shapes.map((x) => x.stepsPerSecond) as [number, number];
+    expect(h2).toBeCloseTo((h1 * (4 + 1)) / (4 + 2), 6); // scaled by the step cost model B L E (4 + layers x heads)
+    expect(e.cpuSeconds).toBeCloseTo(400 / h1 + 200 / h2, 9);
+    expect(e.wallSeconds).toBeCloseTo(Math.max(300 / h1, 100 / h1 + 200 / h2, 200 / h2), 9);
+  });
 });

@@ -89,7 +89,7 @@ describe('sweep on a BullMQ queue with a real redis-server', () => {
     const st = cli(['sweep', 'status', dir, '--queue', redis.url]);
     expect(st.code, st.stderr).toBe(0);
     expect(st.stdout).toMatch(/6 runs: 6 completed/);
-    expect(st.stdout).toMatch(/queue redis:\/\/127\.0\.0\.1:\d+: 0 waiting, 0 active, 0 delayed, 0 prioritized, 6 completed, 0 failed/);
+    expect(st.stdout).toMatch(/queue redis:\/\/127\.0\.0\.1:\d+: this sweep's jobs: 0 waiting, 0 active, 0 delayed, 0 prioritized, 6 completed, 0 failed\n/);
   });
 
   it('SIGTERM on a worker checkpoints its job and gives it back; another worker finishes it; --wait shows sweep progress', async () => {
@@ -179,5 +179,59 @@ describe('sweep on a BullMQ queue with a real redis-server', () => {
     expect(w.out()).toMatch(/2 job\(s\) completed/);
     expect(w.out() + w.err() + done.stderr + r.stderr).not.toContain(PASSWORD);
     for (const n of ['h1', 'h2']) expect(runJson(join(dir, 'runs', n)).status).toBe('completed');
+  });
+
+  it("sweep status --queue: this sweep's job counts beside the whole queue's; never-started runs queued; one step per run; a SIGKILLed worker's job stalled with what happens next", async () => {
+    const own = await startRedis(); // a queue of its own: the stalled job stays active for the worker's 600 s lock
+    try {
+      const dir = join(tmp, 'status');
+      const other = join(tmp, 'status-other');
+      const LONG = [...BASE, '--steps', '4000000', '--context-length', '10'];
+      expect(cli(['sweep', '--grid', 'heads=1,2', ...LONG, '--out', dir, '--queue', own.url]).code).toBe(0);
+      expect(cli(['sweep', '--grid', 'heads=1,2,3', ...LONG, '--out', other, '--queue', own.url]).code).toBe(0); // another sweep on the same queue
+      const status = () => {
+        const r = cli(['sweep', 'status', dir, '--queue', own.url]);
+        expect(r.code, r.stderr).toBe(0);
+        return r.stdout;
+      };
+      const row = (out: string, n: string) => new RegExp(`^  ${n} +(\\S+) +(\\d+)/4000000 +\\S+  (.*)$`, 'm').exec(out)?.slice(1);
+      const before = status();
+      expect(before).toMatch(/2 runs: 0 completed, 0 running, 2 queued, 0 failed;/);
+      expect(row(before, 'h1')).toEqual(['queued', '0', 'waiting']);
+      expect(row(before, 'h2')).toEqual(['queued', '0', 'waiting']);
+      expect(before).toContain(`queue ${own.url}: this sweep's jobs: 2 waiting, 0 active, 0 delayed, 0 prioritized, 0 completed, 0 failed\n`);
+      expect(before).toContain(`queue ${own.url}: every sweep on it: 5 waiting, 0 active, 0 delayed, 0 prioritized, 0 completed, 0 failed\n`);
+
+      const w = start(['worker', '--queue', own.url, '--concurrency', '1', '--lock-seconds', '600']);
+      const busy = () => ['h1', 'h2'].find((n) => runJson(join(dir, 'runs', n)).status === 'running' && runJson(join(dir, 'runs', n)).checkpoint_step >= 2000);
+      await waitFor('a run of this sweep past a checkpoint', () => busy() !== undefined, 60_000, w.out);
+      const victim = busy()!;
+      const idle = victim === 'h1' ? 'h2' : 'h1';
+      const live = status();
+      expect(live).toMatch(/2 runs: 0 completed, 1 running, 1 queued, 0 failed;/);
+      const [st, step, job] = row(live, victim)!;
+      expect([st, job]).toEqual(['running', 'active']); // one step: no second "(step N)" beside the job
+      expect(Number(step)).toBeGreaterThanOrEqual(2000);
+      expect(row(live, idle)).toEqual(['queued', '0', 'waiting']);
+      expect(live).toContain(`this sweep's jobs: 1 waiting, 1 active, 0 delayed, 0 prioritized, 0 completed, 0 failed\n`);
+
+      w.child.kill('SIGKILL');
+      await w.done;
+      const at = runJson(join(dir, 'runs', victim)).checkpoint_step;
+      const dead = status();
+      expect(dead).toMatch(/2 runs: 0 completed, 0 running, 1 stalled, 1 queued, 0 failed;/);
+      expect(row(dead, victim)).toEqual(['stalled', String(at), 'active']);
+      expect(dead).toContain(`${victim} stalled: its job is active but no live worker holds the run (its worker is gone); a running worker's stalled check puts the job back to waiting within about twice the workers' --lock-seconds (default 30 s) and it resumes from step ${at}; no worker running? start one: node bin/icl-lab worker --queue ${own.url}`);
+      expect(dead).toContain(`this sweep's jobs: 1 waiting, 1 active, 0 delayed, 0 prioritized, 0 completed, 0 failed; 1 of the active stalled\n`);
+      const j = JSON.parse(cli(['sweep', 'status', dir, '--queue', own.url, '--json']).stdout);
+      expect(j.counts).toMatchObject({ running: 0, stalled: 1, queued: 1, completed: 0 });
+      expect(j.queue.url).toBe(own.url);
+      expect(j.queue.sweep).toEqual({ waiting: 1, active: 1, delayed: 0, prioritized: 0, completed: 0, failed: 0, stalled: 1, none: 0 });
+      expect(j.queue.all).toEqual({ waiting: 4, active: 1, delayed: 0, prioritized: 0, completed: 0, failed: 0 });
+      expect(j.runs.find((r: { name: string }) => r.name === victim)).toMatchObject({ status: 'stalled', step: at, job: 'active' });
+      expect(j.runs.find((r: { name: string }) => r.name === victim).hint).toMatch(/stalled check/);
+    } finally {
+      await own.stop();
+    }
   });
 });

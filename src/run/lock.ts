@@ -122,9 +122,9 @@ export function waitAdvice(info: LockInfo): string {
     : `wait for it to finish or stop it on ${info.host}; if ${info.host} is down, a retry takes the run over once the lease expires`;
 }
 
-function refuse(dir: string, info: LockInfo): never {
+function refuse(dir: string, info: LockInfo, what: string): never {
   throw new UsageError(
-    `${dir}: ${describeHolder(info)} is writing this run directory (lock ${join(dir, LOCK_FILE)}); ${waitAdvice(info)}` +
+    `${dir}: ${describeHolder(info)} is ${what} (lock ${join(dir, LOCK_FILE)}); ${waitAdvice(info)}` +
       (info.host === hostName() ? ' (if that process is not icl-lab, delete the lock file)' : ''),
   );
 }
@@ -189,8 +189,9 @@ function stopHeartbeat(): void {
 /**
  * Take the lease of an existing directory `dir`, or throw a UsageError naming the process that
  * has it (this process too: two trainings of one directory in one process are refused as well).
+ * `what` says what the holder is doing in the message (a sweep directory: "running a sweep here").
  */
-export function acquireRunLock(dir: string): boolean {
+export function acquireRunLock(dir: string, what = 'writing this run directory'): boolean {
   const key = resolve(dir);
   if (held.has(key)) {
     throw new UsageError(`${dir}: this process (${process.pid}) is already writing this run directory; wait for that run to finish`);
@@ -208,7 +209,7 @@ export function acquireRunLock(dir: string): boolean {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       if (ours(readLock(path))) break; // ours (a previous session of this process)
       const live = lockHolder(dir);
-      if (live) refuse(dir, live);
+      if (live) refuse(dir, live, what);
       try {
         unlinkSync(path); // stale: its process is gone, or its host stopped renewing it
       } catch {
@@ -218,7 +219,7 @@ export function acquireRunLock(dir: string): boolean {
   }
   if (!taken) {
     const live = lockHolder(dir);
-    if (live) refuse(dir, live);
+    if (live) refuse(dir, live, what);
   }
   held.set(key, path);
   if (!taken) renewRunLocks(now); // ours from before: renew it now

@@ -307,6 +307,7 @@ function runPool(
   return new Promise((resolve, reject) => {
     const results: (RunSummary | undefined)[] = new Array(jobs.length);
     const errors: string[] = [];
+    const codes: string[] = [];
     const active = new Set<Worker>();
     let next = 0;
     const finish = (): void => {
@@ -319,7 +320,9 @@ function runPool(
           }
         }
       }
-      if (errors.length > 0) reject(new Error(errors.join('\n')));
+      // a system error of the runs (a full disk first) keeps its code, so the caller can say what to do in one line
+      const code = codes.includes('ENOSPC') ? 'ENOSPC' : codes[0];
+      if (errors.length > 0) reject(Object.assign(new Error(errors.join('\n')), code ? { code } : {}));
       else resolve(results as RunSummary[]);
     };
     const start = (): void => {
@@ -340,7 +343,10 @@ function runPool(
             opts.onRunDone?.(m.summary);
             display.done(m.name);
             display.note(`[${m.name}] ${m.summary.status} at step ${m.summary.step}`);
-          } else if (m.type === 'error') errors.push(`${m.name}: ${m.message}`);
+          } else if (m.type === 'error') {
+            errors.push(`${m.name}: ${m.message}`);
+            if (m.code) codes.push(m.code);
+          }
         });
         w.on('error', (err: Error) => errors.push(`${job.name}: ${err.message}`));
         w.on('exit', () => {

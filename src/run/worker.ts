@@ -22,7 +22,7 @@ export type WorkerMessage =
   | { type: 'progress'; name: string; step: number; total: number; startStep: number; loss: number; stepsPerSecond: number }
   | { type: 'line'; name: string; text: string }
   | { type: 'done'; name: string; summary: import('./run.js').RunSummary }
-  | { type: 'error'; name: string; message: string; usage: boolean }
+  | { type: 'error'; name: string; message: string; usage: boolean; /** the system error's code (ENOSPC, EACCES, ...), when it is one */ code?: string }
   /** Long-lived mode: the thread has loaded its modules and takes jobs. */
   | { type: 'ready'; name: '' };
 
@@ -46,7 +46,8 @@ async function train(job: WorkerJob): Promise<void> {
     }, job.changes ?? {}, job.labels ?? {});
     post({ type: 'done', name: job.name, summary });
   } catch (err) {
-    post({ type: 'error', name: job.name, message: err instanceof Error ? err.message : String(err), usage: err instanceof UsageError });
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    post({ type: 'error', name: job.name, message: err instanceof Error ? err.message : String(err), usage: err instanceof UsageError, ...(typeof code === 'string' ? { code } : {}) });
   }
 }
 

@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { FileFormatError } from '../io/safetensors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { shellQuote } from '../command.js';
 import { type RunSummary } from '../run/run.js';
@@ -160,10 +161,31 @@ export function submissionsPath(dir: string): string {
   return join(dir, SLURM_DIR, 'jobs.json');
 }
 
+/** DIR/slurm/jobs.json, checked field by field: a damaged one is a FileFormatError naming the file and the field. */
 export function readSubmissions(dir: string): SlurmSubmission[] {
   const path = submissionsPath(dir);
   if (!existsSync(path)) return [];
-  return (JSON.parse(readFileSync(path, 'utf8')) as { submissions: SlurmSubmission[] }).submissions;
+  const bad = (what: string): never => {
+    throw new FileFormatError(`${what}; the file is damaged (it lists the sweep's Slurm submissions: restore it, or remove it once squeue shows none of the sweep's jobs)`, path);
+  };
+  let obj: unknown;
+  try {
+    obj = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    return bad(`not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const subs = (obj as { submissions?: unknown } | null)?.submissions;
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj) || !Array.isArray(subs)) return bad('not an icl-lab jobs.json (an object with a list "submissions")');
+  const job = /^\d+$/;
+  for (const [i, x] of (subs as unknown[]).entries()) {
+    const o = (typeof x === 'object' && x !== null ? x : {}) as Record<string, unknown>;
+    if (typeof x !== 'object' || x === null) bad(`submissions[${i}] is ${JSON.stringify(x)}; expected an object`);
+    if (!(o.array_job === null || (typeof o.array_job === 'string' && job.test(o.array_job)))) bad(`submissions[${i}].array_job is ${JSON.stringify(o.array_job)}; expected a Slurm job id or null`);
+    if (typeof o.results_job !== 'string' || !job.test(o.results_job)) bad(`submissions[${i}].results_job is ${JSON.stringify(o.results_job)}; expected a Slurm job id`);
+    if (!Array.isArray(o.indices) || !o.indices.every((k) => Number.isSafeInteger(k) && (k as number) >= 0)) bad(`submissions[${i}].indices is ${JSON.stringify(o.indices)?.slice(0, 40)}; expected a list of run indices`);
+    if (typeof o.submitted_at !== 'string') bad(`submissions[${i}].submitted_at is ${JSON.stringify(o.submitted_at)}; expected a date string`);
+  }
+  return subs as SlurmSubmission[];
 }
 
 export interface SlurmJobState {

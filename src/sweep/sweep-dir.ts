@@ -10,14 +10,15 @@
  * changed spec) unless `extend`, then creates every missing run directory at step 0.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { makeDirs } from '../io/input-file.js';
 import { FileFormatError } from '../io/safetensors.js';
-import { configToJson, type TrainConfig } from '../run/config.js';
-import { isRunDir, readRunJson, runConfig, type RunJson } from '../run/run-dir.js';
+import { configFromJson, configToJson, type TrainConfig } from '../run/config.js';
+import { acquireRunLock, LOCK_FILE, releaseRunLock } from '../run/lock.js';
+import { isRunDir, readRunDir, readRunJson, runConfig, type RunJson } from '../run/run-dir.js';
 import { createRun } from '../run/run.js';
 import { tagOf } from '../run/labels.js';
 import { VERSION } from '../version.js';
@@ -67,17 +68,45 @@ export function readSweepJson(dir: string): SweepJson {
     throw new FileFormatError(`not valid JSON: ${err instanceof Error ? err.message : String(err)}`, path);
   }
   const s = obj as SweepJson;
-  if (typeof s !== 'object' || s === null || !Array.isArray(s.runs) || typeof s.id !== 'string' || !Array.isArray(s.specs)) {
-    throw new FileFormatError('not an icl-lab sweep.json (needs id, specs, runs)', path);
-  }
+  const bad = (what: string): never => {
+    throw new FileFormatError(`${what}; the file is damaged (restore it, or start the sweep again in a new --out)`, path);
+  };
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(s)) bad(`not an icl-lab sweep.json (a JSON object with id, specs, runs), got ${Array.isArray(obj) ? 'an array' : JSON.stringify(obj)}`);
+  const missing = ['id', 'specs', 'runs'].filter((k) => !(k in s));
+  if (missing.length > 0) bad(`not an icl-lab sweep.json: ${missing.join(', ')} missing`);
+  if (typeof s.id !== 'string' || !/^[0-9a-zA-Z_-]{1,64}$/.test(s.id)) bad(`id is ${JSON.stringify(s.id)}; expected the sweep's id (a string of letters and digits)`);
+  if (!Array.isArray(s.specs) || s.specs.length === 0 || !s.specs.every(isObject)) bad(`specs is ${shortJson(s.specs)}; expected a list of one or more specs (objects)`);
+  if (!Array.isArray(s.runs)) bad(`runs is ${shortJson(s.runs)}; expected a list of runs`);
   // the names become paths (DIR/runs/<name>): each must be one plain folder name, and unique
   const names = new Set<string>();
   for (const [i, r] of s.runs.entries()) {
+    if (!isObject(r)) bad(`runs[${i}] is ${shortJson(r)}; expected an object with name, hash, vary, config`);
     const name = checkRunName((r as SweepJsonRun | null)?.name, `${path}: runs[${i}]`);
     if (names.has(name)) throw new UsageError(`${path}: runs[${i}]: run name ${name} is listed twice; each run needs its own name`);
     names.add(name);
+    if (typeof r.hash !== 'string' || !/^[0-9a-f]{8,64}$/.test(r.hash)) bad(`runs[${i}] (${name}): hash is ${shortJson(r.hash)}; expected the run's config hash (hex digits)`);
+    if (!isObject(r.vary)) bad(`runs[${i}] (${name}): vary is ${shortJson(r.vary)}; expected an object (the grid values of this run)`);
+    if (!isObject(r.config)) bad(`runs[${i}] (${name}): config is ${shortJson(r.config)}; expected an object of train settings`);
   }
   return s;
+}
+
+function shortJson(v: unknown): string {
+  if (v === undefined) return 'missing';
+  const t = JSON.stringify(v);
+  return t.length > 40 ? `${t.slice(0, 37)}...` : t;
+}
+
+/** A run's config in sweep.json, or a FileFormatError naming sweep.json, the run and what is wrong. */
+function sweepRunConfig(dir: string, r: SweepJsonRun, i: number): TrainConfig {
+  const path = sweepJsonPath(dir);
+  try {
+    return configFromJson(r.config, 'config');
+  } catch (err) {
+    if (!(err instanceof UsageError) && !(err instanceof FileFormatError)) throw err;
+    throw new FileFormatError(`runs[${i}] (${r.name}): ${err.message.replace(/^config: /, 'config ')}; the file is damaged (restore it, or start the sweep again in a new --out)`, path);
+  }
 }
 
 function writeSweepJson(dir: string, s: SweepJson): void {
@@ -86,10 +115,9 @@ function writeSweepJson(dir: string, s: SweepJson): void {
 
 /** The runs of a sweep.json with their configs and directories. */
 export function sweepRuns(dir: string, s: SweepJson = readSweepJson(dir)): { name: string; hash: string; dir: string; config: TrainConfig; vary: Record<string, unknown> }[] {
-  return s.runs.map((r) => {
+  return s.runs.map((r, i) => {
     const d = runDirOf(dir, r.name);
-    const rj = { config: r.config } as unknown as RunJson;
-    return { name: r.name, hash: r.hash, dir: resolve(d), config: runConfig(rj, join(dir, SWEEP_FILE)), vary: r.vary };
+    return { name: r.name, hash: r.hash, dir: resolve(d), config: sweepRunConfig(dir, r, i), vary: r.vary };
   });
 }
 
@@ -107,9 +135,49 @@ export type RunState =
   | { kind: 'failed'; step: number; reason: string }
   | { kind: 'todo'; step: number; steps: number };
 
+const RUN_STATUSES: readonly string[] = ['creating', 'running', 'completed', 'failed', 'interrupted'];
+
+/**
+ * A run's run.json inside a sweep, checked field by field (run-dir.ts readRunDir: every field, its
+ * config), its status one of the five and its checkpoint step within its steps: a damaged one is a
+ * FileFormatError naming the file and the field, never a TypeError later on.
+ */
+export function readSweepRun(runDir: string): RunJson {
+  const path = join(runDir, 'run.json');
+  const remedy = `; the file is damaged: restore it, or remove ${runDir} and run the sweep again to train this run from step 0`;
+  const bad = (what: string): never => {
+    throw new FileFormatError(what + remedy, path);
+  };
+  try {
+    // the three fields readRunJson needs, each named (it says only "needs status, step, config")
+    let obj: unknown;
+    try {
+      obj = JSON.parse(readFileSync(path, 'utf8'));
+    } catch {
+      obj = undefined; // not JSON: readRunJson says so
+    }
+    if (obj !== undefined) {
+      const o = obj as Record<string, unknown>;
+      if (typeof o !== 'object' || o === null || Array.isArray(o)) bad(`not an icl-lab run.json (a JSON object), got ${shortJson(obj)}`);
+      if (typeof o.status !== 'string' || !RUN_STATUSES.includes(o.status)) bad(`status is ${shortJson(o.status)}; expected one of ${RUN_STATUSES.join(', ')}`);
+      if (!Number.isSafeInteger(o.step) || (o.step as number) < 0) bad(`step is ${shortJson(o.step)}; expected an integer >= 0`);
+      if (typeof o.config !== 'object' || o.config === null || Array.isArray(o.config)) bad(`config is ${shortJson(o.config)}; expected an object of train settings`);
+    }
+    const r = readRunDir(runDir).run;
+    if (!Number.isSafeInteger(r.checkpoint_step) || r.checkpoint_step < 0 || r.checkpoint_step > r.step) {
+      bad(`checkpoint_step is ${shortJson(r.checkpoint_step)}; expected an integer in 0..step (${r.step})`);
+    }
+    if (r.step > r.steps) bad(`step is ${r.step}; expected at most steps (${r.steps})`);
+    return r;
+  } catch (err) {
+    if (err instanceof FileFormatError && err.message.startsWith(`${path}: `) && !err.message.endsWith(remedy)) throw new FileFormatError(err.message.slice(path.length + 2) + remedy, path);
+    throw err;
+  }
+}
+
 export function runState(runDir: string): RunState {
   if (!isRunDir(runDir)) return { kind: 'todo', step: 0, steps: 0 };
-  const r = readRunJson(runDir);
+  const r = readSweepRun(runDir);
   if (r.status === 'completed' && r.step >= r.steps) return { kind: 'completed', step: r.step };
   if (r.status === 'failed' && r.failure?.kind !== 'error') return { kind: 'failed', step: r.failure?.step ?? r.step, reason: r.failure?.reason ?? 'failed' };
   return { kind: 'todo', step: r.checkpoint_step, steps: r.steps };
@@ -127,6 +195,45 @@ function describeDiff(old: SweepJson, runs: readonly SweepRunPlan[]): string {
   if (added.length) parts.push(`${added.length} new run(s) (${list(added)})`);
   if (missing.length) parts.push(`${missing.length} run(s) left out (${list(missing)})`);
   return parts.join(', ');
+}
+
+/** A DIR without sweep.json must be missing or empty (but for a sweep's lease being taken there). */
+function checkNewSweepOut(dir: string): void {
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} exists and is not a directory`);
+  const entries = readdirSync(dir).filter((e) => e !== LOCK_FILE && !e.startsWith(`${LOCK_FILE}.`)); // the sweep's lease (lockSweepDir)
+  if (entries.length > 0) throw new UsageError(`--out ${dir} is not empty and holds no ${SWEEP_FILE}; give a new or empty directory`);
+}
+
+/**
+ * The sweep's lease on DIR (DIR/.icl-lab.lock, run/lock.ts: the run lease on the sweep directory),
+ * held from before DIR/sweep.json is read until the command ends: of two sweeps started on one DIR,
+ * the second is refused with a line naming the first, before it creates or trains anything.
+ * Creates DIR when it is missing (and removes it again, empty, when the lease is refused).
+ * Returns the release.
+ */
+export function lockSweepDir(dir: string): () => void {
+  if (!isSweepDir(dir)) checkNewSweepOut(dir); // a run directory or any other folder: said as such, not as "a sweep runs here"
+  const fresh = !existsSync(dir);
+  makeDirs(dir); // one component at a time: a recursive mkdir spins under /proc
+  try {
+    acquireRunLock(dir, 'running a sweep in this directory');
+  } catch (err) {
+    if (fresh) {
+      try {
+        rmdirSync(dir);
+      } catch { /* not empty: the other sweep's files */ }
+    }
+    throw err;
+  }
+  return () => {
+    releaseRunLock(dir);
+    if (fresh) {
+      try {
+        rmdirSync(dir); // nothing was made (the sweep refused): leave no empty DIR behind
+      } catch { /* it holds the sweep */ }
+    }
+  };
 }
 
 /**
@@ -156,11 +263,7 @@ export function prepareSweep(dir: string, spec: SweepSpec, runs: readonly SweepR
       sweep = { ...old, specs: [...old.specs, spec], runs: [...old.runs, ...added.map(toJsonRun)] };
     }
   } else {
-    if (existsSync(dir)) {
-      if (!statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} exists and is not a directory`);
-      const entries = readdirSync(dir);
-      if (entries.length > 0) throw new UsageError(`--out ${dir} is not empty and holds no ${SWEEP_FILE}; give a new or empty directory`);
-    }
+    checkNewSweepOut(dir);
     for (const r of runs) {
       if (existsSync(runDirOf(dir, r.name))) throw new UsageError(`${runDirOf(dir, r.name)} exists`);
     }

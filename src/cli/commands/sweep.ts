@@ -6,6 +6,8 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
+import { describeFsError } from '../../io/input-file.js';
+import { FileFormatError } from '../../io/safetensors.js';
 import { addRunOptions, parseJobs, parseProgress, parseThreads } from '../options.js';
 import { onInterrupt } from '../signals.js';
 import { cliCommand, shellQuote } from '../../command.js';
@@ -14,7 +16,7 @@ import { autoProgressMode, formatDuration, type ProgressMode } from '../../run/p
 import { runLocalSweep } from '../../sweep/local.js';
 import { isLiveState, liveTasks, readSubmissions, runSlurmTask, slurmSeconds, squeueStates, submitSlurmSweep, type SlurmOptions } from '../../sweep/slurm.js';
 import { readProgress } from '../../run/run-dir.js';
-import { statusRows } from '../../sweep/status.js';
+import { SHOWN_STATUSES, statusRows, sweepJobCounts } from '../../sweep/status.js';
 import { tallyLine } from '../../report/findings.js';
 import type { JobView, RedisTarget } from '../../sweep/queue.js';
 
@@ -23,7 +25,7 @@ const queueModule = () => import('../../sweep/queue.js');
 import { sweepProgressOf } from '../../sweep/progress.js';
 import { writeResults } from '../../sweep/results.js';
 import { expandSweep, specFromFileAndFlags, type SweepRunPlan, type SweepSpec } from '../../sweep/spec.js';
-import { isSweepDir, prepareSweep, readSweepJson, runState, sweepRuns, type PreparedSweep } from '../../sweep/sweep-dir.js';
+import { isSweepDir, lockSweepDir, prepareSweep, readSweepJson, runState, sweepRuns, type PreparedSweep } from '../../sweep/sweep-dir.js';
 
 interface SweepCliOptions extends Record<string, unknown> {
   out?: string;
@@ -40,6 +42,7 @@ interface SweepCliOptions extends Record<string, unknown> {
   evalSamples?: string;
   evalSeed?: string;
   dryRun?: boolean;
+  estimate?: boolean;
   slurm?: boolean;
   maxParallel?: string;
   partition?: string;
@@ -130,17 +133,42 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
       report: opts.report === true,
       resultsArgs: [...(opts.evalSamples !== undefined ? ['--eval-samples', opts.evalSamples] : []), ...(opts.evalSeed !== undefined ? ['--eval-seed', opts.evalSeed] : [])],
     };
-    return slurmSweep(specPath, opts, dir, slurm, mode);
+    if (opts.dryRun) return slurmSweep(specPath, opts, dir, slurm, mode);
+    const release = lockSweepDir(dir);
+    try {
+      return await slurmSweep(specPath, opts, dir, slurm, mode);
+    } finally {
+      release();
+    }
   }
   if (opts.dryRun) {
     const spec = specOf(specPath, opts);
     if (spec === null) throw new UsageError('--dry-run needs a spec (a file or --grid/--seeds flags)');
     const runs = expandSweep(spec, specPath ?? 'the --grid/--zip/--seeds flags');
-    process.stdout.write(`${runs.length} runs, all valid (nothing created):\n${runs.map((r) => `  ${r.name}  ${r.hash}`).join('\n')}\n`);
+    process.stdout.write(`${runs.length} runs, all valid (nothing created):\n${runs.map((r) => `  ${r.name}  ${r.hash}  ${r.config.steps} steps`).join('\n')}\n`);
+    process.stdout.write(`total: ${runs.reduce((n, r) => n + r.config.steps, 0).toLocaleString('en-US')} steps over ${runs.length} run(s)\n`);
+    if (opts.estimate === false) return 0;
+    const { estimateSweep } = await import('../../sweep/estimate.js');
+    const e = estimateSweep(runs, { ...(jobs !== undefined && !queue ? { parallel: jobs } : {}) });
+    process.stdout.write(estimateText(e, queue !== undefined));
     return 0;
   }
-  const planned = plan(specPath, opts, dir); // every combination validated before anything else
+  plan(specPath, opts, dir); // every combination validated before anything else (and again under the lease)
   if (qm && queue) await qm.probeRedis(queue); // and Redis reachable before anything is created
+  const release = lockSweepDir(dir); // one sweep at a time on DIR, for the whole command
+  try {
+    return await leasedSweep(specPath, opts, dir, mode, jobs, threads, queue);
+  } catch (err) {
+    throw explainSweepWriteError(err, dir, opts, queue);
+  } finally {
+    release();
+  }
+}
+
+/** The sweep once its lease on DIR is held: DIR/sweep.json and the run directories, then the training here or the queue's jobs. */
+async function leasedSweep(specPath: string | undefined, opts: SweepCliOptions, dir: string, mode: ProgressMode, jobs: number | undefined, threads: 1 | 2 | undefined, queue: RedisTarget | undefined): Promise<number> {
+  const out = dir;
+  const planned = plan(specPath, opts, dir); // under the lease: the sweep.json another sweep may have just written
   const p = prepareSweep(dir, planned.spec, planned.runs, planned.extend);
   const log = (s: string) => process.stderr.write(s + '\n');
   if (p.added.length > 0) log(`sweep: ${p.added.length} run(s) ${p.added.length === p.runs.length ? 'created' : 'added'} in ${join(dir, 'runs')}`);
@@ -167,6 +195,37 @@ export async function sweepAction(specPath: string | undefined, opts: SweepCliOp
   log(`sweep: ${trained} run(s) trained, ${res.skipped.length} already finished, ${res.failed.length} failed; ${formatDuration(res.wallSeconds)} wall`);
   await finishResults(dir, opts, log);
   return res.failed.length > 0 ? 1 : 0;
+}
+
+/**
+ * A system error during a sweep as one line (as `train` does, run/runs.ts): a full disk names DIR,
+ * says to free space, and gives the command that continues the sweep (every run keeps its last
+ * checkpoint); no permission, a read-only file system: the path and what to do.
+ */
+function explainSweepWriteError(err: unknown, dir: string, opts: SweepCliOptions, queue?: RedisTarget): unknown {
+  if (err instanceof UsageError || err instanceof FileFormatError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  const path = (err as NodeJS.ErrnoException).path ?? dir; // a write(2) error names no path: the sweep directory
+  const msg = describeFsError(err, path, 'write');
+  if (!msg) return err;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    const what = code === 'ENOSPC' ? 'no space left on the device' : 'disk quota exceeded';
+    return new UsageError(`${dir}: ${what} during the sweep; free some space (or move the sweep elsewhere); every run keeps its last checkpoint: continue with ${continueCommand(dir, queue, opts.report === true)}`, 1);
+  }
+  return new UsageError(msg);
+}
+
+/** The total steps and the time estimate of `sweep --dry-run` (sweep/estimate.ts). */
+function estimateText(e: import('../../sweep/estimate.js').SweepEstimate, queue: boolean): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const about = (x: number) => (x < 10 ? `${x.toFixed(1)}s` : formatDuration(x));
+  const timed = e.shapes.filter((s) => s.timed).length;
+  return [
+    `estimate: ${about(e.wallSeconds)} of training here with ${e.parallel} run(s) at a time, one thread each (${about(e.cpuSeconds)} of one core in all); ` +
+      `this machine: ${e.cores} core(s); ${timed} model shape(s) timed by the bench for ${e.secondsPerShape} s each${e.shapes.length > timed ? `, ${e.shapes.length - timed} scaled from them` : ''}:`,
+    ...e.shapes.map((s) => `  ${s.label}: ${n(Math.round(s.stepsPerSecond))} steps/s${s.timed ? '' : ' (scaled)'}, ${s.runs} run(s), ${n(s.steps)} steps`),
+    `(an estimate: the training step alone, on this machine under its present load; logging, checkpoints, the results table and the report come on top${queue ? '; with --queue the time depends on the workers\' machines and how many there are' : ''})`,
+  ].join('\n') + '\n';
 }
 
 /** `sweep --slurm`: DIR/slurm/ scripts, sbatch, and with --wait the sweep's progress until the results job ends. */
@@ -318,20 +377,29 @@ export async function statusAction(dir: string | undefined, opts: { queue?: stri
   const lines: string[] = [];
   const json: Record<string, unknown> = {};
   const q = qm && t ? qm.openQueue(t) : undefined;
+  const countsText = (c: Record<string, number>) => ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'].map((k) => `${c[k] ?? 0} ${k}`).join(', ');
   try {
+    let sweepCounts: Record<string, number> | null = null;
     if (dir !== undefined) {
       const s = readSweepJson(dir);
       const runs = sweepRuns(dir, s);
       const views = qm && q ? await qm.jobViews(q, s.id, runs) : runs.map(() => null);
       const subs = readSubmissions(dir);
       const slurm = subs.length > 0 ? liveTasks(dir) : null; // squeue's view of the array tasks
-      const rows = statusRows(runs, views, slurm);
+      const rows = statusRows(runs, views, slurm, {
+        continueCommand: `${continueCommand(dir, t)}${slurm ? ' --slurm' : ''}`,
+        workerCommand: t ? cliCommand(`worker --queue ${shellQuote(t.shown)}`) : null,
+      });
       const count = (k: string) => rows.filter((r) => r.status === k).length;
       const step = rows.reduce((n, r) => n + r.step, 0);
       const steps = rows.reduce((n, r) => n + r.steps, 0);
       json.dir = dir;
+      json.counts = Object.fromEntries(SHOWN_STATUSES.map((k) => [k, count(k)]));
+      json.step = step;
+      json.steps = steps;
       json.runs = rows;
-      lines.push(`${dir}: ${rows.length} runs: ${count('completed')} completed, ${count('running')} running, ${count('interrupted')} waiting/interrupted, ${count('failed')} failed; ${((100 * step) / Math.max(1, steps)).toFixed(1)}% of ${steps} steps`);
+      const shown = SHOWN_STATUSES.filter((k) => k === 'completed' || k === 'running' || k === 'failed' || count(k) > 0);
+      lines.push(`${dir}: ${rows.length} runs: ${shown.map((k) => `${count(k)} ${k}`).join(', ')}; ${((100 * step) / Math.max(1, steps)).toFixed(1)}% of ${steps} steps`);
       const w = Math.max(4, ...rows.map((r) => r.name.length));
       if (slurm) {
         const last = subs[subs.length - 1]!;
@@ -342,16 +410,26 @@ export async function statusAction(dir: string | undefined, opts: { queue?: stri
       lines.push(`  ${'run'.padEnd(w)}  ${'status'.padEnd(11)}  ${'step'.padStart(19)}  ${'loss'.padStart(8)}${q ? '  job' : ''}${slurm ? '  slurm' : ''}`);
       for (const r of rows) {
         const loss = r.final_train_loss === null ? '-' : Number(r.final_train_loss).toFixed(4);
-        const job = q ? `  ${r.job ?? '-'}${r.job === 'active' && r.job_step !== null ? ` (step ${r.job_step})` : ''}` : '';
+        const job = q ? `  ${r.job ?? '-'}` : '';
         const sl = slurm ? `  ${r.slurm ? `${r.slurm.job} ${r.slurm.state.toLowerCase()}${r.slurm.reason && r.slurm.reason !== 'None' ? ` (${r.slurm.reason})` : ''}` : '-'}` : '';
         lines.push(`  ${r.name.padEnd(w)}  ${r.status.padEnd(11)}  ${`${r.step}/${r.steps}`.padStart(19)}  ${loss.padStart(8)}${job}${sl}`);
       }
+      for (const r of rows) if (r.hint) lines.push(`${r.name} stalled: ${r.hint}`);
       if (count('completed') + count('failed') < rows.length && !(slurm && slurm.size > 0)) lines.push(`continue: ${continueCommand(dir, t)}${slurm ? ' --slurm' : ''}`);
+      if (q) sweepCounts = sweepJobCounts(rows);
     }
     if (q && t) {
-      const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
-      json.queue = { url: t.shown, counts: c };
-      lines.push(`queue ${t.shown}: ${Object.entries(c).map(([k, n]) => `${n} ${k}`).join(', ')}`);
+      const all = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
+      json.queue = { url: t.shown, ...(sweepCounts ? { sweep: sweepCounts } : {}), all };
+      if (sweepCounts) {
+        const extra = [
+          ...(sweepCounts.stalled! > 0 ? [`${sweepCounts.stalled} of the active stalled`] : []),
+          ...(sweepCounts.corrupt ? [`${sweepCounts.corrupt} corrupt`] : []),
+          ...(sweepCounts.none! > 0 ? [`${sweepCounts.none} run(s) without a job`] : []),
+        ];
+        lines.push(`queue ${t.shown}: this sweep's jobs: ${countsText(sweepCounts)}${extra.length ? `; ${extra.join(', ')}` : ''}`);
+        lines.push(`queue ${t.shown}: every sweep on it: ${countsText(all)}`);
+      } else lines.push(`queue ${t.shown}: every sweep on it: ${countsText(all)}`);
       if (dir === undefined) {
         for (const j of await q.getActive()) {
           const pr = (j.progress ?? {}) as { step?: number; total?: number; stepsPerSecond?: number };
@@ -390,7 +468,8 @@ export function register(program: Command): void {
   cmd.option('--partition <name>', '[name] with --slurm: the partition (sbatch --partition)');
   cmd.option('--time <limit>', '[MINUTES|HH:MM:SS|D-HH:MM:SS] with --slurm: time limit per array task; a task gets SIGTERM before it, checkpoints and requeues itself');
   cmd.option('--sbatch-arg <arg>', '[--opt=value] with --slurm: one more sbatch option for both jobs, e.g. --sbatch-arg=--account=abc (repeatable)', collect);
-  cmd.option('--dry-run', '[flag] validate the spec and list the runs; create nothing');
+  cmd.option('--dry-run', '[flag] validate the spec, list the runs with their steps, the total steps and a time estimate for this machine (the bench times each model shape of the grid for a few tenths of a second); create nothing');
+  cmd.option('--no-estimate', '[flag] with --dry-run: list the runs and the total steps without timing anything');
   for (const f of FIELDS) {
     const flag = flagName(f.key);
     if (f.kind === 'bool') {

@@ -213,7 +213,19 @@ function checkNewSweepOut(dir: string): void {
  * Returns the release.
  */
 export function lockSweepDir(dir: string): () => void {
-  if (!isSweepDir(dir)) checkNewSweepOut(dir); // a run directory or any other folder: said as such, not as "a sweep runs here"
+  // A run directory or any other folder is said as such, not as "a sweep runs here"; but a folder
+  // that holds a lease and no sweep.json yet is a sweep being created by another process: its lease
+  // is tried first, so the second of two sweeps started together gets the lease's message.
+  const leased = (): boolean => existsSync(join(dir, LOCK_FILE)) && !isSweepDir(dir) && !isRunDir(dir);
+  let beingCreated = leased();
+  if (!isSweepDir(dir) && !beingCreated) {
+    try {
+      checkNewSweepOut(dir);
+    } catch (err) {
+      beingCreated = leased(); // the other sweep took its lease and began writing between the two looks
+      if (!beingCreated) throw err;
+    }
+  }
   const fresh = !existsSync(dir);
   makeDirs(dir); // one component at a time: a recursive mkdir spins under /proc
   try {
@@ -225,6 +237,14 @@ export function lockSweepDir(dir: string): () => void {
       } catch { /* not empty: the other sweep's files */ }
     }
     throw err;
+  }
+  if (beingCreated && !isSweepDir(dir)) {
+    try {
+      checkNewSweepOut(dir); // the lease was stale: the folder is judged as any other
+    } catch (err) {
+      releaseRunLock(dir);
+      throw err;
+    }
   }
   return () => {
     releaseRunLock(dir);

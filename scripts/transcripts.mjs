@@ -29,7 +29,8 @@
 // - `setup="CMD"` (may repeat): commands run first, in the same folder, their output not shown
 //   (e.g. the training that makes the run a block analyzes). `dir=NAME`: blocks naming the same
 //   NAME share one folder, and each setup runs there once (e.g. one quick reproduce for several
-//   README blocks). Without `dir`, a block has its own folder.
+//   README blocks). Without `dir`, a block has its own folder. `timeout=S`: per command (600).
+// - `any-order="REGEX"`: output lines matching REGEX may come in any order (parallel workers).
 // - `expensive`: skipped unless `--all` (long trainings, the full reproduction, long sweeps). Such
 //   a block must say which build and batch-stream version produced it: `made="build 0.1.0 (commit),
 //   stream version 2, date"` (the stream version is run.json's `stream_version`, src/data/stream.ts).
@@ -83,7 +84,7 @@ function shape(line) {
 
 function parseAttrs(text) {
   const attrs = { setup: [], flags: new Set() };
-  const re = /(\w+)(?:=("((?:[^"\\]|\\.)*)"|\S+))?/g;
+  const re = /([\w-]+)(?:=("((?:[^"\\]|\\.)*)"|\S+))?/g;
   let m;
   while ((m = re.exec(text))) {
     const [, key, raw, quoted] = m;
@@ -150,13 +151,24 @@ function segments(doc) {
   return segs;
 }
 
+/** Lines matching `re` sorted among their own places (parallel workers print them in any order). */
+function reorder(lines, re) {
+  if (!re) return lines;
+  const at = [];
+  lines.forEach((l, k) => { if (re.test(l)) at.push(k); });
+  const sorted = at.map((k) => lines[k]).sort();
+  const out = [...lines];
+  at.forEach((k, j) => { out[k] = sorted[j]; });
+  return out;
+}
+
 const content = (lines) => lines.filter((l) => !PROGRESS.test(l));
 const eqLines = (a, b) => a.length === b.length && a.every((l, k) => maskVarying(l) === maskVarying(b[k]));
 
 /** Does the documented output (elisions, progress lines) match the actual one? */
-export function matches(doc, actual) {
-  const segs = segments(doc).map((s) => ({ ...s, lines: content(s.lines) }));
-  const act = content(actual);
+export function matches(doc, actual, anyOrder = null) {
+  const segs = segments(doc).map((s) => ({ ...s, lines: reorder(content(s.lines), anyOrder) }));
+  const act = reorder(content(actual), anyOrder);
   const go = (si, pos) => {
     if (si === segs.length) return pos === act.length;
     const seg = segs[si];
@@ -187,21 +199,27 @@ export function rewrite(doc, actual) {
     if (seg.elisionBefore !== null) out.push(seg.elisionBefore);
     const lastSeg = si === segs.length - 1;
     if (lines.length === 0) continue;
+    // anchor on the first and last non-blank lines (their shape: numbers ignored)
+    const a = lines.findIndex((l) => l.trim() !== '');
+    const z = lines.length - 1 - [...lines].reverse().findIndex((l) => l.trim() !== '');
+    if (a < 0) continue;
     let start = pos;
     if (seg.elisionBefore !== null) {
-      const k = act.findIndex((l, j) => j >= pos && shape(l) === shape(lines[0]));
+      const k = act.findIndex((l, j) => j >= pos + a && shape(l) === shape(lines[a]));
       if (k < 0) return null;
-      start = k;
+      start = Math.max(pos, k - a);
     }
     let end;
     if (lastSeg) end = act.length;
     else {
-      const lastShape = shape(lines[lines.length - 1]);
-      const next = segs.slice(si + 1).find((s) => content(s.lines).length)?.lines;
-      const nextStart = next ? act.findIndex((l, j) => j > start && shape(l) === shape(content(next)[0])) : -1;
-      let k = -1;
-      for (let j = start; j < act.length && (nextStart < 0 || j < nextStart); j++) if (shape(act[j]) === lastShape) { k = j; if (lines.length === 1) break; }
-      end = k >= 0 ? k + 1 : nextStart >= 0 ? nextStart : Math.min(act.length, start + lines.length);
+      const next = segs.slice(si + 1).map((s) => content(s.lines)).find((l) => l.some((x) => x.trim() !== ''));
+      const nextFirst = next ? next.find((x) => x.trim() !== '') : null;
+      const nextStart = nextFirst ? act.findIndex((l, j) => j > start && shape(l) === shape(nextFirst)) : -1;
+      const limit = nextStart < 0 ? act.length : nextStart;
+      const hits = [];
+      for (let j = start; j < limit; j++) if (shape(act[j]) === shape(lines[z])) hits.push(j);
+      const k = hits.find((j) => j >= start + z) ?? hits[hits.length - 1];
+      end = k !== undefined ? Math.min(limit, k + 1 + (lines.length - 1 - z)) : Math.min(limit, start + lines.length);
     }
     const piece = act.slice(start, end);
     out.push(...(eqLines(lines, piece) ? seg.lines : keepProgress(seg.lines, piece)));
@@ -313,7 +331,7 @@ function main(argv) {
         const r = runShell(c.command, wd, env, timeout);
         const actual = normaliseOutput(r.text, wd);
         newBody.push(...c.shown);
-        if (matches(c.doc, actual)) newBody.push(...c.doc);
+        if (matches(c.doc, actual, b.attrs['any-order'] ? new RegExp(b.attrs['any-order']) : null)) newBody.push(...c.doc);
         else {
           same = false;
           const rw = rewrite(c.doc, actual);

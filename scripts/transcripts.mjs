@@ -8,6 +8,8 @@
 //   node scripts/transcripts.mjs --all           expensive blocks too (minutes to an hour; nice -n 10 them)
 //   node scripts/transcripts.mjs --list          list the blocks (id, page, line, cheap/expensive, commands)
 //   --keep                                       keep the temporary working folders (their path is printed)
+//   --root DIR                                   the pages of another copy (DIR/README.md, DIR/docs/readme/*.md),
+//                                                run with this checkout's build (the test edits a copy)
 //
 // THE MARKER. A transcript is a fenced block (or, for a markdown table, the lines up to the next
 // blank line) right after a one-line HTML comment:
@@ -239,6 +241,8 @@ function keepProgress(doc, act) {
   return inserted ? out : act;
 }
 
+const anyOrder = (b) => (b.attrs['any-order'] ? new RegExp(b.attrs['any-order']) : null);
+
 function shim(root) {
   const bin = join(root, 'bin');
   mkdirSync(bin, { recursive: true });
@@ -268,22 +272,23 @@ export function pages(root = REPO) {
 }
 
 function main(argv) {
-  const args = { check: false, all: false, list: false, keep: false, only: null };
+  const args = { check: false, all: false, list: false, keep: false, only: null, root: REPO };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--check') args.check = true;
     else if (a === '--all') args.all = true;
     else if (a === '--list') args.list = true;
     else if (a === '--keep') args.keep = true;
+    else if (a === '--root') args.root = resolve(argv[++i] ?? '.');
     else if (a === '--only') args.only = new RegExp(argv[++i] ?? '');
     else if (a === '--help' || a === '-h') { process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 10).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n'); return 0; }
-    else { process.stderr.write(`transcripts: unknown argument ${a} (allowed: --check, --only PATTERN, --all, --list, --keep)\n`); return 2; }
+    else { process.stderr.write(`transcripts: unknown argument ${a} (allowed: --check, --only PATTERN, --all, --list, --keep, --root DIR)\n`); return 2; }
   }
   const texts = new Map();
   const blocks = [];
   const ids = new Map();
-  for (const page of pages()) {
-    const text = readFileSync(join(REPO, page), 'utf8');
+  for (const page of pages(args.root)) {
+    const text = readFileSync(join(args.root, page), 'utf8');
     texts.set(page, text);
     for (const b of findBlocks(text, page)) {
       if (ids.has(b.id)) throw new Error(`transcript id ${b.id} is used twice (${ids.get(b.id)} and ${page}:${b.line})`);
@@ -331,11 +336,12 @@ function main(argv) {
         const r = runShell(c.command, wd, env, timeout);
         const actual = normaliseOutput(r.text, wd);
         newBody.push(...c.shown);
-        if (matches(c.doc, actual, b.attrs['any-order'] ? new RegExp(b.attrs['any-order']) : null)) newBody.push(...c.doc);
+        if (matches(c.doc, actual, anyOrder(b))) newBody.push(...c.doc);
         else {
           same = false;
           const rw = rewrite(c.doc, actual);
-          newBody.push(...(rw ?? actual));
+          // a rewrite that would not match this output itself (it could not place the docs' elisions) is the whole output
+          newBody.push(...(rw && matches(rw, actual, anyOrder(b)) ? rw : actual));
         }
       }
       ran++;
@@ -356,7 +362,7 @@ function main(argv) {
     for (const [page, list] of edits) {
       const lines = texts.get(page).split('\n');
       for (const e of list.sort((x, y) => y.start - x.start)) lines.splice(e.start, e.end - e.start, ...e.lines);
-      writeFileSync(join(REPO, page), lines.join('\n'));
+      writeFileSync(join(args.root, page), lines.join('\n'));
     }
   }
   if (args.keep) process.stdout.write(`working folders kept in ${root}\n`);

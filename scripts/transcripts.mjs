@@ -134,7 +134,7 @@ export function splitCommands(block) {
   while (i < body.length) {
     const shown = [body[i]];
     let cmd = body[i].slice(2);
-    while (cmd.endsWith('\\') && i + 1 < body.length) { i++; shown.push(body[i]); cmd = cmd.slice(0, -1) + '\n' + body[i]; }
+    while (cmd.endsWith('\\') && i + 1 < body.length) { i++; shown.push(body[i]); cmd = cmd + '\n' + body[i]; /* bash reads backslash-newline as a continuation */ }
     i++;
     const doc = [];
     while (i < body.length && !body[i].startsWith('$ ')) doc.push(body[i++]);

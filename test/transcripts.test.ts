@@ -23,6 +23,7 @@ function runScript(args: string[]) {
 interface Transcripts {
   matches(doc: string[], actual: string[], anyOrder?: RegExp | null): boolean;
   rewrite(doc: string[], actual: string[]): string[] | null;
+  splitCommands(block: { id: string; page: string; line: number; attrs: Record<string, unknown>; body: string[] }): { command: string; doc: string[] }[];
 }
 let t: Transcripts;
 
@@ -53,6 +54,13 @@ describe('the comparison', () => {
     const rw = t.rewrite(doc, actual);
     expect(rw).toEqual(['head 1: w = 0.12', '', '...', '', 'kernel gap 0.0011', 'model MSE 0.69 ± 0.01']);
     expect(t.matches(rw!, actual)).toBe(true);
+  });
+
+  it('splits a block into commands, a trailing backslash continuing one', () => {
+    const body = ['$ icl-lab evaluate --lengths 80 \\', '    --seed 1', 'L row', '$ echo $?', '0'];
+    const cmds = t.splitCommands({ id: 'x', page: 'p.md', line: 1, attrs: { setup: [] }, body });
+    expect(cmds.map((c) => c.command)).toEqual(['icl-lab evaluate --lengths 80 \\\n    --seed 1', 'echo $?']);
+    expect(cmds.map((c) => c.doc)).toEqual([['L row'], ['0']]);
   });
 
   it('takes lines of parallel workers in any order when told', () => {

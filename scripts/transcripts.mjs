@@ -91,7 +91,7 @@ function parseAttrs(text) {
   while ((m = re.exec(text))) {
     const [, key, raw, quoted] = m;
     if (raw === undefined) { attrs.flags.add(key); continue; }
-    const value = quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : raw;
+    const value = quoted !== undefined ? quoted.replace(/\\"/g, '"') : raw; // only \" is an escape: regexes keep their backslashes
     if (key === 'setup') attrs.setup.push(value);
     else attrs[key] = value;
   }
@@ -252,7 +252,8 @@ function shim(root) {
 }
 
 function runShell(cmd, cwd, env, timeoutS) {
-  const r = spawnSync('bash', ['-c', `${cmd} 2>&1`], { cwd, env, encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
+  // stderr joins stdout for the whole line (pipes and a trailing `# comment` included)
+  const r = spawnSync('bash', ['-c', `exec 2>&1\n${cmd}`], { cwd, env, encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
   if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
   return { status: r.status, text: r.stdout };
 }

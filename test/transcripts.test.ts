@@ -23,6 +23,7 @@ function runScript(args: string[]) {
 interface Transcripts {
   matches(doc: string[], actual: string[], anyOrder?: RegExp | null): boolean;
   rewrite(doc: string[], actual: string[]): string[] | null;
+  findBlocks(text: string, page: string): { id: string; attrs: Record<string, unknown> & { setup: string[] }; body: string[]; expensive: boolean }[];
   splitCommands(block: { id: string; page: string; line: number; attrs: Record<string, unknown>; body: string[] }): { command: string; doc: string[] }[];
 }
 let t: Transcripts;
@@ -61,6 +62,17 @@ describe('the comparison', () => {
     const cmds = t.splitCommands({ id: 'x', page: 'p.md', line: 1, attrs: { setup: [] }, body });
     expect(cmds.map((c) => c.command)).toEqual(['icl-lab evaluate --lengths 80 \\\n    --seed 1', 'echo $?']);
     expect(cmds.map((c) => c.doc)).toEqual([['L row'], ['0']]);
+  });
+
+  it('reads a marker: quoted values keep regex backslashes, setups repeat', () => {
+    const md = ['text', '<!-- transcript: x dir=d setup="a > /dev/null" setup="b" any-order="^\\[h\\d\\] " expensive made="build 1, stream version 2" -->', '```', '$ echo 1', '1', '```', ''].join('\n');
+    const [b] = t.findBlocks(md, 'p.md');
+    expect(b.id).toBe('x');
+    expect(b.attrs.setup).toEqual(['a > /dev/null', 'b']);
+    expect(b.attrs['any-order']).toBe('^\\[h\\d\\] ');
+    expect(b.attrs.made).toBe('build 1, stream version 2');
+    expect(b.expensive).toBe(true);
+    expect(b.body).toEqual(['$ echo 1', '1']);
   });
 
   it('takes lines of parallel workers in any order when told', () => {

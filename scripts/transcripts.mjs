@@ -126,7 +126,7 @@ export function findBlocks(text, page) {
 
 /** A block's commands with their documented output: [{ command, shown: string[] (the `$` lines), doc: string[] }]. */
 export function splitCommands(block) {
-  if (block.attrs.run !== undefined) return [{ command: block.attrs.run, shown: [], doc: block.body }];
+  if (block.attrs.run !== undefined) return [{ command: block.attrs.run, shown: [], doc: block.body, pad: 0 }];
   const out = [];
   let i = 0;
   const body = block.body;
@@ -138,7 +138,10 @@ export function splitCommands(block) {
     i++;
     const doc = [];
     while (i < body.length && !body[i].startsWith('$ ')) doc.push(body[i++]);
-    out.push({ command: cmd, shown, doc });
+    // blank lines between one command's output and the next `$` line are the docs' spacing, not output
+    let pad = 0;
+    while (i < body.length && doc.length && doc[doc.length - 1].trim() === '') { doc.pop(); pad++; }
+    out.push({ command: cmd, shown, doc, pad });
   }
   return out;
 }
@@ -344,6 +347,7 @@ function main(argv) {
           // a rewrite that would not match this output itself (it could not place the docs' elisions) is the whole output
           newBody.push(...(rw && matches(rw, actual, anyOrder(b)) ? rw : actual));
         }
+        for (let k = 0; k < (c.pad ?? 0); k++) newBody.push('');
       }
       ran++;
       if (same) process.stdout.write(`same  ${b.id} (${b.page}:${b.line})\n`);

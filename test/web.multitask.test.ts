@@ -95,7 +95,7 @@ describe('icl-lab serve: a multi-task run', () => {
     const cells = await mt.evaluate((el) => el.querySelectorAll('g.mark-rect.role-mark path, g.mark-rect.role-mark rect').length);
     expect(cells).toBeGreaterThanOrEqual(3 * (64 + 16));
     const text = await mt.innerText();
-    for (const h of [1, 2, 3]) expect(text).toContain(`Head ${h}: QK^h`);
+    for (const h of [1, 2, 3]) expect(text).toContain(`Head ${h}: QKʰ`);
     // no η_TF chart or single-task statistics for a multi-task model: a note instead
     expect(await page.locator('[data-testid=eta-chart]').count()).toBe(0);
     expect(await page.locator('[data-testid=eta-tf]').count()).toBe(0);

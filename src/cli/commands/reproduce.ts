@@ -4,7 +4,6 @@
  * the seed notebook's, quick.
  */
 import type { Command } from 'commander';
-import { relative } from 'node:path';
 import { resultLabel, tallyFindings, tallyLine, type Finding } from '../../report/findings.js';
 import { UsageError } from '../../errors.js';
 import { cliCommand, shellQuote } from '../../command.js';
@@ -13,6 +12,7 @@ import { addContextLengthsOption, addRunOptions, asChoice, asIntList, asPositive
 import { SEED_PASS_FRACTION, seedTally, type AcrossSeedsFinding } from '../../experiments/seeds.js';
 import { EXPERIMENT_NAMES, EXPERIMENTS, experimentNamed } from '../../experiments/index.js';
 import { FULL_STEPS, QUICK_STEPS, seedExperiment } from '../../experiments/seed.js';
+import { shownPath } from '../shown-path.js';
 
 interface ReproduceCliOptions {
   experiment?: string;
@@ -122,7 +122,7 @@ export function register(program: Command): void {
       } else {
         if (report.findings.length === 0) process.stdout.write(`\nthe ${preset} experiment reports measurements, no pass/fail findings (${seconds.toFixed(0)} s).\n`);
         else process.stdout.write(`\n${findingsTable(report.findings)}\n\n${tallyLine(report.findings)} (${seconds.toFixed(0)} s).\n`);
-        process.stdout.write(`report: ${relative(process.cwd(), report.files.html)} (and report.md, findings.json, ${report.pngs.length} PNG figures in ${relative(process.cwd(), res.reportDir)}/figures)\n`);
+        process.stdout.write(`report: ${shownPath(report.files.html)} (and report.md, findings.json, ${report.pngs.length} PNG figures in ${shownPath(res.reportDir)}/figures)\n`);
       }
       if (failed > 0) process.exitCode = 1;
     });

@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .description(
       `reproduce an experiment (default: the seed notebook): train its runs in parallel (the seed's: H = ${seedExperiment.heads.join(', ')} at config_1), evaluate them over ` +
         'L = 1..500 (every L up to 10, then sparser), draw every figure, write report.html / report.md / findings.json and print the findings. ' +
-        `Quick: ${QUICK_STEPS.toLocaleString('en-US')} steps per run for the seed (on the loss plateau; a few minutes on 2 cores); --full: the notebook's ${FULL_STEPS.toLocaleString('en-US')}. ` +
+        `Quick: ${QUICK_STEPS.toLocaleString('en-US')} steps per run for the seed (on the loss plateau; about 35 s on 2 free cores, 1–3½ min on a shared machine); --full: the notebook's ${FULL_STEPS.toLocaleString('en-US')}. ` +
         'Running it again over the same --out continues unfinished runs and redraws the report.',
     )
     .option('--experiment <name>', `[${EXPERIMENT_NAMES.join('|')}] which experiment: ${EXPERIMENTS.map((e) => `${e.name} = ${e.summary}`).join('; ')} (default: seed)`, asChoice('--experiment', EXPERIMENT_NAMES))

@@ -100,7 +100,8 @@ describe('renderAllRunFigures', () => {
     const evo = readFileSync(join(tmp, 'nomodel-figs', 'qk_evolution_layer1.svg'), 'utf8');
     expect(['Step 0', 'Step 1,000', 'Step 2,000 (last)'].every((s) => evo.includes(s))).toBe(true);
     expect(evo).not.toContain('Step 500');
-    expect(res.skipped).toEqual([expect.stringMatching(/^error_vs_length: no evaluation/)]);
+    // it says how to make the evaluation the figure needs
+    expect(res.skipped).toEqual([expect.stringMatching(new RegExp(`^error_vs_length: no evaluation \\(write one with \`.*evaluate ${dir} --out ${join(dir, 'evaluation.json')}\`, or pass --evaluation FILE\\.json\\)$`))]);
   });
 
   it('refuses a folder that is not a run directory', async () => {

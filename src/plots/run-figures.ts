@@ -12,7 +12,7 @@
  *
  * Used by `icl-lab plot` and by the report / reproduce commands.
  */
-import { cliCommand } from '../command.js';
+import { cliCommand, shellQuote } from '../command.js';
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -231,7 +231,7 @@ async function evaluationFigure(runDir: string, given: string | Evaluation | und
     }
   }
   if (!evaluation) {
-    skipped.push('error_vs_length: no evaluation (pass --evaluation FILE.json or write RUN/evaluation.json)');
+    skipped.push(`error_vs_length: no evaluation (write one with \`${cliCommand(`evaluate ${shellQuote(runDir)} --out ${shellQuote(join(runDir, 'evaluation.json'))}`)}\`, or pass --evaluation FILE.json)`);
     return;
   }
   await emit('error_vs_length', errorVsLengthSpec(evaluation, {

@@ -107,7 +107,19 @@ describe('renderAllRunFigures', () => {
   it('refuses a folder that is not a run directory', async () => {
     const empty = join(tmp, 'empty');
     mkdirSync(empty);
-    await expect(renderAllRunFigures(empty)).rejects.toThrow(/not a run directory/);
+    await expect(renderAllRunFigures(empty)).rejects.toThrow(/not a run directory; train one with `.*train --out .*empty`$/);
+  });
+
+  it('a folder of runs (runs/reproduce) is refused naming its runs and the command on them, by plot and by report', async () => {
+    const holder = join(tmp, 'holder');
+    for (const n of ['h2', 'h1']) {
+      mkdirSync(join(holder, n), { recursive: true });
+      writeFileSync(join(holder, n, 'run.json'), '{}');
+    }
+    mkdirSync(join(holder, 'report')); // not a run: left out
+    await expect(renderAllRunFigures(holder)).rejects.toThrow(new RegExp(`not a run directory; it holds 2 run directories \\(h1, h2\\): give one, e\\.g\\. \`.*plot ${join(holder, 'h1')}\`$`));
+    const { loadReportRuns } = await import('../src/report/runs.js');
+    expect(() => loadReportRuns([holder])).toThrow(new RegExp(`is not a run directory \\(no run\\.json\\); it holds 2 run directories \\(h1, h2\\): give them, e\\.g\\. \`.*report ${join(holder, 'h1')} ${join(holder, 'h2')}\`$`));
   });
 });
 

@@ -378,15 +378,24 @@ function main(argv) {
   return failures.length ? 2 : args.check && differ.length ? 1 : 0;
 }
 
-function diffText(a, b) {
+/**
+ * The lines of `a` (the docs) and `b` (this build) that differ, as `  - ` / `  + ` lines in order: a
+ * line diff over their longest common subsequence, so one line added to the output shows as one `+`
+ * (not as every later line shifted by one); at most 40 lines, then `  …`.
+ */
+export function diffText(a, b) {
+  const n = a.length, m = b.length;
+  // lcs[i][j]: length of the longest common subsequence of a[i..] and b[j..]
+  const lcs = Array.from({ length: n + 1 }, () => new Int32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
   const lines = [];
-  const n = Math.max(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    if (a[i] === b[i]) continue;
-    if (a[i] !== undefined) lines.push(`  - ${a[i]}`);
-    if (b[i] !== undefined) lines.push(`  + ${b[i]}`);
-    if (lines.length > 40) { lines.push('  …'); break; }
+  let i = 0, j = 0;
+  while ((i < n || j < m) && lines.length <= 40) {
+    if (i < n && j < m && a[i] === b[j]) { i++; j++; }
+    else if (i < n && (j >= m || lcs[i + 1][j] >= lcs[i][j + 1])) lines.push(`  - ${a[i++]}`);
+    else lines.push(`  + ${b[j++]}`);
   }
+  if (lines.length > 40) lines.push('  …');
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
 

@@ -304,6 +304,16 @@ function protoValue(fs: Field[]): number | string | boolean {
   return int(one(fs, 4)) === 1;
 }
 
+describe('varyingHParams', () => {
+  it('leaves pool_seed out unless a run has a task pool (it repeats the seed otherwise)', async () => {
+    const { varyingHParams } = await import('../src/export/tensorboard.js');
+    const noPool = [{ seed: 1, pool_seed: 1, task_pool: 0, heads: 2 }, { seed: 2, pool_seed: 2, task_pool: 0, heads: 2 }];
+    expect(varyingHParams(noPool).map((h) => h.name)).toEqual(['seed']);
+    const pool = [{ seed: 1, pool_seed: 1, task_pool: 4 }, { seed: 2, pool_seed: 2, task_pool: 4 }];
+    expect(varyingHParams(pool).map((h) => h.name)).toEqual(['seed', 'pool_seed']);
+  });
+});
+
 describe('export tensorboard: a sweep with the HParams plugin summaries', () => {
   const sweep = join(tmp, 'grid');
   const out = join(tmp, 'tb-sweep');

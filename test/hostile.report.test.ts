@@ -46,7 +46,8 @@ describe('item 8: report is written as one unit', () => {
     for (const f of OLD) expect(readFileSync(join(out, f), 'utf8'), f).not.toBe(`old ${f}\n`);
     expect(readFileSync(join(out, 'notes.txt'), 'utf8')).toBe('mine\n');
     expect(existsSync(join(out, 'figures'))).toBe(true);
-    expect(r.stdout).toContain(`report: `);
+    // --out outside the working directory (the repository): printed absolute, not as ../../tmp/...
+    expect(r.stdout).toContain(`report: ${join(out, 'report.html')}\n`);
     expect(r.stdout).not.toContain('.rep.new-');
     expect(readdirSync(tmp).filter((e) => e.startsWith('.rep.'))).toEqual([]);
   }, 240_000);

@@ -100,13 +100,26 @@ describe('renderAllRunFigures', () => {
     const evo = readFileSync(join(tmp, 'nomodel-figs', 'qk_evolution_layer1.svg'), 'utf8');
     expect(['Step 0', 'Step 1,000', 'Step 2,000 (last)'].every((s) => evo.includes(s))).toBe(true);
     expect(evo).not.toContain('Step 500');
-    expect(res.skipped).toEqual([expect.stringMatching(/^error_vs_length: no evaluation/)]);
+    // it says how to make the evaluation the figure needs
+    expect(res.skipped).toEqual([expect.stringMatching(new RegExp(`^error_vs_length: no evaluation \\(write one with \`.*evaluate ${dir} --out ${join(dir, 'evaluation.json')}\`, or pass --evaluation FILE\\.json\\)$`))]);
   });
 
   it('refuses a folder that is not a run directory', async () => {
     const empty = join(tmp, 'empty');
     mkdirSync(empty);
-    await expect(renderAllRunFigures(empty)).rejects.toThrow(/not a run directory/);
+    await expect(renderAllRunFigures(empty)).rejects.toThrow(/not a run directory; train one with `.*train --out .*empty`$/);
+  });
+
+  it('a folder of runs (runs/reproduce) is refused naming its runs and the command on them, by plot and by report', async () => {
+    const holder = join(tmp, 'holder');
+    for (const n of ['h2', 'h1']) {
+      mkdirSync(join(holder, n), { recursive: true });
+      writeFileSync(join(holder, n, 'run.json'), '{}');
+    }
+    mkdirSync(join(holder, 'report')); // not a run: left out
+    await expect(renderAllRunFigures(holder)).rejects.toThrow(new RegExp(`not a run directory; it holds 2 run directories \\(h1, h2\\): give one, e\\.g\\. \`.*plot ${join(holder, 'h1')}\`$`));
+    const { loadReportRuns } = await import('../src/report/runs.js');
+    expect(() => loadReportRuns([holder])).toThrow(new RegExp(`is not a run directory \\(no run\\.json\\); it holds 2 run directories \\(h1, h2\\): give them, e\\.g\\. \`.*report ${join(holder, 'h1')} ${join(holder, 'h2')}\`$`));
   });
 });
 

@@ -142,6 +142,19 @@ describe('data', () => {
     expect(rows[0]).toMatchObject({ status: 'completed', step: 300, steps: 300, heads: 2, d: 5, L: 40, preset: 'seed', optimizer: 'adam' });
   });
 
+  it('a run.json of an earlier build, without the fields added since (attention, task, task_pool, pool_seed, sparsity), differs only where its values do', () => {
+    const dir = join(tmp, 'rows-old');
+    cpSync(template, join(dir, 'new'), { recursive: true });
+    cpSync(template, join(dir, 'old'), { recursive: true });
+    const rj = JSON.parse(readFileSync(join(dir, 'old', 'run.json'), 'utf8'));
+    for (const k of ['attention', 'task', 'task_pool', 'pool_seed', 'sparsity']) delete rj.config[k];
+    rj.config.d = 3;
+    writeFileSync(join(dir, 'old', 'run.json'), JSON.stringify(rj));
+    const rows = markDifferences([runRow(dir, 'new'), runRow(dir, 'old')]);
+    expect(rows.map((r) => r.differs)).toEqual([['d=5'], ['d=3']]);
+    expect(rows[1]!.config).toMatchObject({ attention: 'softmax', task: 'gaussian', task_pool: 0, sparsity: 0, d: 3 });
+  });
+
   it('shows a live run at its heartbeat (progress.json newer than run.json), else at run.json', () => {
     const dir = join(tmp, 'live-row');
     cpSync(template, join(dir, 'r'), { recursive: true });

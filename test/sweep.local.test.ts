@@ -227,6 +227,10 @@ describe('icl-lab sweep (local worker threads)', () => {
     expect(row(live.stdout, first)![1]).toBe('running');
     expect(Number(row(live.stdout, first)![2])).toBeGreaterThanOrEqual(1000);
     for (const n of ['h1-L8', 'h1-L10', 'h2-L8', 'h2-L10'].filter((x) => x !== first)) expect(row(live.stdout, n)!.slice(1)).toEqual(['queued', '0']);
+    // the live sweep carries the runs on: status names its process instead of a command to continue (which its lease would refuse)
+    expect(live.stdout).toContain(`process ${s.child.pid} is running this sweep (lock ${join(dir, '.icl-lab.lock')}); it carries the unfinished runs on`);
+    expect(live.stdout).not.toContain('continue:');
+    expect(JSON.parse(cli(['sweep', 'status', dir, '--json']).stdout).sweep_process).toMatchObject({ pid: s.child.pid });
     s.child.kill('SIGKILL');
     await s.done;
     const at = runJson(join(dir, 'runs', first)).checkpoint_step;
@@ -241,6 +245,8 @@ describe('icl-lab sweep (local worker threads)', () => {
     expect(j.runs.map((r: { status: string }) => r.status).sort()).toEqual(['not started', 'not started', 'not started', 'stalled']);
     expect(j.runs.find((r: { name: string }) => r.name === first)).toMatchObject({ status: 'stalled', step: at, steps: 4000000, job: null });
     expect(j.step).toBe(at);
+    expect(j.sweep_process).toBeNull();
+    expect(dead.stdout).toContain(`continue: node bin/icl-lab sweep --out ${dir}`);
   });
 
   it('--dry-run: each run\'s steps, the total over the runs, and a time estimate from the bench saying its conditions; nothing created', async () => {

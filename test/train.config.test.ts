@@ -121,6 +121,8 @@ describe('train config: every validation rule names the flag and what is allowed
     [{ lr: '0' }, /--lr must be a number > 0/],
     [{ lr: '-1e-3' }, /--lr must be a number > 0/],
     [{ lr: 'NaN' }, /--lr/],
+    // a list where the flag takes one value: which flags take lists, and the sweep that grids this one
+    [{ lr: '1e-3,3e-3' }, /^--lr must be a number > 0 and <= 1e12, got "1e-3,3e-3"; only --heads, --d, --context-length, --task-pool, --sparsity, --seed take lists \(one run each\); for a grid over --lr: .*sweep --grid lr=1e-3,3e-3 --out DIR$/],
     [{ lr: 'Infinity' }, /--lr/],
     [{ betas: '0.9' }, /--betas must be two numbers "b1,b2", each >= 0 and < 1/],
     [{ betas: '0.9,1' }, /--betas must be two numbers/],

@@ -25,6 +25,7 @@ interface Transcripts {
   rewrite(doc: string[], actual: string[]): string[] | null;
   findBlocks(text: string, page: string): { id: string; attrs: Record<string, unknown> & { setup: string[] }; body: string[]; expensive: boolean }[];
   splitCommands(block: { id: string; page: string; line: number; attrs: Record<string, unknown>; body: string[] }): { command: string; doc: string[] }[];
+  diffText(doc: string[], actual: string[]): string;
 }
 let t: Transcripts;
 
@@ -80,6 +81,13 @@ describe('the comparison', () => {
     const actual = ['start', '[h8] After 0 steps', '[h4] After 0 steps', 'end'];
     expect(t.matches(doc, actual)).toBe(false);
     expect(t.matches(doc, actual, /^\[h\d\] /)).toBe(true);
+  });
+
+  it("--check's diff shows one added output line as one + line, a changed one as - then +", () => {
+    const doc = ['drawing figures', 'figures of h1', 'figures of h2', '', '8 of 8 pass'];
+    expect(t.diffText(doc, ['drawing figures', 'valley loss', 'figures of h1', 'figures of h2', '', '8 of 8 pass'])).toBe('  + valley loss\n');
+    expect(t.diffText(doc, ['drawing figures', 'figures of h1', 'figures of h2', '', '7 of 8 pass'])).toBe('  - 8 of 8 pass\n  + 7 of 8 pass\n');
+    expect(t.diffText(doc, doc)).toBe('');
   });
 });
 

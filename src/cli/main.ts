@@ -11,6 +11,14 @@ function fsErrorLine(err: unknown): string | undefined {
   return describeFsError(e, e.path, e.syscall === 'open' || e.syscall === 'read' || e.syscall === 'scandir' ? 'read' : 'write');
 }
 
+// A reader that stops early (`icl-lab sweep --dry-run | head`) closes the pipe: stdout's writes then
+// fail with EPIPE. Drop the rest of stdout and go on (a training keeps training; its files are the
+// result), instead of an unhandled 'error' event's stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+});
+
 const program = new Command('icl-lab')
   .description('Train one-layer multi-head softmax attention on in-context linear regression, read its circuits out, compare it with kernel / gradient-descent / ridge / OLS estimators, and reproduce the seed notebook.')
   .version(VERSION)

@@ -229,9 +229,13 @@ function hparamValue(v: unknown): HParamValue {
   return typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' ? v : JSON.stringify(v);
 }
 
-/** The config fields whose values differ between the runs, with their types and values. */
+/**
+ * The config fields whose values differ between the runs, with their types and values; pool_seed only
+ * when a run has a task pool (elsewhere it repeats the seed and nothing reads it, as serve's "differs").
+ */
 export function varyingHParams(configs: readonly Record<string, unknown>[]): HParamInfo[] {
-  const keys = [...new Set(configs.flatMap((c) => Object.keys(c)))];
+  const pooled = configs.some((c) => Number(c['task_pool'] ?? 0) > 0);
+  const keys = [...new Set(configs.flatMap((c) => Object.keys(c)))].filter((k) => pooled || k !== 'pool_seed');
   const out: HParamInfo[] = [];
   for (const k of keys) {
     const raw = configs.map((c) => hparamValue(c[k] ?? null));

@@ -12,13 +12,13 @@
  *
  * Used by `icl-lab plot` and by the report / reproduce commands.
  */
-import { cliCommand } from '../command.js';
+import { cliCommand, shellQuote } from '../command.js';
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { layerCircuits, stackCircuits } from '../model/circuits.js';
 import { readModelFile } from '../io/model-file.js';
-import { readMetrics, readRunJson, readSnapshots, RUN_FILES, type RunMetrics, type RunSnapshots } from '../run/run-dir.js';
+import { notARunDirAdvice, readMetrics, readRunJson, readSnapshots, RUN_FILES, type RunMetrics, type RunSnapshots } from '../run/run-dir.js';
 import { circuitSpec } from './circuits.js';
 import { multitaskCircuits } from '../model/multitask-circuits.js';
 import { multitaskCircuitsSpec } from './multitask.js';
@@ -231,7 +231,7 @@ async function evaluationFigure(runDir: string, given: string | Evaluation | und
     }
   }
   if (!evaluation) {
-    skipped.push('error_vs_length: no evaluation (pass --evaluation FILE.json or write RUN/evaluation.json)');
+    skipped.push(`error_vs_length: no evaluation (write one with \`${cliCommand(`evaluate ${shellQuote(runDir)} --out ${shellQuote(join(runDir, 'evaluation.json'))}`)}\`, or pass --evaluation FILE.json)`);
     return;
   }
   await emit('error_vs_length', errorVsLengthSpec(evaluation, {
@@ -243,7 +243,7 @@ async function evaluationFigure(runDir: string, given: string | Evaluation | und
 /** Render every figure the run directory has data for. */
 export async function renderAllRunFigures(runDir: string, opts: RunFigureOptions = {}): Promise<RunFigures> {
   if (!existsSync(join(runDir, RUN_FILES.metrics)) && !existsSync(join(runDir, RUN_FILES.snapshots))) {
-    throw new UsageError(`${runDir} has no metrics.safetensors or snapshots.safetensors: not a run directory (train one with \`${cliCommand(`train --out ${runDir}`)}\`)`);
+    throw new UsageError(`${runDir} has no metrics.safetensors or snapshots.safetensors: not a run directory; ${notARunDirAdvice(runDir, (runs) => `plot ${runs[0]}`, false)}`);
   }
   const outDir = opts.outDir ?? join(runDir, 'figures');
   const result: RunFigures = { outDir, figures: {}, skipped: [] };

@@ -3,7 +3,7 @@ import { cliCommand } from '../command.js';
 import { loadTarget, type ModelTarget } from '../analysis/targets.js';
 import type { PromptSpec } from '../analysis/prompts.js';
 import type { TrainConfig } from '../run/config.js';
-import { isRunDir, readRunJson, runConfig, type RunJson } from '../run/run-dir.js';
+import { isRunDir, notARunDirAdvice, readRunJson, runConfig, type RunJson } from '../run/run-dir.js';
 import { UsageError } from '../errors.js';
 
 export interface ReportRun {
@@ -14,7 +14,7 @@ export interface ReportRun {
 }
 
 function loadRun(dir: string): ReportRun {
-  if (!isRunDir(dir)) throw new UsageError(`${dir} is not a run directory (no run.json); train one with \`${cliCommand(`train --out ${dir}`)}\``);
+  if (!isRunDir(dir)) throw new UsageError(`${dir} is not a run directory (no run.json); ${notARunDirAdvice(dir, (runs) => `report ${runs.join(' ')}`)}`);
   const runJson = readRunJson(dir);
   const config = runConfig(runJson, dir);
   if (config.layers !== 1) throw new UsageError(`${dir}: the report covers one-layer runs (this one has ${config.layers} layers)`);

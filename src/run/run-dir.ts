@@ -22,6 +22,7 @@ import { taskFamily, taskPoolOf } from './task-families.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { cliCommand, shellQuote } from '../command.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { makeDirs } from '../io/input-file.js';
 import { describeHolder, hostName, LOCK_FILE, lockHolder, pidAlive, waitAdvice } from './lock.js';
@@ -168,6 +169,27 @@ export function makeRunDir(dir: string, flag = '--out'): void {
 
 export function isRunDir(dir: string): boolean {
   return existsSync(join(dir, RUN_FILES.run));
+}
+
+/** The run directories directly below DIR, sorted (a reproduction's or a list run's folder): [] when none or unreadable. */
+export function runDirsBelow(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && isRunDir(join(dir, e.name))).map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Why DIR is not a run directory, and what to do: when it holds runs (`runs/reproduce`), name them
+ * and the command on them (`command` gets their paths: one, or up to 8); else how to train one there.
+ */
+export function notARunDirAdvice(dir: string, command: (runs: string[]) => string, many = true): string {
+  const below = runDirsBelow(dir);
+  if (below.length === 0) return `train one with \`${cliCommand(`train --out ${shellQuote(dir)}`)}\``;
+  const names = below.length > 8 ? `${below.slice(0, 8).join(', ')}, …` : below.join(', ');
+  const picked = (many ? below.slice(0, 8) : below.slice(0, 1)).map((n) => shellQuote(join(dir, n)));
+  return `it holds ${below.length} run director${below.length === 1 ? 'y' : 'ies'} (${names}): give ${many ? 'them' : 'one'}, e.g. \`${cliCommand(command(picked))}\``;
 }
 
 // ---------------------------------------------------------------------------------------------

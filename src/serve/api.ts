@@ -151,7 +151,7 @@ export interface RunRow {
   init: string | null;
   updatedAt: string | null;
   failure: string | null;
-  /** run.json's config as recorded ({} when unreadable). */
+  /** run.json's config with every field stated, as configFromJson reads it (a field an earlier build did not record at its default; {} when unreadable). */
   config: Record<string, unknown>;
   /** key=value of the config fields that differ between the runs listed together. */
   differs: string[];

@@ -17,7 +17,7 @@ import { errorVsLengthSpec } from '../plots/error-curves.js';
 import { multitaskFigure } from '../plots/run-figures.js';
 import { parseEvaluation } from '../plots/evaluation.js';
 import type { VlSpec } from '../plots/theme.js';
-import type { TrainConfig } from '../run/config.js';
+import { configToJson, type TrainConfig } from '../run/config.js';
 import { differences } from './differs.js';
 import { mtimeOf, readMetrics, readRunDir, readSnapshots, RUN_FILES, type RunDir, type RunMetrics, type RunSnapshots } from '../run/run-dir.js';
 import { readResultsCsv, type Row } from '../sweep/results.js';
@@ -56,7 +56,9 @@ function rowOf(path: string, name: string, r: RunDir): RunRow {
     preset: c.preset, optimizer: c.optimizer, lr: c.lr, init: c.init,
     updatedAt: run.timings.updated_at,
     failure: run.failure ? run.failure.reason : null,
-    config: run.config,
+    // every field stated, as this build reads it: a run.json of an earlier build that does not record a
+    // later field (attention, task, task_pool, sparsity) holds its default, so it does not "differ"
+    config: configToJson(c, { explicit: true }),
     differs: [],
   };
 }

@@ -3,7 +3,6 @@
  * run's figures (SVG + PNG) into RUN/figures/. A thin shell around plots/run-figures.ts.
  */
 import { existsSync, statSync } from 'node:fs';
-import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { untrainedWarning, type TargetRun } from '../../analysis/targets.js';
 import { isRunDir, readRunJson } from '../../run/run-dir.js';
@@ -11,6 +10,7 @@ import { warn } from '../warn.js';
 import { UsageError } from '../../errors.js';
 import { asExistingFile, asIntList, asPositiveInt, parseChoiceList } from '../options.js';
 import { FIGURE_FORMATS, PAPER_FONT_SIZE, type FigureFormat } from '../../plots/theme.js';
+import { shownPath } from '../shown-path.js';
 
 export interface PlotCliOptions {
   evaluation?: string;
@@ -50,10 +50,10 @@ export async function runPlot(runDir: string, o: PlotCliOptions, print: (line: s
     ...(o.qkSteps ? { qkSteps: o.qkSteps } : {}),
     raster: { writeSpec: o.vegaLite ?? false, ...(o.format ? { formats: o.format } : {}) },
     ...(o.paper ? { paper: { fontSize: o.fontSize ?? PAPER_FONT_SIZE } } : {}),
-    onFigure: (name, files) => print(`  ${name.padEnd(24)} ${files.map((f) => relative(process.cwd(), f) || f).join('  ')}`),
+    onFigure: (name, files) => print(`  ${name.padEnd(24)} ${files.map((f) => shownPath(f)).join('  ')}`),
   });
   for (const s of res.skipped) print(`  skipped: ${s}`);
-  print(`plot: ${Object.keys(res.figures).length} figures in ${relative(process.cwd(), res.outDir) || res.outDir} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  print(`plot: ${Object.keys(res.figures).length} figures in ${shownPath(res.outDir)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
 export function register(program: Command): void {

@@ -1,10 +1,10 @@
 /** `icl-lab report RUN... [--out DIR]`: report.html, report.md and findings.json over trained runs. */
 import type { Command } from 'commander';
-import { relative } from 'node:path';
 import { addContextLengthsOption, asPositiveInt, pickContextLengths } from '../options.js';
 import { findingsTable } from './reproduce.js';
 import { tallyFindings, tallyLine } from '../../report/findings.js';
 import { isSweepDir } from '../../sweep/sweep-dir.js';
+import { shownPath } from '../shown-path.js';
 
 interface ReportCliOptions {
   out: string;
@@ -56,7 +56,7 @@ export function register(program: Command): void {
       if (o.json) {
         process.stdout.write(JSON.stringify({ passed, failed, not_applicable: notApplicable, findings: res.findings, files: res.files, figures: res.pngs }) + '\n');
       } else {
-        process.stdout.write(`${findingsTable(res.findings)}\n\n${tallyLine(res.findings)}.\nreport: ${relative(process.cwd(), res.files.html)}\n`);
+        process.stdout.write(`${findingsTable(res.findings)}\n\n${tallyLine(res.findings)}.\nreport: ${shownPath(res.files.html)}\n`);
       }
     });
 }

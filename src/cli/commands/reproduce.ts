@@ -4,7 +4,6 @@
  * the seed notebook's, quick.
  */
 import type { Command } from 'commander';
-import { relative } from 'node:path';
 import { resultLabel, tallyFindings, tallyLine, type Finding } from '../../report/findings.js';
 import { UsageError } from '../../errors.js';
 import { cliCommand, shellQuote } from '../../command.js';
@@ -13,6 +12,7 @@ import { addContextLengthsOption, addRunOptions, asChoice, asIntList, asPositive
 import { SEED_PASS_FRACTION, seedTally, type AcrossSeedsFinding } from '../../experiments/seeds.js';
 import { EXPERIMENT_NAMES, EXPERIMENTS, experimentNamed } from '../../experiments/index.js';
 import { FULL_STEPS, QUICK_STEPS, seedExperiment } from '../../experiments/seed.js';
+import { shownPath } from '../shown-path.js';
 
 interface ReproduceCliOptions {
   experiment?: string;
@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .description(
       `reproduce an experiment (default: the seed notebook): train its runs in parallel (the seed's: H = ${seedExperiment.heads.join(', ')} at config_1), evaluate them over ` +
         'L = 1..500 (every L up to 10, then sparser), draw every figure, write report.html / report.md / findings.json and print the findings. ' +
-        `Quick: ${QUICK_STEPS.toLocaleString('en-US')} steps per run for the seed (on the loss plateau; a few minutes on 2 cores); --full: the notebook's ${FULL_STEPS.toLocaleString('en-US')}. ` +
+        `Quick: ${QUICK_STEPS.toLocaleString('en-US')} steps per run for the seed (on the loss plateau; about 35 s on 2 free cores, 1–3½ min on a shared machine); --full: the notebook's ${FULL_STEPS.toLocaleString('en-US')}. ` +
         'Running it again over the same --out continues unfinished runs and redraws the report.',
     )
     .option('--experiment <name>', `[${EXPERIMENT_NAMES.join('|')}] which experiment: ${EXPERIMENTS.map((e) => `${e.name} = ${e.summary}`).join('; ')} (default: seed)`, asChoice('--experiment', EXPERIMENT_NAMES))
@@ -122,7 +122,7 @@ export function register(program: Command): void {
       } else {
         if (report.findings.length === 0) process.stdout.write(`\nthe ${preset} experiment reports measurements, no pass/fail findings (${seconds.toFixed(0)} s).\n`);
         else process.stdout.write(`\n${findingsTable(report.findings)}\n\n${tallyLine(report.findings)} (${seconds.toFixed(0)} s).\n`);
-        process.stdout.write(`report: ${relative(process.cwd(), report.files.html)} (and report.md, findings.json, ${report.pngs.length} PNG figures in ${relative(process.cwd(), res.reportDir)}/figures)\n`);
+        process.stdout.write(`report: ${shownPath(report.files.html)} (and report.md, findings.json, ${report.pngs.length} PNG figures in ${shownPath(res.reportDir)}/figures)\n`);
       }
       if (failed > 0) process.exitCode = 1;
     });

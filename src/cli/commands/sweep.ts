@@ -16,6 +16,7 @@ import { autoProgressMode, formatDuration, type ProgressMode } from '../../run/p
 import { runLocalSweep } from '../../sweep/local.js';
 import { isLiveState, liveTasks, readSubmissions, runSlurmTask, slurmSeconds, squeueStates, submitSlurmSweep, type SlurmOptions } from '../../sweep/slurm.js';
 import { readProgress } from '../../run/run-dir.js';
+import { describeHolder, LOCK_FILE, lockHolder } from '../../run/lock.js';
 import { SHOWN_STATUSES, statusRows, sweepJobCounts } from '../../sweep/status.js';
 import { tallyLine } from '../../report/findings.js';
 import type { JobView, RedisTarget } from '../../sweep/queue.js';
@@ -415,7 +416,11 @@ export async function statusAction(dir: string | undefined, opts: { queue?: stri
         lines.push(`  ${r.name.padEnd(w)}  ${r.status.padEnd(11)}  ${`${r.step}/${r.steps}`.padStart(19)}  ${loss.padStart(8)}${job}${sl}`);
       }
       for (const r of rows) if (r.hint) lines.push(`${r.name} stalled: ${r.hint}`);
-      if (count('completed') + count('failed') < rows.length && !(slurm && slurm.size > 0)) lines.push(`continue: ${continueCommand(dir, t)}${slurm ? ' --slurm' : ''}`);
+      // a sweep command holding DIR's lease (lockSweepDir) is carrying the sweep on: nothing to continue
+      const holder = lockHolder(dir);
+      json.sweep_process = holder ? { pid: holder.pid, host: holder.host } : null;
+      if (holder) lines.push(`${describeHolder(holder)} is running this sweep (lock ${join(dir, LOCK_FILE)}); it carries the unfinished runs on`);
+      else if (count('completed') + count('failed') < rows.length && !(slurm && slurm.size > 0)) lines.push(`continue: ${continueCommand(dir, t)}${slurm ? ' --slurm' : ''}`);
       if (q) sweepCounts = sweepJobCounts(rows);
     }
     if (q && t) {

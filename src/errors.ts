@@ -1,7 +1,12 @@
-/** A problem with what the user asked for: printed without a stack trace, exit code 2. */
+/**
+ * A problem with what the user asked for: printed without a stack trace, exit code 2. `command`, when
+ * given, is an icl-lab command line (without the program) that fixes it: the CLI prints it after the
+ * message as it runs here (command.ts cliCommand), so pure modules, which the browser bundle shares,
+ * need not know how icl-lab was started.
+ */
 export class UsageError extends Error {
   override name = 'UsageError';
-  constructor(message: string, readonly exitCode = 2) {
+  constructor(message: string, readonly exitCode = 2, readonly command?: string) {
     super(message);
   }
 }

@@ -300,3 +300,13 @@ describe('icl-lab train: several runs in worker threads', () => {
     expect(r.checkpoint_step).toBe(r.step);
   });
 });
+
+describe('a list given to a one-value flag', () => {
+  it('prints the sweep command that grids it, as icl-lab runs here, and creates nothing', () => {
+    const out = join(tmp, 'lr-list');
+    const r = cli(['--lr', '0.001,0.003', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`icl-lab: --lr must be a number > 0 and <= 1e12, got "0.001,0.003"; only --heads, --d, --context-length, --task-pool, --sparsity, --seed take lists (one run each); for a grid over --lr: node bin/icl-lab sweep --grid lr=0.001,0.003 --out DIR\n`);
+    expect(existsSync(out)).toBe(false);
+  });
+});

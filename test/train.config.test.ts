@@ -111,6 +111,16 @@ describe('train config: parsing and JSON', () => {
 });
 
 describe('train config: every validation rule names the flag and what is allowed', () => {
+  it('a list given to a one-value flag carries the sweep command that grids it (the CLI prints it as it runs here)', () => {
+    let err: unknown;
+    try {
+      resolveFlags({ lr: '1e-3, 3e-3' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as UsageError).command).toBe('sweep --grid lr=1e-3,3e-3 --out DIR');
+  });
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ steps: '0' }, /--steps must be an integer >= 1/],
     [{ steps: '1.5' }, /--steps must be an integer/],
@@ -122,7 +132,7 @@ describe('train config: every validation rule names the flag and what is allowed
     [{ lr: '-1e-3' }, /--lr must be a number > 0/],
     [{ lr: 'NaN' }, /--lr/],
     // a list where the flag takes one value: which flags take lists, and the sweep that grids this one
-    [{ lr: '1e-3,3e-3' }, /^--lr must be a number > 0 and <= 1e12, got "1e-3,3e-3"; only --heads, --d, --context-length, --task-pool, --sparsity, --seed take lists \(one run each\); for a grid over --lr: .*sweep --grid lr=1e-3,3e-3 --out DIR$/],
+    [{ lr: '1e-3,3e-3' }, /^--lr must be a number > 0 and <= 1e12, got "1e-3,3e-3"; only --heads, --d, --context-length, --task-pool, --sparsity, --seed take lists \(one run each\); for a grid over --lr:$/],
     [{ lr: 'Infinity' }, /--lr/],
     [{ betas: '0.9' }, /--betas must be two numbers "b1,b2", each >= 0 and < 1/],
     [{ betas: '0.9,1' }, /--betas must be two numbers/],

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.js';
 import { UsageError } from '../errors.js';
+import { cliCommand } from '../command.js';
 import { FileFormatError } from '../io/safetensors.js';
 import { VERSION } from '../version.js';
 import { describeFsError } from '../io/input-file.js';
@@ -39,7 +40,8 @@ try {
     process.exitCode = err.exitCode === 0 ? 0 : 2;
   } else if (err instanceof UsageError || err instanceof FileFormatError) {
     // bad input (a flag, or a file that is not what the command needs): one line, exit 2
-    process.stderr.write(`icl-lab: ${err.message.trim().replace(/\s*\n\s*/g, ' ')}\n`);
+    const fix = err instanceof UsageError && err.command ? ` ${cliCommand(err.command)}` : '';
+    process.stderr.write(`icl-lab: ${err.message.trim().replace(/\s*\n\s*/g, ' ')}${fix}\n`);
     process.exitCode = err instanceof UsageError ? err.exitCode : 2;
   } else if (fsErrorLine(err)) {
     // a system error on a path the user gave (no permission, a file where a folder is needed, a full disk)

@@ -1,5 +1,5 @@
 /** Figure 2: QK and OV dynamics of every head over steps (w^h(t) and mu^h(t), one line per head). */
-import { CATEGORY, STEP_LABEL_EXPR, round, topLevel, type VlSpec } from './theme.js';
+import { CATEGORY, round, stepAxis, topLevel, type VlSpec } from './theme.js';
 
 export interface HeadDynamics {
   /** dyn_step, F64[nDyn]. */
@@ -51,7 +51,7 @@ export function dynamicsSpec(dyn: HeadDynamics, opts: DynamicsSpecOptions = {}):
     field: 'head', type: 'nominal', title: null,
     scale: { domain: headNames, range: headNames.map((_, h) => CATEGORY[h % CATEGORY.length]) },
   };
-  const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: { labelExpr: STEP_LABEL_EXPR } };
+  const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: stepAxis(opts.width ?? 380) };
   const panel = (layer: number, field: 'w' | 'mu'): VlSpec => ({
     title: opts.multitask
       ? field === 'w' ? { text: 'wʰ(t), all tasks', subtitle: 'mean QKʰ diagonal on x1..xd' } : { text: 'μʰ(t) = Σₖ OVʰ[yₖ, out k]', subtitle: 'summed over the tasks' }
@@ -115,7 +115,7 @@ export function taskDynamicsSpec(dyn: TaskDynamics, opts: DynamicsSpecOptions & 
   const points = opts.points ?? n <= 60;
   const headNames = Array.from({ length: heads }, (_, h) => `Head ${h + 1}`);
   const color = { field: 'head', type: 'nominal', title: null, scale: { domain: headNames, range: headNames.map((_, h) => CATEGORY[h % CATEGORY.length]) } };
-  const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: { labelExpr: STEP_LABEL_EXPR } };
+  const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: stepAxis(opts.width ?? 300) };
   const panel = (k: number, field: 'w' | 'mu'): VlSpec => {
     const block = opts.taskNames?.[k - 1];
     return {

@@ -3,7 +3,7 @@
  * the same start. Left: paths in the (w, mu) plane (circle = start, one colour per head, observed
  * solid, prediction dashed). Right: w^h and mu^h over time.
  */
-import { CATEGORY, DASH_LEGEND, STEP_LABEL_EXPR, round, topLevel, type VlSpec } from './theme.js';
+import { CATEGORY, DASH_LEGEND, round, stepAxis, topLevel, type VlSpec } from './theme.js';
 
 export interface WMuTrajectory {
   /** Time of each sample (training steps, or flow time mapped to steps), F64[n]. */
@@ -61,7 +61,7 @@ export function flowSpec(observed: WMuTrajectory, predicted: WMuTrajectory, opts
     legend: DASH_LEGEND,
   };
   const detail = { field: 'source', type: 'nominal' };
-  const stepX = { field: 'step', type: 'quantitative', title: opts.timeTitle ?? 'Training step', axis: { labelExpr: STEP_LABEL_EXPR } };
+  const stepX = { field: 'step', type: 'quantitative', title: opts.timeTitle ?? 'Training step', axis: stepAxis(340) };
   const overTime = (field: 'w' | 'mu'): VlSpec => ({
     width: 340,
     height: 170,

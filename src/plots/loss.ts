@@ -1,6 +1,6 @@
 /** Figure 1: training and validation loss over steps (downsampled band + mean line, log y). */
 import { downsampleMinMax } from './downsample.js';
-import { CATEGORY, STEP_LABEL_EXPR, round, topLevel, type VlSpec } from './theme.js';
+import { CATEGORY, round, stepAxis, topLevel, type VlSpec } from './theme.js';
 
 export interface LossCurves {
   /** Training loss per step, F64[steps]; entry i is plotted at step i. */
@@ -43,7 +43,7 @@ export function lossSpec(curves: LossCurves, opts: LossSpecOptions = {}): VlSpec
       val.push({ step: round(curves.valStep[i]!), loss: round(v), series: VAL });
     }
   }
-  const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: { labelExpr: STEP_LABEL_EXPR } };
+  const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: stepAxis(opts.width ?? 720) };
   const yScale = logY ? { type: 'log' } : { zero: false };
   const color = {
     field: 'series', type: 'nominal', title: null,

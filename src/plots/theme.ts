@@ -86,6 +86,15 @@ export function baseConfig(fontSize = SCREEN_FONT_SIZE): VlSpec {
 export const STEP_LABEL_EXPR =
   "abs(datum.value) >= 1e6 ? format(datum.value / 1e6, '~r') + 'M' : abs(datum.value) >= 1e3 ? format(datum.value / 1e3, '~r') + 'k' : format(datum.value, '~r')";
 
+/**
+ * The training-step axis of a chart `width` px wide: step labels (STEP_LABEL_EXPR) and about one tick
+ * per 70 px, so a 5,000-step run gets 0, 500, 1k, … rather than 26 ticks 200 apart whose labels touch;
+ * labels that would still collide are dropped.
+ */
+export function stepAxis(width: number): VlSpec {
+  return { labelExpr: STEP_LABEL_EXPR, tickCount: Math.max(3, Math.floor(width / 70)), labelOverlap: 'greedy' };
+}
+
 /** Wrap a spec body into a top-level spec with the schema and the shared config. */
 export function topLevel(body: VlSpec): VlSpec {
   return {

@@ -10,7 +10,6 @@
  * Naming: TypeScript property `contextLength` <-> flag `--context-length` <-> JSON key `context_length`.
  * Pure module (no node:* imports): strings/objects in, a validated TrainConfig or a UsageError out.
  */
-import { cliCommand } from '../command.js';
 import { didYouMean, UsageError } from '../errors.js';
 import { formatTasks, parseTasks } from '../data/multitask.js';
 
@@ -210,15 +209,16 @@ function fmt(x: number): string {
 function usage(f: Field, got: unknown, src: Source): UsageError {
   const shown = typeof got === 'string' ? JSON.stringify(got) : safeJson(got);
   const where = src === 'json' ? `config key "${jsonKey(f.key)}"` : flagName(f.key);
-  return new UsageError(`${where} must be ${describeAllowed(f)}, got ${shown}${listHint(f, got, src)}`);
+  const hint = listHint(f, got, src);
+  return new UsageError(`${where} must be ${describeAllowed(f)}, got ${shown}${hint?.text ?? ''}`, 2, hint?.command);
 }
 
 /** `--lr 1e-3,3e-3`: a list where the flag takes one value; says which flags take lists and how to grid this one. */
-function listHint(f: Field, got: unknown, src: Source): string {
-  if (src === 'json' || f.list || (f.kind !== 'int' && f.kind !== 'float') || typeof got !== 'string' || !got.includes(',')) return '';
-  if (!got.split(',').every((x) => NUMBER_RE.test(x.trim()))) return '';
+function listHint(f: Field, got: unknown, src: Source): { text: string; command: string } | undefined {
+  if (src === 'json' || f.list || (f.kind !== 'int' && f.kind !== 'float') || typeof got !== 'string' || !got.includes(',')) return undefined;
+  if (!got.split(',').every((x) => NUMBER_RE.test(x.trim()))) return undefined;
   const lists = FIELDS.filter((x) => x.list).map((x) => flagName(x.key)).join(', ');
-  return `; only ${lists} take lists (one run each); for a grid over ${flagName(f.key)}: ${cliCommand(`sweep --grid ${jsonKey(f.key)}=${got.replace(/\s+/g, '')} --out DIR`)}`;
+  return { text: `; only ${lists} take lists (one run each); for a grid over ${flagName(f.key)}:`, command: `sweep --grid ${jsonKey(f.key)}=${got.replace(/\s+/g, '')} --out DIR` };
 }
 
 function safeJson(x: unknown): string {

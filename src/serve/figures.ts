@@ -7,7 +7,7 @@
 import { downsampleMinMax } from '../plots/downsample.js';
 import { dynamicsSpec, taskDynamicsSpec, type TaskDynamics } from '../plots/dynamics.js';
 import { lossSpec } from '../plots/loss.js';
-import { CATEGORY, STEP_LABEL_EXPR, round, topLevel, type VlSpec } from '../plots/theme.js';
+import { CATEGORY, round, stepAxis, topLevel, type VlSpec } from '../plots/theme.js';
 
 /** Buckets of the server-side loss downsampling (min–max band + mean per bucket). */
 export const LOSS_BUCKETS = 800;
@@ -141,7 +141,7 @@ export function etaSpec(dyn: Dynamics, theory: TheoryLines, size: { width?: numb
     { name: `L/(L+d) = ${theory.ratio.toFixed(4)}`, value: round(theory.ratio) },
     { name: `η* (tuned GD) = ${theory.etaStar.toFixed(4)}`, value: round(theory.etaStar) },
   ];
-  const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: { labelExpr: STEP_LABEL_EXPR } };
+  const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: stepAxis(size.width ?? 300) };
   return topLevel({
     title: { text: 'η_TF(t) = Σ_h μʰ wʰ', subtitle: 'dashed: the theory values it should approach' },
     width: size.width ?? 300,
@@ -177,7 +177,7 @@ export function compareLossSpec(series: { name: string; trainLoss: ArrayLike<num
   // one legend naming every run (both layers carry it: a legend: null on the band would drop the merged legend)
   const legend = { orient: 'bottom', direction: 'vertical', columns: Math.min(names.length, 2), labelLimit: 400, symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1, title: 'run' };
   const color = { field: 'run', type: 'nominal', title: 'run', scale: { domain: names, range: names.map((_, i) => runColor(i)) }, legend };
-  const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: { labelExpr: STEP_LABEL_EXPR } };
+  const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: stepAxis(640) };
   const y = { type: 'quantitative', scale: { type: 'log' } };
   return topLevel({
     title: { text: 'Training loss', subtitle: `mean per bucket${opts.smooth ? ` (EMA ${opts.smooth})` : ''}, band = min–max in the bucket` },
@@ -230,7 +230,7 @@ export function compareDynamicsSpec(series: { name: string; dyn: Dynamics; multi
     field: 'head', type: 'nominal', title: 'run · head', scale: { domain: keys, range },
     legend: { orient: 'bottom', direction: 'vertical', columns: Math.min(H, 4), labelLimit: 300, symbolType: 'stroke', symbolStrokeWidth: 3 },
   };
-  const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: { labelExpr: STEP_LABEL_EXPR } };
+  const x = { field: 'step', type: 'quantitative', title: 'Training step', axis: stepAxis(300) };
   const panel = (field: 'w' | 'mu', title: string): VlSpec => ({
     title, width: 300, height: 220,
     mark: { type: 'line', strokeWidth: 1.5 },
@@ -347,7 +347,7 @@ export function overlaySpec(
     data: { values: rows },
     mark: { type: 'line', strokeWidth: 1.6, clip: true },
     encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'Training step', axis: { labelExpr: STEP_LABEL_EXPR } },
+      x: { field: 'step', type: 'quantitative', title: 'Training step', axis: stepAxis(opts.width ?? 900) },
       y: { field: 'value', type: 'quantitative', title: opts.yTitle, scale: opts.log ? { type: 'log' } : { zero: false } },
       color: { field: 'run', type: 'nominal', title: 'run', scale: { domain: names, range: series.map((s) => s.color) }, legend },
       tooltip: [{ field: 'run' }, { field: 'step', format: ',' }, { field: 'value', format: '.4f' }],

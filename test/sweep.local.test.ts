@@ -230,7 +230,12 @@ describe('icl-lab sweep (local worker threads)', () => {
     // the live sweep carries the runs on: status names its process instead of a command to continue (which its lease would refuse)
     expect(live.stdout).toContain(`process ${s.child.pid} is running this sweep (lock ${join(dir, '.icl-lab.lock')}); it carries the unfinished runs on`);
     expect(live.stdout).not.toContain('continue:');
-    expect(JSON.parse(cli(['sweep', 'status', dir, '--json']).stdout).sweep_process).toMatchObject({ pid: s.child.pid });
+    const liveJson = JSON.parse(cli(['sweep', 'status', dir, '--json']).stdout);
+    expect(liveJson.sweep_process).toMatchObject({ pid: s.child.pid });
+    // the running run shows a loss (its heartbeat's while it trains), the others none yet
+    const liveRow = liveJson.runs.find((r: { name: string }) => r.name === first);
+    if (liveRow.status === 'running') expect(Number.isFinite(liveRow.loss)).toBe(true);
+    for (const r of liveJson.runs.filter((x: { name: string }) => x.name !== first)) expect(r.loss).toBeNull();
     s.child.kill('SIGKILL');
     await s.done;
     const at = runJson(join(dir, 'runs', first)).checkpoint_step;

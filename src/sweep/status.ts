@@ -35,6 +35,8 @@ export interface StatusRow {
   job: string | null;
   slurm?: { job: string; state: string; reason: string } | null;
   final_train_loss: number | null;
+  /** The loss shown: a running run's heartbeat loss (its last checkpoint's before the first beat), else final_train_loss. */
+  loss: number | null;
   wall_seconds: number;
   /** For a stalled run: what happens next and what to do. */
   hint?: string;
@@ -60,6 +62,7 @@ export function statusRows(runs: ReturnType<typeof sweepRuns>, views: readonly (
     let status: RunStatusShown;
     let hint: string | undefined;
     let step = rj?.step ?? 0;
+    let liveLoss: number | null = null;
     if (st.kind === 'completed') status = 'completed';
     else if (st.kind === 'failed') status = 'failed';
     else if (rj === null) status = 'missing';
@@ -71,8 +74,9 @@ export function statusRows(runs: ReturnType<typeof sweepRuns>, views: readonly (
       step = rj.checkpoint_step;
     } else if (holder) {
       status = 'running';
-      const beat = rj.status === 'running' ? readProgress(r.dir)?.step ?? 0 : 0;
-      step = Math.max(rj.step, beat, v?.state === 'active' ? v.step : 0);
+      const beat = rj.status === 'running' ? readProgress(r.dir) : undefined;
+      step = Math.max(rj.step, beat?.step ?? 0, v?.state === 'active' ? v.step : 0);
+      liveLoss = beat?.loss ?? null;
     } else if (v?.state === 'active' || rj.status === 'running') {
       status = 'stalled';
       step = rj.checkpoint_step; // where it resumes: what the dead process trained past its checkpoint is lost
@@ -87,7 +91,7 @@ export function statusRows(runs: ReturnType<typeof sweepRuns>, views: readonly (
       name: r.name, status, step, steps: r.config.steps,
       job: v ? v.state : null,
       ...(slurm ? { slurm: task ? { job: task.id, state: task.state, reason: task.reason } : null } : {}),
-      final_train_loss: rj?.final?.train_loss ?? null, wall_seconds: rj?.timings?.wall_seconds ?? 0,
+      final_train_loss: rj?.final?.train_loss ?? null, loss: liveLoss ?? rj?.final?.train_loss ?? null, wall_seconds: rj?.timings?.wall_seconds ?? 0,
       ...(hint ? { hint } : {}),
     };
   });

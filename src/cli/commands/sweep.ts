@@ -410,7 +410,7 @@ export async function statusAction(dir: string | undefined, opts: { queue?: stri
       }
       lines.push(`  ${'run'.padEnd(w)}  ${'status'.padEnd(11)}  ${'step'.padStart(19)}  ${'loss'.padStart(8)}${q ? '  job' : ''}${slurm ? '  slurm' : ''}`);
       for (const r of rows) {
-        const loss = r.final_train_loss === null ? '-' : Number(r.final_train_loss).toFixed(4);
+        const loss = r.loss === null ? '-' : Number(r.loss).toFixed(4);
         const job = q ? `  ${r.job ?? '-'}` : '';
         const sl = slurm ? `  ${r.slurm ? `${r.slurm.job} ${r.slurm.state.toLowerCase()}${r.slurm.reason && r.slurm.reason !== 'None' ? ` (${r.slurm.reason})` : ''}` : '-'}` : '';
         lines.push(`  ${r.name.padEnd(w)}  ${r.status.padEnd(11)}  ${`${r.step}/${r.steps}`.padStart(19)}  ${loss.padStart(8)}${job}${sl}`);

@@ -23,7 +23,7 @@ function editDistance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
-/** ` did you mean "heads"?` for the allowed name nearest to `word` (within 2 edits, or a third of its length), else ''. */
+/** ` did you mean "heads"?` for the allowed name nearest to `word` (within 1 edit for words of up to 4 letters, else 2 or a third of its length), else ''. */
 export function didYouMean(word: string, allowed: readonly string[]): string {
   const w = word.toLowerCase().replace(/-/g, '_');
   let best = '';
@@ -32,5 +32,7 @@ export function didYouMean(word: string, allowed: readonly string[]): string {
     const dist = editDistance(w, a.toLowerCase());
     if (dist < bestD) [best, bestD] = [a, dist];
   }
-  return best && bestD <= Math.max(2, Math.floor(w.length / 3)) ? ` did you mean "${best}"?` : ''; // 0: only case or - for _
+  // 0: only case or - for _; a short word may be one edit off ("foo" is not a misspelt "rho")
+  const limit = w.length <= 4 ? 1 : Math.max(2, Math.floor(w.length / 3));
+  return best && bestD <= limit ? ` did you mean "${best}"?` : '';
 }

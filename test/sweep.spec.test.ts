@@ -1,6 +1,6 @@
 /** Sweep specs (src/sweep/spec.ts): expansion order, names, hashes, and one clear error per mistake. */
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../src/errors.js';
+import { didYouMean, UsageError } from '../src/errors.js';
 import { configHash, expandSweep, parseSpecText, specFromFlags } from '../src/sweep/spec.js';
 import { makeTrainConfig, parseFlags } from '../src/run/config.js';
 
@@ -65,6 +65,10 @@ seeds: 2
     expect(err(() => parseSpecText('grids: {heads: [1]}'))).toBe('sweep spec: unknown key "grids"; did you mean "grid"? Allowed: base, grid, zip, seeds');
     expect(err(() => parseSpecText('grid: {headz: [1, 2]}'))).toMatch(/^sweep spec: grid: unknown key "headz"; did you mean "heads"\? Allowed: attention, /);
     expect(err(() => parseSpecText('grid: {Heads: [1]}'))).toMatch(/unknown key "Heads"; did you mean "heads"\?/);
+    // a short word is suggested only one edit away: "foo" is not a misspelt "rho", "lrr" is "lr"
+    expect(err(() => parseSpecText('grid: {foo: [1, 2]}'))).not.toMatch(/did you mean/);
+    expect(didYouMean('lrr', ['lr', 'rho', 'heads'])).toBe(' did you mean "lr"?');
+    expect(didYouMean('foo', ['lr', 'rho', 'heads'])).toBe('');
     expect(err(() => parseSpecText('grid: {zzzzzz: [1]}'))).toMatch(/unknown key "zzzzzz"; not a setting\. Allowed: /);
     expect(err(() => parseSpecText('grid: [heads'))).toMatch(/not valid YAML\/JSON/);
     expect(err(() => parseSpecText('grid: {heads: [1,2\n'))).toMatch(/not valid YAML\/JSON: .*line 2, column 1$/); // no dangling colon before the parser's code frame

@@ -4,7 +4,7 @@
  * with that build; see docs/readme/hardening.md "Labels, locks and the estimate").
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkLabels, labelsFromJson, MAX_NAME } from '../src/run/labels.js';
@@ -74,5 +74,17 @@ describe('sweep --dry-run estimate', () => {
     expect(r.stdout).toContain('total: 20 steps over 2 run(s)');
     expect(oneLine(r.stderr).at(-1)).toMatch(/^icl-lab: the wasm engine would need 1\.\d\d GiB of WebAssembly memory for one call .*more than its memory can hold .*; lower --batch-size or --val-samples, --context-length, --d or --heads, or train with --engine ts$/);
     expect(r.code).toBe(2);
+  });
+});
+
+describe('reproduce --seeds', () => {
+  it('a count past 4,096 runs is refused before anything is made (was: 100,000 run folders, then training, deaf to SIGTERM)', () => {
+    const out = join(tmp, 'rx');
+    const r = cli(['reproduce', '--experiment', 'anisotropic', '--seeds', '100000', '--out', out], { timeout: 20_000 });
+    expect(r.stderr).toBe('icl-lab: --seeds 100000: 100000 seeds x 1 run(s) of anisotropic = 100000 runs; at most 4096 (4096 seeds of this experiment)\n');
+    expect(r.code).toBe(2);
+    expect(existsSync(out)).toBe(false);
+    const s = cli(['reproduce', '--seeds', '2000', '--out', out], { timeout: 20_000 });
+    expect(s.stderr).toBe('icl-lab: --seeds 2000: 2000 seeds x 4 run(s) of seed = 8000 runs; at most 4096 (1024 seeds of this experiment)\n');
   });
 });

@@ -26,6 +26,7 @@ beforeAll(async () => {
   requireBrowserSetup();
   mkdirSync(join(lab, 'runs'), { recursive: true });
   cli(['train', '--out', join(lab, 'runs', PAYLOAD), ...TINY]);
+  cli(['train', '--out', join(lab, 'runs', 'labelled'), ...TINY, '--name', PAYLOAD, '--tag', 'x:y', '--note', `${PAYLOAD} <script>top.document.title='pwned'</script> [a](javascript:top.document.title='pwned')`]);
   cli(['report', join(lab, 'runs', PAYLOAD), '--out', join(lab, 'rep'), '--lengths', '5,10', '--eval-samples', '50', '--samples', '200']);
   const s = await start(children, ['serve', lab, '--port', '0'], SERVE_READY);
   url = s.match[1]!;
@@ -81,6 +82,26 @@ describe('item 2: a run name that is inline HTML runs nowhere', () => {
     expect(await direct.title()).toBe('icl-lab report');
     expect(errors).toEqual([]);
     await direct.close();
+    await page.close();
+  });
+});
+
+describe('run labels that are inline HTML run nowhere (hostile pass 2; held before: a guard)', () => {
+  it('in Chromium: runs table, run view, overlay and compare show the name as text, inject no element, keep the title', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('dialog', (d) => { errors.push(`dialog ${d.message()}`); void d.dismiss(); });
+    const both = `path=${encodeURIComponent(`runs/${PAYLOAD}`)}&path=runs%2Flabelled`;
+    for (const [hash, ready] of [['#/', '[data-testid=run-name]'], ['#/run/runs%2Flabelled', '[data-testid=run-loss]'], [`#/overlay?${both}&metric=loss`, 'svg'], [`#/compare?${both}`, 'svg']] as const) {
+      await page.goto(`${url}${hash}`);
+      await page.waitForSelector(ready);
+      await page.getByText('onerror=', { exact: false }).first().waitFor(); // the name, as text
+      for (const el of (await page.$$('.note-mark, svg path')).slice(0, 4)) await el.hover({ timeout: 200, force: true }).catch(() => {}); // title tooltips, Vega's tooltip
+      expect(await page.title(), hash).toBe('icl-lab');
+      expect(await page.evaluate(() => document.querySelectorAll('img[src="x"], body script, a[href^="javascript:"]').length), hash).toBe(0);
+    }
+    expect(errors).toEqual([]);
     await page.close();
   });
 });

@@ -110,6 +110,12 @@ describe('/api/overlay', () => {
     expect(await get('api/overlay?path=a&path=a')).toEqual({ status: 400, body: { error: 'run a is given twice; overlay each run once' } });
     expect(await get('api/overlay?path=a&metric=accuracy')).toEqual({ status: 400, body: { error: 'metric "accuracy" is not one overlay draws; allowed: loss, val_loss, eta' } });
     expect(await get('api/overlay?path=nope&metric=loss')).toEqual({ status: 404, body: { error: 'not found: nope' } });
+    // a smoothing weight outside [0, 1) was taken as 0 without a word (hostile pass 2)
+    for (const [q, raw] of [['NaN', 'NaN'], ['-1', '-1'], ['2', '2'], ['abc', 'abc']]) {
+      expect(await get(`api/overlay?path=a&metric=loss&smooth=${q}`)).toEqual({ status: 400, body: { error: `smooth=${JSON.stringify(raw)} is not a smoothing weight; give a number in [0, 1) (0: none)` } });
+    }
+    expect((await get('api/overlay?path=a&metric=loss&smooth=0.5')).status).toBe(200);
+    expect((await get('api/run?path=a&smooth=1')).status).toBe(400);
   });
 });
 

@@ -128,6 +128,6 @@ describe('run/labels.ts', () => {
     expect(tagOf('experiment', 'paper')).toBe('experiment:paper');
     expect(labelsFromJson({ name: 'ok', tags: ['a'] })).toEqual({ name: 'ok', tags: ['a'] });
     expect(labelsFromJson({ tags: ['a b'] })).toMatch(/^tag "a b" is not a tag/);
-    expect(labelsFromJson({ name: 3 })).toMatch(/^name 3 is not a run name/);
+    expect(labelsFromJson({ name: 3 })).toMatch(/^name 3 is not a string; a run name is/);
   });
 });

@@ -7,7 +7,8 @@
  * What is allowed: a name is one line of at most MAX_NAME characters (no control characters); a tag
  * is TAG_PATTERN (letters, digits and _ . : / + = @ -, at most MAX_TAG characters, starting with a
  * letter or digit); a note is at most MAX_NOTE characters (lines and tabs allowed, no other control
- * characters). Readers still escape them where they show them (the web lab, TensorBoard's text).
+ * characters); names and notes hold no bidirectional override or isolate, and a name shows at least
+ * one visible character. Lengths count code points. Readers still escape them where they show them (the web lab, TensorBoard's text).
  * Pure module: strings in, checked labels or a UsageError / message out.
  */
 import { UsageError } from '../errors.js';
@@ -28,13 +29,28 @@ const TAG_CHARS = 'letters, digits and _ . : / + = @ - (starting with a letter o
 // C0 and C1 controls, DEL, the line and paragraph separators
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const NOTE_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
+// bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they reorder the
+// text after them, so "\u202Eevil" shows as "live" in the runs table and a terminal (Trojan Source)
+const BIDI = /[\u202a-\u202e\u2066-\u2069]/;
+// a name must show something: not only spaces, format characters (zero-width space, joiners, BOM,
+// marks) and combining marks
+const VISIBLE = /[^\p{White_Space}\p{Cf}\p{M}\p{Default_Ignorable_Code_Point}]/u;
+
+/** Characters as a reader counts them (code points: an emoji is one, not two UTF-16 units). */
+export const charCount = (s: string): number => {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+};
 
 /** Why `name` is not a run name, or null. */
 export function nameProblem(name: string): string | null {
   if (name.trim() === '') return 'is empty';
   if (/[\r\n\u2028\u2029]/.test(name)) return 'has a line break (a name is one line)';
   if (CONTROL.test(name)) return 'has a control character';
-  if (name.length > MAX_NAME) return `is ${name.length} characters long (at most ${MAX_NAME})`;
+  if (BIDI.test(name)) return 'has a bidirectional override or isolate (U+202A..U+202E, U+2066..U+2069), which reorders the text shown after it';
+  if (charCount(name) > MAX_NAME) return `is ${charCount(name)} characters long (at most ${MAX_NAME})`;
+  if (!VISIBLE.test(name)) return 'has no visible character (only spaces, zero-width or format characters)';
   return null;
 }
 
@@ -52,11 +68,23 @@ export function tagProblem(tag: string): string | null {
 /** Why `note` is not a note, or null. */
 export function noteProblem(note: string): string | null {
   if (NOTE_CONTROL.test(note)) return 'has a control character (lines and tabs are allowed)';
-  if (note.length > MAX_NOTE) return `is ${note.length} characters long (at most ${MAX_NOTE})`;
+  if (BIDI.test(note)) return 'has a bidirectional override or isolate (U+202A..U+202E, U+2066..U+2069), which reorders the text shown after it';
+  if (charCount(note) > MAX_NOTE) return `is ${charCount(note)} characters long (at most ${MAX_NOTE})`;
   return null;
 }
 
-const show = (s: string): string => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
+/** A value quoted for a message, cut to 60 characters (a hand-edited run.json may hold megabytes). */
+const show = (s: string): string => {
+  const cps = [...s.slice(0, 64)]; // whole code points: a cut never splits an emoji
+  const q = JSON.stringify(cps.length > 60 || s.length > 64 ? `${cps.slice(0, 60).join('')}…` : s);
+  // format characters (bidi overrides, zero-width ones) as \uXXXX: printed raw they would reorder or hide the message
+  return q.replace(/[\p{Cf}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+};
+/** Any JSON value quoted for a message, cut as `show` cuts strings. */
+const showJson = (v: unknown): string => (typeof v === 'string' ? show(v) : (() => {
+  const j = JSON.stringify(v) ?? String(v);
+  return j.length > 80 ? `${j.slice(0, 80)}…` : j;
+})());
 
 /**
  * The labels of the flags, checked (tags deduplicated, in the order given); UsageError naming the
@@ -89,20 +117,24 @@ export function checkLabels(l: { name?: string | undefined; tags?: readonly stri
 /** run.json's labels (fields absent in runs of builds before issue 22: none); a message saying what is wrong, or the labels. */
 export function labelsFromJson(r: Record<string, unknown>): RunLabels | string {
   const out: RunLabels = {};
-  if (r['name'] !== undefined) {
-    if (typeof r['name'] !== 'string' || nameProblem(r['name']) !== null) return `name ${JSON.stringify(r['name'])} is not a run name (one line of at most ${MAX_NAME} characters)`;
-    out.name = r['name'];
+  const name = r['name'];
+  if (name !== undefined) {
+    const p = typeof name === 'string' ? nameProblem(name) : 'is not a string';
+    if (p !== null || typeof name !== 'string') return `name ${showJson(name)} ${p}; a run name is one line of at most ${MAX_NAME} characters`;
+    out.name = name;
   }
   if (r['tags'] !== undefined) {
     const t = r['tags'];
-    if (!Array.isArray(t) || t.length > MAX_TAGS) return `tags is ${JSON.stringify(t)}; expected a list of at most ${MAX_TAGS} tags`;
+    if (!Array.isArray(t) || t.length > MAX_TAGS) return `tags is ${showJson(t)}; expected a list of at most ${MAX_TAGS} tags`;
     const bad = t.find((x) => typeof x !== 'string' || tagProblem(x) !== null);
-    if (bad !== undefined) return `tag ${JSON.stringify(bad)} is not a tag (1 to ${MAX_TAG} characters: ${TAG_CHARS})`;
+    if (bad !== undefined) return `tag ${showJson(bad)} is not a tag (1 to ${MAX_TAG} characters: ${TAG_CHARS})`;
     out.tags = t as string[];
   }
-  if (r['note'] !== undefined) {
-    if (typeof r['note'] !== 'string' || noteProblem(r['note']) !== null) return `note is not a note (text of at most ${MAX_NOTE} characters)`;
-    out.note = r['note'];
+  const note = r['note'];
+  if (note !== undefined) {
+    const p = typeof note === 'string' ? noteProblem(note) : `is ${showJson(note)}, not a string`;
+    if (p !== null || typeof note !== 'string') return `note ${p}; a note is text of at most ${MAX_NOTE} characters`;
+    out.note = note;
   }
   return out;
 }

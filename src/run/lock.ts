@@ -22,7 +22,7 @@
  * Ctrl-C). $ICL_LAB_LEASE_SECONDS sets the lease (default 60 s); $ICL_LAB_HOSTNAME the host name
  * written and compared (default os.hostname(); tests use it to play another host).
  */
-import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -86,6 +86,10 @@ function leaseBody(pid: number, host: string, startedAt: string, now: number, le
 
 function readLock(path: string): (LockInfo & { startedAt?: string }) | undefined {
   try {
+    // a FIFO would block the read for ever (and SIGTERM with it), a device never end: only a regular
+    // file (or a link to one) of lock size is read
+    const st = statSync(path);
+    if (!st.isFile() || st.size > 64 * 1024) return undefined;
     const o = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
     if (typeof o.pid !== 'number' || typeof o.host !== 'string') return undefined;
     const beat = typeof o.heartbeat_at === 'string' ? Date.parse(o.heartbeat_at) : NaN;
@@ -127,6 +131,17 @@ function refuse(dir: string, info: LockInfo, what: string): never {
     `${dir}: ${describeHolder(info)} is ${what} (lock ${join(dir, LOCK_FILE)}); ${waitAdvice(info)}` +
       (info.host === hostName() ? ' (if that process is not icl-lab, delete the lock file)' : ''),
   );
+}
+
+/** What is at `path` when it is not a regular file or a symbolic link ("a directory", ...), else null. */
+function lockKind(path: string): string | null {
+  try {
+    const st = lstatSync(path);
+    if (st.isFile() || st.isSymbolicLink()) return null;
+    return st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device';
+  } catch {
+    return null; // gone meanwhile
+  }
 }
 
 /** Create `path` holding `body` only if it does not exist (EEXIST otherwise); readers never see it half written. */
@@ -201,15 +216,19 @@ export function acquireRunLock(dir: string, what = 'writing this run directory')
   const now = Date.now();
   const body = leaseBody(process.pid, hostName(), new Date(now).toISOString(), now, lease);
   let taken = false;
+  let oursAlready = false;
   for (let attempt = 0; attempt < 3 && !taken; attempt++) {
     try {
       createExclusive(path, body);
       taken = true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (ours(readLock(path))) break; // ours (a previous session of this process)
+      if (ours(readLock(path))) { oursAlready = true; break; } // ours (a previous session of this process)
       const live = lockHolder(dir);
       if (live) refuse(dir, live, what);
+      // a directory (or a FIFO, a device) there is no lock of ours: never removed, never taken as free
+      const kind = lockKind(path);
+      if (kind !== null) throw new UsageError(`${dir}: the lock ${path} is ${kind}, not a lock file; remove it (no icl-lab process uses it) and run the command again`);
       try {
         unlinkSync(path); // stale: its process is gone, or its host stopped renewing it
       } catch {
@@ -217,9 +236,11 @@ export function acquireRunLock(dir: string, what = 'writing this run directory')
       }
     }
   }
-  if (!taken) {
+  if (!taken && !oursAlready) {
     const live = lockHolder(dir);
     if (live) refuse(dir, live, what);
+    // never go on without the lease: a second process would find the same and both would write
+    throw new UsageError(`${dir}: cannot take the lock ${path} (a stale lock there could not be replaced: check its permissions); remove it and run the command again`);
   }
   held.set(key, path);
   if (!taken) renewRunLocks(now); // ours from before: renew it now

@@ -214,6 +214,9 @@ export function readRunJson(dir: string): RunJson {
   if (typeof r !== 'object' || r === null || typeof r.status !== 'string' || !Number.isSafeInteger(r.step) || typeof r.config !== 'object') {
     throw new FileFormatError('not an icl-lab run.json (needs status, step, config)', path);
   }
+  // the labels are shown by every reader (report, TensorBoard, the lab): checked here, once, for all
+  const labels = labelsFromJson(r as unknown as Record<string, unknown>);
+  if (typeof labels === 'string') throw new FileFormatError(labels, path);
   return r;
 }
 
@@ -430,8 +433,6 @@ function checkRunJson(r: RunJson, path: string): void {
   }
   if (r.pid !== undefined && !Number.isSafeInteger(r.pid)) throw new FileFormatError(`pid is ${JSON.stringify(r.pid)}; expected an integer`, path);
   if (r.host !== undefined && typeof r.host !== 'string') throw new FileFormatError(`host is ${JSON.stringify(r.host)}; expected a string`, path);
-  const labels = labelsFromJson(r as unknown as Record<string, unknown>);
-  if (typeof labels === 'string') throw new FileFormatError(labels, path);
 }
 
 /** run.json's name, tags and note (labels.ts), as recorded (none in runs of builds before issue 22). */

@@ -153,8 +153,12 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
     return norm;
   };
   const smoothOf = (u: URL): number => {
-    const s = Number(u.searchParams.get(QUERY.smooth) ?? '0');
-    return Number.isFinite(s) && s > 0 && s < 1 ? s : 0;
+    const raw = u.searchParams.get(QUERY.smooth);
+    if (raw === null || raw === '') return 0;
+    const s = Number(raw);
+    // was: anything else (NaN, -1, 2, "abc") taken as 0 without a word
+    if (!Number.isFinite(s) || s < 0 || s >= 1) throw new PathError(400, `${QUERY.smooth}=${JSON.stringify(raw.slice(0, 40))} is not a smoothing weight; give a number in [0, 1) (0: none)`);
+    return s;
   };
 
   const failWith = (res: ServerResponse, e: unknown): void => {

@@ -6,6 +6,9 @@
 import type { Command } from 'commander';
 import { resultLabel, tallyFindings, tallyLine, type Finding } from '../../report/findings.js';
 import { UsageError } from '../../errors.js';
+import { MAX_RUNS } from '../../sweep/spec.js';
+
+const MAX_SEED = 4_294_967_295; // train's --seed maximum (run/config.ts)
 import { cliCommand, shellQuote } from '../../command.js';
 import { onInterrupt } from '../signals.js';
 import { addContextLengthsOption, addRunOptions, asChoice, asIntList, asPositiveInt, parseJobs, parseProgress, pickContextLengths } from '../options.js';
@@ -66,6 +69,15 @@ export function register(program: Command): void {
       const info = experimentNamed(o.experiment ?? o.preset ?? 'seed');
       const preset = info.name;
       const baseSeed = (info.runs ? info.runs(1)[0]!.config : info.config(info.heads[0]!, 1)).seed;
+      // a count is checked before the list is made: --seeds 100000 made 100,000 run folders at once
+      const perSeed = info.runs ? info.runs(1).length : info.heads.length;
+      const nSeeds = o.seeds === undefined ? 1 : o.seeds.length === 1 ? o.seeds[0]! : o.seeds.length;
+      if (nSeeds * perSeed > MAX_RUNS) {
+        throw new UsageError(`--seeds ${o.seeds!.length === 1 ? nSeeds : `(a list of ${nSeeds})`}: ${nSeeds} seeds x ${perSeed} run(s) of ${info.name} = ${nSeeds * perSeed} runs; at most ${MAX_RUNS} (${Math.floor(MAX_RUNS / perSeed)} seeds of this experiment)`);
+      }
+      if (o.seeds?.length === 1 && baseSeed + nSeeds - 1 > MAX_SEED) {
+        throw new UsageError(`--seeds ${nSeeds} counts from ${info.name}'s seed ${baseSeed} past the largest seed ${MAX_SEED}; give fewer seeds or a list`);
+      }
       const seeds = o.seeds === undefined ? undefined : o.seeds.length === 1 ? Array.from({ length: o.seeds[0]! }, (_, i) => baseSeed + i) : o.seeds;
       if (seeds && seeds.length === 0) throw new UsageError('--seeds 0: give at least one seed');
       if (seeds && new Set(seeds).size !== seeds.length) throw new UsageError(`--seeds ${seeds.join(',')}: a seed is given twice`);

@@ -10,6 +10,7 @@
  * (theta, the batch) and out (grad, out, attn) per call; a batch from `kernel.allocBatch()` lives in
  * wasm memory already, so sampling into it skips the batch copy (the training step's fast path).
  */
+import { UsageError } from '../../errors.js';
 import type { Batch } from '../../data/batch.js';
 import type { AttentionParams } from '../../model/params.js';
 import type { Rng } from '../../data/rng.js';
@@ -171,7 +172,17 @@ export function createWasmKernel(module: WasmModule, opts: KernelOptions = {}): 
     if (bytes > limit) throw new Error(`wasm kernel: needs ${bytes} bytes, its region ends at ${limit}`);
     const have = mem.buffer.byteLength;
     if (bytes > have) {
-      mem.grow(Math.ceil((bytes - have) / PAGE));
+      try {
+        mem.grow(Math.ceil((bytes - have) / PAGE));
+      } catch (err) {
+        // a WebAssembly memory holds at most 4 GiB (1 GiB shared): a batch too large for it is the
+        // flags' fault, said as such (was a raw "WebAssembly.Memory.grow(): Maximum memory size exceeded")
+        if (!(err instanceof RangeError)) throw err;
+        throw new UsageError(
+          `the wasm engine would need ${(bytes / 2 ** 30).toFixed(2)} GiB of WebAssembly memory for one call (a batch of prompts with its attention and work arrays), more than its memory can hold (${(have / 2 ** 30).toFixed(2)} GiB now, at most ${importsMemory ? '1 GiB shared' : '4 GiB'}); ` +
+            'lower --batch-size or --val-samples, --context-length, --d or --heads, or train with --engine ts',
+        );
+      }
       for (const refresh of pinned) refresh();
     }
   }

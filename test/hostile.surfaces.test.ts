@@ -77,6 +77,19 @@ describe('sweep --dry-run estimate', () => {
   });
 });
 
+describe('train on a shape too large for WebAssembly memory', () => {
+  it('is one line with the remedy and leaves the run interrupted with its resume command, not running with a dead pid', () => {
+    const out = join(tmp, 'huge-train');
+    const r = cli(['train', '--heads', '8', '--d', '1024', '--context-length', '1000', '--batch-size', '97', '--steps', '10', '--qk-every', '100000', '--out', out], { timeout: 60_000 });
+    expect(r.code).toBe(2);
+    expect(oneLine(r.stderr).at(-1)).toMatch(/^icl-lab: the wasm engine would need 1\.\d\d GiB of WebAssembly memory/);
+    const j = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    expect(j.status).toBe('interrupted');
+    expect(j.step).toBe(0);
+    expect(j.resume_command).toBe(`node bin/icl-lab train --resume ${out}`);
+  });
+});
+
 describe('reproduce --seeds', () => {
   it('a count past 4,096 runs is refused before anything is made (was: 100,000 run folders, then training, deaf to SIGTERM)', () => {
     const out = join(tmp, 'rx');

@@ -608,6 +608,17 @@ export function saveFailure(dir: string, s: TrainState, info: SaveInfo, nSteps: 
   writeRunJson(dir, runJsonOf(s, info, checkpointStep));
 }
 
+/**
+ * A session stopped by a UsageError raised while training (e.g. a batch too large for the wasm
+ * engine's memory): the files on disk are the last checkpoint's, whole; only run.json's `running`
+ * becomes `interrupted` with its resume command, so no reader takes a dead process for a live one.
+ */
+export function markInterrupted(dir: string, resumeCommand: string): void {
+  const r = readRunJson(dir);
+  if (r.status !== 'running') return;
+  writeRunJson(dir, { ...r, status: 'interrupted', resume_command: resumeCommand, timings: { ...r.timings, updated_at: new Date().toISOString() } });
+}
+
 /** Read what a resume needs: run.json, the checkpoint, and the logs. */
 export function readRunForResume(dir: string): { run: RunJson; config: TrainConfig; checkpoint: Checkpoint; logs: TrainLogs } {
   const run = readRunJson(dir);

@@ -16,7 +16,7 @@ import { FIELD_BY_KEY, flagName, incompatibleFields, type TrainConfig } from './
 import { createState, defaultStreamVersion, ensureCapacity, heldOutValidation, logFinalStep, restoreState, runSteps, type TrainState } from './loop.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
 import { mergeLabels, type RunLabels } from './labels.js';
-import { isStaleTemp, labelsOf, makeRunDir, readRunForResume, readRunJson, RUN_FILES, runConfig, runJsonOf, saveFailure, saveState, writeProgress, writeRunJson, type RunFailure, type RunJson, type RunStatus, type SaveInfo } from './run-dir.js';
+import { isStaleTemp, labelsOf, makeRunDir, markInterrupted, readRunForResume, readRunJson, RUN_FILES, runConfig, runJsonOf, saveFailure, saveState, writeProgress, writeRunJson, type RunFailure, type RunJson, type RunStatus, type SaveInfo } from './run-dir.js';
 import { LOCK_FILE } from './lock.js';
 
 export interface ProgressInfo {
@@ -273,7 +273,14 @@ async function trainState(
     }
   } catch (err) {
     unprefetch();
-    if (err instanceof UsageError) throw err;
+    if (err instanceof UsageError) {
+      try {
+        markInterrupted(dir, resumeCommand(dir));
+      } catch {
+        /* the original error matters more */
+      }
+      throw err;
+    }
     const reason = `error: ${err instanceof Error ? err.message : String(err)}`;
     try {
       saveFailure(dir, s, info('failed', { failure: { kind: 'error', step: s.step, reason } }), s.step, checkpointStep);

@@ -127,3 +127,16 @@ describe('overlay helpers', () => {
     expect(overlayLabels([row('x/a', 'one'), row('x/b', null), row('x/c', 'x/b')])).toEqual(['one', 'x/b', 'x/b (x/c)']);
   });
 });
+
+describe('a metrics file larger than the lab reads', () => {
+  it('is refused with 422, its size and the limit, without reading it (the event loop stays free)', async () => {
+    const { cpSync, truncateSync } = await import('node:fs');
+    const { MAX_SERVED_METRICS_BYTES } = await import('../src/serve/data.js');
+    cpSync(join(lab, 'a'), join(lab, 'big'), { recursive: true });
+    truncateSync(join(lab, 'big', 'metrics.safetensors'), MAX_SERVED_METRICS_BYTES + 2 ** 20); // sparse: no disk used
+    const r = await get('api/overlay?path=big&path=a');
+    expect(r.status).toBe(422);
+    expect((r.body as { error: string }).error).toMatch(/metrics\.safetensors.*257 MiB, more than the 256 MiB the lab reads/);
+    expect((await get('api/overlay?path=a')).status).toBe(200);
+  });
+});

@@ -6,7 +6,8 @@
  * A run directory that cannot be read (a missing or malformed field) is an error: its row in the
  * runs table says `unreadable` with the reason, and api/run or api/compare of it answers 422.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { FileFormatError } from '../io/safetensors.js';
 import { basename, join, posix, relative, sep } from 'node:path';
 import { analyzeTarget } from '../analysis/analyze.js';
 import { loadTarget } from '../analysis/targets.js';
@@ -98,10 +99,23 @@ function cached<T>(key: string, mtime: number, make: () => T): T {
   return value;
 }
 
+/**
+ * The largest metrics.safetensors the lab reads: it is read whole on the event loop, so a bigger one
+ * (a hand-made or damaged file; 500,001 logged steps take ~5 MB, 16 million ~130 MB) would stall every
+ * other request for seconds. Such a run answers 422 with the size and the limit.
+ */
+export const MAX_SERVED_METRICS_BYTES = 256 * 2 ** 20;
+
 /** DIR/metrics.safetensors (run-dir.ts readMetrics), cached; undefined before the run has written it. */
 function metricsOf(dir: string): RunMetrics | undefined {
   const path = join(dir, RUN_FILES.metrics);
-  return cached(`metrics:${path}`, mtimeOf(path), () => readMetrics(dir));
+  return cached(`metrics:${path}`, mtimeOf(path), () => {
+    const size = existsSync(path) ? statSync(path).size : 0;
+    if (size > MAX_SERVED_METRICS_BYTES) {
+      throw new FileFormatError(`${(size / 2 ** 20).toFixed(0)} MiB, more than the ${MAX_SERVED_METRICS_BYTES / 2 ** 20} MiB the lab reads (it reads a metrics file whole while every other request waits); plot it with icl-lab plot instead`, path);
+    }
+    return readMetrics(dir);
+  });
 }
 
 /** The logged w^h / mu^h dynamics of a run, or null when none is logged yet. */

@@ -28,7 +28,8 @@ export function commandPrefixFor(script: string | undefined, cwd: string, path: 
     }
   }
   const rel = relative(cwd, abs);
-  return `node ${shellQuote(rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs)}`;
+  // below the working directory: relative (but from / an absolute path reads better than home/…)
+  return `node ${shellQuote(cwd !== '/' && rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs)}`;
 }
 
 /** Shell-quote a word of a printed command (a path, a URL). */

@@ -25,6 +25,9 @@ describe('commandPrefixFor', () => {
   it('from elsewhere: the absolute path, shell-quoted', () => {
     expect(commandPrefixFor(script, join(top, 'other-bin'), '/usr/bin')).toBe(`node '${script}'`);
   });
+  it('from /: the absolute path, not home/…/bin/icl-lab', () => {
+    expect(commandPrefixFor(script, '/', '/usr/bin')).toBe(`node '${script}'`);
+  });
   it('icl-lab itself only when that name on the PATH is this script', () => {
     expect(commandPrefixFor(script, repo, `/usr/bin:${linked}`)).toBe('icl-lab');
     expect(commandPrefixFor(join(linked, 'icl-lab'), '/', linked)).toBe('icl-lab');

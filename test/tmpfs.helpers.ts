@@ -53,7 +53,8 @@ export async function smallTmpfs(dir: string, size: string): Promise<SmallTmpfs>
     throw new Error(`the disk-full tests need a small tmpfs: mount ${mountArgs(dir, size).join(' ')} failed (${(direct.stderr || direct.error?.message || '').trim()}), and so did it in a user namespace of its own (${stderr.trim()}); run the tests as root, or where unprivileged user namespaces are allowed`);
   }
   const pid = String(holder.pid);
-  const inside = ['-t', pid, '--user', '--mount', '--preserve-credentials'];
+  // --wd: the holder's working directory (the test's); entering the mount namespace would leave the CLI in /
+  const inside = ['-t', pid, '--user', '--mount', '--preserve-credentials', '--wd'];
   return {
     files: join(`/proc/${pid}/root`, dir),
     cli: (args) => cli(args, { wrap: ['nsenter', ...inside] }),

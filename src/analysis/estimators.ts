@@ -82,27 +82,7 @@ export function oneStepGd(batch: Batch, eta: number, out: Float64Array): Float64
 
 /** One preconditioned GD step from zero, x_q^T Gamma (1/L) sum_i y_i x_i (Gamma d x d, row-major; Gamma = eta I is oneStepGd). */
 export function preconditionedGd(batch: Batch, gamma: ArrayLike<number>, out: Float64Array): Float64Array {
-  const { B, L, d, E, z, zq } = batch;
-  checkOut(out, B);
-  if (gamma.length !== d * d) throw new RangeError(`Gamma has ${gamma.length} values, expected d*d = ${d * d}`);
-  const xy = new Float64Array(d);
-  for (let b = 0; b < B; b++) {
-    xy.fill(0);
-    const z0 = b * L * E, q0 = b * E;
-    for (let i = 0; i < L; i++) {
-      const zi = z0 + i * E;
-      const y = z[zi + d]!;
-      for (let c = 0; c < d; c++) xy[c] += y * z[zi + c]!;
-    }
-    let acc = 0;
-    for (let a = 0; a < d; a++) {
-      let g = 0;
-      for (let c = 0; c < d; c++) g += gamma[a * d + c]! * xy[c]!;
-      acc += zq[q0 + a]! * g;
-    }
-    out[b] = acc / L;
-  }
-  return out;
+  return preconditionedStep(batch, gamma, out, false);
 }
 
 /**
@@ -110,6 +90,11 @@ export function preconditionedGd(batch: Batch, gamma: ArrayLike<number>, out: Fl
  * the linearised softmax kernel for a QK x-block Gamma (docs/THEORY.md), without the ybar term.
  */
 export function debiasedPreconditionedGd(batch: Batch, gamma: ArrayLike<number>, out: Float64Array): Float64Array {
+  return preconditionedStep(batch, gamma, out, true);
+}
+
+/** x_q . Gamma (1/L) sum_i y_i u_i with u_i = x_i (plain) or x_i - xbar (debiased). */
+function preconditionedStep(batch: Batch, gamma: ArrayLike<number>, out: Float64Array, debiased: boolean): Float64Array {
   const { B, L, d, E, z, zq } = batch;
   checkOut(out, B);
   if (gamma.length !== d * d) throw new RangeError(`Gamma has ${gamma.length} values, expected d*d = ${d * d}`);
@@ -130,7 +115,7 @@ export function debiasedPreconditionedGd(batch: Batch, gamma: ArrayLike<number>,
       }
     }
     // sum_i y_i (x_i - xbar) = sum_i y_i x_i - (sum_i y_i) xbar
-    for (let c = 0; c < d; c++) xy[c] -= (ysum * xbar[c]!) / L;
+    if (debiased) for (let c = 0; c < d; c++) xy[c] -= (ysum * xbar[c]!) / L;
     let acc = 0;
     for (let a = 0; a < d; a++) {
       let g = 0;

@@ -132,18 +132,24 @@ describe('item 18: report DIR checks the results.csv it reuses', () => {
   });
 });
 
+/** A two-run sweep in DIR = at(name), a file of it (relative to DIR) as written, and edits of that file's JSON. */
+function smallSweepAndFile(name: string, file: string) {
+  const dir = at(name);
+  const made = cli(['sweep', '--grid', 'heads=1,2', '--out', dir, ...TINY, '--steps', '20', '--eval-samples', '50']);
+  expect(made.code, made.stderr).toBe(0);
+  const path = join(dir, file);
+  const good = readFileSync(path, 'utf8');
+  const edit = (f: (s: Record<string, any>) => void): string => {
+    const s = JSON.parse(good);
+    f(s);
+    return JSON.stringify(s);
+  };
+  return { dir, path, good, edit };
+}
+
 describe('item 19: damaged sweep internals, a full disk, two sweeps racing on one DIR', () => {
   it('a damaged sweep.json (truncated, wrong types, missing fields) is one line naming the file and what is wrong, exit 2, for sweep and sweep status', () => {
-    const dir = at('damaged');
-    const made = cli(['sweep', '--grid', 'heads=1,2', '--out', dir, ...TINY, '--steps', '20', '--eval-samples', '50']);
-    expect(made.code, made.stderr).toBe(0);
-    const path = join(dir, 'sweep.json');
-    const good = readFileSync(path, 'utf8');
-    const edit = (f: (s: Record<string, any>) => void) => {
-      const s = JSON.parse(good);
-      f(s);
-      return JSON.stringify(s);
-    };
+    const { dir, path, good, edit } = smallSweepAndFile('damaged', 'sweep.json');
     const cases: [string, string, RegExp][] = [
       ['truncated', good.slice(0, 200), /sweep\.json: not valid JSON/],
       ['an array', '[]', /sweep\.json: not an icl-lab sweep\.json \(a JSON object with id, specs, runs\), got an array/],
@@ -169,16 +175,7 @@ describe('item 19: damaged sweep internals, a full disk, two sweeps racing on on
   });
 
   it("a damaged run.json of a sweep's run is one line naming it and the field, exit 2; removing the run trains it again", () => {
-    const dir = at('damaged-run');
-    const made = cli(['sweep', '--grid', 'heads=1,2', '--out', dir, ...TINY, '--steps', '20', '--eval-samples', '50']);
-    expect(made.code, made.stderr).toBe(0);
-    const path = join(dir, 'runs', 'h1', 'run.json');
-    const good = readFileSync(path, 'utf8');
-    const edit = (f: (s: Record<string, any>) => void) => {
-      const s = JSON.parse(good);
-      f(s);
-      return JSON.stringify(s);
-    };
+    const { dir, path, good, edit } = smallSweepAndFile('damaged-run', join('runs', 'h1', 'run.json'));
     const cases: [string, string, RegExp][] = [
       ['truncated', good.slice(0, 100), /run\.json: not valid JSON/],
       ['null', 'null', /run\.json: not an icl-lab run\.json \(a JSON object\), got null/],

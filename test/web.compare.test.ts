@@ -5,21 +5,19 @@
  * naming every run, the w^h/μ^h lines have one hue per run and a shade of it per head (the head
  * colours differ). Needs the built CLI and web app (npm run build). Screenshot in test-output/web/.
  */
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, launchBrowser, requireBrowserSetup, SERVE_READY, SHOTS, start } from './web.helpers.js';
+import { cli, requireBrowserSetup, serveInBrowser, SHOTS, type ServedLab } from './web.helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-web-cmp-'));
 const lab = join(tmp, 'lab');
-const children: ChildProcess[] = [];
-let ctx: BrowserContext;
+let served: ServedLab | undefined;
 let page: Page;
 let url = '';
-const errors: string[] = [];
+let errors: string[] = [];
 const RUNS = [['h2', '2', '0'], ['h3', '3', '1'], ['h3-seed2', '3', '2'], ['h4', '4', '3']] as const;
 
 beforeAll(async () => {
@@ -29,16 +27,12 @@ beforeAll(async () => {
     cli(['train', '--d', '5', '--heads', heads, '--seed', seed, '--context-length', '20', '--batch-size', '32', '--steps', '1500',
       '--qk-every', '300', '--dynamics-every', '50', '--val-every', '500', '--progress', 'none', '--out', join(lab, name)]);
   }
-  url = (await start(children, ['serve', lab, '--port', '0'], SERVE_READY)).match[1]!;
-  ctx = await launchBrowser(join(tmp, 'profile'));
-  page = ctx.pages()[0] ?? await ctx.newPage();
-  await page.setViewportSize({ width: 1400, height: 900 });
-  page.on('pageerror', (e) => errors.push(e.message));
+  served = await serveInBrowser(lab, join(tmp, 'profile'));
+  ({ url, page, errors } = served);
 }, 180_000);
 
 afterAll(async () => {
-  await ctx?.close();
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await served?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { bin, root } from './cli.helpers.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -61,4 +61,30 @@ export function launchBrowser(profileDir: string, acceptDownloads = false): Prom
     viewport: { width: 1360, height: 900 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** `icl-lab serve LAB` and one Chromium page on it at 1400 x 900, collecting the page's errors. */
+export interface ServedLab {
+  url: string;
+  page: Page;
+  errors: string[];
+  /** closes the browser and kills the server */
+  close(): Promise<void>;
+}
+
+export async function serveInBrowser(lab: string, profileDir: string): Promise<ServedLab> {
+  const children: ChildProcess[] = [];
+  const url = (await start(children, ['serve', lab, '--port', '0'], SERVE_READY)).match[1]!;
+  const ctx = await launchBrowser(profileDir);
+  const page = ctx.pages()[0] ?? await ctx.newPage();
+  await page.setViewportSize({ width: 1400, height: 900 });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  return {
+    url, page, errors,
+    close: async () => {
+      await ctx.close();
+      for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    },
+  };
 }

@@ -6,21 +6,19 @@
  * a name that is HTML shows as text. Needs the built CLI and web app (npm run build).
  * Screenshots in test-output/web/ (runs-grouped.png, overlay.png).
  */
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, launchBrowser, requireBrowserSetup, SERVE_READY, SHOTS, start } from './web.helpers.js';
+import { cli, requireBrowserSetup, serveInBrowser, SHOTS, type ServedLab } from './web.helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'icl-web-overlay-'));
 const lab = join(tmp, 'lab');
-const children: ChildProcess[] = [];
-let ctx: BrowserContext;
+let served: ServedLab | undefined;
 let page: Page;
 let url = '';
-const errors: string[] = [];
+let errors: string[] = [];
 const HOSTILE = '<img src=x onerror="document.title=\'pwned\'">';
 const SMALL = ['--d', '5', '--context-length', '20', '--batch-size', '32', '--steps', '800', '--qk-every', '400', '--dynamics-every', '40', '--val-every', '200', '--progress', 'none'];
 
@@ -31,16 +29,12 @@ beforeAll(async () => {
   cli(['train', ...SMALL, '--heads', '2', '--name', 'baseline H=2', '--tag', 'baseline', '--note', 'the notebook run, short', '--out', join(lab, 'baseline')]);
   cli(['train', ...SMALL, '--heads', '2', '--seed', '7', '--name', HOSTILE, '--tag', 'baseline', '--out', join(lab, 'odd-name')]);
   cli(['train', ...SMALL, '--heads', '4', '--out', join(lab, 'scratch')]);
-  url = (await start(children, ['serve', lab, '--port', '0'], SERVE_READY)).match[1]!;
-  ctx = await launchBrowser(join(tmp, 'profile'));
-  page = ctx.pages()[0] ?? await ctx.newPage();
-  await page.setViewportSize({ width: 1400, height: 900 });
-  page.on('pageerror', (e) => errors.push(e.message));
+  served = await serveInBrowser(lab, join(tmp, 'profile'));
+  ({ url, page, errors } = served);
 }, 240_000);
 
 afterAll(async () => {
-  await ctx?.close();
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await served?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
